@@ -1,0 +1,647 @@
+"""WSManService: the sans-IO WS-Management service of one simulated host.
+
+The transport authenticates and decrypts, then calls :meth:`WSManService.handle` with the SOAP
+envelope (docs/dev/architecture.md, "transport -> wsman"). Supported for the PowerShell resource
+URIs (``http://schemas.microsoft.com/powershell/<configuration>``): Create, Command, Send,
+Receive, Signal, Delete, Disconnect, Reconnect, Connect; for the shell resource: Get (liveness),
+Enumerate (+ Pull) of shells and commands; for ``.../wsman/1/config``: Get of the configuration
+as read from the machine model.
+
+References: [MS-WSMV] 3.1.4.1 (Create), 3.1.4.11-3.1.4.16 (Command, Signal, Send, Receive,
+Disconnect/Reconnect/Connect), [MS-PSRP] 3.1.5.3 (PSRP over WSMan), and the real Windows
+exchanges recorded in pypsrp's source distribution (tests/tests_pypsrp/responses).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Protocol
+from xml.sax.saxutils import escape
+
+from winhost.wsman import faults as wsfaults
+from winhost.wsman import namespaces as ns
+from winhost.wsman.faults import WSManFault
+from winhost.wsman.psrp import LINGER_SECONDS, PSRPShell, RunspaceFactory, RunspaceLike, b64
+from winhost.wsman.shells import (
+    DEFAULT_IDLE_TIMEOUT_MS,
+    DEFAULT_MAX_ENVELOPE_SIZE_KB,
+    DEFAULT_MAX_OPERATIONS_PER_USER,
+    DEFAULT_MAX_SHELLS_PER_USER,
+    DEFAULT_MAX_TIMEOUT_MS,
+    MAX_IDLE_TIMEOUT_S,
+    Shell,
+    ShellRegistry,
+    setting,
+)
+from winhost.wsman.soap import (
+    Request,
+    el,
+    envelope,
+    fault_envelope,
+    format_duration,
+    format_elapsed,
+    new_uuid,
+    parse_duration,
+    parse_request,
+    q,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bytes reserved for the SOAP envelope around Receive data (headers, stream elements).
+ENVELOPE_OVERHEAD = 2048
+#: How long Signal ctrl_c for a command that is already gone is still answered.
+RECENT_COMMAND_SECONDS = 300.0
+
+_MESSAGE_ID = re.compile(rb"<(?:\w+:)?MessageID[^>]*>\s*([^<\s]+)\s*<")
+
+
+class StatsLike(Protocol):
+    def shell_opened(self) -> None: ...
+    def shell_closed(self, count: int = 1) -> None: ...
+    def operation_started(self) -> None: ...
+    def operation_finished(self, count: int = 1) -> None: ...
+
+
+class _NullStats:
+    def shell_opened(self) -> None:
+        pass
+
+    def shell_closed(self, count: int = 1) -> None:
+        pass
+
+    def operation_started(self) -> None:
+        pass
+
+    def operation_finished(self, count: int = 1) -> None:
+        pass
+
+
+class _EngineMissingRunspace:
+    """Stand-in used only when ``winhost.engine`` cannot be imported: every pipeline fails."""
+
+    def invoke(self, commands: list[Any], input: Any, host: Any) -> None:
+        raise RuntimeError("winhost.engine is not available: this host cannot run commands")
+
+    def reset(self) -> None:
+        pass
+
+
+def _default_runspace_factory(machine: Any) -> RunspaceFactory:
+    def factory(user: str, configuration_name: str) -> RunspaceLike:
+        try:
+            from winhost.engine.runspace import Runspace
+        except ImportError:
+            return _EngineMissingRunspace()
+        runspace: RunspaceLike = Runspace(machine, user, configuration_name)
+        return runspace
+
+    return factory
+
+
+class WSManService:
+    """WS-Management + PSRP service of one host; thread-safe, one call per HTTP request."""
+
+    def __init__(
+        self,
+        machine: Any,
+        stats: StatsLike | None = None,
+        faults: Any = None,
+        *,
+        runspace_factory: RunspaceFactory | None = None,
+        computer_name: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.machine = machine
+        self.stats: StatsLike = stats if stats is not None else _NullStats()
+        self.faults = faults
+        self.runspace_factory = runspace_factory or _default_runspace_factory(machine)
+        self.computer_name = computer_name or str(
+            getattr(machine, "computer_name", None) or getattr(machine, "hostname", None) or "WINHOST"
+        )
+        self.clock = clock
+        self.shells = ShellRegistry()
+        self._enumerations: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._reaper_stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    # ------------------------------------------------------------------------ public API
+    def handle(self, user: str, body: bytes, max_envelope_bytes: int) -> tuple[int, bytes]:
+        """Blocking (Receive long-polls). Returns ``(http_status, soap_response_bytes)``."""
+        relates_to = ""
+        match = _MESSAGE_ID.search(body[:4096])
+        if match:
+            relates_to = match.group(1).decode("utf-8", "replace")
+        try:
+            if max_envelope_bytes and len(body) > max_envelope_bytes:
+                raise wsfaults.envelope_too_large(max_envelope_bytes)
+            request = parse_request(body)
+            relates_to = request.message_id
+            self.reap_idle()
+            response = self._dispatch(user, request)
+            return 200, response
+        except WSManFault as fault:
+            return 500, fault_envelope(fault, relates_to, self.computer_name)
+
+    def close_all(self) -> None:
+        """Host restart / shutdown: every shell and pipeline goes away."""
+        self._reaper_stop.set()
+        for shell in self.shells.all():
+            self._delete_shell(shell)
+
+    def kill_shell(self, shell_id: str | None = None) -> int:
+        """Delete one shell (or all) server-side, as if wsmprovhost died. Returns the count."""
+        targets = self.shells.all() if shell_id is None else [s for s in [self.shells.get(shell_id)] if s]
+        for shell in targets:
+            self._delete_shell(shell)
+        return len(targets)
+
+    def reap_idle(self) -> int:
+        expired = self.shells.expired(self.clock())
+        for shell in expired:
+            log.debug("shell %s idle for its IdleTimeOut, deleting", shell.shell_id)
+            self._delete_shell(shell)
+        return len(expired)
+
+    # --------------------------------------------------------------------------- settings
+    def _setting(self, name: str, default: int) -> int:
+        return setting(self.machine, name, default)
+
+    def _max_envelope(self, request: Request) -> int:
+        configured = self._setting("max_envelope_size_kb", DEFAULT_MAX_ENVELOPE_SIZE_KB) * 1024
+        asked = request.max_envelope_size or configured
+        return min(asked, configured) if configured > 0 else asked
+
+    def _timeout(self, request: Request) -> float:
+        max_timeout = self._setting("max_timeout_ms", DEFAULT_MAX_TIMEOUT_MS) / 1000.0
+        if request.operation_timeout is None:
+            return max_timeout
+        return min(request.operation_timeout, max_timeout)
+
+    # --------------------------------------------------------------------------- dispatch
+    def _dispatch(self, user: str, req: Request) -> bytes:
+        action = req.action
+        uri = req.resource_uri
+        if uri.startswith(ns.R_POWERSHELL_PREFIX):
+            handler = {
+                ns.A_CREATE: self._create,
+                ns.A_COMMAND: self._command,
+                ns.A_SEND: self._send,
+                ns.A_RECEIVE: self._receive,
+                ns.A_SIGNAL: self._signal,
+                ns.A_DELETE: self._delete,
+                ns.A_DISCONNECT: self._disconnect,
+                ns.A_RECONNECT: self._reconnect,
+                ns.A_CONNECT: self._connect,
+                ns.A_GET: self._get_shell,
+            }.get(action)
+            if handler is None:
+                raise wsfaults.action_not_supported(action)
+            return handler(user, req)
+        if uri in (ns.R_SHELL, f"{ns.R_SHELL}/Command"):
+            if action == ns.A_ENUMERATE:
+                return self._enumerate(user, req)
+            if action == ns.A_PULL:
+                return self._pull(user, req)
+            if action == ns.A_GET:
+                return self._get_shell(user, req)
+            if action == ns.A_DELETE:
+                return self._delete(user, req)
+            raise wsfaults.action_not_supported(action)
+        if uri.rstrip("/").startswith(ns.R_CONFIG):
+            if action == ns.A_GET:
+                return self._get_config(req)
+            raise wsfaults.action_not_supported(action)
+        raise wsfaults.resource_not_found(uri)
+
+    def _shell_for(self, user: str, req: Request) -> Shell:
+        shell_id = req.shell_id
+        if not shell_id:
+            raise wsfaults.invalid_selectors()
+        shell = self.shells.get(shell_id)
+        if shell is None:
+            raise wsfaults.shell_not_found(shell_id)
+        if shell.owner.lower() != user.lower():
+            raise wsfaults.access_denied()
+        shell.touch()
+        return shell
+
+    # ----------------------------------------------------------------------------- Create
+    def _create(self, user: str, req: Request) -> bytes:
+        body = req.body
+        shell_el = body.find(q(ns.NS_SHELL, "Shell")) if body is not None else None
+        if shell_el is None:
+            raise wsfaults.invalid_parameter("The Create body must contain rsp:Shell.")
+        limit = self._setting("max_shells_per_user", DEFAULT_MAX_SHELLS_PER_USER)
+        with self.shells.lock:
+            if limit > 0 and len(self.shells.owned_by(user)) >= limit:
+                raise wsfaults.max_shells_per_user(limit)
+            shell_id = (shell_el.get("ShellId") or new_uuid()).upper()
+            if self.shells.get(shell_id) is not None:
+                raise wsfaults.invalid_parameter(f"A shell with ShellId {shell_id} already exists.")
+
+            def text(name: str, default: str) -> str:
+                child = shell_el.find(q(ns.NS_SHELL, name))
+                return (child.text or "").strip() if child is not None and child.text else default
+
+            idle = self._setting("idle_timeout_ms", DEFAULT_IDLE_TIMEOUT_MS) / 1000.0
+            idle_text = text("IdleTimeOut", "")
+            if idle_text:
+                try:
+                    idle = min(parse_duration(idle_text), MAX_IDLE_TIMEOUT_S)
+                except ValueError:
+                    raise wsfaults.invalid_parameter(f"Invalid IdleTimeOut {idle_text}.") from None
+            configuration = req.resource_uri[len(ns.R_POWERSHELL_PREFIX) :] or ns.DEFAULT_CONFIGURATION
+            psrp = PSRPShell(
+                shell_id,
+                user,
+                configuration,
+                self.runspace_factory,
+                computer_name=self.computer_name,
+                application_private_data=self._private_data(),
+            )
+            shell = Shell(
+                shell_id=shell_id,
+                owner=user,
+                resource_uri=req.resource_uri,
+                configuration_name=configuration,
+                idle_timeout=idle,
+                input_streams=text("InputStreams", "stdin pr"),
+                output_streams=text("OutputStreams", "stdout"),
+                locale=req.locale,
+                data_locale=req.locale,
+                psrp=psrp,
+            )
+            creation = shell_el.find(q(ns.NS_POWERSHELL, "creationXml"))
+            if creation is not None and creation.text:
+                try:
+                    psrp.feed_pool(base64.b64decode(creation.text))
+                except Exception as exc:  # noqa: BLE001 - bad PSRP data is the client's error
+                    raise wsfaults.invalid_parameter(f"creationXml: {exc}") from None
+            self.shells.add(shell)
+        self.stats.shell_opened()
+        self._ensure_reaper()
+        created = (
+            "<x:ResourceCreated>"
+            f"{el('a:Address', req.to or 'http://localhost/wsman')}"
+            "<a:ReferenceParameters>"
+            f"{el('w:ResourceURI', req.resource_uri)}"
+            f'<w:SelectorSet><w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet>'
+            "</a:ReferenceParameters></x:ResourceCreated>"
+        )
+        return envelope(f"{ns.A_CREATE}Response", req.message_id, created + self._shell_xml(shell))
+
+    def _private_data(self) -> dict[str, Any] | None:
+        data = getattr(self.machine, "application_private_data", None)
+        if callable(data):
+            data = data()
+        return data if isinstance(data, dict) else None
+
+    def _shell_xml(self, shell: Shell, extended: bool = False) -> str:
+        now = self.clock()
+        parts = [
+            f'<rsp:Shell xmlns:rsp="{ns.NS_SHELL}">',
+            el("rsp:ShellId", shell.shell_id),
+            el("rsp:ResourceUri", shell.resource_uri),
+            el("rsp:Owner", shell.owner),
+            el("rsp:ClientIP", shell.client_ip),
+            el("rsp:ProcessId", str(shell.process_id)),
+            el("rsp:IdleTimeOut", format_duration(shell.idle_timeout)),
+            el("rsp:InputStreams", shell.input_streams),
+            el("rsp:OutputStreams", shell.output_streams),
+            el("rsp:MaxIdleTimeOut", format_duration(MAX_IDLE_TIMEOUT_S)),
+            el("rsp:Locale", shell.locale),
+            el("rsp:DataLocale", shell.data_locale),
+            el("rsp:CompressionMode", "NoCompression"),
+            el("rsp:ProfileLoaded", "Yes"),
+            el("rsp:Encoding", "UTF8"),
+            el("rsp:BufferMode", "Block"),
+            el("rsp:State", shell.state),
+            el("rsp:ShellRunTime", format_elapsed(now - shell.created)),
+            el("rsp:ShellInactivity", format_elapsed(shell.idle_for(now))),
+        ]
+        if extended:
+            parts.append(el("rsp:MemoryUsed", "46MB"))
+            parts.append(el("rsp:ChildProcesses", "0"))
+        parts.append("</rsp:Shell>")
+        return "".join(parts)
+
+    # ---------------------------------------------------------------------------- Command
+    def _command(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        body = req.body
+        cmd_el = body.find(q(ns.NS_SHELL, "CommandLine")) if body is not None else None
+        if cmd_el is None:
+            raise wsfaults.invalid_parameter("The Command body must contain rsp:CommandLine.")
+        limit = self._setting("max_concurrent_operations_per_user", DEFAULT_MAX_OPERATIONS_PER_USER)
+        with self.shells.lock:
+            if limit > 0 and self.shells.operations_of(user) >= limit:
+                raise wsfaults.max_operations_per_user(limit)
+            command_id = (cmd_el.get("CommandId") or new_uuid()).upper()
+            if command_id in shell.psrp.commands:
+                raise wsfaults.invalid_parameter(f"A command with CommandId {command_id} already exists.")
+            data = b"".join(_b64decode(a.text) for a in cmd_el.findall(q(ns.NS_SHELL, "Arguments")))
+            try:
+                shell.psrp.create_command(command_id, data)
+            except Exception as exc:  # noqa: BLE001
+                raise wsfaults.invalid_parameter(f"Arguments: {exc}") from None
+        self.stats.operation_started()
+        return envelope(
+            f"{ns.A_COMMAND}Response",
+            req.message_id,
+            f"<rsp:CommandResponse>{el('rsp:CommandId', command_id)}</rsp:CommandResponse>",
+        )
+
+    # ------------------------------------------------------------------------------- Send
+    def _send(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        body = req.body
+        send_el = body.find(q(ns.NS_SHELL, "Send")) if body is not None else None
+        if send_el is None:
+            raise wsfaults.invalid_parameter("The Send body must contain rsp:Send.")
+        for stream in send_el.findall(q(ns.NS_SHELL, "Stream")):
+            command_id = stream.get("CommandId")
+            data = _b64decode(stream.text)
+            try:
+                if command_id:
+                    command_id = command_id.upper()
+                    if command_id not in shell.psrp.commands:
+                        raise wsfaults.command_not_found()
+                    shell.psrp.feed_command(command_id, data)
+                else:
+                    shell.psrp.feed_pool(data)
+            except WSManFault:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise wsfaults.invalid_parameter(f"Send: {exc}") from None
+        return envelope(f"{ns.A_SEND}Response", req.message_id, "<rsp:SendResponse/>")
+
+    # ---------------------------------------------------------------------------- Receive
+    def _receive(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        body = req.body
+        recv = body.find(q(ns.NS_SHELL, "Receive")) if body is not None else None
+        desired = recv.find(q(ns.NS_SHELL, "DesiredStream")) if recv is not None else None
+        command_id = desired.get("CommandId") if desired is not None else None
+        command_id = command_id.upper() if command_id else None
+        stream_name = ((desired.text or "").split() or ["stdout"])[0] if desired is not None else "stdout"
+        psrp = shell.psrp
+        if command_id is not None and command_id not in psrp.commands:
+            raise wsfaults.command_not_found()
+        budget = max((self._max_envelope(req) - ENVELOPE_OVERHEAD) * 3 // 4, 1024)
+        deadline = self.clock() + self._timeout(req)
+        with psrp.cond:
+            shell.receivers += 1
+            try:
+                while not (psrp.has_output(command_id) or (command_id and psrp.command_done(command_id))):
+                    self._check_alive(shell, command_id)
+                    remaining = deadline - self.clock()
+                    if remaining <= 0:
+                        raise wsfaults.operation_timeout()
+                    psrp.cond.wait(min(remaining, 1.0))
+                self._check_alive(shell, command_id)
+                if command_id is not None:
+                    runner = psrp.commands[command_id]
+                    linger_end = self.clock() + LINGER_SECONDS
+                    while not runner.finished.is_set():
+                        remaining = linger_end - self.clock()
+                        if remaining <= 0 or _queued_bytes(psrp, runner.pipeline_id) >= budget:
+                            break
+                        psrp.cond.wait(remaining)
+                        self._check_alive(shell, command_id)
+                chunks = psrp.take(command_id, budget)
+                done = command_id is not None and psrp.command_done(command_id)
+            finally:
+                shell.receivers -= 1
+                shell.touch()
+        cid_attr = f' CommandId="{command_id}"' if command_id else ""
+        parts = [f'<rsp:Stream Name="{escape(stream_name)}"{cid_attr}>{b64(c)}</rsp:Stream>' for c in chunks]
+        if done:
+            parts.append(
+                f'<rsp:CommandState CommandId="{command_id}" State="{ns.COMMAND_STATE_DONE}">'
+                "<rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>"
+            )
+        return envelope(
+            f"{ns.A_RECEIVE}Response",
+            req.message_id,
+            f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>",
+        )
+
+    def _check_alive(self, shell: Shell, command_id: str | None) -> None:
+        if self.shells.get(shell.shell_id) is not shell or shell.psrp.closed:
+            raise wsfaults.shell_not_found(shell.shell_id)
+        if command_id is not None and command_id not in shell.psrp.commands:
+            raise wsfaults.command_not_found()
+
+    # ----------------------------------------------------------------------------- Signal
+    def _signal(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        body = req.body
+        sig = body.find(q(ns.NS_SHELL, "Signal")) if body is not None else None
+        if sig is None:
+            raise wsfaults.invalid_parameter("The Signal body must contain rsp:Signal.")
+        command_id = (sig.get("CommandId") or "").upper()
+        code_el = sig.find(q(ns.NS_SHELL, "Code"))
+        code = (code_el.text or "").strip() if code_el is not None else ""
+        psrp = shell.psrp
+        now = self.clock()
+        shell.recent_commands = {k: v for k, v in shell.recent_commands.items() if now - v < RECENT_COMMAND_SECONDS}
+        if code in (ns.SIGNAL_PS_CTRL_C, ns.SIGNAL_PS_CTRL_C_ALT, ns.SIGNAL_CTRL_C):
+            if command_id in psrp.commands:
+                psrp.stop_command(command_id)
+            elif command_id not in shell.recent_commands:
+                raise wsfaults.command_not_found()
+        elif code == ns.SIGNAL_TERMINATE:
+            if psrp.terminate_command(command_id):
+                shell.recent_commands[command_id] = now
+                self.stats.operation_finished()
+            elif command_id not in shell.recent_commands:
+                raise wsfaults.command_not_found()
+        else:
+            raise wsfaults.invalid_parameter(f"Unknown signal code {code}.")
+        return envelope(f"{ns.A_SIGNAL}Response", req.message_id, "<rsp:SignalResponse/>")
+
+    # ----------------------------------------------------------------------------- Delete
+    def _delete(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        self._delete_shell(shell)
+        return envelope(f"{ns.A_DELETE}Response", req.message_id, "")
+
+    def _delete_shell(self, shell: Shell) -> None:
+        if self.shells.remove(shell.shell_id) is None:
+            return
+        operations = shell.psrp.open_operations()
+        shell.psrp.close()
+        self.stats.shell_closed()
+        if operations:
+            self.stats.operation_finished(operations)
+
+    # ------------------------------------------------------------ Disconnect / Reconnect / Connect
+    def _disconnect(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        body = req.body
+        disc = body.find(q(ns.NS_SHELL, "Disconnect")) if body is not None else None
+        if disc is not None:
+            idle_el = disc.find(q(ns.NS_SHELL, "IdleTimeOut"))
+            if idle_el is not None and idle_el.text:
+                try:
+                    shell.idle_timeout = min(parse_duration(idle_el.text), MAX_IDLE_TIMEOUT_S)
+                except ValueError:
+                    raise wsfaults.invalid_parameter(f"Invalid IdleTimeOut {idle_el.text}.") from None
+        shell.psrp.disconnect()
+        shell.state = "Disconnected"
+        return envelope(f"{ns.A_DISCONNECT}Response", req.message_id, "")
+
+    def _reconnect(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        shell.psrp.reconnect()
+        shell.state = "Connected"
+        return envelope(f"{ns.A_RECONNECT}Response", req.message_id, "")
+
+    def _connect(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        body = req.body
+        conn = body.find(q(ns.NS_SHELL, "Connect")) if body is not None else None
+        if conn is None:
+            raise wsfaults.invalid_parameter("The Connect body must contain rsp:Connect.")
+        command_id = conn.get("CommandId")
+        if command_id:
+            if command_id.upper() not in shell.psrp.commands:
+                raise wsfaults.command_not_found()
+            shell.state = "Connected"
+            return envelope(f"{ns.A_CONNECT}Response", req.message_id, "<rsp:ConnectResponse/>")
+        xml = conn.find(q(ns.NS_POWERSHELL, "connectXml"))
+        data = _b64decode(xml.text if xml is not None else None)
+        try:
+            chunks = shell.psrp.connect(data)
+        except Exception as exc:  # noqa: BLE001
+            raise wsfaults.invalid_parameter(f"connectXml: {exc}") from None
+        shell.state = "Connected"
+        payload = b64(b"".join(chunks))
+        return envelope(
+            f"{ns.A_CONNECT}Response",
+            req.message_id,
+            "<rsp:ConnectResponse>"
+            f"{el('rsp:InputStreams', shell.input_streams)}{el('rsp:OutputStreams', shell.output_streams)}"
+            f'<connectResponseXml xmlns="{ns.NS_POWERSHELL}">{payload}</connectResponseXml>'
+            "</rsp:ConnectResponse>",
+        )
+
+    # -------------------------------------------------------------------------- Get shell
+    def _get_shell(self, user: str, req: Request) -> bytes:
+        shell = self._shell_for(user, req)
+        return envelope(f"{ns.A_GET}Response", req.message_id, self._shell_xml(shell, extended=True))
+
+    # ------------------------------------------------------------------- Enumerate / Pull
+    def _enumerate(self, user: str, req: Request) -> bytes:
+        body = req.body
+        enum_el = body.find(q(ns.NS_ENUMERATION, "Enumerate")) if body is not None else None
+        if enum_el is None:
+            raise wsfaults.invalid_parameter("The Enumerate body must contain wsen:Enumerate.")
+        items = self._enumeration_items(user, req, enum_el)
+        optimized = enum_el.find(q(ns.NS_WSMAN, "OptimizeEnumeration")) is not None
+        max_el = enum_el.find(q(ns.NS_WSMAN, "MaxElements"))
+        max_items = int(max_el.text) if max_el is not None and max_el.text else 1
+        context = new_uuid()
+        if optimized:
+            batch, rest = items[:max_items], items[max_items:]
+            if rest:
+                with self._lock:
+                    self._enumerations[context] = rest
+                ctx = f"<n:EnumerationContext>uuid:{context}</n:EnumerationContext>"
+                tail = ""
+            else:
+                ctx = "<n:EnumerationContext></n:EnumerationContext>"
+                tail = "<w:EndOfSequence/>"
+            inner = f"{ctx}<w:Items>{''.join(batch)}</w:Items>{tail}"
+        else:
+            with self._lock:
+                self._enumerations[context] = items
+            inner = f"<n:EnumerationContext>uuid:{context}</n:EnumerationContext>"
+        return envelope(f"{ns.A_ENUMERATE}Response", req.message_id, f"<n:EnumerateResponse>{inner}</n:EnumerateResponse>")
+
+    def _enumeration_items(self, user: str, req: Request, enum_el: Any) -> list[str]:
+        if req.resource_uri.endswith("/Command"):
+            shell_id = None
+            filt = enum_el.find(q(ns.NS_WSMAN, "Filter"))
+            if filt is not None:
+                for sel in filt.iter(q(ns.NS_WSMAN, "Selector")):
+                    if sel.get("Name") == "ShellId":
+                        shell_id = (sel.text or "").strip().upper()
+            shells = [s for s in self.shells.owned_by(user) if shell_id is None or s.shell_id == shell_id]
+            items = []
+            for shell in shells:
+                for command_id in list(shell.psrp.commands):
+                    items.append(
+                        f'<rsp:Command xmlns:rsp="{ns.NS_SHELL}">{el("rsp:ShellId", shell.shell_id)}'
+                        f"{el('rsp:CommandId', command_id)}</rsp:Command>"
+                    )
+            return items
+        return [self._shell_xml(s, extended=True) for s in self.shells.owned_by(user)]
+
+    def _pull(self, user: str, req: Request) -> bytes:
+        body = req.body
+        pull = body.find(q(ns.NS_ENUMERATION, "Pull")) if body is not None else None
+        ctx_el = pull.find(q(ns.NS_ENUMERATION, "EnumerationContext")) if pull is not None else None
+        context = (ctx_el.text or "").strip().removeprefix("uuid:").upper() if ctx_el is not None else ""
+        max_el = pull.find(q(ns.NS_ENUMERATION, "MaxElements")) if pull is not None else None
+        max_items = int(max_el.text) if max_el is not None and max_el.text else 1
+        with self._lock:
+            items = self._enumerations.pop(context, None)
+            if items is None:
+                raise wsfaults.invalid_enumeration_context()
+            batch, rest = items[:max_items], items[max_items:]
+            if rest:
+                self._enumerations[context] = rest
+        inner = f"<n:Items>{''.join(batch)}</n:Items>"
+        inner = (f"<n:EnumerationContext>uuid:{context}</n:EnumerationContext>" + inner) if rest else (
+            inner + "<n:EndOfSequence/>"
+        )
+        return envelope(f"{ns.A_PULL}Response", req.message_id, f"<n:PullResponse>{inner}</n:PullResponse>")
+
+    # ------------------------------------------------------------------------- Get config
+    def _get_config(self, req: Request) -> bytes:
+        from winhost.wsman.config import config_xml
+
+        return envelope(f"{ns.A_GET}Response", req.message_id, config_xml(self.machine, req.resource_uri))
+
+    # --------------------------------------------------------------------------- reaper
+    def _ensure_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is not None and self._reaper.is_alive():
+                return
+            self._reaper_stop.clear()
+            self._reaper = threading.Thread(target=self._reap_loop, name="winhost-wsman-reaper", daemon=True)
+            self._reaper.start()
+
+    def _reap_loop(self) -> None:
+        while not self._reaper_stop.wait(1.0):
+            try:
+                self.reap_idle()
+            except Exception:  # noqa: BLE001 - never let the reaper die
+                log.exception("idle shell reaper failed")
+            if not self.shells.all():
+                with self._lock:
+                    self._reaper = None
+                return
+
+
+def _queued_bytes(psrp: PSRPShell, pipeline_id: uuid.UUID) -> int:
+    return sum(len(m) for m in psrp.pipe_out.get(pipeline_id, ()))
+
+
+def _b64decode(text: str | None) -> bytes:
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(text.strip())
+    except (binascii.Error, ValueError):
+        raise wsfaults.invalid_parameter("The stream data is not valid base64.") from None

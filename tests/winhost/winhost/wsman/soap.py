@@ -1,0 +1,186 @@
+"""Parse WS-Management request envelopes and build responses the way Windows writes them.
+
+Requests are parsed with ElementTree (namespace-aware, prefixes do not matter). Responses are
+written as text with the prefixes a Windows WinRM service uses, so clients that are sloppy about
+namespaces see what they would see from Windows.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
+
+from winhost.wsman import namespaces as ns
+from winhost.wsman.faults import WSManFault, invalid_header, malformed_request
+
+_DURATION = re.compile(
+    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+    r"(?:(?P<s>-?\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of an xs:duration as WSMan uses it (``PT20S``, ``PT7200.000S``, ``P0DT0H0M2S``)."""
+    match = _DURATION.match(text.strip())
+    if not match or not any(match.groupdict().values()):
+        raise ValueError(f"invalid duration {text!r}")
+    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+
+
+def format_duration(seconds: float) -> str:
+    """``PT7200.000S`` as Windows writes IdleTimeOut."""
+    return f"PT{seconds:.3f}S"
+
+
+def format_elapsed(seconds: float) -> str:
+    """``P0DT0H0M2S`` as Windows writes ShellRunTime / ShellInactivity."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"P{days}DT{hours}H{minutes}M{secs}S"
+
+
+def q(namespace: str, name: str) -> str:
+    return f"{{{namespace}}}{name}"
+
+
+@dataclass
+class Request:
+    """The parts of a WSMan request that the service acts on."""
+
+    action: str
+    resource_uri: str
+    message_id: str
+    to: str
+    max_envelope_size: int | None
+    operation_timeout: float | None
+    locale: str
+    selectors: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    body: ET.Element | None = None
+    session_id: str = ""
+
+    @property
+    def shell_id(self) -> str | None:
+        value = self.selectors.get("ShellId")
+        return value.upper() if value else None
+
+
+def parse_request(data: bytes) -> Request:
+    """Parse a SOAP envelope; malformed XML or missing headers raise a WSMan fault."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise malformed_request(str(exc)) from None
+    if root.tag != q(ns.NS_SOAP, "Envelope"):
+        raise malformed_request("the root element is not a SOAP 1.2 Envelope")
+    header = root.find(q(ns.NS_SOAP, "Header"))
+    body = root.find(q(ns.NS_SOAP, "Body"))
+    if header is None:
+        raise malformed_request("the SOAP Header is missing")
+
+    def text(namespace: str, name: str) -> str | None:
+        el = header.find(q(namespace, name))
+        return None if el is None or el.text is None else el.text.strip()
+
+    action = text(ns.NS_ADDRESSING, "Action")
+    if not action:
+        raise invalid_header("The wsa:Action header is missing.")
+    message_id = text(ns.NS_ADDRESSING, "MessageID") or ""
+    resource_uri = text(ns.NS_WSMAN, "ResourceURI") or ""
+    max_env = text(ns.NS_WSMAN, "MaxEnvelopeSize")
+    timeout_text = text(ns.NS_WSMAN, "OperationTimeout")
+    timeout: float | None = None
+    if timeout_text:
+        try:
+            timeout = parse_duration(timeout_text)
+        except ValueError:
+            timeout = -1.0
+        if timeout < 0:
+            # Wording as Windows answers it (pypsrp recording test_winrs_operation_timeout.yml).
+            raise invalid_header(
+                "The WS-Management service cannot process the request. The XML contains an invalid "
+                f"timeout field in the SOAP header: {timeout_text}. "
+            )
+    locale_el = header.find(q(ns.NS_WSMAN, "Locale"))
+    locale = "en-US"
+    if locale_el is not None:
+        locale = locale_el.get(q(ns.NS_XML, "lang"), "en-US")
+
+    selectors: dict[str, str] = {}
+    sel_set = header.find(q(ns.NS_WSMAN, "SelectorSet"))
+    if sel_set is not None:
+        for sel in sel_set.findall(q(ns.NS_WSMAN, "Selector")):
+            selectors[sel.get("Name", "")] = (sel.text or "").strip()
+    options: dict[str, str] = {}
+    opt_set = header.find(q(ns.NS_WSMAN, "OptionSet"))
+    if opt_set is not None:
+        for opt in opt_set.findall(q(ns.NS_WSMAN, "Option")):
+            options[opt.get("Name", "")] = (opt.text or "").strip()
+    try:
+        max_envelope_size = int(max_env) if max_env else None
+    except ValueError:
+        max_envelope_size = None
+    return Request(
+        action=action,
+        resource_uri=resource_uri,
+        message_id=message_id,
+        to=text(ns.NS_ADDRESSING, "To") or "",
+        max_envelope_size=max_envelope_size,
+        operation_timeout=timeout,
+        locale=locale,
+        selectors=selectors,
+        options=options,
+        body=body,
+        session_id=text(ns.NS_WSMV, "SessionId") or "",
+    )
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4()).upper()
+
+
+def envelope(action: str, relates_to: str, body: str, activity_id: str | None = None) -> bytes:
+    """A response envelope with the header layout of a Windows WinRM service."""
+    activity = activity_id or new_uuid()
+    return (
+        f"<s:Envelope {ns.RESPONSE_NAMESPACES}><s:Header>"
+        f"<a:Action>{escape(action)}</a:Action>"
+        f"<a:MessageID>uuid:{new_uuid()}</a:MessageID>"
+        f"<p:ActivityId>{activity}</p:ActivityId>"
+        f"<a:To>{ns.ANONYMOUS}</a:To>"
+        f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>"
+        f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    ).encode("utf-8")
+
+
+def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
+    return envelope(ns.A_FAULT, relates_to, fault.to_xml(machine))
+
+
+def el(tag: str, text: str | None = None, **attrs: str) -> str:
+    """Serialize one element with escaped text and attributes (``el("rsp:ShellId", sid)``)."""
+    attr_text = "".join(f" {k}={quoteattr(v)}" for k, v in attrs.items())
+    if text is None:
+        return f"<{tag}{attr_text}/>"
+    return f"<{tag}{attr_text}>{escape(text)}</{tag}>"
+
+
+__all__ = [
+    "Request",
+    "WSManFault",
+    "el",
+    "envelope",
+    "fault_envelope",
+    "format_duration",
+    "format_elapsed",
+    "new_uuid",
+    "parse_duration",
+    "parse_request",
+    "q",
+]
