@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Syntax check of every PowerShell file in the repository.
+
+Parses each tracked ``.ps1``/``.psm1``/``.psd1`` file (and any given on the command line) with
+tree-sitter-powershell and fails on the first parse error, printing file, line and column.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import tree_sitter
+import tree_sitter_powershell
+
+SUFFIXES = (".ps1", ".psm1", ".psd1")
+
+
+def parser() -> tree_sitter.Parser:
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+
+
+def errors(source: bytes, ps_parser: tree_sitter.Parser) -> Iterator[tuple[int, int, str]]:
+    """Yield (line, column, kind) for every ERROR or MISSING node, 1-based."""
+    tree = ps_parser.parse(source)
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            kind = "missing " + node.type if node.is_missing else "syntax error"
+            yield node.start_point[0] + 1, node.start_point[1] + 1, kind
+            continue
+        if node.has_error:
+            stack.extend(reversed(node.children))
+
+
+def tracked_files(root: Path) -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [root / name for name in out.splitlines() if name.endswith(SUFFIXES)]
+
+
+def main(argv: list[str]) -> int:
+    root = Path(__file__).resolve().parent.parent
+    files = [Path(a) for a in argv] if argv else tracked_files(root)
+    ps_parser = parser()
+    failed = 0
+    for path in files:
+        if not path.exists():
+            continue
+        for line, col, kind in errors(path.read_bytes(), ps_parser):
+            print(f"{path}:{line}:{col}: PowerShell {kind}", file=sys.stderr)
+            failed += 1
+    print(f"check_ps1: {len(files)} PowerShell files parsed, {failed} errors")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
