@@ -1,0 +1,122 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One-to-many: run one task's pipeline work on many inventory hosts from one controller process.
+
+FOR INTERNAL USE by the psremoting.core collection only: this is not a public API and may change
+without notice.
+
+Like ``Invoke-Command -ComputerName a,b,c -ThrottleLimit 32``: each host is reached with its own
+connection options (its inventory variables, templated, given to a connection of the same plugin
+through ``set_options(var_options=...)``, as Ansible's TaskExecutor does for the task's own host),
+at most ``throttle_limit`` hosts at a time in threads. A host that fails or is unreachable does not
+stop the others.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible import constants as C
+from ansible.plugins.loader import connection_loader
+
+DEFAULT_THROTTLE_LIMIT = 32  # Invoke-Command's default
+FAIL_ON = ("any", "all", "never")
+
+# Connection variables that name the address to connect to (ansible.builtin.psrp's remote_addr)
+ADDRESS_VARS = ("ansible_host", "ansible_psrp_host")
+
+
+@dataclass
+class HostOutcome:
+    name: str
+    status: str  # ok | failed | unreachable
+    fields: dict[str, Any] = field(default_factory=dict)
+    msg: str | None = None
+
+
+def run_throttled(
+    names: Iterable[str],
+    work: Callable[[str], HostOutcome],
+    throttle_limit: int = DEFAULT_THROTTLE_LIMIT,
+) -> list[HostOutcome]:
+    """Run ``work(name)`` for each name, at most ``throttle_limit`` at once; results in input order.
+
+    ``work`` should turn its own errors into an outcome; anything it raises anyway becomes a
+    ``failed`` outcome for that host so one host never stops the others.
+    """
+    ordered = list(dict.fromkeys(names))
+    if not ordered:
+        return []
+    workers = max(1, min(throttle_limit, len(ordered)))
+
+    def guarded(name: str) -> HostOutcome:
+        try:
+            return work(name)
+        except Exception as exc:
+            return HostOutcome(name, "failed", msg=f"{type(exc).__name__}: {exc}")
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="psremoting-fanout") as pool:
+        return list(pool.map(guarded, ordered))
+
+
+def task_failed(outcomes: list[HostOutcome], fail_on: str) -> bool:
+    """``any``: one bad host fails the task; ``all``: only when every host is bad; ``never``."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
+    bad = [o for o in outcomes if o.status != "ok"]
+    if fail_on == "never" or not outcomes:
+        return False
+    if fail_on == "all":
+        return len(bad) == len(outcomes)
+    return bool(bad)
+
+
+def tag_output(output: list[Any], name: str) -> list[Any]:
+    """Each object tagged with PSComputerName (connection sets it too; the inventory name wins)."""
+    tagged: list[Any] = []
+    for item in output:
+        tagged.append({**item, "PSComputerName": name} if isinstance(item, dict) else item)
+    return tagged
+
+
+def connection_var_options(
+    host_vars: Mapping[str, Any],
+    var_names: Iterable[str],
+    host_name: str,
+    render: Callable[[Any], Any] = lambda v: v,
+) -> dict[str, Any]:
+    """The variables a connection plugin reads for one host, rendered, like TaskExecutor's
+    ``_set_plugin_options``; the inventory name is the address when no address variable is set."""
+    options: dict[str, Any] = {}
+    for var in var_names:
+        if var in host_vars:
+            options[var] = render(host_vars[var])
+    if not any(v in options for v in ADDRESS_VARS):
+        options["ansible_host"] = host_name
+    return options
+
+
+def connection_for_host(
+    template_connection: Any,
+    play_context: Any,
+    host_vars: Mapping[str, Any],
+    host_name: str,
+    render: Callable[[Any], Any] = lambda v: v,
+) -> Any:
+    """A new connection of the same plugin as ``template_connection``, set up for ``host_name``."""
+    load_name = getattr(template_connection, "_load_name", None) or "psremoting.core.psrp"
+    var_names = C.config.get_plugin_vars("connection", load_name)
+    var_options = connection_var_options(host_vars, var_names, host_name, render)
+    context = copy.copy(play_context)
+    context.remote_addr = var_options.get("ansible_host") or host_name
+    with open(os.devnull) as stdin:
+        conn = connection_loader.get(load_name, context, stdin)
+    if conn is None:
+        raise RuntimeError(f"connection plugin {load_name} could not be loaded")
+    conn.set_options(var_options=var_options)
+    return conn
