@@ -1,0 +1,231 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of psremoting.core.session_configuration (documentation in plugins/modules/).
+
+Cmdlets (Microsoft.PowerShell.Core, PowerShell-Docs): Get-PSSessionConfiguration,
+Register-PSSessionConfiguration (-Path for .pssc files, -SecurityDescriptorSddl), Set-PSSessionConfiguration,
+Enable-/Disable-PSSessionConfiguration, Unregister-PSSessionConfiguration. All with -Force (no prompt) and
+-NoServiceRestart: restarting WinRM would end this very session; the module reports
+``restart_required`` instead (the enable_psremoting role restarts WinRM in a handler).
+Files: Get-Content -Raw / Set-Content -Encoding UTF8 / New-Item -ItemType Directory
+(Microsoft.PowerShell.Management).
+"""
+
+from __future__ import annotations
+
+import ntpath
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+    PipelineRunner,
+    TaskContext,
+    WinRMActionBase,
+    WinRMConfigError,
+    command,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_session import (
+    build_sddl,
+    known_sid,
+    plan_session,
+    session_from_ps,
+)
+
+CONNECTED_DEFAULT = "microsoft.powershell"
+
+
+def _sid_value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return str(value.get("Value") or "")
+    return str(value or "")
+
+
+class ActionModule(WinRMActionBase):
+    MODULE = "session_configuration"
+    ARGUMENT_SPEC = {
+        "name": {"type": "str", "required": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "enabled": {"type": "bool"},
+        "path": {"type": "str"},
+        "content": {"type": "str"},
+        "files": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "path": {"type": "str", "required": True},
+                "content": {"type": "str", "required": True},
+            },
+        },
+        "sddl": {"type": "str"},
+        "allow": {"type": "list", "elements": "str"},
+        "deny": {"type": "list", "elements": "str", "default": []},
+        "allow_disconnect": {"type": "bool", "default": False},
+    }
+    MUTUALLY_EXCLUSIVE = [("sddl", "allow")]
+
+    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+        name = args["name"]
+        host = context.host
+        if args["content"] is not None and not args["path"]:
+            raise WinRMConfigError(
+                f"{host}: session_configuration: content needs path (where to write the .pssc)"
+            )
+        connected = str(self._connection_configuration() or CONNECTED_DEFAULT).lower()
+        output = runner.run(
+            f"read session configuration {name}",
+            [command("Get-PSSessionConfiguration", Name=name, ErrorAction="SilentlyContinue")],
+            depth=1,
+            ignore_errors=True,
+        )
+        found = [session_from_ps(o) for o in output if isinstance(o, Mapping)]
+        current = next((s for s in found if s["name"].lower() == name.lower()), None)
+
+        if (
+            (args["state"] == "absent" or args["enabled"] is False)
+            and name.lower() == connected
+            and current is not None
+            and not args["allow_disconnect"]
+        ):
+            action = "unregister" if args["state"] == "absent" else "disable"
+            raise WinRMConfigError(
+                f"{host}: session_configuration refuses to {action} '{name}': this play's connection "
+                "uses it. Connect with another configuration first, or set allow_disconnect=true if you "
+                "really mean it."
+            )
+
+        files_changed: list[str] = []
+        if args["state"] == "present":
+            wanted_files = list(args["files"])
+            if args["content"] is not None:
+                wanted_files.append({"path": args["path"], "content": args["content"]})
+            for entry in wanted_files:
+                if self._file_differs(runner, entry["path"], entry["content"]):
+                    files_changed.append(entry["path"])
+        pssc_changed = bool(args["path"]) and args["path"] in files_changed
+
+        sddl = args["sddl"]
+        if args["allow"] is not None:
+            sddl = build_sddl(
+                [self._resolve(runner, p, host) for p in args["allow"]],
+                [self._resolve(runner, p, host) for p in args["deny"]],
+            )
+        steps = plan_session(
+            current, state=args["state"], enabled=args["enabled"], sddl=sddl, file_changed=pssc_changed
+        )
+        # A configuration registered without a file is moved to the file-based one.
+        if (
+            current is not None
+            and args["path"]
+            and not current["config_file_path"]
+            and args["state"] == "present"
+            and "set_path" not in steps
+        ):
+            steps.insert(0, "set_path")
+
+        changed = bool(steps) or bool(files_changed)
+        if not context.check_mode:
+            for entry in list(args["files"]) + (
+                [{"path": args["path"], "content": args["content"]}] if args["content"] is not None else []
+            ):
+                if entry["path"] in files_changed:
+                    self._write_file(runner, entry["path"], entry["content"])
+            for step in steps:
+                self._run_step(runner, step, name, args["path"], sddl)
+
+        after: dict[str, Any] = {}
+        if args["state"] == "present":
+            after = dict(current or {"name": name, "enabled": True, "sddl": "", "config_file_path": ""})
+            if args["enabled"] is not None:
+                after["enabled"] = args["enabled"]
+            if sddl is not None:
+                after["sddl"] = sddl
+        result: dict[str, Any] = {
+            "changed": changed,
+            "steps": steps,
+            "files_changed": files_changed,
+            "restart_required": bool(steps) and not context.check_mode,
+            "session_configuration": after,
+        }
+        if context.diff:
+            result["diff"] = {"before": current or {}, "after": after}
+        return result
+
+    def _connection_configuration(self) -> Any:
+        for option in ("configuration_name", "configuration"):
+            try:
+                return self._connection.get_option(option)
+            except Exception:  # noqa: S112 - the option may not exist on this plugin
+                continue
+        return None
+
+    @staticmethod
+    def _file_differs(runner: PipelineRunner, path: str, content: str) -> bool:
+        output = runner.run(
+            f"read {path}",
+            [command("Get-Content", Path=path, Raw=True, ErrorAction="SilentlyContinue")],
+            ignore_errors=True,
+        )
+        have = "".join(str(o) for o in output if o is not None)
+        return have.replace("\r\n", "\n").rstrip("\n") != content.replace("\r\n", "\n").rstrip("\n")
+
+    @staticmethod
+    def _write_file(runner: PipelineRunner, path: str, content: str) -> None:
+        parent = ntpath.dirname(path)
+        if parent:
+            runner.run(
+                f"create {parent}", [command("New-Item", Path=parent, ItemType="Directory", Force=True)]
+            )
+        runner.run(
+            f"write {path}", [command("Set-Content", Path=path, Value=content, Encoding="UTF8", Force=True)]
+        )
+
+    @staticmethod
+    def _resolve(runner: PipelineRunner, principal: str, host: str) -> str:
+        sid = known_sid(principal)
+        if sid:
+            return sid
+        short = principal.split("\\", 1)[-1]
+        for cmdlet in ("Get-LocalGroup", "Get-LocalUser"):
+            output = runner.run(
+                f"look up {principal}",
+                [command(cmdlet, Name=short, ErrorAction="SilentlyContinue")],
+                depth=2,
+                ignore_errors=True,
+            )
+            for obj in output:
+                if isinstance(obj, Mapping) and _sid_value(obj.get("SID")):
+                    return _sid_value(obj.get("SID")).upper()
+        raise WinRMConfigError(
+            f"{host}: session_configuration: cannot resolve '{principal}' to a SID (not a well-known name, "
+            "local group or local user); give domain principals as SIDs (S-1-5-21-...)"
+        )
+
+    @staticmethod
+    def _run_step(runner: PipelineRunner, step: str, name: str, path: str | None, sddl: str | None) -> None:
+        common = {"Force": True, "NoServiceRestart": True}
+        if step == "register":
+            params: dict[str, Any] = {"Name": name}
+            if path:
+                params["Path"] = path
+            if sddl:
+                params["SecurityDescriptorSddl"] = sddl
+            runner.run(f"register {name}", [command("Register-PSSessionConfiguration", **params, **common)])
+        elif step == "set_path":
+            runner.run(
+                f"update {name} from {path}",
+                [command("Set-PSSessionConfiguration", Name=name, Path=path, **common)],
+            )
+        elif step == "set_sddl":
+            runner.run(
+                f"set access of {name}",
+                [command("Set-PSSessionConfiguration", Name=name, SecurityDescriptorSddl=sddl, **common)],
+            )
+        elif step == "enable":
+            runner.run(f"enable {name}", [command("Enable-PSSessionConfiguration", Name=name, **common)])
+        elif step == "disable":
+            runner.run(f"disable {name}", [command("Disable-PSSessionConfiguration", Name=name, **common)])
+        elif step == "unregister":
+            runner.run(
+                f"unregister {name}", [command("Unregister-PSSessionConfiguration", Name=name, **common)]
+            )

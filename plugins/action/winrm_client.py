@@ -1,0 +1,71 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of psremoting.core.winrm_client (documentation in plugins/modules/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+    PipelineRunner,
+    TaskContext,
+    WinRMActionBase,
+    WinRMConfigError,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_client import (
+    merge_trusted_hosts,
+    same_hosts,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_remote import (
+    apply_settings,
+    read_policies,
+    read_settings,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_settings import (
+    CLIENT_SETTINGS,
+    normalize,
+    plan_settings,
+)
+
+
+class ActionModule(WinRMActionBase):
+    MODULE = "winrm_client"
+    ARGUMENT_SPEC = {
+        "trusted_hosts": {"type": "list", "elements": "str"},
+        "trusted_hosts_mode": {"type": "str", "default": "add", "choices": ["add", "remove", "replace"]},
+        "auth_basic": {"type": "bool"},
+        "auth_digest": {"type": "bool"},
+        "auth_kerberos": {"type": "bool"},
+        "auth_negotiate": {"type": "bool"},
+        "auth_certificate": {"type": "bool"},
+        "auth_credssp": {"type": "bool"},
+        "allow_unencrypted": {"type": "bool"},
+    }
+
+    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+        current = read_settings(runner, CLIENT_SETTINGS)
+        desired: dict[str, Any] = {s.option: args.get(s.option) for s in CLIENT_SETTINGS}
+        if args["trusted_hosts"] is not None:
+            leaf = current.get("trusted_hosts")
+            have = normalize("list", leaf.value) if leaf else []
+            wanted = [w.strip() for w in args["trusted_hosts"] if w.strip()]
+            merged = merge_trusted_hosts(have, wanted, args["trusted_hosts_mode"])
+            # Leave the option unset when nothing changes so a GPO-managed list is not "changed".
+            desired["trusted_hosts"] = None if same_hosts(have, merged) else merged
+        needs_policy = any(v is not None for v in desired.values())
+        policies = read_policies(runner, CLIENT_SETTINGS) if needs_policy else {}
+        plan = plan_settings(
+            CLIENT_SETTINGS, desired, current, policies, host=context.host, module=self.MODULE
+        )
+        if plan.locked:
+            raise WinRMConfigError(" | ".join(plan.locked))
+        if not context.check_mode:
+            apply_settings(runner, plan.changes)
+        result: dict[str, Any] = {
+            "changed": bool(plan.changes),
+            "settings": plan.after,
+            "changes": [c.option for c in plan.changes],
+        }
+        if context.diff:
+            result["diff"] = {"before": plan.before, "after": plan.after}
+        return result

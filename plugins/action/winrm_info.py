@@ -1,0 +1,109 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of psremoting.core.winrm_info (documentation in plugins/modules/). Read-only."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.psremoting.core.plugins.action.winrm_firewall import read_rule
+from ansible_collections.psremoting.core.plugins.action.winrm_service import service_state
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+    PipelineRunner,
+    TaskContext,
+    WinRMActionBase,
+    command,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_firewall import rule_name
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_listener import (
+    certificate_from_ps,
+    certificate_problems,
+    listener_from_ps,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_remote import (
+    read_certificates,
+    read_listeners,
+    read_policies,
+    read_service,
+    read_settings,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_session import session_from_ps
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_settings import (
+    CLIENT_SETTINGS,
+    SERVICE_SETTINGS,
+    WSManSetting,
+    normalize,
+    policy_configured,
+)
+
+SECTIONS = ["service", "client", "listeners", "firewall", "session_configurations", "policies"]
+
+
+def _settings(
+    settings: tuple[WSManSetting, ...], leaves: Mapping[str, Any], policies: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    locked: list[str] = []
+    for setting in settings:
+        leaf = leaves.get(setting.option)
+        out[setting.option] = normalize(setting.kind, leaf.value) if leaf is not None else None
+        by_policy = (
+            setting.policy is not None
+            and policy_configured(setting.policy, policies.get(setting.policy.key) or {}) is not None
+        )
+        if (leaf is not None and leaf.gpo) or by_policy:
+            locked.append(setting.option)
+    out["locked_by_policy"] = locked
+    return out
+
+
+class ActionModule(WinRMActionBase):
+    MODULE = "winrm_info"
+    ARGUMENT_SPEC = {
+        "gather": {"type": "list", "elements": "str", "default": list(SECTIONS), "choices": list(SECTIONS)},
+    }
+
+    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+        gather = set(args["gather"])
+        info: dict[str, Any] = {}
+        policies: dict[str, dict[str, Any]] = {}
+        if gather & {"service", "client", "policies"}:
+            policies = read_policies(runner, SERVICE_SETTINGS + CLIENT_SETTINGS)
+        if "policies" in gather:
+            info["policies"] = {k.replace("HKLM:", "HKLM"): v for k, v in policies.items()}
+        if "service" in gather:
+            info["service"] = _settings(SERVICE_SETTINGS, read_settings(runner, SERVICE_SETTINGS), policies)
+            info["service"].update(service_state(read_service(runner)))
+        if "client" in gather:
+            info["client"] = _settings(CLIENT_SETTINGS, read_settings(runner, CLIENT_SETTINGS), policies)
+        if "listeners" in gather:
+            listeners = [listener_from_ps(o) for o in read_listeners(runner) if isinstance(o, Mapping)]
+            certs: dict[str, Any] = {}
+            if any(lst.certificate_thumbprint for lst in listeners):
+                now = datetime.datetime.now(datetime.timezone.utc)
+                for obj in read_certificates(runner):
+                    if isinstance(obj, Mapping):
+                        cert = certificate_from_ps(obj)
+                        certs[cert.thumbprint] = dict(
+                            cert.to_dict(), problems=certificate_problems(cert, now)
+                        )
+            info["listeners"] = [
+                dict(lst.to_dict(), certificate=certs.get(lst.certificate_thumbprint, {}))
+                for lst in listeners
+            ]
+        if "firewall" in gather:
+            rules = []
+            for transport in ("http", "https"):
+                for public in (False, True):
+                    state = read_rule(runner, rule_name(transport, public))
+                    if state is not None:
+                        rules.append(dict(state.to_dict(), transport=transport))
+            info["firewall"] = rules
+        if "session_configurations" in gather:
+            output = runner.run(
+                "list session configurations", [command("Get-PSSessionConfiguration")], depth=1
+            )
+            info["session_configurations"] = [session_from_ps(o) for o in output if isinstance(o, Mapping)]
+        return {"changed": False, "winrm": info}

@@ -1,0 +1,273 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of psremoting.core.winrm_listener (documentation in plugins/modules/)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+    PipelineRunner,
+    TaskContext,
+    WinRMActionBase,
+    WinRMConfigError,
+    command,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_listener import (
+    DEFAULT_PORTS,
+    Certificate,
+    Listener,
+    certificate_from_ps,
+    certificate_problems,
+    check_connection_safety,
+    choose_certificate,
+    find_listener,
+    listener_from_ps,
+    listener_value_changes,
+    normalize_address,
+    normalize_thumbprint,
+    self_signed_names,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_remote import (
+    new_listener,
+    read_certificates,
+    read_listeners,
+    remove_listener,
+    set_listener,
+)
+
+SELF_SIGNED_FRIENDLY_NAME = "WinRM HTTPS listener (psremoting.core)"
+
+
+def read_computer_names(runner: PipelineRunner) -> tuple[str, str | None]:
+    """Computer name and DNS domain from Win32_ComputerSystem (Get-CimInstance, CimCmdlets)."""
+    output = runner.run(
+        "read the computer name",
+        [command("Get-CimInstance", ClassName="Win32_ComputerSystem")],
+        depth=1,
+    )
+    obj = output[0] if output and isinstance(output[0], dict) else {}
+    name = str(obj.get("DNSHostName") or obj.get("Name") or "")
+    domain = str(obj.get("Domain") or "") if obj.get("PartOfDomain", True) else None
+    if not name:
+        raise WinRMConfigError(f"{runner.host}: could not read the computer name (Win32_ComputerSystem)")
+    return name, domain
+
+
+class ActionModule(WinRMActionBase):
+    MODULE = "winrm_listener"
+    ARGUMENT_SPEC = {
+        "transport": {"type": "str", "required": True, "choices": ["http", "https"]},
+        "address": {"type": "str", "default": "*"},
+        "port": {"type": "int"},
+        "hostname": {"type": "str"},
+        "enabled": {"type": "bool", "default": True},
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "certificate_thumbprint": {"type": "str"},
+        "certificate_subject": {"type": "str"},
+        "certificate_issuer": {"type": "str"},
+        "self_signed": {"type": "bool", "default": False},
+        "self_signed_dns_names": {"type": "list", "elements": "str"},
+        "self_signed_key_length": {"type": "int", "default": 4096, "choices": [2048, 3072, 4096]},
+        "self_signed_valid_days": {"type": "int", "default": 730},
+        "renew_before_days": {"type": "int", "default": 30},
+        "allow_disconnect": {"type": "bool", "default": False},
+    }
+    MUTUALLY_EXCLUSIVE = [
+        ("certificate_thumbprint", "certificate_subject", "self_signed"),
+        ("certificate_thumbprint", "certificate_issuer", "self_signed"),
+    ]
+
+    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+        host = context.host
+        transport = args["transport"].upper()
+        try:
+            address = normalize_address(args["address"])
+            thumbprint = (
+                normalize_thumbprint(args["certificate_thumbprint"])
+                if args["certificate_thumbprint"]
+                else None
+            )
+        except ValueError as exc:
+            raise WinRMConfigError(f"{host}: winrm_listener: {exc}") from exc
+        if transport == "HTTP" and (
+            thumbprint or args["certificate_subject"] or args["certificate_issuer"] or args["self_signed"]
+        ):
+            raise WinRMConfigError(f"{host}: winrm_listener: certificate options need transport=https")
+
+        listeners = [listener_from_ps(o) for o in read_listeners(runner) if isinstance(o, dict)]
+        current = find_listener(listeners, address, transport)
+        result: dict[str, Any] = {"changed": False}
+        before = current.to_dict() if current else {}
+
+        if args["state"] == "absent":
+            check_connection_safety(
+                context.connection,
+                current,
+                removing=True,
+                new_values={},
+                allow_disconnect=args["allow_disconnect"],
+                host=host,
+            )
+            if current is not None:
+                result["changed"] = True
+                if not context.check_mode:
+                    remove_listener(runner, address, transport)
+            result["listener"] = {}
+            if context.diff:
+                result["diff"] = {"before": before, "after": {}}
+            return result
+
+        desired: dict[str, Any] = {
+            "Port": args["port"] or (current.port if current else DEFAULT_PORTS[transport]),
+            "Enabled": args["enabled"],
+        }
+        if args["hostname"] is not None:
+            desired["Hostname"] = args["hostname"]
+        certificate: Certificate | None = None
+        if transport == "HTTPS":
+            certificate, created = self._certificate(runner, args, context, current, thumbprint)
+            result["certificate_created"] = created
+            if created:
+                result["changed"] = True
+            if certificate is not None:
+                desired["CertificateThumbprint"] = certificate.thumbprint
+                if "Hostname" not in desired:
+                    # The listener's Hostname must match the certificate's CN or a SAN.
+                    desired["Hostname"] = (
+                        current.hostname
+                        if current
+                        and current.hostname
+                        and current.certificate_thumbprint == certificate.thumbprint
+                        else (certificate.dns_names[0] if certificate.dns_names else _cn(certificate.subject))
+                    )
+            else:  # check mode: a self-signed certificate would be created
+                desired["CertificateThumbprint"] = "(new self-signed certificate)"
+                desired.setdefault("Hostname", (args["self_signed_dns_names"] or [""])[0])
+
+        if current is None:
+            values = {k: v for k, v in desired.items() if v not in (None, "")}
+            after = Listener(
+                address=address,
+                transport=transport,
+                port=int(values["Port"]),
+                hostname=str(values.get("Hostname", "")),
+                enabled=bool(values["Enabled"]),
+                certificate_thumbprint=str(values.get("CertificateThumbprint", "")),
+            )
+            result["changed"] = True
+            if not context.check_mode:
+                new_listener(runner, address, transport, values)
+        else:
+            changes = listener_value_changes(current, desired)
+            check_connection_safety(
+                context.connection,
+                current,
+                removing=False,
+                new_values=changes,
+                allow_disconnect=args["allow_disconnect"],
+                host=host,
+            )
+            after = Listener(
+                address=address,
+                transport=transport,
+                port=int(changes.get("Port", current.port)),
+                hostname=str(changes.get("Hostname", current.hostname)),
+                enabled=bool(changes.get("Enabled", current.enabled)),
+                certificate_thumbprint=str(
+                    changes.get("CertificateThumbprint", current.certificate_thumbprint)
+                ),
+                url_prefix=current.url_prefix,
+                listening_on=current.listening_on,
+            )
+            if changes:
+                result["changed"] = True
+                if not context.check_mode:
+                    set_listener(runner, address, transport, changes)
+
+        result["listener"] = after.to_dict()
+        result["certificate"] = certificate.to_dict() if certificate else {}
+        if context.diff:
+            result["diff"] = {"before": before, "after": after.to_dict()}
+        return result
+
+    def _certificate(
+        self,
+        runner: PipelineRunner,
+        args: dict[str, Any],
+        context: TaskContext,
+        current: Listener | None,
+        thumbprint: str | None,
+    ) -> tuple[Certificate | None, bool]:
+        """(certificate to bind, whether one was created). None only in check mode for a new one."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        certs = [certificate_from_ps(o) for o in read_certificates(runner) if isinstance(o, dict)]
+        prefix = f"{context.host}: winrm_listener"
+        try:
+            if thumbprint or args["certificate_subject"] or args["certificate_issuer"]:
+                return choose_certificate(
+                    certs,
+                    now,
+                    thumbprint=thumbprint,
+                    subject=args["certificate_subject"],
+                    issuer=args["certificate_issuer"],
+                ), False
+        except WinRMConfigError as exc:
+            raise WinRMConfigError(f"{prefix}: {exc}") from exc
+        bound = next((c for c in certs if current and c.thumbprint == current.certificate_thumbprint), None)
+        if not args["self_signed"]:
+            if bound is not None and not certificate_problems(bound, now):
+                return bound, False
+            raise WinRMConfigError(
+                f"{prefix}: an HTTPS listener needs a certificate: set certificate_thumbprint, "
+                "certificate_subject/certificate_issuer, or self_signed=true"
+                + (
+                    f" (the bound certificate {bound.thumbprint} is unusable: "
+                    f"{'; '.join(certificate_problems(bound, now))})"
+                    if bound
+                    else ""
+                )
+            )
+        names = list(args["self_signed_dns_names"] or [])
+        if not names:
+            name, domain = read_computer_names(runner)
+            names = self_signed_names(name, domain)
+        renew = args["renew_before_days"]
+        # Keep the bound certificate, or reuse one we made earlier, while it covers the names.
+        for candidate in ([bound] if bound else []) + [c for c in certs if c.subject == c.issuer]:
+            usable = candidate is not None and not certificate_problems(candidate, now, names, renew)
+            if usable and (candidate is bound or _cn(candidate.subject).lower() == names[0].lower()):
+                return candidate, False
+        if context.check_mode:
+            return None, True
+        not_after = now + datetime.timedelta(days=args["self_signed_valid_days"])
+        output = runner.run(
+            "create a self-signed certificate",
+            [
+                command(
+                    "New-SelfSignedCertificate",
+                    DnsName=names,
+                    CertStoreLocation="Cert:\\LocalMachine\\My",
+                    KeyAlgorithm="RSA",
+                    KeyLength=args["self_signed_key_length"],
+                    HashAlgorithm="SHA256",
+                    # A string binds to [DateTime] with the invariant culture (about_Type_Conversion).
+                    NotAfter=not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    FriendlyName=SELF_SIGNED_FRIENDLY_NAME,
+                )
+            ],
+            depth=2,
+        )
+        created = next((certificate_from_ps(o) for o in output if isinstance(o, dict)), None)
+        if created is None or not created.thumbprint:
+            raise WinRMConfigError(f"{prefix}: New-SelfSignedCertificate returned no certificate")
+        return created, True
+
+
+def _cn(subject: str) -> str:
+    for part in subject.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.upper() == "CN":
+            return value.strip()
+    return ""
