@@ -282,11 +282,6 @@ class HostTransport:
 
     # -- connections ----------------------------------------------------------------------------
     def _on_accept(self, conn: socket.socket, addr: tuple[str, int], bound: _BoundListener) -> None:
-        config = self._config
-        if not config.firewall_allows(bound.spec.port, addr[0]):
-            # A blocking Windows firewall drops the SYN; a reset is the fast, testable equivalent.
-            _abort(conn)
-            return
         with self._lock:
             self._connections.add(conn)
         old_size = threading.stack_size()
@@ -337,8 +332,15 @@ class HostTransport:
 
     def _serve_connection(self, conn: socket.socket, addr: tuple[str, int], spec: ListenerSpec) -> None:
         stats = self.stats
-        stats.record_connection()
         sock: socket.socket = conn
+        # Checked here, not in the acceptor thread: the firewall reads the model under its lock.
+        if not self._config.firewall_allows(spec.port, addr[0]):
+            # A blocking Windows firewall drops the SYN; a reset is the fast, testable equivalent.
+            with self._lock:
+                self._connections.discard(conn)
+            _abort(conn)
+            return
+        stats.record_connection()
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.settimeout(IDLE_TIMEOUT_S)
