@@ -1,0 +1,113 @@
+"""Real X.509 certificates for the model's ``Cert:\\LocalMachine`` store.
+
+New-SelfSignedCertificate (https://learn.microsoft.com/en-us/powershell/module/pki/new-selfsignedcertificate)
+defaults: RSA 2048, SHA256, valid one year, subject ``CN=<first DNS name>``, SAN with every DNS name,
+Server Authentication + Client Authentication EKUs; the thumbprint is the SHA1 hash of the DER
+encoding, upper-case hex (X509Certificate2.Thumbprint).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from winhost.engine.model import TOPIC_CERTS, Machine, StoredCertificate
+
+
+def thumbprint_of(cert: x509.Certificate) -> str:
+    return hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+
+
+def load_pem(cert_pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(cert_pem.encode())
+
+
+def generate_self_signed(
+    dns_names: list[str], subject: str | None = None, days: int = 365, key_size: int = 2048
+) -> tuple[str, str]:
+    """Return ``(cert_pem, key_pem)`` for a new self-signed certificate."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    cn = subject[3:] if subject and subject.upper().startswith("CN=") else (subject or dns_names[0])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
+            critical=False,
+        )
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, key_encipherment=True, content_commitment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if dns_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
+        )
+    cert = builder.sign(key, hashes.SHA256())
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return cert_pem, key_pem
+
+
+def add_certificate(machine: Machine, cert_pem: str, key_pem: str = "", store: str = "My",
+                    friendly_name: str = "") -> StoredCertificate:
+    thumb = thumbprint_of(load_pem(cert_pem))
+    stored = StoredCertificate(thumb, cert_pem, key_pem, store=store, friendly_name=friendly_name)
+    with machine.lock:
+        machine.cert_store[thumb] = stored
+    machine.notify(TOPIC_CERTS)
+    return stored
+
+
+def new_self_signed_certificate(machine: Machine, dns_names: list[str], subject: str | None = None,
+                                store: str = "My", friendly_name: str = "") -> StoredCertificate:
+    cert_pem, key_pem = generate_self_signed(dns_names, subject)
+    return add_certificate(machine, cert_pem, key_pem, store=store, friendly_name=friendly_name)
+
+
+def import_pfx(machine: Machine, data: bytes, password: str | None, store: str = "My") -> StoredCertificate:
+    """Import-PfxCertificate: key + certificate from PKCS#12 bytes."""
+    key, cert, _extra = pkcs12.load_key_and_certificates(data, password.encode() if password else None)
+    if cert is None:
+        raise ValueError("The PFX file does not contain a certificate.")
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = ""
+    if key is not None:
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+    return add_certificate(machine, cert_pem, key_pem, store=store)
+
+
+def import_certificate(machine: Machine, data: bytes, store: str = "My") -> StoredCertificate:
+    """Import-Certificate: DER or PEM, no private key."""
+    if b"-----BEGIN" in data:
+        cert = x509.load_pem_x509_certificate(data)
+    else:
+        cert = x509.load_der_x509_certificate(data)
+    return add_certificate(machine, cert.public_bytes(serialization.Encoding.PEM).decode(), "", store=store)
+
+
+def der_bytes(stored: StoredCertificate) -> bytes:
+    return load_pem(stored.cert_pem).public_bytes(serialization.Encoding.DER)

@@ -1,0 +1,152 @@
+"""Write-Output/Host/Error/Warning/Verbose/Debug/Information/Progress, Out-Null, Out-String.
+
+Behaviour per the Microsoft.PowerShell.Utility docs, e.g.
+https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.utility/write-host
+(-NoNewline, -Separator, -ForegroundColor) and .../write-error (-Message, -Category, -ErrorId,
+-TargetObject; error id defaults to Microsoft.PowerShell.Commands.WriteErrorException).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from psrpcore.types import ConsoleColor, ErrorCategory, ErrorRecord
+
+from winhost.engine.cmdlets.registry import Param, cmdlet
+from winhost.engine.context import CommandCall
+from winhost.engine.errors import make_error_record
+from winhost.engine.values import as_list, enumerate_value, to_bool, to_string
+
+UTILITY = "Microsoft.PowerShell.Utility"
+
+
+@cmdlet("Write-Output", [Param("InputObject", position=0, value_from_remaining=True),
+                         Param("NoEnumerate", switch=True)], module=UTILITY, aliases=("echo", "write"))
+def write_output(call: CommandCall) -> Iterator[Any]:
+    if call.has("InputObject"):
+        value = call.get("InputObject")
+        if call.switch("NoEnumerate"):
+            yield [value] if isinstance(value, list) else value
+        else:
+            yield from enumerate_value(value)
+    else:
+        yield from call.input()
+
+
+def _color(value: Any) -> int | None:
+    if value is None:
+        return None
+    text = to_string(value)
+    for member in ConsoleColor:
+        if member.name.lower() == text.lower():
+            return int(member.value)
+    return None
+
+
+@cmdlet("Write-Host", [Param("Object", position=0, value_from_remaining=True), Param("NoNewline", switch=True),
+                       Param("Separator"), Param("ForegroundColor"), Param("BackgroundColor")], module=UTILITY)
+def write_host(call: CommandCall) -> Iterator[Any]:
+    values = as_list(call.get("Object")) if call.has("Object") else list(call.input())
+    sep = call.string("Separator", " ") or ""
+    text = sep.join(to_string(v) for v in values)
+    call.ctx.host.write_host(text, newline=not call.switch("NoNewline"),
+                             foreground=_color(call.get("ForegroundColor")),
+                             background=_color(call.get("BackgroundColor")))
+    return iter(())
+
+
+@cmdlet("Write-Error", [Param("Message", position=0, aliases=("Msg",)), Param("ErrorRecord"),
+                        Param("Exception"), Param("Category"), Param("ErrorId"), Param("TargetObject"),
+                        Param("RecommendedAction"), Param("CategoryActivity"), Param("CategoryReason"),
+                        Param("CategoryTargetName"), Param("CategoryTargetType")], module=UTILITY)
+def write_error(call: CommandCall) -> Iterator[Any]:
+    record = call.get("ErrorRecord")
+    if not isinstance(record, ErrorRecord):
+        message = call.string("Message")
+        if message is None and call.has("Exception"):
+            exc = call.get("Exception")
+            message = to_string(getattr(exc, "Message", exc))
+        category = ErrorCategory.NotSpecified
+        if call.has("Category"):
+            name = to_string(call.get("Category"))
+            category = next((c for c in ErrorCategory if c.name.lower() == name.lower()), category)
+        record = make_error_record(
+            message or "",
+            (call.string("ErrorId") or "Microsoft.PowerShell.Commands.WriteErrorException"),
+            category,
+            target=call.get("TargetObject"),
+            exception_type="Microsoft.PowerShell.Commands.WriteErrorException",
+        )
+    call.ctx.write_error(record, call.scope, call.error_action)
+    return iter(())
+
+
+@cmdlet("Write-Warning", [Param("Message", position=0, aliases=("Msg",))], module=UTILITY)
+def write_warning(call: CommandCall) -> Iterator[Any]:
+    for message in ([call.get("Message")] if call.has("Message") else call.input()):
+        call.warning(to_string(message))
+    return iter(())
+
+
+@cmdlet("Write-Verbose", [Param("Message", position=0, aliases=("Msg",))], module=UTILITY)
+def write_verbose(call: CommandCall) -> Iterator[Any]:
+    for message in ([call.get("Message")] if call.has("Message") else call.input()):
+        call.verbose(to_string(message))
+    return iter(())
+
+
+@cmdlet("Write-Debug", [Param("Message", position=0, aliases=("Msg",))], module=UTILITY)
+def write_debug(call: CommandCall) -> Iterator[Any]:
+    forced = to_bool(call.get("Debug")) if call.has("Debug") else None
+    for message in ([call.get("Message")] if call.has("Message") else call.input()):
+        call.ctx.write_debug(to_string(message), call.scope, forced)
+    return iter(())
+
+
+@cmdlet("Write-Information", [Param("MessageData", position=0, aliases=("Msg", "Message")),
+                              Param("Tags", position=1)], module=UTILITY)
+def write_information(call: CommandCall) -> Iterator[Any]:
+    tags = call.strings("Tags") or []
+    call.ctx.host.write_information(call.get("MessageData"), source="Write-Information", tags=tags)
+    return iter(())
+
+
+@cmdlet("Write-Progress", [Param("Activity", position=0), Param("Status", position=1), Param("Id", position=2),
+                           Param("PercentComplete"), Param("SecondsRemaining"), Param("CurrentOperation"),
+                           Param("ParentId"), Param("Completed", switch=True), Param("SourceId")],
+        module=UTILITY)
+def write_progress(call: CommandCall) -> Iterator[Any]:
+    percent = int(call.get("PercentComplete", -1))
+    status = call.string("Status", "Processing") or "Processing"
+    call.ctx.host.write_progress(call.string("Activity", "") or "", status, -1 if call.switch("Completed") else percent)
+    return iter(())
+
+
+@cmdlet("Out-Null", [Param("InputObject")], module="Microsoft.PowerShell.Core")
+def out_null(call: CommandCall) -> Iterator[Any]:
+    for _ in call.input():
+        pass
+    return iter(())
+
+
+@cmdlet("Out-String", [Param("InputObject"), Param("Stream", switch=True), Param("Width")], module=UTILITY)
+def out_string(call: CommandCall) -> Iterator[Any]:
+    """Formats objects as text; winhost renders the ToString() form, one object per line."""
+    lines = [to_string(v) for v in call.each("InputObject")]
+    if call.switch("Stream"):
+        yield from lines
+    else:
+        yield "".join(line + "\r\n" for line in lines)
+
+
+@cmdlet("Out-Default", [Param("InputObject")], module="Microsoft.PowerShell.Core")
+def out_default(call: CommandCall) -> Iterator[Any]:
+    for value in call.each("InputObject"):
+        call.ctx.host.write_host(to_string(value))
+    return iter(())
+
+
+@cmdlet("Out-Host", [Param("InputObject"), Param("Paging", switch=True)], module="Microsoft.PowerShell.Core")
+def out_host(call: CommandCall) -> Iterator[Any]:
+    return out_default(call)

@@ -1,0 +1,312 @@
+"""Get/Start/Stop/Restart/Set-Service and ServiceController objects.
+
+Objects follow System.ServiceProcess.ServiceController
+(https://learn.microsoft.com/en-us/dotnet/api/system.serviceprocess.servicecontroller) with the
+alias properties PowerShell's types.ps1xml adds (Name -> ServiceName, RequiredServices ->
+ServicesDependedOn). Cmdlet behaviour and messages follow
+https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/get-service
+(and stop-service, start-service, restart-service, set-service).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from psrpcore.types import ErrorCategory, PSAliasProperty, PSEnumBase, PSFlagBase, PSObject, PSType
+
+from winhost.engine.cmdlets.registry import Param, cmdlet
+from winhost.engine.context import CommandCall
+from winhost.engine.model import TOPIC_SERVICES, Machine, Service
+from winhost.engine.values import like, new_object, to_string
+
+
+@PSType(["System.ServiceProcess.ServiceControllerStatus"])
+class ServiceControllerStatus(PSEnumBase):
+    """https://learn.microsoft.com/en-us/dotnet/api/system.serviceprocess.servicecontrollerstatus"""
+
+    Stopped = 1
+    StartPending = 2
+    StopPending = 3
+    Running = 4
+    ContinuePending = 5
+    PausePending = 6
+    Paused = 7
+
+
+@PSType(["System.ServiceProcess.ServiceStartMode"])
+class ServiceStartMode(PSEnumBase):
+    """https://learn.microsoft.com/en-us/dotnet/api/system.serviceprocess.servicestartmode"""
+
+    Boot = 0
+    System = 1
+    Automatic = 2
+    Manual = 3
+    Disabled = 4
+
+
+@PSType(["System.ServiceProcess.ServiceType"])
+class ServiceType(PSFlagBase):
+    """https://learn.microsoft.com/en-us/dotnet/api/system.serviceprocess.servicetype"""
+
+    KernelDriver = 1
+    FileSystemDriver = 2
+    Adapter = 4
+    RecognizerDriver = 8
+    Win32OwnProcess = 16
+    Win32ShareProcess = 32
+    InteractiveProcess = 256
+
+
+SERVICE_TYPE_NAMES = ["System.ServiceProcess.ServiceController", "System.ComponentModel.Component",
+                      "System.MarshalByRefObject", "System.Object"]
+MODULE = "Microsoft.PowerShell.Management"
+
+
+def _dependents(machine: Machine, name: str) -> list[Service]:
+    return [s for s in machine.services.values() if any(d.lower() == name.lower() for d in s.depends_on)]
+
+
+def service_object(machine: Machine, svc: Service, depth: int = 1) -> PSObject:
+    deps: list[Any] = []
+    required: list[Any] = []
+    if depth > 0:
+        deps = [service_object(machine, s, depth - 1) for s in _dependents(machine, svc.name)]
+        required = [service_object(machine, machine.services[d], depth - 1)
+                    for d in svc.depends_on if d in machine.services]
+    obj = new_object(
+        SERVICE_TYPE_NAMES,
+        {
+            "CanPauseAndContinue": svc.can_pause_and_continue,
+            "CanShutdown": svc.can_shutdown,
+            "CanStop": svc.can_stop and svc.status == "Running",
+            "DisplayName": svc.display_name,
+            "DependentServices": deps,
+            "MachineName": ".",
+            "ServiceName": svc.name,
+            "ServicesDependedOn": required,
+            "ServiceHandle": None,
+            "Status": ServiceControllerStatus[svc.status],
+            "ServiceType": ServiceType[svc.service_type],
+            "StartType": ServiceStartMode[svc.start_type],
+            "Site": None,
+            "Container": None,
+        },
+        to_string_value="System.ServiceProcess.ServiceController",
+    )
+    obj.PSObject.extended_properties.append(PSAliasProperty("Name", "ServiceName"))
+    obj.PSObject.extended_properties.append(PSAliasProperty("RequiredServices", "ServicesDependedOn"))
+
+    def _stop(*_a: Any) -> None:
+        stop_service(machine, svc.name)
+
+    def _start(*_a: Any) -> None:
+        start_service(machine, svc.name)
+
+    def _refresh(*_a: Any) -> None:
+        obj.Status = ServiceControllerStatus[machine.services[svc.name].status]
+
+    def _wait(*_a: Any) -> None:
+        _refresh()
+
+    obj._winhost_methods = {"stop": _stop, "start": _start, "refresh": _refresh,  # type: ignore[attr-defined]
+                            "waitforstatus": _wait}
+    return obj
+
+
+def stop_service(machine: Machine, name: str) -> None:
+    with machine.lock:
+        svc = machine.services[name]
+        if not svc.can_stop:
+            raise PermissionError(f"Cannot stop {svc.name} service on computer '.'.")
+        svc.status = "Stopped"
+    machine.notify(TOPIC_SERVICES)
+
+
+def start_service(machine: Machine, name: str) -> None:
+    with machine.lock:
+        svc = machine.services[name]
+        if svc.start_type == "Disabled":
+            raise PermissionError(f"Cannot start service {svc.name} on computer '.'.")
+        for dep in svc.depends_on:
+            if dep in machine.services:
+                machine.services[dep].status = "Running"
+        svc.status = "Running"
+    machine.notify(TOPIC_SERVICES)
+
+
+def _match_services(call: CommandCall, names: list[str] | None, display: list[str] | None) -> Iterator[Service]:
+    machine = call.ctx.machine
+    if names is None and display is None:
+        yield from sorted(machine.services.values(), key=lambda s: s.name.lower())
+        return
+    for pattern in names or []:
+        matches = [s for s in machine.services.values() if like(s.name, pattern)]
+        if not matches and not any(ch in pattern for ch in "*?["):
+            call.error(f"Cannot find any service with service name '{pattern}'.", "NoServiceFoundForGivenName",
+                       ErrorCategory.ObjectNotFound, target=pattern,
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+        yield from sorted(matches, key=lambda s: s.name.lower())
+    for pattern in display or []:
+        matches = [s for s in machine.services.values() if like(s.display_name, pattern)]
+        if not matches and not any(ch in pattern for ch in "*?["):
+            call.error(f"Cannot find any service with display name '{pattern}'.",
+                       "NoServiceFoundForGivenDisplayName", ErrorCategory.ObjectNotFound, target=pattern,
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+        yield from sorted(matches, key=lambda s: s.name.lower())
+
+
+def _targets(call: CommandCall) -> Iterator[Service]:
+    """Services from -Name/-DisplayName/-InputObject or pipeline (objects or names)."""
+    machine = call.ctx.machine
+    if call.has("InputObject") or (not call.has("Name") and not call.has("DisplayName")):
+        for item in call.each("InputObject"):
+            name = to_string(getattr(item, "ServiceName", None) or item)
+            yield from _match_services(call, [name], None)
+        return
+    yield from _match_services(call, call.strings("Name"), call.strings("DisplayName"))
+    _ = machine
+
+
+_SVC_PARAMS = [
+    Param("Name", position=0, aliases=("ServiceName",)),
+    Param("DisplayName"),
+    Param("InputObject"),
+    Param("Include"),
+    Param("Exclude"),
+    Param("PassThru", switch=True),
+    Param("Force", switch=True),
+    Param("NoWait", switch=True),
+]
+
+
+@cmdlet("Get-Service", [Param("Name", position=0, aliases=("ServiceName",)), Param("DisplayName"),
+                        Param("InputObject"), Param("ComputerName"), Param("DependentServices", switch=True),
+                        Param("RequiredServices", switch=True), Param("Include"), Param("Exclude")],
+        module=MODULE)
+def get_service(call: CommandCall) -> Iterator[Any]:
+    machine = call.ctx.machine
+    if not call.has("Name") and not call.has("DisplayName") and call.expecting_input:
+        services = list(_targets(call))
+    else:
+        services = list(_match_services(call, call.strings("Name"), call.strings("DisplayName")))
+    for svc in services:
+        if call.switch("DependentServices"):
+            for dep in _dependents(machine, svc.name):
+                yield service_object(machine, dep)
+        elif call.switch("RequiredServices"):
+            for name in svc.depends_on:
+                yield service_object(machine, machine.services[name])
+        else:
+            yield service_object(machine, svc)
+
+
+@cmdlet("Stop-Service", _SVC_PARAMS, module=MODULE)
+def stop_service_cmd(call: CommandCall) -> Iterator[Any]:
+    machine = call.ctx.machine
+    for svc in list(_targets(call)):
+        if not call.should_process(f"{svc.display_name} ({svc.name})", "Stop-Service"):
+            continue
+        running_deps = [d for d in _dependents(machine, svc.name) if d.status != "Stopped"]
+        if running_deps and not call.switch("Force"):
+            call.error(f"Cannot stop service '{svc.display_name} ({svc.name})' because it has dependent services. "
+                       "It can only be stopped if the Force flag is set.", "ServiceHasDependentServices",
+                       ErrorCategory.InvalidOperation, target=service_object(machine, svc),
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            continue
+        try:
+            for dep in running_deps:
+                stop_service(machine, dep.name)
+            call.verbose(f'Performing the operation "Stop-Service" on target "{svc.display_name} ({svc.name})".')
+            stop_service(machine, svc.name)
+        except PermissionError as exc:
+            call.error(f"Service '{svc.display_name} ({svc.name})' cannot be stopped due to the following error: "
+                       f"{exc}", "CouldNotStopService", ErrorCategory.CloseError,
+                       target=service_object(machine, svc),
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            continue
+        if call.switch("PassThru"):
+            yield service_object(machine, svc)
+
+
+@cmdlet("Start-Service", _SVC_PARAMS, module=MODULE)
+def start_service_cmd(call: CommandCall) -> Iterator[Any]:
+    machine = call.ctx.machine
+    for svc in list(_targets(call)):
+        if not call.should_process(f"{svc.display_name} ({svc.name})", "Start-Service"):
+            continue
+        try:
+            start_service(machine, svc.name)
+        except PermissionError as exc:
+            call.error(f"Service '{svc.display_name} ({svc.name})' cannot be started due to the following error: "
+                       f"{exc}", "CouldNotStartService", ErrorCategory.OpenError,
+                       target=service_object(machine, svc),
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            continue
+        if call.switch("PassThru"):
+            yield service_object(machine, svc)
+
+
+@cmdlet("Restart-Service", _SVC_PARAMS, module=MODULE)
+def restart_service_cmd(call: CommandCall) -> Iterator[Any]:
+    machine = call.ctx.machine
+    for svc in list(_targets(call)):
+        if not call.should_process(f"{svc.display_name} ({svc.name})", "Restart-Service"):
+            continue
+        try:
+            if svc.status != "Stopped":
+                stop_service(machine, svc.name)
+            start_service(machine, svc.name)
+        except PermissionError as exc:
+            call.error(f"Service '{svc.display_name} ({svc.name})' cannot be restarted: {exc}",
+                       "CouldNotStopService", ErrorCategory.CloseError, target=svc.name,
+                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            continue
+        if call.switch("PassThru"):
+            yield service_object(machine, svc)
+
+
+@cmdlet("Set-Service", [Param("Name", position=0, aliases=("ServiceName", "SN")), Param("DisplayName"),
+                        Param("Description"), Param("StartupType", aliases=("StartMode", "ST")),
+                        Param("Status"), Param("InputObject"), Param("PassThru", switch=True),
+                        Param("Force", switch=True)], module=MODULE)
+def set_service_cmd(call: CommandCall) -> Iterator[Any]:
+    machine = call.ctx.machine
+    if call.has("Name"):
+        names = call.strings("Name") or []
+        targets = [machine.services[n] for n in names if n in machine.services]
+        for n in names:
+            if n not in machine.services:
+                call.error(f"Service '{n}' was not found on computer '.'.", "InvalidOperationException",
+                           ErrorCategory.ObjectNotFound, target=n,
+                           exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+    else:
+        targets = list(_targets(call))
+    for svc in targets:
+        if not call.should_process(f"{svc.display_name} ({svc.name})", "Set-Service"):
+            continue
+        with machine.lock:
+            if call.has("DisplayName"):
+                svc.display_name = call.string("DisplayName") or svc.display_name
+            if call.has("StartupType"):
+                mode = to_string(call.get("StartupType"))
+                if mode.lower() == "automaticdelayedstart":
+                    mode = "Automatic"
+                svc.start_type = ServiceStartMode[next(m for m in ServiceStartMode.__members__
+                                                        if m.lower() == mode.lower())].name
+        if call.has("Status"):
+            status = to_string(call.get("Status")).lower()
+            try:
+                if status == "running":
+                    start_service(machine, svc.name)
+                elif status == "stopped":
+                    stop_service(machine, svc.name)
+                elif status == "paused":
+                    with machine.lock:
+                        svc.status = "Paused"
+            except PermissionError as exc:
+                call.error(str(exc), "CouldNotSetService", ErrorCategory.PermissionDenied, target=svc.name,
+                           exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+        machine.notify(TOPIC_SERVICES)
+        if call.switch("PassThru"):
+            yield service_object(machine, svc)

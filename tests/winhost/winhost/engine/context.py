@@ -1,0 +1,239 @@
+"""Execution state shared by the evaluator and the cmdlets: scopes, streams, preferences."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from psrpcore.types import ErrorCategory, ErrorRecord
+
+from winhost.engine.errors import PipelineStopped, PSRuntimeError, make_error_record
+from winhost.engine.model import CIDict, Machine
+
+if TYPE_CHECKING:
+    import threading
+
+    from winhost.engine.cmdlets.registry import CmdletSpec
+
+
+class PipelineHost(Protocol):
+    """Implemented by the WSMan layer; the engine writes every stream through it."""
+
+    stop_requested: threading.Event
+
+    def write_output(self, value: Any) -> None: ...
+    def write_error(self, record: ErrorRecord) -> None: ...
+    def write_warning(self, message: str) -> None: ...
+    def write_verbose(self, message: str) -> None: ...
+    def write_debug(self, message: str) -> None: ...
+    def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None: ...
+    def write_progress(self, activity: str, status: str, percent: int = -1) -> None: ...
+    def write_host(
+        self,
+        text: str,
+        newline: bool = True,
+        is_error: bool = False,
+        foreground: int | None = None,
+        background: int | None = None,
+    ) -> None: ...
+    def set_should_exit(self, code: int) -> None: ...
+    def read_line(self, prompt: str, secure: bool = False) -> Any: ...
+
+
+class Scope:
+    """A PowerShell variable scope (global, script, function, script block)."""
+
+    def __init__(self, parent: Scope | None = None) -> None:
+        self.parent = parent
+        self.variables: CIDict[Any] = CIDict()
+        self.functions: CIDict[Any] = CIDict()
+
+    def lookup(self, name: str) -> tuple[bool, Any]:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.variables:
+                return True, scope.variables[name]
+            scope = scope.parent
+        return False, None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        found, value = self.lookup(name)
+        return value if found else default
+
+    def set(self, name: str, value: Any) -> None:
+        self.variables[name] = value
+
+    def find_function(self, name: str) -> Any:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.functions:
+                return scope.functions[name]
+            scope = scope.parent
+        return None
+
+    def root(self) -> Scope:
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+
+ACTION_VALUES = ("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore", "Suspend", "Break")
+
+
+def _action_name(value: Any) -> str:
+    text = str(getattr(value, "name", value))
+    for v in ACTION_VALUES:
+        if v.lower() == text.lower():
+            return v
+    if text.isdigit():
+        return ("SilentlyContinue", "Stop", "Continue", "Inquire", "Ignore")[int(text)]
+    return "Continue"
+
+
+class ExecutionContext:
+    """One pipeline's view of a runspace: machine, user, host, scopes."""
+
+    def __init__(self, machine: Machine, user: str, host: PipelineHost, global_scope: Scope) -> None:
+        self.machine = machine
+        self.user = user
+        self.host = host
+        self.global_scope = global_scope
+        self.errors: list[ErrorRecord] = global_scope.get("Error")
+        self.location = str(global_scope.get("__location", "C:\\Users\\" + user.split("\\")[-1]))
+
+    # -- stop ---------------------------------------------------------------------------------
+    def check_stop(self) -> None:
+        if self.host.stop_requested.is_set():
+            raise PipelineStopped()
+
+    # -- streams --------------------------------------------------------------------------------
+    def preference(self, scope: Scope, name: str, default: str) -> str:
+        return _action_name(scope.get(name, default))
+
+    def write_error(self, record: ErrorRecord, scope: Scope, action: str | None = None) -> None:
+        """Non-terminating error, honouring -ErrorAction / $ErrorActionPreference."""
+        act = _action_name(action) if action else self.preference(scope, "ErrorActionPreference", "Continue")
+        if act == "Stop":
+            raise PSRuntimeError(record)
+        if act != "Ignore":
+            self.errors.insert(0, record)
+        if act in ("Continue", "Inquire"):
+            self.host.write_error(record)
+
+    def write_warning(self, message: str, scope: Scope, action: str | None = None) -> None:
+        act = _action_name(action) if action else self.preference(scope, "WarningPreference", "Continue")
+        if act == "Stop":
+            raise PSRuntimeError(make_error_record(
+                "The running command stopped because the preference variable \"WarningPreference\" or common "
+                f"parameter is set to Stop: {message}", "ActionPreferenceStop", ErrorCategory.OperationStopped))
+        if act not in ("SilentlyContinue", "Ignore"):
+            self.host.write_warning(message)
+
+    def write_verbose(self, message: str, scope: Scope, forced: bool | None = None) -> None:
+        on = forced if forced is not None else self.preference(scope, "VerbosePreference", "SilentlyContinue") in (
+            "Continue", "Inquire", "Stop")
+        if on:
+            self.host.write_verbose(message)
+
+    def write_debug(self, message: str, scope: Scope, forced: bool | None = None) -> None:
+        on = forced if forced is not None else self.preference(scope, "DebugPreference", "SilentlyContinue") in (
+            "Continue", "Inquire", "Stop")
+        if on:
+            self.host.write_debug(message)
+
+
+@dataclasses.dataclass
+class CommandCall:
+    """One cmdlet invocation: bound arguments + pipeline input + stream helpers."""
+
+    ctx: ExecutionContext
+    spec: CmdletSpec
+    args: dict[str, Any]
+    scope: Scope
+    pipeline: Iterator[Any] | None = None
+    expecting_input: bool = False
+
+    # -- arguments --------------------------------------------------------------------------------
+    def has(self, name: str) -> bool:
+        return name in self.args
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.args.get(name, default)
+
+    def switch(self, name: str) -> bool:
+        from winhost.engine.values import to_bool
+
+        return name in self.args and to_bool(self.args[name])
+
+    def strings(self, name: str) -> list[str] | None:
+        """A ``string[]`` parameter as a list, or None when not bound."""
+        if name not in self.args or self.args[name] is None:
+            return None
+        from winhost.engine.values import as_list, to_string
+
+        return [to_string(v) for v in as_list(self.args[name])]
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        from winhost.engine.values import to_string
+
+        value = self.args.get(name)
+        return default if value is None else to_string(value)
+
+    # -- input ------------------------------------------------------------------------------------
+    def input(self) -> Iterator[Any]:
+        if self.pipeline is None:
+            return
+        for item in self.pipeline:
+            self.ctx.check_stop()
+            yield item
+
+    def each(self, name: str) -> Iterator[Any]:
+        """The bound value(s) of ``name``, else every pipeline object (ValueFromPipeline)."""
+        from winhost.engine.values import as_list
+
+        if name in self.args:
+            yield from as_list(self.args[name])
+        else:
+            yield from self.input()
+
+    # -- streams ----------------------------------------------------------------------------------
+    @property
+    def error_action(self) -> str | None:
+        value = self.args.get("ErrorAction")
+        return None if value is None else _action_name(value)
+
+    def error(self, message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified,
+              target: Any = None, exception_type: str = "System.InvalidOperationException") -> None:
+        record = make_error_record(message, error_id, category, target=target,
+                                   exception_type=exception_type, command=self.spec.command_type)
+        self.ctx.write_error(record, self.scope, self.error_action)
+
+    def fail(self, message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified,
+             target: Any = None, exception_type: str = "System.InvalidOperationException") -> PSRuntimeError:
+        """A terminating error for this cmdlet (raise the result)."""
+        return PSRuntimeError(make_error_record(message, error_id, category, target=target,
+                                                exception_type=exception_type, command=self.spec.command_type))
+
+    def verbose(self, message: str) -> None:
+        forced = None
+        if "Verbose" in self.args:
+            from winhost.engine.values import to_bool
+
+            forced = to_bool(self.args["Verbose"])
+        self.ctx.write_verbose(message, self.scope, forced)
+
+    def warning(self, message: str) -> None:
+        self.ctx.write_warning(message, self.scope, self.args.get("WarningAction"))
+
+    def should_process(self, target: str, action: str) -> bool:
+        """-WhatIf support: print PowerShell's "What if:" line and skip the change."""
+        if self.switch("WhatIf"):
+            self.ctx.host.write_host(f'What if: Performing the operation "{action}" on target "{target}".')
+            return False
+        return True
+
+
+def iterate(values: Iterable[Any]) -> Iterator[Any]:
+    yield from values

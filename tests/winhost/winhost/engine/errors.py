@@ -1,0 +1,130 @@
+"""PowerShell-style errors: ErrorRecord construction, terminating errors, flow-control signals.
+
+ErrorRecord shape follows System.Management.Automation.ErrorRecord
+(https://learn.microsoft.com/en-us/dotnet/api/system.management.automation.errorrecord): an
+Exception, a CategoryInfo (ErrorCategory + activity/reason/target), a FullyQualifiedErrorId of the
+form ``<ErrorId>,<Namespace.CommandType>`` for cmdlet errors, and the TargetObject.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psrpcore.types import ErrorCategory, ErrorCategoryInfo, ErrorRecord, NETException
+
+
+def make_exception(message: str, type_name: str = "System.Management.Automation.RuntimeException") -> NETException:
+    exc = NETException(Message=message, HResult=-2146233087)
+    if type_name != "System.Exception":
+        exc.PSObject.type_names = [type_name, "System.SystemException", "System.Exception", "System.Object"]
+    return exc
+
+
+def make_error_record(
+    message: str,
+    error_id: str,
+    category: ErrorCategory = ErrorCategory.NotSpecified,
+    target: Any = None,
+    exception_type: str = "System.Management.Automation.RuntimeException",
+    command: str | None = None,
+    reason: str | None = None,
+) -> ErrorRecord:
+    """Build an ErrorRecord; ``command`` (e.g. ``Microsoft.PowerShell.Commands.GetServiceCommand``)
+    is appended to the id as PowerShell does for cmdlet errors."""
+    fqid = f"{error_id},{command}" if command else error_id
+    activity = command.rsplit(".", 1)[-1].removesuffix("Command") if command else ""
+    if command and activity:
+        # GetServiceCommand -> Get-Service
+        for i in range(1, len(activity)):
+            if activity[i].isupper():
+                activity = f"{activity[:i]}-{activity[i:]}"
+                break
+    target_name = "" if target is None else str(target)
+    info = ErrorCategoryInfo(
+        Category=category,
+        Activity=activity,
+        Reason=reason or exception_type.rsplit(".", 1)[-1],
+        TargetName=target_name,
+        TargetType="" if target is None else _type_name(target),
+    )
+    record = ErrorRecord(
+        Exception=make_exception(message, exception_type),
+        CategoryInfo=info,
+        TargetObject=target,
+        FullyQualifiedErrorId=fqid,
+    )
+    return record
+
+
+def _type_name(value: Any) -> str:
+    names = getattr(getattr(value, "PSObject", None), "type_names", None)
+    if names:
+        return str(names[0]).rsplit(".", 1)[-1]
+    return {str: "String", int: "Int32", bool: "Boolean", float: "Double"}.get(type(value), type(value).__name__)
+
+
+class PSRuntimeError(Exception):
+    """A terminating error carrying its ErrorRecord."""
+
+    def __init__(self, record: ErrorRecord) -> None:
+        super().__init__(str(record.Exception.Message))
+        self.record = record
+
+
+def terminating(message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified,
+                **kwargs: Any) -> PSRuntimeError:
+    return PSRuntimeError(make_error_record(message, error_id, category, **kwargs))
+
+
+def not_emulated(construct: str, target: Any = None) -> PSRuntimeError:
+    """The error for anything outside the documented script subset (tests/winhost/SCRIPT_SUBSET.md)."""
+    return PSRuntimeError(
+        make_error_record(
+            f"winhost does not emulate {construct}",
+            "WinhostNotEmulated",
+            ErrorCategory.NotImplemented,
+            target=target,
+            exception_type="System.NotImplementedException",
+        )
+    )
+
+
+def command_not_found(name: str) -> PSRuntimeError:
+    """PowerShell's CommandNotFoundException text."""
+    return PSRuntimeError(
+        make_error_record(
+            f"The term '{name}' is not recognized as the name of a cmdlet, function, script file, or "
+            "operable program. Check the spelling of the name, or if a path was included, verify that "
+            "the path is correct and try again.",
+            "CommandNotFoundException",
+            ErrorCategory.ObjectNotFound,
+            target=name,
+            exception_type="System.Management.Automation.CommandNotFoundException",
+        )
+    )
+
+
+class PipelineStopped(Exception):
+    """Raised when the client stopped the pipeline (host.stop_requested set)."""
+
+
+class FlowControl(Exception):
+    """break / continue / return / exit."""
+
+
+class BreakSignal(FlowControl):
+    pass
+
+
+class ContinueSignal(FlowControl):
+    pass
+
+
+class ReturnSignal(FlowControl):
+    pass
+
+
+class ExitSignal(FlowControl):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code

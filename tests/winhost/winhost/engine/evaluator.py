@@ -1,0 +1,1354 @@
+"""The script-subset evaluator: walks tree-sitter-powershell syntax trees.
+
+The subset is documented in tests/winhost/SCRIPT_SUBSET.md. Any construct outside it raises a
+terminating error "winhost does not emulate <construct>" (category NotImplemented).
+
+Statements produce output lazily (generators), so a pipeline streams like PowerShell's: a
+cmdlet's output reaches the next command (and the client) while the first one still runs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import tree_sitter
+import tree_sitter_powershell
+from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
+
+from winhost.engine.cmdlets.registry import CmdletSpec, lookup
+from winhost.engine.context import CommandCall, ExecutionContext, Scope
+from winhost.engine.errors import (
+    BreakSignal,
+    ContinueSignal,
+    ExitSignal,
+    PSRuntimeError,
+    ReturnSignal,
+    command_not_found,
+    make_error_record,
+    not_emulated,
+    terminating,
+)
+from winhost.engine.methods import call_method, call_static, get_static
+from winhost.engine.types import cast_value, is_type, resolve_type
+from winhost.engine.values import (
+    ScriptBlockValue,
+    as_list,
+    custom_object,
+    enumerate_value,
+    get_property,
+    is_collection,
+    like,
+    ps_compare,
+    ps_equals,
+    regex_match,
+    set_property,
+    to_bool,
+    to_number,
+    to_string,
+)
+
+_LANGUAGE = tree_sitter.Language(tree_sitter_powershell.language())
+Node = tree_sitter.Node
+
+_PASS_THROUGH = {
+    "logical_expression", "bitwise_expression", "comparison_expression", "additive_expression",
+    "multiplicative_expression", "format_expression", "range_expression", "array_literal_expression",
+    "unary_expression", "key_expression", "argument_expression", "logical_argument_expression",
+    "bitwise_argument_expression", "comparison_argument_expression", "additive_argument_expression",
+    "multiplicative_argument_expression", "format_argument_expression", "range_argument_expression",
+    "left_assignment_expression", "expression_with_unary_operator", "pipeline_chain",
+}
+
+_PARSE_CACHE: dict[str, Any] = {}
+
+
+def parse(text: str) -> Node:
+    """Parse script text; syntax errors become a ParserError record."""
+    tree = _PARSE_CACHE.get(text)
+    if tree is None:
+        parser = tree_sitter.Parser(_LANGUAGE)
+        tree = parser.parse(text.encode("utf-8"))
+        if len(_PARSE_CACHE) > 256:
+            _PARSE_CACHE.clear()
+        _PARSE_CACHE[text] = tree
+    root: Node = tree.root_node
+    if root.has_error:
+        bad = _first_error(root)
+        where = "" if bad is None else f" at line {bad.start_point[0] + 1}, column {bad.start_point[1] + 1}"
+        raise PSRuntimeError(
+            make_error_record(
+                f"winhost could not parse the script{where} (the tree-sitter PowerShell grammar rejected it; "
+                "on a single line, put a newline after param(...) and around switch clauses)",
+                "ParseException",
+                ErrorCategory.ParserError,
+                exception_type="System.Management.Automation.ParseException",
+            )
+        )
+    return root
+
+
+def _first_error(node: Node) -> Node | None:
+    if node.type == "ERROR" or node.is_missing:
+        return node
+    for child in node.children:
+        found = _first_error(child)
+        if found is not None:
+            return found
+    return None
+
+
+def text_of(node: Node) -> str:
+    return (node.text or b"").decode("utf-8")
+
+
+def named(node: Node) -> list[Node]:
+    return [c for c in node.children if c.is_named and c.type != "comment"]
+
+
+class FunctionDef:
+    def __init__(self, name: str, body: Node, filter_: bool = False) -> None:
+        self.name = name
+        self.body = body
+        self.filter = filter_
+
+
+class Evaluator:
+    """Evaluates scripts and runs commands for one pipeline of one runspace."""
+
+    def __init__(self, ctx: ExecutionContext) -> None:
+        self.ctx = ctx
+
+    # ===== entry points ===========================================================================
+    def script_stream(
+        self,
+        text: str,
+        params: list[tuple[str | None, Any]],
+        input_iter: Iterator[Any] | None,
+        local_scope: bool = True,
+        expecting_input: bool = False,
+    ) -> Iterator[Any]:
+        root = parse(text)
+        scope = Scope(self.ctx.global_scope) if local_scope else self.ctx.global_scope
+        block = ScriptBlockValue(text, root, self.ctx.global_scope, self)
+        return self.invoke_block(block, params, input_iter, scope=scope)
+
+    def command_stream(
+        self,
+        name: Any,
+        params: list[tuple[str | None, Any]],
+        input_iter: Iterator[Any] | None,
+        scope: Scope,
+        expecting_input: bool = False,
+        dot_source: bool = False,
+    ) -> Iterator[Any]:
+        if isinstance(name, ScriptBlockValue):
+            return self.invoke_block(name, params, input_iter, scope=scope if dot_source else None)
+        cmd_name = to_string(name)
+        func = scope.find_function(cmd_name)
+        if isinstance(func, FunctionDef):
+            block = ScriptBlockValue(text_of(func.body), func.body, scope, self)
+            return self.invoke_block(block, params, input_iter, scope=scope if dot_source else None)
+        spec = lookup(cmd_name)
+        if spec is None:
+            raise command_not_found(cmd_name)
+        return self._run_cmdlet(spec, params, input_iter, scope, expecting_input)
+
+    def _run_cmdlet(self, spec: CmdletSpec, params: list[tuple[str | None, Any]],
+                    input_iter: Iterator[Any] | None, scope: Scope, expecting_input: bool) -> Iterator[Any]:
+        args = spec.bind(params)
+        call = CommandCall(self.ctx, spec, args, scope, input_iter, expecting_input or input_iter is not None)
+        out_var = args.get("OutVariable")
+        collected: list[Any] = []
+        try:
+            for value in spec.func(call):
+                self.ctx.check_stop()
+                if out_var is not None:
+                    collected.append(value)
+                yield value
+        except PSRuntimeError as exc:
+            action = call.error_action
+            # A cmdlet's terminating error: -ErrorAction SilentlyContinue does not suppress it
+            # (PowerShell semantics), it propagates as a terminating error.
+            _ = action
+            raise exc
+        finally:
+            if out_var is not None:
+                scope.set(to_string(out_var), collected)
+
+    # ===== script blocks ==========================================================================
+    def invoke_block(
+        self,
+        block: ScriptBlockValue,
+        params: list[tuple[str | None, Any]],
+        input_iter: Iterator[Any] | None,
+        scope: Scope | None = None,
+        dollar_under: Any = None,
+        set_under: bool = False,
+    ) -> Iterator[Any]:
+        """Run a script block (or whole script) with arguments; ``scope`` given means dot-sourcing."""
+        run_scope = scope if scope is not None else Scope(block.scope)
+        node = block.node
+        if node.type == "script_block_expression":
+            parts = named(node)
+        elif node.type == "program":
+            parts = named(node)
+        elif node.type == "script_block":
+            parts = named(node)
+        else:
+            parts = [node]
+        param_block: Node | None = None
+        body: list[Node] = []
+        for part in parts:
+            if part.type == "param_block":
+                param_block = part
+            elif part.type == "script_block":
+                for sub in named(part):
+                    if sub.type == "param_block":
+                        param_block = sub
+                    else:
+                        body.append(sub)
+            else:
+                body.append(part)
+        remaining = self._bind_params(param_block, params, run_scope)
+        run_scope.set("args", remaining)
+        if set_under:
+            run_scope.set("_", dollar_under)
+            run_scope.set("PSItem", dollar_under)
+        inputs = list(input_iter) if input_iter is not None else []
+        run_scope.set("input", inputs)
+        try:
+            named_blocks = self._named_blocks(body)
+            if named_blocks is not None:
+                yield from self._run_named_blocks(named_blocks, inputs, run_scope)
+            else:
+                for stmt in body:
+                    yield from self.exec_node(stmt, run_scope)
+        except ReturnSignal:
+            return
+
+    def _named_blocks(self, body: list[Node]) -> dict[str, Node] | None:
+        for stmt in body:
+            if stmt.type == "script_block_body":
+                for sub in named(stmt):
+                    if sub.type == "named_block_list":
+                        blocks: dict[str, Node] = {}
+                        for nb in named(sub):
+                            name = text_of(named(nb)[0]).lower()
+                            blocks[name] = named(nb)[1]
+                        return blocks
+        return None
+
+    def _run_named_blocks(self, blocks: dict[str, Node], inputs: list[Any], scope: Scope) -> Iterator[Any]:
+        if "dynamicparam" in blocks:
+            raise not_emulated("dynamicparam blocks")
+        if "begin" in blocks:
+            yield from self.exec_node(blocks["begin"], scope)
+        if "process" in blocks:
+            for item in inputs or ([None] if not inputs else []):
+                scope.set("_", item)
+                scope.set("PSItem", item)
+                yield from self.exec_node(blocks["process"], scope)
+        if "end" in blocks:
+            yield from self.exec_node(blocks["end"], scope)
+
+    def _bind_params(self, param_block: Node | None, params: list[tuple[str | None, Any]],
+                     scope: Scope) -> list[Any]:
+        declared: list[tuple[str, Node | None, str | None, bool, bool]] = []
+        if param_block is not None:
+            for plist in named(param_block):
+                if plist.type != "parameter_list":
+                    continue
+                for sp in named(plist):
+                    var_name = ""
+                    default: Node | None = None
+                    type_name: str | None = None
+                    mandatory = False
+                    switch = False
+                    for part in named(sp):
+                        if part.type == "variable":
+                            var_name = text_of(part)[1:]
+                        elif part.type == "script_parameter_default":
+                            default = named(part)[0]
+                        elif part.type == "attribute_list":
+                            for attr in named(part):
+                                inner = named(attr)
+                                if inner and inner[0].type == "type_literal":
+                                    type_name = text_of(inner[0])[1:-1]
+                                    switch = type_name.lower() in ("switch", "system.management.automation.switchparameter")
+                                elif "mandatory" in text_of(attr).lower():
+                                    mandatory = True
+                    declared.append((var_name, default, type_name, mandatory, switch))
+        bound: dict[str, Any] = {}
+        positional: list[Any] = []
+        for name, value in params:
+            if name is None:
+                positional.append(value)
+                continue
+            match = [d for d in declared if d[0].lower() == name.lower()] or \
+                    [d for d in declared if d[0].lower().startswith(name.lower())]
+            if len(match) == 1:
+                bound[match[0][0]] = value
+            elif name.lower() in ("erroraction", "ea", "verbose", "warningaction", "debug", "informationaction"):
+                if name.lower() in ("erroraction", "ea"):
+                    scope.set("ErrorActionPreference", value)
+                elif name.lower() == "verbose" and to_bool(value):
+                    scope.set("VerbosePreference", "Continue")
+            elif param_block is None:
+                positional.append(value)
+            else:
+                raise terminating(f"A parameter cannot be found that matches parameter name '{name}'.",
+                                  "NamedParameterNotFound", ErrorCategory.InvalidArgument,
+                                  exception_type="System.Management.Automation.ParameterBindingException")
+        for var_name, default, type_name, mandatory, switch in declared:
+            if var_name in bound:
+                value = bound[var_name]
+            elif positional and not switch:
+                value = positional.pop(0)
+            elif default is not None:
+                value = self.eval(default, scope)
+            elif mandatory:
+                raise terminating(
+                    f"Cannot process command because of one or more missing mandatory parameters: {var_name}.",
+                    "MissingMandatoryParameter", ErrorCategory.InvalidArgument,
+                    exception_type="System.Management.Automation.ParameterBindingException")
+            elif switch:
+                value = False
+            else:
+                value = None
+            if type_name and value is not None:
+                value = cast_value(type_name, value)
+            scope.set(var_name, value)
+        return positional
+
+    # ===== statements =============================================================================
+    def exec_node(self, node: Node, scope: Scope) -> Iterator[Any]:
+        self.ctx.check_stop()
+        kind = node.type
+        if kind in ("program", "statement_list", "script_block", "script_block_body", "statement_block"):
+            for child in named(node):
+                if child.type == "param_block":
+                    continue
+                yield from self.exec_node(child, scope)
+            return
+        if kind in ("empty_statement", "comment"):
+            return
+        if kind == "pipeline":
+            yield from self.exec_pipeline(node, scope)
+            return
+        handler: Callable[[Node, Scope], Iterator[Any]] | None = getattr(self, f"_stmt_{kind}", None)
+        if handler is not None:
+            yield from handler(node, scope)
+            return
+        raise not_emulated(f"the statement '{kind.replace('_', ' ')}'", text_of(node)[:60])
+
+    def exec_pipeline(self, node: Node, scope: Scope) -> Iterator[Any]:
+        children = named(node)
+        if len(children) == 1 and children[0].type == "assignment_expression":
+            self.assign(children[0], scope)
+            return
+        chain = children[0] if len(children) == 1 else node
+        if chain.type != "pipeline_chain":
+            if chain.type == "command":
+                yield from self.run_commands([chain], scope)
+                return
+            value = self.eval(chain, scope)
+            if not _is_void(chain, value):
+                yield from enumerate_value(value)
+            return
+        elements = named(chain)
+        for child in chain.children:
+            if not child.is_named and child.type in ("&&", "||"):
+                raise not_emulated("pipeline chain operators (&& and ||)")
+        yield from self.run_commands(elements, scope)
+
+    def run_commands(self, elements: list[Node], scope: Scope) -> Iterator[Any]:
+        stream: Iterator[Any] | None = None
+        for index, element in enumerate(elements):
+            if element.type == "command":
+                stream = self._command_node_stream(element, scope, stream, index > 0)
+            else:
+                if index > 0:
+                    raise not_emulated("an expression after '|' in a pipeline", text_of(element))
+                value = self.eval(element, scope)
+                stream = enumerate_value(value) if not _is_void(element, value) else iter(())
+        assert stream is not None
+        return stream
+
+    def _command_node_stream(self, node: Node, scope: Scope, input_iter: Iterator[Any] | None,
+                             expecting: bool) -> Iterator[Any]:
+        invocation = None
+        name_node: Node | None = None
+        elements: Node | None = None
+        for child in named(node):
+            if child.type == "command_invokation_operator":
+                invocation = text_of(child).strip()
+            elif child.type in ("command_name", "command_name_expr"):
+                name_node = child
+            elif child.type == "command_elements":
+                elements = child
+        assert name_node is not None
+        target: Any
+        if name_node.type == "command_name_expr":
+            inner = named(name_node)[0]
+            if inner.type == "path_command_name" and named(inner) and named(inner)[0].type == "variable":
+                target = self.eval(named(inner)[0], scope)
+            elif inner.type in ("script_block_expression",):
+                target = ScriptBlockValue(text_of(inner), inner, scope, self)
+            else:
+                target = self.eval(inner, scope) if inner.type != "path_command_name" else text_of(inner)
+        else:
+            target = text_of(name_node)
+            if _looks_like_expression(target):
+                # The grammar reads e.g. `1..3` in `foreach ($x in 1..3)` as a command name.
+                value = self.eval(named(parse(f"({target})"))[0], scope)
+                return enumerate_value(value)
+        if isinstance(target, str) and target.lower().startswith(("./", ".\\", "c:\\")) or (
+            isinstance(target, str) and target.lower().endswith((".exe", ".ps1", ".cmd", ".bat"))
+        ):
+            raise not_emulated("running native programs and script files", target)
+        spec = lookup(target) if isinstance(target, str) and scope.find_function(target) is None else None
+        params = self._command_args(elements, scope, spec)
+        return self.command_stream(target, params, input_iter, scope, expecting_input=expecting,
+                                   dot_source=invocation == ".")
+
+    def _command_args(self, elements: Node | None, scope: Scope, spec: CmdletSpec | None) -> list[tuple[str | None, Any]]:
+        params: list[tuple[str | None, Any]] = []
+        if elements is None:
+            return params
+        items = elements.children
+        i = 0
+        pending: str | None = None
+        colon = False
+        while i < len(items):
+            item = items[i]
+            i += 1
+            if item.type == "command_argument_sep":
+                if text_of(item).strip() == ":":
+                    colon = True
+                continue
+            if item.type == "command_parameter":
+                if pending is not None:
+                    params.append((pending, True))
+                pname = text_of(item)[1:]
+                if pname.endswith(":"):
+                    pname = pname[:-1]
+                    colon = True
+                else:
+                    colon = False
+                is_switch = spec.is_switch(pname) if spec is not None else False
+                if is_switch and not self._next_is_colon(items, i):
+                    params.append((pname, True))
+                    pending = None
+                else:
+                    pending = pname
+                continue
+            if item.type == "redirection":
+                redir = text_of(item).replace(" ", "")
+                if redir in ("2>&1", "*>&1"):
+                    continue
+                if redir.endswith(("$null", ">$null")):
+                    continue
+                raise not_emulated(f"the redirection '{redir}'")
+            if item.type == "comment":
+                continue
+            if not item.is_named:
+                continue
+            if item.type in ("variable",) and text_of(item).startswith("@") or (
+                item.type == "array_literal_expression" and text_of(item).startswith("@")
+                and not text_of(item).startswith(("@(", "@{", "@'", '@"'))
+            ):
+                splat = scope.get(text_of(item).lstrip("@").split(":")[-1])
+                if isinstance(splat, dict):
+                    for k, v in splat.items():
+                        params.append((to_string(k), v))
+                else:
+                    for v in as_list(splat):
+                        params.append((None, v))
+                continue
+            value = self._arg_value(item, scope)
+            if pending is not None:
+                params.append((pending, value))
+                pending = None
+            else:
+                params.append((None, value))
+            colon = False
+        if pending is not None:
+            params.append((pending, True))
+        _ = colon
+        return params
+
+    @staticmethod
+    def _next_is_colon(items: list[Node], i: int) -> bool:
+        return i < len(items) and items[i].type == "command_argument_sep" and text_of(items[i]).strip() == ":"
+
+    def _arg_value(self, node: Node, scope: Scope) -> Any:
+        if node.type == "generic_token":
+            return _generic_token(text_of(node))
+        return self.eval(node, scope)
+
+    # -- control flow statements ------------------------------------------------------------------
+    def _stmt_if_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        parts = named(node)
+        cond, block = parts[0], parts[1]
+        if to_bool(self.eval_pipeline_value(cond, scope)):
+            yield from self.exec_node(block, scope)
+            return
+        for part in parts[2:]:
+            if part.type == "elseif_clauses":
+                for clause in named(part):
+                    c_cond, c_block = named(clause)[0], named(clause)[1]
+                    if to_bool(self.eval_pipeline_value(c_cond, scope)):
+                        yield from self.exec_node(c_block, scope)
+                        return
+            elif part.type == "else_clause":
+                yield from self.exec_node(named(part)[0], scope)
+                return
+
+    def _loop_body(self, block: Node, scope: Scope) -> Iterator[Any]:
+        yield from self.exec_node(block, scope)
+
+    def _stmt_foreach_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        parts = named(node)
+        var = next(p for p in parts if p.type == "variable")
+        source = next(p for p in parts if p.type == "pipeline")
+        block = next(p for p in parts if p.type == "statement_block")
+        values = list(self.exec_pipeline(source, scope))
+        for value in values:
+            self.ctx.check_stop()
+            scope.set(text_of(var)[1:], value)
+            try:
+                yield from self._loop_body(block, scope)
+            except ContinueSignal:
+                continue
+            except BreakSignal:
+                break
+
+    def _stmt_for_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        parts = {p.type: p for p in named(node)}
+        if "for_initializer" in parts:
+            for _ in self.exec_node(named(parts["for_initializer"])[0], scope):
+                pass
+        while True:
+            self.ctx.check_stop()
+            if "for_condition" in parts and not to_bool(
+                self.eval_pipeline_value(named(parts["for_condition"])[0], scope)
+            ):
+                break
+            try:
+                yield from self._loop_body(parts["statement_block"], scope)
+            except ContinueSignal:
+                pass
+            except BreakSignal:
+                break
+            if "for_iterator" in parts:
+                for _ in self.exec_node(named(parts["for_iterator"])[0], scope):
+                    pass
+
+    def _stmt_while_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        parts = {p.type: p for p in named(node)}
+        cond = named(parts["while_condition"])[0]
+        while to_bool(self.eval_pipeline_value(cond, scope)):
+            self.ctx.check_stop()
+            try:
+                yield from self._loop_body(parts["statement_block"], scope)
+            except ContinueSignal:
+                continue
+            except BreakSignal:
+                break
+
+    def _stmt_do_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        parts = named(node)
+        block = next(p for p in parts if p.type == "statement_block")
+        cond_node = next(p for p in parts if p.type in ("while_condition",))
+        until = any(not c.is_named and c.type == "until" for c in node.children)
+        while True:
+            self.ctx.check_stop()
+            try:
+                yield from self._loop_body(block, scope)
+            except ContinueSignal:
+                pass
+            except BreakSignal:
+                break
+            result = to_bool(self.eval_pipeline_value(named(cond_node)[0], scope))
+            if result == until:
+                break
+
+    def _stmt_switch_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        parts = named(node)
+        params = [p for p in parts if p.type == "switch_parameters"]
+        opts = text_of(params[0]).lower() if params else ""
+        if "-file" in opts or "-regex" in opts and "-wildcard" in opts:
+            raise not_emulated("switch -File")
+        cond = next(p for p in parts if p.type == "switch_condition")
+        body = next(p for p in parts if p.type == "switch_body")
+        values = as_list(self.eval_pipeline_value(named(cond)[0], scope)) if True else []
+        clauses: list[tuple[Node, Node]] = []
+        for cl_list in named(body):
+            for clause in named(cl_list):
+                sub = named(clause)
+                clauses.append((sub[0], sub[1]))
+        for value in values or [None]:
+            matched = False
+            try:
+                for cond_node, block in clauses:
+                    ctext = text_of(cond_node).strip()
+                    if ctext.lower() == "default":
+                        continue
+                    scope.set("_", value)
+                    if self._switch_matches(cond_node, value, opts, scope):
+                        matched = True
+                        yield from self.exec_node(block, scope)
+                if not matched:
+                    for cond_node, block in clauses:
+                        if text_of(cond_node).strip().lower() == "default":
+                            scope.set("_", value)
+                            yield from self.exec_node(block, scope)
+            except ContinueSignal:
+                continue
+            except BreakSignal:
+                break
+
+    def _switch_matches(self, cond_node: Node, value: Any, opts: str, scope: Scope) -> bool:
+        inner = named(cond_node)[0] if named(cond_node) else cond_node
+        if inner.type == "script_block_expression":
+            sb = ScriptBlockValue(text_of(inner), inner, scope, self)
+            return to_bool(_single(list(self.invoke_block(sb, [], None, dollar_under=value, set_under=True))))
+        pattern = _generic_token(text_of(inner)) if inner.type in ("generic_token", "simple_name") else self.eval(inner, scope)
+        if "-wildcard" in opts:
+            return like(value, pattern)
+        if "-regex" in opts:
+            return regex_match(value, pattern) is not None
+        return ps_equals(value, pattern)
+
+    def _stmt_try_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        parts = named(node)
+        body = parts[0]
+        catches: list[tuple[list[str], Node]] = []
+        finally_block: Node | None = None
+        for part in parts[1:]:
+            if part.type == "catch_clauses":
+                for clause in named(part):
+                    types = [text_of(t)[1:-1] for t in named(clause) if t.type == "catch_type_list"
+                             for t in named(t)] if any(t.type == "catch_type_list" for t in named(clause)) else []
+                    block = next(c for c in named(clause) if c.type == "statement_block")
+                    catches.append((types, block))
+            elif part.type == "finally_clause":
+                finally_block = named(part)[0]
+        try:
+            # Materialize so that errors raised while streaming are caught here.
+            output = []
+            try:
+                for value in self.exec_node(body, scope):
+                    output.append(value)
+            finally:
+                for value in output:
+                    yield value
+        except PSRuntimeError as exc:
+            handler = None
+            for types, block in catches:
+                if not types or any(_exception_matches(exc.record, t) for t in types):
+                    handler = block
+                    break
+            if handler is None:
+                raise
+            scope.set("_", exc.record)
+            scope.set("PSItem", exc.record)
+            yield from self.exec_node(handler, scope)
+        finally:
+            if finally_block is not None:
+                for _ in self.exec_node(finally_block, scope):
+                    pass
+
+    def _stmt_flow_control_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        keyword = next(c.type for c in node.children if not c.is_named)
+        args = [c for c in named(node) if c.type == "pipeline"]
+        if keyword == "throw":
+            value = self.eval_pipeline_value(args[0], scope) if args else None
+            raise self._throw(value)
+        if keyword == "return":
+            if args:
+                yield from self.exec_pipeline(args[0], scope)
+            raise ReturnSignal()
+        if keyword == "break":
+            raise BreakSignal()
+        if keyword == "continue":
+            raise ContinueSignal()
+        if keyword == "exit":
+            code = to_number(self.eval_pipeline_value(args[0], scope)) if args else 0
+            scope.root().set("LASTEXITCODE", int(code))
+            raise ExitSignal(int(code))
+        raise not_emulated(f"the '{keyword}' statement")
+
+    def _throw(self, value: Any) -> PSRuntimeError:
+        if isinstance(value, ErrorRecord):
+            return PSRuntimeError(value)
+        if isinstance(value, PSObject) and "System.Exception" in value.PSObject.type_names:
+            record = make_error_record(to_string(value.Message), to_string(value.Message),
+                                       ErrorCategory.OperationStopped, exception_type=value.PSObject.type_names[0])
+            record.Exception = value
+            return PSRuntimeError(record)
+        message = "ScriptHalted" if value is None else to_string(value)
+        return PSRuntimeError(make_error_record(message, message, ErrorCategory.OperationStopped, target=value))
+
+    def _stmt_function_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        name = text_of(next(c for c in named(node) if c.type == "function_name"))
+        body = next(c for c in named(node) if c.type == "script_block") if any(
+            c.type == "script_block" for c in named(node)) else None
+        is_filter = any(not c.is_named and c.type == "filter" for c in node.children)
+        if body is None:
+            body = parse("")
+        target = scope
+        if ":" in name:
+            prefix, name = name.split(":", 1)
+            if prefix.lower() in ("global", "script"):
+                target = scope.root()
+        target.functions[name] = FunctionDef(name, body, is_filter)
+        return iter(())
+
+    def _stmt_trap_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        raise not_emulated("trap statements")
+
+    def _stmt_class_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        raise not_emulated("class definitions")
+
+    def _stmt_enum_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
+        raise not_emulated("enum definitions")
+
+    # ===== expressions ============================================================================
+    def eval_pipeline_value(self, node: Node, scope: Scope) -> Any:
+        """A pipeline used as a value (if conditions, assignments): one object or an array."""
+        if node.type == "pipeline":
+            values = list(self.exec_pipeline(node, scope))
+            return _collapse(values)
+        return self.eval(node, scope)
+
+    def eval(self, node: Node, scope: Scope) -> Any:
+        kind = node.type
+        if kind in _PASS_THROUGH:
+            kids = node.children
+            if len(kids) == 1:
+                return self.eval(kids[0], scope)
+            return self._eval_operator(node, scope)
+        handler: Callable[[Node, Scope], Any] | None = getattr(self, f"_ex_{kind}", None)
+        if handler is None:
+            raise not_emulated(f"the expression '{kind.replace('_', ' ')}'", text_of(node)[:60])
+        return handler(node, scope)
+
+    def _ex_pipeline(self, node: Node, scope: Scope) -> Any:
+        return self.eval_pipeline_value(node, scope)
+
+    def _ex_command(self, node: Node, scope: Scope) -> Any:
+        return _collapse(list(self.run_commands([node], scope)))
+
+    def _ex_assignment_expression(self, node: Node, scope: Scope) -> Any:
+        self.assign(node, scope)
+        return None
+
+    def _ex_parenthesized_expression(self, node: Node, scope: Scope) -> Any:
+        inner = named(node)
+        if not inner:
+            return None
+        if inner[0].type == "pipeline" and len(named(inner[0])) == 1 and \
+                named(inner[0])[0].type == "assignment_expression":
+            target = self.assign(named(inner[0])[0], scope)
+            return target
+        return self.eval_pipeline_value(inner[0], scope)
+
+    def _ex_sub_expression(self, node: Node, scope: Scope) -> Any:
+        values: list[Any] = []
+        for child in named(node):
+            values.extend(self.exec_node(child, scope))
+        return _collapse(values)
+
+    def _ex_array_expression(self, node: Node, scope: Scope) -> Any:
+        values: list[Any] = []
+        for child in named(node):
+            values.extend(self.exec_node(child, scope))
+        return values
+
+    def _ex_integer_literal(self, node: Node, scope: Scope) -> Any:
+        return _parse_number(text_of(node))
+
+    def _ex_real_literal(self, node: Node, scope: Scope) -> Any:
+        return _parse_number(text_of(node))
+
+    def _ex_string_literal(self, node: Node, scope: Scope) -> Any:
+        return self.eval(named(node)[0], scope)
+
+    def _ex_verbatim_string_characters(self, node: Node, scope: Scope) -> Any:
+        return text_of(node)[1:-1].replace("''", "'")
+
+    def _ex_verbatim_here_string_characters(self, node: Node, scope: Scope) -> Any:
+        return _here_body(text_of(node))
+
+    def _ex_expandable_string_literal(self, node: Node, scope: Scope) -> Any:
+        return self._expand(node, scope, 1, 1)
+
+    def _ex_expandable_here_string_literal(self, node: Node, scope: Scope) -> Any:
+        raw = text_of(node)
+        start = raw.index("\n") + 1
+        end = raw.rindex("\n")
+        return self._expand(node, scope, start, len(raw) - end, here=True)
+
+    def _expand(self, node: Node, scope: Scope, head: int, tail: int, here: bool = False) -> str:
+        raw = node.text or b""
+        base = node.start_byte
+        out: list[str] = []
+        pos = head
+        end = len(raw) - tail
+        for child in named(node):
+            s, e = child.start_byte - base, child.end_byte - base
+            if s < pos:
+                continue
+            out.append(_unescape(raw[pos:s].decode("utf-8"), here))
+            if child.type == "variable":
+                out.append(_format_in_string(self._ex_variable(child, scope), scope))
+            elif child.type == "sub_expression":
+                out.append(_format_in_string(self._ex_sub_expression(child, scope), scope))
+            else:
+                out.append(raw[s:e].decode("utf-8"))
+            pos = e
+        out.append(_unescape(raw[pos:end].decode("utf-8"), here))
+        text = "".join(out)
+        return text.replace('""', '"') if not here else text
+
+    def _ex_variable(self, node: Node, scope: Scope) -> Any:
+        name = text_of(node)
+        if name.startswith("@"):
+            raise not_emulated("splatting outside command arguments")
+        name = name[1:]
+        if name.startswith("{") and name.endswith("}"):
+            name = name[1:-1]
+        if ":" in name:
+            prefix, rest = name.split(":", 1)
+            low = prefix.lower()
+            if low == "env":
+                return self.ctx.machine.environment.get(rest)
+            if low == "using":
+                raise terminating(
+                    "A Using variable cannot be retrieved. A Using variable can be used only with Invoke-Command, "
+                    "Start-Job, or InlineScript in the script workflow. When it is used with Invoke-Command, the "
+                    "Using variable is valid only if the script block is invoked on a remote computer.",
+                    "UsingWithoutInvokeCommand", ErrorCategory.InvalidOperation,
+                    exception_type="System.Management.Automation.RuntimeException")
+            if low in ("global", "script"):
+                return scope.root().get(rest)
+            if low in ("local", "private"):
+                return scope.variables.get(rest)
+            if low == "variable":
+                return scope.get(rest)
+            if low in ("wsman", "cert", "hklm", "hkcu", "c", "function", "alias"):
+                raise not_emulated(f"provider variable paths (${prefix}:)")
+        low = name.lower()
+        if low == "pwd":
+            return self.ctx.location
+        if low == "true":
+            return True
+        if low == "false":
+            return False
+        if low == "null":
+            return None
+        return scope.get(name)
+
+    def _ex_hash_literal_expression(self, node: Node, scope: Scope) -> Any:
+        result: dict[Any, Any] = {}
+        for body in named(node):
+            for entry in named(body):
+                if entry.type != "hash_entry":
+                    continue
+                key_node, value_node = named(entry)[0], named(entry)[1]
+                inner = named(key_node)
+                if inner and inner[0].type == "simple_name":
+                    key: Any = text_of(inner[0])
+                else:
+                    key = self.eval(key_node, scope)
+                existing = next((k for k in result if isinstance(k, str) and isinstance(key, str)
+                                 and k.lower() == key.lower()), None)
+                if existing is not None:
+                    raise terminating(f"Duplicate keys '{key}' are not allowed in hash literals.",
+                                      "DuplicateKeyInHashLiteral", ErrorCategory.ParserError)
+                result[key] = self.eval_pipeline_value(value_node, scope)
+        return result
+
+    def _ex_script_block_expression(self, node: Node, scope: Scope) -> Any:
+        return ScriptBlockValue(text_of(node)[1:-1], node, scope, self)
+
+    def _ex_type_literal(self, node: Node, scope: Scope) -> Any:
+        return resolve_type(text_of(node)[1:-1])
+
+    def _ex_cast_expression(self, node: Node, scope: Scope) -> Any:
+        type_node, value_node = named(node)[0], named(node)[1]
+        type_name = text_of(type_node)[1:-1]
+        value = self.eval(value_node, scope)
+        if type_name.lower() in ("pscustomobject", "psobject") and isinstance(value, dict):
+            return custom_object(value)
+        if type_name.lower() == "ordered" and isinstance(value, dict):
+            return value
+        return cast_value(type_name, value)
+
+    def _ex_member_access(self, node: Node, scope: Scope) -> Any:
+        parts = named(node)
+        target_node, member_node = parts[0], parts[-1]
+        static = any(not c.is_named and c.type == "::" for c in node.children)
+        member = self._member_name(member_node, scope)
+        if static:
+            return get_static(self.eval(target_node, scope), member)
+        target = self.eval(target_node, scope)
+        found, value = get_property(target, member)
+        if not found and self._strict(scope):
+            raise terminating(f"The property '{member}' cannot be found on this object.",
+                              "PropertyNotFoundStrict", ErrorCategory.InvalidOperation)
+        return value
+
+    def _strict(self, scope: Scope) -> bool:
+        return False
+
+    def _member_name(self, node: Node, scope: Scope) -> str:
+        inner = named(node)
+        if inner and inner[0].type in ("string_literal", "variable", "parenthesized_expression"):
+            return to_string(self.eval(inner[0], scope))
+        return text_of(node)
+
+    def _ex_invokation_expression(self, node: Node, scope: Scope) -> Any:
+        parts = named(node)
+        target_node = parts[0]
+        member_node = next(p for p in parts if p.type == "member_name")
+        arg_node = next((p for p in parts if p.type == "argument_list"), None)
+        static = any(not c.is_named and c.type == "::" for c in node.children)
+        args: list[Any] = []
+        if arg_node is not None:
+            for lst in named(arg_node):
+                for arg in named(lst):
+                    args.append(self.eval(arg, scope))
+        member = text_of(member_node)
+        target = self.eval(target_node, scope)
+        if static:
+            return call_static(self, target, member, args)
+        return call_method(self, target, member, args)
+
+    def _ex_element_access(self, node: Node, scope: Scope) -> Any:
+        parts = named(node)
+        target = self.eval(parts[0], scope)
+        index = self.eval(parts[1], scope)
+        return _index(target, index)
+
+    def _ex_post_increment_expression(self, node: Node, scope: Scope) -> Any:
+        return self._incr(node, scope, 1, post=True)
+
+    def _ex_post_decrement_expression(self, node: Node, scope: Scope) -> Any:
+        return self._incr(node, scope, -1, post=True)
+
+    def _ex_pre_increment_expression(self, node: Node, scope: Scope) -> Any:
+        return self._incr(node, scope, 1, post=False)
+
+    def _ex_pre_decrement_expression(self, node: Node, scope: Scope) -> Any:
+        return self._incr(node, scope, -1, post=False)
+
+    def _incr(self, node: Node, scope: Scope, delta: int, post: bool) -> Any:
+        var = named(node)[0]
+        old = to_number(self.eval(var, scope))
+        self._store(var, old + delta, scope)
+        return None  # as a statement, ++/-- write nothing
+
+    def _ex_generic_token(self, node: Node, scope: Scope) -> Any:
+        return _generic_token(text_of(node))
+
+    def _ex_simple_name(self, node: Node, scope: Scope) -> Any:
+        return text_of(node)
+
+    # -- operators ----------------------------------------------------------------------------------
+    def _eval_operator(self, node: Node, scope: Scope) -> Any:
+        kind = node.type
+        kids = node.children
+        if kind == "expression_with_unary_operator":
+            return self._unary(node, scope)
+        if kind == "array_literal_expression":
+            return [self.eval(c, scope) for c in kids if c.is_named]
+        if kind == "logical_expression":
+            op = next(c.type for c in kids if not c.is_named).lower()
+            left = to_bool(self.eval(kids[0], scope))
+            if op == "-and":
+                return left and to_bool(self.eval(kids[2], scope))
+            if op == "-or":
+                return left or to_bool(self.eval(kids[2], scope))
+            if op == "-xor":
+                return left != to_bool(self.eval(kids[2], scope))
+        left_v = self.eval(kids[0], scope)
+        op_node = kids[1]
+        op = text_of(op_node).strip().lower()
+        right_v = self.eval(kids[2], scope)
+        if kind == "comparison_expression":
+            return _compare(op, left_v, right_v)
+        if kind == "additive_expression":
+            return _add(left_v, right_v) if op == "+" else _arith("-", left_v, right_v)
+        if kind == "multiplicative_expression":
+            return _arith(op, left_v, right_v)
+        if kind == "format_expression":
+            return _format(to_string(left_v), as_list(right_v))
+        if kind == "range_expression":
+            a, b = int(to_number(left_v)), int(to_number(right_v))
+            return list(range(a, b + 1)) if a <= b else list(range(a, b - 1, -1))
+        if kind == "bitwise_expression":
+            a2, b2 = int(to_number(left_v)), int(to_number(right_v))
+            return {"-band": a2 & b2, "-bor": a2 | b2, "-bxor": a2 ^ b2}[op]
+        raise not_emulated(f"the operator '{op}'")
+
+    def _unary(self, node: Node, scope: Scope) -> Any:
+        kids = node.children
+        first = kids[0]
+        if first.is_named:
+            return self.eval(first, scope)
+        op = first.type.lower()
+        operand = self.eval(kids[-1], scope)
+        if op in ("!", "-not"):
+            return not to_bool(operand)
+        if op == "-":
+            return -to_number(operand)
+        if op == "+":
+            return to_number(operand)
+        if op == ",":
+            return [operand]
+        if op == "-bnot":
+            return ~int(to_number(operand))
+        if op == "-split":
+            return re.split(r"\s+", to_string(operand).strip())
+        if op == "-join":
+            return "".join(to_string(v) for v in as_list(operand))
+        raise not_emulated(f"the unary operator '{op}'")
+
+    # -- assignment ---------------------------------------------------------------------------------
+    def assign(self, node: Node, scope: Scope) -> Any:
+        parts = named(node)
+        target = parts[0]
+        op = text_of(parts[1]).strip()
+        value_node = parts[2]
+        value = self.eval_pipeline_value(value_node, scope)
+        if op != "=":
+            current = self.eval(target, scope)
+            value = {"+=": _add, "-=": lambda a, b: _arith("-", a, b), "*=": lambda a, b: _arith("*", a, b),
+                     "/=": lambda a, b: _arith("/", a, b), "%=": lambda a, b: _arith("%", a, b)}[op](current, value)
+        self._store(target, value, scope)
+        return value
+
+    def _store(self, target: Node, value: Any, scope: Scope) -> None:
+        while target.type in _PASS_THROUGH and len(target.children) == 1:
+            target = target.children[0]
+        if target.type == "expression_with_unary_operator":
+            target = named(target)[0]
+        if target.type == "cast_expression":
+            type_name = text_of(named(target)[0])[1:-1]
+            value = cast_value(type_name, value)
+            target = named(target)[1]
+        if target.type == "variable":
+            name = text_of(target)[1:]
+            if name.startswith("{"):
+                name = name[1:-1]
+            if ":" in name:
+                prefix, rest = name.split(":", 1)
+                low = prefix.lower()
+                if low == "env":
+                    with self.ctx.machine.lock:
+                        if value is None or value == "":
+                            self.ctx.machine.environment.pop(rest, None)
+                        else:
+                            self.ctx.machine.environment[rest] = to_string(value)
+                    return
+                if low in ("global", "script"):
+                    scope.root().set(rest, value)
+                    return
+                if low in ("local", "private"):
+                    scope.set(rest, value)
+                    return
+                raise not_emulated(f"assignment to ${prefix}: variables")
+            if name.lower() in ("true", "false", "null"):
+                if name.lower() == "null":
+                    return
+                raise terminating(f"Cannot overwrite variable {name} because it is read-only or constant.",
+                                  "VariableNotWritable", ErrorCategory.WriteError)
+            scope.set(name, value)
+            return
+        if target.type == "member_access":
+            obj = self.eval(named(target)[0], scope)
+            set_property(obj, self._member_name(named(target)[-1], scope), value)
+            return
+        if target.type == "element_access":
+            obj = self.eval(named(target)[0], scope)
+            index = self.eval(named(target)[1], scope)
+            if isinstance(obj, dict):
+                set_property(obj, to_string(index), value) if isinstance(index, str) else obj.__setitem__(index, value)
+            elif isinstance(obj, list):
+                obj[int(to_number(index))] = value
+            else:
+                raise not_emulated("index assignment on this object")
+            return
+        if target.type == "array_literal_expression":
+            targets = [c for c in target.children if c.is_named]
+            values = as_list(value)
+            for i, t in enumerate(targets):
+                if i == len(targets) - 1:
+                    rest = values[i:]
+                    self._store(t, rest[0] if len(rest) == 1 else (rest or None), scope)
+                else:
+                    self._store(t, values[i] if i < len(values) else None, scope)
+            return
+        raise not_emulated(f"assignment to '{target.type.replace('_', ' ')}'")
+
+    # ===== helpers used by cmdlets (Where-Object, ForEach-Object, ...) ==============================
+    def call_scriptblock(self, block: ScriptBlockValue, args: list[Any] | None = None,
+                         dollar_under: Any = None, set_under: bool = False,
+                         input_values: list[Any] | None = None) -> list[Any]:
+        params: list[tuple[str | None, Any]] = [(None, a) for a in (args or [])]
+        return list(self.invoke_block(block, params, iter(input_values) if input_values is not None else None,
+                                      dollar_under=dollar_under, set_under=set_under))
+
+
+# ===== free helpers ===============================================================================
+
+
+def _is_void(node: Node, value: Any = None) -> bool:
+    """Expressions PowerShell does not output: ++/--, assignments, void method calls."""
+    while node.type in _PASS_THROUGH and len(node.children) == 1:
+        node = node.children[0]
+    if node.type == "invokation_expression" and value is None:
+        return True
+    return node.type in ("post_increment_expression", "post_decrement_expression", "pre_increment_expression",
+                         "pre_decrement_expression", "assignment_expression")
+
+
+def _collapse(values: list[Any]) -> Any:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return values
+
+
+def _single(values: list[Any]) -> Any:
+    return _collapse(values)
+
+
+_NUMBER_SUFFIX = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
+
+
+def _parse_number(text: str) -> int | float:
+    low = text.lower()
+    mult = 1
+    for suffix, factor in _NUMBER_SUFFIX.items():
+        if low.endswith(suffix):
+            mult = factor
+            low = low[: -len(suffix)]
+            break
+    if low.endswith("l") and not low.startswith("0x"):
+        low = low[:-1]
+    if low.endswith("d") and not low.startswith("0x"):
+        low = low[:-1]
+    if low.startswith("0x"):
+        return int(low, 16) * mult
+    if any(ch in low for ch in ".e"):
+        value = float(low) * mult
+        return value
+    return int(low) * mult
+
+
+def _looks_like_expression(text: str) -> bool:
+    return bool(re.match(r"^[\d$(\[\-+]", text)) and ".." in text or bool(re.match(r"^\d", text))
+
+
+def _generic_token(text: str) -> Any:
+    """A bare word argument: a string (numbers stay strings unless they look numeric)."""
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return _unescape(text, False)
+
+
+_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+            "e": "\x1b"}
+
+
+def _unescape(text: str, here: bool) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "`" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _here_body(raw: str) -> str:
+    start = raw.index("\n") + 1
+    end = raw.rindex("\n")
+    body = raw[start:end] if end >= start else ""
+    return body[:-1] if body.endswith("\r") else body
+
+
+def _format_in_string(value: Any, scope: Scope) -> str:
+    if is_collection(value):
+        sep = to_string(scope.get("OFS", " "))
+        return sep.join(to_string(v) for v in value)
+    return to_string(value)
+
+
+def _index(target: Any, index: Any) -> Any:
+    if target is None:
+        raise terminating("Cannot index into a null array.", "NullArray", ErrorCategory.InvalidOperation)
+    if is_collection(index):
+        return [_index(target, i) for i in index]
+    if isinstance(target, dict):
+        found, value = get_property(target, to_string(index)) if isinstance(index, str) else (
+            index in target, target.get(index))
+        return value if found else None
+    if isinstance(target, (list, tuple, str)):
+        i = int(to_number(index))
+        try:
+            return target[i]
+        except IndexError:
+            return None
+    if isinstance(target, PSObject):
+        found, value = get_property(target, to_string(index))
+        return value
+    if int(to_number(index)) in (0, -1):
+        return target
+    return None
+
+
+def _compare(op: str, left: Any, right: Any) -> Any:
+    case = op.startswith("-c")
+    base = op[2:] if op[:2] in ("-c", "-i") and op[2:] in (
+        "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "contains", "notcontains",
+        "in", "notin", "replace", "split") else op[1:]
+    if base in ("eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch") and is_collection(left):
+        results = [v for v in left if _compare(op, v, right) is True]
+        return results
+    if base == "eq":
+        return ps_equals(left, right, case)
+    if base == "ne":
+        return not ps_equals(left, right, case)
+    if base in ("gt", "ge", "lt", "le"):
+        c = ps_compare(left, right)
+        return {"gt": c > 0, "ge": c >= 0, "lt": c < 0, "le": c <= 0}[base]
+    if base == "like":
+        return like(left, right, case)
+    if base == "notlike":
+        return not like(left, right, case)
+    if base in ("match", "notmatch"):
+        m = regex_match(left, right, case)
+        return (m is not None) if base == "match" else (m is None)
+    if base == "contains":
+        return any(ps_equals(v, right, case) for v in as_list(left))
+    if base == "notcontains":
+        return not any(ps_equals(v, right, case) for v in as_list(left))
+    if base == "in":
+        return any(ps_equals(v, left, case) for v in as_list(right))
+    if base == "notin":
+        return not any(ps_equals(v, left, case) for v in as_list(right))
+    if base == "replace":
+        args = as_list(right)
+        pattern, repl = to_string(args[0]), to_string(args[1]) if len(args) > 1 else ""
+        from winhost.engine.values import dotnet_regex
+
+        repl = re.sub(r"\$(\d+)", r"\\\1", repl)
+        repl = re.sub(r"\$\{(\w+)\}", r"\\g<\1>", repl)
+        return re.sub(dotnet_regex(pattern), repl, to_string(left), flags=0 if case else re.IGNORECASE)
+    if base == "split":
+        from winhost.engine.values import dotnet_regex
+
+        return re.split(dotnet_regex(to_string(right)), to_string(left), flags=0 if case else re.IGNORECASE)
+    if base == "join":
+        return to_string(right).join(to_string(v) for v in as_list(left))
+    if base in ("is", "isnot"):
+        result = is_type(left, right)
+        return result if base == "is" else not result
+    if base == "as":
+        try:
+            return cast_value(right if isinstance(right, str) else getattr(right, "name", str(right)), left)
+        except PSRuntimeError:
+            return None
+    raise not_emulated(f"the operator '{op}'")
+
+
+def _add(left: Any, right: Any) -> Any:
+    if left is None:
+        return right if not isinstance(right, str) else right
+    if isinstance(left, str):
+        return left + to_string(right)
+    if is_collection(left):
+        return list(left) + as_list(right)
+    if isinstance(left, dict) and isinstance(right, dict):
+        merged = dict(left)
+        merged.update(right)
+        return merged
+    if isinstance(left, datetime.datetime) and isinstance(right, datetime.timedelta):
+        return left + right
+    return _arith("+", left, right)
+
+
+def _arith(op: str, left: Any, right: Any) -> Any:
+    if op == "*" and isinstance(left, str):
+        return left * int(to_number(right))
+    if op == "*" and is_collection(left):
+        return list(left) * int(to_number(right))
+    if isinstance(left, datetime.datetime) and op == "-":
+        if isinstance(right, datetime.datetime):
+            return left - right
+        if isinstance(right, datetime.timedelta):
+            return left - right
+    a, b = to_number(left), to_number(right)
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        if b == 0:
+            raise terminating("Attempted to divide by zero.", "RuntimeException", ErrorCategory.NotSpecified,
+                              exception_type="System.DivideByZeroException")
+        result = a / b
+        return int(result) if result == int(result) and isinstance(a, int) and isinstance(b, int) else result
+    if op == "%":
+        return a % b
+    raise not_emulated(f"the operator '{op}'")
+
+
+def _format(fmt: str, args: list[Any]) -> str:
+    """.NET composite formatting: {0}, {0,5}, {0:N2} (subset)."""
+
+    def repl(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        spec = match.group(3) or ""
+        value = args[index] if index < len(args) else None
+        if spec:
+            if spec.upper().startswith("N") and isinstance(value, (int, float)):
+                digits = int(spec[1:] or 2)
+                text = f"{value:,.{digits}f}"
+            elif spec.upper().startswith("D") and isinstance(value, int):
+                text = str(value).zfill(int(spec[1:] or 0))
+            elif spec.upper().startswith("X") and isinstance(value, int):
+                text = format(value, "X" if spec[0] == "X" else "x").zfill(int(spec[1:] or 0))
+            else:
+                text = to_string(value)
+        else:
+            text = to_string(value)
+        if match.group(2):
+            width = int(match.group(2))
+            text = text.rjust(width) if width > 0 else text.ljust(-width)
+        return text
+
+    text = re.sub(r"\{(\d+)(?:,(-?\d+))?(?::([^}]*))?\}", repl, fmt)
+    return text.replace("{{", "{").replace("}}", "}")
+
+
+def _exception_matches(record: ErrorRecord, type_name: str) -> bool:
+    names = [n.lower() for n in getattr(record.Exception, "PSObject").type_names]
+    want = type_name.lower()
+    return any(n == want or n.endswith("." + want) or want.endswith("." + n.rsplit(".", 1)[-1]) and
+               n.rsplit(".", 1)[-1] == want.rsplit(".", 1)[-1] for n in names)

@@ -1,0 +1,359 @@
+"""Method calls and static members: strings, arrays, hashtables, dates, model objects, and a few
+.NET static classes ([Environment], [Math], [ScriptBlock]::Create, [DateTime]::Now, ...)."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from psrpcore.types import ErrorCategory, PSObject
+
+from winhost.engine.errors import not_emulated, terminating
+from winhost.engine.types import TypeRef, cast_value
+from winhost.engine.values import (
+    ScriptBlockValue,
+    as_list,
+    dotnet_regex,
+    get_property,
+    is_collection,
+    ps_equals,
+    to_bool,
+    to_number,
+    to_string,
+    type_names,
+)
+
+if TYPE_CHECKING:
+    from winhost.engine.evaluator import Evaluator
+
+
+def _no_method(target: Any, name: str) -> Exception:
+    tn = type_names(target)[0] if target is not None else "null"
+    if target is None:
+        return terminating("You cannot call a method on a null-valued expression.", "InvokeMethodOnNull",
+                           ErrorCategory.InvalidOperation)
+    return terminating(f"Method invocation failed because [{tn}] does not contain a method named '{name}'.",
+                       "MethodNotFound", ErrorCategory.InvalidOperation)
+
+
+def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
+    low = name.lower()
+    if target is None:
+        raise _no_method(target, name)
+    methods = getattr(target, "_winhost_methods", None) if isinstance(target, PSObject) else None
+    if methods and low in methods:
+        return methods[low](*args)
+    if low == "tostring":
+        if args and isinstance(target, datetime.datetime):
+            return _format_date(target, to_string(args[0]))
+        return to_string(target)
+    if low == "gettype":
+        return TypeRef(type_names(target)[0], type_names(target)[0])
+    if low == "equals":
+        return ps_equals(target, args[0] if args else None, case_sensitive=True)
+    if low == "gethashcode":
+        return hash(to_string(target)) & 0x7FFFFFFF
+    if isinstance(target, ScriptBlockValue):
+        if low in ("invoke", "invokereturnasis"):
+            values = ev.call_scriptblock(target, args)
+            return values if len(values) != 1 else values[0]
+        raise _no_method(target, name)
+    if isinstance(target, str):
+        return _string_method(target, low, args, name)
+    if isinstance(target, dict):
+        return _dict_method(target, low, args, name)
+    if is_collection(target):
+        return _list_method(ev, target, low, args, name)
+    if isinstance(target, datetime.datetime):
+        return _date_method(target, low, args, name)
+    raise _no_method(target, name)
+
+
+def _string_method(s: str, low: str, args: list[Any], name: str) -> Any:
+    a = [to_string(x) if not isinstance(x, (int, float)) or isinstance(x, bool) else x for x in args]
+    if low == "toupper" or low == "toupperinvariant":
+        return s.upper()
+    if low == "tolower" or low == "tolowerinvariant":
+        return s.lower()
+    if low == "trim":
+        return s.strip(a[0]) if a else s.strip()
+    if low == "trimstart":
+        return s.lstrip(a[0]) if a else s.lstrip()
+    if low == "trimend":
+        return s.rstrip(a[0]) if a else s.rstrip()
+    if low == "split":
+        if not a:
+            return s.split()
+        seps = a[0] if isinstance(args[0], str) else "".join(to_string(x) for x in as_list(args[0]))
+        if len(seps) == 1 or isinstance(args[0], list):
+            return re.split("|".join(re.escape(c) for c in seps), s)
+        return re.split("|".join(re.escape(c) for c in seps), s)
+    if low == "replace":
+        return s.replace(to_string(a[0]), to_string(a[1]))
+    if low == "contains":
+        return to_string(a[0]) in s
+    if low == "startswith":
+        return s.startswith(to_string(a[0])) if len(a) == 1 else s.lower().startswith(to_string(a[0]).lower())
+    if low == "endswith":
+        return s.endswith(to_string(a[0])) if len(a) == 1 else s.lower().endswith(to_string(a[0]).lower())
+    if low == "substring":
+        start = int(to_number(a[0]))
+        return s[start:] if len(a) == 1 else s[start:start + int(to_number(a[1]))]
+    if low == "indexof":
+        return s.find(to_string(a[0]))
+    if low == "lastindexof":
+        return s.rfind(to_string(a[0]))
+    if low == "padleft":
+        return s.rjust(int(to_number(a[0])), to_string(a[1]) if len(a) > 1 else " ")
+    if low == "padright":
+        return s.ljust(int(to_number(a[0])), to_string(a[1]) if len(a) > 1 else " ")
+    if low == "tochararray":
+        return list(s)
+    if low == "normalize":
+        return s
+    raise _no_method(s, name)
+
+
+def _dict_method(d: dict[Any, Any], low: str, args: list[Any], name: str) -> Any:
+    def find(key: Any) -> Any:
+        if isinstance(key, str):
+            return next((k for k in d if isinstance(k, str) and k.lower() == key.lower()), None)
+        return key if key in d else None
+
+    if low in ("containskey", "contains"):
+        return find(args[0]) is not None
+    if low == "containsvalue":
+        return any(ps_equals(v, args[0]) for v in d.values())
+    if low == "add":
+        if find(args[0]) is not None:
+            raise terminating(f"Item has already been added. Key in dictionary: '{to_string(args[0])}'",
+                              "ArgumentException", ErrorCategory.InvalidArgument,
+                              exception_type="System.ArgumentException")
+        d[args[0]] = args[1]
+        return None
+    if low == "remove":
+        key = find(args[0])
+        if key is not None:
+            del d[key]
+        return None
+    if low == "clear":
+        d.clear()
+        return None
+    if low == "getenumerator":
+        return [{"Key": k, "Value": v, "Name": k} for k, v in d.items()]
+    if low == "clone":
+        return dict(d)
+    raise _no_method(d, name)
+
+
+def _list_method(ev: Evaluator, items: Any, low: str, args: list[Any], name: str) -> Any:
+    if low == "contains":
+        return any(ps_equals(v, args[0]) for v in items)
+    if low == "indexof":
+        return next((i for i, v in enumerate(items) if ps_equals(v, args[0])), -1)
+    if low == "add" and isinstance(items, list):
+        items.append(args[0])
+        return len(items) - 1
+    if low == "where":
+        sb = args[0]
+        return [v for v in items if to_bool(ev.call_scriptblock(sb, dollar_under=v, set_under=True))]
+    if low == "foreach":
+        out: list[Any] = []
+        for v in items:
+            out.extend(ev.call_scriptblock(args[0], dollar_under=v, set_under=True))
+        return out
+    if low == "clone":
+        return list(items)
+    # Method enumeration (PowerShell 3+): call on each element.
+    return [call_method(ev, v, name, args) for v in items]
+
+
+def _date_method(d: datetime.datetime, low: str, args: list[Any], name: str) -> Any:
+    n = float(to_number(args[0])) if args else 0.0
+    deltas = {"adddays": "days", "addhours": "hours", "addminutes": "minutes", "addseconds": "seconds",
+              "addmilliseconds": "milliseconds"}
+    if low in deltas:
+        return d + datetime.timedelta(**{deltas[low]: n})
+    if low == "touniversaltime":
+        return d.astimezone(datetime.timezone.utc)
+    if low == "tolocaltime":
+        return d
+    if low == "tofiletime":
+        epoch = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
+        aware = d if d.tzinfo else d.replace(tzinfo=datetime.timezone.utc)
+        return int((aware - epoch).total_seconds() * 10**7)
+    raise _no_method(d, name)
+
+
+def _format_date(d: datetime.datetime, fmt: str) -> str:
+    if fmt in ("o", "O"):
+        return d.isoformat()
+    if fmt == "s":
+        return d.strftime("%Y-%m-%dT%H:%M:%S")
+    if fmt == "u":
+        return d.strftime("%Y-%m-%d %H:%M:%SZ")
+    mapping = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"),
+               ("fff", "%f")]
+    out = fmt
+    for k, v in mapping:
+        out = out.replace(k, v)
+    text = d.strftime(out)
+    return text
+
+
+# -- static members ---------------------------------------------------------------------------------
+
+
+def get_static(target: Any, name: str) -> Any:
+    if not isinstance(target, TypeRef):
+        raise not_emulated("static member access on a non-type value")
+    full = target.full_name.lower()
+    low = name.lower()
+    from winhost.engine.evaluator import Evaluator  # noqa: F401
+
+    if full == "system.environment":
+        if low == "machinename":
+            return _machine_name()
+        if low == "newline":
+            return "\r\n"
+        if low == "username":
+            return _current_user()
+        if low == "osversion":
+            return "Microsoft Windows NT 10.0.20348.0"
+        if low == "is64bitprocess" or low == "is64bitoperatingsystem":
+            return True
+        if low == "processorcount":
+            return 2
+        if low == "currentdirectory":
+            return "C:\\Windows\\system32"
+        if low == "systemdirectory":
+            return "C:\\Windows\\system32"
+    if full == "system.datetime":
+        if low == "now":
+            return datetime.datetime.now().astimezone()
+        if low == "utcnow":
+            return datetime.datetime.now(datetime.timezone.utc)
+        if low == "today":
+            return datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    if full == "system.string" and low == "empty":
+        return ""
+    if full == "system.math" and low == "pi":
+        import math
+
+        return math.pi
+    if full == "system.int32":
+        if low == "maxvalue":
+            return 2**31 - 1
+        if low == "minvalue":
+            return -(2**31)
+    if full == "system.io.path" and low == "directoryseparatorchar":
+        return "\\"
+    if full == "system.text.encoding" and low in ("utf8", "unicode", "ascii", "default"):
+        return TypeRef(name, "System.Text.Encoding." + name)
+    raise not_emulated(f"the static member [{target.name}]::{name}")
+
+
+_CURRENT: dict[str, str] = {}
+
+
+def _machine_name() -> str:
+    return _CURRENT.get("machine", "WINHOST")
+
+
+def _current_user() -> str:
+    return _CURRENT.get("user", "Administrator")
+
+
+def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
+    if not isinstance(target, TypeRef):
+        raise not_emulated("static method calls on a non-type value")
+    full = target.full_name.lower()
+    low = name.lower()
+    if full == "system.management.automation.scriptblock" and low == "create":
+        from winhost.engine.evaluator import parse
+
+        text = to_string(args[0])
+        root = parse(text)
+        return ScriptBlockValue(text, root, ev.ctx.global_scope, ev)
+    if full == "system.string":
+        if low == "isnullorempty":
+            return args[0] is None or to_string(args[0]) == ""
+        if low == "isnullorwhitespace":
+            return args[0] is None or to_string(args[0]).strip() == ""
+        if low == "join":
+            values = args[1:] if len(args) > 2 else as_list(args[1])
+            return to_string(args[0]).join(to_string(v) for v in values)
+        if low == "format":
+            from winhost.engine.evaluator import _format
+
+            return _format(to_string(args[0]), args[1:] if len(args) > 2 else as_list(args[1]))
+        if low == "concat":
+            return "".join(to_string(a) for a in args)
+    if full == "system.environment":
+        if low == "getenvironmentvariable":
+            return ev.ctx.machine.environment.get(to_string(args[0]))
+        if low == "setenvironmentvariable":
+            with ev.ctx.machine.lock:
+                ev.ctx.machine.environment[to_string(args[0])] = to_string(args[1])
+            return None
+        if low == "getfolderpath":
+            return {"programfiles": "C:\\Program Files", "windows": "C:\\Windows",
+                    "system": "C:\\Windows\\system32"}.get(to_string(args[0]).lower(), "C:\\")
+    if full == "system.math":
+        import math
+
+        funcs = {"abs": abs, "floor": math.floor, "ceiling": math.ceil, "sqrt": math.sqrt,
+                 "round": lambda x, d=0: round(x, int(d)), "max": max, "min": min, "pow": math.pow,
+                 "truncate": math.trunc}
+        if low in funcs:
+            return funcs[low](*[to_number(a) for a in args])  # type: ignore[operator]
+    if full == "system.convert":
+        if low == "tobase64string":
+            data = args[0]
+            return base64.b64encode(bytes(data) if not isinstance(data, bytes) else data).decode()
+        if low == "frombase64string":
+            return base64.b64decode(to_string(args[0]))
+        if low == "toint32":
+            return int(to_string(args[0]), int(to_number(args[1]))) if len(args) > 1 else int(to_number(args[0]))
+        if low == "toboolean":
+            return to_bool(args[0])
+        if low == "tostring":
+            return to_string(args[0])
+    if full.startswith("system.text.encoding"):
+        raise not_emulated("[System.Text.Encoding] methods; use [Text.Encoding]::UTF8.GetBytes via Convert")
+    if full == "system.guid" and low == "newguid":
+        import uuid
+
+        return str(uuid.uuid4())
+    if full == "system.text.regularexpressions.regex":
+        if low == "escape":
+            return re.escape(to_string(args[0]))
+        if low == "ismatch":
+            return re.search(dotnet_regex(to_string(args[1])), to_string(args[0])) is not None
+        if low == "replace":
+            return re.sub(dotnet_regex(to_string(args[1])), to_string(args[2]), to_string(args[0]))
+    if full == "system.io.path":
+        if low == "combine":
+            return "\\".join(to_string(a).rstrip("\\") for a in args)
+        if low == "getfilename":
+            return to_string(args[0]).replace("/", "\\").rsplit("\\", 1)[-1]
+        if low == "gettemppath":
+            return ev.ctx.machine.environment.get("TEMP", "C:\\Windows\\TEMP") + "\\"
+        if low == "getextension":
+            base = to_string(args[0]).rsplit("\\", 1)[-1]
+            return "." + base.rsplit(".", 1)[1] if "." in base else ""
+        if low == "getdirectoryname":
+            return to_string(args[0]).replace("/", "\\").rsplit("\\", 1)[0]
+        if low == "getrandomfilename":
+            return os.urandom(4).hex() + "." + os.urandom(2).hex()[:3]
+    if full == "system.datetime" and low == "parse":
+        return cast_value("datetime", args[0])
+    if full == "system.net.dns" and low == "gethostname":
+        return ev.ctx.machine.computer_name
+    raise not_emulated(f"the static method [{target.name}]::{name}()")
+
+
+__all__ = ["call_method", "call_static", "get_property", "get_static"]

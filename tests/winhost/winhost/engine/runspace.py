@@ -1,0 +1,118 @@
+"""Runspace: runs PSRP pipelines (lists of psrpcore ``Command``) against a Machine.
+
+The WSMan layer creates one :class:`Runspace` per runspace pool and calls :meth:`Runspace.invoke`
+for each pipeline in a worker thread. Output and every other stream go through the
+:class:`PipelineHost` the caller passes in. Variables and functions defined by a pipeline stay
+in the runspace (global scope) for the next pipeline unless the command used local scope.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from psrpcore import Command
+from psrpcore.types import ErrorRecord, PSObject
+
+from winhost.engine import cmdlets as _catalogue  # noqa: F401  (registers the cmdlets)
+from winhost.engine.context import ExecutionContext, PipelineHost, Scope
+from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError
+from winhost.engine.evaluator import Evaluator
+from winhost.engine.model import Machine
+from winhost.engine.variables import initial_globals
+from winhost.engine.values import to_output
+
+__all__ = ["PipelineHost", "PipelineStopped", "Runspace"]
+
+
+def _ansible_exec_hook() -> Any:
+    """winhost.engine.ansible_exec.try_invoke if that module exists (owned by another part)."""
+    try:
+        if importlib.util.find_spec("winhost.engine.ansible_exec") is None:
+            return None
+        module = importlib.import_module("winhost.engine.ansible_exec")
+    except ImportError:
+        return None
+    return getattr(module, "try_invoke", None)
+
+
+class Runspace:
+    """One runspace: global scope + machine + the user it runs as."""
+
+    def __init__(self, machine: Machine, user: str, configuration_name: str) -> None:
+        self.machine = machine
+        self.user = user
+        self.configuration_name = configuration_name
+        self.global_scope = Scope()
+        self.reset()
+
+    def reset(self) -> None:
+        """ResetRunspaceState: forget variables and functions defined by earlier pipelines."""
+        self.global_scope = Scope()
+        for name, value in initial_globals(self.machine, self.user).items():
+            self.global_scope.set(name, value)
+
+    def invoke(self, commands: list[Command], input: Iterable[Any] | None, host: PipelineHost) -> None:
+        """Run one pipeline; returns when done, raises PipelineStopped when the client stopped it.
+
+        A terminating error ends the pipeline: it is written to the error stream and
+        PSRuntimeError is raised so the caller can report PipelineState Failed with it.
+        """
+        hook = _ansible_exec_hook()
+        if hook is not None and hook(self, commands, input, host):
+            return
+        ctx = ExecutionContext(self.machine, self.user, host, self.global_scope)
+        evaluator = Evaluator(ctx)
+        statements: list[list[Command]] = [[]]
+        for command in commands:
+            statements[-1].append(command)
+            if command.end_of_statement:
+                statements.append([])
+        statements = [s for s in statements if s]
+        input_iter: Iterator[Any] | None = iter(input) if input is not None else None
+        try:
+            for index, statement in enumerate(statements):
+                stream = self._statement_stream(evaluator, statement, input_iter if index == 0 else None)
+                for value in stream:
+                    ctx.check_stop()
+                    host.write_output(to_output(value))
+        except PipelineStopped:
+            raise
+        except ExitSignal as exc:
+            host.set_should_exit(exc.code)
+        except FlowControl:
+            pass
+        except PSRuntimeError as exc:
+            if host.stop_requested.is_set():
+                raise PipelineStopped() from exc
+            raise
+        finally:
+            self.global_scope.set("__location", ctx.location)
+
+    def _statement_stream(self, evaluator: Evaluator, statement: list[Command],
+                          input_iter: Iterator[Any] | None) -> Iterator[Any]:
+        stream: Iterator[Any] | None = input_iter
+        expecting = input_iter is not None
+        for command in statement:
+            params = [(name, _unwrap(value)) for name, value in command.parameters]
+            if command.is_script:
+                local = command.use_local_scope is not False
+                stream = evaluator.script_stream(command.command_text, params, stream, local_scope=local,
+                                                 expecting_input=expecting)
+            else:
+                stream = evaluator.command_stream(command.command_text, params, stream, self.global_scope,
+                                                  expecting_input=expecting)
+            expecting = True
+        assert stream is not None
+        return stream
+
+
+def _unwrap(value: Any) -> Any:
+    """Deserialized client values: psrpcore gives PSObjects for primitives with notes; keep them."""
+    if isinstance(value, ErrorRecord):
+        return value
+    if isinstance(value, PSObject) and hasattr(value, "PSObject"):
+        return value
+    return value

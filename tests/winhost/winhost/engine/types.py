@@ -1,0 +1,152 @@
+"""Type literals, casts and -is: the .NET types the script subset knows."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from psrpcore.types import ErrorCategory, PSObject
+
+from winhost.engine.errors import not_emulated, terminating
+from winhost.engine.values import (
+    ScriptBlockValue,
+    as_list,
+    custom_object,
+    is_collection,
+    to_bool,
+    to_number,
+    to_string,
+    type_names,
+)
+
+
+class TypeRef:
+    """A resolved type literal such as [string] or [Environment]."""
+
+    def __init__(self, name: str, full_name: str) -> None:
+        self.name = name
+        self.full_name = full_name
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+_ACCELERATORS = {
+    "string": "System.String", "int": "System.Int32", "int32": "System.Int32", "long": "System.Int64",
+    "int64": "System.Int64", "bool": "System.Boolean", "boolean": "System.Boolean", "double": "System.Double",
+    "float": "System.Single", "single": "System.Single", "decimal": "System.Decimal", "char": "System.Char",
+    "byte": "System.Byte", "array": "System.Array", "hashtable": "System.Collections.Hashtable",
+    "object": "System.Object", "psobject": "System.Management.Automation.PSObject",
+    "pscustomobject": "System.Management.Automation.PSObject", "scriptblock": "System.Management.Automation.ScriptBlock",
+    "switch": "System.Management.Automation.SwitchParameter", "datetime": "System.DateTime",
+    "timespan": "System.TimeSpan", "environment": "System.Environment", "math": "System.Math",
+    "convert": "System.Convert", "guid": "System.Guid", "regex": "System.Text.RegularExpressions.Regex",
+    "void": "System.Void", "ordered": "System.Collections.Specialized.OrderedDictionary",
+    "io.path": "System.IO.Path", "io.file": "System.IO.File", "text.encoding": "System.Text.Encoding",
+    "version": "System.Version", "uri": "System.Uri", "securestring": "System.Security.SecureString",
+    "pscredential": "System.Management.Automation.PSCredential", "net.dns": "System.Net.Dns",
+    "system.net.dns": "System.Net.Dns", "security.principal.windowsidentity":
+    "System.Security.Principal.WindowsIdentity", "char[]": "System.Char[]", "string[]": "System.String[]",
+    "int[]": "System.Int32[]", "object[]": "System.Object[]", "byte[]": "System.Byte[]",
+}
+
+
+def resolve_type(name: str) -> TypeRef:
+    low = name.lower().strip()
+    if low.startswith("system."):
+        short = low[len("system."):]
+        full = _ACCELERATORS.get(short, name)
+        return TypeRef(name, full if full != name else name)
+    full = _ACCELERATORS.get(low)
+    if full is None:
+        full = "System." + name if "." in name else name
+    return TypeRef(name, full)
+
+
+def cast_value(type_name: str | Any, value: Any) -> Any:
+    if isinstance(type_name, TypeRef):
+        full = type_name.full_name
+    else:
+        full = resolve_type(str(type_name)).full_name
+    low = full.lower()
+    if low.endswith("[]"):
+        element = full[:-2]
+        return [cast_value(element, v) for v in as_list(value)]
+    if low == "system.string":
+        return None if value is None and False else to_string(value)
+    if low in ("system.int32", "system.int64", "system.byte"):
+        number = to_number(value)
+        return int(round(number)) if isinstance(number, float) else int(number)
+    if low in ("system.double", "system.single", "system.decimal"):
+        return float(to_number(value))
+    if low == "system.boolean":
+        if isinstance(value, str):
+            return value != ""
+        return to_bool(value)
+    if low == "system.management.automation.switchparameter":
+        return to_bool(value)
+    if low == "system.object":
+        return value
+    if low == "system.array":
+        return as_list(value)
+    if low == "system.collections.hashtable":
+        if isinstance(value, dict):
+            return dict(value)
+        raise _cast_error(value, full)
+    if low == "system.management.automation.psobject":
+        return custom_object(value) if isinstance(value, dict) else value
+    if low == "system.management.automation.scriptblock":
+        if isinstance(value, ScriptBlockValue):
+            return value
+        raise _cast_error(value, full)
+    if low == "system.void":
+        return None
+    if low == "system.char":
+        text = to_string(value)
+        if isinstance(value, int):
+            return chr(value)
+        if len(text) == 1:
+            return text
+        raise _cast_error(value, full)
+    if low == "system.datetime":
+        if isinstance(value, datetime.datetime):
+            return value
+        try:
+            return datetime.datetime.fromisoformat(to_string(value))
+        except ValueError as exc:
+            raise _cast_error(value, full) from exc
+    if low == "system.version":
+        return to_string(value)
+    if low == "system.guid":
+        import uuid
+
+        return uuid.UUID(to_string(value))
+    if low == "system.collections.specialized.ordereddictionary":
+        return dict(value) if isinstance(value, dict) else value
+    if isinstance(value, PSObject) and any(n.lower() == low for n in value.PSObject.type_names):
+        return value
+    raise not_emulated(f"casts to [{type_name}]")
+
+
+def _cast_error(value: Any, full: str) -> Exception:
+    return terminating(
+        f'Cannot convert value "{to_string(value)}" to type "{full}".',
+        "ConvertToFinalInvalidCastException", ErrorCategory.InvalidArgument,
+        exception_type="System.Management.Automation.PSInvalidCastException")
+
+
+def is_type(value: Any, type_ref: Any) -> bool:
+    full = type_ref.full_name if isinstance(type_ref, TypeRef) else resolve_type(to_string(type_ref)).full_name
+    low = full.lower()
+    if low == "system.object":
+        return value is not None
+    if low == "system.array" or low.endswith("[]"):
+        return is_collection(value)
+    if low == "system.management.automation.scriptblock":
+        return isinstance(value, ScriptBlockValue)
+    if low == "system.management.automation.psobject":
+        return value is not None
+    if low == "system.datetime":
+        return isinstance(value, datetime.datetime)
+    names = [n.lower() for n in type_names(value)]
+    return low in names or ("deserialized." + low) in names

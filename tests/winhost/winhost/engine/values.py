@@ -1,0 +1,331 @@
+"""PowerShell value semantics on Python/psrpcore values: truthiness, strings, numbers, members."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import fnmatch
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from psrpcore.types import PSCustomObject, PSDouble, PSNoteProperty, PSObject
+
+
+class ScriptBlockValue:
+    """A script block: its source text, a callable evaluator closure, and its defining scope."""
+
+    def __init__(self, text: str, node: Any, scope: Any, evaluator: Any) -> None:
+        self.text = text
+        self.node = node
+        self.scope = scope
+        self.evaluator = evaluator
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def is_collection(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and not isinstance(value, (str, bytes))
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if is_collection(value):
+        return list(value)
+    return [value]
+
+
+def enumerate_value(value: Any) -> Iterator[Any]:
+    """PowerShell's output unrolling: arrays are enumerated one level, everything else is itself."""
+    if is_collection(value):
+        yield from value
+    elif value is not None or value is None:
+        yield value
+
+
+def to_bool(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, enum.Enum):
+        return True
+    if isinstance(value, (int, float)):
+        return value != 0
+    if isinstance(value, str):
+        return value != ""
+    if is_collection(value):
+        if len(value) == 0:
+            return False
+        if len(value) == 1:
+            return to_bool(value[0])
+        return True
+    if hasattr(value, "IsPresent") and isinstance(getattr(value, "IsPresent", None), bool):
+        return bool(value.IsPresent)
+    return True
+
+
+def to_string(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, enum.Enum):
+        return str(value.name)
+    if isinstance(value, float):
+        if value == int(value) and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%m/%d/%Y %H:%M:%S")
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if is_collection(value):
+        return " ".join(to_string(v) for v in value)
+    if isinstance(value, dict):
+        return "System.Collections.Hashtable"
+    if isinstance(value, ScriptBlockValue):
+        return value.text
+    if isinstance(value, PSObject):
+        ts = value.PSObject.to_string
+        if ts is not None:
+            return str(ts)
+        if isinstance(value, PSCustomObject) or not value.PSObject.adapted_properties:
+            props = all_properties(value)
+            if props:
+                return "@{" + "; ".join(f"{k}={to_string(v)}" for k, v in props.items()) + "}"
+        return str(value.PSObject.type_names[0]) if value.PSObject.type_names else ""
+    return str(value)
+
+
+def to_number(value: Any) -> int | float:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, enum.Enum):
+        return int(value.value)
+    if isinstance(value, (int, float)):
+        return value
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return 0
+        try:
+            if text.lower().startswith("0x"):
+                return int(text, 16)
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                pass
+    from winhost.engine.errors import terminating
+    from psrpcore.types import ErrorCategory
+
+    raise terminating(
+        f'Cannot convert value "{to_string(value)}" to type "System.Int32". Error: "Input string was not in a '
+        'correct format."',
+        "InvalidCastFromStringToInteger",
+        ErrorCategory.InvalidArgument,
+        exception_type="System.Management.Automation.RuntimeException",
+    )
+
+
+def to_output(value: Any) -> Any:
+    """Prepare a value for the wire: Python floats are doubles in PowerShell."""
+    if isinstance(value, float) and not isinstance(value, PSObject):
+        return PSDouble(value)
+    return value
+
+
+# -- members ----------------------------------------------------------------------------------
+
+
+def all_properties(obj: Any) -> dict[str, Any]:
+    """Property name -> value, adapted first then extended (as Select-Object * lists them)."""
+    if isinstance(obj, dict):
+        return {str(k): v for k, v in obj.items()}
+    if isinstance(obj, PSObject):
+        out: dict[str, Any] = {}
+        for prop in [*obj.PSObject.adapted_properties, *obj.PSObject.extended_properties]:
+            out[prop.name] = prop.get_value(obj)
+        return out
+    return {}
+
+
+def get_property(obj: Any, name: str) -> tuple[bool, Any]:
+    """Case-insensitive property lookup like PowerShell's member binder."""
+    low = name.lower()
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if str(k).lower() == low:
+                return True, v
+        if low == "count":
+            return True, len(obj)
+        if low == "keys":
+            return True, list(obj.keys())
+        if low == "values":
+            return True, list(obj.values())
+        return False, None
+    if isinstance(obj, PSObject):
+        for prop in [*obj.PSObject.extended_properties, *obj.PSObject.adapted_properties]:
+            if prop.name.lower() == low:
+                return True, prop.get_value(obj)
+        if low == "pstypenames":
+            return True, list(obj.PSObject.type_names)
+    if isinstance(obj, enum.Enum):
+        if low == "value__":
+            return True, int(obj.value)
+    if isinstance(obj, str):
+        if low == "length":
+            return True, len(obj)
+    if is_collection(obj):
+        if low in ("count", "length"):
+            return True, len(obj)
+        # Member enumeration: $services.Name
+        values = []
+        found_any = False
+        for item in obj:
+            found, v = get_property(item, name)
+            if found:
+                found_any = True
+                values.extend(as_list(v) if is_collection(v) else [v])
+        return found_any, values
+    if isinstance(obj, datetime.datetime):
+        attr = {"year": obj.year, "month": obj.month, "day": obj.day, "hour": obj.hour,
+                "minute": obj.minute, "second": obj.second, "dayofweek": obj.strftime("%A"),
+                "date": obj.replace(hour=0, minute=0, second=0, microsecond=0)}
+        if low in attr:
+            return True, attr[low]
+        if low == "ticks":
+            return True, int((obj.replace(tzinfo=None) - datetime.datetime(1, 1, 1)).total_seconds() * 10**7)
+    if isinstance(obj, datetime.timedelta):
+        attr2 = {"totalseconds": obj.total_seconds(), "totalmilliseconds": obj.total_seconds() * 1000,
+                 "totalminutes": obj.total_seconds() / 60, "days": obj.days, "seconds": obj.seconds % 60}
+        if low in attr2:
+            return True, attr2[low]
+    if low == "count" and obj is not None:
+        return True, 1
+    return False, None
+
+
+def set_property(obj: Any, name: str, value: Any) -> None:
+    from winhost.engine.errors import terminating
+    from psrpcore.types import ErrorCategory
+
+    if isinstance(obj, dict):
+        for k in list(obj.keys()):
+            if str(k).lower() == name.lower():
+                obj[k] = value
+                return
+        obj[name] = value
+        return
+    if isinstance(obj, PSObject):
+        for prop in [*obj.PSObject.extended_properties, *obj.PSObject.adapted_properties]:
+            if prop.name.lower() == name.lower():
+                setter = getattr(obj, "_winhost_setters", {}).get(prop.name.lower())
+                if setter is not None:
+                    setter(value)
+                prop.set_value(value, obj) if prop.getter is None else None
+                return
+    raise terminating(
+        f"The property '{name}' cannot be found on this object. Verify that the property exists and can be set.",
+        "PropertyAssignmentException",
+        ErrorCategory.InvalidOperation,
+    )
+
+
+def new_object(type_names: list[str], props: dict[str, Any], to_string_value: str | None = None,
+               extended: dict[str, Any] | None = None) -> PSObject:
+    """A .NET-typed object with adapted properties (serialized in ``<Props>`` like Windows)."""
+    obj = PSObject()
+    obj.PSObject.type_names = list(type_names)
+    for name, value in props.items():
+        obj.PSObject.adapted_properties.append(PSNoteProperty(name, value=value))
+    for name, value in (extended or {}).items():
+        obj.PSObject.extended_properties.append(PSNoteProperty(name, value=value))
+    if to_string_value is not None:
+        obj.PSObject.to_string = to_string_value
+    return obj
+
+
+def custom_object(props: dict[str, Any], type_name: str | None = None) -> PSCustomObject:
+    obj = PSCustomObject(**{str(k): v for k, v in props.items() if str(k) != "PSTypeName"})
+    if type_name:
+        obj.PSObject.type_names.insert(0, type_name)
+    elif "PSTypeName" in props:
+        obj.PSObject.type_names.insert(0, to_string(props["PSTypeName"]))
+    return obj
+
+
+def type_names(value: Any) -> list[str]:
+    if isinstance(value, PSObject):
+        return list(value.PSObject.type_names)
+    mapping = {
+        bool: "System.Boolean", int: "System.Int32", float: "System.Double", str: "System.String",
+        dict: "System.Collections.Hashtable", list: "System.Object[]",
+    }
+    name = mapping.get(type(value))
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+        name = "System.Int64"
+    return [name, "System.Object"] if name else ["System.Object"]
+
+
+# -- comparison -------------------------------------------------------------------------------
+
+
+def _coerce_pair(left: Any, right: Any) -> tuple[Any, Any]:
+    if isinstance(left, enum.Enum):
+        if isinstance(right, str):
+            return left.name.lower(), right.lower()
+        return int(left.value), to_number(right)
+    if isinstance(left, bool):
+        return left, to_bool(right)
+    if isinstance(left, (int, float)):
+        try:
+            return left, to_number(right)
+        except Exception:
+            return to_string(left).lower(), to_string(right).lower()
+    if isinstance(left, datetime.datetime) and isinstance(right, datetime.datetime):
+        return left, right
+    return to_string(left).lower(), to_string(right).lower()
+
+
+def ps_equals(left: Any, right: Any, case_sensitive: bool = False) -> bool:
+    if left is None or right is None:
+        return left is None and right is None
+    if case_sensitive and isinstance(left, str):
+        return left == to_string(right)
+    a, b = _coerce_pair(left, right)
+    return bool(a == b)
+
+
+def ps_compare(left: Any, right: Any) -> int:
+    if left is None:
+        return 0 if right is None else -1
+    if right is None:
+        return 1
+    a, b = _coerce_pair(left, right)
+    return (a > b) - (a < b)
+
+
+def like(value: Any, pattern: Any, case_sensitive: bool = False) -> bool:
+    text, pat = to_string(value), to_string(pattern)
+    if not case_sensitive:
+        text, pat = text.lower(), pat.lower()
+    return fnmatch.fnmatchcase(text, pat)
+
+
+def regex_match(value: Any, pattern: Any, case_sensitive: bool = False) -> re.Match[str] | None:
+    flags = 0 if case_sensitive else re.IGNORECASE
+    return re.search(dotnet_regex(to_string(pattern)), to_string(value), flags)
+
+
+def dotnet_regex(pattern: str) -> str:
+    """.NET named groups (?<name>) -> Python (?P<name>)."""
+    return re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern)
