@@ -1,0 +1,257 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# This module runs as an action plugin (plugins/action/invoke_command.py); this file holds its
+# documentation only.
+
+DOCUMENTATION = r"""
+module: invoke_command
+short_description: Run a PowerShell script block or command on Windows hosts, like Invoke-Command
+version_added: "1.0.0"
+author: psremoting.core contributors
+description:
+  - Runs a script block (I(script) or I(path)) or one command (I(command)) in the host's PowerShell
+    Remoting session, like C(Invoke-Command -ScriptBlock), and returns the output objects as data.
+  - The script text is sent as it is; arguments, parameters, C($Using:) values and input objects are sent as
+    typed PSRP values, never put into script text.
+  - A script can read and set C($Ansible) (C(Changed), C(Failed), C(Result), C(Diff), C(CheckMode),
+    C(Verbosity), C(Tmpdir)) as in M(ansible.windows.win_powershell), so existing scripts carry over.
+  - With I(computer_name), one task runs on many inventory hosts at once (one-to-many, like
+    C(Invoke-Command -ComputerName a,b,c)), each reached with its own inventory variables.
+  - Needs the C(psremoting.core.psrp) connection plugin.
+options:
+  script:
+    description:
+      - The script block text. It may have a C(param()) block, read C($args), C($input) and C($Using:name).
+      - Exactly one of I(script), I(path) and I(command) is needed.
+    type: str
+  path:
+    description:
+      - A C(.ps1) file with the script, read on the controller as UTF-8 (a BOM is allowed), or on the target
+        when I(remote_src=true).
+      - Like C(Invoke-Command -FilePath).
+    type: path
+  remote_src:
+    description: Read I(path) on the Windows host instead of the controller.
+    type: bool
+    default: false
+  command:
+    description:
+      - One command (cmdlet, function or executable) to run with I(parameters) and I(arguments), without a
+        script block, for example C(Get-Service).
+      - In check mode a command runs only when its verb only reads (C(Get), C(Test), C(Find), C(Search),
+        C(Measure), C(Resolve), C(Read), C(Select), C(Compare), C(Show)); such a command reports no change.
+    type: str
+  arguments:
+    description:
+      - Positional values for the script's C(param()) block or C($args), like C(-ArgumentList).
+    type: list
+    elements: raw
+  parameters:
+    description: Named parameters for the script or command, like splatting a hashtable.
+    type: dict
+  sensitive_parameters:
+    description:
+      - Parameters whose values are secrets, sent as C(SecureString) or C(PSCredential) objects. They are never
+        logged or returned.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The parameter name.
+        type: str
+        required: true
+      value:
+        description: Sent as a C(SecureString). Mutually exclusive with I(username)/I(password).
+        type: str
+      username:
+        description: Sent as the C(UserName) of a C(PSCredential), with I(password).
+        type: str
+      password:
+        description: The C(Password) of the C(PSCredential).
+        type: str
+  using:
+    description:
+      - Values the script reads as C($Using:name). They are sent the way C(Invoke-Command) sends them, as a
+        dictionary of typed values next to the script text, not spliced into it.
+      - The task fails when the script reads a C($Using:) variable that has no value here.
+    type: dict
+  input:
+    description: Objects given to the script as pipeline input (C($input), C(process {}) blocks).
+    type: list
+    elements: raw
+  error_action:
+    description:
+      - The C($ErrorActionPreference) of the script. C(stop) makes the first error end the script and fail the
+        task; C(silently_continue) drops error records.
+    type: str
+    choices: [continue, stop, silently_continue]
+    default: continue
+  depth:
+    description:
+      - How many levels of nested objects are converted to data, like C(ConvertTo-Json -Depth); deeper values
+        become their C(ToString()) text.
+    type: int
+    default: 2
+  chdir:
+    description: The working directory (C(Push-Location)) of the script; restored afterwards.
+    type: str
+  creates:
+    description: A path on the Windows host; when it exists the task is skipped.
+    type: str
+  removes:
+    description: A path on the Windows host; when it does not exist the task is skipped.
+    type: str
+  computer_name:
+    description:
+      - Inventory host names to run on instead of the task's own host (one-to-many). Each is reached with its own
+        inventory variables through a connection of the same plugin.
+      - Results of every host come back in one task result; see RV(hosts).
+    type: list
+    elements: str
+  throttle_limit:
+    description: How many hosts of I(computer_name) run at the same time, like C(-ThrottleLimit).
+    type: int
+    default: 32
+  fail_on:
+    description:
+      - With I(computer_name), when the task fails. C(any) when one host fails or is unreachable, C(all) only
+        when every host does, C(never) to only report per-host status in RV(hosts).
+    type: str
+    choices: [any, all, never]
+    default: any
+attributes:
+  check_mode:
+    support: partial
+    details:
+      - A script runs in check mode only when it declares C([CmdletBinding(SupportsShouldProcess)]); it then
+        runs with C(-WhatIf). Other scripts are skipped and reported as changed.
+  diff_mode:
+    support: full
+    details: A script sets the diff with C($Ansible.Diff).
+  platform:
+    platforms: windows
+notes:
+  - Output objects are converted as described in docs/invoke_command.md of the collection. Enums become
+    C({Type, String, Value}), C(DateTime) an ISO 8601 string, objects a dictionary of their properties plus
+    C(PSTypeNames), C(PSComputerName) and C(RunspaceId).
+  - A script that does not mention C($Ansible), C(chdir) or a non-default I(error_action) is sent as one
+    PSRP command; otherwise a constant prelude and postlude script set up and read back C($Ansible).
+seealso:
+  - module: ansible.windows.win_powershell
+  - ref: psremoting.core.format_table filter <ansible_collections.psremoting.core.format_table_filter>
+    description: Show the output as a PowerShell table.
+"""
+
+EXAMPLES = r"""
+- name: Get a service
+  psremoting.core.invoke_command:
+    script: Get-Service -Name W32Time
+  register: w32time
+
+- name: Positional and named parameters
+  psremoting.core.invoke_command:
+    script: |
+      param($Name, $Greeting = 'Hello')
+      "$Greeting $Name from $env:COMPUTERNAME"
+    arguments: [World]
+    parameters:
+      Greeting: Hi
+
+- name: $Using values, sent as data
+  psremoting.core.invoke_command:
+    script: Get-Service -Name $Using:service_name
+    using:
+      service_name: W32Time
+
+- name: Report change state like win_powershell
+  psremoting.core.invoke_command:
+    script: |
+      [CmdletBinding(SupportsShouldProcess)]
+      param ()
+      $svc = Get-Service -Name W32Time
+      if ($svc.Status -ne 'Running') {
+          if ($PSCmdlet.ShouldProcess('W32Time', 'Start')) { Start-Service -Name W32Time }
+      }
+      else { $Ansible.Changed = $false }
+
+- name: One task, many hosts
+  psremoting.core.invoke_command:
+    script: Get-Service -Name W32Time
+    computer_name: "{{ groups['web'] }}"
+    throttle_limit: 16
+    fail_on: all
+  run_once: true
+  register: services
+
+- name: Show them as a table
+  ansible.builtin.debug:
+    msg: "{{ services.output | psremoting.core.format_table(['Name', 'Status']) }}"
+"""
+
+RETURN = r"""
+output:
+  description:
+    - The output objects, converted to data. Objects are dictionaries of their properties with C(PSTypeNames),
+      C(PSComputerName) and C(RunspaceId).
+  returned: always
+  type: list
+  elements: raw
+  sample:
+    - Name: W32Time
+      Status: {Type: System.ServiceProcess.ServiceControllerStatus, String: Running, Value: 4}
+      PSComputerName: dc01
+result:
+  description: The value the script set in C($Ansible.Result).
+  returned: always
+  type: raw
+error:
+  description: Error records, shaped like M(ansible.windows.win_powershell)'s.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    output: {description: The error as PowerShell shows it., type: str}
+    error_details: {description: C(message) and C(recommended_action), or null., type: dict}
+    exception: {description: C(message), C(type), C(help_link), C(source), C(hresult), C(inner_exception)., type: dict}
+    target_object: {description: The object the error is about., type: raw}
+    category_info: {description: C(category), C(category_id), C(activity), C(reason), C(target_name), C(target_type)., type: dict}
+    fully_qualified_error_id: {description: The error id., type: str}
+    script_stack_trace: {description: Where the error happened., type: str}
+    pipeline_iteration_info: {description: The pipeline iteration numbers., type: list}
+warning:
+  description: Warning messages (with I(computer_name), dictionaries with C(message) and C(PSComputerName)).
+  returned: always
+  type: list
+verbose:
+  description: Verbose messages.
+  returned: always
+  type: list
+debug:
+  description: Debug messages.
+  returned: always
+  type: list
+information:
+  description: Information records, with C(message_data), C(source), C(time_generated) and C(tags).
+  returned: always
+  type: list
+host_out:
+  description: Text written to the host (C(Write-Host)).
+  returned: always
+  type: str
+host_err:
+  description: Text written to the host's error output.
+  returned: always
+  type: str
+rc:
+  description: The exit code the script set with C(exit), when it did.
+  returned: when set
+  type: int
+hosts:
+  description:
+    - With I(computer_name), per-host results keyed by inventory name.
+  returned: when computer_name is set
+  type: dict
+  sample:
+    web01: {status: ok, msg: null, changed: true, skipped: false, result: {}, host_out: "", host_err: "", output_count: 1}
+    web02: {status: unreachable, msg: "connection refused", changed: false, skipped: false, result: {}, host_out: "", host_err: "", output_count: 0}
+"""
