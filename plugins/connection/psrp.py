@@ -1,0 +1,585 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection plugin psremoting.core.psrp: ansible.builtin.psrp with persistent sessions."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import typing as t
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.shell.powershell import _common_args
+from ansible.utils.display import Display
+
+from ansible_collections.psremoting.core.plugins.plugin_utils._errors import raise_ansible
+from ansible_collections.psremoting.core.plugins.plugin_utils._options import (
+    ConnectionSettings,
+    OptionError,
+    read_settings,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import (
+    PipelineRequest,
+    PipelineRequestError,
+    PipelineResult,
+    validate_request,
+)
+
+try:  # ansible-core >= 2.19 feeds the exec manifest as lines; older versions as one string
+    from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script  # noqa: F401
+
+    _MANIFEST_AS_LINES = True
+except ImportError:  # pragma: no cover - ansible-core < 2.19
+    _MANIFEST_AS_LINES = False
+
+
+DOCUMENTATION = r"""
+name: psrp
+author: psremoting.core contributors
+short_description: PowerShell Remoting (PSRP) with sessions that persist across tasks
+description:
+  - Drop-in replacement for P(ansible.builtin.psrp#connection). It accepts the same options and
+    variables with the same defaults, runs modules, raw commands and scripts the same way, so an
+    inventory switches by setting C(ansible_connection=psremoting.core.psrp).
+  - The first task for a host opens a PowerShell runspace pool (one WSMan shell); later tasks and
+    plays of the same run reuse it from any fork. The pools live in a session broker process that
+    the first worker starts; it closes idle sessions and deletes every shell when the
+    ansible-playbook run ends or is interrupted.
+  - Action plugins of this collection run typed PSRP command pipelines through the same session.
+  - See docs/connection.md in the collection for sizing and troubleshooting.
+version_added: "1.0.0"
+requirements:
+  - pypsrp>=0.9.0,<1.0.0 (Python library)
+extends_documentation_fragment:
+  - connection_pipelining
+options:
+  remote_addr:
+    description: Host name or address to connect to.
+    type: str
+    default: inventory_hostname
+    vars:
+      - name: inventory_hostname
+      - name: ansible_host
+      - name: ansible_psrp_host
+  remote_user:
+    description: The user to authenticate as.
+    type: str
+    vars:
+      - name: ansible_user
+      - name: ansible_psrp_user
+    keyword:
+      - name: remote_user
+  remote_password:
+    description: Password of O(remote_user); can be given with C(--ask-pass).
+    type: str
+    vars:
+      - name: ansible_password
+      - name: ansible_winrm_pass
+      - name: ansible_winrm_password
+    aliases:
+      - password
+  port:
+    description:
+      - TCP port of the WinRM listener.
+      - V(5986) when O(protocol) is unset or V(https), else V(5985).
+    type: int
+    vars:
+      - name: ansible_port
+      - name: ansible_psrp_port
+    keyword:
+      - name: port
+  protocol:
+    description:
+      - V(http) or V(https). When unset, V(https) unless O(port) is V(5985).
+    type: str
+    choices: [http, https]
+    vars:
+      - name: ansible_psrp_protocol
+  path:
+    description: URI path of the WSMan endpoint.
+    type: str
+    default: wsman
+    vars:
+      - name: ansible_psrp_path
+  auth:
+    description:
+      - Authentication protocol. V(negotiate) tries Kerberos and falls back to NTLM.
+    type: str
+    default: negotiate
+    choices: [basic, certificate, negotiate, kerberos, ntlm, credssp]
+    vars:
+      - name: ansible_psrp_auth
+  cert_validation:
+    description: V(validate) the server's TLS certificate, or V(ignore) it.
+    type: str
+    default: validate
+    choices: [validate, ignore]
+    vars:
+      - name: ansible_psrp_cert_validation
+  ca_cert:
+    description: PEM CA bundle used to validate the server certificate.
+    type: path
+    aliases: [cert_trust_path]
+    vars:
+      - name: ansible_psrp_cert_trust_path
+      - name: ansible_psrp_ca_cert
+  connection_timeout:
+    description: Seconds to wait for the TCP/TLS connection.
+    type: int
+    default: 30
+    vars:
+      - name: ansible_psrp_connection_timeout
+  read_timeout:
+    description: Seconds to wait for an HTTP response; must be greater than O(operation_timeout).
+    type: int
+    default: 30
+    vars:
+      - name: ansible_psrp_read_timeout
+  reconnection_retries:
+    description: Retries on connection errors.
+    type: int
+    default: 0
+    vars:
+      - name: ansible_psrp_reconnection_retries
+  reconnection_backoff:
+    description: Seconds of backoff between reconnection attempts (doubles each time).
+    type: int
+    default: 2
+    vars:
+      - name: ansible_psrp_connection_backoff
+      - name: ansible_psrp_reconnection_backoff
+  message_encryption:
+    description:
+      - V(auto) encrypts WSMan messages when not using HTTPS, V(always) also over HTTPS,
+        V(never) disables message encryption.
+    type: str
+    default: auto
+    choices: [auto, always, never]
+    vars:
+      - name: ansible_psrp_message_encryption
+  proxy:
+    description: Proxy URL.
+    type: str
+    vars:
+      - name: ansible_psrp_proxy
+  ignore_proxy:
+    description: Ignore proxy settings from the environment (ignored when O(proxy) is set).
+    type: bool
+    default: false
+    vars:
+      - name: ansible_psrp_ignore_proxy
+  certificate_key_pem:
+    description: Local path of the client certificate key for V(certificate) auth.
+    type: path
+    vars:
+      - name: ansible_psrp_certificate_key_pem
+  certificate_pem:
+    description: Local path of the client certificate for V(certificate) auth.
+    type: path
+    vars:
+      - name: ansible_psrp_certificate_pem
+  credssp_auth_mechanism:
+    description: Inner mechanism for CredSSP.
+    type: str
+    default: auto
+    choices: [auto, kerberos, ntlm]
+    vars:
+      - name: ansible_psrp_credssp_auth_mechanism
+  credssp_disable_tlsv1_2:
+    description: Disable TLS 1.2 on the CredSSP channel (only for very old hosts).
+    type: bool
+    default: false
+    vars:
+      - name: ansible_psrp_credssp_disable_tlsv1_2
+  credssp_minimum_version:
+    description: Minimum CredSSP server version (V(5) requires the CVE-2018-0886 fix).
+    type: int
+    default: 2
+    vars:
+      - name: ansible_psrp_credssp_minimum_version
+  negotiate_delegate:
+    description: Allow Kerberos credential delegation.
+    type: bool
+    vars:
+      - name: ansible_psrp_negotiate_delegate
+  negotiate_hostname_override:
+    description: Host name used for the Kerberos SPN instead of O(remote_addr).
+    type: str
+    vars:
+      - name: ansible_psrp_negotiate_hostname_override
+  negotiate_send_cbt:
+    description: Send channel binding tokens over HTTPS.
+    type: bool
+    default: true
+    vars:
+      - name: ansible_psrp_negotiate_send_cbt
+  negotiate_service:
+    description: Service part of the Kerberos SPN.
+    type: str
+    default: WSMAN
+    vars:
+      - name: ansible_psrp_negotiate_service
+  operation_timeout:
+    description: WSMan OperationTimeout in seconds (long-poll length of a Receive).
+    type: int
+    default: 20
+    vars:
+      - name: ansible_psrp_operation_timeout
+  max_envelope_size:
+    description:
+      - Maximum WSMan envelope size in bytes. With the default the client moves to 512000 once the
+        server reports protocol 2.2 or newer (Windows 8 / Server 2012 and later).
+    type: int
+    default: 153600
+    vars:
+      - name: ansible_psrp_max_envelope_size
+  configuration_name:
+    description: PowerShell session configuration (endpoint) to connect to, e.g. a JEA endpoint.
+    type: str
+    default: Microsoft.PowerShell
+    vars:
+      - name: ansible_psrp_configuration_name
+  session_persist:
+    description:
+      - Keep the PSRP session open in the session broker and reuse it for later tasks and plays
+        of the same run.
+      - V(false) opens and closes a session per task like P(ansible.builtin.psrp#connection).
+    type: bool
+    default: true
+    env:
+      - name: ANSIBLE_PSRP_SESSION_PERSIST
+    ini:
+      - section: psremoting_psrp
+        key: session_persist
+    vars:
+      - name: ansible_psrp_session_persist
+  session_idle_timeout:
+    description:
+      - Seconds a persistent session may stay unused before the broker closes it.
+      - The server-side shell IdleTimeOut is set to this plus 30 seconds (at least 60) so the
+        server drops the shell by itself if the broker is killed.
+    type: int
+    default: 60
+    env:
+      - name: ANSIBLE_PSRP_SESSION_IDLE_TIMEOUT
+    ini:
+      - section: psremoting_psrp
+        key: session_idle_timeout
+    vars:
+      - name: ansible_psrp_session_idle_timeout
+  session_dir:
+    description:
+      - Directory of the broker's Unix socket (created with mode 0700). Holds no secrets.
+    type: path
+    default: ~/.ansible/psrp_sessions
+    env:
+      - name: ANSIBLE_PSRP_SESSION_DIR
+    ini:
+      - section: psremoting_psrp
+        key: session_dir
+    vars:
+      - name: ansible_psrp_session_dir
+"""
+
+display = Display()
+
+# ansible.builtin.psrp's wrapper for "-File" commands (ansible-core >= 2.19 runs scripts in-process)
+RUN_FILE_SCRIPT = (
+    "param([string]$Path, [Parameter(ValueFromRemainingArguments)][string[]]$ScriptArgs) & $Path @ScriptArgs"
+)
+
+InputSpec = dict[str, t.Any] | None
+ExecResult = tuple[int, bytes, bytes]
+
+
+class _Backend(t.Protocol):
+    def exec(
+        self, script: str, input_spec: InputSpec, arguments: list[str] | None, verbosity: int
+    ) -> ExecResult: ...
+    def put(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
+    def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
+    def pipeline(self, request: PipelineRequest) -> PipelineResult: ...
+    def reset(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class _BrokerBackend:
+    """Runs everything in the session broker (persistent sessions)."""
+
+    def __init__(self, settings: ConnectionSettings, become: t.Any) -> None:
+        from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerClient  # noqa: PLC0415
+
+        self._client = BrokerClient(settings.session.directory)
+        self._conn = {
+            "host": settings.host,
+            "identity": settings.identity(),
+            "wsman": dict(settings.wsman_kwargs),
+            "configuration_name": settings.configuration_name,
+            "become": become,
+            "idle_timeout": settings.session.idle_timeout,
+            "shell_idle_timeout": settings.session.shell_idle_timeout,
+        }
+
+    def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
+        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})
+        if not reply.get("ok"):
+            raise_ansible(reply.get("error") or {})
+        return reply.get("result")
+
+    def exec(
+        self, script: str, input_spec: InputSpec, arguments: list[str] | None, verbosity: int
+    ) -> ExecResult:
+        res = self._call(
+            "exec", {"script": script, "input": input_spec, "arguments": arguments, "verbosity": verbosity}
+        )
+        return int(res["rc"]), base64.b64decode(res["stdout"]), base64.b64decode(res["stderr"])
+
+    def put(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        return t.cast(dict[str, t.Any], self._call("put", {"in_path": in_path, "out_path": out_path}))
+
+    def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        return t.cast(dict[str, t.Any], self._call("fetch", {"in_path": in_path, "out_path": out_path}))
+
+    def pipeline(self, request: PipelineRequest) -> PipelineResult:
+        return t.cast(PipelineResult, self._call("pipeline", {"request": request}))
+
+    def reset(self) -> None:
+        if self._client.ping():  # never start a broker only to reset nothing
+            self._call("reset")
+
+    def close(self) -> None:
+        pass  # the session stays in the broker for the next task
+
+
+class _LocalBackend:
+    """In-process session, opened per connection object (session_persist=false)."""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession  # noqa: PLC0415
+
+        self._session = PSRPSession(
+            dict(settings.wsman_kwargs), settings.configuration_name, None, settings.host
+        )
+
+    def _guard(self, fn: t.Callable[[], t.Any]) -> t.Any:
+        from ansible_collections.psremoting.core.plugins.plugin_utils._client import (  # noqa: PLC0415 - deferred on purpose
+            SessionError,
+            TransferError,
+        )
+
+        try:
+            return fn()
+        except SessionError as exc:
+            raise_ansible(exc.info)
+        except TransferError as exc:
+            raise AnsibleError(str(exc)) from None
+
+    def exec(
+        self, script: str, input_spec: InputSpec, arguments: list[str] | None, verbosity: int
+    ) -> ExecResult:
+        from ansible_collections.psremoting.core.plugins.plugin_utils._broker import decode_input  # noqa: PLC0415
+
+        data = decode_input(input_spec)
+        return t.cast(
+            ExecResult,
+            self._guard(lambda: self._session.exec_script(script, data, arguments, True, verbosity)),
+        )
+
+    def put(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        return t.cast(dict[str, t.Any], self._guard(lambda: self._session.put_file(in_path, out_path)))
+
+    def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        return t.cast(dict[str, t.Any], self._guard(lambda: self._session.fetch_file(in_path, out_path)))
+
+    def pipeline(self, request: PipelineRequest) -> PipelineResult:
+        return t.cast(PipelineResult, self._guard(lambda: self._session.invoke_pipeline(request)))
+
+    def reset(self) -> None:
+        self._session.close()
+
+    def close(self) -> None:
+        self._session.close_pending()
+        self._session.close()
+
+
+def _input_spec(data: t.Any) -> InputSpec:
+    """Encode pipeline input for the broker (JSON-safe, same objects pypsrp would get)."""
+    if data is None or (isinstance(data, str | bytes) and not data):
+        return None
+    if isinstance(data, str):
+        return {"text": data}
+    if isinstance(data, bytes):
+        return {"b64": base64.b64encode(data).decode("ascii")}
+    if isinstance(data, list) and all(isinstance(x, str) for x in data):
+        return {"lines": data}
+    if isinstance(data, list):
+        return {"b64lines": [base64.b64encode(bytes(x)).decode("ascii") for x in data]}
+    raise AnsibleError(f"psrp: unsupported pipeline input type {type(data).__name__}")
+
+
+class Connection(ConnectionBase):
+    """PSRP connection with persistent sessions held by a session broker."""
+
+    transport = "psremoting.core.psrp"
+    module_implementation_preferences = (".ps1", ".exe", "")
+    allow_executable = False
+    has_pipelining = True
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self.always_pipeline_modules = True
+        self.has_native_async = True
+        self._shell_type = "powershell"
+        self._backend: _Backend | None = None
+        self._settings: ConnectionSettings | None = None
+        super().__init__(*args, **kwargs)
+
+    # -- options ------------------------------------------------------------------------------
+    def _read_settings(self) -> ConnectionSettings:
+        host_hint = getattr(self._play_context, "remote_addr", "") or ""
+        try:
+            settings = read_settings(self.get_option, str(host_hint))
+        except OptionError as exc:
+            raise AnsibleError(str(exc)) from None
+        for warning in settings.warnings:
+            display.warning(warning)
+        return settings
+
+    def _become_key(self) -> t.Any:
+        become = getattr(self, "become", None)
+        if become is None:
+            return None
+        try:
+            user = become.get_option("become_user")
+        except Exception:
+            user = None
+        return [getattr(become, "name", None), user]
+
+    def _make_backend(self, settings: ConnectionSettings) -> _Backend:
+        if settings.session.persist:
+            from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerUnavailable  # noqa: PLC0415
+
+            try:
+                return _BrokerBackend(settings, self._become_key())
+            except BrokerUnavailable as exc:
+                display.warning(f"psrp: persistent sessions unavailable ({exc}); using a per-task session")
+        return _LocalBackend(settings)
+
+    # -- ConnectionBase -------------------------------------------------------------------------
+    def _connect(self) -> Connection:
+        if self._backend is None:
+            settings = self._read_settings()
+            self._settings = settings
+            display.vvv(
+                f"ESTABLISH PSRP CONNECTION FOR USER: {settings.user} ON PORT {settings.port} "
+                f"TO {settings.host} (persist={settings.session.persist})",
+                host=settings.host,
+            )
+            self._backend = self._make_backend(settings)
+        self._connected = True
+        return self
+
+    def _run(self, fn: t.Callable[[_Backend], t.Any]) -> t.Any:
+        self._connect()
+        assert self._backend is not None
+        try:
+            return fn(self._backend)
+        except AnsibleError:
+            raise
+        except Exception as exc:
+            from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerUnavailable  # noqa: PLC0415
+
+            host = self._settings.host if self._settings else "?"
+            if isinstance(exc, BrokerUnavailable):
+                raise AnsibleConnectionFailure(f"psrp connection to {host}: {exc}") from None
+            raise AnsibleConnectionFailure(
+                f"psrp connection to {host}: unexpected {type(exc).__name__}: {exc}"
+            ) from None
+
+    def reset(self) -> None:
+        display.vvvvv("PSRP: Reset Connection")
+        backend = self._backend
+        if backend is None:
+            try:
+                backend = self._make_backend(self._read_settings())
+            except AnsibleError as exc:
+                display.debug(f"PSRP reset: {exc}")
+                return
+        try:
+            backend.reset()
+        except Exception as exc:  # the session may already be gone
+            display.debug(f"PSRP reset: failed to close the session: {to_text(exc)}")
+        self._backend = backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            try:
+                self._backend.close()
+            finally:
+                self._backend = None
+        self._connected = False
+
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> ExecResult:
+        super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        script, input_data, arguments = self._script_for(cmd, in_data)
+        verbosity = display.verbosity
+        spec = _input_spec(input_data)
+        return t.cast(ExecResult, self._run(lambda b: b.exec(script, spec, arguments, verbosity)))
+
+    def _script_for(self, cmd: str, in_data: bytes | None) -> tuple[str, t.Any, list[str] | None]:
+        """Same decisions as ansible.builtin.psrp's exec_command (ansible-core 2.16-2.21)."""
+        prefix = " ".join(_common_args)
+        if cmd.startswith(f"{prefix} -EncodedCommand"):
+            script = to_text(base64.b64decode(cmd.rsplit(" ", maxsplit=1)[-1]), "utf-16-le")
+            text_in = to_text(in_data, errors="surrogate_or_strict", nonstring="passthru")
+            if text_in and isinstance(text_in, str) and text_in.startswith("#!"):
+                interpreter = to_native(text_in.splitlines()[0][2:])
+                raise AnsibleError(
+                    f"cannot run the interpreter '{interpreter}' on the psrp connection plugin"
+                )
+            if self._shell.build_module_command("", "", "") == cmd:
+                display.vvv("PSRP: EXEC (via pipeline wrapper)")
+            else:
+                display.vvv(f"PSRP: EXEC {script}", host=self._host_label())
+            if _MANIFEST_AS_LINES:
+                return script, (text_in.splitlines() if text_in else None), None
+            return script, text_in or None, None
+        if cmd.startswith(f"{prefix} -File "):
+            rest = cmd[len(prefix) + 7 :]
+            display.vvv(f"PSRP: EXEC {rest}")
+            return RUN_FILE_SCRIPT, None, shlex.split(rest)
+        script = f"{cmd}\nexit $LASTEXITCODE"
+        display.vvv(f"PSRP: EXEC {script}", host=self._host_label())
+        if _MANIFEST_AS_LINES:
+            return script, (in_data.splitlines() if in_data else None), None
+        return script, in_data or None, None
+
+    def _host_label(self) -> str:
+        return self._settings.host if self._settings else ""
+
+    def put_file(self, in_path: str, out_path: str) -> None:
+        super().put_file(in_path, out_path)
+        out_path = self._shell._unquote(out_path)
+        display.vvv(f"PUT {in_path} TO {out_path}", host=self._host_label())
+        if not os.path.exists(to_bytes(in_path, errors="surrogate_or_strict")):
+            raise AnsibleFileNotFound(f'file or module does not exist: "{to_native(in_path)}"')
+        local = os.path.abspath(in_path)
+        self._run(lambda b: b.put(local, out_path))
+
+    def fetch_file(self, in_path: str, out_path: str) -> None:
+        super().fetch_file(in_path, out_path)
+        display.vvv(f"FETCH {in_path} TO {out_path}", host=self._host_label())
+        in_path = self._shell._unquote(in_path)
+        local = os.path.abspath(out_path.replace("\\", "/"))
+        self._run(lambda b: b.fetch(in_path, local))
+
+    # -- Pipeline API for action plugins ------------------------------------------------------------
+    def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
+        """Run a typed PSRP command pipeline in this host's session (see architecture.md)."""
+        try:
+            validate_request(request)
+        except PipelineRequestError as exc:
+            raise AnsibleError(f"psrp invoke_pipeline: {exc}") from None
+        return t.cast(PipelineResult, self._run(lambda b: b.pipeline(request)))

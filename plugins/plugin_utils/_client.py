@@ -1,0 +1,585 @@
+# for internal use by psremoting.core only; not a public API
+"""pypsrp wrapper: one ``PSRPSession`` = one WSMan connection + one RunspacePool (one shell).
+
+Used by the session broker (persistent sessions) and in-process by the connection plugin when
+``ansible_psrp_session_persist`` is false. It has no Ansible import: results are plain tuples /
+dicts and errors are ``SessionError`` carrying an ``ErrorInfo`` from ``_errors.classify``.
+
+Script execution mirrors ansible.builtin.psrp's ``_exec_psrp_script`` and
+``_parse_pipeline_result`` (ansible-core 2.16-2.21): the same rc/stdout/stderr rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from pypsrp.complex_objects import GenericComplexObject, PSInvocationState, RunspacePoolState
+from pypsrp.host import PSHost, PSHostUserInterface
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+
+from ._errors import ErrorInfo, classify
+from ._pipeline import PipelineRequest, PipelineResult, empty_result, to_pypsrp_value, validate_request
+
+try:  # owned by another part of the collection; minimal fallback until it lands
+    from ._clixml import error_record_to_dict, to_jsonable
+except ImportError:  # pragma: no cover - depends on commit order
+    from ._clixml_fallback import error_record_to_dict, to_jsonable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+for _name, _level in (
+    ("pypsrp", logging.WARNING),
+    ("requests_credssp", logging.INFO),
+    ("urllib3", logging.INFO),
+):
+    logging.getLogger(_name).setLevel(_level)
+
+# Remote scripts: constant text, values always travel as typed parameters / pipeline input.
+# The first line is a marker that tests/winhost can use to recognise them.
+PUT_FILE_SCRIPT = r"""# psremoting.core put_file v1
+[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [string] $Path,
+    [Parameter(ValueFromPipeline = $true)] [AllowNull()] [object] $InputObject
+)
+begin {
+    $ErrorActionPreference = 'Stop'
+    # Write to a temporary name beside the target; rename only when the hash matches.
+    $tmp = '{0}.{1}.partial' -f $Path, [Guid]::NewGuid().ToString('N')
+    $fs = [System.IO.File]::Create($tmp)
+    $algo = [System.Security.Cryptography.SHA256]::Create()
+    $expected = $null
+    $length = [long]0
+}
+process {
+    try {
+        if ($InputObject -is [byte[]]) {
+            $null = $algo.TransformBlock($InputObject, 0, $InputObject.Length, $null, 0)
+            $fs.Write($InputObject, 0, $InputObject.Length)
+            $length += $InputObject.Length
+        }
+        elseif ($InputObject -is [string]) {
+            $expected = $InputObject
+        }
+    }
+    catch {
+        $fs.Dispose()
+        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        throw
+    }
+}
+end {
+    $fs.Dispose()
+    $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
+    $actual = [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
+    if ($actual -ne $expected) {
+        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        throw "put_file: SHA256 of received data $actual does not match the sent $expected"
+    }
+    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
+    [System.IO.File]::Move($tmp, $Path)
+    [PSCustomObject]@{ sha256 = $actual; length = $length }
+}
+"""
+
+FETCH_FILE_SCRIPT = r"""# psremoting.core fetch_file v1
+[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [string] $Path,
+    [Parameter(Mandatory = $true)] [int] $BufferSize
+)
+$ErrorActionPreference = 'Stop'
+if ([System.IO.Directory]::Exists($Path)) {
+    '[DIR]'
+    return
+}
+$fs = [System.IO.File]::OpenRead($Path)
+try {
+    '[FILE]'
+    $algo = [System.Security.Cryptography.SHA256]::Create()
+    $buffer = [byte[]]::new($BufferSize)
+    while (($read = $fs.Read($buffer, 0, $BufferSize)) -gt 0) {
+        $null = $algo.TransformBlock($buffer, 0, $read, $null, 0)
+        $chunk = [byte[]]::new($read)
+        [Array]::Copy($buffer, $chunk, $read)
+        , $chunk
+    }
+    $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
+    'SHA256:' + [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
+}
+finally {
+    $fs.Dispose()
+}
+"""
+
+# Bytes of CLIXML/PSRP message overhead around one pipeline-input byte[] object (<BA> element,
+# PipelineInput message header, fragment header), with margin.
+_INPUT_OVERHEAD = 256
+
+
+class SessionError(Exception):
+    """A failure with an ``ErrorInfo`` (kind + user message) attached."""
+
+    def __init__(self, info: ErrorInfo, *, not_started: bool = False) -> None:
+        super().__init__(info.message)
+        self.info = info
+        self.not_started = not_started  # the Command was never accepted by the server
+
+
+class TransferError(Exception):
+    """put/fetch failed on the remote side (task failure, not unreachable)."""
+
+
+class _AnswerUI(PSHostUserInterface):
+    """Host UI capturing Write-Host output and answering Read-Host from a queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list[str] = []
+
+    def ReadLine(self, runspace: Any, pipeline: Any) -> str:
+        if not self.answers:
+            raise NotImplementedError("no host_input left for Read-Host")
+        return self.answers.pop(0)
+
+
+def input_chunk_size(max_payload_size: int) -> int:
+    """Raw bytes per put_file input object so that one object fills one WSMan Send."""
+    return max(1024, (max_payload_size - _INPUT_OVERHEAD) * 3 // 4)
+
+
+def output_chunk_size(max_payload_size: int) -> int:
+    """Raw bytes per fetch_file output object so that one object fills about one Receive."""
+    size = max(1024, (max_payload_size - _INPUT_OVERHEAD) * 3 // 4)
+    return size - (size % 1024)
+
+
+class PSRPSession:
+    """A RunspacePool with the bookkeeping the broker needs (thread-safe via ``lock``)."""
+
+    def __init__(
+        self,
+        wsman_kwargs: dict[str, Any],
+        configuration_name: str,
+        shell_idle_timeout: int | None,
+        host_label: str,
+    ) -> None:
+        self._wsman_kwargs = dict(wsman_kwargs)
+        self.configuration_name = configuration_name
+        self.shell_idle_timeout = shell_idle_timeout
+        self.host_label = host_label
+        self.port = int(wsman_kwargs.get("port") or 0)
+        self.lock = threading.RLock()
+        self.pool: RunspacePool | None = None
+        self.host: PSHost | None = None
+        self.ui: _AnswerUI | None = None
+        self.pending: list[PowerShell] = []  # finished pipelines waiting for Signal terminate
+        self.last_used = time.monotonic()
+        self.opened = 0  # how many times a pool was opened (1 + reconnects)
+        self.broken = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        with self.lock:
+            if self.pool is not None and self.pool.state == RunspacePoolState.OPENED and not self.broken:
+                return
+            self._discard()
+            try:
+                wsman = WSMan(**self._wsman_kwargs)
+                self.ui = _AnswerUI()
+                self.host = PSHost(None, None, False, "Ansible PSRP Host", None, self.ui, None)  # type: ignore[arg-type]
+                pool = RunspacePool(
+                    wsman,
+                    host=self.host,
+                    configuration_name=self.configuration_name,
+                    idle_timeout=self.shell_idle_timeout,
+                )
+                pool.open()
+            except Exception as exc:
+                raise SessionError(classify(exc, self.host_label, self.port, stage="open")) from None
+            self.pool = pool
+            self.broken = False
+            self.opened += 1
+            self.last_used = time.monotonic()
+
+    def _discard(self) -> None:
+        """Forget a pool that failed; try to delete its shell in case the server still has it."""
+        pool, self.pool = self.pool, None
+        self.pending = []
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                if pool.state == RunspacePoolState.OPENED:
+                    pool.close()
+            with contextlib.suppress(Exception):
+                pool.connection.close()
+
+    def close(self) -> None:
+        """Delete the server shell (WSMan Delete) and drop the HTTP connection."""
+        with self.lock:
+            pool, self.pool = self.pool, None
+            self.pending = []
+            if pool is None:
+                return
+            try:
+                if pool.state == RunspacePoolState.OPENED and not self.broken:
+                    pool.close()
+            except Exception as exc:
+                log.debug("closing pool for %s failed: %s", self.host_label, type(exc).__name__)
+            finally:
+                with contextlib.suppress(Exception):
+                    pool.connection.close()
+
+    def close_pending(self) -> None:
+        """Signal terminate for finished pipelines (frees the server's operation quota)."""
+        with self.lock:
+            pipelines, self.pending = self.pending, []
+            for ps in pipelines:
+                try:
+                    ps.close()
+                except Exception as exc:
+                    info = classify(exc, self.host_label, self.port)
+                    if info.retry_safe:
+                        self.broken = True  # the server dropped the shell: reopen on next use
+                    log.debug("closing pipeline failed: %s", info.message)
+                    break
+
+    def is_open(self) -> bool:
+        return self.pool is not None and not self.broken
+
+    # -- running work with one transparent reconnect -----------------------------------------
+    def run(self, fn: Callable[[RunspacePool], T], *, defer_close: bool = True) -> T:
+        """Run ``fn(pool)``; reopen the pool and retry once if the failure happened before the
+        server accepted the Command (so no task ever runs twice)."""
+        with self.lock:
+            self.last_used = time.monotonic()
+            if not defer_close:
+                self.close_pending()
+            for attempt in (0, 1):
+                self.open()
+                assert self.pool is not None
+                try:
+                    return fn(self.pool)
+                except SessionError as exc:
+                    if attempt == 0 and exc.not_started and exc.info.retry_safe:
+                        log.debug(
+                            "session for %s is stale (%s); reopening", self.host_label, exc.info.message
+                        )
+                        self.broken = True
+                        continue
+                    if exc.info.retry_safe:
+                        self.broken = True
+                    raise
+                finally:
+                    self.last_used = time.monotonic()
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start(self, ps: PowerShell, input_data: Any) -> None:
+        try:
+            ps.begin_invoke(input_data)
+        except Exception as exc:
+            not_started = ps.state == PSInvocationState.NOT_STARTED
+            raise SessionError(
+                classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
+            ) from None
+
+    def _wait(self, ps: PowerShell) -> None:
+        try:
+            ps.end_invoke()
+        except Exception as exc:
+            raise SessionError(classify(exc, self.host_label, self.port, stage="receive")) from None
+
+    def _finish(self, ps: PowerShell) -> None:
+        self.pending.append(ps)
+
+    def _reset_host(self) -> None:
+        assert self.host is not None and self.ui is not None
+        self.host.rc = None
+        self.ui.stdout = []
+        self.ui.stderr = []
+        self.ui.answers = []
+
+    # -- operations ------------------------------------------------------------------------
+    def exec_script(
+        self,
+        script: str,
+        input_data: Any = None,
+        arguments: list[str] | None = None,
+        use_local_scope: bool = True,
+        verbosity: int = 0,
+    ) -> tuple[int, bytes, bytes]:
+        """Same semantics as ansible.builtin.psrp ``_exec_psrp_script``."""
+
+        def work(pool: RunspacePool) -> tuple[int, bytes, bytes]:
+            self._reset_host()
+            ps = PowerShell(pool)
+            ps.add_script(script, use_local_scope=use_local_scope)
+            for arg in arguments or ():
+                ps.add_argument(arg)
+            self._start(ps, input_data)
+            self._wait(ps)
+            result = parse_pipeline_result(ps, self.host, verbosity)
+            self._finish(ps)
+            return result
+
+        return self.run(work)
+
+    def put_file(self, in_path: str, out_path: str) -> dict[str, Any]:
+        if not os.path.exists(in_path):
+            raise FileNotFoundError(f'file or module does not exist: "{in_path}"')
+
+        def work(pool: RunspacePool) -> dict[str, Any]:
+            self._reset_host()
+            digest = hashlib.sha256()
+            size = input_chunk_size(pool.connection.max_payload_size)
+            sent = 0
+
+            def chunks() -> Iterator[list[Any]]:
+                nonlocal sent
+                with open(in_path, "rb") as src:
+                    while data := src.read(size):
+                        digest.update(data)
+                        sent += len(data)
+                        yield [data]
+                yield [digest.hexdigest()]
+
+            ps = PowerShell(pool)
+            ps.add_script(PUT_FILE_SCRIPT, use_local_scope=True)
+            ps.add_parameter("Path", out_path)
+            self._start(ps, chunks())
+            self._wait(ps)
+            rc, _out, stderr = parse_pipeline_result(ps, self.host, 0)
+            self._finish(ps)
+            if rc != 0 or not ps.output:
+                raise TransferError(stderr.decode("utf-8", "replace") or f"put_file to '{out_path}' failed")
+            reply = ps.output[-1]
+            remote = _prop(reply, "sha256")
+            if remote != digest.hexdigest():
+                raise TransferError(
+                    f"remote SHA256 {remote} does not match local SHA256 {digest.hexdigest()}"
+                )
+            return {"sha256": remote, "bytes": sent}
+
+        return self.run(work)
+
+    def fetch_file(self, in_path: str, out_path: str) -> dict[str, Any]:
+        """Stream ``in_path`` to ``out_path``; write to a temp file, rename on hash match."""
+
+        def work(pool: RunspacePool) -> dict[str, Any]:
+            self._reset_host()
+            ps = PowerShell(pool)
+            ps.add_script(FETCH_FILE_SCRIPT, use_local_scope=True)
+            ps.add_parameter("Path", in_path)
+            ps.add_parameter("BufferSize", output_chunk_size(pool.connection.max_payload_size))
+            self._start(ps, None)
+            out_dir = os.path.dirname(out_path) or "."
+            digest = hashlib.sha256()
+            received = 0
+            kind: str | None = None
+            remote_hash: str | None = None
+            fd, tmp = tempfile.mkstemp(prefix=".psrp-fetch-", suffix=".partial", dir=out_dir)
+            try:
+                with os.fdopen(fd, "wb") as dst:
+                    while True:
+                        while ps.output:
+                            item = ps.output.pop(0)
+                            if isinstance(item, bytes):
+                                digest.update(item)
+                                received += len(item)
+                                dst.write(item)
+                            elif item in ("[DIR]", "[FILE]"):
+                                kind = item
+                            elif isinstance(item, str) and item.startswith("SHA256:"):
+                                remote_hash = item[7:]
+                        if ps.state != PSInvocationState.RUNNING:
+                            break
+                        try:
+                            ps.poll_invoke()
+                        except Exception as exc:
+                            raise SessionError(
+                                classify(exc, self.host_label, self.port, stage="receive")
+                            ) from None
+                rc, _out, stderr = parse_pipeline_result(ps, self.host, 0)
+                self._finish(ps)
+                if kind == "[DIR]":
+                    return {"directory": True}
+                if rc != 0 or kind != "[FILE]":
+                    raise TransferError(
+                        f"failed to transfer file to '{out_path}': {stderr.decode('utf-8', 'replace')}"
+                    )
+                if remote_hash != digest.hexdigest():
+                    raise TransferError(
+                        f"fetch of '{in_path}': remote SHA256 {remote_hash} does not match received "
+                        f"data {digest.hexdigest()}"
+                    )
+                os.replace(tmp, out_path)
+                tmp = ""
+                return {"sha256": remote_hash, "bytes": received}
+            finally:
+                if tmp:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+
+        return self.run(work)
+
+    def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
+        needs_keys = validate_request(request)
+
+        def work(pool: RunspacePool) -> PipelineResult:
+            self._reset_host()
+            assert self.ui is not None
+            if needs_keys and not getattr(pool, "_key_exchanged", False):
+                try:
+                    pool.exchange_keys()
+                except Exception as exc:
+                    raise SessionError(
+                        classify(exc, self.host_label, self.port, stage="key exchange"), not_started=True
+                    ) from None
+            self.ui.answers = list(request.get("host_input", []))
+            ps = PowerShell(pool)
+            for cmd in request["commands"]:
+                is_script = bool(cmd.get("is_script", False))
+                if is_script:
+                    ps.add_script(cmd["name"], use_local_scope=cmd.get("use_local_scope", True))
+                else:
+                    ps.add_cmdlet(cmd["name"], use_local_scope=cmd.get("use_local_scope"))
+                for pname, pvalue in cmd.get("parameters", {}).items():
+                    ps.add_parameter(pname, to_pypsrp_value(pvalue))
+                for arg in cmd.get("arguments", []):
+                    ps.add_argument(to_pypsrp_value(arg))
+                if cmd.get("end_of_statement"):
+                    ps.add_statement()
+            raw_input = request.get("input")
+            input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
+            self._start(ps, input_data)
+            self._wait(ps)
+            result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
+            self._finish(ps)
+            return result
+
+        return self.run(work)
+
+
+def _prop(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    for attr in ("adapted_properties", "extended_properties"):
+        props = getattr(obj, attr, None) or {}
+        if name in props:
+            return props[name]
+    return getattr(obj, name, None)
+
+
+def parse_pipeline_result(
+    pipeline: PowerShell, host: PSHost | None, verbosity: int
+) -> tuple[int, bytes, bytes]:
+    """rc/stdout/stderr exactly like ansible.builtin.psrp's ``_parse_pipeline_result``."""
+    assert host is not None
+    rc = host.rc or (1 if pipeline.had_errors else 0)
+    stdout_list: list[str] = []
+    for output in pipeline.output:
+        if isinstance(output, GenericComplexObject) and output.to_string is None:
+            obj_lines = list(output.property_sets)
+            obj_lines.extend(f"{k}: {v}" for k, v in output.adapted_properties.items())
+            obj_lines.extend(f"{k}: {v}" for k, v in output.extended_properties.items())
+            stdout_list.append("\n".join(obj_lines))
+        else:
+            stdout_list.append(_simple_text(output))
+    ui = host.ui
+    assert ui is not None
+    if ui.stdout:
+        stdout_list += ui.stdout
+    stdout = "\r\n".join(stdout_list)
+
+    stderr_list: list[str] = []
+    for error in pipeline.streams.error:
+        if error.fq_error == "NativeCommandErrorMessage" and not error.target_name:
+            stderr_list.append(str(error))
+            continue
+        if error.fq_error in ("NativeCommandError", "NativeCommandErrorMessage"):
+            stderr_list.append(f"{error}\r\n")
+            continue
+        command_name = f"{error.command_name} : " if error.command_name else ""
+        position = f"{error.invocation_position_message}\r\n" if error.invocation_position_message else ""
+        msg = (
+            f"{command_name}{error}\r\n{position}"
+            f"    + CategoryInfo          : {error.message}\r\n"
+            f"    + FullyQualifiedErrorId : {error.fq_error}"
+        )
+        stacktrace = getattr(error, "script_stacktrace", None)
+        if verbosity >= 3 and stacktrace is not None:
+            msg += f"\r\nStackTrace:\r\n{stacktrace}"
+        stderr_list.append(f"{msg}\r\n")
+    if ui.stderr:
+        stderr_list += ui.stderr
+    stderr = "".join(str(o) for o in stderr_list)
+    host.rc = 0
+    ui.stdout = []
+    ui.stderr = []
+    return rc, stdout.encode("utf-8", "surrogateescape"), stderr.encode("utf-8", "surrogateescape")
+
+
+def _simple_text(value: Any) -> str:
+    # ansible's to_text(nonstring='simplerepr'): str(), falling back to repr()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    try:
+        return str(value)
+    except Exception:
+        return repr(value)
+
+
+def build_pipeline_result(
+    pipeline: PowerShell, host: PSHost | None, ui: _AnswerUI, depth: int
+) -> PipelineResult:
+    assert host is not None
+    result = empty_result()
+    computer = None
+    result["output"] = [to_jsonable(o, depth=depth, computer_name=computer) for o in pipeline.output]
+    result["error"] = [error_record_to_dict(e) for e in pipeline.streams.error]
+    result["warning"] = [str(getattr(w, "message", w)) for w in pipeline.streams.warning]
+    result["verbose"] = [str(getattr(v, "message", v)) for v in pipeline.streams.verbose]
+    result["debug"] = [str(getattr(d, "message", d)) for d in pipeline.streams.debug]
+    info: list[dict[str, Any]] = []
+    for rec in pipeline.streams.information:
+        info.append(
+            {
+                "message_data": to_jsonable(getattr(rec, "message_data", None), depth=depth),
+                "source": getattr(rec, "source", None),
+                "time_generated": to_jsonable(getattr(rec, "time_generated", None), depth=1),
+                "tags": list(getattr(rec, "tags", None) or []),
+            }
+        )
+    result["information"] = info
+    result["host_out"] = "".join(ui.stdout)
+    result["host_err"] = "".join(ui.stderr)
+    result["had_errors"] = bool(pipeline.had_errors)
+    state = pipeline.state
+    result["state"] = {
+        PSInvocationState.COMPLETED: "Completed",
+        PSInvocationState.FAILED: "Failed",
+        PSInvocationState.STOPPED: "Stopped",
+    }.get(state, str(state))
+    result["rc"] = host.rc
+    host.rc = None
+    return result
+
+
+def encode_bytes(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_bytes(text: str) -> bytes:
+    return base64.b64decode(text)

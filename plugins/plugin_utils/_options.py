@@ -1,0 +1,324 @@
+# for internal use by psremoting.core only; not a public API
+"""Option table and validation for the psremoting.core.psrp connection plugin.
+
+This is the single place where connection options are read. ``read_settings`` takes the plugin's
+``get_option`` callable, reads every option once, validates it and returns a frozen
+``ConnectionSettings``: the pypsrp ``WSMan`` keyword arguments plus the session settings. Errors
+name the host, the option, the variable that sets it and how to fix it, and are raised before any
+network traffic.
+
+The option names, variables and defaults are those of ``ansible.builtin.psrp`` (ansible-core
+2.16 to 2.21 share the same table); ``tests/unit/plugins/plugin_utils/test_options.py`` compares
+this table with the installed ansible-core's DOCUMENTATION.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# name -> (type, default, choices, first variable). ``None`` default means "not set".
+# The first variable is quoted in error messages so the user knows what to change.
+OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
+    "remote_addr": ("str", "inventory_hostname", None, "ansible_host"),
+    "remote_user": ("str", None, None, "ansible_user"),
+    "remote_password": ("str", None, None, "ansible_password"),
+    "port": ("int", None, None, "ansible_port"),
+    "protocol": ("str", None, ("http", "https"), "ansible_psrp_protocol"),
+    "path": ("str", "wsman", None, "ansible_psrp_path"),
+    "auth": (
+        "str",
+        "negotiate",
+        ("basic", "certificate", "negotiate", "kerberos", "ntlm", "credssp"),
+        "ansible_psrp_auth",
+    ),
+    "cert_validation": ("str", "validate", ("validate", "ignore"), "ansible_psrp_cert_validation"),
+    "ca_cert": ("path", None, None, "ansible_psrp_ca_cert"),
+    "connection_timeout": ("int", 30, None, "ansible_psrp_connection_timeout"),
+    "read_timeout": ("int", 30, None, "ansible_psrp_read_timeout"),
+    "reconnection_retries": ("int", 0, None, "ansible_psrp_reconnection_retries"),
+    "reconnection_backoff": ("int", 2, None, "ansible_psrp_reconnection_backoff"),
+    "message_encryption": ("str", "auto", ("auto", "always", "never"), "ansible_psrp_message_encryption"),
+    "proxy": ("str", None, None, "ansible_psrp_proxy"),
+    "ignore_proxy": ("bool", False, None, "ansible_psrp_ignore_proxy"),
+    "certificate_key_pem": ("path", None, None, "ansible_psrp_certificate_key_pem"),
+    "certificate_pem": ("path", None, None, "ansible_psrp_certificate_pem"),
+    "credssp_auth_mechanism": (
+        "str",
+        "auto",
+        ("auto", "kerberos", "ntlm"),
+        "ansible_psrp_credssp_auth_mechanism",
+    ),
+    "credssp_disable_tlsv1_2": ("bool", False, None, "ansible_psrp_credssp_disable_tlsv1_2"),
+    "credssp_minimum_version": ("int", 2, None, "ansible_psrp_credssp_minimum_version"),
+    "negotiate_delegate": ("bool", None, None, "ansible_psrp_negotiate_delegate"),
+    "negotiate_hostname_override": ("str", None, None, "ansible_psrp_negotiate_hostname_override"),
+    "negotiate_send_cbt": ("bool", True, None, "ansible_psrp_negotiate_send_cbt"),
+    "negotiate_service": ("str", "WSMAN", None, "ansible_psrp_negotiate_service"),
+    "operation_timeout": ("int", 20, None, "ansible_psrp_operation_timeout"),
+    "max_envelope_size": ("int", 153600, None, "ansible_psrp_max_envelope_size"),
+    "configuration_name": ("str", "Microsoft.PowerShell", None, "ansible_psrp_configuration_name"),
+    # psremoting.core additions: persistent sessions.
+    "session_persist": ("bool", True, None, "ansible_psrp_session_persist"),
+    "session_idle_timeout": ("int", 60, None, "ansible_psrp_session_idle_timeout"),
+    "session_dir": ("path", "~/.ansible/psrp_sessions", None, "ansible_psrp_session_dir"),
+}
+
+# Options that only exist in this collection (the rest mirror ansible.builtin.psrp).
+SESSION_OPTIONS = ("session_persist", "session_idle_timeout", "session_dir")
+
+# WSMan needs room for its SOAP header; Windows itself refuses MaxEnvelopeSizekb below 32.
+MIN_ENVELOPE_SIZE = 32 * 1024
+# PowerShell refuses a session IdleTimeout below 60 s (New-PSSessionOption -IdleTimeout docs).
+MIN_SHELL_IDLE_TIMEOUT = 60
+
+_TRUE = frozenset({"yes", "on", "1", "true", "y", "t"})
+_FALSE = frozenset({"no", "off", "0", "false", "n", "f", ""})
+
+
+class OptionError(ValueError):
+    """An option has a bad type or value; the message names host, option, variable and fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionSettings:
+    persist: bool
+    idle_timeout: int
+    directory: str
+
+    @property
+    def shell_idle_timeout(self) -> int:
+        """WSMan shell IdleTimeOut (seconds) asked of the server.
+
+        If the broker dies without deleting its shells the server drops them after this time.
+        A margin over the broker's own idle timer keeps the server from dropping a shell the
+        broker still considers live.
+        """
+        return max(MIN_SHELL_IDLE_TIMEOUT, self.idle_timeout + 30)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionSettings:
+    host: str
+    port: int
+    protocol: str
+    user: str | None
+    auth: str
+    configuration_name: str
+    wsman_kwargs: Mapping[str, Any]  # pypsrp WSMan(**kwargs); holds the password: never log it
+    session: SessionSettings
+    warnings: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """A log-safe one-line description (no secrets)."""
+        return (
+            f"{self.protocol}://{self.host}:{self.port}/{self.wsman_kwargs.get('path', 'wsman')} "
+            f"user={self.user or ''} auth={self.auth} configuration={self.configuration_name}"
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """Non-secret fields that identify a session (shown in the broker, used in the key)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "protocol": self.protocol,
+            "user": self.user,
+            "auth": self.auth,
+            "configuration_name": self.configuration_name,
+        }
+
+
+def _convert(host: str, name: str, value: Any) -> Any:
+    kind, _default, choices, var = OPTION_TABLE[name]
+    if value is None:
+        return None
+    where = f"psrp connection to '{host}': option '{name}' (variable {var})"
+    if kind == "int":
+        if isinstance(value, bool):
+            raise OptionError(f"{where} must be an integer, got a boolean {value!r}; set {var} to a number")
+        try:
+            return int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise OptionError(f"{where} must be an integer, got {value!r}; set {var} to a number") from None
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise OptionError(f"{where} must be a boolean, got {value!r}; set {var} to true or false")
+    text = str(value)
+    if kind == "path":
+        text = os.path.expanduser(os.path.expandvars(text))
+    if choices is not None and text not in choices:
+        raise OptionError(f"{where} must be one of {', '.join(choices)}, got {value!r}; fix {var}")
+    return text
+
+
+def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> ConnectionSettings:
+    """Read and validate every option through ``get_option`` (the plugin's ``get_option``)."""
+    values: dict[str, Any] = {}
+    host = host_hint or "<unknown host>"
+    for name, (_kind, _default, _choices, var) in OPTION_TABLE.items():
+        try:
+            raw = get_option(name)
+        except Exception as exc:  # ansible raises AnsibleOptionsError on type conversion
+            raise OptionError(
+                f"psrp connection to '{host}': option '{name}' (variable {var}) is invalid: {exc}"
+            ) from None
+        values[name] = _convert(host, name, raw)
+        if name == "remote_addr" and values[name]:
+            host = values[name]
+
+    warnings: list[str] = []
+
+    def fail(name: str, problem: str, fix: str) -> OptionError:
+        var = OPTION_TABLE[name][3]
+        return OptionError(f"psrp connection to '{host}': option '{name}' (variable {var}) {problem}; {fix}")
+
+    if not values["remote_addr"]:
+        raise fail("remote_addr", "is empty", "set ansible_host to the host name or address")
+
+    protocol = values["protocol"]
+    port = values["port"]
+    # Same derivation as ansible.builtin.psrp's _build_kwargs.
+    if protocol is None and port is None:
+        protocol, port = "https", 5986
+    elif protocol is None:
+        protocol = "https" if int(port) != 5985 else "http"
+    elif port is None:
+        port = 5986 if protocol == "https" else 5985
+    if not 0 < int(port) < 65536:
+        raise fail("port", f"must be between 1 and 65535, got {port}", "use 5985 (http) or 5986 (https)")
+
+    for name in ("connection_timeout", "read_timeout", "operation_timeout"):
+        if values[name] <= 0:
+            raise fail(name, f"must be a positive number of seconds, got {values[name]}", "use e.g. 30")
+    for name in ("reconnection_retries", "reconnection_backoff", "session_idle_timeout"):
+        if values[name] < 0:
+            raise fail(name, f"must not be negative, got {values[name]}", "use 0 or more")
+    if values["read_timeout"] <= values["operation_timeout"]:
+        # The builtin documents this but does not enforce it; keep drop-in behaviour and warn.
+        warnings.append(
+            f"psrp connection to '{host}': read_timeout ({values['read_timeout']}) should be greater "
+            f"than operation_timeout ({values['operation_timeout']}); long-running commands may hit "
+            "HTTP read timeouts"
+        )
+    if values["max_envelope_size"] < MIN_ENVELOPE_SIZE:
+        raise fail(
+            "max_envelope_size",
+            f"is {values['max_envelope_size']} bytes, below the minimum of {MIN_ENVELOPE_SIZE}",
+            "use the server's MaxEnvelopeSizekb * 1024 (default 512000 on current Windows)",
+        )
+
+    auth = values["auth"]
+    encryption = values["message_encryption"]
+    enc_capable = auth in ("credssp", "kerberos", "negotiate", "ntlm")
+    if protocol == "http" and encryption != "never" and not enc_capable:
+        raise fail(
+            "auth",
+            f"'{auth}' cannot encrypt messages over http",
+            "use protocol https, or set ansible_psrp_message_encryption=never (sends data in clear text), "
+            "or use negotiate/kerberos/ntlm/credssp",
+        )
+    if protocol == "https" and encryption == "always" and not enc_capable:
+        raise fail(
+            "message_encryption",
+            f"'always' is not possible with auth '{auth}'",
+            "set ansible_psrp_message_encryption=auto",
+        )
+    if auth == "certificate":
+        for name in ("certificate_pem", "certificate_key_pem"):
+            if not values[name]:
+                raise fail(name, "is required for certificate auth", "point it at the PEM file")
+        if protocol != "https":
+            raise fail("auth", "'certificate' needs https", "set ansible_psrp_protocol=https")
+    elif auth in ("basic", "ntlm", "credssp") and not values["remote_user"]:
+        raise fail("remote_user", f"is required for {auth} auth", "set ansible_user")
+    for name in ("ca_cert", "certificate_pem", "certificate_key_pem"):
+        path = values[name]
+        if path and not os.path.exists(path):
+            raise fail(name, f"points to '{path}' which does not exist", "fix the path")
+
+    # cert_validation is either a bool or the CA bundle path (same as the builtin).
+    cert_validation: bool | str
+    if values["cert_validation"] == "ignore":
+        cert_validation = False
+    elif values["ca_cert"] is not None:
+        cert_validation = values["ca_cert"]
+    else:
+        cert_validation = True
+
+    wsman_kwargs: dict[str, Any] = {
+        "server": host,
+        "port": int(port),
+        "username": values["remote_user"],
+        "password": values["remote_password"],
+        "ssl": protocol == "https",
+        "path": values["path"],
+        "auth": auth,
+        "cert_validation": cert_validation,
+        "connection_timeout": values["connection_timeout"],
+        "encryption": encryption,
+        "proxy": values["proxy"],
+        "no_proxy": bool(values["ignore_proxy"]),
+        "max_envelope_size": values["max_envelope_size"],
+        "operation_timeout": values["operation_timeout"],
+        "read_timeout": values["read_timeout"],
+        "reconnection_retries": values["reconnection_retries"],
+        "reconnection_backoff": float(values["reconnection_backoff"]),
+        "certificate_key_pem": values["certificate_key_pem"],
+        "certificate_pem": values["certificate_pem"],
+        "credssp_auth_mechanism": values["credssp_auth_mechanism"],
+        "credssp_disable_tlsv1_2": values["credssp_disable_tlsv1_2"],
+        "credssp_minimum_version": values["credssp_minimum_version"],
+        "negotiate_send_cbt": values["negotiate_send_cbt"],
+        "negotiate_delegate": values["negotiate_delegate"],
+        "negotiate_hostname_override": values["negotiate_hostname_override"],
+        "negotiate_service": values["negotiate_service"],
+    }
+    return ConnectionSettings(
+        host=host,
+        port=int(port),
+        protocol=protocol,
+        user=values["remote_user"],
+        auth=auth,
+        configuration_name=values["configuration_name"],
+        wsman_kwargs=wsman_kwargs,
+        session=SessionSettings(
+            persist=bool(values["session_persist"]),
+            idle_timeout=int(values["session_idle_timeout"]),
+            directory=values["session_dir"],
+        ),
+        warnings=tuple(warnings),
+    )
+
+
+def session_key(
+    salt: bytes, wsman_kwargs: Mapping[str, Any], configuration_name: str, become: Any, idle_timeout: int
+) -> str:
+    """Derive the broker's key for a session.
+
+    Every setting that changes what the session is (endpoint, user, auth, configuration, become,
+    every WSMan option *and the password*) goes into an HMAC keyed with ``salt``, a random value
+    that only lives in the broker's memory. Different credentials therefore never share a
+    session, and the key reveals nothing about the password outside that process.
+    """
+    material = json.dumps(
+        {
+            "wsman": dict(wsman_kwargs),
+            "configuration_name": configuration_name,
+            "become": become,
+            "idle_timeout": idle_timeout,
+        },
+        sort_keys=True,
+        default=str,
+    ).encode("utf-8")
+    return hmac.new(salt, material, hashlib.sha256).hexdigest()
