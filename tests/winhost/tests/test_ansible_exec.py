@@ -1,0 +1,490 @@
+"""winhost answers the payloads the installed ansible-core builds for ansible.builtin.psrp.
+
+The payloads are made by ansible-core itself: the module manifest by
+``ansible.executor.powershell.module_manifest._create_powershell_wrapper`` (what ``modify_module``
+calls for a ``.ps1`` module), the script by the powershell shell plugin's
+``build_module_command('', '', '')`` decoded the way ``psrp.py`` ``exec_command`` decodes it, and
+the input split into lines as ``exec_command`` does (``pwsh_in_data.splitlines()``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.resources
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psrpcore import Command
+
+pytest.importorskip("ansible", reason="ansible-core builds the payloads under test")
+
+from ansible.executor.powershell import module_manifest
+from ansible.plugins.loader import shell_loader
+
+from winhost.engine import ansible_exec
+from winhost.engine.model import fresh
+from winhost.engine.runspace import Runspace
+
+WINDOWS_MODULES = "ansible_collections.ansible.windows.plugins.modules"
+
+
+class FakeHost:
+    """PipelineHost (docs/dev/architecture.md) that records what the pipeline produced."""
+
+    def __init__(self) -> None:
+        self.stop_requested = threading.Event()
+        self.output: list[Any] = []
+        self.errors: list[Any] = []
+        self.host_out: list[str] = []
+        self.host_err: list[str] = []
+        self.rc: int | None = None
+
+    def write_output(self, value: Any) -> None:
+        self.output.append(value)
+
+    def write_error(self, record: Any) -> None:
+        self.errors.append(record)
+
+    def write_warning(self, message: str) -> None: ...
+    def write_verbose(self, message: str) -> None: ...
+    def write_debug(self, message: str) -> None: ...
+    def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None: ...
+    def write_progress(self, activity: str, status: str, percent: int = -1) -> None: ...
+
+    def write_host(
+        self,
+        text: str,
+        newline: bool = True,
+        is_error: bool = False,
+        foreground: int | None = None,
+        background: int | None = None,
+    ) -> None:
+        (self.host_err if is_error else self.host_out).append(text)
+
+    def set_should_exit(self, code: int) -> None:
+        self.rc = code
+
+    def read_line(self, prompt: str, secure: bool = False) -> Any:
+        raise AssertionError("no host input expected")
+
+    def result(self) -> dict[str, Any]:
+        assert len(self.output) == 1, self.output
+        return dict(json.loads(self.output[0]))
+
+
+@pytest.fixture
+def runspace(tmp_path: Path) -> Runspace:
+    machine = fresh("WIN01")
+    machine.sandbox_dir = str(tmp_path / "C")
+    return Runspace(machine, "Administrator", "Microsoft.PowerShell")
+
+
+def bootstrap_script() -> str:
+    """The script psrp.py sends for modules: the shell plugin's -EncodedCommand, decoded."""
+    shell = shell_loader.get("powershell")
+    cmd = shell.build_module_command("", "", "")
+    return base64.b64decode(cmd.split(" ")[-1]).decode("utf-16-le")
+
+
+def module_payload(leaf: str, args: dict[str, Any], environment: dict[str, str] | None = None) -> list[str]:
+    source = importlib.resources.files(WINDOWS_MODULES).joinpath(f"{leaf}.ps1")
+    data = source.read_bytes()
+    module_args = {"_ansible_module_name": f"ansible.windows.{leaf}", **args}
+    payload = module_manifest._create_powershell_wrapper(
+        name=f"{WINDOWS_MODULES}.{leaf}",
+        module_data=data,
+        module_path=str(source),
+        module_args=module_args,
+        environment=environment or {},
+        async_timeout=0,
+        become_plugin=None,
+        substyle="powershell",
+        task_vars={},
+        profile="legacy",
+    )
+    return payload.decode().splitlines()
+
+
+def run_module(runspace: Runspace, leaf: str, **args: Any) -> tuple[dict[str, Any], FakeHost]:
+    host = FakeHost()
+    runspace.invoke([Command(bootstrap_script(), is_script=True)], iter(module_payload(leaf, args)), host)
+    return host.result(), host
+
+
+def win(runspace: Runspace, path: str) -> Path:
+    """Real sandbox path of a C:\\ path (test helper, case as given)."""
+    assert path.upper().startswith("C:\\")
+    return runspace.machine.sandbox().joinpath(*[p for p in path[3:].split("\\") if p])
+
+
+# -- win_ping -----------------------------------------------------------------------------------
+
+
+def test_win_ping_through_runspace_invoke(runspace: Runspace) -> None:
+    result, host = run_module(runspace, "win_ping")
+    assert result["ping"] == "pong"
+    assert result["changed"] is False
+    assert result["invocation"] == {"module_args": {"data": "pong"}}
+    assert host.rc == 0
+
+
+def test_win_ping_data_and_crash(runspace: Runspace) -> None:
+    result, _ = run_module(runspace, "win_ping", data="hello")
+    assert result["ping"] == "hello"
+    result, host = run_module(runspace, "win_ping", data="crash")
+    assert result["failed"] is True
+    assert result["msg"] == "Unhandled exception while executing module: boom"
+    assert host.rc == 1
+
+
+def test_unsupported_option_fails_like_ansible_basic(runspace: Runspace) -> None:
+    result, host = run_module(runspace, "win_ping", bogus=1)
+    assert result["failed"] is True
+    assert result["msg"].startswith("Unsupported parameters for (ansible.windows.win_ping) module: bogus")
+    assert host.rc == 1
+
+
+def test_unknown_module_reports_not_emulated(runspace: Runspace) -> None:
+    result, host = run_module(runspace, "win_hostname", name="x")
+    assert result == {
+        "failed": True,
+        "changed": False,
+        "msg": "winhost does not emulate module ansible.windows.win_hostname",
+    }
+    assert host.rc == 1
+
+
+# -- win_stat / win_file / win_copy ---------------------------------------------------------------
+
+
+def test_win_stat_file_directory_missing(runspace: Runspace) -> None:
+    target = win(runspace, "C:\\Data\\report.txt")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"hello world")
+    result, _ = run_module(runspace, "win_stat", path="c:\\data\\REPORT.txt")
+    stat = result["stat"]
+    assert stat["exists"] is True
+    assert stat["isdir"] is False and stat["isreg"] is True
+    assert stat["size"] == 11
+    assert stat["checksum"] == hashlib.sha1(b"hello world").hexdigest()
+    assert stat["path"] == "C:\\Data\\report.txt"  # on-disk spelling, like FullName
+    assert stat["extension"] == ".txt"
+
+    result, _ = run_module(runspace, "win_stat", path="C:\\Data")
+    assert result["stat"]["isdir"] is True
+    assert result["stat"]["size"] == 11
+
+    result, _ = run_module(runspace, "win_stat", path="C:\\nope")
+    assert result["stat"] == {"exists": False}
+
+
+def test_win_file_states_and_check_mode(runspace: Runspace) -> None:
+    result, _ = run_module(
+        runspace, "win_file", path="C:\\Temp\\new dir\\ünï", state="directory", _ansible_check_mode=True
+    )
+    assert result == {"changed": True}
+    assert not win(runspace, "C:\\Temp").exists()
+
+    result, _ = run_module(runspace, "win_file", path="C:\\Temp\\new dir\\ünï", state="directory")
+    assert result == {"changed": True}
+    assert win(runspace, "C:\\Temp\\new dir\\ünï").is_dir()
+    result, _ = run_module(runspace, "win_file", path="C:\\Temp\\new dir\\ünï", state="directory")
+    assert result == {"changed": False}
+
+    result, _ = run_module(runspace, "win_file", path="C:\\Temp\\a.txt", state="touch")
+    assert result["changed"] is True and win(runspace, "C:\\Temp\\a.txt").is_file()
+    result, host = run_module(runspace, "win_file", path="C:\\Temp\\a.txt", state="directory")
+    assert result == {"changed": False, "failed": True, "msg": "path C:\\Temp\\a.txt is not a directory"}
+    assert host.rc == 1
+    result, _ = run_module(runspace, "win_file", path="C:\\Temp\\b.txt", state="file")
+    assert result["msg"] == "path C:\\Temp\\b.txt will not be created"
+
+    result, _ = run_module(runspace, "win_file", path="C:\\Temp", state="absent")
+    assert result == {"changed": True}
+    assert not win(runspace, "C:\\Temp").exists()
+
+
+def test_win_copy_query_and_single(runspace: Runspace) -> None:
+    upload = win(runspace, "C:\\Users\\Administrator\\AppData\\Local\\Temp\\ansible-tmp-1\\source")
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"content\n")
+    checksum = hashlib.sha1(b"content\n").hexdigest()
+
+    files = [{"src": "/ctl/app.conf", "dest": "app.conf", "checksum": checksum, "size": 8}]
+    result, _ = run_module(
+        runspace, "win_copy", _copy_mode="query", dest="C:\\App", files=files, directories=[]
+    )
+    assert result["files"] == files and result["directories"] == [] and result["changed"] is False
+
+    result, _ = run_module(
+        runspace,
+        "win_copy",
+        _copy_mode="single",
+        src=str(upload_path(upload, runspace)),
+        dest="C:\\App\\",
+        _original_basename="app.conf",
+    )
+    assert result == {"changed": True}
+    assert win(runspace, "C:\\App\\app.conf").read_bytes() == b"content\n"
+
+    result, _ = run_module(
+        runspace, "win_copy", _copy_mode="query", dest="C:\\App", files=files, directories=[]
+    )
+    assert result["files"] == []
+
+
+def upload_path(real: Path, runspace: Runspace) -> str:
+    return "C:\\" + "\\".join(real.relative_to(runspace.machine.sandbox()).parts)
+
+
+# -- win_service ---------------------------------------------------------------------------------
+
+
+def test_win_service_stop_start_check_mode(runspace: Runspace) -> None:
+    machine = runspace.machine
+    result, _ = run_module(runspace, "win_service", name="spooler", state="stopped", _ansible_check_mode=True)
+    assert result["changed"] is True and result["state"] == "stopped"
+    assert machine.services["Spooler"].status == "Running"
+
+    result, _ = run_module(runspace, "win_service", name="spooler", state="stopped")
+    assert result["changed"] is True
+    assert machine.services["Spooler"].status == "Stopped"
+    for key in (
+        "exists",
+        "name",
+        "display_name",
+        "state",
+        "start_mode",
+        "path",
+        "can_pause_and_continue",
+        "description",
+        "username",
+        "desktop_interact",
+        "dependencies",
+        "depended_by",
+    ):
+        assert key in result
+    assert (result["name"], result["display_name"], result["state"]) == (
+        "Spooler",
+        "Print Spooler",
+        "stopped",
+    )
+
+    result, _ = run_module(runspace, "win_service", name="Spooler", state="stopped")
+    assert result["changed"] is False
+
+    result, _ = run_module(runspace, "win_service", name="Spooler", state="started", start_mode="manual")
+    assert result["changed"] is True and result["state"] == "running" and result["start_mode"] == "manual"
+
+
+def test_win_service_missing_and_dependents(runspace: Runspace) -> None:
+    result, _ = run_module(runspace, "win_service", name="nosuch")
+    assert result["exists"] is False and result["changed"] is False
+    result, _ = run_module(runspace, "win_service", name="nosuch", state="started")
+    assert result["msg"] == "Service 'nosuch' is not installed, need to set 'path' to create a new service"
+    # WinRM depends on HTTP: stopping HTTP needs force_dependent_services
+    result, _ = run_module(runspace, "win_service", name="HTTP", state="stopped")
+    assert result["failed"] is True and "dependent services" in result["msg"]
+    assert runspace.machine.services["WinRM"].status == "Running"
+
+
+# -- setup ---------------------------------------------------------------------------------------
+
+
+def test_setup_facts(runspace: Runspace) -> None:
+    result, _ = run_module(runspace, "setup")
+    facts = result["ansible_facts"]
+    assert facts["ansible_hostname"] == "WIN01"
+    assert facts["ansible_os_family"] == "Windows"
+    assert facts["ansible_distribution"] == "Microsoft Windows Server 2022 Datacenter"
+    assert facts["ansible_powershell_version"] == 5
+    assert isinstance(facts["ansible_ip_addresses"], list)
+    assert facts["ansible_env"]["USERPROFILE"] == "C:\\Users\\Administrator"
+    assert facts["ansible_user_id"] == "Administrator"
+
+    result, _ = run_module(runspace, "setup", gather_subset=["!all"])
+    assert "ansible_processor" not in result["ansible_facts"]
+    assert "ansible_hostname" in result["ansible_facts"]
+
+
+# -- win_command / win_shell ---------------------------------------------------------------------
+
+
+def test_win_command_builtin_executables(runspace: Runspace) -> None:
+    result, _ = run_module(runspace, "win_command", _raw_params="hostname.exe")
+    assert result["stdout"] == "WIN01\r\n" and result["rc"] == 0 and result["changed"] is True
+    result, _ = run_module(runspace, "win_command", argv=["cmd.exe", "/c", "echo", "hi there"])
+    assert result["stdout"] == '"hi there"\r\n'
+    result, host = run_module(runspace, "win_command", _raw_params="nosuch.exe /x")
+    assert result["failed"] is True and result["rc"] == 2 and "Could not find file" in result["msg"]
+    assert host.rc == 1
+
+
+def test_win_command_creates_skips(runspace: Runspace) -> None:
+    win(runspace, "C:\\marker").write_text("x")
+    result, _ = run_module(runspace, "win_command", _raw_params="hostname", creates="C:\\marker")
+    assert result["skipped"] is True and result["msg"] == "skipped, since C:\\marker exists"
+
+
+def test_win_shell_runs_script_in_engine(runspace: Runspace) -> None:
+    result, host = run_module(runspace, "win_shell", _raw_params="Write-Output 'hello'; exit 3")
+    assert result["stdout"] == "hello\r\n"
+    assert result["rc"] == 3
+    assert result["failed"] is True and result["msg"] == "non-zero return code"
+    result, host = run_module(runspace, "win_shell", _raw_params="'a'; 'b'")
+    assert result["stdout"] == "a\r\nb\r\n" and result["rc"] == 0 and host.rc == 0
+
+
+# -- put_file / fetch_file -----------------------------------------------------------------------
+
+
+def put(runspace: Runspace, path: str, data: bytes, chunk: int = 5) -> FakeHost:
+    script, in_data = module_manifest._bootstrap_powershell_script(
+        "psrp_put_file.ps1", {"Path": path}, has_input=True
+    )
+
+    def gen() -> Any:
+        yield from in_data.decode().splitlines()
+        for i in range(0, len(data), chunk):
+            yield [base64.b64encode(data[i : i + chunk]).decode()]
+        if not data:
+            yield [""]
+
+    host = FakeHost()
+    runspace.invoke([Command(script, is_script=True)], gen(), host)
+    return host
+
+
+@pytest.mark.parametrize("data", [b"", b"x", bytes(range(256)) * 40])
+def test_put_file_v2_hash_and_content(runspace: Runspace, data: bytes) -> None:
+    path = "C:\\Users\\Administrator\\dir with spaces\\fïle ü.bin"
+    win(runspace, path).parent.mkdir(parents=True)
+    host = put(runspace, path, data)
+    assert json.loads(host.output[0]) == {"sha1": hashlib.sha1(data).hexdigest()}
+    assert win(runspace, path).read_bytes() == data
+    assert host.rc in (None, 0)
+
+
+def test_put_file_v2_long_path_and_missing_parent(runspace: Runspace) -> None:
+    long_dir = "C:\\" + "\\".join(["d" * 50] * 6)
+    win(runspace, long_dir).mkdir(parents=True)
+    host = put(runspace, "\\\\?\\" + long_dir + "\\f.txt", b"abc")
+    assert json.loads(host.output[0])["sha1"] == hashlib.sha1(b"abc").hexdigest()
+    host = put(runspace, "C:\\missing\\f.txt", b"abc")
+    result = json.loads(host.output[0])
+    assert result["failed"] is True and "Could not find a part of the path" in result["msg"]
+    assert host.rc == 1
+
+
+def fetch(runspace: Runspace, path: str, buffer_size: int = 4) -> FakeHost:
+    script, in_data = module_manifest._bootstrap_powershell_script(
+        "psrp_fetch_file.ps1", {"Path": path, "BufferSize": buffer_size}
+    )
+    host = FakeHost()
+    runspace.invoke([Command(script, is_script=True)], iter(in_data.decode().splitlines()), host)
+    return host
+
+
+def test_fetch_file_v2(runspace: Runspace) -> None:
+    win(runspace, "C:\\f.txt").write_bytes(b"0123456789")
+    host = fetch(runspace, "C:\\F.TXT")
+    assert host.output[0] == "[FILE]"
+    assert b"".join(base64.b64decode(o) for o in host.output[1:]) == b"0123456789"
+    assert len(host.output) == 4  # 4 + 4 + 2 bytes
+    assert fetch(runspace, "C:\\").output == ["[DIR]"]
+    host = fetch(runspace, "C:\\none.txt")
+    assert host.output == [] and len(host.errors) == 1
+    assert str(host.errors[0].Exception.Message) == "C:\\none.txt does not exist"
+
+
+def test_mkdtemp_and_expand_user_v2(runspace: Runspace) -> None:
+    shell = shell_loader.get("powershell")
+    cmd = shell._mkdtemp2("ansible-tmp-123", tmpdir="%TEMP%")
+    script = base64.b64decode(cmd.command.split(" ")[-1]).decode("utf-16-le")
+    host = FakeHost()
+    runspace.invoke([Command(script, is_script=True)], iter(cmd.input_data.decode().splitlines()), host)
+    assert host.output == ["C:\\Users\\Administrator\\AppData\\Local\\Temp\\ansible-tmp-123"]
+    assert win(runspace, host.output[0]).is_dir()
+
+    cmd = shell._expand_user2("~\\foo")
+    script = base64.b64decode(cmd.command.split(" ")[-1]).decode("utf-16-le")
+    host = FakeHost()
+    runspace.invoke([Command(script, is_script=True)], iter(cmd.input_data.decode().splitlines()), host)
+    assert host.output == ["C:\\Users\\Administrator\\foo"]
+
+
+# -- 2.16-2.18 shapes (reconstructed from those releases' psrp.py / module_manifest.py) -----------
+
+
+def test_v1_bootstrap_manifest_identifies_module_by_source(runspace: Runspace) -> None:
+    """2.16-2.18: exec_wrapper text + NULs + {"module_entry": b64 source, "module_args": ...}."""
+    source = importlib.resources.files(WINDOWS_MODULES).joinpath("win_ping.ps1").read_bytes()
+    manifest = {
+        "module_entry": base64.b64encode(source).decode(),
+        "powershell_modules": {},
+        "csharp_utils": {},
+        "csharp_utils_module": [],
+        "module_args": {"data": "old", "_ansible_module_name": "win_ping"},
+        "actions": ["module_powershell_wrapper"],
+        "environment": {},
+        "encoded_output": False,
+    }
+    script = (
+        "&chcp.com 65001 > $null\n$exec_wrapper_str = $input | Out-String\n"
+        '$split_parts = $exec_wrapper_str.Split(@("`0`0`0`0"), 2, [StringSplitOptions]::RemoveEmptyEntries)\n'
+        'If (-not $split_parts.Length -eq 2) { throw "invalid payload" }\n'
+        "Set-Variable -Name json_raw -Value $split_parts[1]\n$exec_wrapper = [ScriptBlock]::Create($split_parts[0])\n"
+        "&$exec_wrapper"
+    )
+    payload = "begin { } process { } end { }\n\n" + "\0\0\0\0" + json.dumps(manifest)
+    host = FakeHost()
+    runspace.invoke([Command(script, is_script=True)], iter([payload]), host)
+    assert host.result()["ping"] == "old"
+
+
+def test_v1_put_and_fetch_scripts(runspace: Runspace) -> None:
+    put_script = (
+        "begin {\n    $path = $MyInvocation.UnboundArguments[0]\n    $fd = [System.IO.File]::Create($path)\n}\n"
+        "process {\n    $bytes = [System.Convert]::FromBase64String($input)\n}\nend { }"
+    )
+    command = Command(put_script, is_script=True)
+    command.add_argument("C:\\v1.bin")
+    host = FakeHost()
+    runspace.invoke([command], iter([[base64.b64encode(b"abcdef").decode()]]), host)
+    assert json.loads(host.output[0]) == {"sha1": hashlib.sha1(b"abcdef").hexdigest()}
+
+    setup = Command(
+        "param([string]$Path)\n$fs = New-Object -TypeName System.IO.FileStream\n"
+        'Write-Output -InputObject "[DIR]"',
+        is_script=True,
+        use_local_scope=False,
+    )
+    setup.add_argument("C:\\v1.bin")
+    host = FakeHost()
+    runspace.invoke([setup], None, host)
+    assert host.output == [] and host.rc is None
+    read = Command(
+        "param([int64]$Offset, [int]$BufferSize)\n$fs.Seek($Offset, [System.IO.SeekOrigin]::Begin)",
+        is_script=True,
+    )
+    read.add_argument(2)
+    read.add_argument(3)
+    host = FakeHost()
+    runspace.invoke([read], None, host)
+    assert base64.b64decode(host.output[0]) == b"cde"
+    host = FakeHost()
+    runspace.invoke([Command("$fs.Close()", is_script=True)], None, host)
+    assert host.output == []
+
+
+def test_raw_command_is_left_to_the_engine(runspace: Runspace) -> None:
+    """psrp.py sends raw commands as '<cmd>\\nexit $LASTEXITCODE': plain script, not handled here."""
+    host = FakeHost()
+    handled = ansible_exec.try_invoke(
+        runspace, [Command("Get-Service\nexit $LASTEXITCODE", is_script=True)], None, host
+    )
+    assert handled is False and host.output == []

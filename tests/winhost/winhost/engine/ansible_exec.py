@@ -1,0 +1,710 @@
+"""Answer what Ansible's ``ansible.builtin.psrp`` connection sends, without running its PowerShell.
+
+``Runspace.invoke`` calls :func:`try_invoke` first. It recognises, by structure (not by a hash
+of one version's text), the scripts ansible-core 2.16-2.21 sends over PSRP and answers them from
+the machine model; anything else returns False and the engine evaluates it as a script.
+
+What ansible-core sends (``lib/ansible/plugins/connection/psrp.py``, ``plugins/shell/powershell.py``
+and ``executor/powershell/``; versions read at their release tags):
+
+* Modules, 2.19+: the script is ``bootstrap_wrapper.ps1`` (decoded from the shell plugin's
+  ``-EncodedCommand``); the pipeline input is lines: the bootstrap JSON ``{"name": "exec_wrapper",
+  "script": <exec_wrapper.ps1>, "params": {...}}``, a line of four NUL characters, then the exec
+  manifest JSON ``{"scripts": {name: {"script": base64, "path"}}, "actions": [{"name", "params",
+  "secure_params"}], "signed_hashlist": [...]}``. ``module_wrapper.ps1``'s params name the module
+  (``Script``: ``ansible_collections.ansible.windows.plugins.modules.win_ping.ps1``) and carry the
+  arguments (``Variables[0]`` = ``complex_args``) and the task ``Environment``. Further NUL lines
+  separate input for the action (``psrp_put_file.ps1`` receives base64 chunks that way).
+* Modules, 2.16-2.18: ``bootstrap_wrapper.ps1`` does ``$input | Out-String`` and splits on the
+  NULs: input is ``exec_wrapper.ps1`` + NULs + manifest JSON ``{"module_entry": base64 source,
+  "module_args", "actions": ["module_powershell_wrapper"], "environment", ...}``; the module is
+  identified from its source.
+* Result: the module prints one JSON document, which arrives as an output string; the exit code
+  goes through ``$host.SetShouldExit`` (module_wrapper.ps1: 0, or 1 after a failure).
+* put_file: 2.19+ runs ``psrp_put_file.ps1`` through the bootstrap with ``Path``; 2.16-2.18 send a
+  begin/process/end script with the path as the first positional argument. Both read base64
+  chunks from the pipeline input (``""`` for an empty file) and print ``{"sha1":"<hex>"}``.
+* fetch_file: 2.19+ runs ``psrp_fetch_file.ps1`` (``Path``, ``BufferSize``): output ``[FILE]`` then
+  base64 chunks, or ``[DIR]``, or an error "<path> does not exist". 2.16-2.18 run a setup script
+  kept in the global scope (``$fs`` FileStream), a read script per ``Offset``/``BufferSize`` and
+  ``$fs.Close()``.
+* ``script`` on 2.19+: ``PowerShell ... -File <path> args`` becomes ``param([string]$Path,
+  [Parameter(ValueFromRemainingArguments)][string[]]$ScriptArgs) & $Path @ScriptArgs`` with
+  arguments: the uploaded file is read from the sandbox and evaluated by the engine.
+* Shell plugin helpers of 2.16-2.18 (``mkdtemp``, ``expand_user``, ``remove``) are
+  ``-EncodedCommand`` scripts with ``Set-StrictMode`` and an ``If (-not $?)`` rc suffix; they are
+  answered here because they use .NET calls outside the engine's script subset.
+* ``raw``: the command text plus ``\\nexit $LASTEXITCODE``, which is plain script for the engine:
+  not handled here.
+
+Unknown modules get a module failure that says winhost does not emulate them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from psrpcore import Command
+
+from winhost.engine.ansible_modules import (
+    ModuleContext,
+    ModuleCrash,
+    ModuleFail,
+    ModuleSpec,
+    find_by_name,
+    find_by_source,
+    invocation,
+    validate,
+)
+from winhost.engine.ansible_modules._capture import run_script
+from winhost.engine.ansible_modules._winpath import WinFS, WinPathError, user_environment, user_profile
+
+NUL_LINE = "\0\0\0\0"
+
+# ------------------------------------------------------------------------------------------------
+# Recognising the scripts (structure, whitespace- and case-insensitive)
+
+
+def _norm(script: str) -> str:
+    return re.sub(r"\s+", " ", script).lower()
+
+
+def _is_bootstrap_v2(n: str) -> bool:
+    """2.19+ bootstrap_wrapper.ps1: JSON lines up to a NUL line, then ``& $cmd @splat``."""
+    return "`0`0`0`0" in n and "convertfrom-json" in n and "$code.script" in n
+
+
+def _is_bootstrap_v1(n: str) -> bool:
+    """2.16-2.18 bootstrap_wrapper.ps1: ``$input | Out-String`` split on the NULs."""
+    return "`0`0`0`0" in n and "out-string" in n and "[scriptblock]::create(" in n
+
+
+def _is_put_v1(n: str) -> bool:
+    return "unboundarguments[0]" in n and "frombase64string($input)" in n and "::create($path)" in n
+
+
+def _is_fetch_v1_setup(n: str) -> bool:
+    return "param([string]$path)" in n and "system.io.filestream" in n and "[dir]" in n
+
+
+def _is_fetch_v1_read(n: str) -> bool:
+    return "param([int64]$offset, [int]$buffersize)" in n and "$fs.seek($offset" in n
+
+
+def _is_fetch_v1_close(n: str) -> bool:
+    return n.strip() == "$fs.close()"
+
+
+def _is_file_wrapper(n: str) -> bool:
+    return "valuefromremainingarguments" in n and "& $path @scriptargs" in n
+
+
+_Q = r"'((?:[^']|'')*)'"
+_MKDTEMP_V1 = re.compile(
+    r"\$tmp_path\s*=\s*\[System\.Environment\]::ExpandEnvironmentVariables\(" + _Q + r"\)\s*"
+    r"\$tmp\s*=\s*New-Item\s+-Type\s+Directory\s+-Path\s+\$tmp_path\s+-Name\s+" + _Q + r"\s*"
+    r"Write-Output\s+-InputObject\s+\$tmp\.FullName",
+    re.IGNORECASE,
+)
+_EXPAND_USER_V1 = re.compile(
+    r"Write-Output\s+(?:\(Get-Location\)\.Path|\(\(Get-Location\)\.Path\s*\+\s*"
+    + _Q
+    + r"\)|"
+    + _Q
+    + r")\s*$",
+    re.IGNORECASE,
+)
+_REMOVE = re.compile(r"^\s*Remove-Item\s+" + _Q + r"\s+-Force(\s+-Recurse)?\s*;\s*$", re.IGNORECASE)
+_STRICT_PREFIX = re.compile(r"^\s*Set-StrictMode\s+-Version\s+Latest\s*", re.IGNORECASE)
+_RC_SUFFIX = re.compile(r"\s*If\s*\(-not\s+\$\?\)\s*\{.*\}\s*$", re.IGNORECASE | re.DOTALL)
+_CONSOLE_ENCODING = re.compile(
+    r"^\s*try\s*\{\s*\[Console\]::OutputEncoding[^}]*\}\s*catch\s*\{\s*\}\s*;?\s*", re.IGNORECASE
+)
+
+
+def _unq(text: str) -> str:
+    return text.replace("''", "'")
+
+
+# ------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def try_invoke(runspace: Any, commands: list[Command], input: Iterable[Any] | None, host: Any) -> bool:
+    """Handle the pipeline if it is Ansible's; return False to let the engine evaluate it."""
+    if len(commands) != 1 or not commands[0].is_script:
+        return False
+    command = commands[0]
+    script = str(command.command_text)
+    n = _norm(script)
+    args = [_plain(value) for name, value in command.parameters if name is None]
+    session = _Session(runspace, host)
+    if _is_bootstrap_v2(n):
+        _bootstrap_v2(session, _lines(input))
+    elif _is_bootstrap_v1(n):
+        _bootstrap_v1(session, _lines(input))
+    elif _is_put_v1(n):
+        _put_file(session, str(args[0]) if args else "", _lines(input), wrapper_errors=False)
+    elif _is_fetch_v1_setup(n):
+        _fetch_v1_setup(session, str(args[0]) if args else "")
+    elif _is_fetch_v1_read(n):
+        _fetch_v1_read(session, int(args[0]), int(args[1]))
+    elif _is_fetch_v1_close(n):
+        _fetch_states.pop(id(runspace), None)
+    elif _is_file_wrapper(n) and args:
+        _run_script_file(session, str(args[0]), [str(a) for a in args[1:]])
+    else:
+        return _shell_helper(session, script)
+    return True
+
+
+def _plain(value: Any) -> Any:
+    """psrpcore may hand primitives wrapped as PSObject subclasses of str/int; keep them as is."""
+    return value
+
+
+def _lines(input: Iterable[Any] | None) -> Iterator[str]:
+    """Pipeline input as strings; ansible's put_file yields one-element lists."""
+    if input is None:
+        return
+    for item in input:
+        if isinstance(item, (list, tuple)):
+            for sub in item:
+                yield "" if sub is None else str(sub)
+        else:
+            yield "" if item is None else str(item)
+
+
+class _Session:
+    """The runspace, its host and the user's view of the machine."""
+
+    def __init__(self, runspace: Any, host: Any) -> None:
+        self.runspace = runspace
+        self.host = host
+        self.machine = runspace.machine
+        self.user = str(getattr(runspace, "user", "Administrator"))
+        self.env = user_environment(self.machine, self.user)
+        cwd = user_profile(self.user)
+        scope = getattr(runspace, "global_scope", None)
+        if scope is not None and hasattr(scope, "get"):
+            cwd = str(scope.get("__location", cwd))
+        self.fs = WinFS(self.machine.sandbox(), self.env, cwd)
+        # Windows creates a profile with its Temp folder at first logon.
+        self.fs.ensure_dir(self.env["TEMP"])
+
+    def output(self, value: Any) -> None:
+        self.host.write_output(value)
+
+    def exit(self, code: int) -> None:
+        self.host.set_should_exit(code)
+
+    def wrapper_error(self, message: str, exc_text: str = "") -> None:
+        """exec_wrapper.ps1 Write-AnsibleErrorJson: JSON on stdout and SetShouldExit(1)."""
+        self.output(
+            _json(
+                {
+                    "failed": True,
+                    "msg": f"failure during exec_wrapper: {message}",
+                    "exception": exc_text or message,
+                }
+            )
+        )
+        self.exit(1)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# ------------------------------------------------------------------------------------------------
+# 2.19+ bootstrap + exec_wrapper manifest
+
+
+def _read_until_nul(lines: Iterator[str]) -> tuple[str, bool]:
+    """Join lines up to the NUL separator; the flag says whether a separator was seen."""
+    parts: list[str] = []
+    for line in lines:
+        if line == NUL_LINE:
+            return "\n".join(parts), True
+        parts.append(line)
+    return "\n".join(parts), False
+
+
+def _bootstrap_v2(session: _Session, lines: Iterator[str]) -> None:
+    code_json, _ = _read_until_nul(lines)
+    try:
+        code = json.loads(code_json)
+    except ValueError as exc:
+        session.host.write_host(f"ConvertFrom-Json : Invalid JSON primitive: {exc}", is_error=True)
+        session.exit(1)
+        return
+    name = str(code.get("name", ""))
+    wrapper = str(code.get("script", ""))
+    if name != "exec_wrapper" and "get-nextansibleaction" not in wrapper.lower():
+        session.output(
+            _json({"failed": True, "msg": f"winhost does not emulate the bootstrap script '{name}'"})
+        )
+        session.exit(1)
+        return
+    manifest_json, _ = _read_until_nul(lines)
+    try:
+        manifest = json.loads(manifest_json)
+    except ValueError as exc:
+        session.wrapper_error(f"Conversion from JSON failed with error: {exc}")
+        return
+    _run_actions(session, manifest, lines)
+
+
+def _script_text(manifest: dict[str, Any], name: str) -> str:
+    info = manifest.get("scripts", {}).get(name)
+    if not info:
+        raise KeyError(name)
+    return base64.b64decode(info["script"]).decode("utf-8", errors="replace")
+
+
+def _run_actions(session: _Session, manifest: dict[str, Any], lines: Iterator[str]) -> None:
+    for action in manifest.get("actions", []):
+        name = str(action.get("name", ""))
+        params = dict(action.get("params") or {})
+        if name == "become_wrapper.ps1":
+            # runas: winhost runs the module as the connection user (become is not emulated).
+            continue
+        if name == "coverage_wrapper.ps1":
+            continue
+        if name in ("async_wrapper.ps1", "async_watchdog.ps1"):
+            session.output(
+                _json({"failed": True, "msg": "winhost does not emulate async tasks (async_wrapper.ps1)"})
+            )
+            session.exit(1)
+            return
+        if name == "module_wrapper.ps1":
+            _module_wrapper_v2(session, manifest, params)
+        elif name == "psrp_put_file.ps1":
+            _put_file(session, str(params.get("Path", "")), lines, wrapper_errors=True)
+        elif name == "psrp_fetch_file.ps1":
+            _fetch_v2(session, str(params.get("Path", "")), int(params.get("BufferSize", 65536)))
+        elif name == "powershell_mkdtemp.ps1":
+            _mkdtemp(session, str(params.get("Directory", "")), str(params.get("Name", "")))
+        elif name == "powershell_expand_user.ps1":
+            session.output(_expand_user(session, str(params.get("Path", ""))))
+        else:
+            session.wrapper_error(f"winhost does not emulate the exec wrapper action '{name}'")
+        return
+    session.wrapper_error("no action left in the exec manifest")
+
+
+def _module_wrapper_v2(session: _Session, manifest: dict[str, Any], params: dict[str, Any]) -> None:
+    script_name = str(params.get("Script", ""))
+    module_args: dict[str, Any] = {}
+    for variable in params.get("Variables") or []:
+        if str(variable.get("Name", "")).lower() == "complex_args":
+            module_args = dict(variable.get("Value") or {})
+    environment = {str(k): str(v) for k, v in (params.get("Environment") or {}).items()}
+    if not params.get("ForModule"):
+        # The ``script`` action (substyle script): the script runs in a new PowerShell instance.
+        try:
+            text = _script_text(manifest, script_name)
+        except KeyError:
+            session.wrapper_error(f"Could not find the script '{script_name}'.")
+            return
+        _run_script_text(session, text, [], environment)
+        return
+    display, spec = find_by_name(script_name)
+    if spec is None:
+        try:
+            spec = find_by_source(_script_text(manifest, script_name))
+        except KeyError:
+            spec = None
+        if spec is not None and find_by_name(script_name)[0].split(".")[:2] != spec.collection.split("."):
+            spec = None
+    run_module(session, spec, display, module_args, environment)
+
+
+# ------------------------------------------------------------------------------------------------
+# 2.16-2.18 bootstrap: exec_wrapper + NULs + manifest JSON in one input string
+
+
+def _bootstrap_v1(session: _Session, lines: Iterator[str]) -> None:
+    payload = "\r\n".join(lines)
+    parts = [p for p in payload.split(NUL_LINE, 1) if p]
+    if len(parts) != 2:
+        session.host.write_error(_error_record("invalid payload", "invalid payload"))
+        session.exit(1)
+        return
+    try:
+        manifest = json.loads(parts[1])
+    except ValueError as exc:
+        session.output(_json({"failed": True, "msg": f"internal error: failed to parse the manifest: {exc}"}))
+        session.exit(1)
+        return
+    actions = [str(a) for a in manifest.get("actions", [])]
+    if any(a in ("async_wrapper", "async_watchdog") for a in actions):
+        session.output(_json({"failed": True, "msg": "winhost does not emulate async tasks (async_wrapper)"}))
+        session.exit(1)
+        return
+    source = base64.b64decode(manifest.get("module_entry", "")).decode("utf-8", errors="replace")
+    module_args = dict(manifest.get("module_args") or {})
+    environment = {str(k): str(v) for k, v in (manifest.get("environment") or {}).items()}
+    if "module_script_wrapper" in actions:
+        _run_script_text(session, source, [], environment)
+        return
+    spec = find_by_source(source)
+    display = (
+        f"{spec.collection}.{spec.name}" if spec else str(module_args.get("_ansible_module_name", "unknown"))
+    )
+    run_module(session, spec, display, module_args, environment)
+
+
+# ------------------------------------------------------------------------------------------------
+# Modules
+
+
+def run_module(
+    session: _Session,
+    spec: ModuleSpec | None,
+    display: str,
+    module_args: dict[str, Any],
+    environment: dict[str, str],
+) -> None:
+    """Answer one module invocation with the JSON the real module prints, and its exit code."""
+    module_name = str(module_args.get("_ansible_module_name") or display)
+    if spec is None:
+        session.output(
+            _json(
+                {
+                    "failed": True,
+                    "changed": False,
+                    "msg": f"winhost does not emulate module {module_name}",
+                }
+            )
+        )
+        session.exit(1)
+        return
+    env = {**session.env, **environment}
+    fs = WinFS(session.fs.root, env, session.fs.cwd)
+    check_mode = bool(module_args.get("_ansible_check_mode", False))
+    ctx = ModuleContext(
+        runspace=session.runspace,
+        machine=session.machine,
+        user=session.user,
+        params={},
+        fs=fs,
+        env=env,
+        check_mode=check_mode,
+        diff_mode=bool(module_args.get("_ansible_diff", False)),
+        module_name=module_name,
+    )
+    basic = spec.style == "basic"
+    result: dict[str, Any] = {"changed": False} if basic else {}
+    rc = 0
+    try:
+        if check_mode and not spec.supports_check_mode:
+            msg = (
+                f"remote module ({module_name}) does not support check mode"
+                if basic
+                else "remote module does not support check mode"
+            )
+            result = {"changed": False, "skipped": True, "msg": msg}
+        else:
+            ctx.params = validate(spec, module_args, module_name, fs)
+            result.update(spec.run(ctx))
+    except ModuleFail as fail:
+        result.update(fail.extra)
+        result.update(failed=True, msg=fail.msg)
+        rc = 1
+    except ModuleCrash as crash:
+        # module_wrapper.ps1 Write-AnsibleErrorDetail -ForModule
+        session.output(
+            _json(
+                {
+                    "failed": True,
+                    "msg": f"Unhandled exception while executing module: {crash}",
+                    "exception": f"{crash}\r\nAt {spec.name}.ps1 (winhost emulation)",
+                }
+            )
+        )
+        session.exit(1)
+        return
+    except (OSError, WinPathError) as exc:
+        message = getattr(exc, "strerror", None) or str(exc)
+        session.output(
+            _json(
+                {
+                    "failed": True,
+                    "msg": f"Unhandled exception while executing module: {message}",
+                    "exception": str(exc),
+                }
+            )
+        )
+        session.exit(1)
+        return
+    result.setdefault("changed", False)
+    if basic and ctx.params and "invocation" not in result:
+        result["invocation"] = invocation(spec, ctx.params)
+    if ctx.warnings:
+        result["warnings"] = list(ctx.warnings)
+    session.output(_json(result))
+    session.exit(rc)
+
+
+def _run_script_text(session: _Session, text: str, args: list[str], environment: dict[str, str]) -> None:
+    """A script run by Ansible (``script`` action): its output and errors come back as text."""
+    if args:
+        quoted = " ".join("'" + a.replace("'", "''") + "'" for a in args)
+        text = f"& {{\n{text}\n}} {quoted}"
+    stdout, stderr, rc = run_script(session.runspace, text)
+    if stdout:
+        session.output(stdout.rstrip("\r\n"))
+    if stderr:
+        session.host.write_host(stderr.rstrip("\r\n"), is_error=True)
+    session.exit(rc)
+
+
+def _run_script_file(session: _Session, path: str, args: list[str]) -> None:
+    try:
+        real = session.fs.real(path)
+        text = real.read_text(encoding="utf-8-sig")
+    except (OSError, WinPathError):
+        session.host.write_error(
+            _error_record(
+                f"The term '{path}' is not recognized as the name of a cmdlet, function, script file, or operable "
+                "program. Check the spelling of the name, or if a path was included, verify that the path is correct "
+                "and try again.",
+                "CommandNotFoundException",
+                category="ObjectNotFound",
+            )
+        )
+        session.exit(1)
+        return
+    _run_script_text(session, text, args, {})
+
+
+# ------------------------------------------------------------------------------------------------
+# File transfer
+
+
+def _put_file(session: _Session, path: str, lines: Iterator[str], wrapper_errors: bool) -> None:
+    """Write base64 chunks to ``path``; print ``{"sha1":"<hex>"}`` like psrp_put_file.ps1."""
+    try:
+        real = session.fs.real(path)
+        handle = open(real, "wb")  # noqa: SIM115 - closed below, mirrors [File]::Create + Close
+    except (OSError, WinPathError) as exc:
+        _consume(lines)
+        message = _io_message(exc, session.fs.full_name(path) if _valid(session, path) else path)
+        if wrapper_errors:
+            session.wrapper_error(f'Exception calling "Create" with "1" argument(s): "{message}"')
+        else:
+            session.host.write_error(
+                _error_record(
+                    f'Exception calling "Create" with "1" argument(s): "{message}"',
+                    "DirectoryNotFoundException",
+                )
+            )
+            session.exit(1)
+        return
+    digest = hashlib.sha1()
+    with handle:
+        for chunk in lines:
+            if not chunk:
+                continue
+            try:
+                data = base64.b64decode(chunk, validate=True)
+            except (binascii.Error, ValueError):
+                session.host.write_error(
+                    _error_record(
+                        'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid Base-64 '
+                        "string as it contains a non-base 64 character, more than two padding characters, or an "
+                        'illegal character among the padding characters."',
+                        "FormatException",
+                    )
+                )
+                continue
+            digest.update(data)
+            handle.write(data)
+    session.output(f'{{"sha1":"{digest.hexdigest()}"}}')
+
+
+def _consume(lines: Iterator[str]) -> None:
+    for _ in lines:
+        pass
+
+
+def _valid(session: _Session, path: str) -> bool:
+    try:
+        session.fs.split(path)
+    except WinPathError:
+        return False
+    return True
+
+
+def _io_message(exc: BaseException, path: str) -> str:
+    if isinstance(exc, WinPathError):
+        return str(exc)
+    if isinstance(exc, IsADirectoryError):
+        return f"Access to the path '{path}' is denied."
+    if isinstance(exc, FileNotFoundError):
+        return f"Could not find a part of the path '{path}'."
+    if isinstance(exc, PermissionError):
+        return f"Access to the path '{path}' is denied."
+    return str(exc)
+
+
+def _fetch_v2(session: _Session, path: str, buffer_size: int) -> None:
+    try:
+        real = session.fs.real(path)
+    except WinPathError:
+        real = Path("/nonexistent/winhost")
+    if real.is_file():
+        session.output("[FILE]")
+        with open(real, "rb") as handle:
+            for chunk in iter(lambda: handle.read(max(buffer_size, 1)), b""):
+                if session.host.stop_requested.is_set():
+                    break
+                session.output(base64.b64encode(chunk).decode())
+    elif real.is_dir():
+        session.output("[DIR]")
+    else:
+        session.host.write_error(
+            _error_record(
+                f"{path} does not exist",
+                "Microsoft.PowerShell.Commands.WriteErrorException",
+                category="NotSpecified",
+            )
+        )
+
+
+@dataclasses.dataclass
+class _FetchState:
+    real: Path
+
+
+_fetch_states: dict[int, _FetchState] = {}
+_fetch_lock = threading.Lock()
+
+
+def _fetch_v1_setup(session: _Session, path: str) -> None:
+    """2.16-2.18: the setup script keeps ``$fs`` in the global scope (use_local_scope=False)."""
+    try:
+        real = session.fs.real(path)
+    except WinPathError:
+        real = Path("/nonexistent/winhost")
+    if real.is_file():
+        with _fetch_lock:
+            _fetch_states[id(session.runspace)] = _FetchState(real)
+    elif real.is_dir():
+        session.output("[DIR]")
+    else:
+        session.host.write_error(
+            _error_record(f"{path} does not exist", "Microsoft.PowerShell.Commands.WriteErrorException")
+        )
+        session.exit(1)
+
+
+def _fetch_v1_read(session: _Session, offset: int, buffer_size: int) -> None:
+    state = _fetch_states.get(id(session.runspace))
+    if state is None:
+        session.host.write_error(
+            _error_record("You cannot call a method on a null-valued expression.", "InvokeMethodOnNull")
+        )
+        session.exit(1)
+        return
+    with open(state.real, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read(buffer_size)
+    if data:
+        session.output(base64.b64encode(data).decode())
+
+
+# ------------------------------------------------------------------------------------------------
+# Shell plugin helpers
+
+
+def _mkdtemp(session: _Session, directory: str, name: str) -> None:
+    from winhost.engine.ansible_modules._winpath import expand_environment_variables
+
+    parent = expand_environment_variables(directory, session.env)
+    target = parent.rstrip("\\/") + "\\" + name
+    try:
+        real = session.fs.real(target)
+        if real.exists():
+            session.host.write_error(
+                _error_record(
+                    f"An item with the specified name {session.fs.full_name(target)} already exists.",
+                    "DirectoryExist,Microsoft.PowerShell.Commands.NewItemCommand",
+                    category="ResourceExists",
+                )
+            )
+            session.exit(1)
+            return
+        real.mkdir(parents=True)
+    except (OSError, WinPathError) as exc:
+        session.host.write_error(
+            _error_record(str(exc), "NewItemIOError,Microsoft.PowerShell.Commands.NewItemCommand")
+        )
+        session.exit(1)
+        return
+    session.output(session.fs.full_name(target))
+
+
+def _expand_user(session: _Session, path: str) -> str:
+    profile = session.env["USERPROFILE"]
+    if path == "~":
+        return profile
+    if path.startswith("~\\"):
+        return profile + "\\" + path[2:]
+    return path
+
+
+def _shell_helper(session: _Session, script: str) -> bool:
+    """2.16-2.18 shell plugin scripts outside the engine's subset (see the module docstring)."""
+    body = _STRICT_PREFIX.sub("", script, count=1)
+    body = _RC_SUFFIX.sub("", body)
+    body = _CONSOLE_ENCODING.sub("", body).strip()
+    match = _MKDTEMP_V1.search(body)
+    if match:
+        _mkdtemp(session, _unq(match.group(1)), _unq(match.group(2)))
+        return True
+    match = _EXPAND_USER_V1.fullmatch(body)
+    if match and body.lower().startswith("write-output"):
+        if match.group(1) is not None:
+            session.output(session.fs.cwd + _unq(match.group(1)))
+        elif match.group(2) is not None:
+            session.output(_unq(match.group(2)))
+        else:
+            session.output(session.fs.cwd)
+        return True
+    match = _REMOVE.match(body)
+    if match and body != script.strip():
+        path = _unq(match.group(1))
+        try:
+            real = session.fs.real(path)
+        except WinPathError:
+            return False
+        if real.is_dir() and match.group(2):
+            import shutil
+
+            shutil.rmtree(real, ignore_errors=True)
+        elif real.is_file():
+            real.unlink()
+        return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def _error_record(message: str, error_id: str, category: str = "NotSpecified") -> Any:
+    from psrpcore.types import ErrorCategory
+
+    from winhost.engine.errors import make_error_record
+
+    return make_error_record(message, error_id, getattr(ErrorCategory, category, ErrorCategory.NotSpecified))

@@ -1,0 +1,132 @@
+"""Run script text through the engine and capture it the way a child ``powershell.exe`` prints.
+
+win_shell/win_command start a new process; winhost has no processes, so the script runs in a new
+engine Runspace of the same machine and user (a fresh session state, like a new process) and its
+streams are rendered as console text: output objects one per line, errors in the console's
+``message`` + ``CategoryInfo`` + ``FullyQualifiedErrorId`` layout, host writes as written. The
+exit code follows ``powershell.exe -Command``: the ``exit N`` value when the script called exit,
+otherwise 1 if an error record was written, else 0 ("about_PowerShell_exe", -Command).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from psrpcore.types import PSObject
+
+
+def render(value: Any) -> str:
+    """Console text of one output object (strings as is, booleans as True/False)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, PSObject):
+        to_string = getattr(value, "PSObject", None)
+        text = getattr(to_string, "to_string", None) if to_string is not None else None
+        if text:
+            return str(text)
+        props = getattr(getattr(value, "PSObject", None), "adapted_properties", []) or []
+        props = list(props) + list(getattr(getattr(value, "PSObject", None), "extended_properties", []) or [])
+        if props:
+            width = max(len(p.name) for p in props)
+            return "\r\n".join(f"{p.name.ljust(width)} : {render(p.value)}" for p in props)
+    return str(value)
+
+
+def render_error(record: Any) -> str:
+    message = str(getattr(getattr(record, "Exception", None), "Message", "") or record)
+    info = getattr(record, "CategoryInfo", None)
+    category = ""
+    if info is not None:
+        category = (
+            f"{getattr(info, 'Category', '')}: ({getattr(info, 'TargetName', '')}:"
+            f"{getattr(info, 'TargetType', '')}) [{getattr(info, 'Activity', '')}], "
+            f"{getattr(info, 'Reason', '')}"
+        )
+    fqid = getattr(record, "FullyQualifiedErrorId", "") or ""
+    return f"{message}\r\n    + CategoryInfo          : {category}\r\n    + FullyQualifiedErrorId : {fqid}\r\n \r\n"
+
+
+class CaptureHost:
+    """A PipelineHost that records everything (see docs/dev/architecture.md)."""
+
+    def __init__(self, stop_requested: threading.Event | None = None) -> None:
+        self.stop_requested = stop_requested or threading.Event()
+        self.output: list[Any] = []
+        self.errors: list[Any] = []
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.exit_code: int | None = None
+
+    def write_output(self, value: Any) -> None:
+        self.output.append(value)
+        self.stdout.append(render(value) + "\r\n")
+
+    def write_error(self, record: Any) -> None:
+        self.errors.append(record)
+        self.stderr.append(render_error(record))
+
+    def write_warning(self, message: str) -> None:
+        self.stdout.append(f"WARNING: {message}\r\n")
+
+    def write_verbose(self, message: str) -> None:
+        pass
+
+    def write_debug(self, message: str) -> None:
+        pass
+
+    def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None:
+        self.stdout.append(render(data) + "\r\n")
+
+    def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
+        pass
+
+    def write_host(
+        self,
+        text: str,
+        newline: bool = True,
+        is_error: bool = False,
+        foreground: int | None = None,
+        background: int | None = None,
+    ) -> None:
+        (self.stderr if is_error else self.stdout).append(text + ("\r\n" if newline else ""))
+
+    def set_should_exit(self, code: int) -> None:
+        self.exit_code = int(code)
+
+    def read_line(self, prompt: str, secure: bool = False) -> Any:
+        raise RuntimeError("winhost: a non-interactive powershell.exe cannot read from the host")
+
+
+def new_session(runspace: Any) -> Any:
+    """A fresh engine Runspace for the same machine/user, like a child process; else the same one."""
+    try:
+        return type(runspace)(runspace.machine, runspace.user, "Microsoft.PowerShell")
+    except Exception:  # the engine's constructor differs: fall back to the calling session
+        return runspace
+
+
+def run_script(
+    runspace: Any, script: str, stdin: str | None = None, on_host: Callable[[CaptureHost], None] | None = None
+) -> tuple[str, str, int]:
+    """Evaluate ``script`` in a new session; return (stdout, stderr, rc) as powershell.exe would."""
+    from psrpcore import Command
+
+    host = CaptureHost()
+    if on_host is not None:
+        on_host(host)
+    session = new_session(runspace)
+    stdin_items = iter([stdin]) if stdin is not None else None
+    try:
+        session.invoke([Command(script, is_script=True)], stdin_items, host)
+    except Exception as exc:  # a terminating error ends the process with exit code 1
+        host.stderr.append(f"{exc}\r\n")
+        if host.exit_code is None:
+            host.exit_code = 1
+    rc = host.exit_code if host.exit_code is not None else (1 if host.errors else 0)
+    return "".join(host.stdout), "".join(host.stderr), rc

@@ -1,0 +1,270 @@
+"""ansible.windows.win_shell and win_command: run a command through the engine.
+
+Sources: ansible-collections/ansible.windows plugins/modules/win_shell.ps1 (Legacy util; default
+executable powershell.exe with the command ``-EncodedCommand``; ``cmd`` executable gets ``/c``) and
+win_command.ps1 (Ansible.Basic; ``_raw_params``/``cmd``/``argv``; no check mode). Both return
+``cmd``, ``stdout``, ``stderr``, ``rc``, ``start``, ``end``, ``delta`` and ``changed`` true, skip
+with ``creates``/``removes``, and fail with "non-zero return code" when rc != 0.
+
+Processes are not simulated: ``powershell.exe`` (-Command, -EncodedCommand, -File, stdin) runs the
+script text through the engine (see ``_capture``); ``cmd.exe /c`` knows ``echo`` and ``exit /b``;
+``hostname.exe`` and ``whoami.exe`` answer from the model. Any other executable fails the way a
+missing one does on Windows (rc 2, "Could not find file").
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import re
+from typing import Any
+
+from winhost.engine.ansible_modules import ModuleContext, ModuleFail, ModuleSpec
+from winhost.engine.ansible_modules._capture import run_script
+
+
+def split_command_line(line: str) -> list[str]:
+    """``CommandLineToArgvW`` rules: quotes group, 2n backslashes + quote -> n backslashes."""
+    args: list[str] = []
+    current: list[str] = []
+    in_quotes = False
+    has_token = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\":
+            j = i
+            while j < len(line) and line[j] == "\\":
+                j += 1
+            count = j - i
+            if j < len(line) and line[j] == '"':
+                current.append("\\" * (count // 2))
+                if count % 2:
+                    current.append('"')
+                    i = j + 1
+                else:
+                    i = j
+                has_token = True
+                continue
+            current.append("\\" * count)
+            i = j
+            has_token = True
+            continue
+        if ch == '"':
+            if in_quotes and i + 1 < len(line) and line[i + 1] == '"':
+                current.append('"')
+                i += 2
+                continue
+            in_quotes = not in_quotes
+            has_token = True
+        elif ch in " \t" and not in_quotes:
+            if has_token:
+                args.append("".join(current))
+                current, has_token = [], False
+        else:
+            current.append(ch)
+            has_token = True
+        i += 1
+    if has_token:
+        args.append("".join(current))
+    return args
+
+
+def _exe_name(arg: str) -> str:
+    name = arg.replace("/", "\\").split("\\")[-1].lower()
+    return name[:-4] if name.endswith(".exe") else name
+
+
+def run_command_line(ctx: ModuleContext, command_line: str, stdin: str | None) -> tuple[str, str, int]:
+    """Run one command line; raise FileNotFoundError for executables winhost does not have."""
+    argv = split_command_line(command_line)
+    if not argv:
+        raise FileNotFoundError("Could not find file ''.")
+    exe, rest = _exe_name(argv[0]), argv[1:]
+    if exe in ("powershell", "pwsh"):
+        script: str | None = None
+        script_args: list[str] = []
+        for index, arg in enumerate(rest):
+            low = arg.lower()
+            if low in ("-encodedcommand", "-enc", "-ec", "-e") and index + 1 < len(rest):
+                script = base64.b64decode(rest[index + 1]).decode("utf-16-le")
+                break
+            if low in ("-command", "-c") and index + 1 < len(rest):
+                script = " ".join(rest[index + 1 :])
+                break
+            if low in ("-file", "-f") and index + 1 < len(rest):
+                script = ctx.fs.real(rest[index + 1]).read_text(encoding="utf-8-sig")
+                script_args = rest[index + 2 :]
+                break
+            if not low.startswith("-"):
+                script = " ".join(rest[index:])
+                break
+        if script is None:
+            script, stdin = stdin or "", None
+        if script_args:
+            quoted = " ".join("'" + a.replace("'", "''") + "'" for a in script_args)
+            script = f"& {{ {script} }} {quoted}"
+        return run_script(ctx.runspace, script, stdin)
+    if exe == "cmd":
+        # cmd.exe takes the rest of its command line after /c as it is (quotes included).
+        match = re.search(r"\s/[cC]\s", command_line + " ")
+        body = (command_line + " ")[match.end() :].rstrip() if match else ""
+        word, _, text = body.strip().partition(" ")
+        if word.lower() == "echo":
+            return text + "\r\n", "", 0
+        if word.lower() == "exit":
+            code = text.replace("/b", "").replace("/B", "").strip()
+            return "", "", int(code or 0)
+        if not body.strip():
+            return "", "", 0
+        return (
+            "",
+            (
+                f"'{word}' is not recognized as an internal or external command,\r\n"
+                "operable program or batch file.\r\n"
+            ),
+            1,
+        )
+    if exe == "hostname":
+        return f"{ctx.machine.computer_name}\r\n", "", 0
+    if exe == "whoami":
+        return f"{ctx.machine.computer_name.lower()}\\{ctx.user.split(chr(92))[-1].lower()}\r\n", "", 0
+    raise FileNotFoundError(f"Could not find file '{argv[0]}'.")
+
+
+def _timed(ctx: ModuleContext, command_line: str, stdin: str | None, result: dict[str, Any]) -> None:
+    start = datetime.datetime.now(datetime.UTC)
+    try:
+        stdout, stderr, rc = run_command_line(ctx, command_line, stdin)
+    except FileNotFoundError as exc:
+        result.update(changed=False, rc=2)
+        raise ModuleFail(f"Failed to run: '{command_line}': {exc}", **result) from None
+    end = datetime.datetime.now(datetime.UTC)
+    delta = end - start
+    hours, remainder = divmod(delta.total_seconds(), 3600)
+    minutes, seconds = divmod(remainder, 60)
+    result.update(
+        stdout=stdout,
+        stderr=stderr,
+        rc=rc,
+        start=start.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        end=end.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        delta=f"{int(hours)}:{int(minutes):02d}:{seconds:09.6f}",
+    )
+    if rc != 0:
+        raise ModuleFail("non-zero return code", **result)
+
+
+def _skip(ctx: ModuleContext, cmd: str) -> dict[str, Any] | None:
+    creates, removes = ctx.params.get("creates"), ctx.params.get("removes")
+    if creates and ctx.fs.real(creates).exists():
+        return {
+            "msg": f"skipped, since {creates} exists",
+            "cmd": cmd,
+            "changed": False,
+            "skipped": True,
+            "rc": 0,
+        }
+    if removes and not ctx.fs.real(removes).exists():
+        return {
+            "msg": f"skipped, since {removes} does not exist",
+            "cmd": cmd,
+            "changed": False,
+            "skipped": True,
+            "rc": 0,
+        }
+    return None
+
+
+def run_shell(ctx: ModuleContext) -> dict[str, Any]:
+    raw = str(ctx.params["_raw_params"]).strip()
+    skipped = _skip(ctx, raw)
+    if skipped is not None:
+        return skipped
+    result: dict[str, Any] = {"changed": True, "cmd": raw}
+    executable = ctx.params.get("executable")
+    if not executable or _exe_name(executable) == "powershell":
+        encoded = base64.b64encode(raw.encode("utf-16-le")).decode()
+        line = f'"powershell.exe" -noninteractive -encodedcommand {encoded}'
+    else:
+        exe = executable if executable.lower().endswith(".exe") else executable + ".exe"
+        line = f'"{exe}" /c {raw}'
+    _timed(ctx, line, ctx.params.get("stdin"), result)
+    return result
+
+
+def run_command(ctx: ModuleContext) -> dict[str, Any]:
+    p = ctx.params
+    given = [k for k in ("_raw_params", "argv", "cmd") if p.get(k)]
+    if not given:
+        raise ModuleFail("one of the following is required: _raw_params, argv, cmd")
+    if len(given) > 1:
+        raise ModuleFail(f"parameters are mutually exclusive: {', '.join(given)}")
+    if p.get("cmd"):
+        line = str(p["cmd"])
+    elif p.get("_raw_params"):
+        line = str(p["_raw_params"]).strip()
+    else:
+        line = " ".join(_quote_arg(a) for a in p["argv"])
+    result: dict[str, Any] = {"cmd": line, "rc": 0}
+    skipped = _skip(ctx, line)
+    if skipped is not None:
+        return {**result, "msg": skipped["msg"], "skipped": True}
+    result["changed"] = True
+    _timed(ctx, line, p.get("stdin"), result)
+    return result
+
+
+def _quote_arg(arg: str) -> str:
+    """``ConvertTo-EscapedArgument``: C argument quoting for argv."""
+    if arg and not any(c in arg for c in ' \t\n\v"'):
+        return arg
+    out, backslashes = ['"'], 0
+    for ch in arg:
+        if ch == "\\":
+            backslashes += 1
+            continue
+        if ch == '"':
+            out.append("\\" * (backslashes * 2 + 1) + '"')
+        else:
+            out.append("\\" * backslashes + ch)
+        backslashes = 0
+    out.append("\\" * (backslashes * 2) + '"')
+    return "".join(out)
+
+
+SPECS = (
+    ModuleSpec(
+        name="win_shell",
+        run=run_shell,
+        style="legacy",
+        supports_check_mode=False,
+        options={
+            "_raw_params": {"type": "str", "required": True},
+            "chdir": {"type": "path"},
+            "executable": {"type": "path"},
+            "creates": {"type": "path"},
+            "removes": {"type": "path"},
+            "stdin": {"type": "str"},
+            "no_profile": {"type": "bool", "default": False},
+            "output_encoding_override": {"type": "str"},
+        },
+        fingerprints=("format-stderr", "$raw_command_line", "-encodedcommand"),
+    ),
+    ModuleSpec(
+        name="win_command",
+        run=run_command,
+        supports_check_mode=False,
+        options={
+            "_raw_params": {"type": "str"},
+            "cmd": {"type": "str"},
+            "argv": {"type": "list", "elements": "str"},
+            "chdir": {"type": "path"},
+            "creates": {"type": "path"},
+            "removes": {"type": "path"},
+            "stdin": {"type": "str"},
+            "output_encoding_override": {"type": "str"},
+        },
+        fingerprints=("_raw_params", "argv", "start-ansiblewindowsprocess"),
+    ),
+)
