@@ -349,6 +349,11 @@ class ConnectionAuth:
 
         header = [f"{scheme} {base64.b64encode(out_token).decode()}"] if out_token else []
         if not self.context.complete:
+            if scheme == "CredSSP" and self.context.get_extra_info("auth_stage") == "Authentication failure":
+                # pyspnego's acceptor answers a failed inner logon with a TSRequest carrying the
+                # NTSTATUS (CredSSP >= 3); the client raises on it. The context is finished.
+                self.reset()
+                return Challenge(header or offered, failed=True)
             return Challenge(header or [scheme])
 
         principal = self._principal(scheme)
