@@ -1,0 +1,148 @@
+"""winrm_service against the fake host: four-step idempotency, GPO locks, connection safety."""
+
+from __future__ import annotations
+
+from test_winrm_fakes import FakeWindows, run_action
+
+from ansible_collections.psremoting.core.plugins.action.winrm_service import ActionModule
+
+BASIC = "WSMan:\\localhost\\Service\\Auth\\Basic"
+UNENC = "WSMan:\\localhost\\Service\\AllowUnencrypted"
+POLICY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service"
+
+
+def test_check_apply_verify_idempotent() -> None:
+    host = FakeWindows()
+    args = {"auth_basic": True, "max_envelope_size_kb": 8192, "cbt_hardening_level": "Strict"}
+    checked = run_action(ActionModule, args, host, check_mode=True)
+    assert checked["changed"] is True
+    assert host.changes() == []
+    assert checked["diff"]["before"]["auth_basic"] is False
+    assert checked["diff"]["after"]["auth_basic"] is True
+    assert checked["diff"]["after"]["cbt_hardening_level"] == "Strict"
+
+    applied = run_action(ActionModule, args, host)
+    assert applied["changed"] is True
+    assert sorted(applied["changes"]) == ["auth_basic", "cbt_hardening_level", "max_envelope_size_kb"]
+    assert host.wsman[BASIC] == "true"
+    assert host.wsman["WSMan:\\localhost\\MaxEnvelopeSizekb"] == "8192"
+    assert host.wsman["WSMan:\\localhost\\Service\\Auth\\CbtHardeningLevel"] == "Strict"
+
+    host.log.clear()
+    again = run_action(ActionModule, args, host)
+    assert again["changed"] is False
+    assert host.changes() == []
+
+
+def test_set_item_is_typed_and_forced() -> None:
+    host = FakeWindows()
+    run_action(ActionModule, {"auth_basic": True}, host)
+    (change,) = host.changes()
+    assert change == {"name": "Set-Item", "parameters": {"Path": BASIC, "Value": True, "Force": True}}
+
+
+def test_gpo_registry_value_blocks_change_with_clear_message() -> None:
+    host = FakeWindows(policies={POLICY: {"AllowUnencryptedTraffic": 0}})
+    result = run_action(ActionModule, {"allow_unencrypted": True}, host, options={"protocol": "https"})
+    assert result["failed"] is True
+    msg = result["msg"]
+    assert msg.startswith("web01: winrm_service option 'allow_unencrypted'")
+    assert "AllowUnencryptedTraffic = 0" in msg
+    assert "Allow unencrypted traffic" in msg
+    assert host.changes() == []
+
+
+def test_gpo_source_of_value_blocks_change() -> None:
+    host = FakeWindows(gpo_paths={BASIC})
+    result = run_action(ActionModule, {"auth_basic": True}, host)
+    assert result["failed"] is True
+    assert "SourceOfValue is GPO" in result["msg"]
+
+
+def test_gpo_locked_setting_already_as_desired_is_fine() -> None:
+    host = FakeWindows(policies={POLICY: {"AllowBasic": 0}}, gpo_paths={BASIC})
+    result = run_action(ActionModule, {"auth_basic": False}, host)
+    assert result.get("failed") is not True
+    assert result["changed"] is False
+
+
+def test_refuses_disabling_auth_in_use() -> None:
+    host = FakeWindows()
+    result = run_action(
+        ActionModule, {"auth_negotiate": False, "auth_kerberos": False}, host, options={"auth": "ntlm"}
+    )
+    assert result["failed"] is True
+    assert "authenticates with ntlm" in result["msg"]
+    assert "allow_disconnect=true" in result["msg"]
+    assert host.changes() == []
+
+
+def test_disabling_kerberos_only_is_fine_while_negotiate_remains() -> None:
+    host = FakeWindows()
+    result = run_action(ActionModule, {"auth_kerberos": False}, host, options={"auth": "kerberos"})
+    assert result.get("failed") is not True
+    assert host.wsman["WSMan:\\localhost\\Service\\Auth\\Kerberos"] == "false"
+
+
+def test_basic_over_http_needs_allow_unencrypted() -> None:
+    host = FakeWindows()
+    host.wsman[BASIC] = "true"
+    host.wsman[UNENC] = "true"
+    result = run_action(
+        ActionModule,
+        {"allow_unencrypted": False},
+        host,
+        options={"auth": "basic", "protocol": "http", "port": 5985},
+    )
+    assert result["failed"] is True
+    assert "Basic over HTTP" in result["msg"]
+    forced = run_action(
+        ActionModule,
+        {"allow_unencrypted": False, "allow_disconnect": True},
+        host,
+        options={"auth": "basic", "protocol": "http", "port": 5985},
+    )
+    assert forced["changed"] is True
+    assert host.wsman[UNENC] == "false"
+
+
+def test_service_start_mode_and_state() -> None:
+    host = FakeWindows(service={"Status": "Stopped", "StartType": "Manual"})
+    args = {"start_mode": "automatic", "state": "started"}
+    checked = run_action(ActionModule, args, host, check_mode=True)
+    assert checked["changed"] is True and host.changes() == []
+    applied = run_action(ActionModule, args, host)
+    assert applied["changed"] is True
+    assert host.service == {"Status": "Running", "StartType": "Automatic"}
+    assert run_action(ActionModule, args, host)["changed"] is False
+
+
+def test_stopping_service_refused() -> None:
+    host = FakeWindows()
+    result = run_action(ActionModule, {"state": "stopped"}, host)
+    assert result["failed"] is True
+    assert "stopping WinRM" in result["msg"]
+    assert host.service["Status"] == "Running"
+
+
+def test_restart_survives_lost_connection() -> None:
+    host = FakeWindows()
+    real = host.invoke_pipeline
+
+    def dropping(request: dict) -> dict:
+        if request["commands"][0]["name"] == "Restart-Service":
+            raise ConnectionResetError("connection reset by peer")
+        return real(request)
+
+    host.invoke_pipeline = dropping  # type: ignore[method-assign]
+    result = run_action(ActionModule, {"state": "restarted"}, host)
+    assert result["changed"] is True
+    assert result["connection_lost"] is True
+
+
+def test_missing_setting_is_reported() -> None:
+    host = FakeWindows()
+    del host.wsman["WSMan:\\localhost\\Service\\Auth\\CredSSP"]
+    result = run_action(ActionModule, {"auth_credssp": False}, host)
+    assert result["failed"] is True
+    assert "does not exist on this host" in result["msg"]
