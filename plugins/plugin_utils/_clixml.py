@@ -204,8 +204,15 @@ def _text(value: Any) -> str:
     if isinstance(value, PSCredential):
         return "System.Management.Automation.PSCredential"
     if isinstance(value, GenericComplexObject):
-        if value.to_string is not None:
+        if value.to_string:
             return str(value.to_string)
+        properties = {**value.adapted_properties, **value.extended_properties}
+        if properties:
+            # PowerShell's string form of a property bag (what "$obj" gives a PSCustomObject,
+            # whose ToString() is empty).
+            return "@{" + "; ".join(f"{k}={_text(v)}" for k, v in properties.items()) + "}"
+        if value.property_sets:
+            return _text(value.property_sets[0])
         types = value.types
         return strip_deserialized(types[0]) if types else ""
     if isinstance(value, ComplexObject):
@@ -215,6 +222,8 @@ def _text(value: Any) -> str:
             return str(getattr(value, "value", ""))
     if isinstance(value, (list, tuple)):
         return " ".join(_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return "System.Collections.Hashtable"
     if isinstance(value, (bytes, bytearray)):
         return " ".join(str(b) for b in value)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
