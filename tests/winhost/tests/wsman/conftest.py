@@ -6,8 +6,8 @@ import pytest
 from pypsrp.exceptions import WinRMTransportError
 from pypsrp.wsman import WSMan
 
-from winhost.stats import HostStats
 from winhost.faults import HostFaults
+from winhost.stats import HostStats
 from winhost.wsman.service import WSManService
 
 from .standin import StandInRunspace
@@ -81,10 +81,19 @@ def service(machine: Machine, stats: HostStats, runspaces: list[StandInRunspace]
     svc.close_all()
 
 
-def make_wsman(service: WSManService, user: str = USER, operation_timeout: int = 20,
-               max_envelope_size: int = 153600) -> WSMan:
-    wsman = WSMan("127.0.0.1", ssl=False, auth="basic", encryption="never", username="vagrant",
-                  password="unused", operation_timeout=operation_timeout, max_envelope_size=max_envelope_size)
+def make_wsman(
+    service: WSManService, user: str = USER, operation_timeout: int = 20, max_envelope_size: int = 153600
+) -> WSMan:
+    wsman = WSMan(
+        "127.0.0.1",
+        ssl=False,
+        auth="basic",
+        encryption="never",
+        username="vagrant",
+        password="unused",
+        operation_timeout=operation_timeout,
+        max_envelope_size=max_envelope_size,
+    )
     wsman.transport = ServiceTransport(service, user)  # type: ignore[assignment]
     return wsman
 

@@ -42,9 +42,14 @@ class StandInRunspace:
                 for value in input or []:
                     host.write_output(value)
             elif name == "Write-Error":
-                host.write_error(error_record(str(args[0]), "Microsoft.PowerShell.Commands.WriteErrorException",
-                                              ErrorCategory.NotSpecified,
-                                              "Microsoft.PowerShell.Commands.WriteErrorException"))
+                host.write_error(
+                    error_record(
+                        str(args[0]),
+                        "Microsoft.PowerShell.Commands.WriteErrorException",
+                        ErrorCategory.NotSpecified,
+                        "Microsoft.PowerShell.Commands.WriteErrorException",
+                    )
+                )
             elif name == "Write-Warning":
                 host.write_warning(str(args[0]))
             elif name == "Write-Verbose":
@@ -54,7 +59,9 @@ class StandInRunspace:
             elif name == "Write-Information":
                 host.write_information(args[0], "Write-Information", ["tag"])
             elif name == "Write-Progress":
-                host.write_progress(str(args[0]), str(named.get("Status", "")), int(named.get("PercentComplete", -1)))
+                host.write_progress(
+                    str(args[0]), str(named.get("Status", "")), int(named.get("PercentComplete", -1))
+                )
             elif name == "Write-Host":
                 host.write_host(str(args[0]))
             elif name == "Read-Host":
@@ -71,5 +78,10 @@ class StandInRunspace:
             elif name == "Get-Invocations":
                 host.write_output(self.invocations)
             else:
-                host.write_error(error_record(f"The term '{name}' is not recognized by the stand-in runspace.",
-                                              "CommandNotFoundException", ErrorCategory.ObjectNotFound))
+                host.write_error(
+                    error_record(
+                        f"The term '{name}' is not recognized by the stand-in runspace.",
+                        "CommandNotFoundException",
+                        ErrorCategory.ObjectNotFound,
+                    )
+                )

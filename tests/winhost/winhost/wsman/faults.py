@@ -70,16 +70,18 @@ class WSManFault(Exception):
             name, path = self.provider
             inner = (
                 f"<f:ProviderFault provider={quoteattr(name)} path={quoteattr(path)}>"
-                f"<f:WSManFault {f_ns} Code=\"{self.code}\" Machine={quoteattr(machine)}>"
+                f'<f:WSManFault {f_ns} Code="{self.code}" Machine={quoteattr(machine)}>'
                 f"<f:Message>{inner}</f:Message></f:WSManFault></f:ProviderFault>"
             )
-        detail = f"<w:FaultDetail>{_FAULT_DETAIL}{self.fault_detail}</w:FaultDetail>" if self.fault_detail else ""
+        detail = (
+            f"<w:FaultDetail>{_FAULT_DETAIL}{self.fault_detail}</w:FaultDetail>" if self.fault_detail else ""
+        )
         return (
             "<s:Fault><s:Code>"
             f"<s:Value>{'s:Sender' if self.sender else 's:Receiver'}</s:Value>"
             f"<s:Subcode><s:Value>{self.subcode}</s:Value></s:Subcode></s:Code>"
             f'<s:Reason><s:Text xml:lang="en-US">{escape(self.reason)}</s:Text></s:Reason>'
-            f"<s:Detail>{detail}<f:WSManFault {f_ns} Code=\"{self.code}\" Machine={quoteattr(machine)}>"
+            f'<s:Detail>{detail}<f:WSManFault {f_ns} Code="{self.code}" Machine={quoteattr(machine)}>'
             f"<f:Message>{inner}</f:Message></f:WSManFault></s:Detail></s:Fault>"
         )
 
@@ -209,4 +211,6 @@ def invalid_parameter(detail: str = "") -> WSManFault:
 
 def invalid_enumeration_context() -> WSManFault:
     reason = "The enumeration context supplied in the message is not valid. "
-    return WSManFault(ERROR_WSMAN_INVALID_ENUMERATION_CONTEXT, "n:InvalidEnumerationContext", reason, sender=False)
+    return WSManFault(
+        ERROR_WSMAN_INVALID_ENUMERATION_CONTEXT, "n:InvalidEnumerationContext", reason, sender=False
+    )

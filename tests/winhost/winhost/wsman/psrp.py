@@ -234,7 +234,7 @@ class PipelineRunner:
         try:
             runspace = self.shell.runspace()
             runspace.invoke(commands, self._input_iter() if has_input else None, self)
-        except Exception as exc:  # noqa: BLE001 - every engine failure becomes a PSRP state
+        except Exception as exc:
             if not self.stop_requested.is_set():
                 record = getattr(exc, "error_record", None)
                 if isinstance(record, ErrorRecord):
@@ -245,7 +245,7 @@ class PipelineRunner:
         self.shell._pipeline_finished(self, failure)
 
     # ------------------------------------------------------------------ PipelineHost protocol
-    def _emit(self, fn: Callable[[], None]) -> None:
+    def _emit(self, fn: Callable[[], object]) -> None:
         with self.shell.cond:
             if self.pipeline.state != PSInvocationState.Running:
                 return
@@ -313,6 +313,8 @@ class PipelineRunner:
         colours = foreground is not None or background is not None
         fg = psrpcore.types.ConsoleColor(foreground if foreground is not None else 7)
         bg = psrpcore.types.ConsoleColor(background if background is not None else 0)
+        method: HostMethodIdentifier
+        params: list[Any]
         if is_error:
             method, params = HostMethodIdentifier.WriteErrorLine, [text]
         elif newline:
@@ -323,7 +325,9 @@ class PipelineRunner:
             )
         else:
             method, params = (
-                (HostMethodIdentifier.Write2, [fg, bg, text]) if colours else (HostMethodIdentifier.Write1, [text])
+                (HostMethodIdentifier.Write2, [fg, bg, text])
+                if colours
+                else (HostMethodIdentifier.Write1, [text])
             )
         self._emit(lambda: self.pipeline.host_call(method, params))
 
@@ -385,6 +389,7 @@ class PSRPShell:
         user: str,
         configuration_name: str,
         runspace_factory: RunspaceFactory,
+        *,
         computer_name: str = "localhost",
         application_private_data: dict[str, Any] | None = None,
     ) -> None:
@@ -468,12 +473,14 @@ class PSRPShell:
             self.pool.runspace_availability_response(_event_ci(event), True)
         elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
             running = sum(1 for r in self.commands.values() if r.started and not r.finished.is_set())
-            self.pool.runspace_availability_response(_event_ci(event), max(self.pool.max_runspaces - running, 0))
+            self.pool.runspace_availability_response(
+                _event_ci(event), max(self.pool.max_runspaces - running, 0)
+            )
         elif isinstance(event, psrpcore.ResetRunspaceStateEvent):
             ok = True
             try:
                 self.runspace().reset()
-            except Exception:  # noqa: BLE001 - Windows answers False when the reset fails
+            except Exception:
                 ok = False
             self.pool.runspace_availability_response(_event_ci(event), ok)
         elif isinstance(event, (psrpcore.CreatePipelineEvent, psrpcore.GetCommandMetadataEvent)):
@@ -609,15 +616,13 @@ class PSRPShell:
                     PSRPMessageType.RunspacePoolInitData,
                 ):
                     frag = message.fragment(len(message))
-                    chunks.append(create_fragment(frag.object_id, frag.fragment_id, bytes(frag.data), frag.end))
+                    chunks.append(
+                        create_fragment(frag.object_id, frag.fragment_id, bytes(frag.data), frag.end)
+                    )
                 else:
                     kept.append(message)
-            # ApplicationPrivateData and the Opened state are not repeated to a connecting client.
-            self.pool_out = deque(
-                m
-                for m in kept
-                if m.message_type not in (PSRPMessageType.ApplicationPrivateData, PSRPMessageType.RunspacePoolState)
-            )
+            # ApplicationPrivateData and the Opened state follow on the pool's Receive stream.
+            self.pool_out = kept
             return chunks
 
     # ---------------------------------------------------------------------------- closing

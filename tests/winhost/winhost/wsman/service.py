@@ -279,12 +279,13 @@ class WSManService:
                 locale=req.locale,
                 data_locale=req.locale,
                 psrp=psrp,
+                clock=self.clock,
             )
             creation = shell_el.find(q(ns.NS_POWERSHELL, "creationXml"))
             if creation is not None and creation.text:
                 try:
                     psrp.feed_pool(base64.b64decode(creation.text))
-                except Exception as exc:  # noqa: BLE001 - bad PSRP data is the client's error
+                except Exception as exc:
                     raise wsfaults.invalid_parameter(f"creationXml: {exc}") from None
             self.shells.add(shell)
         self.stats.shell_opened()
@@ -351,7 +352,7 @@ class WSManService:
             data = b"".join(_b64decode(a.text) for a in cmd_el.findall(q(ns.NS_SHELL, "Arguments")))
             try:
                 shell.psrp.create_command(command_id, data)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise wsfaults.invalid_parameter(f"Arguments: {exc}") from None
         self.stats.operation_started()
         return envelope(
@@ -380,7 +381,7 @@ class WSManService:
                     shell.psrp.feed_pool(data)
             except WSManFault:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise wsfaults.invalid_parameter(f"Send: {exc}") from None
         return envelope(f"{ns.A_SEND}Response", req.message_id, "<rsp:SendResponse/>")
 
@@ -453,7 +454,9 @@ class WSManService:
         code = (code_el.text or "").strip() if code_el is not None else ""
         psrp = shell.psrp
         now = self.clock()
-        shell.recent_commands = {k: v for k, v in shell.recent_commands.items() if now - v < RECENT_COMMAND_SECONDS}
+        shell.recent_commands = {
+            k: v for k, v in shell.recent_commands.items() if now - v < RECENT_COMMAND_SECONDS
+        }
         if code in (ns.SIGNAL_PS_CTRL_C, ns.SIGNAL_PS_CTRL_C_ALT, ns.SIGNAL_CTRL_C):
             if command_id in psrp.commands:
                 psrp.stop_command(command_id)
@@ -522,7 +525,7 @@ class WSManService:
         data = _b64decode(xml.text if xml is not None else None)
         try:
             chunks = shell.psrp.connect(data)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise wsfaults.invalid_parameter(f"connectXml: {exc}") from None
         shell.state = "Connected"
         payload = b64(b"".join(chunks))
@@ -566,7 +569,9 @@ class WSManService:
             with self._lock:
                 self._enumerations[context] = items
             inner = f"<n:EnumerationContext>uuid:{context}</n:EnumerationContext>"
-        return envelope(f"{ns.A_ENUMERATE}Response", req.message_id, f"<n:EnumerateResponse>{inner}</n:EnumerateResponse>")
+        return envelope(
+            f"{ns.A_ENUMERATE}Response", req.message_id, f"<n:EnumerateResponse>{inner}</n:EnumerateResponse>"
+        )
 
     def _enumeration_items(self, user: str, req: Request, enum_el: Any) -> list[str]:
         if req.resource_uri.endswith("/Command"):
@@ -602,8 +607,10 @@ class WSManService:
             if rest:
                 self._enumerations[context] = rest
         inner = f"<n:Items>{''.join(batch)}</n:Items>"
-        inner = (f"<n:EnumerationContext>uuid:{context}</n:EnumerationContext>" + inner) if rest else (
-            inner + "<n:EndOfSequence/>"
+        inner = (
+            (f"<n:EnumerationContext>uuid:{context}</n:EnumerationContext>" + inner)
+            if rest
+            else (inner + "<n:EndOfSequence/>")
         )
         return envelope(f"{ns.A_PULL}Response", req.message_id, f"<n:PullResponse>{inner}</n:PullResponse>")
 
@@ -626,7 +633,7 @@ class WSManService:
         while not self._reaper_stop.wait(1.0):
             try:
                 self.reap_idle()
-            except Exception:  # noqa: BLE001 - never let the reaper die
+            except Exception:
                 log.exception("idle shell reaper failed")
             if not self.shells.all():
                 with self._lock:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,17 +68,21 @@ class Shell:
     locale: str
     data_locale: str
     psrp: PSRPShell
+    clock: Callable[[], float] = time.monotonic
     client_ip: str = "127.0.0.1"
     process_id: int = field(default_factory=lambda: 1000 + (os.getpid() % 5000))
-    created: float = field(default_factory=time.monotonic)
-    last_activity: float = field(default_factory=time.monotonic)
+    created: float = 0.0
+    last_activity: float = 0.0
     state: str = "Connected"
     receivers: int = 0
     #: Recently finished/terminated command ids, so a late ctrl_c Signal is still answered.
     recent_commands: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.created = self.last_activity = self.clock()
+
     def touch(self) -> None:
-        self.last_activity = time.monotonic()
+        self.last_activity = self.clock()
 
     def idle_for(self, now: float) -> float:
         if self.receivers:

@@ -156,7 +156,7 @@ def envelope(action: str, relates_to: str, body: str, activity_id: str | None = 
         f"<a:To>{ns.ANONYMOUS}</a:To>"
         f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>"
         f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_envelope(fault: WSManFault, relates_to: str, machine: str) -> bytes:
