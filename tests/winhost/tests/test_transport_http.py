@@ -1,0 +1,303 @@
+"""Keep-alive, exact counters, injected faults and live configuration of the listeners."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+import time
+from typing import Any
+
+import pytest
+import requests
+from pypsrp.exceptions import WinRMTransportError
+
+from winhost.hostset import HostSet
+from winhost.transport.http import build_response
+from winhost.transport.testing import configure, envelope, service_of, transport
+
+
+def _hostvars(hs: HostSet, name: str = "dc01") -> dict[str, Any]:
+    return dict(hs.inventory()["all"]["children"]["windows"]["hosts"][name])
+
+
+def _raw_https(hs: HostSet, name: str = "dc01") -> ssl.SSLSocket:
+    hv = _hostvars(hs, name)
+    ctx = ssl.create_default_context(cafile=hv["winhost_ca_cert"])
+    raw = socket.create_connection((hv["ansible_host"], hv["winhost_https_port"]), timeout=10)
+    return ctx.wrap_socket(raw, server_hostname=hv["winhost_fqdn"])
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_keep_alive_one_connection_one_handshake_exact_counts(hostset: HostSet) -> None:
+    stats = hostset.host("sql02").stats
+    stats.reset()
+    client = transport(hostset, "sql02", auth="ntlm")
+    for _ in range(10):
+        client.send(envelope("Command"))
+    snap = stats.snapshot()
+    assert snap["connections"] == 1
+    assert snap["tls_handshakes"] == 1
+    # anonymous 401 + NTLM challenge 401 + final leg carrying the first message, then 9 more.
+    assert snap["http_requests"] == 12
+    assert snap["http_status"] == {"401": 2, "200": 10}
+    assert snap["wsman_requests"]["Command"] == 10
+    assert snap["wsman_requests_total"] == 10
+    assert snap["auth_failures"] == 0
+
+
+def test_encrypted_http_counts_the_empty_handshake_post(hostset: HostSet) -> None:
+    stats = hostset.host("sql02").stats
+    stats.reset()
+    client = transport(hostset, "sql02", https=False, auth="ntlm")
+    for action in ("Create", "Receive", "Delete"):
+        client.send(envelope(action))
+    snap = stats.snapshot()
+    assert snap["http_requests"] == 6  # 401, 401, empty 200, three WSMan requests
+    assert snap["tls_handshakes"] == 0
+    assert {k: v for k, v in snap["wsman_requests"].items() if v} == {"Create": 1, "Receive": 1, "Delete": 1}
+
+
+def test_bytes_in_and_out_are_exact(hostset: HostSet, restore: None) -> None:
+    configure(hostset, "sql02", auth_basic=True)
+    stats = hostset.host("sql02").stats
+    stats.reset()
+    body = envelope("Get")
+    token = base64.b64encode(b"vagrant:vagrant").decode()
+    request = (
+        "POST /wsman HTTP/1.1\r\nHost: sql02\r\n"
+        f"Authorization: Basic {token}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with _raw_https(hostset, "sql02") as sock:
+        sock.sendall(request)
+        response = _read_response(sock)
+        sock.sendall(request)
+        response2 = _read_response(sock)
+    time.sleep(0.05)
+    snap = stats.snapshot()
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert snap["bytes_in"] == 2 * len(request)
+    assert snap["bytes_out"] == len(response) + len(response2)
+    assert snap["wsman_requests"]["Get"] == 2
+
+
+def test_responses_are_fast_with_nodelay(hostset: HostSet) -> None:
+    client = transport(hostset, "sql02", auth="ntlm")
+    client.send(envelope("Command"))
+    start = time.monotonic()
+    for _ in range(20):
+        client.send(envelope("Command"))
+    per_request = (time.monotonic() - start) / 20
+    assert per_request < 0.02, f"{per_request * 1000:.1f} ms per request: Nagle/delayed-ACK stall?"
+
+
+def test_single_send_response_framing() -> None:
+    data = build_response(200, b"abc", headers=[("Content-Type", "x")])
+    assert data.endswith(b"\r\n\r\nabc")
+    assert b"Content-Length: 3\r\n" in data
+    assert b"Server: Microsoft-HTTPAPI/2.0\r\n" in data
+
+
+def test_latency_fault(hostset: HostSet, restore: None) -> None:
+    client = transport(hostset, "sql02", auth="ntlm")
+    client.send(envelope("Command"))
+    hostset.fault("sql02", "latency", 150)
+    start = time.monotonic()
+    client.send(envelope("Command"))
+    assert time.monotonic() - start >= 0.15
+    hostset.fault("sql02", "clear")
+    start = time.monotonic()
+    client.send(envelope("Command"))
+    assert time.monotonic() - start < 0.1
+
+
+def test_shell_create_delay_applies_to_create_only(hostset: HostSet, restore: None) -> None:
+    client = transport(hostset, "sql02", auth="ntlm")
+    client.send(envelope("Command"))
+    hostset.fault("sql02", "shell-create", 200)
+    start = time.monotonic()
+    client.send(envelope("Command"))
+    assert time.monotonic() - start < 0.1
+    start = time.monotonic()
+    client.send(envelope("Create"))
+    assert time.monotonic() - start >= 0.2
+
+
+def test_http_error_burst(hostset: HostSet, restore: None) -> None:
+    client = transport(hostset, "sql02", auth="ntlm")
+    client.send(envelope("Command"))
+    stats = hostset.host("sql02").stats
+    stats.reset()
+    hostset.fault("sql02", "http-error", 503, count=2)
+    for _ in range(2):
+        with pytest.raises(WinRMTransportError) as info:
+            client.send(envelope("Command"))
+        assert info.value.code == 503
+    client.send(envelope("Command"))
+    snap = stats.snapshot()
+    assert snap["http_status"] == {"503": 2, "200": 1}
+    assert snap["wsman_requests"]["Command"] == 3
+
+
+def test_drop_next_receive(hostset: HostSet, restore: None) -> None:
+    service = service_of(hostset, "sql02")
+    client = transport(hostset, "sql02", auth="ntlm")
+    client.send(envelope("Command"))
+    hostset.fault("sql02", "drop-next-receive")
+    calls = len(service.calls)
+    client.send(envelope("Command"))  # only Receive is dropped
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.send(envelope("Receive"))
+    assert len(service.calls) == calls + 1  # the dropped Receive never reached the WSMan layer
+    fresh = transport(hostset, "sql02", auth="ntlm")
+    assert b"SQL02\\vagrant" in fresh.send(envelope("Receive"))
+
+
+def test_kill_shells_and_restart(hostset: HostSet) -> None:
+    service = service_of(hostset, "sql02")
+    assert hostset.fault("sql02", "kill-shells")["killed"] == 3
+    assert service.killed >= 1
+    with _raw_https(hostset, "sql02") as sock:
+        closed_before = service.closed
+        time.sleep(0.05)
+        result = hostset.fault("sql02", "restart")
+        assert result["connections_reset"] >= 1
+        assert service.closed == closed_before + 1
+        sock.settimeout(5)
+        with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
+            sock.sendall(b"POST /wsman HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            if not sock.recv(1):
+                raise ConnectionResetError("closed")
+    # the machine survives: the same account still authenticates on a new connection
+    assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Create"))
+
+
+def test_wrong_path_and_method(hostset: HostSet) -> None:
+    hv = _hostvars(hostset)
+    session = requests.Session()
+    session.trust_env = False
+    base = f"https://{hv['ansible_host']}:{hv['winhost_https_port']}"
+    assert session.post(base + "/other", verify=hv["winhost_ca_cert"]).status_code == 404
+    assert session.get(base + "/wsman", verify=hv["winhost_ca_cert"]).status_code == 405
+
+
+def test_certificate_names_validate(hostset: HostSet) -> None:
+    hv = _hostvars(hostset)
+    for server_name in (hv["ansible_host"], "dc01", hv["winhost_fqdn"]):
+        ctx = ssl.create_default_context(cafile=hv["winhost_ca_cert"])
+        raw = socket.create_connection((hv["ansible_host"], hv["winhost_https_port"]), timeout=5)
+        with ctx.wrap_socket(raw, server_hostname=server_name) as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    ctx = ssl.create_default_context(cafile=hv["winhost_ca_cert"])
+    raw = socket.create_connection((hv["ansible_host"], hv["winhost_https_port"]), timeout=5)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        ctx.wrap_socket(raw, server_hostname="sql02.winhost.test")
+
+
+# -- live configuration ------------------------------------------------------------------------
+
+
+def _refused(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=2) as sock:
+            sock.sendall(b"POST /wsman HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            return sock.recv(1) == b""
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
+
+
+def test_listener_disable_and_service_stop_close_the_port(hostset: HostSet) -> None:
+    host = hostset.host("sql02")
+    machine = host.machine
+    port = host.transport.real_port(5985)
+    assert port is not None and not _refused(host.address, port)
+    with machine.lock:
+        listener = machine.wsman.find_listener("*", "HTTP")
+        assert listener is not None
+        listener.enabled = False
+    machine.notify("listeners")
+    assert _refused(host.address, port)
+    with machine.lock:
+        listener.enabled = True
+    machine.notify("listeners")
+    assert not _refused(host.address, port)
+    assert host.transport.real_port(5985) == port  # the real port is stable
+
+    machine.set_service_status("WinRM", "Stopped")
+    try:
+        assert _refused(host.address, port)
+        assert _refused(host.address, host.transport.real_port(5986) or 0)
+    finally:
+        machine.set_service_status("WinRM", "Running")
+    assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Create"))
+
+
+def test_firewall_block_rule_resets_connections(hostset: HostSet) -> None:
+    from winhost.engine.model import FirewallRule
+
+    host = hostset.host("sql02")
+    machine = host.machine
+    with machine.lock:
+        machine.firewall.rules.append(
+            FirewallRule("block-https", "Block HTTPS", action="Block", profiles=["Any"], local_ports=["5986"])
+        )
+    machine.notify("firewall")
+    try:
+        with pytest.raises(requests.exceptions.ConnectionError):
+            transport(hostset, "sql02", auth="ntlm").send(envelope("Create"))
+    finally:
+        with machine.lock:
+            machine.firewall.rules = [r for r in machine.firewall.rules if r.name != "block-https"]
+        machine.notify("firewall")
+    assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Create"))
+
+
+def test_new_https_listener_serves_the_stored_certificate(hostset: HostSet) -> None:
+    from winhost.engine.model import FirewallRule, Listener
+
+    host = hostset.host("sql02")
+    machine = host.machine
+    with machine.lock:
+        # Without an allow rule the default inbound action (Block) applies to port 8443.
+        machine.firewall.rules.append(FirewallRule("https-8443", "HTTPS 8443", profiles=["Any"], local_ports=["8443"]))
+        machine.wsman.listeners.append(
+            Listener(address="127.0.0.3", transport="HTTPS", port=8443, certificate_thumbprint=host.certificate.thumbprint)
+        )
+    machine.notify("listeners")
+    try:
+        port = host.transport.real_port(8443)
+        assert port is not None
+        hv = _hostvars(hostset, "sql02")
+        ctx = ssl.create_default_context(cafile=hv["winhost_ca_cert"])
+        with ctx.wrap_socket(socket.create_connection((host.address, port), timeout=5), server_hostname="sql02") as tls:
+            der = tls.getpeercert(binary_form=True)
+        assert der == ssl.PEM_cert_to_DER_cert(host.certificate.cert_pem.decode())
+    finally:
+        with machine.lock:
+            machine.wsman.listeners = [x for x in machine.wsman.listeners if x.port != 8443]
+            machine.firewall.rules = [r for r in machine.firewall.rules if r.name != "https-8443"]
+        machine.notify("listeners")
+
+
+def test_max_envelope_size_is_passed_to_the_wsman_layer(hostset: HostSet, restore: None) -> None:
+    configure(hostset, "sql02", max_envelope_size_kb=150)
+    transport(hostset, "sql02", auth="ntlm").send(envelope("Command"))
+    assert service_of(hostset, "sql02").calls[-1][2] == 150 * 1024
