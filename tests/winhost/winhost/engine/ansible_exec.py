@@ -316,7 +316,7 @@ def _module_wrapper_v2(session: _Session, manifest: dict[str, Any], params: dict
         except KeyError:
             session.wrapper_error(f"Could not find the script '{script_name}'.")
             return
-        _run_script_text(session, text, [], environment)
+        _run_script_action(session, text, environment)
         return
     display, spec = find_by_name(script_name)
     if spec is None:
@@ -355,7 +355,7 @@ def _bootstrap_v1(session: _Session, lines: Iterator[str]) -> None:
     module_args = dict(manifest.get("module_args") or {})
     environment = {str(k): str(v) for k, v in (manifest.get("environment") or {}).items()}
     if "module_script_wrapper" in actions:
-        _run_script_text(session, source, [], environment)
+        _run_script_action(session, source, environment)
         return
     spec = find_by_source(source)
     display = (
@@ -458,15 +458,37 @@ def run_module(
 
 def _run_script_text(session: _Session, text: str, args: list[str], environment: dict[str, str]) -> None:
     """A script run by Ansible (``script`` action): its output and errors come back as text."""
-    if args:
-        quoted = " ".join("'" + a.replace("'", "''") + "'" for a in args)
-        text = f"& {{\n{text}\n}} {quoted}"
-    stdout, stderr, rc = run_script(session.runspace, text)
+    stdout, stderr, rc = run_script(session.runspace, text, args=args)
     if stdout:
         session.output(stdout.rstrip("\r\n"))
     if stderr:
         session.host.write_host(stderr.rstrip("\r\n"), is_error=True)
     session.exit(rc)
+
+
+_WRAP_FOR_EXEC = re.compile(r"\s*&\s*(?P<cmd>.*?)\s*;\s*exit\s+\$LASTEXITCODE\s*", re.IGNORECASE | re.DOTALL)
+
+
+def _run_script_action(session: _Session, text: str, environment: dict[str, str]) -> None:
+    """The ``script`` action: its payload is the shell plugin's ``wrap_for_exec`` of the command.
+
+    ``& <uploaded path> <args>; exit $LASTEXITCODE`` runs the uploaded ``.ps1`` with its
+    arguments; other script text is evaluated as it is.
+    """
+    match = _WRAP_FOR_EXEC.fullmatch(text)
+    if match is None:
+        _run_script_text(session, text, [], environment)
+        return
+    from winhost.engine.ansible_modules.win_shell import split_command_line
+
+    tokens = [t.strip("'") for t in split_command_line(match.group("cmd"))]
+    if tokens and tokens[0].lower().endswith(".ps1"):
+        _run_script_file(session, tokens[0], tokens[1:])
+        return
+    session.host.write_host(
+        f"winhost does not emulate running '{tokens[0] if tokens else ''}'", is_error=True
+    )
+    session.exit(1)
 
 
 def _run_script_file(session: _Session, path: str, args: list[str]) -> None:

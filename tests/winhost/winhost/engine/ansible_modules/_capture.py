@@ -112,7 +112,11 @@ def new_session(runspace: Any) -> Any:
 
 
 def run_script(
-    runspace: Any, script: str, stdin: str | None = None, on_host: Callable[[CaptureHost], None] | None = None
+    runspace: Any,
+    script: str,
+    stdin: str | None = None,
+    on_host: Callable[[CaptureHost], None] | None = None,
+    args: list[str] | None = None,
 ) -> tuple[str, str, int]:
     """Evaluate ``script`` in a new session; return (stdout, stderr, rc) as powershell.exe would."""
     from psrpcore import Command
@@ -121,9 +125,12 @@ def run_script(
     if on_host is not None:
         on_host(host)
     session = new_session(runspace)
+    command = Command(script, is_script=True)
+    for arg in args or []:
+        command.add_argument(arg)
     stdin_items = iter([stdin]) if stdin is not None else None
     try:
-        session.invoke([Command(script, is_script=True)], stdin_items, host)
+        session.invoke([command], stdin_items, host)
     except Exception as exc:  # a terminating error ends the process with exit code 1
         host.stderr.append(f"{exc}\r\n")
         if host.exit_code is None:

@@ -101,10 +101,7 @@ def run_command_line(ctx: ModuleContext, command_line: str, stdin: str | None) -
                 break
         if script is None:
             script, stdin = stdin or "", None
-        if script_args:
-            quoted = " ".join("'" + a.replace("'", "''") + "'" for a in script_args)
-            script = f"& {{ {script} }} {quoted}"
-        return run_script(ctx.runspace, script, stdin)
+        return run_script(ctx.runspace, script, stdin, args=script_args)
     if exe == "cmd":
         # cmd.exe takes the rest of its command line after /c as it is (quotes included).
         match = re.search(r"\s/[cC]\s", command_line + " ")
