@@ -1,0 +1,234 @@
+"""invoke_command action plugin against a fake connection that records the requests it gets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleConnectionFailure
+
+from ansible_collections.psremoting.core.plugins.action import invoke_command as action_mod
+from ansible_collections.psremoting.core.plugins.plugin_utils._invoke import (
+    POSTLUDE,
+    PRELUDE,
+    STATE_TYPE_NAME,
+    VERBATIM_ARGUMENT,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import empty_result, validate_request
+
+Responder = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def ok(output: list[Any] | None = None, **extra: Any) -> dict[str, Any]:
+    result = dict(empty_result())
+    result.update(output=output or [], state="Completed")
+    result.update(extra)
+    return result
+
+
+class FakeConnection:
+    _load_name = "psremoting.core.psrp"
+
+    def __init__(self, responder: Responder | None = None, name: str = "dc01") -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.responder = responder or (lambda _req: ok(["done"]))
+        self.name = name
+        self.closed = False
+        self._shell = MagicMock(tmpdir=None)
+
+    def invoke_pipeline(self, request: dict[str, Any]) -> dict[str, Any]:
+        validate_request(request)  # the connection's own check of the contract
+        self.requests.append(json.loads(json.dumps(request)))
+        return self.responder(request)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def run(
+    args: dict[str, Any],
+    connection: FakeConnection,
+    check_mode: bool = False,
+    task_vars: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    task = MagicMock()
+    task.args = dict(args)
+    task.check_mode = check_mode
+    task.diff = False
+    task.async_val = 0
+    play_context = MagicMock()
+    templar = MagicMock()
+    templar.template.side_effect = lambda v: v
+    action = action_mod.ActionModule(
+        task, connection, play_context, loader=MagicMock(), templar=templar, shared_loader_obj=None
+    )
+    return action.run(task_vars=task_vars or {"inventory_hostname": getattr(connection, "name", "dc01")})  # type: ignore[no-any-return]
+
+
+def test_plain_script_is_one_request_with_output() -> None:
+    conn = FakeConnection(lambda _r: ok([{"Name": "W32Time", "PSComputerName": "dc01"}]))
+    result = run({"script": "Get-Service -Name W32time"}, conn)
+    assert len(conn.requests) == 1
+    assert conn.requests[0]["commands"] == [
+        {"name": "Get-Service -Name W32time", "is_script": True, "use_local_scope": True}
+    ]
+    assert result["output"] == [{"Name": "W32Time", "PSComputerName": "dc01"}]
+    assert result["changed"] is True
+    assert not result.get("failed")
+
+
+def test_using_and_arguments_are_parameters_not_text() -> None:
+    conn = FakeConnection()
+    script = 'param($a, $b) "$a $b $Using:Name"'
+    run(
+        {"script": script, "arguments": ["x", 2], "parameters": {"b": 3}, "using": {"Name": "O'Brien; rm"}},
+        conn,
+    )
+    (cmd,) = conn.requests[0]["commands"]
+    assert cmd["name"] == script
+    assert cmd["arguments"] == ["x", 2]
+    assert list(cmd["parameters"][VERBATIM_ARGUMENT].values()) == ["O'Brien; rm"]
+
+
+def test_sensitive_parameters_are_typed_and_never_returned() -> None:
+    conn = FakeConnection(lambda _r: ok(["echo s3cret-pw"]))
+    result = run(
+        {
+            "script": "param($Cred, $Key) 'x'",
+            "sensitive_parameters": [
+                {"name": "Cred", "username": "admin", "password": "s3cret-pw"},
+                {"name": "Key", "value": "k3y-value"},
+            ],
+        },
+        conn,
+    )
+    params = conn.requests[0]["commands"][0]["parameters"]
+    assert params["Cred"] == {"__psrp_type__": "PSCredential", "username": "admin", "password": "s3cret-pw"}
+    assert params["Key"] == {"__psrp_type__": "SecureString", "value": "k3y-value"}
+    text = json.dumps(result)
+    assert "s3cret-pw" not in text and "k3y-value" not in text
+
+
+def test_ansible_variable_round_trip() -> None:
+    def responder(request: dict[str, Any]) -> dict[str, Any]:
+        names = [c["name"] for c in request["commands"]]
+        assert names[0] == PRELUDE and names[-1] == POSTLUDE
+        marker = {"Changed": False, "Failed": False, "PSTypeNames": ["Deserialized." + STATE_TYPE_NAME]}
+        return ok(["out", marker, {"answer": 42}, {}])
+
+    conn = FakeConnection(responder)
+    result = run({"script": "$Ansible.Changed = $false; $Ansible.Result = @{answer = 42}; 'out'"}, conn)
+    assert result["changed"] is False
+    assert result["result"] == {"answer": 42}
+    assert result["output"] == ["out"]
+    assert len(conn.requests) == 1
+
+
+def test_terminating_error_restores_the_session() -> None:
+    def responder(request: dict[str, Any]) -> dict[str, Any]:
+        if request["commands"][0]["name"] == POSTLUDE:
+            return ok([])
+        err = {"exception": {"message": "boom"}, "error_details": None}
+        return ok([], state="Failed", error=[err], had_errors=True)
+
+    conn = FakeConnection(responder)
+    result = run({"script": "throw 'boom'", "chdir": "C:\\temp"}, conn)
+    assert result["failed"] is True
+    assert result["msg"] == "boom"
+    assert [r["commands"][0]["name"] for r in conn.requests] == [PRELUDE, POSTLUDE]
+
+
+def test_check_mode_skips_scripts_without_should_process() -> None:
+    conn = FakeConnection()
+    result = run({"script": "Stop-Service W32Time"}, conn, check_mode=True)
+    assert result["skipped"] is True
+    assert conn.requests == []
+    run(
+        {"script": "[CmdletBinding(SupportsShouldProcess)] param() Stop-Service W32Time"},
+        conn,
+        check_mode=True,
+    )
+    assert conn.requests[0]["commands"][0]["parameters"]["WhatIf"] is True
+
+
+def test_creates_skips_when_path_exists() -> None:
+    conn = FakeConnection(lambda _r: ok([True]))
+    result = run({"script": "New-Item C:\\x", "creates": "C:\\x"}, conn)
+    assert result["skipped"] is True
+    assert conn.requests[0]["commands"] == [
+        {"name": "Test-Path", "parameters": {"LiteralPath": "C:\\x"}, "end_of_statement": True}
+    ]
+
+
+def test_remote_src_reads_the_script_on_the_target() -> None:
+    def responder(request: dict[str, Any]) -> dict[str, Any]:
+        if request["commands"][0]["name"] == "Get-Content":
+            return ok(["'from file'"])
+        return ok(["from file"])
+
+    conn = FakeConnection(responder)
+    result = run({"path": "C:\\scripts\\x.ps1", "remote_src": True}, conn)
+    assert conn.requests[1]["commands"][0]["name"] == "'from file'"
+    assert result["output"] == ["from file"]
+
+
+def test_local_path_is_read_as_utf8_without_bom(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "s.ps1"
+    script.write_bytes(b"\xef\xbb\xbf'caf\xc3\xa9'")
+    monkeypatch.setattr(action_mod.ActionModule, "_find_needle", lambda self, kind, path: str(script))
+    conn = FakeConnection()
+    run({"path": "s.ps1"}, conn)
+    assert conn.requests[0]["commands"][0]["name"] == "'café'"
+
+
+def test_one_to_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes = {
+        "web01": FakeConnection(lambda _r: ok([{"Name": "W32Time"}]), "web01"),
+        "sql02": FakeConnection(
+            lambda _r: ok([], state="Failed", error=[{"exception": {"message": "no"}}]), "sql02"
+        ),
+    }
+
+    def for_host(
+        _template: Any, _pc: Any, host_vars: dict[str, Any], name: str, render: Any
+    ) -> FakeConnection:
+        assert host_vars == {"ansible_host": f"addr-{name}"}
+        if name == "down01":
+            raise AnsibleConnectionFailure("connection refused")
+        return fakes[name]
+
+    monkeypatch.setattr(action_mod, "connection_for_host", for_host)
+    me = FakeConnection(lambda _r: ok([{"Name": "W32Time"}]), "dc01")
+    hostvars = {n: {"ansible_host": f"addr-{n}"} for n in ("web01", "sql02", "down01")}
+    result = run(
+        {
+            "script": "Get-Service W32Time",
+            "computer_name": ["dc01", "web01", "sql02", "down01"],
+            "fail_on": "all",
+        },
+        me,
+        task_vars={"inventory_hostname": "dc01", "hostvars": hostvars},
+    )
+    assert {h: v["status"] for h, v in result["hosts"].items()} == {
+        "dc01": "ok",
+        "web01": "ok",
+        "sql02": "failed",
+        "down01": "unreachable",
+    }
+    assert result["failed"] is False  # fail_on=all and two hosts are fine
+    assert [o["PSComputerName"] for o in result["output"]] == ["dc01", "web01"]
+    assert result["error"][0]["PSComputerName"] == "sql02"
+    assert fakes["web01"].closed and not me.closed
+    assert "connection refused" in result["hosts"]["down01"]["msg"]
+
+
+def test_not_our_connection_plugin() -> None:
+    class Other:
+        _load_name = "ansible.builtin.psrp"
+        _shell = MagicMock(tmpdir=None)
+
+    result = run({"script": "1"}, Other())  # type: ignore[arg-type]
+    assert result["failed"] and "psremoting.core.psrp" in result["msg"]
