@@ -29,6 +29,7 @@ from pypsrp.wsman import WSMan
 
 from ._errors import ErrorInfo, classify
 from ._pipeline import PipelineRequest, PipelineResult, empty_result, to_pypsrp_value, validate_request
+from ._transfer_scripts import FETCH_FILE_SCRIPT, PUT_FILE_SCRIPT
 
 try:  # owned by another part of the collection; minimal fallback until it lands
     from ._clixml import error_record_to_dict, to_jsonable
@@ -44,84 +45,6 @@ for _name, _level in (
     ("urllib3", logging.INFO),
 ):
     logging.getLogger(_name).setLevel(_level)
-
-# Remote scripts: constant text, values always travel as typed parameters / pipeline input.
-# The first line is a marker that tests/winhost can use to recognise them.
-PUT_FILE_SCRIPT = r"""# psremoting.core put_file v1
-[CmdletBinding()]
-param (
-    [Parameter(Mandatory = $true)] [string] $Path,
-    [Parameter(ValueFromPipeline = $true)] [AllowNull()] [object] $InputObject
-)
-begin {
-    $ErrorActionPreference = 'Stop'
-    # Write to a temporary name beside the target; rename only when the hash matches.
-    $tmp = '{0}.{1}.partial' -f $Path, [Guid]::NewGuid().ToString('N')
-    $fs = [System.IO.File]::Create($tmp)
-    $algo = [System.Security.Cryptography.SHA256]::Create()
-    $expected = $null
-    $length = [long]0
-}
-process {
-    try {
-        if ($InputObject -is [byte[]]) {
-            $null = $algo.TransformBlock($InputObject, 0, $InputObject.Length, $null, 0)
-            $fs.Write($InputObject, 0, $InputObject.Length)
-            $length += $InputObject.Length
-        }
-        elseif ($InputObject -is [string]) {
-            $expected = $InputObject
-        }
-    }
-    catch {
-        $fs.Dispose()
-        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
-        throw
-    }
-}
-end {
-    $fs.Dispose()
-    $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
-    $actual = [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
-    if ($actual -ne $expected) {
-        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
-        throw "put_file: SHA256 of received data $actual does not match the sent $expected"
-    }
-    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
-    [System.IO.File]::Move($tmp, $Path)
-    [PSCustomObject]@{ sha256 = $actual; length = $length }
-}
-"""
-
-FETCH_FILE_SCRIPT = r"""# psremoting.core fetch_file v1
-[CmdletBinding()]
-param (
-    [Parameter(Mandatory = $true)] [string] $Path,
-    [Parameter(Mandatory = $true)] [int] $BufferSize
-)
-$ErrorActionPreference = 'Stop'
-if ([System.IO.Directory]::Exists($Path)) {
-    '[DIR]'
-    return
-}
-$fs = [System.IO.File]::OpenRead($Path)
-try {
-    '[FILE]'
-    $algo = [System.Security.Cryptography.SHA256]::Create()
-    $buffer = [byte[]]::new($BufferSize)
-    while (($read = $fs.Read($buffer, 0, $BufferSize)) -gt 0) {
-        $null = $algo.TransformBlock($buffer, 0, $read, $null, 0)
-        $chunk = [byte[]]::new($read)
-        [Array]::Copy($buffer, $chunk, $read)
-        , $chunk
-    }
-    $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
-    'SHA256:' + [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
-}
-finally {
-    $fs.Dispose()
-}
-"""
 
 # Bytes of CLIXML/PSRP message overhead around one pipeline-input byte[] object (<BA> element,
 # PipelineInput message header, fragment header), with margin.

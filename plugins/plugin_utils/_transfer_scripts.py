@@ -1,0 +1,97 @@
+# for internal use by psremoting.core only; not a public API
+"""Constant PowerShell scripts for put_file / fetch_file (stdlib-only module).
+
+Values (paths, buffer size, data, hashes) always travel as typed parameters or pipeline input,
+never inside the script text. The first line of each script is a version marker; tests/winhost
+can import these constants to recognise and emulate them.
+
+put_file v1 -- parameters: ``Path``. Pipeline input: ``byte[]`` chunks, then one string, the
+SHA256 hex digest of all chunks. Writes ``<Path>.<guid>.partial``, compares the digest and only
+then replaces ``Path``; on a mismatch or error the temporary file is deleted and an error is
+thrown. Output: one object ``{sha256, length}``.
+
+fetch_file v1 -- parameters: ``Path``, ``BufferSize``. Output: ``'[DIR]'`` for a directory, else
+``'[FILE]'``, ``byte[]`` chunks of at most ``BufferSize`` bytes, then ``'SHA256:<hex>'``. A
+missing file is a terminating error. The controller writes to a temporary file and renames it
+only when its own digest matches.
+"""
+
+from __future__ import annotations
+
+# Remote scripts: constant text, values always travel as typed parameters / pipeline input.
+# The first line is a marker that tests/winhost can use to recognise them.
+PUT_FILE_SCRIPT = r"""# psremoting.core put_file v1
+[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [string] $Path,
+    [Parameter(ValueFromPipeline = $true)] [AllowNull()] [object] $InputObject
+)
+begin {
+    $ErrorActionPreference = 'Stop'
+    # Write to a temporary name beside the target; rename only when the hash matches.
+    $tmp = '{0}.{1}.partial' -f $Path, [Guid]::NewGuid().ToString('N')
+    $fs = [System.IO.File]::Create($tmp)
+    $algo = [System.Security.Cryptography.SHA256]::Create()
+    $expected = $null
+    $length = [long]0
+}
+process {
+    try {
+        if ($InputObject -is [byte[]]) {
+            $null = $algo.TransformBlock($InputObject, 0, $InputObject.Length, $null, 0)
+            $fs.Write($InputObject, 0, $InputObject.Length)
+            $length += $InputObject.Length
+        }
+        elseif ($InputObject -is [string]) {
+            $expected = $InputObject
+        }
+    }
+    catch {
+        $fs.Dispose()
+        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        throw
+    }
+}
+end {
+    $fs.Dispose()
+    $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
+    $actual = [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
+    if ($actual -ne $expected) {
+        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        throw "put_file: SHA256 of received data $actual does not match the sent $expected"
+    }
+    if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
+    [System.IO.File]::Move($tmp, $Path)
+    [PSCustomObject]@{ sha256 = $actual; length = $length }
+}
+"""
+
+FETCH_FILE_SCRIPT = r"""# psremoting.core fetch_file v1
+[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [string] $Path,
+    [Parameter(Mandatory = $true)] [int] $BufferSize
+)
+$ErrorActionPreference = 'Stop'
+if ([System.IO.Directory]::Exists($Path)) {
+    '[DIR]'
+    return
+}
+$fs = [System.IO.File]::OpenRead($Path)
+try {
+    '[FILE]'
+    $algo = [System.Security.Cryptography.SHA256]::Create()
+    $buffer = [byte[]]::new($BufferSize)
+    while (($read = $fs.Read($buffer, 0, $BufferSize)) -gt 0) {
+        $null = $algo.TransformBlock($buffer, 0, $read, $null, 0)
+        $chunk = [byte[]]::new($read)
+        [Array]::Copy($buffer, $chunk, $read)
+        , $chunk
+    }
+    $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
+    'SHA256:' + [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
+}
+finally {
+    $fs.Dispose()
+}
+"""
