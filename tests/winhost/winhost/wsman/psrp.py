@@ -80,11 +80,11 @@ class _NoInput:
 _END_OF_INPUT = _NoInput()
 
 
-def default_private_data() -> dict[str, Any]:
+def default_private_data(ps_version: str = "5.1.17763.1", build_version: str = "10.0.17763.1") -> dict[str, Any]:
     """ApplicationPrivateData as Windows PowerShell 5.1 on Server 2016+ sends it ([MS-PSRP] 2.2.2.13)."""
     return {
         "PSVersionTable": {
-            "PSVersion": PSVersion("5.1.17763.1"),
+            "PSVersion": PSVersion(ps_version),
             "PSEdition": "Desktop",
             "PSCompatibleVersions": [
                 PSVersion("1.0"),
@@ -92,10 +92,10 @@ def default_private_data() -> dict[str, Any]:
                 PSVersion("3.0"),
                 PSVersion("4.0"),
                 PSVersion("5.0"),
-                PSVersion("5.1.17763.1"),
+                PSVersion(ps_version),
             ],
             "CLRVersion": PSVersion("4.0.30319.42000"),
-            "BuildVersion": PSVersion("10.0.17763.1"),
+            "BuildVersion": PSVersion(build_version),
             "WSManStackVersion": PSVersion("3.0"),
             "PSRemotingProtocolVersion": PSVersion("2.3"),
             "SerializationVersion": PSVersion("1.1.0.1"),
@@ -237,6 +237,8 @@ class PipelineRunner:
         except Exception as exc:
             if not self.stop_requested.is_set():
                 record = getattr(exc, "error_record", None)
+                if callable(record):
+                    record = record()
                 if isinstance(record, ErrorRecord):
                     failure = record
                 else:

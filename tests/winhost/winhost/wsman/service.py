@@ -28,7 +28,14 @@ from xml.sax.saxutils import escape
 from winhost.wsman import faults as wsfaults
 from winhost.wsman import namespaces as ns
 from winhost.wsman.faults import WSManFault
-from winhost.wsman.psrp import LINGER_SECONDS, PSRPShell, RunspaceFactory, RunspaceLike, b64
+from winhost.wsman.psrp import (
+    LINGER_SECONDS,
+    PSRPShell,
+    RunspaceFactory,
+    RunspaceLike,
+    b64,
+    default_private_data,
+)
 from winhost.wsman.shells import (
     DEFAULT_IDLE_TIMEOUT_MS,
     DEFAULT_MAX_ENVELOPE_SIZE_KB,
@@ -304,7 +311,14 @@ class WSManService:
         data = getattr(self.machine, "application_private_data", None)
         if callable(data):
             data = data()
-        return data if isinstance(data, dict) else None
+        if isinstance(data, dict):
+            return data
+        ps_version = getattr(self.machine, "ps_version", None)
+        if isinstance(ps_version, str) and ps_version.count(".") >= 1:
+            build = getattr(self.machine, "os_version", "10.0.17763")
+            build_version = f"{build}.{ps_version.rsplit('.', 1)[-1]}" if build.count(".") == 2 else build
+            return default_private_data(ps_version, build_version)
+        return None
 
     def _shell_xml(self, shell: Shell, extended: bool = False) -> str:
         now = self.clock()
