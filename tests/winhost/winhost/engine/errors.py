@@ -70,6 +70,11 @@ class PSRuntimeError(Exception):
         super().__init__(str(record.Exception.Message))
         self.record = record
 
+    @property
+    def error_record(self) -> ErrorRecord:
+        """The record the WSMan layer reports in PipelineState(Failed)."""
+        return self.record
+
 
 def terminating(message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified,
                 **kwargs: Any) -> PSRuntimeError:

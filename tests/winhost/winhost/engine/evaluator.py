@@ -76,6 +76,12 @@ def parse(text: str) -> Node:
         _PARSE_CACHE[text] = tree
     root: Node = tree.root_node
     if root.has_error:
+        repaired = _repair(text)
+        if repaired != text:
+            retry = tree_sitter.Parser(_LANGUAGE).parse(repaired.encode("utf-8"))
+            if not retry.root_node.has_error:
+                _PARSE_CACHE[text] = retry
+                return retry.root_node
         bad = _first_error(root)
         where = "" if bad is None else f" at line {bad.start_point[0] + 1}, column {bad.start_point[1] + 1}"
         raise PSRuntimeError(
@@ -88,6 +94,54 @@ def parse(text: str) -> Node:
             )
         )
     return root
+
+
+_ITEM = r"""(?:'[^'\n]*'|"[^"\n]*"|\$[\w:.]+|\d+(?:\.\d+)?|[A-Za-z_*][\w.*\-]*)"""
+_ARG_LIST = re.compile(r"(?<=[\s:])(" + _ITEM + r"(?:[ \t]*,[ \t]*" + _ITEM + r")+)(?=[\s;|)}]|$)")
+
+
+def _repair(text: str) -> str:
+    """Work around two tree-sitter-powershell gaps, only when the first parse failed:
+    comma-separated command arguments (``Select-Object Name, Id``) become ``@('Name', 'Id')``,
+    and code after ``param(...)`` on the same line moves to the next line."""
+
+    def as_array(match: re.Match[str]) -> str:
+        items = re.findall(_ITEM, match.group(1))
+        quoted = [i if i[0] in "'\"$" or i[0].isdigit() else "'" + i + "'" for i in items]
+        return "@(" + ", ".join(quoted) + ")"
+
+    repaired = _ARG_LIST.sub(as_array, text)
+    out: list[str] = []
+    i = 0
+    lower = repaired.lower()
+    while i < len(repaired):
+        j = lower.find("param", i)
+        if j < 0:
+            out.append(repaired[i:])
+            break
+        k = j + 5
+        while k < len(repaired) and repaired[k] in " \t":
+            k += 1
+        if k >= len(repaired) or repaired[k] != "(" or (j > 0 and (repaired[j - 1].isalnum() or repaired[j - 1] in "-$")):
+            out.append(repaired[i : j + 5])
+            i = j + 5
+            continue
+        depth = 0
+        m = k
+        while m < len(repaired):
+            if repaired[m] == "(":
+                depth += 1
+            elif repaired[m] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            m += 1
+        out.append(repaired[i : m + 1])
+        rest = repaired[m + 1 :]
+        if rest.lstrip(" \t") and not rest.lstrip(" \t").startswith(("\n", "\r")):
+            out.append("\n")
+        i = m + 1
+    return "".join(out)
 
 
 def _first_error(node: Node) -> Node | None:
@@ -403,8 +457,7 @@ class Evaluator:
             target = text_of(name_node)
             if _looks_like_expression(target):
                 # The grammar reads e.g. `1..3` in `foreach ($x in 1..3)` as a command name.
-                value = self.eval(named(parse(f"({target})"))[0], scope)
-                return enumerate_value(value)
+                return self.exec_node(parse(target.replace("..", " .. ", 1)), scope)
         if isinstance(target, str) and target.lower().startswith(("./", ".\\", "c:\\")) or (
             isinstance(target, str) and target.lower().endswith((".exe", ".ps1", ".cmd", ".bat"))
         ):
@@ -1154,7 +1207,8 @@ def _parse_number(text: str) -> int | float:
 
 
 def _looks_like_expression(text: str) -> bool:
-    return bool(re.match(r"^[\d$(\[\-+]", text)) and ".." in text or bool(re.match(r"^\d", text))
+    """The grammar reads ``1..3`` (no spaces) as a command name; ``1 .. 3`` parses as a range."""
+    return re.fullmatch(r"-?\d+\.\.\S+", text) is not None
 
 
 def _generic_token(text: str) -> Any:

@@ -98,7 +98,7 @@ class Runspace:
         for command in statement:
             params = [(name, _unwrap(value)) for name, value in command.parameters]
             if command.is_script:
-                local = command.use_local_scope is not False
+                local = command.use_local_scope is True
                 stream = evaluator.script_stream(command.command_text, params, stream, local_scope=local,
                                                  expecting_input=expecting)
             else:

@@ -161,6 +161,11 @@ def all_properties(obj: Any) -> dict[str, Any]:
 def get_property(obj: Any, name: str) -> tuple[bool, Any]:
     """Case-insensitive property lookup like PowerShell's member binder."""
     low = name.lower()
+    if low == "psobject" and obj is not None:
+        props = [{"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}
+                 for k, v in all_properties(obj).items()]
+        return True, {"TypeNames": type_names(obj), "Properties": props, "BaseObject": obj,
+                      "ImmediateBaseObject": obj}
     if isinstance(obj, dict):
         for k, v in obj.items():
             if str(k).lower() == low:
@@ -211,7 +216,16 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
             return True, attr2[low]
     if low == "count" and obj is not None:
         return True, 1
+    if obj is not None and not isinstance(obj, (str, int, float, bool)):
+        # Plain Python attributes (e.g. psrpcore's PSVersion.major) as .NET properties.
+        for attr in (name, low, name[:1].lower() + name[1:]):
+            value = getattr(obj, attr, _MISSING)
+            if value is not _MISSING and not callable(value):
+                return True, value
     return False, None
+
+
+_MISSING = object()
 
 
 def set_property(obj: Any, name: str, value: Any) -> None:

@@ -6,8 +6,8 @@ import importlib
 
 from winhost.engine.cmdlets.registry import CATALOGUE, CmdletSpec, Param, cmdlet, lookup
 
-_MODULES = ("output", "services", "utility", "system", "wsman_drive", "certificates", "firewall",
-            "registry_items", "filesystem", "session_config", "items")
+_MODULES = ("output", "services", "utility", "system", "items", "filesystem", "wsman_drive", "certificates",
+            "firewall", "registry_items", "session_config")
 
 for _name in _MODULES:
     try:

@@ -1,0 +1,253 @@
+"""Session configurations and remoting setup: Get/Register/Unregister/Set/Enable/Disable-PSSessionConfiguration,
+Enable-PSRemoting, Disable-PSRemoting.
+
+Objects: Microsoft.PowerShell.Commands.PSSessionConfigurationCommands#PSSessionConfiguration with
+Name, PSVersion, StartupScript, RunAsUser, Permission, Enabled, Architecture, URI, SessionType...
+(https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/get-pssessionconfiguration).
+Enable-PSRemoting (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/enable-psremoting):
+starts WinRM (Automatic), creates the HTTP listener on all addresses, enables the firewall
+exception (on Public networks only for the local subnet, unless -SkipNetworkProfileCheck on a
+Public profile which keeps LocalSubnet), enables the default session configurations and sets
+LocalAccountTokenFilterPolicy to 1. Disable-PSRemoting denies network access to the session
+configurations and leaves WinRM running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from psrpcore.types import ErrorCategory
+
+from winhost.engine.cmdlets.filesystem import real_path
+from winhost.engine.cmdlets.registry import Param, cmdlet
+from winhost.engine.cmdlets.services import start_service
+from winhost.engine.context import CommandCall
+from winhost.engine.model import (
+    LOCAL_ACCOUNT_TOKEN_KEY,
+    TOPIC_FIREWALL,
+    TOPIC_LISTENERS,
+    TOPIC_REGISTRY,
+    TOPIC_SESSION_CONFIGS,
+    Listener,
+    RegistryValue,
+    SessionConfiguration,
+)
+from winhost.engine.values import like, new_object, to_string
+
+CORE = "Microsoft.PowerShell.Core"
+_NETWORK_DENY = "NT AUTHORITY\\NETWORK AccessDenied, "
+
+
+def config_object(sc: SessionConfiguration) -> Any:
+    return new_object(
+        ["Microsoft.PowerShell.Commands.PSSessionConfigurationCommands#PSSessionConfiguration", "System.Object"],
+        {
+            "Name": sc.name, "PSVersion": sc.ps_version, "StartupScript": "", "RunAsUser": sc.run_as_user,
+            "Permission": sc.permission, "Enabled": sc.enabled, "Architecture": sc.architecture,
+            "URI": sc.uri, "SessionType": sc.session_type, "LanguageMode": sc.language_mode,
+            "ConfigFilePath": sc.path, "Filename": "%windir%\\system32\\pwrshplugin.dll",
+            "ResourceUri": sc.uri, "Capability": ["Shell"], "xmlns": "http://schemas.microsoft.com/wbem/wsman/1/config/PluginConfiguration",
+            "lang": "en-US", "SDKVersion": "2", "MaxShells": "2147483647", "MaxShellsPerUser": "2147483647",
+            "IdleTimeoutms": "7200000", "OutputBufferingMode": "Block", "ProcessIdleTimeoutSec": "0",
+            "MaxMemoryPerShellMB": "2147483647", "MaxConcurrentUsers": "2147483647",
+        },
+        to_string_value=sc.name,
+    )
+
+
+def _select(call: CommandCall) -> list[SessionConfiguration]:
+    machine = call.ctx.machine
+    patterns = call.strings("Name")
+    with machine.lock:
+        configs = list(machine.session_configurations.values())
+    if patterns is None:
+        if call.expecting_input:
+            names = [to_string(getattr(o, "Name", o)) for o in call.input()]
+            return [c for c in configs if any(c.name.lower() == n.lower() for n in names)]
+        return configs
+    out: list[SessionConfiguration] = []
+    for pattern in patterns:
+        match = [c for c in configs if like(c.name, pattern)]
+        if not match and not any(ch in pattern for ch in "*?"):
+            call.error(f"No session configuration matches criteria \"{pattern}\".", "Microsoft.PowerShell.Commands."
+                       "WriteErrorException", ErrorCategory.ObjectNotFound, target=pattern,
+                       exception_type="Microsoft.PowerShell.Commands.WriteErrorException")
+        out.extend(m for m in match if m not in out)
+    return out
+
+
+def _require_admin(call: CommandCall) -> None:
+    account = call.ctx.machine.accounts.get(call.ctx.user.split("\\")[-1])
+    if account is not None and not account.is_admin:
+        raise call.fail("Access is denied. To run this cmdlet, start Windows PowerShell with the \"Run as "
+                        "administrator\" option.", "System.InvalidOperationException", ErrorCategory.PermissionDenied,
+                        exception_type="System.InvalidOperationException")
+
+
+@cmdlet("Get-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True)], module=CORE)
+def get_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
+    _require_admin(call)
+    yield from (config_object(c) for c in _select(call))
+
+
+@cmdlet("Register-PSSessionConfiguration", [Param("Name", position=0), Param("Path"), Param("RunAsCredential"),
+                                            Param("ProcessorArchitecture"), Param("SecurityDescriptorSddl"),
+                                            Param("ShowSecurityDescriptorUI", switch=True), Param("StartupScript"),
+                                            Param("SessionType"), Param("PSVersion"), Param("Force", switch=True),
+                                            Param("NoServiceRestart", switch=True), Param("AccessMode")], module=CORE)
+def register_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
+    _require_admin(call)
+    machine = call.ctx.machine
+    name = call.string("Name") or ""
+    if name in machine.session_configurations and not call.switch("Force"):
+        raise call.fail(f"Cannot register the session configuration {name} because a configuration with the same "
+                        "name already exists.", "PSSessionConfigurationExists", ErrorCategory.ResourceExists,
+                        exception_type="System.InvalidOperationException")
+    sc = SessionConfiguration(name)
+    if call.has("Path"):
+        pssc = real_path(call, call.string("Path") or "")
+        if not pssc.is_file():
+            raise call.fail(f"Cannot find path '{call.string('Path')}' because it does not exist.", "PathNotFound",
+                            ErrorCategory.ObjectNotFound, exception_type="System.Management.Automation."
+                            "ItemNotFoundException")
+        text = pssc.read_text(encoding="utf-8", errors="replace")
+        sc.path = call.string("Path") or ""
+        if "RestrictedRemoteServer" in text:
+            sc.session_type = "RestrictedRemoteServer"
+            sc.language_mode = "NoLanguage"
+        if "RunAsVirtualAccount" in text and "$true" in text.lower():
+            sc.run_as_user = "WinRM Virtual Users\\WinRM VA_1_" + name
+    cred = call.get("RunAsCredential")
+    if cred is not None:
+        sc.run_as_user = to_string(getattr(cred, "UserName", cred))
+    if call.has("ProcessorArchitecture"):
+        sc.architecture = "32" if "86" in (call.string("ProcessorArchitecture") or "") else "64"
+    if call.has("SecurityDescriptorSddl"):
+        sc.permission = call.string("SecurityDescriptorSddl") or sc.permission
+    with machine.lock:
+        machine.session_configurations[name] = sc
+    machine.notify(TOPIC_SESSION_CONFIGS)
+    yield new_object(["System.Xml.XmlElement", "System.Object"],
+                     {"WSManConfig": "Microsoft.WSMan.Management\\WSMan::localhost\\Plugin", "Keys": [f"Name={name}"],
+                      "Name": name, "TypeNameOfElement": "Container", "Type": "Container"}, to_string_value=name)
+
+
+@cmdlet("Unregister-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True),
+                                              Param("NoServiceRestart", switch=True)], module=CORE)
+def unregister_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
+    _require_admin(call)
+    machine = call.ctx.machine
+    for sc in _select(call):
+        with machine.lock:
+            del machine.session_configurations[sc.name]
+    machine.notify(TOPIC_SESSION_CONFIGS)
+    return iter(())
+
+
+def _set_enabled(call: CommandCall, enabled: bool) -> Iterator[Any]:
+    _require_admin(call)
+    machine = call.ctx.machine
+    configs = _select(call) if call.has("Name") else [c for c in machine.session_configurations.values()
+                                                     if c.name.lower().startswith("microsoft.")]
+    with machine.lock:
+        for sc in configs:
+            sc.enabled = enabled
+            if enabled:
+                sc.permission = sc.permission.replace(_NETWORK_DENY, "")
+            elif not sc.permission.startswith(_NETWORK_DENY):
+                sc.permission = _NETWORK_DENY + sc.permission
+    machine.notify(TOPIC_SESSION_CONFIGS)
+    return iter(())
+
+
+@cmdlet("Enable-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True),
+                                          Param("SecurityDescriptorSddl"), Param("SkipNetworkProfileCheck", switch=True),
+                                          Param("NoServiceRestart", switch=True)], module=CORE)
+def enable_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
+    return _set_enabled(call, True)
+
+
+@cmdlet("Disable-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True),
+                                           Param("NoServiceRestart", switch=True)], module=CORE)
+def disable_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
+    return _set_enabled(call, False)
+
+
+@cmdlet("Set-PSSessionConfiguration", [Param("Name", position=0), Param("SecurityDescriptorSddl"),
+                                       Param("RunAsCredential"), Param("Force", switch=True),
+                                       Param("ShowSecurityDescriptorUI", switch=True), Param("AccessMode"),
+                                       Param("NoServiceRestart", switch=True), Param("MaximumReceivedDataSizePerCommandMB"),
+                                       Param("MaximumReceivedObjectSizeMB")], module=CORE)
+def set_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
+    _require_admin(call)
+    machine = call.ctx.machine
+    configs = _select(call)
+    with machine.lock:
+        for sc in configs:
+            if call.has("SecurityDescriptorSddl"):
+                sc.permission = call.string("SecurityDescriptorSddl") or sc.permission
+            if call.has("RunAsCredential"):
+                cred = call.get("RunAsCredential")
+                sc.run_as_user = to_string(getattr(cred, "UserName", cred)) if cred is not None else ""
+            if call.has("AccessMode"):
+                mode = (call.string("AccessMode") or "").lower()
+                sc.enabled = mode != "disabled"
+                if mode == "local" and not sc.permission.startswith(_NETWORK_DENY):
+                    sc.permission = _NETWORK_DENY + sc.permission
+                elif mode == "remote":
+                    sc.permission = sc.permission.replace(_NETWORK_DENY, "")
+    machine.notify(TOPIC_SESSION_CONFIGS)
+    return iter(())
+
+
+@cmdlet("Enable-PSRemoting", [Param("Force", switch=True), Param("SkipNetworkProfileCheck", switch=True)], module=CORE)
+def enable_psremoting(call: CommandCall) -> Iterator[Any]:
+    _require_admin(call)
+    machine = call.ctx.machine
+    fw = machine.firewall
+    if fw.network_category == "Public" and not call.switch("SkipNetworkProfileCheck"):
+        # Windows Server: Enable-PSRemoting succeeds on Public but keeps the LocalSubnet restriction
+        # of WINRM-HTTP-In-TCP-PUBLIC (about_Remote_Troubleshooting). Nothing extra to do here.
+        pass
+    with machine.lock:
+        svc = machine.services["WinRM"]
+        svc.start_type = "Automatic"
+    start_service(machine, "WinRM")
+    with machine.lock:
+        if machine.wsman.find_listener("*", "HTTP") is None:
+            machine.wsman.listeners.append(Listener(address="*", transport="HTTP", port=5985))
+    machine.notify(TOPIC_LISTENERS)
+    with machine.lock:
+        for rule in fw.rules:
+            if rule.name.upper().startswith("WINRM-HTTP-IN-TCP"):
+                rule.enabled = True
+    machine.notify(TOPIC_FIREWALL)
+    with machine.lock:
+        for sc in machine.session_configurations.values():
+            sc.enabled = True
+            sc.permission = sc.permission.replace(_NETWORK_DENY, "")
+        key = machine.registry_key(LOCAL_ACCOUNT_TOKEN_KEY, create=True)
+        assert key is not None
+        key["LocalAccountTokenFilterPolicy"] = RegistryValue(1)
+    machine.notify(TOPIC_SESSION_CONFIGS)
+    machine.notify(TOPIC_REGISTRY)
+    return iter(())
+
+
+@cmdlet("Disable-PSRemoting", [Param("Force", switch=True)], module=CORE)
+def disable_psremoting(call: CommandCall) -> Iterator[Any]:
+    _require_admin(call)
+    machine = call.ctx.machine
+    with machine.lock:
+        for sc in machine.session_configurations.values():
+            if not sc.permission.startswith(_NETWORK_DENY):
+                sc.permission = _NETWORK_DENY + sc.permission
+    machine.notify(TOPIC_SESSION_CONFIGS)
+    call.warning("Disabling the session configurations did not undo all the changes made by the Enable-PSRemoting or "
+                 "Enable-PSSessionConfiguration cmdlet. You might have to manually undo the changes by following these "
+                 "steps:\n    1. Stop and disable the WinRM service.\n    2. Delete the listener that accepts requests "
+                 "on any IP address.\n    3. Disable the firewall exceptions for WS-Management communications.\n    4. "
+                 "Restore the value of the LocalAccountTokenFilterPolicy to 0, which restricts remote access to members "
+                 "of the Administrators group on the computer.")
+    return iter(())
