@@ -54,8 +54,14 @@ class RecordingHost:
     def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
         self.progress.append((activity, status, percent))
 
-    def write_host(self, text: str, newline: bool = True, is_error: bool = False, foreground: int | None = None,
-                   background: int | None = None) -> None:
+    def write_host(
+        self,
+        text: str,
+        newline: bool = True,
+        is_error: bool = False,
+        foreground: int | None = None,
+        background: int | None = None,
+    ) -> None:
         self.host.append((text, newline, foreground))
 
     def set_should_exit(self, code: int) -> None:
@@ -114,7 +120,9 @@ class Engine:
     def ok(self, text: str, **params: Any) -> list[Any]:
         """Run a script that must neither fail nor write errors; return its output."""
         result = self.script(text, **params)
-        assert result.failure is None, f"{text!r} failed: {result.failure and result.failure.Exception.Message}"
+        assert result.failure is None, (
+            f"{text!r} failed: {result.failure and result.failure.Exception.Message}"
+        )
         assert not result.errors, [str(e.Exception.Message) for e in result.errors]
         return result.output
 

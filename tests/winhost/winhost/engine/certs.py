@@ -50,9 +50,15 @@ def generate_self_signed(
         )
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_encipherment=True, content_commitment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_encipherment=True,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -70,8 +76,9 @@ def generate_self_signed(
     return cert_pem, key_pem
 
 
-def add_certificate(machine: Machine, cert_pem: str, key_pem: str = "", store: str = "My",
-                    friendly_name: str = "") -> StoredCertificate:
+def add_certificate(
+    machine: Machine, cert_pem: str, key_pem: str = "", store: str = "My", friendly_name: str = ""
+) -> StoredCertificate:
     thumb = thumbprint_of(load_pem(cert_pem))
     stored = StoredCertificate(thumb, cert_pem, key_pem, store=store, friendly_name=friendly_name)
     with machine.lock:
@@ -80,8 +87,13 @@ def add_certificate(machine: Machine, cert_pem: str, key_pem: str = "", store: s
     return stored
 
 
-def new_self_signed_certificate(machine: Machine, dns_names: list[str], subject: str | None = None,
-                                store: str = "My", friendly_name: str = "") -> StoredCertificate:
+def new_self_signed_certificate(
+    machine: Machine,
+    dns_names: list[str],
+    subject: str | None = None,
+    store: str = "My",
+    friendly_name: str = "",
+) -> StoredCertificate:
     cert_pem, key_pem = generate_self_signed(dns_names, subject)
     return add_certificate(machine, cert_pem, key_pem, store=store, friendly_name=friendly_name)
 

@@ -101,7 +101,7 @@ class ExecutionContext:
         self.host = host
         self.global_scope = global_scope
         self.errors: list[ErrorRecord] = global_scope.get("Error")
-        self.location = str(global_scope.get("__location", "C:\\Users\\" + user.split("\\")[-1]))
+        self.location = str(global_scope.get("__location", "C:\\Users\\" + user.rsplit("\\", maxsplit=1)[-1]))
 
     # -- stop ---------------------------------------------------------------------------------
     def check_stop(self) -> None:
@@ -125,21 +125,34 @@ class ExecutionContext:
     def write_warning(self, message: str, scope: Scope, action: str | None = None) -> None:
         act = _action_name(action) if action else self.preference(scope, "WarningPreference", "Continue")
         if act == "Stop":
-            raise PSRuntimeError(make_error_record(
-                "The running command stopped because the preference variable \"WarningPreference\" or common "
-                f"parameter is set to Stop: {message}", "ActionPreferenceStop", ErrorCategory.OperationStopped))
+            raise PSRuntimeError(
+                make_error_record(
+                    'The running command stopped because the preference variable "WarningPreference" or common '
+                    f"parameter is set to Stop: {message}",
+                    "ActionPreferenceStop",
+                    ErrorCategory.OperationStopped,
+                )
+            )
         if act not in ("SilentlyContinue", "Ignore"):
             self.host.write_warning(message)
 
     def write_verbose(self, message: str, scope: Scope, forced: bool | None = None) -> None:
-        on = forced if forced is not None else self.preference(scope, "VerbosePreference", "SilentlyContinue") in (
-            "Continue", "Inquire", "Stop")
+        on = (
+            forced
+            if forced is not None
+            else self.preference(scope, "VerbosePreference", "SilentlyContinue")
+            in ("Continue", "Inquire", "Stop")
+        )
         if on:
             self.host.write_verbose(message)
 
     def write_debug(self, message: str, scope: Scope, forced: bool | None = None) -> None:
-        on = forced if forced is not None else self.preference(scope, "DebugPreference", "SilentlyContinue") in (
-            "Continue", "Inquire", "Stop")
+        on = (
+            forced
+            if forced is not None
+            else self.preference(scope, "DebugPreference", "SilentlyContinue")
+            in ("Continue", "Inquire", "Stop")
+        )
         if on:
             self.host.write_debug(message)
 
@@ -204,17 +217,43 @@ class CommandCall:
         value = self.args.get("ErrorAction")
         return None if value is None else _action_name(value)
 
-    def error(self, message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified,
-              target: Any = None, exception_type: str = "System.InvalidOperationException") -> None:
-        record = make_error_record(message, error_id, category, target=target,
-                                   exception_type=exception_type, command=self.spec.command_type)
+    def error(
+        self,
+        message: str,
+        error_id: str,
+        category: ErrorCategory = ErrorCategory.NotSpecified,
+        target: Any = None,
+        exception_type: str = "System.InvalidOperationException",
+    ) -> None:
+        record = make_error_record(
+            message,
+            error_id,
+            category,
+            target=target,
+            exception_type=exception_type,
+            command=self.spec.command_type,
+        )
         self.ctx.write_error(record, self.scope, self.error_action)
 
-    def fail(self, message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified,
-             target: Any = None, exception_type: str = "System.InvalidOperationException") -> PSRuntimeError:
+    def fail(
+        self,
+        message: str,
+        error_id: str,
+        category: ErrorCategory = ErrorCategory.NotSpecified,
+        target: Any = None,
+        exception_type: str = "System.InvalidOperationException",
+    ) -> PSRuntimeError:
         """A terminating error for this cmdlet (raise the result)."""
-        return PSRuntimeError(make_error_record(message, error_id, category, target=target,
-                                                exception_type=exception_type, command=self.spec.command_type))
+        return PSRuntimeError(
+            make_error_record(
+                message,
+                error_id,
+                category,
+                target=target,
+                exception_type=exception_type,
+                command=self.spec.command_type,
+            )
+        )
 
     def verbose(self, message: str) -> None:
         forced = None

@@ -13,7 +13,9 @@ from typing import Any
 from psrpcore.types import ErrorCategory, ErrorCategoryInfo, ErrorRecord, NETException
 
 
-def make_exception(message: str, type_name: str = "System.Management.Automation.RuntimeException") -> NETException:
+def make_exception(
+    message: str, type_name: str = "System.Management.Automation.RuntimeException"
+) -> NETException:
     exc = NETException(Message=message, HResult=-2146233087)
     if type_name != "System.Exception":
         exc.PSObject.type_names = [type_name, "System.SystemException", "System.Exception", "System.Object"]
@@ -24,6 +26,7 @@ def make_error_record(
     message: str,
     error_id: str,
     category: ErrorCategory = ErrorCategory.NotSpecified,
+    *,
     target: Any = None,
     exception_type: str = "System.Management.Automation.RuntimeException",
     command: str | None = None,
@@ -60,7 +63,9 @@ def _type_name(value: Any) -> str:
     names = getattr(getattr(value, "PSObject", None), "type_names", None)
     if names:
         return str(names[0]).rsplit(".", 1)[-1]
-    return {str: "String", int: "Int32", bool: "Boolean", float: "Double"}.get(type(value), type(value).__name__)
+    return {str: "String", int: "Int32", bool: "Boolean", float: "Double"}.get(
+        type(value), type(value).__name__
+    )
 
 
 class PSRuntimeError(Exception):
@@ -76,8 +81,9 @@ class PSRuntimeError(Exception):
         return self.record
 
 
-def terminating(message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified,
-                **kwargs: Any) -> PSRuntimeError:
+def terminating(
+    message: str, error_id: str, category: ErrorCategory = ErrorCategory.NotSpecified, **kwargs: Any
+) -> PSRuntimeError:
     return PSRuntimeError(make_error_record(message, error_id, category, **kwargs))
 
 

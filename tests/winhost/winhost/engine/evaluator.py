@@ -54,12 +54,27 @@ _LANGUAGE = tree_sitter.Language(tree_sitter_powershell.language())
 Node = tree_sitter.Node
 
 _PASS_THROUGH = {
-    "logical_expression", "bitwise_expression", "comparison_expression", "additive_expression",
-    "multiplicative_expression", "format_expression", "range_expression", "array_literal_expression",
-    "unary_expression", "key_expression", "argument_expression", "logical_argument_expression",
-    "bitwise_argument_expression", "comparison_argument_expression", "additive_argument_expression",
-    "multiplicative_argument_expression", "format_argument_expression", "range_argument_expression",
-    "left_assignment_expression", "expression_with_unary_operator", "pipeline_chain",
+    "logical_expression",
+    "bitwise_expression",
+    "comparison_expression",
+    "additive_expression",
+    "multiplicative_expression",
+    "format_expression",
+    "range_expression",
+    "array_literal_expression",
+    "unary_expression",
+    "key_expression",
+    "argument_expression",
+    "logical_argument_expression",
+    "bitwise_argument_expression",
+    "comparison_argument_expression",
+    "additive_argument_expression",
+    "multiplicative_argument_expression",
+    "format_argument_expression",
+    "range_argument_expression",
+    "left_assignment_expression",
+    "expression_with_unary_operator",
+    "pipeline_chain",
 }
 
 _PARSE_CACHE: dict[str, Any] = {}
@@ -122,7 +137,11 @@ def _repair(text: str) -> str:
         k = j + 5
         while k < len(repaired) and repaired[k] in " \t":
             k += 1
-        if k >= len(repaired) or repaired[k] != "(" or (j > 0 and (repaired[j - 1].isalnum() or repaired[j - 1] in "-$")):
+        if (
+            k >= len(repaired)
+            or repaired[k] != "("
+            or (j > 0 and (repaired[j - 1].isalnum() or repaired[j - 1] in "-$"))
+        ):
             out.append(repaired[i : j + 5])
             i = j + 5
             continue
@@ -195,6 +214,7 @@ class Evaluator:
         params: list[tuple[str | None, Any]],
         input_iter: Iterator[Any] | None,
         scope: Scope,
+        *,
         expecting_input: bool = False,
         dot_source: bool = False,
     ) -> Iterator[Any]:
@@ -210,8 +230,14 @@ class Evaluator:
             raise command_not_found(cmd_name)
         return self._run_cmdlet(spec, params, input_iter, scope, expecting_input)
 
-    def _run_cmdlet(self, spec: CmdletSpec, params: list[tuple[str | None, Any]],
-                    input_iter: Iterator[Any] | None, scope: Scope, expecting_input: bool) -> Iterator[Any]:
+    def _run_cmdlet(
+        self,
+        spec: CmdletSpec,
+        params: list[tuple[str | None, Any]],
+        input_iter: Iterator[Any] | None,
+        scope: Scope,
+        expecting_input: bool,
+    ) -> Iterator[Any]:
         args = spec.bind(params)
         call = CommandCall(self.ctx, spec, args, scope, input_iter, expecting_input or input_iter is not None)
         out_var = args.get("OutVariable")
@@ -238,6 +264,7 @@ class Evaluator:
         block: ScriptBlockValue,
         params: list[tuple[str | None, Any]],
         input_iter: Iterator[Any] | None,
+        *,
         scope: Scope | None = None,
         dollar_under: Any = None,
         set_under: bool = False,
@@ -245,14 +272,7 @@ class Evaluator:
         """Run a script block (or whole script) with arguments; ``scope`` given means dot-sourcing."""
         run_scope = scope if scope is not None else Scope(block.scope)
         node = block.node
-        if node.type == "script_block_expression":
-            parts = named(node)
-        elif node.type == "program":
-            parts = named(node)
-        elif node.type == "script_block":
-            parts = named(node)
-        else:
-            parts = [node]
+        parts = named(node) if node.type in {"script_block_expression", "program", "script_block"} else [node]
         param_block: Node | None = None
         body: list[Node] = []
         for part in parts:
@@ -308,8 +328,9 @@ class Evaluator:
         if "end" in blocks:
             yield from self.exec_node(blocks["end"], scope)
 
-    def _bind_params(self, param_block: Node | None, params: list[tuple[str | None, Any]],
-                     scope: Scope) -> list[Any]:
+    def _bind_params(
+        self, param_block: Node | None, params: list[tuple[str | None, Any]], scope: Scope
+    ) -> list[Any]:
         declared: list[tuple[str, Node | None, str | None, bool, bool]] = []
         if param_block is not None:
             for plist in named(param_block):
@@ -331,7 +352,10 @@ class Evaluator:
                                 inner = named(attr)
                                 if inner and inner[0].type == "type_literal":
                                     type_name = text_of(inner[0])[1:-1]
-                                    switch = type_name.lower() in ("switch", "system.management.automation.switchparameter")
+                                    switch = type_name.lower() in (
+                                        "switch",
+                                        "system.management.automation.switchparameter",
+                                    )
                                 elif "mandatory" in text_of(attr).lower():
                                     mandatory = True
                     declared.append((var_name, default, type_name, mandatory, switch))
@@ -341,11 +365,19 @@ class Evaluator:
             if name is None:
                 positional.append(value)
                 continue
-            match = [d for d in declared if d[0].lower() == name.lower()] or \
-                    [d for d in declared if d[0].lower().startswith(name.lower())]
+            match = [d for d in declared if d[0].lower() == name.lower()] or [
+                d for d in declared if d[0].lower().startswith(name.lower())
+            ]
             if len(match) == 1:
                 bound[match[0][0]] = value
-            elif name.lower() in ("erroraction", "ea", "verbose", "warningaction", "debug", "informationaction"):
+            elif name.lower() in (
+                "erroraction",
+                "ea",
+                "verbose",
+                "warningaction",
+                "debug",
+                "informationaction",
+            ):
                 if name.lower() in ("erroraction", "ea"):
                     scope.set("ErrorActionPreference", value)
                 elif name.lower() == "verbose" and to_bool(value):
@@ -353,9 +385,12 @@ class Evaluator:
             elif param_block is None:
                 positional.append(value)
             else:
-                raise terminating(f"A parameter cannot be found that matches parameter name '{name}'.",
-                                  "NamedParameterNotFound", ErrorCategory.InvalidArgument,
-                                  exception_type="System.Management.Automation.ParameterBindingException")
+                raise terminating(
+                    f"A parameter cannot be found that matches parameter name '{name}'.",
+                    "NamedParameterNotFound",
+                    ErrorCategory.InvalidArgument,
+                    exception_type="System.Management.Automation.ParameterBindingException",
+                )
         for var_name, default, type_name, mandatory, switch in declared:
             if var_name in bound:
                 value = bound[var_name]
@@ -366,8 +401,10 @@ class Evaluator:
             elif mandatory:
                 raise terminating(
                     f"Cannot process command because of one or more missing mandatory parameters: {var_name}.",
-                    "MissingMandatoryParameter", ErrorCategory.InvalidArgument,
-                    exception_type="System.Management.Automation.ParameterBindingException")
+                    "MissingMandatoryParameter",
+                    ErrorCategory.InvalidArgument,
+                    exception_type="System.Management.Automation.ParameterBindingException",
+                )
             elif switch:
                 value = False
             else:
@@ -431,8 +468,9 @@ class Evaluator:
         assert stream is not None
         return stream
 
-    def _command_node_stream(self, node: Node, scope: Scope, input_iter: Iterator[Any] | None,
-                             expecting: bool) -> Iterator[Any]:
+    def _command_node_stream(
+        self, node: Node, scope: Scope, input_iter: Iterator[Any] | None, expecting: bool
+    ) -> Iterator[Any]:
         invocation = None
         name_node: Node | None = None
         elements: Node | None = None
@@ -458,16 +496,19 @@ class Evaluator:
             if _looks_like_expression(target):
                 # The grammar reads e.g. `1..3` in `foreach ($x in 1..3)` as a command name.
                 return self.exec_node(parse(target.replace("..", " .. ", 1)), scope)
-        if isinstance(target, str) and target.lower().startswith(("./", ".\\", "c:\\")) or (
+        if (isinstance(target, str) and target.lower().startswith(("./", ".\\", "c:\\"))) or (
             isinstance(target, str) and target.lower().endswith((".exe", ".ps1", ".cmd", ".bat"))
         ):
             raise not_emulated("running native programs and script files", target)
         spec = lookup(target) if isinstance(target, str) and scope.find_function(target) is None else None
         params = self._command_args(elements, scope, spec)
-        return self.command_stream(target, params, input_iter, scope, expecting_input=expecting,
-                                   dot_source=invocation == ".")
+        return self.command_stream(
+            target, params, input_iter, scope, expecting_input=expecting, dot_source=invocation == "."
+        )
 
-    def _command_args(self, elements: Node | None, scope: Scope, spec: CmdletSpec | None) -> list[tuple[str | None, Any]]:
+    def _command_args(
+        self, elements: Node | None, scope: Scope, spec: CmdletSpec | None
+    ) -> list[tuple[str | None, Any]]:
         params: list[tuple[str | None, Any]] = []
         if elements is None:
             return params
@@ -509,8 +550,9 @@ class Evaluator:
                 continue
             if not item.is_named:
                 continue
-            if item.type in ("variable",) and text_of(item).startswith("@") or (
-                item.type == "array_literal_expression" and text_of(item).startswith("@")
+            if (item.type in ("variable",) and text_of(item).startswith("@")) or (
+                item.type == "array_literal_expression"
+                and text_of(item).startswith("@")
                 and not text_of(item).startswith(("@(", "@{", "@'", '@"'))
             ):
                 splat = scope.get(text_of(item).lstrip("@").split(":")[-1])
@@ -633,7 +675,7 @@ class Evaluator:
         parts = named(node)
         params = [p for p in parts if p.type == "switch_parameters"]
         opts = text_of(params[0]).lower() if params else ""
-        if "-file" in opts or "-regex" in opts and "-wildcard" in opts:
+        if "-file" in opts or ("-regex" in opts and "-wildcard" in opts):
             raise not_emulated("switch -File")
         cond = next(p for p in parts if p.type == "switch_condition")
         body = next(p for p in parts if p.type == "switch_body")
@@ -669,7 +711,11 @@ class Evaluator:
         if inner.type == "script_block_expression":
             sb = ScriptBlockValue(text_of(inner), inner, scope, self)
             return to_bool(_single(list(self.invoke_block(sb, [], None, dollar_under=value, set_under=True))))
-        pattern = _generic_token(text_of(inner)) if inner.type in ("generic_token", "simple_name") else self.eval(inner, scope)
+        pattern = (
+            _generic_token(text_of(inner))
+            if inner.type in ("generic_token", "simple_name")
+            else self.eval(inner, scope)
+        )
         if "-wildcard" in opts:
             return like(value, pattern)
         if "-regex" in opts:
@@ -684,8 +730,16 @@ class Evaluator:
         for part in parts[1:]:
             if part.type == "catch_clauses":
                 for clause in named(part):
-                    types = [text_of(t)[1:-1] for t in named(clause) if t.type == "catch_type_list"
-                             for t in named(t)] if any(t.type == "catch_type_list" for t in named(clause)) else []
+                    types = (
+                        [
+                            text_of(t)[1:-1]
+                            for t in named(clause)
+                            if t.type == "catch_type_list"
+                            for t in named(t)
+                        ]
+                        if any(t.type == "catch_type_list" for t in named(clause))
+                        else []
+                    )
                     block = next(c for c in named(clause) if c.type == "statement_block")
                     catches.append((types, block))
             elif part.type == "finally_clause":
@@ -739,17 +793,26 @@ class Evaluator:
         if isinstance(value, ErrorRecord):
             return PSRuntimeError(value)
         if isinstance(value, PSObject) and "System.Exception" in value.PSObject.type_names:
-            record = make_error_record(to_string(value.Message), to_string(value.Message),
-                                       ErrorCategory.OperationStopped, exception_type=value.PSObject.type_names[0])
+            record = make_error_record(
+                to_string(value.Message),
+                to_string(value.Message),
+                ErrorCategory.OperationStopped,
+                exception_type=value.PSObject.type_names[0],
+            )
             record.Exception = value
             return PSRuntimeError(record)
         message = "ScriptHalted" if value is None else to_string(value)
-        return PSRuntimeError(make_error_record(message, message, ErrorCategory.OperationStopped, target=value))
+        return PSRuntimeError(
+            make_error_record(message, message, ErrorCategory.OperationStopped, target=value)
+        )
 
     def _stmt_function_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
         name = text_of(next(c for c in named(node) if c.type == "function_name"))
-        body = next(c for c in named(node) if c.type == "script_block") if any(
-            c.type == "script_block" for c in named(node)) else None
+        body = (
+            next(c for c in named(node) if c.type == "script_block")
+            if any(c.type == "script_block" for c in named(node))
+            else None
+        )
         is_filter = any(not c.is_named and c.type == "filter" for c in node.children)
         if body is None:
             body = parse("")
@@ -804,8 +867,11 @@ class Evaluator:
         inner = named(node)
         if not inner:
             return None
-        if inner[0].type == "pipeline" and len(named(inner[0])) == 1 and \
-                named(inner[0])[0].type == "assignment_expression":
+        if (
+            inner[0].type == "pipeline"
+            and len(named(inner[0])) == 1
+            and named(inner[0])[0].type == "assignment_expression"
+        ):
             target = self.assign(named(inner[0])[0], scope)
             return target
         return self.eval_pipeline_value(inner[0], scope)
@@ -885,8 +951,10 @@ class Evaluator:
                     "A Using variable cannot be retrieved. A Using variable can be used only with Invoke-Command, "
                     "Start-Job, or InlineScript in the script workflow. When it is used with Invoke-Command, the "
                     "Using variable is valid only if the script block is invoked on a remote computer.",
-                    "UsingWithoutInvokeCommand", ErrorCategory.InvalidOperation,
-                    exception_type="System.Management.Automation.RuntimeException")
+                    "UsingWithoutInvokeCommand",
+                    ErrorCategory.InvalidOperation,
+                    exception_type="System.Management.Automation.RuntimeException",
+                )
             if low in ("global", "script"):
                 return scope.root().get(rest)
             if low in ("local", "private"):
@@ -918,11 +986,20 @@ class Evaluator:
                     key: Any = text_of(inner[0])
                 else:
                     key = self.eval(key_node, scope)
-                existing = next((k for k in result if isinstance(k, str) and isinstance(key, str)
-                                 and k.lower() == key.lower()), None)
+                existing = next(
+                    (
+                        k
+                        for k in result
+                        if isinstance(k, str) and isinstance(key, str) and k.lower() == key.lower()
+                    ),
+                    None,
+                )
                 if existing is not None:
-                    raise terminating(f"Duplicate keys '{key}' are not allowed in hash literals.",
-                                      "DuplicateKeyInHashLiteral", ErrorCategory.ParserError)
+                    raise terminating(
+                        f"Duplicate keys '{key}' are not allowed in hash literals.",
+                        "DuplicateKeyInHashLiteral",
+                        ErrorCategory.ParserError,
+                    )
                 result[key] = self.eval_pipeline_value(value_node, scope)
         return result
 
@@ -952,8 +1029,11 @@ class Evaluator:
         target = self.eval(target_node, scope)
         found, value = get_property(target, member)
         if not found and self._strict(scope):
-            raise terminating(f"The property '{member}' cannot be found on this object.",
-                              "PropertyNotFoundStrict", ErrorCategory.InvalidOperation)
+            raise terminating(
+                f"The property '{member}' cannot be found on this object.",
+                "PropertyNotFoundStrict",
+                ErrorCategory.InvalidOperation,
+            )
         return value
 
     def _strict(self, scope: Scope) -> bool:
@@ -1081,8 +1161,13 @@ class Evaluator:
         value = self.eval_pipeline_value(value_node, scope)
         if op != "=":
             current = self.eval(target, scope)
-            value = {"+=": _add, "-=": lambda a, b: _arith("-", a, b), "*=": lambda a, b: _arith("*", a, b),
-                     "/=": lambda a, b: _arith("/", a, b), "%=": lambda a, b: _arith("%", a, b)}[op](current, value)
+            value = {
+                "+=": _add,
+                "-=": lambda a, b: _arith("-", a, b),
+                "*=": lambda a, b: _arith("*", a, b),
+                "/=": lambda a, b: _arith("/", a, b),
+                "%=": lambda a, b: _arith("%", a, b),
+            }[op](current, value)
         self._store(target, value, scope)
         return value
 
@@ -1119,8 +1204,11 @@ class Evaluator:
             if name.lower() in ("true", "false", "null"):
                 if name.lower() == "null":
                     return
-                raise terminating(f"Cannot overwrite variable {name} because it is read-only or constant.",
-                                  "VariableNotWritable", ErrorCategory.WriteError)
+                raise terminating(
+                    f"Cannot overwrite variable {name} because it is read-only or constant.",
+                    "VariableNotWritable",
+                    ErrorCategory.WriteError,
+                )
             scope.set(name, value)
             return
         if target.type == "member_access":
@@ -1131,7 +1219,9 @@ class Evaluator:
             obj = self.eval(named(target)[0], scope)
             index = self.eval(named(target)[1], scope)
             if isinstance(obj, dict):
-                set_property(obj, to_string(index), value) if isinstance(index, str) else obj.__setitem__(index, value)
+                set_property(obj, to_string(index), value) if isinstance(index, str) else obj.__setitem__(
+                    index, value
+                )
             elif isinstance(obj, list):
                 obj[int(to_number(index))] = value
             else:
@@ -1142,20 +1232,32 @@ class Evaluator:
             values = as_list(value)
             for i, t in enumerate(targets):
                 if i == len(targets) - 1:
-                    rest = values[i:]
-                    self._store(t, rest[0] if len(rest) == 1 else (rest or None), scope)
+                    tail = values[i:]
+                    self._store(t, tail[0] if len(tail) == 1 else (tail or None), scope)
                 else:
                     self._store(t, values[i] if i < len(values) else None, scope)
             return
         raise not_emulated(f"assignment to '{target.type.replace('_', ' ')}'")
 
     # ===== helpers used by cmdlets (Where-Object, ForEach-Object, ...) ==============================
-    def call_scriptblock(self, block: ScriptBlockValue, args: list[Any] | None = None,
-                         dollar_under: Any = None, set_under: bool = False,
-                         input_values: list[Any] | None = None) -> list[Any]:
+    def call_scriptblock(
+        self,
+        block: ScriptBlockValue,
+        args: list[Any] | None = None,
+        dollar_under: Any = None,
+        set_under: bool = False,
+        input_values: list[Any] | None = None,
+    ) -> list[Any]:
         params: list[tuple[str | None, Any]] = [(None, a) for a in (args or [])]
-        return list(self.invoke_block(block, params, iter(input_values) if input_values is not None else None,
-                                      dollar_under=dollar_under, set_under=set_under))
+        return list(
+            self.invoke_block(
+                block,
+                params,
+                iter(input_values) if input_values is not None else None,
+                dollar_under=dollar_under,
+                set_under=set_under,
+            )
+        )
 
 
 # ===== free helpers ===============================================================================
@@ -1167,8 +1269,13 @@ def _is_void(node: Node, value: Any = None) -> bool:
         node = node.children[0]
     if node.type == "invokation_expression" and value is None:
         return True
-    return node.type in ("post_increment_expression", "post_decrement_expression", "pre_increment_expression",
-                         "pre_decrement_expression", "assignment_expression")
+    return node.type in (
+        "post_increment_expression",
+        "post_decrement_expression",
+        "pre_increment_expression",
+        "pre_decrement_expression",
+        "assignment_expression",
+    )
 
 
 def _collapse(values: list[Any]) -> Any:
@@ -1218,8 +1325,17 @@ def _generic_token(text: str) -> Any:
     return _unescape(text, False)
 
 
-_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-            "e": "\x1b"}
+_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "e": "\x1b",
+}
 
 
 def _unescape(text: str, here: bool) -> str:
@@ -1257,8 +1373,11 @@ def _index(target: Any, index: Any) -> Any:
     if is_collection(index):
         return [_index(target, i) for i in index]
     if isinstance(target, dict):
-        found, value = get_property(target, to_string(index)) if isinstance(index, str) else (
-            index in target, target.get(index))
+        found, value = (
+            get_property(target, to_string(index))
+            if isinstance(index, str)
+            else (index in target, target.get(index))
+        )
         return value if found else None
     if isinstance(target, (list, tuple, str)):
         i = int(to_number(index))
@@ -1276,10 +1395,33 @@ def _index(target: Any, index: Any) -> Any:
 
 def _compare(op: str, left: Any, right: Any) -> Any:
     case = op.startswith("-c")
-    base = op[2:] if op[:2] in ("-c", "-i") and op[2:] in (
-        "eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "contains", "notcontains",
-        "in", "notin", "replace", "split") else op[1:]
-    if base in ("eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch") and is_collection(left):
+    base = (
+        op[2:]
+        if op[:2] in ("-c", "-i")
+        and op[2:]
+        in (
+            "eq",
+            "ne",
+            "gt",
+            "ge",
+            "lt",
+            "le",
+            "like",
+            "notlike",
+            "match",
+            "notmatch",
+            "contains",
+            "notcontains",
+            "in",
+            "notin",
+            "replace",
+            "split",
+        )
+        else op[1:]
+    )
+    if base in ("eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch") and is_collection(
+        left
+    ):
         results = [v for v in left if _compare(op, v, right) is True]
         return results
     if base == "eq":
@@ -1331,7 +1473,7 @@ def _compare(op: str, left: Any, right: Any) -> Any:
 
 def _add(left: Any, right: Any) -> Any:
     if left is None:
-        return right if not isinstance(right, str) else right
+        return right
     if isinstance(left, str):
         return left + to_string(right)
     if is_collection(left):
@@ -1364,8 +1506,12 @@ def _arith(op: str, left: Any, right: Any) -> Any:
         return a * b
     if op == "/":
         if b == 0:
-            raise terminating("Attempted to divide by zero.", "RuntimeException", ErrorCategory.NotSpecified,
-                              exception_type="System.DivideByZeroException")
+            raise terminating(
+                "Attempted to divide by zero.",
+                "RuntimeException",
+                ErrorCategory.NotSpecified,
+                exception_type="System.DivideByZeroException",
+            )
         result = a / b
         return int(result) if result == int(result) and isinstance(a, int) and isinstance(b, int) else result
     if op == "%":
@@ -1402,7 +1548,11 @@ def _format(fmt: str, args: list[Any]) -> str:
 
 
 def _exception_matches(record: ErrorRecord, type_name: str) -> bool:
-    names = [n.lower() for n in getattr(record.Exception, "PSObject").type_names]
+    names = [n.lower() for n in record.Exception.PSObject.type_names]
     want = type_name.lower()
-    return any(n == want or n.endswith("." + want) or want.endswith("." + n.rsplit(".", 1)[-1]) and
-               n.rsplit(".", 1)[-1] == want.rsplit(".", 1)[-1] for n in names)
+    return any(
+        n == want
+        or n.endswith("." + want)
+        or (want.endswith("." + n.rsplit(".", 1)[-1]) and n.rsplit(".", 1)[-1] == want.rsplit(".", 1)[-1])
+        for n in names
+    )

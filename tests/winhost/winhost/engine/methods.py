@@ -33,10 +33,16 @@ if TYPE_CHECKING:
 def _no_method(target: Any, name: str) -> Exception:
     tn = type_names(target)[0] if target is not None else "null"
     if target is None:
-        return terminating("You cannot call a method on a null-valued expression.", "InvokeMethodOnNull",
-                           ErrorCategory.InvalidOperation)
-    return terminating(f"Method invocation failed because [{tn}] does not contain a method named '{name}'.",
-                       "MethodNotFound", ErrorCategory.InvalidOperation)
+        return terminating(
+            "You cannot call a method on a null-valued expression.",
+            "InvokeMethodOnNull",
+            ErrorCategory.InvalidOperation,
+        )
+    return terminating(
+        f"Method invocation failed because [{tn}] does not contain a method named '{name}'.",
+        "MethodNotFound",
+        ErrorCategory.InvalidOperation,
+    )
 
 
 def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
@@ -73,10 +79,10 @@ def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
 
 
 def _string_method(s: str, low: str, args: list[Any], name: str) -> Any:
-    a = [to_string(x) if not isinstance(x, (int, float)) or isinstance(x, bool) else x for x in args]
-    if low == "toupper" or low == "toupperinvariant":
+    a = [to_string(x) for x in args]
+    if low in {"toupper", "toupperinvariant"}:
         return s.upper()
-    if low == "tolower" or low == "tolowerinvariant":
+    if low in {"tolower", "tolowerinvariant"}:
         return s.lower()
     if low == "trim":
         return s.strip(a[0]) if a else s.strip()
@@ -88,8 +94,7 @@ def _string_method(s: str, low: str, args: list[Any], name: str) -> Any:
         if not a:
             return s.split()
         seps = a[0] if isinstance(args[0], str) else "".join(to_string(x) for x in as_list(args[0]))
-        if len(seps) == 1 or isinstance(args[0], list):
-            return re.split("|".join(re.escape(c) for c in seps), s)
+        # String.Split(char[]): every character is a separator.
         return re.split("|".join(re.escape(c) for c in seps), s)
     if low == "replace":
         return s.replace(to_string(a[0]), to_string(a[1]))
@@ -101,7 +106,7 @@ def _string_method(s: str, low: str, args: list[Any], name: str) -> Any:
         return s.endswith(to_string(a[0])) if len(a) == 1 else s.lower().endswith(to_string(a[0]).lower())
     if low == "substring":
         start = int(to_number(a[0]))
-        return s[start:] if len(a) == 1 else s[start:start + int(to_number(a[1]))]
+        return s[start:] if len(a) == 1 else s[start : start + int(to_number(a[1]))]
     if low == "indexof":
         return s.find(to_string(a[0]))
     if low == "lastindexof":
@@ -129,9 +134,12 @@ def _dict_method(d: dict[Any, Any], low: str, args: list[Any], name: str) -> Any
         return any(ps_equals(v, args[0]) for v in d.values())
     if low == "add":
         if find(args[0]) is not None:
-            raise terminating(f"Item has already been added. Key in dictionary: '{to_string(args[0])}'",
-                              "ArgumentException", ErrorCategory.InvalidArgument,
-                              exception_type="System.ArgumentException")
+            raise terminating(
+                f"Item has already been added. Key in dictionary: '{to_string(args[0])}'",
+                "ArgumentException",
+                ErrorCategory.InvalidArgument,
+                exception_type="System.ArgumentException",
+            )
         d[args[0]] = args[1]
         return None
     if low == "remove":
@@ -173,8 +181,13 @@ def _list_method(ev: Evaluator, items: Any, low: str, args: list[Any], name: str
 
 def _date_method(d: datetime.datetime, low: str, args: list[Any], name: str) -> Any:
     n = float(to_number(args[0])) if args else 0.0
-    deltas = {"adddays": "days", "addhours": "hours", "addminutes": "minutes", "addseconds": "seconds",
-              "addmilliseconds": "milliseconds"}
+    deltas = {
+        "adddays": "days",
+        "addhours": "hours",
+        "addminutes": "minutes",
+        "addseconds": "seconds",
+        "addmilliseconds": "milliseconds",
+    }
     if low in deltas:
         return d + datetime.timedelta(**{deltas[low]: n})
     if low == "touniversaltime":
@@ -195,8 +208,15 @@ def _format_date(d: datetime.datetime, fmt: str) -> str:
         return d.strftime("%Y-%m-%dT%H:%M:%S")
     if fmt == "u":
         return d.strftime("%Y-%m-%d %H:%M:%SZ")
-    mapping = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"),
-               ("fff", "%f")]
+    mapping = [
+        ("yyyy", "%Y"),
+        ("MM", "%m"),
+        ("dd", "%d"),
+        ("HH", "%H"),
+        ("mm", "%M"),
+        ("ss", "%S"),
+        ("fff", "%f"),
+    ]
     out = fmt
     for k, v in mapping:
         out = out.replace(k, v)
@@ -223,7 +243,7 @@ def get_static(target: Any, name: str) -> Any:
             return _current_user()
         if low == "osversion":
             return "Microsoft Windows NT 10.0.20348.0"
-        if low == "is64bitprocess" or low == "is64bitoperatingsystem":
+        if low in {"is64bitprocess", "is64bitoperatingsystem"}:
             return True
         if low == "processorcount":
             return 2
@@ -300,14 +320,25 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
                 ev.ctx.machine.environment[to_string(args[0])] = to_string(args[1])
             return None
         if low == "getfolderpath":
-            return {"programfiles": "C:\\Program Files", "windows": "C:\\Windows",
-                    "system": "C:\\Windows\\system32"}.get(to_string(args[0]).lower(), "C:\\")
+            return {
+                "programfiles": "C:\\Program Files",
+                "windows": "C:\\Windows",
+                "system": "C:\\Windows\\system32",
+            }.get(to_string(args[0]).lower(), "C:\\")
     if full == "system.math":
         import math
 
-        funcs = {"abs": abs, "floor": math.floor, "ceiling": math.ceil, "sqrt": math.sqrt,
-                 "round": lambda x, d=0: round(x, int(d)), "max": max, "min": min, "pow": math.pow,
-                 "truncate": math.trunc}
+        funcs = {
+            "abs": abs,
+            "floor": math.floor,
+            "ceiling": math.ceil,
+            "sqrt": math.sqrt,
+            "round": lambda x, d=0: round(x, int(d)),
+            "max": max,
+            "min": min,
+            "pow": math.pow,
+            "truncate": math.trunc,
+        }
         if low in funcs:
             return funcs[low](*[to_number(a) for a in args])  # type: ignore[operator]
     if full == "system.convert":
@@ -317,7 +348,9 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
         if low == "frombase64string":
             return base64.b64decode(to_string(args[0]))
         if low == "toint32":
-            return int(to_string(args[0]), int(to_number(args[1]))) if len(args) > 1 else int(to_number(args[0]))
+            return (
+                int(to_string(args[0]), int(to_number(args[1]))) if len(args) > 1 else int(to_number(args[0]))
+            )
         if low == "toboolean":
             return to_bool(args[0])
         if low == "tostring":

@@ -126,9 +126,7 @@ class ServiceConfig:
     max_connections: int = 300
     max_packet_retrieval_time_seconds: int = 120
     enumeration_timeout_ms: int = 240000
-    root_sddl: str = (
-        "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;IU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)"
-    )
+    root_sddl: str = "O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;IU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)"
     ipv4_filter: str = "*"
     ipv6_filter: str = "*"
     enable_compatibility_http_listener: bool = False
@@ -223,7 +221,10 @@ class WSManConfig:
 
     def find_listener(self, address: str, transport: str) -> Listener | None:
         for listener in self.listeners:
-            if listener.address.lower() == address.lower() and listener.transport.upper() == transport.upper():
+            if (
+                listener.address.lower() == address.lower()
+                and listener.transport.upper() == transport.upper()
+            ):
                 return listener
         return None
 
@@ -638,13 +639,24 @@ def _services() -> list[Service]:
             "Win32ShareProcess",
             depends_on=["RPCSS", "HTTP"],
         ),
-        Service("RpcSs", "Remote Procedure Call (RPC)", "Running", "Automatic", "Win32ShareProcess", can_stop=False),
+        Service(
+            "RpcSs",
+            "Remote Procedure Call (RPC)",
+            "Running",
+            "Automatic",
+            "Win32ShareProcess",
+            can_stop=False,
+        ),
         Service("HTTP", "HTTP Service", "Running", "Manual", "KernelDriver"),
         Service("Dnscache", "DNS Client", "Running", "Automatic", "Win32ShareProcess", can_stop=False),
         Service("EventLog", "Windows Event Log", "Running", "Automatic", "Win32ShareProcess", can_stop=False),
-        Service("LanmanServer", "Server", "Running", "Automatic", "Win32ShareProcess", can_pause_and_continue=True),
+        Service(
+            "LanmanServer", "Server", "Running", "Automatic", "Win32ShareProcess", can_pause_and_continue=True
+        ),
         Service("LanmanWorkstation", "Workstation", "Running", "Automatic", "Win32ShareProcess"),
-        Service("mpssvc", "Windows Defender Firewall", "Running", "Automatic", "Win32ShareProcess", can_stop=False),
+        Service(
+            "mpssvc", "Windows Defender Firewall", "Running", "Automatic", "Win32ShareProcess", can_stop=False
+        ),
         Service("Schedule", "Task Scheduler", "Running", "Automatic", "Win32ShareProcess", can_stop=False),
         Service("Spooler", "Print Spooler", "Running", "Automatic", "Win32OwnProcess"),
         Service("wuauserv", "Windows Update", "Stopped", "Manual", "Win32ShareProcess"),
@@ -684,7 +696,7 @@ def fresh(computer_name: str = "WINHOST") -> Machine:
         "Administrator",
         "Winhost!Passw0rd",
         groups=["Administrators", "Users"],
-        sid=f"S-1-5-21-1004336348-1177238915-682003330-500",
+        sid="S-1-5-21-1004336348-1177238915-682003330-500",
     )
     m.firewall.rules = [
         FirewallRule(
@@ -705,8 +717,12 @@ def fresh(computer_name: str = "WINHOST") -> Machine:
             description="Inbound rule for Windows Remote Management via WS-Management. [TCP 5985]",
         ),
     ]
-    for name in ("microsoft.powershell", "microsoft.powershell.workflow", "microsoft.powershell32",
-                 "microsoft.windows.servermanagerworkflows"):
+    for name in (
+        "microsoft.powershell",
+        "microsoft.powershell.workflow",
+        "microsoft.powershell32",
+        "microsoft.windows.servermanagerworkflows",
+    ):
         sc = SessionConfiguration(name)
         if name == "microsoft.powershell32":
             sc.architecture = "32"
@@ -754,15 +770,22 @@ def configured(computer_name: str = "WINHOST") -> Machine:
     cert = new_self_signed_certificate(m, [m.computer_name.lower(), "localhost"])
     m.wsman.listeners.append(
         Listener(
-            address="*", transport="HTTPS", port=5986, hostname=m.computer_name.lower(),
+            address="*",
+            transport="HTTPS",
+            port=5986,
+            hostname=m.computer_name.lower(),
             certificate_thumbprint=cert.thumbprint,
         )
     )
     m.wsman.service.auth.basic = True
     m.wsman.service.auth.credssp = True
     m.credssp_server = True
-    m.accounts["vagrant"] = Account("vagrant", "vagrant", groups=["Administrators", "Users"],
-                                    sid="S-1-5-21-1004336348-1177238915-682003330-1000")
+    m.accounts["vagrant"] = Account(
+        "vagrant",
+        "vagrant",
+        groups=["Administrators", "Users"],
+        sid="S-1-5-21-1004336348-1177238915-682003330-1000",
+    )
     m.firewall.rules.append(
         FirewallRule(
             "WINRM-HTTPS-In-TCP",

@@ -21,8 +21,8 @@ from winhost.engine.context import ExecutionContext, PipelineHost, Scope
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError
 from winhost.engine.evaluator import Evaluator
 from winhost.engine.model import Machine
-from winhost.engine.variables import initial_globals
 from winhost.engine.values import to_output
+from winhost.engine.variables import initial_globals
 
 __all__ = ["PipelineHost", "PipelineStopped", "Runspace"]
 
@@ -91,19 +91,22 @@ class Runspace:
         finally:
             self.global_scope.set("__location", ctx.location)
 
-    def _statement_stream(self, evaluator: Evaluator, statement: list[Command],
-                          input_iter: Iterator[Any] | None) -> Iterator[Any]:
+    def _statement_stream(
+        self, evaluator: Evaluator, statement: list[Command], input_iter: Iterator[Any] | None
+    ) -> Iterator[Any]:
         stream: Iterator[Any] | None = input_iter
         expecting = input_iter is not None
         for command in statement:
             params = [(name, _unwrap(value)) for name, value in command.parameters]
             if command.is_script:
                 local = command.use_local_scope is True
-                stream = evaluator.script_stream(command.command_text, params, stream, local_scope=local,
-                                                 expecting_input=expecting)
+                stream = evaluator.script_stream(
+                    command.command_text, params, stream, local_scope=local, expecting_input=expecting
+                )
             else:
-                stream = evaluator.command_stream(command.command_text, params, stream, self.global_scope,
-                                                  expecting_input=expecting)
+                stream = evaluator.command_stream(
+                    command.command_text, params, stream, self.global_scope, expecting_input=expecting
+                )
             expecting = True
         assert stream is not None
         return stream

@@ -32,51 +32,75 @@ class TypeRef:
 
 
 _ACCELERATORS = {
-    "string": "System.String", "int": "System.Int32", "int32": "System.Int32", "long": "System.Int64",
-    "int64": "System.Int64", "bool": "System.Boolean", "boolean": "System.Boolean", "double": "System.Double",
-    "float": "System.Single", "single": "System.Single", "decimal": "System.Decimal", "char": "System.Char",
-    "byte": "System.Byte", "array": "System.Array", "hashtable": "System.Collections.Hashtable",
-    "object": "System.Object", "psobject": "System.Management.Automation.PSObject",
-    "pscustomobject": "System.Management.Automation.PSObject", "scriptblock": "System.Management.Automation.ScriptBlock",
-    "switch": "System.Management.Automation.SwitchParameter", "datetime": "System.DateTime",
-    "timespan": "System.TimeSpan", "environment": "System.Environment", "math": "System.Math",
-    "convert": "System.Convert", "guid": "System.Guid", "regex": "System.Text.RegularExpressions.Regex",
-    "void": "System.Void", "ordered": "System.Collections.Specialized.OrderedDictionary",
-    "io.path": "System.IO.Path", "io.file": "System.IO.File", "text.encoding": "System.Text.Encoding",
-    "version": "System.Version", "uri": "System.Uri", "securestring": "System.Security.SecureString",
-    "pscredential": "System.Management.Automation.PSCredential", "net.dns": "System.Net.Dns",
-    "system.net.dns": "System.Net.Dns", "security.principal.windowsidentity":
-    "System.Security.Principal.WindowsIdentity", "char[]": "System.Char[]", "string[]": "System.String[]",
-    "int[]": "System.Int32[]", "object[]": "System.Object[]", "byte[]": "System.Byte[]",
+    "string": "System.String",
+    "int": "System.Int32",
+    "int32": "System.Int32",
+    "long": "System.Int64",
+    "int64": "System.Int64",
+    "bool": "System.Boolean",
+    "boolean": "System.Boolean",
+    "double": "System.Double",
+    "float": "System.Single",
+    "single": "System.Single",
+    "decimal": "System.Decimal",
+    "char": "System.Char",
+    "byte": "System.Byte",
+    "array": "System.Array",
+    "hashtable": "System.Collections.Hashtable",
+    "object": "System.Object",
+    "psobject": "System.Management.Automation.PSObject",
+    "pscustomobject": "System.Management.Automation.PSObject",
+    "scriptblock": "System.Management.Automation.ScriptBlock",
+    "switch": "System.Management.Automation.SwitchParameter",
+    "datetime": "System.DateTime",
+    "timespan": "System.TimeSpan",
+    "environment": "System.Environment",
+    "math": "System.Math",
+    "convert": "System.Convert",
+    "guid": "System.Guid",
+    "regex": "System.Text.RegularExpressions.Regex",
+    "void": "System.Void",
+    "ordered": "System.Collections.Specialized.OrderedDictionary",
+    "io.path": "System.IO.Path",
+    "io.file": "System.IO.File",
+    "text.encoding": "System.Text.Encoding",
+    "version": "System.Version",
+    "uri": "System.Uri",
+    "securestring": "System.Security.SecureString",
+    "pscredential": "System.Management.Automation.PSCredential",
+    "net.dns": "System.Net.Dns",
+    "system.net.dns": "System.Net.Dns",
+    "security.principal.windowsidentity": "System.Security.Principal.WindowsIdentity",
+    "char[]": "System.Char[]",
+    "string[]": "System.String[]",
+    "int[]": "System.Int32[]",
+    "object[]": "System.Object[]",
+    "byte[]": "System.Byte[]",
 }
 
 
 def resolve_type(name: str) -> TypeRef:
     low = name.lower().strip()
     if low.startswith("system."):
-        short = low[len("system."):]
+        short = low[len("system.") :]
         full = _ACCELERATORS.get(short, name)
         return TypeRef(name, full if full != name else name)
-    full = _ACCELERATORS.get(low)
-    if full is None:
-        full = "System." + name if "." in name else name
+    known = _ACCELERATORS.get(low)
+    full = known if known is not None else ("System." + name if "." in name else name)
     return TypeRef(name, full)
 
 
 def cast_value(type_name: str | Any, value: Any) -> Any:
-    if isinstance(type_name, TypeRef):
-        full = type_name.full_name
-    else:
-        full = resolve_type(str(type_name)).full_name
+    full = type_name.full_name if isinstance(type_name, TypeRef) else resolve_type(str(type_name)).full_name
     low = full.lower()
     if low.endswith("[]"):
         element = full[:-2]
         return [cast_value(element, v) for v in as_list(value)]
     if low == "system.string":
-        return None if value is None and False else to_string(value)
+        return to_string(value)
     if low in ("system.int32", "system.int64", "system.byte"):
         number = to_number(value)
-        return int(round(number)) if isinstance(number, float) else int(number)
+        return round(number) if isinstance(number, float) else int(number)
     if low in ("system.double", "system.single", "system.decimal"):
         return float(to_number(value))
     if low == "system.boolean":
@@ -131,12 +155,16 @@ def cast_value(type_name: str | Any, value: Any) -> Any:
 def _cast_error(value: Any, full: str) -> Exception:
     return terminating(
         f'Cannot convert value "{to_string(value)}" to type "{full}".',
-        "ConvertToFinalInvalidCastException", ErrorCategory.InvalidArgument,
-        exception_type="System.Management.Automation.PSInvalidCastException")
+        "ConvertToFinalInvalidCastException",
+        ErrorCategory.InvalidArgument,
+        exception_type="System.Management.Automation.PSInvalidCastException",
+    )
 
 
 def is_type(value: Any, type_ref: Any) -> bool:
-    full = type_ref.full_name if isinstance(type_ref, TypeRef) else resolve_type(to_string(type_ref)).full_name
+    full = (
+        type_ref.full_name if isinstance(type_ref, TypeRef) else resolve_type(to_string(type_ref)).full_name
+    )
     low = full.lower()
     if low == "system.object":
         return value is not None

@@ -124,8 +124,9 @@ def to_number(value: Any) -> int | float:
                 return float(text)
             except ValueError:
                 pass
-    from winhost.engine.errors import terminating
     from psrpcore.types import ErrorCategory
+
+    from winhost.engine.errors import terminating
 
     raise terminating(
         f'Cannot convert value "{to_string(value)}" to type "System.Int32". Error: "Input string was not in a '
@@ -162,10 +163,16 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
     """Case-insensitive property lookup like PowerShell's member binder."""
     low = name.lower()
     if low == "psobject" and obj is not None:
-        props = [{"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}
-                 for k, v in all_properties(obj).items()]
-        return True, {"TypeNames": type_names(obj), "Properties": props, "BaseObject": obj,
-                      "ImmediateBaseObject": obj}
+        props = [
+            {"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}
+            for k, v in all_properties(obj).items()
+        ]
+        return True, {
+            "TypeNames": type_names(obj),
+            "Properties": props,
+            "BaseObject": obj,
+            "ImmediateBaseObject": obj,
+        }
     if isinstance(obj, dict):
         for k, v in obj.items():
             if str(k).lower() == low:
@@ -183,12 +190,10 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
                 return True, prop.get_value(obj)
         if low == "pstypenames":
             return True, list(obj.PSObject.type_names)
-    if isinstance(obj, enum.Enum):
-        if low == "value__":
-            return True, int(obj.value)
-    if isinstance(obj, str):
-        if low == "length":
-            return True, len(obj)
+    if isinstance(obj, enum.Enum) and low == "value__":
+        return True, int(obj.value)
+    if isinstance(obj, str) and low == "length":
+        return True, len(obj)
     if is_collection(obj):
         if low in ("count", "length"):
             return True, len(obj)
@@ -202,26 +207,38 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
                 values.extend(as_list(v) if is_collection(v) else [v])
         return found_any, values
     if isinstance(obj, datetime.datetime):
-        attr = {"year": obj.year, "month": obj.month, "day": obj.day, "hour": obj.hour,
-                "minute": obj.minute, "second": obj.second, "dayofweek": obj.strftime("%A"),
-                "date": obj.replace(hour=0, minute=0, second=0, microsecond=0)}
+        attr = {
+            "year": obj.year,
+            "month": obj.month,
+            "day": obj.day,
+            "hour": obj.hour,
+            "minute": obj.minute,
+            "second": obj.second,
+            "dayofweek": obj.strftime("%A"),
+            "date": obj.replace(hour=0, minute=0, second=0, microsecond=0),
+        }
         if low in attr:
             return True, attr[low]
         if low == "ticks":
             return True, int((obj.replace(tzinfo=None) - datetime.datetime(1, 1, 1)).total_seconds() * 10**7)
     if isinstance(obj, datetime.timedelta):
-        attr2 = {"totalseconds": obj.total_seconds(), "totalmilliseconds": obj.total_seconds() * 1000,
-                 "totalminutes": obj.total_seconds() / 60, "days": obj.days, "seconds": obj.seconds % 60}
+        attr2 = {
+            "totalseconds": obj.total_seconds(),
+            "totalmilliseconds": obj.total_seconds() * 1000,
+            "totalminutes": obj.total_seconds() / 60,
+            "days": obj.days,
+            "seconds": obj.seconds % 60,
+        }
         if low in attr2:
             return True, attr2[low]
     if low == "count" and obj is not None:
         return True, 1
     if obj is not None and not isinstance(obj, (str, int, float, bool)):
         # Plain Python attributes (e.g. psrpcore's PSVersion.major) as .NET properties.
-        for attr in (name, low, name[:1].lower() + name[1:]):
-            value = getattr(obj, attr, _MISSING)
-            if value is not _MISSING and not callable(value):
-                return True, value
+        for attr_name in (name, low, name[:1].lower() + name[1:]):
+            attr_value = getattr(obj, attr_name, _MISSING)
+            if attr_value is not _MISSING and not callable(attr_value):
+                return True, attr_value
     return False, None
 
 
@@ -229,8 +246,9 @@ _MISSING = object()
 
 
 def set_property(obj: Any, name: str, value: Any) -> None:
-    from winhost.engine.errors import terminating
     from psrpcore.types import ErrorCategory
+
+    from winhost.engine.errors import terminating
 
     if isinstance(obj, dict):
         for k in list(obj.keys()):
@@ -254,8 +272,12 @@ def set_property(obj: Any, name: str, value: Any) -> None:
     )
 
 
-def new_object(type_names: list[str], props: dict[str, Any], to_string_value: str | None = None,
-               extended: dict[str, Any] | None = None) -> PSObject:
+def new_object(
+    type_names: list[str],
+    props: dict[str, Any],
+    to_string_value: str | None = None,
+    extended: dict[str, Any] | None = None,
+) -> PSObject:
     """A .NET-typed object with adapted properties (serialized in ``<Props>`` like Windows)."""
     obj = PSObject()
     obj.PSObject.type_names = list(type_names)
@@ -281,8 +303,12 @@ def type_names(value: Any) -> list[str]:
     if isinstance(value, PSObject):
         return list(value.PSObject.type_names)
     mapping = {
-        bool: "System.Boolean", int: "System.Int32", float: "System.Double", str: "System.String",
-        dict: "System.Collections.Hashtable", list: "System.Object[]",
+        bool: "System.Boolean",
+        int: "System.Int32",
+        float: "System.Double",
+        str: "System.String",
+        dict: "System.Collections.Hashtable",
+        list: "System.Object[]",
     }
     name = mapping.get(type(value))
     if isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:

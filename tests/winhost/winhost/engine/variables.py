@@ -16,9 +16,14 @@ def ps_version_table(machine: Machine) -> dict[str, Any]:
     return {
         "PSVersion": PSVersion(major=major, minor=minor, build=build, revision=rev),
         "PSEdition": "Desktop",
-        "PSCompatibleVersions": [PSVersion(major=1, minor=0), PSVersion(major=2, minor=0),
-                                 PSVersion(major=3, minor=0), PSVersion(major=4, minor=0),
-                                 PSVersion(major=5, minor=0), PSVersion(major=5, minor=1)],
+        "PSCompatibleVersions": [
+            PSVersion(major=1, minor=0),
+            PSVersion(major=2, minor=0),
+            PSVersion(major=3, minor=0),
+            PSVersion(major=4, minor=0),
+            PSVersion(major=5, minor=0),
+            PSVersion(major=5, minor=1),
+        ],
         "BuildVersion": PSVersion(major=10, minor=0, build=20348, revision=2849),
         "CLRVersion": PSVersion(major=4, minor=0, build=30319, revision=42000),
         "WSManStackVersion": PSVersion(major=3, minor=0),
@@ -28,14 +33,21 @@ def ps_version_table(machine: Machine) -> dict[str, Any]:
 
 
 def initial_globals(machine: Machine, user: str) -> dict[str, Any]:
-    short_user = user.split("\\")[-1]
+    short_user = user.rsplit("\\", maxsplit=1)[-1]
     home = f"C:\\Users\\{short_user}"
     host_obj = new_object(
-        ["System.Management.Automation.Internal.Host.InternalHost", "System.Management.Automation.Host.PSHost",
-         "System.Object"],
-        {"Name": "ServerRemoteHost", "Version": PSVersion(major=1, minor=0, build=0, revision=0),
-         "InstanceId": "00000000-0000-0000-0000-000000000000", "CurrentCulture": "en-US",
-         "CurrentUICulture": "en-US"},
+        [
+            "System.Management.Automation.Internal.Host.InternalHost",
+            "System.Management.Automation.Host.PSHost",
+            "System.Object",
+        ],
+        {
+            "Name": "ServerRemoteHost",
+            "Version": PSVersion(major=1, minor=0, build=0, revision=0),
+            "InstanceId": "00000000-0000-0000-0000-000000000000",
+            "CurrentCulture": "en-US",
+            "CurrentUICulture": "en-US",
+        },
         to_string_value="System.Management.Automation.Internal.Host.InternalHost",
     )
     return {

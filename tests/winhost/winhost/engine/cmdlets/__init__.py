@@ -6,8 +6,19 @@ import importlib
 
 from winhost.engine.cmdlets.registry import CATALOGUE, CmdletSpec, Param, cmdlet, lookup
 
-_MODULES = ("output", "services", "utility", "system", "items", "filesystem", "wsman_drive", "certificates",
-            "firewall", "registry_items", "session_config")
+_MODULES = (
+    "output",
+    "services",
+    "utility",
+    "system",
+    "items",
+    "filesystem",
+    "wsman_drive",
+    "certificates",
+    "firewall",
+    "registry_items",
+    "session_config",
+)
 
 for _name in _MODULES:
     try:

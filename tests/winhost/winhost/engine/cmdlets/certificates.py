@@ -28,17 +28,32 @@ from winhost.engine.errors import not_emulated
 from winhost.engine.model import TOPIC_CERTS, StoredCertificate
 from winhost.engine.values import new_object, to_string
 
-STORES = ("My", "Root", "CA", "TrustedPeople", "TrustedPublisher", "Remote Desktop", "WebHosting", "Disallowed")
-_EKU_NAMES = {ExtendedKeyUsageOID.SERVER_AUTH: "Server Authentication", ExtendedKeyUsageOID.CLIENT_AUTH:
-              "Client Authentication"}
+STORES = (
+    "My",
+    "Root",
+    "CA",
+    "TrustedPeople",
+    "TrustedPublisher",
+    "Remote Desktop",
+    "WebHosting",
+    "Disallowed",
+)
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "Server Authentication",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "Client Authentication",
+}
 
 
 def _dn(name: x509.Name) -> str:
     parts = []
     for attr in reversed(list(name)):
-        short = {NameOID.COMMON_NAME: "CN", NameOID.ORGANIZATION_NAME: "O", NameOID.COUNTRY_NAME: "C",
-                 NameOID.ORGANIZATIONAL_UNIT_NAME: "OU"}.get(attr.oid, attr.oid.dotted_string)
-        parts.append(f"{short}={attr.value}")
+        short = {
+            NameOID.COMMON_NAME: "CN",
+            NameOID.ORGANIZATION_NAME: "O",
+            NameOID.COUNTRY_NAME: "C",
+            NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+        }.get(attr.oid, attr.oid.dotted_string)
+        parts.append(f"{short}={attr.value!s}")
     return ", ".join(parts)
 
 
@@ -48,22 +63,37 @@ def certificate_object(stored: StoredCertificate) -> PSObject:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         dns = san.get_values_for_type(x509.DNSName)
     except x509.ExtensionNotFound:
-        dns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        dns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     try:
         ekus = [
-            new_object(["Microsoft.PowerShell.Commands.EnhancedKeyUsageRepresentation", "System.Object"],
-                       {"FriendlyName": _EKU_NAMES.get(oid, oid.dotted_string), "ObjectId": oid.dotted_string},
-                       to_string_value=f"{_EKU_NAMES.get(oid, '')} ({oid.dotted_string})")
+            new_object(
+                ["Microsoft.PowerShell.Commands.EnhancedKeyUsageRepresentation", "System.Object"],
+                {"FriendlyName": _EKU_NAMES.get(oid, oid.dotted_string), "ObjectId": oid.dotted_string},
+                to_string_value=f"{_EKU_NAMES.get(oid, '')} ({oid.dotted_string})",
+            )
             for oid in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         ]
     except x509.ExtensionNotFound:
         ekus = []
-    dns_list = [new_object(["System.Security.Cryptography.X509Certificates.DnsNameRepresentation", "System.ValueType",
-                            "System.Object"], {"Punycode": d, "Unicode": d}, to_string_value=d) for d in dns]
+    dns_list = [
+        new_object(
+            [
+                "System.Security.Cryptography.X509Certificates.DnsNameRepresentation",
+                "System.ValueType",
+                "System.Object",
+            ],
+            {"Punycode": d, "Unicode": d},
+            to_string_value=d,
+        )
+        for d in dns
+    ]
     der = cert.public_bytes(serialization.Encoding.DER)
     return new_object(
-        ["System.Security.Cryptography.X509Certificates.X509Certificate2",
-         "System.Security.Cryptography.X509Certificates.X509Certificate", "System.Object"],
+        [
+            "System.Security.Cryptography.X509Certificates.X509Certificate2",
+            "System.Security.Cryptography.X509Certificates.X509Certificate",
+            "System.Object",
+        ],
         {
             "Archived": False,
             "Extensions": [],
@@ -85,12 +115,17 @@ def certificate_object(stored: StoredCertificate) -> PSObject:
             "Subject": _dn(cert.subject),
         },
         to_string_value=f"[Subject]\r\n  {_dn(cert.subject)}\r\n\r\n[Issuer]\r\n  {_dn(cert.issuer)}\r\n\r\n"
-                        f"[Serial Number]\r\n  {format(cert.serial_number, 'X')}\r\n\r\n[Not Before]\r\n  "
-                        f"{cert.not_valid_before_utc:%m/%d/%Y %H:%M:%S}\r\n\r\n[Not After]\r\n  "
-                        f"{cert.not_valid_after_utc:%m/%d/%Y %H:%M:%S}\r\n\r\n[Thumbprint]\r\n  {stored.thumbprint}\r\n",
-        extended={"DnsNameList": dns_list, "EnhancedKeyUsageList": ekus, "SendAsTrustedIssuer": False,
-                  "EnrollmentPolicyEndPoint": None, "EnrollmentServerEndPoint": None,
-                  "PolicyId": None},
+        f"[Serial Number]\r\n  {format(cert.serial_number, 'X')}\r\n\r\n[Not Before]\r\n  "
+        f"{cert.not_valid_before_utc:%m/%d/%Y %H:%M:%S}\r\n\r\n[Not After]\r\n  "
+        f"{cert.not_valid_after_utc:%m/%d/%Y %H:%M:%S}\r\n\r\n[Thumbprint]\r\n  {stored.thumbprint}\r\n",
+        extended={
+            "DnsNameList": dns_list,
+            "EnhancedKeyUsageList": ekus,
+            "SendAsTrustedIssuer": False,
+            "EnrollmentPolicyEndPoint": None,
+            "EnrollmentServerEndPoint": None,
+            "PolicyId": None,
+        },
     )
 
 
@@ -119,21 +154,32 @@ class CertificateProvider(Provider):
 
     def _certs(self, call: CommandCall, location: str, store: str) -> list[StoredCertificate]:
         with call.ctx.machine.lock:
-            return [c for c in call.ctx.machine.cert_store.values()
-                    if c.store.lower() == store.lower() and c.location.lower() == location.lower()]
+            return [
+                c
+                for c in call.ctx.machine.cert_store.values()
+                if c.store.lower() == store.lower() and c.location.lower() == location.lower()
+            ]
 
     def get_item(self, call: CommandCall, path: str) -> Any:
         parts = self._parts(path)
         if not parts:
-            return new_object(["System.Management.Automation.PSDriveInfo"], {"Name": "Cert"}, to_string_value="Cert")
+            return new_object(
+                ["System.Management.Automation.PSDriveInfo"], {"Name": "Cert"}, to_string_value="Cert"
+            )
         location = self._location(parts[0])
         if len(parts) == 1:
-            return new_object(["Microsoft.PowerShell.Commands.X509StoreLocation", "System.Object"],
-                              {"Location": location, "StoreNames": list(STORES)}, to_string_value=location)
+            return new_object(
+                ["Microsoft.PowerShell.Commands.X509StoreLocation", "System.Object"],
+                {"Location": location, "StoreNames": list(STORES)},
+                to_string_value=location,
+            )
         store = self._store(parts[1])
         if len(parts) == 2:
-            return new_object(["System.Security.Cryptography.X509Certificates.X509Store", "System.Object"],
-                              {"Name": store, "Location": location}, to_string_value=store)
+            return new_object(
+                ["System.Security.Cryptography.X509Certificates.X509Store", "System.Object"],
+                {"Name": store, "Location": location},
+                to_string_value=store,
+            )
         for stored in self._certs(call, location, store):
             if stored.thumbprint.lower() == parts[2].lower():
                 return certificate_object(stored)
@@ -142,21 +188,33 @@ class CertificateProvider(Provider):
     def child_items(self, call: CommandCall, path: str, recurse: bool) -> list[Any]:
         parts = self._parts(path)
         if not parts:
-            return [self.decorate(self.get_item(call, f"Cert:\\{loc}"), f"Cert:\\{loc}", True, "Cert")
-                    for loc in ("CurrentUser", "LocalMachine")]
+            return [
+                self.decorate(self.get_item(call, f"Cert:\\{loc}"), f"Cert:\\{loc}", True, "Cert")
+                for loc in ("CurrentUser", "LocalMachine")
+            ]
         location = self._location(parts[0])
         if len(parts) == 1:
             out = []
             for store in STORES:
-                out.append(self.decorate(self.get_item(call, f"Cert:\\{location}\\{store}"),
-                                         f"Cert:\\{location}\\{store}", True, "Cert"))
+                out.append(
+                    self.decorate(
+                        self.get_item(call, f"Cert:\\{location}\\{store}"),
+                        f"Cert:\\{location}\\{store}",
+                        True,
+                        "Cert",
+                    )
+                )
                 if recurse:
                     out.extend(self.child_items(call, f"Cert:\\{location}\\{store}", False))
             return out
         store = self._store(parts[1])
         if len(parts) == 2:
-            return [self.decorate(certificate_object(c), f"Cert:\\{location}\\{store}\\{c.thumbprint}", False, "Cert")
-                    for c in self._certs(call, location, store)]
+            return [
+                self.decorate(
+                    certificate_object(c), f"Cert:\\{location}\\{store}\\{c.thumbprint}", False, "Cert"
+                )
+                for c in self._certs(call, location, store)
+            ]
         return [self.decorate(self.get_item(call, path), path, False, "Cert")]
 
     def remove_item(self, call: CommandCall, path: str, recurse: bool) -> None:
@@ -184,27 +242,54 @@ def _store_from_location(call: CommandCall, location: str | None) -> tuple[str, 
     _prov, norm, _ = provider_for(call, location)
     parts = [p for p in norm.split(":\\", 1)[1].split("\\") if p]
     if len(parts) != 2:
-        raise call.fail(f"The store location '{location}' is not valid.", "InvalidCertStoreLocation",
-                        ErrorCategory.InvalidArgument, exception_type="System.ArgumentException")
+        raise call.fail(
+            f"The store location '{location}' is not valid.",
+            "InvalidCertStoreLocation",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.ArgumentException",
+        )
     return parts[0], next((s for s in STORES if s.lower() == parts[1].lower()), parts[1])
 
 
-@cmdlet("New-SelfSignedCertificate", [Param("DnsName", aliases=("DnsNames",)), Param("Subject"),
-                                      Param("CertStoreLocation"), Param("FriendlyName"), Param("NotAfter"),
-                                      Param("KeyLength"), Param("KeyAlgorithm"), Param("KeyUsage"),
-                                      Param("KeyExportPolicy"), Param("TextExtension"), Param("Type"),
-                                      Param("HashAlgorithm"), Param("Provider"), Param("Signer")],
-        module="PKI", dotnet_class="Microsoft.CertificateServices.Commands.NewSelfSignedCertificateCommand")
+@cmdlet(
+    "New-SelfSignedCertificate",
+    [
+        Param("DnsName", aliases=("DnsNames",)),
+        Param("Subject"),
+        Param("CertStoreLocation"),
+        Param("FriendlyName"),
+        Param("NotAfter"),
+        Param("KeyLength"),
+        Param("KeyAlgorithm"),
+        Param("KeyUsage"),
+        Param("KeyExportPolicy"),
+        Param("TextExtension"),
+        Param("Type"),
+        Param("HashAlgorithm"),
+        Param("Provider"),
+        Param("Signer"),
+    ],
+    module="PKI",
+    dotnet_class="Microsoft.CertificateServices.Commands.NewSelfSignedCertificateCommand",
+)
 def new_self_signed_certificate(call: CommandCall) -> Iterator[Any]:
     dns = call.strings("DnsName") or []
     subject = call.string("Subject")
     if not dns and not subject:
-        raise call.fail("CertEnroll::CX509Enrollment::_CreateRequest: The subject name is empty.",
-                        "System.Exception", ErrorCategory.NotSpecified, exception_type="System.Exception")
+        raise call.fail(
+            "CertEnroll::CX509Enrollment::_CreateRequest: The subject name is empty.",
+            "System.Exception",
+            ErrorCategory.NotSpecified,
+            exception_type="System.Exception",
+        )
     location, store = _store_from_location(call, call.string("CertStoreLocation"))
     if store != "My":
-        raise call.fail("A new certificate can only be installed into MY store.", "System.Exception",
-                        ErrorCategory.NotSpecified, exception_type="System.Exception")
+        raise call.fail(
+            "A new certificate can only be installed into MY store.",
+            "System.Exception",
+            ErrorCategory.NotSpecified,
+            exception_type="System.Exception",
+        )
     key_size = int(call.get("KeyLength", 2048))
     days = 365
     if call.has("NotAfter"):
@@ -213,20 +298,26 @@ def new_self_signed_certificate(call: CommandCall) -> Iterator[Any]:
             now = datetime.datetime.now(na.tzinfo)
             days = max(1, (na - now).days)
     cert_pem, key_pem = certs.generate_self_signed(dns, subject, days=days, key_size=key_size)
-    stored = certs.add_certificate(call.ctx.machine, cert_pem, key_pem, store="My",
-                                   friendly_name=call.string("FriendlyName") or "")
+    stored = certs.add_certificate(
+        call.ctx.machine, cert_pem, key_pem, store="My", friendly_name=call.string("FriendlyName") or ""
+    )
     if location != "LocalMachine":
         with call.ctx.machine.lock:
             stored.location = location
-    yield CertificateProvider().decorate(certificate_object(stored),
-                                         f"Cert:\\{location}\\My\\{stored.thumbprint}", False, "Cert")
+    yield CertificateProvider().decorate(
+        certificate_object(stored), f"Cert:\\{location}\\My\\{stored.thumbprint}", False, "Cert"
+    )
 
 
 def _read_bytes(call: CommandCall, path: str) -> bytes:
     real = real_path(call, path)
     if not real.is_file():
-        raise call.fail(f"The system cannot find the file specified. {path}", "System.IO.FileNotFoundException",
-                        ErrorCategory.ObjectNotFound, exception_type="System.IO.FileNotFoundException")
+        raise call.fail(
+            f"The system cannot find the file specified. {path}",
+            "System.IO.FileNotFoundException",
+            ErrorCategory.ObjectNotFound,
+            exception_type="System.IO.FileNotFoundException",
+        )
     return real.read_bytes()
 
 
@@ -238,41 +329,67 @@ def _secure_text(value: Any) -> str | None:
         if callable(fn):
             try:
                 return to_string(fn())
-            except Exception:  # noqa: BLE001 - psrpcore SecureString needs a session key
+            except Exception:
                 break
     return to_string(value)
 
 
-@cmdlet("Import-PfxCertificate", [Param("FilePath", position=0), Param("CertStoreLocation"), Param("Password"),
-                                  Param("Exportable", switch=True)], module="PKI",
-        dotnet_class="Microsoft.CertificateServices.Commands.ImportPfxCertificate")
+@cmdlet(
+    "Import-PfxCertificate",
+    [
+        Param("FilePath", position=0),
+        Param("CertStoreLocation"),
+        Param("Password"),
+        Param("Exportable", switch=True),
+    ],
+    module="PKI",
+    dotnet_class="Microsoft.CertificateServices.Commands.ImportPfxCertificate",
+)
 def import_pfx_certificate(call: CommandCall) -> Iterator[Any]:
     data = _read_bytes(call, call.string("FilePath") or "")
     location, store = _store_from_location(call, call.string("CertStoreLocation"))
     try:
         stored = certs.import_pfx(call.ctx.machine, data, _secure_text(call.get("Password")), store=store)
     except ValueError as exc:
-        raise call.fail("The PFX file you are trying to import requires either a different password or membership in "
-                        "an Active Directory principal to which it is protected.", "System.Security.Cryptography."
-                        "CryptographicException", ErrorCategory.NotSpecified,
-                        exception_type="System.Security.Cryptography.CryptographicException") from exc
-    yield CertificateProvider().decorate(certificate_object(stored),
-                                         f"Cert:\\{location}\\{store}\\{stored.thumbprint}", False, "Cert")
+        raise call.fail(
+            "The PFX file you are trying to import requires either a different password or membership in "
+            "an Active Directory principal to which it is protected.",
+            "System.Security.Cryptography.CryptographicException",
+            ErrorCategory.NotSpecified,
+            exception_type="System.Security.Cryptography.CryptographicException",
+        ) from exc
+    yield CertificateProvider().decorate(
+        certificate_object(stored), f"Cert:\\{location}\\{store}\\{stored.thumbprint}", False, "Cert"
+    )
 
 
-@cmdlet("Import-Certificate", [Param("FilePath", position=0), Param("CertStoreLocation")], module="PKI",
-        dotnet_class="Microsoft.CertificateServices.Commands.ImportCertificateCommand")
+@cmdlet(
+    "Import-Certificate",
+    [Param("FilePath", position=0), Param("CertStoreLocation")],
+    module="PKI",
+    dotnet_class="Microsoft.CertificateServices.Commands.ImportCertificateCommand",
+)
 def import_certificate(call: CommandCall) -> Iterator[Any]:
     data = _read_bytes(call, call.string("FilePath") or "")
     location, store = _store_from_location(call, call.string("CertStoreLocation"))
     stored = certs.import_certificate(call.ctx.machine, data, store=store)
-    yield CertificateProvider().decorate(certificate_object(stored),
-                                         f"Cert:\\{location}\\{store}\\{stored.thumbprint}", False, "Cert")
+    yield CertificateProvider().decorate(
+        certificate_object(stored), f"Cert:\\{location}\\{store}\\{stored.thumbprint}", False, "Cert"
+    )
 
 
-@cmdlet("Export-Certificate", [Param("Cert"), Param("FilePath"), Param("Type"), Param("Force", switch=True),
-                               Param("NoClobber", switch=True)], module="PKI",
-        dotnet_class="Microsoft.CertificateServices.Commands.ExportCertificateCommand")
+@cmdlet(
+    "Export-Certificate",
+    [
+        Param("Cert"),
+        Param("FilePath"),
+        Param("Type"),
+        Param("Force", switch=True),
+        Param("NoClobber", switch=True),
+    ],
+    module="PKI",
+    dotnet_class="Microsoft.CertificateServices.Commands.ExportCertificateCommand",
+)
 def export_certificate(call: CommandCall) -> Iterator[Any]:
     """Writes the DER (Type CERT, the default) to -FilePath and returns its FileInfo."""
     from winhost.engine.cmdlets.filesystem import file_object
@@ -285,8 +402,12 @@ def export_certificate(call: CommandCall) -> Iterator[Any]:
             thumb = thumb.rsplit("\\", 1)[-1]
         stored = call.ctx.machine.cert_store.get(thumb.upper())
         if stored is None:
-            raise call.fail(f"Cannot find certificate {thumb}.", "System.ArgumentException",
-                            ErrorCategory.ObjectNotFound, exception_type="System.ArgumentException")
+            raise call.fail(
+                f"Cannot find certificate {thumb}.",
+                "System.ArgumentException",
+                ErrorCategory.ObjectNotFound,
+                exception_type="System.ArgumentException",
+            )
         kind = (call.string("Type") or "CERT").upper()
         if kind not in ("CERT", "P7B", "SST"):
             raise not_emulated(f"Export-Certificate -Type {kind}")
@@ -296,8 +417,12 @@ def export_certificate(call: CommandCall) -> Iterator[Any]:
         yield file_object(call, real)
 
 
-@cmdlet("Export-PfxCertificate", [Param("Cert"), Param("FilePath"), Param("Password"), Param("Force", switch=True)],
-        module="PKI", dotnet_class="Microsoft.CertificateServices.Commands.ExportPfxCertificate")
+@cmdlet(
+    "Export-PfxCertificate",
+    [Param("Cert"), Param("FilePath"), Param("Password"), Param("Force", switch=True)],
+    module="PKI",
+    dotnet_class="Microsoft.CertificateServices.Commands.ExportPfxCertificate",
+)
 def export_pfx_certificate(call: CommandCall) -> Iterator[Any]:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -307,12 +432,17 @@ def export_pfx_certificate(call: CommandCall) -> Iterator[Any]:
     thumb = to_string(getattr(cert_obj, "Thumbprint", None) or cert_obj).rsplit("\\", 1)[-1].upper()
     stored = call.ctx.machine.cert_store.get(thumb)
     if stored is None or not stored.has_private_key:
-        raise call.fail("Cannot export non-exportable private key.", "System.Security.Cryptography."
-                        "CryptographicException", ErrorCategory.InvalidOperation,
-                        exception_type="System.Security.Cryptography.CryptographicException")
+        raise call.fail(
+            "Cannot export non-exportable private key.",
+            "System.Security.Cryptography.CryptographicException",
+            ErrorCategory.InvalidOperation,
+            exception_type="System.Security.Cryptography.CryptographicException",
+        )
     password = _secure_text(call.get("Password"))
     key = serialization.load_pem_private_key(stored.key_pem.encode(), None)
-    enc = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    enc = (
+        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    )
     data = pkcs12.serialize_key_and_certificates(None, key, certs.load_pem(stored.cert_pem), None, enc)  # type: ignore[arg-type]
     real = real_path(call, call.string("FilePath") or "")
     real.parent.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,12 @@ def real_path(call: CommandCall, path: str) -> Path:
     current = call.ctx.machine.sandbox()
     for part in parts:
         if any(ch in part for ch in '<>"|?*'):
-            raise call.fail(f"Illegal characters in path '{path}'.", "ArgumentException",
-                            ErrorCategory.InvalidArgument, exception_type="System.ArgumentException")
+            raise call.fail(
+                f"Illegal characters in path '{path}'.",
+                "ArgumentException",
+                ErrorCategory.InvalidArgument,
+                exception_type="System.ArgumentException",
+            )
         candidate = current / part
         if not candidate.exists() and current.is_dir():
             match = next((c for c in current.iterdir() if c.name.lower() == part.lower()), None)
@@ -62,7 +66,7 @@ def _windows_name(call: CommandCall, real: Path) -> str:
 
 
 def _mode(real: Path) -> str:
-    return ("d-----" if real.is_dir() else "-a----")
+    return "d-----" if real.is_dir() else "-a----"
 
 
 def file_object(call: CommandCall, real: Path) -> Any:
@@ -85,18 +89,30 @@ def file_object(call: CommandCall, real: Path) -> Any:
         "Attributes": "Directory" if real.is_dir() else "Archive",
     }
     if real.is_dir():
-        obj = new_object(["System.IO.DirectoryInfo", "System.IO.FileSystemInfo", "System.MarshalByRefObject",
-                          "System.Object"], {**common, "Parent": parent.rpartition("\\")[2] or "C:\\",
-                                             "Root": "C:\\"},
-                         to_string_value=real.name, extended={"Mode": _mode(real), "BaseName": real.name})
+        obj = new_object(
+            [
+                "System.IO.DirectoryInfo",
+                "System.IO.FileSystemInfo",
+                "System.MarshalByRefObject",
+                "System.Object",
+            ],
+            {**common, "Parent": parent.rpartition("\\")[2] or "C:\\", "Root": "C:\\"},
+            to_string_value=real.name,
+            extended={"Mode": _mode(real), "BaseName": real.name},
+        )
     else:
-        obj = new_object(["System.IO.FileInfo", "System.IO.FileSystemInfo", "System.MarshalByRefObject",
-                          "System.Object"],
-                         {**common, "Length": stat.st_size, "DirectoryName": parent if parent != "C:" else "C:\\",
-                          "Directory": parent, "IsReadOnly": False},
-                         to_string_value=real.name,
-                         extended={"Mode": _mode(real), "BaseName": real.stem,
-                                   "VersionInfo": None})
+        obj = new_object(
+            ["System.IO.FileInfo", "System.IO.FileSystemInfo", "System.MarshalByRefObject", "System.Object"],
+            {
+                **common,
+                "Length": stat.st_size,
+                "DirectoryName": parent if parent != "C:" else "C:\\",
+                "Directory": parent,
+                "IsReadOnly": False,
+            },
+            to_string_value=real.name,
+            extended={"Mode": _mode(real), "BaseName": real.stem, "VersionInfo": None},
+        )
     return FileSystemProvider().decorate(obj, full if full != "C:\\" else "C:\\", real.is_dir(), "C")
 
 
@@ -158,15 +174,27 @@ class FileSystemProvider(Provider):
         real = real_path(call, path)
         kind = (item_type or "File").lower()
         force = call.switch("Force")
-        if real.exists() and not (force and kind == "directory" and real.is_dir()) and not (force and kind == "file"):
-            raise call.fail(f"An item with the specified name {path} already exists.", "DirectoryExist" if
-                            kind == "directory" else "FileExists", ErrorCategory.ResourceExists, target=path,
-                            exception_type="System.IO.IOException")
+        if (
+            real.exists()
+            and not (force and kind == "directory" and real.is_dir())
+            and not (force and kind == "file")
+        ):
+            raise call.fail(
+                f"An item with the specified name {path} already exists.",
+                "DirectoryExist" if kind == "directory" else "FileExists",
+                ErrorCategory.ResourceExists,
+                target=path,
+                exception_type="System.IO.IOException",
+            )
         if not real.parent.exists():
             if not force:
-                raise call.fail(f"Could not find a part of the path '{path}'.", "NewItemIOError",
-                                ErrorCategory.WriteError, target=path,
-                                exception_type="System.IO.DirectoryNotFoundException")
+                raise call.fail(
+                    f"Could not find a part of the path '{path}'.",
+                    "NewItemIOError",
+                    ErrorCategory.WriteError,
+                    target=path,
+                    exception_type="System.IO.DirectoryNotFoundException",
+                )
             real.parent.mkdir(parents=True)
         if kind == "directory":
             real.mkdir(parents=True, exist_ok=True)
@@ -181,13 +209,21 @@ class FileSystemProvider(Provider):
         if not real.exists():
             raise ItemNotFound(path)
         if real == call.ctx.machine.sandbox():
-            raise call.fail("Cannot remove the root of drive C:.", "RemoveItemUnauthorizedAccessError",
-                            ErrorCategory.PermissionDenied, exception_type="System.UnauthorizedAccessException")
+            raise call.fail(
+                "Cannot remove the root of drive C:.",
+                "RemoveItemUnauthorizedAccessError",
+                ErrorCategory.PermissionDenied,
+                exception_type="System.UnauthorizedAccessException",
+            )
         if real.is_dir():
             if any(real.iterdir()) and not recurse:
-                raise call.fail(f"The item at {path} has children and the Recurse parameter was not specified.",
-                                "DirectoryNotEmpty", ErrorCategory.WriteError, target=path,
-                                exception_type="System.IO.IOException")
+                raise call.fail(
+                    f"The item at {path} has children and the Recurse parameter was not specified.",
+                    "DirectoryNotEmpty",
+                    ErrorCategory.WriteError,
+                    target=path,
+                    exception_type="System.IO.IOException",
+                )
             shutil.rmtree(real)
         else:
             real.unlink()
@@ -197,9 +233,12 @@ class FileSystemProvider(Provider):
         if not real.exists():
             raise ItemNotFound(path)
         if real.is_dir():
-            raise call.fail(f"Unable to get content because it is a directory: '{path}'.", "GetContentReaderUnauthorized"
-                            "AccessError", ErrorCategory.PermissionDenied,
-                            exception_type="System.UnauthorizedAccessException")
+            raise call.fail(
+                f"Unable to get content because it is a directory: '{path}'.",
+                "GetContentReaderUnauthorizedAccessError",
+                ErrorCategory.PermissionDenied,
+                exception_type="System.UnauthorizedAccessException",
+            )
         data = real.read_bytes()
         if (encoding or "").lower() == "byte":
             return PSByteArray(data) if raw else list(data)
@@ -211,13 +250,24 @@ class FileSystemProvider(Provider):
             lines.pop()
         return lines
 
-    def set_content(self, call: CommandCall, path: str, values: list[Any], append: bool, encoding: str | None,
-                    no_newline: bool) -> None:
+    def set_content(  # noqa: PLR0917 - provider interface
+        self,
+        call: CommandCall,
+        path: str,
+        values: list[Any],
+        append: bool,
+        encoding: str | None,
+        no_newline: bool,
+    ) -> None:
         real = real_path(call, path)
         if not real.parent.exists():
-            raise call.fail(f"Could not find a part of the path '{path}'.", "GetContentWriterDirectoryNotFoundError",
-                            ErrorCategory.ObjectNotFound, target=path,
-                            exception_type="System.IO.DirectoryNotFoundException")
+            raise call.fail(
+                f"Could not find a part of the path '{path}'.",
+                "GetContentWriterDirectoryNotFoundError",
+                ErrorCategory.ObjectNotFound,
+                target=path,
+                exception_type="System.IO.DirectoryNotFoundException",
+            )
         if (encoding or "").lower() == "byte":
             data = bytes(int(b) for v in values for b in (v if isinstance(v, (bytes, list)) else [v]))
         else:
@@ -225,7 +275,7 @@ class FileSystemProvider(Provider):
             text = "".join(to_string(v) + sep for v in values)
             data = _encode(text, encoding)
             if append and real.exists() and (encoding or "").lower() in ("utf8", "unicode"):
-                data = _encode(text, encoding)[3 if (encoding or "").lower() == "utf8" else 2:]
+                data = _encode(text, encoding)[3 if (encoding or "").lower() == "utf8" else 2 :]
         with open(real, "ab" if append else "wb") as fh:
             fh.write(data)
 
@@ -241,8 +291,12 @@ class FileSystemProvider(Provider):
             shutil.copytree(src, dst, dirs_exist_ok=True)
         else:
             if not dst.parent.exists():
-                raise call.fail(f"Could not find a part of the path '{dest}'.", "CopyDirectoryInfoItemIOError",
-                                ErrorCategory.WriteError, exception_type="System.IO.DirectoryNotFoundException")
+                raise call.fail(
+                    f"Could not find a part of the path '{dest}'.",
+                    "CopyDirectoryInfoItemIOError",
+                    ErrorCategory.WriteError,
+                    exception_type="System.IO.DirectoryNotFoundException",
+                )
             shutil.copy2(src, dst)
 
     def move_item(self, call: CommandCall, path: str, dest: str) -> None:
@@ -251,8 +305,12 @@ class FileSystemProvider(Provider):
         if dst.is_dir():
             dst = dst / src.name
         if dst.exists() and not call.switch("Force"):
-            raise call.fail("Cannot create a file when that file already exists.", "MoveFileInfoItemIOError",
-                            ErrorCategory.WriteError, exception_type="System.IO.IOException")
+            raise call.fail(
+                "Cannot create a file when that file already exists.",
+                "MoveFileInfoItemIOError",
+                ErrorCategory.WriteError,
+                exception_type="System.IO.IOException",
+            )
         shutil.move(str(src), str(dst))
 
 
@@ -262,28 +320,46 @@ register_provider(FileSystemProvider())
 def ensure_standard_dirs(call: CommandCall) -> None:
     root = call.ctx.machine.sandbox()
     user = call.ctx.user.split("\\")[-1]
-    for rel in ("Windows/Temp", "Windows/System32", f"Users/{user}/AppData/Local/Temp", "Program Files", "ProgramData"):
+    for rel in (
+        "Windows/Temp",
+        "Windows/System32",
+        f"Users/{user}/AppData/Local/Temp",
+        "Program Files",
+        "ProgramData",
+    ):
         (root / rel).mkdir(parents=True, exist_ok=True)
 
 
-@cmdlet("Get-FileHash", [Param("Path", position=0), Param("LiteralPath"), Param("Algorithm"),
-                         Param("InputStream")], module="Microsoft.PowerShell.Utility")
+@cmdlet(
+    "Get-FileHash",
+    [Param("Path", position=0), Param("LiteralPath"), Param("Algorithm"), Param("InputStream")],
+    module="Microsoft.PowerShell.Utility",
+)
 def get_file_hash(call: CommandCall) -> Iterator[Any]:
     algo = (call.string("Algorithm") or "SHA256").upper()
     names = {"SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384", "SHA512": "sha512", "MD5": "md5"}
     if algo not in names:
-        raise call.fail(f'Cannot validate argument on parameter \'Algorithm\'. The argument "{algo}" does not belong '
-                        'to the set "SHA1,SHA256,SHA384,SHA512,MACTripleDES,MD5,RIPEMD160".',
-                        "ParameterArgumentValidationError", ErrorCategory.InvalidData,
-                        exception_type="System.Management.Automation.ParameterBindingValidationException")
+        raise call.fail(
+            f"Cannot validate argument on parameter 'Algorithm'. The argument \"{algo}\" does not belong "
+            'to the set "SHA1,SHA256,SHA384,SHA512,MACTripleDES,MD5,RIPEMD160".',
+            "ParameterArgumentValidationError",
+            ErrorCategory.InvalidData,
+            exception_type="System.Management.Automation.ParameterBindingValidationException",
+        )
     for path in as_list(call.get("Path") or call.get("LiteralPath")):
         real = real_path(call, to_string(path))
         if not real.is_file():
-            call.error(f"Cannot find path '{to_string(path)}' because it does not exist.", "FileNotFound",
-                       ErrorCategory.ObjectNotFound, target=to_string(path),
-                       exception_type="System.Management.Automation.ItemNotFoundException")
+            call.error(
+                f"Cannot find path '{to_string(path)}' because it does not exist.",
+                "FileNotFound",
+                ErrorCategory.ObjectNotFound,
+                target=to_string(path),
+                exception_type="System.Management.Automation.ItemNotFoundException",
+            )
             continue
         digest = hashlib.new(names[algo], real.read_bytes()).hexdigest().upper()
-        yield new_object(["Microsoft.Powershell.Utility.FileHash", "System.Object"],
-                         {"Algorithm": algo, "Hash": digest, "Path": _windows_name(call, real)},
-                         to_string_value="@{Algorithm=" + algo + "; Hash=" + digest + "}")
+        yield new_object(
+            ["Microsoft.Powershell.Utility.FileHash", "System.Object"],
+            {"Algorithm": algo, "Hash": digest, "Path": _windows_name(call, real)},
+            to_string_value="@{Algorithm=" + algo + "; Hash=" + digest + "}",
+        )

@@ -67,9 +67,12 @@ class NetworkCategory(PSEnumBase):
 
 
 def _cim_names(cls: str) -> list[str]:
-    return [f"Microsoft.Management.Infrastructure.CimInstance#root/StandardCimv2/{cls}",
-            f"Microsoft.Management.Infrastructure.CimInstance#{cls}",
-            "Microsoft.Management.Infrastructure.CimInstance", "System.Object"]
+    return [
+        f"Microsoft.Management.Infrastructure.CimInstance#root/StandardCimv2/{cls}",
+        f"Microsoft.Management.Infrastructure.CimInstance#{cls}",
+        "Microsoft.Management.Infrastructure.CimInstance",
+        "System.Object",
+    ]
 
 
 def _profile_value(profiles: list[str]) -> Profile:
@@ -84,16 +87,29 @@ def rule_object(rule: FirewallRule) -> Any:
     obj = new_object(
         _cim_names("MSFT_NetFirewallRule"),
         {
-            "Name": rule.name, "ID": rule.name, "DisplayName": rule.display_name, "Description": rule.description,
-            "DisplayGroup": rule.group or None, "Group": rule.group or None,
+            "Name": rule.name,
+            "ID": rule.name,
+            "DisplayName": rule.display_name,
+            "Description": rule.description,
+            "DisplayGroup": rule.group or None,
+            "Group": rule.group or None,
             "Enabled": Enabled.TrueValue if rule.enabled else Enabled.FalseValue,
-            "Profile": _profile_value(rule.profiles), "Platform": [],
-            "Direction": Direction[rule.direction], "Action": Action[rule.action],
-            "EdgeTraversalPolicy": "Block", "LooseSourceMapping": False, "LocalOnlyMapping": False,
-            "Owner": None, "PrimaryStatus": "OK", "Status": "The rule was parsed successfully from the store. (65536)",
-            "EnforcementStatus": "NotApplicable", "PolicyStoreSource": "PersistentStore",
-            "PolicyStoreSourceType": "Local", "InstanceID": rule.name, "CreationClassName": "MSFT|FW|FirewallRule|"
-            + rule.name, "ElementName": rule.display_name,
+            "Profile": _profile_value(rule.profiles),
+            "Platform": [],
+            "Direction": Direction[rule.direction],
+            "Action": Action[rule.action],
+            "EdgeTraversalPolicy": "Block",
+            "LooseSourceMapping": False,
+            "LocalOnlyMapping": False,
+            "Owner": None,
+            "PrimaryStatus": "OK",
+            "Status": "The rule was parsed successfully from the store. (65536)",
+            "EnforcementStatus": "NotApplicable",
+            "PolicyStoreSource": "PersistentStore",
+            "PolicyStoreSourceType": "Local",
+            "InstanceID": rule.name,
+            "CreationClassName": "MSFT|FW|FirewallRule|" + rule.name,
+            "ElementName": rule.display_name,
         },
         to_string_value=rule.name,
     )
@@ -107,24 +123,33 @@ def _rule_list(call: CommandCall) -> list[FirewallRule]:
 
 def _select_rules(call: CommandCall, error: bool = True) -> list[FirewallRule]:
     rules = _rule_list(call)
-    if call.has("InputObject") or (not any(call.has(k) for k in ("Name", "DisplayName", "DisplayGroup", "Group"))
-                                   and call.expecting_input):
+    if call.has("InputObject") or (
+        not any(call.has(k) for k in ("Name", "DisplayName", "DisplayGroup", "Group"))
+        and call.expecting_input
+    ):
         names = [to_string(getattr(o, "Name", o)) for o in call.each("InputObject")]
         return [r for r in rules if any(r.name.lower() == n.lower() for n in names)]
     selected = rules
-    for param, attr in (("Name", "name"), ("DisplayName", "display_name"), ("DisplayGroup", "group"),
-                        ("Group", "group")):
+    for param, attr in (
+        ("Name", "name"),
+        ("DisplayName", "display_name"),
+        ("DisplayGroup", "group"),
+        ("Group", "group"),
+    ):
         patterns = call.strings(param)
         if patterns is None:
             continue
         selected = [r for r in selected if any(like(getattr(r, attr), p) for p in patterns)]
         if not selected and error:
             pattern = patterns[0]
-            call.error(f'No MSFT_NetFirewallRule objects found with property \'{ "InstanceID" if param == "Name" else param}\' '
-                       f"equal to '{pattern}'.  Verify the value of the property and retry.",
-                       "CmdletizationQuery_NotFound_" + ("Name" if param == "Name" else param),
-                       ErrorCategory.ObjectNotFound, target=pattern,
-                       exception_type="Microsoft.Management.Infrastructure.CimException")
+            call.error(
+                f"No MSFT_NetFirewallRule objects found with property '{'InstanceID' if param == 'Name' else param}' "
+                f"equal to '{pattern}'.  Verify the value of the property and retry.",
+                "CmdletizationQuery_NotFound_" + ("Name" if param == "Name" else param),
+                ErrorCategory.ObjectNotFound,
+                target=pattern,
+                exception_type="Microsoft.Management.Infrastructure.CimException",
+            )
     if call.has("Enabled"):
         want = to_string(call.get("Enabled")).lower() == "true"
         selected = [r for r in selected if r.enabled == want]
@@ -133,13 +158,35 @@ def _select_rules(call: CommandCall, error: bool = True) -> list[FirewallRule]:
     return selected
 
 
-_SELECT = [Param("Name", position=0, aliases=("ID",)), Param("DisplayName"), Param("DisplayGroup"), Param("Group"),
-           Param("Enabled"), Param("Direction"), Param("Action"), Param("InputObject"), Param("PolicyStore"),
-           Param("All", switch=True), Param("AssociatedNetFirewallPortFilter"), Param("PassThru", switch=True),
-           Param("CimSession"), Param("AsJob", switch=True)]
-_SETTABLE = [Param("NewDisplayName"), Param("Description"), Param("Profile"), Param("Protocol"), Param("LocalPort"),
-             Param("RemoteAddress"), Param("RemotePort"), Param("LocalAddress"), Param("Program"),
-             Param("NewGroup"), Param("EdgeTraversalPolicy")]
+_SELECT = [
+    Param("Name", position=0, aliases=("ID",)),
+    Param("DisplayName"),
+    Param("DisplayGroup"),
+    Param("Group"),
+    Param("Enabled"),
+    Param("Direction"),
+    Param("Action"),
+    Param("InputObject"),
+    Param("PolicyStore"),
+    Param("All", switch=True),
+    Param("AssociatedNetFirewallPortFilter"),
+    Param("PassThru", switch=True),
+    Param("CimSession"),
+    Param("AsJob", switch=True),
+]
+_SETTABLE = [
+    Param("NewDisplayName"),
+    Param("Description"),
+    Param("Profile"),
+    Param("Protocol"),
+    Param("LocalPort"),
+    Param("RemoteAddress"),
+    Param("RemotePort"),
+    Param("LocalAddress"),
+    Param("Program"),
+    Param("NewGroup"),
+    Param("EdgeTraversalPolicy"),
+]
 
 
 @cmdlet("Get-NetFirewallRule", _SELECT, module=NETSEC)
@@ -150,8 +197,8 @@ def get_netfirewallrule(call: CommandCall) -> Iterator[Any]:
 def _profiles(value: Any) -> list[str]:
     out: list[str] = []
     for v in as_list(value):
-        for part in to_string(v).split(","):
-            part = part.strip()
+        for raw in to_string(v).split(","):
+            part = raw.strip()
             if part:
                 out.append("Any" if part.lower() == "any" else part.capitalize())
     return out or ["Any"]
@@ -178,26 +225,50 @@ def _apply_settings(rule: FirewallRule, call: CommandCall) -> None:
         rule.group = call.string("NewGroup") or ""
 
 
-@cmdlet("New-NetFirewallRule", [Param("DisplayName"), Param("Name"), Param("Direction"), Param("Action"),
-                                Param("Enabled"), Param("Group"), *_SETTABLE, Param("PolicyStore")], module=NETSEC)
+@cmdlet(
+    "New-NetFirewallRule",
+    [
+        Param("DisplayName"),
+        Param("Name"),
+        Param("Direction"),
+        Param("Action"),
+        Param("Enabled"),
+        Param("Group"),
+        *_SETTABLE,
+        Param("PolicyStore"),
+    ],
+    module=NETSEC,
+)
 def new_netfirewallrule(call: CommandCall) -> Iterator[Any]:
     import uuid
 
     machine = call.ctx.machine
     name = call.string("Name") or "{" + str(uuid.uuid4()) + "}"
     if not call.has("DisplayName"):
-        raise call.fail("Cannot process command because of one or more missing mandatory parameters: DisplayName.",
-                        "MissingMandatoryParameter", ErrorCategory.InvalidArgument,
-                        exception_type="System.Management.Automation.ParameterBindingException")
+        raise call.fail(
+            "Cannot process command because of one or more missing mandatory parameters: DisplayName.",
+            "MissingMandatoryParameter",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.Management.Automation.ParameterBindingException",
+        )
     with machine.lock:
         if machine.firewall.find(name) is not None:
-            raise call.fail("Cannot create a file when that file already exists.", "Windows System Error 183",
-                            ErrorCategory.ResourceExists, target=name,
-                            exception_type="Microsoft.Management.Infrastructure.CimException")
-        rule = FirewallRule(name, call.string("DisplayName") or name,
-                            direction=to_string(call.get("Direction", "Inbound")).capitalize(),
-                            action=to_string(call.get("Action", "Allow")).capitalize(),
-                            group=call.string("Group") or "", protocol="Any", local_ports=["Any"])
+            raise call.fail(
+                "Cannot create a file when that file already exists.",
+                "Windows System Error 183",
+                ErrorCategory.ResourceExists,
+                target=name,
+                exception_type="Microsoft.Management.Infrastructure.CimException",
+            )
+        rule = FirewallRule(
+            name,
+            call.string("DisplayName") or name,
+            direction=to_string(call.get("Direction", "Inbound")).capitalize(),
+            action=to_string(call.get("Action", "Allow")).capitalize(),
+            group=call.string("Group") or "",
+            protocol="Any",
+            local_ports=["Any"],
+        )
         _apply_settings(rule, call)
         machine.firewall.rules.append(rule)
     machine.notify(TOPIC_FIREWALL)
@@ -250,35 +321,65 @@ def remove_netfirewallrule(call: CommandCall) -> Iterator[Any]:
 
 def _rules_from_input(call: CommandCall) -> list[FirewallRule]:
     if call.has("AssociatedNetFirewallRule") or call.expecting_input:
-        objs = as_list(call.get("AssociatedNetFirewallRule")) if call.has("AssociatedNetFirewallRule") \
+        objs = (
+            as_list(call.get("AssociatedNetFirewallRule"))
+            if call.has("AssociatedNetFirewallRule")
             else list(call.input())
+        )
         names = [to_string(getattr(o, "Name", o)) for o in objs]
         return [r for r in _rule_list(call) if any(r.name.lower() == n.lower() for n in names)]
     return _rule_list(call)
 
 
-@cmdlet("Get-NetFirewallPortFilter", [Param("AssociatedNetFirewallRule"), Param("Protocol"), Param("All", switch=True),
-                                      Param("PolicyStore")], module=NETSEC)
+@cmdlet(
+    "Get-NetFirewallPortFilter",
+    [Param("AssociatedNetFirewallRule"), Param("Protocol"), Param("All", switch=True), Param("PolicyStore")],
+    module=NETSEC,
+)
 def get_netfirewallportfilter(call: CommandCall) -> Iterator[Any]:
     for rule in _rules_from_input(call):
-        yield new_object(_cim_names("MSFT_NetProtocolPortFilter"),
-                         {"Protocol": rule.protocol, "LocalPort": rule.local_ports[0] if len(rule.local_ports) == 1
-                          else list(rule.local_ports), "RemotePort": "Any", "IcmpType": "Any",
-                          "DynamicTarget": "Any", "InstanceID": rule.name}, to_string_value=rule.name)
+        yield new_object(
+            _cim_names("MSFT_NetProtocolPortFilter"),
+            {
+                "Protocol": rule.protocol,
+                "LocalPort": rule.local_ports[0] if len(rule.local_ports) == 1 else list(rule.local_ports),
+                "RemotePort": "Any",
+                "IcmpType": "Any",
+                "DynamicTarget": "Any",
+                "InstanceID": rule.name,
+            },
+            to_string_value=rule.name,
+        )
 
 
-@cmdlet("Get-NetFirewallAddressFilter", [Param("AssociatedNetFirewallRule"), Param("All", switch=True),
-                                         Param("PolicyStore")], module=NETSEC)
+@cmdlet(
+    "Get-NetFirewallAddressFilter",
+    [Param("AssociatedNetFirewallRule"), Param("All", switch=True), Param("PolicyStore")],
+    module=NETSEC,
+)
 def get_netfirewalladdressfilter(call: CommandCall) -> Iterator[Any]:
     for rule in _rules_from_input(call):
-        remote: Any = rule.remote_addresses[0] if len(rule.remote_addresses) == 1 else list(rule.remote_addresses)
-        yield new_object(_cim_names("MSFT_NetAddressFilter"),
-                         {"LocalAddress": "Any", "LocalIP": "Any", "RemoteAddress": remote, "RemoteIP": remote,
-                          "InstanceID": rule.name}, to_string_value=rule.name)
+        remote: Any = (
+            rule.remote_addresses[0] if len(rule.remote_addresses) == 1 else list(rule.remote_addresses)
+        )
+        yield new_object(
+            _cim_names("MSFT_NetAddressFilter"),
+            {
+                "LocalAddress": "Any",
+                "LocalIP": "Any",
+                "RemoteAddress": remote,
+                "RemoteIP": remote,
+                "InstanceID": rule.name,
+            },
+            to_string_value=rule.name,
+        )
 
 
-@cmdlet("Get-NetFirewallProfile", [Param("Name", position=0, aliases=("Profile",)), Param("All", switch=True),
-                                   Param("PolicyStore")], module=NETSEC)
+@cmdlet(
+    "Get-NetFirewallProfile",
+    [Param("Name", position=0, aliases=("Profile",)), Param("All", switch=True), Param("PolicyStore")],
+    module=NETSEC,
+)
 def get_netfirewallprofile(call: CommandCall) -> Iterator[Any]:
     fw = call.ctx.machine.firewall
     names = call.strings("Name") or ["Domain", "Private", "Public"]
@@ -286,23 +387,42 @@ def get_netfirewallprofile(call: CommandCall) -> Iterator[Any]:
         key = name.capitalize()
         if key not in fw.profiles_enabled:
             continue
-        yield new_object(_cim_names("MSFT_NetFirewallProfile"),
-                         {"Name": key, "Profile": key,
-                          "Enabled": Enabled.TrueValue if fw.profiles_enabled[key] else Enabled.FalseValue,
-                          "DefaultInboundAction": "NotConfigured", "DefaultOutboundAction": "NotConfigured",
-                          "AllowInboundRules": "NotConfigured", "LogFileName":
-                          "%systemroot%\\system32\\LogFiles\\Firewall\\pfirewall.log"}, to_string_value=key)
+        yield new_object(
+            _cim_names("MSFT_NetFirewallProfile"),
+            {
+                "Name": key,
+                "Profile": key,
+                "Enabled": Enabled.TrueValue if fw.profiles_enabled[key] else Enabled.FalseValue,
+                "DefaultInboundAction": "NotConfigured",
+                "DefaultOutboundAction": "NotConfigured",
+                "AllowInboundRules": "NotConfigured",
+                "LogFileName": "%systemroot%\\system32\\LogFiles\\Firewall\\pfirewall.log",
+            },
+            to_string_value=key,
+        )
 
 
-@cmdlet("Set-NetFirewallProfile", [Param("Name", position=0, aliases=("Profile",)), Param("Enabled"),
-                                   Param("All", switch=True), Param("PolicyStore"),
-                                   Param("DefaultInboundAction"), Param("PassThru", switch=True)], module=NETSEC)
+@cmdlet(
+    "Set-NetFirewallProfile",
+    [
+        Param("Name", position=0, aliases=("Profile",)),
+        Param("Enabled"),
+        Param("All", switch=True),
+        Param("PolicyStore"),
+        Param("DefaultInboundAction"),
+        Param("PassThru", switch=True),
+    ],
+    module=NETSEC,
+)
 def set_netfirewallprofile(call: CommandCall) -> Iterator[Any]:
     machine = call.ctx.machine
     names = call.strings("Name") or ["Domain", "Private", "Public"]
     if call.has("Enabled"):
-        value = to_string(call.get("Enabled")).lower() == "true" if isinstance(call.get("Enabled"), str) else \
-            to_bool(call.get("Enabled"))
+        value = (
+            to_string(call.get("Enabled")).lower() == "true"
+            if isinstance(call.get("Enabled"), str)
+            else to_bool(call.get("Enabled"))
+        )
         with machine.lock:
             for name in names:
                 for part in name.split(","):
@@ -314,22 +434,42 @@ def set_netfirewallprofile(call: CommandCall) -> Iterator[Any]:
 def _connection_profile(call: CommandCall) -> Any:
     fw = call.ctx.machine.firewall
     category = "DomainAuthenticated" if fw.network_category == "Domain" else fw.network_category
-    return new_object(_cim_names("MSFT_NetConnectionProfile"),
-                      {"Name": fw.network_name, "InterfaceAlias": fw.interface_alias, "InterfaceIndex": 4,
-                       "NetworkCategory": NetworkCategory[category], "DomainAuthenticationKind": "None",
-                       "IPv4Connectivity": "Internet", "IPv6Connectivity": "NoTraffic"},
-                      to_string_value="MSFT_NetConnectionProfile (Name = \"{...}\")")
+    return new_object(
+        _cim_names("MSFT_NetConnectionProfile"),
+        {
+            "Name": fw.network_name,
+            "InterfaceAlias": fw.interface_alias,
+            "InterfaceIndex": 4,
+            "NetworkCategory": NetworkCategory[category],
+            "DomainAuthenticationKind": "None",
+            "IPv4Connectivity": "Internet",
+            "IPv6Connectivity": "NoTraffic",
+        },
+        to_string_value='MSFT_NetConnectionProfile (Name = "{...}")',
+    )
 
 
-@cmdlet("Get-NetConnectionProfile", [Param("Name"), Param("InterfaceAlias"), Param("InterfaceIndex"),
-                                     Param("NetworkCategory")], module="NetConnection")
+@cmdlet(
+    "Get-NetConnectionProfile",
+    [Param("Name"), Param("InterfaceAlias"), Param("InterfaceIndex"), Param("NetworkCategory")],
+    module="NetConnection",
+)
 def get_netconnectionprofile(call: CommandCall) -> Iterator[Any]:
     yield _connection_profile(call)
 
 
-@cmdlet("Set-NetConnectionProfile", [Param("Name"), Param("InterfaceAlias"), Param("InterfaceIndex"),
-                                     Param("NetworkCategory"), Param("InputObject"), Param("PassThru", switch=True)],
-        module="NetConnection")
+@cmdlet(
+    "Set-NetConnectionProfile",
+    [
+        Param("Name"),
+        Param("InterfaceAlias"),
+        Param("InterfaceIndex"),
+        Param("NetworkCategory"),
+        Param("InputObject"),
+        Param("PassThru", switch=True),
+    ],
+    module="NetConnection",
+)
 def set_netconnectionprofile(call: CommandCall) -> Iterator[Any]:
     for _ in call.input():
         pass
@@ -337,13 +477,20 @@ def set_netconnectionprofile(call: CommandCall) -> Iterator[Any]:
     if call.has("NetworkCategory"):
         value = to_string(call.get("NetworkCategory")).capitalize()
         if value.lower() == "domainauthenticated":
-            raise call.fail("Unable to set NetworkCategory to 'DomainAuthenticated'. This NetworkCategory type will be "
-                            "set automatically when authenticated to a domain network.", "MI RESULT 4",
-                            ErrorCategory.PermissionDenied,
-                            exception_type="Microsoft.Management.Infrastructure.CimException")
+            raise call.fail(
+                "Unable to set NetworkCategory to 'DomainAuthenticated'. This NetworkCategory type will be "
+                "set automatically when authenticated to a domain network.",
+                "MI RESULT 4",
+                ErrorCategory.PermissionDenied,
+                exception_type="Microsoft.Management.Infrastructure.CimException",
+            )
         if value not in ("Public", "Private"):
-            raise call.fail(f"Cannot convert value \"{value}\" to type NetworkCategory.", "InvalidArgument",
-                            ErrorCategory.InvalidArgument, exception_type="System.ArgumentException")
+            raise call.fail(
+                f'Cannot convert value "{value}" to type NetworkCategory.',
+                "InvalidArgument",
+                ErrorCategory.InvalidArgument,
+                exception_type="System.ArgumentException",
+            )
         with machine.lock:
             machine.firewall.network_category = value
         machine.notify(TOPIC_FIREWALL)

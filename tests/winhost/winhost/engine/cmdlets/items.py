@@ -67,8 +67,9 @@ class Provider:
     def get_properties(self, call: CommandCall, path: str, names: list[str] | None) -> Any:
         raise not_emulated(f"Get-ItemProperty on the {self.name} provider")
 
-    def set_property(self, call: CommandCall, path: str, name: str, value: Any, kind: str | None,
-                     create: bool) -> Any:
+    def set_property(  # noqa: PLR0917 - provider interface
+        self, call: CommandCall, path: str, name: str, value: Any, kind: str | None, create: bool
+    ) -> Any:
         raise not_emulated(f"Set-ItemProperty on the {self.name} provider")
 
     def remove_property(self, call: CommandCall, path: str, name: str) -> None:
@@ -77,8 +78,15 @@ class Provider:
     def get_content(self, call: CommandCall, path: str, raw: bool, encoding: str | None) -> Any:
         raise not_emulated(f"Get-Content on the {self.name} provider")
 
-    def set_content(self, call: CommandCall, path: str, values: list[Any], append: bool, encoding: str | None,
-                    no_newline: bool) -> None:
+    def set_content(  # noqa: PLR0917 - provider interface
+        self,
+        call: CommandCall,
+        path: str,
+        values: list[Any],
+        append: bool,
+        encoding: str | None,
+        no_newline: bool,
+    ) -> None:
         raise not_emulated(f"Set-Content on the {self.name} provider")
 
     def copy_item(self, call: CommandCall, path: str, dest: str, recurse: bool) -> None:
@@ -94,15 +102,17 @@ class Provider:
         parent, _, child = path.rpartition("\\")
         notes = {
             "PSPath": self.ps_path(path),
-            "PSParentPath": self.ps_path(parent) if parent and not parent.endswith(":") else (
-                self.ps_path(parent + "\\") if parent else ""),
+            "PSParentPath": self.ps_path(parent)
+            if parent and not parent.endswith(":")
+            else (self.ps_path(parent + "\\") if parent else ""),
             "PSChildName": child,
             "PSDrive": drive,
             "PSProvider": f"{self.module}\\{self.name}",
             "PSIsContainer": is_container,
         }
         existing = {p.name for p in obj.PSObject.extended_properties} | {
-            p.name for p in obj.PSObject.adapted_properties}
+            p.name for p in obj.PSObject.adapted_properties
+        }
         for k, v in notes.items():
             if k not in existing:
                 obj.PSObject.extended_properties.append(PSNoteProperty(k, value=v))
@@ -134,7 +144,7 @@ def normalize_path(call: CommandCall, path: str) -> str:
     low = p.lower()
     for prefix, repl in _QUALIFIED.items():
         if low.startswith(prefix):
-            p = repl + p[len(prefix):]
+            p = repl + p[len(prefix) :]
             low = p.lower()
             break
     if low.startswith("registry::"):
@@ -168,14 +178,23 @@ def provider_for(call: CommandCall, path: str) -> tuple[Provider, str, str]:
     for provider in PROVIDERS:
         if any(d.lower() == drive.lower() for d in provider.drives):
             return provider, norm, drive
-    raise call.fail(f"Cannot find drive. A drive with the name '{drive}' does not exist.", "DriveNotFound",
-                    ErrorCategory.ObjectNotFound, target=drive,
-                    exception_type="System.Management.Automation.DriveNotFoundException")
+    raise call.fail(
+        f"Cannot find drive. A drive with the name '{drive}' does not exist.",
+        "DriveNotFound",
+        ErrorCategory.ObjectNotFound,
+        target=drive,
+        exception_type="System.Management.Automation.DriveNotFoundException",
+    )
 
 
 def not_found(call: CommandCall, path: str, error_id: str = "PathNotFound") -> None:
-    call.error(f"Cannot find path '{path}' because it does not exist.", error_id, ErrorCategory.ObjectNotFound,
-               target=path, exception_type="System.Management.Automation.ItemNotFoundException")
+    call.error(
+        f"Cannot find path '{path}' because it does not exist.",
+        error_id,
+        ErrorCategory.ObjectNotFound,
+        target=path,
+        exception_type="System.Management.Automation.ItemNotFoundException",
+    )
 
 
 def _paths(call: CommandCall, name: str = "Path") -> list[str]:
@@ -202,11 +221,18 @@ def _expand_wildcards(call: CommandCall, provider: Provider, norm: str) -> list[
     return [f"{parent}\\{n}" for n in names if like(n, leaf)]
 
 
-_PATH_PARAMS = [Param("Path", position=0), Param("LiteralPath", aliases=("PSPath", "LP")), Param("Force", switch=True),
-                Param("Filter"), Param("Include"), Param("Exclude"), Param("Credential")]
+_PATH_PARAMS = [
+    Param("Path", position=0),
+    Param("LiteralPath", aliases=("PSPath", "LP")),
+    Param("Force", switch=True),
+    Param("Filter"),
+    Param("Include"),
+    Param("Exclude"),
+    Param("Credential"),
+]
 
 
-@cmdlet("Get-Item", _PATH_PARAMS + [Param("Stream")], module=MANAGEMENT, aliases=("gi",))
+@cmdlet("Get-Item", [*_PATH_PARAMS, Param("Stream")], module=MANAGEMENT, aliases=("gi",))
 def get_item(call: CommandCall) -> Iterator[Any]:
     for path in _paths(call):
         provider, norm, drive = provider_for(call, path)
@@ -222,9 +248,20 @@ def get_item(call: CommandCall) -> Iterator[Any]:
             yield provider.decorate(item, target, provider.is_container(call, target), drive)
 
 
-@cmdlet("Get-ChildItem", [*_PATH_PARAMS, Param("Recurse", switch=True), Param("Name", switch=True),
-                          Param("Directory", switch=True), Param("File", switch=True), Param("Depth"),
-                          Param("Hidden", switch=True)], module=MANAGEMENT, aliases=("gci", "dir", "ls"))
+@cmdlet(
+    "Get-ChildItem",
+    [
+        *_PATH_PARAMS,
+        Param("Recurse", switch=True),
+        Param("Name", switch=True),
+        Param("Directory", switch=True),
+        Param("File", switch=True),
+        Param("Depth"),
+        Param("Hidden", switch=True),
+    ],
+    module=MANAGEMENT,
+    aliases=("gci", "dir", "ls"),
+)
 def get_child_item(call: CommandCall) -> Iterator[Any]:
     paths = call.strings("Path") or call.strings("LiteralPath") or [call.ctx.location]
     for path in paths:
@@ -256,13 +293,23 @@ def get_child_item(call: CommandCall) -> Iterator[Any]:
             if any(like(name, e) for e in exclude):
                 continue
             is_dir = bool(getattr(item, "PSIsContainer", False))
-            if call.switch("Directory") and not is_dir or call.switch("File") and is_dir:
+            if (call.switch("Directory") and not is_dir) or (call.switch("File") and is_dir):
                 continue
             yield name if call.switch("Name") else item
 
 
-@cmdlet("Set-Item", [*_PATH_PARAMS, Param("Value", position=1), Param("PassThru", switch=True),
-                     Param("WhatIf", switch=True), Param("Confirm", switch=True)], module=MANAGEMENT, aliases=("si",))
+@cmdlet(
+    "Set-Item",
+    [
+        *_PATH_PARAMS,
+        Param("Value", position=1),
+        Param("PassThru", switch=True),
+        Param("WhatIf", switch=True),
+        Param("Confirm", switch=True),
+    ],
+    module=MANAGEMENT,
+    aliases=("si",),
+)
 def set_item(call: CommandCall) -> Iterator[Any]:
     for path in call.strings("Path") or call.strings("LiteralPath") or []:
         provider, norm, drive = provider_for(call, path)
@@ -274,18 +321,36 @@ def set_item(call: CommandCall) -> Iterator[Any]:
             not_found(call, path)
             continue
         if call.switch("PassThru"):
-            yield provider.decorate(provider.get_item(call, norm), norm, provider.is_container(call, norm), drive)
+            yield provider.decorate(
+                provider.get_item(call, norm), norm, provider.is_container(call, norm), drive
+            )
 
 
-@cmdlet("New-Item", [Param("Path", position=0), Param("Name"), Param("ItemType", aliases=("Type",)),
-                     Param("Value"), Param("Force", switch=True), Param("Credential"),
-                     # WSMan provider dynamic parameters (about_WSMan_Provider)
-                     Param("Address"), Param("Transport"), Param("HostName"), Param("CertificateThumbPrint"),
-                     Param("Port"), Param("URLPrefix"), Param("Enabled")], module=MANAGEMENT, aliases=("ni",))
+@cmdlet(
+    "New-Item",
+    [
+        Param("Path", position=0),
+        Param("Name"),
+        Param("ItemType", aliases=("Type",)),
+        Param("Value"),
+        Param("Force", switch=True),
+        Param("Credential"),
+        # WSMan provider dynamic parameters (about_WSMan_Provider)
+        Param("Address"),
+        Param("Transport"),
+        Param("HostName"),
+        Param("CertificateThumbPrint"),
+        Param("Port"),
+        Param("URLPrefix"),
+        Param("Enabled"),
+    ],
+    module=MANAGEMENT,
+    aliases=("ni",),
+)
 def new_item(call: CommandCall) -> Iterator[Any]:
     paths = call.strings("Path") or [call.ctx.location]
     for path in paths:
-        full = path.rstrip("\\") + "\\" + call.string("Name", "") if call.has("Name") else path
+        full = path.rstrip("\\") + "\\" + (call.string("Name") or "") if call.has("Name") else path
         provider, norm, drive = provider_for(call, full)
         if not call.should_process(f"Destination: {norm}", "Create Item"):
             continue
@@ -294,8 +359,17 @@ def new_item(call: CommandCall) -> Iterator[Any]:
             yield provider.decorate(item, norm, provider.is_container(call, norm), drive)
 
 
-@cmdlet("Remove-Item", [*_PATH_PARAMS, Param("Recurse", switch=True), Param("WhatIf", switch=True),
-                        Param("Confirm", switch=True)], module=MANAGEMENT, aliases=("ri", "rm", "del", "rmdir", "erase"))
+@cmdlet(
+    "Remove-Item",
+    [
+        *_PATH_PARAMS,
+        Param("Recurse", switch=True),
+        Param("WhatIf", switch=True),
+        Param("Confirm", switch=True),
+    ],
+    module=MANAGEMENT,
+    aliases=("ri", "rm", "del", "rmdir", "erase"),
+)
 def remove_item(call: CommandCall) -> Iterator[Any]:
     for path in _paths(call):
         provider, norm, _drive = provider_for(call, path)
@@ -312,9 +386,20 @@ def remove_item(call: CommandCall) -> Iterator[Any]:
     return iter(())
 
 
-@cmdlet("Test-Path", [Param("Path", position=0), Param("LiteralPath", aliases=("PSPath",)),
-                      Param("PathType", aliases=("Type",)), Param("IsValid", switch=True), Param("Credential"),
-                      Param("Include"), Param("Exclude"), Param("Filter")], module=MANAGEMENT)
+@cmdlet(
+    "Test-Path",
+    [
+        Param("Path", position=0),
+        Param("LiteralPath", aliases=("PSPath",)),
+        Param("PathType", aliases=("Type",)),
+        Param("IsValid", switch=True),
+        Param("Credential"),
+        Param("Include"),
+        Param("Exclude"),
+        Param("Filter"),
+    ],
+    module=MANAGEMENT,
+)
 def test_path(call: CommandCall) -> Iterator[Any]:
     for path in call.strings("Path") or call.strings("LiteralPath") or []:
         if call.switch("IsValid"):
@@ -322,7 +407,7 @@ def test_path(call: CommandCall) -> Iterator[Any]:
             continue
         try:
             provider, norm, _drive = provider_for(call, path)
-        except Exception:  # noqa: BLE001 - unknown drive: Test-Path answers False
+        except Exception:
             yield False
             continue
         targets = _expand_wildcards(call, provider, norm)
@@ -335,9 +420,20 @@ def test_path(call: CommandCall) -> Iterator[Any]:
         yield exists
 
 
-@cmdlet("Copy-Item", [Param("Path", position=0), Param("Destination", position=1), Param("LiteralPath"),
-                      Param("Recurse", switch=True), Param("Force", switch=True), Param("PassThru", switch=True),
-                      Param("Container", switch=True)], module=MANAGEMENT, aliases=("copy", "cp", "cpi"))
+@cmdlet(
+    "Copy-Item",
+    [
+        Param("Path", position=0),
+        Param("Destination", position=1),
+        Param("LiteralPath"),
+        Param("Recurse", switch=True),
+        Param("Force", switch=True),
+        Param("PassThru", switch=True),
+        Param("Container", switch=True),
+    ],
+    module=MANAGEMENT,
+    aliases=("copy", "cp", "cpi"),
+)
 def copy_item(call: CommandCall) -> Iterator[Any]:
     dest = call.string("Destination") or call.ctx.location
     for path in _paths(call):
@@ -352,9 +448,18 @@ def copy_item(call: CommandCall) -> Iterator[Any]:
     return iter(())
 
 
-@cmdlet("Move-Item", [Param("Path", position=0), Param("Destination", position=1), Param("LiteralPath"),
-                      Param("Force", switch=True), Param("PassThru", switch=True)], module=MANAGEMENT,
-        aliases=("move", "mv", "mi"))
+@cmdlet(
+    "Move-Item",
+    [
+        Param("Path", position=0),
+        Param("Destination", position=1),
+        Param("LiteralPath"),
+        Param("Force", switch=True),
+        Param("PassThru", switch=True),
+    ],
+    module=MANAGEMENT,
+    aliases=("move", "mv", "mi"),
+)
 def move_item(call: CommandCall) -> Iterator[Any]:
     dest = call.string("Destination") or call.ctx.location
     for path in _paths(call):
@@ -367,8 +472,17 @@ def move_item(call: CommandCall) -> Iterator[Any]:
     return iter(())
 
 
-@cmdlet("Rename-Item", [Param("Path", position=0), Param("NewName", position=1), Param("Force", switch=True),
-                        Param("PassThru", switch=True)], module=MANAGEMENT, aliases=("ren", "rni"))
+@cmdlet(
+    "Rename-Item",
+    [
+        Param("Path", position=0),
+        Param("NewName", position=1),
+        Param("Force", switch=True),
+        Param("PassThru", switch=True),
+    ],
+    module=MANAGEMENT,
+    aliases=("ren", "rni"),
+)
 def rename_item(call: CommandCall) -> Iterator[Any]:
     for path in _paths(call):
         provider, norm, _drive = provider_for(call, path)
@@ -380,9 +494,19 @@ def rename_item(call: CommandCall) -> Iterator[Any]:
 # -- properties ---------------------------------------------------------------------------------
 
 
-@cmdlet("Get-ItemProperty", [Param("Path", position=0), Param("Name", position=1), Param("LiteralPath"),
-                             Param("Filter"), Param("Include"), Param("Exclude")], module=MANAGEMENT,
-        aliases=("gp",))
+@cmdlet(
+    "Get-ItemProperty",
+    [
+        Param("Path", position=0),
+        Param("Name", position=1),
+        Param("LiteralPath"),
+        Param("Filter"),
+        Param("Include"),
+        Param("Exclude"),
+    ],
+    module=MANAGEMENT,
+    aliases=("gp",),
+)
 def get_item_property(call: CommandCall) -> Iterator[Any]:
     for path in _paths(call):
         provider, norm, drive = provider_for(call, path)
@@ -395,8 +519,12 @@ def get_item_property(call: CommandCall) -> Iterator[Any]:
             yield provider.decorate(obj, norm, True, drive)
 
 
-@cmdlet("Get-ItemPropertyValue", [Param("Path", position=0), Param("Name", position=1), Param("LiteralPath")],
-        module=MANAGEMENT, aliases=("gpv",))
+@cmdlet(
+    "Get-ItemPropertyValue",
+    [Param("Path", position=0), Param("Name", position=1), Param("LiteralPath")],
+    module=MANAGEMENT,
+    aliases=("gpv",),
+)
 def get_item_property_value(call: CommandCall) -> Iterator[Any]:
     names = call.strings("Name") or []
     for path in _paths(call):
@@ -417,17 +545,30 @@ def _property_kind(call: CommandCall) -> str | None:
     return kind
 
 
-@cmdlet("Set-ItemProperty", [Param("Path", position=0), Param("Name", position=1), Param("Value", position=2),
-                             Param("LiteralPath"), Param("Type"), Param("PassThru", switch=True),
-                             Param("Force", switch=True), Param("InputObject")], module=MANAGEMENT, aliases=("sp",))
+@cmdlet(
+    "Set-ItemProperty",
+    [
+        Param("Path", position=0),
+        Param("Name", position=1),
+        Param("Value", position=2),
+        Param("LiteralPath"),
+        Param("Type"),
+        Param("PassThru", switch=True),
+        Param("Force", switch=True),
+        Param("InputObject"),
+    ],
+    module=MANAGEMENT,
+    aliases=("sp",),
+)
 def set_item_property(call: CommandCall) -> Iterator[Any]:
     for path in call.strings("Path") or call.strings("LiteralPath") or []:
         provider, norm, drive = provider_for(call, path)
         if not call.should_process(f"Item: {norm} Property: {call.string('Name')}", "Set Property"):
             continue
         try:
-            result = provider.set_property(call, norm, call.string("Name") or "", call.get("Value"),
-                                           _property_kind(call), create=False)
+            result = provider.set_property(
+                call, norm, call.string("Name") or "", call.get("Value"), _property_kind(call), create=False
+            )
         except ItemNotFound:
             not_found(call, path)
             continue
@@ -435,15 +576,25 @@ def set_item_property(call: CommandCall) -> Iterator[Any]:
             yield provider.decorate(result, norm, True, drive)
 
 
-@cmdlet("New-ItemProperty", [Param("Path", position=0), Param("Name", position=1), Param("Value"),
-                             Param("PropertyType", aliases=("Type",)), Param("LiteralPath"),
-                             Param("Force", switch=True)], module=MANAGEMENT)
+@cmdlet(
+    "New-ItemProperty",
+    [
+        Param("Path", position=0),
+        Param("Name", position=1),
+        Param("Value"),
+        Param("PropertyType", aliases=("Type",)),
+        Param("LiteralPath"),
+        Param("Force", switch=True),
+    ],
+    module=MANAGEMENT,
+)
 def new_item_property(call: CommandCall) -> Iterator[Any]:
     for path in call.strings("Path") or call.strings("LiteralPath") or []:
         provider, norm, drive = provider_for(call, path)
         try:
-            result = provider.set_property(call, norm, call.string("Name") or "", call.get("Value"),
-                                           _property_kind(call), create=True)
+            result = provider.set_property(
+                call, norm, call.string("Name") or "", call.get("Value"), _property_kind(call), create=True
+            )
         except ItemNotFound:
             not_found(call, path)
             continue
@@ -451,8 +602,12 @@ def new_item_property(call: CommandCall) -> Iterator[Any]:
             yield provider.decorate(result, norm, True, drive)
 
 
-@cmdlet("Remove-ItemProperty", [Param("Path", position=0), Param("Name", position=1), Param("LiteralPath"),
-                                Param("Force", switch=True)], module=MANAGEMENT, aliases=("rp",))
+@cmdlet(
+    "Remove-ItemProperty",
+    [Param("Path", position=0), Param("Name", position=1), Param("LiteralPath"), Param("Force", switch=True)],
+    module=MANAGEMENT,
+    aliases=("rp",),
+)
 def remove_item_property(call: CommandCall) -> Iterator[Any]:
     for path in call.strings("Path") or call.strings("LiteralPath") or []:
         provider, norm, _drive = provider_for(call, path)
@@ -467,9 +622,20 @@ def remove_item_property(call: CommandCall) -> Iterator[Any]:
 # -- content ------------------------------------------------------------------------------------
 
 
-@cmdlet("Get-Content", [Param("Path", position=0), Param("LiteralPath", aliases=("PSPath",)), Param("Raw", switch=True),
-                        Param("Encoding"), Param("TotalCount", aliases=("First", "Head")), Param("Tail"),
-                        Param("ReadCount")], module=MANAGEMENT, aliases=("gc", "cat", "type"))
+@cmdlet(
+    "Get-Content",
+    [
+        Param("Path", position=0),
+        Param("LiteralPath", aliases=("PSPath",)),
+        Param("Raw", switch=True),
+        Param("Encoding"),
+        Param("TotalCount", aliases=("First", "Head")),
+        Param("Tail"),
+        Param("ReadCount"),
+    ],
+    module=MANAGEMENT,
+    aliases=("gc", "cat", "type"),
+)
 def get_content(call: CommandCall) -> Iterator[Any]:
     for path in _paths(call):
         provider, norm, _drive = provider_for(call, path)
@@ -482,7 +648,7 @@ def get_content(call: CommandCall) -> Iterator[Any]:
             if call.has("TotalCount"):
                 content = content[: int(call.get("TotalCount"))]
             if call.has("Tail"):
-                content = content[-int(call.get("Tail")):]
+                content = content[-int(call.get("Tail")) :]
             yield from content
         else:
             yield content
@@ -494,9 +660,15 @@ def _content_values(call: CommandCall) -> list[Any]:
     return list(call.input())
 
 
-_CONTENT_PARAMS = [Param("Path", position=0), Param("Value", position=1), Param("LiteralPath", aliases=("PSPath",)),
-                   Param("Encoding"), Param("NoNewline", switch=True), Param("Force", switch=True),
-                   Param("PassThru", switch=True)]
+_CONTENT_PARAMS = [
+    Param("Path", position=0),
+    Param("Value", position=1),
+    Param("LiteralPath", aliases=("PSPath",)),
+    Param("Encoding"),
+    Param("NoNewline", switch=True),
+    Param("Force", switch=True),
+    Param("PassThru", switch=True),
+]
 
 
 @cmdlet("Set-Content", _CONTENT_PARAMS, module=MANAGEMENT, aliases=("sc",))
@@ -518,7 +690,12 @@ def add_content(call: CommandCall) -> Iterator[Any]:
     return iter(())
 
 
-@cmdlet("Clear-Content", [Param("Path", position=0), Param("Force", switch=True)], module=MANAGEMENT, aliases=("clc",))
+@cmdlet(
+    "Clear-Content",
+    [Param("Path", position=0), Param("Force", switch=True)],
+    module=MANAGEMENT,
+    aliases=("clc",),
+)
 def clear_content(call: CommandCall) -> Iterator[Any]:
     for path in call.strings("Path") or []:
         provider, norm, _drive = provider_for(call, path)
@@ -532,33 +709,56 @@ def clear_content(call: CommandCall) -> Iterator[Any]:
 def _path_info(call: CommandCall, path: str) -> Any:
     drive = path.split(":", 1)[0]
     provider = next((p for p in PROVIDERS if drive in p.drives), None)
-    return new_object(["System.Management.Automation.PathInfo", "System.Object"],
-                      {"Drive": drive, "Provider": f"{provider.module}\\{provider.name}" if provider else "",
-                       "ProviderPath": path, "Path": path}, to_string_value=path)
+    return new_object(
+        ["System.Management.Automation.PathInfo", "System.Object"],
+        {
+            "Drive": drive,
+            "Provider": f"{provider.module}\\{provider.name}" if provider else "",
+            "ProviderPath": path,
+            "Path": path,
+        },
+        to_string_value=path,
+    )
 
 
-@cmdlet("Get-Location", [Param("PSProvider"), Param("PSDrive"), Param("Stack", switch=True)], module=MANAGEMENT,
-        aliases=("gl", "pwd"))
+@cmdlet(
+    "Get-Location",
+    [Param("PSProvider"), Param("PSDrive"), Param("Stack", switch=True)],
+    module=MANAGEMENT,
+    aliases=("gl", "pwd"),
+)
 def get_location(call: CommandCall) -> Iterator[Any]:
     yield _path_info(call, call.ctx.location)
 
 
-@cmdlet("Set-Location", [Param("Path", position=0), Param("LiteralPath"), Param("PassThru", switch=True)],
-        module=MANAGEMENT, aliases=("cd", "sl", "chdir"))
+@cmdlet(
+    "Set-Location",
+    [Param("Path", position=0), Param("LiteralPath"), Param("PassThru", switch=True)],
+    module=MANAGEMENT,
+    aliases=("cd", "sl", "chdir"),
+)
 def set_location(call: CommandCall) -> Iterator[Any]:
     path = call.string("Path") or call.string("LiteralPath") or call.scope.get("HOME")
     provider, norm, _drive = provider_for(call, path)
     if not provider.exists(call, norm) or not provider.is_container(call, norm):
-        raise call.fail(f"Cannot find path '{path}' because it does not exist.", "PathNotFound",
-                        ErrorCategory.ObjectNotFound, target=path,
-                        exception_type="System.Management.Automation.ItemNotFoundException")
+        raise call.fail(
+            f"Cannot find path '{path}' because it does not exist.",
+            "PathNotFound",
+            ErrorCategory.ObjectNotFound,
+            target=path,
+            exception_type="System.Management.Automation.ItemNotFoundException",
+        )
     call.ctx.location = norm
     if call.switch("PassThru"):
         yield _path_info(call, norm)
 
 
-@cmdlet("Resolve-Path", [Param("Path", position=0), Param("LiteralPath"), Param("Relative", switch=True)],
-        module=MANAGEMENT, aliases=("rvpa",))
+@cmdlet(
+    "Resolve-Path",
+    [Param("Path", position=0), Param("LiteralPath"), Param("Relative", switch=True)],
+    module=MANAGEMENT,
+    aliases=("rvpa",),
+)
 def resolve_path(call: CommandCall) -> Iterator[Any]:
     for path in call.strings("Path") or call.strings("LiteralPath") or []:
         provider, norm, _drive = provider_for(call, path)
@@ -579,8 +779,11 @@ class EnvironmentProvider(Provider):
     drives = ("Env",)
 
     def _entry(self, name: str, value: str) -> Any:
-        return new_object(["System.Collections.DictionaryEntry", "System.ValueType", "System.Object"],
-                          {"Name": name, "Key": name, "Value": value}, to_string_value="System.Collections.DictionaryEntry")
+        return new_object(
+            ["System.Collections.DictionaryEntry", "System.ValueType", "System.Object"],
+            {"Name": name, "Key": name, "Value": value},
+            to_string_value="System.Collections.DictionaryEntry",
+        )
 
     def is_container(self, call: CommandCall, path: str) -> bool:
         return self.provider_path(path) == ""
@@ -589,7 +792,9 @@ class EnvironmentProvider(Provider):
         name = self.provider_path(path)
         env = call.ctx.machine.environment
         if name == "":
-            return new_object(["System.Management.Automation.PSDriveInfo"], {"Name": "Env"}, to_string_value="Env")
+            return new_object(
+                ["System.Management.Automation.PSDriveInfo"], {"Name": "Env"}, to_string_value="Env"
+            )
         if name not in env:
             raise ItemNotFound(path)
         key = next(k for k in env if k.lower() == name.lower())

@@ -21,8 +21,12 @@ from winhost.engine.values import as_list, enumerate_value, to_bool, to_string
 UTILITY = "Microsoft.PowerShell.Utility"
 
 
-@cmdlet("Write-Output", [Param("InputObject", position=0, value_from_remaining=True),
-                         Param("NoEnumerate", switch=True)], module=UTILITY, aliases=("echo", "write"))
+@cmdlet(
+    "Write-Output",
+    [Param("InputObject", position=0, value_from_remaining=True), Param("NoEnumerate", switch=True)],
+    module=UTILITY,
+    aliases=("echo", "write"),
+)
 def write_output(call: CommandCall) -> Iterator[Any]:
     if call.has("InputObject"):
         value = call.get("InputObject")
@@ -44,22 +48,47 @@ def _color(value: Any) -> int | None:
     return None
 
 
-@cmdlet("Write-Host", [Param("Object", position=0, value_from_remaining=True), Param("NoNewline", switch=True),
-                       Param("Separator"), Param("ForegroundColor"), Param("BackgroundColor")], module=UTILITY)
+@cmdlet(
+    "Write-Host",
+    [
+        Param("Object", position=0, value_from_remaining=True),
+        Param("NoNewline", switch=True),
+        Param("Separator"),
+        Param("ForegroundColor"),
+        Param("BackgroundColor"),
+    ],
+    module=UTILITY,
+)
 def write_host(call: CommandCall) -> Iterator[Any]:
     values = as_list(call.get("Object")) if call.has("Object") else list(call.input())
     sep = call.string("Separator", " ") or ""
     text = sep.join(to_string(v) for v in values)
-    call.ctx.host.write_host(text, newline=not call.switch("NoNewline"),
-                             foreground=_color(call.get("ForegroundColor")),
-                             background=_color(call.get("BackgroundColor")))
+    call.ctx.host.write_host(
+        text,
+        newline=not call.switch("NoNewline"),
+        foreground=_color(call.get("ForegroundColor")),
+        background=_color(call.get("BackgroundColor")),
+    )
     return iter(())
 
 
-@cmdlet("Write-Error", [Param("Message", position=0, aliases=("Msg",)), Param("ErrorRecord"),
-                        Param("Exception"), Param("Category"), Param("ErrorId"), Param("TargetObject"),
-                        Param("RecommendedAction"), Param("CategoryActivity"), Param("CategoryReason"),
-                        Param("CategoryTargetName"), Param("CategoryTargetType")], module=UTILITY)
+@cmdlet(
+    "Write-Error",
+    [
+        Param("Message", position=0, aliases=("Msg",)),
+        Param("ErrorRecord"),
+        Param("Exception"),
+        Param("Category"),
+        Param("ErrorId"),
+        Param("TargetObject"),
+        Param("RecommendedAction"),
+        Param("CategoryActivity"),
+        Param("CategoryReason"),
+        Param("CategoryTargetName"),
+        Param("CategoryTargetType"),
+    ],
+    module=UTILITY,
+)
 def write_error(call: CommandCall) -> Iterator[Any]:
     record = call.get("ErrorRecord")
     if not isinstance(record, ErrorRecord):
@@ -84,14 +113,14 @@ def write_error(call: CommandCall) -> Iterator[Any]:
 
 @cmdlet("Write-Warning", [Param("Message", position=0, aliases=("Msg",))], module=UTILITY)
 def write_warning(call: CommandCall) -> Iterator[Any]:
-    for message in ([call.get("Message")] if call.has("Message") else call.input()):
+    for message in [call.get("Message")] if call.has("Message") else call.input():
         call.warning(to_string(message))
     return iter(())
 
 
 @cmdlet("Write-Verbose", [Param("Message", position=0, aliases=("Msg",))], module=UTILITY)
 def write_verbose(call: CommandCall) -> Iterator[Any]:
-    for message in ([call.get("Message")] if call.has("Message") else call.input()):
+    for message in [call.get("Message")] if call.has("Message") else call.input():
         call.verbose(to_string(message))
     return iter(())
 
@@ -99,27 +128,43 @@ def write_verbose(call: CommandCall) -> Iterator[Any]:
 @cmdlet("Write-Debug", [Param("Message", position=0, aliases=("Msg",))], module=UTILITY)
 def write_debug(call: CommandCall) -> Iterator[Any]:
     forced = to_bool(call.get("Debug")) if call.has("Debug") else None
-    for message in ([call.get("Message")] if call.has("Message") else call.input()):
+    for message in [call.get("Message")] if call.has("Message") else call.input():
         call.ctx.write_debug(to_string(message), call.scope, forced)
     return iter(())
 
 
-@cmdlet("Write-Information", [Param("MessageData", position=0, aliases=("Msg", "Message")),
-                              Param("Tags", position=1)], module=UTILITY)
+@cmdlet(
+    "Write-Information",
+    [Param("MessageData", position=0, aliases=("Msg", "Message")), Param("Tags", position=1)],
+    module=UTILITY,
+)
 def write_information(call: CommandCall) -> Iterator[Any]:
     tags = call.strings("Tags") or []
     call.ctx.host.write_information(call.get("MessageData"), source="Write-Information", tags=tags)
     return iter(())
 
 
-@cmdlet("Write-Progress", [Param("Activity", position=0), Param("Status", position=1), Param("Id", position=2),
-                           Param("PercentComplete"), Param("SecondsRemaining"), Param("CurrentOperation"),
-                           Param("ParentId"), Param("Completed", switch=True), Param("SourceId")],
-        module=UTILITY)
+@cmdlet(
+    "Write-Progress",
+    [
+        Param("Activity", position=0),
+        Param("Status", position=1),
+        Param("Id", position=2),
+        Param("PercentComplete"),
+        Param("SecondsRemaining"),
+        Param("CurrentOperation"),
+        Param("ParentId"),
+        Param("Completed", switch=True),
+        Param("SourceId"),
+    ],
+    module=UTILITY,
+)
 def write_progress(call: CommandCall) -> Iterator[Any]:
     percent = int(call.get("PercentComplete", -1))
     status = call.string("Status", "Processing") or "Processing"
-    call.ctx.host.write_progress(call.string("Activity", "") or "", status, -1 if call.switch("Completed") else percent)
+    call.ctx.host.write_progress(
+        call.string("Activity", "") or "", status, -1 if call.switch("Completed") else percent
+    )
     return iter(())
 
 

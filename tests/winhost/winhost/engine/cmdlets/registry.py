@@ -33,13 +33,32 @@ class Param:
 CmdletFunc = Callable[["CommandCall"], Iterator[Any]]
 
 COMMON_PARAMETERS = (
-    "ErrorAction", "WarningAction", "InformationAction", "Verbose", "Debug", "ErrorVariable",
-    "WarningVariable", "InformationVariable", "OutVariable", "OutBuffer", "PipelineVariable",
-    "WhatIf", "Confirm",
+    "ErrorAction",
+    "WarningAction",
+    "InformationAction",
+    "Verbose",
+    "Debug",
+    "ErrorVariable",
+    "WarningVariable",
+    "InformationVariable",
+    "OutVariable",
+    "OutBuffer",
+    "PipelineVariable",
+    "WhatIf",
+    "Confirm",
 )
 _COMMON_SWITCHES = {"verbose", "debug", "whatif", "confirm"}
-_COMMON_ALIASES = {"ea": "ErrorAction", "wa": "WarningAction", "ev": "ErrorVariable", "ov": "OutVariable",
-                   "vb": "Verbose", "db": "Debug", "wi": "WhatIf", "cf": "Confirm", "infa": "InformationAction"}
+_COMMON_ALIASES = {
+    "ea": "ErrorAction",
+    "wa": "WarningAction",
+    "ev": "ErrorVariable",
+    "ov": "OutVariable",
+    "vb": "Verbose",
+    "db": "Debug",
+    "wi": "WhatIf",
+    "cf": "Confirm",
+    "infa": "InformationAction",
+}
 
 
 @dataclasses.dataclass
@@ -74,8 +93,9 @@ class CmdletSpec:
                 bound[remaining.pop(0).name] = value
             elif rest is not None:
                 existing = bound.get(rest.name)
-                bound[rest.name] = (existing if isinstance(existing, list) else
-                                    ([] if existing is None else [existing])) + [value]
+                bound[rest.name] = (
+                    existing if isinstance(existing, list) else ([] if existing is None else [existing])
+                ) + [value]
             else:
                 raise PSRuntimeError(
                     make_error_record(

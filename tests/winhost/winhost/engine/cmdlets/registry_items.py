@@ -17,16 +17,31 @@ from psrpcore.types import ErrorCategory, PSCustomObject, PSNoteProperty
 
 from winhost.engine.cmdlets.items import ItemNotFound, Provider, register_provider
 from winhost.engine.context import CommandCall
-from winhost.engine.model import GPO_WINRM_SERVICE, TOPIC_REGISTRY, CIDict, RegistryValue, normalize_registry_path
+from winhost.engine.model import (
+    GPO_WINRM_SERVICE,
+    TOPIC_REGISTRY,
+    CIDict,
+    RegistryValue,
+    normalize_registry_path,
+)
 from winhost.engine.values import as_list, new_object, to_number, to_string
 
 _HIVES = {"HKLM": "HKEY_LOCAL_MACHINE", "HKCU": "HKEY_CURRENT_USER"}
 _IMPLICIT = {
-    "hklm:\\", "hklm:\\software", "hklm:\\system", "hklm:\\software\\microsoft", "hklm:\\software\\policies",
-    "hklm:\\software\\policies\\microsoft", "hklm:\\software\\microsoft\\windows",
-    "hklm:\\software\\microsoft\\windows\\currentversion", "hklm:\\software\\microsoft\\windows\\currentversion\\policies",
-    "hklm:\\software\\microsoft\\windows nt", "hklm:\\system\\currentcontrolset",
-    "hklm:\\system\\currentcontrolset\\services", "hklm:\\system\\currentcontrolset\\control", "hkcu:\\",
+    "hklm:\\",
+    "hklm:\\software",
+    "hklm:\\system",
+    "hklm:\\software\\microsoft",
+    "hklm:\\software\\policies",
+    "hklm:\\software\\policies\\microsoft",
+    "hklm:\\software\\microsoft\\windows",
+    "hklm:\\software\\microsoft\\windows\\currentversion",
+    "hklm:\\software\\microsoft\\windows\\currentversion\\policies",
+    "hklm:\\software\\microsoft\\windows nt",
+    "hklm:\\system\\currentcontrolset",
+    "hklm:\\system\\currentcontrolset\\services",
+    "hklm:\\system\\currentcontrolset\\control",
+    "hkcu:\\",
     "hkcu:\\software",
 }
 _KINDS = ("String", "ExpandString", "Binary", "DWord", "MultiString", "QWord")
@@ -53,8 +68,10 @@ class RegistryProvider(Provider):
         if key.lower() in _IMPLICIT:
             return True
         with call.ctx.machine.lock:
-            return any(k.lower() == key.lower() or k.lower().startswith(key.lower() + "\\")
-                       for k in call.ctx.machine.registry)
+            return any(
+                k.lower() == key.lower() or k.lower().startswith(key.lower() + "\\")
+                for k in call.ctx.machine.registry
+            )
 
     def is_container(self, call: CommandCall, path: str) -> bool:
         return True
@@ -64,20 +81,27 @@ class RegistryProvider(Provider):
         prefix = key.lower() + "\\"
         names: dict[str, str] = {}
         with call.ctx.machine.lock:
-            candidates = list(call.ctx.machine.registry) + [k for k in _IMPLICIT]
+            candidates = list(call.ctx.machine.registry) + list(_IMPLICIT)
         for k in candidates:
             if k.lower().startswith(prefix):
-                child = k[len(prefix):].split("\\", 1)[0]
+                child = k[len(prefix) :].split("\\", 1)[0]
                 if child:
-                    names.setdefault(child.lower(), child if k in call.ctx.machine.registry else child.title())
+                    names.setdefault(
+                        child.lower(), child if k in call.ctx.machine.registry else child.title()
+                    )
         return sorted(names.values(), key=str.lower)
 
     def _key_object(self, call: CommandCall, path: str) -> Any:
         values = self._key(call, path) or CIDict()
         return new_object(
             ["Microsoft.Win32.RegistryKey", "System.MarshalByRefObject", "System.Object"],
-            {"Name": _native(normalize_registry_path(path)), "SubKeyCount": len(self._subkeys(call, path)),
-             "ValueCount": len(values), "View": "Default", "Handle": None},
+            {
+                "Name": _native(normalize_registry_path(path)),
+                "SubKeyCount": len(self._subkeys(call, path)),
+                "ValueCount": len(values),
+                "View": "Default",
+                "Handle": None,
+            },
             to_string_value=_native(normalize_registry_path(path)),
             extended={"Property": list(values.keys())},
         )
@@ -103,8 +127,13 @@ class RegistryProvider(Provider):
         key = normalize_registry_path(path)
         parent = key.rpartition("\\")[0]
         if self.exists(call, key) and not call.switch("Force"):
-            raise call.fail(f"A key at this path already exists.", "System.IO.IOException",
-                            ErrorCategory.ResourceExists, target=path, exception_type="System.IO.IOException")
+            raise call.fail(
+                "A key at this path already exists.",
+                "System.IO.IOException",
+                ErrorCategory.ResourceExists,
+                target=path,
+                exception_type="System.IO.IOException",
+            )
         if not self.exists(call, parent) and not call.switch("Force"):
             raise ItemNotFound(parent)
         call.ctx.machine.registry_key(key, create=True)
@@ -119,9 +148,12 @@ class RegistryProvider(Provider):
             raise ItemNotFound(path)
         subkeys = self._subkeys(call, key)
         if subkeys and not recurse:
-            raise call.fail(f"The item at {path} has children and the Recurse parameter was not specified.",
-                            "RemoveItemUnauthorizedAccessError", ErrorCategory.InvalidOperation,
-                            exception_type="System.InvalidOperationException")
+            raise call.fail(
+                f"The item at {path} has children and the Recurse parameter was not specified.",
+                "RemoveItemUnauthorizedAccessError",
+                ErrorCategory.InvalidOperation,
+                exception_type="System.InvalidOperationException",
+            )
         machine = call.ctx.machine
         with machine.lock:
             for k in list(machine.registry):
@@ -141,23 +173,33 @@ class RegistryProvider(Provider):
             obj.PSObject.extended_properties.append(PSNoteProperty(name, value=rv.value))
         for w in wanted or []:
             if w not in values:
-                call.error(f"Property {w} does not exist at path {_native(normalize_registry_path(path))}.",
-                           "System.Management.Automation.PSArgumentException", ErrorCategory.InvalidArgument,
-                           target=w, exception_type="System.Management.Automation.PSArgumentException")
+                call.error(
+                    f"Property {w} does not exist at path {_native(normalize_registry_path(path))}.",
+                    "System.Management.Automation.PSArgumentException",
+                    ErrorCategory.InvalidArgument,
+                    target=w,
+                    exception_type="System.Management.Automation.PSArgumentException",
+                )
         if wanted is not None and not obj.PSObject.extended_properties:
             return None
         return obj
 
-    def set_property(self, call: CommandCall, path: str, name: str, value: Any, kind: str | None,
-                     create: bool) -> Any:
+    def set_property(  # noqa: PLR0917 - provider interface
+        self, call: CommandCall, path: str, name: str, value: Any, kind: str | None, create: bool
+    ) -> Any:
         if not self.exists(call, path):
             raise ItemNotFound(path)
         machine = call.ctx.machine
         key = machine.registry_key(path, create=True)
         assert key is not None
         if create and name in key and not call.switch("Force"):
-            raise call.fail("The property already exists.", "System.IO.IOException", ErrorCategory.ResourceExists,
-                            target=name, exception_type="System.IO.IOException")
+            raise call.fail(
+                "The property already exists.",
+                "System.IO.IOException",
+                ErrorCategory.ResourceExists,
+                target=name,
+                exception_type="System.IO.IOException",
+            )
         kind_name = _kind(kind) if kind else (key[name].kind if name in key else _infer_kind(value))
         converted = _convert(kind_name, value)
         with machine.lock:
@@ -170,9 +212,13 @@ class RegistryProvider(Provider):
     def remove_property(self, call: CommandCall, path: str, name: str) -> None:
         key = self._key(call, path)
         if key is None or name not in key:
-            call.error(f"Property {name} does not exist at path {_native(normalize_registry_path(path))}.",
-                       "System.Management.Automation.PSArgumentException", ErrorCategory.InvalidArgument, target=name,
-                       exception_type="System.Management.Automation.PSArgumentException")
+            call.error(
+                f"Property {name} does not exist at path {_native(normalize_registry_path(path))}.",
+                "System.Management.Automation.PSArgumentException",
+                ErrorCategory.InvalidArgument,
+                target=name,
+                exception_type="System.Management.Automation.PSArgumentException",
+            )
             return
         with call.ctx.machine.lock:
             del key[name]
@@ -197,7 +243,7 @@ def _kind(kind: str) -> str:
 
 
 def _infer_kind(value: Any) -> str:
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, (bool, int)):
         return "DWord"
     if isinstance(value, list):
         return "MultiString"

@@ -58,8 +58,12 @@ class ServiceType(PSFlagBase):
     InteractiveProcess = 256
 
 
-SERVICE_TYPE_NAMES = ["System.ServiceProcess.ServiceController", "System.ComponentModel.Component",
-                      "System.MarshalByRefObject", "System.Object"]
+SERVICE_TYPE_NAMES = [
+    "System.ServiceProcess.ServiceController",
+    "System.ComponentModel.Component",
+    "System.MarshalByRefObject",
+    "System.Object",
+]
 MODULE = "Microsoft.PowerShell.Management"
 
 
@@ -72,8 +76,11 @@ def service_object(machine: Machine, svc: Service, depth: int = 1) -> PSObject:
     required: list[Any] = []
     if depth > 0:
         deps = [service_object(machine, s, depth - 1) for s in _dependents(machine, svc.name)]
-        required = [service_object(machine, machine.services[d], depth - 1)
-                    for d in svc.depends_on if d in machine.services]
+        required = [
+            service_object(machine, machine.services[d], depth - 1)
+            for d in svc.depends_on
+            if d in machine.services
+        ]
     obj = new_object(
         SERVICE_TYPE_NAMES,
         {
@@ -109,8 +116,12 @@ def service_object(machine: Machine, svc: Service, depth: int = 1) -> PSObject:
     def _wait(*_a: Any) -> None:
         _refresh()
 
-    obj._winhost_methods = {"stop": _stop, "start": _start, "refresh": _refresh,  # type: ignore[attr-defined]
-                            "waitforstatus": _wait}
+    obj._winhost_methods = {
+        "stop": _stop,
+        "start": _start,
+        "refresh": _refresh,
+        "waitforstatus": _wait,
+    }
     return obj
 
 
@@ -135,7 +146,9 @@ def start_service(machine: Machine, name: str) -> None:
     machine.notify(TOPIC_SERVICES)
 
 
-def _match_services(call: CommandCall, names: list[str] | None, display: list[str] | None) -> Iterator[Service]:
+def _match_services(
+    call: CommandCall, names: list[str] | None, display: list[str] | None
+) -> Iterator[Service]:
     machine = call.ctx.machine
     if names is None and display is None:
         yield from sorted(machine.services.values(), key=lambda s: s.name.lower())
@@ -143,16 +156,24 @@ def _match_services(call: CommandCall, names: list[str] | None, display: list[st
     for pattern in names or []:
         matches = [s for s in machine.services.values() if like(s.name, pattern)]
         if not matches and not any(ch in pattern for ch in "*?["):
-            call.error(f"Cannot find any service with service name '{pattern}'.", "NoServiceFoundForGivenName",
-                       ErrorCategory.ObjectNotFound, target=pattern,
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            call.error(
+                f"Cannot find any service with service name '{pattern}'.",
+                "NoServiceFoundForGivenName",
+                ErrorCategory.ObjectNotFound,
+                target=pattern,
+                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+            )
         yield from sorted(matches, key=lambda s: s.name.lower())
     for pattern in display or []:
         matches = [s for s in machine.services.values() if like(s.display_name, pattern)]
         if not matches and not any(ch in pattern for ch in "*?["):
-            call.error(f"Cannot find any service with display name '{pattern}'.",
-                       "NoServiceFoundForGivenDisplayName", ErrorCategory.ObjectNotFound, target=pattern,
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            call.error(
+                f"Cannot find any service with display name '{pattern}'.",
+                "NoServiceFoundForGivenDisplayName",
+                ErrorCategory.ObjectNotFound,
+                target=pattern,
+                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+            )
         yield from sorted(matches, key=lambda s: s.name.lower())
 
 
@@ -180,10 +201,20 @@ _SVC_PARAMS = [
 ]
 
 
-@cmdlet("Get-Service", [Param("Name", position=0, aliases=("ServiceName",)), Param("DisplayName"),
-                        Param("InputObject"), Param("ComputerName"), Param("DependentServices", switch=True),
-                        Param("RequiredServices", switch=True), Param("Include"), Param("Exclude")],
-        module=MODULE)
+@cmdlet(
+    "Get-Service",
+    [
+        Param("Name", position=0, aliases=("ServiceName",)),
+        Param("DisplayName"),
+        Param("InputObject"),
+        Param("ComputerName"),
+        Param("DependentServices", switch=True),
+        Param("RequiredServices", switch=True),
+        Param("Include"),
+        Param("Exclude"),
+    ],
+    module=MODULE,
+)
 def get_service(call: CommandCall) -> Iterator[Any]:
     machine = call.ctx.machine
     if not call.has("Name") and not call.has("DisplayName") and call.expecting_input:
@@ -209,21 +240,31 @@ def stop_service_cmd(call: CommandCall) -> Iterator[Any]:
             continue
         running_deps = [d for d in _dependents(machine, svc.name) if d.status != "Stopped"]
         if running_deps and not call.switch("Force"):
-            call.error(f"Cannot stop service '{svc.display_name} ({svc.name})' because it has dependent services. "
-                       "It can only be stopped if the Force flag is set.", "ServiceHasDependentServices",
-                       ErrorCategory.InvalidOperation, target=service_object(machine, svc),
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            call.error(
+                f"Cannot stop service '{svc.display_name} ({svc.name})' because it has dependent services. "
+                "It can only be stopped if the Force flag is set.",
+                "ServiceHasDependentServices",
+                ErrorCategory.InvalidOperation,
+                target=service_object(machine, svc),
+                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+            )
             continue
         try:
             for dep in running_deps:
                 stop_service(machine, dep.name)
-            call.verbose(f'Performing the operation "Stop-Service" on target "{svc.display_name} ({svc.name})".')
+            call.verbose(
+                f'Performing the operation "Stop-Service" on target "{svc.display_name} ({svc.name})".'
+            )
             stop_service(machine, svc.name)
         except PermissionError as exc:
-            call.error(f"Service '{svc.display_name} ({svc.name})' cannot be stopped due to the following error: "
-                       f"{exc}", "CouldNotStopService", ErrorCategory.CloseError,
-                       target=service_object(machine, svc),
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            call.error(
+                f"Service '{svc.display_name} ({svc.name})' cannot be stopped due to the following error: "
+                f"{exc}",
+                "CouldNotStopService",
+                ErrorCategory.CloseError,
+                target=service_object(machine, svc),
+                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+            )
             continue
         if call.switch("PassThru"):
             yield service_object(machine, svc)
@@ -238,10 +279,14 @@ def start_service_cmd(call: CommandCall) -> Iterator[Any]:
         try:
             start_service(machine, svc.name)
         except PermissionError as exc:
-            call.error(f"Service '{svc.display_name} ({svc.name})' cannot be started due to the following error: "
-                       f"{exc}", "CouldNotStartService", ErrorCategory.OpenError,
-                       target=service_object(machine, svc),
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            call.error(
+                f"Service '{svc.display_name} ({svc.name})' cannot be started due to the following error: "
+                f"{exc}",
+                "CouldNotStartService",
+                ErrorCategory.OpenError,
+                target=service_object(machine, svc),
+                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+            )
             continue
         if call.switch("PassThru"):
             yield service_object(machine, svc)
@@ -258,18 +303,32 @@ def restart_service_cmd(call: CommandCall) -> Iterator[Any]:
                 stop_service(machine, svc.name)
             start_service(machine, svc.name)
         except PermissionError as exc:
-            call.error(f"Service '{svc.display_name} ({svc.name})' cannot be restarted: {exc}",
-                       "CouldNotStopService", ErrorCategory.CloseError, target=svc.name,
-                       exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+            call.error(
+                f"Service '{svc.display_name} ({svc.name})' cannot be restarted: {exc}",
+                "CouldNotStopService",
+                ErrorCategory.CloseError,
+                target=svc.name,
+                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+            )
             continue
         if call.switch("PassThru"):
             yield service_object(machine, svc)
 
 
-@cmdlet("Set-Service", [Param("Name", position=0, aliases=("ServiceName", "SN")), Param("DisplayName"),
-                        Param("Description"), Param("StartupType", aliases=("StartMode", "ST")),
-                        Param("Status"), Param("InputObject"), Param("PassThru", switch=True),
-                        Param("Force", switch=True)], module=MODULE)
+@cmdlet(
+    "Set-Service",
+    [
+        Param("Name", position=0, aliases=("ServiceName", "SN")),
+        Param("DisplayName"),
+        Param("Description"),
+        Param("StartupType", aliases=("StartMode", "ST")),
+        Param("Status"),
+        Param("InputObject"),
+        Param("PassThru", switch=True),
+        Param("Force", switch=True),
+    ],
+    module=MODULE,
+)
 def set_service_cmd(call: CommandCall) -> Iterator[Any]:
     machine = call.ctx.machine
     if call.has("Name"):
@@ -277,9 +336,13 @@ def set_service_cmd(call: CommandCall) -> Iterator[Any]:
         targets = [machine.services[n] for n in names if n in machine.services]
         for n in names:
             if n not in machine.services:
-                call.error(f"Service '{n}' was not found on computer '.'.", "InvalidOperationException",
-                           ErrorCategory.ObjectNotFound, target=n,
-                           exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+                call.error(
+                    f"Service '{n}' was not found on computer '.'.",
+                    "InvalidOperationException",
+                    ErrorCategory.ObjectNotFound,
+                    target=n,
+                    exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+                )
     else:
         targets = list(_targets(call))
     for svc in targets:
@@ -292,8 +355,9 @@ def set_service_cmd(call: CommandCall) -> Iterator[Any]:
                 mode = to_string(call.get("StartupType"))
                 if mode.lower() == "automaticdelayedstart":
                     mode = "Automatic"
-                svc.start_type = ServiceStartMode[next(m for m in ServiceStartMode.__members__
-                                                        if m.lower() == mode.lower())].name
+                svc.start_type = ServiceStartMode[
+                    next(m for m in ServiceStartMode.__members__ if m.lower() == mode.lower())
+                ].name
         if call.has("Status"):
             status = to_string(call.get("Status")).lower()
             try:
@@ -305,8 +369,13 @@ def set_service_cmd(call: CommandCall) -> Iterator[Any]:
                     with machine.lock:
                         svc.status = "Paused"
             except PermissionError as exc:
-                call.error(str(exc), "CouldNotSetService", ErrorCategory.PermissionDenied, target=svc.name,
-                           exception_type="Microsoft.PowerShell.Commands.ServiceCommandException")
+                call.error(
+                    str(exc),
+                    "CouldNotSetService",
+                    ErrorCategory.PermissionDenied,
+                    target=svc.name,
+                    exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+                )
         machine.notify(TOPIC_SERVICES)
         if call.switch("PassThru"):
             yield service_object(machine, svc)

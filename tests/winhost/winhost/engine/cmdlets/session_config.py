@@ -41,16 +41,35 @@ _NETWORK_DENY = "NT AUTHORITY\\NETWORK AccessDenied, "
 
 def config_object(sc: SessionConfiguration) -> Any:
     return new_object(
-        ["Microsoft.PowerShell.Commands.PSSessionConfigurationCommands#PSSessionConfiguration", "System.Object"],
+        [
+            "Microsoft.PowerShell.Commands.PSSessionConfigurationCommands#PSSessionConfiguration",
+            "System.Object",
+        ],
         {
-            "Name": sc.name, "PSVersion": sc.ps_version, "StartupScript": "", "RunAsUser": sc.run_as_user,
-            "Permission": sc.permission, "Enabled": sc.enabled, "Architecture": sc.architecture,
-            "URI": sc.uri, "SessionType": sc.session_type, "LanguageMode": sc.language_mode,
-            "ConfigFilePath": sc.path, "Filename": "%windir%\\system32\\pwrshplugin.dll",
-            "ResourceUri": sc.uri, "Capability": ["Shell"], "xmlns": "http://schemas.microsoft.com/wbem/wsman/1/config/PluginConfiguration",
-            "lang": "en-US", "SDKVersion": "2", "MaxShells": "2147483647", "MaxShellsPerUser": "2147483647",
-            "IdleTimeoutms": "7200000", "OutputBufferingMode": "Block", "ProcessIdleTimeoutSec": "0",
-            "MaxMemoryPerShellMB": "2147483647", "MaxConcurrentUsers": "2147483647",
+            "Name": sc.name,
+            "PSVersion": sc.ps_version,
+            "StartupScript": "",
+            "RunAsUser": sc.run_as_user,
+            "Permission": sc.permission,
+            "Enabled": sc.enabled,
+            "Architecture": sc.architecture,
+            "URI": sc.uri,
+            "SessionType": sc.session_type,
+            "LanguageMode": sc.language_mode,
+            "ConfigFilePath": sc.path,
+            "Filename": "%windir%\\system32\\pwrshplugin.dll",
+            "ResourceUri": sc.uri,
+            "Capability": ["Shell"],
+            "xmlns": "http://schemas.microsoft.com/wbem/wsman/1/config/PluginConfiguration",
+            "lang": "en-US",
+            "SDKVersion": "2",
+            "MaxShells": "2147483647",
+            "MaxShellsPerUser": "2147483647",
+            "IdleTimeoutms": "7200000",
+            "OutputBufferingMode": "Block",
+            "ProcessIdleTimeoutSec": "0",
+            "MaxMemoryPerShellMB": "2147483647",
+            "MaxConcurrentUsers": "2147483647",
         },
         to_string_value=sc.name,
     )
@@ -70,9 +89,13 @@ def _select(call: CommandCall) -> list[SessionConfiguration]:
     for pattern in patterns:
         match = [c for c in configs if like(c.name, pattern)]
         if not match and not any(ch in pattern for ch in "*?"):
-            call.error(f"No session configuration matches criteria \"{pattern}\".", "Microsoft.PowerShell.Commands."
-                       "WriteErrorException", ErrorCategory.ObjectNotFound, target=pattern,
-                       exception_type="Microsoft.PowerShell.Commands.WriteErrorException")
+            call.error(
+                f'No session configuration matches criteria "{pattern}".',
+                "Microsoft.PowerShell.Commands.WriteErrorException",
+                ErrorCategory.ObjectNotFound,
+                target=pattern,
+                exception_type="Microsoft.PowerShell.Commands.WriteErrorException",
+            )
         out.extend(m for m in match if m not in out)
     return out
 
@@ -80,9 +103,13 @@ def _select(call: CommandCall) -> list[SessionConfiguration]:
 def _require_admin(call: CommandCall) -> None:
     account = call.ctx.machine.accounts.get(call.ctx.user.split("\\")[-1])
     if account is not None and not account.is_admin:
-        raise call.fail("Access is denied. To run this cmdlet, start Windows PowerShell with the \"Run as "
-                        "administrator\" option.", "System.InvalidOperationException", ErrorCategory.PermissionDenied,
-                        exception_type="System.InvalidOperationException")
+        raise call.fail(
+            'Access is denied. To run this cmdlet, start Windows PowerShell with the "Run as '
+            'administrator" option.',
+            "System.InvalidOperationException",
+            ErrorCategory.PermissionDenied,
+            exception_type="System.InvalidOperationException",
+        )
 
 
 @cmdlet("Get-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True)], module=CORE)
@@ -91,26 +118,46 @@ def get_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     yield from (config_object(c) for c in _select(call))
 
 
-@cmdlet("Register-PSSessionConfiguration", [Param("Name", position=0), Param("Path"), Param("RunAsCredential"),
-                                            Param("ProcessorArchitecture"), Param("SecurityDescriptorSddl"),
-                                            Param("ShowSecurityDescriptorUI", switch=True), Param("StartupScript"),
-                                            Param("SessionType"), Param("PSVersion"), Param("Force", switch=True),
-                                            Param("NoServiceRestart", switch=True), Param("AccessMode")], module=CORE)
+@cmdlet(
+    "Register-PSSessionConfiguration",
+    [
+        Param("Name", position=0),
+        Param("Path"),
+        Param("RunAsCredential"),
+        Param("ProcessorArchitecture"),
+        Param("SecurityDescriptorSddl"),
+        Param("ShowSecurityDescriptorUI", switch=True),
+        Param("StartupScript"),
+        Param("SessionType"),
+        Param("PSVersion"),
+        Param("Force", switch=True),
+        Param("NoServiceRestart", switch=True),
+        Param("AccessMode"),
+    ],
+    module=CORE,
+)
 def register_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     _require_admin(call)
     machine = call.ctx.machine
     name = call.string("Name") or ""
     if name in machine.session_configurations and not call.switch("Force"):
-        raise call.fail(f"Cannot register the session configuration {name} because a configuration with the same "
-                        "name already exists.", "PSSessionConfigurationExists", ErrorCategory.ResourceExists,
-                        exception_type="System.InvalidOperationException")
+        raise call.fail(
+            f"Cannot register the session configuration {name} because a configuration with the same "
+            "name already exists.",
+            "PSSessionConfigurationExists",
+            ErrorCategory.ResourceExists,
+            exception_type="System.InvalidOperationException",
+        )
     sc = SessionConfiguration(name)
     if call.has("Path"):
         pssc = real_path(call, call.string("Path") or "")
         if not pssc.is_file():
-            raise call.fail(f"Cannot find path '{call.string('Path')}' because it does not exist.", "PathNotFound",
-                            ErrorCategory.ObjectNotFound, exception_type="System.Management.Automation."
-                            "ItemNotFoundException")
+            raise call.fail(
+                f"Cannot find path '{call.string('Path')}' because it does not exist.",
+                "PathNotFound",
+                ErrorCategory.ObjectNotFound,
+                exception_type="System.Management.Automation.ItemNotFoundException",
+            )
         text = pssc.read_text(encoding="utf-8", errors="replace")
         sc.path = call.string("Path") or ""
         if "RestrictedRemoteServer" in text:
@@ -128,13 +175,24 @@ def register_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     with machine.lock:
         machine.session_configurations[name] = sc
     machine.notify(TOPIC_SESSION_CONFIGS)
-    yield new_object(["System.Xml.XmlElement", "System.Object"],
-                     {"WSManConfig": "Microsoft.WSMan.Management\\WSMan::localhost\\Plugin", "Keys": [f"Name={name}"],
-                      "Name": name, "TypeNameOfElement": "Container", "Type": "Container"}, to_string_value=name)
+    yield new_object(
+        ["System.Xml.XmlElement", "System.Object"],
+        {
+            "WSManConfig": "Microsoft.WSMan.Management\\WSMan::localhost\\Plugin",
+            "Keys": [f"Name={name}"],
+            "Name": name,
+            "TypeNameOfElement": "Container",
+            "Type": "Container",
+        },
+        to_string_value=name,
+    )
 
 
-@cmdlet("Unregister-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True),
-                                              Param("NoServiceRestart", switch=True)], module=CORE)
+@cmdlet(
+    "Unregister-PSSessionConfiguration",
+    [Param("Name", position=0), Param("Force", switch=True), Param("NoServiceRestart", switch=True)],
+    module=CORE,
+)
 def unregister_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     _require_admin(call)
     machine = call.ctx.machine
@@ -148,8 +206,11 @@ def unregister_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
 def _set_enabled(call: CommandCall, enabled: bool) -> Iterator[Any]:
     _require_admin(call)
     machine = call.ctx.machine
-    configs = _select(call) if call.has("Name") else [c for c in machine.session_configurations.values()
-                                                     if c.name.lower().startswith("microsoft.")]
+    configs = (
+        _select(call)
+        if call.has("Name")
+        else [c for c in machine.session_configurations.values() if c.name.lower().startswith("microsoft.")]
+    )
     with machine.lock:
         for sc in configs:
             sc.enabled = enabled
@@ -161,24 +222,45 @@ def _set_enabled(call: CommandCall, enabled: bool) -> Iterator[Any]:
     return iter(())
 
 
-@cmdlet("Enable-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True),
-                                          Param("SecurityDescriptorSddl"), Param("SkipNetworkProfileCheck", switch=True),
-                                          Param("NoServiceRestart", switch=True)], module=CORE)
+@cmdlet(
+    "Enable-PSSessionConfiguration",
+    [
+        Param("Name", position=0),
+        Param("Force", switch=True),
+        Param("SecurityDescriptorSddl"),
+        Param("SkipNetworkProfileCheck", switch=True),
+        Param("NoServiceRestart", switch=True),
+    ],
+    module=CORE,
+)
 def enable_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     return _set_enabled(call, True)
 
 
-@cmdlet("Disable-PSSessionConfiguration", [Param("Name", position=0), Param("Force", switch=True),
-                                           Param("NoServiceRestart", switch=True)], module=CORE)
+@cmdlet(
+    "Disable-PSSessionConfiguration",
+    [Param("Name", position=0), Param("Force", switch=True), Param("NoServiceRestart", switch=True)],
+    module=CORE,
+)
 def disable_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     return _set_enabled(call, False)
 
 
-@cmdlet("Set-PSSessionConfiguration", [Param("Name", position=0), Param("SecurityDescriptorSddl"),
-                                       Param("RunAsCredential"), Param("Force", switch=True),
-                                       Param("ShowSecurityDescriptorUI", switch=True), Param("AccessMode"),
-                                       Param("NoServiceRestart", switch=True), Param("MaximumReceivedDataSizePerCommandMB"),
-                                       Param("MaximumReceivedObjectSizeMB")], module=CORE)
+@cmdlet(
+    "Set-PSSessionConfiguration",
+    [
+        Param("Name", position=0),
+        Param("SecurityDescriptorSddl"),
+        Param("RunAsCredential"),
+        Param("Force", switch=True),
+        Param("ShowSecurityDescriptorUI", switch=True),
+        Param("AccessMode"),
+        Param("NoServiceRestart", switch=True),
+        Param("MaximumReceivedDataSizePerCommandMB"),
+        Param("MaximumReceivedObjectSizeMB"),
+    ],
+    module=CORE,
+)
 def set_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     _require_admin(call)
     machine = call.ctx.machine
@@ -201,7 +283,11 @@ def set_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     return iter(())
 
 
-@cmdlet("Enable-PSRemoting", [Param("Force", switch=True), Param("SkipNetworkProfileCheck", switch=True)], module=CORE)
+@cmdlet(
+    "Enable-PSRemoting",
+    [Param("Force", switch=True), Param("SkipNetworkProfileCheck", switch=True)],
+    module=CORE,
+)
 def enable_psremoting(call: CommandCall) -> Iterator[Any]:
     _require_admin(call)
     machine = call.ctx.machine
@@ -244,10 +330,12 @@ def disable_psremoting(call: CommandCall) -> Iterator[Any]:
             if not sc.permission.startswith(_NETWORK_DENY):
                 sc.permission = _NETWORK_DENY + sc.permission
     machine.notify(TOPIC_SESSION_CONFIGS)
-    call.warning("Disabling the session configurations did not undo all the changes made by the Enable-PSRemoting or "
-                 "Enable-PSSessionConfiguration cmdlet. You might have to manually undo the changes by following these "
-                 "steps:\n    1. Stop and disable the WinRM service.\n    2. Delete the listener that accepts requests "
-                 "on any IP address.\n    3. Disable the firewall exceptions for WS-Management communications.\n    4. "
-                 "Restore the value of the LocalAccountTokenFilterPolicy to 0, which restricts remote access to members "
-                 "of the Administrators group on the computer.")
+    call.warning(
+        "Disabling the session configurations did not undo all the changes made by the Enable-PSRemoting or "
+        "Enable-PSSessionConfiguration cmdlet. You might have to manually undo the changes by following these "
+        "steps:\n    1. Stop and disable the WinRM service.\n    2. Delete the listener that accepts requests "
+        "on any IP address.\n    3. Disable the firewall exceptions for WS-Management communications.\n    4. "
+        "Restore the value of the LocalAccountTokenFilterPolicy to 0, which restricts remote access to members "
+        "of the Administrators group on the computer."
+    )
     return iter(())

@@ -28,8 +28,12 @@ WSMAN_MODULE = "Microsoft.WSMan.Management"
 
 def process_object(proc: Process) -> Any:
     obj = new_object(
-        ["System.Diagnostics.Process", "System.ComponentModel.Component", "System.MarshalByRefObject",
-         "System.Object"],
+        [
+            "System.Diagnostics.Process",
+            "System.ComponentModel.Component",
+            "System.MarshalByRefObject",
+            "System.Object",
+        ],
         {
             "Id": proc.id,
             "ProcessName": proc.name,
@@ -53,8 +57,16 @@ def process_object(proc: Process) -> Any:
     return obj
 
 
-@cmdlet("Get-Process", [Param("Name", position=0, aliases=("ProcessName",)), Param("Id", aliases=("PID",)),
-                        Param("IncludeUserName", switch=True)], module=MANAGEMENT, aliases=("ps", "gps"))
+@cmdlet(
+    "Get-Process",
+    [
+        Param("Name", position=0, aliases=("ProcessName",)),
+        Param("Id", aliases=("PID",)),
+        Param("IncludeUserName", switch=True),
+    ],
+    module=MANAGEMENT,
+    aliases=("ps", "gps"),
+)
 def get_process(call: CommandCall) -> Iterator[Any]:
     procs = sorted(call.ctx.machine.processes, key=lambda p: (p.name.lower(), p.id))
     if call.has("Id"):
@@ -62,9 +74,13 @@ def get_process(call: CommandCall) -> Iterator[Any]:
         for pid in ids:
             match = [p for p in procs if p.id == pid]
             if not match:
-                call.error(f"Cannot find a process with the process identifier {pid}.", "NoProcessFoundForGivenId",
-                           ErrorCategory.ObjectNotFound, target=pid,
-                           exception_type="Microsoft.PowerShell.Commands.ProcessCommandException")
+                call.error(
+                    f"Cannot find a process with the process identifier {pid}.",
+                    "NoProcessFoundForGivenId",
+                    ErrorCategory.ObjectNotFound,
+                    target=pid,
+                    exception_type="Microsoft.PowerShell.Commands.ProcessCommandException",
+                )
             yield from (process_object(p) for p in match)
         return
     names = call.strings("Name")
@@ -74,39 +90,73 @@ def get_process(call: CommandCall) -> Iterator[Any]:
     for pattern in names:
         match = [p for p in procs if like(p.name, pattern)]
         if not match and not any(ch in pattern for ch in "*?"):
-            call.error(f'Cannot find a process with the name "{pattern}". Verify the process name and call the cmdlet '
-                       "again.", "NoProcessFoundForGivenName", ErrorCategory.ObjectNotFound, target=pattern,
-                       exception_type="Microsoft.PowerShell.Commands.ProcessCommandException")
+            call.error(
+                f'Cannot find a process with the name "{pattern}". Verify the process name and call the cmdlet '
+                "again.",
+                "NoProcessFoundForGivenName",
+                ErrorCategory.ObjectNotFound,
+                target=pattern,
+                exception_type="Microsoft.PowerShell.Commands.ProcessCommandException",
+            )
         yield from (process_object(p) for p in match)
 
 
-@cmdlet("Get-Command", [Param("Name", position=0), Param("Module"), Param("CommandType"),
-                        Param("ListImported", switch=True)], module="Microsoft.PowerShell.Core", aliases=("gcm",))
+@cmdlet(
+    "Get-Command",
+    [Param("Name", position=0), Param("Module"), Param("CommandType"), Param("ListImported", switch=True)],
+    module="Microsoft.PowerShell.Core",
+    aliases=("gcm",),
+)
 def get_command(call: CommandCall) -> Iterator[Any]:
     patterns = call.strings("Name") or ["*"]
     for pattern in patterns:
         found = [spec for spec in CATALOGUE.values() if like(spec.name, pattern)]
         func = call.scope.find_function(pattern)
         if func is not None:
-            yield new_object(["System.Management.Automation.FunctionInfo", "System.Management.Automation.CommandInfo",
-                              "System.Object"],
-                             {"Name": func.name, "CommandType": CommandTypes.Function, "Source": "", "ModuleName": "",
-                              "Definition": ""}, to_string_value=func.name)
+            yield new_object(
+                [
+                    "System.Management.Automation.FunctionInfo",
+                    "System.Management.Automation.CommandInfo",
+                    "System.Object",
+                ],
+                {
+                    "Name": func.name,
+                    "CommandType": CommandTypes.Function,
+                    "Source": "",
+                    "ModuleName": "",
+                    "Definition": "",
+                },
+                to_string_value=func.name,
+            )
             continue
         if not found and not any(ch in pattern for ch in "*?"):
-            call.error(f"The term '{pattern}' is not recognized as the name of a cmdlet, function, script file, or "
-                       "operable program. Check the spelling of the name, or if a path was included, verify that the "
-                       "path is correct and try again.", "CommandNotFoundException", ErrorCategory.ObjectNotFound,
-                       target=pattern, exception_type="System.Management.Automation.CommandNotFoundException")
+            call.error(
+                f"The term '{pattern}' is not recognized as the name of a cmdlet, function, script file, or "
+                "operable program. Check the spelling of the name, or if a path was included, verify that the "
+                "path is correct and try again.",
+                "CommandNotFoundException",
+                ErrorCategory.ObjectNotFound,
+                target=pattern,
+                exception_type="System.Management.Automation.CommandNotFoundException",
+            )
         for spec in sorted(found, key=lambda s: s.name):
             yield new_object(
-                ["System.Management.Automation.CmdletInfo", "System.Management.Automation.CommandInfo",
-                 "System.Object"],
-                {"Name": spec.name, "CommandType": CommandTypes.Cmdlet, "Source": spec.noun_module,
-                 "ModuleName": spec.noun_module, "Version": PSVersion(major=3, minor=1, build=0, revision=0),
-                 "Verb": spec.name.split("-")[0], "Noun": spec.name.split("-", 1)[-1],
-                 "Definition": spec.name + " " + " ".join(f"[-{p.name}]" for p in spec.params),
-                 "ImplementingType": spec.command_type},
+                [
+                    "System.Management.Automation.CmdletInfo",
+                    "System.Management.Automation.CommandInfo",
+                    "System.Object",
+                ],
+                {
+                    "Name": spec.name,
+                    "CommandType": CommandTypes.Cmdlet,
+                    "Source": spec.noun_module,
+                    "ModuleName": spec.noun_module,
+                    "Version": PSVersion(major=3, minor=1, build=0, revision=0),
+                    "Verb": spec.name.split("-")[0],
+                    "Noun": spec.name.split("-", 1)[-1],
+                    "Definition": spec.name + " " + " ".join(f"[-{p.name}]" for p in spec.params),
+                    "ImplementingType": spec.command_type,
+                },
                 to_string_value=spec.name,
             )
 
@@ -114,8 +164,11 @@ def get_command(call: CommandCall) -> Iterator[Any]:
 def _cim(cls: str, parents: list[str], props: dict[str, Any]) -> Any:
     names = [f"Microsoft.Management.Infrastructure.CimInstance#root/cimv2/{cls}"]
     names += [f"Microsoft.Management.Infrastructure.CimInstance#root/cimv2/{p}" for p in parents]
-    names += ["Microsoft.Management.Infrastructure.CimInstance#ROOT/cimv2/" + cls,
-              "Microsoft.Management.Infrastructure.CimInstance", "System.Object"]
+    names += [
+        "Microsoft.Management.Infrastructure.CimInstance#ROOT/cimv2/" + cls,
+        "Microsoft.Management.Infrastructure.CimInstance",
+        "System.Object",
+    ]
     props = {**props, "CimClass": f"root/cimv2:{cls}", "PSComputerName": None}
     return new_object(names, props, to_string_value=cls)
 
@@ -124,45 +177,102 @@ def cim_instances(machine: Machine, class_name: str) -> list[Any]:
     low = class_name.lower()
     if low == "win32_operatingsystem":
         boot = datetime.datetime.now().astimezone() - datetime.timedelta(hours=3)
-        return [_cim("Win32_OperatingSystem", ["CIM_OperatingSystem", "CIM_LogicalElement", "CIM_ManagedSystemElement"],
-                     {"Caption": machine.os_caption, "Version": machine.os_version, "BuildNumber": "20348",
-                      "OSArchitecture": "64-bit", "CSName": machine.computer_name, "LastBootUpTime": boot,
-                      "SystemDirectory": "C:\\Windows\\system32", "WindowsDirectory": "C:\\Windows",
-                      "ProductType": 3, "TotalVisibleMemorySize": 4193844, "FreePhysicalMemory": 2097152,
-                      "Name": f"{machine.os_caption}|C:\\Windows|\\Device\\Harddisk0\\Partition2",
-                      "OSLanguage": 1033, "SerialNumber": "00454-40000-00001-AA000"})]
+        return [
+            _cim(
+                "Win32_OperatingSystem",
+                ["CIM_OperatingSystem", "CIM_LogicalElement", "CIM_ManagedSystemElement"],
+                {
+                    "Caption": machine.os_caption,
+                    "Version": machine.os_version,
+                    "BuildNumber": "20348",
+                    "OSArchitecture": "64-bit",
+                    "CSName": machine.computer_name,
+                    "LastBootUpTime": boot,
+                    "SystemDirectory": "C:\\Windows\\system32",
+                    "WindowsDirectory": "C:\\Windows",
+                    "ProductType": 3,
+                    "TotalVisibleMemorySize": 4193844,
+                    "FreePhysicalMemory": 2097152,
+                    "Name": f"{machine.os_caption}|C:\\Windows|\\Device\\Harddisk0\\Partition2",
+                    "OSLanguage": 1033,
+                    "SerialNumber": "00454-40000-00001-AA000",
+                },
+            )
+        ]
     if low == "win32_computersystem":
-        return [_cim("Win32_ComputerSystem", ["CIM_UnitaryComputerSystem", "CIM_ComputerSystem", "CIM_System"],
-                     {"Name": machine.computer_name, "Domain": machine.domain, "PartOfDomain": False,
-                      "Workgroup": machine.domain, "Manufacturer": "winhost", "Model": "Simulated",
-                      "NumberOfLogicalProcessors": 2, "TotalPhysicalMemory": 4294434816,
-                      "DNSHostName": machine.computer_name.lower(), "DomainRole": 3})]
+        return [
+            _cim(
+                "Win32_ComputerSystem",
+                ["CIM_UnitaryComputerSystem", "CIM_ComputerSystem", "CIM_System"],
+                {
+                    "Name": machine.computer_name,
+                    "Domain": machine.domain,
+                    "PartOfDomain": False,
+                    "Workgroup": machine.domain,
+                    "Manufacturer": "winhost",
+                    "Model": "Simulated",
+                    "NumberOfLogicalProcessors": 2,
+                    "TotalPhysicalMemory": 4294434816,
+                    "DNSHostName": machine.computer_name.lower(),
+                    "DomainRole": 3,
+                },
+            )
+        ]
     if low == "win32_service":
-        return [_cim("Win32_Service", ["Win32_BaseService", "CIM_Service"],
-                     {"Name": s.name, "DisplayName": s.display_name, "State": s.status,
-                      "StartMode": "Auto" if s.start_type == "Automatic" else s.start_type,
-                      "Started": s.status == "Running", "ProcessId": s.pid, "PathName": s.binary_path,
-                      "StartName": "LocalSystem"})
-                for s in sorted(machine.services.values(), key=lambda s: s.name.lower())]
+        return [
+            _cim(
+                "Win32_Service",
+                ["Win32_BaseService", "CIM_Service"],
+                {
+                    "Name": s.name,
+                    "DisplayName": s.display_name,
+                    "State": s.status,
+                    "StartMode": "Auto" if s.start_type == "Automatic" else s.start_type,
+                    "Started": s.status == "Running",
+                    "ProcessId": s.pid,
+                    "PathName": s.binary_path,
+                    "StartName": "LocalSystem",
+                },
+            )
+            for s in sorted(machine.services.values(), key=lambda s: s.name.lower())
+        ]
     raise not_emulated(f"the CIM class {class_name}")
 
 
-@cmdlet("Get-CimInstance", [Param("ClassName", position=0, aliases=("Class",)), Param("Namespace"),
-                            Param("Filter"), Param("ComputerName"), Param("Query")], module="CimCmdlets",
-        dotnet_class="Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand", aliases=("gcim",))
+@cmdlet(
+    "Get-CimInstance",
+    [
+        Param("ClassName", position=0, aliases=("Class",)),
+        Param("Namespace"),
+        Param("Filter"),
+        Param("ComputerName"),
+        Param("Query"),
+    ],
+    module="CimCmdlets",
+    dotnet_class="Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand",
+    aliases=("gcim",),
+)
 def get_ciminstance(call: CommandCall) -> Iterator[Any]:
     if call.has("Query"):
         raise not_emulated("Get-CimInstance -Query")
     yield from cim_instances(call.ctx.machine, call.string("ClassName") or "")
 
 
-@cmdlet("Get-WmiObject", [Param("Class", position=0), Param("Namespace"), Param("Filter"), Param("ComputerName")],
-        module=MANAGEMENT, aliases=("gwmi",))
+@cmdlet(
+    "Get-WmiObject",
+    [Param("Class", position=0), Param("Namespace"), Param("Filter"), Param("ComputerName")],
+    module=MANAGEMENT,
+    aliases=("gwmi",),
+)
 def get_wmiobject(call: CommandCall) -> Iterator[Any]:
     yield from cim_instances(call.ctx.machine, call.string("Class") or "")
 
 
-@cmdlet("Get-ExecutionPolicy", [Param("Scope"), Param("List", switch=True)], module="Microsoft.PowerShell.Security")
+@cmdlet(
+    "Get-ExecutionPolicy",
+    [Param("Scope"), Param("List", switch=True)],
+    module="Microsoft.PowerShell.Security",
+)
 def get_execution_policy(call: CommandCall) -> Iterator[Any]:
     """Windows Server default is RemoteSigned (about_Execution_Policies)."""
     yield "RemoteSigned"
@@ -175,8 +285,11 @@ def get_host(call: CommandCall) -> Iterator[Any]:
 
 @cmdlet("Get-Culture", [], module="Microsoft.PowerShell.Utility")
 def get_culture(call: CommandCall) -> Iterator[Any]:
-    yield new_object(["System.Globalization.CultureInfo", "System.Object"],
-                     {"Name": "en-US", "LCID": 1033, "DisplayName": "English (United States)"}, to_string_value="en-US")
+    yield new_object(
+        ["System.Globalization.CultureInfo", "System.Object"],
+        {"Name": "en-US", "LCID": 1033, "DisplayName": "English (United States)"},
+        to_string_value="en-US",
+    )
 
 
 # -- CredSSP -------------------------------------------------------------------------------------
@@ -185,26 +298,39 @@ def get_culture(call: CommandCall) -> Iterator[Any]:
 @cmdlet("Get-WSManCredSSP", [], module=WSMAN_MODULE)
 def get_wsman_credssp(call: CommandCall) -> Iterator[Any]:
     m = call.ctx.machine
-    client = ("The machine is configured to allow delegating fresh credentials to the following target(s): "
-              + ", ".join(f"wsman/{d}" for d in m.credssp_client_delegates)) if m.credssp_client_delegates else \
-        "The machine is not configured to allow delegating fresh credentials."
-    server = ("This computer is configured to receive credentials from a remote client computer."
-              if m.wsman.service.auth.credssp else
-              "This computer is not configured to receive credentials from a remote client computer.")
+    client = (
+        (
+            "The machine is configured to allow delegating fresh credentials to the following target(s): "
+            + ", ".join(f"wsman/{d}" for d in m.credssp_client_delegates)
+        )
+        if m.credssp_client_delegates
+        else "The machine is not configured to allow delegating fresh credentials."
+    )
+    server = (
+        "This computer is configured to receive credentials from a remote client computer."
+        if m.wsman.service.auth.credssp
+        else "This computer is not configured to receive credentials from a remote client computer."
+    )
     yield client
     yield server
 
 
-@cmdlet("Enable-WSManCredSSP", [Param("Role", position=0), Param("DelegateComputer", position=1),
-                                Param("Force", switch=True)], module=WSMAN_MODULE)
+@cmdlet(
+    "Enable-WSManCredSSP",
+    [Param("Role", position=0), Param("DelegateComputer", position=1), Param("Force", switch=True)],
+    module=WSMAN_MODULE,
+)
 def enable_wsman_credssp(call: CommandCall) -> Iterator[Any]:
     m = call.ctx.machine
     role = (call.string("Role") or "").lower()
     if role not in ("server", "client"):
-        raise call.fail(f"Cannot bind parameter 'Role'. Cannot convert value \"{call.string('Role')}\" to type "
-                        "\"Microsoft.WSMan.Management.WSManRole\".", "CannotConvertArgumentNoMessage",
-                        ErrorCategory.InvalidArgument,
-                        exception_type="System.Management.Automation.ParameterBindingException")
+        raise call.fail(
+            f"Cannot bind parameter 'Role'. Cannot convert value \"{call.string('Role')}\" to type "
+            '"Microsoft.WSMan.Management.WSManRole".',
+            "CannotConvertArgumentNoMessage",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.Management.Automation.ParameterBindingException",
+        )
     with m.lock:
         if role == "server":
             m.wsman.service.auth.credssp = True
@@ -215,13 +341,22 @@ def enable_wsman_credssp(call: CommandCall) -> Iterator[Any]:
                     m.credssp_client_delegates.append(d)
             m.wsman.client.auth.credssp = True
     m.notify(TOPIC_WSMAN)
-    yield new_object(["System.Xml.XmlElement", "System.Object"],
-                     {"cfg": "http://schemas.microsoft.com/wbem/wsman/1/config/service/auth" if role == "server"
-                      else "http://schemas.microsoft.com/wbem/wsman/1/config/client/auth",
-                      "lang": "en-US", "Basic": m.wsman.service.auth.basic, "Kerberos": m.wsman.service.auth.kerberos,
-                      "Negotiate": m.wsman.service.auth.negotiate, "Certificate": m.wsman.service.auth.certificate,
-                      "CredSSP": True, "CbtHardeningLevel": m.wsman.service.auth.cbt_hardening_level},
-                     to_string_value="cfg:Auth")
+    yield new_object(
+        ["System.Xml.XmlElement", "System.Object"],
+        {
+            "cfg": "http://schemas.microsoft.com/wbem/wsman/1/config/service/auth"
+            if role == "server"
+            else "http://schemas.microsoft.com/wbem/wsman/1/config/client/auth",
+            "lang": "en-US",
+            "Basic": m.wsman.service.auth.basic,
+            "Kerberos": m.wsman.service.auth.kerberos,
+            "Negotiate": m.wsman.service.auth.negotiate,
+            "Certificate": m.wsman.service.auth.certificate,
+            "CredSSP": True,
+            "CbtHardeningLevel": m.wsman.service.auth.cbt_hardening_level,
+        },
+        to_string_value="cfg:Auth",
+    )
 
 
 @cmdlet("Disable-WSManCredSSP", [Param("Role", position=0)], module=WSMAN_MODULE)
@@ -239,22 +374,39 @@ def disable_wsman_credssp(call: CommandCall) -> Iterator[Any]:
     return iter(())
 
 
-@cmdlet("Test-WSMan", [Param("ComputerName", position=0), Param("Authentication"), Param("Port"),
-                       Param("UseSSL", switch=True), Param("Credential")], module=WSMAN_MODULE)
+@cmdlet(
+    "Test-WSMan",
+    [
+        Param("ComputerName", position=0),
+        Param("Authentication"),
+        Param("Port"),
+        Param("UseSSL", switch=True),
+        Param("Credential"),
+    ],
+    module=WSMAN_MODULE,
+)
 def test_wsman(call: CommandCall) -> Iterator[Any]:
     """The IdentifyResponse (wsmid) as Test-WSMan shows it."""
     name = (call.string("ComputerName") or "localhost").lower()
     if name not in ("localhost", ".", "127.0.0.1", call.ctx.machine.computer_name.lower()):
         raise not_emulated("Test-WSMan against another computer")
     if not call.ctx.machine.winrm_running:
-        raise call.fail("The client cannot connect to the destination specified in the request.",
-                        "WsManError", ErrorCategory.InvalidOperation,
-                        exception_type="System.InvalidOperationException")
-    yield new_object(["System.Xml.XmlElement", "System.Object"],
-                     {"wsmid": "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd",
-                      "ProtocolVersion": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-                      "ProductVendor": "Microsoft Corporation",
-                      "ProductVersion": "OS: 0.0.0 SP: 0.0 Stack: 3.0"}, to_string_value="wsmid:IdentifyResponse")
+        raise call.fail(
+            "The client cannot connect to the destination specified in the request.",
+            "WsManError",
+            ErrorCategory.InvalidOperation,
+            exception_type="System.InvalidOperationException",
+        )
+    yield new_object(
+        ["System.Xml.XmlElement", "System.Object"],
+        {
+            "wsmid": "http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd",
+            "ProtocolVersion": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+            "ProductVendor": "Microsoft Corporation",
+            "ProductVersion": "OS: 0.0.0 SP: 0.0 Stack: 3.0",
+        },
+        to_string_value="wsmid:IdentifyResponse",
+    )
 
 
 _ = to_string

@@ -52,13 +52,43 @@ def _run_sb(sb: Any, item: Any, args: list[Any] | None = None) -> list[Any]:
     return result
 
 
-_WHERE_OPS = ("EQ", "NE", "GT", "GE", "LT", "LE", "Like", "NotLike", "Match", "NotMatch", "Contains",
-              "NotContains", "In", "NotIn", "CEQ", "CNE", "CLike", "CMatch", "Is", "IsNot", "Not")
+_WHERE_OPS = (
+    "EQ",
+    "NE",
+    "GT",
+    "GE",
+    "LT",
+    "LE",
+    "Like",
+    "NotLike",
+    "Match",
+    "NotMatch",
+    "Contains",
+    "NotContains",
+    "In",
+    "NotIn",
+    "CEQ",
+    "CNE",
+    "CLike",
+    "CMatch",
+    "Is",
+    "IsNot",
+    "Not",
+)
 
 
-@cmdlet("Where-Object", [Param("FilterScript", position=0), Param("Property", position=0), Param("Value", position=1),
-                         Param("InputObject"), *[Param(op, switch=True) for op in _WHERE_OPS]],
-        module=CORE, aliases=("where", "?"))
+@cmdlet(
+    "Where-Object",
+    [
+        Param("FilterScript", position=0),
+        Param("Property", position=0),
+        Param("Value", position=1),
+        Param("InputObject"),
+        *[Param(op, switch=True) for op in _WHERE_OPS],
+    ],
+    module=CORE,
+    aliases=("where", "?"),
+)
 def where_object(call: CommandCall) -> Iterator[Any]:
     fs = call.get("FilterScript")
     prop = call.get("Property")
@@ -76,7 +106,7 @@ def where_object(call: CommandCall) -> Iterator[Any]:
             if to_bool(_first_or_list(_run_sb(fs, item))):
                 yield item
             continue
-        found, current = get_property(item, to_string(prop))
+        _found, current = get_property(item, to_string(prop))
         if _where_test(op, current, value):
             yield item
 
@@ -97,9 +127,20 @@ def _where_test(op: str | None, current: Any, value: Any) -> bool:
     return to_bool(result)
 
 
-@cmdlet("ForEach-Object", [Param("Process", position=0, value_from_remaining=True), Param("Begin"), Param("End"),
-                           Param("MemberName"), Param("ArgumentList"), Param("InputObject"),
-                           Param("RemainingScripts")], module=CORE, aliases=("foreach", "%"))
+@cmdlet(
+    "ForEach-Object",
+    [
+        Param("Process", position=0, value_from_remaining=True),
+        Param("Begin"),
+        Param("End"),
+        Param("MemberName"),
+        Param("ArgumentList"),
+        Param("InputObject"),
+        Param("RemainingScripts"),
+    ],
+    module=CORE,
+    aliases=("foreach", "%"),
+)
 def foreach_object(call: CommandCall) -> Iterator[Any]:
     process = call.get("Process")
     member = call.get("MemberName")
@@ -123,9 +164,17 @@ def foreach_object(call: CommandCall) -> Iterator[Any]:
             else:
                 from winhost.engine.methods import call_method
 
-                evaluator = next((b.evaluator for b in blocks if isinstance(b, ScriptBlockValue)), None)
-                yield from enumerate_value(call_method(evaluator, item, to_string(member),  # type: ignore[arg-type]
-                                                       as_list(call.get("ArgumentList"))))
+                from winhost.engine.evaluator import Evaluator
+
+                evaluator = Evaluator(call.ctx)
+                yield from enumerate_value(
+                    call_method(
+                        evaluator,
+                        item,
+                        to_string(member),
+                        as_list(call.get("ArgumentList")),
+                    )
+                )
             continue
         for block in blocks:
             yield from _run_sb(block, item)
@@ -152,10 +201,14 @@ def _expand_property_specs(item: Any, specs: list[Any]) -> list[tuple[str, Any]]
                 elif lk in ("e", "expression"):
                     expr = v
             if isinstance(expr, ScriptBlockValue):
-                out.append((name or expr.text.strip(), _first_or_list(_run_sb(expr, item)) if _run_sb(expr, item)
-                            else None))
+                out.append(
+                    (
+                        name or expr.text.strip(),
+                        _first_or_list(_run_sb(expr, item)) if _run_sb(expr, item) else None,
+                    )
+                )
             else:
-                found, value = get_property(item, to_string(expr))
+                _found, value = get_property(item, to_string(expr))
                 out.append((name or to_string(expr), value))
             continue
         pattern = to_string(spec)
@@ -164,19 +217,32 @@ def _expand_property_specs(item: Any, specs: list[Any]) -> list[tuple[str, Any]]
                 if like(k, pattern):
                     out.append((k, v))
         else:
-            found, value = get_property(item, pattern)
+            _found, value = get_property(item, pattern)
             actual = next((k for k in props if k.lower() == pattern.lower()), pattern)
             out.append((actual, value))
     return out
 
 
-@cmdlet("Select-Object", [Param("Property", position=0), Param("ExpandProperty"), Param("ExcludeProperty"),
-                          Param("First"), Param("Last"), Param("Skip"), Param("Unique", switch=True),
-                          Param("Index"), Param("InputObject")], module=UTILITY, aliases=("select",))
+@cmdlet(
+    "Select-Object",
+    [
+        Param("Property", position=0),
+        Param("ExpandProperty"),
+        Param("ExcludeProperty"),
+        Param("First"),
+        Param("Last"),
+        Param("Skip"),
+        Param("Unique", switch=True),
+        Param("Index"),
+        Param("InputObject"),
+    ],
+    module=UTILITY,
+    aliases=("select",),
+)
 def select_object(call: CommandCall) -> Iterator[Any]:
     items = list(call.each("InputObject"))
     if call.has("Skip"):
-        items = items[int(to_number(call.get("Skip"))):]
+        items = items[int(to_number(call.get("Skip"))) :]
     if call.has("First"):
         items = items[: int(to_number(call.get("First")))]
     if call.has("Last"):
@@ -191,8 +257,9 @@ def select_object(call: CommandCall) -> Iterator[Any]:
     seen: list[Any] = []
     for item in items:
         if specs is not None:
-            pairs = [(k, v) for k, v in _expand_property_specs(item, specs)
-                     if not any(like(k, e) for e in exclude)]
+            pairs = [
+                (k, v) for k, v in _expand_property_specs(item, specs) if not any(like(k, e) for e in exclude)
+            ]
             obj: Any = PSCustomObject()
             obj.PSObject.type_names = _selected_type(item)
             for k, v in pairs:
@@ -205,9 +272,13 @@ def select_object(call: CommandCall) -> Iterator[Any]:
         elif expand:
             found, value = get_property(item, expand)
             if not found:
-                call.error(f'Property "{expand}" cannot be found.', "ExpandPropertyNotFound",
-                           ErrorCategory.InvalidArgument, target=item,
-                           exception_type="System.Management.Automation.PSArgumentException")
+                call.error(
+                    f'Property "{expand}" cannot be found.',
+                    "ExpandPropertyNotFound",
+                    ErrorCategory.InvalidArgument,
+                    target=item,
+                    exception_type="System.Management.Automation.PSArgumentException",
+                )
                 continue
             yield from enumerate_value(value)
             continue
@@ -230,8 +301,11 @@ def _sort_key_values(item: Any, props: list[Any]) -> list[Any]:
             values.append(_first_or_list(_run_sb(p, item)))
         elif isinstance(p, dict):
             expr = next((v for k, v in p.items() if str(k).lower() in ("e", "expression")), None)
-            values.append(_first_or_list(_run_sb(expr, item)) if isinstance(expr, ScriptBlockValue)
-                          else get_property(item, to_string(expr))[1])
+            values.append(
+                _first_or_list(_run_sb(expr, item))
+                if isinstance(expr, ScriptBlockValue)
+                else get_property(item, to_string(expr))[1]
+            )
         else:
             values.append(get_property(item, to_string(p))[1])
     return values
@@ -250,9 +324,18 @@ class _Key:
         return False
 
 
-@cmdlet("Sort-Object", [Param("Property", position=0), Param("Descending", switch=True),
-                        Param("Unique", switch=True), Param("InputObject"), Param("CaseSensitive", switch=True)],
-        module=UTILITY, aliases=("sort",))
+@cmdlet(
+    "Sort-Object",
+    [
+        Param("Property", position=0),
+        Param("Descending", switch=True),
+        Param("Unique", switch=True),
+        Param("InputObject"),
+        Param("CaseSensitive", switch=True),
+    ],
+    module=UTILITY,
+    aliases=("sort",),
+)
 def sort_object(call: CommandCall) -> Iterator[Any]:
     props = as_list(call.get("Property"))
     items = list(call.each("InputObject"))
@@ -267,10 +350,22 @@ def sort_object(call: CommandCall) -> Iterator[Any]:
     yield from items
 
 
-@cmdlet("Measure-Object", [Param("Property", position=0), Param("Sum", switch=True), Param("Average", switch=True),
-                           Param("Maximum", switch=True), Param("Minimum", switch=True), Param("InputObject"),
-                           Param("Line", switch=True), Param("Word", switch=True),
-                           Param("Character", switch=True)], module=UTILITY, aliases=("measure",))
+@cmdlet(
+    "Measure-Object",
+    [
+        Param("Property", position=0),
+        Param("Sum", switch=True),
+        Param("Average", switch=True),
+        Param("Maximum", switch=True),
+        Param("Minimum", switch=True),
+        Param("InputObject"),
+        Param("Line", switch=True),
+        Param("Word", switch=True),
+        Param("Character", switch=True),
+    ],
+    module=UTILITY,
+    aliases=("measure",),
+)
 def measure_object(call: CommandCall) -> Iterator[Any]:
     prop = call.string("Property")
     values: list[Any] = []
@@ -278,11 +373,17 @@ def measure_object(call: CommandCall) -> Iterator[Any]:
     for item in call.each("InputObject"):
         count += 1
         values.append(get_property(item, prop)[1] if prop else item)
-    numbers = [to_number(v) for v in values] if any(
-        call.switch(s) for s in ("Sum", "Average", "Maximum", "Minimum")) else []
+    numbers = (
+        [to_number(v) for v in values]
+        if any(call.switch(s) for s in ("Sum", "Average", "Maximum", "Minimum"))
+        else []
+    )
     yield new_object(
-        ["Microsoft.PowerShell.Commands.GenericMeasureInfo", "Microsoft.PowerShell.Commands.MeasureInfo",
-         "System.Object"],
+        [
+            "Microsoft.PowerShell.Commands.GenericMeasureInfo",
+            "Microsoft.PowerShell.Commands.MeasureInfo",
+            "System.Object",
+        ],
         {
             "Count": count,
             "Average": (sum(numbers) / len(numbers) if numbers else None) if call.switch("Average") else None,
@@ -323,14 +424,20 @@ def _jsonable(value: Any, depth: int, max_depth: int) -> Any:
     return to_string(value)
 
 
-@cmdlet("ConvertTo-Json", [Param("InputObject", position=0), Param("Depth"), Param("Compress", switch=True),
-                           Param("EnumsAsStrings", switch=True), Param("AsArray", switch=True)], module=UTILITY)
+@cmdlet(
+    "ConvertTo-Json",
+    [
+        Param("InputObject", position=0),
+        Param("Depth"),
+        Param("Compress", switch=True),
+        Param("EnumsAsStrings", switch=True),
+        Param("AsArray", switch=True),
+    ],
+    module=UTILITY,
+)
 def convertto_json(call: CommandCall) -> Iterator[Any]:
     depth = int(to_number(call.get("Depth", 2)))
-    if call.has("InputObject"):
-        items = [call.get("InputObject")]
-    else:
-        items = list(call.input())
+    items = [call.get("InputObject")] if call.has("InputObject") else list(call.input())
     value: Any = items[0] if len(items) == 1 else items
     if call.switch("AsArray") and not is_collection(value):
         value = [value]
@@ -349,14 +456,20 @@ def _from_json(value: Any) -> Any:
     return value
 
 
-@cmdlet("ConvertFrom-Json", [Param("InputObject", position=0), Param("AsHashtable", switch=True)], module=UTILITY)
+@cmdlet(
+    "ConvertFrom-Json", [Param("InputObject", position=0), Param("AsHashtable", switch=True)], module=UTILITY
+)
 def convertfrom_json(call: CommandCall) -> Iterator[Any]:
     text = "\n".join(to_string(v) for v in call.each("InputObject"))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise call.fail(f"Invalid JSON primitive: {exc.msg}.", "System.ArgumentException",
-                        ErrorCategory.NotSpecified, exception_type="System.ArgumentException") from exc
+        raise call.fail(
+            f"Invalid JSON primitive: {exc.msg}.",
+            "System.ArgumentException",
+            ErrorCategory.NotSpecified,
+            exception_type="System.ArgumentException",
+        ) from exc
     result = data if call.switch("AsHashtable") else _from_json(data)
     if isinstance(result, list):
         yield result  # Windows PowerShell 5.1 writes a JSON array as one object
@@ -367,15 +480,31 @@ def convertfrom_json(call: CommandCall) -> Iterator[Any]:
 # -- dates and sleeping -------------------------------------------------------------------------
 
 
-@cmdlet("Get-Date", [Param("Date", position=0), Param("Format"), Param("UFormat"), Param("Year"), Param("Month"),
-                     Param("Day"), Param("Hour"), Param("Minute"), Param("Second")], module=UTILITY)
+@cmdlet(
+    "Get-Date",
+    [
+        Param("Date", position=0),
+        Param("Format"),
+        Param("UFormat"),
+        Param("Year"),
+        Param("Month"),
+        Param("Day"),
+        Param("Hour"),
+        Param("Minute"),
+        Param("Second"),
+    ],
+    module=UTILITY,
+)
 def get_date(call: CommandCall) -> Iterator[Any]:
     from winhost.engine.types import cast_value
 
-    value = cast_value("datetime", call.get("Date")) if call.has("Date") else datetime.datetime.now().astimezone()
+    value = (
+        cast_value("datetime", call.get("Date")) if call.has("Date") else datetime.datetime.now().astimezone()
+    )
     for part in ("Year", "Month", "Day", "Hour", "Minute", "Second"):
         if call.has(part):
-            value = value.replace(**{part.lower(): int(to_number(call.get(part)))})
+            fields: dict[str, Any] = {part.lower(): int(to_number(call.get(part)))}
+            value = value.replace(**fields)
     if call.has("Format"):
         from winhost.engine.methods import _format_date
 
@@ -387,9 +516,13 @@ def get_date(call: CommandCall) -> Iterator[Any]:
         yield value
 
 
-@cmdlet("Start-Sleep", [Param("Seconds", position=0), Param("Milliseconds")], module=UTILITY, aliases=("sleep",))
+@cmdlet(
+    "Start-Sleep", [Param("Seconds", position=0), Param("Milliseconds")], module=UTILITY, aliases=("sleep",)
+)
 def start_sleep(call: CommandCall) -> Iterator[Any]:
-    seconds = float(to_number(call.get("Seconds", 0))) + float(to_number(call.get("Milliseconds", 0))) / 1000.0
+    seconds = (
+        float(to_number(call.get("Seconds", 0))) + float(to_number(call.get("Milliseconds", 0))) / 1000.0
+    )
     deadline = time.monotonic() + seconds
     while True:
         remaining = deadline - time.monotonic()
@@ -403,17 +536,25 @@ def start_sleep(call: CommandCall) -> Iterator[Any]:
 # -- objects and variables ------------------------------------------------------------------------
 
 
-@cmdlet("New-Object", [Param("TypeName", position=0), Param("ArgumentList", position=1), Param("Property"),
-                       Param("ComObject")], module=UTILITY)
+@cmdlet(
+    "New-Object",
+    [Param("TypeName", position=0), Param("ArgumentList", position=1), Param("Property"), Param("ComObject")],
+    module=UTILITY,
+)
 def new_object_cmd(call: CommandCall) -> Iterator[Any]:
     type_name = (call.string("TypeName") or "").lower()
     props = call.get("Property") or {}
     if type_name in ("psobject", "pscustomobject", "system.management.automation.psobject"):
         yield custom_object(props if isinstance(props, dict) else {})
         return
-    if type_name in ("system.collections.arraylist", "collections.arraylist", "system.collections.generic.list[string]",
-                     "system.collections.generic.list[object]", "collections.generic.list[string]",
-                     "collections.generic.list[object]"):
+    if type_name in (
+        "system.collections.arraylist",
+        "collections.arraylist",
+        "system.collections.generic.list[string]",
+        "system.collections.generic.list[object]",
+        "collections.generic.list[string]",
+        "collections.generic.list[object]",
+    ):
         yield []
         return
     if type_name in ("hashtable", "system.collections.hashtable"):
@@ -428,10 +569,21 @@ def new_object_cmd(call: CommandCall) -> Iterator[Any]:
     raise not_emulated(f"New-Object -TypeName {call.string('TypeName')}")
 
 
-@cmdlet("Add-Member", [Param("MemberType", position=0), Param("Name", position=1), Param("Value", position=2),
-                       Param("NotePropertyName"), Param("NotePropertyValue"), Param("NotePropertyMembers"),
-                       Param("InputObject"), Param("PassThru", switch=True), Param("Force", switch=True)],
-        module=UTILITY)
+@cmdlet(
+    "Add-Member",
+    [
+        Param("MemberType", position=0),
+        Param("Name", position=1),
+        Param("Value", position=2),
+        Param("NotePropertyName"),
+        Param("NotePropertyValue"),
+        Param("NotePropertyMembers"),
+        Param("InputObject"),
+        Param("PassThru", switch=True),
+        Param("Force", switch=True),
+    ],
+    module=UTILITY,
+)
 def add_member(call: CommandCall) -> Iterator[Any]:
     from psrpcore.types import add_note_property
 
@@ -450,8 +602,12 @@ def add_member(call: CommandCall) -> Iterator[Any]:
             yield item
 
 
-@cmdlet("Get-Member", [Param("Name", position=0), Param("InputObject"), Param("MemberType"),
-                       Param("Force", switch=True)], module=UTILITY, aliases=("gm",))
+@cmdlet(
+    "Get-Member",
+    [Param("Name", position=0), Param("InputObject"), Param("MemberType"), Param("Force", switch=True)],
+    module=UTILITY,
+    aliases=("gm",),
+)
 def get_member(call: CommandCall) -> Iterator[Any]:
     seen: set[str] = set()
     for item in call.each("InputObject"):
@@ -460,30 +616,56 @@ def get_member(call: CommandCall) -> Iterator[Any]:
             continue
         seen.add(tn)
         for name, value in all_properties(item).items():
-            yield new_object(["Microsoft.PowerShell.Commands.MemberDefinition", "System.Object"],
-                             {"TypeName": tn, "Name": name, "MemberType": "Property",
-                              "Definition": f"{type_names(value)[0]} {name}"})
+            yield new_object(
+                ["Microsoft.PowerShell.Commands.MemberDefinition", "System.Object"],
+                {
+                    "TypeName": tn,
+                    "Name": name,
+                    "MemberType": "Property",
+                    "Definition": f"{type_names(value)[0]} {name}",
+                },
+            )
 
 
-@cmdlet("Get-Variable", [Param("Name", position=0), Param("ValueOnly", switch=True), Param("Scope")],
-        module=UTILITY, aliases=("gv",))
+@cmdlet(
+    "Get-Variable",
+    [Param("Name", position=0), Param("ValueOnly", switch=True), Param("Scope")],
+    module=UTILITY,
+    aliases=("gv",),
+)
 def get_variable(call: CommandCall) -> Iterator[Any]:
     for name in call.strings("Name") or []:
         found, value = call.scope.lookup(name)
         if not found:
-            call.error(f"Cannot find a variable with the name '{name}'.", "VariableNotFound",
-                       ErrorCategory.ObjectNotFound, target=name,
-                       exception_type="System.Management.Automation.ItemNotFoundException")
+            call.error(
+                f"Cannot find a variable with the name '{name}'.",
+                "VariableNotFound",
+                ErrorCategory.ObjectNotFound,
+                target=name,
+                exception_type="System.Management.Automation.ItemNotFoundException",
+            )
             continue
         if call.switch("ValueOnly"):
             yield value
         else:
-            yield new_object(["System.Management.Automation.PSVariable", "System.Object"],
-                             {"Name": name, "Value": value, "Description": "", "Options": "None"})
+            yield new_object(
+                ["System.Management.Automation.PSVariable", "System.Object"],
+                {"Name": name, "Value": value, "Description": "", "Options": "None"},
+            )
 
 
-@cmdlet("Set-Variable", [Param("Name", position=0), Param("Value", position=1), Param("Scope"),
-                         Param("Option"), Param("PassThru", switch=True)], module=UTILITY, aliases=("set",))
+@cmdlet(
+    "Set-Variable",
+    [
+        Param("Name", position=0),
+        Param("Value", position=1),
+        Param("Scope"),
+        Param("Option"),
+        Param("PassThru", switch=True),
+    ],
+    module=UTILITY,
+    aliases=("set",),
+)
 def set_variable(call: CommandCall) -> Iterator[Any]:
     target = call.scope.root() if (call.string("Scope") or "").lower() in ("global", "script") else call.scope
     for name in call.strings("Name") or []:
@@ -511,8 +693,17 @@ def get_unique(call: CommandCall) -> Iterator[Any]:
         last = item
 
 
-@cmdlet("Select-String", [Param("Pattern", position=0), Param("InputObject"), Param("SimpleMatch", switch=True),
-                          Param("Quiet", switch=True), Param("Path")], module=UTILITY)
+@cmdlet(
+    "Select-String",
+    [
+        Param("Pattern", position=0),
+        Param("InputObject"),
+        Param("SimpleMatch", switch=True),
+        Param("Quiet", switch=True),
+        Param("Path"),
+    ],
+    module=UTILITY,
+)
 def select_string(call: CommandCall) -> Iterator[Any]:
     import re
 
@@ -524,7 +715,16 @@ def select_string(call: CommandCall) -> Iterator[Any]:
             if call.switch("Quiet"):
                 yield True
                 return
-            yield new_object(["Microsoft.PowerShell.Commands.MatchInfo", "System.Object"],
-                             {"Line": line, "LineNumber": n, "Pattern": pattern, "IgnoreCase": True,
-                              "Filename": "InputStream", "Path": "InputStream"}, to_string_value=line)
+            yield new_object(
+                ["Microsoft.PowerShell.Commands.MatchInfo", "System.Object"],
+                {
+                    "Line": line,
+                    "LineNumber": n,
+                    "Pattern": pattern,
+                    "IgnoreCase": True,
+                    "Filename": "InputStream",
+                    "Path": "InputStream",
+                },
+                to_string_value=line,
+            )
     _ = re

@@ -161,14 +161,18 @@ def _convert(leaf: Leaf, value: Any, path: str) -> Any:
         if isinstance(value, str):
             low = value.strip().lower()
             if low not in ("true", "false"):
-                raise ValueError(f"The parameter is incorrect. Value '{value}' for {leaf.name} is not a boolean.")
+                raise ValueError(
+                    f"The parameter is incorrect. Value '{value}' for {leaf.name} is not a boolean."
+                )
             return low == "true"
         return to_bool(value)
     if leaf.kind == "int":
         try:
             return int(to_string(value))
         except ValueError as exc:
-            raise ValueError(f"The parameter is incorrect. Value '{value}' for {leaf.name} is not a number.") from exc
+            raise ValueError(
+                f"The parameter is incorrect. Value '{value}' for {leaf.name} is not a number."
+            ) from exc
     text = to_string(value)
     if leaf.name == "CbtHardeningLevel":
         match = next((v for v in _CBT_VALUES if v.lower() == text.lower()), None)
@@ -181,8 +185,11 @@ def _convert(leaf: Leaf, value: Any, path: str) -> Any:
 def _leaf_item(machine: Machine, container: str, leaf: Leaf, value: Any | None = None) -> Any:
     source = "GPO" if gpo_value(machine, leaf) is not None else ""
     return new_object(
-        ["Microsoft.WSMan.Management.WSManConfigLeafElement", "Microsoft.WSMan.Management.WSManConfigElement",
-         "System.Object"],
+        [
+            "Microsoft.WSMan.Management.WSManConfigLeafElement",
+            "Microsoft.WSMan.Management.WSManConfigElement",
+            "System.Object",
+        ],
         {
             "WSManConfig": f"{WSMAN_MODULE}\\WSMan::{container}",
             "Value": _fmt(leaf.read(machine) if value is None else value),
@@ -197,18 +204,29 @@ def _leaf_item(machine: Machine, container: str, leaf: Leaf, value: Any | None =
 
 def _container_item(parent: str, name: str, keys: list[str] | None = None) -> Any:
     return new_object(
-        ["Microsoft.WSMan.Management.WSManConfigContainerElement", "Microsoft.WSMan.Management.WSManConfigElement",
-         "System.Object"],
-        {"WSManConfig": f"{WSMAN_MODULE}\\WSMan::{parent}", "Keys": keys or [], "Name": name,
-         "TypeNameOfElement": "Container"},
+        [
+            "Microsoft.WSMan.Management.WSManConfigContainerElement",
+            "Microsoft.WSMan.Management.WSManConfigElement",
+            "System.Object",
+        ],
+        {
+            "WSManConfig": f"{WSMAN_MODULE}\\WSMan::{parent}",
+            "Keys": keys or [],
+            "Name": name,
+            "TypeNameOfElement": "Container",
+        },
         to_string_value="Microsoft.WSMan.Management.WSManConfigContainerElement",
     )
 
 
 def _listener_leaves(listener: Listener) -> list[tuple[str, Any]]:
     values: list[tuple[str, Any]] = [
-        ("Address", listener.address), ("Transport", listener.transport), ("Port", listener.port),
-        ("Hostname", listener.hostname), ("Enabled", listener.enabled), ("URLPrefix", listener.url_prefix),
+        ("Address", listener.address),
+        ("Transport", listener.transport),
+        ("Port", listener.port),
+        ("Hostname", listener.hostname),
+        ("Enabled", listener.enabled),
+        ("URLPrefix", listener.url_prefix),
         ("CertificateThumbprint", listener.certificate_thumbprint),
     ]
     for i, addr in enumerate(listener.listening_on):
@@ -216,8 +234,13 @@ def _listener_leaves(listener: Listener) -> list[tuple[str, Any]]:
     return values
 
 
-_LISTENER_SETTABLE = {"port": ("port", "int"), "hostname": ("hostname", "str"), "enabled": ("enabled", "bool"),
-                      "urlprefix": ("url_prefix", "str"), "certificatethumbprint": ("certificate_thumbprint", "str")}
+_LISTENER_SETTABLE = {
+    "port": ("port", "int"),
+    "hostname": ("hostname", "str"),
+    "enabled": ("enabled", "bool"),
+    "urlprefix": ("url_prefix", "str"),
+    "certificatethumbprint": ("certificate_thumbprint", "str"),
+}
 
 
 class WSManProvider(Provider):
@@ -248,9 +271,7 @@ class WSManProvider(Provider):
         key = "\\".join(parts).lower()
         if key in TREE or key in ("listener", "plugin", "clientcertificate"):
             return True
-        if len(parts) == 2 and parts[0].lower() in ("listener", "plugin"):
-            return True
-        return False
+        return bool(len(parts) == 2 and parts[0].lower() in ("listener", "plugin"))
 
     def get_item(self, call: CommandCall, path: str) -> Any:
         machine = call.ctx.machine
@@ -284,10 +305,19 @@ class WSManProvider(Provider):
 
     def _listener_leaf(self, listener: Listener, name: str, value: Any) -> Any:
         return new_object(
-            ["Microsoft.WSMan.Management.WSManConfigLeafElement", "Microsoft.WSMan.Management.WSManConfigElement",
-             "System.Object"],
-            {"WSManConfig": f"{WSMAN_MODULE}\\WSMan::localhost\\Listener\\{listener.name}", "Value": _fmt(value),
-             "TypeNameOfElement": "System.String", "SourceOfValue": "", "Type": "System.String", "Name": name},
+            [
+                "Microsoft.WSMan.Management.WSManConfigLeafElement",
+                "Microsoft.WSMan.Management.WSManConfigElement",
+                "System.Object",
+            ],
+            {
+                "WSManConfig": f"{WSMAN_MODULE}\\WSMan::localhost\\Listener\\{listener.name}",
+                "Value": _fmt(value),
+                "TypeNameOfElement": "System.String",
+                "SourceOfValue": "",
+                "Type": "System.String",
+                "Name": name,
+            },
             to_string_value="Microsoft.WSMan.Management.WSManConfigLeafElement",
         )
 
@@ -302,7 +332,9 @@ class WSManProvider(Provider):
         out: list[Any] = []
         if key in TREE or key in CONTAINERS:
             for leaf in TREE.get(key, []):
-                out.append(self.decorate(_leaf_item(machine, display, leaf), f"{base}\\{leaf.name}", False, "WSMan"))
+                out.append(
+                    self.decorate(_leaf_item(machine, display, leaf), f"{base}\\{leaf.name}", False, "WSMan")
+                )
             for name in CONTAINERS.get(key, []):
                 out.append(self.decorate(_container_item(display, name), f"{base}\\{name}", True, "WSMan"))
                 if recurse:
@@ -312,20 +344,34 @@ class WSManProvider(Provider):
             with machine.lock:
                 listeners = list(machine.wsman.listeners)
             for listener in listeners:
-                out.append(self.decorate(_container_item(display, listener.name, listener.keys),
-                                         f"{base}\\{listener.name}", True, "WSMan"))
+                out.append(
+                    self.decorate(
+                        _container_item(display, listener.name, listener.keys),
+                        f"{base}\\{listener.name}",
+                        True,
+                        "WSMan",
+                    )
+                )
             return out
         if key == "plugin":
             for sc in machine.session_configurations.values():
-                out.append(self.decorate(_container_item(display, sc.name, [f"Name={sc.name}"]),
-                                         f"{base}\\{sc.name}", True, "WSMan"))
+                out.append(
+                    self.decorate(
+                        _container_item(display, sc.name, [f"Name={sc.name}"]),
+                        f"{base}\\{sc.name}",
+                        True,
+                        "WSMan",
+                    )
+                )
             return out
         if key == "clientcertificate":
             return []
         if parts and parts[0].lower() == "listener" and len(parts) == 2:
             listener = self._listener(machine, parts[1])
-            return [self.decorate(self._listener_leaf(listener, n, v), f"{base}\\{n}", False, "WSMan")
-                    for n, v in _listener_leaves(listener)]
+            return [
+                self.decorate(self._listener_leaf(listener, n, v), f"{base}\\{n}", False, "WSMan")
+                for n, v in _listener_leaves(listener)
+            ]
         if parts and parts[0].lower() == "plugin" and len(parts) == 2:
             raise not_emulated("the session configuration plugin tree under WSMan:\\localhost\\Plugin")
         raise ItemNotFound(path)
@@ -337,12 +383,22 @@ class WSManProvider(Provider):
             listener = self._listener(machine, parts[1])
             attr = _LISTENER_SETTABLE.get(parts[2].lower())
             if attr is None:
-                raise call.fail(f"The WS-Management service cannot process the request. {parts[2]} cannot be "
-                                "changed for an existing listener.", "WsManError", ErrorCategory.InvalidOperation)
+                raise call.fail(
+                    f"The WS-Management service cannot process the request. {parts[2]} cannot be "
+                    "changed for an existing listener.",
+                    "WsManError",
+                    ErrorCategory.InvalidOperation,
+                )
             kind = attr[1]
-            conv = to_bool(value) if kind == "bool" and not isinstance(value, str) else (
-                to_string(value).lower() == "true" if kind == "bool" else (
-                    int(to_string(value)) if kind == "int" else to_string(value)))
+            conv = (
+                to_bool(value)
+                if kind == "bool" and not isinstance(value, str)
+                else (
+                    to_string(value).lower() == "true"
+                    if kind == "bool"
+                    else (int(to_string(value)) if kind == "int" else to_string(value))
+                )
+            )
             if attr[0] == "certificate_thumbprint":
                 _check_thumbprint(call, to_string(conv))
             with machine.lock:
@@ -350,32 +406,50 @@ class WSManProvider(Provider):
             machine.notify(TOPIC_LISTENERS)
             return
         container = "\\".join(parts[:-1]).lower()
-        leaf = next((lf for lf in TREE.get(container, []) if parts and lf.name.lower() == parts[-1].lower()), None)
+        leaf = next(
+            (lf for lf in TREE.get(container, []) if parts and lf.name.lower() == parts[-1].lower()), None
+        )
         if leaf is None:
             if self.exists(call, path):
-                raise call.fail("Cannot set the value of a WSMan: container.", "SetItemNotSupported",
-                                ErrorCategory.InvalidOperation)
+                raise call.fail(
+                    "Cannot set the value of a WSMan: container.",
+                    "SetItemNotSupported",
+                    ErrorCategory.InvalidOperation,
+                )
             raise ItemNotFound(path)
         if not leaf.attr:
-            raise call.fail(f"The WS-Management service cannot process the request. {leaf.name} is read-only.",
-                            "WsManError", ErrorCategory.InvalidOperation)
+            raise call.fail(
+                f"The WS-Management service cannot process the request. {leaf.name} is read-only.",
+                "WsManError",
+                ErrorCategory.InvalidOperation,
+            )
         if gpo_value(machine, leaf) is not None:
             raise call.fail(
                 f"The config setting {leaf.name} cannot be changed because is controlled by policies.  The policy "
                 'would need to be set to "Not Configured" in order to change the config setting. ',
-                "System.InvalidOperationException", ErrorCategory.InvalidOperation,
-                exception_type="System.InvalidOperationException")
+                "System.InvalidOperationException",
+                ErrorCategory.InvalidOperation,
+                exception_type="System.InvalidOperationException",
+            )
         if leaf.name == "TrustedHosts" and not call.switch("Force") and False:
             return
         try:
             converted = _convert(leaf, value, path)
         except ValueError as exc:
-            raise call.fail(str(exc), "System.InvalidOperationException", ErrorCategory.InvalidOperation,
-                            exception_type="System.InvalidOperationException") from exc
+            raise call.fail(
+                str(exc),
+                "System.InvalidOperationException",
+                ErrorCategory.InvalidOperation,
+                exception_type="System.InvalidOperationException",
+            ) from exc
         if leaf.name == "MaxEnvelopeSizekb" and not 32 <= converted <= 4294967295:
-            raise call.fail("The WS-Management service cannot process the request. The MaxEnvelopeSizekb value "
-                            "must be between 32 and 4294967295.", "System.InvalidOperationException",
-                            ErrorCategory.InvalidOperation, exception_type="System.InvalidOperationException")
+            raise call.fail(
+                "The WS-Management service cannot process the request. The MaxEnvelopeSizekb value "
+                "must be between 32 and 4294967295.",
+                "System.InvalidOperationException",
+                ErrorCategory.InvalidOperation,
+                exception_type="System.InvalidOperationException",
+            )
         with machine.lock:
             leaf.write(machine, converted)
         machine.notify(TOPIC_WSMAN)
@@ -384,10 +458,19 @@ class WSManProvider(Provider):
         parts = self._split(path)
         if [p.lower() for p in parts[:1]] != ["listener"] or len(parts) > 2:
             raise not_emulated("New-Item on WSMan: outside WSMan:\\localhost\\Listener")
-        values = {"HostName": call.get("HostName"), "CertificateThumbPrint": call.get("CertificateThumbPrint"),
-                  "Port": call.get("Port"), "URLPrefix": call.get("URLPrefix"), "Enabled": call.get("Enabled")}
-        listener = create_listener(call, to_string(call.get("Address") or ""), to_string(call.get("Transport") or ""),
-                                   {k: v for k, v in values.items() if v is not None})
+        values = {
+            "HostName": call.get("HostName"),
+            "CertificateThumbPrint": call.get("CertificateThumbPrint"),
+            "Port": call.get("Port"),
+            "URLPrefix": call.get("URLPrefix"),
+            "Enabled": call.get("Enabled"),
+        }
+        listener = create_listener(
+            call,
+            to_string(call.get("Address") or ""),
+            to_string(call.get("Transport") or ""),
+            {k: v for k, v in values.items() if v is not None},
+        )
         return _container_item("localhost\\Listener", listener.name, listener.keys)
 
     def remove_item(self, call: CommandCall, path: str, recurse: bool) -> None:
@@ -415,12 +498,20 @@ def _check_thumbprint(call: CommandCall, thumbprint: str) -> None:
         return
     stored = call.ctx.machine.cert_store.get(thumbprint.upper().replace(" ", ""))
     if stored is None or stored.store.lower() != "my":
-        raise call.fail("The WS-Management service cannot find the certificate that was requested.",
-                        "WsManError", ErrorCategory.InvalidOperation, exception_type="System.InvalidOperationException")
+        raise call.fail(
+            "The WS-Management service cannot find the certificate that was requested.",
+            "WsManError",
+            ErrorCategory.InvalidOperation,
+            exception_type="System.InvalidOperationException",
+        )
     if not stored.has_private_key:
-        raise call.fail("The WS-Management service cannot process the request because the certificate does not "
-                        "have a private key.", "WsManError", ErrorCategory.InvalidOperation,
-                        exception_type="System.InvalidOperationException")
+        raise call.fail(
+            "The WS-Management service cannot process the request because the certificate does not "
+            "have a private key.",
+            "WsManError",
+            ErrorCategory.InvalidOperation,
+            exception_type="System.InvalidOperationException",
+        )
 
 
 def create_listener(call: CommandCall, address: str, transport: str, values: dict[str, Any]) -> Listener:
@@ -428,33 +519,49 @@ def create_listener(call: CommandCall, address: str, transport: str, values: dic
     machine = call.ctx.machine
     transport = transport.upper()
     if transport not in ("HTTP", "HTTPS"):
-        raise call.fail("The WS-Management service cannot process the request. The Transport selector must be HTTP or "
-                        "HTTPS.", "WsManError", ErrorCategory.InvalidArgument,
-                        exception_type="System.InvalidOperationException")
+        raise call.fail(
+            "The WS-Management service cannot process the request. The Transport selector must be HTTP or "
+            "HTTPS.",
+            "WsManError",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.InvalidOperationException",
+        )
     if not address:
-        raise call.fail("The WS-Management service cannot process the request. The Address selector is missing.",
-                        "WsManError", ErrorCategory.InvalidArgument, exception_type="System.InvalidOperationException")
+        raise call.fail(
+            "The WS-Management service cannot process the request. The Address selector is missing.",
+            "WsManError",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.InvalidOperationException",
+        )
     low = {k.lower(): v for k, v in values.items()}
     thumb = to_string(low.get("certificatethumbprint") or "").replace(" ", "").upper()
     if transport == "HTTPS":
         if not thumb:
-            raise call.fail("The WS-Management service cannot process the request because the HTTPS listener "
-                            "requires a CertificateThumbprint.", "WsManError", ErrorCategory.InvalidArgument,
-                            exception_type="System.InvalidOperationException")
+            raise call.fail(
+                "The WS-Management service cannot process the request because the HTTPS listener "
+                "requires a CertificateThumbprint.",
+                "WsManError",
+                ErrorCategory.InvalidArgument,
+                exception_type="System.InvalidOperationException",
+            )
         _check_thumbprint(call, thumb)
     with machine.lock:
         if machine.wsman.find_listener(address, transport) is not None:
-            raise call.fail("The WS-Management service cannot create the resource because it already exists.",
-                            "WsManError", ErrorCategory.ResourceExists,
-                            exception_type="System.InvalidOperationException")
+            raise call.fail(
+                "The WS-Management service cannot create the resource because it already exists.",
+                "WsManError",
+                ErrorCategory.ResourceExists,
+                exception_type="System.InvalidOperationException",
+            )
         enabled = low.get("enabled")
         listener = Listener(
             address=address,
             transport=transport,
             port=int(to_string(low["port"])) if low.get("port") else (5986 if transport == "HTTPS" else 5985),
             hostname=to_string(low.get("hostname") or ""),
-            enabled=True if enabled is None else (to_string(enabled).lower() == "true" if isinstance(enabled, str)
-                                                  else to_bool(enabled)),
+            enabled=True
+            if enabled is None
+            else (to_string(enabled).lower() == "true" if isinstance(enabled, str) else to_bool(enabled)),
             url_prefix=to_string(low.get("urlprefix") or "wsman"),
             certificate_thumbprint=thumb,
         )
@@ -483,7 +590,7 @@ _RESOURCES = {
 def _resource(call: CommandCall) -> str:
     uri = (call.string("ResourceURI") or "").strip().lower().rstrip("/")
     if uri.startswith(_CONFIG_URI):
-        uri = "winrm/config" + uri[len(_CONFIG_URI):]
+        uri = "winrm/config" + uri[len(_CONFIG_URI) :]
     if uri not in _RESOURCES:
         raise not_emulated(f"the WSMan resource {call.string('ResourceURI')}")
     return _RESOURCES[uri]
@@ -499,32 +606,64 @@ def _selectors(call: CommandCall) -> dict[str, str]:
 def _listener_xml(listener: Listener) -> Any:
     return new_object(
         ["System.Xml.XmlElement", "System.Xml.XmlLinkedNode", "System.Xml.XmlNode", "System.Object"],
-        {"cfg": f"{_CONFIG_URI}/listener", "xsi": "http://www.w3.org/2001/XMLSchema-instance", "lang": "en-US",
-         "Address": listener.address, "Transport": listener.transport, "Port": str(listener.port),
-         "Hostname": listener.hostname, "Enabled": _fmt(listener.enabled), "URLPrefix": listener.url_prefix,
-         "CertificateThumbprint": listener.certificate_thumbprint, "ListeningOn": list(listener.listening_on)},
+        {
+            "cfg": f"{_CONFIG_URI}/listener",
+            "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+            "lang": "en-US",
+            "Address": listener.address,
+            "Transport": listener.transport,
+            "Port": str(listener.port),
+            "Hostname": listener.hostname,
+            "Enabled": _fmt(listener.enabled),
+            "URLPrefix": listener.url_prefix,
+            "CertificateThumbprint": listener.certificate_thumbprint,
+            "ListeningOn": list(listener.listening_on),
+        },
         to_string_value="Listener",
     )
 
 
 def _config_xml(machine: Machine, key: str) -> Any:
-    props: dict[str, Any] = {"cfg": f"{_CONFIG_URI}/{key.replace(chr(92), '/').replace('shell', 'winrs')}",
-                             "lang": "en-US"}
+    props: dict[str, Any] = {
+        "cfg": f"{_CONFIG_URI}/{key.replace(chr(92), '/').replace('shell', 'winrs')}",
+        "lang": "en-US",
+    }
     for leaf in TREE.get(key, []):
         props[leaf.name] = _fmt(leaf.read(machine))
-    if key == "service\\auth" or key == "client\\auth":
+    if key in {"service\\auth", "client\\auth"}:
         pass
-    name = {"": "Config", "service": "Service", "service\\auth": "Auth", "client": "Client", "client\\auth": "Auth",
-            "shell": "Winrs"}[key]
-    return new_object(["System.Xml.XmlElement", "System.Xml.XmlLinkedNode", "System.Xml.XmlNode", "System.Object"],
-                      props, to_string_value=name)
+    name = {
+        "": "Config",
+        "service": "Service",
+        "service\\auth": "Auth",
+        "client": "Client",
+        "client\\auth": "Auth",
+        "shell": "Winrs",
+    }[key]
+    return new_object(
+        ["System.Xml.XmlElement", "System.Xml.XmlLinkedNode", "System.Xml.XmlNode", "System.Object"],
+        props,
+        to_string_value=name,
+    )
 
 
-_WSMAN_PARAMS = [Param("ResourceURI", position=0), Param("SelectorSet", position=1), Param("ValueSet"),
-                 Param("ComputerName"), Param("Enumerate", switch=True), Param("Fragment"),
-                 Param("Authentication"), Param("Credential"), Param("Port"), Param("UseSSL", switch=True),
-                 Param("SessionOption"), Param("FilePath"), Param("ApplicationName"), Param("ConnectionURI"),
-                 Param("OptionSet")]
+_WSMAN_PARAMS = [
+    Param("ResourceURI", position=0),
+    Param("SelectorSet", position=1),
+    Param("ValueSet"),
+    Param("ComputerName"),
+    Param("Enumerate", switch=True),
+    Param("Fragment"),
+    Param("Authentication"),
+    Param("Credential"),
+    Param("Port"),
+    Param("UseSSL", switch=True),
+    Param("SessionOption"),
+    Param("FilePath"),
+    Param("ApplicationName"),
+    Param("ConnectionURI"),
+    Param("OptionSet"),
+]
 
 
 def _local_only(call: CommandCall) -> None:
@@ -537,9 +676,13 @@ def _find_listener(call: CommandCall) -> Listener:
     sel = _selectors(call)
     listener = call.ctx.machine.wsman.find_listener(sel.get("address", ""), sel.get("transport", ""))
     if listener is None:
-        raise call.fail("The WS-Management service cannot process the request. The specified resource does not "
-                        "exist (Listener with the given Address and Transport selectors).", "WsManError",
-                        ErrorCategory.ObjectNotFound, exception_type="System.InvalidOperationException")
+        raise call.fail(
+            "The WS-Management service cannot process the request. The specified resource does not "
+            "exist (Listener with the given Address and Transport selectors).",
+            "WsManError",
+            ErrorCategory.ObjectNotFound,
+            exception_type="System.InvalidOperationException",
+        )
     return listener
 
 
@@ -566,15 +709,21 @@ def new_wsman_instance(call: CommandCall) -> Iterator[Any]:
         raise not_emulated("New-WSManInstance for resources other than winrm/config/Listener")
     sel = _selectors(call)
     values = call.get("ValueSet") or {}
-    listener = create_listener(call, sel.get("address", ""), sel.get("transport", ""),
-                               {str(k): v for k, v in values.items()})
-    yield new_object(["System.Xml.XmlElement", "System.Object"],
-                     {"a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-                      "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd", "lang": "en-US",
-                      "Address": "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous",
-                      "ReferenceParameters": f"ResourceURI={_CONFIG_URI}/listener; "
-                                             f"Address={listener.address}; Transport={listener.transport}"},
-                     to_string_value="ResourceCreated")
+    listener = create_listener(
+        call, sel.get("address", ""), sel.get("transport", ""), {str(k): v for k, v in values.items()}
+    )
+    yield new_object(
+        ["System.Xml.XmlElement", "System.Object"],
+        {
+            "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+            "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+            "lang": "en-US",
+            "Address": "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous",
+            "ReferenceParameters": f"ResourceURI={_CONFIG_URI}/listener; "
+            f"Address={listener.address}; Transport={listener.transport}",
+        },
+        to_string_value="ResourceCreated",
+    )
 
 
 @cmdlet("Set-WSManInstance", _WSMAN_PARAMS, module=WSMAN_MODULE)
