@@ -14,7 +14,9 @@ from winhost.transport.testing import RecordingService
 def hostset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostSet]:
     """Two hosts (``dc01`` fresh-but-HTTPS, ``sql02``) served in-process with the stand-in handler."""
     directory = tmp_path_factory.mktemp("hostset")
-    hs = HostSet("dc01,sql02", state_dir=directory / "state", preset="configured", handler_factory=RecordingService)
+    hs = HostSet(
+        "dc01,sql02", state_dir=directory / "state", preset="configured", handler_factory=RecordingService
+    )
     hs.start()
     hs.write_inventory(directory / "inv.yml")
     try:

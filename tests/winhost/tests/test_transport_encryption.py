@@ -21,8 +21,8 @@ from spnego.channel_bindings import GssChannelBindings
 from winhost.hostset import HostSet
 from winhost.transport import encryption
 from winhost.transport.auth import ENC_CREDSSP, ENC_SPNEGO
-from winhost.transport.tls.ca import tls_server_end_point
 from winhost.transport.testing import configure, envelope, service_of, transport
+from winhost.transport.tls.ca import tls_server_end_point
 
 
 def _hostvars(hs: HostSet, name: str = "dc01") -> dict[str, Any]:
@@ -33,7 +33,9 @@ def _connect(hs: HostSet, https: bool) -> http.client.HTTPConnection:
     hv = _hostvars(hs)
     if https:
         ctx = ssl.create_default_context(cafile=hv["winhost_ca_cert"])
-        return http.client.HTTPSConnection(hv["ansible_host"], hv["winhost_https_port"], context=ctx, timeout=10)
+        return http.client.HTTPSConnection(
+            hv["ansible_host"], hv["winhost_https_port"], context=ctx, timeout=10
+        )
     return http.client.HTTPConnection(hv["ansible_host"], hv["winhost_http_port"], timeout=10)
 
 
@@ -41,17 +43,26 @@ def _ntlm_handshake(
     conn: http.client.HTTPConnection, bindings: GssChannelBindings | None, body: bytes = b""
 ) -> tuple[http.client.HTTPResponse, Any]:
     """Run NTLM over ``conn`` by hand; the final leg carries ``body`` unencrypted."""
-    ctx = spnego.client("vagrant", "vagrant", protocol="ntlm", channel_bindings=bindings,
-                        options=spnego.NegotiateOptions.wrapping_winrm)
+    ctx = spnego.client(
+        "vagrant",
+        "vagrant",
+        protocol="ntlm",
+        channel_bindings=bindings,
+        options=spnego.NegotiateOptions.wrapping_winrm,
+    )
     token = ctx.step()
-    conn.request("POST", "/wsman", body=b"", headers={"Authorization": f"Negotiate {base64.b64encode(token).decode()}"})
+    conn.request(
+        "POST", "/wsman", body=b"", headers={"Authorization": f"Negotiate {base64.b64encode(token).decode()}"}
+    )
     response = conn.getresponse()
     response.read()
     assert response.status == 401
     challenge = base64.b64decode(response.headers["WWW-Authenticate"].split(" ", 1)[1])
     token = ctx.step(challenge)
-    headers = {"Authorization": f"Negotiate {base64.b64encode(token).decode()}",
-               "Content-Type": "application/soap+xml;charset=UTF-8"}
+    headers = {
+        "Authorization": f"Negotiate {base64.b64encode(token).decode()}",
+        "Content-Type": "application/soap+xml;charset=UTF-8",
+    }
     conn.request("POST", "/wsman", body=body, headers=headers)
     response = conn.getresponse()
     response.read()
@@ -87,7 +98,9 @@ def test_encrypted_request_is_decrypted_and_response_encrypted(hostset: HostSet)
     response = conn.getresponse()
     raw = response.read()
     assert response.status == 200
-    assert response.headers["Content-Type"].startswith('multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted"')
+    assert response.headers["Content-Type"].startswith(
+        'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted"'
+    )
     assert b"<user>" not in raw  # sealed on the wire
     plain = encryption.unwrap_body(ctx, response.headers["Content-Type"], raw)
     assert plain.startswith(b"<s:Envelope><user>DC01\\vagrant</user>")
@@ -153,7 +166,9 @@ def test_wrap_body_chunks_credssp_at_16k() -> None:
         ("None", "wrong", True),
     ],
 )
-def test_channel_binding_hardening(hostset: HostSet, restore: None, level: str, binding: str, accepted: bool) -> None:
+def test_channel_binding_hardening(
+    hostset: HostSet, restore: None, level: str, binding: str, accepted: bool
+) -> None:
     configure(hostset, "dc01", auth_cbt_hardening_level=level)
     conn = _connect(hostset, https=True)
     right = _cbt(conn)

@@ -277,9 +277,16 @@ def test_new_https_listener_serves_the_stored_certificate(hostset: HostSet) -> N
     machine = host.machine
     with machine.lock:
         # Without an allow rule the default inbound action (Block) applies to port 8443.
-        machine.firewall.rules.append(FirewallRule("https-8443", "HTTPS 8443", profiles=["Any"], local_ports=["8443"]))
+        machine.firewall.rules.append(
+            FirewallRule("https-8443", "HTTPS 8443", profiles=["Any"], local_ports=["8443"])
+        )
         machine.wsman.listeners.append(
-            Listener(address="127.0.0.3", transport="HTTPS", port=8443, certificate_thumbprint=host.certificate.thumbprint)
+            Listener(
+                address="127.0.0.3",
+                transport="HTTPS",
+                port=8443,
+                certificate_thumbprint=host.certificate.thumbprint,
+            )
         )
     machine.notify("listeners")
     try:
@@ -287,7 +294,9 @@ def test_new_https_listener_serves_the_stored_certificate(hostset: HostSet) -> N
         assert port is not None
         hv = _hostvars(hostset, "sql02")
         ctx = ssl.create_default_context(cafile=hv["winhost_ca_cert"])
-        with ctx.wrap_socket(socket.create_connection((host.address, port), timeout=5), server_hostname="sql02") as tls:
+        with ctx.wrap_socket(
+            socket.create_connection((host.address, port), timeout=5), server_hostname="sql02"
+        ) as tls:
             der = tls.getpeercert(binary_form=True)
         assert der == ssl.PEM_cert_to_DER_cert(host.certificate.cert_pem.decode())
     finally:

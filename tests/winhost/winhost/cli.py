@@ -1,11 +1,11 @@
 """``winhost`` command line: serve simulated hosts, read their counters, inject faults.
 
-    winhost serve --hosts dc01,sql02,web01 --inventory inv.yml [--state-dir DIR]
-                  [--preset fresh|configured] [--kerberos] [--latency-ms N] [--shell-create-ms N]
-    winhost stats --inventory inv.yml [--host dc01] [--reset]
-    winhost fault --inventory inv.yml --host dc01 latency 200
-    winhost fault --inventory inv.yml --host dc01 http-error 503 --count 3
-    winhost fault --inventory inv.yml --host dc01 drop-next-receive|kill-shells|restart|clear
+winhost serve --hosts dc01,sql02,web01 --inventory inv.yml [--state-dir DIR]
+              [--preset fresh|configured] [--kerberos] [--latency-ms N] [--shell-create-ms N]
+winhost stats --inventory inv.yml [--host dc01] [--reset]
+winhost fault --inventory inv.yml --host dc01 latency 200
+winhost fault --inventory inv.yml --host dc01 http-error 503 --count 3
+winhost fault --inventory inv.yml --host dc01 drop-next-receive|kill-shells|restart|clear
 """
 
 from __future__ import annotations
@@ -32,9 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run hosts in the foreground until SIGINT/SIGTERM")
-    serve.add_argument("--hosts", required=True, help="comma-separated names, or a count (200 -> host001..host200)")
+    serve.add_argument(
+        "--hosts", required=True, help="comma-separated names, or a count (200 -> host001..host200)"
+    )
     serve.add_argument("--inventory", required=True, type=Path, help="Ansible inventory YAML to write")
-    serve.add_argument("--state-dir", type=Path, help="persist machines, CA and KDC here (default: temporary)")
+    serve.add_argument(
+        "--state-dir", type=Path, help="persist machines, CA and KDC here (default: temporary)"
+    )
     serve.add_argument("--preset", default="fresh", choices=("fresh", "configured"))
     serve.add_argument("--kerberos", action="store_true", help="start a private MIT KDC and accept Kerberos")
     serve.add_argument("--latency-ms", type=int, default=0, help="delay every HTTP request")
@@ -51,15 +55,21 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument("--inventory", required=True, type=Path)
     fault.add_argument("--host", required=True)
     fault.add_argument("fault", choices=FAULTS)
-    fault.add_argument("value", nargs="?", type=int, help="ms for latency/shell-create, status for http-error")
-    fault.add_argument("--count", type=int, default=1, help="how many requests http-error/drop-next-receive hit")
+    fault.add_argument(
+        "value", nargs="?", type=int, help="ms for latency/shell-create, status for http-error"
+    )
+    fault.add_argument(
+        "--count", type=int, default=1, help="how many requests http-error/drop-next-receive hit"
+    )
     return parser
 
 
 def load_control(inventory: Path) -> dict[str, Any]:
     path = control_file_for(inventory.resolve())
     if not path.exists():
-        raise SystemExit(f"winhost: no control file {path}; is 'winhost serve --inventory {inventory}' running?")
+        raise SystemExit(
+            f"winhost: no control file {path}; is 'winhost serve --inventory {inventory}' running?"
+        )
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
@@ -90,7 +100,10 @@ def _serve(args: argparse.Namespace) -> int:
         hostset.start()
         inventory = hostset.write_inventory(args.inventory)
         elapsed = time.monotonic() - started
-        print(f"winhost: {len(hostset.hosts)} host(s) ready in {elapsed:.2f}s; inventory {inventory}", flush=True)
+        print(
+            f"winhost: {len(hostset.hosts)} host(s) ready in {elapsed:.2f}s; inventory {inventory}",
+            flush=True,
+        )
         if hostset.kdc is not None:
             print(f"winhost: export KRB5_CONFIG={hostset.kdc.krb5_conf}", flush=True)
         while not stop.wait(1.0):

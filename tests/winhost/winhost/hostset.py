@@ -84,10 +84,13 @@ class Host:
     certificate: IssuedCertificate
     unsubscribe: Callable[[], None] | None = None
 
-    def inventory_vars(self, user: str, password: str, ca_path: Path, kerberos: bool, krb5_conf: Path | None) -> dict[str, Any]:
+    def inventory_vars(
+        self, user: str, password: str, ca_path: Path, kerberos: bool, krb5_conf: Path | None
+    ) -> dict[str, Any]:
         config = self.transport.config
         https_on = config.service_running and any(
-            spec.transport == "HTTPS" and spec.enabled and spec.port == HTTPS_PORT for spec in config.listeners
+            spec.transport == "HTTPS" and spec.enabled and spec.port == HTTPS_PORT
+            for spec in config.listeners
         )
         http_port = self.transport.real_port(HTTP_PORT)
         https_port = self.transport.real_port(HTTPS_PORT)
@@ -231,7 +234,7 @@ class HostSet:
         def on_change(topic: str, m: Any = machine, t: HostTransport = transport) -> None:
             try:
                 t.apply_config(config_from_machine(m))
-            except Exception:  # noqa: BLE001 - a bad listener must not break the cmdlet
+            except Exception:  # a bad listener must not break the cmdlet
                 log.exception("%s: applying configuration after %s change failed", name, topic)
 
         host.unsubscribe = machine.subscribe(on_change)
@@ -279,7 +282,7 @@ class HostSet:
             if callable(close_all):
                 try:
                     close_all()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("%s: close_all failed", host.name)
         if self.acceptor is not None:
             self.acceptor.close()

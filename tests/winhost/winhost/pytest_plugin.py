@@ -47,7 +47,9 @@ class WinhostHosts:
         self.inventory_path = inventory_path
         self.hostset = hostset
         self.process = process
-        self.control: dict[str, Any] = json.loads(control_file_for(inventory_path).read_text(encoding="utf-8"))
+        self.control: dict[str, Any] = json.loads(
+            control_file_for(inventory_path).read_text(encoding="utf-8")
+        )
         self.inventory: dict[str, Any] = yaml.safe_load(inventory_path.read_text(encoding="utf-8"))
 
     # -- inventory ------------------------------------------------------------------------------
@@ -177,7 +179,7 @@ def start_hosts(
         control.unlink()
     log_path = directory / "winhost-serve.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + startup_timeout
     while not control.exists():
         if process.poll() is not None:

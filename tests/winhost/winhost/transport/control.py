@@ -28,7 +28,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
         return
 
     def _reply(self, status: int, payload: Any) -> None:
@@ -55,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError("request body must be a JSON object")
         return data
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:  # stdlib name
         if not self._authorised():
             return
         url = urlsplit(self.path)
@@ -74,7 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         except KeyError as err:
             self._reply(404, {"error": str(err)})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:  # stdlib name
         if not self._authorised():
             return
         url = urlsplit(self.path)
@@ -112,7 +112,9 @@ class _Server(ThreadingHTTPServer):
 class ControlServer:
     def __init__(self, hostset: HostSet) -> None:
         self._server = _Server(hostset)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="winhost-control", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="winhost-control", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -136,7 +138,7 @@ def call(control: dict[str, Any], method: str, path: str, payload: dict[str, Any
     """Call the control endpoint described by a control document (the JSON file)."""
     url = str(control["control_url"]) + path
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback http URL we wrote
+    request = urllib.request.Request(url, data=data, method=method)  # loopback http URL we wrote
     request.add_header("X-Winhost-Token", str(control["token"]))
     if data is not None:
         request.add_header("Content-Type", "application/json")

@@ -35,7 +35,7 @@ def is_encrypted(content_type: str | None) -> bool:
     if not content_type:
         return False
     lowered = content_type.lower()
-    return lowered.startswith("multipart/encrypted") or lowered.startswith("multipart/x-multi-encrypted")
+    return lowered.startswith(("multipart/encrypted", "multipart/x-multi-encrypted"))
 
 
 def content_protocol(content_type: str) -> str | None:
@@ -73,7 +73,7 @@ def unwrap_body(context: Any, content_type: str, body: bytes) -> bytes:
         sealed = data[4 + sig_len :]
         try:
             chunk = context.unwrap_winrm(signature, sealed)
-        except Exception as err:  # noqa: BLE001 - integrity failure
+        except Exception as err:  # integrity failure
             raise EncryptionError(f"decryption failed: {type(err).__name__}") from err
         # Kerberos AES adds padding that OriginalContent counts; the plain text is what unwrap returns.
         if len(chunk) != expected and len(chunk) > expected:

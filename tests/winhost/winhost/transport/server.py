@@ -20,9 +20,10 @@ import ssl
 import struct
 import threading
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from spnego.channel_bindings import GssChannelBindings
 
@@ -67,12 +68,16 @@ class Acceptor:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._pending: list[tuple[str, socket.socket, Callable[[socket.socket, tuple[str, int]], None] | None]] = []
+        self._pending: list[
+            tuple[str, socket.socket, Callable[[socket.socket, tuple[str, int]], None] | None]
+        ] = []
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="winhost-acceptor", daemon=True)
         self._thread.start()
 
-    def register(self, sock: socket.socket, on_accept: Callable[[socket.socket, tuple[str, int]], None]) -> None:
+    def register(
+        self, sock: socket.socket, on_accept: Callable[[socket.socket, tuple[str, int]], None]
+    ) -> None:
         with self._lock:
             self._pending.append(("add", sock, on_accept))
         self._wake()
@@ -132,7 +137,7 @@ class Acceptor:
                 conn.setblocking(True)
                 try:
                     key.data(conn, addr)
-                except Exception:  # noqa: BLE001 - never let one host kill the acceptor
+                except Exception:  # never let one host kill the acceptor
                     log.exception("accept handler failed")
                     with contextlib.suppress(OSError):
                         conn.close()
@@ -261,7 +266,11 @@ class HostTransport:
         self._ports[spec.port] = real
         bound = _BoundListener(spec, sock, real)
         self._bound[spec.port] = bound
-        self.acceptor.register(sock, lambda conn, addr, b=bound: self._on_accept(conn, addr, b))
+
+        def on_accept(conn: socket.socket, addr: tuple[str, int]) -> None:
+            self._on_accept(conn, addr, bound)
+
+        self.acceptor.register(sock, on_accept)
 
     def close(self) -> None:
         with self._lock:
@@ -365,7 +374,7 @@ class HostTransport:
                 kerberos_realm=self.kerberos_realm,
                 service_hostname=self.fqdn,
             )
-            reader = sock.makefile("rb", buffering=65536)
+            reader = typing.cast(BinaryIO, sock.makefile("rb", buffering=65536))
             try:
                 while True:
                     try:
@@ -397,7 +406,9 @@ class HostTransport:
         self.stats.add_bytes_out(len(data))
         sock.sendall(data)
 
-    def _handle(self, sock: socket.socket, request: Request, auth: ConnectionAuth, spec: ListenerSpec, tls: bool) -> bool:
+    def _handle(
+        self, sock: socket.socket, request: Request, auth: ConnectionAuth, spec: ListenerSpec, tls: bool
+    ) -> bool:
         """Answer one request; False closes the connection."""
         config = self._config
         keep = request.keep_alive
@@ -465,7 +476,7 @@ class HostTransport:
 
         try:
             status, response = self.handler.handle(outcome.user, body, config.max_envelope_bytes)
-        except Exception:  # noqa: BLE001 - a crash in the WSMan layer is an HTTP 500
+        except Exception:  # a crash in the WSMan layer is an HTTP 500
             log.exception("%s: WSMan handler failed", self.name)
             self._send(sock, build_response(500, headers=auth_headers, keep_alive=keep), 500)
             return keep

@@ -23,7 +23,9 @@ SHELL_ACTION = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/{}"
 
 def envelope(action: str, payload: str = "") -> bytes:
     """A minimal SOAP envelope carrying a WS-Addressing action."""
-    uri = ACTION.format(action) if action in ("Create", "Delete", "Get", "Put") else SHELL_ACTION.format(action)
+    uri = (
+        ACTION.format(action) if action in ("Create", "Delete", "Get", "Put") else SHELL_ACTION.format(action)
+    )
     return (
         '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
         'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing">'

@@ -40,7 +40,7 @@ class IssuedCertificate:
     def thumbprint(self) -> str:
         """SHA-1 thumbprint, upper-case hex, as Windows shows it."""
         cert = x509.load_pem_x509_certificate(self.cert_pem)
-        return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Windows' thumbprint
+        return cert.fingerprint(hashes.SHA1()).hex().upper()  # Windows' thumbprint
 
 
 def _now() -> datetime.datetime:
@@ -176,7 +176,9 @@ class CertificateAuthority:
         cert_path.write_bytes(cert_pem)
         return IssuedCertificate(cert_pem, key_pem, cert_path, key_path)
 
-    def issue_client(self, username: str, upn_suffix: str = "localhost", days: int = 825) -> IssuedCertificate:
+    def issue_client(
+        self, username: str, upn_suffix: str = "localhost", days: int = 825
+    ) -> IssuedCertificate:
         """Client certificate mapped to local account ``username`` (UPN ``username@localhost``)."""
         key = ec.generate_private_key(ec.SECP256R1())
         upn = f"{username}@{upn_suffix}"
