@@ -109,7 +109,8 @@ def connection_for_host(
     render: Callable[[Any], Any] = lambda v: v,
 ) -> Any:
     """A new connection of the same plugin as ``template_connection``, set up for ``host_name``."""
-    load_name = getattr(template_connection, "_load_name", None) or "psremoting.core.psrp"
+    # ansible_name is the FQCN ("psremoting.core.psrp"); _load_name may be the Python module path.
+    load_name = getattr(template_connection, "ansible_name", None) or "psremoting.core.psrp"
     var_names = C.config.get_plugin_vars("connection", load_name)
     var_options = connection_var_options(host_vars, var_names, host_name, render)
     context = copy.copy(play_context)
