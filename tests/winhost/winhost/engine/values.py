@@ -9,7 +9,22 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from psrpcore.types import PSCustomObject, PSDouble, PSNoteProperty, PSObject
+from psrpcore.types import PSCustomObject, PSDouble, PSEnumBase, PSFlagBase, PSNoteProperty, PSObject
+
+
+class NetEnum(PSEnumBase):
+    """A .NET enum whose Python str() is its name, as PowerShell's ToString() is."""
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class NetFlags(PSFlagBase):
+    """A .NET [Flags] enum whose str() is "A, B" like ToString()."""
+
+    def __str__(self) -> str:
+        names = [m.name for m in type(self) if m.value and m in self]
+        return ", ".join(str(n) for n in names) or str(self.name)
 
 
 class ScriptBlockValue:

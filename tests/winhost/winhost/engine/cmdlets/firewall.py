@@ -12,47 +12,52 @@ https://learn.microsoft.com/en-us/powershell/module/netconnection/get-netconnect
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
 from typing import Any
 
-from psrpcore.types import ErrorCategory, PSEnumBase, PSFlagBase, PSType
+from psrpcore.types import ErrorCategory, PSType
 
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.model import TOPIC_FIREWALL, FirewallRule
-from winhost.engine.values import as_list, like, new_object, to_bool, to_string
+from winhost.engine.values import NetEnum, NetFlags, as_list, like, new_object, to_bool, to_string
 
 NETSEC = "NetSecurity"
 _GEN = "Microsoft.PowerShell.Cmdletization.GeneratedTypes"
 
 
-@PSType([f"{_GEN}.NetSecurity.Enabled"])
-class Enabled(PSEnumBase):
-    """NetSecurity Enabled: True = 1, False = 2."""
+def _enabled_enum() -> type[NetEnum]:
+    """NetSecurity's Enabled enum has members named True (1) and False (2): Python keywords, so
+    the class is built from a namespace."""
+    meta: Any = type(NetEnum)
+    namespace: Any = meta.__prepare__("Enabled", (NetEnum,))
+    namespace["True"] = 1
+    namespace["False"] = 2
+    cls = meta("Enabled", (NetEnum,), namespace)
+    return typing.cast("type[NetEnum]", PSType([f"{_GEN}.NetSecurity.Enabled"])(cls))
 
-    # Names cannot be Python keywords True/False: PowerShell shows them through ToString.
-    TrueValue = 1
-    FalseValue = 2
 
-    def __str__(self) -> str:
-        return "True" if self is Enabled.TrueValue else "False"
+Enabled = _enabled_enum()
+ENABLED_TRUE = Enabled["True"]
+ENABLED_FALSE = Enabled["False"]
 
 
 @PSType([f"{_GEN}.NetSecurity.Direction"])
-class Direction(PSEnumBase):
+class Direction(NetEnum):
     Inbound = 1
     Outbound = 2
 
 
 @PSType([f"{_GEN}.NetSecurity.Action"])
-class Action(PSEnumBase):
+class Action(NetEnum):
     NotConfigured = 0
     Allow = 2
     Block = 4
 
 
 @PSType([f"{_GEN}.NetSecurity.Profile"])
-class Profile(PSFlagBase):
+class Profile(NetFlags):
     Any = 0
     Domain = 1
     Private = 2
@@ -60,7 +65,7 @@ class Profile(PSFlagBase):
 
 
 @PSType([f"{_GEN}.NetConnectionProfile.NetworkCategory"])
-class NetworkCategory(PSEnumBase):
+class NetworkCategory(NetEnum):
     Public = 0
     Private = 1
     DomainAuthenticated = 2
@@ -93,7 +98,7 @@ def rule_object(rule: FirewallRule) -> Any:
             "Description": rule.description,
             "DisplayGroup": rule.group or None,
             "Group": rule.group or None,
-            "Enabled": Enabled.TrueValue if rule.enabled else Enabled.FalseValue,
+            "Enabled": ENABLED_TRUE if rule.enabled else ENABLED_FALSE,
             "Profile": _profile_value(rule.profiles),
             "Platform": [],
             "Direction": Direction[rule.direction],
@@ -392,7 +397,7 @@ def get_netfirewallprofile(call: CommandCall) -> Iterator[Any]:
             {
                 "Name": key,
                 "Profile": key,
-                "Enabled": Enabled.TrueValue if fw.profiles_enabled[key] else Enabled.FalseValue,
+                "Enabled": ENABLED_TRUE if fw.profiles_enabled[key] else ENABLED_FALSE,
                 "DefaultInboundAction": "NotConfigured",
                 "DefaultOutboundAction": "NotConfigured",
                 "AllowInboundRules": "NotConfigured",

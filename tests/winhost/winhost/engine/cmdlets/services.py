@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from psrpcore.types import ErrorCategory, PSAliasProperty, PSEnumBase, PSFlagBase, PSObject, PSType
+from psrpcore.types import ErrorCategory, PSAliasProperty, PSObject, PSType
 
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.model import TOPIC_SERVICES, Machine, Service
-from winhost.engine.values import like, new_object, to_string
+from winhost.engine.values import NetEnum, NetFlags, like, new_object, to_string
 
 
 @PSType(["System.ServiceProcess.ServiceControllerStatus"])
-class ServiceControllerStatus(PSEnumBase):
+class ServiceControllerStatus(NetEnum):
     """https://learn.microsoft.com/en-us/dotnet/api/system.serviceprocess.servicecontrollerstatus"""
 
     Stopped = 1
@@ -35,7 +35,7 @@ class ServiceControllerStatus(PSEnumBase):
 
 
 @PSType(["System.ServiceProcess.ServiceStartMode"])
-class ServiceStartMode(PSEnumBase):
+class ServiceStartMode(NetEnum):
     """https://learn.microsoft.com/en-us/dotnet/api/system.serviceprocess.servicestartmode"""
 
     Boot = 0
@@ -46,7 +46,7 @@ class ServiceStartMode(PSEnumBase):
 
 
 @PSType(["System.ServiceProcess.ServiceType"])
-class ServiceType(PSFlagBase):
+class ServiceType(NetFlags):
     """https://learn.microsoft.com/en-us/dotnet/api/system.serviceprocess.servicetype"""
 
     KernelDriver = 1

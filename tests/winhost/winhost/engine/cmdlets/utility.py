@@ -162,9 +162,8 @@ def foreach_object(call: CommandCall) -> Iterator[Any]:
             if found:
                 yield from enumerate_value(value)
             else:
-                from winhost.engine.methods import call_method
-
                 from winhost.engine.evaluator import Evaluator
+                from winhost.engine.methods import call_method
 
                 evaluator = Evaluator(call.ctx)
                 yield from enumerate_value(
