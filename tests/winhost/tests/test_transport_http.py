@@ -310,3 +310,17 @@ def test_max_envelope_size_is_passed_to_the_wsman_layer(hostset: HostSet, restor
     configure(hostset, "sql02", max_envelope_size_kb=150)
     transport(hostset, "sql02", auth="ntlm").send(envelope("Command"))
     assert service_of(hostset, "sql02").calls[-1][2] == 150 * 1024
+
+
+def test_malformed_request_is_400_and_counted(hostset: HostSet) -> None:
+    stats = hostset.host("sql02").stats
+    stats.reset()
+    with _raw_https(hostset, "sql02") as sock:
+        sock.sendall(b"POST /wsman HTTP/1.1\r\nContent-Length: nope\r\n\r\n")
+        response = _read_response(sock)
+    time.sleep(0.05)
+    assert response.startswith(b"HTTP/1.1 400 ")
+    snap = stats.snapshot()
+    assert snap["http_requests"] == 1
+    assert snap["http_status"] == {"400": 1}
+    assert snap["bytes_out"] == len(response)

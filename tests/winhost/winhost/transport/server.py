@@ -380,8 +380,8 @@ class HostTransport:
                     try:
                         request = read_request(reader)
                     except HTTPError as err:
-                        stats.record_http_request(err.status)
-                        sock.sendall(build_response(err.status, keep_alive=False))
+                        stats.record_http_request()
+                        self._send(sock, build_response(err.status, keep_alive=False), err.status)
                         break
                     if request is None:
                         break
