@@ -169,7 +169,7 @@ def test_same_results_as_builtin(winhost: Any, session_dir: str, tmp_path: Path)
     )
     results = {}
     for connection in (BUILTIN, OURS):
-        rc, data, out = _run_playbook(winhost, session_dir, pb, connection)
+        _rc, data, out = _run_playbook(winhost, session_dir, pb, connection)
         results[connection] = [{k: r.get(k) for k in ("rc", "stdout", "stderr")} for r in _task_results(data)]
         assert results[connection], out
     assert results[OURS] == results[BUILTIN]
@@ -354,7 +354,7 @@ def test_wrong_password_is_unreachable_with_a_clear_message(
     assert rc == 4, out  # unreachable
     result = _task_results(data)[0]
     assert result.get("unreachable") is True
-    assert "authentication failed" in result["msg"] and "dc01" not in "" and "Wrong-Pass-1" not in out
+    assert "authentication failed" in result["msg"] and "Wrong-Pass-1" not in out
     assert "Traceback" not in out
 
 
