@@ -22,6 +22,7 @@ from winhost.engine.cmdlets.registry import CmdletSpec, lookup
 from winhost.engine.context import CommandCall, ExecutionContext, Scope
 from winhost.engine.errors import (
     BreakSignal,
+    FlowControl,
     ContinueSignal,
     ExitSignal,
     PSRuntimeError,
@@ -437,6 +438,8 @@ class Evaluator:
 
     def exec_pipeline(self, node: Node, scope: Scope) -> Iterator[Any]:
         children = named(node)
+        if any(c.type == "pipeline_chain_tail" or c.type in ("&&", "||") for c in node.children):
+            raise not_emulated("pipeline chain operators (&& and ||)")
         if len(children) == 1 and children[0].type == "assignment_expression":
             self.assign(children[0], scope)
             return
@@ -744,15 +747,15 @@ class Evaluator:
                     catches.append((types, block))
             elif part.type == "finally_clause":
                 finally_block = named(part)[0]
+        pending: BaseException | None = None
         try:
-            # Materialize so that errors raised while streaming are caught here.
-            output = []
+            # Materialize so that a terminating error raised while streaming is caught here.
+            output: list[Any] = []
             try:
                 for value in self.exec_node(body, scope):
                     output.append(value)
             finally:
-                for value in output:
-                    yield value
+                yield from output
         except PSRuntimeError as exc:
             handler = None
             for types, block in catches:
@@ -760,14 +763,20 @@ class Evaluator:
                     handler = block
                     break
             if handler is None:
-                raise
-            scope.set("_", exc.record)
-            scope.set("PSItem", exc.record)
-            yield from self.exec_node(handler, scope)
-        finally:
-            if finally_block is not None:
-                for _ in self.exec_node(finally_block, scope):
-                    pass
+                pending = exc
+            else:
+                scope.set("_", exc.record)
+                scope.set("PSItem", exc.record)
+                try:
+                    yield from self.exec_node(handler, scope)
+                except (PSRuntimeError, FlowControl) as inner:
+                    pending = inner
+        except FlowControl as flow:
+            pending = flow
+        if finally_block is not None:
+            yield from self.exec_node(finally_block, scope)
+        if pending is not None:
+            raise pending
 
     def _stmt_flow_control_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
         keyword = next(c.type for c in node.children if not c.is_named)
@@ -839,6 +848,9 @@ class Evaluator:
         if node.type == "pipeline":
             values = list(self.exec_pipeline(node, scope))
             return _collapse(values)
+        if node.type.endswith("_statement"):
+            # $x = if (...) {...} / foreach / switch / try: the statement's output is the value.
+            return _collapse(list(self.exec_node(node, scope)))
         return self.eval(node, scope)
 
     def eval(self, node: Node, scope: Scope) -> Any:
@@ -1114,6 +1126,8 @@ class Evaluator:
         op = text_of(op_node).strip().lower()
         right_v = self.eval(kids[2], scope)
         if kind == "comparison_expression":
+            if op in ("-match", "-imatch", "-cmatch") and not is_collection(left_v):
+                return self._match(left_v, right_v, op == "-cmatch", scope)
             return _compare(op, left_v, right_v)
         if kind == "additive_expression":
             return _add(left_v, right_v) if op == "+" else _arith("-", left_v, right_v)
@@ -1128,6 +1142,21 @@ class Evaluator:
             a2, b2 = int(to_number(left_v)), int(to_number(right_v))
             return {"-band": a2 & b2, "-bor": a2 | b2, "-bxor": a2 ^ b2}[op]
         raise not_emulated(f"the operator '{op}'")
+
+    def _match(self, left: Any, right: Any, case: bool, scope: Scope) -> bool:
+        """-match on a scalar sets $Matches (about_Regular_Expressions)."""
+        m = regex_match(left, right, case)
+        if m is None:
+            return False
+        matches: dict[Any, Any] = {0: m.group(0)}
+        for i, group in enumerate(m.groups(), start=1):
+            if group is not None:
+                matches[i] = group
+        for name, group in m.groupdict().items():
+            if group is not None:
+                matches[name] = group
+        scope.set("Matches", matches)
+        return True
 
     def _unary(self, node: Node, scope: Scope) -> Any:
         kids = node.children
@@ -1178,8 +1207,8 @@ class Evaluator:
             target = named(target)[0]
         if target.type == "cast_expression":
             type_name = text_of(named(target)[0])[1:-1]
-            value = cast_value(type_name, value)
-            target = named(target)[1]
+            self._store(named(target)[1], cast_value(type_name, value), scope)
+            return
         if target.type == "variable":
             name = text_of(target)[1:]
             if name.startswith("{"):
