@@ -209,3 +209,25 @@ def test_thread_mode_fixture_exposes_the_machine(winhost_factory: Any) -> None:
     assert machine.computer_name == "T01"
     assert os.path.exists(hosts.inventory_path)
     assert _get_service(_wsman(hosts.hostvars("t01"), https=False))
+
+
+def test_inventory_group_defaults_to_the_collection_connection(winhost: WinhostHosts) -> None:
+    group_vars = winhost.inventory["all"]["children"]["windows"]["vars"]
+    assert group_vars["ansible_connection"] == "psremoting.core.psrp"
+
+
+@pytest.mark.slow
+def test_ansible_builtin_psrp_win_ping(winhost: WinhostHosts) -> None:
+    """The inventory works unchanged with ansible-core's own psrp connection plugin."""
+    ansible = Path(sys.executable).with_name("ansible")
+    if not ansible.exists():
+        pytest.skip(f"ansible is not installed next to {sys.executable}")
+    env = winhost.env
+    env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
+    result = subprocess.run(
+        [str(ansible), "-i", str(winhost.inventory_path), "windows", "-m", "ansible.windows.win_ping",
+         "-e", "ansible_connection=ansible.builtin.psrp"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count('"ping": "pong"') == 3

@@ -310,7 +310,11 @@ class HostSet:
         for name, host in self.hosts.items():
             user, password = _inventory_account(host.machine)
             hosts[name] = host.inventory_vars(user, password, self.ca.cert_path, self.kerberos, krb5_conf)
-        return {"all": {"children": {"windows": {"hosts": hosts}}}}
+        # Group vars: the collection's connection plugin by default (``-e
+        # ansible_connection=ansible.builtin.psrp`` switches to ansible-core's, which reads the
+        # same ``ansible_psrp_*`` variables).
+        group_vars = {"ansible_connection": "psremoting.core.psrp", "ansible_shell_type": "powershell"}
+        return {"all": {"children": {"windows": {"hosts": hosts, "vars": group_vars}}}}
 
     def write_inventory(self, path: str | os.PathLike[str]) -> Path:
         target = Path(path).resolve()
