@@ -22,9 +22,9 @@ from winhost.engine.cmdlets.registry import CmdletSpec, lookup
 from winhost.engine.context import CommandCall, ExecutionContext, Scope
 from winhost.engine.errors import (
     BreakSignal,
-    FlowControl,
     ContinueSignal,
     ExitSignal,
+    FlowControl,
     PSRuntimeError,
     ReturnSignal,
     command_not_found,
