@@ -31,6 +31,13 @@ NS = {
 }
 
 
+POWERSHELL_URI = "http://schemas.microsoft.com/powershell/"
+#: Data-stream message types left out of the comparison. Windows sends a ProgressRecord
+#: "Preparing modules for first use." when a pipeline triggers module auto-loading for the first
+#: time in a process; that depends on the host's module cache, not on the protocol.
+IGNORED = {PSRPMessageType.ProgressRecord}
+
+
 @dataclass
 class Message:
     """One PSRP message at protocol level."""
@@ -65,15 +72,27 @@ class Exchange:
     resource_uri: str = ""
     shell_id: str | None = None
     command_id: str | None = None
+    request_payload: bytes = b""
+    response_payload: bytes = b""
     request_messages: list[Message] = field(default_factory=list)
     response_messages: list[Message] = field(default_factory=list)
     fault_code: int | None = None
     command_done: bool = False
 
 
-def decode_fragments(data: bytes) -> list[Message]:
+class FragmentDecoder:
+    """Reassembles PSRP messages whose fragments may span several WSMan responses."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, bytearray] = {}
+
+    def feed(self, data: bytes) -> list[Message]:
+        return decode_fragments(data, self.pending)
+
+
+def decode_fragments(data: bytes, pending: dict[int, bytearray] | None = None) -> list[Message]:
     messages: list[Message] = []
-    pending: dict[int, bytearray] = {}
+    pending = {} if pending is None else pending
     offset = 0
     while offset + 21 <= len(data):
         object_id = struct.unpack(">Q", data[offset : offset + 8])[0]
@@ -122,14 +141,15 @@ def parse_exchange(index: int, raw: dict[str, Any]) -> Exchange:
                 ex.command_id = el.get("CommandId", "").upper()
             if el.tag.endswith("}Shell") and el.get("ShellId"):
                 ex.shell_id = el.get("ShellId", "").upper()
-    ex.request_messages = decode_fragments(psrp_payload(req))
+    psrp = ex.resource_uri.startswith(POWERSHELL_URI)
+    ex.request_payload = psrp_payload(req) if psrp else b""
     if response:
         resp = ET.fromstring(response)
         fault = resp.find("s:Body/s:Fault/s:Detail/f:WSManFault", NS)
         if fault is not None:
             ex.fault_code = int(fault.get("Code", "0"))
-        else:
-            ex.response_messages = decode_fragments(psrp_payload(resp))
+        elif psrp:
+            ex.response_payload = psrp_payload(resp)
             state = resp.find("s:Body/rsp:ReceiveResponse/rsp:CommandState", NS)
             ex.command_done = state is not None and state.get("State", "").endswith("/Done")
     return ex
@@ -137,8 +157,15 @@ def parse_exchange(index: int, raw: dict[str, Any]) -> Exchange:
 
 def load(path: Path) -> list[Exchange]:
     data = yaml.safe_load(path.read_text())
-    return [parse_exchange(i, raw) for i, raw in enumerate(data.get("messages") or [])]
+    exchanges = [parse_exchange(i, raw) for i, raw in enumerate(data.get("messages") or [])]
+    incoming: dict[str, FragmentDecoder] = {}
+    outgoing: dict[str, FragmentDecoder] = {}
+    for ex in exchanges:
+        key = f"{ex.shell_id}/{ex.command_id}"
+        ex.request_messages = incoming.setdefault(key, FragmentDecoder()).feed(ex.request_payload)
+        ex.response_messages = outgoing.setdefault(key, FragmentDecoder()).feed(ex.response_payload)
+    return exchanges
 
 
 def uses_powershell(exchanges: list[Exchange]) -> bool:
-    return any(e.resource_uri.startswith("http://schemas.microsoft.com/powershell/") for e in exchanges)
+    return any(e.resource_uri.startswith(POWERSHELL_URI) for e in exchanges)

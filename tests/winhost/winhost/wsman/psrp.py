@@ -80,7 +80,9 @@ class _NoInput:
 _END_OF_INPUT = _NoInput()
 
 
-def default_private_data(ps_version: str = "5.1.17763.1", build_version: str = "10.0.17763.1") -> dict[str, Any]:
+def default_private_data(
+    ps_version: str = "5.1.17763.1", build_version: str = "10.0.17763.1"
+) -> dict[str, Any]:
     """ApplicationPrivateData as Windows PowerShell 5.1 on Server 2016+ sends it ([MS-PSRP] 2.2.2.13)."""
     return {
         "PSVersionTable": {
@@ -623,8 +625,15 @@ class PSRPShell:
                     )
                 else:
                     kept.append(message)
-            # ApplicationPrivateData and the Opened state follow on the pool's Receive stream.
-            self.pool_out = kept
+            # What follows on the pool's Receive stream differs with the pool's pipelines in the
+            # recorded Windows answers (pypsrp sdist: test_psrp_disconnect_runspaces.yml,
+            # test_psrp_disconnected_commands.yml): a pool without pipelines sends
+            # RunspacePoolState(Opened); a pool with (disconnected) pipelines sends
+            # ApplicationPrivateData.
+            drop = (
+                PSRPMessageType.RunspacePoolState if self.commands else PSRPMessageType.ApplicationPrivateData
+            )
+            self.pool_out = deque(m for m in kept if m.message_type != drop)
             return chunks
 
     # ---------------------------------------------------------------------------- closing
