@@ -1,0 +1,75 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of psremoting.core.winrm_endpoint_check: runs on the controller only."""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_endpoint import probe, probe_problems
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    ARGUMENT_SPEC: dict[str, Any] = {
+        "scheme": {"type": "str", "choices": ["http", "https"], "default": "https"},
+        "address": {"type": "str", "required": True},
+        "port": {"type": "int", "required": True},
+        "server_name": {"type": "str"},
+        "ca_pem": {"type": "str"},
+        "ca_path": {"type": "path"},
+        "require_auth": {"type": "list", "elements": "str", "default": []},
+        "require_any_auth": {"type": "list", "elements": "str", "default": []},
+        "forbid_auth": {"type": "list", "elements": "str", "default": []},
+        "timeout": {"type": "int", "default": 10},
+    }
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        host = (task_vars or {}).get("inventory_hostname", "host")
+        where = f"{host}: {args['scheme']}://{args['address']}:{args['port']}/wsman"
+        try:
+            probed = probe(
+                args["scheme"],
+                args["address"],
+                args["port"],
+                server_name=args["server_name"],
+                ca_pem=args["ca_pem"],
+                ca_path=args["ca_path"],
+                timeout=args["timeout"],
+            )
+        except ssl.SSLCertVerificationError as exc:
+            return dict(
+                result,
+                failed=True,
+                changed=False,
+                msg=(
+                    f"{where}: the certificate does not validate for "
+                    f"'{args['server_name'] or args['address']}': {exc.verify_message or exc}"
+                ),
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            return dict(result, failed=True, changed=False, msg=f"{where} does not answer: {exc}")
+        data = {
+            "status": probed.status,
+            "auth_methods": probed.auth_methods,
+            "peer_certificate_sha1": probed.peer_certificate_sha1,
+            "changed": False,
+        }
+        problems = probe_problems(
+            probed,
+            require_auth=args["require_auth"],
+            require_any_auth=args["require_any_auth"],
+            forbid_auth=args["forbid_auth"],
+        )
+        if problems:
+            return dict(result, failed=True, msg=f"{where}: " + "; ".join(problems), **data)
+        return dict(result, **data)
