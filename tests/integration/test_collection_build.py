@@ -45,7 +45,9 @@ def test_build_excludes_dev_content_and_installs(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(install_root), ANSIBLE_NOCOLOR="1")
-    listing = _run(str(BIN / "ansible-doc"), "-t", "connection", "-l", "psremoting.core", cwd=tmp_path, env=env)
+    listing = _run(
+        str(BIN / "ansible-doc"), "-t", "connection", "-l", "psremoting.core", cwd=tmp_path, env=env
+    )
     assert "psremoting.core.psrp" in listing.stdout
     doc = _run(str(BIN / "ansible-doc"), "-t", "connection", "psremoting.core.psrp", cwd=tmp_path, env=env)
     assert "ansible_psrp_session_persist" in doc.stdout or "session_persist" in doc.stdout
