@@ -1,0 +1,189 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pssession_info: list the PowerShell sessions (WSMan shells) on a host, like Get-PSSession -ComputerName.
+
+The work is a WS-Management Enumerate sent from the controller with the host's connection options
+(plugin_utils/_shells.py); no PowerShell runs on the host. ``pssession`` (state=absent) reuses
+this class for its selection and protection logic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.psremoting.core.plugins.plugin_utils._shells import (
+    Protection,
+    Selection,
+    ShellInfo,
+    enumerate_shells,
+    own_shell_ids,
+    plan,
+    process_start_epoch,
+)
+
+display = Display()
+
+SELECTION_SPEC: dict[str, t.Any] = {
+    "configuration_name": {"type": "list", "elements": "str", "default": []},
+    "include_non_powershell": {"type": "bool", "default": False},
+    "owner": {"type": "list", "elements": "str", "default": []},
+    "session_state": {
+        "type": "list",
+        "elements": "str",
+        "default": [],
+        "choices": ["Connected", "Disconnected"],
+    },
+    "older_than_minutes": {"type": "float"},
+    "idle_minutes": {"type": "float"},
+    "shell_id": {"type": "list", "elements": "str", "default": []},
+}
+
+
+class _OptionReader:
+    """``get_option`` of the task's connection, with our defaults for options it does not have.
+
+    ansible.builtin.psrp has the same options as psremoting.core.psrp except the session ones.
+    """
+
+    def __init__(self, connection: t.Any) -> None:
+        self._connection = connection
+
+    def __call__(self, name: str) -> t.Any:
+        from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE  # noqa: PLC0415
+
+        try:
+            return self._connection.get_option(name)
+        except KeyError:
+            default = OPTION_TABLE[name][1]
+            return None if name == "remote_addr" else default
+
+
+class ShellActionBase(ActionBase):
+    """Shared by pssession_info and pssession: connection settings, selection, protection."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False  # we talk WS-Management ourselves; no module is executed
+
+    def _settings(self) -> t.Any:
+        from ansible_collections.psremoting.core.plugins.plugin_utils._options import (  # noqa: PLC0415
+            OptionError,
+            read_settings,
+        )
+
+        hint = str(getattr(self._play_context, "remote_addr", "") or self._task_vars_host())
+        try:
+            return read_settings(_OptionReader(self._connection), hint)
+        except OptionError as exc:
+            raise AnsibleActionFail(str(exc)) from None
+
+    def _task_vars_host(self) -> str:
+        return str(getattr(self, "_inventory_hostname", "") or "")
+
+    def _wsman(self, settings: t.Any) -> t.Any:
+        from pypsrp.wsman import WSMan  # noqa: PLC0415
+
+        return WSMan(**dict(settings.wsman_kwargs))
+
+    def _selection(self, args: dict[str, t.Any]) -> Selection:
+        return Selection(
+            configuration_names=tuple(args.get("configuration_name") or ()),
+            include_non_powershell=bool(args.get("include_non_powershell")),
+            older_than_minutes=args.get("older_than_minutes"),
+            idle_minutes=args.get("idle_minutes"),
+            owners=tuple(args.get("owner") or ()),
+            states=tuple(args.get("session_state") or ()),
+            shell_ids=tuple(args.get("shell_id") or ()),
+        )
+
+    def _protection(self, settings: t.Any) -> Protection:
+        """Find the play's own shell: the connection, then the broker, then the run-start fallback."""
+        ids: set[str] = set()
+        hook = getattr(self._connection, "session_shell_ids", None)
+        if callable(hook):
+            try:
+                ids.update(str(s).upper() for s in hook() or ())
+            except Exception as exc:  # the hook is optional; never fail cleanup because of it
+                display.vvv(f"pssession: connection did not report its ShellId: {type(exc).__name__}")
+        if not ids and settings.session.persist:
+            ids.update(self._broker_shell_ids(settings))
+        if ids:
+            return Protection(shell_ids=frozenset(ids))
+        from ansible_collections.psremoting.core.plugins.plugin_utils._session import controller_pid  # noqa: PLC0415
+
+        return Protection(user=settings.user, run_started=process_start_epoch(controller_pid()))
+
+    def _broker_shell_ids(self, settings: t.Any) -> set[str]:
+        try:
+            from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerClient  # noqa: PLC0415
+
+            client = BrokerClient(settings.session.directory)
+            if not client.ping():  # never start a broker just to ask it
+                return set()
+            reply = client.request({"op": "stats"}, timeout=10)
+        except Exception as exc:
+            display.vvv(f"pssession: session broker stats unavailable: {type(exc).__name__}")
+            return set()
+        sessions = (reply.get("result") or {}).get("sessions") or []
+        return own_shell_ids(sessions, settings.identity())
+
+    def _list(self, settings: t.Any) -> list[ShellInfo]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils._errors import (  # noqa: PLC0415
+            ErrorInfo,
+            classify,
+            raise_ansible,
+        )
+
+        wsman = self._wsman(settings)
+        try:
+            return enumerate_shells(wsman)
+        except Exception as exc:
+            info = classify(exc, settings.host, settings.port, stage="open")
+            raise_ansible(ErrorInfo(info.kind, f"listing sessions on {settings.host}: {info.message}"))
+        finally:
+            _close(wsman)
+
+    def _row(self, shell: ShellInfo, protected: bool) -> dict[str, t.Any]:
+        row = shell.to_dict()
+        row["Protected"] = protected
+        row["PSComputerName"] = self._computer_name()
+        return row
+
+    def _computer_name(self) -> str:
+        return str(self._task_vars.get("inventory_hostname", "")) if self._task_vars else ""
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        self._task_vars = task_vars or {}
+        return super().run(tmp, task_vars)
+
+
+def _close(wsman: t.Any) -> None:
+    with contextlib.suppress(Exception):  # best effort: closing the HTTP connection pool
+        wsman.close()
+
+
+class ActionModule(ShellActionBase):
+    _supports_check_mode = True
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        result = super().run(tmp, task_vars)
+        _validated, args = self.validate_argument_spec(argument_spec=SELECTION_SPEC)
+        settings = self._settings()
+        selection = self._selection(args)
+        protection = self._protection(settings)
+        shells = self._list(settings)
+        matched, protected = plan(shells, selection, Protection())
+        protected_ids = {s.shell_id for s in shells if protection.protects(s)}
+        rows = [self._row(s, s.shell_id in protected_ids) for s in matched + protected]
+        result.update(
+            changed=False,
+            sessions=rows,
+            count=len(rows),
+            total_shells=len(shells),
+            protection={"method": protection.method, "message": protection.describe()},
+        )
+        return result

@@ -1,0 +1,123 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# This module runs as an action plugin (plugins/action/pssession_info.py); this file holds its
+# documentation only.
+
+DOCUMENTATION = r"""
+module: pssession_info
+short_description: List the PowerShell sessions on Windows hosts, like Get-PSSession -ComputerName
+version_added: "1.0.0"
+author: psremoting.core contributors
+description:
+  - Lists the PowerShell Remoting sessions (WinRM shells) on the host, with the fields Windows reports for them.
+  - Like C(Get-PSSession -ComputerName), it sends a WS-Management Enumerate of the shell resource
+    C(http://schemas.microsoft.com/wbem/wsman/1/windows/shell) from the controller and keeps the shells of
+    PowerShell endpoints (C(http://schemas.microsoft.com/powershell/<ConfigurationName>)). No PowerShell runs on
+    the host for this.
+  - The request uses the host's connection variables (C(ansible_host), C(ansible_user), C(ansible_psrp_*)), so it
+    works with the C(psremoting.core.psrp) and C(ansible.builtin.psrp) connection plugins.
+  - Windows shows an administrator every user's shells and other users only their own.
+options:
+  configuration_name:
+    description: Only sessions of these endpoints (session configurations), e.g. C(Microsoft.PowerShell). Default all.
+    type: list
+    elements: str
+    default: []
+  include_non_powershell:
+    description: Also list shells that are not PowerShell sessions (C(winrs) command shells).
+    type: bool
+    default: false
+  owner:
+    description:
+      - Only sessions owned by these accounts. C(DOMAIN\\user), C(user@realm) and C(user) compare equal on the
+        user name.
+    type: list
+    elements: str
+    default: []
+  session_state:
+    description: Only sessions in these states.
+    type: list
+    elements: str
+    choices: [Connected, Disconnected]
+    default: []
+  older_than_minutes:
+    description: Only sessions that exist for at least this many minutes (C(ShellRunTime)).
+    type: float
+  idle_minutes:
+    description: Only sessions idle for at least this many minutes (C(ShellInactivity)).
+    type: float
+  shell_id:
+    description: Only the sessions with these ShellIds.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
+notes:
+  - C(Protected) marks the play's own session, which M(psremoting.core.pssession) never removes. The ShellId of
+    that session is taken from the connection or the session broker when they report it; otherwise every session
+    owned by the connection user and created since the playbook run started counts as the play's own (see
+    RV(protection)).
+seealso:
+  - module: psremoting.core.pssession
+"""
+
+EXAMPLES = r"""
+- name: List the PowerShell sessions on every Windows host
+  psremoting.core.pssession_info:
+  register: sessions
+
+- name: Disconnected sessions older than one hour
+  psremoting.core.pssession_info:
+    session_state: [Disconnected]
+    older_than_minutes: 60
+"""
+
+RETURN = r"""
+sessions:
+  description: The matching sessions, with the fields of the MS-WSMV Shell type.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    ShellId: {description: The shell id (the runspace pool id for PowerShell sessions)., type: str}
+    Name: {description: The session name the client gave, if any., type: str}
+    ResourceUri: {description: The shell's resource URI., type: str}
+    ConfigurationName: {description: The endpoint (session configuration)., type: str}
+    Owner: {description: The account that opened the session, as Windows writes it., type: str}
+    ClientIP: {description: The client address., type: str}
+    ProcessId: {description: The process hosting the shell (wsmprovhost.exe)., type: int}
+    State: {description: C(Connected) or C(Disconnected)., type: str}
+    IdleTimeOut: {description: The shell's idle timeout (xs:duration)., type: str}
+    ShellRunTime: {description: How long the shell exists (xs:duration)., type: str}
+    ShellInactivity: {description: How long the shell is idle (xs:duration)., type: str}
+    ShellRunTimeSeconds: {description: C(ShellRunTime) in seconds., type: float}
+    IdleTimeSeconds: {description: C(ShellInactivity) in seconds., type: float}
+    Protected: {description: Whether this is the play's own session., type: bool}
+    PSComputerName: {description: The inventory host name., type: str}
+  sample:
+    - ShellId: 4A319B02-6F05-4747-877A-DAE074AA532A
+      ConfigurationName: Microsoft.PowerShell
+      Owner: DC01\\Administrator
+      State: Disconnected
+      ShellRunTime: P0DT1H5M3S
+      ClientIP: 10.0.0.5
+      PSComputerName: dc01
+count:
+  description: How many sessions matched.
+  returned: always
+  type: int
+total_shells:
+  description: How many shells the host reported before filtering.
+  returned: always
+  type: int
+protection:
+  description: How the play's own session was identified (C(method) is C(shell_id), C(owner_and_run_start) or C(none)).
+  returned: always
+  type: dict
+"""
