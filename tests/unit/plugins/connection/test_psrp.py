@@ -1,0 +1,123 @@
+"""The connection plugin adapter: command classification like ansible.builtin.psrp, option errors."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from ansible.errors import AnsibleError
+from ansible.playbook.play_context import PlayContext
+from ansible.plugins.loader import connection_loader
+from ansible.plugins.shell.powershell import _common_args
+
+from ansible_collections.psremoting.core.plugins.connection import psrp as plugin
+
+
+def _conn(**var_options: Any) -> Any:
+    pc = PlayContext()
+    conn = connection_loader.get("psremoting.core.psrp", pc, None)
+    assert conn is not None
+    opts = {"ansible_host": "win1.example.test", "ansible_user": "admin", "ansible_password": "pw"}
+    opts.update(var_options)
+    conn.set_options(var_options=opts)
+    return conn
+
+
+def _encoded(script: str) -> str:
+    return (
+        " ".join(_common_args) + " -EncodedCommand " + base64.b64encode(script.encode("utf-16-le")).decode()
+    )
+
+
+def test_plugin_loads_with_builtin_attributes() -> None:
+    conn = _conn()
+    assert conn.has_pipelining and conn.always_pipeline_modules and conn.has_native_async
+    assert conn.module_implementation_preferences == (".ps1", ".exe", "")
+    assert conn._shell.SHELL_FAMILY == "powershell"
+
+
+def test_raw_command_gets_exit_lastexitcode() -> None:
+    script, data, args = _conn()._script_for("Get-Service WinRM", None)
+    assert script == "Get-Service WinRM\nexit $LASTEXITCODE" and data is None and args is None
+
+
+def test_encoded_command_is_decoded_and_input_split_into_lines() -> None:
+    script, data, args = _conn()._script_for(_encoded("Write-Output hi"), b'{"a":1}\n\0\0\0\0\n{"b":2}')
+    assert script == "Write-Output hi" and args is None
+    if plugin._MANIFEST_AS_LINES:
+        assert data == ['{"a":1}', "\0\0\0\0", '{"b":2}']
+    else:
+        assert data == '{"a":1}\n\0\0\0\0\n{"b":2}'
+
+
+def test_python_interpreter_is_refused() -> None:
+    with pytest.raises(AnsibleError, match="cannot run the interpreter"):
+        _conn()._script_for(_encoded("x"), b"#!/usr/bin/python\nprint(1)")
+
+
+def test_file_command_uses_the_builtin_wrapper() -> None:
+    cmd = " ".join(_common_args) + " -File 'C:\\tmp\\my script.ps1' -Name 'a b' c"
+    script, data, args = _conn()._script_for(cmd, None)
+    assert script == plugin.RUN_FILE_SCRIPT and data is None
+    assert args == ["C:\\tmp\\my script.ps1", "-Name", "a b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("data", "spec"),
+    [
+        (None, None),
+        ("", None),
+        ("text", {"text": "text"}),
+        (b"\x00\x01", {"b64": "AAE="}),
+        (["a", "b"], {"lines": ["a", "b"]}),
+        ([b"a"], {"b64lines": ["YQ=="]}),
+    ],
+)
+def test_input_encoding_for_the_broker(data: Any, spec: Any) -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils._broker import decode_input
+
+    assert plugin._input_spec(data) == spec
+    if spec is not None:
+        assert decode_input(spec) == data
+
+
+def test_bad_option_fails_before_connecting(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = _conn(ansible_psrp_max_envelope_size=10)
+
+    def no_backend(settings: Any) -> Any:
+        raise AssertionError("must not connect with invalid options")
+
+    monkeypatch.setattr(conn, "_make_backend", no_backend)
+    with pytest.raises(
+        AnsibleError, match=r"win1\.example\.test.*'max_envelope_size'.*ansible_psrp_max_envelope_size"
+    ):
+        conn.exec_command("hostname")
+
+
+def test_invoke_pipeline_validates_before_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = _conn()
+    monkeypatch.setattr(conn, "_run", lambda fn: pytest.fail("must not send an invalid request"))
+    with pytest.raises(AnsibleError, match=r"invoke_pipeline: .*commands"):
+        conn.invoke_pipeline({"commands": []})
+
+
+def test_persist_false_uses_an_in_process_session() -> None:
+    conn = _conn(ansible_psrp_session_persist=False)
+    settings = conn._read_settings()
+    backend = conn._make_backend(settings)
+    assert type(backend).__name__ == "_LocalBackend"
+
+
+def test_become_is_part_of_the_session_identity() -> None:
+    conn = _conn()
+    assert conn._become_key() is None
+
+    class Become:
+        name = "ansible.builtin.runas"
+
+        def get_option(self, name: str) -> str:
+            return "SYSTEM"
+
+    conn.become = Become()
+    assert conn._become_key() == ["ansible.builtin.runas", "SYSTEM"]
