@@ -103,6 +103,35 @@ class ExecutionContext:
         self.errors: list[ErrorRecord] = global_scope.get("Error")
         self.location = str(global_scope.get("__location", "C:\\Users\\" + user.rsplit("\\", maxsplit=1)[-1]))
 
+    # -- environment ----------------------------------------------------------------------------
+    def user_environment(self) -> dict[str, str]:
+        """Per-user variables Windows derives from the session's account (USERNAME, USERPROFILE...)."""
+        short = self.user.split("\\")[-1]
+        profile = f"C:\\Users\\{short}"
+        return {
+            "USERNAME": short,
+            "USERDOMAIN": self.machine.computer_name,
+            "USERPROFILE": profile,
+            "HOMEDRIVE": "C:",
+            "HOMEPATH": f"\\Users\\{short}",
+            "APPDATA": f"{profile}\\AppData\\Roaming",
+            "LOCALAPPDATA": f"{profile}\\AppData\\Local",
+            "TEMP": f"{profile}\\AppData\\Local\\Temp",
+            "TMP": f"{profile}\\AppData\\Local\\Temp",
+        }
+
+    def env_get(self, name: str) -> str | None:
+        with self.machine.lock:
+            if name in self.machine.environment:
+                return self.machine.environment[name]
+        return next((v for k, v in self.user_environment().items() if k.lower() == name.lower()), None)
+
+    def env_items(self) -> dict[str, str]:
+        items = dict(self.user_environment())
+        with self.machine.lock:
+            items.update(self.machine.environment.items())
+        return items
+
     # -- stop ---------------------------------------------------------------------------------
     def check_stop(self) -> None:
         if self.host.stop_requested.is_set():

@@ -112,7 +112,10 @@ def parse(text: str) -> Node:
     return root
 
 
-_ITEM = r"""(?:'[^'\n]*'|"[^"\n]*"|\$[\w:.]+|\d+(?:\.\d+)?|[A-Za-z_*][\w.*\-]*)"""
+_ITEM = (
+    r"""(?:'[^'\n]*'|"[^"\n]*"|\$[\w:.]+|\d+(?:\.\d+)?|[A-Za-z_*][\w.*\-]*"""
+    r"""|@\{[^{}\n]*(?:\{[^{}\n]*\}[^{}\n]*)*\})"""
+)
 _ARG_LIST = re.compile(r"(?<=[\s:])(" + _ITEM + r"(?:[ \t]*,[ \t]*" + _ITEM + r")+)(?=[\s;|)}]|$)")
 
 
@@ -123,7 +126,7 @@ def _repair(text: str) -> str:
 
     def as_array(match: re.Match[str]) -> str:
         items = re.findall(_ITEM, match.group(1))
-        quoted = [i if i[0] in "'\"$" or i[0].isdigit() else "'" + i + "'" for i in items]
+        quoted = [i if i[0] in "'\"$@" or i[0].isdigit() else "'" + i + "'" for i in items]
         return "@(" + ", ".join(quoted) + ")"
 
     repaired = _ARG_LIST.sub(as_array, text)
@@ -957,7 +960,7 @@ class Evaluator:
             prefix, rest = name.split(":", 1)
             low = prefix.lower()
             if low == "env":
-                return self.ctx.machine.environment.get(rest)
+                return self.ctx.env_get(rest)
             if low == "using":
                 raise terminating(
                     "A Using variable cannot be retrieved. A Using variable can be used only with Invoke-Command, "

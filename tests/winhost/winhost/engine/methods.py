@@ -314,7 +314,7 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
             return "".join(to_string(a) for a in args)
     if full == "system.environment":
         if low == "getenvironmentvariable":
-            return ev.ctx.machine.environment.get(to_string(args[0]))
+            return ev.ctx.env_get(to_string(args[0]))
         if low == "setenvironmentvariable":
             with ev.ctx.machine.lock:
                 ev.ctx.machine.environment[to_string(args[0])] = to_string(args[1])
@@ -374,7 +374,7 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
         if low == "getfilename":
             return to_string(args[0]).replace("/", "\\").rsplit("\\", 1)[-1]
         if low == "gettemppath":
-            return ev.ctx.machine.environment.get("TEMP", "C:\\Windows\\TEMP") + "\\"
+            return (ev.ctx.env_get("TEMP") or "C:\\Windows\\TEMP") + "\\"
         if low == "getextension":
             base = to_string(args[0]).rsplit("\\", 1)[-1]
             return "." + base.rsplit(".", 1)[1] if "." in base else ""

@@ -17,6 +17,7 @@ from psrpcore.types import ErrorCategory, PSNoteProperty, PSObject
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.errors import not_emulated
+from winhost.engine.model import CIDict
 from winhost.engine.values import as_list, enumerate_value, like, new_object, to_string
 
 MANAGEMENT = "Microsoft.PowerShell.Management"
@@ -790,7 +791,7 @@ class EnvironmentProvider(Provider):
 
     def get_item(self, call: CommandCall, path: str) -> Any:
         name = self.provider_path(path)
-        env = call.ctx.machine.environment
+        env = CIDict(call.ctx.env_items())
         if name == "":
             return new_object(
                 ["System.Management.Automation.PSDriveInfo"], {"Name": "Env"}, to_string_value="Env"
@@ -801,7 +802,7 @@ class EnvironmentProvider(Provider):
         return self._entry(key, env[name])
 
     def child_items(self, call: CommandCall, path: str, recurse: bool) -> list[Any]:
-        env = call.ctx.machine.environment
+        env = call.ctx.env_items()
         return [self.decorate(self._entry(k, v), f"Env:\\{k}", False, "Env") for k, v in sorted(env.items())]
 
     def set_item(self, call: CommandCall, path: str, value: Any) -> None:

@@ -1,0 +1,128 @@
+"""Session configurations, Enable-PSRemoting, utility cmdlets, CIM, automatic variables.
+
+Get-PSSessionConfiguration: https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/get-pssessionconfiguration
+Enable-PSRemoting: https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/enable-psremoting
+Select-Object (Selected.<type> names): https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.utility/select-object
+ConvertTo-Json (default depth 2): https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.utility/convertto-json
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from winhost.engine.model import LOCAL_ACCOUNT_TOKEN_KEY, Account, Machine
+
+from .helpers import Engine
+
+
+def test_session_configurations(engine: Engine, machine: Machine) -> None:
+    (default,) = engine.ok("Get-PSSessionConfiguration -Name Microsoft.PowerShell")
+    assert default.PSObject.type_names[0] == (
+        "Microsoft.PowerShell.Commands.PSSessionConfigurationCommands#PSSessionConfiguration"
+    )
+    assert default.URI == "http://schemas.microsoft.com/powershell/microsoft.powershell"
+    assert default.Enabled is True
+    engine.ok("Disable-PSSessionConfiguration -Name Microsoft.PowerShell -Force")
+    assert machine.session_configurations["microsoft.powershell"].permission.startswith(
+        "NT AUTHORITY\\NETWORK AccessDenied"
+    )
+    engine.ok("Enable-PSSessionConfiguration -Name Microsoft.PowerShell -Force")
+    assert "AccessDenied" not in machine.session_configurations["microsoft.powershell"].permission
+
+
+def test_register_jea_endpoint_from_pssc(engine: Engine, machine: Machine) -> None:
+    (Path(machine.sandbox()) / "jea.pssc").write_text(
+        "@{\nSchemaVersion = '2.0.0.0'\nSessionType = 'RestrictedRemoteServer'\nRunAsVirtualAccount = $true\n}\n"
+    )
+    engine.ok("Register-PSSessionConfiguration -Name JEAMaintenance -Path C:\\jea.pssc -Force | Out-Null")
+    (jea,) = engine.ok("Get-PSSessionConfiguration JEAMaintenance")
+    assert jea.SessionType == "RestrictedRemoteServer"
+    assert jea.RunAsUser.startswith("WinRM Virtual Users\\")
+    engine.ok("Unregister-PSSessionConfiguration -Name JEAMaintenance -Force")
+    assert "JEAMaintenance" not in machine.session_configurations
+
+
+def test_session_configuration_needs_admin(machine: Machine) -> None:
+    machine.accounts["user1"] = Account("user1", "pw", groups=["Users"])
+    result = Engine(machine, user="user1").script("Get-PSSessionConfiguration")
+    assert result.failure is not None
+    assert str(result.failure.Exception.Message).startswith("Access is denied.")
+
+
+def test_enable_psremoting_repairs_a_broken_host(engine: Engine, machine: Machine) -> None:
+    engine.ok(
+        "Stop-Service WinRM; Set-Service WinRM -StartupType Manual\n"
+        "Remove-Item WSMan:\\localhost\\Listener\\* -Recurse\n"
+        "Disable-NetFirewallRule -DisplayGroup 'Windows Remote Management'"
+    )
+    assert not machine.winrm_running
+    engine.ok("Enable-PSRemoting -Force")
+    assert machine.winrm_running
+    assert machine.services["WinRM"].start_type == "Automatic"
+    assert machine.wsman.find_listener("*", "HTTP") is not None
+    assert machine.firewall.allows(5985, "127.0.0.1")
+    assert machine.registry_value(LOCAL_ACCOUNT_TOKEN_KEY, "LocalAccountTokenFilterPolicy") == 1
+
+
+def test_select_object_type_names(run: Callable[[str], list[Any]]) -> None:
+    (obj,) = run(
+        "Get-Service W32Time | Select-Object Name, @{Name='Up'; Expression={ $_.Status -eq 'Running' }}"
+    )
+    assert obj.PSObject.type_names == [
+        "Selected.System.ServiceProcess.ServiceController",
+        "System.Management.Automation.PSCustomObject",
+        "System.Object",
+    ]
+    assert (obj.Name, obj.Up) == ("W32Time", True)
+
+
+def test_convert_json_round_trip(run: Callable[[str], list[Any]]) -> None:
+    (text,) = run("@{ a = 1; b = @('x', 'y'); c = @{ d = $true } } | ConvertTo-Json -Compress")
+    assert json.loads(text) == {"a": 1, "b": ["x", "y"], "c": {"d": True}}
+    assert run('(\'{"n": {"m": 5}}\' | ConvertFrom-Json).n.m') == [5]
+    (deep,) = run("@{ l1 = @{ l2 = @{ l3 = @{ l4 = 1 } } } } | ConvertTo-Json -Compress")
+    assert json.loads(deep) == {"l1": {"l2": {"l3": "System.Collections.Hashtable"}}}  # default -Depth 2
+
+
+def test_measure_sort_group(run: Callable[[str], list[Any]]) -> None:
+    (m,) = run("1, 5, 3 | Measure-Object -Sum -Maximum -Minimum -Average")
+    assert m.PSObject.type_names[0] == "Microsoft.PowerShell.Commands.GenericMeasureInfo"
+    assert (m.Count, m.Sum, m.Maximum, m.Minimum, m.Average) == (3, 9.0, 5.0, 1.0, 3.0)
+    names = run(
+        "Get-Service | Sort-Object -Property DisplayName | Select-Object -First 2 -ExpandProperty DisplayName"
+    )
+    assert names == sorted(names, key=str.lower)
+
+
+def test_cim_and_automatic_variables(run: Callable[[str], list[Any]]) -> None:
+    (os_info,) = run("Get-CimInstance -ClassName Win32_OperatingSystem")
+    assert (
+        os_info.PSObject.type_names[0]
+        == "Microsoft.Management.Infrastructure.CimInstance#root/cimv2/Win32_OperatingSystem"
+    )
+    assert os_info.Caption == "Microsoft Windows Server 2022 Datacenter"
+    assert run("(Get-CimInstance Win32_ComputerSystem).Name") == ["WINHOST"]
+    assert run("$PSVersionTable.PSVersion.ToString(); $PSVersionTable.PSEdition") == [
+        "5.1.20348.2849",
+        "Desktop",
+    ]
+    assert run("$env:USERNAME; $env:USERPROFILE; $HOME; $env:TEMP") == [
+        "Administrator",
+        "C:\\Users\\Administrator",
+        "C:\\Users\\Administrator",
+        "C:\\Users\\Administrator\\AppData\\Local\\Temp",
+    ]
+
+
+def test_get_command(engine: Engine) -> None:
+    (info,) = engine.ok("Get-Command Get-Service")
+    assert info.PSObject.type_names[0] == "System.Management.Automation.CmdletInfo"
+    assert (info.Name, info.Source) == ("Get-Service", "Microsoft.PowerShell.Management")
+    (err,) = engine.script("Get-Command Get-Nothing").errors
+    assert (
+        err.FullyQualifiedErrorId
+        == "CommandNotFoundException,Microsoft.PowerShell.Commands.GetCommandCommand"
+    )
