@@ -17,6 +17,7 @@ from psrpcore import Command
 from psrpcore.types import ErrorRecord, PSObject
 
 from winhost.engine import cmdlets as _catalogue  # noqa: F401  (registers the cmdlets)
+from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
 from winhost.engine.context import ExecutionContext, PipelineHost, Scope
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError
 from winhost.engine.evaluator import Evaluator
@@ -47,6 +48,7 @@ class Runspace:
         self.configuration_name = configuration_name
         self.global_scope = Scope()
         self.reset()
+        ensure_standard_dirs(machine, user)
 
     def reset(self) -> None:
         """ResetRunspaceState: forget variables and functions defined by earlier pipelines."""

@@ -24,6 +24,7 @@ from winhost.engine.cmdlets.items import ItemNotFound, Provider, provider_for, r
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.errors import not_emulated
+from winhost.engine.model import Machine
 from winhost.engine.values import as_list, new_object, to_string
 
 
@@ -317,13 +318,14 @@ class FileSystemProvider(Provider):
 register_provider(FileSystemProvider())
 
 
-def ensure_standard_dirs(call: CommandCall) -> None:
-    root = call.ctx.machine.sandbox()
-    user = call.ctx.user.split("\\")[-1]
+def ensure_standard_dirs(machine: Machine, user: str) -> None:
+    """Create the folders every Windows host has (profile, temp, Windows, Program Files)."""
+    root = machine.sandbox()
+    short = user.rsplit("\\", maxsplit=1)[-1]
     for rel in (
         "Windows/Temp",
         "Windows/System32",
-        f"Users/{user}/AppData/Local/Temp",
+        f"Users/{short}/AppData/Local/Temp",
         "Program Files",
         "ProgramData",
     ):
