@@ -97,7 +97,11 @@ def _serve(args: argparse.Namespace) -> int:
         base_address=args.base_address,
     )
     try:
-        hostset.start()
+        try:
+            hostset.start()
+        except RuntimeError as err:
+            print(f"winhost: {err}", file=sys.stderr)
+            return 2
         inventory = hostset.write_inventory(args.inventory)
         elapsed = time.monotonic() - started
         print(

@@ -156,6 +156,7 @@ class HostSet:
         self.inventory_path: Path | None = None
         self.control_path: Path | None = None
         self._lock = threading.Lock()
+        self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> HostSet:
@@ -193,7 +194,10 @@ class HostSet:
             self.kdc = KDC(self.state_dir / "kdc")
             self.kdc.setup(self.names, accounts)
             self.kdc.start()
-            os.environ.update(self.kdc.env)
+            # The acceptor (GSSAPI in this process) reads the keytab and config from the environment.
+            for key, value in self.kdc.env.items():
+                self._saved_env.setdefault(key, os.environ.get(key))
+                os.environ[key] = value
 
         for index, name in enumerate(self.names):
             self._start_host(index, name, machines[name], name in created)
@@ -290,6 +294,12 @@ class HostSet:
         if self.kdc is not None:
             self.kdc.stop()
             self.kdc = None
+        for key, previous in self._saved_env.items():
+            if previous is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = previous
+        self._saved_env.clear()
         for path in (self.control_path,):
             if path is not None and path.exists():
                 path.unlink()

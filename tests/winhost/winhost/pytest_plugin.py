@@ -63,9 +63,13 @@ class WinhostHosts:
 
     @property
     def env(self) -> dict[str, str]:
-        """``os.environ`` plus what clients need (``KRB5_CONFIG`` with Kerberos)."""
+        """``os.environ`` plus what clients need: ``KRB5_CONFIG`` with Kerberos, the venv on PATH."""
         env = dict(os.environ)
         env.update({k: v for k, v in self.control.get("env", {}).items() if k == "KRB5_CONFIG"})
+        # ansible, ansible-playbook and winhost live next to this interpreter.
+        bindir = str(Path(sys.executable).parent)
+        if bindir not in env.get("PATH", "").split(os.pathsep):
+            env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
         return env
 
     def machine(self, name: str) -> Any:
