@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shlex
 import typing as t
 
@@ -297,7 +298,12 @@ ExecResult = tuple[int, bytes, bytes]
 
 class _Backend(t.Protocol):
     def exec(
-        self, script: str, input_spec: InputSpec, arguments: list[str] | None, verbosity: int
+        self,
+        script: str,
+        input_spec: InputSpec,
+        arguments: list[str] | None,
+        verbosity: int,
+        state: bool = False,
     ) -> ExecResult: ...
     def put(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
     def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
@@ -330,10 +336,22 @@ class _BrokerBackend:
         return reply.get("result")
 
     def exec(
-        self, script: str, input_spec: InputSpec, arguments: list[str] | None, verbosity: int
+        self,
+        script: str,
+        input_spec: InputSpec,
+        arguments: list[str] | None,
+        verbosity: int,
+        state: bool = False,
     ) -> ExecResult:
         res = self._call(
-            "exec", {"script": script, "input": input_spec, "arguments": arguments, "verbosity": verbosity}
+            "exec",
+            {
+                "script": script,
+                "input": input_spec,
+                "arguments": arguments,
+                "verbosity": verbosity,
+                "may_change_state": state,
+            },
         )
         return int(res["rc"]), base64.b64decode(res["stdout"]), base64.b64decode(res["stderr"])
 
@@ -378,14 +396,23 @@ class _LocalBackend:
             raise AnsibleError(str(exc)) from None
 
     def exec(
-        self, script: str, input_spec: InputSpec, arguments: list[str] | None, verbosity: int
+        self,
+        script: str,
+        input_spec: InputSpec,
+        arguments: list[str] | None,
+        verbosity: int,
+        state: bool = False,
     ) -> ExecResult:
         from ansible_collections.psremoting.core.plugins.plugin_utils._broker import decode_input  # noqa: PLC0415
 
         data = decode_input(input_spec)
         return t.cast(
             ExecResult,
-            self._guard(lambda: self._session.exec_script(script, data, arguments, True, verbosity)),
+            self._guard(
+                lambda: self._session.exec_script(
+                    script, data, arguments, verbosity=verbosity, may_change_state=state
+                )
+            ),
         )
 
     def put(self, in_path: str, out_path: str) -> dict[str, t.Any]:
@@ -418,6 +445,31 @@ def _input_spec(data: t.Any) -> InputSpec:
     if isinstance(data, list):
         return {"b64lines": [base64.b64encode(bytes(x)).decode("ascii") for x in data]}
     raise AnsibleError(f"psrp: unsupported pipeline input type {type(data).__name__}")
+
+
+# A raw command that may change process environment variables or the runspace location.
+_STATE_CHANGE = re.compile(
+    r"(?i)\$env:|env:\\|environment\]::set|currentdirectory|\b(set-location|push-location|pop-location|"
+    r"cd|sl|chdir|pushd|popd)\b"
+)
+# A module manifest whose task sets ``environment:`` (module_wrapper.ps1 applies it process-wide).
+_MANIFEST_ENV = re.compile(r'"[Ee]nvironment"\s*:\s*\{\s*"')
+
+
+def may_change_state(cmd: str, input_data: t.Any) -> bool:
+    """Whether a task may leave env vars / location behind in a persistent session.
+
+    Modules run in their own runspace (module_wrapper.ps1), so only a task ``environment:``
+    leaks from them; raw commands run in the pool's runspace; script files are opaque.
+    """
+    prefix = " ".join(_common_args)
+    if cmd.startswith(f"{prefix} -File "):
+        return True
+    if cmd.startswith(f"{prefix} -EncodedCommand"):
+        if isinstance(input_data, list):
+            return any(isinstance(x, str) and _MANIFEST_ENV.search(x) for x in input_data)
+        return isinstance(input_data, str) and bool(_MANIFEST_ENV.search(input_data))
+    return bool(_STATE_CHANGE.search(cmd))
 
 
 class Connection(ConnectionBase):
@@ -526,7 +578,8 @@ class Connection(ConnectionBase):
         script, input_data, arguments = self._script_for(cmd, in_data)
         verbosity = display.verbosity
         spec = _input_spec(input_data)
-        return t.cast(ExecResult, self._run(lambda b: b.exec(script, spec, arguments, verbosity)))
+        state = may_change_state(cmd, input_data)
+        return t.cast(ExecResult, self._run(lambda b: b.exec(script, spec, arguments, verbosity, state)))
 
     def _script_for(self, cmd: str, in_data: bytes | None) -> tuple[str, t.Any, list[str] | None]:
         """Same decisions as ansible.builtin.psrp's exec_command (ansible-core 2.16-2.21)."""

@@ -206,8 +206,9 @@ class Broker:
                     args["script"],
                     decode_input(args.get("input")),
                     args.get("arguments"),
-                    bool(args.get("use_local_scope", True)),
-                    int(args.get("verbosity", 0)),
+                    use_local_scope=bool(args.get("use_local_scope", True)),
+                    verbosity=int(args.get("verbosity", 0)),
+                    may_change_state=bool(args.get("may_change_state", False)),
                 )
                 return {"ok": True, "result": {"rc": rc, "stdout": b64(out), "stderr": b64(err)}}, (
                     session.close_pending

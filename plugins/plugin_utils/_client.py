@@ -29,7 +29,7 @@ from pypsrp.wsman import WSMan
 
 from ._errors import ErrorInfo, classify
 from ._pipeline import PipelineRequest, PipelineResult, empty_result, to_pypsrp_value, validate_request
-from ._transfer_scripts import FETCH_FILE_SCRIPT, PUT_FILE_SCRIPT
+from ._transfer_scripts import FETCH_FILE_SCRIPT, PUT_FILE_SCRIPT, SESSION_STATE_SCRIPT
 
 try:  # owned by another part of the collection; minimal fallback until it lands
     from ._clixml import error_record_to_dict, to_jsonable
@@ -111,6 +111,8 @@ class PSRPSession:
         self.last_used = time.monotonic()
         self.opened = 0  # how many times a pool was opened (1 + reconnects)
         self.broken = False
+        self.baseline_taken = False  # SESSION_STATE_SCRIPT ran once in this pool
+        self.needs_reset = False  # a task may have changed env vars / location
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -133,6 +135,8 @@ class PSRPSession:
                 raise SessionError(classify(exc, self.host_label, self.port, stage="open")) from None
             self.pool = pool
             self.broken = False
+            self.baseline_taken = False
+            self.needs_reset = False
             self.opened += 1
             self.last_used = time.monotonic()
 
@@ -163,9 +167,23 @@ class PSRPSession:
                 with contextlib.suppress(Exception):
                     pool.connection.close()
 
+    def _run_state_script(self, pool: RunspacePool) -> None:
+        """Take the baseline (first run) or restore it; best effort, never fails a task."""
+        ps = PowerShell(pool)
+        ps.add_script(SESSION_STATE_SCRIPT, use_local_scope=True)
+        try:
+            ps.invoke()
+        except Exception as exc:
+            log.debug("session state script failed on %s: %s", self.host_label, type(exc).__name__)
+        self.pending.append(ps)
+
     def close_pending(self) -> None:
-        """Signal terminate for finished pipelines (frees the server's operation quota)."""
+        """After a reply: restore session state if a task may have changed it, then Signal
+        terminate for finished pipelines (frees the server's operation quota)."""
         with self.lock:
+            if self.needs_reset and self.baseline_taken and self.pool is not None and not self.broken:
+                self.needs_reset = False
+                self._run_state_script(self.pool)
             pipelines, self.pending = self.pending, []
             for ps in pipelines:
                 try:
@@ -238,12 +256,21 @@ class PSRPSession:
         script: str,
         input_data: Any = None,
         arguments: list[str] | None = None,
+        *,
         use_local_scope: bool = True,
         verbosity: int = 0,
+        may_change_state: bool = False,
     ) -> tuple[int, bytes, bytes]:
-        """Same semantics as ansible.builtin.psrp ``_exec_psrp_script``."""
+        """Same semantics as ansible.builtin.psrp ``_exec_psrp_script``.
+
+        ``may_change_state``: the task may set environment variables or the location; take a
+        baseline first (once per pool) and restore it after the reply (``close_pending``).
+        """
 
         def work(pool: RunspacePool) -> tuple[int, bytes, bytes]:
+            if may_change_state and not self.baseline_taken:
+                self._run_state_script(pool)
+                self.baseline_taken = True
             self._reset_host()
             ps = PowerShell(pool)
             ps.add_script(script, use_local_scope=use_local_scope)
@@ -253,6 +280,7 @@ class PSRPSession:
             self._wait(ps)
             result = parse_pipeline_result(ps, self.host, verbosity)
             self._finish(ps)
+            self.needs_reset = self.needs_reset or may_change_state
             return result
 
         return self.run(work)

@@ -95,3 +95,34 @@ finally {
     $fs.Dispose()
 }
 """
+
+
+# Session state reset (persistent sessions only). First run in a pool: remember the process
+# environment, the runspace location and the process current directory. Later runs: restore
+# them, undoing what a task changed (module_wrapper.ps1 applies a task's ``environment:`` with
+# [Environment]::SetEnvironmentVariable and never removes it; a raw ``Set-Location`` sticks to
+# the pool's runspace).
+SESSION_STATE_SCRIPT = r"""# psremoting.core session state v1
+$base = $global:PSRemotingCoreSessionBaseline
+if ($null -eq $base) {
+    $global:PSRemotingCoreSessionBaseline = @{
+        Env = [Environment]::GetEnvironmentVariables()
+        Location = (Get-Location).Path
+        Directory = [Environment]::CurrentDirectory
+    }
+    return
+}
+foreach ($name in @([Environment]::GetEnvironmentVariables().Keys)) {
+    if (-not $base.Env.Contains($name)) {
+        [Environment]::SetEnvironmentVariable($name, $null)
+    }
+}
+foreach ($name in @($base.Env.Keys)) {
+    $value = $base.Env[$name]
+    if ([Environment]::GetEnvironmentVariable($name) -cne $value) {
+        [Environment]::SetEnvironmentVariable($name, $value)
+    }
+}
+Set-Location -LiteralPath $base.Location
+[Environment]::CurrentDirectory = $base.Directory
+"""

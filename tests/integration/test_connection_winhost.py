@@ -374,3 +374,27 @@ def test_bad_option_fails_before_connecting(winhost: Any, session_dir: str, tmp_
     msg = _task_results(data)[0]["msg"]
     assert "max_envelope_size" in msg and "ansible_psrp_max_envelope_size" in msg
     assert winhost.stats("dc01")["http_requests"] == 0
+
+
+@pytest.mark.xfail(
+    reason="winhost does not emulate [Environment]::GetEnvironmentVariables()/SetEnvironmentVariable "
+    "used by SESSION_STATE_SCRIPT (plugins/plugin_utils/_transfer_scripts.py); .NET APIs on Windows",
+    strict=False,
+)
+def test_environment_and_location_do_not_leak_between_tasks(
+    winhost: Any, session_dir: str, tmp_path: Path
+) -> None:
+    pb = _playbook(
+        tmp_path,
+        """
+        - raw: $env:PSRC_LEAK = 'leaked'; Set-Location -Path C:\\Windows
+        - raw: Write-Output "[$env:PSRC_LEAK]"; (Get-Location).Path
+          register: after
+        """,
+    )
+    rc, data, out = _run_playbook(winhost, session_dir, pb)
+    assert rc == 0, out
+    first_line, location = _task_results(data)[1]["stdout_lines"]
+    assert first_line == "[]", "an environment variable of the previous task is visible"
+    assert location != "C:\\Windows", "the previous task's location stuck"
+    assert winhost.stats("dc01")["wsman_requests"]["Create"] == 1

@@ -121,3 +121,25 @@ def test_become_is_part_of_the_session_identity() -> None:
 
     conn.become = Become()
     assert conn._become_key() == ["ansible.builtin.runas", "SYSTEM"]
+
+
+@pytest.mark.parametrize(
+    ("cmd", "expected"),
+    [
+        ("Get-Service WinRM", False),
+        ("$env:FOO = 'x'", True),
+        ("Set-Location C:\\Windows", True),
+        ("cd C:\\", True),
+        ("[Environment]::SetEnvironmentVariable('A', 'b')", True),
+        ("Write-Output 'abcd'", False),
+    ],
+)
+def test_raw_commands_that_may_change_state(cmd: str, expected: bool) -> None:
+    assert plugin.may_change_state(cmd, None) is expected
+
+
+def test_module_state_flag_follows_task_environment() -> None:
+    cmd = _encoded("bootstrap")
+    assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {"FOO": "1"}}']) is True
+    assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {}}']) is False
+    assert plugin.may_change_state(" ".join(_common_args) + " -File x.ps1", None) is True

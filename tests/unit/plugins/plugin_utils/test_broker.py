@@ -41,7 +41,7 @@ class FakeSession:
     def is_open(self) -> bool:
         return self.closed == 0
 
-    def exec_script(self, script: str, input_data: Any, arguments: Any, local: bool, verbosity: int) -> Any:
+    def exec_script(self, script: str, input_data: Any, arguments: Any, **kwargs: Any) -> Any:
         with self.lock:
             time.sleep(self.exec_delay)
             self.last_used = time.monotonic()
