@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import statistics
 import time
 from typing import Any
 
@@ -100,13 +101,17 @@ def test_bytes_in_and_out_are_exact(hostset: HostSet, restore: None) -> None:
 
 
 def test_responses_are_fast_with_nodelay(hostset: HostSet) -> None:
+    """A Nagle/delayed-ACK stall costs ~40 ms on every request; the median shows it even on a
+    busy machine, where the mean can be skewed by scheduling delays."""
     client = transport(hostset, "sql02", auth="ntlm")
     client.send(envelope("Command"))
-    start = time.monotonic()
-    for _ in range(20):
+    timings = []
+    for _ in range(21):
+        start = time.monotonic()
         client.send(envelope("Command"))
-    per_request = (time.monotonic() - start) / 20
-    assert per_request < 0.02, f"{per_request * 1000:.1f} ms per request: Nagle/delayed-ACK stall?"
+        timings.append(time.monotonic() - start)
+    median = statistics.median(timings)
+    assert median < 0.03, f"median {median * 1000:.1f} ms per request: Nagle/delayed-ACK stall?"
 
 
 def test_single_send_response_framing() -> None:
