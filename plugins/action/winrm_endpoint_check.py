@@ -57,7 +57,13 @@ class ActionModule(ActionBase):
                 ),
             )
         except (OSError, http.client.HTTPException) as exc:
-            return dict(result, failed=True, changed=False, msg=f"{where} does not answer: {exc}")
+            hint = (
+                " (refused or dropped: is a listener on that port, and does the firewall allow it? "
+                "see psremoting.core.winrm_listener / winrm_firewall)"
+                if not isinstance(exc, ssl.SSLError | http.client.HTTPException)
+                else ""
+            )
+            return dict(result, failed=True, changed=False, msg=f"{where} does not answer: {exc}{hint}")
         data = {
             "status": probed.status,
             "auth_methods": probed.auth_methods,

@@ -67,7 +67,8 @@ class ActionModule(WinRMActionBase):
         transport = args["transport"]
         port = args["port"] or (5985 if transport == "http" else 5986)
         facts = context.connection
-        in_use = facts.transport == transport and facts.port in (None, port)
+        # By transport only: behind NAT or port forwarding the play's port is not the host's.
+        in_use = facts.transport == transport
         if args["state"] != "present" and in_use and not args["allow_disconnect"]:
             raise WinRMConfigError(
                 f"{context.host}: winrm_firewall refuses to make the {transport.upper()} rules "

@@ -109,6 +109,7 @@ class ActionModule(WinRMActionBase):
                 new_values={},
                 allow_disconnect=args["allow_disconnect"],
                 host=host,
+                listeners=listeners,
             )
             if current is not None:
                 result["changed"] = True
@@ -168,6 +169,7 @@ class ActionModule(WinRMActionBase):
                 new_values=changes,
                 allow_disconnect=args["allow_disconnect"],
                 host=host,
+                listeners=listeners,
             )
             after = Listener(
                 address=address,

@@ -152,13 +152,20 @@ def check_connection_safety(
     new_values: Mapping[str, Any],
     allow_disconnect: bool,
     host: str,
+    listeners: Sequence[Listener] = (),
 ) -> None:
-    """Refuse to remove, disable or move the listener this play is connected through."""
+    """Refuse to remove, disable or move the listener this play is connected through.
+
+    The play's port identifies the listener when a listener of that transport has it. Behind NAT
+    or port forwarding the play's port is not the listener's, and then every listener of the
+    play's transport counts as possibly in use.
+    """
     if allow_disconnect or current is None or facts.transport is None:
         return
-    if current.transport != facts.transport.upper() or (
-        facts.port is not None and current.port != facts.port
-    ):
+    if current.transport != facts.transport.upper():
+        return
+    same_transport_ports = {lst.port for lst in listeners if lst.transport == current.transport}
+    if facts.port is not None and facts.port in same_transport_ports and current.port != facts.port:
         return
     what = None
     if removing:

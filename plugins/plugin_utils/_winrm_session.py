@@ -95,12 +95,32 @@ def same_access(current_sddl: str, desired_sddl: str) -> bool:
     return dacl_aces(current_sddl) == dacl_aces(desired_sddl)
 
 
+def sddl_from_permission(permission: str) -> str:
+    """An SDDL rebuilt from ``Permission`` ("BUILTIN\\Administrators AccessAllowed, ...") for a
+    host that returns no ``SecurityDescriptorSddl``; names without a well-known SID are kept as
+    they are, so they never compare equal to a SID (a change rather than a false "ok")."""
+    text = permission.strip()
+    if text.upper().startswith(("O:", "D:")):
+        return text
+    aces = []
+    for entry in (e.strip() for e in text.split(",")):
+        name, _, access = entry.rpartition(" ")
+        if not name:
+            continue
+        kind = "D" if access.lower() == "accessdenied" else "A"
+        aces.append(f"({kind};;GA;;;{known_sid(name) or name})")
+    return "D:P" + "".join(aces) if aces else ""
+
+
 def session_from_ps(obj: Mapping[str, Any]) -> dict[str, Any]:
     enabled = obj.get("Enabled")
+    sddl = str(obj.get("SecurityDescriptorSddl") or "") or sddl_from_permission(
+        str(obj.get("Permission") or "")
+    )
     return {
         "name": str(obj.get("Name") or ""),
         "enabled": str(enabled).strip().lower() == "true" if enabled is not None else True,
-        "sddl": str(obj.get("SecurityDescriptorSddl") or ""),
+        "sddl": sddl,
         "permission": str(obj.get("Permission") or ""),
         "config_file_path": str(obj.get("ConfigFilePath") or ""),
         "ps_version": str(obj.get("PSVersion") or ""),

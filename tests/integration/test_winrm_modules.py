@@ -1,0 +1,178 @@
+"""The WinRM modules against a fresh simulated Windows host (winhost), as playbook tasks.
+
+Each scenario runs the four steps of ansible.windows' integration tests in one play: check mode
+reports the change and changes nothing (read back with winrm_info), apply, verify, apply again and
+see no change. winhost enforces the configuration live, so the HTTPS scenario also proves that the
+listener serves the certificate the module returned (validated from the controller).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="web01", preset="fresh")]
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
+POLICY_KEY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service"
+
+
+def play(winhost: Any, tmp_path: Path, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run tasks on web01 with our connection plugin; return the per-task results of web01."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "web01", "gather_facts": False, "tasks": tasks}]))
+    env = dict(winhost.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    proc = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(winhost.inventory_path), "-e", "ansible_connection=psremoting.core.psrp",
+         str(playbook)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    results = [task["hosts"].get("web01", {}) for task in report["plays"][0]["tasks"]]
+    assert results, proc.stdout + proc.stderr
+    return results
+
+
+def info(section: str) -> dict[str, Any]:
+    return {"psremoting.core.winrm_info": {"gather": [section]}}
+
+
+def four_steps(module: str, args: dict[str, Any], section: str) -> list[dict[str, Any]]:
+    task = {module: args}
+    return [
+        info(section),
+        dict(task, check_mode=True, diff=True),
+        info(section),
+        task,
+        info(section),
+        task,
+    ]
+
+
+def assert_four_steps(results: list[dict[str, Any]], section: str) -> tuple[Any, Any]:
+    before, checked, after_check, applied, after_apply, again = results
+    for r in results:
+        assert not r.get("failed"), r.get("msg")
+    assert checked["changed"] is True
+    assert after_check["winrm"][section] == before["winrm"][section], "check mode changed the host"
+    assert applied["changed"] is True
+    assert after_apply["winrm"][section] != before["winrm"][section]
+    assert again["changed"] is False, again
+    return before["winrm"][section], after_apply["winrm"][section]
+
+
+def test_winrm_service_four_steps(winhost: Any, tmp_path: Path) -> None:
+    args = {"auth_basic": True, "max_envelope_size_kb": 2048, "cbt_hardening_level": "Strict"}
+    before, after = assert_four_steps(
+        play(winhost, tmp_path, four_steps("psremoting.core.winrm_service", args, "service")), "service"
+    )
+    assert (before["auth_basic"], after["auth_basic"]) == (False, True)
+    assert after["max_envelope_size_kb"] == 2048
+    assert after["cbt_hardening_level"] == "Strict"
+
+
+def test_winrm_listener_https_four_steps_and_certificate_validates(winhost: Any, tmp_path: Path) -> None:
+    hostvars = winhost.hostvars("web01")
+    tasks = four_steps(
+        "psremoting.core.winrm_listener", {"transport": "https", "self_signed": True}, "listeners"
+    )
+    tasks[3]["register"] = "listener"
+    # winhost's firewall is live: without a rule for 5986 the connection is dropped.
+    blocked = {
+        "psremoting.core.winrm_endpoint_check": {
+            "address": hostvars["ansible_host"],
+            "port": hostvars["winhost_https_port"],
+            "server_name": "{{ listener.listener.hostname }}",
+            "ca_pem": "{{ listener.certificate.pem }}",
+            "timeout": 3,
+        },
+        "ignore_errors": True,
+    }
+    tasks.append(blocked)
+    tasks.append({"psremoting.core.winrm_firewall": {"transport": "https"}})
+    tasks.append(
+        {
+            "psremoting.core.winrm_endpoint_check": {
+                "address": hostvars["ansible_host"],
+                "port": hostvars["winhost_https_port"],
+                "server_name": "{{ listener.listener.hostname }}",
+                "ca_pem": "{{ listener.certificate.pem }}",
+                "require_any_auth": ["Negotiate"],
+            }
+        }
+    )
+    results = play(winhost, tmp_path, tasks)
+    before, after = assert_four_steps(results[:6], "listeners")
+    assert [lst["transport"] for lst in before] == ["HTTP"]
+    https = next(lst for lst in after if lst["transport"] == "HTTPS")
+    assert https["port"] == 5986 and https["certificate"]["pem"].startswith("-----BEGIN CERTIFICATE-----")
+    created = results[3]["certificate"]
+    assert created["thumbprint"] == https["certificate_thumbprint"]
+    assert results[5]["certificate"]["thumbprint"] == created["thumbprint"]  # kept on the second run
+    assert results[6]["failed"] and "winrm_firewall" in results[6]["msg"]
+    check = results[8]
+    assert not check.get("failed"), check.get("msg")
+    assert check["status"] == 401
+    assert check["peer_certificate_sha1"] == created["thumbprint"]
+
+
+def test_winrm_firewall_four_steps(winhost: Any, tmp_path: Path) -> None:
+    args = {"transport": "https", "remote_address": ["10.0.0.0/8"]}
+    _, after = assert_four_steps(
+        play(winhost, tmp_path, four_steps("psremoting.core.winrm_firewall", args, "firewall")), "firewall"
+    )
+    rules = {r["name"]: r for r in after}
+    assert rules["WINRM-HTTPS-In-TCP"]["remote_address"] == ["10.0.0.0/8"]
+    assert rules["WINRM-HTTPS-In-TCP-PUBLIC"]["remote_address"] == ["LocalSubnet"]
+    assert rules["WINRM-HTTPS-In-TCP-PUBLIC"]["profiles"] == ["Public"]
+
+
+def test_session_configuration_four_steps(winhost: Any, tmp_path: Path) -> None:
+    args = {"name": "Ops", "allow": ["BUILTIN\\Administrators", "Remote Management Users"]}
+    _, after = assert_four_steps(
+        play(
+            winhost,
+            tmp_path,
+            four_steps("psremoting.core.session_configuration", args, "session_configurations"),
+        ),
+        "session_configurations",
+    )
+    assert "ops" in [s["name"].lower() for s in after]
+
+
+def test_winrm_client_trusted_hosts_four_steps(winhost: Any, tmp_path: Path) -> None:
+    args = {"trusted_hosts": ["db01", "*.lab.test"]}
+    _, after = assert_four_steps(
+        play(winhost, tmp_path, four_steps("psremoting.core.winrm_client", args, "client")), "client"
+    )
+    assert after["trusted_hosts"] == ["db01", "*.lab.test"]
+
+
+def test_safety_refusals_and_gpo_lock(winhost: Any, tmp_path: Path) -> None:
+    results = play(winhost, tmp_path, [
+        # The inventory connects over HTTP with NTLM.
+        {"psremoting.core.winrm_listener": {"transport": "http", "state": "absent"}, "ignore_errors": True},
+        {"psremoting.core.winrm_service": {"auth_negotiate": False, "auth_kerberos": False}, "ignore_errors": True},
+        {"psremoting.core.invoke_command": {"command": "New-Item", "parameters": {"Path": POLICY_KEY, "Force": True}}},
+        {"psremoting.core.invoke_command": {"command": "New-ItemProperty", "parameters": {
+            "Path": POLICY_KEY, "Name": "AllowUnencryptedTraffic", "PropertyType": "DWord", "Value": 0,
+            "Force": True}}},
+        {"psremoting.core.winrm_service": {"allow_unencrypted": True}, "ignore_errors": True},
+        info("service"),
+        info("listeners"),
+    ])  # fmt: skip
+    remove, auth, _, _, locked, service_info, listeners = results
+    assert remove["failed"] and "refusing to remove the HTTP listener" in remove["msg"]
+    assert auth["failed"] and "authenticates with ntlm" in auth["msg"]
+    assert locked["failed"]
+    assert "Group Policy" in locked["msg"] and "AllowUnencryptedTraffic" in locked["msg"]
+    assert "Allow unencrypted traffic" in locked["msg"]
+    assert "allow_unencrypted" in service_info["winrm"]["service"]["locked_by_policy"]
+    assert service_info["winrm"]["service"]["auth_negotiate"] is True
+    assert "HTTP" in [lst["transport"] for lst in listeners["winrm"]["listeners"]]
