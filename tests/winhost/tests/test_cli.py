@@ -231,3 +231,32 @@ def test_ansible_builtin_psrp_win_ping(winhost: WinhostHosts) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count('"ping": "pong"') == 3
+
+
+def test_serve_on_windows_ports(tmp_path: Path) -> None:
+    """``--windows-ports``: each host's own address carries the real ports 5985/5986."""
+    inventory = tmp_path / "inv.yml"
+    process = subprocess.Popen(
+        [*WINHOST, "serve", "--hosts", "p1,p2", "--preset", "configured", "--windows-ports",
+         "--base-address", "127.0.77.2", "--inventory", str(inventory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        control = control_file_for(inventory)
+        deadline = time.monotonic() + 60
+        while not control.exists():
+            assert process.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["windows"]["hosts"]
+        assert [hosts[n]["ansible_host"] for n in ("p1", "p2")] == ["127.0.77.2", "127.0.77.3"]
+        for hv in hosts.values():
+            assert (hv["winhost_http_port"], hv["winhost_https_port"], hv["ansible_port"]) == (
+                5985,
+                5986,
+                5986,
+            )
+        assert _get_service(_wsman(hosts["p2"]))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)

@@ -329,3 +329,34 @@ def test_malformed_request_is_400_and_counted(hostset: HostSet) -> None:
     assert snap["http_requests"] == 1
     assert snap["http_status"] == {"400": 1}
     assert snap["bytes_out"] == len(response)
+
+
+def test_https_listener_switches_to_a_self_signed_certificate_from_the_store(hostset: HostSet) -> None:
+    from winhost.engine.certs import new_self_signed_certificate
+
+    host = hostset.host("sql02")
+    machine = host.machine
+    stored = new_self_signed_certificate(machine, ["sql02"])
+    listener = machine.wsman.find_listener("*", "HTTPS")
+    assert listener is not None
+    previous = listener.certificate_thumbprint
+    with machine.lock:
+        listener.certificate_thumbprint = stored.thumbprint
+    machine.notify("listeners")
+    try:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        port = host.transport.real_port(5986)
+        assert port is not None
+        with ctx.wrap_socket(socket.create_connection((host.address, port), timeout=5)) as tls:
+            der = tls.getpeercert(binary_form=True)
+        assert der == ssl.PEM_cert_to_DER_cert(stored.cert_pem)
+        # ...and a client validating against winhost's CA now refuses it, as it would on Windows.
+        with pytest.raises(requests.exceptions.SSLError):
+            transport(hostset, "sql02", auth="ntlm").send(envelope("Create"))
+    finally:
+        with machine.lock:
+            listener.certificate_thumbprint = previous
+        machine.notify("listeners")
+    assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Create"))

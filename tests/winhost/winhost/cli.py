@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from winhost.hostset import HostSet, control_file_for
+from winhost.hostset import HostSet, control_file_for, expand_host_names
 from winhost.transport.control import ControlError, call
 
 FAULTS_WITH_VALUE = {"latency", "shell-create", "http-error"}
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=int, default=0, help="delay every HTTP request")
     serve.add_argument("--shell-create-ms", type=int, default=0, help="delay every WSMan Create")
     serve.add_argument("--base-address", default="127.0.0.2", help="loopback address of the first host")
+    serve.add_argument(
+        "--windows-ports",
+        action="store_true",
+        help="listen on the real ports 5985/5986 of each host's address instead of ephemeral ports",
+    )
     serve.add_argument("-v", "--verbose", action="count", default=0)
 
     stats = sub.add_parser("stats", help="print per-host counters as JSON")
@@ -62,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=int, default=1, help="how many requests http-error/drop-next-receive hit"
     )
     return parser
+
+
+def fixed_windows_ports(hosts: str) -> dict[str, dict[int, int]]:
+    """Every host listens on 5985/5986 of its own loopback address."""
+    return {name: {5985: 5985, 5986: 5986} for name in expand_host_names(hosts)}
 
 
 def load_control(inventory: Path) -> dict[str, Any]:
@@ -95,6 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         shell_create_ms=args.shell_create_ms,
         base_address=args.base_address,
+        fixed_ports=fixed_windows_ports(args.hosts) if args.windows_ports else None,
     )
     try:
         try:
