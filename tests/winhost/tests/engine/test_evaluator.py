@@ -209,3 +209,28 @@ def test_unknown_parameter_error(engine: Engine) -> None:
         result.failure.FullyQualifiedErrorId
         == "NamedParameterNotFound,Microsoft.PowerShell.Commands.GetServiceCommand"
     )
+
+
+def test_invoke_command_local_with_using(run: Callable[[str], list[Any]]) -> None:
+    assert run(
+        "$name = 'W32Time'; Invoke-Command -ScriptBlock { (Get-Service $using:name).DisplayName }"
+    ) == ["Windows Time"]
+    assert run("Invoke-Command { param($a, $b) $a * $b } -ArgumentList 6, 7") == [42]
+
+
+def test_invoke_command_remote_is_not_emulated(engine: Engine) -> None:
+    result = engine.script("Invoke-Command -ComputerName other -ScriptBlock { 1 }")
+    assert result.failure is not None
+    assert result.failure.CategoryInfo.Category == ErrorCategory.NotImplemented
+
+
+def test_read_host_asks_the_client(engine: Engine) -> None:
+    from psrpcore import Command
+
+    host_answers = ["typed answer"]
+    cmd = Command("$a = Read-Host -Prompt 'Name'; \"got $a\"", is_script=True)
+    from .helpers import RecordingHost
+
+    host = RecordingHost(lines_to_read=host_answers)
+    engine.runspace.invoke([cmd], None, host)
+    assert host.output == ["got typed answer"]

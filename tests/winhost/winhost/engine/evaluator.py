@@ -962,6 +962,9 @@ class Evaluator:
             if low == "env":
                 return self.ctx.env_get(rest)
             if low == "using":
+                found, caller = scope.lookup("__using_scope")
+                if found and isinstance(caller, Scope):
+                    return caller.get(rest)
                 raise terminating(
                     "A Using variable cannot be retrieved. A Using variable can be used only with Invoke-Command, "
                     "Start-Job, or InlineScript in the script workflow. When it is used with Invoke-Command, the "

@@ -727,3 +727,45 @@ def select_string(call: CommandCall) -> Iterator[Any]:
                 to_string_value=line,
             )
     _ = re
+
+
+@cmdlet(
+    "Invoke-Command",
+    [
+        Param("ScriptBlock", position=0),
+        Param("ArgumentList", aliases=("Args",)),
+        Param("ComputerName", aliases=("Cn",)),
+        Param("Session"),
+        Param("InputObject"),
+        Param("NoNewScope", switch=True),
+        Param("Credential"),
+        Param("HideComputerName", switch=True),
+    ],
+    module=CORE,
+    aliases=("icm",),
+)
+def invoke_command(call: CommandCall) -> Iterator[Any]:
+    """Local Invoke-Command: runs the script block here; ``$using:x`` reads the caller's ``$x``.
+    https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/invoke-command"""
+    from winhost.engine.context import Scope
+
+    names = call.strings("ComputerName") or []
+    local = {"localhost", ".", "127.0.0.1", call.ctx.machine.computer_name.lower()}
+    if call.has("Session") or any(n.lower() not in local for n in names):
+        raise not_emulated("Invoke-Command to another computer or PSSession (second hop)")
+    block = call.get("ScriptBlock")
+    if not isinstance(block, ScriptBlockValue):
+        raise not_emulated("Invoke-Command without a script block")
+    inputs = list(call.each("InputObject")) if call.has("InputObject") or call.expecting_input else None
+    run_scope = call.scope if call.switch("NoNewScope") else Scope(block.scope)
+    run_scope.set("__using_scope", call.scope)
+    params: list[tuple[str | None, Any]] = [(None, a) for a in as_list(call.get("ArgumentList"))]
+    yield from block.evaluator.invoke_block(
+        block, params, iter(inputs) if inputs is not None else None, scope=run_scope
+    )
+
+
+@cmdlet("Read-Host", [Param("Prompt", position=0), Param("AsSecureString", switch=True)], module=UTILITY)
+def read_host(call: CommandCall) -> Iterator[Any]:
+    """Asks the client's host (PSHost ReadLine / ReadLineAsSecureString host call)."""
+    yield call.ctx.host.read_line(call.string("Prompt") or "", secure=call.switch("AsSecureString"))
