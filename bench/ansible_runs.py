@@ -1,0 +1,133 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run ansible-playbook (or a helper script) for one benchmark step, measured.
+
+Every run gets a fresh session directory (so no broker survives from a previous step), the
+bench_tasks callback, the memory marker, and is timed from process start to exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memory import MARKER, MemorySampler
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+OURS = "psremoting.core.psrp"
+BUILTIN = "ansible.builtin.psrp"
+
+
+@dataclass
+class RunResult:
+    rc: int
+    wall_seconds: float
+    peak_rss_kib: int
+    peak_pss_kib: int
+    peak_processes: int
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    output: str = ""
+
+    @property
+    def failed_tasks(self) -> list[dict[str, Any]]:
+        return [t for t in self.tasks if t.get("status") not in ("ok", "skipped")]
+
+
+def base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(MARKER, None)
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / ".build")
+    env.update(
+        {
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_CALLBACK_PLUGINS": str(BENCH_DIR / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "bench_tasks",
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+            "ANSIBLE_SYSTEM_WARNINGS": "False",
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+        }
+    )
+    return env
+
+
+def write_playbook(path: Path, hosts: str, tasks: str, gather: bool = False) -> Path:
+    path.write_text(
+        f"- hosts: {hosts}\n  gather_facts: {str(gather).lower()}\n  tasks:\n"
+        + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "),
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_measured(
+    cmd: list[str],
+    workdir: Path,
+    env_extra: dict[str, str] | None = None,
+    timeout: float = 1800.0,
+) -> RunResult:
+    """Run ``cmd`` with memory sampling; collect bench_tasks records."""
+    tag = uuid.uuid4().hex
+    env = base_env()
+    session_dir = tempfile.mkdtemp(prefix="bs-", dir="/tmp")  # short: Unix socket path limit
+    log = workdir / f"tasks-{tag[:8]}.jsonl"
+    env.update(
+        {
+            MARKER: tag,
+            "ANSIBLE_PSRP_SESSION_DIR": session_dir,
+            "BENCH_TASK_LOG": str(log),
+        }
+    )
+    env.update(env_extra or {})
+    sampler = MemorySampler(tag).start()
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False, cwd=workdir
+        )
+    finally:
+        wall = time.perf_counter() - start
+        # give a broker a moment to close its sessions, then stop sampling
+        sampler.stop()
+    tasks: list[dict[str, Any]] = []
+    if log.exists():
+        tasks = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+    return RunResult(
+        rc=proc.returncode,
+        wall_seconds=wall,
+        peak_rss_kib=sampler.peak_rss_kib,
+        peak_pss_kib=sampler.peak_pss_kib,
+        peak_processes=sampler.peak_processes,
+        tasks=[t for t in tasks if t.get("event") == "result"],
+        output=(proc.stdout + proc.stderr)[-4000:],
+    )
+
+
+def playbook_cmd(
+    inventory: Path, playbook: Path, connection: str, forks: int = 5, extra: list[str] | None = None
+) -> list[str]:
+    return [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i",
+        str(inventory),
+        str(playbook),
+        "-f",
+        str(forks),
+        "-e",
+        f"ansible_connection={connection}",
+        *(extra or []),
+    ]

@@ -1,0 +1,420 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Turn scenario results into bench/results/latest.md (tables + goals) and a matplotlib chart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KINDS = (("raw", "raw"), ("module", "win_ping (exec wrapper)"), ("script", "script task"))
+
+
+@dataclass
+class Goal:
+    text: str
+    measured: str
+    passed: bool | None  # None: not measured in this run
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.passed is None else ("PASS" if self.passed else "FAIL")
+
+
+def _get(data: Any, *path: Any) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _fmt(value: Any, spec: str = ".1f") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float | int):
+        return format(value, spec)
+    return str(value)
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or b == 0:
+        return None
+    return float(a) / float(b)
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def per_task_table(s1: dict[str, Any]) -> list[str]:
+    script_mod = s1.get("builtin_script_module", "")
+    lines = [
+        f"Latency {s1['latency_ms']} ms per HTTP request, {s1['shell_create_ms']} ms per shell Create; "
+        f"{s1['tasks']} tasks on 1 host, forks=1. Means over warm tasks (all but the first task of the "
+        f"playbook). Builtin script task: `{script_mod}`; ours: `psremoting.core.invoke_command`.",
+        "",
+        "| task kind | metric | ansible.builtin.psrp | psremoting.core.psrp | builtin / ours |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    metrics: list[tuple[str, str, str]] = [
+        ("wsman_requests_total", "WSMan requests / task", ".2f"),
+        ("http_requests", "HTTP requests / task (auth legs incl.)", ".2f"),
+        ("bytes", "bytes on the wire / task", ",.0f"),
+        ("seconds", "wall time / task (s)", ".3f"),
+    ]
+    for kind, label in (*KINDS, ("all", "all tasks (incl. first)")):
+        for key, name, spec in metrics:
+            b = _get(s1, "builtin", "summary", kind, key)
+            o = _get(s1, "ours", "summary", kind, key)
+            lines.append(f"| {label} | {name} | {_fmt(b, spec)} | {_fmt(o, spec)} | {_x(_ratio(b, o))} |")
+    for label in ("builtin", "ours"):
+        errs = _get(s1, label, "errors")
+        if errs:
+            lines.append(f"\n{label}: failed tasks: {'; '.join(errs)}")
+    actions = []
+    for kind, label in KINDS:
+        b = _get(s1, "builtin", "summary", kind, "wsman_by_action")
+        o = _get(s1, "ours", "summary", kind, "wsman_by_action")
+        actions.append(f"| {label} | {b or '-'} | {o or '-'} |")
+    lines += [
+        "",
+        "WSMan requests of the last warm task of each kind, by action:",
+        "",
+        "| task kind | ansible.builtin.psrp | psremoting.core.psrp |",
+        "| --- | --- | --- |",
+        *actions,
+    ]
+    return lines
+
+
+def _row(*cells: Any) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _failed(r: dict[str, Any]) -> str:
+    return f"{r['failed']}" + (f" (rc {r['rc']})" if r.get("rc") else "")
+
+
+def fleet_table(s2: dict[str, Any]) -> list[str]:
+    lines = [
+        f"One task on {s2['hosts']} hosts. Wall = ansible-playbook start to exit (Python start "
+        "included); task = first task start to last result. Memory = sum over every controller "
+        "process (ansible-playbook, forks, broker), sampled every 0.1 s.",
+        "",
+        _row(
+            "run",
+            "wall (s)",
+            "task (s)",
+            "peak RSS sum (MiB)",
+            "peak PSS sum (MiB)",
+            "processes",
+            "WSMan requests",
+            "failed",
+            "builtin forks=32 wall / this",
+        ),
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    base = _get(s2, "builtin_forks32", "wall_seconds")
+    names = {
+        "builtin_forks32": "ansible.builtin.psrp, raw, forks=32",
+        "ours_forks32": "psremoting.core.psrp, raw, forks=32",
+        "ours_invoke_forks32": "psremoting.core.invoke_command per host, forks=32",
+        "ours_one_to_many": "psremoting.core.invoke_command one-to-many, throttle_limit=32",
+    }
+    for key, name in names.items():
+        r = s2.get(key)
+        if not r:
+            continue
+        lines.append(
+            _row(
+                name,
+                _fmt(r["wall_seconds"], ".2f"),
+                _fmt(r["task_seconds"], ".2f"),
+                _fmt(r["peak_rss_mib"], ".0f"),
+                _fmt(r["peak_pss_mib"], ".0f"),
+                r["peak_processes"],
+                r["totals"].get("wsman_requests_total", "-"),
+                _failed(r),
+                _x(_ratio(base, r["wall_seconds"])),
+            )
+        )
+    for key in names:
+        errs = _get(s2, key, "errors")
+        if errs:
+            lines.append(f"\n{key}: {'; '.join(errs)}")
+    return lines
+
+
+def transfer_table(s3: dict[str, Any]) -> list[str]:
+    lines = [
+        "put_file then fetch_file through the connection plugin directly (no module), from a "
+        "separate controller process; memory = that process plus the broker.",
+        "",
+        _row("size", "plugin", "put (MB/s)", "fetch (MB/s)", "peak RSS sum (MiB)", "content equal", "note"),
+        "| ---: | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for size in s3.get("sizes_mb", []):
+        for label, name in (("builtin", "ansible.builtin.psrp"), ("ours", "psremoting.core.psrp")):
+            r = s3.get(f"{label}_{size}", {})
+            lines.append(
+                _row(
+                    f"{size} MB",
+                    name,
+                    _fmt(r.get("put_mb_s"), ".2f"),
+                    _fmt(r.get("fetch_mb_s"), ".2f"),
+                    _fmt(r.get("peak_rss_mib"), ".0f"),
+                    r.get("same", "-"),
+                    str(r.get("error", ""))[:160],
+                )
+            )
+    return lines
+
+
+def session_table(s4: dict[str, Any]) -> list[str]:
+    return [
+        f"{s4['hosts']} hosts, psremoting.core.psrp, forks=32, one raw task then a 3 s pause with every "
+        "session still open in the broker.",
+        "",
+        _row(
+            "live sessions (peak open shells on winhost)",
+            "peak RSS sum (MiB)",
+            "peak PSS sum (MiB)",
+            "processes",
+            "wall (s)",
+            "failed",
+        ),
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        _row(
+            s4["peak_shells_open"],
+            _fmt(s4["peak_rss_mib"], ".0f"),
+            _fmt(s4["peak_pss_mib"], ".0f"),
+            s4["peak_processes"],
+            _fmt(s4["wall_seconds"], ".1f"),
+            _failed(s4),
+        ),
+    ]
+
+
+def payload_table(s5: dict[str, Any]) -> list[str]:
+    script = f"`{s5.get('builtin_script_module')}` over ansible.builtin.psrp"
+    return [
+        "Bytes sent by the controller (winhost bytes in) for one warm task.",
+        "",
+        "| task | bytes sent |",
+        "| --- | ---: |",
+        _row("win_ping over ansible.builtin.psrp (exec wrapper)", _fmt(s5.get("builtin_win_ping"), ",.0f")),
+        _row("win_ping over psremoting.core.psrp (exec wrapper)", _fmt(s5.get("ours_win_ping"), ",.0f")),
+        _row(script, _fmt(s5.get("builtin_script"), ",.0f")),
+        _row(
+            "psremoting.core.invoke_command (PSRP pipeline, no wrapper)",
+            _fmt(s5.get("ours_invoke_command"), ",.0f"),
+        ),
+        _row(
+            "exec-wrapper script module / invoke_command",
+            _x(_ratio(s5.get("builtin_script"), s5.get("ours_invoke_command"))),
+        ),
+    ]
+
+
+def goals(res: dict[str, Any]) -> list[Goal]:
+    out: list[Goal] = []
+    s1 = res.get("s1_flat") or {}
+
+    def wsman(label: str, kind: str) -> float | None:
+        v = _get(s1, label, "summary", kind, "wsman_requests_total")
+        return float(v) if isinstance(v, int | float) else None
+
+    def check(text: str, value: float | None, test: Callable[[float], bool], spec: str = ".2f") -> None:
+        out.append(Goal(text, _fmt(value, spec), None if value is None else test(value)))
+
+    check("ours: WSMan requests per warm raw task <= 2", wsman("ours", "raw"), lambda v: v <= 2)
+    check("ours: WSMan requests per warm invoke_command task <= 2", wsman("ours", "script"), lambda v: v <= 2)
+    check(
+        "ours: WSMan requests per warm exec-wrapper module task <= 3",
+        wsman("ours", "module"),
+        lambda v: v <= 3,
+    )
+    check("builtin (anchor): WSMan requests per raw task >= 5", wsman("builtin", "raw"), lambda v: v >= 5)
+    check(
+        "builtin (anchor): WSMan requests per module task >= 7", wsman("builtin", "module"), lambda v: v >= 7
+    )
+    lat = res.get("s1_latency") or {}
+    ratio = _ratio(
+        _get(lat, "builtin", "summary", "all", "seconds"), _get(lat, "ours", "summary", "all", "seconds")
+    )
+    check(
+        f"wall time per task with latency {lat.get('latency_ms', '?')} ms + shell create "
+        f"{lat.get('shell_create_ms', '?')} ms: builtin / ours >= 3x",
+        ratio,
+        lambda v: v >= 3,
+    )
+    s2 = res.get("s2") or {}
+    ratio = _ratio(_get(s2, "builtin_forks32", "wall_seconds"), _get(s2, "ours_one_to_many", "wall_seconds"))
+    ok_run = _get(s2, "ours_one_to_many", "rc") == 0
+    check(
+        f"{s2.get('hosts', '?')} hosts: builtin forks=32 wall / one-to-many wall >= 3x",
+        ratio if ok_run else None,
+        lambda v: v >= 3,
+    )
+    s3 = res.get("s3") or {}
+    sizes = s3.get("sizes_mb") or []
+    if sizes:
+        big, small = max(sizes), min(sizes)
+        ratio = _ratio(_get(s3, f"ours_{big}", "put_mb_s"), _get(s3, f"builtin_{big}", "put_mb_s"))
+        check(f"put_file {big} MB throughput ours / builtin >= 1.5x", ratio, lambda v: v >= 1.5)
+        growth = None
+        a, b = _get(s3, f"ours_{big}", "peak_rss_mib"), _get(s3, f"ours_{small}", "peak_rss_mib")
+        if (
+            big != small
+            and _get(s3, f"ours_{big}", "put_mb_s")
+            and isinstance(a, float)
+            and isinstance(b, float)
+        ):
+            growth = a - b
+        check(
+            f"flat controller memory: ours peak RSS at {big} MB - at {small} MB < 50 MiB",
+            growth,
+            lambda v: v < 50,
+            ".0f",
+        )
+    s4 = res.get("s4") or {}
+    if s4:
+        value = s4.get("peak_rss_mib") if s4.get("rc") == 0 else None
+        check(
+            f"{s4['hosts']} live sessions: controller memory (RSS sum) < 1024 MiB "
+            f"(open shells seen: {s4.get('peak_shells_open')})",
+            value,
+            lambda v: v < 1024,
+            ".0f",
+        )
+    return out
+
+
+def write_markdown(res: dict[str, Any], path: Path, chart: str | None) -> None:
+    meta = res["meta"]
+    lines = [
+        "# psremoting.core.psrp vs ansible.builtin.psrp",
+        "",
+        f"Mode **{meta['mode']}** ({meta['note']}); generated {meta['when']} by `bench/run"
+        f"{' --' + meta['mode'] if meta['mode'] != 'full' else ''}` on {meta['machine']}; "
+        f"ansible-core {meta['ansible']}, pypsrp {meta['pypsrp']}, winhost simulated hosts on loopback. "
+        f"Total run time {meta['seconds']:.0f} s.",
+        "",
+        "Absolute times on a shared machine are noise; read the ratios, which come from the same run. "
+        "Request counts and bytes are exact (winhost counters). See bench/README.md.",
+        "",
+        "## Goals",
+        "",
+        "| goal | measured | result |",
+        "| --- | ---: | --- |",
+    ]
+    lines += [f"| {g.text} | {g.measured} | {g.verdict} |" for g in goals(res)]
+    if chart:
+        lines += ["", f"![chart]({chart})"]
+    if res.get("s1_flat"):
+        lines += ["", "## 1a. Per-task cost, no injected latency", "", *per_task_table(res["s1_flat"])]
+    if res.get("s1_latency"):
+        lines += ["", "## 1b. Per-task cost, injected latency", "", *per_task_table(res["s1_latency"])]
+    if res.get("s2"):
+        lines += ["", "## 2. Fleet", "", *fleet_table(res["s2"])]
+    if res.get("s3"):
+        lines += ["", "## 3. File transfer", "", *transfer_table(res["s3"])]
+    if res.get("s4"):
+        lines += ["", "## 4. Session scale", "", *session_table(res["s4"])]
+    if res.get("s5"):
+        lines += ["", "## 5. Payload", "", *payload_table(res["s5"])]
+    if res.get("errors"):
+        lines += ["", "## Scenario errors", ""] + [f"- {e}" for e in res["errors"]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_chart(res: dict[str, Any], path: Path) -> bool:
+    try:
+        import matplotlib  # noqa: PLC0415
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    colors = {"ansible.builtin.psrp": "#999999", "psremoting.core.psrp": "#1f77b4"}
+
+    def bars(
+        ax: Any, title: str, labels: list[str], series: dict[str, list[float | None]], ylabel: str
+    ) -> None:
+        width = 0.8 / max(1, len(series))
+        for i, (name, values) in enumerate(series.items()):
+            xs = [j + i * width for j in range(len(labels))]
+            ax.bar(xs, [v or 0 for v in values], width, label=name, color=colors.get(name))
+        ax.set_xticks([j + width * (len(series) - 1) / 2 for j in range(len(labels))])
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.legend(fontsize=8)
+
+    kinds = [k for k, _ in KINDS]
+    klabels = [label for _, label in KINDS]
+    s1 = res.get("s1_flat") or {}
+    bars(
+        axes[0][0],
+        "WSMan requests per warm task",
+        klabels,
+        {
+            "ansible.builtin.psrp": [
+                _get(s1, "builtin", "summary", k, "wsman_requests_total") for k in kinds
+            ],
+            "psremoting.core.psrp": [_get(s1, "ours", "summary", k, "wsman_requests_total") for k in kinds],
+        },
+        "requests",
+    )
+    lat = res.get("s1_latency") or {}
+    bars(
+        axes[0][1],
+        f"Wall time per warm task, latency {lat.get('latency_ms', '?')} ms + create "
+        f"{lat.get('shell_create_ms', '?')} ms",
+        klabels,
+        {
+            "ansible.builtin.psrp": [_get(lat, "builtin", "summary", k, "seconds") for k in kinds],
+            "psremoting.core.psrp": [_get(lat, "ours", "summary", k, "seconds") for k in kinds],
+        },
+        "seconds",
+    )
+    s2 = res.get("s2") or {}
+    runs = [
+        ("builtin_forks32", "builtin\nforks=32"),
+        ("ours_forks32", "ours raw\nforks=32"),
+        ("ours_invoke_forks32", "invoke_command\nforks=32"),
+        ("ours_one_to_many", "invoke_command\none-to-many"),
+    ]
+    ax = axes[1][0]
+    ax.bar(
+        [label for _, label in runs],
+        [_get(s2, k, "wall_seconds") or 0 for k, _ in runs],
+        color=["#999999", "#1f77b4", "#1f77b4", "#2ca02c"],
+    )
+    ax.set_title(f"Fleet: one task on {s2.get('hosts', '?')} hosts (wall s)", fontsize=10)
+    ax.tick_params(axis="x", labelsize=8)
+    ax = axes[1][1]
+    s3 = res.get("s3") or {}
+    sizes = s3.get("sizes_mb") or []
+    labels = [f"put {s} MB" for s in sizes] + [f"fetch {s} MB" for s in sizes]
+    bars(
+        ax,
+        "File transfer throughput (MB/s)",
+        labels,
+        {
+            "ansible.builtin.psrp": [_get(s3, f"builtin_{s}", "put_mb_s") for s in sizes]
+            + [_get(s3, f"builtin_{s}", "fetch_mb_s") for s in sizes],
+            "psremoting.core.psrp": [_get(s3, f"ours_{s}", "put_mb_s") for s in sizes]
+            + [_get(s3, f"ours_{s}", "fetch_mb_s") for s in sizes],
+        },
+        "MB/s",
+    )
+    fig.suptitle(f"psremoting.core.psrp vs ansible.builtin.psrp (bench/run, mode {res['meta']['mode']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True

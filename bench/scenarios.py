@@ -1,0 +1,343 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The five benchmark scenarios. Each returns a JSON-ready dict; report.py turns them into tables.
+
+All comparisons are made inside one bench/run invocation, on the same winhost processes, so
+ratios are meaningful even when absolute times on a shared machine are not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import statistics
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ansible_runs import BUILTIN, OURS, RunResult, playbook_cmd, run_measured, write_playbook
+from memory import mib
+from winhost_server import Fleet, WinhostServer
+
+SCRIPT = "Get-Service -Name WinRM"
+COUNTERS = ("wsman_requests_total", "http_requests", "bytes_in", "bytes_out", "shells_created")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    tasks: int  # scenario 1 playbook length
+    fleet_hosts: int
+    session_hosts: int
+    transfer_sizes_mb: tuple[int, ...]
+    latency_ms: int = 20
+    shell_create_ms: int = 800
+    latency_run: bool = True
+    fleet_runs: tuple[str, ...] = (
+        "builtin_forks32",
+        "ours_forks32",
+        "ours_invoke_forks32",
+        "ours_one_to_many",
+    )
+
+
+MODES = {
+    "quick": Mode(
+        "quick",
+        tasks=3,
+        fleet_hosts=3,
+        session_hosts=4,
+        transfer_sizes_mb=(1,),
+        latency_run=False,
+        fleet_runs=("builtin_forks32", "ours_one_to_many"),
+    ),
+    "medium": Mode("medium", tasks=20, fleet_hosts=100, session_hosts=200, transfer_sizes_mb=(1, 20)),
+    "full": Mode("full", tasks=20, fleet_hosts=100, session_hosts=500, transfer_sizes_mb=(1, 100)),
+}
+
+
+def builtin_script_module() -> str:
+    """ansible.windows.win_powershell when winhost answers it, else win_shell (same script)."""
+    if importlib.util.find_spec("winhost.engine.ansible_modules.win_powershell") is not None:
+        return "ansible.windows.win_powershell"
+    return "ansible.windows.win_shell"
+
+
+def _kinds(total: int) -> list[str]:
+    raw = max(1, round(total * 7 / 20))
+    module = max(1, round(total * 7 / 20))
+    return ["raw"] * raw + ["module"] * module + ["script"] * (total - raw - module)
+
+
+def _task_yaml(kind: str, connection: str, index: int) -> str:
+    name = f"{kind} {index:02d}"
+    if kind == "raw":
+        return f"- name: {name}\n  raw: {SCRIPT}\n"
+    if kind == "module":
+        return f"- name: {name}\n  ansible.windows.win_ping:\n"
+    if connection == OURS:
+        return f"- name: {name}\n  psremoting.core.invoke_command:\n    script: '{SCRIPT}'\n"
+    module = builtin_script_module()
+    if module.endswith("win_powershell"):
+        return f"- name: {name}\n  {module}:\n    script: '{SCRIPT}'\n"
+    return f"- name: {name}\n  {module}: '{SCRIPT}'\n"
+
+
+def _delta(record: dict[str, Any], key: str) -> int:
+    before, after = record.get("before") or {}, record.get("after") or {}
+    return int(after.get(key, 0)) - int(before.get(key, 0))
+
+
+def _per_task(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for rec in records:
+        kind = rec["name"].split()[0]
+        row = {"kind": kind, "status": rec["status"], "seconds": rec["seconds"], "msg": rec.get("msg", "")}
+        for key in COUNTERS:
+            row[key] = _delta(rec, key)
+        row["wsman_by_action"] = {
+            action: int((rec.get("after") or {}).get("wsman_requests", {}).get(action, 0))
+            - int((rec.get("before") or {}).get("wsman_requests", {}).get(action, 0))
+            for action in ((rec.get("after") or {}).get("wsman_requests") or {})
+        }
+        row["wsman_by_action"] = {k: v for k, v in row["wsman_by_action"].items() if v}
+        rows.append(row)
+    return rows
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per kind, mean over warm tasks (every task but the first of the playbook)."""
+    out: dict[str, Any] = {}
+    warm = rows[1:]
+    for kind in ("raw", "module", "script"):
+        sel = [r for r in warm if r["kind"] == kind]
+        if not sel:
+            continue
+        out[kind] = {key: statistics.mean(r[key] for r in sel) for key in (*COUNTERS, "seconds")}
+        out[kind]["bytes"] = out[kind]["bytes_in"] + out[kind]["bytes_out"]
+        out[kind]["failed"] = sum(1 for r in sel if r["status"] != "ok")
+        out[kind]["wsman_by_action"] = sel[-1]["wsman_by_action"]
+        out[kind]["n"] = len(sel)
+    if rows:
+        out["all"] = {key: statistics.mean(r[key] for r in rows) for key in (*COUNTERS, "seconds")}
+        out["all"]["bytes"] = out["all"]["bytes_in"] + out["all"]["bytes_out"]
+        out["first"] = {key: rows[0][key] for key in (*COUNTERS, "seconds")}
+    return out
+
+
+def per_task_cost(workdir: Path, mode: Mode, server: WinhostServer, latency: bool) -> dict[str, Any]:
+    """Scenario 1: a playbook of raw, win_ping and script tasks on one host, both plugins."""
+    host = server.names[0]
+    if latency:
+        server.set_latency(mode.latency_ms, mode.shell_create_ms)
+    else:
+        server.set_latency(0, 0)
+    result: dict[str, Any] = {
+        "latency_ms": mode.latency_ms if latency else 0,
+        "shell_create_ms": mode.shell_create_ms if latency else 0,
+        "tasks": mode.tasks,
+        "builtin_script_module": builtin_script_module(),
+    }
+    try:
+        for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
+            tasks = "".join(_task_yaml(k, connection, i) for i, k in enumerate(_kinds(mode.tasks), 1))
+            pb = write_playbook(workdir / f"s1-{label}-{int(latency)}.yml", host, tasks)
+            run = run_measured(
+                playbook_cmd(server.inventory, pb, connection, forks=1),
+                workdir,
+                {"BENCH_STATS_HOST": host, "BENCH_WINHOST_CONTROL": str(server.control_path)},
+            )
+            rows = _per_task(run.tasks)
+            result[label] = {
+                "rc": run.rc,
+                "wall_seconds": run.wall_seconds,
+                "peak_rss_mib": mib(run.peak_rss_kib),
+                "rows": rows,
+                "summary": _summary(rows),
+                "errors": sorted({r["msg"] for r in rows if r["status"] != "ok"})[:3],
+            }
+            if run.rc != 0 and not rows:
+                result[label]["output"] = run.output[-1500:]
+    finally:
+        server.set_latency(0, 0)
+    return result
+
+
+def _fleet_run(
+    fleet: Fleet,
+    workdir: Path,
+    name: str,
+    *,
+    connection: str,
+    tasks: str,
+    hosts: str,
+    forks: int,
+    limit: str | None,
+) -> dict[str, Any]:
+    pb = write_playbook(workdir / f"{name}.yml", hosts, tasks)
+    extra = ["--limit", limit] if limit else []
+    fleet.reset_stats()
+    run = run_measured(playbook_cmd(fleet.inventory, pb, connection, forks=forks, extra=extra), workdir)
+    totals = fleet.totals()
+    return _run_dict(run, totals)
+
+
+def _run_dict(run: RunResult, totals: dict[str, int]) -> dict[str, Any]:
+    results = run.tasks
+    return {
+        "rc": run.rc,
+        "wall_seconds": run.wall_seconds,
+        "task_seconds": (max(r["t"] for r in results) - min(r["t"] - r["seconds"] for r in results))
+        if results
+        else None,
+        "peak_rss_mib": mib(run.peak_rss_kib),
+        "peak_pss_mib": mib(run.peak_pss_kib),
+        "peak_processes": run.peak_processes,
+        "results": len(results),
+        "failed": len(run.failed_tasks),
+        "errors": sorted({str(r.get("msg", "")) for r in run.failed_tasks})[:3],
+        "totals": totals,
+        "output": run.output[-1500:] if run.rc != 0 else "",
+    }
+
+
+def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
+    """Scenario 2: one task on N hosts, forks=32 per plugin vs invoke_command one-to-many."""
+    count = mode.fleet_hosts
+    limit = f"windows[0:{count - 1}]"
+    raw = f"- raw: {SCRIPT}\n"
+    invoke = f"- psremoting.core.invoke_command:\n    script: '{SCRIPT}'\n"
+    one_to_many = (
+        "- psremoting.core.invoke_command:\n"
+        f"    script: '{SCRIPT}'\n"
+        f"    computer_name: \"{{{{ groups['windows'][:{count}] }}}}\"\n"
+        "    throttle_limit: 32\n"
+        "  run_once: true\n"
+        "  register: r\n"
+        "- assert:\n"
+        f"    that: r.hosts | length == {count}\n"
+        "  run_once: true\n"
+    )
+    runs = {
+        "builtin_forks32": (BUILTIN, raw, "windows", 32, limit),
+        "ours_forks32": (OURS, raw, "windows", 32, limit),
+        "ours_invoke_forks32": (OURS, invoke, "windows", 32, limit),
+        "ours_one_to_many": (OURS, one_to_many, hosts.names[0], 1, None),
+    }
+    out: dict[str, Any] = {"hosts": count}
+    for key in mode.fleet_runs:
+        connection, tasks, pattern, forks, lim = runs[key]
+        out[key] = _fleet_run(
+            hosts,
+            workdir,
+            f"s2-{key}",
+            connection=connection,
+            tasks=tasks,
+            hosts=pattern,
+            forks=forks,
+            limit=lim,
+        )
+    return out
+
+
+def file_transfer(workdir: Path, mode: Mode, server: WinhostServer) -> dict[str, Any]:
+    """Scenario 3: put_file then fetch_file of 1 MB / 100 MB through each plugin directly."""
+    host = server.names[0]
+    out: dict[str, Any] = {"sizes_mb": list(mode.transfer_sizes_mb)}
+    driver = Path(__file__).with_name("transfer_driver.py")
+    for size in mode.transfer_sizes_mb:
+        local = workdir / f"payload-{size}m.bin"
+        with open(local, "wb") as handle:
+            block = bytes(range(256)) * 4096  # 1 MiB, not compressible to nothing
+            for i in range(size):
+                handle.write(block[i % 256 :] + block[: i % 256])
+        for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
+            fetched = workdir / f"fetched-{label}-{size}.bin"
+            run = run_measured(
+                [
+                    sys.executable,
+                    str(driver),
+                    connection,
+                    str(server.inventory),
+                    host,
+                    str(local),
+                    f"C:\\bench-{label}-{size}.bin",
+                    str(fetched),
+                ],
+                workdir,
+            )
+            entry: dict[str, Any] = {
+                "rc": run.rc,
+                "peak_rss_mib": mib(run.peak_rss_kib),
+                "peak_pss_mib": mib(run.peak_pss_kib),
+            }
+            line = run.output.strip().splitlines()[-1] if run.output.strip() else ""
+            if run.rc == 0 and line.startswith("{"):
+                import json  # noqa: PLC0415
+
+                data = json.loads(line)
+                entry.update(data)
+                entry["put_mb_s"] = size / data["put_seconds"]
+                entry["fetch_mb_s"] = size / data["fetch_seconds"]
+            else:
+                entry["error"] = run.output.strip().splitlines()[-1][:300] if run.output.strip() else "?"
+            out[f"{label}_{size}"] = entry
+            fetched.unlink(missing_ok=True)
+        local.unlink(missing_ok=True)
+    return out
+
+
+def session_scale(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
+    """Scenario 4: N live persistent sessions; controller memory while they are all open."""
+    count = mode.session_hosts
+    tasks = (
+        f"- raw: {SCRIPT}\n"
+        "- name: hold the sessions open while memory is sampled\n"
+        "  ansible.builtin.pause:\n    seconds: 3\n"
+        "  run_once: true\n"
+    )
+    pb = write_playbook(workdir / "s4.yml", "windows", tasks)
+    hosts.reset_stats()
+    peak_open = [0]
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.5):
+            with contextlib.suppress(Exception):  # a missed poll only lowers the reading
+                peak_open[0] = max(peak_open[0], hosts.totals()["shells_open"])
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        run = run_measured(
+            playbook_cmd(
+                hosts.inventory,
+                pb,
+                OURS,
+                forks=32,
+                extra=["--limit", f"windows[0:{count - 1}]", "-e", "ansible_psrp_session_idle_timeout=900"],
+            ),
+            workdir,
+        )
+    finally:
+        stop.set()
+        poller.join(timeout=5)
+    out = _run_dict(run, hosts.totals())
+    out["hosts"] = count
+    out["peak_shells_open"] = peak_open[0]
+    return out
+
+
+def payload(s1: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 5: bytes per warm task, exec-wrapper module vs our pipeline module (from s1)."""
+    b = s1.get("builtin", {}).get("summary", {})
+    o = s1.get("ours", {}).get("summary", {})
+    return {
+        "builtin_win_ping": b.get("module", {}).get("bytes_in"),
+        "ours_win_ping": o.get("module", {}).get("bytes_in"),
+        "ours_invoke_command": o.get("script", {}).get("bytes_in"),
+        "builtin_script": b.get("script", {}).get("bytes_in"),
+        "builtin_script_module": s1.get("builtin_script_module"),
+    }

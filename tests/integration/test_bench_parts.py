@@ -1,0 +1,93 @@
+"""Pure parts of the benchmark harness (bench/): memory sampling and goal verdicts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+from memory import MARKER, MemorySampler  # noqa: E402
+from report import goals  # noqa: E402
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps_rollup").exists(), reason="needs Linux /proc")
+def test_sampler_counts_marked_processes_only() -> None:
+    tag = uuid.uuid4().hex
+    hold = "import time; b = bytearray(80 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); time.sleep(3)"
+    env = dict(os.environ, **{MARKER: tag})
+    marked = subprocess.Popen([sys.executable, "-c", hold], env=env)
+    unmarked = subprocess.Popen([sys.executable, "-c", hold])
+    try:
+        time.sleep(1.5)
+        sample = MemorySampler(tag).sample()
+    finally:
+        for proc in (marked, unmarked):
+            proc.kill()
+            proc.wait()
+    assert sample.processes == 1
+    assert 80 * 1024 <= sample.rss_kib < 160 * 1024
+
+
+def _s1(
+    ours_raw: float, ours_mod: float, ours_script: float, b_raw: float, b_mod: float
+) -> dict[str, object]:
+    def summary(raw: float, mod: float, script: float) -> dict[str, object]:
+        return {
+            "raw": {"wsman_requests_total": raw},
+            "module": {"wsman_requests_total": mod},
+            "script": {"wsman_requests_total": script},
+        }
+
+    return {
+        "ours": {"summary": summary(ours_raw, ours_mod, ours_script)},
+        "builtin": {"summary": summary(b_raw, b_mod, 7)},
+    }
+
+
+def test_goal_verdicts_follow_thresholds() -> None:
+    res = {
+        "s1_flat": _s1(2, 3, 2.5, 5, 6),
+        "s1_latency": {
+            "latency_ms": 20,
+            "shell_create_ms": 800,
+            "builtin": {"summary": {"all": {"seconds": 1.5}}},
+            "ours": {"summary": {"all": {"seconds": 0.5}}},
+        },
+        "s2": {
+            "hosts": 100,
+            "builtin_forks32": {"wall_seconds": 20.0},
+            "ours_one_to_many": {"wall_seconds": 10.0, "rc": 0},
+        },
+        "s3": {
+            "sizes_mb": [1, 100],
+            "ours_100": {"put_mb_s": 30.0, "peak_rss_mib": 200.0},
+            "ours_1": {"put_mb_s": 10.0, "peak_rss_mib": 120.0},
+            "builtin_100": {"put_mb_s": 10.0},
+        },
+        "s4": {"hosts": 500, "rc": 0, "peak_rss_mib": 900.0, "peak_shells_open": 500},
+    }
+    got = [(g.measured, g.verdict) for g in goals(res)]
+    assert got == [
+        ("2.00", "PASS"),  # ours raw <= 2
+        ("2.50", "FAIL"),  # ours invoke_command <= 2
+        ("3.00", "PASS"),  # ours module <= 3
+        ("5.00", "PASS"),  # builtin raw >= 5
+        ("6.00", "FAIL"),  # builtin module >= 7
+        ("3.00", "PASS"),  # latency ratio >= 3
+        ("2.00", "FAIL"),  # fleet ratio >= 3
+        ("3.00", "PASS"),  # put throughput >= 1.5
+        ("80", "FAIL"),  # memory growth < 50 MiB
+        ("900", "PASS"),  # 500 sessions < 1 GiB
+    ]
+
+
+def test_goals_without_data_are_not_measured() -> None:
+    assert {g.verdict for g in goals({})} == {"n/a"}

@@ -1,0 +1,48 @@
+"""bench/run --quick: the benchmark harness runs end to end and writes its table and chart.
+
+Timings are not asserted (a shared CI machine makes them noise); the counters the goals are
+computed from are, because they are exact winhost counts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_mode_writes_table_chart_and_counts(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [str(REPO / "bench" / "run"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env={"BENCH_PYTHON": sys.executable, "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+    )
+    # rc 1 means a scenario raised; the table is still written and names it
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    table = (out / "latest.md").read_text(encoding="utf-8")
+    assert "## Goals" in table and "Mode **quick**" in table
+    goal_rows = [line for line in table.splitlines() if line.endswith(("| PASS |", "| FAIL |", "| n/a |"))]
+    assert len(goal_rows) >= 8, table
+    assert (out / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    results = json.loads((out / "latest.json").read_text(encoding="utf-8"))
+    flat = results["s1_flat"]
+    builtin_rows, our_rows = flat["builtin"]["rows"], flat["ours"]["rows"]
+    assert len(builtin_rows) == len(our_rows) == 3
+    # ansible.builtin.psrp opens a shell for every task; ours opens one for the whole play
+    assert sum(r["shells_created"] for r in builtin_rows) == 3
+    assert sum(r["shells_created"] for r in our_rows) == 1
+    assert all(r["wsman_requests_total"] > 0 and r["http_requests"] > 0 for r in builtin_rows + our_rows)
+    assert results["s4"]["peak_shells_open"] == results["s4"]["hosts"]
+    assert results["s4"]["peak_rss_mib"] > 0
