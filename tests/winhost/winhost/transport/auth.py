@@ -275,8 +275,9 @@ class ConnectionAuth:
         return f"{prefix}{account}" if prefix else account
 
     def _basic(self, value: str, config: HostConfig, offered: list[str]) -> Outcome:
-        # Basic over HTTP requires AllowUnencrypted (winrm config: "Basic ... is only allowed
-        # over HTTPS unless AllowUnencrypted is true"); Windows answers 401.
+        # Basic sends the password in clear, so over plain HTTP Windows accepts it only when
+        # Service/AllowUnencrypted is true and answers 401 otherwise (WinRM configuration docs,
+        # "Installation and configuration for Windows Remote Management"; pywinrm issue #79).
         if not config.auth_basic or (not self.tls and not config.allow_unencrypted):
             return Challenge(offered, failed=True)
         try:
