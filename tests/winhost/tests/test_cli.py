@@ -22,6 +22,7 @@ from pypsrp.wsman import WSMan
 
 from winhost.hostset import control_file_for, expand_host_names
 from winhost.pytest_plugin import WinhostHosts
+from winhost.transport.kdc import kerberos_missing_reason
 
 pytestmark = pytest.mark.winhost(hosts="dc01,sql02,web01", preset="configured", mode="process")
 
@@ -260,3 +261,25 @@ def test_serve_on_windows_ports(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+
+
+@pytest.mark.skipif(
+    kerberos_missing_reason() is not None, reason=f"Kerberos unavailable: {kerberos_missing_reason()}"
+)
+def test_kerberos_runspace_pool_in_thread_mode(winhost_factory: Any) -> None:
+    hosts = winhost_factory.start(hosts="k1", kerberos=True, mode="thread")
+    hv = hosts.hostvars("k1")
+    assert Path(hosts.env["KRB5_CONFIG"]).is_file()
+    wsman = WSMan(
+        hv["ansible_host"],
+        port=hv["winhost_http_port"],
+        ssl=False,
+        auth="kerberos",
+        username=hv["ansible_user"],
+        password=hv["ansible_password"],
+        negotiate_hostname_override=hv["ansible_psrp_negotiate_hostname_override"],
+        negotiate_service=hv["ansible_psrp_negotiate_service"],
+        no_proxy=True,
+    )
+    assert len(_get_service(wsman)) == 1
+    assert hosts.stats("k1")["wsman_requests"]["Create"] == 1
