@@ -234,3 +234,30 @@ def test_read_host_asks_the_client(engine: Engine) -> None:
     host = RecordingHost(lines_to_read=host_answers)
     engine.runspace.invoke([cmd], None, host)
     assert host.output == ["got typed answer"]
+
+
+def test_enum_static_members_and_parse(run: Callable[[str], list[Any]]) -> None:
+    script = (
+        "$s = Get-Service W32Time\n"
+        "$s.Status -eq [System.ServiceProcess.ServiceControllerStatus]::Running\n"
+        "[Enum]::Parse([System.ServiceProcess.ServiceControllerStatus], 'stopped', $true).ToString()\n"
+        "$s.WaitForStatus([System.ServiceProcess.ServiceControllerStatus]::Running, [TimeSpan]::FromSeconds(5))\n"
+        "[string][ConsoleColor]::Red"
+    )
+    assert run(script) == [True, "Stopped", "Red"]
+
+
+def test_environment_static_members_follow_machine_and_user(machine: Any) -> None:
+    machine.computer_name = "SQL02"
+    assert Engine(machine, user="SQL02\\vagrant").ok(
+        "[Environment]::MachineName; [Environment]::UserName"
+    ) == [
+        "SQL02",
+        "vagrant",
+    ]
+
+
+def test_get_command_application_finds_nothing(engine: Engine) -> None:
+    assert engine.ok(
+        "$null -eq (Get-Command dotnet.exe -CommandType Application -ErrorAction SilentlyContinue)"
+    ) == [True]

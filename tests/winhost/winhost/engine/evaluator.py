@@ -1043,7 +1043,7 @@ class Evaluator:
         static = any(not c.is_named and c.type == "::" for c in node.children)
         member = self._member_name(member_node, scope)
         if static:
-            return get_static(self.eval(target_node, scope), member)
+            return get_static(self, self.eval(target_node, scope), member)
         target = self.eval(target_node, scope)
         found, value = get_property(target, member)
         if not found and self._strict(scope):
@@ -1073,12 +1073,32 @@ class Evaluator:
         if arg_node is not None:
             for lst in named(arg_node):
                 for arg in named(lst):
-                    args.append(self.eval(arg, scope))
+                    args.extend(self._method_argument(arg, scope))
         member = text_of(member_node)
         target = self.eval(target_node, scope)
         if static:
             return call_static(self, target, member, args)
         return call_method(self, target, member, args)
+
+    def _method_argument(self, node: Node, scope: Scope) -> list[Any]:
+        """One method argument. The grammar reads ``M([Type], 'x')`` as the cast ``[Type](, 'x')``;
+        that is two arguments: the type and the value after the comma."""
+        inner = node
+        while inner.type in _PASS_THROUGH and len(inner.children) == 1:
+            inner = inner.children[0]
+        if (
+            inner.type == "expression_with_unary_operator"
+            and named(inner)
+            and named(inner)[0].type == "cast_expression"
+        ):
+            inner = named(inner)[0]
+        if inner.type == "cast_expression":
+            type_node, operand = named(inner)[0], named(inner)[1]
+            while operand.type in _PASS_THROUGH and len(operand.children) == 1:
+                operand = operand.children[0]
+            if operand.type == "expression_with_unary_operator" and operand.children[0].type == ",":
+                return [self.eval(type_node, scope), self.eval(operand.children[-1], scope)]
+        return [self.eval(node, scope)]
 
     def _ex_element_access(self, node: Node, scope: Scope) -> Any:
         parts = named(node)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from psrpcore.types import ErrorCategory, PSObject
 
 from winhost.engine.errors import not_emulated, terminating
-from winhost.engine.types import TypeRef, cast_value
+from winhost.engine.types import ENUM_TYPES, TypeRef, cast_value, register_enum
 from winhost.engine.values import (
     ScriptBlockValue,
     as_list,
@@ -227,20 +227,30 @@ def _format_date(d: datetime.datetime, fmt: str) -> str:
 # -- static members ---------------------------------------------------------------------------------
 
 
-def get_static(target: Any, name: str) -> Any:
+def get_static(ev: Evaluator, target: Any, name: str) -> Any:
     if not isinstance(target, TypeRef):
         raise not_emulated("static member access on a non-type value")
     full = target.full_name.lower()
     low = name.lower()
-    from winhost.engine.evaluator import Evaluator  # noqa: F401
-
+    enum_type = ENUM_TYPES.get(full)
+    if enum_type is not None:
+        member = next((m for m in enum_type if str(m.name).lower() == low), None)
+        if member is None:
+            raise terminating(
+                f'Cannot find an overload or member named "{name}" on [{target.name}].',
+                "PropertyNotFound",
+                ErrorCategory.InvalidOperation,
+            )
+        return member
     if full == "system.environment":
         if low == "machinename":
-            return _machine_name()
+            return ev.ctx.machine.computer_name
         if low == "newline":
             return "\r\n"
         if low == "username":
-            return _current_user()
+            return ev.ctx.user.split("\\")[-1]
+        if low == "userdomainname":
+            return ev.ctx.machine.computer_name
         if low == "osversion":
             return "Microsoft Windows NT 10.0.20348.0"
         if low in {"is64bitprocess", "is64bitoperatingsystem"}:
@@ -274,17 +284,6 @@ def get_static(target: Any, name: str) -> Any:
     if full == "system.text.encoding" and low in ("utf8", "unicode", "ascii", "default"):
         return TypeRef(name, "System.Text.Encoding." + name)
     raise not_emulated(f"the static member [{target.name}]::{name}")
-
-
-_CURRENT: dict[str, str] = {}
-
-
-def _machine_name() -> str:
-    return _CURRENT.get("machine", "WINHOST")
-
-
-def _current_user() -> str:
-    return _CURRENT.get("user", "Administrator")
 
 
 def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
@@ -382,6 +381,32 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
             return to_string(args[0]).replace("/", "\\").rsplit("\\", 1)[0]
         if low == "getrandomfilename":
             return os.urandom(4).hex() + "." + os.urandom(2).hex()[:3]
+    if full == "system.timespan":
+        units = {
+            "fromseconds": "seconds",
+            "fromminutes": "minutes",
+            "fromhours": "hours",
+            "fromdays": "days",
+            "frommilliseconds": "milliseconds",
+        }
+        if low in units:
+            return datetime.timedelta(**{units[low]: float(to_number(args[0]))})
+    if full == "system.enum" and low == "parse":
+        enum_type = ENUM_TYPES.get(
+            (args[0].full_name if isinstance(args[0], TypeRef) else to_string(args[0])).lower()
+        )
+        if enum_type is None:
+            raise not_emulated(f"[Enum]::Parse for {to_string(args[0])}")
+        text = to_string(args[1])
+        member = next((m for m in enum_type if str(m.name).lower() == text.lower()), None)
+        if member is None:
+            raise terminating(
+                f"Requested value '{text}' was not found.",
+                "ArgumentException",
+                ErrorCategory.InvalidArgument,
+                exception_type="System.ArgumentException",
+            )
+        return member
     if full == "system.datetime" and low == "parse":
         return cast_value("datetime", args[0])
     if full == "system.net.dns" and low == "gethostname":
@@ -389,4 +414,4 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     raise not_emulated(f"the static method [{target.name}]::{name}()")
 
 
-__all__ = ["call_method", "call_static", "get_property", "get_static"]
+__all__ = ["call_method", "call_static", "get_property", "get_static", "register_enum"]

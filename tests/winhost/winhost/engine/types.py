@@ -54,6 +54,7 @@ _ACCELERATORS = {
     "switch": "System.Management.Automation.SwitchParameter",
     "datetime": "System.DateTime",
     "timespan": "System.TimeSpan",
+    "enum": "System.Enum",
     "environment": "System.Environment",
     "math": "System.Math",
     "convert": "System.Convert",
@@ -79,6 +80,30 @@ _ACCELERATORS = {
 }
 
 
+#: .NET enum types reachable as [Full.Type.Name]::Member and as cast targets (registered by the
+#: cmdlet modules with register_enum).
+ENUM_TYPES: dict[str, Any] = {}
+
+
+def register_enum(enum_type: Any) -> Any:
+    full = str(enum_type.PSObject.type_names[0]).lower()
+    ENUM_TYPES[full] = enum_type
+    ENUM_TYPES[full.rsplit(".", 1)[-1]] = enum_type
+    return enum_type
+
+
+def _cast_enum(enum_type: Any, value: Any, full: str) -> Any:
+    if isinstance(value, enum_type):
+        return value
+    if isinstance(value, str):
+        member = next((m for m in enum_type if str(m.name).lower() == value.strip().lower()), None)
+        if member is not None:
+            return member
+    elif isinstance(value, int):
+        return enum_type(int(value))
+    raise _cast_error(value, full)
+
+
 def resolve_type(name: str) -> TypeRef:
     low = name.lower().strip()
     if low.startswith("system."):
@@ -93,6 +118,8 @@ def resolve_type(name: str) -> TypeRef:
 def cast_value(type_name: str | Any, value: Any) -> Any:
     full = type_name.full_name if isinstance(type_name, TypeRef) else resolve_type(str(type_name)).full_name
     low = full.lower()
+    if low in ENUM_TYPES:
+        return _cast_enum(ENUM_TYPES[low], value, full)
     if low.endswith("[]"):
         element = full[:-2]
         return [cast_value(element, v) for v in as_list(value)]
@@ -166,6 +193,8 @@ def is_type(value: Any, type_ref: Any) -> bool:
         type_ref.full_name if isinstance(type_ref, TypeRef) else resolve_type(to_string(type_ref)).full_name
     )
     low = full.lower()
+    if low in ENUM_TYPES:
+        return isinstance(value, ENUM_TYPES[low])
     if low == "system.object":
         return value is not None
     if low == "system.array" or low.endswith("[]"):

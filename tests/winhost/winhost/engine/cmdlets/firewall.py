@@ -20,6 +20,7 @@ from psrpcore.types import ErrorCategory, PSType
 
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
+from winhost.engine.methods import register_enum
 from winhost.engine.model import TOPIC_FIREWALL, FirewallRule
 from winhost.engine.values import NetEnum, NetFlags, as_list, like, new_object, to_bool, to_string
 
@@ -69,6 +70,10 @@ class NetworkCategory(NetEnum):
     Public = 0
     Private = 1
     DomainAuthenticated = 2
+
+
+for _enum in (Enabled, Direction, Action, Profile, NetworkCategory):
+    register_enum(_enum)
 
 
 def _cim_names(cls: str) -> list[str]:

@@ -16,9 +16,11 @@ from psrpcore.types import ConsoleColor, ErrorCategory, ErrorRecord
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.errors import make_error_record
+from winhost.engine.methods import register_enum
 from winhost.engine.values import as_list, enumerate_value, to_bool, to_string
 
 UTILITY = "Microsoft.PowerShell.Utility"
+register_enum(ConsoleColor)
 
 
 @cmdlet(

@@ -17,6 +17,7 @@ from psrpcore.types import ErrorCategory, PSAliasProperty, PSObject, PSType
 
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
+from winhost.engine.methods import register_enum
 from winhost.engine.model import TOPIC_SERVICES, Machine, Service
 from winhost.engine.values import NetEnum, NetFlags, like, new_object, to_string
 
@@ -57,6 +58,9 @@ class ServiceType(NetFlags):
     Win32ShareProcess = 32
     InteractiveProcess = 256
 
+
+for _enum in (ServiceControllerStatus, ServiceStartMode, ServiceType):
+    register_enum(_enum)
 
 SERVICE_TYPE_NAMES = [
     "System.ServiceProcess.ServiceController",

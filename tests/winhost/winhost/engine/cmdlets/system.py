@@ -109,8 +109,10 @@ def get_process(call: CommandCall) -> Iterator[Any]:
 )
 def get_command(call: CommandCall) -> Iterator[Any]:
     patterns = call.strings("Name") or ["*"]
+    kinds = {k.strip().lower() for k in ",".join(call.strings("CommandType") or ["All"]).split(",")}
+    cmdlets_wanted = bool(kinds & {"all", "cmdlet", "function", "alias"})
     for pattern in patterns:
-        found = [spec for spec in CATALOGUE.values() if like(spec.name, pattern)]
+        found = [spec for spec in CATALOGUE.values() if like(spec.name, pattern)] if cmdlets_wanted else []
         func = call.scope.find_function(pattern)
         if func is not None:
             yield new_object(

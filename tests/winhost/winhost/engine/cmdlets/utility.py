@@ -769,3 +769,10 @@ def invoke_command(call: CommandCall) -> Iterator[Any]:
 def read_host(call: CommandCall) -> Iterator[Any]:
     """Asks the client's host (PSHost ReadLine / ReadLineAsSecureString host call)."""
     yield call.ctx.host.read_line(call.string("Prompt") or "", secure=call.switch("AsSecureString"))
+
+
+@cmdlet("Set-StrictMode", [Param("Version"), Param("Off", switch=True)], module=CORE)
+def set_strict_mode(call: CommandCall) -> Iterator[Any]:
+    """Accepted and recorded in $__StrictMode; winhost does not apply strict-mode checks."""
+    call.scope.set("__StrictMode", "Off" if call.switch("Off") else call.string("Version"))
+    return iter(())
