@@ -331,6 +331,8 @@ class _BrokerBackend:
 
     def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
         reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})
+        for notice in reply.get("notices") or ():
+            display.v(str(notice), host=str(self._conn.get("host") or ""))
         if not reply.get("ok"):
             raise_ansible(reply.get("error") or {})
         return reply.get("result")

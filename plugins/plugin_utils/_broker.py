@@ -101,6 +101,25 @@ def decode_input(spec: Any) -> Any:
     raise ValueError("unknown input encoding")
 
 
+# -- peer check -----------------------------------------------------------------------------------
+_UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;} (socket(7), unix(7))
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED), None if unknown."""
+    try:
+        data = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    except (OSError, AttributeError):
+        return None
+    _pid, uid, _gid = _UCRED.unpack(data)
+    return uid
+
+
+def peer_allowed(sock: socket.socket, uid: int | None = None) -> bool:
+    """Only the user who started the broker may use it (root included: no exception)."""
+    return peer_uid(sock) == (os.getuid() if uid is None else uid)
+
+
 # -- controller watch ----------------------------------------------------------------------------
 def process_start_time(pid: int) -> str | None:
     """Start time of ``pid`` from /proc (guards against pid reuse); None if unknown/dead."""
@@ -175,8 +194,6 @@ class Broker:
 
     def handle(self, request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         """Return (reply, after) where ``after`` is run once the reply is sent."""
-        from ._client import SessionError, TransferError  # noqa: PLC0415
-
         op = request.get("op")
         if op == "ping":
             return {"ok": True, "pid": os.getpid(), "version": PROTOCOL_VERSION}, None
@@ -191,6 +208,17 @@ class Broker:
         host = str(conn.get("host") or "")
         key, entry = self._entry(conn)
         session = entry.session
+        reply, after = self._dispatch(op, request, key, session, host)
+        notices = session.take_notices() if hasattr(session, "take_notices") else []
+        if notices:
+            reply["notices"] = notices  # shown at -v by the worker
+        return reply, after
+
+    def _dispatch(
+        self, op: Any, request: dict[str, Any], key: str, session: Any, host: str
+    ) -> tuple[dict[str, Any], Any]:
+        from ._client import SessionError, TransferError  # noqa: PLC0415
+
         args = request.get("args") or {}
         try:
             if op == "reset":
@@ -313,6 +341,11 @@ class Broker:
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 sock: socket.socket = self.request
+                if not peer_allowed(sock):
+                    # Defence in depth behind the 0700 directory and 0600 socket: another local
+                    # user (or a process whose uid cannot be read) gets nothing, not even a reply.
+                    log.warning("refused a connection from uid %s", peer_uid(sock))
+                    return
                 try:
                     request = recv_frame(sock)
                 except (OSError, ValueError, ConnectionError):

@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -23,11 +24,13 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from pypsrp.complex_objects import GenericComplexObject, PSInvocationState, RunspacePoolState
+from pypsrp.exceptions import WinRMTransportError
 from pypsrp.host import PSHost, PSHostUserInterface
 from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 
-from ._errors import ErrorInfo, classify
+from ._errors import ERROR, ErrorInfo, classify
 from ._pipeline import PipelineRequest, PipelineResult, empty_result, to_pypsrp_value, validate_request
 from ._transfer_scripts import FETCH_FILE_SCRIPT, PUT_FILE_SCRIPT, SESSION_STATE_SCRIPT
 
@@ -45,6 +48,88 @@ for _name, _level in (
     ("urllib3", logging.INFO),
 ):
     logging.getLogger(_name).setLevel(_level)
+
+# HTTP statuses that mean "not processed, try again later" (RFC 9110 15.6.4, RFC 6585 4, RFC 8470
+# 5.2). pypsrp's urllib3 Retry lists them but never applies them: urllib3 does not retry POST.
+RETRY_STATUSES = frozenset({425, 429, 503})
+# Longest single backoff sleep, whatever reconnection_backoff * 2**n says.
+MAX_BACKOFF = 30.0
+# Bytes of WSMan responses one pipeline may return before it is stopped (controller memory bound).
+MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+
+
+def _install_string_fallback() -> None:
+    """Lone UTF-16 surrogates in server strings become U+FFFD instead of failing the task.
+
+    PowerShell strings are UTF-16 and may hold an unpaired surrogate (``[char]0xD800``); the
+    server escapes it as ``_xD800_`` (MS-PSRP 2.2.5.3.2) and pypsrp 0.9's decoder raises
+    UnicodeDecodeError, which would turn one odd character into an unreachable host.
+    """
+    original = Serializer._deserialize_string
+    if getattr(original, "_psremoting_fallback", False):
+        return
+
+    def deserialize_string(self: Serializer, value: str | None) -> str:
+        try:
+            return str(original(self, value))
+        except UnicodeDecodeError:
+            raw = str(value or "").encode("utf-16-be", "surrogatepass")
+            raw = re.sub(
+                b"\\x00_\\x00x((?:\\x00[0-9A-Fa-f]){4})\\x00_",
+                lambda m: bytes.fromhex(m.group(1).decode("utf-16-be")),
+                raw,
+            )
+            return raw.decode("utf-16-be", "replace")
+
+    deserialize_string._psremoting_fallback = True  # type: ignore[attr-defined]
+    Serializer._deserialize_string = deserialize_string  # type: ignore[method-assign]
+
+
+_install_string_fallback()
+
+
+class _TransportGuard:
+    """Wraps a pypsrp transport's ``send``: retries 503/429/425 with exponential backoff
+    (``reconnection_retries`` times, ``reconnection_backoff`` * 2**n seconds) and counts the
+    response bytes so a pipeline's output can be capped.
+
+    A retried request is re-wrapped by pypsrp (new message-encryption sequence number), and the
+    statuses retried mean the server did not process it, so nothing runs twice.
+    """
+
+    def __init__(self, transport: Any, retries: int, backoff: float, host_label: str) -> None:
+        self._send = transport.send
+        self.retries = max(0, retries)
+        self.backoff = max(0.0, backoff)
+        self.host_label = host_label
+        self.received = 0
+        self.retried = 0
+        transport.send = self.send
+
+    def send(self, message: bytes, **kwargs: Any) -> bytes:
+        attempt = 0
+        while True:
+            try:
+                response = self._send(message, **kwargs)
+            except WinRMTransportError as exc:
+                if exc.code not in RETRY_STATUSES or attempt >= self.retries:
+                    raise
+                delay = min(MAX_BACKOFF, self.backoff * (2**attempt))
+                attempt += 1
+                self.retried += 1
+                log.info(
+                    "%s answered HTTP %s; retry %d/%d in %.1fs",
+                    self.host_label, exc.code, attempt, self.retries, delay,
+                )  # fmt: skip
+                time.sleep(delay)
+                continue
+            self.received += len(response or b"")
+            return response
+
+
+class OutputLimitExceeded(Exception):
+    """A pipeline returned more than ``max_output_bytes``; it was stopped."""
+
 
 # Bytes of CLIXML/PSRP message overhead around one pipeline-input byte[] object (<BA> element,
 # PipelineInput message header, fragment header), with margin.
@@ -97,8 +182,14 @@ class PSRPSession:
         configuration_name: str,
         shell_idle_timeout: int | None,
         host_label: str,
+        *,
+        max_output_bytes: int = MAX_OUTPUT_BYTES,
     ) -> None:
         self._wsman_kwargs = dict(wsman_kwargs)
+        self.max_output_bytes = max_output_bytes
+        self.guard: _TransportGuard | None = None
+        # Why the last pool was replaced (shown to the user at -v); consumed by take_notices().
+        self.notices: list[str] = []
         self.configuration_name = configuration_name
         self.shell_idle_timeout = shell_idle_timeout
         self.host_label = host_label
@@ -120,25 +211,58 @@ class PSRPSession:
             if self.pool is not None and self.pool.state == RunspacePoolState.OPENED and not self.broken:
                 return
             self._discard()
-            try:
-                wsman = WSMan(**self._wsman_kwargs)
-                self.ui = _AnswerUI()
-                self.host = PSHost(None, None, False, "Ansible PSRP Host", None, self.ui, None)  # type: ignore[arg-type]
-                pool = RunspacePool(
-                    wsman,
-                    host=self.host,
-                    configuration_name=self.configuration_name,
-                    idle_timeout=self.shell_idle_timeout,
-                )
-                pool.open()
-            except Exception as exc:
-                raise SessionError(classify(exc, self.host_label, self.port, stage="open")) from None
+            retries = int(self._wsman_kwargs.get("reconnection_retries") or 0)
+            backoff = float(self._wsman_kwargs.get("reconnection_backoff") or 0)
+            attempt = 0
+            while True:
+                try:
+                    pool = self._open_pool()
+                    break
+                except Exception as exc:
+                    info = classify(exc, self.host_label, self.port, stage="open")
+                    # Opening a shell runs no user work, so a server error (HTTP 500 without
+                    # a WSMan fault) is retried like a 503, within reconnection_retries.
+                    if not _is_http_status(exc, 500) or attempt >= retries:
+                        raise SessionError(info) from None
+                    delay = min(MAX_BACKOFF, backoff * (2**attempt))
+                    attempt += 1
+                    log.info("opening a shell on %s failed (%s); retry %d/%d", self.host_label,
+                             info.message, attempt, retries)  # fmt: skip
+                    time.sleep(delay)
             self.pool = pool
             self.broken = False
             self.baseline_taken = False
             self.needs_reset = False
             self.opened += 1
             self.last_used = time.monotonic()
+
+    def _open_pool(self) -> RunspacePool:
+        wsman = WSMan(**self._wsman_kwargs)
+        self.guard = _TransportGuard(
+            wsman.transport,
+            int(self._wsman_kwargs.get("reconnection_retries") or 0),
+            float(self._wsman_kwargs.get("reconnection_backoff") or 0),
+            self.host_label,
+        )
+        self.ui = _AnswerUI()
+        self.host = PSHost(None, None, False, "Ansible PSRP Host", None, self.ui, None)  # type: ignore[arg-type]
+        pool = RunspacePool(
+            wsman,
+            host=self.host,
+            configuration_name=self.configuration_name,
+            idle_timeout=self.shell_idle_timeout,
+        )
+        try:
+            pool.open()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                wsman.transport.close()
+            raise
+        return pool
+
+    def take_notices(self) -> list[str]:
+        notices, self.notices = self.notices, []
+        return notices
 
     def _discard(self) -> None:
         """Forget a pool that failed; try to delete its shell in case the server still has it."""
@@ -207,6 +331,10 @@ class PSRPSession:
             if not defer_close:
                 self.close_pending()
             for attempt in (0, 1):
+                if attempt == 0 and self.opened and (self.pool is None or self.broken):
+                    self.notices.append(
+                        f"psrp: the previous session to {self.host_label} failed; opening a new one"
+                    )
                 self.open()
                 assert self.pool is not None
                 try:
@@ -217,6 +345,10 @@ class PSRPSession:
                             "session for %s is stale (%s); reopening", self.host_label, exc.info.message
                         )
                         self.broken = True
+                        self.notices.append(
+                            f"psrp: the session to {self.host_label} was lost ({exc.info.message}); "
+                            "opened a new one and sent the task (it had not started)"
+                        )
                         continue
                     if exc.info.retry_safe:
                         self.broken = True
@@ -235,10 +367,41 @@ class PSRPSession:
             ) from None
 
     def _wait(self, ps: PowerShell) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``."""
+        start = self.guard.received if self.guard is not None else 0
         try:
-            ps.end_invoke()
+            while ps.state == PSInvocationState.RUNNING:
+                ps.poll_invoke()
+                if self.guard is not None and self.guard.received - start > self.max_output_bytes:
+                    self._stop(ps)
+                    raise OutputLimitExceeded()
+        except OutputLimitExceeded:
+            raise SessionError(
+                ErrorInfo(
+                    ERROR,
+                    f"psrp connection to {self.host_label}: the command returned more than "
+                    f"{self.max_output_bytes // (1024 * 1024) or self.max_output_bytes} "
+                    f"{'MiB' if self.max_output_bytes >= 1024 * 1024 else 'bytes'} of output and was "
+                    "stopped to protect the controller's memory; return less (Select-Object -First, "
+                    "Out-File on the host and fetch the file)",
+                )
+            ) from None
         except Exception as exc:
-            raise SessionError(classify(exc, self.host_label, self.port, stage="receive")) from None
+            info = classify(exc, self.host_label, self.port, stage="receive")
+            if info.retry_safe:
+                # The command was accepted: its outcome is unknown and it is not sent again.
+                info = ErrorInfo(
+                    info.kind,
+                    f"{info.message}; the command had started on the host, so it was not sent again "
+                    "(its outcome is unknown)",
+                    retry_safe=True,
+                )
+            raise SessionError(info) from None
+
+    def _stop(self, ps: PowerShell) -> None:
+        with contextlib.suppress(Exception):
+            ps.stop()
+        self.broken = True  # the pool may still be receiving: start fresh next time
 
     def _finish(self, ps: PowerShell) -> None:
         self.pending.append(ps)
@@ -421,6 +584,10 @@ class PSRPSession:
         return self.run(work)
 
 
+def _is_http_status(exc: BaseException, status: int) -> bool:
+    return isinstance(exc, WinRMTransportError) and exc.code == status
+
+
 def _prop(obj: Any, name: str) -> Any:
     if isinstance(obj, dict):
         return obj.get(name)
@@ -489,7 +656,10 @@ def _simple_text(value: Any) -> str:
     try:
         return str(value)
     except Exception:
-        return repr(value)
+        try:
+            return repr(value)
+        except Exception:
+            return f"<{type(value).__name__} that cannot be shown as text>"
 
 
 def build_pipeline_result(
