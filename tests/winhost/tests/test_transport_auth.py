@@ -232,3 +232,19 @@ class TestKerberos:
         assert hostvars["ansible_psrp_negotiate_hostname_override"] == "web01.winhost.test"
         assert hostvars["ansible_user"] == "vagrant@WINHOST.TEST"
         assert hostvars["winhost_krb5_config"].endswith("krb5.conf")
+
+
+@pytest.mark.skipif(KERBEROS_SKIP is not None, reason=f"Kerberos unavailable: {KERBEROS_SKIP}")
+def test_kerberos_follows_a_new_account(khs: HostSet) -> None:
+    from winhost.engine.model import Account
+
+    machine = khs.host("web01").machine
+    with machine.lock:
+        machine.accounts["kuser"] = Account("kuser", "Kuser!Passw0rd1")
+    machine.notify("accounts")
+    fqdn = khs.host("web01").fqdn
+    client = transport(
+        khs, "web01", auth="kerberos", user="kuser@WINHOST.TEST", password="Kuser!Passw0rd1",
+        negotiate_hostname_override=fqdn,
+    )  # fmt: skip
+    assert b"<user>WINHOST\\kuser</user>" in client.send(envelope("Create"))

@@ -237,7 +237,13 @@ class HostSet:
 
         def on_change(topic: str, m: Any = machine, t: HostTransport = transport) -> None:
             try:
-                t.apply_config(config_from_machine(m))
+                config = config_from_machine(m)
+                previous = t.config.accounts
+                t.apply_config(config)
+                if self.kdc is not None and config.accounts != previous:
+                    # Keep Kerberos principals in step with Set-LocalUser/New-LocalUser.
+                    changed = {n: p for n, p in config.accounts.items() if previous.get(n) != p}
+                    self.kdc.sync_accounts(changed)
             except Exception:  # a bad listener must not break the cmdlet
                 log.exception("%s: applying configuration after %s change failed", name, topic)
 

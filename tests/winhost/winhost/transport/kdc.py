@@ -179,6 +179,15 @@ class KDC:
                 commands.append(f"ktadd -k {self.keytab} {service}/{fqdn}")
         self._kadmin(commands)
 
+    def sync_accounts(self, accounts: dict[str, str]) -> None:
+        """Add or re-key user principals after the model's accounts changed."""
+        commands: list[str] = []
+        for name, password in accounts.items():
+            commands.append(f"addprinc -pw {password} {name}")
+            commands.append(f"cpw -pw {password} {name}")
+        if commands:
+            self._kadmin(commands)
+
     def start(self) -> None:
         krb5kdc = find_binary("krb5kdc")
         if not krb5kdc:
