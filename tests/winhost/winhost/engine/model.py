@@ -12,8 +12,9 @@ Defaults follow Microsoft's documentation of a fresh Windows Server 2022 install
   ``MaxEnvelopeSizekb`` 500, ``MaxConcurrentOperationsPerUser`` 1500, ``AllowUnencrypted`` false,
   ``Auth/Basic`` false, ``Auth/Kerberos`` true, ``Auth/Negotiate`` true, ``Auth/Certificate``
   false, ``Auth/CredSSP`` false, ``Auth/CbtHardeningLevel`` Relaxed, ``Winrs/IdleTimeout``
-  7200000, ``MaxShellsPerUser`` 30, ``MaxMemoryPerShellMB`` 2147483647 (the documented
-  Windows Server 2012+ value), HTTP listener on port 5985, HTTPS on 5986.
+  7200000, ``MaxShellsPerUser`` 30, HTTP listener on port 5985, HTTPS on 5986; MS-WSMV 2.2.4.10
+  ConfigType: "The default value [of MaxEnvelopeSizekb] SHOULD be 500", MaxTimeoutms 60000,
+  MaxBatchItems 32000.
 * WinRM service: "Windows Remote Management (WS-Management)", start type Automatic on Windows
   Server (``Enable-PSRemoting`` docs: "On server versions of Windows, Enable-PSRemoting ...
   WinRM is enabled by default").
@@ -148,12 +149,18 @@ class ServiceConfig:
 
 @dataclasses.dataclass
 class ShellConfig:
-    """``WSMan:\\localhost\\Shell`` (winrm/config/winrs)."""
+    """``WSMan:\\localhost\\Shell`` (winrm/config/winrs).
+
+    "Quota Management for Remote Shells" (https://learn.microsoft.com/en-us/windows/win32/winrm/quotas):
+    MaxConcurrentUsers 10, MaxProcessesPerShell 25, MaxShellsPerUser 30, MaxShellRunTime read-only
+    since WinRM 2.0. MaxMemoryPerShellMB: that page lists 1024; Windows Server 2012 and later ship
+    2147483647 (the value the project brief fixes), which is what winhost reports.
+    """
 
     allow_remote_shell_access: bool = True
-    max_concurrent_users: int = 2147483647
+    max_concurrent_users: int = 10
     max_shell_run_time: int = 2147483647
-    max_processes_per_shell: int = 2147483647
+    max_processes_per_shell: int = 25
     max_memory_per_shell_mb: int = 2147483647
 
 
