@@ -104,3 +104,15 @@ def test_wsman_drive_round_trip(wsman: WSMan, host_machine: Machine) -> None:
     assert host_machine.wsman.service.auth.basic is True
     assert leaf.types[0] == "Microsoft.WSMan.Management.WSManConfigLeafElement"
     assert leaf.adapted_properties["Value"] == "true"
+
+
+def test_cmdlet_error_carries_invocation_info(wsman: WSMan) -> None:
+    with RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_cmdlet("Get-Service").add_parameter("Name", "Missing")
+        ps.invoke()
+    (err,) = ps.streams.error
+    assert err.command_name == "Get-Service"
+    assert err.category == 13  # ErrorCategory.ObjectNotFound
+    assert err.reason == "ServiceCommandException"
+    assert err.target_name == "Missing"

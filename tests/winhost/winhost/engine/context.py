@@ -6,7 +6,14 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from psrpcore.types import ErrorCategory, ErrorRecord
+from psrpcore.types import (
+    CommandOrigin,
+    CommandTypes,
+    ErrorCategory,
+    ErrorRecord,
+    InvocationInfo,
+    PSCustomObject,
+)
 
 from winhost.engine.errors import PipelineStopped, PSRuntimeError, make_error_record
 from winhost.engine.model import CIDict, Machine
@@ -262,6 +269,7 @@ class CommandCall:
             exception_type=exception_type,
             command=self.spec.command_type,
         )
+        self._add_invocation(record)
         self.ctx.write_error(record, self.scope, self.error_action)
 
     def fail(
@@ -273,16 +281,43 @@ class CommandCall:
         exception_type: str = "System.InvalidOperationException",
     ) -> PSRuntimeError:
         """A terminating error for this cmdlet (raise the result)."""
-        return PSRuntimeError(
-            make_error_record(
-                message,
-                error_id,
-                category,
-                target=target,
-                exception_type=exception_type,
-                command=self.spec.command_type,
-            )
+        record = make_error_record(
+            message,
+            error_id,
+            category,
+            target=target,
+            exception_type=exception_type,
+            command=self.spec.command_type,
         )
+        self._add_invocation(record)
+        return PSRuntimeError(record)
+
+    def _add_invocation(self, record: ErrorRecord) -> None:
+        """Cmdlet errors carry InvocationInfo (MyCommand, InvocationName) with extended info, as
+        Windows serializes them (MS-PSRP 2.2.3.15.1)."""
+        my_command = PSCustomObject(
+            Name=self.spec.name, CommandType=CommandTypes.Cmdlet, Definition=self.spec.name
+        )
+        record.InvocationInfo = InvocationInfo(
+            BoundParameters={k: v for k, v in self.args.items() if isinstance(v, (str, int, bool))},
+            CommandOrigin=CommandOrigin.Internal,
+            ExpectingInput=self.expecting_input,
+            HistoryId=1,
+            InvocationName=self.spec.name,
+            Line="",
+            MyCommand=my_command,
+            OffsetInLine=0,
+            PipelineLength=1,
+            PipelinePosition=1,
+            PositionMessage="",
+            PSCommandPath=None,
+            PSScriptRoot="",
+            ScriptLineNumber=0,
+            ScriptName="",
+            UnboundArguments=[],
+        )
+        record.PipelineIterationInfo = [0, 1]
+        record.serialize_extended_info = True
 
     def verbose(self, message: str) -> None:
         forced = None
