@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible import constants as C
+from ansible.errors import AnsibleValueOmittedError
 from ansible.plugins.loader import connection_loader
 
 DEFAULT_THROTTLE_LIMIT = 32  # Invoke-Command's default
@@ -91,12 +92,25 @@ def connection_var_options(
     render: Callable[[Any], Any] = lambda v: v,
 ) -> dict[str, Any]:
     """The variables a connection plugin reads for one host, rendered, like TaskExecutor's
-    ``_set_plugin_options``; the inventory name is the address when no address variable is set."""
+    ``_set_connection_options`` (``ConnectionBase._resolve_option_variables``).
+
+    ``host_vars`` is normally ``hostvars[host_name]`` (a ``HostVarsVars`` that templates each value
+    in that host's own context on access); ``render`` templates anything still left. A value that
+    templates to ``omit`` is left out. ``inventory_hostname`` is the host's name (the lowest
+    precedence source of the address), and the inventory name is the address when no address
+    variable is set.
+    """
     options: dict[str, Any] = {}
-    for var in var_names:
-        if var in host_vars:
+    for var in dict.fromkeys(var_names):
+        if var not in host_vars:
+            continue
+        try:
             options[var] = render(host_vars[var])
-    if not any(v in options for v in ADDRESS_VARS):
+        except AnsibleValueOmittedError:
+            continue
+    if "inventory_hostname" in options or "inventory_hostname" in var_names:
+        options["inventory_hostname"] = host_name
+    if not any(options.get(v) for v in ADDRESS_VARS):
         options["ansible_host"] = host_name
     return options
 
@@ -109,15 +123,25 @@ def connection_for_host(
     render: Callable[[Any], Any] = lambda v: v,
 ) -> Any:
     """A new connection of the same plugin as ``template_connection``, set up for ``host_name``."""
-    # ansible_name is the FQCN ("psremoting.core.psrp"); _load_name may be the Python module path.
+    # ansible_name is the FQCN ("psremoting.core.psrp") to load the plugin with; the option
+    # definitions are registered under _load_name (for a collection plugin the Python module path,
+    # "ansible_collections.psremoting.core.plugins.connection.psrp"), which is also the name
+    # TaskExecutor passes to C.config.get_plugin_vars.
     load_name = getattr(template_connection, "ansible_name", None) or "psremoting.core.psrp"
-    var_names = C.config.get_plugin_vars("connection", load_name)
-    var_options = connection_var_options(host_vars, var_names, host_name, render)
     context = copy.copy(play_context)
-    context.remote_addr = var_options.get("ansible_host") or host_name
     with open(os.devnull) as stdin:
         conn = connection_loader.get(load_name, context, stdin)
     if conn is None:
         raise RuntimeError(f"connection plugin {load_name} could not be loaded")
+    var_names = C.config.get_plugin_vars("connection", getattr(conn, "_load_name", load_name))
+    if not var_names:
+        raise RuntimeError(f"connection plugin {load_name} declares no variables to configure it with")
+    var_options = connection_var_options(host_vars, var_names, host_name, render)
+    if getattr(conn, "allow_extras", False):
+        prefix = f"ansible_{getattr(conn, 'extras_prefix', '')}_"
+        var_options["_extras"] = {
+            k: render(host_vars[k]) for k in host_vars if k.startswith(prefix) and k not in var_options
+        }
+    context.remote_addr = var_options.get("ansible_host") or var_options.get("ansible_psrp_host") or host_name
     conn.set_options(var_options=var_options)
     return conn

@@ -6,9 +6,12 @@ import threading
 import time
 
 import pytest
+from ansible.errors import AnsibleValueOmittedError
 
+from ansible_collections.psremoting.core.plugins.plugin_utils import _fanout
 from ansible_collections.psremoting.core.plugins.plugin_utils._fanout import (
     HostOutcome,
+    connection_for_host,
     connection_var_options,
     run_throttled,
     tag_output,
@@ -71,6 +74,69 @@ def test_connection_var_options() -> None:
     assert options == {"ansible_user": "<{{ user }}>", "ansible_port": "<5986>", "ansible_host": "web01"}
     with_address = connection_var_options({"ansible_host": "127.0.0.5"}, ["ansible_host"], "web01")
     assert with_address == {"ansible_host": "127.0.0.5"}
+
+
+def test_connection_var_options_inventory_hostname_and_omit() -> None:
+    """inventory_hostname is the host's own name (not the task host's); omitted values are left out."""
+
+    def render(value: object) -> object:
+        if value == "OMIT":
+            raise AnsibleValueOmittedError()
+        return value
+
+    options = connection_var_options(
+        {"inventory_hostname": "dc01", "ansible_user": "OMIT", "ansible_psrp_host": "10.0.0.9"},
+        ["inventory_hostname", "ansible_host", "ansible_psrp_host", "ansible_user"],
+        "web01",
+        render,
+    )
+    assert options == {"inventory_hostname": "web01", "ansible_psrp_host": "10.0.0.9"}
+
+
+class _FakeConnection:
+    """Stands in for a loaded connection plugin: records set_options."""
+
+    ansible_name = "psremoting.core.psrp"
+    _load_name = "ansible_collections.psremoting.core.plugins.connection.psrp"
+
+    def __init__(self, play_context: object) -> None:
+        self.play_context = play_context
+        self.var_options: dict[str, object] | None = None
+
+    def set_options(self, var_options: dict[str, object]) -> None:
+        self.var_options = var_options
+
+
+def test_connection_for_host_reads_vars_under_the_load_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ansible registers a collection plugin's option definitions under its _load_name (the Python
+    module path); looking them up by FQCN finds nothing and the host gets no address (the bug
+    that made other hosts try 'web01:5986')."""
+    asked: list[str] = []
+
+    def get_plugin_vars(plugin_type: str, name: str) -> list[str]:
+        asked.append(name)
+        if name != _FakeConnection._load_name:
+            return []
+        return ["inventory_hostname", "ansible_host", "ansible_port", "ansible_password"]
+
+    monkeypatch.setattr(_fanout.C.config, "get_plugin_vars", get_plugin_vars)
+    monkeypatch.setattr(_fanout.connection_loader, "get", lambda name, ctx, stdin: _FakeConnection(ctx))
+
+    class Context:
+        remote_addr = "dc01-address"
+
+    template = _FakeConnection(Context())
+    host_vars = {"ansible_host": "127.0.0.4", "ansible_port": 40929, "ansible_password": "pw", "other": 1}
+    conn = connection_for_host(template, Context(), host_vars, "web01")
+    assert asked == [_FakeConnection._load_name]
+    assert conn.var_options == {
+        "inventory_hostname": "web01",
+        "ansible_host": "127.0.0.4",
+        "ansible_port": 40929,
+        "ansible_password": "pw",
+    }
+    assert conn.play_context.remote_addr == "127.0.0.4"
+    assert template.play_context.remote_addr == "dc01-address"
 
 
 def test_tag_output() -> None:
