@@ -193,6 +193,9 @@ class HostTransport:
         self._ports: dict[int, int] = dict(fixed_ports or {})
         self._bound: dict[int, _BoundListener] = {}
         self._connections: set[socket.socket] = set()
+        # Separate from _lock: the acceptor thread adds connections while apply_config (holding
+        # _lock) may be waiting for that same thread to drop a listening socket.
+        self._conn_lock = threading.Lock()
         self._ssl_cache: dict[tuple[str, str], tuple[ssl.SSLContext, GssChannelBindings]] = {}
         self.ntlm_store = NtlmStore(self.state_dir / "ntlm_users")
         self.ntlm_store.update(config)
@@ -282,7 +285,7 @@ class HostTransport:
 
     def reset_connections(self) -> int:
         """Abort every open client connection (host restart, service stop)."""
-        with self._lock:
+        with self._conn_lock:
             conns = list(self._connections)
             self._connections.clear()
         for conn in conns:
@@ -291,7 +294,7 @@ class HostTransport:
 
     # -- connections ----------------------------------------------------------------------------
     def _on_accept(self, conn: socket.socket, addr: tuple[str, int], bound: _BoundListener) -> None:
-        with self._lock:
+        with self._conn_lock:
             self._connections.add(conn)
         old_size = threading.stack_size()
         try:
@@ -345,7 +348,7 @@ class HostTransport:
         # Checked here, not in the acceptor thread: the firewall reads the model under its lock.
         if not self._config.firewall_allows(spec.port, addr[0]):
             # A blocking Windows firewall drops the SYN; a reset is the fast, testable equivalent.
-            with self._lock:
+            with self._conn_lock:
                 self._connections.discard(conn)
             _abort(conn)
             return
@@ -359,7 +362,7 @@ class HostTransport:
             if tls:
                 ctx, bindings = self._ssl_context(spec)
                 tls_sock = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
-                with self._lock:
+                with self._conn_lock:
                     self._connections.discard(conn)
                     self._connections.add(tls_sock)
                 sock = tls_sock
@@ -395,7 +398,7 @@ class HostTransport:
         except (OSError, ssl.SSLError, ValueError) as err:
             log.debug("connection %s closed: %s", addr, err)
         finally:
-            with self._lock:
+            with self._conn_lock:
                 self._connections.discard(sock)
                 self._connections.discard(conn)
             with contextlib.suppress(OSError):
