@@ -18,6 +18,7 @@ _MODULES = (
     "firewall",
     "registry_items",
     "session_config",
+    "accounts",
 )
 
 for _name in _MODULES:
