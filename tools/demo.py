@@ -80,7 +80,8 @@ def wait_for_inventory(proc: subprocess.Popen[bytes], inventory: Path, timeout: 
     deadline = time.monotonic() + timeout
     while not (inventory.exists() and control.exists()):
         if proc.poll() is not None:
-            raise StepFailed(f"winhost serve exited with rc={proc.returncode}; see {inventory.parent}/winhost.log")
+            log = inventory.parent / "winhost.log"
+            raise StepFailed(f"winhost serve exited with rc={proc.returncode}; see {log}")
         if time.monotonic() > deadline:
             raise StepFailed(f"winhost did not write {inventory} within {timeout:.0f}s")
         time.sleep(0.1)
@@ -236,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         leave_disconnected_sessions(hosts)
 
         banner("1. Enable PowerShell Remoting (playbooks/enable_psremoting.yml, role enable_psremoting)")
-        extra: dict[str, Any] = {"batch_size": "100%", "enable_psremoting_certificate_dest": str(workdir / "certs")}
+        extra: dict[str, Any] = {
+            "batch_size": "100%",
+            "enable_psremoting_certificate_dest": str(workdir / "certs"),
+        }
         if args.quick:
             extra["enable_psremoting_verify"] = False
         run_playbook("enable_psremoting.yml", inventory, extra, env, workdir)
