@@ -134,7 +134,7 @@ def test_session_cleanup_removes_leftovers_only(winhost: Any, tmp_path: Path) ->
             auth=hv["ansible_psrp_auth"],
             no_proxy=True,
             cert_validation=hv.get("ansible_psrp_ca_cert") or True,
-        )  # fmt: skip
+        )
     )
     pool.open()
     pool.disconnect()
