@@ -96,3 +96,20 @@ def test_env_drive(run: Callable[[str], list[Any]]) -> None:
         True,
         True,
     ]
+
+
+def test_dotnet_file_and_encoding_statics(engine: Engine, machine: Machine) -> None:
+    out = engine.ok(
+        "$bytes = [Text.Encoding]::UTF8.GetBytes('héllo')\n"
+        "[IO.File]::WriteAllBytes('C:\\b.bin', $bytes)\n"
+        "[IO.File]::Exists('C:\\b.bin'); [IO.File]::Exists('C:\\nope.bin')\n"
+        "[Text.Encoding]::UTF8.GetString([IO.File]::ReadAllBytes('C:\\b.bin'))\n"
+        "[Convert]::ToBase64String([IO.File]::ReadAllBytes('C:\\b.bin'))\n"
+        "[IO.Directory]::Exists('C:\\Windows')"
+    )
+    assert out == [True, False, "héllo", "aMOpbGxv", True]
+    assert (Path(machine.sandbox_dir) / "b.bin").read_bytes() == "héllo".encode()
+
+
+def test_current_windows_identity(run: Callable[[str], list[Any]]) -> None:
+    assert run("[Security.Principal.WindowsIdentity]::GetCurrent().Name") == ["WINHOST\\Administrator"]

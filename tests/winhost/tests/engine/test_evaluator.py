@@ -261,3 +261,9 @@ def test_get_command_application_finds_nothing(engine: Engine) -> None:
     assert engine.ok(
         "$null -eq (Get-Command dotnet.exe -CommandType Application -ErrorAction SilentlyContinue)"
     ) == [True]
+
+
+def test_dollar_question_mark(run: Callable[[str], list[Any]]) -> None:
+    script = "Get-Service W32Time | Out-Null\n$?\nGet-Service nope -ErrorAction SilentlyContinue\n$?\n"
+    script += "try { throw 'x' } catch { }\n'after'"
+    assert run(script) == [True, False, "after"]

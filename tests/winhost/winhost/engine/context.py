@@ -108,6 +108,8 @@ class ExecutionContext:
         self.host = host
         self.global_scope = global_scope
         self.errors: list[ErrorRecord] = global_scope.get("Error")
+        self.error_count = 0  # errors written by this pipeline, for $?
+        self.last_status = True  # $?: did the previous statement succeed
         self.location = str(global_scope.get("__location", "C:\\Users\\" + user.rsplit("\\", maxsplit=1)[-1]))
 
     # -- environment ----------------------------------------------------------------------------
@@ -151,6 +153,7 @@ class ExecutionContext:
     def write_error(self, record: ErrorRecord, scope: Scope, action: str | None = None) -> None:
         """Non-terminating error, honouring -ErrorAction / $ErrorActionPreference."""
         act = _action_name(action) if action else self.preference(scope, "ErrorActionPreference", "Continue")
+        self.error_count += 1
         if act == "Stop":
             raise PSRuntimeError(record)
         if act != "Ignore":

@@ -431,7 +431,13 @@ class Evaluator:
         if kind in ("empty_statement", "comment"):
             return
         if kind == "pipeline":
-            yield from self.exec_pipeline(node, scope)
+            before = self.ctx.error_count
+            try:
+                yield from self.exec_pipeline(node, scope)
+            except PSRuntimeError:
+                self.ctx.last_status = False
+                raise
+            self.ctx.last_status = self.ctx.error_count == before
             return
         handler: Callable[[Node, Scope], Iterator[Any]] | None = getattr(self, f"_stmt_{kind}", None)
         if handler is not None:
@@ -982,6 +988,8 @@ class Evaluator:
             if low in ("wsman", "cert", "hklm", "hkcu", "c", "function", "alias"):
                 raise not_emulated(f"provider variable paths (${prefix}:)")
         low = name.lower()
+        if low == "?":
+            return self.ctx.last_status
         if low == "pwd":
             return self.ctx.location
         if low == "true":

@@ -19,6 +19,7 @@ from winhost.engine.values import (
     dotnet_regex,
     get_property,
     is_collection,
+    new_object,
     ps_equals,
     to_bool,
     to_number,
@@ -45,9 +46,99 @@ def _no_method(target: Any, name: str) -> Exception:
     )
 
 
+class EncodingValue:
+    """[System.Text.Encoding]::UTF8 / Unicode / ASCII / Default (Windows-1252 on en-US)."""
+
+    CODECS = {
+        "utf8": "utf-8",
+        "unicode": "utf-16-le",
+        "bigendianunicode": "utf-16-be",
+        "ascii": "ascii",
+        "default": "cp1252",
+    }
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.codec = self.CODECS[name]
+
+    def __str__(self) -> str:
+        return f"System.Text.{'UTF8Encoding' if self.name == 'utf8' else 'Encoding'}"
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return bytes(int(to_number(v)) & 0xFF for v in as_list(value))
+
+
+def _io_file(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
+    """[System.IO.File] over the sandbox C:\\ (https://learn.microsoft.com/en-us/dotnet/api/system.io.file)."""
+    from winhost.engine.cmdlets.filesystem import real_path
+    from winhost.engine.context import CommandCall
+
+    call = CommandCall(ev.ctx, _IO_SPEC, {}, ev.ctx.global_scope)
+    path = real_path(call, to_string(args[0])) if args else None
+    if low == "exists":
+        return path is not None and path.is_file()
+    assert path is not None
+    if low in ("readallbytes", "readalltext", "readalllines") and not path.is_file():
+        raise terminating(
+            f"Could not find file '{to_string(args[0])}'.",
+            "FileNotFoundException",
+            ErrorCategory.ObjectNotFound,
+            exception_type="System.IO.FileNotFoundException",
+        )
+    if low == "readallbytes":
+        return path.read_bytes()
+    if low == "readalltext":
+        data = path.read_bytes()
+        return data[3:].decode() if data.startswith(b"\xef\xbb\xbf") else data.decode("utf-8", "replace")
+    if low == "readalllines":
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    if low == "writeallbytes":
+        path.write_bytes(_to_bytes(args[1]))
+        return None
+    if low in ("writealltext", "appendalltext", "writealllines"):
+        text = (
+            to_string(args[1])
+            if low != "writealllines"
+            else "".join(to_string(x) + "\r\n" for x in as_list(args[1]))
+        )
+        with open(path, "a" if low == "appendalltext" else "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        return None
+    if low == "delete":
+        if path.is_file():
+            path.unlink()
+        return None
+    raise not_emulated(f"the static method [System.IO.File]::{name}()")
+
+
+def _io_directory(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
+    from winhost.engine.cmdlets.filesystem import real_path
+    from winhost.engine.context import CommandCall
+
+    call = CommandCall(ev.ctx, _IO_SPEC, {}, ev.ctx.global_scope)
+    path = real_path(call, to_string(args[0]))
+    if low == "exists":
+        return path.is_dir()
+    if low == "createdirectory":
+        path.mkdir(parents=True, exist_ok=True)
+        from winhost.engine.cmdlets.filesystem import file_object
+
+        return file_object(call, path)
+    raise not_emulated(f"the static method [System.IO.Directory]::{name}()")
+
+
 def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     low = name.lower()
     if target is None:
+        raise _no_method(target, name)
+    if isinstance(target, EncodingValue):
+        if low == "getbytes":
+            return to_string(args[0]).encode(target.codec)
+        if low == "getstring":
+            return _to_bytes(args[0]).decode(target.codec, errors="replace")
         raise _no_method(target, name)
     methods = getattr(target, "_winhost_methods", None) if isinstance(target, PSObject) else None
     if methods and low in methods:
@@ -281,8 +372,8 @@ def get_static(ev: Evaluator, target: Any, name: str) -> Any:
             return -(2**31)
     if full == "system.io.path" and low == "directoryseparatorchar":
         return "\\"
-    if full == "system.text.encoding" and low in ("utf8", "unicode", "ascii", "default"):
-        return TypeRef(name, "System.Text.Encoding." + name)
+    if full == "system.text.encoding" and low in ("utf8", "unicode", "ascii", "default", "bigendianunicode"):
+        return EncodingValue(low)
     raise not_emulated(f"the static member [{target.name}]::{name}")
 
 
@@ -354,8 +445,28 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
             return to_bool(args[0])
         if low == "tostring":
             return to_string(args[0])
-    if full.startswith("system.text.encoding"):
-        raise not_emulated("[System.Text.Encoding] methods; use [Text.Encoding]::UTF8.GetBytes via Convert")
+    if full == "system.io.file":
+        return _io_file(ev, low, args, name)
+    if full == "system.io.directory":
+        return _io_directory(ev, low, args, name)
+    if full == "system.security.principal.windowsidentity" and low == "getcurrent":
+        user = ev.ctx.user.split("\\")[-1]
+        return new_object(
+            [
+                "System.Security.Principal.WindowsIdentity",
+                "System.Security.Claims.ClaimsIdentity",
+                "System.Object",
+            ],
+            {
+                "Name": f"{ev.ctx.machine.computer_name}\\{user}",
+                "AuthenticationType": "NTLM",
+                "IsAuthenticated": True,
+                "IsSystem": False,
+                "IsAnonymous": False,
+                "ImpersonationLevel": "Impersonation",
+            },
+            to_string_value="System.Security.Principal.WindowsIdentity",
+        )
     if full == "system.guid" and low == "newguid":
         import uuid
 
@@ -413,5 +524,9 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
         return ev.ctx.machine.computer_name
     raise not_emulated(f"the static method [{target.name}]::{name}()")
 
+
+from winhost.engine.cmdlets.registry import CmdletSpec  # noqa: E402
+
+_IO_SPEC = CmdletSpec("System.IO", lambda call: iter(()), [], dotnet_class="System.IO.File")
 
 __all__ = ["call_method", "call_static", "get_property", "get_static", "register_enum"]

@@ -120,6 +120,10 @@ def cast_value(type_name: str | Any, value: Any) -> Any:
     low = full.lower()
     if low in ENUM_TYPES:
         return _cast_enum(ENUM_TYPES[low], value, full)
+    if low == "system.byte[]":
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        return bytes(int(to_number(v)) & 0xFF for v in as_list(value))
     if low.endswith("[]"):
         element = full[:-2]
         return [cast_value(element, v) for v in as_list(value)]
