@@ -126,3 +126,18 @@ def test_get_command(engine: Engine) -> None:
         err.FullyQualifiedErrorId
         == "CommandNotFoundException,Microsoft.PowerShell.Commands.GetCommandCommand"
     )
+
+
+def test_set_wsman_quick_config(engine: Engine, machine: Machine) -> None:
+    engine.ok("Remove-Item WSMan:\\localhost\\Listener\\* -Recurse; Stop-Service WinRM")
+    engine.ok("Set-WSManQuickConfig -Force")
+    assert machine.winrm_running
+    assert machine.wsman.find_listener("*", "HTTP") is not None
+    result = engine.script("Set-WSManQuickConfig -UseSSL -Force")
+    assert result.failure is not None  # no certificate with CN=WINHOST yet
+    engine.ok(
+        "New-SelfSignedCertificate -Subject CN=WINHOST -DnsName winhost | Out-Null; Set-WSManQuickConfig -UseSSL -Force"
+    )
+    https = machine.wsman.find_listener("*", "HTTPS")
+    assert https is not None
+    assert https.certificate_thumbprint in machine.cert_store

@@ -864,11 +864,13 @@ class Evaluator:
 
     def eval(self, node: Node, scope: Scope) -> Any:
         kind = node.type
-        if kind in _PASS_THROUGH:
-            kids = node.children
-            if len(kids) == 1:
-                return self.eval(kids[0], scope)
-            return self._eval_operator(node, scope)
+        while kind in _PASS_THROUGH:
+            if node.child_count != 1:
+                return self._eval_operator(node, scope)
+            child = node.child(0)
+            assert child is not None
+            node = child
+            kind = node.type
         handler: Callable[[Node, Scope], Any] | None = getattr(self, f"_ex_{kind}", None)
         if handler is None:
             raise not_emulated(f"the expression '{kind.replace('_', ' ')}'", text_of(node)[:60])

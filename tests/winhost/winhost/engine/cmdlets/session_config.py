@@ -339,3 +339,63 @@ def disable_psremoting(call: CommandCall) -> Iterator[Any]:
         "of the Administrators group on the computer."
     )
     return iter(())
+
+
+@cmdlet(
+    "Set-WSManQuickConfig",
+    [
+        Param("Force", switch=True),
+        Param("SkipNetworkProfileCheck", switch=True),
+        Param("UseSSL", switch=True),
+    ],
+    module="Microsoft.WSMan.Management",
+)
+def set_wsman_quick_config(call: CommandCall) -> Iterator[Any]:
+    """winrm quickconfig: WinRM service Automatic + started, a listener on all addresses, the firewall
+    exception (https://learn.microsoft.com/en-us/powershell/module/microsoft.wsman.management/set-wsmanquickconfig).
+    -UseSSL creates the HTTPS listener and needs a Server Authentication certificate whose CN matches
+    the computer name in Cert:\\LocalMachine\\My."""
+    _require_admin(call)
+    machine = call.ctx.machine
+    with machine.lock:
+        machine.services["WinRM"].start_type = "Automatic"
+    start_service(machine, "WinRM")
+    transport = "HTTPS" if call.switch("UseSSL") else "HTTP"
+    thumb = ""
+    if transport == "HTTPS":
+        from winhost.engine import certs
+
+        name = machine.computer_name.lower()
+        for stored in machine.cert_store.values():
+            cert = certs.load_pem(stored.cert_pem)
+            cn = cert.subject.rfc4514_string().lower()
+            if stored.store == "My" and stored.has_private_key and cn in (f"cn={name}",):
+                thumb = stored.thumbprint
+                break
+        if not thumb:
+            raise call.fail(
+                "Cannot create a WinRM listener on HTTPS because this machine does not have an appropriate "
+                "certificate. To be used for SSL, a certificate must have a CN matching the hostname, be "
+                "appropriate for Server Authentication, and not be expired, revoked, or self-signed.",
+                "WsManError",
+                ErrorCategory.InvalidOperation,
+                exception_type="System.InvalidOperationException",
+            )
+    with machine.lock:
+        if machine.wsman.find_listener("*", transport) is None:
+            machine.wsman.listeners.append(
+                Listener(
+                    address="*",
+                    transport=transport,
+                    port=5986 if transport == "HTTPS" else 5985,
+                    hostname=machine.computer_name.lower() if thumb else "",
+                    certificate_thumbprint=thumb,
+                )
+            )
+    machine.notify(TOPIC_LISTENERS)
+    with machine.lock:
+        for rule in machine.firewall.rules:
+            if rule.name.upper().startswith("WINRM-HTTP-IN-TCP"):
+                rule.enabled = True
+    machine.notify(TOPIC_FIREWALL)
+    return iter(())
