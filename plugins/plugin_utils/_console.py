@@ -42,6 +42,7 @@ POLL_SECONDS = 1  # WSMan OperationTimeout of each Receive while a command runs
 FLUSH_AFTER = 0.3  # seconds output objects may wait to be laid out together (as Out-Default)
 CONTINUATION_PROMPT = ">> "
 EXIT_COMMANDS = ("exit", "exit-pssession")
+SECURE_STRING_TEXT = "System.Security.SecureString"
 
 
 def is_exit(entry: str) -> bool:
@@ -80,6 +81,11 @@ class Console:
         assert pool is not None
         pool.host = self.host
         self.session.host = self.host
+        # pypsrp decrypts a SecureString output object to its plain text; the PowerShell console
+        # shows only its type name, and so does this one (the secret is never printed).
+        serializer = getattr(pool, "_serializer", None)
+        if serializer is not None and hasattr(serializer, "_deserialize_secure_string"):
+            serializer._deserialize_secure_string = lambda element: SECURE_STRING_TEXT
         found = self._simple("Get-Command", {"Name": "prompt", "ErrorAction": "Ignore"})
         self._use_prompt_function = bool(found)
 
