@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ansible.errors import (
     AnsibleActionFail,
@@ -158,7 +158,7 @@ class ActionModule(ActionBase):
         if args["computer_name"]:
             return self._run_many(args, spec, task_vars)
         # Connection errors propagate: Ansible marks the host unreachable.
-        return run_on_host(self._invoke_of(self._connection), args, spec)
+        return run_on_host(self._invoke_of(self._connection), args, spec, task_vars.get("inventory_hostname"))
 
     def _invoke_of(self, connection: Any) -> Invoke:
         invoke = getattr(connection, "invoke_pipeline", None)
@@ -191,7 +191,7 @@ class ActionModule(ActionBase):
                     connection = connection_for_host(
                         self._connection, self._play_context, hostvars[name], name, render
                     )
-                fields = run_on_host(self._invoke_of(connection), args, spec)
+                fields = run_on_host(self._invoke_of(connection), args, spec, name)
             except (AnsibleConnectionFailure, AnsibleAuthenticationFailure) as exc:
                 return HostOutcome(name, "unreachable", msg=str(exc))
             except (InvokeError, AnsibleError) as exc:
@@ -209,8 +209,13 @@ class ActionModule(ActionBase):
         return merge_outcomes(outcomes, args["fail_on"])
 
 
-def run_on_host(invoke: Invoke, args: Mapping[str, Any], spec: InvokeSpec) -> dict[str, Any]:
-    """Everything one host needs for one task: creates/removes, remote script, check mode, run."""
+def run_on_host(
+    invoke: Invoke, args: Mapping[str, Any], spec: InvokeSpec, computer_name: str | None = None
+) -> dict[str, Any]:
+    """Everything one host needs for one task: creates/removes, remote script, check mode, run.
+
+    Output objects are tagged like Invoke-Command's (``PSComputerName`` = ``computer_name``, the
+    inventory name; ``RunspaceId`` when the connection reports ``runspace_id``)."""
     skip = _creates_removes(invoke, args)
     if skip:
         return {"changed": False, "skipped": True, "msg": skip, **_empty_lists()}
@@ -230,6 +235,9 @@ def run_on_host(invoke: Invoke, args: Mapping[str, Any], spec: InvokeSpec) -> di
     plan = build_plan(spec)
     result = invoke(plan.request)
     fields = read_result(plan, result, spec.error_action)
+    if computer_name:
+        runspace_id = cast(Mapping[str, Any], result).get("runspace_id")
+        fields["output"] = tag_output(fields["output"], computer_name, runspace_id)
     state_found = fields.pop("_state_found")
     if plan.uses_state and not state_found:
         # A terminating error skipped the postlude: put the session back as it was.

@@ -23,10 +23,16 @@ The rules (documented for users in docs/invoke_command.md) follow ansible.window
   becomes its ``ToString()`` text, as ``ConvertTo-Json -Depth`` does.
 * ``SecureString`` values are never revealed: they become the text
   ``"System.Security.SecureString"`` (what ``[string]$secureString`` gives in PowerShell).
-* the top-level object also gets ``PSTypeNames`` (the type names of the deserialized object,
-  ``Deserialized.`` prefix included, as ``$obj.PSTypeNames`` shows after Invoke-Command),
-  ``PSComputerName`` and ``RunspaceId`` when those are given, like the note properties
-  Invoke-Command adds to every object it returns.
+  Once the session key has been exchanged (any task that sent a ``SecureString``/``PSCredential``)
+  pypsrp would decrypt every ``<SS>`` the host sends into a plain ``str`` that nothing could tell
+  apart from ordinary text; importing this module therefore replaces pypsrp's SecureString
+  deserializer (``install_secure_string_redaction``) so the secret is never decrypted at all.
+* the top-level object also gets ``PSTypeNames`` (the type names of the deserialized object with
+  the ``Deserialized.`` prefix, as ``$obj.PSTypeNames`` shows after Invoke-Command: the CLIXML
+  ``<TN>`` list carries the original .NET names and PowerShell's deserializer prefixes each one,
+  as psrpcore's client does too), and, when those are given, ``PSComputerName``, ``RunspaceId``
+  and ``PSShowComputerName`` (``true``: Invoke-Command without ``-HideComputerName``), the note
+  properties Invoke-Command adds to every object it returns (``about_Remote_Output``).
 """
 
 from __future__ import annotations
@@ -107,12 +113,36 @@ def to_jsonable(
     if isinstance(converted, dict) and _is_object(value):
         type_names = _type_names(value)
         if type_names:
-            converted["PSTypeNames"] = list(type_names)
+            converted["PSTypeNames"] = deserialized_type_names(type_names)
         if computer_name is not None:
             converted["PSComputerName"] = computer_name
         if runspace_id is not None:
             converted["RunspaceId"] = str(runspace_id)
+        if computer_name is not None:
+            converted["PSShowComputerName"] = True
     return converted
+
+
+def deserialized_type_names(type_names: list[str]) -> list[str]:
+    """``$obj.PSTypeNames`` of an object after deserialization: each name with the
+    ``Deserialized.`` prefix (not doubled for an object that was already deserialized once)."""
+    return [t if t.startswith(_DESERIALIZED) else _DESERIALIZED + t for t in type_names]
+
+
+def _redacted_secure_string(self: Serializer, value: ET.Element) -> str:
+    """Replacement for ``Serializer._deserialize_secure_string``: never decrypt, whatever the
+    cipher; the value becomes what ``[string]$secureString`` gives in PowerShell."""
+    del self, value
+    return SECURE_STRING_TEXT
+
+
+def install_secure_string_redaction() -> None:
+    """Make pypsrp return ``"System.Security.SecureString"`` for every ``<SS>`` element it
+    deserializes (idempotent). Sending secrets (serialization) is unchanged."""
+    Serializer._deserialize_secure_string = _redacted_secure_string  # type: ignore[method-assign]
+
+
+install_secure_string_redaction()
 
 
 def _is_object(value: Any) -> bool:

@@ -77,11 +77,21 @@ def task_failed(outcomes: list[HostOutcome], fail_on: str) -> bool:
     return bool(bad)
 
 
-def tag_output(output: list[Any], name: str) -> list[Any]:
-    """Each object tagged with PSComputerName (connection sets it too; the inventory name wins)."""
+def tag_output(output: list[Any], name: str, runspace_id: str | None = None) -> list[Any]:
+    """Each object gets the note properties Invoke-Command adds (``about_Remote_Output``):
+    ``PSComputerName`` (the inventory name wins over what the connection set), ``RunspaceId`` (when
+    the connection reports it) and ``PSShowComputerName`` (``true``, no ``-HideComputerName``).
+    Primitives stay as they are: JSON has nowhere to put a note property on them."""
     tagged: list[Any] = []
     for item in output:
-        tagged.append({**item, "PSComputerName": name} if isinstance(item, dict) else item)
+        if not isinstance(item, dict):
+            tagged.append(item)
+            continue
+        obj = {**item, "PSComputerName": name}
+        if runspace_id is not None:
+            obj["RunspaceId"] = runspace_id
+        obj["PSShowComputerName"] = True
+        tagged.append(obj)
     return tagged
 
 

@@ -68,14 +68,33 @@ def run(
     return action.run(task_vars=task_vars or {"inventory_hostname": getattr(connection, "name", "dc01")})  # type: ignore[no-any-return]
 
 
+def test_runspace_id_reported_by_the_connection_tags_objects() -> None:
+    conn = FakeConnection(
+        lambda _r: ok([{"Name": "W32Time"}], runspace_id="3f1c0e0a-0000-4000-8000-000000000001")
+    )
+    result = run({"script": "Get-Service -Name W32time"}, conn)
+    assert result["output"] == [
+        {
+            "Name": "W32Time",
+            "PSComputerName": "dc01",
+            "RunspaceId": "3f1c0e0a-0000-4000-8000-000000000001",
+            "PSShowComputerName": True,
+        }
+    ]
+
+
 def test_plain_script_is_one_request_with_output() -> None:
-    conn = FakeConnection(lambda _r: ok([{"Name": "W32Time", "PSComputerName": "dc01"}]))
+    conn = FakeConnection(lambda _r: ok([{"Name": "W32Time", "PSComputerName": "127.0.0.2"}, "text"]))
     result = run({"script": "Get-Service -Name W32time"}, conn)
     assert len(conn.requests) == 1
     assert conn.requests[0]["commands"] == [
         {"name": "Get-Service -Name W32time", "is_script": True, "use_local_scope": True}
     ]
-    assert result["output"] == [{"Name": "W32Time", "PSComputerName": "dc01"}]
+    # Tagged like Invoke-Command's output: the inventory name, PSShowComputerName; strings untouched.
+    assert result["output"] == [
+        {"Name": "W32Time", "PSComputerName": "dc01", "PSShowComputerName": True},
+        "text",
+    ]
     assert result["changed"] is True
     assert not result.get("failed")
 

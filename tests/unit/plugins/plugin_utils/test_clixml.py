@@ -6,14 +6,18 @@ Expected values come from an independent model of the rules in docs/invoke_comma
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import math
+import os
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.padding import PKCS7
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psrpcore.types import (
@@ -21,6 +25,7 @@ from psrpcore.types import (
     ErrorCategoryInfo,
     ErrorRecord,
     NETException,
+    PSCredential,
     PSCryptoProvider,
     PSCustomObject,
     PSEnumBase,
@@ -32,6 +37,7 @@ from psrpcore.types import (
 )
 from pypsrp.serializer import Serializer
 
+from ansible_collections.psremoting.core.plugins.plugin_utils import _clixml
 from ansible_collections.psremoting.core.plugins.plugin_utils._clixml import (
     SECURE_STRING_TEXT,
     error_record_to_dict,
@@ -159,8 +165,8 @@ def test_roundtrip_matches_model(value: Any, depth: int) -> None:
     want = expected(value, depth)
     if isinstance(value, PSObject) and not isinstance(value, PSEnumBase):
         assert converted.pop("PSTypeNames") == [
-            "System.Management.Automation.PSCustomObject",
-            "System.Object",
+            "Deserialized.System.Management.Automation.PSCustomObject",
+            "Deserialized.System.Object",
         ]
     if isinstance(want, float) and isinstance(converted, float):
         assert math.isclose(converted, want, rel_tol=1e-15)
@@ -178,12 +184,13 @@ def test_service_like_object_gets_type_names_computer_and_runspace() -> None:
         "Name": "W32Time",
         "Status": {"Type": "System.ServiceProcess.ServiceControllerStatus", "String": "Running", "Value": 4},
         "PSTypeNames": [
-            "System.ServiceProcess.ServiceController",
-            "System.Management.Automation.PSCustomObject",
-            "System.Object",
+            "Deserialized.System.ServiceProcess.ServiceController",
+            "Deserialized.System.Management.Automation.PSCustomObject",
+            "Deserialized.System.Object",
         ],
         "PSComputerName": "dc01",
         "RunspaceId": runspace,
+        "PSShowComputerName": True,
     }
 
 
@@ -198,7 +205,10 @@ def test_depth_limit_turns_nested_objects_into_their_string() -> None:
     assert to_jsonable(roundtrip(outer), depth=0) == {
         "Inner": "@{A=1}",
         "List": "1 2",
-        "PSTypeNames": ["System.Management.Automation.PSCustomObject", "System.Object"],
+        "PSTypeNames": [
+            "Deserialized.System.Management.Automation.PSCustomObject",
+            "Deserialized.System.Object",
+        ],
     }
 
 
@@ -218,6 +228,57 @@ def test_secure_string_is_never_revealed() -> None:
     converted = to_jsonable(value)
     assert converted["Secret"] == SECURE_STRING_TEXT
     assert "hunter2" not in json.dumps(converted)
+
+
+class _Aes(PSCryptoProvider):
+    """SecureString encryption as after a PSRP key exchange: AES-256-CBC, zero IV, PKCS7
+    ([MS-PSRP] 3.2.5.4.2; the cipher pypsrp's RunspacePool.exchange_keys sets up)."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+
+    def _cipher(self) -> Cipher[modes.CBC]:
+        return Cipher(algorithms.AES(self.key), modes.CBC(b"\x00" * 16))
+
+    def encrypt(self, value: str) -> str:
+        padder = PKCS7(128).padder()
+        padded = padder.update(value.encode("utf-16-le")) + padder.finalize()
+        encryptor = self._cipher().encryptor()
+        return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode()
+
+    def decrypt(self, value: str) -> str:
+        raise AssertionError("not used")
+
+    def register_key(self, key: bytes) -> None:
+        self.key = key
+
+
+def test_secure_string_is_not_decrypted_after_the_key_exchange() -> None:
+    """With the session key set, pypsrp's own deserializer would return the plain secret as a
+    ``str``; the collection's replacement never decrypts it (output, nested, in a PSCredential)."""
+    key = os.urandom(32)
+    secret = "Sup3r-S3cret-hunter2"
+    obj = PSCustomObject(
+        Secret=PSSecureString(secret),
+        Nested=[PSSecureString(secret)],
+        Credential=PSCredential(UserName="alice", Password=PSSecureString(secret)),
+    )
+    element = serialize(obj, _Aes(key))
+    deserializer = Serializer()
+    deserializer.cipher = _Aes(key)._cipher()
+    assert Serializer._deserialize_secure_string is _clixml._redacted_secure_string
+    value = deserializer.deserialize(ET.tostring(element, encoding="unicode"))
+    converted = to_jsonable(value, depth=3)
+    assert converted["Secret"] == SECURE_STRING_TEXT
+    assert converted["Nested"] == [SECURE_STRING_TEXT]
+    assert converted["Credential"] == {"UserName": "alice", "Password": SECURE_STRING_TEXT}
+    assert secret not in json.dumps(converted)
+    assert secret not in repr(value.adapted_properties) + repr(value.extended_properties)
+    # A top-level SecureString output object, as `param($s) $s` returns it.
+    top = deserializer.deserialize(
+        ET.tostring(serialize(PSSecureString(secret), _Aes(key)), encoding="unicode")
+    )
+    assert top == SECURE_STRING_TEXT
 
 
 def test_float_specials_are_strings() -> None:

@@ -141,6 +141,9 @@ def test_connection_for_host_reads_vars_under_the_load_name(monkeypatch: pytest.
 
 def test_tag_output() -> None:
     assert tag_output([{"a": 1, "PSComputerName": "x"}, "text"], "web01") == [
-        {"a": 1, "PSComputerName": "web01"},
+        {"a": 1, "PSComputerName": "web01", "PSShowComputerName": True},
         "text",
+    ]
+    assert tag_output([{"a": 1, "RunspaceId": "old"}], "web01", runspace_id="r1") == [
+        {"a": 1, "RunspaceId": "r1", "PSComputerName": "web01", "PSShowComputerName": True}
     ]
