@@ -12,7 +12,7 @@ import pytest
 from psrpcore import Command
 from psrpcore.types import ErrorCategory, PSObject, serialize
 
-from winhost.engine.errors import PipelineStopped
+from winhost.engine.errors import PipelineStopped, PSRuntimeError
 from winhost.engine.model import Machine
 from winhost.engine.runspace import Runspace
 
@@ -157,3 +157,18 @@ def test_output_serializes_like_windows(engine: Engine) -> None:
     assert status.find("ToString").text == "Running"  # type: ignore[union-attr]
     assert status.find("I32").text == "4"  # type: ignore[union-attr]
     assert isinstance(svc, PSObject)
+
+
+def test_jea_endpoint_runs_in_no_language_mode(machine: Machine) -> None:
+    from winhost.engine.model import SessionConfiguration
+
+    machine.session_configurations["JEA"] = SessionConfiguration(
+        "JEA", session_type="RestrictedRemoteServer", language_mode="NoLanguage"
+    )
+    rs = Runspace(machine, "Administrator", "http://schemas.microsoft.com/powershell/JEA")
+    host = RecordingHost()
+    with pytest.raises(PSRuntimeError) as info:
+        rs.invoke([Command("Get-Service", is_script=True)], None, host)
+    assert info.value.record.FullyQualifiedErrorId == "ScriptsNotAllowed"
+    rs.invoke([Command("Get-Service").add_parameter("Name", "W32Time")], None, host)
+    assert len(host.output) == 1

@@ -14,14 +14,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from psrpcore import Command
-from psrpcore.types import ErrorRecord, PSObject
+from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
 from winhost.engine import cmdlets as _catalogue  # noqa: F401  (registers the cmdlets)
 from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
 from winhost.engine.context import ExecutionContext, PipelineHost, Scope
-from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError
+from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
 from winhost.engine.evaluator import Evaluator
-from winhost.engine.model import Machine
+from winhost.engine.model import Machine, SessionConfiguration
 from winhost.engine.values import to_output
 from winhost.engine.variables import initial_globals
 
@@ -50,6 +50,18 @@ class Runspace:
         self.reset()
         ensure_standard_dirs(machine, user)
 
+    @property
+    def session_configuration(self) -> SessionConfiguration | None:
+        """The endpoint this runspace was opened on (name or full resource URI)."""
+        name = self.configuration_name.rstrip("/").rsplit("/", 1)[-1]
+        with self.machine.lock:
+            return self.machine.session_configurations.get(name)
+
+    @property
+    def language_mode(self) -> str:
+        sc = self.session_configuration
+        return sc.language_mode if sc is not None else "FullLanguage"
+
     def reset(self) -> None:
         """ResetRunspaceState: forget variables and functions defined by earlier pipelines."""
         self.global_scope = Scope()
@@ -65,6 +77,17 @@ class Runspace:
         hook = _ansible_exec_hook()
         if hook is not None and hook(self, commands, input, host):
             return
+        if self.language_mode == "NoLanguage" and any(c.is_script for c in commands):
+            # JEA RestrictedRemoteServer endpoints run in NoLanguage mode (about_Language_Modes).
+            raise PSRuntimeError(
+                make_error_record(
+                    "The syntax is not supported by this runspace. This can occur if the runspace is in "
+                    "no-language mode.",
+                    "ScriptsNotAllowed",
+                    ErrorCategory.ParserError,
+                    exception_type="System.Management.Automation.ParseException",
+                )
+            )
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope)
         evaluator = Evaluator(ctx)
         statements: list[list[Command]] = [[]]
