@@ -35,6 +35,7 @@ class RunResult:
     peak_rss_kib: int
     peak_pss_kib: int
     peak_processes: int
+    peak_broker_rss_kib: int
     tasks: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""
 
@@ -112,6 +113,7 @@ def run_measured(
         peak_rss_kib=sampler.peak_rss_kib,
         peak_pss_kib=sampler.peak_pss_kib,
         peak_processes=sampler.peak_processes,
+        peak_broker_rss_kib=sampler.peak_broker_rss_kib,
         tasks=[t for t in tasks if t.get("event") == "result"],
         output=(proc.stdout + proc.stderr)[-4000:],
     )

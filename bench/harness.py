@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--only", default="s1,s2,s3,s4", help="comma-separated scenarios (s5 comes with s1)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, logs)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="start from OUT/latest.json and replace only the scenarios of this run (same mode)",
+    )
     return parser
 
 
@@ -69,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     env = base_env()
     results: dict[str, Any] = {"errors": []}
+    previous = args.out / "latest.json"
+    if args.merge and previous.exists():
+        results = json.loads(previous.read_text(encoding="utf-8"))
+        if results.get("meta", {}).get("mode") != mode.name:
+            raise SystemExit(f"bench/run: {previous} is from another mode; not merging")
+        results["errors"] = [e for e in results.get("errors", []) if e.split(" ")[0] not in _keys(only)]
+        results["merged"] = sorted((set(results.get("merged", [])) | only) - {"none"})
     one = WinhostServer(workdir, ["host001"], "127.0.9.2", "single")
     fleet_size = max(mode.fleet_hosts if "s2" in only else 0, mode.session_hosts if "s4" in only else 0)
     fleet = Fleet(workdir, fleet_size, "fleet") if fleet_size else None
@@ -123,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
         "ansible": ansible_version,
         "pypsrp": pypsrp_version,
-        "seconds": time.perf_counter() - started,
+        "seconds": time.perf_counter()
+        - started
+        + (float(results.get("meta", {}).get("seconds", 0)) if args.merge else 0.0),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
@@ -135,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if results["errors"] else 0
+
+
+def _keys(only: set[str]) -> set[str]:
+    """Error-message prefixes of the given scenarios ("1a", "1b", "2", ...)."""
+    keys = {s[1:] for s in only}
+    return keys | ({"1a", "1b"} if "1" in keys else set())
 
 
 def _cpus() -> int:

@@ -42,6 +42,7 @@ class MemorySample:
     rss_kib: int = 0
     pss_kib: int = 0
     processes: int = 0
+    broker_rss_kib: int = 0
 
 
 @dataclass
@@ -53,6 +54,7 @@ class MemorySampler:
     peak_rss_kib: int = 0
     peak_pss_kib: int = 0
     peak_processes: int = 0
+    peak_broker_rss_kib: int = 0
     samples: int = 0
     _known: dict[tuple[int, bytes], bool] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -62,7 +64,10 @@ class MemorySampler:
         stat = _read(f"/proc/{pid}/stat")
         if stat is None:
             return False
-        key = (pid, stat.split(b")")[-1].split()[19] if b")" in stat else b"")  # start time
+        # pid + start time + command line: between fork and exec a child still shows its parent's
+        # environment, so a verdict is only reused while the command line is unchanged.
+        start_time = stat.split(b")")[-1].split()[19] if b")" in stat else b""
+        key = (pid, start_time + b"\0" + (_read(f"/proc/{pid}/cmdline") or b""))
         cached = self._known.get(key)
         if cached is not None:
             return cached
@@ -86,6 +91,8 @@ class MemorySampler:
             if rss == 0:
                 continue
             result.rss_kib += rss
+            if b"_broker" in (_read(f"/proc/{pid}/cmdline") or b""):
+                result.broker_rss_kib += rss
             rollup = _read(f"/proc/{pid}/smaps_rollup")
             result.pss_kib += _kib(rollup, b"Pss:") if rollup else rss
             result.processes += 1
@@ -98,6 +105,7 @@ class MemorySampler:
             self.peak_rss_kib = max(self.peak_rss_kib, snap.rss_kib)
             self.peak_pss_kib = max(self.peak_pss_kib, snap.pss_kib)
             self.peak_processes = max(self.peak_processes, snap.processes)
+            self.peak_broker_rss_kib = max(self.peak_broker_rss_kib, snap.broker_rss_kib)
             self._stop.wait(self.interval)
 
     def start(self) -> MemorySampler:

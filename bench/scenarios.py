@@ -195,6 +195,7 @@ def _run_dict(run: RunResult, totals: dict[str, int]) -> dict[str, Any]:
         "peak_rss_mib": mib(run.peak_rss_kib),
         "peak_pss_mib": mib(run.peak_pss_kib),
         "peak_processes": run.peak_processes,
+        "peak_broker_rss_mib": mib(run.peak_broker_rss_kib),
         "results": len(results),
         "failed": len(run.failed_tasks),
         "errors": sorted({str(r.get("msg", "")) for r in run.failed_tasks})[:3],
@@ -269,6 +270,7 @@ def file_transfer(workdir: Path, mode: Mode, server: WinhostServer) -> dict[str,
                 workdir,
             )
             entry: dict[str, Any] = {
+                "peak_broker_rss_mib": mib(run.peak_broker_rss_kib),
                 "rc": run.rc,
                 "peak_rss_mib": mib(run.peak_rss_kib),
                 "peak_pss_mib": mib(run.peak_pss_kib),

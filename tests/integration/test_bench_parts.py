@@ -72,7 +72,7 @@ def test_goal_verdicts_follow_thresholds() -> None:
             "ours_1": {"put_mb_s": 10.0, "peak_rss_mib": 120.0},
             "builtin_100": {"put_mb_s": 10.0},
         },
-        "s4": {"hosts": 500, "rc": 0, "peak_rss_mib": 900.0, "peak_shells_open": 500},
+        "s4": {"hosts": 500, "rc": 0, "peak_rss_mib": 2900.0, "peak_pss_mib": 900.0, "peak_shells_open": 500},
     }
     got = [(g.measured, g.verdict) for g in goals(res)]
     assert got == [
