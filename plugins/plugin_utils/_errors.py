@@ -79,11 +79,15 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
 
     # Authentication
     if "AuthenticationError" in names:
+        # retry_safe: a request refused with 401 was not processed. The session layer only
+        # retries a Command on a session that had authenticated before (a server restart drops
+        # the connection's auth); opening a new session with a wrong password fails again here.
         return ErrorInfo(
             AUTH,
             f"{where}: authentication failed (HTTP 401): wrong user name or password, the account "
             "is not allowed to use WinRM, or the auth method is disabled on the server "
             "(check ansible_user, ansible_password and ansible_psrp_auth)",
+            retry_safe=True,
         )
     low = text.lower()
     if "server not found in kerberos database" in low or "unknown_server" in low.replace(" ", "_"):
@@ -126,6 +130,15 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
                 "ansible_psrp_max_envelope_size to the server's MaxEnvelopeSizekb * 1024, or raise it on "
                 "the server (Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb 512)",
             )
+        if code == 400:
+            # The server could not read the request (on WinRM: an encrypted message on a connection
+            # whose authentication it no longer has, e.g. after a service restart). Not processed.
+            return ErrorInfo(
+                UNREACHABLE,
+                f"{where}: the server could not read the request (HTTP 400); its connection state "
+                "was probably lost (WinRM restart)",
+                retry_safe=True,
+            )
         if code in (500, 503) and "MaxEnvelopeSize" in text:
             return ErrorInfo(
                 UNREACHABLE,
@@ -145,17 +158,20 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
                 f"restart or quota): {_short(str(reason))}",
                 retry_safe=True,
             )
+        # The envelope fault's text also says "quota": test it first (its fix is different).
+        if "MaxEnvelopeSize" in str(reason):
+            return ErrorInfo(
+                UNREACHABLE,
+                f"{where}: request exceeds the server's MaxEnvelopeSize: set "
+                "ansible_psrp_max_envelope_size to at most the server's MaxEnvelopeSizekb * 1024, or "
+                "raise it on the server (Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb 512) "
+                f"({_short(str(reason))})",
+            )
         if fcode == WSMAN_QUOTA_EXCEEDED or "quota" in str(reason).lower():
             return ErrorInfo(
                 UNREACHABLE,
                 f"{where}: WinRM quota reached (MaxShellsPerUser / MaxConcurrentOperationsPerUser): "
                 f"{_short(str(reason))}",
-            )
-        if "MaxEnvelopeSize" in str(reason):
-            return ErrorInfo(
-                UNREACHABLE,
-                f"{where}: request exceeds the server's MaxEnvelopeSize: "
-                f"lower ansible_psrp_max_envelope_size ({_short(str(reason))})",
             )
         return ErrorInfo(UNREACHABLE, f"{where}: WSMan fault {fcode}: {_short(str(reason))}")
 
