@@ -4,7 +4,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
@@ -73,6 +77,7 @@ class ActionModule(WinRMActionBase):
         "self_signed_valid_days": {"type": "int", "default": 730},
         "renew_before_days": {"type": "int", "default": 30},
         "allow_disconnect": {"type": "bool", "default": False},
+        "certificate_dest": {"type": "path"},
     }
     MUTUALLY_EXCLUSIVE = [
         ("certificate_thumbprint", "certificate_subject", "self_signed"),
@@ -190,6 +195,9 @@ class ActionModule(WinRMActionBase):
 
         result["listener"] = after.to_dict()
         result["certificate"] = certificate.to_dict() if certificate else {}
+        dest = args["certificate_dest"]
+        if dest and certificate and write_controller_file(dest, certificate.pem, context.check_mode):
+            result["changed"] = True
         if context.diff:
             result["diff"] = {"before": before, "after": after.to_dict()}
         return result
@@ -265,6 +273,27 @@ class ActionModule(WinRMActionBase):
         if created is None or not created.thumbprint:
             raise WinRMConfigError(f"{prefix}: New-SelfSignedCertificate returned no certificate")
         return created, True
+
+
+def write_controller_file(dest: str, text: str, check_mode: bool) -> bool:
+    """Write ``text`` to ``dest`` on the controller (atomically, mode 0644) when it differs."""
+    path = Path(dest).expanduser()
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    if check_mode:
+        return True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return True
 
 
 def _cn(subject: str) -> str:

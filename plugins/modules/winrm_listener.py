@@ -83,6 +83,11 @@ options:
     description: Replace a self-signed certificate that expires within this many days.
     type: int
     default: 30
+  certificate_dest:
+    description:
+      - A path on the controller to write the bound certificate to (PEM), for example to use it as
+        C(ansible_psrp_ca_cert). Written only when its content differs; counts as a change.
+    type: path
   allow_disconnect:
     description: Allow removing, disabling or moving the listener the play is connected through.
     type: bool
@@ -112,12 +117,11 @@ EXAMPLES = r"""
     self_signed: true
   register: https_listener
 
-- name: Trust that certificate on the controller
-  ansible.builtin.copy:
-    content: "{{ https_listener.certificate.pem }}"
-    dest: "{{ playbook_dir }}/certs/{{ inventory_hostname }}.pem"
-    mode: "0644"
-  delegate_to: localhost
+- name: Same, and keep the certificate on the controller to validate later connections
+  psremoting.core.winrm_listener:
+    transport: https
+    self_signed: true
+    certificate_dest: "{{ playbook_dir }}/certs/{{ inventory_hostname }}.pem"
 
 - name: HTTPS listener with the machine certificate issued by the enterprise CA
   psremoting.core.winrm_listener:
