@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -206,3 +207,83 @@ def test_service_safety() -> None:
     cert = ConnectionFacts("https", 5986, "certificate")
     assert service_change_problems(cert, {"auth_certificate": False})
     assert service_change_problems(ConnectionFacts(None, None, None), {"auth_basic": False}) == []
+
+
+def test_listener_in_use_behind_port_mapping() -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import WinRMConfigError
+    from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_listener import (
+        Listener,
+        check_connection_safety,
+    )
+
+    http = Listener("*", "HTTP", 5985)
+    other_http = Listener("IP:10.0.0.1", "HTTP", 8080)
+    listeners = [http, other_http]
+    # The play reaches port 35035 (NAT / winhost mapping): every HTTP listener may be the one in use.
+    mapped = ConnectionFacts("http", 35035, "ntlm")
+    with pytest.raises(WinRMConfigError, match="refusing to remove the HTTP listener on \\* port 5985"):
+        check_connection_safety(
+            mapped, http, removing=True, new_values={}, allow_disconnect=False, host="h", listeners=listeners
+        )
+    # The play's port names a listener: the other one is free to go.
+    direct = ConnectionFacts("http", 5985, "ntlm")
+    check_connection_safety(
+        direct,
+        other_http,
+        removing=True,
+        new_values={},
+        allow_disconnect=False,
+        host="h",
+        listeners=listeners,
+    )
+    with pytest.raises(WinRMConfigError, match="disable"):
+        check_connection_safety(
+            direct,
+            http,
+            removing=False,
+            new_values={"Enabled": False},
+            allow_disconnect=False,
+            host="h",
+            listeners=listeners,
+        )
+    check_connection_safety(
+        ConnectionFacts("https", 5986, "ntlm"),
+        http,
+        removing=True,
+        new_values={},
+        allow_disconnect=False,
+        host="h",
+        listeners=listeners,
+    )
+
+
+def test_sddl_from_permission_text() -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_session import (
+        sddl_from_permission,
+        session_from_ps,
+    )
+
+    text = "NT AUTHORITY\\NETWORK AccessDenied, BUILTIN\\Administrators AccessAllowed, CONTOSO\\ops AccessAllowed"
+    sddl = sddl_from_permission(text)
+    assert dacl_aces(sddl) == {
+        ("D", "GA", "S-1-5-2"),
+        ("A", "GA", "S-1-5-32-544"),
+        ("A", "GA", "CONTOSO\\OPS"),
+    }
+    assert sddl_from_permission("O:NSG:BAD:P(A;;GA;;;BA)") == "O:NSG:BAD:P(A;;GA;;;BA)"
+    real = session_from_ps(
+        {"Name": "x", "SecurityDescriptorSddl": "O:NSG:BAD:P(A;;GA;;;RM)", "Permission": text}
+    )
+    assert real["sddl"] == "O:NSG:BAD:P(A;;GA;;;RM)"  # Windows' own SDDL wins over the text
+
+
+def test_write_controller_file(tmp_path: Any) -> None:
+    from ansible_collections.psremoting.core.plugins.action.winrm_listener import write_controller_file
+
+    dest = tmp_path / "certs" / "web01.pem"
+    assert write_controller_file(str(dest), "PEM", check_mode=True) is True
+    assert not dest.exists()
+    assert write_controller_file(str(dest), "PEM", check_mode=False) is True
+    assert dest.read_text() == "PEM" and oct(dest.stat().st_mode & 0o777) == "0o644"
+    assert write_controller_file(str(dest), "PEM", check_mode=False) is False
+    assert [p.name for p in dest.parent.iterdir()] == ["web01.pem"]  # no temp files left
