@@ -267,3 +267,22 @@ def test_dollar_question_mark(run: Callable[[str], list[Any]]) -> None:
     script = "Get-Service W32Time | Out-Null\n$?\nGet-Service nope -ErrorAction SilentlyContinue\n$?\n"
     script += "try { throw 'x' } catch { }\n'after'"
     assert run(script) == [True, False, "after"]
+
+
+def test_process_block_streams_input(engine: Engine) -> None:
+    """Each input object reaches the process block before the next one is read."""
+    seen: list[str] = []
+
+    def feed() -> Any:
+        for item in ("a", "b"):
+            seen.append(f"read {item}")
+            yield item
+
+    script = "begin { 'begin' }\nprocess { \"got $input\" }\nend { 'end' }"
+    result = engine.script(script, input=feed())
+    assert result.output == ["begin", "got a", "got b", "end"]
+    assert seen == ["read a", "read b"]
+
+
+def test_process_block_without_input_runs_once(run: Callable[[str], list[Any]]) -> None:
+    assert run("& {\nprocess { 'once' }\n}") == ["once"]

@@ -295,19 +295,21 @@ class Evaluator:
         if set_under:
             run_scope.set("_", dollar_under)
             run_scope.set("PSItem", dollar_under)
-        inputs = list(input_iter) if input_iter is not None else []
-        run_scope.set("input", inputs)
         try:
             named_blocks = self._named_blocks(body)
             if named_blocks is not None:
-                yield from self._run_named_blocks(named_blocks, inputs, run_scope)
+                yield from self._run_named_blocks(named_blocks, input_iter, run_scope)
             else:
+                run_scope.set("input", list(input_iter) if input_iter is not None else [])
                 for stmt in body:
                     yield from self.exec_node(stmt, run_scope)
         except ReturnSignal:
             return
 
     def _named_blocks(self, body: list[Node]) -> dict[str, Node] | None:
+        top = self._toplevel_named_blocks(body)
+        if top is not None:
+            return top
         for stmt in body:
             if stmt.type == "script_block_body":
                 for sub in named(stmt):
@@ -319,16 +321,62 @@ class Evaluator:
                         return blocks
         return None
 
-    def _run_named_blocks(self, blocks: dict[str, Node], inputs: list[Any], scope: Scope) -> Iterator[Any]:
+    @staticmethod
+    def _toplevel_named_blocks(body: list[Node]) -> dict[str, Node] | None:
+        """The grammar reads a script's top-level ``begin { } process { } end { }`` as three
+        commands named begin/process/end with a script block argument; they are named blocks."""
+        statements: list[Node] = []
+        for stmt in body:
+            statements.extend(named(stmt) if stmt.type == "statement_list" else [stmt])
+        if not statements:
+            return None
+        blocks: dict[str, Node] = {}
+        for stmt in statements:
+            if stmt.type == "empty_statement":
+                continue
+            command = named(stmt)[0] if stmt.type == "pipeline" and len(named(stmt)) == 1 else None
+            while command is not None and command.type == "pipeline_chain" and len(named(command)) == 1:
+                command = named(command)[0]
+            if command is None or command.type != "command":
+                return None
+            parts = named(command)
+            if len(parts) != 2 or parts[0].type != "command_name":
+                return None
+            name = text_of(parts[0]).lower()
+            args = [a for a in named(parts[1]) if a.type != "command_argument_sep"]
+            block = args[0] if len(args) == 1 else None
+            while block is not None and block.type in _PASS_THROUGH and block.child_count == 1:
+                block = block.child(0)
+            if (
+                name not in ("begin", "process", "end", "dynamicparam")
+                or block is None
+                or (block.type != "script_block_expression")
+            ):
+                return None
+            inner = [c for c in named(block) if c.type == "script_block"]
+            blocks[name] = inner[0] if inner else block
+        return blocks or None
+
+    def _run_named_blocks(
+        self, blocks: dict[str, Node], input_iter: Iterator[Any] | None, scope: Scope
+    ) -> Iterator[Any]:
+        """begin once, process per input object as it arrives (once with $_ = $null when the
+        command gets no pipeline input), end once (about_Functions_Advanced_Methods)."""
         if "dynamicparam" in blocks:
             raise not_emulated("dynamicparam blocks")
+        scope.set("input", [])
         if "begin" in blocks:
             yield from self.exec_node(blocks["begin"], scope)
         if "process" in blocks:
-            for item in inputs or ([None] if not inputs else []):
+            items: Iterator[Any] = input_iter if input_iter is not None else iter([None])
+            for item in items:
+                self.ctx.check_stop()
                 scope.set("_", item)
                 scope.set("PSItem", item)
+                scope.set("input", [item] if input_iter is not None else [])
                 yield from self.exec_node(blocks["process"], scope)
+        elif input_iter is not None:
+            scope.set("input", list(input_iter))
         if "end" in blocks:
             yield from self.exec_node(blocks["end"], scope)
 
