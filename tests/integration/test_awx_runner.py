@@ -1,0 +1,203 @@
+"""The playbooks run unchanged under ansible-runner, the way AWX / AAP runs a job.
+
+AWX prepares a *private data directory* for every job and hands it to ansible-runner
+(https://ansible.readthedocs.io/projects/runner/en/latest/intro/#runner-input-directory-hierarchy):
+``project/`` (the synced SCM project), ``inventory/hosts`` (an executable script that prints the
+inventory as JSON), ``env/extravars`` (survey answers, job template extra vars and the extra vars a
+credential type injects) and ``env/envvars`` (environment a credential type injects). Runner writes
+``artifacts/<ident>/`` with ``stdout``, ``rc``, ``status`` and ``job_events/*.json``; AWX stores
+those events. Job slicing runs the same job with a ``--limit`` on disjoint host subsets.
+
+The credential here is injected exactly as the custom credential type in docs/awx.md renders it:
+``ansible_user``/``ansible_password``/``ansible_psrp_auth`` as extra vars, the CA bundle as a file
+whose path is in ``PSRP_CA_FILE``, read by the inventory's ``lookup('env', 'PSRP_CA_FILE')``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ansible_runner = pytest.importorskip("ansible_runner", reason="ansible-runner is not installed in this venv")
+
+pytestmark = pytest.mark.winhost(hosts="dc01,sql02,web01", preset="configured")
+
+REPO = Path(__file__).resolve().parents[2]
+COLLECTIONS = REPO / ".build"
+HOSTS = ("dc01", "sql02", "web01")
+# Host variables that the AWX credential supplies instead of the inventory.
+CREDENTIAL_VARS = ("ansible_user", "ansible_password", "ansible_psrp_auth", "ansible_psrp_ca_cert")
+
+
+def awx_inventory_script(winhost: Any) -> str:
+    """The winhost inventory as AWX writes it: a script printing ``--list`` JSON with ``_meta``."""
+    data = yaml.safe_load(Path(winhost.inventory_path).read_text(encoding="utf-8"))
+    windows = data["all"]["children"]["windows"]
+    hostvars = {
+        name: {k: v for k, v in hv.items() if k not in CREDENTIAL_VARS}
+        for name, hv in windows["hosts"].items()
+    }
+    listing = {
+        "all": {"children": ["ungrouped", "windows"]},
+        "ungrouped": {"hosts": []},
+        "windows": {
+            "hosts": sorted(hostvars),
+            "vars": {
+                "ansible_connection": "psremoting.core.psrp",
+                "ansible_psrp_ca_cert": "{{ lookup('env', 'PSRP_CA_FILE') }}",
+            },
+        },
+        "_meta": {"hostvars": hostvars},
+    }
+    return f"#!{sys.executable}\nprint({json.dumps(listing)!r})\n"
+
+
+def credential(winhost: Any) -> tuple[dict[str, Any], str]:
+    """(extra vars, CA bundle text) as the docs/awx.md credential type injects them."""
+    accounts = {(winhost.hostvars(h)["ansible_user"], winhost.hostvars(h)["ansible_password"]) for h in HOSTS}
+    assert len(accounts) == 1, "one AWX credential holds one account; winhost must give all hosts the same"
+    user, password = accounts.pop()
+    ca_file = Path(winhost.hostvars(HOSTS[0])["ansible_psrp_ca_cert"])
+    extra = {"ansible_user": user, "ansible_password": password, "ansible_psrp_auth": "ntlm"}
+    return extra, ca_file.read_text(encoding="utf-8")
+
+
+def private_data_dir(winhost: Any, tmp_path: Path, survey: dict[str, Any]) -> Path:
+    pdd = tmp_path / "pdd"
+    shutil.copytree(
+        REPO / "playbooks", pdd / "project" / "playbooks", ignore=shutil.ignore_patterns("inventory")
+    )
+    (pdd / "inventory").mkdir()
+    script = pdd / "inventory" / "hosts"
+    script.write_text(awx_inventory_script(winhost), encoding="utf-8")
+    script.chmod(stat.S_IRWXU)
+    (pdd / "env").mkdir()
+    extra, ca_text = credential(winhost)
+    ca_path = pdd / "env" / "tmp_psrp_ca.pem"  # AWX writes credential files into the job's private dir
+    ca_path.write_text(ca_text, encoding="utf-8")
+    (pdd / "env" / "extravars").write_text(yaml.safe_dump({**survey, **extra}), encoding="utf-8")
+    envvars = {
+        "PATH": winhost.env["PATH"],
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+        "ANSIBLE_PSRP_SESSION_DIR": str(tmp_path / "s"),
+        "PSRP_CA_FILE": str(ca_path),
+    }
+    if "KRB5_CONFIG" in winhost.env:
+        envvars["KRB5_CONFIG"] = winhost.env["KRB5_CONFIG"]
+    (pdd / "env" / "envvars").write_text(yaml.safe_dump(envvars), encoding="utf-8")
+    return pdd
+
+
+def job_kwargs(pdd: Path, ident: str, limit: str | None = None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "private_data_dir": str(pdd),
+        "playbook": "playbooks/invoke_command.yml",
+        "inventory": str(pdd / "inventory" / "hosts"),
+        "ident": ident,
+        "quiet": True,
+        "timeout": 120,
+    }
+    if limit:
+        kwargs["limit"] = limit
+    return kwargs
+
+
+def run_job(pdd: Path, ident: str, limit: str | None = None) -> Any:
+    return ansible_runner.run(**job_kwargs(pdd, ident, limit))
+
+
+def wait_sessions_closed(winhost: Any, timeout: float = 20.0) -> float:
+    """Seconds until no host has an open shell: each job's session broker closes its sessions when
+    the job's ansible-playbook process is gone (AWX runs every job as its own process)."""
+    start = time.monotonic()
+    while any(s["shells_open"] for s in winhost.all_stats().values()):
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"sessions still open {timeout}s after the job: {winhost.all_stats()}")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def events(runner: Any, kind: str) -> list[dict[str, Any]]:
+    return [e for e in runner.events if e.get("event") == kind]
+
+
+def run_block_results(runner: Any) -> dict[str, dict[str, Any]]:
+    """Per host: the invoke_command result of the per-host task, from the runner_on_ok events."""
+    return {
+        e["event_data"]["host"]: e["event_data"]["res"]
+        for e in events(runner, "runner_on_ok")
+        if e["event_data"].get("task") == "Run the script block on each host"
+    }
+
+
+SURVEY = {"command": "Get-Service", "parameters": {"Name": "W32time"}, "mode": "per_host", "batch_size": ""}
+
+
+def test_invoke_command_job_runs_under_ansible_runner(winhost: Any, tmp_path: Path) -> None:
+    pdd = private_data_dir(winhost, tmp_path, SURVEY)
+    r = run_job(pdd, "job1")
+    assert (r.status, r.rc) == ("successful", 0), r.stdout.read()
+
+    assert len(events(r, "playbook_on_start")) == 1
+    assert {e["event_data"]["host"] for e in events(r, "runner_on_ok")} == set(HOSTS)
+    (stats,) = events(r, "playbook_on_stats")
+    assert not stats["event_data"]["failures"] and not stats["event_data"]["dark"]
+    assert set(stats["event_data"]["ok"]) == set(HOSTS)
+
+    artifacts = pdd / "artifacts" / "job1"
+    assert "Invoke-Command results" in (artifacts / "stdout").read_text(encoding="utf-8")
+    saved = [json.loads(p.read_text(encoding="utf-8")) for p in (artifacts / "job_events").glob("*.json")]
+    assert {e["event"] for e in saved} >= {"playbook_on_start", "runner_on_ok", "playbook_on_stats"}
+
+    results = run_block_results(r)
+    assert set(results) == set(HOSTS)
+    for host, res in results.items():
+        assert [o["PSComputerName"] for o in res["output"]] == [host]
+        # Enums convert to {Type, String, Value} (plugin_utils/_clixml.py).
+        assert [(o["Name"], o["Status"]["String"]) for o in res["output"]] == [("W32Time", "Running")]
+    # The credential's password came in through env/extravars; it must not show in job output.
+    password = winhost.hostvars(HOSTS[0])["ansible_password"]
+    assert password not in (artifacts / "stdout").read_text(encoding="utf-8")
+    assert not any(password in json.dumps(e) for e in saved)
+    # A job leaves no session behind on the hosts (no leaked wsmprovhost / shell quota).
+    wait_sessions_closed(winhost)
+
+
+def test_job_slices_touch_only_their_hosts(winhost: Any, tmp_path: Path) -> None:
+    """AWX job slicing: the same job with disjoint --limit subsets covers every host once.
+
+    AWX launches the slices as separate jobs of a workflow that run at the same time, so the two
+    runs here are concurrent (each with its own ansible-playbook process and session broker).
+    """
+    pdd = private_data_dir(winhost, tmp_path, SURVEY)
+    slices = {"slice1": "dc01", "slice2": "sql02:web01"}
+    started = {
+        ident: ansible_runner.run_async(**job_kwargs(pdd, ident, limit)) for ident, limit in slices.items()
+    }
+    touched: dict[str, set[str]] = {}
+    for ident, (thread, r) in started.items():
+        thread.join(180)
+        assert (r.status, r.rc) == ("successful", 0), r.stdout.read()
+        touched[ident] = {e["event_data"]["host"] for e in r.events if e["event_data"].get("host")}
+        assert set(run_block_results(r)) == touched[ident]
+    assert touched == {"slice1": {"dc01"}, "slice2": {"sql02", "web01"}}
+    assert touched["slice1"] | touched["slice2"] == set(HOSTS)
+
+
+def test_bad_survey_answer_fails_before_contacting_hosts(winhost: Any, tmp_path: Path) -> None:
+    pdd = private_data_dir(winhost, tmp_path, {**SURVEY, "mode": "sideways"})
+    wait_sessions_closed(winhost)  # earlier jobs' brokers finish closing their sessions first
+    winhost.reset_stats()
+    r = run_job(pdd, "bad")
+    assert r.status == "failed" and r.rc != 0
+    failed = [e["event_data"]["res"].get("msg", "") for e in events(r, "runner_on_failed")]
+    assert any("mode" in m and "sideways" in m for m in failed), failed
+    assert all(s["wsman_requests_total"] == 0 for s in winhost.all_stats().values())
