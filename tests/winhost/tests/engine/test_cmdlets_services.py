@@ -131,3 +131,12 @@ def test_get_process_missing(engine: Engine) -> None:
         err.FullyQualifiedErrorId
         == "NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand"
     )
+
+
+def test_set_service_rejects_unknown_startup_type(engine: Engine, machine: Machine) -> None:
+    result = engine.script("Set-Service -Name Spooler -StartupType Sometimes")
+    assert result.failure is not None
+    assert result.failure.FullyQualifiedErrorId == (
+        "CannotConvertArgumentNoMessage,Microsoft.PowerShell.Commands.SetServiceCommand"
+    )
+    assert machine.services["Spooler"].start_type == "Automatic"

@@ -319,6 +319,35 @@ def restart_service_cmd(call: CommandCall) -> Iterator[Any]:
             yield service_object(machine, svc)
 
 
+def _bad_enum(call: CommandCall, param: str, type_name: str, names: str) -> Exception:
+    value = to_string(call.get(param))
+    return call.fail(
+        f'Cannot bind parameter \'{param}\'. Cannot convert value "{value}" to type "{type_name}". Error: '
+        f'"Unable to match the identifier name {value} to a valid enumerator name. Specify one of the following '
+        f'enumerator names and try again:\r\n{names}"',
+        "CannotConvertArgumentNoMessage",
+        ErrorCategory.InvalidArgument,
+        exception_type="System.Management.Automation.ParameterBindingException",
+    )
+
+
+def _startup_type(call: CommandCall) -> str:
+    """-StartupType is Microsoft.PowerShell.Commands.ServiceStartupType (Automatic, Manual, Disabled,
+    AutomaticDelayedStart in 5.1: winhost records AutomaticDelayedStart as Automatic)."""
+    mode = to_string(call.get("StartupType")).lower()
+    if mode == "automaticdelayedstart":
+        mode = "automatic"
+    for name in ("Automatic", "Manual", "Disabled", "Boot", "System"):
+        if name.lower() == mode:
+            return name
+    raise _bad_enum(
+        call,
+        "StartupType",
+        "Microsoft.PowerShell.Commands.ServiceStartupType",
+        "Boot, System, Automatic, Manual, Disabled, AutomaticDelayedStart",
+    )
+
+
 @cmdlet(
     "Set-Service",
     [
@@ -349,19 +378,19 @@ def set_service_cmd(call: CommandCall) -> Iterator[Any]:
                 )
     else:
         targets = list(_targets(call))
+    start_type = _startup_type(call) if call.has("StartupType") else None
+    if call.has("Status") and to_string(call.get("Status")).lower() not in ("running", "stopped", "paused"):
+        raise _bad_enum(
+            call, "Status", "System.ServiceProcess.ServiceControllerStatus", "Running, Stopped, Paused"
+        )
     for svc in targets:
         if not call.should_process(f"{svc.display_name} ({svc.name})", "Set-Service"):
             continue
         with machine.lock:
             if call.has("DisplayName"):
                 svc.display_name = call.string("DisplayName") or svc.display_name
-            if call.has("StartupType"):
-                mode = to_string(call.get("StartupType"))
-                if mode.lower() == "automaticdelayedstart":
-                    mode = "Automatic"
-                svc.start_type = ServiceStartMode[
-                    next(m for m in ServiceStartMode.__members__ if m.lower() == mode.lower())
-                ].name
+            if start_type is not None:
+                svc.start_type = start_type
         if call.has("Status"):
             status = to_string(call.get("Status")).lower()
             try:
