@@ -147,13 +147,13 @@ def test_dropped_receive_fails_clearly_and_never_runs_twice(
         + "- raw: Write-Output next\n  register: after\n",
     )
     rc, data, out = _run(winhost, session_dir, pb)
-    warm, _inject, dropped, after = _results(data)
+    _warm, _inject, dropped, after = _results(data)
     assert dropped.get("unreachable") is True, out
     assert "closed the connection" in dropped["msg"] and "not sent again" in dropped["msg"]
     assert "Traceback" not in out
     assert after.get("stdout_lines") == ["next"], out
     assert _read_counter(winhost, session_dir, tmp_path, "drop") == ["run"]  # exactly once
-    assert rc == 0 or rc == 4, out
+    assert rc in {0, 4}, out
 
 
 def test_http_503_burst_is_retried_with_backoff(winhost: Any, session_dir: str, tmp_path: Path) -> None:
@@ -190,7 +190,7 @@ def test_http_503_burst_beyond_retries_fails_clearly(winhost: Any, session_dir: 
         + _fault_task(winhost, "http-error", 503, count=5)
         + "- raw: Write-Output never\n  ignore_unreachable: true\n  register: r\n",
     )
-    rc, data, out = _run(
+    _rc, data, out = _run(
         winhost,
         session_dir,
         pb,
@@ -210,7 +210,7 @@ def test_http_500_burst_while_opening_is_retried(winhost: Any, session_dir: str,
     is retried within reconnection_retries."""
     winhost.http_error(HOST, 500, count=2)
     pb = _playbook(tmp_path, _count_task("500open"))
-    rc, data, out = _run(
+    rc, _data, out = _run(
         winhost,
         session_dir,
         pb,
@@ -237,7 +237,7 @@ def test_http_500_on_a_command_is_reported_not_repeated(
         + "  ignore_unreachable: true\n  register: failed\n"
         + _count_task("500cmd"),
     )
-    rc, data, out = _run(winhost, session_dir, pb, ANSIBLE_PSRP_RECONNECTION_RETRIES="3")
+    _rc, data, out = _run(winhost, session_dir, pb, "-e", "ansible_psrp_reconnection_retries=3")
     failed, after = _results(data)[2:4]
     assert failed.get("unreachable") is True and "HTTP 500" in failed["msg"], out
     assert after.get("stdout_lines") == ["counted"], out
@@ -286,7 +286,7 @@ def test_shell_killed_server_side_is_recreated(winhost: Any, session_dir: str, t
         tmp_path,
         "- raw: Write-Output before\n" + _fault_task(winhost, "kill-shells") + _count_task("killed"),
     )
-    rc, data, out = _run(winhost, session_dir, pb, "-v")
+    rc, _data, out = _run(winhost, session_dir, pb, "-v")
     assert rc == 0, out
     assert winhost.stats(HOST)["wsman_requests"]["Create"] == 2
     assert "was lost" in out
@@ -334,7 +334,7 @@ def test_max_envelope_size_lower_than_the_clients(winhost: Any, session_dir: str
     machine.wsman.service.max_envelope_size_kb = 32
     machine.notify("wsman")
     try:
-        rc, data, out = _run(winhost, session_dir, pb)
+        _rc, data, out = _run(winhost, session_dir, pb)
     finally:
         machine.wsman.service.max_envelope_size_kb = old
         machine.notify("wsman")
@@ -345,6 +345,6 @@ def test_max_envelope_size_lower_than_the_clients(winhost: Any, session_dir: str
 
 
 def _seconds(stamp: str) -> float:
-    from datetime import datetime  # noqa: PLC0415
+    from datetime import datetime
 
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()

@@ -163,8 +163,7 @@ def test_twenty_forks_share_one_session(winhost: Any, tmp_path: Path) -> None:
     assert requests["Command"] == 20
     pb2 = tmp_path / "read.yml"
     pb2.write_text(
-        "- hosts: alias00\n  gather_facts: false\n  tasks:\n"
-        "    - raw: Get-Content -Path C:\\forks.txt\n",
+        "- hosts: alias00\n  gather_facts: false\n  tasks:\n    - raw: Get-Content -Path C:\\forks.txt\n",
         encoding="utf-8",
     )
     rc, data, out = _run(winhost, inv_path, pb2)

@@ -1,0 +1,212 @@
+"""Secrets never leak: not in output, logs, the broker's session directory, temp files or errors.
+
+The test plants unique secrets (the connection password of a fresh account, a wrong password, a
+SecureString value and a PSCredential password sent through ``invoke_command``), runs playbooks
+at ``-vvvvvv`` with ``ANSIBLE_LOG_PATH`` set and ``HOME``/``TMPDIR`` pointing into a scratch
+directory, then searches every byte the run produced for each secret in UTF-8, UTF-16-LE and
+base64 form. The secrets themselves are only given in a vars file outside the searched tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
+
+
+def _forms(secret: str) -> list[bytes]:
+    raw = secret.encode("utf-8")
+    return [
+        raw,
+        secret.encode("utf-16-le"),
+        base64.b64encode(raw),
+        base64.b64encode(secret.encode("utf-16-le")),
+    ]
+
+
+def _scan(blobs: dict[str, bytes], secrets: dict[str, str]) -> list[str]:
+    leaks = []
+    for where, data in blobs.items():
+        for label, secret in secrets.items():
+            for form in _forms(secret):
+                if form in data:
+                    leaks.append(f"{label} found in {where}")
+                    break
+    return leaks
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    blobs: dict[str, bytes] = {}
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            try:
+                blobs[str(path)] = path.read_bytes()
+            except OSError:
+                continue
+    return blobs
+
+
+def test_secrets_never_leak_at_maximum_verbosity(winhost: Any, tmp_path: Path) -> None:
+    secrets = {
+        "connection password": f"PwConn-{uuid.uuid4().hex}",
+        "wrong password": f"PwWrong-{uuid.uuid4().hex}",
+        "SecureString value": f"PwSecure-{uuid.uuid4().hex}",
+        "PSCredential password": f"PwCred-{uuid.uuid4().hex}",
+    }
+    # A fresh administrator whose password is the planted secret.
+    from winhost.engine.model import Account
+
+    machine = winhost.machine("dc01")
+    machine.accounts["sec-user"] = Account(
+        name="sec-user", password=secrets["connection password"], groups=["Administrators"]
+    )
+    machine.notify("accounts")
+
+    scratch = tmp_path / "scratch"  # everything the run writes lands here and is searched
+    for sub in ("home", "tmp"):
+        (scratch / sub).mkdir(parents=True)
+    sessions = Path(tempfile.mkdtemp(prefix="psrpsec-", dir="/tmp"))  # short: Unix socket path limit
+    private = tmp_path / "private"  # user input holding the secrets (not searched)
+    private.mkdir()
+
+    inventory = yaml.safe_load(Path(winhost.inventory_path).read_text(encoding="utf-8"))
+    hosts = inventory["all"]["children"]["windows"]["hosts"]
+    base = dict(hosts["dc01"])
+    base.pop("ansible_password")
+    hosts.clear()
+    hosts["good"] = dict(base, ansible_user="sec-user")
+    hosts["bad"] = dict(base, ansible_user="sec-user")
+    inv_path = private / "inventory.yml"
+    inv_path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    (private / "host_vars").mkdir()
+    (private / "host_vars" / "good.yml").write_text(
+        yaml.safe_dump({"ansible_password": secrets["connection password"]}), encoding="utf-8"
+    )
+    (private / "host_vars" / "bad.yml").write_text(
+        yaml.safe_dump({"ansible_password": secrets["wrong password"]}), encoding="utf-8"
+    )
+    vars_path = private / "secrets.yml"
+    vars_path.write_text(
+        yaml.safe_dump(
+            {"secure_value": secrets["SecureString value"], "cred_password": secrets["PSCredential password"]}
+        ),
+        encoding="utf-8",
+    )
+    playbook = private / "pb.yml"
+    playbook.write_text(
+        """
+- hosts: good
+  gather_facts: false
+  tasks:
+    - raw: Write-Output raw-ok
+    - ansible.windows.win_ping:
+    - psremoting.core.invoke_command:
+        script: |
+          param($Token, $Cred)
+          Write-Output ("user=" + $Cred.UserName)
+        sensitive_parameters:
+          - name: Token
+            value: "{{ secure_value }}"
+          - name: Cred
+            username: svc-account
+            password: "{{ cred_password }}"
+      register: sensitive
+    - psremoting.core.invoke_command:
+        command: Get-Service
+        parameters: {Name: NoSuchService}
+        sensitive_parameters:
+          - name: Credential
+            username: svc-account
+            password: "{{ cred_password }}"
+      ignore_errors: true
+- hosts: bad
+  gather_facts: false
+  tasks:
+    - raw: Write-Output never
+      ignore_unreachable: true
+""",
+        encoding="utf-8",
+    )
+    log_path = scratch / "ansible.log"
+    env = dict(winhost.env)
+    env.update(
+        {
+            "HOME": str(scratch / "home"),
+            "TMPDIR": str(scratch / "tmp"),
+            "ANSIBLE_LOCAL_TEMP": str(scratch / "tmp"),
+            "ANSIBLE_LOG_PATH": str(log_path),
+            "ANSIBLE_PSRP_SESSION_DIR": str(sessions),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        }
+    )
+    proc = subprocess.run(
+        ["ansible-playbook", "-vvvvvv", "-i", str(inv_path), str(playbook), "-e", f"@{vars_path}"],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+        cwd=str(scratch),
+    )
+    out = proc.stdout.decode("utf-8", "replace")
+    # The run did what it should: the good host worked, the bad one was unreachable.
+    assert "raw-ok" in out and "user=svc-account" in out, out[-4000:]
+    assert "authentication failed" in out, out[-4000:]
+    assert log_path.exists() and log_path.stat().st_size > 0
+    assert "persistent sessions unavailable" not in out
+    assert list(sessions.glob("broker-*.log")), "the broker did not run"
+
+    blobs = {"stdout": proc.stdout, "stderr": proc.stderr}
+    blobs.update(_tree(scratch))
+    blobs.update(_tree(sessions))
+    leaks = _scan(blobs, secrets)
+    assert not leaks, leaks
+    # the check can fail: the vars file we wrote does contain them
+    assert _scan(_tree(private), secrets)
+    json.dumps(leaks)  # keep the list serialisable for the report
+
+
+def test_session_directory_and_socket_permissions(winhost: Any, tmp_path: Path) -> None:
+    """Session dir 0700, socket and log 0600, even with a permissive umask."""
+    sessions = Path(tempfile.mkdtemp(prefix="psrpsec-", dir="/tmp")) / "s"
+    pb = tmp_path / "pb.yml"
+    pb.write_text(
+        "- hosts: dc01\n  gather_facts: false\n  tasks:\n    - raw: Write-Output x\n", encoding="utf-8"
+    )
+    env = dict(winhost.env, ANSIBLE_PSRP_SESSION_DIR=str(sessions))
+    code = (
+        "import os, subprocess, sys; os.umask(0); "
+        "sys.exit(subprocess.run(sys.argv[1:], env=os.environ).returncode)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "ansible-playbook", "-i", str(winhost.inventory_path), str(pb)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    seen: dict[str, int] = {}
+    try:
+        while proc.poll() is None:
+            for path in sessions.glob("broker-*") if sessions.exists() else []:
+                try:
+                    seen[path.suffix] = path.stat().st_mode & 0o777
+                except FileNotFoundError:
+                    continue
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert sessions.stat().st_mode & 0o777 == 0o700
+    assert seen.get(".sock") == 0o600, seen
+    assert seen.get(".log") == 0o600, seen
+    assert seen.get(".lock") == 0o600, seen
