@@ -141,3 +141,27 @@ def test_set_wsman_quick_config(engine: Engine, machine: Machine) -> None:
     https = machine.wsman.find_listener("*", "HTTPS")
     assert https is not None
     assert https.certificate_thumbprint in machine.cert_store
+
+
+def test_format_table_and_out_string(run: Callable[[str], list[Any]]) -> None:
+    (text,) = run("Get-Service W32Time, WinRM | Format-Table | Out-String")
+    lines = text.split("\r\n")
+    assert lines[1].split() == ["Status", "Name", "DisplayName"]
+    assert lines[3].split()[:2] == ["Running", "W32Time"]
+    (listing,) = run("Get-Service W32Time | Format-List -Property Name, Status | Out-String")
+    assert "Name   : W32Time" in listing
+    assert "Status : Running" in listing
+    (direct,) = run("Get-Service W32Time | Out-String")
+    assert "W32Time" in direct and "Windows Time" in direct
+
+
+def test_convertto_securestring_plaintext(engine: Engine, machine: Machine) -> None:
+    engine.ok(
+        "$pw = ConvertTo-SecureString 'P@ssw0rd!' -AsPlainText -Force\n"
+        "New-LocalUser -Name svc1 -Password $pw | Out-Null\n"
+        "$cred = New-Object System.Management.Automation.PSCredential('svc1', $pw)\n"
+        "if ($cred.GetNetworkCredential().Password -ne 'P@ssw0rd!') { throw 'bad' }"
+    )
+    assert machine.accounts["svc1"].password == "P@ssw0rd!"
+    result = engine.script("ConvertTo-SecureString 'x' -AsPlainText")
+    assert result.failure is not None

@@ -1158,6 +1158,14 @@ class Evaluator:
                 return [self.eval(type_node, scope), self.eval(operand.children[-1], scope)]
         return [self.eval(node, scope)]
 
+    def _ex_argument_list(self, node: Node, scope: Scope) -> Any:
+        """``New-Object T('a', $b)``: a parenthesized argument list used as a command argument."""
+        args: list[Any] = []
+        for lst in named(node):
+            for arg in named(lst):
+                args.extend(self._method_argument(arg, scope))
+        return args
+
     def _ex_element_access(self, node: Node, scope: Scope) -> Any:
         parts = named(node)
         target = self.eval(parts[0], scope)

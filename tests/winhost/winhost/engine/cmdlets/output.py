@@ -180,7 +180,18 @@ def out_null(call: CommandCall) -> Iterator[Any]:
 @cmdlet("Out-String", [Param("InputObject"), Param("Stream", switch=True), Param("Width")], module=UTILITY)
 def out_string(call: CommandCall) -> Iterator[Any]:
     """Formats objects as text; winhost renders the ToString() form, one object per line."""
-    lines = [to_string(v) for v in call.each("InputObject")]
+    from winhost.engine.cmdlets.utility import FormattedText, format_table
+    from winhost.engine.context import CommandCall as _Call
+
+    values = list(call.each("InputObject"))
+    if (
+        values
+        and not all(isinstance(v, FormattedText) for v in values)
+        and any(not isinstance(v, str | int | float | bool) and v is not None for v in values)
+    ):
+        # Out-String formats objects with their default view, like Out-Default does.
+        values = list(format_table(_Call(call.ctx, call.spec, {"InputObject": values}, call.scope)))
+    lines = [to_string(v) for v in values]
     if call.switch("Stream"):
         yield from lines
     else:

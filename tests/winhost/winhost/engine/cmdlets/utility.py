@@ -560,10 +560,8 @@ def new_object_cmd(call: CommandCall) -> Iterator[Any]:
         yield {}
         return
     if type_name in ("system.management.automation.pscredential", "pscredential"):
-        from psrpcore.types import PSCredential
-
         args = as_list(call.get("ArgumentList"))
-        yield PSCredential(UserName=to_string(args[0]), Password=args[1])
+        yield credential_object(to_string(args[0]), args[1])
         return
     raise not_emulated(f"New-Object -TypeName {call.string('TypeName')}")
 
@@ -776,3 +774,153 @@ def set_strict_mode(call: CommandCall) -> Iterator[Any]:
     """Accepted and recorded in $__StrictMode; winhost does not apply strict-mode checks."""
     call.scope.set("__StrictMode", "Off" if call.switch("Off") else call.string("Version"))
     return iter(())
+
+
+# -- formatting -----------------------------------------------------------------------------------
+
+#: Default table columns of the types PowerShell's format.ps1xml gives a table view.
+DEFAULT_COLUMNS = {
+    "System.ServiceProcess.ServiceController": ["Status", "Name", "DisplayName"],
+    "System.Diagnostics.Process": ["Handles", "Id", "ProcessName"],
+    "System.IO.FileInfo": ["Mode", "LastWriteTime", "Length", "Name"],
+    "System.IO.DirectoryInfo": ["Mode", "LastWriteTime", "Length", "Name"],
+    "Microsoft.WSMan.Management.WSManConfigLeafElement": ["Type", "Name", "SourceOfValue", "Value"],
+    "Microsoft.WSMan.Management.WSManConfigContainerElement": ["Type", "Keys", "Name"],
+    "System.Security.Cryptography.X509Certificates.X509Certificate2": ["Thumbprint", "Subject"],
+}
+
+
+class FormattedText(str):
+    """Text produced by Format-Table/Format-List: Out-String passes it through unchanged.
+
+    Windows sends Format-* output as internal FormatStartData/FormatEntryData objects; winhost sends
+    the rendered lines as strings (documented in SCRIPT_SUBSET.md)."""
+
+
+def _columns(item: Any, requested: list[Any] | None) -> list[str]:
+    if requested:
+        props = all_properties(item)
+        out: list[str] = []
+        for spec in requested:
+            pattern = to_string(spec)
+            out.extend(k for k in props if like(k, pattern) and k not in out)
+        return out
+    for name in type_names(item):
+        if name in DEFAULT_COLUMNS:
+            return DEFAULT_COLUMNS[name]
+    return list(all_properties(item))[:5] if isinstance(item, PSObject | dict) else []
+
+
+def _cell(item: Any, column: str) -> str:
+    return to_string(get_property(item, column)[1])
+
+
+@cmdlet(
+    "Format-Table",
+    [
+        Param("Property", position=0),
+        Param("AutoSize", switch=True),
+        Param("InputObject"),
+        Param("HideTableHeaders", switch=True),
+        Param("Wrap", switch=True),
+    ],
+    module=UTILITY,
+    aliases=("ft",),
+)
+def format_table(call: CommandCall) -> Iterator[Any]:
+    items = list(call.each("InputObject"))
+    if not items:
+        return
+    scalars = [i for i in items if not isinstance(i, PSObject | dict)]
+    if scalars and len(scalars) == len(items):
+        yield from (FormattedText(to_string(i)) for i in items)
+        return
+    columns = _columns(items[0], as_list(call.get("Property")) if call.has("Property") else None)
+    rows = [[_cell(i, c) for c in columns] for i in items]
+    widths = [max([len(c)] + [len(r[n]) for r in rows]) for n, c in enumerate(columns)]
+    lines = [""]
+    if not call.switch("HideTableHeaders"):
+        lines.append(" ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+        lines.append(" ".join(("-" * len(c)).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    lines.extend(" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+    lines.append("")
+    yield from (FormattedText(line) for line in lines)
+
+
+@cmdlet("Format-List", [Param("Property", position=0), Param("InputObject")], module=UTILITY, aliases=("fl",))
+def format_list(call: CommandCall) -> Iterator[Any]:
+    for item in call.each("InputObject"):
+        if not isinstance(item, PSObject | dict):
+            yield FormattedText(to_string(item))
+            continue
+        requested = as_list(call.get("Property")) if call.has("Property") else ["*"]
+        columns = _columns(item, requested)
+        width = max((len(c) for c in columns), default=0)
+        yield FormattedText("")
+        for column in columns:
+            yield FormattedText(f"{column.ljust(width)} : {_cell(item, column)}")
+    yield FormattedText("")
+
+
+@cmdlet(
+    "ConvertTo-SecureString",
+    [
+        Param("String", position=0),
+        Param("AsPlainText", switch=True),
+        Param("Force", switch=True),
+        Param("Key"),
+        Param("SecureKey"),
+    ],
+    module="Microsoft.PowerShell.Security",
+)
+def convertto_securestring(call: CommandCall) -> Iterator[Any]:
+    """Only ``-AsPlainText -Force`` (DPAPI-encrypted input is not emulated)."""
+    if not call.switch("AsPlainText"):
+        raise not_emulated("ConvertTo-SecureString from DPAPI-encrypted text")
+    if not call.switch("Force"):
+        raise call.fail(
+            "The system cannot protect plain text input. To suppress this warning and convert the plain text to a "
+            "SecureString, reissue the command specifying the Force parameter.",
+            "ImportSecureString_InvalidArgument",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.ArgumentException",
+        )
+    yield SecureText(call.string("String") or "")
+
+
+class SecureText:
+    """A SecureString made in the runspace; cmdlets read it with decrypt(), str() hides it."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def decrypt(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return "System.Security.SecureString"
+
+    def __repr__(self) -> str:
+        return "SecureText(***)"
+
+
+def credential_object(user: str, password: Any) -> PSObject:
+    """System.Management.Automation.PSCredential made in the runspace (UserName, Password and
+    GetNetworkCredential())."""
+    cred = new_object(
+        ["System.Management.Automation.PSCredential", "System.Object"],
+        {"UserName": user, "Password": password},
+        to_string_value="System.Management.Automation.PSCredential",
+    )
+
+    def network_credential(*_a: Any) -> Any:
+        plain = password.decrypt() if hasattr(password, "decrypt") else to_string(password)
+        domain, _, name = user.rpartition("\\")
+        return new_object(
+            ["System.Net.NetworkCredential", "System.Object"],
+            {"UserName": name, "Password": plain, "Domain": domain},
+            to_string_value="System.Net.NetworkCredential",
+        )
+
+    cred._winhost_methods = {"getnetworkcredential": network_credential}
+    return cred
