@@ -56,6 +56,8 @@ RETRY_STATUSES = frozenset({425, 429, 503})
 MAX_BACKOFF = 30.0
 # Bytes of WSMan responses one pipeline may return before it is stopped (controller memory bound).
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+# Smallest cap on one HTTP response body (see _TransportGuard._cap_response).
+MIN_RESPONSE_LIMIT = 16 * 1024 * 1024
 
 
 def _install_string_fallback() -> None:
@@ -99,6 +101,12 @@ class _TransportGuard:
 
     def __init__(self, transport: Any, retries: int, backoff: float, host_label: str) -> None:
         self._send = transport.send
+        self._transport = transport
+        # A legitimate response is at most one envelope (plus encryption framing); anything far
+        # larger is refused before it is read into memory.
+        self.max_response = max(
+            MIN_RESPONSE_LIMIT, 2 * int(getattr(transport, "max_envelope_size", 0) or 0) + 65536
+        )
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
         self.host_label = host_label
@@ -107,6 +115,9 @@ class _TransportGuard:
         transport.send = self.send
 
     def send(self, message: bytes, **kwargs: Any) -> bytes:
+        if self._transport.session is None:
+            self._transport.session = self._transport._build_session()
+            self._transport.session.hooks["response"].insert(0, self._cap_response)
         attempt = 0
         while True:
             try:
@@ -125,6 +136,26 @@ class _TransportGuard:
                 continue
             self.received += len(response or b"")
             return response
+
+
+    def _cap_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """requests response hook (runs before the body is read): refuse oversized bodies."""
+        limit = self.max_response
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            response.close()
+            raise ResponseTooLarge(f"the server sent a response of {length} bytes (limit {limit})")
+        data = response.raw.read(limit + 1, decode_content=True) if response.raw is not None else b""
+        if len(data) > limit:
+            response.close()
+            raise ResponseTooLarge(f"the server sent a response larger than {limit} bytes")
+        response._content = data
+        response._content_consumed = True
+        return response
+
+
+class ResponseTooLarge(Exception):
+    """An HTTP response body is far larger than any WSMan envelope may be."""
 
 
 class OutputLimitExceeded(Exception):

@@ -120,6 +120,15 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
             )
         return ErrorInfo(UNREACHABLE, f"{where}: TLS handshake failed: {_short(text)}")
 
+    if "ResponseTooLarge" in names:
+        return ErrorInfo(UNREACHABLE, f"{where}: refused a malformed server response: {_short(text)}")
+    if ("ParseError" in names or "XMLSyntaxError" in names) and type(exc).__name__ != "WinRMTransportError":
+        return ErrorInfo(
+            UNREACHABLE,
+            f"{where}: the server's response is not valid WS-Management XML ({_short(str(exc))}); "
+            "check that the endpoint is a WinRM listener (ansible_port, ansible_psrp_path)",
+        )
+
     # HTTP status
     code = getattr(exc, "code", None)
     if type(exc).__name__ == "WinRMTransportError" and isinstance(code, int):

@@ -110,7 +110,8 @@ class ConnectionSettings:
     user: str | None
     auth: str
     configuration_name: str
-    wsman_kwargs: Mapping[str, Any]  # pypsrp WSMan(**kwargs); holds the password: never log it
+    # pypsrp WSMan(**kwargs); holds the password: kept out of repr() so it never reaches a log
+    wsman_kwargs: Mapping[str, Any] = dataclasses.field(repr=False)
     session: SessionSettings
     warnings: tuple[str, ...] = ()
 
