@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: session_configuration
 short_description: Register, change, enable, disable or remove PowerShell session configurations (incl. JEA)
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Manages a session configuration (endpoint) with C(Register-PSSessionConfiguration),
     C(Set-PSSessionConfiguration), C(Enable-PSSessionConfiguration), C(Disable-PSSessionConfiguration) and
@@ -71,10 +71,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports the change it would make without making it.
   diff_mode:
     support: full
+    description: Returns C(before) and C(after) in C(diff).
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 notes:
   - A configuration change is effective for new sessions after WinRM restarts; the module returns
     C(restart_required) rather than restarting WinRM under its own session. Use

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: winrm_client
 short_description: Configure the WinRM client of a Windows host (TrustedHosts, client authentication)
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - For Windows hosts that open remote sessions themselves (jump hosts, hosts running C(Invoke-Command)).
   - Adds, removes or replaces entries of C(WSMan:\localhost\Client\TrustedHosts), keeping other entries, and
@@ -50,10 +50,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports the change it would make without making it.
   diff_mode:
     support: full
+    description: Returns C(before) and C(after) in C(diff).
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 notes:
   - TrustedHosts only tells the client that it may send NTLM credentials to a host it cannot authenticate;
     prefer Kerberos or HTTPS with a trusted certificate.

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: winrm_endpoint_check
 short_description: Check from the controller that a WinRM listener answers and its certificate validates
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Runs on the controller only; it opens no session to the host and sends no credentials.
   - Connects to the listener, for HTTPS validates the server certificate against I(ca_pem), I(ca_path) or the
@@ -61,10 +61,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Only reads; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to compare; the module changes nothing.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the controller; talks to the listener over the network.
 """
 
 EXAMPLES = r"""

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: winrm_firewall
 short_description: Manage the inbound firewall rules of the WinRM ports per profile and remote scope
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Manages two inbound TCP rules per transport, named as Windows names its own HTTP rules,
     C(WINRM-<TRANSPORT>-In-TCP) for the Domain and Private profiles and C(WINRM-<TRANSPORT>-In-TCP-PUBLIC)
@@ -55,10 +55,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports the change it would make without making it.
   diff_mode:
     support: full
+    description: Returns C(before) and C(after) in C(diff).
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 notes:
   - A narrower I(remote_address) may exclude the controller itself; the module cannot know the controller's
     address as the host sees it.

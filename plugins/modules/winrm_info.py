@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: winrm_info
 short_description: Read the WinRM configuration of a Windows host
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Returns the WinRM service and client settings, listeners with their certificates (as PEM), the WinRM
     firewall rules, the session configurations and the WinRM Group Policy values, without changing anything.
@@ -23,10 +23,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to compare; the module changes nothing.
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 """
 
 EXAMPLES = r"""

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: winrm_listener
 short_description: Manage WinRM HTTP and HTTPS listeners and their certificates
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Creates, updates or removes a WinRM listener (C(winrm/config/Listener)) with
     C(New-WSManInstance), C(Set-WSManInstance) and C(Remove-WSManInstance).
@@ -95,10 +95,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports the change it would make without making it.
   diff_mode:
     support: full
+    description: Returns C(before) and C(after) in C(diff).
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 notes:
   - Changes take effect at once; no WinRM restart is needed.
   - The certificate's private key never leaves the host; only the public certificate is returned.

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: winrm_service
 short_description: Configure the WinRM service (authentication, encryption, quotas) and its start mode
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Sets WinRM service settings on the C(WSMan:) drive with C(Set-Item) and the service start mode and
     state with C(Set-Service), C(Start-Service), C(Stop-Service) and C(Restart-Service).
@@ -79,14 +79,19 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports the change it would make without making it.
   diff_mode:
     support: full
+    description: Returns C(before) and C(after) in C(diff).
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 seealso:
   - module: psremoting.core.winrm_client
   - module: psremoting.core.winrm_info
   - name: about_WSMan_Provider
+    description: The WSMan provider and its configuration tree.
     link: https://learn.microsoft.com/powershell/module/microsoft.wsman.management/about/about_wsman_provider
 """
 
