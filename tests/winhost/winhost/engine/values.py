@@ -6,10 +6,20 @@ import datetime
 import enum
 import fnmatch
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from psrpcore.types import PSCustomObject, PSDouble, PSEnumBase, PSFlagBase, PSNoteProperty, PSObject
+from psrpcore.types import (
+    PSCustomObject,
+    PSDouble,
+    PSEnumBase,
+    PSFlagBase,
+    PSNoteProperty,
+    PSObject,
+    PSScriptBlock,
+    PSSecureString,
+)
 
 
 class NetEnum(PSEnumBase):
@@ -153,10 +163,22 @@ def to_number(value: Any) -> int | float:
 
 
 def to_output(value: Any) -> Any:
-    """Prepare a value for the wire: Python floats are doubles in PowerShell."""
+    """Prepare a value for the wire: Python floats are doubles in PowerShell, script blocks are
+    ScriptBlock, SecureStrings are <SS> (encrypted with the session key), other engine-internal
+    values (type literals, encodings) go as their ToString()."""
     if isinstance(value, float) and not isinstance(value, PSObject):
         return PSDouble(value)
-    return value
+    if isinstance(value, ScriptBlockValue):
+        return PSScriptBlock(value.text)
+    if hasattr(value, "decrypt") and not isinstance(value, PSObject):
+        return PSSecureString(value.decrypt())
+    if isinstance(
+        value, (str, int, bool, bytes, list, dict, datetime.datetime, datetime.timedelta, uuid.UUID, PSObject)
+    ):
+        return value
+    if value is None:
+        return None
+    return to_string(value)
 
 
 # -- members ----------------------------------------------------------------------------------
