@@ -10,11 +10,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from ansible_collections.psremoting.core.plugins.action.invoke_command import run_on_host
+from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession
+from ansible_collections.psremoting.core.plugins.plugin_utils._invoke import InvokeSpec
+from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import ps_credential, secure_string
 
 pytestmark = pytest.mark.winhost(hosts="dc01,sql02,web01", preset="configured")
 
@@ -82,25 +88,52 @@ def stats_task(winhost: Any, name: str, register: str) -> dict[str, Any]:
     }
 
 
+def run_direct(winhost: Any, name: str, spec: InvokeSpec) -> dict[str, Any]:
+    """The action plugin's per-host logic (run_on_host) over the connection's own session class
+    in this process: the same PSRP requests as a playbook task, without ansible-playbook's start-up
+    (used for the scenarios that wait for winhost features)."""
+    v = winhost.hostvars(name)
+    session = PSRPSession(
+        {
+            "server": v["ansible_host"],
+            "port": int(v["ansible_port"]),
+            "username": v["ansible_user"],
+            "password": v["ansible_password"],
+            "ssl": True,
+            "path": "wsman",
+            "auth": "ntlm",
+            "cert_validation": v["ansible_psrp_ca_cert"],
+            "no_proxy": True,
+        },
+        "Microsoft.PowerShell",
+        None,
+        name,
+    )
+    try:
+        return run_on_host(session.invoke_pipeline, {}, spec, name)
+    finally:
+        session.close()
+
+
 def test_output_objects_and_service_methods(winhost: Any, tmp_path: Path) -> None:
     """Per-host runs on three hosts: objects carry what Invoke-Command adds (about_Remote_Output:
     PSComputerName, PSShowComputerName; type names with the ``Deserialized.`` prefix); host output,
     arguments and parameters; ServiceController.Stop()/Start() change what Get-Service shows."""
     tasks = [
-        {"name": "get", IC: {"script": "Get-Service -Name W32time"}},
-        {"name": "host", IC: {"script": 'Write-Host "Remote Computer Name: $ENV:ComputerName"'}},
         {
-            "name": "args",
+            "name": "get",
             IC: {
-                "script": 'param($First, $Second) "$First-$Second"',
+                "script": "param($First, $Second)\n"
+                'Write-Host "Remote Computer Name: $ENV:ComputerName"\n'
+                "Get-Service -Name W32time\n"
+                '"$First-$Second"\n',
                 "arguments": ["a"],
                 "parameters": {"Second": "b"},
             },
         },
         {"name": "stop", IC: {"script": "(Get-Service -Name W32time).Stop()"}},
         {"name": "stopped", IC: {"script": "Get-Service -Name W32time"}},
-        {"name": "start", IC: {"script": "(Get-Service -Name W32time).Start()"}},
-        {"name": "started", IC: {"script": "Get-Service -Name W32time"}},
+        {"name": "started", IC: {"script": "(Get-Service -Name W32time).Start()\nGet-Service -Name W32time"}},
     ]
     results = results_by_task(run_playbook(winhost, tmp_path, [play("windows", tasks)]))
     for name in ("dc01", "sql02", "web01"):
@@ -112,8 +145,8 @@ def test_output_objects_and_service_methods(winhost: Any, tmp_path: Path) -> Non
         assert service["PSShowComputerName"] is True
         assert service["PSTypeNames"][0] == "Deserialized.System.ServiceProcess.ServiceController"
         assert all(t.startswith("Deserialized.") for t in service["PSTypeNames"])
-        assert f"REMOTE COMPUTER NAME: {name.upper()}" in r["host"]["host_out"].upper()
-        assert r["args"]["output"] == ["a-b"]
+        assert f"REMOTE COMPUTER NAME: {name.upper()}" in r["get"]["host_out"].upper()
+        assert r["get"]["output"][1] == "a-b"
         assert not r["stop"].get("failed"), r["stop"]
         assert r["stopped"]["output"][0]["Status"]["String"] == "Stopped"
         assert r["started"]["output"][0]["Status"]["String"] == "Running"
@@ -125,12 +158,11 @@ def test_output_objects_and_service_methods(winhost: Any, tmp_path: Path) -> Non
     "id (PipelineResult 'runspace_id' = str(pool.id), or to_jsonable(..., runspace_id=...)); the "
     "action plugin already tags objects with it",
 )
-def test_output_objects_carry_runspace_id(winhost: Any, tmp_path: Path) -> None:
-    tasks = [{"name": "get", IC: {"script": "Get-Service -Name W32time"}}]
-    results = results_by_task(run_playbook(winhost, tmp_path, [play("dc01", tasks)]))
-    service = results["dc01"]["get"]["output"][0]
+def test_output_objects_carry_runspace_id(winhost: Any) -> None:
+    fields = run_direct(winhost, "dc01", InvokeSpec(script="Get-Service -Name W32time"))
+    service = fields["output"][0]
     assert service["PSComputerName"] == "dc01"
-    assert len(service.get("RunspaceId", "")) == 36, service
+    assert str(uuid.UUID(service.get("RunspaceId", "missing"))) == service["RunspaceId"], service
 
 
 def test_sensitive_parameters_reach_the_script_and_never_the_output(winhost: Any, tmp_path: Path) -> None:
@@ -178,24 +210,18 @@ def test_sensitive_parameters_reach_the_script_and_never_the_output(winhost: Any
     reason="winhost does not emulate PSCredential.GetNetworkCredential() (a NetworkCredential "
     "whose .Password is the plain text) nor SecureString.Length",
 )
-def test_sensitive_values_arrive_intact(winhost: Any, tmp_path: Path) -> None:
-    tasks = [
-        {
-            "name": "check",
-            IC: {
-                "script": "param($Secret, $Cred)\n"
-                "$Secret.Length\n"
-                "$Cred.GetNetworkCredential().Password -ceq $Expected\n",
-                "parameters": {"Expected": "not-the-secret"},
-                "sensitive_parameters": [
-                    {"name": "Secret", "value": SECRET},
-                    {"name": "Cred", "username": "alice", "password": "not-the-secret"},
-                ],
-            },
-        }
-    ]
-    results = results_by_task(run_playbook(winhost, tmp_path, [play("dc01", tasks)]))
-    assert results["dc01"]["check"]["output"] == [len(SECRET), True]
+def test_sensitive_values_arrive_intact(winhost: Any) -> None:
+    spec = InvokeSpec(
+        script="param($Secret, $Cred, $Expected)\n$Secret.Length\n$Cred.GetNetworkCredential().Password -ceq $Expected\n",
+        parameters={
+            "Expected": "not-the-secret",
+            "Secret": secure_string(SECRET),
+            "Cred": ps_credential("alice", "not-the-secret"),
+        },
+    )
+    fields = run_direct(winhost, "dc01", spec)
+    assert fields["error"] == []
+    assert fields["output"] == [len(SECRET), True]
 
 
 def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
@@ -249,39 +275,26 @@ def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
     assert r["all_bad"]["hosts"]["nosuchhost"]["status"] == "unreachable"
 
 
-def test_warm_session_task_costs_two_wsman_requests(winhost: Any, tmp_path: Path) -> None:
-    """A short script on a warm session is one WSMan Command and one Receive (output and final
-    state in one response). The connection then closes the finished pipeline with one Signal
-    (terminate) AFTER the task's reply, off the task's critical path: between two stats reads the
-    previous task's Signal has already landed, and this task's own Signal may or may not have,
-    so the test allows 0 or 1 Signal and counts only the task's own pipeline."""
-    tasks = [
-        {"name": "warm", IC: {"script": "Get-Service -Name W32time"}},
-        stats_task(winhost, "before", "before"),
-        {"name": "measured", IC: {"script": "Get-Service -Name W32time"}},
-        stats_task(winhost, "after", "after"),
-    ]
-    results = results_by_task(run_playbook(winhost, tmp_path, [play("dc01", tasks)]))
-    r = results["dc01"]
-    assert r["measured"]["output"][0]["Name"] == "W32Time"
-    before = r["before"]["json"]["dc01"]["wsman_requests"]
-    after = r["after"]["json"]["dc01"]["wsman_requests"]
-    delta = {k: after[k] - before[k] for k in after if after[k] != before[k]}
-    signals = delta.pop("Signal", 0)
-    assert delta == {"Command": 1, "Receive": 1}, delta
-    assert signals <= 1
-    assert r["after"]["json"]["dc01"]["connections"] == r["before"]["json"]["dc01"]["connections"]
+def test_warm_session_cost_and_cleanup_in_always(winhost: Any, tmp_path: Path) -> None:
+    """Two things in one run (each ansible-playbook start costs seconds):
 
-
-def test_session_cleanup_in_always(winhost: Any, tmp_path: Path) -> None:
-    """try/finally for the session: a block whose task throws, an always section with
-    meta: reset_connection (Connection.reset closes the host's session: WSMan Delete), then
-    winhost reports no open shell for the host."""
+    * A short script on a warm session is one WSMan Command and one Receive (output and final
+      state in one response). The connection then closes the finished pipeline with one Signal
+      (terminate) AFTER the task's reply, off the task's critical path: between the two stats
+      reads the previous task's Signal has already landed and this task's own Signal may or may
+      not have, so the test counts the task's own pipeline (Command, Receive) and allows 0 or 1
+      Signal.
+    * try/finally for the session: a block whose task throws, an always section with
+      meta: reset_connection (Connection.reset closes the host's session: WSMan Delete), after
+      which winhost reports no open shell for the host.
+    """
     tasks = [
         {
             "block": [
-                {"name": "open", IC: {"script": "Get-Service -Name W32time"}},
-                stats_task(winhost, "during", "during"),
+                {"name": "warm", IC: {"script": "Get-Service -Name W32time"}},
+                stats_task(winhost, "before", "before"),
+                {"name": "measured", IC: {"script": "Get-Service -Name W32time"}},
+                stats_task(winhost, "after", "after"),
                 {"name": "boom", IC: {"script": "throw 'boom'"}},
             ],
             "always": [
@@ -292,9 +305,22 @@ def test_session_cleanup_in_always(winhost: Any, tmp_path: Path) -> None:
     ]
     results = results_by_task(run_playbook(winhost, tmp_path, [play("dc01", tasks)]))
     r = results["dc01"]
+    assert r["measured"]["output"][0]["Name"] == "W32Time"
+    before = r["before"]["json"]["dc01"]
+    after = r["after"]["json"]["dc01"]
+    delta = {
+        k: after["wsman_requests"][k] - before["wsman_requests"][k]
+        for k in after["wsman_requests"]
+        if after["wsman_requests"][k] != before["wsman_requests"][k]
+    }
+    signals = delta.pop("Signal", 0)
+    assert delta == {"Command": 1, "Receive": 1}, delta
+    assert signals <= 1
+    assert after["connections"] == before["connections"]  # same TCP connection, no new auth
+    assert after["shells_open"] == 1
+
     assert r["boom"]["failed"] is True
     assert r["boom"]["msg"] == "boom"
-    assert r["during"]["json"]["dc01"]["shells_open"] == 1
     assert r["after_reset"]["json"]["dc01"]["shells_open"] == 0
 
 
@@ -304,7 +330,8 @@ def test_session_cleanup_in_always(winhost: Any, tmp_path: Path) -> None:
     "named '--%' holding a dictionary, from which $Using:x reads "
     "dict[base64(utf16le('$using:x'.lower()))]; winhost raises UsingWithoutInvokeCommand",
 )
-def test_using(winhost: Any, tmp_path: Path) -> None:
-    tasks = [{"name": "using", IC: {"script": "Get-Service -Name $Using:svc", "using": {"svc": "W32Time"}}}]
-    results = results_by_task(run_playbook(winhost, tmp_path, [play("dc01", tasks)]))
-    assert results["dc01"]["using"]["output"][0]["Name"] == "W32Time"
+def test_using(winhost: Any) -> None:
+    spec = InvokeSpec(script="Get-Service -Name $Using:svc", using={"svc": "W32Time"})
+    fields = run_direct(winhost, "dc01", spec)
+    assert fields["error"] == []
+    assert fields["output"][0]["Name"] == "W32Time"
