@@ -172,6 +172,10 @@ def to_output(value: Any) -> Any:
         return PSScriptBlock(value.text)
     if hasattr(value, "decrypt") and not isinstance(value, PSObject):
         return PSSecureString(value.decrypt())
+    if type(value) is list:
+        return [to_output(v) for v in value]
+    if type(value) is dict:
+        return {k: to_output(v) for k, v in value.items()}
     if isinstance(
         value, (str, int, bool, bytes, list, dict, datetime.datetime, datetime.timedelta, uuid.UUID, PSObject)
     ):
