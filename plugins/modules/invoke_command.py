@@ -133,7 +133,10 @@ attributes:
 notes:
   - Output objects are converted as described in docs/invoke_command.md of the collection. Enums become
     C({Type, String, Value}), C(DateTime) an ISO 8601 string, objects a dictionary of their properties plus
-    C(PSTypeNames), C(PSComputerName) and C(RunspaceId).
+    what C(Invoke-Command) adds (about_Remote_Output) - C(PSTypeNames) (with the C(Deserialized.) prefix),
+    C(PSComputerName) (the inventory name), C(PSShowComputerName) and, when the connection reports it,
+    C(RunspaceId).
+  - C(SecureString) values the host returns are never decrypted; they show as C(System.Security.SecureString).
   - A script that does not mention C($Ansible), C(chdir) or a non-default I(error_action) is sent as one
     PSRP command; otherwise a constant prelude and postlude script set up and read back C($Ansible).
 seealso:
@@ -192,14 +195,16 @@ RETURN = r"""
 output:
   description:
     - The output objects, converted to data. Objects are dictionaries of their properties with C(PSTypeNames),
-      C(PSComputerName) and C(RunspaceId).
+      C(PSComputerName), C(PSShowComputerName) and, when the connection reports it, C(RunspaceId).
   returned: always
   type: list
   elements: raw
   sample:
     - Name: W32Time
       Status: {Type: System.ServiceProcess.ServiceControllerStatus, String: Running, Value: 4}
+      PSTypeNames: [Deserialized.System.ServiceProcess.ServiceController, Deserialized.System.ComponentModel.Component]
       PSComputerName: dc01
+      PSShowComputerName: true
 result:
   description: The value the script set in C($Ansible.Result).
   returned: always
