@@ -138,11 +138,25 @@ def run_block_results(runner: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-SURVEY = {"command": "Get-Service", "parameters": {"Name": "W32time"}, "mode": "per_host", "batch_size": ""}
+def survey(blank: str | None) -> dict[str, Any]:
+    """Job template extra vars plus survey answers, as AWX merges them into env/extravars.
+
+    ``command``/``parameters`` are template extra vars (a survey has no dictionary question);
+    ``mode`` is a required choice question. Optional text questions left blank arrive as ``""``
+    (AWX 17 to 24.5, ansible/awx#9525) or ``null`` (24.6, ansible/awx#16205); optional integer
+    questions left blank are not sent at all (ansible/awx#9620).
+    """
+    answers: dict[str, Any] = {
+        "command": "Get-Service",
+        "parameters": {"Name": "W32time"},
+        "mode": "per_host",
+    }
+    answers.update(dict.fromkeys(("target", "script", "batch_size", "properties", "output_json"), blank))
+    return answers
 
 
 def test_invoke_command_job_runs_under_ansible_runner(winhost: Any, tmp_path: Path) -> None:
-    pdd = private_data_dir(winhost, tmp_path, SURVEY)
+    pdd = private_data_dir(winhost, tmp_path, survey(""))
     r = run_job(pdd, "job1")
     assert (r.status, r.rc) == ("successful", 0), r.stdout.read()
 
@@ -177,7 +191,7 @@ def test_job_slices_touch_only_their_hosts(winhost: Any, tmp_path: Path) -> None
     AWX launches the slices as separate jobs of a workflow that run at the same time, so the two
     runs here are concurrent (each with its own ansible-playbook process and session broker).
     """
-    pdd = private_data_dir(winhost, tmp_path, SURVEY)
+    pdd = private_data_dir(winhost, tmp_path, survey(None))
     slices = {"slice1": "dc01", "slice2": "sql02:web01"}
     started = {
         ident: ansible_runner.run_async(**job_kwargs(pdd, ident, limit)) for ident, limit in slices.items()
@@ -193,7 +207,7 @@ def test_job_slices_touch_only_their_hosts(winhost: Any, tmp_path: Path) -> None
 
 
 def test_bad_survey_answer_fails_before_contacting_hosts(winhost: Any, tmp_path: Path) -> None:
-    pdd = private_data_dir(winhost, tmp_path, {**SURVEY, "mode": "sideways"})
+    pdd = private_data_dir(winhost, tmp_path, {**survey(""), "mode": "sideways"})
     wait_sessions_closed(winhost)  # earlier jobs' brokers finish closing their sessions first
     winhost.reset_stats()
     r = run_job(pdd, "bad")
