@@ -286,3 +286,11 @@ def test_process_block_streams_input(engine: Engine) -> None:
 
 def test_process_block_without_input_runs_once(run: Callable[[str], list[Any]]) -> None:
     assert run("& {\nprocess { 'once' }\n}") == ["once"]
+
+
+def test_assignment_keeps_single_element_arrays(run: Callable[[str], list[Any]]) -> None:
+    assert run("$a = @(5); $a.Count; $h = @{ c = @(2) }; $h.c.Count; $b = ,7; $b.Count") == [1, 1, 1]
+    assert run("$s = Get-Service W32Time; $s -is [array]; $t = @(Get-Service W32Time); $t.Count") == [
+        False,
+        1,
+    ]

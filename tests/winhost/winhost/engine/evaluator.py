@@ -903,12 +903,33 @@ class Evaluator:
     def eval_pipeline_value(self, node: Node, scope: Scope) -> Any:
         """A pipeline used as a value (if conditions, assignments): one object or an array."""
         if node.type == "pipeline":
+            single = self._single_expression(node)
+            if single is not None:
+                # $x = @(1) keeps the one-element array; only command output is collected.
+                return self.eval(single, scope)
             values = list(self.exec_pipeline(node, scope))
             return _collapse(values)
         if node.type.endswith("_statement"):
             # $x = if (...) {...} / foreach / switch / try: the statement's output is the value.
             return _collapse(list(self.exec_node(node, scope)))
         return self.eval(node, scope)
+
+    @staticmethod
+    def _single_expression(node: Node) -> Node | None:
+        """The expression of a pipeline that is just one expression (no command, no assignment)."""
+        if any(c.type == "pipeline_chain_tail" for c in node.children):
+            return None
+        children = named(node)
+        if len(children) != 1:
+            return None
+        inner = children[0]
+        while inner.type == "pipeline_chain" and len(named(inner)) == 1:
+            inner = named(inner)[0]
+        if inner.type in ("command", "assignment_expression", "pipeline_chain", "pipeline"):
+            return None
+        if _is_void(inner):
+            return None
+        return inner
 
     def eval(self, node: Node, scope: Scope) -> Any:
         kind = node.type
