@@ -110,12 +110,13 @@ def fleet_table(s2: dict[str, Any]) -> list[str]:
             "task (s)",
             "peak RSS sum (MiB)",
             "peak PSS sum (MiB)",
+            "broker RSS (MiB)",
             "processes",
             "WSMan requests",
             "failed",
             "builtin forks=32 wall / this",
         ),
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     base = _get(s2, "builtin_forks32", "wall_seconds")
     names = {
@@ -183,15 +184,17 @@ def session_table(s4: dict[str, Any]) -> list[str]:
             "live sessions (peak open shells on winhost)",
             "peak RSS sum (MiB)",
             "peak PSS sum (MiB)",
+            "broker RSS (MiB)",
             "processes",
             "wall (s)",
             "failed",
         ),
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         _row(
             s4["peak_shells_open"],
             _fmt(s4["peak_rss_mib"], ".0f"),
             _fmt(s4["peak_pss_mib"], ".0f"),
+            _fmt(s4.get("peak_broker_rss_mib"), ".0f"),
             s4["peak_processes"],
             _fmt(s4["wall_seconds"], ".1f"),
             _failed(s4),
