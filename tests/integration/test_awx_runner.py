@@ -3,14 +3,16 @@
 AWX prepares a *private data directory* for every job and hands it to ansible-runner
 (https://ansible.readthedocs.io/projects/runner/en/latest/intro/#runner-input-directory-hierarchy):
 ``project/`` (the synced SCM project), ``inventory/hosts`` (an executable script that prints the
-inventory as JSON), ``env/extravars`` (survey answers, job template extra vars and the extra vars a
-credential type injects) and ``env/envvars`` (environment a credential type injects). Runner writes
+inventory as JSON), ``env/extravars`` (job template extra vars and survey answers), ``env/envvars``
+(environment) and ``env/cmdline`` (extra ansible-playbook arguments). Runner writes
 ``artifacts/<ident>/`` with ``stdout``, ``rc``, ``status`` and ``job_events/*.json``; AWX stores
 those events. Job slicing runs the same job with a ``--limit`` on disjoint host subsets.
 
-The credential here is injected exactly as the custom credential type in docs/awx.md renders it:
-``ansible_user``/``ansible_password``/``ansible_psrp_auth`` as extra vars, the CA bundle as a file
-whose path is in ``PSRP_CA_FILE``, read by the inventory's ``lookup('env', 'PSRP_CA_FILE')``.
+The credential is injected as AWX injects the custom credential type of docs/awx.md (AWX's
+``awx/main/models/credential`` injector code): each ``file`` template becomes a private temporary
+file under ``env/``; the rendered ``extra_vars`` (``ansible_user``, ``ansible_password``,
+``ansible_psrp_auth`` and ``ansible_psrp_ca_cert: "{{ tower.filename.ca }}"``) go to another
+temporary file under ``env/`` that is passed as ``-e @file``.
 """
 
 from __future__ import annotations
@@ -50,24 +52,32 @@ def awx_inventory_script(winhost: Any) -> str:
         "ungrouped": {"hosts": []},
         "windows": {
             "hosts": sorted(hostvars),
-            "vars": {
-                "ansible_connection": "psremoting.core.psrp",
-                "ansible_psrp_ca_cert": "{{ lookup('env', 'PSRP_CA_FILE') }}",
-            },
+            "vars": {"ansible_connection": "psremoting.core.psrp"},
         },
         "_meta": {"hostvars": hostvars},
     }
     return f"#!{sys.executable}\nprint({json.dumps(listing)!r})\n"
 
 
-def credential(winhost: Any) -> tuple[dict[str, Any], str]:
-    """(extra vars, CA bundle text) as the docs/awx.md credential type injects them."""
+def inject_credential(winhost: Any, env_dir: Path) -> str:
+    """Render the docs/awx.md credential type like AWX; return the ``-e @file`` argument."""
     accounts = {(winhost.hostvars(h)["ansible_user"], winhost.hostvars(h)["ansible_password"]) for h in HOSTS}
     assert len(accounts) == 1, "one AWX credential holds one account; winhost must give all hosts the same"
     user, password = accounts.pop()
-    ca_file = Path(winhost.hostvars(HOSTS[0])["ansible_psrp_ca_cert"])
-    extra = {"ansible_user": user, "ansible_password": password, "ansible_psrp_auth": "ntlm"}
-    return extra, ca_file.read_text(encoding="utf-8")
+    ca_text = Path(winhost.hostvars(HOSTS[0])["ansible_psrp_ca_cert"]).read_text(encoding="utf-8")
+    ca_file = env_dir / "tmpca0001"  # injectors.file["template.ca"]
+    ca_file.write_text(ca_text, encoding="utf-8")
+    ca_file.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    extra = {  # injectors.extra_vars, rendered
+        "ansible_user": user,
+        "ansible_password": password,
+        "ansible_psrp_auth": "ntlm",
+        "ansible_psrp_ca_cert": str(ca_file),
+    }
+    extra_file = env_dir / "tmpvars0001"
+    extra_file.write_text(yaml.safe_dump(extra), encoding="utf-8")
+    extra_file.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    return f"-e @{extra_file}"
 
 
 def private_data_dir(winhost: Any, tmp_path: Path, survey: dict[str, Any]) -> Path:
@@ -80,15 +90,12 @@ def private_data_dir(winhost: Any, tmp_path: Path, survey: dict[str, Any]) -> Pa
     script.write_text(awx_inventory_script(winhost), encoding="utf-8")
     script.chmod(stat.S_IRWXU)
     (pdd / "env").mkdir()
-    extra, ca_text = credential(winhost)
-    ca_path = pdd / "env" / "tmp_psrp_ca.pem"  # AWX writes credential files into the job's private dir
-    ca_path.write_text(ca_text, encoding="utf-8")
-    (pdd / "env" / "extravars").write_text(yaml.safe_dump({**survey, **extra}), encoding="utf-8")
+    (pdd / "env" / "cmdline").write_text(inject_credential(winhost, pdd / "env"), encoding="utf-8")
+    (pdd / "env" / "extravars").write_text(yaml.safe_dump(survey), encoding="utf-8")
     envvars = {
         "PATH": winhost.env["PATH"],
         "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
         "ANSIBLE_PSRP_SESSION_DIR": str(tmp_path / "s"),
-        "PSRP_CA_FILE": str(ca_path),
     }
     if "KRB5_CONFIG" in winhost.env:
         envvars["KRB5_CONFIG"] = winhost.env["KRB5_CONFIG"]
@@ -177,7 +184,7 @@ def test_invoke_command_job_runs_under_ansible_runner(winhost: Any, tmp_path: Pa
         assert [o["PSComputerName"] for o in res["output"]] == [host]
         # Enums convert to {Type, String, Value} (plugin_utils/_clixml.py).
         assert [(o["Name"], o["Status"]["String"]) for o in res["output"]] == [("W32Time", "Running")]
-    # The credential's password came in through env/extravars; it must not show in job output.
+    # The credential's password came in as an extra var; it must not show in job output or events.
     password = winhost.hostvars(HOSTS[0])["ansible_password"]
     assert password not in (artifacts / "stdout").read_text(encoding="utf-8")
     assert not any(password in json.dumps(e) for e in saved)
