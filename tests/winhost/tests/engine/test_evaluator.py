@@ -294,3 +294,19 @@ def test_assignment_keeps_single_element_arrays(run: Callable[[str], list[Any]])
         False,
         1,
     ]
+
+
+def test_advanced_function_bound_parameters_and_should_process(engine: Engine) -> None:
+    script = (
+        "function Set-Thing {\n"
+        "[CmdletBinding(SupportsShouldProcess)]\n"
+        "param([string]$Name, [int]$Size = 1)\n"
+        "if ($PSCmdlet.ShouldProcess($Name, 'Set')) { \"set $Name\" }\n"
+        "$PSBoundParameters.ContainsKey('Size')\n"
+        "}\n"
+        "Set-Thing -Name a\n"
+        "Set-Thing -Name b -Size 3 -WhatIf\n"
+    )
+    result = engine.script(script)
+    assert result.output == ["set a", False, True]
+    assert result.host.host[0][0] == 'What if: Performing the operation "Set" on target "b".'

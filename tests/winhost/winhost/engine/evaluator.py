@@ -429,9 +429,13 @@ class Evaluator:
                 "warningaction",
                 "debug",
                 "informationaction",
+                "whatif",
+                "confirm",
             ):
                 if name.lower() in ("erroraction", "ea"):
                     scope.set("ErrorActionPreference", value)
+                elif name.lower() == "whatif":
+                    scope.set("WhatIfPreference", to_bool(value))
                 elif name.lower() == "verbose" and to_bool(value):
                     scope.set("VerbosePreference", "Continue")
             elif param_block is None:
@@ -443,11 +447,14 @@ class Evaluator:
                     ErrorCategory.InvalidArgument,
                     exception_type="System.Management.Automation.ParameterBindingException",
                 )
+        bound_parameters: dict[str, Any] = {}
         for var_name, default, type_name, mandatory, switch in declared:
             if var_name in bound:
                 value = bound[var_name]
+                bound_parameters[var_name] = value
             elif positional and not switch:
                 value = positional.pop(0)
+                bound_parameters[var_name] = value
             elif default is not None:
                 value = self.eval(default, scope)
             elif mandatory:
@@ -463,8 +470,48 @@ class Evaluator:
                 value = None
             if type_name and value is not None:
                 value = cast_value(type_name, value)
+                if var_name in bound_parameters:
+                    bound_parameters[var_name] = value
             scope.set(var_name, value)
+        scope.set("PSBoundParameters", bound_parameters)
+        if param_block is not None and "cmdletbinding" in text_of(param_block).lower():
+            scope.set("PSCmdlet", self._pscmdlet(scope))
         return positional
+
+    def _pscmdlet(self, scope: Scope) -> Any:
+        """$PSCmdlet of an advanced function: ShouldProcess (honours $WhatIfPreference),
+        WriteError, ThrowTerminatingError, WriteVerbose/Warning/Object."""
+        from winhost.engine.values import new_object
+
+        ctx = self.ctx
+
+        def should_process(*args: Any) -> bool:
+            if to_bool(scope.get("WhatIfPreference", False)):
+                target = to_string(args[0]) if args else ""
+                action = to_string(args[1]) if len(args) > 1 else "Process"
+                ctx.host.write_host(f'What if: Performing the operation "{action}" on target "{target}".')
+                return False
+            return True
+
+        def write_error(record: Any) -> None:
+            ctx.write_error(record, scope)
+
+        def throw_terminating(record: Any) -> None:
+            raise PSRuntimeError(record)
+
+        obj = new_object(
+            ["System.Management.Automation.PSScriptCmdlet", "System.Object"],
+            {"ParameterSetName": "__AllParameterSets"},
+        )
+        obj._winhost_methods = {  # type: ignore[attr-defined]
+            "shouldprocess": should_process,
+            "shouldcontinue": lambda *a: True,
+            "writeerror": write_error,
+            "throwterminatingerror": throw_terminating,
+            "writeverbose": lambda m: ctx.write_verbose(to_string(m), scope),
+            "writewarning": lambda m: ctx.write_warning(to_string(m), scope),
+        }
+        return obj
 
     # ===== statements =============================================================================
     def exec_node(self, node: Node, scope: Scope) -> Iterator[Any]:
