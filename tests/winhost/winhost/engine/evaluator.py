@@ -503,7 +503,7 @@ class Evaluator:
             ["System.Management.Automation.PSScriptCmdlet", "System.Object"],
             {"ParameterSetName": "__AllParameterSets"},
         )
-        obj._winhost_methods = {  # type: ignore[attr-defined]
+        obj._winhost_methods = {
             "shouldprocess": should_process,
             "shouldcontinue": lambda *a: True,
             "writeerror": write_error,
