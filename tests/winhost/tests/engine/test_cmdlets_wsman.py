@@ -150,3 +150,8 @@ def test_credssp_server_role(engine: Engine, machine: Machine) -> None:
     ]
     engine.ok("Disable-WSManCredSSP -Role Server")
     assert machine.wsman.service.auth.credssp is False
+
+
+def test_wildcards_in_the_middle_of_a_path(run: Callable[[str], list[Any]]) -> None:
+    assert run("(Get-Item WSMan:\\localhost\\Listener\\*\\Port).Value") == ["5985"]
+    assert run("(Get-Item WSMan:\\localhost\\Serv*\\Auth\\Basic).Value") == ["false"]

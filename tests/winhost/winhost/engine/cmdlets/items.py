@@ -211,15 +211,28 @@ def _paths(call: CommandCall, name: str = "Path") -> list[str]:
 
 
 def _expand_wildcards(call: CommandCall, provider: Provider, norm: str) -> list[str]:
+    """Expand ``*``/``?`` in any path component against the provider's children."""
     if not any(ch in norm for ch in "*?") or call.has("LiteralPath"):
         return [norm]
-    parent, _, leaf = norm.rpartition("\\")
-    try:
-        children = provider.child_items(call, parent if not parent.endswith(":") else parent + "\\", False)
-    except ItemNotFound:
-        return []
-    names = [to_string(getattr(c, "PSChildName", "")) for c in children]
-    return [f"{parent}\\{n}" for n in names if like(n, leaf)]
+    drive, _, rest = norm.partition(":\\")
+    current = [f"{drive}:\\"]
+    for part in [p for p in rest.split("\\") if p]:
+        following: list[str] = []
+        for base in current:
+            joined = base + part if base.endswith("\\") else f"{base}\\{part}"
+            if not any(ch in part for ch in "*?"):
+                following.append(joined)
+                continue
+            try:
+                children = provider.child_items(call, base, False)
+            except ItemNotFound:
+                continue
+            for child in children:
+                name = to_string(getattr(child, "PSChildName", ""))
+                if like(name, part):
+                    following.append(base + name if base.endswith("\\") else f"{base}\\{name}")
+        current = following
+    return current
 
 
 _PATH_PARAMS = [
