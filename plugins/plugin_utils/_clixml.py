@@ -317,7 +317,20 @@ def _generic(value: GenericComplexObject, depth: int) -> Any:
 
     if depth < 0:
         return _text(value)
-    return {str(name): _convert(prop, depth - 1) for name, prop in properties.items()}
+    return {_property_name(name): _convert(prop, depth - 1) for name, prop in properties.items()}
+
+
+def _property_name(name: Any) -> str:
+    """Property names arrive as the ``N`` attribute, escaped like strings ([MS-PSRP] 2.2.5.3.2:
+    ``_`` before ``x``/``X`` becomes ``_x005F_``, other characters ``_xHHHH_``); pypsrp decodes
+    values but not names."""
+    text = str(name)
+    if "_x" not in text and "_X" not in text:
+        return text
+    try:
+        return str(Serializer()._deserialize_string(text))
+    except (UnicodeDecodeError, ValueError):
+        return text
 
 
 def _collection_in_property_sets(value: GenericComplexObject) -> Any:

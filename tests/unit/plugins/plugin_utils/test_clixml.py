@@ -194,6 +194,13 @@ def test_service_like_object_gets_type_names_computer_and_runspace() -> None:
     }
 
 
+def test_escaped_property_names_are_decoded() -> None:
+    """'_' before 'x'/'X' is escaped as _x005F_ in the N attribute (found by the property test);
+    the JSON key is the real property name."""
+    converted = to_jsonable(roundtrip(PSCustomObject(A_X=1, b_x0041_=2, Plain=3)))
+    assert {k: v for k, v in converted.items() if k != "PSTypeNames"} == {"A_X": 1, "b_x0041_": 2, "Plain": 3}
+
+
 def test_primitives_are_not_tagged() -> None:
     assert to_jsonable(roundtrip("text"), computer_name="dc01") == "text"
     assert to_jsonable(roundtrip(PSInt(5)), computer_name="dc01") == 5
