@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from winhost.engine.model import Machine
 
 from .helpers import Engine
@@ -155,3 +157,33 @@ def test_credssp_server_role(engine: Engine, machine: Machine) -> None:
 def test_wildcards_in_the_middle_of_a_path(run: Callable[[str], list[Any]]) -> None:
     assert run("(Get-Item WSMan:\\localhost\\Listener\\*\\Port).Value") == ["5985"]
     assert run("(Get-Item WSMan:\\localhost\\Serv*\\Auth\\Basic).Value") == ["false"]
+
+
+def _settable_leaves() -> list[tuple[str, str]]:
+    from winhost.engine.cmdlets.wsman_drive import TREE
+
+    out = []
+    for container, leaves in TREE.items():
+        for leaf in leaves:
+            if leaf.attr:
+                path = "WSMan:\\localhost" + ("\\" + container if container else "") + "\\" + leaf.name
+                out.append((path, leaf.kind))
+    return out
+
+
+@pytest.mark.parametrize(("path", "kind"), _settable_leaves(), ids=[p for p, _ in _settable_leaves()])
+def test_every_settable_leaf_round_trips(engine: Engine, machine: Machine, path: str, kind: str) -> None:
+    (before,) = engine.ok(f"(Get-Item '{path}').Value")
+    if kind == "bool":
+        new = "false" if before == "true" else "true"
+    elif kind == "int":
+        new = str(int(before) + 1)
+    elif path.endswith("CbtHardeningLevel"):
+        new = "Strict"
+    else:
+        new = "10.0.0.1"
+    topics: list[str] = []
+    machine.subscribe(topics.append)
+    engine.ok(f"Set-Item -Path '{path}' -Value '{new}'")
+    assert engine.ok(f"(Get-Item '{path}').Value") == [new]
+    assert topics == ["wsman"]
