@@ -205,3 +205,47 @@ def test_gpo_locked_setting_fails_clearly(winhost_factory: Any, tmp_path: Path) 
     assert "allow_unencrypted" in msg and "Group Policy" in msg and "AllowUnencryptedTraffic = 1" in msg
     assert "Allow unencrypted traffic" in msg
     assert result.changed == 0
+
+
+def test_disable_http_over_https_and_token_filter_policy(winhost_factory: Any, tmp_path: Path) -> None:
+    hosts = winhost_factory.start(hosts="web01", preset="fresh")
+    pem = tmp_path / "web01.pem"
+    first = run(
+        hosts,
+        tmp_path,
+        [role_play({"enable_psremoting_certificate_dest": str(pem),
+                    "enable_psremoting_local_account_token_filter_policy": True})],
+    )  # fmt: skip
+    assert not first.failed, first.failure_msg()
+    assert (
+        "Set LocalAccountTokenFilterPolicy (remote UAC filtering of local administrators)"
+        in first.changed_tasks()
+    )
+    read_policy = {
+        "hosts": "web01",
+        "gather_facts": False,
+        "tasks": [{"psremoting.core.invoke_command": {"command": "Get-ItemProperty", "parameters": {
+            "Path": "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System",
+            "Name": "LocalAccountTokenFilterPolicy"}}}],
+    }  # fmt: skip
+    policy = run(hosts, tmp_path, [read_policy]).results()[0][1]
+    assert policy["output"][0]["LocalAccountTokenFilterPolicy"] == 1
+
+    # Connected over HTTPS, the disable entry point may remove HTTP.
+    disabled = run(
+        hosts,
+        tmp_path,
+        [role_play({"enable_psremoting_disable_transports": ["http"]}, "disable", **https_vars(pem))],
+    )
+    assert not disabled.failed, disabled.failure_msg()
+    assert {"Remove firewall rules", "Remove listeners"} <= set(disabled.changed_tasks())
+    listeners = run(hosts, tmp_path, [info_play(**https_vars(pem))]).results()[0][1]["winrm"]["listeners"]
+    assert [lst["transport"] for lst in listeners] == ["HTTPS"]
+    over_http = run(hosts, tmp_path, [info_play()])
+    assert over_http.failed  # nothing serves HTTP any more
+    again = run(
+        hosts,
+        tmp_path,
+        [role_play({"enable_psremoting_disable_transports": ["http"]}, "disable", **https_vars(pem))],
+    )
+    assert not again.failed and again.changed == 0, again.changed_tasks()
