@@ -10,6 +10,7 @@ cmdlet's output reaches the next command (and the client) while the first one st
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -1704,7 +1705,16 @@ def _arith(op: str, left: Any, right: Any) -> Any:
         result = a / b
         return int(result) if result == int(result) and isinstance(a, int) and isinstance(b, int) else result
     if op == "%":
-        return a % b
+        if b == 0:
+            raise terminating(
+                "Attempted to divide by zero.",
+                "RuntimeException",
+                ErrorCategory.NotSpecified,
+                exception_type="System.DivideByZeroException",
+            )
+        # .NET remainder keeps the sign of the dividend (-1 % 2 == -1).
+        result = math.fmod(a, b)
+        return int(result) if isinstance(a, int) and isinstance(b, int) else result
     raise not_emulated(f"the operator '{op}'")
 
 
