@@ -80,6 +80,9 @@ attributes:
     platforms: windows
     description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 notes:
+  - The cmdlets act on the endpoints of the PowerShell the session runs in. Through the default
+    C(Microsoft.PowerShell) endpoint that is Windows PowerShell 5.1; connect to a C(PowerShell.7) endpoint
+    (C(ansible_psrp_configuration_name)) to manage PowerShell 7 endpoints.
   - A configuration change is effective for new sessions after WinRM restarts; the module returns
     C(restart_required) rather than restarting WinRM under its own session. Use
     M(psremoting.core.winrm_service) with I(state=restarted) (the enable_psremoting role does so in a handler).
