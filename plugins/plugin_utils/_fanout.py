@@ -110,15 +110,16 @@ def connection_var_options(
     precedence source of the address), and the inventory name is the address when no address
     variable is set.
     """
+    names = list(dict.fromkeys(var_names))
     options: dict[str, Any] = {}
-    for var in dict.fromkeys(var_names):
+    for var in names:
         if var not in host_vars:
             continue
         try:
             options[var] = render(host_vars[var])
         except AnsibleValueOmittedError:
             continue
-    if "inventory_hostname" in options or "inventory_hostname" in var_names:
+    if "inventory_hostname" in names:
         options["inventory_hostname"] = host_name
     if not any(options.get(v) for v in ADDRESS_VARS):
         options["ansible_host"] = host_name
