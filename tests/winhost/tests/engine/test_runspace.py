@@ -172,3 +172,43 @@ def test_jea_endpoint_runs_in_no_language_mode(machine: Machine) -> None:
     assert info.value.record.FullyQualifiedErrorId == "ScriptsNotAllowed"
     rs.invoke([Command("Get-Service").add_parameter("Name", "W32Time")], None, host)
     assert len(host.output) == 1
+
+
+def test_environment_is_per_session(machine: Machine) -> None:
+    """$env: changes stay in the session's process (wsmprovhost.exe), like Windows."""
+    first = Engine(machine)
+    second = Engine(machine)
+    first.ok("$env:SESSION_ONLY = 'one'; [Environment]::SetEnvironmentVariable('OTHER', 'x')")
+    assert first.ok("$env:SESSION_ONLY; [Environment]::GetEnvironmentVariable('OTHER')") == ["one", "x"]
+    assert second.ok("$env:SESSION_ONLY") == [None]
+    assert "SESSION_ONLY" not in machine.environment
+    first.ok("[Environment]::SetEnvironmentVariable('MACHINE_WIDE', 'm', 'Machine')")
+    assert machine.environment["MACHINE_WIDE"] == "m"
+    assert Engine(machine).ok("$env:MACHINE_WIDE") == ["m"]  # new sessions see machine variables
+
+
+def test_session_state_script_restores_environment_and_location(engine: Engine) -> None:
+    """The shape of psremoting.core's SESSION_STATE_SCRIPT (plugins/plugin_utils/_transfer_scripts.py)."""
+    script = (
+        "$base = $global:Baseline\n"
+        "if ($null -eq $base) {\n"
+        "$global:Baseline = @{ Env = [Environment]::GetEnvironmentVariables(); Location = (Get-Location).Path;"
+        " Directory = [Environment]::CurrentDirectory }\n"
+        "return\n"
+        "}\n"
+        "foreach ($name in @([Environment]::GetEnvironmentVariables().Keys)) {\n"
+        "if (-not $base.Env.Contains($name)) { [Environment]::SetEnvironmentVariable($name, $null) }\n"
+        "}\n"
+        "Set-Location -LiteralPath $base.Location\n"
+        "[Environment]::CurrentDirectory = $base.Directory\n"
+    )
+    engine.ok(script)
+    engine.ok(
+        "$env:LEAK = 'leaked'; Set-Location C:\\Windows; [Environment]::CurrentDirectory = 'C:\\Windows'"
+    )
+    engine.ok(script)
+    assert engine.ok('"[$env:LEAK]"; (Get-Location).Path; [Environment]::CurrentDirectory') == [
+        "[]",
+        "C:\\Users\\Administrator",
+        "C:\\Windows\\system32",
+    ]

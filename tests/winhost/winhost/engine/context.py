@@ -99,14 +99,52 @@ def _action_name(value: Any) -> str:
     return "Continue"
 
 
+def user_environment(machine: Machine, user: str) -> dict[str, str]:
+    """Per-user variables Windows derives from the session's account (USERNAME, USERPROFILE...)."""
+    short = user.rsplit("\\", maxsplit=1)[-1]
+    profile = f"C:\\Users\\{short}"
+    return {
+        "USERNAME": short,
+        "USERDOMAIN": machine.computer_name,
+        "USERPROFILE": profile,
+        "HOMEDRIVE": "C:",
+        "HOMEPATH": f"\\Users\\{short}",
+        "APPDATA": f"{profile}\\AppData\\Roaming",
+        "LOCALAPPDATA": f"{profile}\\AppData\\Local",
+        "TEMP": f"{profile}\\AppData\\Local\\Temp",
+        "TMP": f"{profile}\\AppData\\Local\\Temp",
+    }
+
+
+def initial_environment(machine: Machine, user: str) -> CIDict[str]:
+    """The environment a new session process starts with: the user's, then the machine's."""
+    env: CIDict[str] = CIDict(user_environment(machine, user))
+    with machine.lock:
+        for key, value in machine.environment.items():
+            env[key] = value
+    return env
+
+
 class ExecutionContext:
     """One pipeline's view of a runspace: machine, user, host, scopes."""
 
-    def __init__(self, machine: Machine, user: str, host: PipelineHost, global_scope: Scope) -> None:
+    def __init__(
+        self,
+        machine: Machine,
+        user: str,
+        host: PipelineHost,
+        global_scope: Scope,
+        process_env: CIDict[str] | None = None,
+    ) -> None:
         self.machine = machine
         self.user = user
         self.host = host
         self.global_scope = global_scope
+        #: The session process's environment (wsmprovhost.exe): a copy of the machine's and the
+        #: user's variables taken when the runspace opened; $env: changes stay in this session.
+        self.process_env: CIDict[str] = (
+            process_env if process_env is not None else initial_environment(machine, user)
+        )
         self.errors: list[ErrorRecord] = global_scope.get("Error")
         self.error_count = 0  # errors written by this pipeline, for $?
         self.last_status = True  # $?: did the previous statement succeed
@@ -114,32 +152,29 @@ class ExecutionContext:
 
     # -- environment ----------------------------------------------------------------------------
     def user_environment(self) -> dict[str, str]:
-        """Per-user variables Windows derives from the session's account (USERNAME, USERPROFILE...)."""
-        short = self.user.split("\\")[-1]
-        profile = f"C:\\Users\\{short}"
-        return {
-            "USERNAME": short,
-            "USERDOMAIN": self.machine.computer_name,
-            "USERPROFILE": profile,
-            "HOMEDRIVE": "C:",
-            "HOMEPATH": f"\\Users\\{short}",
-            "APPDATA": f"{profile}\\AppData\\Roaming",
-            "LOCALAPPDATA": f"{profile}\\AppData\\Local",
-            "TEMP": f"{profile}\\AppData\\Local\\Temp",
-            "TMP": f"{profile}\\AppData\\Local\\Temp",
-        }
+        return user_environment(self.machine, self.user)
 
     def env_get(self, name: str) -> str | None:
-        with self.machine.lock:
-            if name in self.machine.environment:
-                return self.machine.environment[name]
-        return next((v for k, v in self.user_environment().items() if k.lower() == name.lower()), None)
+        return self.process_env.get(name)
 
     def env_items(self) -> dict[str, str]:
-        items = dict(self.user_environment())
-        with self.machine.lock:
-            items.update(self.machine.environment.items())
-        return items
+        return dict(self.process_env.items())
+
+    def env_set(self, name: str, value: Any, target: str = "Process") -> None:
+        """Set or (with None/"") remove a variable; target Machine also changes the machine's."""
+        from winhost.engine.values import to_string
+
+        text = None if value is None or value == "" else to_string(value)
+        if text is None:
+            self.process_env.pop(name, None)
+        else:
+            self.process_env[name] = text
+        if target.lower() == "machine":
+            with self.machine.lock:
+                if text is None:
+                    self.machine.environment.pop(name, None)
+                else:
+                    self.machine.environment[name] = text
 
     # -- stop ---------------------------------------------------------------------------------
     def check_stop(self) -> None:

@@ -33,7 +33,7 @@ from winhost.engine.errors import (
     not_emulated,
     terminating,
 )
-from winhost.engine.methods import call_method, call_static, get_static
+from winhost.engine.methods import call_method, call_static, get_static, set_static
 from winhost.engine.types import cast_value, is_type, resolve_type
 from winhost.engine.values import (
     ScriptBlockValue,
@@ -1378,11 +1378,7 @@ class Evaluator:
                 prefix, rest = name.split(":", 1)
                 low = prefix.lower()
                 if low == "env":
-                    with self.ctx.machine.lock:
-                        if value is None or value == "":
-                            self.ctx.machine.environment.pop(rest, None)
-                        else:
-                            self.ctx.machine.environment[rest] = to_string(value)
+                    self.ctx.env_set(rest, value)
                     return
                 if low in ("global", "script"):
                     scope.root().set(rest, value)
@@ -1403,7 +1399,11 @@ class Evaluator:
             return
         if target.type == "member_access":
             obj = self.eval(named(target)[0], scope)
-            set_property(obj, self._member_name(named(target)[-1], scope), value)
+            member = self._member_name(named(target)[-1], scope)
+            if any(not c.is_named and c.type == "::" for c in target.children):
+                set_static(self, obj, member, value)
+                return
+            set_property(obj, member, value)
             return
         if target.type == "element_access":
             obj = self.eval(named(target)[0], scope)

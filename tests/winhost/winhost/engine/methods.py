@@ -348,6 +348,8 @@ def get_static(ev: Evaluator, target: Any, name: str) -> Any:
             return True
         if low == "processorcount":
             return 2
+        if low == "currentdirectory" and ev.ctx.global_scope.lookup("__current_directory")[0]:
+            return ev.ctx.global_scope.get("__current_directory")
         if low == "currentdirectory":
             return "C:\\Windows\\system32"
         if low == "systemdirectory":
@@ -377,6 +379,18 @@ def get_static(ev: Evaluator, target: Any, name: str) -> Any:
     raise not_emulated(f"the static member [{target.name}]::{name}")
 
 
+def set_static(ev: Evaluator, target: Any, name: str, value: Any) -> None:
+    """Static property assignment: only [Environment]::CurrentDirectory (per session)."""
+    if (
+        isinstance(target, TypeRef)
+        and target.full_name.lower() == "system.environment"
+        and (name.lower() == "currentdirectory")
+    ):
+        ev.ctx.global_scope.set("__current_directory", to_string(value))
+        return
+    raise not_emulated(f"assignment to the static member [{getattr(target, 'name', target)}]::{name}")
+
+
 def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     if not isinstance(target, TypeRef):
         raise not_emulated("static method calls on a non-type value")
@@ -404,11 +418,16 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
             return "".join(to_string(a) for a in args)
     if full == "system.environment":
         if low == "getenvironmentvariable":
+            if len(args) > 1 and to_string(args[1]).lower() == "machine":
+                with ev.ctx.machine.lock:
+                    return ev.ctx.machine.environment.get(to_string(args[0]))
             return ev.ctx.env_get(to_string(args[0]))
         if low == "setenvironmentvariable":
-            with ev.ctx.machine.lock:
-                ev.ctx.machine.environment[to_string(args[0])] = to_string(args[1])
+            target = to_string(args[2]) if len(args) > 2 else "Process"
+            ev.ctx.env_set(to_string(args[0]), args[1] if len(args) > 1 else None, target)
             return None
+        if low == "getenvironmentvariables":
+            return ev.ctx.env_items()
         if low == "getfolderpath":
             return {
                 "programfiles": "C:\\Program Files",

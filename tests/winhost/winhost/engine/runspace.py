@@ -18,10 +18,10 @@ from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
 from winhost.engine import cmdlets as _catalogue  # noqa: F401  (registers the cmdlets)
 from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
-from winhost.engine.context import ExecutionContext, PipelineHost, Scope
+from winhost.engine.context import ExecutionContext, PipelineHost, Scope, initial_environment
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
 from winhost.engine.evaluator import Evaluator
-from winhost.engine.model import Machine, SessionConfiguration
+from winhost.engine.model import CIDict, Machine, SessionConfiguration
 from winhost.engine.values import to_output
 from winhost.engine.variables import initial_globals
 
@@ -49,6 +49,8 @@ class Runspace:
         self.global_scope = Scope()
         self.reset()
         ensure_standard_dirs(machine, user)
+        # The session's process environment (wsmprovhost.exe): $env: changes stay in this session.
+        self.process_env: CIDict[str] = initial_environment(machine, user)
 
     @property
     def session_configuration(self) -> SessionConfiguration | None:
@@ -63,7 +65,8 @@ class Runspace:
         return sc.language_mode if sc is not None else "FullLanguage"
 
     def reset(self) -> None:
-        """ResetRunspaceState: forget variables and functions defined by earlier pipelines."""
+        """ResetRunspaceState: forget variables and functions defined by earlier pipelines (the
+        process environment stays: it belongs to the host process, not the runspace state)."""
         self.global_scope = Scope()
         for name, value in initial_globals(self.machine, self.user).items():
             self.global_scope.set(name, value)
@@ -88,7 +91,7 @@ class Runspace:
                     exception_type="System.Management.Automation.ParseException",
                 )
             )
-        ctx = ExecutionContext(self.machine, self.user, host, self.global_scope)
+        ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
         evaluator = Evaluator(ctx)
         statements: list[list[Command]] = [[]]
         for command in commands:

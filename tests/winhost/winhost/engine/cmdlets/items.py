@@ -819,16 +819,14 @@ class EnvironmentProvider(Provider):
         return [self.decorate(self._entry(k, v), f"Env:\\{k}", False, "Env") for k, v in sorted(env.items())]
 
     def set_item(self, call: CommandCall, path: str, value: Any) -> None:
-        with call.ctx.machine.lock:
-            call.ctx.machine.environment[self.provider_path(path)] = to_string(value)
+        call.ctx.env_set(self.provider_path(path), value)
 
     def new_item(self, call: CommandCall, path: str, item_type: str | None, value: Any) -> Any:
         self.set_item(call, path, value)
         return self.get_item(call, path)
 
     def remove_item(self, call: CommandCall, path: str, recurse: bool) -> None:
-        with call.ctx.machine.lock:
-            call.ctx.machine.environment.pop(self.provider_path(path), None)
+        call.ctx.env_set(self.provider_path(path), None)
 
     def get_content(self, call: CommandCall, path: str, raw: bool, encoding: str | None) -> Any:
         return self.get_item(call, path).Value
