@@ -165,3 +165,39 @@ def test_convertto_securestring_plaintext(engine: Engine, machine: Machine) -> N
     assert machine.accounts["svc1"].password == "P@ssw0rd!"
     result = engine.script("ConvertTo-SecureString 'x' -AsPlainText")
     assert result.failure is not None
+
+
+def test_client_secure_string_and_credential(engine: Engine) -> None:
+    """Values as psrpcore deserializes them from the client (SecureString, PSCredential)."""
+    from psrpcore.types import PSCredential, PSSecureString
+
+    secret = PSSecureString("s3cret!")
+    cred = PSCredential(UserName="DOMAIN\\alice", Password=PSSecureString("pw"))
+    result = engine.script(
+        "param($Secret, $Cred)\n$Secret.Length\n$Secret -is [securestring]\n$Cred -is [pscredential]\n"
+        "$n = $Cred.GetNetworkCredential(); $n.UserName; $n.Domain; $n.Password -ceq 'pw'",
+        Secret=secret,
+        Cred=cred,
+    )
+    assert result.failure is None
+    assert result.output == [7, True, True, "alice", "DOMAIN", True]
+
+
+def test_get_credential_asks_the_host(machine: Machine) -> None:
+    from psrpcore import Command
+
+    from .helpers import RecordingHost
+
+    engine = Engine(machine)
+    host = RecordingHost(lines_to_read=["typed-pw"])
+    engine.runspace.invoke(
+        [
+            Command(
+                "$c = Get-Credential -UserName admin; $c.UserName; $c.GetNetworkCredential().Password",
+                is_script=True,
+            )
+        ],
+        None,
+        host,
+    )
+    assert host.output == ["admin", "typed-pw"]

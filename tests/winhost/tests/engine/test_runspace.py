@@ -212,3 +212,16 @@ def test_session_state_script_restores_environment_and_location(engine: Engine) 
         "C:\\Users\\Administrator",
         "C:\\Windows\\system32",
     ]
+
+
+def test_using_values_from_invoke_command(engine: Engine) -> None:
+    """Invoke-Command's $using: values arrive in a '--%' hashtable keyed by
+    base64(UTF-16LE('$using:<name>'))."""
+    import base64
+
+    key = base64.b64encode("$using:svc".encode("utf-16-le")).decode()
+    cmd = Command("(Get-Service -Name $Using:svc).DisplayName", is_script=True)
+    cmd.add_parameter("--%", {key: "W32Time"})
+    result = engine.commands([cmd])
+    assert result.failure is None
+    assert result.output == ["Windows Time"]

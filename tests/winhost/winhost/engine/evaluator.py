@@ -9,6 +9,7 @@ cmdlet's output reaches the next command (and the client) while the first one st
 
 from __future__ import annotations
 
+import base64
 import datetime
 import math
 import re
@@ -210,6 +211,13 @@ class Evaluator:
     ) -> Iterator[Any]:
         root = parse(text)
         scope = Scope(self.ctx.global_scope) if local_scope else self.ctx.global_scope
+        # Invoke-Command sends $using: values as a hashtable parameter named "--%", keyed by
+        # base64(UTF-16LE("$using:name")) (what PowerShell 5.1's remoting client writes).
+        using = [value for name, value in params if name == "--%"]
+        if using and isinstance(using[0], dict):
+            scope = scope if local_scope else Scope(self.ctx.global_scope)
+            scope.set("__using_values", using[0])
+            params = [(name, value) for name, value in params if name != "--%"]
         block = ScriptBlockValue(text, root, self.ctx.global_scope, self)
         return self.invoke_block(block, params, input_iter, scope=scope)
 
@@ -1090,6 +1098,13 @@ class Evaluator:
                 found, caller = scope.lookup("__using_scope")
                 if found and isinstance(caller, Scope):
                     return caller.get(rest)
+                found, values = scope.lookup("__using_values")
+                if found and isinstance(values, dict):
+                    key = base64.b64encode(f"$using:{rest}".lower().encode("utf-16-le")).decode()
+                    for candidate in (key, rest):
+                        hit = next((v for k, v in values.items() if to_string(k) == candidate), _NO_USING)
+                        if hit is not _NO_USING:
+                            return hit
                 raise terminating(
                     "A Using variable cannot be retrieved. A Using variable can be used only with Invoke-Command, "
                     "Start-Job, or InlineScript in the script workflow. When it is used with Invoke-Command, the "
@@ -1451,6 +1466,9 @@ class Evaluator:
 
 
 # ===== free helpers ===============================================================================
+
+
+_NO_USING = object()
 
 
 def _is_void(node: Node, value: Any = None) -> bool:

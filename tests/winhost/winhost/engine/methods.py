@@ -143,6 +143,12 @@ def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     methods = getattr(target, "_winhost_methods", None) if isinstance(target, PSObject) else None
     if methods and low in methods:
         return methods[low](*args)
+    if low == "getnetworkcredential" and any(
+        n.endswith("System.Management.Automation.PSCredential") for n in type_names(target)
+    ):
+        from winhost.engine.cmdlets.utility import credential_object
+
+        return call_method(ev, credential_object(to_string(target.UserName), target.Password), name, args)
     if low == "tostring":
         if args and isinstance(target, datetime.datetime):
             return _format_date(target, to_string(args[0]))

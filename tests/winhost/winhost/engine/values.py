@@ -203,6 +203,8 @@ def all_properties(obj: Any) -> dict[str, Any]:
 def get_property(obj: Any, name: str) -> tuple[bool, Any]:
     """Case-insensitive property lookup like PowerShell's member binder."""
     low = name.lower()
+    if low == "length" and _is_secure(obj):
+        return True, len(str(obj.decrypt()))
     if low == "psobject" and obj is not None:
         props = [
             {"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}
@@ -340,7 +342,14 @@ def custom_object(props: dict[str, Any], type_name: str | None = None) -> PSCust
     return obj
 
 
+def _is_secure(value: Any) -> bool:
+    """A SecureString: psrpcore's PSSecureString from the client or one made in the runspace."""
+    return value is not None and callable(getattr(value, "decrypt", None))
+
+
 def type_names(value: Any) -> list[str]:
+    if _is_secure(value) and not isinstance(value, PSObject):
+        return ["System.Security.SecureString", "System.Object"]
     if isinstance(value, PSObject):
         return list(value.PSObject.type_names)
     mapping = {

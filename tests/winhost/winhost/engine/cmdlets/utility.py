@@ -924,3 +924,28 @@ def credential_object(user: str, password: Any) -> PSObject:
 
     cred._winhost_methods = {"getnetworkcredential": network_credential}
     return cred
+
+
+@cmdlet(
+    "Get-Credential",
+    [Param("Credential", position=0), Param("UserName"), Param("Message"), Param("Title")],
+    module="Microsoft.PowerShell.Security",
+)
+def get_credential(call: CommandCall) -> Iterator[Any]:
+    """Asks the client's host for the password (ReadLine / ReadLineAsSecureString host calls with
+    "Password for user <name>:" as the prompt). Windows uses the PromptForCredential host call,
+    which draws the same prompt in a console host."""
+    given = call.get("Credential")
+    if given is not None and any(n.endswith("PSCredential") for n in type_names(given)):
+        yield given
+        return
+    user = call.string("UserName") or (to_string(given) if given is not None else "")
+    host = call.ctx.host
+    if call.has("Message"):
+        host.write_host(call.string("Message") or "")
+    if not user:
+        user = to_string(host.read_line("User: "))
+    password = host.read_line(f"Password for user {user}: ", secure=True)
+    if not callable(getattr(password, "decrypt", None)):
+        password = SecureText(to_string(password))
+    yield credential_object(user, password)
