@@ -383,6 +383,9 @@ class Evaluator:
                 scope.set("_", item)
                 scope.set("PSItem", item)
                 scope.set("input", [item] if input_iter is not None else [])
+                if input_iter is not None:
+                    for param in scope.variables.get("__pipeline_params") or []:
+                        scope.set(param, item)
                 yield from self.exec_node(blocks["process"], scope)
         elif input_iter is not None:
             scope.set("input", list(input_iter))
@@ -393,6 +396,7 @@ class Evaluator:
         self, param_block: Node | None, params: list[tuple[str | None, Any]], scope: Scope
     ) -> list[Any]:
         declared: list[tuple[str, Node | None, str | None, bool, bool]] = []
+        pipeline_params: list[str] = []
         if param_block is not None:
             for plist in named(param_block):
                 if plist.type != "parameter_list":
@@ -417,8 +421,14 @@ class Evaluator:
                                         "switch",
                                         "system.management.automation.switchparameter",
                                     )
-                                elif "mandatory" in text_of(attr).lower():
-                                    mandatory = True
+                                else:
+                                    attr_text = text_of(attr)
+                                    if _ATTR_MANDATORY.search(attr_text):
+                                        mandatory = True
+                                    if _ATTR_FROM_PIPELINE.search(attr_text):
+                                        pipeline_params.append(var_name or "")
+                    if pipeline_params and pipeline_params[-1] == "":
+                        pipeline_params[-1] = var_name
                     declared.append((var_name, default, type_name, mandatory, switch))
         bound: dict[str, Any] = {}
         positional: list[Any] = []
@@ -466,7 +476,7 @@ class Evaluator:
                 bound_parameters[var_name] = value
             elif default is not None:
                 value = self.eval(default, scope)
-            elif mandatory:
+            elif mandatory and var_name not in pipeline_params:
                 raise terminating(
                     f"Cannot process command because of one or more missing mandatory parameters: {var_name}.",
                     "MissingMandatoryParameter",
@@ -483,6 +493,7 @@ class Evaluator:
                     bound_parameters[var_name] = value
             scope.set(var_name, value)
         scope.set("PSBoundParameters", bound_parameters)
+        scope.set("__pipeline_params", [p for p in pipeline_params if p])
         if param_block is not None and "cmdletbinding" in text_of(param_block).lower():
             scope.set("PSCmdlet", self._pscmdlet(scope))
         return positional
@@ -1469,6 +1480,8 @@ class Evaluator:
 
 
 _NO_USING = object()
+_ATTR_MANDATORY = re.compile(r"\bmandatory\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
+_ATTR_FROM_PIPELINE = re.compile(r"\bvaluefrompipeline\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
 
 
 def _is_void(node: Node, value: Any = None) -> bool:

@@ -7,10 +7,17 @@ import base64
 import datetime
 import os
 import re
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from psrpcore.types import ErrorCategory, PSObject
 
+from winhost.engine.dotnet import (
+    FileStreamValue,
+    HashAlgorithmValue,
+    bit_converter_to_string,
+    hash_algorithm_name,
+)
 from winhost.engine.errors import not_emulated, terminating
 from winhost.engine.types import ENUM_TYPES, TypeRef, cast_value, register_enum
 from winhost.engine.values import (
@@ -111,6 +118,41 @@ def _io_file(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
         if path.is_file():
             path.unlink()
         return None
+    if low in ("create", "openwrite", "openread", "open"):
+        if low == "openread" and not path.is_file():
+            raise terminating(
+                f"Could not find file '{to_string(args[0])}'.",
+                "FileNotFoundException",
+                ErrorCategory.ObjectNotFound,
+                exception_type="System.IO.FileNotFoundException",
+            )
+        if low in ("create", "openwrite") and not path.parent.is_dir():
+            raise terminating(
+                f"Could not find a part of the path '{to_string(args[0])}'.",
+                "DirectoryNotFoundException",
+                ErrorCategory.ObjectNotFound,
+                exception_type="System.IO.DirectoryNotFoundException",
+            )
+        mode = {"create": "wb", "openwrite": "r+b" if path.exists() else "wb", "openread": "rb"}.get(
+            low, "r+b"
+        )
+        return FileStreamValue(path, mode, to_string(args[0]))
+    if low in ("move", "copy"):
+        import shutil
+
+        dest = real_path(call, to_string(args[1]))
+        if dest.exists() and (low == "move" or not (len(args) > 2 and to_bool(args[2]))):
+            raise terminating(
+                "Cannot create a file when that file already exists.",
+                "IOException",
+                ErrorCategory.WriteError,
+                exception_type="System.IO.IOException",
+            )
+        if low == "move":
+            shutil.move(str(path), str(dest))
+        else:
+            shutil.copyfile(path, dest)
+        return None
     raise not_emulated(f"the static method [System.IO.File]::{name}()")
 
 
@@ -134,6 +176,13 @@ def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     low = name.lower()
     if target is None:
         raise _no_method(target, name)
+    if isinstance(target, (FileStreamValue, HashAlgorithmValue)):
+        return target.call(low, args)
+    if isinstance(target, uuid.UUID) and low == "tostring":
+        fmt = to_string(args[0]) if args else "D"
+        return {"N": target.hex, "B": "{" + str(target) + "}", "P": "(" + str(target) + ")"}.get(
+            fmt.upper(), str(target)
+        )
     if isinstance(target, EncodingValue):
         if low == "getbytes":
             return to_string(args[0]).encode(target.codec)
@@ -495,7 +544,26 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     if full == "system.guid" and low == "newguid":
         import uuid
 
-        return str(uuid.uuid4())
+        return uuid.uuid4()
+    if full == "system.byte[]" and low == "new":
+        return bytearray(int(to_number(args[0])))
+    if full == "system.bitconverter" and low == "tostring":
+        return bit_converter_to_string(args[0])
+    if full == "system.array" and low == "copy":
+        src, dst = args[0], args[1]
+        count = int(to_number(args[-1]))
+        if isinstance(dst, bytearray):
+            dst[:count] = bytes(src[:count])
+        elif isinstance(dst, list):
+            dst[:count] = list(src[:count])
+        else:
+            raise not_emulated("[Array]::Copy into this value")
+        return None
+    if full.startswith("system.security.cryptography.") and low == "create":
+        algo = hash_algorithm_name(full)
+        if algo is None:
+            raise not_emulated(f"[{target.name}]::Create()")
+        return HashAlgorithmValue(algo)
     if full == "system.text.regularexpressions.regex":
         if low == "escape":
             return re.escape(to_string(args[0]))

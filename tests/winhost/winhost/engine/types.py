@@ -76,6 +76,7 @@ _ACCELERATORS = {
     "string[]": "System.String[]",
     "int[]": "System.Int32[]",
     "object[]": "System.Object[]",
+    "bitconverter": "System.BitConverter",
     "byte[]": "System.Byte[]",
 }
 
@@ -199,6 +200,8 @@ def is_type(value: Any, type_ref: Any) -> bool:
     low = full.lower()
     if low in ENUM_TYPES:
         return isinstance(value, ENUM_TYPES[low])
+    if low == "system.byte[]":
+        return isinstance(value, (bytes, bytearray))
     if low == "system.object":
         return value is not None
     if low == "system.array" or low.endswith("[]"):

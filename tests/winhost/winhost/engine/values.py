@@ -172,6 +172,8 @@ def to_output(value: Any) -> Any:
         return PSScriptBlock(value.text)
     if hasattr(value, "decrypt") and not isinstance(value, PSObject):
         return PSSecureString(value.decrypt())
+    if isinstance(value, bytearray):
+        return bytes(value)
     if type(value) is list:
         return [to_output(v) for v in value]
     if type(value) is dict:
@@ -205,6 +207,11 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
     low = name.lower()
     if low == "length" and _is_secure(obj):
         return True, len(str(obj.decrypt()))
+    if isinstance(obj, (bytes, bytearray)) and low in ("length", "count"):
+        return True, len(obj)
+    dotnet_get = getattr(obj, "get", None) if type(obj).__module__ == "winhost.engine.dotnet" else None
+    if dotnet_get is not None:
+        return dotnet_get(low)
     if low == "psobject" and obj is not None:
         props = [
             {"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}
