@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from test_winrm_fakes import FakeWindows, run_action
-
 from ansible_collections.psremoting.core.plugins.action.session_configuration import ActionModule
+from ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fakes import (
+    FakeWindows,
+    run_action,
+)
 
 PSSC = "@{\n    SchemaVersion = '2.0.0.0'\n    SessionType = 'RestrictedRemoteServer'\n}\n"
 PSSC_PATH = "C:\\ProgramData\\JEA\\Maintenance.pssc"

@@ -7,8 +7,8 @@ X509Certificate2 with ``RawData`` as a list of ints, enums as ``{"Type","String"
 It records every command so tests can assert that check mode sends no change, and it refuses script
 text so the "no values spliced into scripts" rule is enforced by every test.
 
-Other test modules import it as ``from test_winrm_fakes import ...`` (pytest puts this directory on
-sys.path; the directory has no __init__.py).
+Other test modules import it through the collection package path
+(``ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fakes``).
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from test_winrm_fakes import FakeWindows, run_action
-
 from ansible_collections.psremoting.core.plugins.action.winrm_firewall import ActionModule
+from ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fakes import (
+    FakeWindows,
+    run_action,
+)
 
 
 def test_https_rules_created_with_public_scoped_to_local_subnet() -> None:

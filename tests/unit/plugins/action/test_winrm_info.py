@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from test_winrm_fakes import FakeWindows, make_certificate, run_action
-
 from ansible_collections.psremoting.core.plugins.action.winrm_info import ActionModule
+from ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fakes import (
+    FakeWindows,
+    make_certificate,
+    run_action,
+)
 
 
 def test_info_reports_all_sections_read_only() -> None:

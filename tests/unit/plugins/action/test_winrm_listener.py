@@ -5,9 +5,13 @@ from __future__ import annotations
 import ssl
 
 from cryptography import x509
-from test_winrm_fakes import FakeWindows, make_certificate, run_action
 
 from ansible_collections.psremoting.core.plugins.action.winrm_listener import ActionModule
+from ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fakes import (
+    FakeWindows,
+    make_certificate,
+    run_action,
+)
 
 
 def http_listener() -> dict:
