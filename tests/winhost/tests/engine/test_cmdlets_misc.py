@@ -201,3 +201,39 @@ def test_get_credential_asks_the_host(machine: Machine) -> None:
         host,
     )
     assert host.output == ["admin", "typed-pw"]
+
+
+def test_modules_and_drives(engine: Engine) -> None:
+    assert engine.ok("Import-Module NetSecurity; (Get-Module -ListAvailable -Name PKI).Name") == ["PKI"]
+    (err,) = engine.script("Import-Module NoSuchModule").errors
+    assert (
+        err.FullyQualifiedErrorId
+        == "Modules_ModuleNotFound,Microsoft.PowerShell.Commands.ImportModuleCommand"
+    )
+    assert engine.ok("(Get-PSDrive -Name WSMan).Provider") == ["Microsoft.WSMan.Management\\WSMan"]
+
+
+def test_concurrent_runspaces_share_one_machine(machine: Machine) -> None:
+    """Pipelines of different runspaces run in worker threads; the model stays consistent."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            engine = Engine(machine)
+            for _ in range(15):
+                engine.ok("Stop-Service W32Time; Start-Service W32Time")
+                engine.ok(f"Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb -Value {500 + n}")
+                engine.ok("(Get-ChildItem WSMan:\\localhost\\Listener).Count")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert machine.services["W32Time"].status == "Running"
+    assert 500 <= machine.wsman.max_envelope_size_kb <= 505

@@ -412,3 +412,112 @@ def test_wsman(call: CommandCall) -> Iterator[Any]:
 
 
 _ = to_string
+
+
+# -- modules and drives -------------------------------------------------------------------------
+
+
+def _module_names() -> dict[str, str]:
+    """Modules the catalogue's cmdlets come from (name -> version Windows Server 2022 ships)."""
+    versions = {
+        "Microsoft.PowerShell.Management": "3.1.0.0",
+        "Microsoft.PowerShell.Utility": "3.1.0.0",
+        "Microsoft.PowerShell.Security": "3.0.0.0",
+        "Microsoft.PowerShell.Core": "3.0.0.0",
+        "Microsoft.WSMan.Management": "3.0.0.0",
+        "Microsoft.PowerShell.LocalAccounts": "1.0.0.0",
+        "NetSecurity": "2.0.0.0",
+        "NetConnection": "1.0.0.0",
+        "PKI": "1.0.0.0",
+        "CimCmdlets": "1.0.0.0",
+    }
+    return versions
+
+
+def _module_object(name: str, version: str) -> Any:
+    from psrpcore.types import PSVersion
+
+    major, minor, build, rev = (int(p) for p in version.split("."))
+    return new_object(
+        ["System.Management.Automation.PSModuleInfo", "System.Object"],
+        {
+            "Name": name,
+            "Version": PSVersion(major=major, minor=minor, build=build, revision=rev),
+            "ModuleType": "Manifest",
+            "Path": f"C:\\Windows\\system32\\WindowsPowerShell\\v1.0\\Modules\\{name}\\{name}.psd1",
+            "ExportedCommands": {},
+        },
+        to_string_value=name,
+    )
+
+
+@cmdlet(
+    "Get-Module",
+    [Param("Name", position=0), Param("ListAvailable", switch=True), Param("All", switch=True)],
+    module="Microsoft.PowerShell.Core",
+    aliases=("gmo",),
+)
+def get_module(call: CommandCall) -> Iterator[Any]:
+    versions = _module_names()
+    patterns = call.strings("Name") or ["*"]
+    for name, version in sorted(versions.items()):
+        if any(like(name, p) for p in patterns):
+            yield _module_object(name, version)
+
+
+@cmdlet(
+    "Import-Module",
+    [
+        Param("Name", position=0),
+        Param("Force", switch=True),
+        Param("PassThru", switch=True),
+        Param("MinimumVersion"),
+        Param("RequiredVersion"),
+        Param("DisableNameChecking", switch=True),
+        Param("Global", switch=True),
+        Param("Prefix"),
+    ],
+    module="Microsoft.PowerShell.Core",
+    aliases=("ipmo",),
+)
+def import_module(call: CommandCall) -> Iterator[Any]:
+    """Modules of the catalogue load (their cmdlets are always there); anything else is not found."""
+    versions = _module_names()
+    for name in call.strings("Name") or []:
+        match = next((n for n in versions if n.lower() == name.lower()), None)
+        if match is None:
+            call.error(
+                f"The specified module '{name}' was not loaded because no valid module file was found in any "
+                "module directory.",
+                "Modules_ModuleNotFound",
+                ErrorCategory.ResourceUnavailable,
+                target=name,
+                exception_type="System.IO.FileNotFoundException",
+            )
+            continue
+        if call.switch("PassThru"):
+            yield _module_object(match, versions[match])
+
+
+@cmdlet("Get-PSDrive", [Param("Name", position=0), Param("PSProvider")], module=MANAGEMENT, aliases=("gdr",))
+def get_psdrive(call: CommandCall) -> Iterator[Any]:
+    from winhost.engine.cmdlets.items import PROVIDERS
+
+    patterns = call.strings("Name") or ["*"]
+    for provider in PROVIDERS:
+        for drive in provider.drives:
+            if any(like(drive, p) for p in patterns):
+                root = {"C": "C:\\", "HKLM": "HKEY_LOCAL_MACHINE", "HKCU": "HKEY_CURRENT_USER"}.get(
+                    drive, "\\"
+                )
+                yield new_object(
+                    ["System.Management.Automation.PSDriveInfo", "System.Object"],
+                    {
+                        "Name": drive,
+                        "Provider": f"{provider.module}\\{provider.name}",
+                        "Root": root,
+                        "CurrentLocation": "",
+                        "Description": "",
+                    },
+                    to_string_value=drive,
+                )
