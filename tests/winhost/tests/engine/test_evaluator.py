@@ -310,3 +310,30 @@ def test_advanced_function_bound_parameters_and_should_process(engine: Engine) -
     result = engine.script(script)
     assert result.output == ["set a", False, True]
     assert result.host.host[0][0] == 'What if: Performing the operation "Set" on target "b".'
+
+
+IDIOMS: list[tuple[str, list[Any]]] = [
+    ("$list = [System.Collections.Generic.List[string]]::new(); $list.Add('a'); $list.Count", [1]),
+    ("$al = [System.Collections.ArrayList]::new(); $al.Add('a'); $al.Add('b')", [0, 1]),
+    ("'a b  c'.Split(' ', [StringSplitOptions]::RemoveEmptyEntries).Count", [3]),
+    (
+        "Split-Path 'C:\\Windows\\System32' -Leaf; Split-Path 'C:\\Windows\\System32'; Split-Path 'C:\\x' -Parent",
+        [
+            "System32",
+            "C:\\Windows",
+            "C:\\",
+        ],
+    ),
+    ("Join-Path 'C:\\a\\' 'b.txt'", ["C:\\a\\b.txt"]),
+    ("'x' | Out-File C:\\o.txt; Get-Content C:\\o.txt", ["x"]),
+    (
+        "try { Get-Item C:\\nope -ErrorAction Stop } catch { $_.Exception.GetType().FullName }",
+        ["System.Management.Automation.ItemNotFoundException"],
+    ),
+    ("$h = [ordered]@{ b = 1; a = 2 }; $h.Keys -join ','", ["b,a"]),
+]
+
+
+@pytest.mark.parametrize(("script", "expected"), IDIOMS, ids=[c[0][:50] for c in IDIOMS])
+def test_common_idioms(run: Callable[[str], list[Any]], script: str, expected: list[Any]) -> None:
+    assert run(script) == expected

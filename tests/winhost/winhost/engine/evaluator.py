@@ -994,7 +994,7 @@ class Evaluator:
             inner = named(inner)[0]
         if inner.type in ("command", "assignment_expression", "pipeline_chain", "pipeline"):
             return None
-        if _is_void(inner):
+        if _is_void(inner, _NOT_NONE):
             return None
         return inner
 
@@ -1480,6 +1480,7 @@ class Evaluator:
 
 
 _NO_USING = object()
+_NOT_NONE = object()
 _ATTR_MANDATORY = re.compile(r"\bmandatory\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
 _ATTR_FROM_PIPELINE = re.compile(r"\bvaluefrompipeline\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
 

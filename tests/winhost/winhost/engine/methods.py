@@ -53,6 +53,10 @@ def _no_method(target: Any, name: str) -> Exception:
     )
 
 
+class GenericList(list[Any]):
+    """System.Collections.Generic.List[T] (its Add returns nothing, unlike ArrayList's)."""
+
+
 class EncodingValue:
     """[System.Text.Encoding]::UTF8 / Unicode / ASCII / Default (Windows-1252 on en-US)."""
 
@@ -241,7 +245,10 @@ def _string_method(s: str, low: str, args: list[Any], name: str) -> Any:
             return s.split()
         seps = a[0] if isinstance(args[0], str) else "".join(to_string(x) for x in as_list(args[0]))
         # String.Split(char[]): every character is a separator.
-        return re.split("|".join(re.escape(c) for c in seps), s)
+        parts = re.split("|".join(re.escape(c) for c in seps), s)
+        if len(args) > 1 and "removeemptyentries" in to_string(args[-1]).lower():
+            parts = [p for p in parts if p != ""]
+        return parts
     if low == "replace":
         return s.replace(to_string(a[0]), to_string(a[1]))
     if low == "contains":
@@ -310,7 +317,19 @@ def _list_method(ev: Evaluator, items: Any, low: str, args: list[Any], name: str
         return next((i for i, v in enumerate(items) if ps_equals(v, args[0])), -1)
     if low == "add" and isinstance(items, list):
         items.append(args[0])
-        return len(items) - 1
+        # ArrayList.Add returns the index; List<T>.Add returns nothing.
+        return None if isinstance(items, GenericList) else len(items) - 1
+    if low == "addrange" and isinstance(items, list):
+        items.extend(as_list(args[0]))
+        return None
+    if low == "remove" and isinstance(items, list):
+        for i, v in enumerate(items):
+            if ps_equals(v, args[0]):
+                del items[i]
+                return True
+        return False
+    if low == "toarray":
+        return list(items)
     if low == "where":
         sb = args[0]
         return [v for v in items if to_bool(ev.call_scriptblock(sb, dollar_under=v, set_under=True))]
@@ -418,6 +437,11 @@ def get_static(ev: Evaluator, target: Any, name: str) -> Any:
             return datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
     if full == "system.string" and low == "empty":
         return ""
+    if full == "system.stringsplitoptions":
+        if low in ("none", "removeemptyentries", "trimentries"):
+            return {"none": "None", "removeemptyentries": "RemoveEmptyEntries", "trimentries": "TrimEntries"}[
+                low
+            ]
     if full == "system.math" and low == "pi":
         import math
 
@@ -545,6 +569,18 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
         import uuid
 
         return uuid.uuid4()
+    if low == "new" and (
+        full.startswith("system.collections.generic.list[") or full == "system.collections.arraylist"
+    ):
+        items = GenericList() if "generic" in full else []
+        if args and is_collection(args[0]):
+            items.extend(args[0])
+        return items
+    if low == "new" and full in (
+        "system.collections.hashtable",
+        "system.collections.specialized.ordereddictionary",
+    ):
+        return {}
     if full == "system.byte[]" and low == "new":
         return bytearray(int(to_number(args[0])))
     if full == "system.bitconverter" and low == "tostring":

@@ -77,6 +77,8 @@ _ACCELERATORS = {
     "int[]": "System.Int32[]",
     "object[]": "System.Object[]",
     "bitconverter": "System.BitConverter",
+    "stringsplitoptions": "System.StringSplitOptions",
+    "collections.arraylist": "System.Collections.ArrayList",
     "byte[]": "System.Byte[]",
 }
 

@@ -212,6 +212,11 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
     dotnet_get = getattr(obj, "get", None) if type(obj).__module__ == "winhost.engine.dotnet" else None
     if dotnet_get is not None:
         return dotnet_get(low)
+    if type(obj).__name__ == "TypeRef":
+        if low == "fullname":
+            return True, obj.full_name
+        if low == "name":
+            return True, obj.full_name.rsplit(".", 1)[-1]
     if low == "psobject" and obj is not None:
         props = [
             {"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}

@@ -834,3 +834,91 @@ class EnvironmentProvider(Provider):
 
 register_provider(EnvironmentProvider())
 _ = enumerate_value
+
+
+# -- path manipulation ------------------------------------------------------------------------
+
+
+@cmdlet(
+    "Split-Path",
+    [
+        Param("Path", position=0),
+        Param("Leaf", switch=True),
+        Param("Parent", switch=True),
+        Param("Qualifier", switch=True),
+        Param("NoQualifier", switch=True),
+        Param("IsAbsolute", switch=True),
+        Param("Resolve", switch=True),
+        Param("LiteralPath"),
+    ],
+    module=MANAGEMENT,
+)
+def split_path(call: CommandCall) -> Iterator[Any]:
+    """https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.management/split-path"""
+    for path in call.strings("Path") or call.strings("LiteralPath") or []:
+        p = path.replace("/", "\\")
+        qualifier, sep, rest = p.partition(":")
+        if call.switch("Qualifier"):
+            yield qualifier + ":" if sep else ""
+        elif call.switch("NoQualifier"):
+            yield rest if sep else p
+        elif call.switch("IsAbsolute"):
+            yield (bool(sep) and rest.startswith("\\")) or p.startswith("\\\\")
+        elif call.switch("Leaf"):
+            yield p.rstrip("\\").rsplit("\\", 1)[-1]
+        else:
+            parent = p.rstrip("\\").rpartition("\\")[0]
+            yield parent + "\\" if parent.endswith(":") else parent
+
+
+@cmdlet(
+    "Join-Path",
+    [
+        Param("Path", position=0),
+        Param("ChildPath", position=1),
+        Param("AdditionalChildPath", position=2, value_from_remaining=True),
+        Param("Resolve", switch=True),
+    ],
+    module=MANAGEMENT,
+)
+def join_path(call: CommandCall) -> Iterator[Any]:
+    children = [
+        call.string("ChildPath") or "",
+        *(to_string(c) for c in as_list(call.get("AdditionalChildPath"))),
+    ]
+    for base in call.strings("Path") or []:
+        joined = base.replace("/", "\\")
+        for child in children:
+            if child:
+                joined = joined.rstrip("\\") + "\\" + child.replace("/", "\\").lstrip("\\")
+        yield joined
+
+
+@cmdlet(
+    "Out-File",
+    [
+        Param("FilePath", position=0, aliases=("Path",)),
+        Param("Encoding", position=1),
+        Param("Append", switch=True),
+        Param("Force", switch=True),
+        Param("NoNewline", switch=True),
+        Param("InputObject"),
+        Param("Width"),
+        Param("LiteralPath"),
+    ],
+    module="Microsoft.PowerShell.Utility",
+)
+def out_file(call: CommandCall) -> Iterator[Any]:
+    """Writes the objects' text; Windows PowerShell 5.1 defaults to UTF-16LE ("Unicode")."""
+    values = list(call.each("InputObject"))
+    path = call.string("FilePath") or call.string("LiteralPath") or ""
+    provider, norm, _drive = provider_for(call, path)
+    provider.set_content(
+        call,
+        norm,
+        values,
+        call.switch("Append"),
+        call.string("Encoding") or "Unicode",
+        call.switch("NoNewline"),
+    )
+    return iter(())
