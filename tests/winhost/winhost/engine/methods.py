@@ -437,11 +437,8 @@ def get_static(ev: Evaluator, target: Any, name: str) -> Any:
             return datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
     if full == "system.string" and low == "empty":
         return ""
-    if full == "system.stringsplitoptions":
-        if low in ("none", "removeemptyentries", "trimentries"):
-            return {"none": "None", "removeemptyentries": "RemoveEmptyEntries", "trimentries": "TrimEntries"}[
-                low
-            ]
+    if full == "system.stringsplitoptions" and low in ("none", "removeemptyentries", "trimentries"):
+        return {"none": "None", "removeemptyentries": "RemoveEmptyEntries", "trimentries": "TrimEntries"}[low]
     if full == "system.math" and low == "pi":
         import math
 
