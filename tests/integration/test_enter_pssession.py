@@ -144,9 +144,6 @@ def test_read_host_answers_from_terminal_and_never_in_history(winhost: Any, tmp_
     assert "Read-Host -Prompt 'Your name'" in text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="winhost does not emulate Get-Credential (PromptForCredential host call)"
-)
 def test_get_credential_prompts_through_host(winhost: Any, tmp_path: Path) -> None:
     child = start(winhost, tmp_path)
     child.expect(PROMPT)

@@ -205,11 +205,6 @@ def test_sensitive_parameters_reach_the_script_and_never_the_output(winhost: Any
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" not in json.dumps(output)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="winhost does not emulate PSCredential.GetNetworkCredential() (a NetworkCredential "
-    "whose .Password is the plain text) nor SecureString.Length",
-)
 def test_sensitive_values_arrive_intact(winhost: Any) -> None:
     spec = InvokeSpec(
         script="param($Secret, $Cred, $Expected)\n$Secret.Length\n$Cred.GetNetworkCredential().Password -ceq $Expected\n",
@@ -324,12 +319,6 @@ def test_warm_session_cost_and_cleanup_in_always(winhost: Any, tmp_path: Path) -
     assert r["after_reset"]["json"]["dc01"]["shells_open"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="winhost does not emulate Invoke-Command's using values: a script command's parameter "
-    "named '--%' holding a dictionary, from which $Using:x reads "
-    "dict[base64(utf16le('$using:x'.lower()))]; winhost raises UsingWithoutInvokeCommand",
-)
 def test_using(winhost: Any) -> None:
     spec = InvokeSpec(script="Get-Service -Name $Using:svc", using={"svc": "W32Time"})
     fields = run_direct(winhost, "dc01", spec)
