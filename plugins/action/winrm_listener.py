@@ -79,9 +79,10 @@ class ActionModule(WinRMActionBase):
         "allow_disconnect": {"type": "bool", "default": False},
         "certificate_dest": {"type": "path"},
     }
+    # self_signed=false must combine with the others, so that one is checked in manage().
     MUTUALLY_EXCLUSIVE = [
-        ("certificate_thumbprint", "certificate_subject", "self_signed"),
-        ("certificate_thumbprint", "certificate_issuer", "self_signed"),
+        ("certificate_thumbprint", "certificate_subject"),
+        ("certificate_thumbprint", "certificate_issuer"),
     ]
 
     def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
@@ -96,6 +97,13 @@ class ActionModule(WinRMActionBase):
             )
         except ValueError as exc:
             raise WinRMConfigError(f"{host}: winrm_listener: {exc}") from exc
+        if args["self_signed"] and (
+            args["certificate_thumbprint"] or args["certificate_subject"] or args["certificate_issuer"]
+        ):
+            raise WinRMConfigError(
+                f"{host}: winrm_listener: self_signed=true excludes certificate_thumbprint, "
+                "certificate_subject and certificate_issuer; use one way to pick the certificate"
+            )
         if transport == "HTTP" and (
             thumbprint or args["certificate_subject"] or args["certificate_issuer"] or args["self_signed"]
         ):

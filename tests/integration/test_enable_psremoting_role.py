@@ -249,3 +249,31 @@ def test_disable_http_over_https_and_token_filter_policy(winhost_factory: Any, t
         [role_play({"enable_psremoting_disable_transports": ["http"]}, "disable", **https_vars(pem))],
     )
     assert not again.failed and again.changed == 0, again.changed_tasks()
+
+
+def test_ca_issued_certificate_by_subject_validated_end_to_end(winhost_factory: Any, tmp_path: Path) -> None:
+    """A machine certificate from the (winhost) enterprise CA, picked by subject: the role verifies it
+    against the CA bundle, and the play then connects over HTTPS with full validation (chain, name
+    and IP address), no pinning needed."""
+    hosts = winhost_factory.start(hosts="web01", preset="fresh")
+    role_vars = {
+        "enable_psremoting_https_certificate_source": "subject",
+        "enable_psremoting_https_certificate_subject": "CN=web01.winhost.test",
+        "enable_psremoting_verify_ca_path": "{{ winhost_ca_cert }}",
+        "enable_psremoting_http_listener": True,
+    }
+    applied = run(hosts, tmp_path, [role_play(role_vars)])
+    assert not applied.failed, applied.failure_msg()
+    listener = dict(applied.results())["HTTPS listener"]
+    assert listener["certificate_created"] is False
+    assert listener["certificate"]["subject"] == "CN=web01.winhost.test"
+    validated = {
+        "ansible_port": "{{ winhost_https_port }}",
+        "ansible_psrp_protocol": "https",
+        "ansible_psrp_cert_validation": "validate",
+        "ansible_psrp_ca_cert": "{{ winhost_ca_cert }}",
+    }
+    over_https = run(hosts, tmp_path, [info_play(**validated)])
+    assert not over_https.failed, over_https.proc.stdout[-2000:]
+    again = run(hosts, tmp_path, [role_play(role_vars, **validated)])
+    assert not again.failed and again.changed == 0, again.changed_tasks()

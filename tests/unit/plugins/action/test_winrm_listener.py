@@ -182,3 +182,20 @@ def test_new_wsman_instance_parameters_are_typed() -> None:
             "ValueSet": {"Port": 5985, "Enabled": True, "Hostname": "web01"},
         },
     }
+
+
+def test_self_signed_false_combines_and_true_excludes_other_sources() -> None:
+    cert, _ = make_certificate(["web01.contoso.test"], days=100, issuer_cn="Contoso CA")
+    host = FakeWindows(certs=[cert])
+    ok = run_action(
+        ActionModule,
+        {"transport": "https", "self_signed": False, "certificate_subject": "CN=web01.contoso.test"},
+        host,
+    )
+    assert ok["changed"] is True and host.listeners[0]["CertificateThumbprint"] == cert["Thumbprint"]
+    clash = run_action(
+        ActionModule,
+        {"transport": "https", "self_signed": True, "certificate_subject": "CN=web01.contoso.test"},
+        host,
+    )
+    assert clash["failed"] is True and "self_signed=true excludes" in clash["msg"]
