@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: invoke_command
 short_description: Run a PowerShell script block or command on Windows hosts, like Invoke-Command
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Runs a script block (I(script) or I(path)) or one command (I(command)) in the host's PowerShell
     Remoting session, like C(Invoke-Command -ScriptBlock), and returns the output objects as data.
@@ -122,14 +122,18 @@ options:
 attributes:
   check_mode:
     support: partial
+    description: Whether the module runs in check mode.
     details:
       - A script runs in check mode only when it declares C([CmdletBinding(SupportsShouldProcess)]); it then
         runs with C(-WhatIf). Other scripts are skipped and reported as changed.
   diff_mode:
     support: full
+    description: Whether the module reports a diff.
     details: A script sets the diff with C($Ansible.Diff).
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
 notes:
   - Output objects are converted as described in docs/invoke_command.md of the collection. Enums become
     C({Type, String, Value}), C(DateTime) an ISO 8601 string, objects a dictionary of their properties plus
@@ -216,10 +220,10 @@ error:
   elements: dict
   contains:
     output: {description: The error as PowerShell shows it., type: str}
-    error_details: {description: C(message) and C(recommended_action), or null., type: dict}
-    exception: {description: C(message), C(type), C(help_link), C(source), C(hresult), C(inner_exception)., type: dict}
+    error_details: {description: 'C(message) and C(recommended_action), or null.', type: dict}
+    exception: {description: 'C(message), C(type), C(help_link), C(source), C(hresult), C(inner_exception).', type: dict}
     target_object: {description: The object the error is about., type: raw}
-    category_info: {description: C(category), C(category_id), C(activity), C(reason), C(target_name), C(target_type)., type: dict}
+    category_info: {description: 'C(category), C(category_id), C(activity), C(reason), C(target_name), C(target_type).', type: dict}
     fully_qualified_error_id: {description: The error id., type: str}
     script_stack_trace: {description: Where the error happened., type: str}
     pipeline_iteration_info: {description: The pipeline iteration numbers., type: list}

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: pssession
 short_description: Remove leftover PowerShell sessions on Windows hosts, like Get-PSSession | Remove-PSSession
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Removes PowerShell Remoting sessions (WinRM shells) on the host that match the given filters, for example
     disconnected sessions or sessions older than an hour, freeing their C(wsmprovhost.exe) and the per-user shell
@@ -58,11 +58,14 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Lists the sessions that would be removed in RV(removed) and removes nothing.
+    description: Lists the sessions that would be removed in RV(removed) and removes nothing.
   diff_mode:
     support: none
+    description: No diff is reported.
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached over WinRM (WS-Management).
 notes:
   - A session that disappears between listing and removal is reported in RV(already_gone), not as an error.
 seealso:

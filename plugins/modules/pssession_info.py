@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 module: pssession_info
 short_description: List the PowerShell sessions on Windows hosts, like Get-PSSession -ComputerName
 version_added: "1.0.0"
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 description:
   - Lists the PowerShell Remoting sessions (WinRM shells) on the host, with the fields Windows reports for them.
   - Like C(Get-PSSession -ComputerName), it sends a WS-Management Enumerate of the shell resource
@@ -54,10 +54,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to compare; the module changes nothing.
   platform:
+    support: full
     platforms: windows
+    description: Windows hosts reached over WinRM (WS-Management).
 notes:
   - C(Protected) marks the play's own session, which M(psremoting.core.pssession) never removes. The ShellId of
     that session is taken from the connection or the session broker when they report it; otherwise every session
@@ -86,10 +90,10 @@ sessions:
   elements: dict
   contains:
     ShellId: {description: The shell id (the runspace pool id for PowerShell sessions)., type: str}
-    Name: {description: The session name the client gave, if any., type: str}
+    Name: {description: 'The session name the client gave, if any.', type: str}
     ResourceUri: {description: The shell's resource URI., type: str}
     ConfigurationName: {description: The endpoint (session configuration)., type: str}
-    Owner: {description: The account that opened the session, as Windows writes it., type: str}
+    Owner: {description: 'The account that opened the session, as Windows writes it.', type: str}
     ClientIP: {description: The client address., type: str}
     ProcessId: {description: The process hosting the shell (wsmprovhost.exe)., type: int}
     State: {description: C(Connected) or C(Disconnected)., type: str}
