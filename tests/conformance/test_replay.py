@@ -17,8 +17,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from recordings import load, uses_powershell
 from replay import replay
 
-_BEGIN = "engine: script blocks with begin/process/end are not evaluated"
-_HISTORY = "engine: Get-History / AddToHistory not emulated"
 KNOWN_GAPS: dict[str, str] = {
     "test_client_copy_file": "engine: the user profile (C:\\Users\\<user>\\Documents) does not exist in the model",
     "test_client_copy_file_failure": "engine: copy to a missing directory completes instead of failing",
@@ -29,22 +27,12 @@ KNOWN_GAPS: dict[str, str] = {
     "test_client_fetch_file_expand_vars": "engine: pypsrp's fetch script ($args indexing) fails",
     "test_client_fetch_file_hash_mismatch": "engine: pypsrp's fetch script ($args indexing) fails",
     "test_psrp_get_command_metadata": "wsman/engine: GetCommandMetadata answers no CommandMetadata objects",
-    "test_psrp_merge_commands": "engine: stream merge flags of a command (MergeMyResult/MergeToResult) not applied",
     "test_psrp_multiple_commands": "engine: [Runtime.InteropServices.Marshal]::SecureStringToBSTR not emulated",
     "test_psrp_nested_command": "nested pipelines run in their own thread; the order against the parent is racy",
-    "test_psrp_no_profile": "engine: $profile-related expression evaluates to null",
     "test_psrp_pshost_methods": "engine: $host methods ($host.SetShouldExit, ...) not emulated",
     "test_psrp_pshost_raw_ui_mocked_methods": "engine: $host.UI.RawUI and [ConsoleColor] not emulated",
     "test_psrp_pshost_ui_mocked_methods": "engine: $host.UI methods not emulated",
-    "test_psrp_reset_runspace_state": _HISTORY,
-    "test_psrp_run_protocol_version_2.1": _BEGIN,
-    "test_psrp_run_protocol_version_2.2": _BEGIN,
-    "test_psrp_run_protocol_version_2.3": _BEGIN,
-    "test_psrp_small_msg_size": _BEGIN,
-    "test_psrp_with_history": _HISTORY,
-    "test_psrp_with_input": _BEGIN,
     "test_psrp_with_jea_configuration": "engine: JEA session configurations (restricted language/commands) not emulated",
-    "test_psrp_with_no_history": _HISTORY,
 }
 
 

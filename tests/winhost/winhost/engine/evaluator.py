@@ -351,19 +351,31 @@ class Evaluator:
             parts = named(command)
             if len(parts) != 2 or parts[0].type != "command_name":
                 return None
-            name = text_of(parts[0]).lower()
+            # ``begin { } process { } end { }`` on one line reads as one command ``begin`` whose
+            # arguments alternate script block, block name (generic_token), script block.
             args = [a for a in named(parts[1]) if a.type != "command_argument_sep"]
-            block = args[0] if len(args) == 1 else None
-            while block is not None and block.type in _PASS_THROUGH and block.child_count == 1:
-                block = block.child(0)
-            if (
-                name not in ("begin", "process", "end", "dynamicparam")
-                or block is None
-                or (block.type != "script_block_expression")
-            ):
+            pending_name: str | None = text_of(parts[0]).lower()
+            for arg in args:
+                if pending_name is None:
+                    if arg.type != "generic_token":
+                        return None
+                    pending_name = text_of(arg).lower()
+                    continue
+                block: Node | None = arg
+                while block is not None and block.type in _PASS_THROUGH and block.child_count == 1:
+                    block = block.child(0)
+                if (
+                    pending_name not in ("begin", "process", "end", "dynamicparam")
+                    or block is None
+                    or block.type != "script_block_expression"
+                    or pending_name in blocks
+                ):
+                    return None
+                inner = [c for c in named(block) if c.type == "script_block"]
+                blocks[pending_name] = inner[0] if inner else block
+                pending_name = None
+            if pending_name is not None:
                 return None
-            inner = [c for c in named(block) if c.type == "script_block"]
-            blocks[name] = inner[0] if inner else block
         return blocks or None
 
     def _run_named_blocks(

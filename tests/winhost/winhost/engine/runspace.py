@@ -8,6 +8,7 @@ in the runspace (global scope) for the next pipeline unless the command used loc
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import importlib.util
 from collections.abc import Iterable, Iterator
@@ -18,9 +19,11 @@ from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
 from winhost.engine import cmdlets as _catalogue  # noqa: F401  (registers the cmdlets)
 from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
+from winhost.engine.cmdlets.system import HISTORY_VARIABLE, history_entry
 from winhost.engine.context import ExecutionContext, PipelineHost, Scope, initial_environment
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
 from winhost.engine.evaluator import Evaluator
+from winhost.engine.merge import merge_targets, merged_stream, restore_host_for
 from winhost.engine.model import CIDict, Machine, SessionConfiguration
 from winhost.engine.values import to_output
 from winhost.engine.variables import initial_globals
@@ -70,6 +73,14 @@ class Runspace:
         self.global_scope = Scope()
         for name, value in initial_globals(self.machine, self.user).items():
             self.global_scope.set(name, value)
+
+    def add_history(self, commands: list[Command], status: str, start: datetime.datetime) -> None:
+        """Record a pipeline the client created with AddToHistory (see Get-History)."""
+        entries = list(self.global_scope.get(HISTORY_VARIABLE) or [])
+        line = " | ".join(c.command_text for c in commands)
+        end = datetime.datetime.now(datetime.timezone.utc)
+        entries.append(history_entry(len(entries) + 1, line, status, start, end))
+        self.global_scope.set(HISTORY_VARIABLE, entries)
 
     def invoke(self, commands: list[Command], input: Iterable[Any] | None, host: PipelineHost) -> None:
         """Run one pipeline; returns when done, raises PipelineStopped when the client stopped it.
@@ -124,7 +135,11 @@ class Runspace:
     ) -> Iterator[Any]:
         stream: Iterator[Any] | None = input_iter
         expecting = input_iter is not None
+        ctx = evaluator.ctx
         for command in statement:
+            targets = merge_targets(command)
+            if targets and stream is not None:
+                stream = restore_host_for(ctx, stream, ctx.host)
             params = [(name, _unwrap(value)) for name, value in command.parameters]
             if command.is_script:
                 local = command.use_local_scope is True
@@ -135,6 +150,8 @@ class Runspace:
                 stream = evaluator.command_stream(
                     command.command_text, params, stream, self.global_scope, expecting_input=expecting
                 )
+            if targets:
+                stream = merged_stream(ctx, stream, targets)
             expecting = True
         assert stream is not None
         return stream

@@ -22,6 +22,7 @@ psrpcore quirks handled here ([MS-PSRP] is the reference for what Windows sends)
 from __future__ import annotations
 
 import base64
+import datetime
 import logging
 import queue
 import struct
@@ -233,6 +234,8 @@ class PipelineRunner:
         commands = list(getattr(metadata, "commands", []) or [])
         has_input = not getattr(metadata, "no_input", True)
         failure: ErrorRecord | None = None
+        started = datetime.datetime.now(datetime.timezone.utc)
+        runspace: RunspaceLike | None = None
         try:
             runspace = self.shell.runspace()
             runspace.invoke(commands, self._input_iter() if has_input else None, self)
@@ -246,6 +249,10 @@ class PipelineRunner:
                 else:
                     log.debug("pipeline %s failed: %s", self.command_id, traceback.format_exc())
                     failure = error_record(str(exc) or type(exc).__name__, type(exc).__name__)
+        add_history = getattr(runspace, "add_history", None)
+        if getattr(metadata, "add_to_history", False) and add_history is not None:
+            status = "Stopped" if self.stop_requested.is_set() else "Failed" if failure else "Completed"
+            add_history(commands, status, started)
         self.shell._pipeline_finished(self, failure)
 
     # ------------------------------------------------------------------ PipelineHost protocol

@@ -521,3 +521,49 @@ def get_psdrive(call: CommandCall) -> Iterator[Any]:
                     },
                     to_string_value=drive,
                 )
+
+
+# -- History -------------------------------------------------------------------------------------
+# A pipeline the client creates with AddToHistory (MS-PSRP 2.2.2.10 CREATE_PIPELINE, 2.2.3.11) is
+# added to the runspace's session history when it ends; Get-History lists the entries as
+# Microsoft.PowerShell.Commands.HistoryInfo (Id, CommandLine, ExecutionStatus, Start/EndExecutionTime;
+# https://learn.microsoft.com/powershell/module/microsoft.powershell.core/get-history).
+HISTORY_VARIABLE = "__history"
+
+
+def history_entry(
+    entry_id: int, command_line: str, status: str, start: datetime.datetime, end: datetime.datetime
+) -> Any:
+    return new_object(
+        ["Microsoft.PowerShell.Commands.HistoryInfo", "System.Object"],
+        {
+            "Id": entry_id,
+            "CommandLine": command_line,
+            "ExecutionStatus": status,
+            "StartExecutionTime": start,
+            "EndExecutionTime": end,
+        },
+        to_string_value=command_line,
+    )
+
+
+@cmdlet(
+    "Get-History",
+    [Param("Id", position=0), Param("Count", position=1)],
+    module="Microsoft.PowerShell.Core",
+)
+def get_history(call: CommandCall) -> Iterator[Any]:
+    from winhost.engine.values import as_list, get_property, to_number
+
+    entries: list[Any] = list(call.ctx.global_scope.get(HISTORY_VARIABLE) or [])
+    if call.has("Id"):
+        wanted = {int(to_number(v)) for v in as_list(call.get("Id"))}
+        entries = [e for e in entries if get_property(e, "Id")[1] in wanted]
+    count = int(to_number(call.get("Count"))) if call.has("Count") else 32
+    yield from entries[-count:]
+
+
+@cmdlet("Clear-History", [Param("Id", position=0), Param("Count")], module="Microsoft.PowerShell.Core")
+def clear_history(call: CommandCall) -> Iterator[Any]:
+    call.ctx.global_scope.set(HISTORY_VARIABLE, [])
+    yield from ()
