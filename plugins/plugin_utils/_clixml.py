@@ -45,9 +45,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from pypsrp.complex_objects import ComplexObject, ErrorRecord, GenericComplexObject, PSCredential
-from pypsrp.complex_objects import Enum as PSRPEnum
-from pypsrp.serializer import Serializer
+from ._pypsrp import ComplexObject, ErrorRecord, GenericComplexObject, PSCredential, PSRPEnum, Serializer
 
 SECURE_STRING_TEXT = "System.Security.SecureString"
 _DESERIALIZED = "Deserialized."

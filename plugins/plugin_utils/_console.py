@@ -27,9 +27,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pypsrp.complex_objects import PSInvocationState
-from pypsrp.powershell import PowerShell
-
 from ._client import PSRPSession, SessionError
 from ._clixml import to_jsonable
 from ._console_history import DEFAULT_PATH, History, Keep
@@ -37,6 +34,7 @@ from ._console_host import ConsoleUI, Terminal, make_host
 from ._console_input import in_literal, is_incomplete
 from ._console_render import RED, YELLOW, render_error, render_objects, stream_line
 from ._errors import classify
+from ._pypsrp import PowerShell, PSInvocationState
 
 POLL_SECONDS = 1  # WSMan OperationTimeout of each Receive while a command runs
 FLUSH_AFTER = 0.3  # seconds output objects may wait to be laid out together (as Out-Default)

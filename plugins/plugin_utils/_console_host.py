@@ -23,11 +23,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from pypsrp.complex_objects import PSCredential
-from pypsrp.host import PSHost, PSHostUserInterface
-from pypsrp.serializer import TaggedValue
-
 from ._console_render import RED, YELLOW, colour, stream_line
+from ._pypsrp import PSCredential, PSHost, PSHostUserInterface, TaggedValue
 
 
 class Terminal:

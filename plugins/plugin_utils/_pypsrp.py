@@ -1,0 +1,79 @@
+# for internal use by psremoting.core only; not a public API
+"""The one place the collection imports pypsrp.
+
+pypsrp (and what it brings: requests, pyspnego) is a controller requirement listed in
+requirements.txt, not part of ansible-core. Importing it here, inside ``try``, lets every plugin
+module load without it (``ansible-doc``, ``ansible-test sanity --test import``); code that needs
+it calls :func:`require` first, which raises an error that says what to install.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+PYPSRP_IMPORT_ERROR: ImportError | None
+try:
+    from pypsrp.complex_objects import (
+        ComplexObject,
+        ErrorRecord,
+        GenericComplexObject,
+        PSCredential,
+        PSInvocationState,
+        RunspacePoolState,
+    )
+    from pypsrp.complex_objects import Enum as PSRPEnum
+    from pypsrp.exceptions import WinRMTransportError
+    from pypsrp.host import PSHost, PSHostUserInterface
+    from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.serializer import Serializer, TaggedValue
+    from pypsrp.wsman import WSMan
+
+    PYPSRP_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity
+    PYPSRP_IMPORT_ERROR = exc
+    if not t.TYPE_CHECKING:
+
+        class _Missing:
+            """Stands in for a pypsrp class so modules that subclass one still import."""
+
+            def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+                require()
+
+        ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = _Missing
+        PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
+        PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
+        Serializer = TaggedValue = WSMan = _Missing
+
+        class WinRMTransportError(Exception):
+            """Placeholder: never raised without pypsrp."""
+
+
+def require() -> None:
+    """Raise ImportError with the fix when pypsrp is not installed on the controller."""
+    if PYPSRP_IMPORT_ERROR is not None:
+        raise ImportError(
+            "psremoting.core needs the Python package pypsrp on the Ansible controller "
+            f"({PYPSRP_IMPORT_ERROR}); install it with 'pip install -r requirements.txt' from the "
+            "collection, or 'pip install \"pypsrp[kerberos,credssp]\"'"
+        )
+
+
+__all__ = [
+    "PYPSRP_IMPORT_ERROR",
+    "ComplexObject",
+    "ErrorRecord",
+    "GenericComplexObject",
+    "PSCredential",
+    "PSHost",
+    "PSHostUserInterface",
+    "PSInvocationState",
+    "PSRPEnum",
+    "PowerShell",
+    "RunspacePool",
+    "RunspacePoolState",
+    "Serializer",
+    "TaggedValue",
+    "WSMan",
+    "WinRMTransportError",
+    "require",
+]
