@@ -11,14 +11,36 @@ CommandState Done.
 
 from __future__ import annotations
 
+import base64
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psrpcore.types import PSRPMessageType
 from recordings import IGNORED, NS, POWERSHELL_URI, Exchange, FragmentDecoder, Message, load, psrp_payload
 
 USER = "WINHOST\\vagrant"
+_PROFILE = re.compile(r"C:\\{1,2}Users\\{1,2}([A-Za-z0-9._-]+)")
+
+
+def recorded_user(path: Path) -> str:
+    """The account a recording was made with, as its profile paths show (C:\\Users\\<name>), so
+    that paths under the recorded profile exist in winhost's model; else USER."""
+    for name in _PROFILE.findall(path.read_text(errors="replace")):
+        if name.lower() not in ("public", "default"):
+            return f"WINHOST\\{name}"
+    return USER
+
+
+#: Files that existed on the recorded host before the recording (pypsrp's tests created them
+#: first). The replay seeds them with the content Windows sent back (the first output object of
+#: the fetch, base64), so that the same script finds the same file in winhost's model.
+SEEDED_FILES = {
+    "test_client_fetch_file": "C:\\temp\\file.txt",
+    "test_client_fetch_file_hash_mismatch": "C:\\temp\\file.txt",
+    "test_client_fetch_file_expand_vars": "C:\\Users\\vagrant\\AppData\\Local\\Temp\\file.txt",
+}
 RECEIVE_TIMEOUT = "PT3S"
 MAX_CATCH_UP = 6
 
@@ -79,13 +101,33 @@ class Replayer:
         from winhost.wsman.service import WSManService
 
         self.path = path
+        self.user = recorded_user(path)
         self.exchanges = load(path)
         self.service = WSManService(configured(), HostStats(), None)
         self.result = Result(path.stem)
+        self._seed(path.stem)
         self.last_receive: dict[str, str] = {}
         self.decoders: dict[str, FragmentDecoder] = {}
         self.shell_ids: dict[str, str] = {}  # recorded ShellId/CommandId -> winhost's
         self.failures: list[str] = []
+
+    def _seed(self, name: str) -> None:
+        windows_path = SEEDED_FILES.get(name)
+        if windows_path is None:
+            return
+        content = b""
+        for ex in self.exchanges:
+            for message in ex.response_messages:
+                if message.type == PSRPMessageType.PipelineOutput:
+                    text = ET.fromstring(message.data).text or ""
+                    content = base64.b64decode(text)
+                    break
+            if content:
+                break
+        machine = self.service.machine
+        target = machine.sandbox().joinpath(*windows_path[3:].split("\\"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
 
     def _map_ids(self, request: str) -> str:
         for recorded, ours in self.shell_ids.items():
@@ -100,7 +142,7 @@ class Replayer:
 
     # ---------------------------------------------------------------------------------------
     def _send(self, request: str) -> tuple[int, ET.Element]:
-        status, body = self.service.handle(USER, self._map_ids(request).encode(), 10 * 1024 * 1024)
+        status, body = self.service.handle(self.user, self._map_ids(request).encode(), 10 * 1024 * 1024)
         return status, ET.fromstring(body)
 
     def _record(self, target: str, messages: list[Message], into: dict[str, list[str]]) -> None:

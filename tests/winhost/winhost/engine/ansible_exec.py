@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from psrpcore import Command
+from psrpcore.types import ErrorCategory
 
 from winhost.engine.ansible_modules import (
     ModuleContext,
@@ -67,6 +68,7 @@ from winhost.engine.ansible_modules import (
 )
 from winhost.engine.ansible_modules._capture import run_script
 from winhost.engine.ansible_modules._winpath import WinFS, WinPathError, user_environment, user_profile
+from winhost.engine.errors import PSRuntimeError, make_error_record
 
 NUL_LINE = "\0\0\0\0"
 
@@ -90,6 +92,16 @@ def _is_bootstrap_v1(n: str) -> bool:
 
 def _is_put_v1(n: str) -> bool:
     return "unboundarguments[0]" in n and "frombase64string($input)" in n and "::create($path)" in n
+
+
+def _is_pypsrp_copy(n: str) -> bool:
+    """pypsrp's Client.copy_file script: data chunks then the expected SHA1 as the last input."""
+    return _is_put_v1(n) and "$expected_hash" in n and "$dest.fullname" in n
+
+
+def _is_pypsrp_fetch(n: str) -> bool:
+    """pypsrp's Client.fetch_file script: whole file as base64, then its SHA1."""
+    return "$myinvocation.unboundarguments[0]" in n and "$fs.read($bytes" in n and "$src.openread()" in n
 
 
 def _is_fetch_v1_setup(n: str) -> bool:
@@ -152,6 +164,12 @@ def try_invoke(runspace: Any, commands: list[Command], input: Iterable[Any] | No
         _bootstrap_v2(session, _lines(input))
     elif _is_bootstrap_v1(n):
         _bootstrap_v1(session, _lines(input))
+    elif _is_pypsrp_copy(n):
+        expand = len(args) > 1 and str(args[1]).lower() == "true"
+        _pypsrp_copy(session, str(args[0]) if args else "", expand, _lines(input))
+    elif _is_pypsrp_fetch(n):
+        expand = len(args) > 1 and str(args[1]).lower() == "true"
+        _pypsrp_fetch(session, str(args[0]) if args else "", expand)
     elif _is_put_v1(n):
         _put_file(session, str(args[0]) if args else "", _lines(input), wrapper_errors=False)
     elif _is_fetch_v1_setup(n):
@@ -553,6 +571,54 @@ def _put_file(session: _Session, path: str, lines: Iterator[str], wrapper_errors
             digest.update(data)
             handle.write(data)
     session.output(f'{{"sha1":"{digest.hexdigest()}"}}')
+
+
+def _pypsrp_copy(session: _Session, path: str, expand: bool, lines: Iterator[str]) -> None:
+    """pypsrp's copy script: every input line but the last is base64 data; the last is the
+    base64 of the expected SHA1 hex digest. A mismatch throws (the pipeline fails) and leaves the
+    destination alone; otherwise the file is written and its full name is output. (The script's
+    attempt to lift MaximumAllowedMemory by reflection succeeds quietly, as on the host of
+    pypsrp's test_client_copy_file recording.)"""
+    chunks = [base64.b64decode(c) for c in lines if c]
+    expected = chunks.pop().decode("utf-8", errors="replace") if chunks else ""
+    digest = hashlib.sha1()
+    for chunk in chunks:
+        digest.update(chunk)
+    actual = digest.hexdigest()
+    if actual != expected:
+        message = f"Transport failure, hash mismatch\r\nActual: {actual}\r\nExpected: {expected}"
+        raise PSRuntimeError(
+            make_error_record(message, message, ErrorCategory.OperationStopped, target=message)
+        )
+    if expand:
+        path = _expand_env(session, path)
+    session.fs.real(path).write_bytes(b"".join(chunks))
+    session.output(session.fs.full_name(path))
+
+
+def _pypsrp_fetch(session: _Session, path: str, expand: bool) -> None:
+    """pypsrp's fetch script: throws for a directory or a missing path; otherwise outputs the file
+    as one base64 string (it reads Length bytes at once) and then the lower-case SHA1 hex."""
+    if expand:
+        path = _expand_env(session, path)
+    full = session.fs.full_name(path)
+    real = session.fs.real(path)
+    if real.is_dir():
+        message = f"The path at '{full}' is a directory, src must be a file"
+    elif not real.exists():
+        message = f"The path at '{full}' does not exist"
+    else:
+        data = real.read_bytes()
+        if data:
+            session.output(base64.b64encode(data).decode())
+        session.output(hashlib.sha1(data).hexdigest())
+        return
+    raise PSRuntimeError(make_error_record(message, message, ErrorCategory.OperationStopped, target=message))
+
+
+def _expand_env(session: _Session, text: str) -> str:
+    """[Environment]::ExpandEnvironmentVariables: %NAME% replaced, unknown names kept."""
+    return re.sub(r"%([^%]+)%", lambda m: session.env.get(m.group(1), m.group(0)), text)
 
 
 def _consume(lines: Iterator[str]) -> None:

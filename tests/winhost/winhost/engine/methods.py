@@ -8,6 +8,7 @@ import datetime
 import os
 import re
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from psrpcore.types import ErrorCategory, PSObject
@@ -176,6 +177,25 @@ def _io_directory(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
     raise not_emulated(f"the static method [System.IO.Directory]::{name}()")
 
 
+def _host_method(ev: Evaluator, low: str) -> Callable[[list[Any]], Any] | None:
+    """Methods of ``$Host`` (System.Management.Automation.Host.PSHost). In a remote session the
+    host is ServerRemoteHost, which forwards SetShouldExit to the client's host as a host call
+    (MS-PSRP 2.2.3.17 SetShouldExit, method id 3); the nested-prompt and application
+    notifications are not remoted and do nothing."""
+
+    def set_should_exit(args: list[Any]) -> None:
+        ev.ctx.host.set_should_exit(int(to_number(args[0])) if args else 0)
+
+    def nothing(args: list[Any]) -> None:
+        return None
+
+    return {
+        "setshouldexit": set_should_exit,
+        "notifybeginapplication": nothing,
+        "notifyendapplication": nothing,
+    }.get(low)
+
+
 def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     low = name.lower()
     if target is None:
@@ -193,6 +213,10 @@ def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
         if low == "getstring":
             return _to_bytes(args[0]).decode(target.codec, errors="replace")
         raise _no_method(target, name)
+    if "System.Management.Automation.Internal.Host.InternalHost" in type_names(target):
+        host_result = _host_method(ev, low)
+        if host_result is not None:
+            return host_result(args)
     methods = getattr(target, "_winhost_methods", None) if isinstance(target, PSObject) else None
     if methods and low in methods:
         return methods[low](*args)

@@ -326,6 +326,11 @@ def ensure_standard_dirs(machine: Machine, user: str) -> None:
         "Windows/Temp",
         "Windows/System32",
         f"Users/{short}/AppData/Local/Temp",
+        f"Users/{short}/AppData/Roaming",
+        # The profile's known folders (https://learn.microsoft.com/windows/win32/shell/knownfolderid).
+        f"Users/{short}/Desktop",
+        f"Users/{short}/Documents",
+        f"Users/{short}/Downloads",
         "Program Files",
         "ProgramData",
     ):
