@@ -10,11 +10,59 @@ otherwise 1 if an error record was written, else 0 ("about_PowerShell_exe", -Com
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from psrpcore.types import PSObject
+
+
+_PARAMETER_TOKEN = re.compile(r"^-([A-Za-z_?][\w-]*)(:?)(.*)$", re.DOTALL)
+_SWITCH_DECLARATION = re.compile(r"\[switch\]\s*\$(\w+)", re.IGNORECASE)
+
+
+def switch_parameters(script: str) -> set[str]:
+    """Names of the ``[switch]`` parameters a script declares (lower case)."""
+    return {m.group(1).lower() for m in _SWITCH_DECLARATION.finditer(script)}
+
+
+def bind_command_line(args: list[str], switches: set[str] | None = None) -> list[tuple[str | None, Any]]:
+    """Turn ``powershell.exe -File x.ps1 <args>`` style arguments into named and positional
+    parameters as PowerShell's command-line parameter binding reads them (about_Parameters,
+    about_PowerShell_exe -File): ``-Name value`` and ``-Name:value`` bind ``value`` to ``Name``;
+    a ``-Name`` with nothing after it, followed by another ``-Param`` or naming a ``[switch]``, is
+    a switch (``True``); anything else (including ``-1``, a negative number) is positional."""
+    switches = switches or set()
+    bound: list[tuple[str | None, Any]] = []
+    index = 0
+    while index < len(args):
+        token = args[index]
+        index += 1
+        match = _PARAMETER_TOKEN.match(token)
+        if match is None:
+            bound.append((None, token))
+            continue
+        name, colon, inline = match.group(1), match.group(2), match.group(3)
+        if colon:
+            if inline:
+                bound.append((name, inline))
+            elif index < len(args):
+                bound.append((name, args[index]))
+                index += 1
+            else:
+                bound.append((name, True))
+            continue
+        if inline:
+            bound.append((None, token))
+            continue
+        next_is_value = index < len(args) and _PARAMETER_TOKEN.match(args[index]) is None
+        if name.lower() in switches or not next_is_value:
+            bound.append((name, True))
+        else:
+            bound.append((name, args[index]))
+            index += 1
+    return bound
 
 
 def render(value: Any) -> str:
@@ -126,8 +174,8 @@ def run_script(
         on_host(host)
     session = new_session(runspace)
     command = Command(script, is_script=True)
-    for arg in args or []:
-        command.add_argument(arg)
+    for name, value in bind_command_line(args or [], switch_parameters(script)):
+        command.add_parameter(name, value)
     stdin_items = iter([stdin]) if stdin is not None else None
     try:
         session.invoke([command], stdin_items, host)
