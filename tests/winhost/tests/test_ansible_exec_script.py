@@ -75,3 +75,28 @@ def test_script_action_runs_uploaded_file_with_named_parameters(runspace: Runspa
     ansible_exec._run_script_action(ansible_exec._Session(runspace, host), script, {})
     assert host.output == ["hello world"]
     assert host.rc == 0
+
+
+def test_win_shell_formats_selected_objects_as_a_table(runspace: Runspace) -> None:
+    """Objects of up to four properties print as a table (about_Format.ps1xml), not a Python error."""
+    from .test_ansible_exec import run_module
+
+    command = "Get-Service -Name WinRM | Select-Object -Property Name, Status"
+    result, _ = run_module(runspace, "win_shell", _raw_params=command)
+    assert result["rc"] == 0, result
+    assert result["stderr"] == ""
+    lines = result["stdout"].split("\r\n")
+    assert lines[1].split() == ["Name", "Status"]
+    assert lines[2].split() == ["----", "------"]
+    assert lines[3].split() == ["WinRM", "Running"]
+
+
+def test_run_script_formats_wide_objects_as_a_list_and_keeps_stream_order(runspace: Runspace) -> None:
+    script = (
+        "[pscustomobject]@{A=1; B=2; C=3; D=4; E=5}\n"
+        "Write-Warning 'between'\n"
+        "[pscustomobject]@{X='x'}\n[pscustomobject]@{X='y'}\n"
+    )
+    out, err, rc = run_script(runspace, script)
+    assert rc == 0 and err == ""
+    assert out == "\r\nA : 1\r\nB : 2\r\nC : 3\r\nD : 4\r\nE : 5\r\n\r\nWARNING: between\r\n\r\nX\r\n-\r\nx\r\ny\r\n\r\n"

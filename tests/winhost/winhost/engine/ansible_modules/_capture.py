@@ -17,7 +17,6 @@ from typing import Any
 
 from psrpcore.types import PSObject
 
-
 _PARAMETER_TOKEN = re.compile(r"^-([A-Za-z_?][\w-]*)(:?)(.*)$", re.DOTALL)
 _SWITCH_DECLARATION = re.compile(r"\[switch\]\s*\$(\w+)", re.IGNORECASE)
 
@@ -65,25 +64,60 @@ def bind_command_line(args: list[str], switches: set[str] | None = None) -> list
     return bound
 
 
+def _is_structured(value: Any) -> bool:
+    """Objects the console formats with a view (not strings, numbers or booleans)."""
+    return isinstance(value, PSObject | dict) and not isinstance(value, str | int | float | bool)
+
+
 def render(value: Any) -> str:
-    """Console text of one output object (strings as is, booleans as True/False)."""
+    """Console text of one scalar output object (strings as is, booleans as True/False)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, str):
         return value
-    if isinstance(value, PSObject):
-        to_string = getattr(value, "PSObject", None)
-        text = getattr(to_string, "to_string", None) if to_string is not None else None
-        if text:
-            return str(text)
-        props = getattr(getattr(value, "PSObject", None), "adapted_properties", []) or []
-        props = list(props) + list(getattr(getattr(value, "PSObject", None), "extended_properties", []) or [])
-        if props:
-            width = max(len(p.name) for p in props)
-            return "\r\n".join(f"{p.name.ljust(width)} : {render(p.value)}" for p in props)
+    if _is_structured(value):
+        return format_objects([value]).strip("\r\n")
     return str(value)
+
+
+def format_objects(values: list[Any]) -> str:
+    """Out-Default's text for consecutive objects: one table per run of objects with the same
+    columns when they have at most four properties, a list otherwise ("about_Format.ps1xml": an
+    object type without a view is shown as a table up to four properties, else as a list). The
+    columns are the type's default view (services: Status, Name, DisplayName) or its properties."""
+    from winhost.engine.cmdlets.utility import _cell, _columns
+
+    lines: list[str] = []
+    index = 0
+    while index < len(values):
+        columns = _columns(values[index], None)
+        group = [values[index]]
+        index += 1
+        while index < len(values) and _columns(values[index], None) == columns:
+            group.append(values[index])
+            index += 1
+        if not columns:
+            lines.extend(str(v) for v in group)
+            continue
+        if len(columns) <= 4:
+            rows = [[_cell(item, c) for c in columns] for item in group]
+            widths = [max([len(c)] + [len(r[n]) for r in rows]) for n, c in enumerate(columns)]
+            lines.append("")
+            lines.append(" ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+            lines.append(
+                " ".join(("-" * len(c)).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
+            )
+            lines.extend(" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+            lines.append("")
+        else:
+            width = max(len(c) for c in columns)
+            for item in group:
+                lines.append("")
+                lines.extend(f"{c.ljust(width)} : {_cell(item, c)}" for c in columns)
+            lines.append("")
+    return "".join(line + "\r\n" for line in lines)
 
 
 def render_error(record: Any) -> str:
@@ -110,16 +144,29 @@ class CaptureHost:
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.exit_code: int | None = None
+        self._objects: list[Any] = []  # structured output waiting to be formatted as one view
+
+    def flush(self) -> None:
+        """Format the pending objects (a new stream write or the end of the script ends a view)."""
+        if self._objects:
+            self.stdout.append(format_objects(self._objects))
+            self._objects = []
 
     def write_output(self, value: Any) -> None:
         self.output.append(value)
+        if _is_structured(value):
+            self._objects.append(value)
+            return
+        self.flush()
         self.stdout.append(render(value) + "\r\n")
 
     def write_error(self, record: Any) -> None:
+        self.flush()
         self.errors.append(record)
         self.stderr.append(render_error(record))
 
     def write_warning(self, message: str) -> None:
+        self.flush()
         self.stdout.append(f"WARNING: {message}\r\n")
 
     def write_verbose(self, message: str) -> None:
@@ -129,6 +176,7 @@ class CaptureHost:
         pass
 
     def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None:
+        self.flush()
         self.stdout.append(render(data) + "\r\n")
 
     def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
@@ -142,6 +190,7 @@ class CaptureHost:
         foreground: int | None = None,
         background: int | None = None,
     ) -> None:
+        self.flush()
         (self.stderr if is_error else self.stdout).append(text + ("\r\n" if newline else ""))
 
     def set_should_exit(self, code: int) -> None:
@@ -183,5 +232,6 @@ def run_script(
         host.stderr.append(f"{exc}\r\n")
         if host.exit_code is None:
             host.exit_code = 1
+    host.flush()
     rc = host.exit_code if host.exit_code is not None else (1 if host.errors else 0)
     return "".join(host.stdout), "".join(host.stderr), rc
