@@ -78,7 +78,17 @@ class ModuleSpec:
     collection: str = "ansible.windows"
 
 
-_MODULE_FILES = ("win_ping", "win_stat", "win_file", "win_copy", "win_service", "win_shell", "setup", "slurp")
+_MODULE_FILES = (
+    "win_ping",
+    "win_stat",
+    "win_file",
+    "win_copy",
+    "win_service",
+    "win_shell",
+    "setup",
+    "slurp",
+    "win_powershell",
+)
 _REGISTRY: dict[str, ModuleSpec] | None = None
 
 
