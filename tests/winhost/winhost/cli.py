@@ -84,11 +84,27 @@ def load_control(inventory: Path) -> dict[str, Any]:
     return data
 
 
+def raise_open_file_limit() -> None:
+    """Each host listens on two sockets and clients add connections: lift the soft RLIMIT_NOFILE
+    (often 1024) to the hard limit so that ``--hosts 500`` fits in one process."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard)
+            )
+    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: keep the limit
+        pass
+
+
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
+    raise_open_file_limit()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

@@ -58,9 +58,26 @@ def expand_host_names(spec: str | int | Sequence[str]) -> list[str]:
     return names
 
 
+_USABLE_PER_BLOCK = 254  # x.x.x.1 .. x.x.x.254: .0 and .255 are a /24's network/broadcast forms
+_LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+
 def host_address(index: int, base: str = "127.0.0.2") -> str:
-    address = ipaddress.ip_address(base) + index
-    if address not in ipaddress.ip_network("127.0.0.0/8") or str(address).endswith(".255"):
+    """The loopback address of the ``index``-th host (0-based) counting from ``base``: addresses
+    ending in .0 or .255 are skipped, so 127.0.0.254 is followed by 127.0.1.1 (one /24 holds 254
+    hosts; 127.0.0.0/8 holds about 65,000)."""
+    if index < 0:
+        raise ValueError("host index must not be negative")
+    start = int(ipaddress.IPv4Address(base))
+    octet = start & 0xFF
+    if octet == 0:
+        start += 1
+    elif octet == 255:
+        start += 2
+    position = (start & 0xFF) - 1 + index
+    block = (start >> 8) + position // _USABLE_PER_BLOCK
+    address = ipaddress.IPv4Address((block << 8) + position % _USABLE_PER_BLOCK + 1)
+    if address not in _LOOPBACK:
         raise ValueError("out of loopback addresses")
     return str(address)
 
