@@ -30,6 +30,7 @@ class RecordingHost:
     host: list[tuple[str, bool, int | None]] = dataclasses.field(default_factory=list)
     exit_code: int | None = None
     lines_to_read: list[str] = dataclasses.field(default_factory=list)
+    prompts: list[str] = dataclasses.field(default_factory=list)
 
     def write_output(self, value: Any) -> None:
         self.output.append(value)
@@ -66,6 +67,7 @@ class RecordingHost:
         self.exit_code = code
 
     def read_line(self, prompt: str, secure: bool = False) -> Any:
+        self.prompts.append(prompt)
         return self.lines_to_read.pop(0)
 
 

@@ -234,6 +234,10 @@ def test_read_host_asks_the_client(engine: Engine) -> None:
     host = RecordingHost(lines_to_read=host_answers)
     engine.runspace.invoke([cmd], None, host)
     assert host.output == ["got typed answer"]
+    assert host.prompts == ["Name: "]  # PowerShell appends ": " to the prompt text (Read-Host docs)
+    host = RecordingHost(lines_to_read=["x"])
+    engine.runspace.invoke([Command("Read-Host", is_script=True)], None, host)
+    assert host.prompts == [""]  # no prompt, no colon
 
 
 def test_enum_static_members_and_parse(run: Callable[[str], list[Any]]) -> None:

@@ -231,6 +231,31 @@ class ExecutionContext:
             self.host.write_debug(message)
 
 
+@dataclasses.dataclass(frozen=True)
+class CommandPosition:
+    """Where a command stands in the script: what InvocationInfo reports (ScriptLineNumber,
+    OffsetInLine, Line, PositionMessage, PipelineLength/Position, InvocationName)."""
+
+    line: str  # the whole source line
+    line_number: int  # 1-based
+    offset: int  # 1-based column of the command's first character
+    extent: str  # the command's text on its first line (what the ~~~ underline covers)
+    invocation_name: str  # the name as typed (an alias stays an alias)
+    pipeline_length: int = 1
+    pipeline_position: int = 1
+
+    @property
+    def message(self) -> str:
+        """PowerShell's position message: ``At line:1 char:1`` + the line + the underline
+        (System.Management.Automation.Language.PositionUtilities, lines joined with CRLF)."""
+        underline = "~" * max(len(self.extent), 1)
+        return (
+            f"At line:{self.line_number} char:{self.offset}\r\n"
+            f"+ {self.line}\r\n"
+            f"+ {' ' * (self.offset - 1)}{underline}"
+        )
+
+
 @dataclasses.dataclass
 class CommandCall:
     """One cmdlet invocation: bound arguments + pipeline input + stream helpers."""
@@ -241,6 +266,7 @@ class CommandCall:
     scope: Scope
     pipeline: Iterator[Any] | None = None
     expecting_input: bool = False
+    position: CommandPosition | None = None
 
     # -- arguments --------------------------------------------------------------------------------
     def has(self, name: str) -> bool:
@@ -336,21 +362,22 @@ class CommandCall:
         my_command = PSCustomObject(
             Name=self.spec.name, CommandType=CommandTypes.Cmdlet, Definition=self.spec.name
         )
+        pos = self.position
         record.InvocationInfo = InvocationInfo(
             BoundParameters={k: v for k, v in self.args.items() if isinstance(v, (str, int, bool))},
-            CommandOrigin=CommandOrigin.Internal,
+            CommandOrigin=CommandOrigin.Internal if pos is None else CommandOrigin.Runspace,
             ExpectingInput=self.expecting_input,
             HistoryId=1,
-            InvocationName=self.spec.name,
-            Line="",
+            InvocationName=pos.invocation_name if pos else self.spec.name,
+            Line=pos.line if pos else "",
             MyCommand=my_command,
-            OffsetInLine=0,
-            PipelineLength=1,
-            PipelinePosition=1,
-            PositionMessage="",
+            OffsetInLine=pos.offset if pos else 0,
+            PipelineLength=pos.pipeline_length if pos else 1,
+            PipelinePosition=pos.pipeline_position if pos else 1,
+            PositionMessage=pos.message if pos else "",
             PSCommandPath=None,
             PSScriptRoot="",
-            ScriptLineNumber=0,
+            ScriptLineNumber=pos.line_number if pos else 0,
             ScriptName="",
             UnboundArguments=[],
         )

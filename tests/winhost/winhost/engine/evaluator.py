@@ -21,7 +21,7 @@ import tree_sitter_powershell
 from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
 from winhost.engine.cmdlets.registry import CmdletSpec, lookup
-from winhost.engine.context import CommandCall, ExecutionContext, Scope
+from winhost.engine.context import CommandCall, CommandPosition, ExecutionContext, Scope
 from winhost.engine.errors import (
     BreakSignal,
     ContinueSignal,
@@ -194,6 +194,29 @@ class FunctionDef:
         self.filter = filter_
 
 
+def _command_position(node: Node, name: str, where: tuple[int, int]) -> CommandPosition:
+    """InvocationInfo position data of a command node (1-based line and column, as PowerShell)."""
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    source = (root.text or b"").decode("utf-8", errors="replace")
+    row, column = node.start_point
+    lines = source.split("\n")
+    line = lines[row].rstrip("\r") if row < len(lines) else ""
+    # start_point counts bytes; convert to characters for the column
+    prefix = line.encode("utf-8")[:column].decode("utf-8", errors="replace")
+    extent = text_of(node).split("\n", 1)[0].rstrip()
+    return CommandPosition(
+        line=line,
+        line_number=row + 1,
+        offset=len(prefix) + 1,
+        extent=extent,
+        invocation_name=name,
+        pipeline_position=where[0],
+        pipeline_length=where[1],
+    )
+
+
 class Evaluator:
     """Evaluates scripts and runs commands for one pipeline of one runspace."""
 
@@ -230,6 +253,7 @@ class Evaluator:
         *,
         expecting_input: bool = False,
         dot_source: bool = False,
+        position: CommandPosition | None = None,
     ) -> Iterator[Any]:
         if isinstance(name, ScriptBlockValue):
             return self.invoke_block(name, params, input_iter, scope=scope if dot_source else None)
@@ -241,7 +265,7 @@ class Evaluator:
         spec = lookup(cmd_name)
         if spec is None:
             raise command_not_found(cmd_name)
-        return self._run_cmdlet(spec, params, input_iter, scope, expecting_input)
+        return self._run_cmdlet(spec, params, input_iter, scope, expecting_input, position=position)
 
     def _run_cmdlet(
         self,
@@ -250,9 +274,13 @@ class Evaluator:
         input_iter: Iterator[Any] | None,
         scope: Scope,
         expecting_input: bool,
+        *,
+        position: CommandPosition | None = None,
     ) -> Iterator[Any]:
         args = spec.bind(params)
-        call = CommandCall(self.ctx, spec, args, scope, input_iter, expecting_input or input_iter is not None)
+        call = CommandCall(
+            self.ctx, spec, args, scope, input_iter, expecting_input or input_iter is not None, position
+        )
         out_var = args.get("OutVariable")
         collected: list[Any] = []
         try:
@@ -598,7 +626,8 @@ class Evaluator:
         stream: Iterator[Any] | None = None
         for index, element in enumerate(elements):
             if element.type == "command":
-                stream = self._command_node_stream(element, scope, stream, index > 0)
+                where = (index + 1, len(elements))
+                stream = self._command_node_stream(element, scope, stream, index > 0, where)
             else:
                 if index > 0:
                     raise not_emulated("an expression after '|' in a pipeline", text_of(element))
@@ -608,7 +637,12 @@ class Evaluator:
         return stream
 
     def _command_node_stream(
-        self, node: Node, scope: Scope, input_iter: Iterator[Any] | None, expecting: bool
+        self,
+        node: Node,
+        scope: Scope,
+        input_iter: Iterator[Any] | None,
+        expecting: bool,
+        where: tuple[int, int] = (1, 1),
     ) -> Iterator[Any]:
         invocation = None
         name_node: Node | None = None
@@ -641,8 +675,15 @@ class Evaluator:
             raise not_emulated("running native programs and script files", target)
         spec = lookup(target) if isinstance(target, str) and scope.find_function(target) is None else None
         params = self._command_args(elements, scope, spec)
+        position = _command_position(node, target, where) if isinstance(target, str) else None
         return self.command_stream(
-            target, params, input_iter, scope, expecting_input=expecting, dot_source=invocation == "."
+            target,
+            params,
+            input_iter,
+            scope,
+            expecting_input=expecting,
+            dot_source=invocation == ".",
+            position=position,
         )
 
     def _command_args(

@@ -765,8 +765,12 @@ def invoke_command(call: CommandCall) -> Iterator[Any]:
 
 @cmdlet("Read-Host", [Param("Prompt", position=0), Param("AsSecureString", switch=True)], module=UTILITY)
 def read_host(call: CommandCall) -> Iterator[Any]:
-    """Asks the client's host (PSHost ReadLine / ReadLineAsSecureString host call)."""
-    yield call.ctx.host.read_line(call.string("Prompt") or "", secure=call.switch("AsSecureString"))
+    """Asks the client's host (PSHost ReadLine / ReadLineAsSecureString host call). A prompt is
+    shown with ": " appended, as PowerShell does (Read-Host -Prompt: "PowerShell appends a colon
+    (:) to the text that you enter"; ``Read-Host "Please enter your age"`` displays
+    ``Please enter your age:``), https://learn.microsoft.com/powershell/module/microsoft.powershell.utility/read-host."""
+    prompt = call.string("Prompt") or ""
+    yield call.ctx.host.read_line(f"{prompt}: " if prompt else "", secure=call.switch("AsSecureString"))
 
 
 @cmdlet("Set-StrictMode", [Param("Version"), Param("Off", switch=True)], module=CORE)
