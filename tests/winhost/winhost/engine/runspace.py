@@ -24,6 +24,7 @@ from winhost.engine.context import ExecutionContext, PipelineHost, Scope, initia
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
 from winhost.engine.evaluator import Evaluator
 from winhost.engine.merge import merge_targets, merged_stream, restore_host_for
+from winhost.engine.metadata import command_metadata
 from winhost.engine.model import CIDict, Machine, SessionConfiguration
 from winhost.engine.values import to_output
 from winhost.engine.variables import initial_globals
@@ -73,6 +74,12 @@ class Runspace:
         self.global_scope = Scope()
         for name, value in initial_globals(self.machine, self.user).items():
             self.global_scope.set(name, value)
+
+    def command_metadata(
+        self, names: list[str] | None, command_type: int, namespaces: list[str] | None
+    ) -> list[Any]:
+        """GET_COMMAND_METADATA (MS-PSRP 2.2.2.14): the count object, then each command."""
+        return command_metadata(dict(self.global_scope.functions.items()), names, command_type, namespaces)
 
     def add_history(self, commands: list[Command], status: str, start: datetime.datetime) -> None:
         """Record a pipeline the client created with AddToHistory (see Get-History)."""

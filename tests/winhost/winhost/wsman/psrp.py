@@ -238,7 +238,10 @@ class PipelineRunner:
         runspace: RunspaceLike | None = None
         try:
             runspace = self.shell.runspace()
-            runspace.invoke(commands, self._input_iter() if has_input else None, self)
+            if isinstance(metadata, psrpcore.GetMetadata):
+                self._command_metadata(runspace, metadata)
+            else:
+                runspace.invoke(commands, self._input_iter() if has_input else None, self)
         except Exception as exc:
             if not self.stop_requested.is_set():
                 record = getattr(exc, "error_record", None)
@@ -254,6 +257,17 @@ class PipelineRunner:
             status = "Stopped" if self.stop_requested.is_set() else "Failed" if failure else "Completed"
             add_history(commands, status, started)
         self.shell._pipeline_finished(self, failure)
+
+    def _command_metadata(self, runspace: Any, request: Any) -> None:
+        """GET_COMMAND_METADATA (MS-PSRP 2.2.2.14): answered as pipeline output (2.2.3.21/22)."""
+        answer = getattr(runspace, "command_metadata", None)
+        if answer is None:
+            return
+        names = [str(n) for n in (request.name or [])] or None
+        namespaces = [str(n) for n in (request.namespace or [])] or None
+        command_type = int(request.command_type) if request.command_type is not None else 0x1FF
+        for value in answer(names, command_type, namespaces):
+            self.write_output(value)
 
     # ------------------------------------------------------------------ PipelineHost protocol
     def _emit(self, fn: Callable[[], object]) -> None:
