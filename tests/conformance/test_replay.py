@@ -25,7 +25,6 @@ KNOWN_GAPS: dict[str, str] = {
     ),
     "test_client_execute_ps": "engine: Get-Service output differs from the recorded host's services",
     "test_client_execute_ps_environment": "engine: native programs are not run",
-    "test_psrp_get_command_metadata": "wsman/engine: GetCommandMetadata answers no CommandMetadata objects",
     "test_psrp_multiple_commands": "engine: [Runtime.InteropServices.Marshal]::SecureStringToBSTR not emulated",
     "test_psrp_nested_command": "nested pipelines run in their own thread; the order against the parent is racy",
     "test_psrp_pshost_raw_ui_mocked_methods": "engine: $host.UI.RawUI and [ConsoleColor] not emulated",

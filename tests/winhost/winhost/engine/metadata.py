@@ -17,6 +17,7 @@ from typing import Any
 from psrpcore.types import CommandTypes, PSObject
 
 from winhost.engine.cmdlets.registry import _COMMON_ALIASES, _COMMON_SWITCHES, CATALOGUE, COMMON_PARAMETERS
+from winhost.engine.cmdlets.system import BUILTIN_FUNCTIONS
 from winhost.engine.values import like, new_object
 
 _PARAMETER_TYPES = {
@@ -107,7 +108,7 @@ def command_metadata(
     found: list[tuple[str, Any]] = []
     if command_type & int(CommandTypes.Cmdlet):
         for spec in CATALOGUE.values():
-            if not _matches(spec.name, patterns):
+            if spec.name.lower() in BUILTIN_FUNCTIONS or not _matches(spec.name, patterns):
                 continue
             if namespaces and not _matches(spec.noun_module, namespaces):
                 continue
@@ -119,6 +120,24 @@ def command_metadata(
                         spec.name,
                         spec.noun_module,
                         CommandTypes.Cmdlet,
+                        _cmdlet_parameters(spec),
+                    ),
+                )
+            )
+    if command_type & int(CommandTypes.Function):
+        for spec in CATALOGUE.values():
+            if spec.name.lower() not in BUILTIN_FUNCTIONS or not _matches(spec.name, patterns):
+                continue
+            if namespaces and not _matches(spec.noun_module, namespaces):
+                continue
+            found.append(
+                (
+                    spec.name.lower(),
+                    _command_object(
+                        "FunctionInfo",
+                        spec.name,
+                        spec.noun_module,
+                        CommandTypes.Function,
                         _cmdlet_parameters(spec),
                     ),
                 )

@@ -142,15 +142,16 @@ def get_command(call: CommandCall) -> Iterator[Any]:
                 exception_type="System.Management.Automation.CommandNotFoundException",
             )
         for spec in sorted(found, key=lambda s: s.name):
+            is_function = spec.name.lower() in BUILTIN_FUNCTIONS
             yield new_object(
                 [
-                    "System.Management.Automation.CmdletInfo",
+                    f"System.Management.Automation.{'FunctionInfo' if is_function else 'CmdletInfo'}",
                     "System.Management.Automation.CommandInfo",
                     "System.Object",
                 ],
                 {
                     "Name": spec.name,
-                    "CommandType": CommandTypes.Cmdlet,
+                    "CommandType": CommandTypes.Function if is_function else CommandTypes.Cmdlet,
                     "Source": spec.noun_module,
                     "ModuleName": spec.noun_module,
                     "Version": PSVersion(major=3, minor=1, build=0, revision=0),
@@ -567,3 +568,139 @@ def get_history(call: CommandCall) -> Iterator[Any]:
 def clear_history(call: CommandCall) -> Iterator[Any]:
     call.ctx.global_scope.set(HISTORY_VARIABLE, [])
     yield from ()
+
+
+# -- Utility functions ---------------------------------------------------------------------------
+# In Windows PowerShell 5.1 New-Guid and New-TemporaryFile are functions of the
+# Microsoft.PowerShell.Utility module (Get-Command reports CommandType Function; GET_COMMAND_METADATA
+# lists them as FunctionInfo).
+BUILTIN_FUNCTIONS = {"new-guid", "new-temporaryfile"}
+
+
+@cmdlet("New-Guid", [], module="Microsoft.PowerShell.Utility")
+def new_guid(call: CommandCall) -> Iterator[Any]:
+    """https://learn.microsoft.com/powershell/module/microsoft.powershell.utility/new-guid"""
+    import uuid
+
+    yield uuid.uuid4()
+
+
+@cmdlet("New-TemporaryFile", [Param("WhatIf", switch=True)], module="Microsoft.PowerShell.Utility")
+def new_temporary_file(call: CommandCall) -> Iterator[Any]:
+    """Creates an empty ``tmp<hex>.tmp`` in the user's %TEMP% and returns it (System.IO.FileInfo);
+    https://learn.microsoft.com/powershell/module/microsoft.powershell.utility/new-temporaryfile"""
+    import secrets
+
+    from winhost.engine.cmdlets.filesystem import file_object, real_path
+
+    temp = call.ctx.env_get("TEMP") or "C:\\Windows\\Temp"
+    name = f"tmp{secrets.token_hex(2).upper()}.tmp"
+    if not call.should_process(f"{temp}\\{name}", "New-TemporaryFile"):
+        return
+    real = real_path(call, f"{temp}\\{name}")
+    real.parent.mkdir(parents=True, exist_ok=True)
+    real.touch()
+    yield file_object(call, real)
+
+
+# -- PSSession (second hop) ----------------------------------------------------------------------
+
+
+@cmdlet(
+    "New-PSSession",
+    [Param("ComputerName", position=0, aliases=("Cn",)), Param("Credential"), Param("ConfigurationName")],
+    module="Microsoft.PowerShell.Core",
+)
+def new_pssession(call: CommandCall) -> Iterator[Any]:
+    """Opening a session from inside a session (the second hop) is not emulated."""
+    raise not_emulated("New-PSSession from a remote session (a second hop)")
+
+
+@cmdlet(
+    "New-PSSessionOption",
+    [
+        Param("MaximumRedirection"),
+        Param("NoCompression", switch=True),
+        Param("OperationTimeout"),
+        Param("IdleTimeout"),
+        Param("OpenTimeout"),
+        Param("SkipCACheck", switch=True),
+        Param("SkipCNCheck", switch=True),
+        Param("MaxConnectionRetryCount"),
+    ],
+    module="Microsoft.PowerShell.Core",
+)
+def new_pssession_option(call: CommandCall) -> Iterator[Any]:
+    """A System.Management.Automation.Remoting.PSSessionOption with the documented defaults
+    (https://learn.microsoft.com/powershell/module/microsoft.powershell.core/new-pssessionoption):
+    OperationTimeout 3 min, OpenTimeout 3 min, IdleTimeout -1 (the server's), MaximumRedirection 0."""
+    minutes3 = datetime.timedelta(minutes=3)
+
+    def ms(name: str, default: datetime.timedelta) -> datetime.timedelta:
+        value = call.get(name)
+        return default if value is None else datetime.timedelta(milliseconds=int(to_string(value)))
+
+    yield new_object(
+        ["System.Management.Automation.Remoting.PSSessionOption", "System.Object"],
+        {
+            "MaximumConnectionRedirectionCount": int(to_string(call.get("MaximumRedirection") or 0)),
+            "NoCompression": call.switch("NoCompression"),
+            "NoMachineProfile": False,
+            "OperationTimeout": ms("OperationTimeout", minutes3),
+            "OpenTimeout": ms("OpenTimeout", minutes3),
+            "IdleTimeout": ms("IdleTimeout", datetime.timedelta(milliseconds=-1)),
+            "SkipCACheck": call.switch("SkipCACheck"),
+            "SkipCNCheck": call.switch("SkipCNCheck"),
+            "MaxConnectionRetryCount": int(to_string(call.get("MaxConnectionRetryCount") or 5)),
+        },
+        to_string_value="System.Management.Automation.Remoting.PSSessionOption",
+    )
+
+
+@cmdlet(
+    "New-PSSessionConfigurationFile",
+    [
+        Param("Path", position=0),
+        Param("SessionType"),
+        Param("RunAsVirtualAccount", switch=True),
+        Param("LanguageMode"),
+        Param("VisibleCmdlets"),
+        Param("Description"),
+    ],
+    module="Microsoft.PowerShell.Core",
+)
+def new_pssession_configuration_file(call: CommandCall) -> Iterator[Any]:
+    """Writes a .pssc (a PowerShell data file) with the given settings; Register-PSSessionConfiguration
+    -Path reads it (https://learn.microsoft.com/powershell/module/microsoft.powershell.core/new-pssessionconfigurationfile)."""
+    import uuid
+
+    from winhost.engine.cmdlets.filesystem import real_path
+
+    path = call.string("Path")
+    if not path or not path.lower().endswith(".pssc"):
+        raise call.fail(
+            f"The path {path} is not valid. The file extension must be .pssc.",
+            "InvalidPSSessionConfigurationFilePath",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.InvalidOperationException",
+        )
+
+    def quote(value: Any) -> str:
+        return "'" + to_string(value).replace("'", "''") + "'"
+
+    lines = ["@{", "SchemaVersion = '2.0.0.0'", f"GUID = '{uuid.uuid4()}'"]
+    lines.append(f"SessionType = {quote(call.string('SessionType') or 'Default')}")
+    if call.has("Description"):
+        lines.append(f"Description = {quote(call.get('Description'))}")
+    if call.switch("RunAsVirtualAccount"):
+        lines.append("RunAsVirtualAccount = $true")
+    if call.has("LanguageMode"):
+        lines.append(f"LanguageMode = {quote(call.get('LanguageMode'))}")
+    visible = call.strings("VisibleCmdlets")
+    if visible:
+        lines.append("VisibleCmdlets = " + ", ".join(quote(v) for v in visible))
+    lines.append("}")
+    real = real_path(call, path)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    real.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return iter(())
