@@ -23,9 +23,14 @@ KNOWN_GAPS: dict[str, str] = {
         "(ExternalHost._transportManager...); that failed on this recording's host (so it warns) and worked on "
         "test_client_copy_file's host with the same script; winhost follows the latter"
     ),
-    "test_client_execute_ps": "engine: Get-Service output differs from the recorded host's services",
-    "test_client_execute_ps_environment": "engine: native programs are not run",
-    "test_psrp_multiple_commands": "engine: [Runtime.InteropServices.Marshal]::SecureStringToBSTR not emulated",
+    "test_client_execute_ps_environment": (
+        "host-specific: the output is the recorded host's environment block (cmd.exe /c set, one line per "
+        "variable); winhost's model has other variables, and winhost's cmd.exe knows echo and exit only"
+    ),
+    "test_psrp_multiple_commands": (
+        "not replayable: the recorded client encrypted its SecureString with the session key Windows made in "
+        "that recording (MS-PSRP 3.2.5.4.3 key exchange); winhost makes its own key, so decryption fails"
+    ),
     "test_psrp_nested_command": "nested pipelines run in their own thread; the order against the parent is racy",
     "test_psrp_pshost_raw_ui_mocked_methods": "engine: $host.UI.RawUI and [ConsoleColor] not emulated",
     "test_psrp_pshost_ui_mocked_methods": "engine: $host.UI methods not emulated",

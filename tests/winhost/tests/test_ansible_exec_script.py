@@ -101,5 +101,5 @@ def test_run_script_formats_wide_objects_as_a_list_and_keeps_stream_order(runspa
     assert rc == 0 and err == ""
     assert (
         out
-        == "\r\nA : 1\r\nB : 2\r\nC : 3\r\nD : 4\r\nE : 5\r\n\r\nWARNING: between\r\n\r\nX\r\n-\r\nx\r\ny\r\n\r\n"
+        == "\r\nA : 1\r\nB : 2\r\nC : 3\r\nD : 4\r\nE : 5\r\n\r\n\r\nWARNING: between\r\n\r\nX\r\n-\r\nx\r\ny\r\n\r\n\r\n"
     )

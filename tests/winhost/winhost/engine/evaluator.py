@@ -35,6 +35,7 @@ from winhost.engine.errors import (
     terminating,
 )
 from winhost.engine.methods import call_method, call_static, get_static, set_static
+from winhost.engine.native import program_name, run_native
 from winhost.engine.types import cast_value, is_type, resolve_type
 from winhost.engine.values import (
     ScriptBlockValue,
@@ -264,6 +265,8 @@ class Evaluator:
             return self.invoke_block(block, params, input_iter, scope=scope if dot_source else None)
         spec = lookup(cmd_name)
         if spec is None:
+            if program_name(cmd_name) is not None:
+                return run_native(self.ctx, scope, cmd_name, [value for _, value in params])
             raise command_not_found(cmd_name)
         return self._run_cmdlet(spec, params, input_iter, scope, expecting_input, position=position)
 
@@ -672,7 +675,10 @@ class Evaluator:
         if (isinstance(target, str) and target.lower().startswith(("./", ".\\", "c:\\"))) or (
             isinstance(target, str) and target.lower().endswith((".exe", ".ps1", ".cmd", ".bat"))
         ):
-            raise not_emulated("running native programs and script files", target)
+            if program_name(target) is None:
+                raise not_emulated("running native programs and script files", target)
+            args = [value for _, value in self._command_args(elements, scope, None)]
+            return run_native(self.ctx, scope, target, args)
         spec = lookup(target) if isinstance(target, str) and scope.find_function(target) is None else None
         params = self._command_args(elements, scope, spec)
         position = _command_position(node, target, where) if isinstance(target, str) else None

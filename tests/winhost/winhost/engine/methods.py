@@ -491,6 +491,46 @@ def set_static(ev: Evaluator, target: Any, name: str, value: Any) -> None:
     raise not_emulated(f"assignment to the static member [{getattr(target, 'name', target)}]::{name}")
 
 
+class BSTRPointer:
+    """The IntPtr [Runtime.InteropServices.Marshal]::SecureStringToBSTR returns: an unmanaged
+    copy of the secret that PtrToStringAuto/PtrToStringBSTR/PtrToStringUni read back and
+    ZeroFreeBSTR wipes (https://learn.microsoft.com/dotnet/api/system.runtime.interopservices.marshal.securestringtobstr)."""
+
+    _next = 0x1F0000
+
+    def __init__(self, value: str) -> None:
+        BSTRPointer._next += 0x40
+        self.address = BSTRPointer._next
+        self.value: str | None = value
+
+    def __str__(self) -> str:  # an IntPtr prints as its address; the secret never does
+        return str(self.address)
+
+    def __repr__(self) -> str:
+        return f"BSTRPointer({self.address})"
+
+
+def _marshal(low: str, args: list[Any], name: str) -> Any:
+    if low in ("securestringtobstr", "securestringtoglobalallocunicode", "securestringtocotaskmemunicode"):
+        secure: Any = args[0] if args else None
+        if secure is None or not hasattr(secure, "decrypt"):
+            raise terminating(
+                f'Cannot convert argument "s", with value: "{to_string(secure)}", for "{name}" to type '
+                '"System.Security.SecureString"',
+                "MethodArgumentConversionInvalidCastArgument",
+                ErrorCategory.NotSpecified,
+            )
+        return BSTRPointer(str(secure.decrypt()))
+    if low in ("ptrtostringauto", "ptrtostringbstr", "ptrtostringuni"):
+        pointer = args[0] if args else None
+        return pointer.value if isinstance(pointer, BSTRPointer) else None
+    if low in ("zerofreebstr", "zerofreeglobalallocunicode", "zerofreecotaskmemunicode", "freebstr"):
+        if args and isinstance(args[0], BSTRPointer):
+            args[0].value = None
+        return None
+    raise not_emulated(f"the static method [System.Runtime.InteropServices.Marshal]::{name}()")
+
+
 def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     if not isinstance(target, TypeRef):
         raise not_emulated("static method calls on a non-type value")
@@ -586,6 +626,8 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
             },
             to_string_value="System.Security.Principal.WindowsIdentity",
         )
+    if full.endswith("interopservices.marshal"):
+        return _marshal(low, args, name)
     if full == "system.guid" and low == "newguid":
         import uuid
 

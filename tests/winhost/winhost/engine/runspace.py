@@ -19,6 +19,7 @@ from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
 from winhost.engine import cmdlets as _catalogue  # noqa: F401  (registers the cmdlets)
 from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
+from winhost.engine.cmdlets.registry import lookup
 from winhost.engine.cmdlets.system import HISTORY_VARIABLE, history_entry
 from winhost.engine.context import ExecutionContext, PipelineHost, Scope, initial_environment
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
@@ -154,6 +155,14 @@ class Runspace:
                     command.command_text, params, stream, local_scope=local, expecting_input=expecting
                 )
             else:
+                spec = lookup(command.command_text)
+                if spec is not None:
+                    # A switch added without a value (pypsrp add_parameter("Stream"), MS-PSRP
+                    # 2.2.3.13: the value is null) is present, as PowerShell binds it.
+                    params = [
+                        (name, True if value is None and name and spec.is_switch(name) else value)
+                        for name, value in params
+                    ]
                 stream = evaluator.command_stream(
                     command.command_text, params, stream, self.global_scope, expecting_input=expecting
                 )

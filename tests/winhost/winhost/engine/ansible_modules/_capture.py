@@ -110,13 +110,13 @@ def format_objects(values: list[Any]) -> str:
                 " ".join(("-" * len(c)).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
             )
             lines.extend(" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-            lines.append("")
+            lines += ["", ""]  # a view ends with two empty lines, as the console shows it
         else:
             width = max(len(c) for c in columns)
             for item in group:
                 lines.append("")
                 lines.extend(f"{c.ljust(width)} : {_cell(item, c)}" for c in columns)
-            lines.append("")
+            lines += ["", ""]
     return "".join(line + "\r\n" for line in lines)
 
 

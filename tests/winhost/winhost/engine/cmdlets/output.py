@@ -9,6 +9,7 @@ https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.utility
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any
 
 from psrpcore.types import ConsoleColor, ErrorCategory, ErrorRecord
@@ -184,13 +185,31 @@ def out_string(call: CommandCall) -> Iterator[Any]:
     from winhost.engine.context import CommandCall as _Call
 
     values = list(call.each("InputObject"))
-    if (
-        values
-        and not all(isinstance(v, FormattedText) for v in values)
-        and any(not isinstance(v, str | int | float | bool) and v is not None for v in values)
-    ):
-        # Out-String formats objects with their default view, like Out-Default does.
-        values = list(format_table(_Call(call.ctx, call.spec, {"InputObject": values}, call.scope)))
+    # Out-String formats each run of objects with its default view, as Out-Default does, and
+    # strings, numbers and enums as their text (Get-Service winrm | Out-String -Stream gives
+    # "", the header, the dashes, the row, "", "" in pypsrp's test_client_execute_ps recording).
+    formatted: list[Any] = []
+    pending: list[Any] = []
+
+    def flush() -> None:
+        if pending:
+            formatted.extend(
+                format_table(_Call(call.ctx, call.spec, {"InputObject": list(pending)}, call.scope))
+            )
+            pending.clear()
+
+    for value in values:
+        if (
+            isinstance(value, FormattedText)
+            or value is None
+            or isinstance(value, str | int | float | bool | Enum)
+        ):
+            flush()
+            formatted.append(value)
+        else:
+            pending.append(value)
+    flush()
+    values = formatted
     lines = [to_string(v) for v in values]
     if call.switch("Stream"):
         yield from lines

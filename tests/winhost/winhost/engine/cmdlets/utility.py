@@ -847,7 +847,7 @@ def format_table(call: CommandCall) -> Iterator[Any]:
         lines.append(" ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
         lines.append(" ".join(("-" * len(c)).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     lines.extend(" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-    lines.append("")
+    lines += ["", ""]  # a table ends with two empty lines, as Windows' formatter writes it
     yield from (FormattedText(line) for line in lines)
 
 
