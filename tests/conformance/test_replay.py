@@ -31,7 +31,6 @@ KNOWN_GAPS: dict[str, str] = {
         "not replayable: the recorded client encrypted its SecureString with the session key Windows made in "
         "that recording (MS-PSRP 3.2.5.4.3 key exchange); winhost makes its own key, so decryption fails"
     ),
-    "test_psrp_nested_command": "nested pipelines run in their own thread; the order against the parent is racy",
     "test_psrp_pshost_raw_ui_mocked_methods": "engine: $host.UI.RawUI and [ConsoleColor] not emulated",
     "test_psrp_pshost_ui_mocked_methods": "engine: $host.UI methods not emulated",
     "test_psrp_with_jea_configuration": "engine: JEA session configurations (restricted language/commands) not emulated",

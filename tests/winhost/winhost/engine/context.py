@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from psrpcore.types import (
@@ -148,6 +148,8 @@ class ExecutionContext:
         self.errors: list[ErrorRecord] = global_scope.get("Error")
         self.error_count = 0  # errors written by this pipeline, for $?
         self.last_status = True  # $?: did the previous statement succeed
+        #: Called between statements: runs nested pipelines queued for this runspace.
+        self.checkpoint: Callable[[], None] | None = None
         self.location = str(global_scope.get("__location", "C:\\Users\\" + user.rsplit("\\", maxsplit=1)[-1]))
 
     # -- environment ----------------------------------------------------------------------------
@@ -180,6 +182,11 @@ class ExecutionContext:
     def check_stop(self) -> None:
         if self.host.stop_requested.is_set():
             raise PipelineStopped()
+
+    def statement_done(self) -> None:
+        """A statement finished: run the nested pipelines waiting for this pipeline's thread."""
+        if self.checkpoint is not None:
+            self.checkpoint()
 
     # -- streams --------------------------------------------------------------------------------
     def preference(self, scope: Scope, name: str, default: str) -> str:

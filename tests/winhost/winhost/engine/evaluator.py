@@ -585,6 +585,8 @@ class Evaluator:
                 if child.type == "param_block":
                     continue
                 yield from self.exec_node(child, scope)
+                if child.type not in ("statement_list", "script_block", "script_block_body", "comment"):
+                    self.ctx.statement_done()  # nested pipelines run between statements
             return
         if kind in ("empty_statement", "comment"):
             return

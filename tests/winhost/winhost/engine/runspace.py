@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 import importlib
 import importlib.util
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from psrpcore import Command
@@ -56,6 +57,11 @@ class Runspace:
         ensure_standard_dirs(machine, user)
         # The session's process environment (wsmprovhost.exe): $env: changes stay in this session.
         self.process_env: CIDict[str] = initial_environment(machine, user)
+        # Nested pipelines (MS-PSRP 2.2.3.11 IsNested) run in the thread of the pipeline that is
+        # running, between its statements, as PowerShell runs them; see invoke_nested.
+        self._nested_lock = threading.Lock()
+        self._running = 0
+        self._nested_jobs: list[Callable[[], None]] = []
 
     @property
     def session_configuration(self) -> SessionConfiguration | None:
@@ -90,7 +96,51 @@ class Runspace:
         entries.append(history_entry(len(entries) + 1, line, status, start, end))
         self.global_scope.set(HISTORY_VARIABLE, entries)
 
+    def invoke_nested(self, commands: list[Command], input: Iterable[Any] | None, host: PipelineHost) -> None:
+        """A nested pipeline: runs in the running pipeline's thread at its next statement (it
+        sees the state that pipeline has made), or at once when no pipeline is running."""
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def job() -> None:
+            try:
+                self.invoke(commands, input, host)
+            except BaseException as exc:  # handed back to the nested pipeline's own thread
+                failure.append(exc)
+            finally:
+                done.set()
+
+        with self._nested_lock:
+            queued = self._running > 0
+            if queued:
+                self._nested_jobs.append(job)
+        if not queued:
+            job()
+        while not done.wait(0.05):
+            if host.stop_requested.is_set():
+                raise PipelineStopped()
+        if failure:
+            raise failure[0]
+
+    def _run_nested_jobs(self) -> None:
+        while True:
+            with self._nested_lock:
+                if not self._nested_jobs:
+                    return
+                job = self._nested_jobs.pop(0)
+            job()
+
     def invoke(self, commands: list[Command], input: Iterable[Any] | None, host: PipelineHost) -> None:
+        with self._nested_lock:
+            self._running += 1
+        try:
+            self._invoke(commands, input, host)
+        finally:
+            with self._nested_lock:
+                self._running -= 1
+            self._run_nested_jobs()
+
+    def _invoke(self, commands: list[Command], input: Iterable[Any] | None, host: PipelineHost) -> None:
         """Run one pipeline; returns when done, raises PipelineStopped when the client stopped it.
 
         A terminating error ends the pipeline: it is written to the error stream and
@@ -111,6 +161,7 @@ class Runspace:
                 )
             )
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
+        ctx.checkpoint = self._run_nested_jobs
         evaluator = Evaluator(ctx)
         statements: list[list[Command]] = [[]]
         for command in commands:

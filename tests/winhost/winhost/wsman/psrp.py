@@ -240,6 +240,8 @@ class PipelineRunner:
             runspace = self.shell.runspace()
             if isinstance(metadata, psrpcore.GetMetadata):
                 self._command_metadata(runspace, metadata)
+            elif getattr(metadata, "is_nested", False) and hasattr(runspace, "invoke_nested"):
+                runspace.invoke_nested(commands, self._input_iter() if has_input else None, self)
             else:
                 runspace.invoke(commands, self._input_iter() if has_input else None, self)
         except Exception as exc:
