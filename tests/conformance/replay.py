@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from psrpcore.types import PSRPMessageType
 from recordings import IGNORED, NS, POWERSHELL_URI, Exchange, FragmentDecoder, Message, load, psrp_payload
@@ -40,6 +42,17 @@ SEEDED_FILES = {
     "test_client_fetch_file": "C:\\temp\\file.txt",
     "test_client_fetch_file_hash_mismatch": "C:\\temp\\file.txt",
     "test_client_fetch_file_expand_vars": "C:\\Users\\vagrant\\AppData\\Local\\Temp\\file.txt",
+}
+#: Configuration the recorded host had before the recording, made here with winhost's own cmdlets.
+#: pypsrp's JEA test connects to a "JEARole" endpoint: RestrictedRemoteServer (NoLanguage) where
+#: Get-Item works on WSMan: and the FileSystem provider is not visible (the recording's error:
+#: "Cannot find a provider with the name 'FileSystem'.").
+SETUP_SCRIPTS = {
+    "test_psrp_with_jea_configuration": (
+        "New-PSSessionConfigurationFile -Path C:\\ProgramData\\JEARole.pssc -SessionType RestrictedRemoteServer "
+        "-VisibleCmdlets Get-Item -VisibleProviders WSMan\n"
+        "Register-PSSessionConfiguration -Name JEARole -Path C:\\ProgramData\\JEARole.pssc -Force"
+    ),
 }
 RECEIVE_TIMEOUT = "PT3S"
 MAX_CATCH_UP = 6
@@ -106,10 +119,29 @@ class Replayer:
         self.service = WSManService(configured(), HostStats(), None)
         self.result = Result(path.stem)
         self._seed(path.stem)
+        self._setup(path.stem)
         self.last_receive: dict[str, str] = {}
         self.decoders: dict[str, FragmentDecoder] = {}
         self.shell_ids: dict[str, str] = {}  # recorded ShellId/CommandId -> winhost's
         self.failures: list[str] = []
+
+    def _setup(self, name: str) -> None:
+        script = SETUP_SCRIPTS.get(name)
+        if script is None:
+            return
+        from psrpcore import Command
+
+        from winhost.engine.runspace import Runspace
+
+        class _Host:
+            stop_requested = threading.Event()
+
+            def __getattr__(self, name: str) -> Any:
+                return lambda *args, **kwargs: None
+
+        Runspace(self.service.machine, self.user, "Microsoft.PowerShell").invoke(
+            [Command(script, is_script=True)], None, _Host()
+        )
 
     def _seed(self, name: str) -> None:
         windows_path = SEEDED_FILES.get(name)

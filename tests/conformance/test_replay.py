@@ -33,7 +33,6 @@ KNOWN_GAPS: dict[str, str] = {
     ),
     "test_psrp_pshost_raw_ui_mocked_methods": "engine: $host.UI.RawUI and [ConsoleColor] not emulated",
     "test_psrp_pshost_ui_mocked_methods": "engine: $host.UI methods not emulated",
-    "test_psrp_with_jea_configuration": "engine: JEA session configurations (restricted language/commands) not emulated",
 }
 
 

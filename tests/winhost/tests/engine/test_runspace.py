@@ -225,3 +225,31 @@ def test_using_values_from_invoke_command(engine: Engine) -> None:
     result = engine.commands([cmd])
     assert result.failure is None
     assert result.output == ["Windows Time"]
+
+
+def test_jea_visible_providers_and_statement_by_statement_no_language(machine: Machine) -> None:
+    """pypsrp's test_psrp_with_jea_configuration recording: on a RestrictedRemoteServer endpoint
+    whose VisibleProviders is WSMan, ``Get-Item C:\\Windows`` writes ProviderNotFound (the pipeline
+    goes on), and the following script statement then fails the pipeline (NoLanguage)."""
+    setup = Engine(machine)
+    setup.ok(
+        "New-PSSessionConfigurationFile -Path C:\\ProgramData\\r.pssc -SessionType RestrictedRemoteServer "
+        "-VisibleProviders WSMan\nRegister-PSSessionConfiguration -Name Restricted -Path C:\\ProgramData\\r.pssc"
+    )
+    assert machine.session_configurations["Restricted"].visible_providers == ["WSMan"]
+    rs = Runspace(machine, "Administrator", "http://schemas.microsoft.com/powershell/Restricted")
+    host = RecordingHost()
+    rs.invoke(
+        [Command("Get-Item").add_parameter("Path", "WSMan:\\localhost\\Service\\AllowUnencrypted")],
+        None,
+        host,
+    )
+    assert len(host.output) == 1 and host.errors == []
+    first = Command("Get-Item").add_parameter("Path", "C:\\Windows")
+    first.end_of_statement = True
+    with pytest.raises(PSRuntimeError) as info:
+        rs.invoke([first, Command("Get-Date", is_script=True)], None, host)
+    [error] = host.errors
+    assert error.FullyQualifiedErrorId == "ProviderNotFound,Microsoft.PowerShell.Commands.GetItemCommand"
+    assert str(error.Exception.Message) == "Cannot find a provider with the name 'FileSystem'."
+    assert info.value.record.FullyQualifiedErrorId == "ScriptsNotAllowed"

@@ -426,6 +426,8 @@ class SessionConfiguration:
     session_type: str = "Default"
     language_mode: str = "FullLanguage"
     uri: str = ""
+    #: VisibleProviders of a JEA endpoint's .pssc (empty: every provider is visible).
+    visible_providers: list[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.uri:

@@ -149,17 +149,6 @@ class Runspace:
         hook = _ansible_exec_hook()
         if hook is not None and hook(self, commands, input, host):
             return
-        if self.language_mode == "NoLanguage" and any(c.is_script for c in commands):
-            # JEA RestrictedRemoteServer endpoints run in NoLanguage mode (about_Language_Modes).
-            raise PSRuntimeError(
-                make_error_record(
-                    "The syntax is not supported by this runspace. This can occur if the runspace is in "
-                    "no-language mode.",
-                    "ScriptsNotAllowed",
-                    ErrorCategory.ParserError,
-                    exception_type="System.Management.Automation.ParseException",
-                )
-            )
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
         ctx.checkpoint = self._run_nested_jobs
         evaluator = Evaluator(ctx)
@@ -172,6 +161,20 @@ class Runspace:
         input_iter: Iterator[Any] | None = iter(input) if input is not None else None
         try:
             for index, statement in enumerate(statements):
+                if self.language_mode == "NoLanguage" and any(c.is_script for c in statement):
+                    # JEA RestrictedRemoteServer endpoints run in NoLanguage mode
+                    # (about_Language_Modes): script text fails when its statement is reached.
+                    raise PSRuntimeError(
+                        make_error_record(
+                            "The syntax is not supported by this runspace. This can occur if the runspace is in "
+                            "no-language mode.",
+                            "ScriptsNotAllowed",
+                            ErrorCategory.ParserError,
+                            exception_type="System.Management.Automation.ParseException",
+                        )
+                    )
+                if not self._providers_visible(ctx, statement):
+                    continue
                 stream = self._statement_stream(evaluator, statement, input_iter if index == 0 else None)
                 for value in stream:
                     ctx.check_stop()
@@ -188,6 +191,35 @@ class Runspace:
             raise
         finally:
             self.global_scope.set("__location", ctx.location)
+
+    def _providers_visible(self, ctx: ExecutionContext, statement: list[Command]) -> bool:
+        """A JEA endpoint's VisibleProviders: a command given a path on a hidden provider writes
+        ProviderNotFound ("Cannot find a provider with the name 'FileSystem'.") and does not run."""
+        sc = self.session_configuration
+        visible = {p.lower() for p in (sc.visible_providers if sc is not None else [])}
+        if not visible:
+            return True
+        for command in statement:
+            if command.is_script:
+                continue
+            for name, value in command.parameters:
+                if name is not None and name.lower() not in ("path", "literalpath", "destination"):
+                    continue
+                provider = provider_of(str(value)) if isinstance(value, str) else None
+                if provider is None or provider.lower() in visible:
+                    continue
+                spec = lookup(command.command_text)
+                record = make_error_record(
+                    f"Cannot find a provider with the name '{provider}'.",
+                    "ProviderNotFound",
+                    ErrorCategory.ObjectNotFound,
+                    target=provider,
+                    exception_type="System.Management.Automation.ProviderNotFoundException",
+                    command=spec.command_type if spec is not None else None,
+                )
+                ctx.write_error(record, ctx.global_scope)
+                return False
+        return True
 
     def _statement_stream(
         self, evaluator: Evaluator, statement: list[Command], input_iter: Iterator[Any] | None
@@ -222,6 +254,28 @@ class Runspace:
             expecting = True
         assert stream is not None
         return stream
+
+
+_DRIVE_PROVIDERS = {
+    "wsman": "WSMan",
+    "cert": "Certificate",
+    "hklm": "Registry",
+    "hkcu": "Registry",
+    "env": "Environment",
+    "function": "Function",
+    "variable": "Variable",
+    "alias": "Alias",
+}
+
+
+def provider_of(path: str) -> str | None:
+    """The provider of a drive-qualified path (``C:\\x`` FileSystem, ``WSMan:\\...`` WSMan ...)."""
+    drive, sep, _ = path.partition(":")
+    if not sep or not drive or "\\" in drive or "/" in drive:
+        return None
+    if len(drive) == 1 and drive.isalpha():
+        return "FileSystem"
+    return _DRIVE_PROVIDERS.get(drive.lower())
 
 
 def _unwrap(value: Any) -> Any:

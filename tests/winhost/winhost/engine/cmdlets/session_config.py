@@ -14,6 +14,7 @@ configurations and leaves WinRM running.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,6 +164,10 @@ def register_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
         if "RestrictedRemoteServer" in text:
             sc.session_type = "RestrictedRemoteServer"
             sc.language_mode = "NoLanguage"
+        providers = re.search(r"^\s*VisibleProviders\s*=\s*(.+)$", text, re.IGNORECASE | re.MULTILINE)
+        if providers:
+            quoted = re.findall(r"'([^']+)'|\"([^\"]+)\"", providers.group(1))
+            sc.visible_providers = [single or double for single, double in quoted]
         if "RunAsVirtualAccount" in text and "$true" in text.lower():
             sc.run_as_user = "WinRM Virtual Users\\WinRM VA_1_" + name
     cred = call.get("RunAsCredential")

@@ -665,6 +665,7 @@ def new_pssession_option(call: CommandCall) -> Iterator[Any]:
         Param("RunAsVirtualAccount", switch=True),
         Param("LanguageMode"),
         Param("VisibleCmdlets"),
+        Param("VisibleProviders"),
         Param("Description"),
     ],
     module="Microsoft.PowerShell.Core",
@@ -696,9 +697,10 @@ def new_pssession_configuration_file(call: CommandCall) -> Iterator[Any]:
         lines.append("RunAsVirtualAccount = $true")
     if call.has("LanguageMode"):
         lines.append(f"LanguageMode = {quote(call.get('LanguageMode'))}")
-    visible = call.strings("VisibleCmdlets")
-    if visible:
-        lines.append("VisibleCmdlets = " + ", ".join(quote(v) for v in visible))
+    for key in ("VisibleCmdlets", "VisibleProviders"):
+        visible = call.strings(key)
+        if visible:
+            lines.append(f"{key} = " + ", ".join(quote(v) for v in visible))
     lines.append("}")
     real = real_path(call, path)
     real.parent.mkdir(parents=True, exist_ok=True)
