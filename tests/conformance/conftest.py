@@ -65,3 +65,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     files = sorted(p for p in directory.glob("*.yml") if not p.name.startswith("_"))
     metafunc.parametrize("recording", files, ids=[p.stem for p in files])
+
+
+@pytest.fixture(scope="session")
+def recordings_dir() -> Path | None:
+    """pypsrp's responses directory (downloaded on first use), or None when offline."""
+    return ensure_recordings()

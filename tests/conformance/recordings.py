@@ -36,6 +36,19 @@ POWERSHELL_URI = "http://schemas.microsoft.com/powershell/"
 #: "Preparing modules for first use." when a pipeline triggers module auto-loading for the first
 #: time in a process; that depends on the host's module cache, not on the protocol.
 IGNORED = {PSRPMessageType.ProgressRecord}
+_MODULE_AUTOLOAD = b"Preparing modules for first use."
+
+
+def is_ignored(message: Message) -> bool:
+    """Left out of the comparison: progress records, and the WriteProgress host call that carries
+    the same module auto-loading progress record to a client with a host UI."""
+    if message.type in IGNORED:
+        return True
+    return (
+        message.type == PSRPMessageType.PipelineHostCall
+        and b"WriteProgress" in message.data
+        and _MODULE_AUTOLOAD in message.data
+    )
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from psrpcore.types import PSRPMessageType
-from recordings import IGNORED, NS, POWERSHELL_URI, Exchange, FragmentDecoder, Message, load, psrp_payload
+from recordings import NS, POWERSHELL_URI, Exchange, FragmentDecoder, Message, is_ignored, load, psrp_payload
 
 USER = "WINHOST\\vagrant"
 _PROFILE = re.compile(r"C:\\{1,2}Users\\{1,2}([A-Za-z0-9._-]+)")
@@ -180,7 +180,7 @@ class Replayer:
     def _record(self, target: str, messages: list[Message], into: dict[str, list[str]]) -> None:
         if into is self.result.actual:
             self.result.errors += [_error_text(m) for m in messages if m.summary() in _ERROR_SUMMARIES]
-        kept = [m.summary() for m in messages if m.type not in IGNORED]
+        kept = [m.summary() for m in messages if not is_ignored(m)]
         if kept:
             into.setdefault(target, []).extend(kept)
 

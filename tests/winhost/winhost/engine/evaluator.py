@@ -1501,6 +1501,8 @@ class Evaluator:
                 )
             elif isinstance(obj, list):
                 obj[int(to_number(index))] = value
+            elif hasattr(obj, "set_item") and getattr(type(obj), "_winhost_dotnet", False):
+                obj.set_item(index, value)
             else:
                 raise not_emulated("index assignment on this object")
             return
@@ -1653,6 +1655,8 @@ def _format_in_string(value: Any, scope: Scope) -> str:
 def _index(target: Any, index: Any) -> Any:
     if target is None:
         raise terminating("Cannot index into a null array.", "NullArray", ErrorCategory.InvalidOperation)
+    if hasattr(target, "get_item") and getattr(type(target), "_winhost_dotnet", False):
+        return target.get_item(index)
     if is_collection(index):
         return [_index(target, i) for i in index]
     if isinstance(target, dict):

@@ -200,7 +200,9 @@ def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     low = name.lower()
     if target is None:
         raise _no_method(target, name)
-    if isinstance(target, (FileStreamValue, HashAlgorithmValue)):
+    if isinstance(target, (FileStreamValue, HashAlgorithmValue)) or getattr(
+        type(target), "_winhost_dotnet", False
+    ):
         return target.call(low, args)
     if isinstance(target, uuid.UUID) and low == "tostring":
         fmt = to_string(args[0]) if args else "D"
@@ -424,6 +426,8 @@ def get_static(ev: Evaluator, target: Any, name: str) -> Any:
     enum_type = ENUM_TYPES.get(full)
     if enum_type is not None:
         member = next((m for m in enum_type if str(m.name).lower() == low), None)
+        if member is None:  # a flags enum's zero member (e.g. BufferCellType.Complete) is not iterated
+            member = next((m for key, m in enum_type.__members__.items() if key.lower() == low), None)
         if member is None:
             raise terminating(
                 f'Cannot find an overload or member named "{name}" on [{target.name}].',

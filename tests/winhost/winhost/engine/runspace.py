@@ -25,6 +25,7 @@ from winhost.engine.cmdlets.system import HISTORY_VARIABLE, history_entry
 from winhost.engine.context import ExecutionContext, PipelineHost, Scope, initial_environment
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
 from winhost.engine.evaluator import Evaluator
+from winhost.engine.hostui import set_current
 from winhost.engine.merge import merge_targets, merged_stream, restore_host_for
 from winhost.engine.metadata import command_metadata
 from winhost.engine.model import CIDict, Machine, SessionConfiguration
@@ -151,6 +152,15 @@ class Runspace:
             return
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
         ctx.checkpoint = self._run_nested_jobs
+        previous_ctx = set_current(ctx)  # $Host.UI forwards to this pipeline's host
+        try:
+            self._run_statements(ctx, commands, input, host)
+        finally:
+            set_current(previous_ctx)
+
+    def _run_statements(
+        self, ctx: ExecutionContext, commands: list[Command], input: Iterable[Any] | None, host: PipelineHost
+    ) -> None:
         evaluator = Evaluator(ctx)
         statements: list[list[Command]] = [[]]
         for command in commands:

@@ -209,7 +209,11 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
         return True, len(str(obj.decrypt()))
     if isinstance(obj, (bytes, bytearray)) and low in ("length", "count"):
         return True, len(obj)
-    dotnet_get = getattr(obj, "get", None) if type(obj).__module__ == "winhost.engine.dotnet" else None
+    dotnet_get = (
+        getattr(obj, "get", None)
+        if type(obj).__module__ == "winhost.engine.dotnet" or getattr(type(obj), "_winhost_dotnet", False)
+        else None
+    )
     if dotnet_get is not None:
         return dotnet_get(low)
     if type(obj).__name__ == "TypeRef":
@@ -305,6 +309,8 @@ def set_property(obj: Any, name: str, value: Any) -> None:
 
     from winhost.engine.errors import terminating
 
+    if getattr(type(obj), "_winhost_dotnet", False) and obj.set(name.lower(), value):
+        return
     if isinstance(obj, dict):
         for k in list(obj.keys()):
             if str(k).lower() == name.lower():

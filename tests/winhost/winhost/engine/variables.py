@@ -7,6 +7,7 @@ from typing import Any
 
 from psrpcore.types import PSVersion
 
+from winhost.engine.hostui import HostUserInterface
 from winhost.engine.model import Machine
 from winhost.engine.values import new_object
 
@@ -47,6 +48,7 @@ def initial_globals(machine: Machine, user: str) -> dict[str, Any]:
             "InstanceId": "00000000-0000-0000-0000-000000000000",
             "CurrentCulture": "en-US",
             "CurrentUICulture": "en-US",
+            "UI": HostUserInterface(),
         },
         to_string_value="System.Management.Automation.Internal.Host.InternalHost",
     )

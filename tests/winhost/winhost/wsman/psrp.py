@@ -386,6 +386,41 @@ class PipelineRunner:
             raise HostCallFailed(str(error))
         return result
 
+    def host_call(self, method: str, params: list[Any] | None = None, wait: bool = False) -> Any:
+        """A PSHost method forwarded to the client (MS-PSRP 2.2.2.27 PIPELINE_HOST_CALL, method ids
+        in 2.2.3.17). Void methods are sent without waiting; with ``wait`` the call blocks until
+        PIPELINE_HOST_RESPONSE and returns its result (raises HostCallFailed for an error)."""
+        self._check_stop()
+        if not self.has_host_ui():
+            raise HostCallFailed(
+                "A command that prompts the user failed because the host program or the command type does not "
+                "support user interaction."
+            )
+        identifier = HostMethodIdentifier[method]
+        if not wait:
+            self._emit(lambda: self.pipeline.host_call(identifier, list(params or [])))
+            return None
+        waiter: queue.Queue[Any] = queue.Queue()
+        with self.shell.cond:
+            if self.pipeline.state != PSInvocationState.Running:
+                raise PipelineStoppedError()
+            ci = self.pipeline.host_call(identifier, list(params or []))
+            self._host_responses[ci] = waiter
+            self.shell._collect()
+        result, error = waiter.get()
+        self._check_stop()
+        if error is not None:
+            raise HostCallFailed(str(error))
+        return result
+
+    def host_default_data(self) -> Any:
+        """The client host's HostDefaultData (MS-PSRP 2.2.3.14): RawUI values the server answers
+        property reads from (ForegroundColor, CursorPosition, WindowTitle, ...), or None."""
+        host = self._host_info()
+        if host is None or getattr(host, "IsHostRawUINull", True):
+            return None
+        return getattr(host, "HostDefaultData", None)
+
     # -------------------------------------------------------------------------------- helpers
     def _host_info(self) -> Any:
         metadata = self.pipeline.metadata

@@ -12,16 +12,30 @@ from collections.abc import Iterator
 from enum import Enum
 from typing import Any
 
-from psrpcore.types import ConsoleColor, ErrorCategory, ErrorRecord
+from psrpcore.types import (
+    BufferCellType,
+    ConsoleColor,
+    ControlKeyStates,
+    ErrorCategory,
+    ErrorRecord,
+    ReadKeyOptions,
+)
 
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.errors import make_error_record
 from winhost.engine.methods import register_enum
+from winhost.engine.types import ENUM_TYPES
 from winhost.engine.values import as_list, enumerate_value, to_bool, to_string
 
 UTILITY = "Microsoft.PowerShell.Utility"
 register_enum(ConsoleColor)
+# Host enums the $Host.UI.RawUI methods take (System.Management.Automation.Host).
+# psrpcore 0.3.1 gives BufferCellType ControlKeyStates' type name: register it by its own name.
+ENUM_TYPES["system.management.automation.host.buffercelltype"] = BufferCellType
+ENUM_TYPES["buffercelltype"] = BufferCellType
+register_enum(ReadKeyOptions)
+register_enum(ControlKeyStates)
 
 
 @cmdlet(

@@ -543,6 +543,14 @@ def start_sleep(call: CommandCall) -> Iterator[Any]:
 def new_object_cmd(call: CommandCall) -> Iterator[Any]:
     type_name = (call.string("TypeName") or "").lower()
     props = call.get("Property") or {}
+    from winhost.engine.hostui import new_host_object
+
+    made, host_object = new_host_object(
+        type_name, as_list(call.get("ArgumentList")) if call.has("ArgumentList") else []
+    )
+    if made:
+        yield host_object
+        return
     if type_name in ("psobject", "pscustomobject", "system.management.automation.psobject"):
         yield custom_object(props if isinstance(props, dict) else {})
         return
