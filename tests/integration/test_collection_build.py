@@ -34,6 +34,7 @@ def test_build_excludes_dev_content_and_installs(tmp_path: Path) -> None:
     assert not leaked, leaked
 
     install_root = tmp_path / "installed"
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(install_root), ANSIBLE_NOCOLOR="1")
     _run(
         str(BIN / "ansible-galaxy"),
         "collection",
@@ -43,8 +44,9 @@ def test_build_excludes_dev_content_and_installs(tmp_path: Path) -> None:
         str(install_root),
         str(tarballs[0]),
         cwd=tmp_path,
+        env=env,
     )
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(install_root), ANSIBLE_NOCOLOR="1")
+    assert (install_root / "ansible_collections" / "psremoting" / "core" / "MANIFEST.json").is_file()
     listing = _run(
         str(BIN / "ansible-doc"), "-t", "connection", "-l", "psremoting.core", cwd=tmp_path, env=env
     )

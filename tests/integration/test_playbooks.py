@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,11 @@ def test_invoke_command_limit_slices(winhost: Any, tmp_path: Path) -> None:
 def test_bad_variables_fail_before_touching_hosts(
     winhost: Any, tmp_path: Path, playbook: str, extra: dict[str, Any], expected: str
 ) -> None:
+    # Sessions of an earlier test's run are deleted by its broker shortly after that run ends;
+    # wait for them so their Delete requests are not counted against this run.
+    deadline = time.monotonic() + 30
+    while any(s["shells_open"] for s in winhost.all_stats().values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
     winhost.reset_stats()
     rc, report = run(winhost, tmp_path, playbook, extra)
     assert rc != 0
