@@ -23,6 +23,7 @@ from winhost_server import Fleet, WinhostServer
 
 SCRIPT = "Get-Service -Name WinRM"
 COUNTERS = ("wsman_requests_total", "http_requests", "bytes_in", "bytes_out", "shells_created")
+DERIVED = ("wsman_critical_path", "wsman_deferred")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,11 @@ def _per_task(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for action in ((rec.get("after") or {}).get("wsman_requests") or {})
         }
         row["wsman_by_action"] = {k: v for k, v in row["wsman_by_action"].items() if v}
+        # psremoting.core.psrp releases a finished pipeline with a Signal (terminate) after the task
+        # already has its reply, as PowerShell's own client and pypsrp do; ansible.builtin.psrp
+        # sends none (it deletes the shell). The task waits only for the other requests.
+        row["wsman_deferred"] = row["wsman_by_action"].get("Signal", 0)
+        row["wsman_critical_path"] = row["wsman_requests_total"] - row["wsman_deferred"]
         rows.append(row)
     return rows
 
@@ -115,13 +121,13 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         sel = [r for r in warm if r["kind"] == kind]
         if not sel:
             continue
-        out[kind] = {key: statistics.mean(r[key] for r in sel) for key in (*COUNTERS, "seconds")}
+        out[kind] = {key: statistics.mean(r[key] for r in sel) for key in (*COUNTERS, *DERIVED, "seconds")}
         out[kind]["bytes"] = out[kind]["bytes_in"] + out[kind]["bytes_out"]
         out[kind]["failed"] = sum(1 for r in sel if r["status"] != "ok")
         out[kind]["wsman_by_action"] = sel[-1]["wsman_by_action"]
         out[kind]["n"] = len(sel)
     if rows:
-        out["all"] = {key: statistics.mean(r[key] for r in rows) for key in (*COUNTERS, "seconds")}
+        out["all"] = {key: statistics.mean(r[key] for r in rows) for key in (*COUNTERS, *DERIVED, "seconds")}
         out["all"]["bytes"] = out["all"]["bytes_in"] + out["all"]["bytes_out"]
         out["first"] = {key: rows[0][key] for key in (*COUNTERS, "seconds")}
     return out
