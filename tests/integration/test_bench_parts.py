@@ -40,11 +40,11 @@ def _s1(
     ours_raw: float, ours_mod: float, ours_script: float, b_raw: float, b_mod: float
 ) -> dict[str, object]:
     def summary(raw: float, mod: float, script: float) -> dict[str, object]:
-        return {
-            "raw": {"wsman_requests_total": raw},
-            "module": {"wsman_requests_total": mod},
-            "script": {"wsman_requests_total": script},
-        }
+        # every warm task of ours also sends one post-reply release Signal (not waited for)
+        def kind(total: float) -> dict[str, float]:
+            return {"wsman_requests_total": total + 1, "wsman_critical_path": total, "wsman_deferred": 1}
+
+        return {"raw": kind(raw), "module": kind(mod), "script": kind(script), "all": kind(raw)}
 
     return {
         "ours": {"summary": summary(ours_raw, ours_mod, ours_script)},
@@ -79,8 +79,9 @@ def test_goal_verdicts_follow_thresholds() -> None:
         ("2.00", "PASS"),  # ours raw <= 2
         ("2.50", "FAIL"),  # ours invoke_command <= 2
         ("3.00", "PASS"),  # ours module <= 3
-        ("5.00", "PASS"),  # builtin raw >= 5
-        ("6.00", "FAIL"),  # builtin module >= 7
+        ("1.00", "PASS"),  # ours post-reply releases <= 1 per task
+        ("6.00", "PASS"),  # builtin raw >= 5 (its summary counts total requests: 5 + 1)
+        ("7.00", "PASS"),  # builtin module >= 7
         ("3.00", "PASS"),  # latency ratio >= 3
         ("2.00", "FAIL"),  # fleet ratio >= 3
         ("3.00", "PASS"),  # put throughput >= 1.5
