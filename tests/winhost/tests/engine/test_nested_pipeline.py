@@ -51,3 +51,25 @@ def test_nested_pipeline_without_a_running_pipeline_runs_at_once(engine: Engine)
     host = RecordingHost()
     engine.runspace.invoke_nested([Command("Write-Output").add_argument("x")], None, host)
     assert host.output == ["x"]
+
+
+def test_host_call_wait_runs_nested_pipelines() -> None:
+    """While a pipeline waits for a host call's answer, nested pipelines the client starts run
+    (a client may run one before it answers the prompt)."""
+    import queue
+    from types import SimpleNamespace
+
+    from winhost.wsman.psrp import PipelineRunner
+
+    waiter: queue.Queue[object] = queue.Queue()
+    ran: list[str] = []
+
+    def run_nested() -> None:
+        ran.append("nested")
+        waiter.put(("answer", None))  # the client answers after its nested pipeline ran
+
+    runner = SimpleNamespace(
+        shell=SimpleNamespace(runspace=lambda: SimpleNamespace(_run_nested_jobs=run_nested))
+    )
+    assert PipelineRunner._wait_response(runner, waiter) == ("answer", None)  # type: ignore[arg-type]
+    assert ran == ["nested"]

@@ -380,7 +380,7 @@ class PipelineRunner:
             ci = self.pipeline.host_call(method)
             self._host_responses[ci] = waiter
             self.shell._collect()
-        result, error = waiter.get()
+        result, error = self._wait_response(waiter)
         self._check_stop()
         if error is not None:
             raise HostCallFailed(str(error))
@@ -407,11 +407,23 @@ class PipelineRunner:
             ci = self.pipeline.host_call(identifier, list(params or []))
             self._host_responses[ci] = waiter
             self.shell._collect()
-        result, error = waiter.get()
+        result, error = self._wait_response(waiter)
         self._check_stop()
         if error is not None:
             raise HostCallFailed(str(error))
         return result
+
+    def _wait_response(self, waiter: queue.Queue[Any]) -> tuple[Any, Any]:
+        """Wait for a host call's response; meanwhile run nested pipelines the client starts (a
+        client may answer a prompt only after running a nested pipeline, as PowerShell allows)."""
+        run_nested = getattr(self.shell.runspace(), "_run_nested_jobs", None)
+        while True:
+            try:
+                result, error = waiter.get(timeout=0.05)
+                return result, error
+            except queue.Empty:
+                if run_nested is not None:
+                    run_nested()
 
     def host_default_data(self) -> Any:
         """The client host's HostDefaultData (MS-PSRP 2.2.3.14): RawUI values the server answers
