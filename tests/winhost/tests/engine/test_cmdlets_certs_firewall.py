@@ -80,6 +80,36 @@ def test_import_pfx_certificate(engine: Engine, machine: Machine) -> None:
     assert machine.cert_store[cert.Thumbprint].key_pem.startswith("-----BEGIN PRIVATE KEY-----")
 
 
+def test_get_pfx_data_reads_without_importing(engine: Engine, machine: Machine) -> None:
+    """Get-PfxData (PKI): the thumbprint of the end-entity certificate, nothing imported; a wrong
+    password fails (psremoting.core's enable_psremoting role reads the thumbprint this way)."""
+    cert_pem, key_pem = certs.generate_self_signed(["pfxdata"])
+    key = serialization.load_pem_private_key(key_pem.encode(), None)
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    pfx = pkcs12.serialize_key_and_certificates(
+        b"x",
+        key,
+        cert,
+        None,
+        serialization.BestAvailableEncryption(b"pw"),  # type: ignore[arg-type]
+    )
+    (machine.sandbox() / "d.pfx").write_bytes(pfx)
+    before = set(machine.cert_store)
+    script = (
+        "$pw = ConvertTo-SecureString -String pw -AsPlainText -Force\n"
+        "$d = Get-PfxData -FilePath C:\\d.pfx -Password $pw\n"
+        "$d.EndEntityCertificates[0].Thumbprint\n"
+        "$d.OtherCertificates.Count"
+    )
+    assert engine.ok(script) == [certs.thumbprint_of(cert), 0]
+    assert set(machine.cert_store) == before
+    result = engine.script(
+        "Get-PfxData -FilePath C:\\d.pfx -Password (ConvertTo-SecureString wrong -AsPlainText -Force)"
+    )
+    assert result.failure is not None
+    assert "password is not correct" in str(result.failure.Exception.Message)
+
+
 def test_firewall_rule_objects(run: Callable[[str], list[Any]]) -> None:
     (rule,) = run("Get-NetFirewallRule -Name WINRM-HTTP-In-TCP")
     assert (

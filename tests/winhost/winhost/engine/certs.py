@@ -112,6 +112,28 @@ def import_pfx(machine: Machine, data: bytes, password: str | None, store: str =
     return add_certificate(machine, cert_pem, key_pem, store=store)
 
 
+def read_pfx(data: bytes, password: str | None) -> tuple[list[StoredCertificate], list[StoredCertificate]]:
+    """Get-PfxData: the end-entity certificate(s) (with a key) and the other certificates of a
+    PKCS#12 file, without importing anything; ValueError for a wrong password or bad data."""
+    key, cert, extra = pkcs12.load_key_and_certificates(data, password.encode() if password else None)
+    end_entity: list[StoredCertificate] = []
+    if cert is not None:
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        key_pem = (
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode()
+            if key is not None
+            else ""
+        )
+        end_entity.append(StoredCertificate(thumbprint_of(cert), pem, key_pem))
+    others = [
+        StoredCertificate(thumbprint_of(c), c.public_bytes(serialization.Encoding.PEM).decode())
+        for c in extra or []
+    ]
+    return end_entity, others
+
+
 def import_certificate(machine: Machine, data: bytes, store: str = "My") -> StoredCertificate:
     """Import-Certificate: DER or PEM, no private key."""
     if b"-----BEGIN" in data:

@@ -364,6 +364,38 @@ def import_pfx_certificate(call: CommandCall) -> Iterator[Any]:
 
 
 @cmdlet(
+    "Get-PfxData",
+    [Param("FilePath", position=0), Param("Password")],
+    module="PKI",
+    dotnet_class="Microsoft.CertificateServices.Commands.GetPfxData",
+)
+def get_pfx_data(call: CommandCall) -> Iterator[Any]:
+    """Microsoft.CertificateServices.Commands.PfxData: EndEntityCertificates, OtherCertificates
+    (X509Certificate2) and PrivateKeyProtectedTo; nothing is imported
+    (https://learn.microsoft.com/powershell/module/pki/get-pfxdata)."""
+    data = _read_bytes(call, call.string("FilePath") or "")
+    try:
+        end_entity, others = certs.read_pfx(data, _secure_text(call.get("Password")))
+    except ValueError as exc:
+        raise call.fail(
+            "The specified network password is not correct.",
+            "System.Security.Cryptography.CryptographicException",
+            ErrorCategory.NotSpecified,
+            exception_type="System.Security.Cryptography.CryptographicException",
+        ) from exc
+    yield new_object(
+        ["Microsoft.CertificateServices.Commands.PfxData", "System.Object"],
+        {
+            "PrivateKeyProtectedTo": [],
+            "PasswordProtectedTo": [],
+            "EndEntityCertificates": [certificate_object(c) for c in end_entity],
+            "OtherCertificates": [certificate_object(c) for c in others],
+        },
+        to_string_value="Microsoft.CertificateServices.Commands.PfxData",
+    )
+
+
+@cmdlet(
     "Import-Certificate",
     [Param("FilePath", position=0), Param("CertStoreLocation")],
     module="PKI",
