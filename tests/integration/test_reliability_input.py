@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import threading
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,14 +137,33 @@ def test_deeply_nested_output_is_cut_at_the_requested_depth(session: PSRPSession
 
 def test_deep_nesting_beyond_python_recursion_is_an_error_not_a_crash(session: PSRPSession) -> None:
     """A server may send objects nested far deeper than Windows' serializer would; the client
-    reports an error (or returns the data) and the session stays usable."""
+    reports an error (or returns the data) and the session stays usable.
+
+    The call runs in its own thread, as the broker runs every request, so a hang is detected.
+    """
     text = "[" * 1500 + "1" + "]" * 1500
-    try:
-        result = session.invoke_pipeline(
-            {"commands": [{"name": "ConvertFrom-Json", "parameters": {"InputObject": text}}], "depth": 100}
-        )
-    except SessionError as exc:
-        assert "RecursionError" in exc.info.message or "nested" in exc.info.message
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            outcome["result"] = session.invoke_pipeline(
+                {
+                    "commands": [{"name": "ConvertFrom-Json", "parameters": {"InputObject": text}}],
+                    "depth": 100,
+                }
+            )
+        except SessionError as exc:
+            outcome["error"] = exc.info.message
+        except BaseException as exc:  # a crash: recorded and failed below
+            outcome["crash"] = repr(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "hung"
+    assert "crash" not in outcome, outcome
+    if "error" in outcome:
+        assert "RecursionError" in outcome["error"] or "nested" in outcome["error"]
     else:
-        assert result["state"] in ("Completed", "Failed")
+        assert outcome["result"]["state"] in ("Completed", "Failed")
     assert session.exec_script("Write-Output alive")[1] == b"alive"

@@ -96,7 +96,7 @@ def _quiet(winhost: Any) -> None:
     while int(winhost.stats(HOST)["shells_open"]) and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.3)
-    _quiet(winhost)
+    winhost.reset_stats(HOST)
 
 
 def _https(winhost: Any) -> dict[str, Any]:
