@@ -137,7 +137,6 @@ class _TransportGuard:
             self.received += len(response or b"")
             return response
 
-
     def _cap_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         """requests response hook (runs before the body is read): refuse oversized bodies."""
         limit = self.max_response
