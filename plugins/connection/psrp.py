@@ -4,42 +4,9 @@
 
 from __future__ import annotations
 
-import base64
-import os
-import re
-import shlex
-import typing as t
-
-from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible.plugins.connection import ConnectionBase
-from ansible.plugins.shell.powershell import _common_args
-from ansible.utils.display import Display
-
-from ansible_collections.psremoting.core.plugins.plugin_utils._errors import raise_ansible
-from ansible_collections.psremoting.core.plugins.plugin_utils._options import (
-    ConnectionSettings,
-    OptionError,
-    read_settings,
-)
-from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import (
-    PipelineRequest,
-    PipelineRequestError,
-    PipelineResult,
-    validate_request,
-)
-
-try:  # ansible-core >= 2.19 feeds the exec manifest as lines; older versions as one string
-    from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script  # noqa: F401
-
-    _MANIFEST_AS_LINES = True
-except ImportError:  # pragma: no cover - ansible-core < 2.19
-    _MANIFEST_AS_LINES = False
-
-
 DOCUMENTATION = r"""
 name: psrp
-author: psremoting.core contributors
+author: psremoting.core contributors (@psremoting-core)
 short_description: PowerShell Remoting (PSRP) with sessions that persist across tasks
 description:
   - Drop-in replacement for P(ansible.builtin.psrp#connection). It accepts the same options and
@@ -284,6 +251,38 @@ options:
     vars:
       - name: ansible_psrp_session_dir
 """
+
+import base64
+import os
+import re
+import shlex
+import typing as t
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.shell.powershell import _common_args
+from ansible.utils.display import Display
+
+from ansible_collections.psremoting.core.plugins.plugin_utils._errors import raise_ansible
+from ansible_collections.psremoting.core.plugins.plugin_utils._options import (
+    ConnectionSettings,
+    OptionError,
+    read_settings,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import (
+    PipelineRequest,
+    PipelineRequestError,
+    PipelineResult,
+    validate_request,
+)
+
+try:  # ansible-core >= 2.19 feeds the exec manifest as lines; older versions as one string
+    from ansible.executor.powershell.module_manifest import _bootstrap_powershell_script  # noqa: F401
+
+    _MANIFEST_AS_LINES = True
+except ImportError:  # pragma: no cover - ansible-core < 2.19
+    _MANIFEST_AS_LINES = False
 
 display = Display()
 
@@ -537,7 +536,8 @@ class Connection(ConnectionBase):
 
     def _run(self, fn: t.Callable[[_Backend], t.Any]) -> t.Any:
         self._connect()
-        assert self._backend is not None
+        if self._backend is None:
+            raise RuntimeError("internal error: self._backend not set")
         try:
             return fn(self._backend)
         except AnsibleError:

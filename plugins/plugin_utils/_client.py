@@ -23,15 +23,21 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from pypsrp.complex_objects import GenericComplexObject, PSInvocationState, RunspacePoolState
-from pypsrp.exceptions import WinRMTransportError
-from pypsrp.host import PSHost, PSHostUserInterface
-from pypsrp.powershell import PowerShell, RunspacePool
-from pypsrp.serializer import Serializer
-from pypsrp.wsman import WSMan
-
 from ._errors import ERROR, ErrorInfo, classify
 from ._pipeline import PipelineRequest, PipelineResult, empty_result, to_pypsrp_value, validate_request
+from ._pypsrp import (
+    GenericComplexObject,
+    PowerShell,
+    PSHost,
+    PSHostUserInterface,
+    PSInvocationState,
+    RunspacePool,
+    RunspacePoolState,
+    Serializer,
+    WinRMTransportError,
+    WSMan,
+    require,
+)
 from ._transfer_scripts import FETCH_FILE_SCRIPT, PUT_FILE_SCRIPT, SESSION_STATE_SCRIPT
 
 try:  # owned by another part of the collection; minimal fallback until it lands
@@ -67,8 +73,8 @@ def _install_string_fallback() -> None:
     server escapes it as ``_xD800_`` (MS-PSRP 2.2.5.3.2) and pypsrp 0.9's decoder raises
     UnicodeDecodeError, which would turn one odd character into an unreachable host.
     """
-    original = Serializer._deserialize_string
-    if getattr(original, "_psremoting_fallback", False):
+    original = getattr(Serializer, "_deserialize_string", None)
+    if original is None or getattr(original, "_psremoting_fallback", False):  # no pypsrp, or done
         return
 
     def deserialize_string(self: Serializer, value: str | None) -> str:
@@ -267,6 +273,7 @@ class PSRPSession:
             self.last_used = time.monotonic()
 
     def _open_pool(self) -> RunspacePool:
+        require()
         wsman = WSMan(**self._wsman_kwargs)
         self.guard = _TransportGuard(
             wsman.transport,
@@ -366,7 +373,8 @@ class PSRPSession:
                         f"psrp: the previous session to {self.host_label} failed; opening a new one"
                     )
                 self.open()
-                assert self.pool is not None
+                if self.pool is None:
+                    raise RuntimeError("internal error: self.pool not set")
                 try:
                     return fn(self.pool)
                 except SessionError as exc:
@@ -437,7 +445,8 @@ class PSRPSession:
         self.pending.append(ps)
 
     def _reset_host(self) -> None:
-        assert self.host is not None and self.ui is not None
+        if self.host is None or self.ui is None:
+            raise RuntimeError("internal error: self.host, self.ui not set")
         self.host.rc = None
         self.ui.stdout = []
         self.ui.stderr = []
@@ -581,7 +590,8 @@ class PSRPSession:
 
         def work(pool: RunspacePool) -> PipelineResult:
             self._reset_host()
-            assert self.ui is not None
+            if self.ui is None:
+                raise RuntimeError("internal error: self.ui not set")
             if needs_keys and not getattr(pool, "_key_exchanged", False):
                 try:
                     pool.exchange_keys()
@@ -632,7 +642,8 @@ def parse_pipeline_result(
     pipeline: PowerShell, host: PSHost | None, verbosity: int
 ) -> tuple[int, bytes, bytes]:
     """rc/stdout/stderr exactly like ansible.builtin.psrp's ``_parse_pipeline_result``."""
-    assert host is not None
+    if host is None:
+        raise RuntimeError("internal error: host not set")
     rc = host.rc or (1 if pipeline.had_errors else 0)
     stdout_list: list[str] = []
     for output in pipeline.output:
@@ -644,7 +655,8 @@ def parse_pipeline_result(
         else:
             stdout_list.append(_simple_text(output))
     ui = host.ui
-    assert ui is not None
+    if ui is None:
+        raise RuntimeError("internal error: ui not set")
     if ui.stdout:
         stdout_list += ui.stdout
     stdout = "\r\n".join(stdout_list)
@@ -695,7 +707,8 @@ def _simple_text(value: Any) -> str:
 def build_pipeline_result(
     pipeline: PowerShell, host: PSHost | None, ui: _AnswerUI, depth: int
 ) -> PipelineResult:
-    assert host is not None
+    if host is None:
+        raise RuntimeError("internal error: host not set")
     result = empty_result()
     computer = None
     result["output"] = [to_jsonable(o, depth=depth, computer_name=computer) for o in pipeline.output]

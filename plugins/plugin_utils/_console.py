@@ -76,7 +76,8 @@ class Console:
     def attach(self) -> None:
         """Answer host calls of the session's pool with this console's host."""
         pool = self.session.pool
-        assert pool is not None
+        if pool is None:
+            raise RuntimeError("internal error: pool not set")
         pool.host = self.host
         self.session.host = self.host
         # pypsrp decrypts a SecureString output object to its plain text; the PowerShell console
@@ -90,7 +91,8 @@ class Console:
     def _simple(self, cmdlet: str, parameters: dict[str, Any]) -> list[Any]:
         """Run one cmdlet for the console's own use (prompt, location); errors are ignored."""
         pool = self.session.pool
-        assert pool is not None
+        if pool is None:
+            raise RuntimeError("internal error: pool not set")
         ps = PowerShell(pool)
         ps.add_cmdlet(cmdlet)
         for key, value in parameters.items():
@@ -121,7 +123,8 @@ class Console:
     def execute(self, script: str) -> str:
         """Run ``script`` in the session's runspace; returns the pipeline's final state name."""
         pool = self.session.pool
-        assert pool is not None
+        if pool is None:
+            raise RuntimeError("internal error: pool not set")
         ps = PowerShell(pool)
         ps.add_script(script, use_local_scope=False)
         self.stop_requested = False
