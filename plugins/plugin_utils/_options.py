@@ -252,7 +252,7 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
     cert_validation: bool | str
     if values["cert_validation"] == "ignore":
         cert_validation = False
-    elif values["ca_cert"] is not None:
+    elif values["ca_cert"]:  # an empty value (e.g. an unset env lookup) must not turn validation off
         cert_validation = values["ca_cert"]
     else:
         cert_validation = True

@@ -198,3 +198,11 @@ def test_documentation_is_valid_yaml_with_fragment() -> None:
     raw = read_docstring(str(PLUGIN_PATH))["doc"]
     assert raw["name"] == "psrp"
     assert "connection_pipelining" in raw["extends_documentation_fragment"]
+
+
+@pytest.mark.parametrize("empty", ["", None])
+def test_empty_ca_cert_keeps_validation_on(empty: Any) -> None:
+    """An empty ansible_psrp_ca_cert (say, an env lookup of an unset variable) must not reach
+    requests as ``verify=""``, which would silently turn certificate validation off."""
+    kwargs = read_settings(_getter({"ca_cert": empty})).wsman_kwargs
+    assert kwargs["cert_validation"] is True
