@@ -119,9 +119,12 @@ class ShellActionBase(ActionBase):
 
     def _broker_shell_ids(self, settings: t.Any) -> set[str]:
         try:
-            from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerClient  # noqa: PLC0415
+            from ansible_collections.psremoting.core.plugins.plugin_utils._session import (  # noqa: PLC0415
+                BrokerClient,
+                shard_for,
+            )
 
-            client = BrokerClient(settings.session.directory)
+            client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
             if not client.ping():  # never start a broker just to ask it
                 return set()
             reply = client.request({"op": "stats"}, timeout=10)

@@ -315,9 +315,12 @@ class _BrokerBackend:
     """Runs everything in the session broker (persistent sessions)."""
 
     def __init__(self, settings: ConnectionSettings, become: t.Any) -> None:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerClient  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils._session import (  # noqa: PLC0415
+            BrokerClient,
+            shard_for,
+        )
 
-        self._client = BrokerClient(settings.session.directory)
+        self._client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
         self._conn = {
             "host": settings.host,
             "identity": settings.identity(),

@@ -238,7 +238,7 @@ def _text(value: Any) -> str:
         if properties:
             # PowerShell's string form of a property bag (what "$obj" gives a PSCustomObject,
             # whose ToString() is empty).
-            return "@{" + "; ".join(f"{k}={_text(v)}" for k, v in properties.items()) + "}"
+            return "@{" + "; ".join(f"{_property_name(k)}={_text(v)}" for k, v in properties.items()) + "}"
         if value.property_sets:
             return _text(value.property_sets[0])
         types = value.types

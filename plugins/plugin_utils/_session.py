@@ -4,7 +4,10 @@
 Stdlib only (no pypsrp import): a task on a warm session costs one Unix-socket round trip to the
 broker plus the WSMan requests the broker makes. The broker belongs to the ansible-playbook
 process that runs the play (the workers' parent); its socket is
-``<session_dir>/broker-<controller pid>.sock``.
+``<session_dir>/broker-<controller pid>-<shard>.sock``: a run has up to ``BROKER_SHARDS`` brokers,
+one per CPU, and a host always goes to the same one (``shard_for``), so the CPU-bound work of
+many sessions (XML, message encryption, authentication) is spread over processes instead of
+queueing behind one interpreter lock.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +64,22 @@ def prepare_dir(path: str) -> str:
     return path
 
 
+BROKER_SHARDS = max(1, min(4, os.cpu_count() or 1))
+
+
+def shard_for(host: str) -> int:
+    """The broker shard that holds every session to ``host`` (stable across processes)."""
+    return zlib.crc32(host.encode("utf-8")) % BROKER_SHARDS
+
+
 class BrokerClient:
-    def __init__(self, session_dir: str, controller: int | None = None) -> None:
+    def __init__(self, session_dir: str, controller: int | None = None, shard: int = 0) -> None:
         self.dir = prepare_dir(session_dir)
         self.controller = controller if controller is not None else controller_pid()
-        self.sock_path = os.path.join(self.dir, f"broker-{self.controller}.sock")
-        self.lock_path = os.path.join(self.dir, f"broker-{self.controller}.lock")
-        self.log_path = os.path.join(self.dir, f"broker-{self.controller}.log")
+        stem = os.path.join(self.dir, f"broker-{self.controller}-{shard}")
+        self.sock_path = f"{stem}.sock"
+        self.lock_path = f"{stem}.lock"
+        self.log_path = f"{stem}.log"
         if len(self.sock_path) > MAX_SOCKET_PATH:
             raise BrokerUnavailable(
                 f"session socket path {self.sock_path} is too long for a Unix socket; "
@@ -192,9 +205,9 @@ def cleanup_stale(directory: str) -> int:
     for name in names:
         if not name.startswith("broker-"):
             continue
-        stem = name.split(".", 1)[0]
+        stem = name.split(".", 1)[0]  # broker-<controller pid>-<shard>
         try:
-            pid = int(stem.split("-", 1)[1])
+            pid = int(stem.split("-")[1])
         except (IndexError, ValueError):
             continue
         if process_start_time(pid) is not None or _alive(pid):

@@ -25,25 +25,6 @@ OURS = "psremoting.core.psrp"
 BUILTIN = "ansible.builtin.psrp"
 
 
-def _winhost_emulates_transfer_scripts() -> bool:
-    """winhost answers our put/fetch scripts only once its ansible_exec knows them."""
-    try:
-        from winhost.engine import ansible_exec
-
-        source = Path(str(ansible_exec.__file__)).read_text(encoding="utf-8")
-    except (ImportError, OSError):
-        return False
-    return "psremoting.core put_file" in source or "_transfer_scripts" in source
-
-
-TRANSFER_XFAIL = pytest.mark.xfail(
-    not _winhost_emulates_transfer_scripts(),
-    reason="winhost does not yet emulate psremoting.core's put_file/fetch_file scripts "
-    "(plugins/plugin_utils/_transfer_scripts.py); real Windows runs them",
-    strict=False,
-)
-
-
 @pytest.fixture
 def session_dir() -> str:
     # short path: Unix socket paths are limited to ~100 bytes
@@ -175,7 +156,6 @@ def test_same_results_as_builtin(winhost: Any, session_dir: str, tmp_path: Path)
     assert results[OURS] == results[BUILTIN]
 
 
-@TRANSFER_XFAIL  # the script module uploads the file with put_file first
 def test_script_module_runs_file_with_args(winhost: Any, session_dir: str, tmp_path: Path) -> None:
     script = tmp_path / "hello.ps1"
     script.write_text('param($Name)\nWrite-Output "hello $Name"\n', encoding="utf-8")
@@ -185,7 +165,6 @@ def test_script_module_runs_file_with_args(winhost: Any, session_dir: str, tmp_p
     assert _task_results(data)[0]["stdout_lines"] == ["hello world"]
 
 
-@TRANSFER_XFAIL
 @pytest.mark.parametrize("size", [1024, 3 * 1024 * 1024 + 17])
 def test_put_and_fetch_round_trip(winhost: Any, session_dir: str, tmp_path: Path, size: int) -> None:
     src = tmp_path / "src.bin"
@@ -376,11 +355,6 @@ def test_bad_option_fails_before_connecting(winhost: Any, session_dir: str, tmp_
     assert winhost.stats("dc01")["http_requests"] == 0
 
 
-@pytest.mark.xfail(
-    reason="winhost does not emulate [Environment]::GetEnvironmentVariables()/SetEnvironmentVariable "
-    "used by SESSION_STATE_SCRIPT (plugins/plugin_utils/_transfer_scripts.py); .NET APIs on Windows",
-    strict=False,
-)
 def test_environment_and_location_do_not_leak_between_tasks(
     winhost: Any, session_dir: str, tmp_path: Path
 ) -> None:

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._session import (
+    BROKER_SHARDS,
     BrokerClient,
     BrokerUnavailable,
     cleanup_stale,
     controller_pid,
+    shard_for,
 )
 
 
@@ -119,10 +121,19 @@ def test_stale_files_of_dead_brokers_are_removed(session_dir: str) -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()
     for suffix in ("sock", "lock", "log"):
-        Path(session_dir, f"broker-{dead.pid}.{suffix}").write_text("")
-    Path(session_dir, f"broker-{os.getpid()}.lock").write_text("")
+        Path(session_dir, f"broker-{dead.pid}-1.{suffix}").write_text("")
+    Path(session_dir, f"broker-{os.getpid()}-0.lock").write_text("")
     assert cleanup_stale(session_dir) == 3
-    assert os.listdir(session_dir) == [f"broker-{os.getpid()}.lock"]
+    assert os.listdir(session_dir) == [f"broker-{os.getpid()}-0.lock"]
+
+
+def test_a_host_always_maps_to_the_same_broker_shard() -> None:
+    hosts = [f"host{i:03d}" for i in range(200)]
+    shards = [shard_for(h) for h in hosts]
+    assert shards == [shard_for(h) for h in hosts]  # stable (crc32, not the salted hash())
+    assert all(0 <= s < BROKER_SHARDS for s in shards)
+    if BROKER_SHARDS > 1:
+        assert len(set(shards)) == BROKER_SHARDS  # 200 hosts spread over every shard
 
 
 def test_socket_path_too_long_is_a_clear_error(tmp_path: Path) -> None:
