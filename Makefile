@@ -7,7 +7,9 @@ VBIN := $(CURDIR)/$(VENV)/bin
 BUILD := $(CURDIR)/.build
 COLLECTION_LINK := $(BUILD)/ansible_collections/psremoting/core
 PYTEST_ARGS ?=
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 4
+# CI runs everything it can install, the 200-host reliability test included
+export PSREMOTING_RUN_SLOW ?= 1
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export PATH := $(VBIN):$(PATH)
 
