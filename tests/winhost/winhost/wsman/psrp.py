@@ -187,6 +187,7 @@ class PipelineRunner:
         self.exit_code: int | None = None
         self._input: queue.Queue[Any] = queue.Queue()
         self._host_responses: dict[int, queue.Queue[Any]] = {}
+        self._early_responses: dict[int, tuple[Any, Any]] = {}
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle (shell lock held)
@@ -211,9 +212,22 @@ class PipelineRunner:
         self._input.put(_END_OF_INPUT)
 
     def host_response(self, ci: int, result: Any, error: Any) -> None:
+        """PIPELINE_HOST_RESPONSE (called with the shell lock held). A response that arrives
+        before the pipeline registered its wait (a client replaying a recorded exchange can be
+        that fast) is kept until the call with that id waits for it."""
         waiter = self._host_responses.pop(ci, None)
         if waiter is not None:
             waiter.put((result, error))
+        else:
+            self._early_responses[ci] = (result, error)
+
+    def _register_wait(self, ci: int, waiter: queue.Queue[Any]) -> None:
+        """Wait for host call ``ci`` (shell lock held)."""
+        early = self._early_responses.pop(ci, None)
+        if early is not None:
+            waiter.put(early)
+        else:
+            self._host_responses[ci] = waiter
 
     def request_stop(self) -> None:
         self.stop_requested.set()
@@ -378,7 +392,7 @@ class PipelineRunner:
             if self.pipeline.state != PSInvocationState.Running:
                 raise PipelineStoppedError()
             ci = self.pipeline.host_call(method)
-            self._host_responses[ci] = waiter
+            self._register_wait(ci, waiter)
             self.shell._collect()
         result, error = self._wait_response(waiter)
         self._check_stop()
@@ -405,7 +419,7 @@ class PipelineRunner:
             if self.pipeline.state != PSInvocationState.Running:
                 raise PipelineStoppedError()
             ci = self.pipeline.host_call(identifier, list(params or []))
-            self._host_responses[ci] = waiter
+            self._register_wait(ci, waiter)
             self.shell._collect()
         result, error = self._wait_response(waiter)
         self._check_stop()
