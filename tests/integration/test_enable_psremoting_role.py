@@ -309,11 +309,6 @@ def _make_pfx(path: Path, password: str, names: list[str]) -> str:
     return cert.fingerprint(hashes.SHA1()).hex().upper()
 
 
-@pytest.mark.xfail(
-    reason="winhost does not emulate Get-PfxData (PKI), which the role uses to read the PFX thumbprint "
-    "before importing; see the WinRM modules report",
-    strict=False,
-)
 def test_pfx_from_controller(winhost_factory: Any, tmp_path: Path) -> None:
     hosts = winhost_factory.start(hosts="web01", preset="fresh")
     pfx = tmp_path / "web01.pfx"
