@@ -277,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ._console_inventory import InventoryError, load_target  # noqa: PLC0415
 
     args = parse_args(argv)
+    # An interactive console always answers Ctrl-C, even when started from a process that ignores
+    # SIGINT (a background job of a non-interactive shell): Python leaves an inherited SIG_IGN.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     use_colour = sys.stdout.isatty() and not args.no_color and not os.environ.get("NO_COLOR")
     terminal = Terminal(sys.stdout, use_colour)
     inventory = args.inventory or []

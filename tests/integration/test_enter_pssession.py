@@ -109,6 +109,7 @@ def test_ctrl_c_at_prompt_clears_line_and_ctrl_d_leaves(winhost: Any, tmp_path: 
     child = start(winhost, tmp_path)
     child.expect(PROMPT)
     child.send("Get-Service W32ti")
+    child.expect("W32ti")  # the line editor has echoed the text, as a person would see it
     child.sendintr()
     child.expect(PROMPT)
     assert "Get-Twice" not in run(child, "'after'")
