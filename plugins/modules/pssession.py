@@ -22,39 +22,8 @@ options:
     type: str
     choices: [absent]
     required: true
-  configuration_name:
-    description: Only sessions of these endpoints (session configurations), e.g. C(Microsoft.PowerShell). Default all.
-    type: list
-    elements: str
-    default: []
-  include_non_powershell:
-    description: Also list shells that are not PowerShell sessions (C(winrs) command shells).
-    type: bool
-    default: false
-  owner:
-    description:
-      - Only sessions owned by these accounts. C(DOMAIN\\user), C(user@realm) and C(user) compare equal on the
-        user name.
-    type: list
-    elements: str
-    default: []
-  session_state:
-    description: Only sessions in these states.
-    type: list
-    elements: str
-    choices: [Connected, Disconnected]
-    default: []
-  older_than_minutes:
-    description: Only sessions that exist for at least this many minutes (C(ShellRunTime)).
-    type: float
-  idle_minutes:
-    description: Only sessions idle for at least this many minutes (C(ShellInactivity)).
-    type: float
-  shell_id:
-    description: Only the sessions with these ShellIds.
-    type: list
-    elements: str
-    default: []
+extends_documentation_fragment:
+  - psremoting.core.pssession_selection
 attributes:
   check_mode:
     support: full
