@@ -9,14 +9,12 @@ tests/unit/plugins/plugin_utils/test_client_transfer.py, where the timing can be
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playbook_runner import run_tasks
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
 from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE, read_settings
@@ -28,29 +26,7 @@ LONG_DIR = "C:\\psrp long " + "\\".join(["segment with space and ünïcødé " +
 
 
 def _run(winhost: Any, tmp_path: Path, tasks: str) -> tuple[int, dict[str, Any], str]:
-    pb = tmp_path / "pb.yml"
-    pb.write_text(f"- hosts: {HOST}\n  gather_facts: false\n  tasks:\n{tasks}", encoding="utf-8")
-    env = dict(winhost.env)
-    env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": tempfile.mkdtemp(prefix="psrpfs-", dir="/tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_NOCOLOR": "1",
-        }
-    )
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(winhost.inventory_path), str(pb)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    try:
-        data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
+    return run_tasks(winhost, tmp_path, HOST, tasks)
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,6 @@ output is ten times the cap; controller memory is measured with tracemalloc.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -17,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playbook_runner import run_tasks
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
 from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE, read_settings
@@ -56,30 +54,7 @@ def session(winhost: Any) -> Iterator[PSRPSession]:
 
 
 def _playbook(winhost: Any, tmp_path: Path, tasks: str) -> tuple[int, dict[str, Any], str]:
-    pb = tmp_path / "pb.yml"
-    pb.write_text(f"- hosts: {HOST}\n  gather_facts: false\n  tasks:\n{tasks}", encoding="utf-8")
-    env = dict(winhost.env)
-    env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": tempfile.mkdtemp(prefix="psrpin-", dir="/tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        }
-    )
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(winhost.inventory_path), str(pb)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    try:
-        data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
+    return run_tasks(winhost, tmp_path, HOST, tasks)
 
 
 def test_parse_error_and_odd_text_through_ansible(winhost: Any, tmp_path: Path) -> None:
