@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from ansible.errors import (
     AnsibleActionFail,
@@ -215,7 +215,8 @@ def run_on_host(
     """Everything one host needs for one task: creates/removes, remote script, check mode, run.
 
     Output objects are tagged like Invoke-Command's (``PSComputerName`` = ``computer_name``, the
-    inventory name; ``RunspaceId`` when the connection reports ``runspace_id``)."""
+    inventory name; ``RunspaceId`` = the connection's ``runspace_id``, the id of the RunspacePool
+    that ran it). In one-to-many runs ``merge_outcomes`` keeps each host's own ``RunspaceId``."""
     skip = _creates_removes(invoke, args)
     if skip:
         return {"changed": False, "skipped": True, "msg": skip, **_empty_lists()}
@@ -236,8 +237,8 @@ def run_on_host(
     result = invoke(plan.request)
     fields = read_result(plan, result, spec.error_action)
     if computer_name:
-        runspace_id = cast(Mapping[str, Any], result).get("runspace_id")
-        fields["output"] = tag_output(fields["output"], computer_name, runspace_id)
+        # .get: a connection (or a fake in tests) may leave runspace_id out.
+        fields["output"] = tag_output(fields["output"], computer_name, result.get("runspace_id"))
     state_found = fields.pop("_state_found")
     if plan.uses_state and not state_found:
         # A terminating error skipped the postlude: put the session back as it was.

@@ -138,8 +138,8 @@ notes:
   - Output objects are converted as described in docs/invoke_command.md of the collection. Enums become
     C({Type, String, Value}), C(DateTime) an ISO 8601 string, objects a dictionary of their properties plus
     what C(Invoke-Command) adds (about_Remote_Output) - C(PSTypeNames) (with the C(Deserialized.) prefix),
-    C(PSComputerName) (the inventory name), C(PSShowComputerName) and, when the connection reports it,
-    C(RunspaceId).
+    C(PSComputerName) (the inventory name), C(PSShowComputerName) and C(RunspaceId) (the id of the runspace
+    pool that ran the command, a GUID).
   - C(SecureString) values the host returns are never decrypted; they show as C(System.Security.SecureString).
   - A script that does not mention C($Ansible), C(chdir) or a non-default I(error_action) is sent as one
     PSRP command; otherwise a constant prelude and postlude script set up and read back C($Ansible).
@@ -199,7 +199,8 @@ RETURN = r"""
 output:
   description:
     - The output objects, converted to data. Objects are dictionaries of their properties with C(PSTypeNames),
-      C(PSComputerName), C(PSShowComputerName) and, when the connection reports it, C(RunspaceId).
+      C(PSComputerName), C(PSShowComputerName) and C(RunspaceId) (the id of the runspace pool that ran the
+      command, a GUID).
   returned: always
   type: list
   elements: raw
@@ -208,6 +209,7 @@ output:
       Status: {Type: System.ServiceProcess.ServiceControllerStatus, String: Running, Value: 4}
       PSTypeNames: [Deserialized.System.ServiceProcess.ServiceController, Deserialized.System.ComponentModel.Component]
       PSComputerName: dc01
+      RunspaceId: 3f1c0e0a-2b4d-4e6f-8a9b-0c1d2e3f4a5b
       PSShowComputerName: true
 result:
   description: The value the script set in C($Ansible.Result).

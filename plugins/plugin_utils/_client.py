@@ -24,7 +24,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ._errors import ERROR, ErrorInfo, classify
-from ._pipeline import PipelineRequest, PipelineResult, empty_result, to_pypsrp_value, validate_request
+from ._pipeline import (
+    PipelineRequest,
+    PipelineResult,
+    empty_result,
+    runspace_guid,
+    to_pypsrp_value,
+    validate_request,
+)
 from ._pypsrp import (
     GenericComplexObject,
     PowerShell,
@@ -738,6 +745,8 @@ def build_pipeline_result(
     }.get(state, str(state))
     result["rc"] = host.rc
     host.rc = None
+    # Invoke-Command tags each output object with RunspaceId; the action plugin does it from this.
+    result["runspace_id"] = runspace_guid(getattr(getattr(pipeline, "runspace_pool", None), "id", None))
     return result
 
 

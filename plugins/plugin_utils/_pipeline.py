@@ -9,6 +9,7 @@ validate a request without loading pypsrp; ``to_pypsrp_value`` imports pypsrp la
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, TypedDict
 
 TYPE_MARKER = "__psrp_type__"
@@ -43,6 +44,9 @@ class PipelineResult(TypedDict):
     had_errors: bool
     state: str  # Completed | Failed | Stopped
     rc: int | None
+    # The id of the RunspacePool that ran the pipeline, a lowercase GUID string as PowerShell shows
+    # it: Invoke-Command's RunspaceId note property (about_Remote_Output). None when unknown.
+    runspace_id: str | None
 
 
 class PipelineRequestError(ValueError):
@@ -155,4 +159,16 @@ def empty_result() -> PipelineResult:
         had_errors=False,
         state="NotStarted",
         rc=None,
+        runspace_id=None,
     )
+
+
+def runspace_guid(pool_id: Any) -> str | None:
+    """A RunspacePool id (pypsrp keeps it as an upper-case string) the way PowerShell prints a
+    GUID (lower case, hyphenated); None when there is none or it is not a GUID."""
+    if pool_id is None:
+        return None
+    try:
+        return str(uuid.UUID(str(pool_id)))
+    except ValueError:
+        return None

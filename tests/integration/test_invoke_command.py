@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pypsrp.powershell import RunspacePool
 
 from ansible_collections.psremoting.core.plugins.action.invoke_command import run_on_host
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession
@@ -88,12 +89,10 @@ def stats_task(winhost: Any, name: str, register: str) -> dict[str, Any]:
     }
 
 
-def run_direct(winhost: Any, name: str, spec: InvokeSpec) -> dict[str, Any]:
-    """The action plugin's per-host logic (run_on_host) over the connection's own session class
-    in this process: the same PSRP requests as a playbook task, without ansible-playbook's start-up
-    (used for the scenarios that wait for winhost features)."""
+def direct_session(winhost: Any, name: str) -> PSRPSession:
+    """The connection's own session class, in this process, for host ``name``."""
     v = winhost.hostvars(name)
-    session = PSRPSession(
+    return PSRPSession(
         {
             "server": v["ansible_host"],
             "port": int(v["ansible_port"]),
@@ -109,16 +108,32 @@ def run_direct(winhost: Any, name: str, spec: InvokeSpec) -> dict[str, Any]:
         None,
         name,
     )
+
+
+def run_direct(winhost: Any, name: str, spec: InvokeSpec) -> dict[str, Any]:
+    """The action plugin's per-host logic (run_on_host) over the connection's own session class
+    in this process: the same PSRP requests as a playbook task, without ansible-playbook's start-up
+    (used for the scenarios that wait for winhost features)."""
+    session = direct_session(winhost, name)
     try:
         return run_on_host(session.invoke_pipeline, {}, spec, name)
     finally:
         session.close()
 
 
+def is_guid(value: Any) -> bool:
+    """A GUID as PowerShell prints one (lower case, hyphenated)."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def test_output_objects_and_service_methods(winhost: Any, tmp_path: Path) -> None:
     """Per-host runs on three hosts: objects carry what Invoke-Command adds (about_Remote_Output:
-    PSComputerName, PSShowComputerName; type names with the ``Deserialized.`` prefix); host output,
-    arguments and parameters; ServiceController.Stop()/Start() change what Get-Service shows."""
+    PSComputerName, PSShowComputerName, RunspaceId; type names with the ``Deserialized.`` prefix);
+    host output, arguments and parameters; ServiceController.Stop()/Start() change what
+    Get-Service shows."""
     tasks = [
         {
             "name": "get",
@@ -136,10 +151,15 @@ def test_output_objects_and_service_methods(winhost: Any, tmp_path: Path) -> Non
         {"name": "started", IC: {"script": "(Get-Service -Name W32time).Start()\nGet-Service -Name W32time"}},
     ]
     results = results_by_task(run_playbook(winhost, tmp_path, [play("windows", tasks)]))
+    runspace_ids = set()
     for name in ("dc01", "sql02", "web01"):
         r = results[name]
         service = r["get"]["output"][0]
         assert service["Name"] == "W32Time"
+        # The broker keeps one pool per host across tasks: its id tags every task's output.
+        assert is_guid(service["RunspaceId"]), service
+        assert r["stopped"]["output"][0]["RunspaceId"] == service["RunspaceId"]
+        runspace_ids.add(service["RunspaceId"])
         assert service["Status"]["Type"] == "System.ServiceProcess.ServiceControllerStatus"
         assert service["PSComputerName"] == name
         assert service["PSShowComputerName"] is True
@@ -150,19 +170,37 @@ def test_output_objects_and_service_methods(winhost: Any, tmp_path: Path) -> Non
         assert not r["stop"].get("failed"), r["stop"]
         assert r["stopped"]["output"][0]["Status"]["String"] == "Stopped"
         assert r["started"]["output"][0]["Status"]["String"] == "Running"
+    assert len(runspace_ids) == 3  # one pool per host
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs psremoting.core.psrp's _client.build_pipeline_result to report the runspace pool "
-    "id (PipelineResult 'runspace_id' = str(pool.id), or to_jsonable(..., runspace_id=...)); the "
-    "action plugin already tags objects with it",
-)
 def test_output_objects_carry_runspace_id(winhost: Any) -> None:
-    fields = run_direct(winhost, "dc01", InvokeSpec(script="Get-Service -Name W32time"))
-    service = fields["output"][0]
-    assert service["PSComputerName"] == "dc01"
-    assert str(uuid.UUID(service.get("RunspaceId", "missing"))) == service["RunspaceId"], service
+    """RunspaceId (about_Remote_Output) is the id of the RunspacePool that ran the command: a GUID
+    as PowerShell prints it, the same for every command of one session, a shell the host really
+    has open under that id, and another session's pool has another one."""
+    session = direct_session(winhost, "dc01")
+    other = direct_session(winhost, "dc01")
+    try:
+        runs = [
+            run_on_host(session.invoke_pipeline, {}, InvokeSpec(script=script), "dc01")
+            for script in ("Get-Service -Name W32time", "Get-Service -Name WinRM")
+        ]
+        elsewhere = run_on_host(
+            other.invoke_pipeline, {}, InvokeSpec(script="Get-Service -Name W32time"), "dc01"
+        )
+        first, second = (run["output"][0] for run in runs)
+        assert first["PSComputerName"] == "dc01"
+        assert is_guid(first.get("RunspaceId")), first
+        assert second["RunspaceId"] == first["RunspaceId"], second
+        assert session.pool is not None
+        assert uuid.UUID(session.pool.id) == uuid.UUID(first["RunspaceId"])
+        on_host = {uuid.UUID(p.id) for p in RunspacePool.get_runspace_pools(session.pool.connection)}
+        assert uuid.UUID(first["RunspaceId"]) in on_host, on_host
+        theirs = elsewhere["output"][0]["RunspaceId"]
+        assert is_guid(theirs) and theirs != first["RunspaceId"]
+        assert other.pool is not None and uuid.UUID(other.pool.id) == uuid.UUID(theirs)
+    finally:
+        session.close()
+        other.close()
 
 
 def test_sensitive_parameters_reach_the_script_and_never_the_output(winhost: Any, tmp_path: Path) -> None:
@@ -250,6 +288,9 @@ def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
     good = r["all_good"]
     assert not good.get("failed"), good
     assert sorted(o["PSComputerName"] for o in good["output"]) == ["dc01", "sql02", "web01"]
+    # Each object carries the RunspaceId of the pool that ran it on its own host.
+    assert all(is_guid(o["RunspaceId"]) for o in good["output"]), good["output"]
+    assert len({o["RunspaceId"] for o in good["output"]}) == 3
     assert {v["status"] for v in good["hosts"].values()} == {"ok"}
     assert all(v["output_count"] == 1 for v in good["hosts"].values())
 

@@ -204,8 +204,9 @@ def test_local_path_is_read_as_utf8_without_bom(tmp_path: Any, monkeypatch: pyte
 
 
 def test_one_to_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    pools = {"dc01": "3f1c0e0a-0000-4000-8000-0000000000dc", "web01": "3f1c0e0a-0000-4000-8000-0000000000eb"}
     fakes = {
-        "web01": FakeConnection(lambda _r: ok([{"Name": "W32Time"}]), "web01"),
+        "web01": FakeConnection(lambda _r: ok([{"Name": "W32Time"}], runspace_id=pools["web01"]), "web01"),
         "sql02": FakeConnection(
             lambda _r: ok([], state="Failed", error=[{"exception": {"message": "no"}}]), "sql02"
         ),
@@ -220,7 +221,7 @@ def test_one_to_many(monkeypatch: pytest.MonkeyPatch) -> None:
         return fakes[name]
 
     monkeypatch.setattr(action_mod, "connection_for_host", for_host)
-    me = FakeConnection(lambda _r: ok([{"Name": "W32Time"}]), "dc01")
+    me = FakeConnection(lambda _r: ok([{"Name": "W32Time"}], runspace_id=pools["dc01"]), "dc01")
     hostvars = {n: {"ansible_host": f"addr-{n}"} for n in ("web01", "sql02", "down01")}
     result = run(
         {
@@ -239,6 +240,8 @@ def test_one_to_many(monkeypatch: pytest.MonkeyPatch) -> None:
     }
     assert result["failed"] is False  # fail_on=all and two hosts are fine
     assert [o["PSComputerName"] for o in result["output"]] == ["dc01", "web01"]
+    # Each object keeps the RunspaceId of the pool that ran it on its own host.
+    assert [o["RunspaceId"] for o in result["output"]] == [pools["dc01"], pools["web01"]]
     assert result["error"][0]["PSComputerName"] == "sql02"
     assert fakes["web01"].closed and not me.closed
     assert "connection refused" in result["hosts"]["down01"]["msg"]

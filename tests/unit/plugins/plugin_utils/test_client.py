@@ -18,6 +18,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils import _client
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import (
     PSRPSession,
     SessionError,
+    build_pipeline_result,
     input_chunk_size,
     output_chunk_size,
     parse_pipeline_result,
@@ -210,6 +211,26 @@ def test_start_marks_not_started_when_command_fails(monkeypatch: pytest.MonkeyPa
     with pytest.raises(SessionError) as err:
         s._start(Started(), None)  # type: ignore[arg-type]
     assert not err.value.not_started
+
+
+def test_pipeline_result_reports_the_runspace_pool_id() -> None:
+    """RunspaceId of Invoke-Command's output: the id of the pool the pipeline ran in."""
+    pool_id = str(uuid.uuid4()).upper()  # as pypsrp's RunspacePool keeps it
+    no_streams: dict[str, list[Any]] = {
+        n: [] for n in ("error", "warning", "verbose", "debug", "information")
+    }
+    pipeline = types.SimpleNamespace(
+        output=["x"],
+        streams=types.SimpleNamespace(**no_streams),
+        had_errors=False,
+        state=PSInvocationState.COMPLETED,
+        runspace_pool=types.SimpleNamespace(id=pool_id),
+    )
+    host = _host()
+    ui = _client._AnswerUI()
+    result = build_pipeline_result(pipeline, host, ui, 2)  # type: ignore[arg-type]
+    assert result["runspace_id"] == pool_id.lower() == str(uuid.UUID(pool_id))
+    assert result["output"] == ["x"] and result["state"] == "Completed"
 
 
 def test_client_module_is_private() -> None:

@@ -10,7 +10,9 @@ from pypsrp.serializer import Serializer, TaggedValue
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import (
     PipelineRequestError,
+    empty_result,
     ps_credential,
+    runspace_guid,
     secure_string,
     to_pypsrp_value,
     validate_request,
@@ -70,3 +72,11 @@ def test_decoding_to_pypsrp_types() -> None:
 def test_large_ints_serialize_as_int64() -> None:
     element = Serializer().serialize(to_pypsrp_value(2**40))
     assert element is not None and element.tag == "I64" and element.text == str(2**40)
+
+
+def test_runspace_guid_is_printed_like_powershell() -> None:
+    # pypsrp keeps RunspacePool.id upper case; PowerShell prints a GUID in lower case.
+    assert runspace_guid("3F1C0E0A-2B4D-4E6F-8A9B-0C1D2E3F4A5B") == "3f1c0e0a-2b4d-4e6f-8a9b-0c1d2e3f4a5b"
+    assert runspace_guid(None) is None
+    assert runspace_guid("not-a-guid") is None
+    assert empty_result()["runspace_id"] is None
