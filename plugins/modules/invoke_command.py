@@ -130,10 +130,8 @@ attributes:
     support: full
     description: Whether the module reports a diff.
     details: A script sets the diff with C($Ansible.Diff).
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
+extends_documentation_fragment:
+  - psremoting.core.attributes.platform
 notes:
   - Output objects are converted as described in docs/invoke_command.md of the collection. Enums become
     C({Type, String, Value}), C(DateTime) an ISO 8601 string, objects a dictionary of their properties plus

@@ -24,6 +24,7 @@ options:
     required: true
 extends_documentation_fragment:
   - psremoting.core.pssession_selection
+  - psremoting.core.attributes.platform_wsman
 attributes:
   check_mode:
     support: full
@@ -31,10 +32,6 @@ attributes:
   diff_mode:
     support: none
     description: No diff is reported.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached over WinRM (WS-Management).
 notes:
   - A session that disappears between listing and removal is reported in RV(already_gone), not as an error.
 seealso:

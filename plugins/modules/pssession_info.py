@@ -19,17 +19,8 @@ description:
   - Windows shows an administrator every user's shells and other users only their own.
 extends_documentation_fragment:
   - psremoting.core.pssession_selection
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to compare; the module changes nothing.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached over WinRM (WS-Management).
+  - psremoting.core.attributes.info_module
+  - psremoting.core.attributes.platform_wsman
 notes:
   - C(Protected) marks the play's own session, which M(psremoting.core.pssession) never removes. The ShellId of
     that session is taken from the connection or the session broker when they report it; otherwise every session

@@ -68,17 +68,9 @@ options:
     description: Allow disabling or removing the configuration this play's connection uses.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reports the change it would make without making it.
-  diff_mode:
-    support: full
-    description: Returns C(before) and C(after) in C(diff).
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
+extends_documentation_fragment:
+  - psremoting.core.attributes
+  - psremoting.core.attributes.platform
 notes:
   - The cmdlets act on the endpoints of the PowerShell the session runs in. Through the default
     C(Microsoft.PowerShell) endpoint that is Windows PowerShell 5.1; connect to a C(PowerShell.7) endpoint

@@ -47,17 +47,9 @@ options:
   allow_unencrypted:
     description: Let the client send unencrypted messages.
     type: bool
-attributes:
-  check_mode:
-    support: full
-    description: Reports the change it would make without making it.
-  diff_mode:
-    support: full
-    description: Returns C(before) and C(after) in C(diff).
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
+extends_documentation_fragment:
+  - psremoting.core.attributes
+  - psremoting.core.attributes.platform
 notes:
   - TrustedHosts only tells the client that it may send NTLM credentials to a host it cannot authenticate;
     prefer Kerberos or HTTPS with a trusted certificate.

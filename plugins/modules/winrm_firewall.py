@@ -52,17 +52,9 @@ options:
     description: Allow closing the port the play is connected to.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reports the change it would make without making it.
-  diff_mode:
-    support: full
-    description: Returns C(before) and C(after) in C(diff).
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
+extends_documentation_fragment:
+  - psremoting.core.attributes
+  - psremoting.core.attributes.platform
 notes:
   - A narrower I(remote_address) may exclude the controller itself; the module cannot know the controller's
     address as the host sees it.

@@ -20,17 +20,9 @@ options:
     elements: str
     choices: [service, client, listeners, firewall, session_configurations, policies]
     default: [service, client, listeners, firewall, session_configurations, policies]
-attributes:
-  check_mode:
-    support: full
-    description: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing to compare; the module changes nothing.
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
+extends_documentation_fragment:
+  - psremoting.core.attributes.info_module
+  - psremoting.core.attributes.platform
 """
 
 EXAMPLES = r"""

@@ -92,17 +92,9 @@ options:
     description: Allow removing, disabling or moving the listener the play is connected through.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reports the change it would make without making it.
-  diff_mode:
-    support: full
-    description: Returns C(before) and C(after) in C(diff).
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
+extends_documentation_fragment:
+  - psremoting.core.attributes
+  - psremoting.core.attributes.platform
 notes:
   - Changes take effect at once; no WinRM restart is needed.
   - The certificate's private key never leaves the host; only the public certificate is returned.

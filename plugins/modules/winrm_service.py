@@ -76,17 +76,9 @@ options:
     description: Allow changes that end or lock out the play's own connection.
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-    description: Reports the change it would make without making it.
-  diff_mode:
-    support: full
-    description: Returns C(before) and C(after) in C(diff).
-  platform:
-    support: full
-    platforms: windows
-    description: Windows hosts reached with the C(psremoting.core.psrp) connection.
+extends_documentation_fragment:
+  - psremoting.core.attributes
+  - psremoting.core.attributes.platform
 seealso:
   - module: psremoting.core.winrm_client
   - module: psremoting.core.winrm_info
