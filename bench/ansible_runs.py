@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memory import MARKER, MemorySampler
+from memory import MARKER, MemorySampler, cpu_seconds
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -36,6 +37,14 @@ class RunResult:
     peak_pss_kib: int
     peak_processes: int
     peak_broker_rss_kib: int
+    #: CPU seconds (user + system) of the whole controller side: ansible-playbook and every process
+    #: it waited for (its forks), plus the session brokers until they exited.
+    controller_cpu_seconds: float = 0.0
+    broker_cpu_seconds: float = 0.0
+    #: CPU seconds the simulated hosts (winhost servers) used during the run.
+    server_cpu_seconds: float = 0.0
+    #: From ansible-playbook's exit until the last session broker exited (shells deleted).
+    cleanup_seconds: float = 0.0
     tasks: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""
 
@@ -80,8 +89,12 @@ def run_measured(
     workdir: Path,
     env_extra: dict[str, str] | None = None,
     timeout: float = 1800.0,
+    server_pids: tuple[int, ...] = (),
 ) -> RunResult:
-    """Run ``cmd`` with memory sampling; collect bench_tasks records."""
+    """Run ``cmd`` with memory and CPU sampling; collect bench_tasks records.
+
+    ``server_pids``: the winhost processes whose CPU time during the run is reported separately.
+    """
     tag = uuid.uuid4().hex
     env = base_env()
     session_dir = tempfile.mkdtemp(prefix="bs-", dir="/tmp")  # short: Unix socket path limit
@@ -95,6 +108,8 @@ def run_measured(
     )
     env.update(env_extra or {})
     sampler = MemorySampler(tag).start()
+    server_before = {pid: cpu_seconds(pid) or 0.0 for pid in server_pids}
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -102,8 +117,13 @@ def run_measured(
         )
     finally:
         wall = time.perf_counter() - start
-        # give a broker a moment to close its sessions, then stop sampling
         sampler.stop()
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cleanup = sampler.wait_for_brokers()
+    server_cpu = sum((cpu_seconds(pid) or 0.0) - before for pid, before in server_before.items())
+    playbook_cpu = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
     tasks: list[dict[str, Any]] = []
     if log.exists():
         tasks = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
@@ -114,6 +134,10 @@ def run_measured(
         peak_pss_kib=sampler.peak_pss_kib,
         peak_processes=sampler.peak_processes,
         peak_broker_rss_kib=sampler.peak_broker_rss_kib,
+        controller_cpu_seconds=playbook_cpu + sampler.broker_cpu_seconds,
+        broker_cpu_seconds=sampler.broker_cpu_seconds,
+        server_cpu_seconds=server_cpu,
+        cleanup_seconds=cleanup,
         tasks=[t for t in tasks if t.get("event") == "result"],
         output=(proc.stdout + proc.stderr)[-4000:],
     )

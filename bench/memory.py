@@ -10,6 +10,10 @@ winhost servers (started without the marker) never are. Linux ``/proc`` only; no
   ansible-playbook, so this over-counts; it is the figure the goals use (conservative).
 * PSS sum: shared pages divided among the processes sharing them (``smaps_rollup``); the
   physical memory the run really holds.
+
+It also keeps the CPU time (user + system, ``/proc/<pid>/stat``) last seen for each session
+broker: a daemonised broker is never waited for by ansible-playbook, so its CPU is not in
+ansible-playbook's ``RUSAGE_CHILDREN`` and has to be read here.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 MARKER = "BENCH_RUN_TAG"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _read(path: str) -> bytes | None:
@@ -43,6 +48,16 @@ class MemorySample:
     pss_kib: int = 0
     processes: int = 0
     broker_rss_kib: int = 0
+    brokers: int = 0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process, from ``/proc/<pid>/stat`` (fields 14 and 15)."""
+    stat = _read(f"/proc/{pid}/stat")
+    if stat is None or b")" not in stat:
+        return None
+    fields = stat.rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 @dataclass
@@ -56,6 +71,7 @@ class MemorySampler:
     peak_processes: int = 0
     peak_broker_rss_kib: int = 0
     samples: int = 0
+    broker_cpu: dict[int, float] = field(default_factory=dict)
     _known: dict[tuple[int, bytes], bool] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -93,6 +109,10 @@ class MemorySampler:
             result.rss_kib += rss
             if b"_broker" in (_read(f"/proc/{pid}/cmdline") or b""):
                 result.broker_rss_kib += rss
+                result.brokers += 1
+                used = cpu_seconds(pid)
+                if used is not None:
+                    self.broker_cpu[pid] = max(self.broker_cpu.get(pid, 0.0), used)
             rollup = _read(f"/proc/{pid}/smaps_rollup")
             result.pss_kib += _kib(rollup, b"Pss:") if rollup else rss
             result.processes += 1
@@ -112,6 +132,20 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._loop, name="bench-memory", daemon=True)
         self._thread.start()
         return self
+
+    @property
+    def broker_cpu_seconds(self) -> float:
+        return sum(self.broker_cpu.values())
+
+    def wait_for_brokers(self, timeout: float = 60.0) -> float:
+        """After ansible-playbook exited: keep sampling until no broker of the run is left (each
+        deletes its shells, then exits) or ``timeout``; return how long that took."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout:
+            if self.sample().brokers == 0:
+                break
+            time.sleep(0.05)
+        return time.perf_counter() - start
 
     def stop(self) -> MemorySampler:
         self._stop.set()

@@ -42,6 +42,8 @@ class Mode:
         "ours_invoke_forks32",
         "ours_one_to_many",
     )
+    #: the same fleet runs again with the latency model of scenario 1b on every host
+    fleet_latency_runs: tuple[str, ...] = ("builtin_forks32", "ours_one_to_many")
 
 
 MODES = {
@@ -53,6 +55,7 @@ MODES = {
         transfer_sizes_mb=(1,),
         latency_run=False,
         fleet_runs=("builtin_forks32", "ours_one_to_many"),
+        fleet_latency_runs=(),
     ),
     "medium": Mode("medium", tasks=20, fleet_hosts=100, session_hosts=200, transfer_sizes_mb=(1, 20)),
     "full": Mode("full", tasks=20, fleet_hosts=100, session_hosts=500, transfer_sizes_mb=(1, 100)),
@@ -154,11 +157,14 @@ def per_task_cost(workdir: Path, mode: Mode, server: WinhostServer, latency: boo
                 playbook_cmd(server.inventory, pb, connection, forks=1),
                 workdir,
                 {"BENCH_STATS_HOST": host, "BENCH_WINHOST_CONTROL": str(server.control_path)},
+                server_pids=server.pids,
             )
             rows = _per_task(run.tasks)
             result[label] = {
                 "rc": run.rc,
                 "wall_seconds": run.wall_seconds,
+                "controller_cpu_seconds": run.controller_cpu_seconds,
+                "server_cpu_seconds": run.server_cpu_seconds,
                 "peak_rss_mib": mib(run.peak_rss_kib),
                 "rows": rows,
                 "summary": _summary(rows),
@@ -185,7 +191,11 @@ def _fleet_run(
     pb = write_playbook(workdir / f"{name}.yml", hosts, tasks)
     extra = ["--limit", limit] if limit else []
     fleet.reset_stats()
-    run = run_measured(playbook_cmd(fleet.inventory, pb, connection, forks=forks, extra=extra), workdir)
+    run = run_measured(
+        playbook_cmd(fleet.inventory, pb, connection, forks=forks, extra=extra),
+        workdir,
+        server_pids=fleet.pids,
+    )
     totals = fleet.totals()
     return _run_dict(run, totals)
 
@@ -202,6 +212,10 @@ def _run_dict(run: RunResult, totals: dict[str, int]) -> dict[str, Any]:
         "peak_pss_mib": mib(run.peak_pss_kib),
         "peak_processes": run.peak_processes,
         "peak_broker_rss_mib": mib(run.peak_broker_rss_kib),
+        "controller_cpu_seconds": run.controller_cpu_seconds,
+        "broker_cpu_seconds": run.broker_cpu_seconds,
+        "server_cpu_seconds": run.server_cpu_seconds,
+        "cleanup_seconds": run.cleanup_seconds,
         "results": len(results),
         "failed": len(run.failed_tasks),
         "errors": sorted({str(r.get("msg", "")) for r in run.failed_tasks})[:3],
@@ -233,19 +247,29 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
         "ours_invoke_forks32": (OURS, invoke, "windows", 32, limit),
         "ours_one_to_many": (OURS, one_to_many, hosts.names[0], 1, None),
     }
-    out: dict[str, Any] = {"hosts": count}
-    for key in mode.fleet_runs:
+    out: dict[str, Any] = {
+        "hosts": count,
+        "latency_ms": mode.latency_ms,
+        "shell_create_ms": mode.shell_create_ms,
+    }
+    plan = [(key, key, False) for key in mode.fleet_runs]
+    plan += [(f"{key}_latency", key, True) for key in mode.fleet_latency_runs]
+    for label, key, latency in plan:
         connection, tasks, pattern, forks, lim = runs[key]
-        out[key] = _fleet_run(
-            hosts,
-            workdir,
-            f"s2-{key}",
-            connection=connection,
-            tasks=tasks,
-            hosts=pattern,
-            forks=forks,
-            limit=lim,
-        )
+        hosts.set_latency(mode.latency_ms if latency else 0, mode.shell_create_ms if latency else 0)
+        try:
+            out[label] = _fleet_run(
+                hosts,
+                workdir,
+                f"s2-{label}",
+                connection=connection,
+                tasks=tasks,
+                hosts=pattern,
+                forks=forks,
+                limit=lim,
+            )
+        finally:
+            hosts.set_latency(0, 0)
     return out
 
 

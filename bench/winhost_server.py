@@ -63,6 +63,10 @@ class WinhostServer:
             time.sleep(0.1)
         raise RuntimeError(f"winhost serve not ready after {timeout}s")
 
+    @property
+    def pids(self) -> tuple[int, ...]:
+        return (self.proc.pid,) if self.proc is not None else ()
+
     def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         from winhost.transport.control import call  # noqa: PLC0415 - the venv has winhost
 
@@ -123,6 +127,14 @@ class Fleet:
         fd = os.open(self.inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             yaml.safe_dump(inventory, handle, sort_keys=False)
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        return tuple(s.proc.pid for s in self.servers if s.proc is not None)
+
+    def set_latency(self, latency_ms: int, shell_create_ms: int) -> None:
+        for server in self.servers:
+            server.set_latency(latency_ms, shell_create_ms)
 
     def server_of(self, host: str) -> WinhostServer:
         for server in self.servers:
