@@ -17,12 +17,16 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
+import types
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from ._clixml import error_record_to_dict, to_jsonable
 from ._errors import ERROR, ErrorInfo, classify
 from ._pipeline import (
     PipelineRequest,
@@ -46,11 +50,6 @@ from ._pypsrp import (
     require,
 )
 from ._transfer_scripts import FETCH_FILE_SCRIPT, PUT_FILE_SCRIPT, SESSION_STATE_SCRIPT
-
-try:  # owned by another part of the collection; minimal fallback until it lands
-    from ._clixml import error_record_to_dict, to_jsonable
-except ImportError:  # pragma: no cover - depends on commit order
-    from ._clixml_fallback import error_record_to_dict, to_jsonable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -103,6 +102,65 @@ def _install_string_fallback() -> None:
 _install_string_fallback()
 
 
+class _DeferredXml:
+    """The XML text of one CLIXML element, rendered only if somebody asks for it (``str()``).
+
+    pypsrp 0.9's ``Serializer.deserialize`` renders every element it visits back to text
+    (``ET.tostring``), at every level of nesting, only to keep it in ``ComplexObject._xml`` or to
+    return it for a type it does not know. Almost none of that text is ever read, and rendering a
+    nested object again at each level is about a quarter of the CPU of opening a session, and
+    grows faster than the output on deep objects.
+    """
+
+    __slots__ = ("element", "text")
+
+    def __init__(self, element: Any) -> None:
+        self.element: Any = element
+        self.text: str | None = None
+
+    def __str__(self) -> str:
+        if self.text is None:
+            self.text = ET.tostring(self.element, encoding="utf-8", method="xml").decode("utf-8")
+            self.element = None
+        return self.text
+
+
+def _install_deferred_element_text() -> None:
+    """Make pypsrp's deserializer render element text lazily (see :class:`_DeferredXml`).
+
+    ``Serializer.deserialize`` is wrapped so that, at every level of the recursion, a deferred
+    text it would return (a type it does not know) becomes a real ``str`` and a deferred text
+    passed in (pypsrp re-deserializes ``ComplexObject._xml`` in one path) is rendered first:
+    callers only ever see strings. ``ComplexObject._xml`` may hold a ``_DeferredXml``.
+    """
+    original = getattr(Serializer, "deserialize", None)
+    module = sys.modules.get(getattr(Serializer, "__module__", "") or "")
+    if original is None or module is None or getattr(original, "_psremoting_deferred", False):
+        return  # no pypsrp, or done
+    if getattr(module, "ET", None) is not ET or not callable(getattr(module, "to_string", None)):
+        return  # not the pypsrp this was written for: leave it as it is
+    to_string = module.to_string
+    element_tree = types.SimpleNamespace(**vars(ET))
+    element_tree.tostring = lambda element, *args, **kwargs: _DeferredXml(element)
+
+    def deferred_to_string(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return value if isinstance(value, _DeferredXml) else to_string(value, *args, **kwargs)
+
+    def deserialize(self: Any, element: Any, metadata: Any = None, clear: bool = True) -> Any:
+        if isinstance(element, _DeferredXml):
+            element = str(element)
+        value = original(self, element, metadata, clear)
+        return str(value) if isinstance(value, _DeferredXml) else value
+
+    deserialize._psremoting_deferred = True  # type: ignore[attr-defined]
+    module.ET = element_tree  # type: ignore[attr-defined]
+    module.to_string = deferred_to_string  # type: ignore[attr-defined]
+    Serializer.deserialize = deserialize  # type: ignore[method-assign]
+
+
+_install_deferred_element_text()
+
+
 class _TransportGuard:
     """Wraps a pypsrp transport's ``send``: retries 503/429/425 with exponential backoff
     (``reconnection_retries`` times, ``reconnection_backoff`` * 2**n seconds) and counts the
@@ -129,8 +187,15 @@ class _TransportGuard:
 
     def send(self, message: bytes, **kwargs: Any) -> bytes:
         if self._transport.session is None:
-            self._transport.session = self._transport._build_session()
-            self._transport.session.hooks["response"].insert(0, self._cap_response)
+            session = self._transport._build_session()
+            session.hooks["response"].insert(0, self._cap_response)
+            # pypsrp has just resolved the environment's proxy settings for this one endpoint
+            # (requests' merge_environment_settings, honouring NO_PROXY and ignore_proxy) into
+            # session.proxies. With trust_env left on, requests would scan os.environ again on
+            # every request (resolve_proxies in Session.send) to reach the same answer: about a
+            # fifth of the broker's CPU when it opens many sessions.
+            session.trust_env = False
+            self._transport.session = session
         attempt = 0
         while True:
             try:

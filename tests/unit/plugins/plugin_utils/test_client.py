@@ -237,3 +237,43 @@ def test_client_module_is_private() -> None:
     assert _client.__doc__ and _client.__file__
     with open(_client.__file__, encoding="utf-8") as fh:
         assert "not a public API" in fh.readline()
+
+
+# pypsrp renders every deserialized element back to text; _client defers that until it is read.
+NESTED_CLIXML = (
+    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>'
+    '<MS><I32 N="Id">7</I32><S N="Name">svc</S>'
+    '<Obj N="Tags" RefId="1"><TN RefId="1"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN>'
+    "<LST><S>a</S><S>b</S></LST></Obj>"
+    '<Obj N="Inner" RefId="2"><TNRef RefId="0" /><MS><I32 N="X">1</I32>'
+    '<Obj N="Unknown" RefId="3"><TN RefId="2"><T>Contoso.Widget</T></TN><ToString>w</ToString></Obj>'
+    "</MS></Obj></MS></Obj>"
+)
+
+
+def test_deserializer_renders_element_text_only_when_read() -> None:
+    assert getattr(Serializer.deserialize, "_psremoting_deferred", False), "the deferral is installed"
+    obj = Serializer().deserialize(NESTED_CLIXML)
+    assert isinstance(obj, GenericComplexObject)
+    assert obj.extended_properties["Id"] == 7 and obj.extended_properties["Name"] == "svc"
+    assert obj.extended_properties["Tags"] == ["a", "b"]
+    inner = obj.extended_properties["Inner"]
+    assert inner.extended_properties["X"] == 1
+    # A type pypsrp does not know comes back as its XML text, a real str, as without the deferral.
+    unknown = inner.extended_properties["Unknown"]
+    assert type(unknown) is str
+    assert unknown.startswith('<Obj N="Unknown" RefId="3">') and "<T>Contoso.Widget</T>" in unknown
+    # ComplexObject._xml still gives the element's XML on demand...
+    assert str(inner._xml).startswith('<Obj N="Inner" RefId="2">') and "Contoso.Widget" in str(inner._xml)
+    # ...and pypsrp can deserialize it again (it does for command metadata).
+    again = Serializer().deserialize(obj._xml)
+    assert again.extended_properties["Inner"].extended_properties["X"] == 1
+
+
+def test_deferred_text_keeps_output_identical_on_a_large_object() -> None:
+    # The same document deserialized twice gives equal data: nothing depends on the text.
+    items = "".join(f"<S>item{i}</S>" for i in range(200))
+    doc = NESTED_CLIXML.replace("<LST><S>a</S><S>b</S></LST>", f"<LST>{items}</LST>")
+    first, second = Serializer().deserialize(doc), Serializer().deserialize(doc)
+    assert first.extended_properties["Tags"] == [f"item{i}" for i in range(200)]
+    assert first.extended_properties["Tags"] == second.extended_properties["Tags"]
