@@ -115,13 +115,15 @@ def fleet_table(s2: dict[str, Any]) -> list[str]:
         "of ansible-playbook, its forks and the session brokers (until they exited after deleting "
         "their shells); simulated hosts CPU = the winhost processes' CPU in the same interval (on a "
         "real fleet that work runs on the Windows machines themselves, here it shares the controller's "
-        "CPUs). Memory = sum over every controller process, sampled every 0.1 s. The ratio compares "
-        "with the builtin run under the same latency.",
+        "CPUs). Memory = sum over every controller process, sampled every 0.1 s. Each run is "
+        'repeated (in rounds) and the one with the median wall time is shown; "all walls" lists '
+        "every repetition. The ratio compares with the builtin run under the same latency.",
         "",
         _row(
             "run",
             "latency",
             "wall (s)",
+            "all walls (s)",
             "task (s)",
             "controller CPU (s)",
             "of which brokers (s)",
@@ -133,7 +135,7 @@ def fleet_table(s2: dict[str, Any]) -> list[str]:
             "failed",
             "builtin forks=32 wall / this",
         ),
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     latency = f"{s2.get('latency_ms', 20)} ms + {s2.get('shell_create_ms', 800)} ms create"
     for suffix, label in (("", "none"), ("_latency", latency)):
@@ -147,6 +149,7 @@ def fleet_table(s2: dict[str, Any]) -> list[str]:
                     name,
                     label,
                     _fmt(r["wall_seconds"], ".2f"),
+                    " / ".join(f"{w:.1f}" for w in r.get("wall_seconds_all") or []) or "-",
                     _fmt(r["task_seconds"], ".2f"),
                     _fmt(r.get("controller_cpu_seconds"), ".1f"),
                     _fmt(r.get("broker_cpu_seconds"), ".1f"),
