@@ -97,6 +97,17 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
             "WSMAN/<fqdn> (setspn), use the DNS name the SPN is registered for, or set "
             "ansible_psrp_negotiate_hostname_override / ansible_psrp_negotiate_service",
         )
+    if "Krb5Error" in names:
+        # pyspnego gets the TGT itself when ansible_password is set (krb5 get_init_creds_password
+        # into a MEMORY ccache); its failures ("Decrypt integrity check failed" or "Preauthentication
+        # failed" for a wrong password, "Client ... not found in Kerberos database", "Cannot
+        # contact any KDC") reach us as the krb5 library's own exception.
+        return ErrorInfo(
+            AUTH,
+            f"{where}: authentication failed: Kerberos could not get a ticket for ansible_user with "
+            "ansible_password (wrong password, unknown or locked principal, wrong realm, or no KDC "
+            f"reachable; check KRB5_CONFIG) ({_short(text)})",
+        )
     if any(
         n in names for n in ("SpnegoError", "BadNameError", "NoCredentialError", "InvalidCredentialError")
     ) or ("spnego" in low or "gssapi" in low or "kerberos" in low):

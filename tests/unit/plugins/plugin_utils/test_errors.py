@@ -68,6 +68,20 @@ def test_kerberos_spn_not_found() -> None:
     assert "SPN" in info.message and "negotiate_hostname_override" in info.message
 
 
+# KRB5KRB_AP_ERR_BAD_INTEGRITY, KDC_ERR_PREAUTH_FAILED, KDC_ERR_C_PRINCIPAL_UNKNOWN
+@pytest.mark.parametrize("code", [-1765328353, -1765328360, -1765328378])
+def test_kerberos_kinit_by_password_failure_is_an_authentication_failure(code: int) -> None:
+    # What pyspnego raises when it gets the TGT itself from ansible_password and the KDC says no.
+    krb5 = pytest.importorskip("krb5")
+    exc = krb5.Krb5Error(krb5.init_context(), code)
+    info = classify(exc, "win1", 5985, stage="open")
+    assert info.kind == AUTH, info
+    assert "win1:5985" in info.message and "authentication failed" in info.message
+    assert "ansible_password" in info.message and str(code) in info.message
+    with pytest.raises(AnsibleAuthenticationFailure):
+        raise_ansible(info)
+
+
 def test_envelope_too_large_names_the_option() -> None:
     info = classify(WinRMTransportError("http", 413, ""), "win1", 5985)
     assert info.kind == UNREACHABLE
