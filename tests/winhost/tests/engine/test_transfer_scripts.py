@@ -1,16 +1,20 @@
 """psremoting.core's put_file / fetch_file scripts (plugins/plugin_utils/_transfer_scripts.py) run
 unchanged in the evaluator: FileStream, SHA256 TransformBlock, [BitConverter], [byte[]]::new,
-[Array]::Copy, ValueFromPipeline parameters in a process block, `, $chunk` output."""
+[Array]::Copy, ValueFromPipeline parameters in a process block, `, $chunk` output, and put_file
+v2's compressed chunks (a hashtable ``@{ Deflate = byte[] }`` inflated with Add-Type,
+MemoryStream and DeflateStream)."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import zlib
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from psrpcore import Command
+from psrpcore.types import deserialize, serialize
 
 from winhost.engine.model import Machine
 
@@ -48,6 +52,38 @@ def test_put_file_hash_mismatch_leaves_nothing(engine: Engine, machine: Machine,
     result = engine.commands([cmd], input=iter([b"data", "0" * 64]))
     assert result.failure is not None
     assert "does not match" in str(result.failure.Exception.Message)
+    assert list((Path(machine.sandbox_dir) / "Windows" / "Temp").iterdir()) == []
+
+
+def _deflate_chunk(data: bytes) -> object:
+    """A compressed chunk as the engine receives it from a client: a deserialized Hashtable."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return deserialize(serialize({"Deflate": packer.compress(data) + packer.flush()}, None), None)
+
+
+def test_put_file_v2_deflate_chunks(engine: Engine, machine: Machine, scripts: ModuleType) -> None:
+    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v2")
+    payload = (b"compressible " * 5000) + bytes(range(256)) * 40
+    pieces = [payload[i : i + 16384] for i in range(0, len(payload), 16384)]
+    chunks = [_deflate_chunk(p) if i % 2 == 0 else p for i, p in enumerate(pieces)]
+    digest = hashlib.sha256(payload).hexdigest()
+    cmd = Command(scripts.PUT_FILE_SCRIPT, is_script=True).add_parameter("Path", "C:\\Windows\\Temp\\z.bin")
+    result = engine.commands([cmd], input=iter([*chunks, digest]))
+    assert result.failure is None, result.failure and result.failure.Exception.Message
+    (summary,) = result.output
+    assert (summary.sha256, summary.length) == (digest, len(payload))
+    assert (Path(machine.sandbox_dir) / "Windows" / "Temp" / "z.bin").read_bytes() == payload
+
+
+def test_put_file_v2_corrupt_chunk_leaves_nothing(
+    engine: Engine, machine: Machine, scripts: ModuleType
+) -> None:
+    corrupt = deserialize(serialize({"Deflate": b"\x07not deflate"}, None), None)
+    cmd = Command(scripts.PUT_FILE_SCRIPT, is_script=True).add_parameter("Path", "C:\\Windows\\Temp\\z.bin")
+    result = engine.commands([cmd], input=iter([b"plain", corrupt, "0" * 64]))
+    assert result.failure is not None
+    assert result.failure.FullyQualifiedErrorId == "InvalidDataException"
+    assert "unsupported compression method" in str(result.failure.Exception.Message)
     assert list((Path(machine.sandbox_dir) / "Windows" / "Temp").iterdir()) == []
 
 

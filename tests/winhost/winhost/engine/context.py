@@ -150,6 +150,8 @@ class ExecutionContext:
         self.last_status = True  # $?: did the previous statement succeed
         #: Called between statements: runs nested pipelines queued for this runspace.
         self.checkpoint: Callable[[], None] | None = None
+        #: Errors whose catch blocks are running, innermost last (what a bare ``throw`` rethrows).
+        self.handling: list[ErrorRecord] = []
         self.location = str(global_scope.get("__location", "C:\\Users\\" + user.rsplit("\\", maxsplit=1)[-1]))
 
     # -- environment ----------------------------------------------------------------------------

@@ -100,6 +100,34 @@ def not_emulated(construct: str, target: Any = None) -> PSRuntimeError:
     )
 
 
+def dotnet_error(
+    message: str,
+    exception_type: str,
+    *,
+    wrapper: str = "System.Management.Automation.MethodInvocationException",
+    method: str = "",
+    argc: int = 0,
+) -> PSRuntimeError:
+    """The record PowerShell makes when a .NET member it calls throws: the .NET exception is the
+    InnerException of a MethodInvocationException (``Exception calling "CopyTo" with "1"
+    argument(s): "<message>"``; ``method`` ``.ctor`` for a constructor) or, for a property, of a
+    GetValueInvocationException / SetValueInvocationException (``Exception getting "Length":
+    "<message>"``); the FullyQualifiedErrorId is the .NET exception's short type name for a
+    method and ExceptionWhenGetting / ExceptionWhenSetting for a property, category NotSpecified
+    (https://learn.microsoft.com/en-us/dotnet/api/system.management.automation.methodinvocationexception,
+    https://learn.microsoft.com/en-us/dotnet/api/system.management.automation.getvalueinvocationexception)."""
+    short = exception_type.rsplit(".", 1)[-1]
+    if wrapper.endswith("GetValueInvocationException"):
+        text, error_id = f'Exception getting "{method}": "{message}"', "ExceptionWhenGetting"
+    elif wrapper.endswith("SetValueInvocationException"):
+        text, error_id = f'Exception setting "{method}": "{message}"', "ExceptionWhenSetting"
+    else:
+        text, error_id = f'Exception calling "{method}" with "{argc}" argument(s): "{message}"', short
+    record = make_error_record(text, error_id, ErrorCategory.NotSpecified, exception_type=wrapper)
+    record.Exception.InnerException = make_exception(message, exception_type)
+    return PSRuntimeError(record)
+
+
 def command_not_found(name: str) -> PSRuntimeError:
     """PowerShell's CommandNotFoundException text."""
     return PSRuntimeError(

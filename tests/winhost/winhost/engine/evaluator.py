@@ -952,10 +952,13 @@ class Evaluator:
             else:
                 scope.set("_", exc.record)
                 scope.set("PSItem", exc.record)
+                self.ctx.handling.append(exc.record)
                 try:
                     yield from self.exec_node(handler, scope)
                 except (PSRuntimeError, FlowControl) as inner:
                     pending = inner
+                finally:
+                    self.ctx.handling.pop()
         except FlowControl as flow:
             pending = flow
         if finally_block is not None:
@@ -967,6 +970,10 @@ class Evaluator:
         keyword = next(c.type for c in node.children if not c.is_named)
         args = [c for c in named(node) if c.type == "pipeline"]
         if keyword == "throw":
+            if not args and self.ctx.handling and _inside_catch(node):
+                # about_Throw: in a catch block, throw without an expression rethrows the
+                # current error (ThrowStatementAst.IsRethrow: a catch clause encloses it).
+                raise PSRuntimeError(self.ctx.handling[-1])
             value = self.eval_pipeline_value(args[0], scope) if args else None
             raise self._throw(value)
         if keyword == "return":
@@ -1843,8 +1850,24 @@ def _format(fmt: str, args: list[Any]) -> str:
     return text.replace("{{", "{").replace("}}", "}")
 
 
+def _inside_catch(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "catch_clause":
+            return True
+        parent = parent.parent
+    return False
+
+
 def _exception_matches(record: ErrorRecord, type_name: str) -> bool:
+    """Does ``catch [type_name]`` take this error? PowerShell matches the exception's
+    InnerException as well as the exception itself, so ``catch [System.IO.InvalidDataException]``
+    takes the MethodInvocationException wrapping it (PowerShell prefers a clause that matches the
+    inner exception; winhost takes the first clause that matches either)."""
     names = [n.lower() for n in record.Exception.PSObject.type_names]
+    inner = getattr(record.Exception, "InnerException", None)
+    if isinstance(inner, PSObject):
+        names += [n.lower() for n in inner.PSObject.type_names]
     want = type_name.lower()
     return any(
         n == want

@@ -18,6 +18,7 @@ from winhost.engine.dotnet import (
     HashAlgorithmValue,
     bit_converter_to_string,
     hash_algorithm_name,
+    new_stream,
 )
 from winhost.engine.errors import not_emulated, terminating
 from winhost.engine.types import ENUM_TYPES, TypeRef, cast_value, register_enum
@@ -648,6 +649,10 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
         "system.collections.specialized.ordereddictionary",
     ):
         return {}
+    if low == "new":
+        stream = new_stream(full, args)
+        if stream is not None:
+            return stream
     if full == "system.byte[]" and low == "new":
         return bytearray(int(to_number(args[0])))
     if full == "system.bitconverter" and low == "tostring":

@@ -195,7 +195,38 @@ def _cast_error(value: Any, full: str) -> Exception:
     )
 
 
+def _implements(value: Any, interface: str) -> bool | None:
+    """The collection interfaces of the values winhost represents natively, or None for another
+    type. A hashtable (a Python dict, also psrpcore's PSDict: the ``<DCT>`` Hashtable a PSRP
+    client sends) implements IDictionary, ICollection and IEnumerable
+    (https://learn.microsoft.com/en-us/dotnet/api/system.collections.hashtable); an array (a
+    Python list, or a byte[]) IList, ICollection and IEnumerable
+    (https://learn.microsoft.com/en-us/dotnet/api/system.array); a string IEnumerable
+    (https://learn.microsoft.com/en-us/dotnet/api/system.string)."""
+    if interface not in _COLLECTION_INTERFACES:
+        return None
+    if isinstance(value, dict):
+        return interface != "system.collections.ilist"
+    if isinstance(value, (bytes, bytearray)) or is_collection(value):
+        return interface != "system.collections.idictionary"
+    if isinstance(value, str):
+        return interface == "system.collections.ienumerable"
+    return None
+
+
+_COLLECTION_INTERFACES = frozenset(
+    {
+        "system.collections.idictionary",
+        "system.collections.icollection",
+        "system.collections.ienumerable",
+        "system.collections.ilist",
+    }
+)
+
+
 def is_type(value: Any, type_ref: Any) -> bool:
+    """``-is`` (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_type_operators):
+    true when the value is an instance of the type, its base types or interfaces."""
     full = (
         type_ref.full_name if isinstance(type_ref, TypeRef) else resolve_type(to_string(type_ref)).full_name
     )
@@ -204,9 +235,14 @@ def is_type(value: Any, type_ref: Any) -> bool:
         return isinstance(value, ENUM_TYPES[low])
     if low == "system.byte[]":
         return isinstance(value, (bytes, bytearray))
+    implements = _implements(value, low)
+    if implements is not None:
+        return implements
     if low == "system.object":
         return value is not None
-    if low == "system.array" or low.endswith("[]"):
+    if low == "system.array":
+        return is_collection(value) or isinstance(value, (bytes, bytearray))
+    if low.endswith("[]"):
         return is_collection(value)
     if low == "system.management.automation.scriptblock":
         return isinstance(value, ScriptBlockValue)

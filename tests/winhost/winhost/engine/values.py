@@ -370,6 +370,9 @@ def type_names(value: Any) -> list[str]:
         return ["System.Security.SecureString", "System.Object"]
     if isinstance(value, PSObject):
         return list(value.PSObject.type_names)
+    dotnet_names = getattr(type(value), "dotnet_type_names", None)
+    if dotnet_names:
+        return list(dotnet_names)
     mapping = {
         bool: "System.Boolean",
         int: "System.Int32",

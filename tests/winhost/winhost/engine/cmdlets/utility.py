@@ -571,7 +571,94 @@ def new_object_cmd(call: CommandCall) -> Iterator[Any]:
         args = as_list(call.get("ArgumentList"))
         yield credential_object(to_string(args[0]), args[1])
         return
+    from winhost.engine.dotnet import new_stream
+    from winhost.engine.types import resolve_type
+
+    stream = new_stream(resolve_type(type_name).full_name.lower(), as_list(call.get("ArgumentList")))
+    if stream is not None:
+        yield stream
+        return
     raise not_emulated(f"New-Object -TypeName {call.string('TypeName')}")
+
+
+#: The assemblies ``Add-Type -AssemblyName`` loads: .NET assemblies present both in Windows
+#: PowerShell 5.1 (the .NET Framework 4.8 global assembly cache) and in PowerShell 7 (the .NET
+#: shared framework, its compatibility facades, or pwsh's own directory). Their types that winhost
+#: emulates (e.g. System.IO.Compression.DeflateStream) work with or without Add-Type, as on
+#: Windows, where they are loaded already or load on first use.
+FRAMEWORK_ASSEMBLIES = frozenset(
+    name.lower()
+    for name in (
+        "mscorlib",
+        "netstandard",
+        "Microsoft.CSharp",
+        "System",
+        "System.ComponentModel.DataAnnotations",
+        "System.Configuration",
+        "System.Core",
+        "System.Data",
+        "System.DirectoryServices",
+        "System.IO.Compression",
+        "System.IO.Compression.FileSystem",
+        "System.Management",
+        "System.Net",
+        "System.Net.Http",
+        "System.Numerics",
+        "System.Runtime.Serialization",
+        "System.Security",
+        "System.Transactions",
+        "System.Web",
+        "System.Xml",
+        "System.Xml.Linq",
+    )
+)
+
+_ADD_TYPE_SOURCES = ("TypeDefinition", "Name", "MemberDefinition", "Path", "LiteralPath")
+
+
+@cmdlet(
+    "Add-Type",
+    [
+        Param("TypeDefinition", position=0),
+        Param("Name"),
+        Param("MemberDefinition", position=1),
+        Param("Namespace", aliases=("NS",)),
+        Param("UsingNamespace", aliases=("Using",)),
+        Param("Path"),
+        Param("LiteralPath", aliases=("PSPath", "LP")),
+        Param("AssemblyName", aliases=("AN",), type="string[]"),
+        Param("Language"),
+        Param("ReferencedAssemblies", aliases=("RA",)),
+        Param("CodeDomProvider", aliases=("Provider",)),
+        Param("CompilerParameters", aliases=("CP",)),
+        Param("OutputAssembly", aliases=("OA",)),
+        Param("OutputType", aliases=("OT",)),
+        Param("PassThru", switch=True),
+        Param("IgnoreWarnings", switch=True),
+    ],
+    module=UTILITY,
+)
+def add_type(call: CommandCall) -> Iterator[Any]:
+    """Add-Type (https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.utility/add-type):
+    ``-AssemblyName`` takes the simple or full name of an assembly (``System.IO.Compression`` or
+    ``System.IO.Compression, Version=4.0.0.0, Culture=neutral, PublicKeyToken=b77a5c561934e089``);
+    by default the cmdlet returns no output. winhost loads nothing: an assembly of
+    :data:`FRAMEWORK_ASSEMBLIES` succeeds silently; compiling source (-TypeDefinition, -Name /
+    -MemberDefinition), loading files (-Path, -LiteralPath), any other assembly and -PassThru (which
+    returns the assembly's types) are not emulated."""
+    for name in _ADD_TYPE_SOURCES:
+        if call.has(name):
+            raise not_emulated(f"Add-Type -{name} (compiling or loading .NET code)")
+    names = call.strings("AssemblyName")
+    if not names:
+        raise not_emulated("Add-Type without -AssemblyName")
+    if call.switch("PassThru"):
+        raise not_emulated("Add-Type -PassThru")
+    for name in names:
+        simple = name.split(",", 1)[0].strip()
+        if simple.lower() not in FRAMEWORK_ASSEMBLIES:
+            raise not_emulated(f"Add-Type -AssemblyName {name} (only .NET framework assemblies load)")
+    return iter(())
 
 
 @cmdlet(
