@@ -22,8 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible import constants as C
-from ansible.errors import AnsibleValueOmittedError
 from ansible.plugins.loader import connection_loader
+
+try:  # ansible-core >= 2.19: templating a value that is ``omit`` raises this
+    from ansible.errors import AnsibleValueOmittedError
+except ImportError:  # ansible-core < 2.19: ``omit`` templates to a placeholder string, which
+    # TaskExecutor passes to the connection as it is; never raised, so the same happens here.
+
+    class AnsibleValueOmittedError(Exception):  # type: ignore[no-redef]
+        """Stand-in for ansible-core < 2.19, which has no such error."""
+
 
 DEFAULT_THROTTLE_LIMIT = 32  # Invoke-Command's default
 FAIL_ON = ("any", "all", "never")

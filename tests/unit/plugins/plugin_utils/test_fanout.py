@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
 import time
 
 import pytest
-from ansible.errors import AnsibleValueOmittedError
 
 from ansible_collections.psremoting.core.plugins.plugin_utils import _fanout
 from ansible_collections.psremoting.core.plugins.plugin_utils._fanout import (
+    AnsibleValueOmittedError,
     HostOutcome,
     connection_for_host,
     connection_var_options,
@@ -91,6 +93,23 @@ def test_connection_var_options_inventory_hostname_and_omit() -> None:
         render,
     )
     assert options == {"inventory_hostname": "web01", "ansible_psrp_host": "10.0.0.9"}
+
+
+def test_loads_on_ansible_core_without_omitted_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ansible-core 2.16-2.18 have no AnsibleValueOmittedError (omit templates to a placeholder
+    string that TaskExecutor passes on): the module still imports and keeps such values."""
+    import ansible.errors
+
+    monkeypatch.delattr(ansible.errors, "AnsibleValueOmittedError", raising=False)
+    spec = importlib.util.spec_from_file_location("_fanout_pre_219", _fanout.__file__)
+    assert spec is not None and spec.loader is not None
+    old = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, old)  # dataclasses look their module up there
+    spec.loader.exec_module(old)
+    assert old.AnsibleValueOmittedError is not getattr(ansible.errors, "AnsibleValueOmittedError", None)
+    token = "__omit_place_holder__0123"
+    options = old.connection_var_options({"ansible_user": token}, ["ansible_user"], "web01")
+    assert options == {"ansible_user": token, "ansible_host": "web01"}
 
 
 class _FakeConnection:
