@@ -23,7 +23,7 @@ import threading
 import time
 import types
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._clixml import error_record_to_dict, to_jsonable
@@ -49,6 +49,7 @@ from ._pypsrp import (
     WSMan,
     require,
 )
+from ._transfer_chunks import CorruptChunk, PutChunker, inflate_chunk, put_input
 from ._transfer_scripts import FETCH_FILE_SCRIPT, PUT_FILE_SCRIPT, SESSION_STATE_SCRIPT
 
 T = TypeVar("T")
@@ -566,23 +567,14 @@ class PSRPSession:
         def work(pool: RunspacePool) -> dict[str, Any]:
             self._reset_host()
             digest = hashlib.sha256()
-            size = input_chunk_size(pool.connection.max_payload_size)
-            sent = 0
-
-            def chunks() -> Iterator[list[Any]]:
-                nonlocal sent
-                with open(in_path, "rb") as src:
-                    while data := src.read(size):
-                        digest.update(data)
-                        sent += len(data)
-                        yield [data]
-                yield [digest.hexdigest()]
-
+            chunker = PutChunker(input_chunk_size(pool.connection.max_payload_size))
             ps = PowerShell(pool)
             ps.add_script(PUT_FILE_SCRIPT, use_local_scope=True)
             ps.add_parameter("Path", out_path)
-            self._start(ps, chunks())
+            with open(in_path, "rb") as src:
+                self._start(ps, put_input(src, chunker, digest))
             self._wait(ps)
+            sent = chunker.stats.raw_bytes
             rc, _out, stderr = parse_pipeline_result(ps, self.host, 0)
             self._finish(ps)
             if rc != 0 or not ps.output:
@@ -593,7 +585,13 @@ class PSRPSession:
                 raise TransferError(
                     f"remote SHA256 {remote} does not match local SHA256 {digest.hexdigest()}"
                 )
-            return {"sha256": remote, "bytes": sent}
+            return {
+                "sha256": remote,
+                "bytes": sent,
+                "compressed_chunks": chunker.stats.compressed_chunks,
+                "plain_chunks": chunker.stats.plain_chunks,
+                "payload_bytes": chunker.stats.sent_bytes,
+            }
 
         return self.run(work)
 
@@ -605,7 +603,9 @@ class PSRPSession:
             ps = PowerShell(pool)
             ps.add_script(FETCH_FILE_SCRIPT, use_local_scope=True)
             ps.add_parameter("Path", in_path)
-            ps.add_parameter("BufferSize", output_chunk_size(pool.connection.max_payload_size))
+            buffer_size = output_chunk_size(pool.connection.max_payload_size)
+            ps.add_parameter("BufferSize", buffer_size)
+            ps.add_parameter("Compress", True)
             self._start(ps, None)
             out_dir = os.path.dirname(out_path) or "."
             digest = hashlib.sha256()
@@ -618,6 +618,11 @@ class PSRPSession:
                     while True:
                         while ps.output:
                             item = ps.output.pop(0)
+                            if isinstance(item, dict) and set(item) == {"Deflate"}:
+                                try:
+                                    item = inflate_chunk(item["Deflate"], buffer_size)
+                                except CorruptChunk as exc:
+                                    raise TransferError(f"fetch of '{in_path}': {exc}") from None
                             if isinstance(item, bytes):
                                 digest.update(item)
                                 received += len(item)

@@ -84,3 +84,21 @@ def test_ansible_lint_fails_on_planted_error(tmp_path: Path) -> None:
     dirty = _run(lint, tmp_path)
     assert dirty.returncode != 0
     assert "bad.yml" in dirty.stdout + dirty.stderr
+
+
+def test_embedded_powershell_scripts_parse() -> None:
+    """The constant scripts the connection sends (put/fetch/session state) are PowerShell that
+    tree-sitter-powershell parses without an error, like the shipped .ps1 files."""
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import check_ps1
+    finally:
+        sys.path.pop(0)
+    from ansible_collections.psremoting.core.plugins.plugin_utils import _transfer_scripts
+
+    ps_parser = check_ps1.parser()
+    scripts = {n: v for n, v in vars(_transfer_scripts).items() if n.endswith("_SCRIPT")}
+    assert {"PUT_FILE_SCRIPT", "FETCH_FILE_SCRIPT", "SESSION_STATE_SCRIPT"} <= set(scripts)
+    for name, script in scripts.items():
+        assert list(check_ps1.errors(script.encode("utf-8"), ps_parser)) == [], name
+    assert list(check_ps1.errors(b"if ($a { 'broken' }", ps_parser)) != []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import types
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,11 @@ def test_put_sends_the_digest_last_and_checks_the_remote_hash(
     digest = _sha(src.read_bytes())
     s = _session(monkeypatch, [[{"sha256": digest, "length": 300_000}]])
     assert s.put_file(str(src), "C:\\dir with space\\ünï\\dest.bin")["sha256"] == digest
-    assert _FakePS.sent[-1] == digest and b"".join(_FakePS.sent[:-1]) == src.read_bytes()
+    # "z" * 300000 compresses: it travels as raw deflate chunks the script inflates
+    assert _FakePS.sent[-1] == digest
+    sent = [zlib.decompress(o["Deflate"], -15) if isinstance(o, dict) else o for o in _FakePS.sent[:-1]]
+    assert any(isinstance(o, dict) for o in _FakePS.sent[:-1])
+    assert b"".join(sent) == src.read_bytes()
 
     s = _session(monkeypatch, [[{"sha256": "0" * 64, "length": 300_000}]])
     with pytest.raises(TransferError, match="does not match"):
@@ -181,3 +186,44 @@ def test_put_script_only_renames_a_verified_temporary_file() -> None:
     move = PUT_FILE_SCRIPT.index("[System.IO.File]::Move($tmp, $Path)")
     assert create < compare < move
     assert "::Create($Path)" not in PUT_FILE_SCRIPT and ".partial" in PUT_FILE_SCRIPT
+
+
+def _deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush()
+
+
+def test_fetch_inflates_compressed_chunks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """fetch_file v2 sends @{Deflate = byte[]} for reads that compress; the controller inflates
+    them between plain byte[] chunks and checks the digest of the whole file."""
+    text = b"2026-11-22 service WinRM started ok\r\n" * 2000
+    raw = bytes(range(256)) * 20
+    data = text + raw + text
+    s = _session(
+        monkeypatch,
+        [
+            ["[FILE]", {"Deflate": _deflate(text)}],
+            [raw, {"Deflate": _deflate(text)}],
+            ["SHA256:" + _sha(data)],
+        ],
+    )
+    out = tmp_path / "fetched.log"
+    result = s.fetch_file("C:\\logs\\a.log", str(out))
+    assert out.read_bytes() == data and result["bytes"] == len(data)
+
+
+@pytest.mark.parametrize(
+    ("packed", "message"),
+    [
+        (b"\x00\x01 not deflate", "not valid deflate data|truncated"),
+        (_deflate(bytes(10_000_000)), "inflates to more than"),  # a small chunk that expands hugely
+        (_deflate(b"abc" * 1000)[:-3], "truncated"),
+    ],
+)
+def test_fetch_refuses_a_bad_compressed_chunk_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, packed: bytes, message: str
+) -> None:
+    s = _session(monkeypatch, [["[FILE]", {"Deflate": packed}], ["SHA256:" + "0" * 64]])
+    with pytest.raises(TransferError, match=message):
+        s.fetch_file("C:\\a.bin", str(tmp_path / "a.bin"))
+    assert _leftovers(tmp_path) == []
