@@ -614,12 +614,18 @@ class Connection(ConnectionBase):
             return script, (in_data.splitlines() if in_data else None), None
         return script, in_data or None, None
 
+    def _unquote(self, path: str) -> str:
+        """Remote path as ansible.builtin.psrp uses it: up to ansible-core 2.19 it strips one pair of
+        quotes with ``ShellModule._unquote``; 2.20 removed that method (paths are no longer quoted)."""
+        unquote = getattr(self._shell, "_unquote", None)
+        return str(unquote(path)) if unquote is not None else path
+
     def _host_label(self) -> str:
         return self._settings.host if self._settings else ""
 
     def put_file(self, in_path: str, out_path: str) -> None:
         super().put_file(in_path, out_path)
-        out_path = self._shell._unquote(out_path)
+        out_path = self._unquote(out_path)
         display.vvv(f"PUT {in_path} TO {out_path}", host=self._host_label())
         if not os.path.exists(to_bytes(in_path, errors="surrogate_or_strict")):
             raise AnsibleFileNotFound(f'file or module does not exist: "{to_native(in_path)}"')
@@ -629,7 +635,7 @@ class Connection(ConnectionBase):
     def fetch_file(self, in_path: str, out_path: str) -> None:
         super().fetch_file(in_path, out_path)
         display.vvv(f"FETCH {in_path} TO {out_path}", host=self._host_label())
-        in_path = self._shell._unquote(in_path)
+        in_path = self._unquote(in_path)
         local = os.path.abspath(out_path.replace("\\", "/"))
         self._run(lambda b: b.fetch(in_path, local))
 

@@ -143,3 +143,40 @@ def test_module_state_flag_follows_task_environment() -> None:
     assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {"FOO": "1"}}']) is True
     assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {}}']) is False
     assert plugin.may_change_state(" ".join(_common_args) + " -File x.ps1", None) is True
+
+
+class _RecordingBackend:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def put(self, in_path: str, out_path: str) -> dict[str, Any]:
+        self.calls.append(("put", in_path, out_path))
+        return {}
+
+    def fetch(self, in_path: str, out_path: str) -> dict[str, Any]:
+        self.calls.append(("fetch", in_path, out_path))
+        return {}
+
+
+@pytest.mark.parametrize("shell_unquotes", [True, False])
+def test_put_and_fetch_paths_with_and_without_shell_unquote(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, shell_unquotes: bool
+) -> None:
+    """ansible-core <= 2.19: paths lose one pair of quotes (ShellModule._unquote), as in the builtin;
+    2.20 removed _unquote (paths come unquoted) and the builtin passes them as they are."""
+    conn = _conn()
+    backend = _RecordingBackend()
+    monkeypatch.setattr(conn, "_run", lambda fn: fn(backend))
+    if shell_unquotes:
+        monkeypatch.setattr(conn._shell, "_unquote", lambda v: v.strip("'"), raising=False)
+    elif hasattr(type(conn._shell), "_unquote"):
+        monkeypatch.delattr(type(conn._shell), "_unquote")
+    local = tmp_path / "src.txt"
+    local.write_text("x")
+    conn.put_file(str(local), "'C:\\Temp\\a b.txt'")
+    conn.fetch_file("'C:\\Temp\\a b.txt'", str(tmp_path / "dest.txt"))
+    remote = "C:\\Temp\\a b.txt" if shell_unquotes else "'C:\\Temp\\a b.txt'"
+    assert backend.calls == [
+        ("put", str(local), remote),
+        ("fetch", remote, str(tmp_path / "dest.txt")),
+    ]
