@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
+import os
+import random
 import statistics
 import sys
 import threading
@@ -294,19 +297,50 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
     return out
 
 
+def _write_payload(path: Path, size_mb: int, kind: str) -> None:
+    """``random``: incompressible (like zip, msi, media; the worst case for compression).
+    ``text``: log-like lines, about 5x compressible with deflate (like logs, scripts, config)."""
+    with open(path, "wb") as handle:
+        if kind == "random":
+            for _ in range(size_mb):
+                handle.write(os.urandom(1 << 20))
+            return
+        rng = random.Random(size_mb)
+        words = [b"service", b"started", b"WinRM", b"listener", b"HTTPS", b"5986", b"ok", b"user", b"warning"]
+        block = bytearray()
+        while len(block) < 1 << 20:
+            block += b"2026-11-22T%02d:%02d:%02d.%03d " % (
+                rng.randrange(24),
+                rng.randrange(60),
+                rng.randrange(60),
+                rng.randrange(1000),
+            )
+            block += b" ".join(rng.choice(words) for _ in range(rng.randrange(4, 12))) + b"\r\n"
+        for _ in range(size_mb):  # deflate's 32 KiB window never reaches back a whole MiB
+            handle.write(block[: 1 << 20])
+
+
+def _wsman_snapshot(server: WinhostServer, host: str) -> dict[str, int]:
+    snap = server.stats(host).get(host, {})
+    out = {f"wsman_{k}": int(v) for k, v in (snap.get("wsman_requests") or {}).items()}
+    out.update({k: int(snap.get(k, 0)) for k in ("bytes_in", "bytes_out", "http_requests")})
+    return out
+
+
 def file_transfer(workdir: Path, mode: Mode, server: WinhostServer) -> dict[str, Any]:
-    """Scenario 3: put_file then fetch_file of 1 MB / 100 MB through each plugin directly."""
+    """Scenario 3: put_file then fetch_file of each size through each plugin directly; random
+    (incompressible) data at every size, log-like text at the largest size."""
     host = server.names[0]
-    out: dict[str, Any] = {"sizes_mb": list(mode.transfer_sizes_mb)}
+    sizes = list(mode.transfer_sizes_mb)
+    cases = [(size, "random") for size in sizes] + [(max(sizes), "text")]
+    out: dict[str, Any] = {"sizes_mb": sizes, "cases": [f"{size}_{kind}" for size, kind in cases]}
     driver = Path(__file__).with_name("transfer_driver.py")
-    for size in mode.transfer_sizes_mb:
-        local = workdir / f"payload-{size}m.bin"
-        with open(local, "wb") as handle:
-            block = bytes(range(256)) * 4096  # 1 MiB, not compressible to nothing
-            for i in range(size):
-                handle.write(block[i % 256 :] + block[: i % 256])
+    for size, kind in cases:
+        local = workdir / f"payload-{size}m-{kind}.bin"
+        _write_payload(local, size, kind)
         for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
             fetched = workdir / f"fetched-{label}-{size}.bin"
+            before = _wsman_snapshot(server, host)
             run = run_measured(
                 [
                     sys.executable,
@@ -320,23 +354,28 @@ def file_transfer(workdir: Path, mode: Mode, server: WinhostServer) -> dict[str,
                 ],
                 workdir,
             )
+            after = _wsman_snapshot(server, host)
             entry: dict[str, Any] = {
+                "kind": kind,
                 "peak_broker_rss_mib": mib(run.peak_broker_rss_kib),
                 "rc": run.rc,
                 "peak_rss_mib": mib(run.peak_rss_kib),
                 "peak_pss_mib": mib(run.peak_pss_kib),
+                # put and fetch together, exact from winhost's counters
+                "wsman_send": after.get("wsman_Send", 0) - before.get("wsman_Send", 0),
+                "wsman_receive": after.get("wsman_Receive", 0) - before.get("wsman_Receive", 0),
+                "bytes_in": after.get("bytes_in", 0) - before.get("bytes_in", 0),
+                "bytes_out": after.get("bytes_out", 0) - before.get("bytes_out", 0),
             }
             line = run.output.strip().splitlines()[-1] if run.output.strip() else ""
             if run.rc == 0 and line.startswith("{"):
-                import json  # noqa: PLC0415
-
                 data = json.loads(line)
                 entry.update(data)
                 entry["put_mb_s"] = size / data["put_seconds"]
                 entry["fetch_mb_s"] = size / data["fetch_seconds"]
             else:
                 entry["error"] = run.output.strip().splitlines()[-1][:300] if run.output.strip() else "?"
-            out[f"{label}_{size}"] = entry
+            out[f"{label}_{size}" + ("" if kind == "random" else f"_{kind}")] = entry
             fetched.unlink(missing_ok=True)
         local.unlink(missing_ok=True)
     return out

@@ -2,6 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Drive one connection plugin's put_file/fetch_file directly (no module, no task overhead).
 
+The session is opened (one command) before the timed put and fetch, so both plugins are timed
+on an open session: throughput, not set-up.
+
 Usage (run by bench/run in its own process so its memory can be sampled):
     python transfer_driver.py CONNECTION INVENTORY HOST LOCAL_FILE REMOTE_PATH FETCH_TO
 Prints one JSON line: {"put_seconds": .., "fetch_seconds": .., "bytes": .., "same": bool}.
@@ -50,6 +53,9 @@ def main(argv: list[str]) -> int:
     conn = _connection(name, hostvars)
     try:
         conn._connect()
+        # Throughput, not set-up: open the session first. ansible.builtin.psrp opens its
+        # RunspacePool in _connect(); ours opens it (and starts the broker) on first use.
+        conn.exec_command("Write-Output ready")
         start = time.perf_counter()
         conn.put_file(local, remote)
         put_seconds = time.perf_counter() - start
