@@ -253,15 +253,18 @@ options:
 """
 
 import base64
+import binascii
 import os
 import re
 import shlex
 import typing as t
+import xml.etree.ElementTree as ET
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 from ansible.plugins.connection import ConnectionBase
 from ansible.plugins.shell.powershell import _common_args
+from ansible.release import __version__ as _ansible_version
 from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._errors import raise_ansible
@@ -283,6 +286,20 @@ try:  # ansible-core >= 2.19 feeds the exec manifest as lines; older versions as
     _MANIFEST_AS_LINES = True
 except ImportError:  # pragma: no cover - ansible-core < 2.19
     _MANIFEST_AS_LINES = False
+
+try:  # ansible-core >= 2.19
+    from ansible.executor.powershell.module_manifest import _get_powershell_script
+
+    _BOOTSTRAP_WRAPPER: str | None = _get_powershell_script("bootstrap_wrapper.ps1").decode("utf-8")
+except Exception:  # pragma: no cover - ansible-core < 2.19 (build_module_command tells it there)
+    _BOOTSTRAP_WRAPPER = None
+
+# ansible-core >= 2.21 writes encoded commands as ``powershell -NoProfile ... -EncodedCommand '<b64>'
+# [-EncodedArguments '<b64 CLIXML>']`` and its psrp plugin decodes any command line holding
+# -EncodedCommand; 2.16-2.20 write ``PowerShell -NoProfile ... -EncodedCommand <b64>`` (or ``-File``)
+# and the plugin only decodes commands that start with that prefix.
+_CORE_VERSION = tuple(int(x) for x in re.findall(r"\d+", _ansible_version)[:2])
+_ENCODED_ANYWHERE = _CORE_VERSION >= (2, 21)
 
 display = Display()
 
@@ -460,19 +477,85 @@ _STATE_CHANGE = re.compile(
 _MANIFEST_ENV = re.compile(r'"[Ee]nvironment"\s*:\s*\{\s*"')
 
 
-def may_change_state(cmd: str, input_data: t.Any) -> bool:
+# CLIXML escapes control characters and surrogate pairs as _xHHHH_ (UTF-16 code units)
+_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _clixml_strings(clixml: str) -> list[str]:
+    """The <S> values of the CLIXML ArrayList that -EncodedArguments carries."""
+    root = ET.fromstring(clixml)  # noqa: S314 - built by ansible-core on this controller
+    values = []
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "S":
+            units = _CLIXML_ESCAPE.sub(
+                lambda m: bytes.fromhex(m.group(1)).decode("utf-16-be", "surrogatepass"), element.text or ""
+            )
+            values.append(units.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "surrogatepass"))
+    return values
+
+
+def parse_encoded_cmdline(cmd: str) -> tuple[str, list[str]] | None:
+    """Script and arguments of a ``... -EncodedCommand <b64> [-EncodedArguments <b64>]`` command
+    line, as ansible-core 2.21's ``_powershell._script.parse_encoded_cmdline`` reads it; ``None``
+    when ``cmd`` is not one (or cannot be split: it is then run as a raw command)."""
+    try:
+        parts = shlex.split(cmd)
+    except ValueError:
+        return None
+    if "-EncodedCommand" not in parts:
+        return None
+    idx = parts.index("-EncodedCommand")
+    if len(parts) <= idx + 1:
+        return None
+    try:
+        script = base64.b64decode(parts[idx + 1]).decode("utf-16-le")
+        if "-EncodedArguments" not in parts:
+            return script, []
+        arg_idx = parts.index("-EncodedArguments")
+        if len(parts) <= arg_idx + 1:
+            return None
+        clixml = base64.b64decode(parts[arg_idx + 1]).decode("utf-16-le")
+        return script, _clixml_strings(clixml)
+    except (binascii.Error, UnicodeDecodeError, ET.ParseError):
+        return None
+
+
+# How exec_command runs a command: a decoded -EncodedCommand script, a -File script or raw text.
+ENCODED, FILE, RAW = "encoded", "file", "raw"
+
+
+def split_command(
+    cmd: str, encoded_anywhere: bool = _ENCODED_ANYWHERE
+) -> tuple[str, str | None, list[str] | None]:
+    """``(kind, script, arguments)`` for ``cmd``, decided like ansible.builtin.psrp's exec_command
+    of the installed ansible-core (``encoded_anywhere``: 2.21 and later)."""
+    if encoded_anywhere:
+        parsed = parse_encoded_cmdline(cmd)
+        if parsed is not None:
+            return ENCODED, parsed[0], parsed[1] or None
+        return RAW, None, None
+    prefix = " ".join(_common_args)
+    if cmd.startswith(f"{prefix} -EncodedCommand"):
+        return ENCODED, to_text(base64.b64decode(cmd.rsplit(" ", maxsplit=1)[-1]), "utf-16-le"), None
+    if cmd.startswith(f"{prefix} -File "):
+        return FILE, None, shlex.split(cmd[len(prefix) + 7 :])
+    return RAW, None, None
+
+
+def may_change_state(cmd: str, input_data: t.Any, encoded_anywhere: bool = _ENCODED_ANYWHERE) -> bool:
     """Whether a task may leave env vars / location behind in a persistent session.
 
-    Modules run in their own runspace (module_wrapper.ps1), so only a task ``environment:``
-    leaks from them; raw commands run in the pool's runspace; script files are opaque.
+    Modules (and, on ansible-core 2.21+, scripts) run in their own runspace (module_wrapper.ps1),
+    so only a task ``environment:`` leaks from them; raw commands run in the pool's runspace;
+    ``-File`` script files are opaque.
     """
-    prefix = " ".join(_common_args)
-    if cmd.startswith(f"{prefix} -File "):
+    kind = split_command(cmd, encoded_anywhere)[0]
+    if kind == FILE:
         return True
-    if cmd.startswith(f"{prefix} -EncodedCommand"):
+    if kind == ENCODED:
         if isinstance(input_data, list):
             return any(isinstance(x, str) and _MANIFEST_ENV.search(x) for x in input_data)
-        return isinstance(input_data, str) and bool(_MANIFEST_ENV.search(input_data))
+        return isinstance(input_data, str | bytes) and bool(_MANIFEST_ENV.search(to_text(input_data)))
     return bool(_STATE_CHANGE.search(cmd))
 
 
@@ -588,31 +671,37 @@ class Connection(ConnectionBase):
 
     def _script_for(self, cmd: str, in_data: bytes | None) -> tuple[str, t.Any, list[str] | None]:
         """Same decisions as ansible.builtin.psrp's exec_command (ansible-core 2.16-2.21)."""
-        prefix = " ".join(_common_args)
-        if cmd.startswith(f"{prefix} -EncodedCommand"):
-            script = to_text(base64.b64decode(cmd.rsplit(" ", maxsplit=1)[-1]), "utf-16-le")
+        kind, script, arguments = split_command(cmd)
+        if kind == ENCODED:
+            assert script is not None
             text_in = to_text(in_data, errors="surrogate_or_strict", nonstring="passthru")
             if text_in and isinstance(text_in, str) and text_in.startswith("#!"):
                 interpreter = to_native(text_in.splitlines()[0][2:])
                 raise AnsibleError(
                     f"cannot run the interpreter '{interpreter}' on the psrp connection plugin"
                 )
-            if self._shell.build_module_command("", "", "") == cmd:
+            if self._is_bootstrap_wrapper(cmd, script):
                 display.vvv("PSRP: EXEC (via pipeline wrapper)")
             else:
                 display.vvv(f"PSRP: EXEC {script}", host=self._host_label())
             if _MANIFEST_AS_LINES:
-                return script, (text_in.splitlines() if text_in else None), None
-            return script, text_in or None, None
-        if cmd.startswith(f"{prefix} -File "):
-            rest = cmd[len(prefix) + 7 :]
-            display.vvv(f"PSRP: EXEC {rest}")
-            return RUN_FILE_SCRIPT, None, shlex.split(rest)
+                return script, (text_in.splitlines() if text_in else None), arguments
+            return script, text_in or None, arguments
+        if kind == FILE:
+            display.vvv(f"PSRP: EXEC {cmd[len(' '.join(_common_args)) + 7 :]}")
+            return RUN_FILE_SCRIPT, None, arguments
         script = f"{cmd}\nexit $LASTEXITCODE"
         display.vvv(f"PSRP: EXEC {script}", host=self._host_label())
         if _MANIFEST_AS_LINES:
             return script, (in_data.splitlines() if in_data else None), None
         return script, in_data or None, None
+
+    def _is_bootstrap_wrapper(self, cmd: str, script: str) -> bool:
+        """Whether ``cmd`` runs the module bootstrap wrapper (not shown at -vvv, like the builtin)."""
+        try:
+            return bool(self._shell.build_module_command("", "", "") == cmd)
+        except Exception:  # ansible-core 2.21+: it needs a command; compare the decoded script
+            return _BOOTSTRAP_WRAPPER is not None and script == _BOOTSTRAP_WRAPPER
 
     def _unquote(self, path: str) -> str:
         """Remote path as ansible.builtin.psrp uses it: up to ansible-core 2.19 it strips one pair of

@@ -57,10 +57,17 @@ def test_python_interpreter_is_refused() -> None:
 
 
 def test_file_command_uses_the_builtin_wrapper() -> None:
+    """ansible-core 2.19 and 2.20 run scripts with -File; 2.21 through the bootstrap (encoded)."""
     cmd = " ".join(_common_args) + " -File 'C:\\tmp\\my script.ps1' -Name 'a b' c"
+    kind, _script, args = plugin.split_command(cmd, encoded_anywhere=False)
+    assert kind == plugin.FILE and args == ["C:\\tmp\\my script.ps1", "-Name", "a b", "c"]
+    assert plugin.split_command(cmd, encoded_anywhere=True)[0] == plugin.RAW  # as the 2.21 builtin
     script, data, args = _conn()._script_for(cmd, None)
-    assert script == plugin.RUN_FILE_SCRIPT and data is None
-    assert args == ["C:\\tmp\\my script.ps1", "-Name", "a b", "c"]
+    if plugin._ENCODED_ANYWHERE:
+        assert script == f"{cmd}\nexit $LASTEXITCODE" and data is None and args is None
+    else:
+        assert script == plugin.RUN_FILE_SCRIPT and data is None
+        assert args == ["C:\\tmp\\my script.ps1", "-Name", "a b", "c"]
 
 
 @pytest.mark.parametrize(
@@ -142,7 +149,7 @@ def test_module_state_flag_follows_task_environment() -> None:
     cmd = _encoded("bootstrap")
     assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {"FOO": "1"}}']) is True
     assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {}}']) is False
-    assert plugin.may_change_state(" ".join(_common_args) + " -File x.ps1", None) is True
+    assert plugin.may_change_state(" ".join(_common_args) + " -File x.ps1", None, encoded_anywhere=False)
 
 
 class _RecordingBackend:
@@ -180,3 +187,60 @@ def test_put_and_fetch_paths_with_and_without_shell_unquote(
         ("put", str(local), remote),
         ("fetch", remote, str(tmp_path / "dest.txt")),
     ]
+
+
+def _encoded_v2(script: str, clixml: str | None = None) -> str:
+    """ansible-core 2.21's form: lower-case powershell, quoted base64, optional -EncodedArguments."""
+    cmd = "powershell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
+    cmd += f"'{base64.b64encode(script.encode('utf-16-le')).decode()}'"
+    if clixml is not None:
+        cmd += f" -EncodedArguments '{base64.b64encode(clixml.encode('utf-16-le')).decode()}'"
+    return cmd
+
+
+_ARGS_CLIXML = (
+    '<Objs xmlns="http://schemas.microsoft.com/powershell/2004/04" Version="1.1.0.1"><Obj RefId="0">'
+    '<TN RefId="0"><T>System.Collections.ArrayList</T><T>System.Object</T></TN>'
+    "<LST><S>a b</S><S>_x005F_x41</S><S>tab_x0009_</S><S>_xD83D__xDE00_</S></LST></Obj></Objs>"
+)
+
+
+def test_split_command_reads_the_2_21_command_line() -> None:
+    kind, script, args = plugin.split_command(_encoded_v2("Write-Output hi"), encoded_anywhere=True)
+    assert (kind, script, args) == (plugin.ENCODED, "Write-Output hi", None)
+    kind, script, args = plugin.split_command(
+        _encoded_v2("param($a) $a", _ARGS_CLIXML), encoded_anywhere=True
+    )
+    assert (kind, script) == (plugin.ENCODED, "param($a) $a")
+    assert args == ["a b", "_x41", "tab\t", "\U0001f600"]
+    # the older form is read too (ansible.windows still builds it with _encode_script)
+    assert plugin.split_command(_encoded("x"), encoded_anywhere=True)[:2] == (plugin.ENCODED, "x")
+    # raw commands, including ones shlex cannot split, stay raw
+    for raw in ("Get-Service WinRM", "Write-Output it's", "echo -EncodedCommand"):
+        assert plugin.split_command(raw, encoded_anywhere=True) == (plugin.RAW, None, None)
+    # up to 2.20 the builtin only decodes its own prefix: the 2.21 form would be a raw command there
+    assert plugin.split_command(_encoded_v2("x"), encoded_anywhere=False)[0] == plugin.RAW
+
+
+def test_arguments_clixml_matches_ansible_core_when_it_has_the_helper() -> None:
+    ps_script = pytest.importorskip("ansible._internal._powershell._script")
+    args = ["a b", "_x41", "C:\\temp\\x y.ps1", "tab\t", "\U0001f600", "'quoted'"]
+    cmd = " ".join(ps_script.get_pwsh_encoded_cmdline("param($a) $a", args=args))
+    assert plugin.parse_encoded_cmdline(cmd) == ps_script.parse_encoded_cmdline(cmd) == ("param($a) $a", args)
+
+
+def test_the_installed_shell_plugins_encoded_commands_are_run_in_process() -> None:
+    """Whatever form the installed ansible-core writes, its encoded commands are decoded (not run
+    as a raw command line that would start powershell.exe on the host)."""
+    conn = _conn()
+    cmd = conn._shell.expand_user("~")
+    script, data, _args = conn._script_for(cmd, None)
+    assert "(Get-Location).Path" in script and "EncodedCommand" not in script and data is None
+    assert plugin.split_command(cmd)[0] == plugin.ENCODED
+
+
+def test_module_state_flag_with_the_2_21_command_line() -> None:
+    cmd = _encoded_v2("bootstrap")
+    lines = ['{"x":1}', '{"Environment": {"FOO": "1"}}']
+    assert plugin.may_change_state(cmd, lines, encoded_anywhere=True) is True
+    assert plugin.may_change_state(cmd, ['{"Environment": {}}'], encoded_anywhere=True) is False
