@@ -521,7 +521,10 @@ def parse_encoded_cmdline(cmd: str) -> tuple[str, list[str]] | None:
 
 
 # How exec_command runs a command: a decoded -EncodedCommand script, a -File script or raw text.
-ENCODED, FILE, RAW = "encoded", "file", "raw"
+# (One name per assignment: ansible-doc's AST reader warns about tuple targets.)
+ENCODED = "encoded"
+FILE = "file"
+RAW = "raw"
 
 
 def split_command(
