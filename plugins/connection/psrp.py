@@ -144,6 +144,14 @@ options:
     type: path
     vars:
       - name: ansible_psrp_certificate_key_pem
+  certificate_key_password:
+    description:
+      - Password of the O(certificate_key_pem) key file when it is encrypted.
+      - Added to P(ansible.builtin.psrp#connection) in ansible-core 2.21; accepted here with every
+        supported ansible-core.
+    type: str
+    vars:
+      - name: ansible_psrp_certificate_key_password
   certificate_pem:
     description: Local path of the client certificate for V(certificate) auth.
     type: path
@@ -185,9 +193,12 @@ options:
     vars:
       - name: ansible_psrp_negotiate_send_cbt
   negotiate_service:
-    description: Service part of the Kerberos SPN.
+    description:
+      - Service part of the Kerberos SPN.
+      - When not set, the default of P(ansible.builtin.psrp#connection) of the installed
+        ansible-core is used, V(WSMAN) up to ansible-core 2.20 and V(host) from ansible-core 2.21
+        (where the builtin changed it because V(WSMAN) fails on some hosts).
     type: str
-    default: WSMAN
     vars:
       - name: ansible_psrp_negotiate_service
   operation_timeout:
@@ -196,6 +207,15 @@ options:
     default: 20
     vars:
       - name: ansible_psrp_operation_timeout
+  no_profile:
+    description:
+      - Do not load the user's PowerShell profile when the session is opened.
+      - Added to P(ansible.builtin.psrp#connection) in ansible-core 2.21; accepted here with every
+        supported ansible-core.
+    type: bool
+    default: false
+    vars:
+      - name: ansible_psrp_no_profile
   max_envelope_size:
     description:
       - Maximum WSMan envelope size in bytes. With the default the client moves to 512000 once the
@@ -343,6 +363,7 @@ class _BrokerBackend:
             "identity": settings.identity(),
             "wsman": dict(settings.wsman_kwargs),
             "configuration_name": settings.configuration_name,
+            "no_profile": settings.no_profile,
             "become": become,
             "idle_timeout": settings.session.idle_timeout,
             "shell_idle_timeout": settings.session.shell_idle_timeout,
@@ -400,7 +421,11 @@ class _LocalBackend:
         from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession  # noqa: PLC0415
 
         self._session = PSRPSession(
-            dict(settings.wsman_kwargs), settings.configuration_name, None, settings.host
+            dict(settings.wsman_kwargs),
+            settings.configuration_name,
+            None,
+            settings.host,
+            no_profile=settings.no_profile,
         )
 
     def _guard(self, fn: t.Callable[[], t.Any]) -> t.Any:

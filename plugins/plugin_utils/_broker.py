@@ -172,8 +172,14 @@ class Broker:
         from ._client import PSRPSession  # pypsrp is imported in the broker only  # noqa: PLC0415
 
         wsman = conn["wsman"]
+        no_profile = bool(conn.get("no_profile"))
         key = session_key(
-            self._salt, wsman, conn["configuration_name"], conn.get("become"), int(conn["idle_timeout"])
+            self._salt,
+            wsman,
+            conn["configuration_name"],
+            conn.get("become"),
+            int(conn["idle_timeout"]),
+            no_profile=no_profile,
         )
         with self._lock:
             entry = self._sessions.get(key)
@@ -183,6 +189,7 @@ class Broker:
                     conn["configuration_name"],
                     conn.get("shell_idle_timeout"),
                     str(conn.get("host") or wsman.get("server")),
+                    no_profile=no_profile,
                 )
                 identity = {k: conn.get("identity", {}).get(k) for k in ("host", "port", "user", "auth")}
                 identity["configuration_name"] = conn["configuration_name"]

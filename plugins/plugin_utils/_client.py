@@ -293,8 +293,10 @@ class PSRPSession:
         host_label: str,
         *,
         max_output_bytes: int = MAX_OUTPUT_BYTES,
+        no_profile: bool = False,
     ) -> None:
         self._wsman_kwargs = dict(wsman_kwargs)
+        self.no_profile = no_profile
         self.max_output_bytes = max_output_bytes
         self.guard: _TransportGuard | None = None
         # Why the last pool was replaced (shown to the user at -v); consumed by take_notices().
@@ -361,6 +363,7 @@ class PSRPSession:
             host=self.host,
             configuration_name=self.configuration_name,
             idle_timeout=self.shell_idle_timeout,
+            **({"no_profile": True} if self.no_profile else {}),  # WINRS_NOPROFILE, as the builtin
         )
         try:
             pool.open()

@@ -310,7 +310,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "connecting with the psrp connection variables anyway"),
             YELLOW,
         )  # fmt: skip
-    session = PSRPSession(dict(settings.wsman_kwargs), settings.configuration_name, None, target.name)
+    session = PSRPSession(
+        dict(settings.wsman_kwargs),
+        settings.configuration_name,
+        None,
+        target.name,
+        no_profile=settings.no_profile,
+    )
     try:
         session.open()
     except SessionError as exc:

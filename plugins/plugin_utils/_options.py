@@ -7,9 +7,12 @@ This is the single place where connection options are read. ``read_settings`` ta
 name the host, the option, the variable that sets it and how to fix it, and are raised before any
 network traffic.
 
-The option names, variables and defaults are those of ``ansible.builtin.psrp`` (ansible-core
-2.16 to 2.21 share the same table); ``tests/unit/plugins/plugin_utils/test_options.py`` compares
-this table with the installed ansible-core's DOCUMENTATION.
+The option names, variables and defaults are those of ``ansible.builtin.psrp``: ansible-core 2.16
+to 2.20 share one table; 2.21 added ``certificate_key_password`` and ``no_profile`` (accepted here on
+every version) and changed the default of ``negotiate_service`` from ``WSMAN`` to ``host``, so that
+default follows the installed ansible-core (``default_for``).
+``tests/unit/plugins/plugin_utils/test_options.py`` compares this table with the installed
+ansible-core's DOCUMENTATION.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,6 +51,7 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
     "proxy": ("str", None, None, "ansible_psrp_proxy"),
     "ignore_proxy": ("bool", False, None, "ansible_psrp_ignore_proxy"),
     "certificate_key_pem": ("path", None, None, "ansible_psrp_certificate_key_pem"),
+    "certificate_key_password": ("str", None, None, "ansible_psrp_certificate_key_password"),
     "certificate_pem": ("path", None, None, "ansible_psrp_certificate_pem"),
     "credssp_auth_mechanism": (
         "str",
@@ -59,10 +64,11 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
     "negotiate_delegate": ("bool", None, None, "ansible_psrp_negotiate_delegate"),
     "negotiate_hostname_override": ("str", None, None, "ansible_psrp_negotiate_hostname_override"),
     "negotiate_send_cbt": ("bool", True, None, "ansible_psrp_negotiate_send_cbt"),
-    "negotiate_service": ("str", "WSMAN", None, "ansible_psrp_negotiate_service"),
+    "negotiate_service": ("str", None, None, "ansible_psrp_negotiate_service"),  # default_for()
     "operation_timeout": ("int", 20, None, "ansible_psrp_operation_timeout"),
     "max_envelope_size": ("int", 153600, None, "ansible_psrp_max_envelope_size"),
     "configuration_name": ("str", "Microsoft.PowerShell", None, "ansible_psrp_configuration_name"),
+    "no_profile": ("bool", False, None, "ansible_psrp_no_profile"),
     # psremoting.core additions: persistent sessions.
     "session_persist": ("bool", True, None, "ansible_psrp_session_persist"),
     "session_idle_timeout": ("int", 60, None, "ansible_psrp_session_idle_timeout"),
@@ -71,6 +77,24 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
 
 # Options that only exist in this collection (the rest mirror ansible.builtin.psrp).
 SESSION_OPTIONS = ("session_persist", "session_idle_timeout", "session_dir")
+
+
+def ansible_core_version() -> tuple[int, int]:
+    """(major, minor) of the installed ansible-core."""
+    from ansible.release import __version__  # noqa: PLC0415 - only where Ansible is installed
+
+    major, minor = (int(x) for x in re.findall(r"\d+", __version__)[:2])
+    return major, minor
+
+
+def default_for(name: str) -> Any:
+    """The default of an option when it is not set: that of ansible.builtin.psrp of the installed
+    ansible-core. Only ``negotiate_service`` differs between versions (``WSMAN`` up to 2.20,
+    ``host`` from 2.21), so DOCUMENTATION leaves it unset and describes both."""
+    if name == "negotiate_service":
+        return "host" if ansible_core_version() >= (2, 21) else "WSMAN"
+    return OPTION_TABLE[name][1]
+
 
 # WSMan needs room for its SOAP header; Windows itself refuses MaxEnvelopeSizekb below 32.
 MIN_ENVELOPE_SIZE = 32 * 1024
@@ -114,6 +138,8 @@ class ConnectionSettings:
     wsman_kwargs: Mapping[str, Any] = dataclasses.field(repr=False)
     session: SessionSettings
     warnings: tuple[str, ...] = ()
+    # RunspacePool(no_profile=...): do not load the user's PowerShell profile (WINRS_NOPROFILE)
+    no_profile: bool = False
 
     def describe(self) -> str:
         """A log-safe one-line description (no secrets)."""
@@ -174,7 +200,7 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
             raise OptionError(
                 f"psrp connection to '{host}': option '{name}' (variable {var}) is invalid: {exc}"
             ) from None
-        values[name] = _convert(host, name, raw)
+        values[name] = _convert(host, name, default_for(name) if raw is None else raw)
         if name == "remote_addr" and values[name]:
             host = values[name]
 
@@ -285,6 +311,8 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
         "negotiate_hostname_override": values["negotiate_hostname_override"],
         "negotiate_service": values["negotiate_service"],
     }
+    if values["certificate_key_password"]:  # like the builtin: only when set (pypsrp >= 0.9.0)
+        wsman_kwargs["certificate_key_password"] = values["certificate_key_password"]
     return ConnectionSettings(
         host=host,
         port=int(port),
@@ -299,16 +327,23 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
             directory=values["session_dir"],
         ),
         warnings=tuple(warnings),
+        no_profile=bool(values["no_profile"]),
     )
 
 
 def session_key(
-    salt: bytes, wsman_kwargs: Mapping[str, Any], configuration_name: str, become: Any, idle_timeout: int
+    salt: bytes,
+    wsman_kwargs: Mapping[str, Any],
+    configuration_name: str,
+    become: Any,
+    idle_timeout: int,
+    *,
+    no_profile: bool = False,
 ) -> str:
     """Derive the broker's key for a session.
 
-    Every setting that changes what the session is (endpoint, user, auth, configuration, become,
-    every WSMan option *and the password*) goes into an HMAC keyed with ``salt``, a random value
+    Every setting that changes what the session is (endpoint, user, auth, configuration, profile,
+    become, every WSMan option *and the password*) goes into an HMAC keyed with ``salt``, a random value
     that only lives in the broker's memory. Different credentials therefore never share a
     session, and the key reveals nothing about the password outside that process.
     """
@@ -318,6 +353,7 @@ def session_key(
             "configuration_name": configuration_name,
             "become": become,
             "idle_timeout": idle_timeout,
+            "no_profile": no_profile,
         },
         sort_keys=True,
         default=str,

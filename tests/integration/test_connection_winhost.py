@@ -254,6 +254,25 @@ def test_persist_false_behaves_like_builtin(winhost: Any, session_dir: str, tmp_
     assert not [p for p in os.listdir(session_dir) if p.endswith(".sock")]
 
 
+def test_no_profile_option_of_ansible_core_2_21(winhost: Any, session_dir: str, tmp_path: Path) -> None:
+    """ansible_psrp_no_profile (ansible.builtin.psrp 2.21) works on every supported ansible-core,
+    and a session without the profile is not shared with one that loads it."""
+    pb = _playbook(
+        tmp_path,
+        """
+        - raw: Write-Output default
+        - raw: Write-Output noprofile
+          vars:
+            ansible_psrp_no_profile: true
+        """,
+    )
+    winhost.reset_stats("dc01")
+    rc, data, out = _run_playbook(winhost, session_dir, pb)
+    assert rc == 0, out
+    assert [r["stdout_lines"] for r in _task_results(data)] == [["default"], ["noprofile"]]
+    assert winhost.stats("dc01")["wsman_requests"]["Create"] == 2
+
+
 def test_server_dropped_shell_is_recreated_transparently(
     winhost: Any, session_dir: str, tmp_path: Path
 ) -> None:

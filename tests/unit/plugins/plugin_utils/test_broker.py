@@ -25,9 +25,16 @@ class FakeSession:
     instances: list[FakeSession] = []
 
     def __init__(
-        self, wsman: dict[str, Any], configuration_name: str, shell_idle: int | None, host: str
+        self,
+        wsman: dict[str, Any],
+        configuration_name: str,
+        shell_idle: int | None,
+        host: str,
+        *,
+        no_profile: bool = False,
     ) -> None:
         self.wsman = wsman
+        self.no_profile = no_profile
         self.host = host
         self.shell_idle = shell_idle
         self.lock = threading.RLock()
@@ -117,6 +124,9 @@ def test_exec_reuses_one_session_per_credentials(broker: tuple[_broker.Broker, B
     stats = b.stats()
     assert len(stats["sessions"]) == 2
     assert "pw" not in repr(stats) and "other" not in repr(stats)
+    _exec(client, dict(_conn(), no_profile=True))  # a session without the user's profile is another
+    assert len(FakeSession.instances) == 3 and FakeSession.instances[2].no_profile is True
+    assert not FakeSession.instances[0].no_profile
 
 
 def test_pipelines_are_closed_after_the_reply(broker: tuple[_broker.Broker, BrokerClient]) -> None:

@@ -277,3 +277,25 @@ def test_deferred_text_keeps_output_identical_on_a_large_object() -> None:
     first, second = Serializer().deserialize(doc), Serializer().deserialize(doc)
     assert first.extended_properties["Tags"] == [f"item{i}" for i in range(200)]
     assert first.extended_properties["Tags"] == second.extended_properties["Tags"]
+
+
+@pytest.mark.parametrize("no_profile", [False, True])
+def test_no_profile_reaches_the_runspace_pool(monkeypatch: pytest.MonkeyPatch, no_profile: bool) -> None:
+    """ansible_psrp_no_profile (ansible-core 2.21's option) asks for WINRS_NOPROFILE like the builtin,
+    which passes no_profile to RunspacePool only when it is set."""
+    seen: dict[str, Any] = {}
+
+    class Pool:
+        def __init__(self, wsman: Any, **kwargs: Any) -> None:
+            seen.update(kwargs)
+
+        def open(self) -> None:
+            pass
+
+    monkeypatch.setattr(_client, "RunspacePool", Pool)
+    monkeypatch.setattr(_client, "_TransportGuard", lambda *a, **k: None)
+    session = PSRPSession(
+        {"server": "h", "auth": "basic"}, "Microsoft.PowerShell", 90, "h", no_profile=no_profile
+    )
+    session._open_pool()
+    assert seen.get("no_profile", False) is no_profile and seen["idle_timeout"] == 90

@@ -13,6 +13,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils._options import (
     OPTION_TABLE,
     SESSION_OPTIONS,
     OptionError,
+    default_for,
     read_settings,
     session_key,
 )
@@ -51,7 +52,7 @@ def test_every_builtin_option_and_var_is_accepted(builtin_options: dict, our_opt
     for name, spec in builtin_options.items():
         ours = our_options[name]
         assert _vars(spec) <= _vars(ours), f"{name}: vars {_vars(spec) - _vars(ours)} not accepted"
-        assert ours.get("default") == spec.get("default"), f"{name}: default differs"
+        assert default_for(name) == spec.get("default"), f"{name}: default differs"
         assert ours.get("type", "str") == spec.get("type", "str"), f"{name}: type differs"
         assert ours.get("choices") == spec.get("choices"), f"{name}: choices differ"
         assert set(ours.get("aliases", [])) >= set(spec.get("aliases", [])), f"{name}: aliases"
@@ -89,7 +90,8 @@ def test_defaults_build_the_same_wsman_kwargs_as_the_builtin() -> None:
     assert kw["ssl"] is True and kw["cert_validation"] is True and kw["auth"] == "negotiate"
     assert kw["max_envelope_size"] == 153600 and kw["operation_timeout"] == 20 and kw["read_timeout"] == 30
     assert kw["reconnection_backoff"] == 2.0 and isinstance(kw["reconnection_backoff"], float)
-    assert kw["negotiate_service"] == "WSMAN" and kw["no_proxy"] is False
+    assert kw["negotiate_service"] == default_for("negotiate_service") and kw["no_proxy"] is False
+    assert "certificate_key_password" not in kw and s.no_profile is False
     assert s.session.persist is True and s.session.idle_timeout == 60
     assert s.session.shell_idle_timeout == 90
 
@@ -183,6 +185,7 @@ def test_session_key_separates_credentials_and_hides_them() -> None:
     assert key != session_key(salt, base, "JEA", None, 60)
     assert key != session_key(salt, base, "Microsoft.PowerShell", ["runas", "SYSTEM"], 60)
     assert key != session_key(b"1" * 32, base, "Microsoft.PowerShell", None, 60)
+    assert key != session_key(salt, base, "Microsoft.PowerShell", None, 60, no_profile=True)
     assert "s3cret" not in key and len(key) == 64
 
 
@@ -206,3 +209,27 @@ def test_empty_ca_cert_keeps_validation_on(empty: Any) -> None:
     requests as ``verify=""``, which would silently turn certificate validation off."""
     kwargs = read_settings(_getter({"ca_cert": empty})).wsman_kwargs
     assert kwargs["cert_validation"] is True
+
+
+@pytest.mark.parametrize(("core", "expected"), [((2, 16), "WSMAN"), ((2, 20), "WSMAN"), ((2, 21), "host")])
+def test_negotiate_service_default_follows_the_installed_builtin(
+    monkeypatch: pytest.MonkeyPatch, core: tuple[int, int], expected: str
+) -> None:
+    """ansible-core 2.21 changed ansible.builtin.psrp's default from WSMAN to host."""
+    monkeypatch.setattr(_options, "ansible_core_version", lambda: core)
+    assert read_settings(_getter()).wsman_kwargs["negotiate_service"] == expected
+    explicit = read_settings(_getter({"negotiate_service": "HTTP"}))
+    assert explicit.wsman_kwargs["negotiate_service"] == "HTTP"
+
+
+def test_ansible_core_version_is_the_installed_one() -> None:
+    from ansible.release import __version__
+
+    assert ".".join(map(str, _options.ansible_core_version())) in __version__
+
+
+def test_options_added_in_ansible_core_2_21() -> None:
+    """certificate_key_password and no_profile (ansible-core 2.21) work with every version."""
+    s = read_settings(_getter({"certificate_key_password": "k3y!", "no_profile": "yes"}))
+    assert s.wsman_kwargs["certificate_key_password"] == "k3y!" and s.no_profile is True
+    assert "k3y!" not in repr(s) and "k3y!" not in s.describe()
