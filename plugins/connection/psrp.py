@@ -320,6 +320,9 @@ except Exception:  # pragma: no cover - ansible-core < 2.19 (build_module_comman
 # and the plugin only decodes commands that start with that prefix.
 _CORE_VERSION = tuple(int(x) for x in re.findall(r"\d+", _ansible_version)[:2])
 _ENCODED_ANYWHERE = _CORE_VERSION >= (2, 21)
+# ansible-core < 2.19 joins stderr's error records with CRLF (no CRLF after the last one, native
+# command errors formatted like any other record); 2.19 ends each record with CRLF.
+_JOINED_STDERR = _CORE_VERSION < (2, 19)
 
 display = Display()
 
@@ -340,6 +343,8 @@ class _Backend(t.Protocol):
         arguments: list[str] | None,
         verbosity: int,
         state: bool = False,
+        *,
+        joined_stderr: bool = False,
     ) -> ExecResult: ...
     def put(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
     def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
@@ -384,6 +389,8 @@ class _BrokerBackend:
         arguments: list[str] | None,
         verbosity: int,
         state: bool = False,
+        *,
+        joined_stderr: bool = False,
     ) -> ExecResult:
         res = self._call(
             "exec",
@@ -393,6 +400,7 @@ class _BrokerBackend:
                 "arguments": arguments,
                 "verbosity": verbosity,
                 "may_change_state": state,
+                "joined_stderr": joined_stderr,
             },
         )
         return int(res["rc"]), base64.b64decode(res["stdout"]), base64.b64decode(res["stderr"])
@@ -448,6 +456,8 @@ class _LocalBackend:
         arguments: list[str] | None,
         verbosity: int,
         state: bool = False,
+        *,
+        joined_stderr: bool = False,
     ) -> ExecResult:
         from ansible_collections.psremoting.core.plugins.plugin_utils._broker import decode_input  # noqa: PLC0415
 
@@ -456,7 +466,12 @@ class _LocalBackend:
             ExecResult,
             self._guard(
                 lambda: self._session.exec_script(
-                    script, data, arguments, verbosity=verbosity, may_change_state=state
+                    script,
+                    data,
+                    arguments,
+                    verbosity=verbosity,
+                    may_change_state=state,
+                    joined_stderr=joined_stderr,
                 )
             ),
         )
@@ -695,7 +710,11 @@ class Connection(ConnectionBase):
         verbosity = display.verbosity
         spec = _input_spec(input_data)
         state = may_change_state(cmd, input_data)
-        return t.cast(ExecResult, self._run(lambda b: b.exec(script, spec, arguments, verbosity, state)))
+        joined = _JOINED_STDERR
+        return t.cast(
+            ExecResult,
+            self._run(lambda b: b.exec(script, spec, arguments, verbosity, state, joined_stderr=joined)),
+        )
 
     def _script_for(self, cmd: str, in_data: bytes | None) -> tuple[str, t.Any, list[str] | None]:
         """Same decisions as ansible.builtin.psrp's exec_command (ansible-core 2.16-2.21)."""

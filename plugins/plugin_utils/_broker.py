@@ -244,6 +244,7 @@ class Broker:
                     use_local_scope=bool(args.get("use_local_scope", True)),
                     verbosity=int(args.get("verbosity", 0)),
                     may_change_state=bool(args.get("may_change_state", False)),
+                    joined_stderr=bool(args.get("joined_stderr", False)),
                 )
                 return {"ok": True, "result": {"rc": rc, "stdout": b64(out), "stderr": b64(err)}}, (
                     session.close_pending

@@ -538,11 +538,13 @@ class PSRPSession:
         use_local_scope: bool = True,
         verbosity: int = 0,
         may_change_state: bool = False,
+        joined_stderr: bool = False,
     ) -> tuple[int, bytes, bytes]:
         """Same semantics as ansible.builtin.psrp ``_exec_psrp_script``.
 
         ``may_change_state``: the task may set environment variables or the location; take a
         baseline first (once per pool) and restore it after the reply (``close_pending``).
+        ``joined_stderr``: stderr as ansible-core 2.16-2.18 build it (see parse_pipeline_result).
         """
 
         def work(pool: RunspacePool) -> tuple[int, bytes, bytes]:
@@ -556,7 +558,7 @@ class PSRPSession:
                 ps.add_argument(arg)
             self._start(ps, input_data)
             self._wait(ps)
-            result = parse_pipeline_result(ps, self.host, verbosity)
+            result = parse_pipeline_result(ps, self.host, verbosity, joined_stderr=joined_stderr)
             self._finish(ps)
             self.needs_reset = self.needs_reset or may_change_state
             return result
@@ -719,9 +721,14 @@ def _prop(obj: Any, name: str) -> Any:
 
 
 def parse_pipeline_result(
-    pipeline: PowerShell, host: PSHost | None, verbosity: int
+    pipeline: PowerShell, host: PSHost | None, verbosity: int, *, joined_stderr: bool = False
 ) -> tuple[int, bytes, bytes]:
-    """rc/stdout/stderr exactly like ansible.builtin.psrp's ``_parse_pipeline_result``."""
+    """rc/stdout/stderr exactly like ansible.builtin.psrp's ``_parse_pipeline_result``.
+
+    ansible-core 2.19 changed stderr: each error record ends with CRLF and native command errors
+    (stderr of an executable) are kept as they are. ``joined_stderr`` gives 2.16-2.18's form
+    instead: every record formatted in full, host stderr lines appended, all joined with CRLF.
+    """
     if host is None:
         raise RuntimeError("internal error: host not set")
     rc = host.rc or (1 if pipeline.had_errors else 0)
@@ -743,30 +750,38 @@ def parse_pipeline_result(
 
     stderr_list: list[str] = []
     for error in pipeline.streams.error:
+        if joined_stderr:
+            stderr_list.append(_error_text(error, verbosity))
+            continue
         if error.fq_error == "NativeCommandErrorMessage" and not error.target_name:
             stderr_list.append(str(error))
             continue
         if error.fq_error in ("NativeCommandError", "NativeCommandErrorMessage"):
             stderr_list.append(f"{error}\r\n")
             continue
-        command_name = f"{error.command_name} : " if error.command_name else ""
-        position = f"{error.invocation_position_message}\r\n" if error.invocation_position_message else ""
-        msg = (
-            f"{command_name}{error}\r\n{position}"
-            f"    + CategoryInfo          : {error.message}\r\n"
-            f"    + FullyQualifiedErrorId : {error.fq_error}"
-        )
-        stacktrace = getattr(error, "script_stacktrace", None)
-        if verbosity >= 3 and stacktrace is not None:
-            msg += f"\r\nStackTrace:\r\n{stacktrace}"
-        stderr_list.append(f"{msg}\r\n")
+        stderr_list.append(f"{_error_text(error, verbosity)}\r\n")
     if ui.stderr:
         stderr_list += ui.stderr
-    stderr = "".join(str(o) for o in stderr_list)
+    stderr = ("\r\n" if joined_stderr else "").join(str(o) for o in stderr_list)
     host.rc = 0
     ui.stdout = []
     ui.stderr = []
     return rc, stdout.encode("utf-8", "surrogateescape"), stderr.encode("utf-8", "surrogateescape")
+
+
+def _error_text(error: Any, verbosity: int) -> str:
+    """An error record as ansible.builtin.psrp writes it to stderr (no trailing newline)."""
+    command_name = f"{error.command_name} : " if error.command_name else ""
+    position = f"{error.invocation_position_message}\r\n" if error.invocation_position_message else ""
+    msg = (
+        f"{command_name}{error}\r\n{position}"
+        f"    + CategoryInfo          : {error.message}\r\n"
+        f"    + FullyQualifiedErrorId : {error.fq_error}"
+    )
+    stacktrace = getattr(error, "script_stacktrace", None)
+    if verbosity >= 3 and stacktrace is not None:
+        msg += f"\r\nStackTrace:\r\n{stacktrace}"
+    return msg
 
 
 def _simple_text(value: Any) -> str:

@@ -89,6 +89,33 @@ def test_native_command_errors_are_raw() -> None:
     assert err == b"boom\r\nboom"
 
 
+def test_joined_stderr_is_ansible_core_2_16_to_2_18s_form() -> None:
+    """Before 2.19 the builtin joins records with CRLF (none after the last) and formats native
+    command errors like any other record; host stderr lines are joined the same way."""
+    host = _host()
+    assert host.ui is not None
+    host.ui.stderr = ["host line"]
+    errs = [_error(), _error(fq_error="NativeCommandError", target_name="x")]
+    _rc, _out, err = parse_pipeline_result(_pipeline([], errs, True), host, 0, joined_stderr=True)
+    record = "boom\r\n    + CategoryInfo          : NotSpecified: (:) [], RuntimeException\r\n"
+    assert (
+        err
+        == (
+            f"{record}    + FullyQualifiedErrorId : X\r\n"
+            f"{record}    + FullyQualifiedErrorId : NativeCommandError\r\nhost line"
+        ).encode()
+    )
+    _rc, _out, err = parse_pipeline_result(_pipeline([], [_error()], True), _host(), 3, joined_stderr=True)
+    assert err.endswith(b"FullyQualifiedErrorId : X\r\nStackTrace:\r\nat <ScriptBlock>")
+
+
+def test_connection_picks_the_stderr_form_of_the_installed_ansible_core() -> None:
+    from ansible_collections.psremoting.core.plugins.connection import psrp
+    from ansible_collections.psremoting.core.plugins.plugin_utils._options import ansible_core_version
+
+    assert psrp._JOINED_STDERR is (ansible_core_version() < (2, 19))
+
+
 def test_host_output_and_complex_objects() -> None:
     host = _host()
     assert host.ui is not None
