@@ -720,7 +720,8 @@ class Connection(ConnectionBase):
         """Same decisions as ansible.builtin.psrp's exec_command (ansible-core 2.16-2.21)."""
         kind, script, arguments = split_command(cmd)
         if kind == ENCODED:
-            assert script is not None
+            if script is None:
+                raise AssertionError("internal error: an encoded command without its script")
             text_in = to_text(in_data, errors="surrogate_or_strict", nonstring="passthru")
             if text_in and isinstance(text_in, str) and text_in.startswith("#!"):
                 interpreter = to_native(text_in.splitlines()[0][2:])
