@@ -13,6 +13,15 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_endpoint import probe, probe_problems
 
 
+def looks_dropped(exc: BaseException) -> bool:
+    """The connection was refused, reset or closed before any answer: a listener or firewall
+    matter. A connection closed during the TLS handshake (SSLEOFError) counts: a firewall reset
+    that races the ClientHello looks exactly like that. Other TLS and HTTP errors do not."""
+    if isinstance(exc, ssl.SSLEOFError):
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -60,7 +69,7 @@ class ActionModule(ActionBase):
             hint = (
                 " (refused or dropped: is a listener on that port, and does the firewall allow it? "
                 "see psremoting.core.winrm_listener / winrm_firewall)"
-                if not isinstance(exc, ssl.SSLError | http.client.HTTPException)
+                if looks_dropped(exc)
                 else ""
             )
             return dict(result, failed=True, changed=False, msg=f"{where} does not answer: {exc}{hint}")
