@@ -175,7 +175,8 @@ def transfer_table(s3: dict[str, Any]) -> list[str]:
         "separate controller process; memory = that process plus the broker. Random data cannot "
         "be compressed (like zip, msi or media files); text is log-like lines (like logs, scripts "
         "and configuration), which our put_file sends deflate-compressed. Sends and bytes are "
-        "winhost's exact counts for the put and the fetch together.",
+        "winhost's exact counts for the put and the fetch together (one repetition). In the full "
+        "mode each transfer is repeated three times, in rounds, and throughputs are medians.",
         "",
         _row(
             "size",
