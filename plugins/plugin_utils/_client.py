@@ -108,9 +108,10 @@ class _DeferredXml:
 
     pypsrp 0.9's ``Serializer.deserialize`` renders every element it visits back to text
     (``ET.tostring``), at every level of nesting, only to keep it in ``ComplexObject._xml`` or to
-    return it for a type it does not know. Almost none of that text is ever read, and rendering a
-    nested object again at each level is about a quarter of the CPU of opening a session, and
-    grows faster than the output on deep objects.
+    return it for a type it does not know. Almost none of that text is ever read. Rendering a
+    nested object again at each level costs about a tenth of the client CPU of opening a session
+    and running one command (44 -> 40 ms measured), and half of it on large nested outputs
+    (300 objects: 0.54 -> 0.28 s), because it grows faster than the output.
     """
 
     __slots__ = ("element", "text")
@@ -193,8 +194,7 @@ class _TransportGuard:
             # pypsrp has just resolved the environment's proxy settings for this one endpoint
             # (requests' merge_environment_settings, honouring NO_PROXY and ignore_proxy) into
             # session.proxies. With trust_env left on, requests would scan os.environ again on
-            # every request (resolve_proxies in Session.send) to reach the same answer: about a
-            # fifth of the broker's CPU when it opens many sessions.
+            # every request (resolve_proxies in Session.send) only to reach the same answer.
             session.trust_env = False
             self._transport.session = session
         attempt = 0
