@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from winhost_session import winhost_session
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
-from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE, read_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="px01")]
 
@@ -68,27 +68,9 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingProxy]:
 
 
 def _session(winhost: Any, **overrides: Any) -> PSRPSession:
-    hv = winhost.hostvars(HOST)
-    opts = {
-        "remote_addr": hv["ansible_host"],
-        "remote_user": hv["ansible_user"],
-        "remote_password": hv["ansible_password"],
-        "port": hv["ansible_port"],
-        "protocol": "http",
-        "auth": hv["ansible_psrp_auth"],
-        "ca_cert": hv["ansible_psrp_ca_cert"],
-        "reconnection_retries": 0,
-        **overrides,
-    }
-
-    def get(name: str) -> Any:
-        if name in opts:
-            return opts[name]
-        default = OPTION_TABLE[name][1]
-        return None if default == "inventory_hostname" else default
-
-    settings = read_settings(get, HOST)
-    return PSRPSession(dict(settings.wsman_kwargs), settings.configuration_name, None, HOST)
+    # ignore_proxy off by default here: the environment's proxy settings are what is tested
+    options = {"protocol": "http", "reconnection_retries": 0, "ignore_proxy": False, **overrides}
+    return winhost_session(winhost, HOST, **options)
 
 
 def _run(session: PSRPSession) -> list[Any]:

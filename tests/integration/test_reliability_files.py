@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from playbook_runner import run_tasks
+from winhost_session import winhost_session
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import (
     PSRPSession,
     SessionError,
     input_chunk_size,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE, read_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="fs01")]
 
@@ -60,26 +60,7 @@ def test_copy_and_fetch_odd_paths(winhost: Any, tmp_path: Path, remote: str) -> 
 
 
 def _session(winhost: Any) -> PSRPSession:
-    hv = winhost.hostvars(HOST)
-    opts = {
-        "remote_addr": hv["ansible_host"],
-        "remote_user": hv["ansible_user"],
-        "remote_password": hv["ansible_password"],
-        "port": hv["ansible_port"],
-        "protocol": hv["ansible_psrp_protocol"],
-        "auth": hv["ansible_psrp_auth"],
-        "ca_cert": hv["ansible_psrp_ca_cert"],
-        "ignore_proxy": True,
-    }
-
-    def get(name: str) -> Any:
-        if name in opts:
-            return opts[name]
-        default = OPTION_TABLE[name][1]
-        return None if default == "inventory_hostname" else default
-
-    settings = read_settings(get, HOST)
-    return PSRPSession(dict(settings.wsman_kwargs), settings.configuration_name, None, HOST)
+    return winhost_session(winhost, HOST)
 
 
 SEND_ACTION = b"http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send"

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from playbook_runner import run_tasks
+from winhost_session import winhost_session
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
-from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE, read_settings
 from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import PipelineRequestError
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="in01")]
@@ -27,26 +27,7 @@ HOST = "in01"
 
 @pytest.fixture
 def session(winhost: Any) -> Iterator[PSRPSession]:
-    hv = winhost.hostvars(HOST)
-    opts = {
-        "remote_addr": hv["ansible_host"],
-        "remote_user": hv["ansible_user"],
-        "remote_password": hv["ansible_password"],
-        "port": hv["ansible_port"],
-        "protocol": hv["ansible_psrp_protocol"],
-        "auth": hv["ansible_psrp_auth"],
-        "ca_cert": hv["ansible_psrp_ca_cert"],
-        "ignore_proxy": True,
-    }
-
-    def get(name: str) -> Any:
-        if name in opts:
-            return opts[name]
-        default = OPTION_TABLE[name][1]
-        return None if default == "inventory_hostname" else default
-
-    settings = read_settings(get, HOST)
-    s = PSRPSession(dict(settings.wsman_kwargs), settings.configuration_name, None, HOST)
+    s = winhost_session(winhost, HOST)
     try:
         yield s
     finally:

@@ -21,37 +21,16 @@ from typing import Any
 
 import pytest
 import yaml
+from winhost_session import winhost_settings
 
 from ansible_collections.psremoting.core.plugins.plugin_utils._broker import Broker
 from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
-from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE, read_settings
 
 pytestmark = [pytest.mark.integration]
 
 QUOTA = 25  # MaxConcurrentOperationsPerUser on the simulated host (Windows default: 1500)
 PIPELINES = 100  # 4x the quota (the brief's 2,000 tasks are 1.3x the default quota)
 RUN_SLOW = bool(os.environ.get("PSREMOTING_RUN_SLOW"))
-
-
-def _settings(hostvars: dict[str, Any], name: str) -> Any:
-    opts = {
-        "remote_addr": hostvars["ansible_host"],
-        "remote_user": hostvars["ansible_user"],
-        "remote_password": hostvars["ansible_password"],
-        "port": hostvars["ansible_port"],
-        "protocol": hostvars["ansible_psrp_protocol"],
-        "auth": hostvars["ansible_psrp_auth"],
-        "ca_cert": hostvars["ansible_psrp_ca_cert"],
-        "ignore_proxy": True,
-    }
-
-    def get(option: str) -> Any:
-        if option in opts:
-            return opts[option]
-        default = OPTION_TABLE[option][1]
-        return None if default == "inventory_hostname" else default
-
-    return read_settings(get, name)
 
 
 def _conn(settings: Any) -> dict[str, Any]:
@@ -101,7 +80,7 @@ def test_operations_quota_is_never_reached(winhost_factory: Any) -> None:
     machine = hosts.machine("q01")
     machine.wsman.service.max_concurrent_operations_per_user = QUOTA
     machine.notify("wsman")
-    settings = _settings(hosts.hostvars("q01"), "q01")
+    settings = winhost_settings(hosts.hostvars("q01"), "q01")
 
     # Control: without the post-reply Signal, the 51st pipeline hits the quota.
     leaky = PSRPSession(dict(settings.wsman_kwargs), settings.configuration_name, None, "q01")
