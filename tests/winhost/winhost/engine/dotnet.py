@@ -204,6 +204,15 @@ class StreamValue:
     def dispose(self) -> None:
         pass
 
+    def read_into(self, buffer: Any, offset: int, count: int, method: str) -> int:
+        """Stream.Read: fill ``buffer[offset:]`` from ``read_bytes``; return how many bytes.
+        (FileStream keeps its own: a closed file is reported by ``_file``.)"""
+        if not isinstance(buffer, bytearray):
+            raise not_emulated(f"{method} into a read-only byte[]")
+        chunk = self.read_bytes(count)
+        buffer[offset : offset + len(chunk)] = chunk
+        return len(chunk)
+
     # -- PowerShell member access -----------------------------------------------------------------
     def call(self, low: str, args: list[Any]) -> Any:
         try:
@@ -477,11 +486,7 @@ class MemoryStreamValue(StreamValue):
             return None
         if low == "read":
             buffer, offset, count = _byte_args(args, "MemoryStream.Read", ("buffer", "offset", "count"))
-            if not isinstance(buffer, bytearray):
-                raise not_emulated("MemoryStream.Read into a read-only byte[]")
-            chunk = self.read_bytes(count)
-            buffer[offset : offset + len(chunk)] = chunk
-            return len(chunk)
+            return self.read_into(buffer, offset, count, "MemoryStream.Read")
         if low == "readbyte":
             chunk = self.read_bytes(1)
             return chunk[0] if chunk else -1
@@ -721,11 +726,7 @@ class DeflateStreamValue(StreamValue):
             if self.mode != CompressionMode.Decompress:
                 self.read_bytes(0)
             buffer, offset, count = self._array_args(args, "Read")
-            if not isinstance(buffer, bytearray):
-                raise not_emulated("DeflateStream.Read into a read-only byte[]")
-            chunk = self.read_bytes(count)
-            buffer[offset : offset + len(chunk)] = chunk
-            return len(chunk)
+            return self.read_into(buffer, offset, count, "DeflateStream.Read")
         if low == "readbyte":
             chunk = self.read_bytes(1)
             return chunk[0] if chunk else -1
