@@ -37,11 +37,11 @@ TEST_PACKAGES=(pytest pytest-xdist pytest-timeout pytest-ansible hypothesis psrp
 
 UNIT_TESTS=(
     tests/unit/plugins/connection
-    tests/unit/plugins/plugin_utils/test_options.py
+    tests/unit/plugins/plugin_utils/psrp/test_options.py
     tests/unit/plugins/action
-    tests/unit/plugins/plugin_utils/test_fanout.py
-    tests/unit/plugins/plugin_utils/test_client.py
-    tests/unit/plugins/plugin_utils/test_broker.py
+    tests/unit/plugins/plugin_utils/invoke/test_fanout.py
+    tests/unit/plugins/plugin_utils/psrp/test_client.py
+    tests/unit/plugins/plugin_utils/broker/test_server.py
 )
 PLAYBOOK_TESTS=(
     tests/integration/test_connection_winhost.py::test_raw_module_and_rc

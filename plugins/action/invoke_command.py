@@ -18,16 +18,7 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._fanout import (
-    DEFAULT_THROTTLE_LIMIT,
-    FAIL_ON,
-    HostOutcome,
-    connection_for_host,
-    run_throttled,
-    tag_output,
-    task_failed,
-)
-from ansible_collections.psremoting.core.plugins.plugin_utils._invoke import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
     ERROR_ACTIONS,
     InvokeError,
     InvokeSpec,
@@ -36,7 +27,16 @@ from ansible_collections.psremoting.core.plugins.plugin_utils._invoke import (
     cleanup_request,
     read_result,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import (
+    DEFAULT_THROTTLE_LIMIT,
+    FAIL_ON,
+    HostOutcome,
+    connection_for_host,
+    run_throttled,
+    tag_output,
+    task_failed,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineCommand,
     PipelineRequest,
     PipelineResult,

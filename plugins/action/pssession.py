@@ -18,7 +18,7 @@ from ansible_collections.psremoting.core.plugins.action.pssession_info import (
     ShellActionBase,
     _close,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._shells import delete_shell, plan
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import delete_shell, plan
 
 ARGUMENT_SPEC: dict[str, t.Any] = dict(
     SELECTION_SPEC,
@@ -41,7 +41,7 @@ class ActionModule(ShellActionBase):
         gone: list[dict[str, t.Any]] = []
         failed: list[dict[str, t.Any]] = []
         if not self._task.check_mode and to_remove:
-            from ansible_collections.psremoting.core.plugins.plugin_utils._errors import classify  # noqa: PLC0415
+            from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import classify  # noqa: PLC0415
 
             wsman = self._wsman(settings)
             try:

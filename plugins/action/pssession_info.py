@@ -3,7 +3,7 @@
 """pssession_info: list the PowerShell sessions (WSMan shells) on a host, like Get-PSSession -ComputerName.
 
 The work is a WS-Management Enumerate sent from the controller with the host's connection options
-(plugin_utils/_shells.py); no PowerShell runs on the host. ``pssession`` (state=absent) reuses
+(plugin_utils/psrp/_shells.py); no PowerShell runs on the host. ``pssession`` (state=absent) reuses
 this class for its selection and protection logic.
 """
 
@@ -16,7 +16,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._shells import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
     Protection,
     Selection,
     ShellInfo,
@@ -54,7 +54,7 @@ class _OptionReader:
         self._connection = connection
 
     def __call__(self, name: str) -> t.Any:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._options import OPTION_TABLE  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import OPTION_TABLE  # noqa: PLC0415
 
         try:
             return self._connection.get_option(name)
@@ -70,7 +70,7 @@ class ShellActionBase(ActionBase):
     _requires_connection = False  # we talk WS-Management ourselves; no module is executed
 
     def _settings(self) -> t.Any:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._options import (  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (  # noqa: PLC0415
             OptionError,
             read_settings,
         )
@@ -113,13 +113,13 @@ class ShellActionBase(ActionBase):
             ids.update(self._broker_shell_ids(settings))
         if ids:
             return Protection(shell_ids=frozenset(ids))
-        from ansible_collections.psremoting.core.plugins.plugin_utils._session import controller_pid  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import controller_pid  # noqa: PLC0415
 
         return Protection(user=settings.user, run_started=process_start_epoch(controller_pid()))
 
     def _broker_shell_ids(self, settings: t.Any) -> set[str]:
         try:
-            from ansible_collections.psremoting.core.plugins.plugin_utils._session import (  # noqa: PLC0415
+            from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
                 BrokerClient,
                 shard_for,
             )
@@ -135,7 +135,7 @@ class ShellActionBase(ActionBase):
         return own_shell_ids(sessions, settings.identity())
 
     def _list(self, settings: t.Any) -> list[ShellInfo]:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._errors import (  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (  # noqa: PLC0415
             ErrorInfo,
             classify,
             raise_ansible,

@@ -17,14 +17,14 @@ import ntpath
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
     WinRMActionBase,
     WinRMConfigError,
     command,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_session import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._session_config import (
     build_sddl,
     known_sid,
     plan_session,

@@ -6,25 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
     WinRMActionBase,
     WinRMConfigError,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_client import (
-    merge_trusted_hosts,
-    same_hosts,
-)
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_remote import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
     apply_settings,
     read_policies,
     read_settings,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_settings import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     CLIENT_SETTINGS,
     normalize,
     plan_settings,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._trusted_hosts import (
+    merge_trusted_hosts,
+    same_hosts,
 )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_endpoint import probe, probe_problems
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._endpoint import probe, probe_problems
 
 
 def looks_dropped(exc: BaseException) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
     WinRMActionBase,
@@ -20,7 +20,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action impo
     command,
     statements,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_firewall import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._firewall import (
     RuleSpec,
     RuleState,
     desired_rules,

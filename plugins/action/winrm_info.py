@@ -10,27 +10,27 @@ from typing import Any
 
 from ansible_collections.psremoting.core.plugins.action.winrm_firewall import read_rule
 from ansible_collections.psremoting.core.plugins.action.winrm_service import service_state
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
     WinRMActionBase,
     command,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_firewall import rule_name
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_listener import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._firewall import rule_name
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._listener import (
     certificate_from_ps,
     certificate_problems,
     listener_from_ps,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_remote import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
     read_certificates,
     read_listeners,
     read_policies,
     read_service,
     read_settings,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_session import session_from_ps
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_settings import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._session_config import session_from_ps
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     CLIENT_SETTINGS,
     SERVICE_SETTINGS,
     WSManSetting,

@@ -11,14 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
     WinRMActionBase,
     WinRMConfigError,
     command,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_listener import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._listener import (
     DEFAULT_PORTS,
     Certificate,
     Listener,
@@ -33,7 +33,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_listener im
     normalize_thumbprint,
     self_signed_names,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_remote import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
     new_listener,
     read_certificates,
     read_listeners,

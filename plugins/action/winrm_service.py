@@ -8,21 +8,21 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
     WinRMActionBase,
     WinRMConfigError,
     command,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_remote import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
     apply_settings,
     read_policies,
     read_service,
     read_settings,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_safety import service_change_problems
-from ansible_collections.psremoting.core.plugins.plugin_utils._winrm_settings import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._safety import service_change_problems
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     CBT_LEVELS,
     SERVICE_SETTINGS,
     plan_settings,

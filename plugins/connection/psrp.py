@@ -287,13 +287,13 @@ from ansible.plugins.shell.powershell import _common_args
 from ansible.release import __version__ as _ansible_version
 from ansible.utils.display import Display
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._errors import raise_ansible
-from ansible_collections.psremoting.core.plugins.plugin_utils._options import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     ConnectionSettings,
     OptionError,
     read_settings,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineRequest,
     PipelineRequestError,
     PipelineResult,
@@ -357,7 +357,7 @@ class _BrokerBackend:
     """Runs everything in the session broker (persistent sessions)."""
 
     def __init__(self, settings: ConnectionSettings, become: t.Any) -> None:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._session import (  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
             BrokerClient,
             shard_for,
         )
@@ -426,7 +426,7 @@ class _LocalBackend:
     """In-process session, opened per connection object (session_persist=false)."""
 
     def __init__(self, settings: ConnectionSettings) -> None:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession  # noqa: PLC0415
 
         self._session = PSRPSession(
             dict(settings.wsman_kwargs),
@@ -437,7 +437,7 @@ class _LocalBackend:
         )
 
     def _guard(self, fn: t.Callable[[], t.Any]) -> t.Any:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._client import (  # noqa: PLC0415 - deferred on purpose
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415 - deferred on purpose
             SessionError,
             TransferError,
         )
@@ -459,7 +459,7 @@ class _LocalBackend:
         *,
         joined_stderr: bool = False,
     ) -> ExecResult:
-        from ansible_collections.psremoting.core.plugins.plugin_utils._broker import decode_input  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import decode_input  # noqa: PLC0415
 
         data = decode_input(input_spec)
         return t.cast(
@@ -641,7 +641,9 @@ class Connection(ConnectionBase):
 
     def _make_backend(self, settings: ConnectionSettings) -> _Backend:
         if settings.session.persist:
-            from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerUnavailable  # noqa: PLC0415
+            from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
+                BrokerUnavailable,
+            )
 
             try:
                 return _BrokerBackend(settings, self._become_key())
@@ -672,7 +674,9 @@ class Connection(ConnectionBase):
         except AnsibleError:
             raise
         except Exception as exc:
-            from ansible_collections.psremoting.core.plugins.plugin_utils._session import BrokerUnavailable  # noqa: PLC0415
+            from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
+                BrokerUnavailable,
+            )
 
             host = self._settings.host if self._settings else "?"
             if isinstance(exc, BrokerUnavailable):

@@ -9,7 +9,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.psremoting.core.plugins.plugin_utils import _format
+from ansible_collections.psremoting.core.plugins.plugin_utils.output import _format
 
 
 def _properties(properties: Any) -> Sequence[str] | None:

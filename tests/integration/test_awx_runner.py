@@ -182,7 +182,7 @@ def test_invoke_command_job_runs_under_ansible_runner(winhost: Any, tmp_path: Pa
     assert set(results) == set(HOSTS)
     for host, res in results.items():
         assert [o["PSComputerName"] for o in res["output"]] == [host]
-        # Enums convert to {Type, String, Value} (plugin_utils/_clixml.py).
+        # Enums convert to {Type, String, Value} (plugin_utils/output/_clixml.py).
         assert [(o["Name"], o["Status"]["String"]) for o in res["output"]] == [("W32Time", "Running")]
     # The credential's password came in as an extra var; it must not show in job output or events.
     password = winhost.hostvars(HOSTS[0])["ansible_password"]

@@ -19,9 +19,12 @@ import yaml
 from pypsrp.powershell import RunspacePool
 
 from ansible_collections.psremoting.core.plugins.action.invoke_command import run_on_host
-from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession
-from ansible_collections.psremoting.core.plugins.plugin_utils._invoke import InvokeSpec
-from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import ps_credential, secure_string
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import InvokeSpec
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    ps_credential,
+    secure_string,
+)
 
 pytestmark = pytest.mark.winhost(hosts="dc01,sql02,web01", preset="configured")
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from winhost_session import winhost_session
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession, SessionError
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="px01")]
 

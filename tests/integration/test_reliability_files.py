@@ -3,7 +3,7 @@
 winhost answers this collection's put/fetch scripts (``_transfer_scripts.py``). The controller
 side of the same scenarios (hash mismatch when a file changes during a fetch, dropped
 connections mid-fetch, odd local paths) is covered in
-tests/unit/plugins/plugin_utils/test_client_transfer.py, where the timing can be controlled.
+tests/unit/plugins/plugin_utils/psrp/test_client_transfer.py, where the timing can be controlled.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from playbook_runner import run_tasks
 from winhost_session import winhost_session
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._client import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
     PSRPSession,
     SessionError,
     input_chunk_size,

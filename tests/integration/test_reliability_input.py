@@ -17,8 +17,8 @@ import pytest
 from playbook_runner import run_tasks
 from winhost_session import winhost_session
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
-from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import PipelineRequestError
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession, SessionError
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import PipelineRequestError
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="in01")]
 

@@ -23,8 +23,8 @@ import pytest
 import yaml
 from winhost_session import winhost_settings
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._broker import Broker
-from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession, SessionError
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import Broker
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession, SessionError
 
 pytestmark = [pytest.mark.integration]
 

@@ -94,7 +94,9 @@ def test_embedded_powershell_scripts_parse() -> None:
         import check_ps1
     finally:
         sys.path.pop(0)
-    from ansible_collections.psremoting.core.plugins.plugin_utils import _transfer_scripts
+    from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import (
+        _scripts as _transfer_scripts,
+    )
 
     ps_parser = check_ps1.parser()
     scripts = {n: v for n, v in vars(_transfer_scripts).items() if n.endswith("_SCRIPT")}

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils._client import PSRPSession
-from ansible_collections.psremoting.core.plugins.plugin_utils._options import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     OPTION_TABLE,
     ConnectionSettings,
     read_settings,

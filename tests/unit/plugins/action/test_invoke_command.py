@@ -11,13 +11,16 @@ import pytest
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.psremoting.core.plugins.action import invoke_command as action_mod
-from ansible_collections.psremoting.core.plugins.plugin_utils._invoke import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
     POSTLUDE,
     PRELUDE,
     STATE_TYPE_NAME,
     VERBATIM_ARGUMENT,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils._pipeline import empty_result, validate_request
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    empty_result,
+    validate_request,
+)
 
 Responder = Callable[[dict[str, Any]], dict[str, Any]]
 

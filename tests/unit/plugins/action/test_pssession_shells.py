@@ -1,4 +1,4 @@
-"""Shell listing/selection/protection logic of pssession (plugins/plugin_utils/_shells.py).
+"""Shell listing/selection/protection logic of pssession (plugins/plugin_utils/psrp/_shells.py).
 
 Field names and xs:duration forms follow MS-WSMV 2.2.4.37 (Shell) as Windows writes them
 (``P0DT0H5M3S`` for ShellRunTime/ShellInactivity, ``PT7200.000S`` for IdleTimeOut).
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.psremoting.core.plugins.plugin_utils import _shells as s
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _shells as s
 
 RSP = s.NS["rsp"]
 

@@ -82,7 +82,7 @@ def test_file_command_uses_the_builtin_wrapper() -> None:
     ],
 )
 def test_input_encoding_for_the_broker(data: Any, spec: Any) -> None:
-    from ansible_collections.psremoting.core.plugins.plugin_utils._broker import decode_input
+    from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import decode_input
 
     assert plugin._input_spec(data) == spec
     if spec is not None:

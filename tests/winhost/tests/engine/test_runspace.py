@@ -188,7 +188,7 @@ def test_environment_is_per_session(machine: Machine) -> None:
 
 
 def test_session_state_script_restores_environment_and_location(engine: Engine) -> None:
-    """The shape of psremoting.core's SESSION_STATE_SCRIPT (plugins/plugin_utils/_transfer_scripts.py)."""
+    """The shape of psremoting.core's SESSION_STATE_SCRIPT (plugins/plugin_utils/transfer/_scripts.py)."""
     script = (
         "$base = $global:Baseline\n"
         "if ($null -eq $base) {\n"

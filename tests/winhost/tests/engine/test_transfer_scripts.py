@@ -1,4 +1,4 @@
-"""psremoting.core's put_file / fetch_file scripts (plugins/plugin_utils/_transfer_scripts.py) run
+"""psremoting.core's put_file / fetch_file scripts (plugins/plugin_utils/transfer/_scripts.py) run
 unchanged in the evaluator: FileStream, SHA256 TransformBlock, [BitConverter], [byte[]]::new,
 [Array]::Copy, ValueFromPipeline parameters in a process block, `, $chunk` output, and put_file
 v2's compressed chunks (a hashtable ``@{ Deflate = byte[] }`` inflated with Add-Type,

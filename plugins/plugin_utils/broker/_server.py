@@ -1,0 +1,439 @@
+# for internal use by psremoting.core only; not a public API
+"""Session broker: a process that holds PSRP RunspacePools for one ansible-playbook run.
+
+Started on demand by the first worker that needs it (``broker._client.ensure_broker``) as
+``python -c 'from ...plugins.plugin_utils.broker import _server; _server.main()'`` in a new session, so a
+Ctrl-C on ansible-playbook does not kill it before it cleans up. It listens on a Unix socket in
+the session directory (0700; socket 0600) and serves each worker connection in its own thread.
+
+Life cycle:
+- sessions are keyed by an HMAC (random in-memory salt) of every connection setting including
+  the credentials (``_options.session_key``); different credentials never share a session;
+- after each reply the finished pipeline is closed (WSMan Signal terminate) in the handler thread,
+  i.e. after the worker already has its result;
+- a reaper thread closes sessions idle longer than their ``session_idle_timeout`` and watches
+  the controller process: when it is gone (normal end, Ctrl-C, SIGTERM, kill -9) the broker
+  deletes every shell (RunspacePool.close -> WSMan Delete) and exits;
+- SIGTERM/SIGINT/SIGHUP to the broker itself do the same cleanup.
+Nothing secret is written to disk; the log file holds life-cycle events only.
+
+Wire format: 4-byte big-endian length + UTF-8 JSON object, one request and one reply per
+connection. See ``_session.py`` for the client and ``docs/connection.md`` for the protocol table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+from typing import Any
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
+    ERROR,
+    FILE_NOT_FOUND,
+    ErrorInfo,
+    classify,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import session_key
+
+PROTOCOL_VERSION = 1
+MAX_FRAME = 512 * 1024 * 1024
+_HEADER = struct.Struct(">I")
+
+log = logging.getLogger("psremoting.broker")
+
+
+# -- framing (shared with _session) ------------------------------------------------------------
+def send_frame(sock: socket.socket, obj: dict[str, Any]) -> None:
+    data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = sock.recv(min(size - len(buf), 1024 * 1024))
+        if not chunk:
+            raise ConnectionError("peer closed the connection")
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_frame(sock: socket.socket) -> dict[str, Any]:
+    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes is too large")
+    obj = json.loads(_recv_exact(sock, size).decode("utf-8"))
+    if not isinstance(obj, dict):
+        raise ValueError("frame is not a JSON object")
+    return obj
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def decode_input(spec: Any) -> Any:
+    """Pipeline input from the worker.
+
+    None, {"lines": [str]}, {"text": str}, {"b64": str} or {"b64lines": [str]}.
+    """
+    if not spec:
+        return None
+    if "lines" in spec:
+        return list(spec["lines"])
+    if "text" in spec:
+        return spec["text"]
+    if "b64" in spec:
+        return unb64(spec["b64"])
+    if "b64lines" in spec:
+        return [unb64(x) for x in spec["b64lines"]]
+    raise ValueError("unknown input encoding")
+
+
+# -- peer check -----------------------------------------------------------------------------------
+_UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;} (socket(7), unix(7))
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED), None if unknown."""
+    try:
+        data = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    except (OSError, AttributeError):
+        return None
+    _pid, uid, _gid = _UCRED.unpack(data)
+    return uid
+
+
+def peer_allowed(sock: socket.socket, uid: int | None = None) -> bool:
+    """Only the user who started the broker may use it (root included: no exception)."""
+    return peer_uid(sock) == (os.getuid() if uid is None else uid)
+
+
+# -- controller watch ----------------------------------------------------------------------------
+def process_start_time(pid: int) -> str | None:
+    """Start time of ``pid`` from /proc (guards against pid reuse); None if unknown/dead."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+            data = fh.read()
+        return data.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, start_time: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if start_time is not None:
+        now = process_start_time(pid)
+        if now is not None and now != start_time:
+            return False
+    return True
+
+
+# -- the broker ----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Entry:
+    session: Any  # _client.PSRPSession
+    identity: dict[str, Any]
+    idle_timeout: int
+    created: float = dataclasses.field(default_factory=time.monotonic)
+    requests: int = 0
+
+
+class Broker:
+    def __init__(self, sock_path: str, controller_pid: int, controller_start: str | None) -> None:
+        self.sock_path = sock_path
+        self.controller_pid = controller_pid
+        self.controller_start = controller_start
+        self._salt = os.urandom(32)
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Entry] = {}
+        self._stopping = threading.Event()
+        self._server: socketserver.ThreadingUnixStreamServer | None = None
+        self.started = time.time()
+
+    # session table
+    def _entry(self, conn: dict[str, Any]) -> tuple[str, Entry]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
+            PSRPSession,  # pypsrp is imported in the broker only
+        )
+
+        wsman = conn["wsman"]
+        no_profile = bool(conn.get("no_profile"))
+        key = session_key(
+            self._salt,
+            wsman,
+            conn["configuration_name"],
+            conn.get("become"),
+            int(conn["idle_timeout"]),
+            no_profile=no_profile,
+        )
+        with self._lock:
+            entry = self._sessions.get(key)
+            if entry is None:
+                session = PSRPSession(
+                    wsman,
+                    conn["configuration_name"],
+                    conn.get("shell_idle_timeout"),
+                    str(conn.get("host") or wsman.get("server")),
+                    no_profile=no_profile,
+                )
+                identity = {k: conn.get("identity", {}).get(k) for k in ("host", "port", "user", "auth")}
+                identity["configuration_name"] = conn["configuration_name"]
+                identity["become"] = conn.get("become")
+                entry = Entry(session, identity, int(conn["idle_timeout"]))
+                self._sessions[key] = entry
+            entry.requests += 1
+            return key, entry
+
+    def handle(self, request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """Return (reply, after) where ``after`` is run once the reply is sent."""
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True, "pid": os.getpid(), "version": PROTOCOL_VERSION}, None
+        if op == "stats":
+            return {"ok": True, "result": self.stats()}, None
+        if op == "shutdown":
+            threading.Thread(target=self.shutdown, daemon=True).start()
+            return {"ok": True}, None
+        conn = request.get("conn")
+        if not isinstance(conn, dict):
+            return {"ok": False, "error": {"kind": ERROR, "message": "broker: request without conn"}}, None
+        host = str(conn.get("host") or "")
+        key, entry = self._entry(conn)
+        session = entry.session
+        reply, after = self._dispatch(op, request, key, session, host)
+        notices = session.take_notices() if hasattr(session, "take_notices") else []
+        if notices:
+            reply["notices"] = notices  # shown at -v by the worker
+        return reply, after
+
+    def _dispatch(
+        self, op: Any, request: dict[str, Any], key: str, session: Any, host: str
+    ) -> tuple[dict[str, Any], Any]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
+            SessionError,
+            TransferError,
+        )
+
+        args = request.get("args") or {}
+        try:
+            if op == "reset":
+                session.close()
+                with self._lock:
+                    self._sessions.pop(key, None)
+                return {"ok": True}, None
+            if op == "connect":
+                session.run(lambda pool: None)
+                return {"ok": True}, None
+            if op == "exec":
+                rc, out, err = session.exec_script(
+                    args["script"],
+                    decode_input(args.get("input")),
+                    args.get("arguments"),
+                    use_local_scope=bool(args.get("use_local_scope", True)),
+                    verbosity=int(args.get("verbosity", 0)),
+                    may_change_state=bool(args.get("may_change_state", False)),
+                    joined_stderr=bool(args.get("joined_stderr", False)),
+                )
+                return {"ok": True, "result": {"rc": rc, "stdout": b64(out), "stderr": b64(err)}}, (
+                    session.close_pending
+                )
+            if op == "put":
+                res = session.put_file(args["in_path"], args["out_path"])
+                return {"ok": True, "result": res}, session.close_pending
+            if op == "fetch":
+                res = session.fetch_file(args["in_path"], args["out_path"])
+                return {"ok": True, "result": res}, session.close_pending
+            if op == "pipeline":
+                res = session.invoke_pipeline(args["request"])
+                return {"ok": True, "result": res}, session.close_pending
+            return {"ok": False, "error": {"kind": ERROR, "message": f"broker: unknown op {op!r}"}}, None
+        except SessionError as exc:
+            return {"ok": False, "error": exc.info.to_dict()}, None
+        except TransferError as exc:
+            return {"ok": False, "error": {"kind": ERROR, "message": str(exc)}}, session.close_pending
+        except FileNotFoundError as exc:
+            return {"ok": False, "error": {"kind": FILE_NOT_FOUND, "message": str(exc)}}, None
+        except Exception as exc:
+            info: ErrorInfo = classify(exc, host)
+            log.debug("request %s failed: %s", op, info.message)
+            return {"ok": False, "error": info.to_dict()}, None
+
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._lock:
+            entries = list(self._sessions.values())
+        return {
+            "pid": os.getpid(),
+            "controller_pid": self.controller_pid,
+            "sessions": [
+                {
+                    **e.identity,
+                    "open": e.session.is_open(),
+                    "opened": e.session.opened,
+                    "requests": e.requests,
+                    "idle_seconds": round(now - e.session.last_used, 3),
+                }
+                for e in entries
+            ],
+        }
+
+    # maintenance
+    def reap_once(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            idle = [
+                (k, e)
+                for k, e in self._sessions.items()
+                if e.session.is_open() and now - e.session.last_used > e.idle_timeout
+            ]
+        for key, entry in idle:
+            # skip a session that is busy right now; the next pass gets it
+            if entry.session.lock.acquire(blocking=False):
+                try:
+                    if time.monotonic() - entry.session.last_used > entry.idle_timeout:
+                        log.info("closing idle session %s", entry.identity.get("host"))
+                        entry.session.close()
+                        with self._lock:
+                            if self._sessions.get(key) is entry:
+                                del self._sessions[key]
+                finally:
+                    entry.session.lock.release()
+
+    def reaper(self) -> None:
+        while not self._stopping.wait(0.5):
+            if not pid_alive(self.controller_pid, self.controller_start):
+                log.info("controller %s is gone; cleaning up", self.controller_pid)
+                self.shutdown()
+                return
+            try:
+                self.reap_once()
+            except Exception:
+                log.exception("reaper pass failed")
+
+    def close_all(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            entries = list(self._sessions.values())
+            self._sessions.clear()
+        threads = [threading.Thread(target=e.session.close, daemon=True) for e in entries]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            os.unlink(self.sock_path)
+        self.close_all()
+        if self._server is not None:
+            threading.Thread(target=self._server.shutdown, daemon=True).start()
+
+    def serve(self) -> None:
+        broker = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                sock: socket.socket = self.request
+                if not peer_allowed(sock):
+                    # Defence in depth behind the 0700 directory and 0600 socket: another local
+                    # user (or a process whose uid cannot be read) gets nothing, not even a reply.
+                    log.warning("refused a connection from uid %s", peer_uid(sock))
+                    return
+                try:
+                    request = recv_frame(sock)
+                except (OSError, ValueError, ConnectionError):
+                    return
+                if broker._stopping.is_set():
+                    reply: dict[str, Any] = {
+                        "ok": False,
+                        "error": {"kind": "retry", "message": "broker is shutting down"},
+                    }
+                    after = None
+                else:
+                    reply, after = broker.handle(request)
+                with contextlib.suppress(OSError):
+                    send_frame(sock, reply)
+                    sock.shutdown(socket.SHUT_WR)
+                if after is not None:
+                    try:
+                        after()  # Signal terminate of the finished pipeline, off the critical path
+                    except Exception:
+                        log.debug("post-reply cleanup failed", exc_info=True)
+
+        class Server(socketserver.ThreadingUnixStreamServer):
+            daemon_threads = True
+            request_queue_size = 256
+
+        old_umask = os.umask(0o077)
+        try:
+            self._server = Server(self.sock_path, Handler)
+        finally:
+            os.umask(old_umask)
+        os.chmod(self.sock_path, 0o600)
+        threading.Thread(target=self.reaper, name="reaper", daemon=True).start()
+        log.info("broker %s serving %s for controller %s", os.getpid(), self.sock_path, self.controller_pid)
+        try:
+            self._server.serve_forever(poll_interval=0.5)
+        finally:
+            self._stopping.set()
+            self.close_all()
+            with contextlib.suppress(OSError):
+                os.unlink(self.sock_path)
+            log.info("broker %s exited", os.getpid())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="psremoting-broker")
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--controller-pid", type=int, required=True)
+    parser.add_argument("--log", default="")
+    ns = parser.parse_args(argv)
+
+    os.umask(0o077)
+    if ns.log:
+        logging.basicConfig(
+            filename=ns.log, level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
+        )
+    broker = Broker(ns.socket, ns.controller_pid, process_start_time(ns.controller_pid))
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %s", signum)
+        threading.Thread(target=broker.shutdown, daemon=True).start()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    try:
+        broker.serve()
+    except OSError as exc:  # another broker won the race for the socket
+        log.info("broker could not serve %s: %s", ns.socket, exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,858 @@
+# for internal use by psremoting.core only; not a public API
+"""pypsrp wrapper: one ``PSRPSession`` = one WSMan connection + one RunspacePool (one shell).
+
+Used by the session broker (persistent sessions) and in-process by the connection plugin when
+``ansible_psrp_session_persist`` is false. It has no Ansible import: results are plain tuples /
+dicts and errors are ``SessionError`` carrying an ``ErrorInfo`` from ``_errors.classify``.
+
+Script execution mirrors ansible.builtin.psrp's ``_exec_psrp_script`` and
+``_parse_pipeline_result`` (ansible-core 2.16-2.21): the same rc/stdout/stderr rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import types
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml import (
+    error_record_to_dict,
+    to_jsonable,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import ERROR, ErrorInfo, classify
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    PipelineRequest,
+    PipelineResult,
+    empty_result,
+    runspace_guid,
+    to_pypsrp_value,
+    validate_request,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
+    GenericComplexObject,
+    PowerShell,
+    PSHost,
+    PSHostUserInterface,
+    PSInvocationState,
+    RunspacePool,
+    RunspacePoolState,
+    Serializer,
+    WinRMTransportError,
+    WSMan,
+    require,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks import (
+    CorruptChunk,
+    PutChunker,
+    inflate_chunk,
+    put_input,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
+    FETCH_FILE_SCRIPT,
+    PUT_FILE_SCRIPT,
+    SESSION_STATE_SCRIPT,
+)
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+for _name, _level in (
+    ("pypsrp", logging.WARNING),
+    ("requests_credssp", logging.INFO),
+    ("urllib3", logging.INFO),
+):
+    logging.getLogger(_name).setLevel(_level)
+
+# HTTP statuses that mean "not processed, try again later" (RFC 9110 15.6.4, RFC 6585 4, RFC 8470
+# 5.2). pypsrp's urllib3 Retry lists them but never applies them: urllib3 does not retry POST.
+RETRY_STATUSES = frozenset({425, 429, 503})
+# Longest single backoff sleep, whatever reconnection_backoff * 2**n says.
+MAX_BACKOFF = 30.0
+# Bytes of WSMan responses one pipeline may return before it is stopped (controller memory bound).
+MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+# Smallest cap on one HTTP response body (see _TransportGuard._cap_response).
+MIN_RESPONSE_LIMIT = 16 * 1024 * 1024
+
+
+def _install_string_fallback() -> None:
+    """Lone UTF-16 surrogates in server strings become U+FFFD instead of failing the task.
+
+    PowerShell strings are UTF-16 and may hold an unpaired surrogate (``[char]0xD800``); the
+    server escapes it as ``_xD800_`` (MS-PSRP 2.2.5.3.2) and pypsrp 0.9's decoder raises
+    UnicodeDecodeError, which would turn one odd character into an unreachable host.
+    """
+    original = getattr(Serializer, "_deserialize_string", None)
+    if original is None or getattr(original, "_psremoting_fallback", False):  # no pypsrp, or done
+        return
+
+    def deserialize_string(self: Serializer, value: str | None) -> str:
+        try:
+            return str(original(self, value))
+        except UnicodeDecodeError:
+            raw = str(value or "").encode("utf-16-be", "surrogatepass")
+            raw = re.sub(
+                b"\\x00_\\x00x((?:\\x00[0-9A-Fa-f]){4})\\x00_",
+                lambda m: bytes.fromhex(m.group(1).decode("utf-16-be")),
+                raw,
+            )
+            return raw.decode("utf-16-be", "replace")
+
+    deserialize_string._psremoting_fallback = True  # type: ignore[attr-defined]
+    Serializer._deserialize_string = deserialize_string  # type: ignore[method-assign]
+
+
+_install_string_fallback()
+
+
+class _DeferredXml:
+    """The XML text of one CLIXML element, rendered only if somebody asks for it (``str()``).
+
+    pypsrp 0.9's ``Serializer.deserialize`` renders every element it visits back to text
+    (``ET.tostring``), at every level of nesting, only to keep it in ``ComplexObject._xml`` or to
+    return it for a type it does not know. Almost none of that text is ever read. Rendering a
+    nested object again at each level costs about a tenth of the client CPU of opening a session
+    and running one command (44 -> 40 ms measured), and half of it on large nested outputs
+    (300 objects: 0.54 -> 0.28 s), because it grows faster than the output.
+    """
+
+    __slots__ = ("element", "text")
+
+    def __init__(self, element: Any) -> None:
+        self.element: Any = element
+        self.text: str | None = None
+
+    def __str__(self) -> str:
+        if self.text is None:
+            self.text = ET.tostring(self.element, encoding="utf-8", method="xml").decode("utf-8")
+            self.element = None
+        return self.text
+
+
+def _install_deferred_element_text() -> None:
+    """Make pypsrp's deserializer render element text lazily (see :class:`_DeferredXml`).
+
+    ``Serializer.deserialize`` is wrapped so that, at every level of the recursion, a deferred
+    text it would return (a type it does not know) becomes a real ``str`` and a deferred text
+    passed in (pypsrp re-deserializes ``ComplexObject._xml`` in one path) is rendered first:
+    callers only ever see strings. ``ComplexObject._xml`` may hold a ``_DeferredXml``.
+    """
+    original = getattr(Serializer, "deserialize", None)
+    module = sys.modules.get(getattr(Serializer, "__module__", "") or "")
+    if original is None or module is None or getattr(original, "_psremoting_deferred", False):
+        return  # no pypsrp, or done
+    if getattr(module, "ET", None) is not ET or not callable(getattr(module, "to_string", None)):
+        return  # not the pypsrp this was written for: leave it as it is
+    to_string = module.to_string
+    element_tree = types.SimpleNamespace(**vars(ET))
+    element_tree.tostring = lambda element, *args, **kwargs: _DeferredXml(element)
+
+    def deferred_to_string(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return value if isinstance(value, _DeferredXml) else to_string(value, *args, **kwargs)
+
+    def deserialize(self: Any, element: Any, metadata: Any = None, clear: bool = True) -> Any:
+        if isinstance(element, _DeferredXml):
+            element = str(element)
+        value = original(self, element, metadata, clear)
+        return str(value) if isinstance(value, _DeferredXml) else value
+
+    deserialize._psremoting_deferred = True  # type: ignore[attr-defined]
+    module.ET = element_tree  # type: ignore[attr-defined]
+    module.to_string = deferred_to_string  # type: ignore[attr-defined]
+    Serializer.deserialize = deserialize  # type: ignore[method-assign]
+
+
+_install_deferred_element_text()
+
+
+class _TransportGuard:
+    """Wraps a pypsrp transport's ``send``: retries 503/429/425 with exponential backoff
+    (``reconnection_retries`` times, ``reconnection_backoff`` * 2**n seconds) and counts the
+    response bytes so a pipeline's output can be capped.
+
+    A retried request is re-wrapped by pypsrp (new message-encryption sequence number), and the
+    statuses retried mean the server did not process it, so nothing runs twice.
+    """
+
+    def __init__(self, transport: Any, retries: int, backoff: float, host_label: str) -> None:
+        self._send = transport.send
+        self._transport = transport
+        # A legitimate response is at most one envelope (plus encryption framing); anything far
+        # larger is refused before it is read into memory.
+        self.max_response = max(
+            MIN_RESPONSE_LIMIT, 2 * int(getattr(transport, "max_envelope_size", 0) or 0) + 65536
+        )
+        self.retries = max(0, retries)
+        self.backoff = max(0.0, backoff)
+        self.host_label = host_label
+        self.received = 0
+        self.retried = 0
+        transport.send = self.send
+
+    def send(self, message: bytes, **kwargs: Any) -> bytes:
+        if self._transport.session is None:
+            session = self._transport._build_session()
+            session.hooks["response"].insert(0, self._cap_response)
+            # pypsrp has just resolved the environment's proxy settings for this one endpoint
+            # (requests' merge_environment_settings, honouring NO_PROXY and ignore_proxy) into
+            # session.proxies. With trust_env left on, requests would scan os.environ again on
+            # every request (resolve_proxies in Session.send) only to reach the same answer.
+            session.trust_env = False
+            self._transport.session = session
+        attempt = 0
+        while True:
+            try:
+                response = self._send(message, **kwargs)
+            except WinRMTransportError as exc:
+                if exc.code not in RETRY_STATUSES or attempt >= self.retries:
+                    raise
+                delay = min(MAX_BACKOFF, self.backoff * (2**attempt))
+                attempt += 1
+                self.retried += 1
+                log.info(
+                    "%s answered HTTP %s; retry %d/%d in %.1fs",
+                    self.host_label, exc.code, attempt, self.retries, delay,
+                )  # fmt: skip
+                time.sleep(delay)
+                continue
+            self.received += len(response or b"")
+            return response
+
+    def _cap_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """requests response hook (runs before the body is read): refuse oversized bodies."""
+        limit = self.max_response
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            response.close()
+            raise ResponseTooLarge(f"the server sent a response of {length} bytes (limit {limit})")
+        data = response.raw.read(limit + 1, decode_content=True) if response.raw is not None else b""
+        if len(data) > limit:
+            response.close()
+            raise ResponseTooLarge(f"the server sent a response larger than {limit} bytes")
+        response._content = data
+        response._content_consumed = True
+        return response
+
+
+class ResponseTooLarge(Exception):
+    """An HTTP response body is far larger than any WSMan envelope may be."""
+
+
+class OutputLimitExceeded(Exception):
+    """A pipeline returned more than ``max_output_bytes``; it was stopped."""
+
+
+# Bytes of CLIXML/PSRP message overhead around one pipeline-input byte[] object (<BA> element,
+# PipelineInput message header, fragment header), with margin.
+_INPUT_OVERHEAD = 256
+
+
+class SessionError(Exception):
+    """A failure with an ``ErrorInfo`` (kind + user message) attached."""
+
+    def __init__(self, info: ErrorInfo, *, not_started: bool = False) -> None:
+        super().__init__(info.message)
+        self.info = info
+        self.not_started = not_started  # the Command was never accepted by the server
+
+
+class TransferError(Exception):
+    """put/fetch failed on the remote side (task failure, not unreachable)."""
+
+
+class _AnswerUI(PSHostUserInterface):
+    """Host UI capturing Write-Host output and answering Read-Host from a queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list[str] = []
+
+    def ReadLine(self, runspace: Any, pipeline: Any) -> str:
+        if not self.answers:
+            raise NotImplementedError("no host_input left for Read-Host")
+        return self.answers.pop(0)
+
+
+def input_chunk_size(max_payload_size: int) -> int:
+    """Raw bytes per put_file input object so that one object fills one WSMan Send."""
+    return max(1024, (max_payload_size - _INPUT_OVERHEAD) * 3 // 4)
+
+
+def output_chunk_size(max_payload_size: int) -> int:
+    """Raw bytes per fetch_file output object so that one object fills about one Receive."""
+    size = max(1024, (max_payload_size - _INPUT_OVERHEAD) * 3 // 4)
+    return size - (size % 1024)
+
+
+class PSRPSession:
+    """A RunspacePool with the bookkeeping the broker needs (thread-safe via ``lock``)."""
+
+    def __init__(
+        self,
+        wsman_kwargs: dict[str, Any],
+        configuration_name: str,
+        shell_idle_timeout: int | None,
+        host_label: str,
+        *,
+        max_output_bytes: int = MAX_OUTPUT_BYTES,
+        no_profile: bool = False,
+    ) -> None:
+        self._wsman_kwargs = dict(wsman_kwargs)
+        self.no_profile = no_profile
+        self.max_output_bytes = max_output_bytes
+        self.guard: _TransportGuard | None = None
+        # Why the last pool was replaced (shown to the user at -v); consumed by take_notices().
+        self.notices: list[str] = []
+        self.configuration_name = configuration_name
+        self.shell_idle_timeout = shell_idle_timeout
+        self.host_label = host_label
+        self.port = int(wsman_kwargs.get("port") or 0)
+        self.lock = threading.RLock()
+        self.pool: RunspacePool | None = None
+        self.host: PSHost | None = None
+        self.ui: _AnswerUI | None = None
+        self.pending: list[PowerShell] = []  # finished pipelines waiting for Signal terminate
+        self.last_used = time.monotonic()
+        self.opened = 0  # how many times a pool was opened (1 + reconnects)
+        self.broken = False
+        self.baseline_taken = False  # SESSION_STATE_SCRIPT ran once in this pool
+        self.needs_reset = False  # a task may have changed env vars / location
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        with self.lock:
+            if self.pool is not None and self.pool.state == RunspacePoolState.OPENED and not self.broken:
+                return
+            self._discard()
+            retries = int(self._wsman_kwargs.get("reconnection_retries") or 0)
+            backoff = float(self._wsman_kwargs.get("reconnection_backoff") or 0)
+            attempt = 0
+            while True:
+                try:
+                    pool = self._open_pool()
+                    break
+                except Exception as exc:
+                    info = classify(exc, self.host_label, self.port, stage="open")
+                    # Opening a shell runs no user work, so a server error (HTTP 500 without
+                    # a WSMan fault) is retried like a 503, within reconnection_retries.
+                    if not _is_http_status(exc, 500) or attempt >= retries:
+                        raise SessionError(info) from None
+                    delay = min(MAX_BACKOFF, backoff * (2**attempt))
+                    attempt += 1
+                    log.info("opening a shell on %s failed (%s); retry %d/%d", self.host_label,
+                             info.message, attempt, retries)  # fmt: skip
+                    time.sleep(delay)
+            self.pool = pool
+            self.broken = False
+            self.baseline_taken = False
+            self.needs_reset = False
+            self.opened += 1
+            self.last_used = time.monotonic()
+
+    def _open_pool(self) -> RunspacePool:
+        require()
+        wsman = WSMan(**self._wsman_kwargs)
+        self.guard = _TransportGuard(
+            wsman.transport,
+            int(self._wsman_kwargs.get("reconnection_retries") or 0),
+            float(self._wsman_kwargs.get("reconnection_backoff") or 0),
+            self.host_label,
+        )
+        self.ui = _AnswerUI()
+        self.host = PSHost(None, None, False, "Ansible PSRP Host", None, self.ui, None)  # type: ignore[arg-type]
+        pool = RunspacePool(
+            wsman,
+            host=self.host,
+            configuration_name=self.configuration_name,
+            idle_timeout=self.shell_idle_timeout,
+            **({"no_profile": True} if self.no_profile else {}),  # WINRS_NOPROFILE, as the builtin
+        )
+        try:
+            pool.open()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                wsman.transport.close()
+            raise
+        return pool
+
+    def take_notices(self) -> list[str]:
+        notices, self.notices = self.notices, []
+        return notices
+
+    def _discard(self) -> None:
+        """Forget a pool that failed; try to delete its shell in case the server still has it."""
+        pool, self.pool = self.pool, None
+        self.pending = []
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                if pool.state == RunspacePoolState.OPENED:
+                    pool.close()
+            with contextlib.suppress(Exception):
+                pool.connection.close()
+
+    def close(self) -> None:
+        """Delete the server shell (WSMan Delete) and drop the HTTP connection."""
+        with self.lock:
+            pool, self.pool = self.pool, None
+            self.pending = []
+            if pool is None:
+                return
+            try:
+                if pool.state == RunspacePoolState.OPENED and not self.broken:
+                    pool.close()
+            except Exception as exc:
+                log.debug("closing pool for %s failed: %s", self.host_label, type(exc).__name__)
+            finally:
+                with contextlib.suppress(Exception):
+                    pool.connection.close()
+
+    def _run_state_script(self, pool: RunspacePool) -> None:
+        """Take the baseline (first run) or restore it; best effort, never fails a task."""
+        ps = PowerShell(pool)
+        ps.add_script(SESSION_STATE_SCRIPT, use_local_scope=True)
+        try:
+            ps.invoke()
+        except Exception as exc:
+            log.debug("session state script failed on %s: %s", self.host_label, type(exc).__name__)
+        self.pending.append(ps)
+
+    def close_pending(self) -> None:
+        """After a reply: restore session state if a task may have changed it, then Signal
+        terminate for finished pipelines (frees the server's operation quota)."""
+        with self.lock:
+            if self.needs_reset and self.baseline_taken and self.pool is not None and not self.broken:
+                self.needs_reset = False
+                self._run_state_script(self.pool)
+            pipelines, self.pending = self.pending, []
+            for ps in pipelines:
+                try:
+                    ps.close()
+                except Exception as exc:
+                    info = classify(exc, self.host_label, self.port)
+                    if info.retry_safe:
+                        self.broken = True  # the server dropped the shell: reopen on next use
+                    log.debug("closing pipeline failed: %s", info.message)
+                    break
+
+    def is_open(self) -> bool:
+        return self.pool is not None and not self.broken
+
+    # -- running work with one transparent reconnect -----------------------------------------
+    def run(self, fn: Callable[[RunspacePool], T], *, defer_close: bool = True) -> T:
+        """Run ``fn(pool)``; reopen the pool and retry once if the failure happened before the
+        server accepted the Command (so no task ever runs twice)."""
+        with self.lock:
+            self.last_used = time.monotonic()
+            if not defer_close:
+                self.close_pending()
+            for attempt in (0, 1):
+                if attempt == 0 and self.opened and (self.pool is None or self.broken):
+                    self.notices.append(
+                        f"psrp: the previous session to {self.host_label} failed; opening a new one"
+                    )
+                self.open()
+                if self.pool is None:
+                    raise RuntimeError("internal error: self.pool not set")
+                try:
+                    return fn(self.pool)
+                except SessionError as exc:
+                    if attempt == 0 and exc.not_started and exc.info.retry_safe:
+                        log.debug(
+                            "session for %s is stale (%s); reopening", self.host_label, exc.info.message
+                        )
+                        self.broken = True
+                        self.notices.append(
+                            f"psrp: the session to {self.host_label} was lost ({exc.info.message}); "
+                            "opened a new one and sent the task (it had not started)"
+                        )
+                        continue
+                    if exc.info.retry_safe:
+                        self.broken = True
+                    raise
+                finally:
+                    self.last_used = time.monotonic()
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start(self, ps: PowerShell, input_data: Any) -> None:
+        try:
+            ps.begin_invoke(input_data)
+        except Exception as exc:
+            not_started = ps.state == PSInvocationState.NOT_STARTED
+            raise SessionError(
+                classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
+            ) from None
+
+    def _wait(self, ps: PowerShell) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``."""
+        start = self.guard.received if self.guard is not None else 0
+        try:
+            while ps.state == PSInvocationState.RUNNING:
+                ps.poll_invoke()
+                if self.guard is not None and self.guard.received - start > self.max_output_bytes:
+                    self._stop(ps)
+                    raise OutputLimitExceeded()
+        except OutputLimitExceeded:
+            raise SessionError(
+                ErrorInfo(
+                    ERROR,
+                    f"psrp connection to {self.host_label}: the command returned more than "
+                    f"{self.max_output_bytes // (1024 * 1024) or self.max_output_bytes} "
+                    f"{'MiB' if self.max_output_bytes >= 1024 * 1024 else 'bytes'} of output and was "
+                    "stopped to protect the controller's memory; return less (Select-Object -First, "
+                    "Out-File on the host and fetch the file)",
+                )
+            ) from None
+        except Exception as exc:
+            info = classify(exc, self.host_label, self.port, stage="receive")
+            if info.retry_safe:
+                # The command was accepted: its outcome is unknown and it is not sent again.
+                info = ErrorInfo(
+                    info.kind,
+                    f"{info.message}; the command had started on the host, so it was not sent again "
+                    "(its outcome is unknown)",
+                    retry_safe=True,
+                )
+            raise SessionError(info) from None
+
+    def _stop(self, ps: PowerShell) -> None:
+        with contextlib.suppress(Exception):
+            ps.stop()
+        self.broken = True  # the pool may still be receiving: start fresh next time
+
+    def _finish(self, ps: PowerShell) -> None:
+        self.pending.append(ps)
+
+    def _reset_host(self) -> None:
+        if self.host is None or self.ui is None:
+            raise RuntimeError("internal error: self.host, self.ui not set")
+        self.host.rc = None
+        self.ui.stdout = []
+        self.ui.stderr = []
+        self.ui.answers = []
+
+    # -- operations ------------------------------------------------------------------------
+    def exec_script(
+        self,
+        script: str,
+        input_data: Any = None,
+        arguments: list[str] | None = None,
+        *,
+        use_local_scope: bool = True,
+        verbosity: int = 0,
+        may_change_state: bool = False,
+        joined_stderr: bool = False,
+    ) -> tuple[int, bytes, bytes]:
+        """Same semantics as ansible.builtin.psrp ``_exec_psrp_script``.
+
+        ``may_change_state``: the task may set environment variables or the location; take a
+        baseline first (once per pool) and restore it after the reply (``close_pending``).
+        ``joined_stderr``: stderr as ansible-core 2.16-2.18 build it (see parse_pipeline_result).
+        """
+
+        def work(pool: RunspacePool) -> tuple[int, bytes, bytes]:
+            if may_change_state and not self.baseline_taken:
+                self._run_state_script(pool)
+                self.baseline_taken = True
+            self._reset_host()
+            ps = PowerShell(pool)
+            ps.add_script(script, use_local_scope=use_local_scope)
+            for arg in arguments or ():
+                ps.add_argument(arg)
+            self._start(ps, input_data)
+            self._wait(ps)
+            result = parse_pipeline_result(ps, self.host, verbosity, joined_stderr=joined_stderr)
+            self._finish(ps)
+            self.needs_reset = self.needs_reset or may_change_state
+            return result
+
+        return self.run(work)
+
+    def put_file(self, in_path: str, out_path: str) -> dict[str, Any]:
+        if not os.path.exists(in_path):
+            raise FileNotFoundError(f'file or module does not exist: "{in_path}"')
+
+        def work(pool: RunspacePool) -> dict[str, Any]:
+            self._reset_host()
+            digest = hashlib.sha256()
+            chunker = PutChunker(input_chunk_size(pool.connection.max_payload_size))
+            ps = PowerShell(pool)
+            ps.add_script(PUT_FILE_SCRIPT, use_local_scope=True)
+            ps.add_parameter("Path", out_path)
+            with open(in_path, "rb") as src:
+                self._start(ps, put_input(src, chunker, digest))
+            self._wait(ps)
+            sent = chunker.stats.raw_bytes
+            rc, _out, stderr = parse_pipeline_result(ps, self.host, 0)
+            self._finish(ps)
+            if rc != 0 or not ps.output:
+                raise TransferError(stderr.decode("utf-8", "replace") or f"put_file to '{out_path}' failed")
+            reply = ps.output[-1]
+            remote = _prop(reply, "sha256")
+            if remote != digest.hexdigest():
+                raise TransferError(
+                    f"remote SHA256 {remote} does not match local SHA256 {digest.hexdigest()}"
+                )
+            return {
+                "sha256": remote,
+                "bytes": sent,
+                "compressed_chunks": chunker.stats.compressed_chunks,
+                "plain_chunks": chunker.stats.plain_chunks,
+                "payload_bytes": chunker.stats.sent_bytes,
+            }
+
+        return self.run(work)
+
+    def fetch_file(self, in_path: str, out_path: str) -> dict[str, Any]:
+        """Stream ``in_path`` to ``out_path``; write to a temp file, rename on hash match."""
+
+        def work(pool: RunspacePool) -> dict[str, Any]:
+            self._reset_host()
+            ps = PowerShell(pool)
+            ps.add_script(FETCH_FILE_SCRIPT, use_local_scope=True)
+            ps.add_parameter("Path", in_path)
+            buffer_size = output_chunk_size(pool.connection.max_payload_size)
+            ps.add_parameter("BufferSize", buffer_size)
+            ps.add_parameter("Compress", True)
+            self._start(ps, None)
+            out_dir = os.path.dirname(out_path) or "."
+            digest = hashlib.sha256()
+            received = 0
+            kind: str | None = None
+            remote_hash: str | None = None
+            fd, tmp = tempfile.mkstemp(prefix=".psrp-fetch-", suffix=".partial", dir=out_dir)
+            try:
+                with os.fdopen(fd, "wb") as dst:
+                    while True:
+                        while ps.output:
+                            item = ps.output.pop(0)
+                            if isinstance(item, dict) and set(item) == {"Deflate"}:
+                                try:
+                                    item = inflate_chunk(item["Deflate"], buffer_size)
+                                except CorruptChunk as exc:
+                                    raise TransferError(f"fetch of '{in_path}': {exc}") from None
+                            if isinstance(item, bytes):
+                                digest.update(item)
+                                received += len(item)
+                                dst.write(item)
+                            elif item in ("[DIR]", "[FILE]"):
+                                kind = item
+                            elif isinstance(item, str) and item.startswith("SHA256:"):
+                                remote_hash = item[7:]
+                        if ps.state != PSInvocationState.RUNNING:
+                            break
+                        try:
+                            ps.poll_invoke()
+                        except Exception as exc:
+                            raise SessionError(
+                                classify(exc, self.host_label, self.port, stage="receive")
+                            ) from None
+                rc, _out, stderr = parse_pipeline_result(ps, self.host, 0)
+                self._finish(ps)
+                if kind == "[DIR]":
+                    return {"directory": True}
+                if rc != 0 or kind != "[FILE]":
+                    raise TransferError(
+                        f"failed to transfer file to '{out_path}': {stderr.decode('utf-8', 'replace')}"
+                    )
+                if remote_hash != digest.hexdigest():
+                    raise TransferError(
+                        f"fetch of '{in_path}': remote SHA256 {remote_hash} does not match received "
+                        f"data {digest.hexdigest()}"
+                    )
+                os.replace(tmp, out_path)
+                tmp = ""
+                return {"sha256": remote_hash, "bytes": received}
+            finally:
+                if tmp:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+
+        return self.run(work)
+
+    def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
+        needs_keys = validate_request(request)
+
+        def work(pool: RunspacePool) -> PipelineResult:
+            self._reset_host()
+            if self.ui is None:
+                raise RuntimeError("internal error: self.ui not set")
+            if needs_keys and not getattr(pool, "_key_exchanged", False):
+                try:
+                    pool.exchange_keys()
+                except Exception as exc:
+                    raise SessionError(
+                        classify(exc, self.host_label, self.port, stage="key exchange"), not_started=True
+                    ) from None
+            self.ui.answers = list(request.get("host_input", []))
+            ps = PowerShell(pool)
+            for cmd in request["commands"]:
+                is_script = bool(cmd.get("is_script", False))
+                if is_script:
+                    ps.add_script(cmd["name"], use_local_scope=cmd.get("use_local_scope", True))
+                else:
+                    ps.add_cmdlet(cmd["name"], use_local_scope=cmd.get("use_local_scope"))
+                for pname, pvalue in cmd.get("parameters", {}).items():
+                    ps.add_parameter(pname, to_pypsrp_value(pvalue))
+                for arg in cmd.get("arguments", []):
+                    ps.add_argument(to_pypsrp_value(arg))
+                if cmd.get("end_of_statement"):
+                    ps.add_statement()
+            raw_input = request.get("input")
+            input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
+            self._start(ps, input_data)
+            self._wait(ps)
+            result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
+            self._finish(ps)
+            return result
+
+        return self.run(work)
+
+
+def _is_http_status(exc: BaseException, status: int) -> bool:
+    return isinstance(exc, WinRMTransportError) and exc.code == status
+
+
+def _prop(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    for attr in ("adapted_properties", "extended_properties"):
+        props = getattr(obj, attr, None) or {}
+        if name in props:
+            return props[name]
+    return getattr(obj, name, None)
+
+
+def parse_pipeline_result(
+    pipeline: PowerShell, host: PSHost | None, verbosity: int, *, joined_stderr: bool = False
+) -> tuple[int, bytes, bytes]:
+    """rc/stdout/stderr exactly like ansible.builtin.psrp's ``_parse_pipeline_result``.
+
+    ansible-core 2.19 changed stderr: each error record ends with CRLF and native command errors
+    (stderr of an executable) are kept as they are. ``joined_stderr`` gives 2.16-2.18's form
+    instead: every record formatted in full, host stderr lines appended, all joined with CRLF.
+    """
+    if host is None:
+        raise RuntimeError("internal error: host not set")
+    rc = host.rc or (1 if pipeline.had_errors else 0)
+    stdout_list: list[str] = []
+    for output in pipeline.output:
+        if isinstance(output, GenericComplexObject) and output.to_string is None:
+            obj_lines = list(output.property_sets)
+            obj_lines.extend(f"{k}: {v}" for k, v in output.adapted_properties.items())
+            obj_lines.extend(f"{k}: {v}" for k, v in output.extended_properties.items())
+            stdout_list.append("\n".join(obj_lines))
+        else:
+            stdout_list.append(_simple_text(output))
+    ui = host.ui
+    if ui is None:
+        raise RuntimeError("internal error: ui not set")
+    if ui.stdout:
+        stdout_list += ui.stdout
+    stdout = "\r\n".join(stdout_list)
+
+    stderr_list: list[str] = []
+    for error in pipeline.streams.error:
+        if joined_stderr:
+            stderr_list.append(_error_text(error, verbosity))
+            continue
+        if error.fq_error == "NativeCommandErrorMessage" and not error.target_name:
+            stderr_list.append(str(error))
+            continue
+        if error.fq_error in ("NativeCommandError", "NativeCommandErrorMessage"):
+            stderr_list.append(f"{error}\r\n")
+            continue
+        stderr_list.append(f"{_error_text(error, verbosity)}\r\n")
+    if ui.stderr:
+        stderr_list += ui.stderr
+    stderr = ("\r\n" if joined_stderr else "").join(str(o) for o in stderr_list)
+    host.rc = 0
+    ui.stdout = []
+    ui.stderr = []
+    return rc, stdout.encode("utf-8", "surrogateescape"), stderr.encode("utf-8", "surrogateescape")
+
+
+def _error_text(error: Any, verbosity: int) -> str:
+    """An error record as ansible.builtin.psrp writes it to stderr (no trailing newline)."""
+    command_name = f"{error.command_name} : " if error.command_name else ""
+    position = f"{error.invocation_position_message}\r\n" if error.invocation_position_message else ""
+    msg = (
+        f"{command_name}{error}\r\n{position}"
+        f"    + CategoryInfo          : {error.message}\r\n"
+        f"    + FullyQualifiedErrorId : {error.fq_error}"
+    )
+    stacktrace = getattr(error, "script_stacktrace", None)
+    if verbosity >= 3 and stacktrace is not None:
+        msg += f"\r\nStackTrace:\r\n{stacktrace}"
+    return msg
+
+
+def _simple_text(value: Any) -> str:
+    # ansible's to_text(nonstring='simplerepr'): str(), falling back to repr()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    try:
+        return str(value)
+    except Exception:
+        try:
+            return repr(value)
+        except Exception:
+            return f"<{type(value).__name__} that cannot be shown as text>"
+
+
+def build_pipeline_result(
+    pipeline: PowerShell, host: PSHost | None, ui: _AnswerUI, depth: int
+) -> PipelineResult:
+    if host is None:
+        raise RuntimeError("internal error: host not set")
+    result = empty_result()
+    computer = None
+    result["output"] = [to_jsonable(o, depth=depth, computer_name=computer) for o in pipeline.output]
+    result["error"] = [error_record_to_dict(e) for e in pipeline.streams.error]
+    result["warning"] = [str(getattr(w, "message", w)) for w in pipeline.streams.warning]
+    result["verbose"] = [str(getattr(v, "message", v)) for v in pipeline.streams.verbose]
+    result["debug"] = [str(getattr(d, "message", d)) for d in pipeline.streams.debug]
+    info: list[dict[str, Any]] = []
+    for rec in pipeline.streams.information:
+        info.append(
+            {
+                "message_data": to_jsonable(getattr(rec, "message_data", None), depth=depth),
+                "source": getattr(rec, "source", None),
+                "time_generated": to_jsonable(getattr(rec, "time_generated", None), depth=1),
+                "tags": list(getattr(rec, "tags", None) or []),
+            }
+        )
+    result["information"] = info
+    result["host_out"] = "".join(ui.stdout)
+    result["host_err"] = "".join(ui.stderr)
+    result["had_errors"] = bool(pipeline.had_errors)
+    state = pipeline.state
+    result["state"] = {
+        PSInvocationState.COMPLETED: "Completed",
+        PSInvocationState.FAILED: "Failed",
+        PSInvocationState.STOPPED: "Stopped",
+    }.get(state, str(state))
+    result["rc"] = host.rc
+    host.rc = None
+    # Invoke-Command tags each output object with RunspaceId; the action plugin does it from this.
+    result["runspace_id"] = runspace_guid(getattr(getattr(pipeline, "runspace_pool", None), "id", None))
+    return result
+
+
+def encode_bytes(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_bytes(text: str) -> bytes:
+    return base64.b64decode(text)

@@ -1,0 +1,209 @@
+"""Session broker: framing, session table and keys, post-reply cleanup, idle reaping, controller watch.
+
+The broker runs in a thread here with a fake PSRPSession (no network); test_session.py starts the
+real broker process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _server as _broker
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
+
+
+class FakeSession:
+    instances: list[FakeSession] = []
+
+    def __init__(
+        self,
+        wsman: dict[str, Any],
+        configuration_name: str,
+        shell_idle: int | None,
+        host: str,
+        *,
+        no_profile: bool = False,
+    ) -> None:
+        self.wsman = wsman
+        self.no_profile = no_profile
+        self.host = host
+        self.shell_idle = shell_idle
+        self.lock = threading.RLock()
+        self.last_used = time.monotonic()
+        self.opened = 1
+        self.closed = 0
+        self.pending_closed = 0
+        self.exec_delay = float(wsman.get("delay", 0))
+        FakeSession.instances.append(self)
+
+    def is_open(self) -> bool:
+        return self.closed == 0
+
+    def exec_script(self, script: str, input_data: Any, arguments: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            time.sleep(self.exec_delay)
+            self.last_used = time.monotonic()
+            return 0, f"ran {script} on {self.host} input={input_data!r}".encode(), b""
+
+    def close_pending(self) -> None:
+        self.pending_closed += 1
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_broker.Broker, BrokerClient]]:
+    FakeSession.instances = []
+    monkeypatch.setattr(_client, "PSRPSession", FakeSession)
+    directory = tempfile.mkdtemp(prefix="psrpb-", dir="/tmp")
+    client = BrokerClient(directory, controller=os.getpid())
+    b = _broker.Broker(client.sock_path, os.getpid(), _broker.process_start_time(os.getpid()))
+    thread = threading.Thread(target=b.serve, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not client.ping():
+        assert time.monotonic() < deadline, "broker did not start"
+        time.sleep(0.01)
+    yield b, client
+    b.shutdown()
+    thread.join(5)
+
+
+def _conn(host: str = "win1", password: str = "pw", **wsman: Any) -> dict[str, Any]:
+    return {
+        "host": host,
+        "identity": {"host": host, "port": 5985, "user": "admin", "auth": "ntlm"},
+        "wsman": {"server": host, "port": 5985, "username": "admin", "password": password, **wsman},
+        "configuration_name": "Microsoft.PowerShell",
+        "become": None,
+        "idle_timeout": 60,
+        "shell_idle_timeout": 90,
+    }
+
+
+def _exec(client: BrokerClient, conn: dict[str, Any], script: str = "hostname") -> dict[str, Any]:
+    return client.request(
+        {"op": "exec", "conn": conn, "args": {"script": script, "input": {"lines": ["a", "b"]}}}
+    )
+
+
+def test_frames_round_trip() -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        _broker.send_frame(a, {"x": "é" * 10, "n": [1, 2]})
+        assert _broker.recv_frame(b) == {"x": "é" * 10, "n": [1, 2]}
+
+
+def test_decode_input_forms() -> None:
+    assert _broker.decode_input(None) is None
+    assert _broker.decode_input({"lines": ["a"]}) == ["a"]
+    assert _broker.decode_input({"text": "t"}) == "t"
+    assert _broker.decode_input({"b64": "AAE="}) == b"\x00\x01"
+    assert _broker.decode_input({"b64lines": ["AA==", "AQ=="]}) == [b"\x00", b"\x01"]
+
+
+def test_exec_reuses_one_session_per_credentials(broker: tuple[_broker.Broker, BrokerClient]) -> None:
+    b, client = broker
+    r1 = _exec(client, _conn())
+    r2 = _exec(client, _conn())
+    assert r1["ok"] and r2["ok"]
+    assert _broker.unb64(r1["result"]["stdout"]) == b"ran hostname on win1 input=['a', 'b']"
+    assert len(FakeSession.instances) == 1
+    _exec(client, _conn(password="other"))  # same host and user, other password: never shared
+    assert len(FakeSession.instances) == 2
+    stats = b.stats()
+    assert len(stats["sessions"]) == 2
+    assert "pw" not in repr(stats) and "other" not in repr(stats)
+    _exec(client, dict(_conn(), no_profile=True))  # a session without the user's profile is another
+    assert len(FakeSession.instances) == 3 and FakeSession.instances[2].no_profile is True
+    assert not FakeSession.instances[0].no_profile
+
+
+def test_pipelines_are_closed_after_the_reply(broker: tuple[_broker.Broker, BrokerClient]) -> None:
+    _b, client = broker
+    _exec(client, _conn())
+    deadline = time.monotonic() + 2
+    while FakeSession.instances[0].pending_closed < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_reset_closes_and_forgets_the_session(broker: tuple[_broker.Broker, BrokerClient]) -> None:
+    b, client = broker
+    _exec(client, _conn())
+    assert client.request({"op": "reset", "conn": _conn()})["ok"]
+    assert FakeSession.instances[0].closed == 1 and b.stats()["sessions"] == []
+    _exec(client, _conn())
+    assert len(FakeSession.instances) == 2
+
+
+def test_idle_sessions_are_closed(broker: tuple[_broker.Broker, BrokerClient]) -> None:
+    b, client = broker
+    conn = _conn()
+    conn["idle_timeout"] = 0
+    _exec(client, conn)
+    _exec(client, _conn(host="win2"))  # 60 s idle timeout: stays
+    time.sleep(0.05)
+    b.reap_once()
+    closed = {s.host: s.closed for s in FakeSession.instances}
+    assert closed == {"win1": 1, "win2": 0}
+
+
+def test_requests_are_served_concurrently(broker: tuple[_broker.Broker, BrokerClient]) -> None:
+    """forks=N: requests for different hosts run in parallel (no single-thread bottleneck)."""
+    _b, client = broker
+    results: list[bool] = []
+
+    def one(i: int) -> None:
+        results.append(_exec(client, _conn(host=f"h{i}", delay=0.3))["ok"])
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    assert results == [True] * 20
+    assert elapsed < 0.3 * 20 / 4, f"20 x 0.3 s requests took {elapsed:.2f}s"
+
+
+def test_broker_cleans_up_when_controller_dies(monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeSession.instances = []
+    monkeypatch.setattr(_client, "PSRPSession", FakeSession)
+    controller = subprocess.Popen(["sleep", "60"])
+    directory = tempfile.mkdtemp(prefix="psrpb-", dir="/tmp")
+    client = BrokerClient(directory, controller=controller.pid)
+    b = _broker.Broker(client.sock_path, controller.pid, _broker.process_start_time(controller.pid))
+    thread = threading.Thread(target=b.serve, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not client.ping():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    _exec(client, _conn())
+    _exec(client, _conn(host="win2"))
+    controller.kill()
+    controller.wait()
+    thread.join(5)
+    assert not thread.is_alive(), "broker kept running after its controller died"
+    assert [s.closed for s in FakeSession.instances] == [1, 1]
+    assert not os.path.exists(client.sock_path)
+
+
+def test_pid_reuse_is_detected() -> None:
+    start = _broker.process_start_time(os.getpid())
+    assert start is not None
+    assert _broker.pid_alive(os.getpid(), start)
+    assert not _broker.pid_alive(os.getpid(), "1")  # same pid, other start time: another process

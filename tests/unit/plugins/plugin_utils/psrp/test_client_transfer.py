@@ -1,0 +1,229 @@
+"""Controller side of put/fetch under faults: hash checks, interrupted transfers, odd paths.
+
+The remote side is pypsrp's ``PowerShell`` replaced by a scripted fake that returns the objects
+the fetch script would (``[FILE]``, byte chunks, ``SHA256:<hex>``), so the test controls exactly
+when the file "changes" or the connection drops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypsrp.complex_objects import PSInvocationState
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
+    PSRPSession,
+    SessionError,
+    TransferError,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import PUT_FILE_SCRIPT
+
+Stage = list[Any] | BaseException
+
+
+class _FakePS:
+    """Returns one stage of output per Receive; an exception stage is raised by that Receive."""
+
+    stages: list[Stage] = []
+    sent: list[Any] = []
+
+    def __init__(self, pool: Any) -> None:
+        self.output: list[Any] = []
+        self.state = PSInvocationState.NOT_STARTED
+        self.had_errors = False
+        self.streams = types.SimpleNamespace(error=[])
+        self.params: dict[str, Any] = {}
+        self._stages = list(type(self).stages)
+
+    def add_script(self, script: str, use_local_scope: bool = True) -> None:
+        self.script = script
+
+    def add_parameter(self, name: str, value: Any) -> None:
+        self.params[name] = value
+
+    def begin_invoke(self, data: Any = None) -> None:
+        if data is not None:
+            type(self).sent = [item for batch in data for item in batch]
+        self.state = PSInvocationState.RUNNING
+        self.poll_invoke()
+
+    def poll_invoke(self) -> None:
+        if not self._stages:
+            self.state = PSInvocationState.COMPLETED
+            return
+        stage = self._stages.pop(0)
+        if isinstance(stage, BaseException):
+            raise stage
+        self.output.extend(stage)
+        if not self._stages:
+            self.state = PSInvocationState.COMPLETED
+
+    def end_invoke(self) -> list[Any]:
+        while self.state == PSInvocationState.RUNNING:
+            self.poll_invoke()
+        return self.output
+
+    def close(self) -> None:
+        pass
+
+
+def _session(monkeypatch: pytest.MonkeyPatch, stages: list[Stage]) -> PSRPSession:
+    s = PSRPSession({"server": "h", "port": 5985}, "Microsoft.PowerShell", 90, "h")
+    pool = types.SimpleNamespace(connection=types.SimpleNamespace(max_payload_size=153600), state=None)
+    ui = types.SimpleNamespace(stdout=[], stderr=[], answers=[])
+    host = types.SimpleNamespace(rc=None, ui=ui)
+
+    def fake_open() -> None:
+        s.pool = pool  # type: ignore[assignment]
+        s.host = host  # type: ignore[assignment]
+        s.ui = ui  # type: ignore[assignment]
+        s.broken = False
+
+    monkeypatch.setattr(s, "open", fake_open)
+    _FakePS.stages = stages
+    monkeypatch.setattr(_client, "PowerShell", _FakePS)
+    return s
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_fetch_of_a_file_that_changed_during_transfer_is_detected(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The host hashed what it read; the bytes we got differ (the file changed between reads is
+    modelled as the hash over a different second half): no file is written, nothing is left."""
+    first, second, changed = b"a" * 4096, b"b" * 4096, b"c" * 4096
+    s = _session(monkeypatch, [["[FILE]", first], [second], ["SHA256:" + _sha(first + changed)]])
+    out = tmp_path / "fetched.bin"
+    with pytest.raises(TransferError, match="does not match"):
+        s.fetch_file("C:\\data.bin", str(out))
+    assert _leftovers(tmp_path) == []
+
+
+def test_failed_fetch_keeps_the_previous_copy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    out = tmp_path / "fetched.bin"
+    out.write_bytes(b"previous good copy")
+    s = _session(monkeypatch, [["[FILE]", b"new data"], ["SHA256:" + "0" * 64]])
+    with pytest.raises(TransferError):
+        s.fetch_file("C:\\data.bin", str(out))
+    assert out.read_bytes() == b"previous good copy"
+    assert _leftovers(tmp_path) == ["fetched.bin"]
+
+
+def test_fetch_interrupted_by_a_dropped_connection_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    drop = ConnectionResetError(104, "Connection reset by peer")
+    s = _session(monkeypatch, [["[FILE]", b"x" * 1000], drop])
+    out = tmp_path / "fetched.bin"
+    with pytest.raises(SessionError) as info:
+        s.fetch_file("C:\\data.bin", str(out))
+    assert "closed the connection" in info.value.info.message
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "with space.bin",
+        "ünïcødé-файл-文件.bin",
+        "deep",  # a > 260 character path, see below
+    ],
+)
+def test_fetch_to_odd_local_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> None:
+    directory = tmp_path
+    if name == "deep":
+        while len(str(directory)) < 300:
+            directory = directory / ("segment with space " + "x" * 20)
+        directory.mkdir(parents=True)
+        name = "final file.bin"
+    data = bytes(range(256)) * 40
+    s = _session(monkeypatch, [["[FILE]", data[:5000]], [data[5000:]], ["SHA256:" + _sha(data)]])
+    out = directory / name
+    result = s.fetch_file("C:\\Users\\dir with space\\ünï\\" + "y" * 250 + "\\f.bin", str(out))
+    assert out.read_bytes() == data and result["bytes"] == len(data)
+    assert len(str(out)) > 260 or name != "final file.bin"
+
+
+def test_put_sends_the_digest_last_and_checks_the_remote_hash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    src = tmp_path / "src file ünï.bin"
+    src.write_bytes(b"z" * 300_000)
+    digest = _sha(src.read_bytes())
+    s = _session(monkeypatch, [[{"sha256": digest, "length": 300_000}]])
+    assert s.put_file(str(src), "C:\\dir with space\\ünï\\dest.bin")["sha256"] == digest
+    # "z" * 300000 compresses: it travels as raw deflate chunks the script inflates
+    assert _FakePS.sent[-1] == digest
+    sent = [zlib.decompress(o["Deflate"], -15) if isinstance(o, dict) else o for o in _FakePS.sent[:-1]]
+    assert any(isinstance(o, dict) for o in _FakePS.sent[:-1])
+    assert b"".join(sent) == src.read_bytes()
+
+    s = _session(monkeypatch, [[{"sha256": "0" * 64, "length": 300_000}]])
+    with pytest.raises(TransferError, match="does not match"):
+        s.put_file(str(src), "C:\\dest.bin")
+
+
+def test_put_script_only_renames_a_verified_temporary_file() -> None:
+    """The remote script writes ``<Path>.<guid>.partial`` and moves it onto ``Path`` only after
+    the hash matched; an interrupted upload leaves at most a ``.partial`` file, never a
+    complete-looking one. (Run for real by the winhost test in
+    tests/integration/test_reliability_files.py once winhost emulates the script.)"""
+    create = PUT_FILE_SCRIPT.index("[System.IO.File]::Create($tmp)")
+    compare = PUT_FILE_SCRIPT.index("if ($actual -ne $expected)")
+    move = PUT_FILE_SCRIPT.index("[System.IO.File]::Move($tmp, $Path)")
+    assert create < compare < move
+    assert "::Create($Path)" not in PUT_FILE_SCRIPT and ".partial" in PUT_FILE_SCRIPT
+
+
+def _deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush()
+
+
+def test_fetch_inflates_compressed_chunks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """fetch_file v2 sends @{Deflate = byte[]} for reads that compress; the controller inflates
+    them between plain byte[] chunks and checks the digest of the whole file."""
+    text = b"2026-11-22 service WinRM started ok\r\n" * 2000
+    raw = bytes(range(256)) * 20
+    data = text + raw + text
+    s = _session(
+        monkeypatch,
+        [
+            ["[FILE]", {"Deflate": _deflate(text)}],
+            [raw, {"Deflate": _deflate(text)}],
+            ["SHA256:" + _sha(data)],
+        ],
+    )
+    out = tmp_path / "fetched.log"
+    result = s.fetch_file("C:\\logs\\a.log", str(out))
+    assert out.read_bytes() == data and result["bytes"] == len(data)
+
+
+@pytest.mark.parametrize(
+    ("packed", "message"),
+    [
+        (b"\x00\x01 not deflate", "not valid deflate data|truncated"),
+        (_deflate(bytes(10_000_000)), "inflates to more than"),  # a small chunk that expands hugely
+        (_deflate(b"abc" * 1000)[:-3], "truncated"),
+    ],
+)
+def test_fetch_refuses_a_bad_compressed_chunk_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, packed: bytes, message: str
+) -> None:
+    s = _session(monkeypatch, [["[FILE]", {"Deflate": packed}], ["SHA256:" + "0" * 64]])
+    with pytest.raises(TransferError, match=message):
+        s.fetch_file("C:\\a.bin", str(tmp_path / "a.bin"))
+    assert _leftovers(tmp_path) == []
