@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
@@ -61,6 +62,11 @@ class ActionModule(WinRMActionBase):
         "public_remote_address": {"type": "list", "elements": "str", "default": ["LocalSubnet"]},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent", "disabled"]},
         "allow_disconnect": {"type": "bool", "default": False},
+    }
+    CHECKS = {
+        "port": validate.port,
+        "remote_address": validate.firewall_address,
+        "public_remote_address": validate.firewall_address,
     }
 
     def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
