@@ -169,7 +169,7 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         "WSMan:\\localhost\\MaxEnvelopeSizekb",
         (32, _UINT32),
         "[MS-WSMV] 2.2.4.10 ConfigType, MaxEnvelopeSizekb",
-        "Largest SOAP message in KB (WSMan:\\localhost\\MaxEnvelopeSizekb).",
+        "Largest SOAP message in KB.",
     ),
     _bounded(
         "max_concurrent_operations_per_user",
@@ -177,7 +177,7 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         (1, _UINT32),
         "[MS-WSMV] 2.2.4.36 ServiceType types it xs:unsignedInt and gives no lower bound; "
         "1 is chosen because 0 would refuse every operation",
-        "Concurrent operations per user (Service\\MaxConcurrentOperationsPerUser).",
+        "Concurrent operations per user.",
     ),
     _bounded(
         "max_memory_per_shell_mb",
@@ -185,7 +185,7 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         (0, _INT32),
         "Group Policy 'Specify maximum amount of memory in MB per Shell' (WindowsRemoteShell.admx): "
         "0 to 0x7FFFFFFF, 0 meaning unlimited",
-        "Memory per shell in MB (Shell\\MaxMemoryPerShellMB).",
+        "Memory per shell in MB.",
     ),
     _bounded(
         "max_shells_per_user",
@@ -193,7 +193,7 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         (1, _INT32),
         "[MS-WSMV] 2.2.4.42 WinrsType gives no range; 1 is chosen because 0 would refuse every "
         "shell, and 2147483647 is the value Windows Server ships with",
-        "Shells per user (Shell\\MaxShellsPerUser).",
+        "Shells per user.",
     ),
     _bounded(
         "idle_timeout_ms",
@@ -201,7 +201,7 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         (60000, _INT32),
         "Group Policy 'Specify idle Timeout' (WindowsRemoteShell.admx): up to 0x7FFFFFFF, and smaller "
         "values than 60000 are raised to 60000, so they would not read back as set",
-        "Idle time-out of shells in milliseconds (Shell\\IdleTimeout).",
+        "Idle time-out of shells in milliseconds.",
     ),
     WSManSetting(
         "ipv4_filter",
