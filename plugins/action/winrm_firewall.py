@@ -67,7 +67,10 @@ def plan_rule(name: str, current: RuleState | None, spec: RuleSpec | None, state
     if spec is None or (current is None and state == "disabled"):
         return None
     if current is None:
-        return Step(name, "create", after=spec.to_dict(), spec=spec)
+        created = RuleState(
+            name, spec.display_name, spec.enabled, spec.profiles, (str(spec.port),), spec.remote_address
+        )
+        return Step(name, "create", after=created.to_dict(), spec=spec)
     changes = rule_changes(current, spec)
     return Step(
         name, "update" if changes else "keep", after=rule_after(current, spec).to_dict(), changes=changes

@@ -78,11 +78,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 rules:
-  description: The managed rules after the task.
+  description:
+    - The managed rules after the task, shaped as winrm_info reports them (C(port) is the rule's
+      C(LocalPort) text), whether a rule was created or updated.
   returned: always
   type: list
   elements: dict
   sample:
-    - {name: WINRM-HTTPS-In-TCP, display_name: Windows Remote Management (HTTPS-In), port: 5986,
+    - {name: WINRM-HTTPS-In-TCP, display_name: Windows Remote Management (HTTPS-In), port: '5986',
        profiles: [Domain, Private], remote_address: [Any], enabled: true}
 """
