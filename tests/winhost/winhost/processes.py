@@ -550,6 +550,22 @@ class ConsoleHost:
     def set_should_exit(self, code: int) -> None:
         self.exit_code = int(code)
 
+    def host_call(self, method: str, params: list[Any], wait: bool = False) -> Any:
+        """``$host.UI`` calls: the console writes them to stdout (WriteErrorLine to stderr); the
+        Write*Line calls for the verbose/debug/warning streams were already written."""
+        text = str(params[-1]) if params else ""
+        if method == "WriteErrorLine":
+            self.write_error_text(text)
+        elif method in ("Write1", "Write2"):
+            self._flush()
+            self.process.out(text)
+        elif method in ("WriteLine1", "WriteLine2", "WriteLine3"):
+            self._flush()
+            self.process.out(text + "\r\n")
+        elif method.startswith(("ReadLine", "Prompt")):
+            self.read_line("")
+        return None
+
     def read_line(self, prompt: str, secure: bool = False) -> Any:
         raise RuntimeError(
             "PowerShell is in NonInteractive mode. Read and Prompt functionality is not available."
