@@ -52,6 +52,7 @@ from winhost.engine.values import (
     to_bool,
     to_number,
     to_string,
+    verbatim_text,
 )
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_powershell.language())
@@ -1125,7 +1126,7 @@ class Evaluator:
         return self.eval(named(node)[0], scope)
 
     def _ex_verbatim_string_characters(self, node: Node, scope: Scope) -> Any:
-        return text_of(node)[1:-1].replace("''", "'")
+        return verbatim_text(text_of(node)[1:-1])
 
     def _ex_verbatim_here_string_characters(self, node: Node, scope: Scope) -> Any:
         return _here_body(text_of(node))
