@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,14 @@ class BrokerClient:
             raise
         return sock
 
-    def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        message: dict[str, Any],
+        timeout: float | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request; the reply is the last frame. Frames ``{"event": {...}}`` before it
+        (live output of a running request) go to ``on_event``."""
         for attempt in (0, 1, 2):
             try:
                 sock = self._connect()
@@ -113,6 +121,10 @@ class BrokerClient:
                 sock.settimeout(timeout)
                 send_frame(sock, message)
                 reply = recv_frame(sock)
+                while isinstance(reply.get("event"), dict):
+                    if on_event is not None:
+                        on_event(reply["event"])
+                    reply = recv_frame(sock)
             except (OSError, ValueError, ConnectionError) as exc:
                 raise BrokerUnavailable(f"session broker connection failed: {exc}") from None
             finally:
