@@ -125,6 +125,7 @@ class ConnectionFacts:
     transport: str | None  # "http" | "https"
     port: int | None
     auth: str | None  # basic | negotiate | ntlm | kerberos | credssp | certificate
+    address: str | None = None  # the host name or address the play connects to
 
 
 class _OptionReader:
@@ -153,7 +154,9 @@ def connection_settings(connection: Any, host: str) -> ConnectionSettings:
 
 def connection_facts(connection: Any, host: str) -> ConnectionFacts:
     settings = connection_settings(connection, host)
-    return ConnectionFacts(transport=settings.protocol, port=int(settings.port), auth=settings.auth)
+    return ConnectionFacts(
+        transport=settings.protocol, port=int(settings.port), auth=settings.auth, address=settings.host
+    )
 
 
 def require_pipeline(connection: Any, host: str, module: str) -> PipelineInvoker:
