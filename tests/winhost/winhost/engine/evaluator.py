@@ -27,6 +27,7 @@ from winhost.engine.errors import (
     ContinueSignal,
     ExitSignal,
     FlowControl,
+    PipelineStopped,
     PSRuntimeError,
     ReturnSignal,
     command_not_found,
@@ -574,6 +575,12 @@ class Evaluator:
             "throwterminatingerror": throw_terminating,
             "writeverbose": lambda m: ctx.write_verbose(to_string(m), scope),
             "writewarning": lambda m: ctx.write_warning(to_string(m), scope),
+            "writedebug": lambda m: ctx.write_debug(to_string(m), scope),
+            "writeinformation": lambda r: ctx.host.write_information(
+                getattr(r, "MessageData", r),
+                to_string(getattr(r, "Source", "") or ""),
+                list(getattr(r, "Tags", None) or []),
+            ),
         }
         return obj
 
@@ -962,6 +969,14 @@ class Evaluator:
                     self.ctx.handling.pop()
         except FlowControl as flow:
             pending = flow
+        except PipelineStopped as stopped:
+            # about_Try_Catch_Finally: a finally block runs even when the pipeline is stopped
+            # (CTRL+C); its output goes nowhere, the stop goes on afterwards.
+            if finally_block is not None:
+                with self.ctx.stopping_finally():
+                    for _ in self.exec_node(finally_block, scope):
+                        pass
+            raise stopped
         if finally_block is not None:
             yield from self.exec_node(finally_block, scope)
         if pending is not None:
