@@ -87,9 +87,9 @@ def test_raw_ping_script_put_and_fetch(winhost: Any, tmp_path: Path, scheme: str
           ignore_errors: true
         - ansible.windows.win_copy:
             src: {payload}
-            dest: C:\\Windows\\Temp\\payload.bin
+            dest: C:\\Windows\\Temp\\payload-{scheme}.bin
         - ansible.builtin.fetch:
-            src: C:\\Windows\\Temp\\payload.bin
+            src: C:\\Windows\\Temp\\payload-{scheme}.bin
             dest: {fetched}
             flat: true
         """,
