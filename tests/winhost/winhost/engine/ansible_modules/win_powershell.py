@@ -185,7 +185,7 @@ def error_to_dict(record: ErrorRecord, depth: int) -> dict[str, Any]:
 
 
 def _sensitive(entries: list[Any]) -> dict[str, Any]:
-    from winhost.engine.cmdlets.utility import SecureText, credential_object
+    from winhost.engine.values import SecureText, credential_object
 
     values: dict[str, Any] = {}
     for entry in entries:
