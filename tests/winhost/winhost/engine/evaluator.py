@@ -16,6 +16,7 @@ from typing import Any
 
 from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
+from winhost.engine.binding import bind_parameters, command_arguments
 from winhost.engine.cmdlets.registry import CmdletSpec, lookup
 from winhost.engine.context import CommandCall, CommandPosition, ExecutionContext, Scope
 from winhost.engine.errors import (
@@ -32,7 +33,7 @@ from winhost.engine.errors import (
 )
 from winhost.engine.formatting import composite_format, format_in_string
 from winhost.engine.methods import call_method, call_static, get_static, set_static
-from winhost.engine.native import program_name, run_native
+from winhost.engine.native import is_program_path, program_name, run_native
 from winhost.engine.operators import add, arith, compare, index_value
 from winhost.engine.syntax import (
     PASS_THROUGH,
@@ -193,7 +194,7 @@ class Evaluator:
                         body.append(sub)
             else:
                 body.append(part)
-        remaining = self._bind_params(param_block, params, run_scope)
+        remaining = bind_parameters(param_block, params, run_scope, self.eval, self.ctx)
         run_scope.set("args", remaining)
         if set_under:
             run_scope.set("_", dollar_under)
@@ -298,147 +299,6 @@ class Evaluator:
         if "end" in blocks:
             yield from self.exec_node(blocks["end"], scope)
 
-    def _bind_params(
-        self, param_block: Node | None, params: list[tuple[str | None, Any]], scope: Scope
-    ) -> list[Any]:
-        declared: list[tuple[str, Node | None, str | None, bool, bool]] = []
-        pipeline_params: list[str] = []
-        if param_block is not None:
-            for plist in named(param_block):
-                if plist.type != "parameter_list":
-                    continue
-                for sp in named(plist):
-                    var_name = ""
-                    default: Node | None = None
-                    type_name: str | None = None
-                    mandatory = False
-                    switch = False
-                    for part in named(sp):
-                        if part.type == "variable":
-                            var_name = text_of(part)[1:]
-                        elif part.type == "script_parameter_default":
-                            default = named(part)[0]
-                        elif part.type == "attribute_list":
-                            for attr in named(part):
-                                inner = named(attr)
-                                if inner and inner[0].type == "type_literal":
-                                    type_name = text_of(inner[0])[1:-1]
-                                    switch = type_name.lower() in (
-                                        "switch",
-                                        "system.management.automation.switchparameter",
-                                    )
-                                else:
-                                    attr_text = text_of(attr)
-                                    if _ATTR_MANDATORY.search(attr_text):
-                                        mandatory = True
-                                    if _ATTR_FROM_PIPELINE.search(attr_text):
-                                        pipeline_params.append(var_name or "")
-                    if pipeline_params and pipeline_params[-1] == "":
-                        pipeline_params[-1] = var_name
-                    declared.append((var_name, default, type_name, mandatory, switch))
-        bound: dict[str, Any] = {}
-        positional: list[Any] = []
-        for name, value in params:
-            if name is None:
-                positional.append(value)
-                continue
-            match = [d for d in declared if d[0].lower() == name.lower()] or [
-                d for d in declared if d[0].lower().startswith(name.lower())
-            ]
-            if len(match) == 1:
-                bound[match[0][0]] = value
-            elif name.lower() in (
-                "erroraction",
-                "ea",
-                "verbose",
-                "warningaction",
-                "debug",
-                "informationaction",
-                "whatif",
-                "confirm",
-            ):
-                if name.lower() in ("erroraction", "ea"):
-                    scope.set("ErrorActionPreference", value)
-                elif name.lower() == "whatif":
-                    scope.set("WhatIfPreference", to_bool(value))
-                elif name.lower() == "verbose" and to_bool(value):
-                    scope.set("VerbosePreference", "Continue")
-            elif param_block is None:
-                positional.append(value)
-            else:
-                raise terminating(
-                    f"A parameter cannot be found that matches parameter name '{name}'.",
-                    "NamedParameterNotFound",
-                    ErrorCategory.InvalidArgument,
-                    exception_type="System.Management.Automation.ParameterBindingException",
-                )
-        bound_parameters: dict[str, Any] = {}
-        for var_name, default, type_name, mandatory, switch in declared:
-            if var_name in bound:
-                value = bound[var_name]
-                bound_parameters[var_name] = value
-            elif positional and not switch:
-                value = positional.pop(0)
-                bound_parameters[var_name] = value
-            elif default is not None:
-                value = self.eval(default, scope)
-            elif mandatory and var_name not in pipeline_params:
-                raise terminating(
-                    f"Cannot process command because of one or more missing mandatory parameters: {var_name}.",
-                    "MissingMandatoryParameter",
-                    ErrorCategory.InvalidArgument,
-                    exception_type="System.Management.Automation.ParameterBindingException",
-                )
-            elif switch:
-                value = False
-            else:
-                value = None
-            if type_name and value is not None:
-                value = cast_value(type_name, value)
-                if var_name in bound_parameters:
-                    bound_parameters[var_name] = value
-            scope.set(var_name, value)
-        scope.set("PSBoundParameters", bound_parameters)
-        scope.set("__pipeline_params", [p for p in pipeline_params if p])
-        if param_block is not None and "cmdletbinding" in text_of(param_block).lower():
-            scope.set("PSCmdlet", self._pscmdlet(scope))
-        return positional
-
-    def _pscmdlet(self, scope: Scope) -> Any:
-        """$PSCmdlet of an advanced function: ShouldProcess (honours $WhatIfPreference),
-        WriteError, ThrowTerminatingError, WriteVerbose/Warning/Object."""
-        from winhost.engine.values import new_object
-
-        ctx = self.ctx
-
-        def should_process(*args: Any) -> bool:
-            if to_bool(scope.get("WhatIfPreference", False)):
-                target = to_string(args[0]) if args else ""
-                action = to_string(args[1]) if len(args) > 1 else "Process"
-                ctx.host.write_host(f'What if: Performing the operation "{action}" on target "{target}".')
-                return False
-            return True
-
-        def write_error(record: Any) -> None:
-            ctx.write_error(record, scope)
-
-        def throw_terminating(record: Any) -> None:
-            raise PSRuntimeError(record)
-
-        obj = new_object(
-            ["System.Management.Automation.PSScriptCmdlet", "System.Object"],
-            {"ParameterSetName": "__AllParameterSets"},
-        )
-        obj._winhost_methods = {
-            "shouldprocess": should_process,
-            "shouldcontinue": lambda *a: True,
-            "writeerror": write_error,
-            "throwterminatingerror": throw_terminating,
-            "writeverbose": lambda m: ctx.write_verbose(to_string(m), scope),
-            "writewarning": lambda m: ctx.write_warning(to_string(m), scope),
-        }
-        return obj
-
     # ===== statements =============================================================================
     def exec_node(self, node: Node, scope: Scope) -> Iterator[Any]:
         self.ctx.check_stop()
@@ -537,15 +397,13 @@ class Evaluator:
             if looks_like_expression(target):
                 # The grammar reads e.g. `1..3` in `foreach ($x in 1..3)` as a command name.
                 return self.exec_node(parse(target.replace("..", " .. ", 1)), scope)
-        if (isinstance(target, str) and target.lower().startswith(("./", ".\\", "c:\\"))) or (
-            isinstance(target, str) and target.lower().endswith((".exe", ".ps1", ".cmd", ".bat"))
-        ):
+        if isinstance(target, str) and is_program_path(target):
             if program_name(target) is None:
                 raise not_emulated("running native programs and script files", target)
-            args = [value for _, value in self._command_args(elements, scope, None)]
+            args = [value for _, value in command_arguments(elements, scope, None, self.eval)]
             return run_native(self.ctx, scope, target, args)
         spec = lookup(target) if isinstance(target, str) and scope.find_function(target) is None else None
-        params = self._command_args(elements, scope, spec)
+        params = command_arguments(elements, scope, spec, self.eval)
         position = command_position(node, target, where) if isinstance(target, str) else None
         return self.command_stream(
             target,
@@ -556,84 +414,6 @@ class Evaluator:
             dot_source=invocation == ".",
             position=position,
         )
-
-    def _command_args(
-        self, elements: Node | None, scope: Scope, spec: CmdletSpec | None
-    ) -> list[tuple[str | None, Any]]:
-        params: list[tuple[str | None, Any]] = []
-        if elements is None:
-            return params
-        items = elements.children
-        i = 0
-        pending: str | None = None
-        colon = False
-        while i < len(items):
-            item = items[i]
-            i += 1
-            if item.type == "command_argument_sep":
-                if text_of(item).strip() == ":":
-                    colon = True
-                continue
-            if item.type == "command_parameter":
-                if pending is not None:
-                    params.append((pending, True))
-                pname = text_of(item)[1:]
-                if pname.endswith(":"):
-                    pname = pname[:-1]
-                    colon = True
-                else:
-                    colon = False
-                is_switch = spec.is_switch(pname) if spec is not None else False
-                if is_switch and not self._next_is_colon(items, i):
-                    params.append((pname, True))
-                    pending = None
-                else:
-                    pending = pname
-                continue
-            if item.type == "redirection":
-                redir = text_of(item).replace(" ", "")
-                if redir in ("2>&1", "*>&1"):
-                    continue
-                if redir.endswith(("$null", ">$null")):
-                    continue
-                raise not_emulated(f"the redirection '{redir}'")
-            if item.type == "comment":
-                continue
-            if not item.is_named:
-                continue
-            if (item.type in ("variable",) and text_of(item).startswith("@")) or (
-                item.type == "array_literal_expression"
-                and text_of(item).startswith("@")
-                and not text_of(item).startswith(("@(", "@{", "@'", '@"'))
-            ):
-                splat = scope.get(text_of(item).lstrip("@").split(":")[-1])
-                if isinstance(splat, dict):
-                    for k, v in splat.items():
-                        params.append((to_string(k), v))
-                else:
-                    for v in as_list(splat):
-                        params.append((None, v))
-                continue
-            value = self._arg_value(item, scope)
-            if pending is not None:
-                params.append((pending, value))
-                pending = None
-            else:
-                params.append((None, value))
-            colon = False
-        if pending is not None:
-            params.append((pending, True))
-        _ = colon
-        return params
-
-    @staticmethod
-    def _next_is_colon(items: list[Node], i: int) -> bool:
-        return i < len(items) and items[i].type == "command_argument_sep" and text_of(items[i]).strip() == ":"
-
-    def _arg_value(self, node: Node, scope: Scope) -> Any:
-        if node.type == "generic_token":
-            return generic_token(text_of(node))
-        return self.eval(node, scope)
 
     # -- control flow statements ------------------------------------------------------------------
     def _stmt_if_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
@@ -1415,8 +1195,6 @@ class Evaluator:
 
 _NO_USING = object()
 _NOT_NONE = object()
-_ATTR_MANDATORY = re.compile(r"\bmandatory\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
-_ATTR_FROM_PIPELINE = re.compile(r"\bvaluefrompipeline\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
 
 
 def _is_void(node: Node, value: Any = None) -> bool:

@@ -60,6 +60,13 @@ def program_name(name: str) -> str | None:
     return stem if stem in KNOWN else None
 
 
+def is_program_path(name: str) -> bool:
+    """Does a command name name a file (a path or a program/script extension) rather than a
+    command PowerShell looks up?"""
+    low = name.lower()
+    return low.startswith(("./", ".\\", "c:\\")) or low.endswith((".exe", ".ps1", ".cmd", ".bat"))
+
+
 def split_command_line(line: str) -> list[str]:
     """``CommandLineToArgvW`` rules: quotes group, 2n backslashes + quote -> n backslashes."""
     args: list[str] = []
