@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from winhost.engine.formatting import format_objects, is_structured, render
+from winhost.engine.hosts import RecordingHost
 
 _PARAMETER_TOKEN = re.compile(r"^-([A-Za-z_?][\w-]*)(:?)(.*)$", re.DOTALL)
 _SWITCH_DECLARATION = re.compile(r"\[switch\]\s*\$(\w+)", re.IGNORECASE)
@@ -78,16 +79,13 @@ def render_error(record: Any) -> str:
     return f"{message}\r\n    + CategoryInfo          : {category}\r\n    + FullyQualifiedErrorId : {fqid}\r\n \r\n"
 
 
-class CaptureHost:
-    """A PipelineHost that records everything (see docs/dev/architecture.md)."""
+class CaptureHost(RecordingHost):
+    """Records the streams and renders them as a console prints them (stdout/stderr text)."""
 
     def __init__(self, stop_requested: threading.Event | None = None) -> None:
-        self.stop_requested = stop_requested or threading.Event()
-        self.output: list[Any] = []
-        self.errors: list[Any] = []
+        super().__init__(stop_requested)
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        self.exit_code: int | None = None
         self._objects: list[Any] = []  # structured output waiting to be formatted as one view
 
     def flush(self) -> None:
@@ -97,7 +95,7 @@ class CaptureHost:
             self._objects = []
 
     def write_output(self, value: Any) -> None:
-        self.output.append(value)
+        super().write_output(value)
         if is_structured(value):
             self._objects.append(value)
             return
@@ -105,26 +103,19 @@ class CaptureHost:
         self.stdout.append(render(value) + "\r\n")
 
     def write_error(self, record: Any) -> None:
+        super().write_error(record)
         self.flush()
-        self.errors.append(record)
         self.stderr.append(render_error(record))
 
     def write_warning(self, message: str) -> None:
+        super().write_warning(message)
         self.flush()
         self.stdout.append(f"WARNING: {message}\r\n")
 
-    def write_verbose(self, message: str) -> None:
-        pass
-
-    def write_debug(self, message: str) -> None:
-        pass
-
     def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None:
+        super().write_information(data, source, tags)
         self.flush()
         self.stdout.append(render(data) + "\r\n")
-
-    def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
-        pass
 
     def write_host(
         self,
@@ -134,11 +125,9 @@ class CaptureHost:
         foreground: int | None = None,
         background: int | None = None,
     ) -> None:
+        super().write_host(text, newline, is_error, foreground, background)
         self.flush()
         (self.stderr if is_error else self.stdout).append(text + ("\r\n" if newline else ""))
-
-    def set_should_exit(self, code: int) -> None:
-        self.exit_code = int(code)
 
     def read_line(self, prompt: str, secure: bool = False) -> Any:
         raise RuntimeError("winhost: a non-interactive powershell.exe cannot read from the host")
