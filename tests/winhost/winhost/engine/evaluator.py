@@ -64,6 +64,7 @@ from winhost.engine.values import (
     to_bool,
     to_number,
     to_string,
+    verbatim_text,
 )
 
 
@@ -768,7 +769,7 @@ class Evaluator:
         return self.eval(named(node)[0], scope)
 
     def _ex_verbatim_string_characters(self, node: Node, scope: Scope) -> Any:
-        return text_of(node)[1:-1].replace("''", "'")
+        return verbatim_text(text_of(node)[1:-1])
 
     def _ex_verbatim_here_string_characters(self, node: Node, scope: Scope) -> Any:
         return here_body(text_of(node))

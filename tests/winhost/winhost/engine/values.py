@@ -50,6 +50,27 @@ class ScriptBlockValue:
         return self.text
 
 
+# The characters PowerShell takes as a single quote: ' and U+2018..U+201B
+# (System.Management.Automation.Language.CharExtensions.IsSingleQuote; about_Quoting_Rules).
+SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def verbatim_text(body: str) -> str:
+    """The value of a single-quoted string from its text between the outer quotes: two quote
+    characters in a row (any of SINGLE_QUOTES, mixed too) stand for the second one, as the
+    tokenizer's ScanStringLiteral reads them."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch in SINGLE_QUOTES and i + 1 < len(body) and body[i + 1] in SINGLE_QUOTES:
+            i += 1
+            ch = body[i]
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def is_collection(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and not isinstance(value, (str, bytes))
 
