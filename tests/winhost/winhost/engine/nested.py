@@ -37,7 +37,7 @@ from winhost.engine.errors import PipelineStopped, PSRuntimeError, not_emulated
 from winhost.engine.values import new_object, to_bool, to_number, to_string
 
 if TYPE_CHECKING:
-    from winhost.engine.evaluator import Evaluator
+    from winhost.engine.context import ScriptEngine
 
 #: Returned by :func:`call_static` for members this module does not know.
 NOT_HANDLED = object()
@@ -103,7 +103,7 @@ class NestedRunspaceValue:
     _winhost_dotnet = True
     type_name = "System.Management.Automation.Runspaces.LocalRunspace"
 
-    def __init__(self, ev: Evaluator) -> None:
+    def __init__(self, ev: ScriptEngine) -> None:
         from winhost.engine.runspace import Runspace  # runspace imports the evaluator
 
         ctx = ev.ctx
@@ -250,7 +250,7 @@ class PowerShellValue:
     _winhost_dotnet = True
     type_name = "System.Management.Automation.PowerShell"
 
-    def __init__(self, ev: Evaluator) -> None:
+    def __init__(self, ev: ScriptEngine) -> None:
         self.ev = ev
         self.runspace: NestedRunspaceValue | None = None
         self.commands: list[Command] = []
@@ -390,7 +390,7 @@ class PowerShellValue:
         return False
 
 
-def call_static(ev: Evaluator, full: str, low: str, args: list[Any]) -> Any:
+def call_static(ev: ScriptEngine, full: str, low: str, args: list[Any]) -> Any:
     """``[PowerShell]::Create()``, ``[RunspaceFactory]::CreateRunspace(...)``,
     ``[PSDataCollection[psobject]]::new()``; :data:`NOT_HANDLED` for anything else."""
     if full == "system.management.automation.powershell" and low == "create":
