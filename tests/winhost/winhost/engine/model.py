@@ -335,14 +335,15 @@ class FirewallRule:
 
 
 def _port_matches(ports: list[str], port: int) -> bool:
+    """Never raises: a rule the cmdlets refused cannot be stored, but the model must not fall over
+    on one anyway (a crash here would take every later connection down)."""
     for spec in ports:
         if spec.lower() == "any":
             return True
-        if "-" in spec:
-            lo, hi = spec.split("-", 1)
-            if int(lo) <= port <= int(hi):
-                return True
-        elif spec.isdigit() and int(spec) == port:
+        low, sep, high = spec.partition("-")
+        if not low.isdigit() or (sep and not high.isdigit()):
+            continue
+        if int(low) <= port <= int(high if sep else low):
             return True
     return False
 
