@@ -94,7 +94,7 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
 BOOTSTRAP_TEMPLATE = "roles/enable_psremoting/templates/Enable-PSRemoting.ps1.j2"
 TRANSFER = "plugins/plugin_utils/transfer/_scripts.py"
 INVOKE = "plugins/plugin_utils/invoke/_command.py"
-CONNECTION = "plugins/connection/psrp.py"
+CONNECTION = "plugins/plugin_utils/psrp/_command_line.py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +126,7 @@ REGISTRY: tuple[Entry, ...] = (
         "connection.raw_command",
         "fstring",
         CONNECTION,
-        "Connection._script_for",
+        "parse_command",
         samples=(("cmd", "Get-Service -Name WinRM | Select-Object -ExpandProperty Status"),),
     ),
     *(

@@ -14,6 +14,12 @@ import pytest
 pytestmark = [pytest.mark.windows, pytest.mark.integration]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _results(result: Any) -> dict[str, dict[str, Any]]:
     return {host: dict(r) for host, r in result.items()}
 
@@ -74,4 +80,4 @@ def test_put_and_fetch_keep_every_byte(windows: Any, remote_tmp: str, tmp_path: 
         if not copy.exists():  # ansible.builtin.fetch keeps the Windows path as it is
             (copy,) = (p for p in (fetched / host).rglob(f"payload-{size}.bin"))
         assert hashlib.sha256(copy.read_bytes()).hexdigest() == digest
-        assert copy.stat().st_mode & 0o777 == 0o644, "the builtin's mode (umask 022 default)"
+        assert copy.stat().st_mode & 0o777 == 0o666 & ~_umask(), "the builtin's mode: 0o666 minus the umask"

@@ -776,7 +776,7 @@ def _stacks(call: CommandCall) -> dict[str, list[str]]:
     if stacks is None:
         stacks = {}
         root.set(_STACKS, stacks)
-    return stacks  # type: ignore[no-any-return]
+    return stacks
 
 
 @cmdlet(
