@@ -94,6 +94,7 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
 BOOTSTRAP_TEMPLATE = "roles/enable_psremoting/templates/Enable-PSRemoting.ps1.j2"
 TRANSFER = "plugins/plugin_utils/transfer/_scripts.py"
 INVOKE = "plugins/plugin_utils/invoke/_command.py"
+INVOKE_SESSION = "plugins/plugin_utils/invoke/_session.py"
 CONNECTION = "plugins/plugin_utils/psrp/_command_line.py"
 
 
@@ -121,6 +122,7 @@ REGISTRY: tuple[Entry, ...] = (
     ),
     Entry("invoke_command.prelude_piped", "constant", INVOKE, "PRELUDE_PIPED"),
     Entry("invoke_command.postlude", "constant", INVOKE, "POSTLUDE"),
+    Entry("invoke_command.session_runspace", "constant", INVOKE_SESSION, "SESSION_RUNSPACE_SCRIPT"),
     Entry("connection.run_file", "constant", CONNECTION, "RUN_FILE_SCRIPT"),
     Entry(
         "connection.raw_command",

@@ -14,6 +14,7 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import ps1_registry
 import pytest
@@ -112,3 +113,37 @@ def test_entries_have_text(name: str) -> None:
         )
     (text,) = ps1_registry.texts((item,)).values()
     assert ps1_registry.is_powershell(text)
+
+
+@pytest.mark.runs_ps1("invoke_command.session_runspace")
+def test_session_runspace_script_keeps_state_apart(tmp_path: Path) -> None:
+    """invoke/_session.py's script on winhost: two pipelines share the session runspace's
+    variables, streams come back, and the pool's own runspace does not see them."""
+    from winhost_local import run_local
+
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
+        SESSION_RUNSPACE_SCRIPT,
+        in_session,
+    )
+    from winhost.engine.model import fresh
+    from winhost.engine.runspace import Runspace
+
+    machine = fresh("WIN01")
+    machine.sandbox_dir = str(tmp_path / "C")
+    pool_runspace = Runspace(machine, "Administrator", "Microsoft.PowerShell")
+
+    def run(script: str) -> Any:
+        (command,) = in_session(
+            {"commands": [{"name": script, "is_script": True, "use_local_scope": False}]}
+        )["commands"]
+        result = run_local(machine, SESSION_RUNSPACE_SCRIPT, command["parameters"], runspace=pool_runspace)
+        assert result.failure is None, result.failure_text()
+        return result
+
+    first = run("$suite = 41; Write-Warning 'w'; 'one'")
+    assert first.lines == ["one"] and first.host.warnings == ["w"]
+    assert run("$suite + 1").output == [42]
+    outside = run_local(
+        machine, "[bool](Get-Variable -Name suite -ErrorAction Ignore)", runspace=pool_runspace
+    )
+    assert outside.output == [False]
