@@ -199,6 +199,153 @@ def _convert(host: str, name: str, value: Any) -> Any:
     return text
 
 
+def _fail(host: str, name: str, problem: str, fix: str) -> OptionError:
+    var = OPTION_TABLE[name][3]
+    return OptionError(f"psrp connection to '{host}': option '{name}' (variable {var}) {problem}; {fix}")
+
+
+def _read_values(get_option: Callable[[str], Any], host_hint: str) -> tuple[dict[str, Any], str]:
+    """Every option, converted to its type; and the host name for messages."""
+    values: dict[str, Any] = {}
+    host = host_hint or "<unknown host>"
+    for name, (_kind, _default, _choices, var) in OPTION_TABLE.items():
+        try:
+            raw = get_option(name)
+        except Exception as exc:  # ansible raises AnsibleOptionsError on type conversion
+            raise OptionError(
+                f"psrp connection to '{host}': option '{name}' (variable {var}) is invalid: {exc}"
+            ) from None
+        values[name] = _convert(host, name, default_for(name) if raw is None else raw)
+        if name == "remote_addr" and values[name]:
+            host = values[name]
+    if not values["remote_addr"]:
+        raise _fail(host, "remote_addr", "is empty", "set ansible_host to the host name or address")
+    return values, host
+
+
+def _protocol_and_port(values: Mapping[str, Any], host: str) -> tuple[str, int]:
+    """Same derivation as ansible.builtin.psrp's _build_kwargs."""
+    protocol, port = values["protocol"], values["port"]
+    if protocol is None and port is None:
+        protocol, port = "https", 5986
+    elif protocol is None:
+        protocol = "https" if int(port) != 5985 else "http"
+    elif port is None:
+        port = 5986 if protocol == "https" else 5985
+    if not 0 < int(port) < 65536:
+        raise _fail(
+            host, "port", f"must be between 1 and 65535, got {port}", "use 5985 (http) or 5986 (https)"
+        )
+    return str(protocol), int(port)
+
+
+def _check_numbers(values: Mapping[str, Any], host: str) -> list[str]:
+    """Refuse impossible timeouts and sizes; return the warnings for dubious ones."""
+    for name in ("connection_timeout", "read_timeout", "operation_timeout"):
+        if values[name] <= 0:
+            raise _fail(
+                host, name, f"must be a positive number of seconds, got {values[name]}", "use e.g. 30"
+            )
+    for name in ("reconnection_retries", "reconnection_backoff", "session_idle_timeout"):
+        if values[name] < 0:
+            raise _fail(host, name, f"must not be negative, got {values[name]}", "use 0 or more")
+    if values["max_envelope_size"] < MIN_ENVELOPE_SIZE:
+        raise _fail(
+            host,
+            "max_envelope_size",
+            f"is {values['max_envelope_size']} bytes, below the minimum of {MIN_ENVELOPE_SIZE}",
+            "use the server's MaxEnvelopeSizekb * 1024 (default 512000 on current Windows)",
+        )
+    if values["read_timeout"] <= values["operation_timeout"]:
+        # The builtin documents this but does not enforce it; keep drop-in behaviour and warn.
+        return [
+            f"psrp connection to '{host}': read_timeout ({values['read_timeout']}) should be greater "
+            f"than operation_timeout ({values['operation_timeout']}); long-running commands may hit "
+            "HTTP read timeouts"
+        ]
+    return []
+
+
+def _check_auth(values: Mapping[str, Any], host: str, protocol: str) -> None:
+    """Refuse auth / encryption / certificate combinations that cannot work."""
+    auth = values["auth"]
+    encryption = values["message_encryption"]
+    enc_capable = auth in ("credssp", "kerberos", "negotiate", "ntlm")
+    if protocol == "http" and encryption != "never" and not enc_capable:
+        raise _fail(
+            host,
+            "auth",
+            f"'{auth}' cannot encrypt messages over http",
+            "use protocol https, or set ansible_psrp_message_encryption=never (sends data in clear text), "
+            "or use negotiate/kerberos/ntlm/credssp",
+        )
+    if protocol == "https" and encryption == "always" and not enc_capable:
+        raise _fail(
+            host,
+            "message_encryption",
+            f"'always' is not possible with auth '{auth}'",
+            "set ansible_psrp_message_encryption=auto",
+        )
+    if auth == "certificate":
+        for name in ("certificate_pem", "certificate_key_pem"):
+            if not values[name]:
+                raise _fail(host, name, "is required for certificate auth", "point it at the PEM file")
+        if protocol != "https":
+            raise _fail(host, "auth", "'certificate' needs https", "set ansible_psrp_protocol=https")
+    elif auth in ("basic", "ntlm", "credssp") and not values["remote_user"]:
+        raise _fail(host, "remote_user", f"is required for {auth} auth", "set ansible_user")
+    for name in ("ca_cert", "certificate_pem", "certificate_key_pem"):
+        path = values[name]
+        if path and not os.path.exists(path):
+            raise _fail(host, name, f"points to '{path}' which does not exist", "fix the path")
+
+
+def _cert_validation(values: Mapping[str, Any]) -> bool | str:
+    """Either a bool or the CA bundle path (same as the builtin)."""
+    if values["cert_validation"] == "ignore":
+        return False
+    if values["ca_cert"]:  # an empty value (e.g. an unset env lookup) must not turn validation off
+        return str(values["ca_cert"])
+    return True
+
+
+def _wsman_kwargs(values: Mapping[str, Any], host: str, protocol: str, port: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "server": host,
+        "port": port,
+        "username": values["remote_user"],
+        "password": values["remote_password"],
+        "ssl": protocol == "https",
+        "path": values["path"],
+        "auth": values["auth"],
+        "cert_validation": _cert_validation(values),
+        "connection_timeout": values["connection_timeout"],
+        "encryption": values["message_encryption"],
+        "proxy": values["proxy"],
+        "no_proxy": bool(values["ignore_proxy"]),
+        "reconnection_backoff": float(values["reconnection_backoff"]),
+    }
+    for name in (
+        "max_envelope_size",
+        "operation_timeout",
+        "read_timeout",
+        "reconnection_retries",
+        "certificate_key_pem",
+        "certificate_pem",
+        "credssp_auth_mechanism",
+        "credssp_disable_tlsv1_2",
+        "credssp_minimum_version",
+        "negotiate_send_cbt",
+        "negotiate_delegate",
+        "negotiate_hostname_override",
+        "negotiate_service",
+    ):
+        kwargs[name] = values[name]
+    if values["certificate_key_password"]:  # like the builtin: only when set (pypsrp >= 0.9.0)
+        kwargs["certificate_key_password"] = values["certificate_key_password"]
+    return kwargs
+
+
 def read_plugin_settings(plugin: Any, host_hint: str = "") -> ConnectionSettings:
     """Read the settings of a loaded connection plugin: its options, where each was set (so that
     ansible_psrp_* wins over translated ansible_winrm_* variables) and its ansible_winrm_* extras."""
@@ -228,138 +375,24 @@ def read_settings(
     ``origin_of(option)`` says where an option was set (Ansible's origin: ``default``,
     ``var: <name>``, ``env: ...``); ``extras`` are the ansible_winrm_* variables the plugin received
     without an option (see _winrm_vars.py)."""
-    values: dict[str, Any] = {}
-    host = host_hint or "<unknown host>"
-    for name, (_kind, _default, _choices, var) in OPTION_TABLE.items():
-        try:
-            raw = get_option(name)
-        except Exception as exc:  # ansible raises AnsibleOptionsError on type conversion
-            raise OptionError(
-                f"psrp connection to '{host}': option '{name}' (variable {var}) is invalid: {exc}"
-            ) from None
-        values[name] = _convert(host, name, default_for(name) if raw is None else raw)
-        if name == "remote_addr" and values[name]:
-            host = values[name]
-
-    warnings: list[str] = []
+    values, host = _read_values(get_option, host_hint)
 
     def fail(name: str, problem: str, fix: str) -> OptionError:
-        var = OPTION_TABLE[name][3]
-        return OptionError(f"psrp connection to '{host}': option '{name}' (variable {var}) {problem}; {fix}")
+        return _fail(host, name, problem, fix)
 
-    if not values["remote_addr"]:
-        raise fail("remote_addr", "is empty", "set ansible_host to the host name or address")
     notes = _winrm_vars.apply(values, origin_of or (lambda name: "default"), host, fail)
     notes += _winrm_vars.extras_notes(extras or {}, host)
-
-    protocol = values["protocol"]
-    port = values["port"]
-    # Same derivation as ansible.builtin.psrp's _build_kwargs.
-    if protocol is None and port is None:
-        protocol, port = "https", 5986
-    elif protocol is None:
-        protocol = "https" if int(port) != 5985 else "http"
-    elif port is None:
-        port = 5986 if protocol == "https" else 5985
-    if not 0 < int(port) < 65536:
-        raise fail("port", f"must be between 1 and 65535, got {port}", "use 5985 (http) or 5986 (https)")
-
-    for name in ("connection_timeout", "read_timeout", "operation_timeout"):
-        if values[name] <= 0:
-            raise fail(name, f"must be a positive number of seconds, got {values[name]}", "use e.g. 30")
-    for name in ("reconnection_retries", "reconnection_backoff", "session_idle_timeout"):
-        if values[name] < 0:
-            raise fail(name, f"must not be negative, got {values[name]}", "use 0 or more")
-    if values["read_timeout"] <= values["operation_timeout"]:
-        # The builtin documents this but does not enforce it; keep drop-in behaviour and warn.
-        warnings.append(
-            f"psrp connection to '{host}': read_timeout ({values['read_timeout']}) should be greater "
-            f"than operation_timeout ({values['operation_timeout']}); long-running commands may hit "
-            "HTTP read timeouts"
-        )
-    if values["max_envelope_size"] < MIN_ENVELOPE_SIZE:
-        raise fail(
-            "max_envelope_size",
-            f"is {values['max_envelope_size']} bytes, below the minimum of {MIN_ENVELOPE_SIZE}",
-            "use the server's MaxEnvelopeSizekb * 1024 (default 512000 on current Windows)",
-        )
-
-    auth = values["auth"]
-    encryption = values["message_encryption"]
-    enc_capable = auth in ("credssp", "kerberos", "negotiate", "ntlm")
-    if protocol == "http" and encryption != "never" and not enc_capable:
-        raise fail(
-            "auth",
-            f"'{auth}' cannot encrypt messages over http",
-            "use protocol https, or set ansible_psrp_message_encryption=never (sends data in clear text), "
-            "or use negotiate/kerberos/ntlm/credssp",
-        )
-    if protocol == "https" and encryption == "always" and not enc_capable:
-        raise fail(
-            "message_encryption",
-            f"'always' is not possible with auth '{auth}'",
-            "set ansible_psrp_message_encryption=auto",
-        )
-    if auth == "certificate":
-        for name in ("certificate_pem", "certificate_key_pem"):
-            if not values[name]:
-                raise fail(name, "is required for certificate auth", "point it at the PEM file")
-        if protocol != "https":
-            raise fail("auth", "'certificate' needs https", "set ansible_psrp_protocol=https")
-    elif auth in ("basic", "ntlm", "credssp") and not values["remote_user"]:
-        raise fail("remote_user", f"is required for {auth} auth", "set ansible_user")
-    for name in ("ca_cert", "certificate_pem", "certificate_key_pem"):
-        path = values[name]
-        if path and not os.path.exists(path):
-            raise fail(name, f"points to '{path}' which does not exist", "fix the path")
-
-    # cert_validation is either a bool or the CA bundle path (same as the builtin).
-    cert_validation: bool | str
-    if values["cert_validation"] == "ignore":
-        cert_validation = False
-    elif values["ca_cert"]:  # an empty value (e.g. an unset env lookup) must not turn validation off
-        cert_validation = values["ca_cert"]
-    else:
-        cert_validation = True
-
-    wsman_kwargs: dict[str, Any] = {
-        "server": host,
-        "port": int(port),
-        "username": values["remote_user"],
-        "password": values["remote_password"],
-        "ssl": protocol == "https",
-        "path": values["path"],
-        "auth": auth,
-        "cert_validation": cert_validation,
-        "connection_timeout": values["connection_timeout"],
-        "encryption": encryption,
-        "proxy": values["proxy"],
-        "no_proxy": bool(values["ignore_proxy"]),
-        "max_envelope_size": values["max_envelope_size"],
-        "operation_timeout": values["operation_timeout"],
-        "read_timeout": values["read_timeout"],
-        "reconnection_retries": values["reconnection_retries"],
-        "reconnection_backoff": float(values["reconnection_backoff"]),
-        "certificate_key_pem": values["certificate_key_pem"],
-        "certificate_pem": values["certificate_pem"],
-        "credssp_auth_mechanism": values["credssp_auth_mechanism"],
-        "credssp_disable_tlsv1_2": values["credssp_disable_tlsv1_2"],
-        "credssp_minimum_version": values["credssp_minimum_version"],
-        "negotiate_send_cbt": values["negotiate_send_cbt"],
-        "negotiate_delegate": values["negotiate_delegate"],
-        "negotiate_hostname_override": values["negotiate_hostname_override"],
-        "negotiate_service": values["negotiate_service"],
-    }
-    if values["certificate_key_password"]:  # like the builtin: only when set (pypsrp >= 0.9.0)
-        wsman_kwargs["certificate_key_password"] = values["certificate_key_password"]
+    protocol, port = _protocol_and_port(values, host)
+    warnings = _check_numbers(values, host)
+    _check_auth(values, host, protocol)
     return ConnectionSettings(
         host=host,
-        port=int(port),
+        port=port,
         protocol=protocol,
         user=values["remote_user"],
-        auth=auth,
+        auth=values["auth"],
         configuration_name=values["configuration_name"],
-        wsman_kwargs=wsman_kwargs,
+        wsman_kwargs=_wsman_kwargs(values, host, protocol, port),
         session=SessionSettings(
             persist=bool(values["session_persist"]),
             idle_timeout=int(values["session_idle_timeout"]),

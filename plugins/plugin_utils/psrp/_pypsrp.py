@@ -22,11 +22,11 @@ try:
         RunspacePoolState,
     )
     from pypsrp.complex_objects import Enum as PSRPEnum
-    from pypsrp.exceptions import WinRMTransportError
+    from pypsrp.exceptions import WinRMTransportError, WSManFaultError
     from pypsrp.host import PSHost, PSHostUserInterface
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import Serializer, TaggedValue
-    from pypsrp.wsman import WSMan
+    from pypsrp.wsman import SelectorSet, WSMan
 
     PYPSRP_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity
@@ -42,9 +42,12 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
         ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = _Missing
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
-        Serializer = TaggedValue = WSMan = _Missing
+        Serializer = TaggedValue = WSMan = SelectorSet = _Missing
 
         class WinRMTransportError(Exception):
+            """Placeholder: never raised without pypsrp."""
+
+        class WSManFaultError(Exception):
             """Placeholder: never raised without pypsrp."""
 
 
@@ -71,9 +74,11 @@ __all__ = [
     "PowerShell",
     "RunspacePool",
     "RunspacePoolState",
+    "SelectorSet",
     "Serializer",
     "TaggedValue",
     "WSMan",
+    "WSManFaultError",
     "WinRMTransportError",
     "require",
 ]

@@ -1,0 +1,50 @@
+"""The broker protocol shared by both ends: codec round trips, liveness, peer credentials."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import pytest
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
+    decode_exec_result,
+    decode_input,
+    encode_exec_result,
+    encode_input,
+    peer_cred,
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "spec"),
+    [
+        (None, None),
+        ("", None),
+        ("text", {"text": "text"}),
+        (b"\x00\x01", {"b64": "AAE="}),
+        (["a", "b"], {"lines": ["a", "b"]}),
+        ([b"a"], {"b64lines": ["YQ=="]}),
+    ],
+)
+def test_input_encoding_for_the_broker(data: Any, spec: Any) -> None:
+    assert encode_input(data) == spec
+    if spec is not None:
+        assert decode_input(spec) == data
+
+
+def test_unsupported_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported pipeline input type int"):
+        encode_input(5)
+
+
+def test_exec_result_round_trip() -> None:
+    assert decode_exec_result(encode_exec_result(3, b"out\xff", b"")) == (3, b"out\xff", b"")
+
+
+def test_peer_cred_names_the_process_at_the_other_end() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with a, b:
+        cred = peer_cred(a)
+        assert cred is not None and cred.pid == os.getpid() and cred.uid == os.getuid()
