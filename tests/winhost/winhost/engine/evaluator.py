@@ -24,6 +24,7 @@ from winhost.engine.errors import (
     ContinueSignal,
     ExitSignal,
     FlowControl,
+    PipelineStopped,
     PSRuntimeError,
     ReturnSignal,
     command_not_found,
@@ -605,6 +606,14 @@ class Evaluator:
                     self.ctx.handling.pop()
         except FlowControl as flow:
             pending = flow
+        except PipelineStopped as stopped:
+            # about_Try_Catch_Finally: a finally block runs even when the pipeline is stopped
+            # (CTRL+C); its output goes nowhere, the stop goes on afterwards.
+            if finally_block is not None:
+                with self.ctx.stopping_finally():
+                    for _ in self.exec_node(finally_block, scope):
+                        pass
+            raise stopped
         if finally_block is not None:
             yield from self.exec_node(finally_block, scope)
         if pending is not None:

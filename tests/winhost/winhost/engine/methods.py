@@ -694,6 +694,12 @@ def call_static(ev: ScriptEngine, target: Any, name: str, args: list[Any]) -> An
         return cast_value("datetime", args[0])
     if full == "system.net.dns" and low == "gethostname":
         return ev.ctx.machine.computer_name
+    from winhost.engine.nested import NOT_HANDLED
+    from winhost.engine.nested import call_static as nested_static
+
+    value = nested_static(ev, full, low, args)
+    if value is not NOT_HANDLED:
+        return value
     raise not_emulated(f"the static method [{target.name}]::{name}()")
 
 
