@@ -13,8 +13,9 @@ a task on that host: the plugin's variables (``C.config.get_plugin_vars`` under 
 in ``hostvars[name]``, which templates each value in that host's context; the option values come
 from ``C.config.get_plugin_options`` (variables, then environment and ansible.cfg, then
 defaults: what ``ConnectionBase.set_options`` does) and are validated by the connection's own
-``_options.read_settings``. Task keywords of the play host (``remote_user:`` ...) are its own and
-do not apply to the targets.
+``_options.read_settings`` (with each option's origin and the ``ansible_winrm_*`` extras, as
+``read_plugin_settings`` gives them for a task). Task keywords of the play host
+(``remote_user:`` ...) are its own and do not apply to the targets.
 
 A target whose inventory names another connection (``ansible_connection``), that is not in the
 inventory, or whose options are invalid gets a ``problem`` instead of settings; the action
@@ -48,7 +49,9 @@ except ImportError:  # ansible-core < 2.19: ``omit`` templates to a placeholder 
 
 PLUGIN = "psremoting.core.psrp"
 # Connection variables that name the address to connect to (ansible.builtin.psrp's remote_addr)
-ADDRESS_VARS = ("ansible_host", "ansible_psrp_host")
+ADDRESS_VARS = ("ansible_host", "ansible_winrm_host", "ansible_psrp_host")
+# Variables the plugin receives as ``_extras`` (ansible.builtin.winrm's, see psrp/_winrm_vars.py)
+EXTRAS_PREFIX = "ansible_winrm_"
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,14 @@ def psrp_settings(
     load_name = load_name or plugin_load_name()
     names = var_names if var_names is not None else C.config.get_plugin_vars("connection", load_name)
     variables = connection_var_options(host_vars, names, host_name, render)
-    options = C.config.get_plugin_options("connection", load_name, variables=variables)
-    return read_settings(options.get, host_name)
+    options, origins = C.config.get_plugin_options_and_origins("connection", load_name, variables=variables)
+    # TaskExecutor hands variables with the plugin's extras prefix that are no option as _extras.
+    extras = {
+        k: render(host_vars[k]) for k in host_vars if k.startswith(EXTRAS_PREFIX) and k not in variables
+    }
+    return read_settings(
+        options.get, host_name, origin_of=lambda name: str(origins.get(name) or "default"), extras=extras
+    )
 
 
 class TargetReader:

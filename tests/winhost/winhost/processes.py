@@ -154,7 +154,7 @@ def start(process: Process, command: str, arguments: list[str], skip_cmd_shell: 
 
 
 def run_program(process: Process, name: str, command_line: str) -> int:
-    from winhost.engine.ansible_modules.win_shell import split_command_line
+    from winhost.engine.native import split_command_line
 
     args = split_command_line(command_line)[1:]
     if name == "cmd":
@@ -279,7 +279,7 @@ def _dispatch(process: Process, text: str) -> int:
         return builtin(process, rest)
     if not stripped.strip():
         return process.errorlevel
-    from winhost.engine.ansible_modules.win_shell import split_command_line
+    from winhost.engine.native import split_command_line
 
     argv = split_command_line(stripped)
     program = program_name(argv[0]) if argv else None
@@ -489,16 +489,16 @@ class ConsoleHost:
         self._error_lines: list[str] = []
 
     def _flush(self) -> None:
-        from winhost.engine.ansible_modules._capture import format_objects
+        from winhost.engine.formatting import format_objects
 
         if self._objects:
             self.process.out(format_objects(self._objects))
             self._objects = []
 
     def write_output(self, value: Any) -> None:
-        from winhost.engine.ansible_modules._capture import _is_structured, render
+        from winhost.engine.formatting import is_structured, render
 
-        if _is_structured(value):
+        if is_structured(value):
             self._objects.append(value)
             return
         self._flush()

@@ -69,6 +69,7 @@ from winhost.engine.ansible_modules import (
 from winhost.engine.ansible_modules._capture import run_script
 from winhost.engine.ansible_modules._winpath import WinFS, WinPathError, user_environment, user_profile
 from winhost.engine.errors import PSRuntimeError, make_error_record
+from winhost.engine.native import split_command_line
 
 NUL_LINE = "\0\0\0\0"
 
@@ -501,8 +502,6 @@ def _run_script_action(session: _Session, text: str, environment: dict[str, str]
     if match is None:
         _run_script_text(session, text, [], environment)
         return
-    from winhost.engine.ansible_modules.win_shell import split_command_line
-
     tokens = [t.strip("'") for t in split_command_line(match.group("cmd"))]
     if tokens and tokens[0].lower().endswith(".ps1"):
         _run_script_file(session, tokens[0], tokens[1:])

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from winhost.engine.certgen import generate_self_signed, load_pem, thumbprint_of
+
 V = TypeVar("V")
 
 #: Topics passed to subscribers (``callback(topic)``).
@@ -774,10 +776,10 @@ def fresh(computer_name: str = "WINHOST") -> Machine:
 def configured(computer_name: str = "WINHOST") -> Machine:
     """A host prepared for Ansible: HTTPS listener too, Basic + CredSSP allowed, vagrant user,
     firewall open for 5985/5986 on all profiles, LocalAccountTokenFilterPolicy=1."""
-    from winhost.engine.certs import new_self_signed_certificate
-
     m = fresh(computer_name)
-    cert = new_self_signed_certificate(m, [m.computer_name.lower(), "localhost"])
+    cert_pem, key_pem = generate_self_signed([m.computer_name.lower(), "localhost"])
+    cert = StoredCertificate(thumbprint_of(load_pem(cert_pem)), cert_pem, key_pem)
+    m.cert_store[cert.thumbprint] = cert
     m.wsman.listeners.append(
         Listener(
             address="*",

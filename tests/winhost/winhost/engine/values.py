@@ -461,3 +461,41 @@ def regex_match(value: Any, pattern: Any, case_sensitive: bool = False) -> re.Ma
 def dotnet_regex(pattern: str) -> str:
     """.NET named groups (?<name>) -> Python (?P<name>)."""
     return re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern)
+
+
+class SecureText:
+    """A SecureString made in the runspace; cmdlets read it with decrypt(), str() hides it."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def decrypt(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return "System.Security.SecureString"
+
+    def __repr__(self) -> str:
+        return "SecureText(***)"
+
+
+def credential_object(user: str, password: Any) -> PSObject:
+    """System.Management.Automation.PSCredential made in the runspace (UserName, Password and
+    GetNetworkCredential())."""
+    cred = new_object(
+        ["System.Management.Automation.PSCredential", "System.Object"],
+        {"UserName": user, "Password": password},
+        to_string_value="System.Management.Automation.PSCredential",
+    )
+
+    def network_credential(*_a: Any) -> Any:
+        plain = password.decrypt() if hasattr(password, "decrypt") else to_string(password)
+        domain, _, name = user.rpartition("\\")
+        return new_object(
+            ["System.Net.NetworkCredential", "System.Object"],
+            {"UserName": name, "Password": plain, "Domain": domain},
+            to_string_value="System.Net.NetworkCredential",
+        )
+
+    cred._winhost_methods = {"getnetworkcredential": network_credential}
+    return cred

@@ -25,6 +25,7 @@ from winhost.wsman.soap import (
     new_uuid,
     parse_duration,
     q,
+    stream_bytes,
 )
 from winhost.wsman.winrs import DEFAULT_CODEPAGE, WinRSShell, option_flag, receive_needs_command
 
@@ -185,8 +186,6 @@ class CmdShellRequests:
 
     # ------------------------------------------------------------------------------- Send
     def _send(self, user: str, req: Request) -> bytes:
-        from winhost.wsman.service import _b64decode
-
         _, winrs = self._winrs_shell(user, req)
         send = req.body.find(q(ns.NS_SHELL, "Send")) if req.body is not None else None
         if send is None:
@@ -194,7 +193,7 @@ class CmdShellRequests:
         for stream in send.findall(q(ns.NS_SHELL, "Stream")):
             command_id = (stream.get("CommandId") or "").upper()
             end = (stream.get("End") or "").strip().lower() == "true"
-            winrs.feed(command_id, _b64decode(stream.text), end)
+            winrs.feed(command_id, stream_bytes(stream.text), end)
         return envelope(f"{ns.A_SEND}Response", req.message_id, "<rsp:SendResponse/>")
 
     # ---------------------------------------------------------------------------- Receive

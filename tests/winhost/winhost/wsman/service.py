@@ -15,7 +15,6 @@ exchanges recorded in pypsrp's source distribution (tests/tests_pypsrp/responses
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import re
 import threading
@@ -59,6 +58,7 @@ from winhost.wsman.soap import (
     parse_duration,
     parse_request,
     q,
+    stream_bytes,
 )
 from winhost.wsman.winrs import shell_resource as winrs_resource
 
@@ -375,7 +375,7 @@ class WSManService:
             command_id = (cmd_el.get("CommandId") or new_uuid()).upper()
             if command_id in psrp.commands:
                 raise wsfaults.invalid_parameter(f"A command with CommandId {command_id} already exists.")
-            data = b"".join(_b64decode(a.text) for a in cmd_el.findall(q(ns.NS_SHELL, "Arguments")))
+            data = b"".join(stream_bytes(a.text) for a in cmd_el.findall(q(ns.NS_SHELL, "Arguments")))
             try:
                 psrp.create_command(command_id, data)
             except Exception as exc:
@@ -396,7 +396,7 @@ class WSManService:
             raise wsfaults.invalid_parameter("The Send body must contain rsp:Send.")
         for stream in send_el.findall(q(ns.NS_SHELL, "Stream")):
             command_id = stream.get("CommandId")
-            data = _b64decode(stream.text)
+            data = stream_bytes(stream.text)
             try:
                 if command_id:
                     command_id = command_id.upper()
@@ -546,7 +546,7 @@ class WSManService:
             shell.state = "Connected"
             return envelope(f"{ns.A_CONNECT}Response", req.message_id, "<rsp:ConnectResponse/>")
         xml = conn.find(q(ns.NS_POWERSHELL, "connectXml"))
-        data = _b64decode(xml.text if xml is not None else None)
+        data = stream_bytes(xml.text if xml is not None else None)
         try:
             chunks = psrp.connect(data)
         except Exception as exc:
@@ -667,12 +667,3 @@ class WSManService:
 
 def _queued_bytes(psrp: PSRPShell, pipeline_id: uuid.UUID) -> int:
     return sum(len(m) for m in psrp.pipe_out.get(pipeline_id, ()))
-
-
-def _b64decode(text: str | None) -> bytes:
-    if not text:
-        return b""
-    try:
-        return base64.b64decode(text.strip())
-    except (binascii.Error, ValueError):
-        raise wsfaults.invalid_parameter("The stream data is not valid base64.") from None

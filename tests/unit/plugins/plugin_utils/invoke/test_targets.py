@@ -102,3 +102,35 @@ def test_target_reader_uses_each_hosts_own_variables() -> None:
     assert bad.settings is None and bad.problem is not None
     assert "badport" in bad.problem and "port" in bad.problem and "fifty" in bad.problem
     assert "pw" not in bad.problem
+
+
+def test_target_reader_reads_a_winrm_inventory_like_the_connection() -> None:
+    """A host moved from ansible.builtin.winrm by changing only ansible_connection: its
+    ansible_winrm_* variables reach the target's settings as they reach a task's connection
+    (address, port, scheme, transport translated to auth); ansible_psrp_* wins."""
+    hostvars: dict[str, Any] = {
+        "w1": {
+            "ansible_connection": PSRP,
+            "ansible_winrm_host": "127.0.0.9",
+            "ansible_winrm_port": 5985,
+            "ansible_winrm_scheme": "http",
+            "ansible_winrm_transport": "ntlm",
+            "ansible_user": "vagrant",
+            "ansible_password": "pw",
+        },
+        "w2": {
+            "ansible_connection": PSRP,
+            "ansible_winrm_port": 5985,
+            "ansible_psrp_port": 45985,
+            "ansible_psrp_protocol": "http",
+            "ansible_winrm_transport": "ntlm",
+            "ansible_user": "vagrant",
+            "ansible_password": "pw",
+        },
+    }
+    reader = TargetReader(hostvars)
+    w1 = reader.read("w1").settings
+    assert w1 is not None, reader.read("w1").problem
+    assert (w1.host, w1.port, w1.protocol, w1.auth) == ("127.0.0.9", 5985, "http", "ntlm")
+    w2 = reader.read("w2").settings
+    assert w2 is not None and (w2.host, w2.port) == ("w2", 45985)
