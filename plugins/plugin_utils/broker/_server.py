@@ -175,7 +175,10 @@ class Broker:
                 res = put_file(session, args["in_path"], args["out_path"])
                 return {"ok": True, "result": res}, session.close_pending
             if op == "fetch":
-                res = fetch_file(session, args["in_path"], args["out_path"])
+                mode = args.get("mode")
+                res = fetch_file(
+                    session, args["in_path"], args["out_path"], mode if isinstance(mode, int) else None
+                )
                 return {"ok": True, "result": res}, session.close_pending
             if op == "pipeline":
                 res = session.invoke_pipeline(args["request"])
