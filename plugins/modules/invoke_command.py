@@ -88,7 +88,7 @@ options:
     default: continue
   session_state:
     description:
-      - C(persistent) runs the script in the host's session, as C(Invoke-Command -Session) does: variables
+      - C(persistent) runs the script in the host's session, as C(Invoke-Command -Session) does; variables
         (C($x = 42) too), functions, imported modules, the location and environment variables set by one
         C(invoke_command) task are there for the next on the same host, for the whole run.
       - C(temporary) runs it in a fresh session that is removed after the task, as

@@ -26,6 +26,7 @@ try:
     from pypsrp.host import PSHost, PSHostUserInterface
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import Serializer, TaggedValue
+    from pypsrp.shell import SignalCode, WinRS
     from pypsrp.wsman import SelectorSet, WSMan
 
     PYPSRP_IMPORT_ERROR = None
@@ -42,7 +43,7 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
         ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = _Missing
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
-        Serializer = TaggedValue = WSMan = SelectorSet = _Missing
+        Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = _Missing
 
         class WinRMTransportError(Exception):
             """Placeholder: never raised without pypsrp."""
@@ -76,9 +77,11 @@ __all__ = [
     "RunspacePoolState",
     "SelectorSet",
     "Serializer",
+    "SignalCode",
     "TaggedValue",
     "WSMan",
     "WSManFaultError",
     "WinRMTransportError",
+    "WinRS",
     "require",
 ]

@@ -62,6 +62,10 @@ class FakeSession:
     def close(self) -> None:
         self.closed += 1
 
+    def end(self) -> str:
+        self.close()
+        return "closed"
+
 
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_broker.Broker, BrokerClient]]:
