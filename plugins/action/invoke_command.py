@@ -19,6 +19,7 @@ from ansible.utils.display import Display
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import dispatch
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
     ERROR_ACTIONS,
+    SESSION_STATES,
     InvokeError,
     InvokeSpec,
 )
@@ -69,6 +70,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "using": {"type": "dict"},
     "input": {"type": "list", "elements": "raw"},
     "error_action": {"type": "str", "default": "continue", "choices": list(ERROR_ACTIONS)},
+    "session_state": {"type": "str", "default": "persistent", "choices": list(SESSION_STATES)},
     "depth": {"type": "int", "default": 2},
     "chdir": {"type": "str"},
     "creates": {"type": "str"},
@@ -127,6 +129,7 @@ class ActionModule(ActionBase):
             error_action=args["error_action"],
             depth=args["depth"],
             chdir=args["chdir"],
+            session_state=args["session_state"],
             check_mode=bool(self._task.check_mode),
             verbosity=display.verbosity,
         )

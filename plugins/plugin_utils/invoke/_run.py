@@ -66,13 +66,13 @@ def run_on_host(
         }
 
     plan = build_plan(spec)
-    result = invoke(plan.request)
+    result = invoke(plan.wire_request())
     fields = read_result(plan, result, spec.error_action)
     if computer_name:
         # .get: a connection (or a fake in tests) may leave runspace_id out.
         fields["output"] = tag_output(fields["output"], computer_name, result.get("runspace_id"))
     state_found = fields.pop("_state_found")
-    if plan.uses_state and not state_found:
+    if plan.uses_state and not state_found and spec.session_state != "temporary":
         # A terminating error skipped the postlude: put the session back as it was.
         try:
             invoke(cleanup_request())
