@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.output import _format
 
@@ -22,12 +23,31 @@ def _properties(properties: Any) -> Sequence[str] | None:
     raise AnsibleFilterError(f"properties must be a list of property names, not {type(properties).__name__}")
 
 
-def format_table(data: Any, properties: Any = None, computer_name: bool | None = None) -> str:
-    return _format.format_table(data, _properties(properties), computer_name)
+def _width(width: Any) -> int:
+    if isinstance(width, bool) or not isinstance(width, (int, str)) or not str(width).strip().isdigit():
+        raise AnsibleFilterError(f"width must be a number of characters (0: no limit), not {width!r}")
+    return int(width)
 
 
-def format_list(data: Any, properties: Any = None, computer_name: bool | None = None) -> str:
-    return _format.format_list(data, _properties(properties), computer_name)
+def _text_or_lines(formatted: str, lines: Any) -> str | list[str]:
+    return _format.lines(formatted) if boolean(lines, strict=False) else formatted
+
+
+def format_table(
+    data: Any,
+    properties: Any = None,
+    computer_name: bool | None = None,
+    width: Any = _format.DEFAULT_WIDTH,
+    lines: Any = False,
+) -> str | list[str]:
+    text = _format.format_table(data, _properties(properties), computer_name, _width(width))
+    return _text_or_lines(text, lines)
+
+
+def format_list(
+    data: Any, properties: Any = None, computer_name: bool | None = None, lines: Any = False
+) -> str | list[str]:
+    return _text_or_lines(_format.format_list(data, _properties(properties), computer_name), lines)
 
 
 def to_csv(data: Any, properties: Any = None, newline: str = "\n") -> str:
@@ -35,5 +55,5 @@ def to_csv(data: Any, properties: Any = None, newline: str = "\n") -> str:
 
 
 class FilterModule:
-    def filters(self) -> dict[str, Callable[..., str]]:
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return {"format_table": format_table, "format_list": format_list, "to_csv": to_csv}
