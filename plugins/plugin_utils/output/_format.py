@@ -6,8 +6,10 @@ FOR INTERNAL USE by the psremoting.core collection only: this is not a public AP
 without notice.
 
 Rules (PowerShell's Format-Table, Format-List and Export-Csv):
-* Columns: the ``properties`` given; else the type's default view (``_views``: ServiceController
-  shows Status, Name, DisplayName, as in a PowerShell console); else the object's properties in
+* Columns: the ``properties`` given (names, or calculated properties ``{Name, Expression}`` as
+  Format-Table takes them, to show a property under another header); else the type's default
+  view (``_views``: ServiceController shows Status, Name, DisplayName, as in a PowerShell
+  console); else the object's properties in
   order, at most ten (PowerShell's TableViewGenerator limit for objects without a view).
   ``PSComputerName`` is added last when the objects carry it (Invoke-Command output).
 * Format-Table: the header underlined with dashes as long as the header, columns separated by one
@@ -109,14 +111,36 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+Property = str | Mapping[str, Any]
+
+
+def _calculated(entry: Mapping[str, Any]) -> _views.Column:
+    """A calculated property as Format-Table takes it: ``@{Name='Idle(s)'; Expression='IdleTimeSeconds'}``
+    (``Label`` for ``Name``; the expression is a property name)."""
+    label = entry.get("Name", entry.get("Label"))
+    expression = entry.get("Expression")
+    if not isinstance(label, str) or not isinstance(expression, str) or not label or not expression:
+        raise ValueError(
+            "a calculated property needs Name (or Label) and Expression, both property names; "
+            f"got {dict(entry)!r}"
+        )
+    return label, _views.prop(expression)
+
+
 def _with_view(
-    rows: list[Any], views: Mapping[str, list[_views.Column]], properties: Sequence[str] | None
+    rows: list[Any], views: Mapping[str, list[_views.Column]], properties: Sequence[Property] | None
 ) -> tuple[list[Any], Sequence[str] | None]:
-    """Rows through the first object's default view, when no properties are given and it has one."""
-    view = None if properties else views.get(_views.type_name(rows[0]))
-    if view is None:
-        return rows, properties
-    return _views.view_rows(rows, view, keep=(COMPUTER,))
+    """Rows through the given calculated properties, or through the first object's default view when
+    no properties are given and it has one."""
+    if properties and any(isinstance(p, Mapping) for p in properties):
+        view = [
+            _calculated(p) if isinstance(p, Mapping) else (str(p), _views.prop(str(p))) for p in properties
+        ]
+        return _views.view_rows(rows, view, keep=(COMPUTER,))
+    default = None if properties else views.get(_views.type_name(rows[0]))
+    if default is None:
+        return rows, [str(p) for p in properties] if properties else None
+    return _views.view_rows(rows, default, keep=(COMPUTER,))
 
 
 def fit_widths(widths: list[int], width: int | None) -> list[int]:
@@ -145,7 +169,7 @@ def _clip(value: str, width: int) -> str:
 
 def format_table(
     data: Any,
-    properties: Sequence[str] | None = None,
+    properties: Sequence[Property] | None = None,
     computer_name: bool | None = None,
     width: int | None = DEFAULT_WIDTH,
 ) -> str:
@@ -178,7 +202,9 @@ def format_table(
     return "\n" + "\n".join([header, underline, *body]) + "\n\n"
 
 
-def format_list(data: Any, properties: Sequence[str] | None = None, computer_name: bool | None = None) -> str:
+def format_list(
+    data: Any, properties: Sequence[Property] | None = None, computer_name: bool | None = None
+) -> str:
     rows = _rows(data)
     blocks: list[str] = []
     for row in rows:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 Getter = Callable[[Mapping[str, Any]], Any]
 Column = tuple[str, Getter]
@@ -44,7 +44,7 @@ def prop(name: str) -> Getter:
     return lambda row: row.get(name)
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -60,7 +60,7 @@ def kib(name: str) -> Getter:
 
 def cpu_seconds(row: Mapping[str, Any]) -> Any:
     value = row.get("CPU")
-    return f"{float(value):.2f}" if _number(value) else None
+    return f"{value:.2f}" if _number(value) else None
 
 
 def write_time(row: Mapping[str, Any]) -> Any:
