@@ -13,7 +13,7 @@ export PSREMOTING_RUN_SLOW ?= 1
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export PATH := $(VBIN):$(PATH)
 
-.PHONY: help demo test test-matrix system-deps venv collection-link lint ps1-check sanity pytest unit integration build bench clean
+.PHONY: help demo test test-matrix system-deps venv collection-link activate-hook lint ps1-check sanity pytest unit integration build bench clean
 
 help:
 	@echo "make demo   - start simulated Windows hosts dc01, sql02, web01 and run the one-to-many demo"
@@ -25,34 +25,46 @@ help:
 system-deps:
 	@tools/system-deps.sh
 
-## Virtual environment with runtime + test requirements and winhost (editable).
-$(VENV)/.stamp: requirements.txt test-requirements.txt tests/winhost/pyproject.toml
+## Virtual environment, in two stages so that `make demo` starts without compiling anything:
+## 1. everything but pypsrp's Kerberos extra (wheels only: about 1 to 2 minutes from PyPI);
+## 2. the Kerberos extra (pyspnego[kerberos]: gssapi and krb5). PyPI has no Linux wheels of gssapi
+##    or krb5 (only macOS/Windows), so pip compiles them against libkrb5-dev: about 5 to 7 minutes
+##    on 2 CPUs. `make test` and `make venv` need it; the demo (NTLM) does not.
+REQ_NO_KERBEROS := $(BUILD)/requirements-no-kerberos
+$(VENV)/.stamp-base: requirements.txt test-requirements.txt tests/winhost/pyproject.toml
+	@echo "==> [1/3] Python virtual environment $(VENV) ($(PYTHON))"
 	@test -x $(VBIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VBIN)/python -m pip install --quiet --upgrade pip
-	$(VBIN)/python -m pip install --quiet -r test-requirements.txt
-	$(VBIN)/python -m pip install --quiet -e tests/winhost
+	$(VBIN)/python -m pip install --upgrade pip
+	@echo "==> [2/3] ansible-core, ansible, pypsrp (NTLM, CredSSP), test tools, winhost: wheels, about 1-2 minutes"
+	@mkdir -p $(REQ_NO_KERBEROS)
+	@sed 's/\[kerberos,credssp\]/[credssp]/' requirements.txt > $(REQ_NO_KERBEROS)/requirements.txt
+	@! grep -q '^[^#]*kerberos' $(REQ_NO_KERBEROS)/requirements.txt || \
+		{ echo "Makefile: cannot leave the Kerberos extra out of requirements.txt; update REQ_NO_KERBEROS" >&2; exit 1; }
+	@cp test-requirements.txt $(REQ_NO_KERBEROS)/
+	$(VBIN)/python -m pip install -r $(REQ_NO_KERBEROS)/test-requirements.txt -e tests/winhost
 	@touch $@
 
-venv: system-deps $(VENV)/.stamp collection-link
+$(VENV)/.stamp: $(VENV)/.stamp-base
+	@echo "==> [3/3] pypsrp's Kerberos extra: gssapi and krb5 have no Linux wheels on PyPI and compile"
+	@echo "    from source against libkrb5-dev (make system-deps): about 5-7 minutes on 2 CPUs"
+	$(VBIN)/python -m pip install -r requirements.txt
+	@touch $@
 
-## ansible_collections/psremoting/core -> this checkout, so Ansible and Python find the collection.
+venv: system-deps $(VENV)/.stamp collection-link activate-hook
+
+## ansible_collections/psremoting/core -> this checkout, so Ansible and Python find the collection;
+## the venv's activate script puts it on ANSIBLE_COLLECTIONS_PATH (ansible-doc psremoting.core.*).
 collection-link:
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn ../../.. $(COLLECTION_LINK)
 
-demo: venv
+ACTIVATE_HOOK := export ANSIBLE_COLLECTIONS_PATH="$(BUILD):$${ANSIBLE_COLLECTIONS_PATH:-$$HOME/.ansible/collections:/usr/share/ansible/collections}"  \# psremoting.core checkout
+activate-hook:
+	@grep -qF '# psremoting.core checkout' $(VENV)/bin/activate || echo '$(ACTIVATE_HOOK)' >> $(VENV)/bin/activate
+
+demo: $(VENV)/.stamp-base collection-link activate-hook
+	@echo "==> Demo (. $(VENV)/bin/activate, then ansible-doc psremoting.core.invoke_command, ansible-playbook ...)"
 	$(VBIN)/python tools/demo.py
-
-lint: venv
-	$(VBIN)/ruff check .
-	$(VBIN)/ruff format --check .
-	$(VBIN)/mypy
-	$(VBIN)/python tools/check_ps1.py
-	$(VBIN)/ansible-lint --offline roles playbooks
-	$(VBIN)/antsibull-changelog lint
-
-ps1-check: venv
-	$(VBIN)/python tools/check_ps1.py
 
 ## ansible-test needs the collection at a real ansible_collections/<ns>/<name> path: copy it there.
 sanity: venv

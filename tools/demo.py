@@ -41,7 +41,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / ".build"
 LINK = BUILD / "ansible_collections" / "psremoting" / "core"
-HOSTS = {"dc01": "domain_controllers", "sql02": "sql", "web01": "web"}
+HOSTS = ("dc01", "sql02", "web01")
 BIN = Path(sys.executable).parent
 WIDTH = 100
 TABLE_WIDTH = WIDTH - 4  # tables are indented by four spaces
@@ -103,32 +103,13 @@ def stop_winhost(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait(5)
 
 
-def write_demo_inventory(winhost_inventory: Path, target: Path) -> dict[str, Any]:
-    """winhost's hosts arranged in the groups of playbooks/inventory/example.yml."""
+def read_inventory(winhost_inventory: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """winhost's hosts and their groups: winhost writes the groups of playbooks/inventory/example.yml
+    (domain_controllers, sql, web) and the ports the role verifies, so the playbooks run unchanged."""
     data = yaml.safe_load(winhost_inventory.read_text(encoding="utf-8"))
-    hosts: dict[str, Any] = data["all"]["children"]["windows"]["hosts"]
-    children: dict[str, Any] = {group: {"hosts": {}} for group in HOSTS.values()}
-    for name, hostvars in hosts.items():
-        children[HOSTS[name]]["hosts"][name] = hostvars
-    inventory = {
-        "all": {
-            "children": {
-                "windows": {
-                    "children": children,
-                    "vars": {
-                        "ansible_connection": "psremoting.core.psrp",
-                        # winhost maps the Windows ports 5985/5986 to free loopback ports: the role
-                        # checks the endpoints from the controller on those.
-                        "enable_psremoting_verify_http_port": "{{ winhost_http_port }}",
-                        "enable_psremoting_verify_https_port": "{{ winhost_https_port }}",
-                    },
-                }
-            }
-        }
-    }
-    target.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
-    target.chmod(0o600)
-    return hosts
+    windows = data["all"]["children"]["windows"]
+    groups = {host: group for group, d in windows.get("children", {}).items() for host in d["hosts"]}
+    return windows["hosts"], groups
 
 
 def leave_disconnected_sessions(hosts: dict[str, Any]) -> None:
@@ -312,10 +293,10 @@ def run_demo(quick: bool, workdir: Path, env: dict[str, str], started: list[subp
     proc, winhost_inventory = start_winhost(workdir)
     started.append(proc)
     wait_for_inventory(proc, winhost_inventory)
-    inventory = workdir / "inventory.yml"
-    hosts = write_demo_inventory(winhost_inventory, inventory)
+    inventory = winhost_inventory
+    hosts, groups = read_inventory(inventory)
     for name, hv in hosts.items():
-        say(f"  {name:6} {HOSTS[name]:19} http://{hv['ansible_host']}:{hv['ansible_port']}/wsman")
+        say(f"  {name:6} {groups.get(name, ''):19} http://{hv['ansible_host']}:{hv['ansible_port']}/wsman")
     say("  Leaving one disconnected PowerShell session per host (for the cleanup step):")
     leave_disconnected_sessions(hosts)
     step_enable(inventory, quick, env, workdir)
