@@ -25,29 +25,31 @@ help:
 system-deps:
 	@tools/system-deps.sh
 
-## Virtual environment, in two stages so that `make demo` starts without compiling anything:
-## 1. everything but pypsrp's Kerberos extra (wheels only: about 1 to 2 minutes from PyPI);
-## 2. the Kerberos extra (pyspnego[kerberos]: gssapi and krb5). PyPI has no Linux wheels of gssapi
-##    or krb5 (only macOS/Windows), so pip compiles them against libkrb5-dev: about 5 to 7 minutes
-##    on 2 CPUs. `make test` and `make venv` need it; the demo (NTLM) does not.
-REQ_NO_KERBEROS := $(BUILD)/requirements-no-kerberos
-$(VENV)/.stamp-base: requirements.txt test-requirements.txt tests/winhost/pyproject.toml
-	@echo "==> [1/3] Python virtual environment $(VENV) ($(PYTHON))"
+## Virtual environment, in two stages so that `make demo` starts after installing wheels only:
+## 1. what the demo runs: the runtime requirements without pypsrp's Kerberos extra, ansible-core,
+##    ansible (ansible.windows, ansible.posix), psrpcore and winhost (about 1.5 minutes);
+## 2. for `make test`/`make venv`: the test tools and the Kerberos extra (pyspnego[kerberos]:
+##    gssapi and krb5). PyPI has no Linux wheels of gssapi or krb5 (only macOS/Windows), so pip
+##    compiles them against libkrb5-dev: about 5 to 7 minutes on 2 CPUs.
+REQ_NO_KERBEROS := $(BUILD)/requirements-no-kerberos.txt
+DEMO_REQUIREMENTS := $(shell grep -E '^(ansible-core|ansible|psrpcore)[<>=]' test-requirements.txt)
+$(VENV)/.stamp-demo: requirements.txt test-requirements.txt tests/winhost/pyproject.toml
+	@echo "==> [1/4] Python virtual environment $(VENV) ($(PYTHON)) and the latest pip"
 	@test -x $(VBIN)/python || $(PYTHON) -m venv $(VENV)
 	$(VBIN)/python -m pip install --upgrade pip
-	@echo "==> [2/3] ansible-core, ansible, pypsrp (NTLM, CredSSP), test tools, winhost: wheels, about 1-2 minutes"
-	@mkdir -p $(REQ_NO_KERBEROS)
-	@sed 's/\[kerberos,credssp\]/[credssp]/' requirements.txt > $(REQ_NO_KERBEROS)/requirements.txt
-	@! grep -q '^[^#]*kerberos' $(REQ_NO_KERBEROS)/requirements.txt || \
+	@echo "==> [2/4] For the demo: ansible-core, ansible, pypsrp (NTLM, CredSSP), psrpcore, winhost (wheels only)"
+	@mkdir -p $(BUILD)
+	@sed 's/\[kerberos,credssp\]/[credssp]/' requirements.txt > $(REQ_NO_KERBEROS)
+	@! grep -q '^[^#]*kerberos' $(REQ_NO_KERBEROS) || \
 		{ echo "Makefile: cannot leave the Kerberos extra out of requirements.txt; update REQ_NO_KERBEROS" >&2; exit 1; }
-	@cp test-requirements.txt $(REQ_NO_KERBEROS)/
-	$(VBIN)/python -m pip install -r $(REQ_NO_KERBEROS)/test-requirements.txt -e tests/winhost
+	$(VBIN)/python -m pip install -r $(REQ_NO_KERBEROS) $(foreach r,$(DEMO_REQUIREMENTS),'$(r)') -e tests/winhost
 	@touch $@
 
-$(VENV)/.stamp: $(VENV)/.stamp-base
-	@echo "==> [3/3] pypsrp's Kerberos extra: gssapi and krb5 have no Linux wheels on PyPI and compile"
-	@echo "    from source against libkrb5-dev (make system-deps): about 5-7 minutes on 2 CPUs"
-	$(VBIN)/python -m pip install -r requirements.txt
+$(VENV)/.stamp: $(VENV)/.stamp-demo
+	@echo "==> [3/4] Test tools (test-requirements.txt: pytest, ruff, mypy, ansible-lint, ...)"
+	@echo "==> [4/4] and pypsrp's Kerberos extra: gssapi and krb5 have no Linux wheels on PyPI, pip compiles"
+	@echo "    them from source against libkrb5-dev (make system-deps): about 5-7 minutes on 2 CPUs"
+	$(VBIN)/python -m pip install -r test-requirements.txt -e tests/winhost
 	@touch $@
 
 venv: system-deps $(VENV)/.stamp collection-link activate-hook
@@ -62,7 +64,7 @@ ACTIVATE_HOOK := export ANSIBLE_COLLECTIONS_PATH="$(BUILD):$${ANSIBLE_COLLECTION
 activate-hook:
 	@grep -qF '# psremoting.core checkout' $(VENV)/bin/activate || echo '$(ACTIVATE_HOOK)' >> $(VENV)/bin/activate
 
-demo: $(VENV)/.stamp-base collection-link activate-hook
+demo: $(VENV)/.stamp-demo collection-link activate-hook
 	@echo "==> Demo (. $(VENV)/bin/activate, then ansible-doc psremoting.core.invoke_command, ansible-playbook ...)"
 	$(VBIN)/python tools/demo.py
 
