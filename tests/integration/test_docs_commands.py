@@ -20,6 +20,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,8 @@ def _env(winhost: Any, tmp_path: Path) -> dict[str, str]:
     env = dict(winhost.env)
     env.update(
         ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build"),
-        ANSIBLE_PSRP_SESSION_DIR=str(tmp_path / "sessions"),
+        # short: the broker's Unix socket path must fit in 108 bytes
+        ANSIBLE_PSRP_SESSION_DIR=tempfile.mkdtemp(prefix="psrp-", dir="/tmp"),
         ANSIBLE_NOCOLOR="1",
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )
@@ -174,6 +176,12 @@ def test_commands_against_simulated_hosts(winhost: Any, tmp_path: Path) -> None:
                 f"{command}\n{recap}"
             )
             assert "no hosts matched" not in proc.stdout + proc.stderr, command
+        if "psremoting.core.invoke_command" in command.line and "Get-Service" in command.line:
+            # Ansible's default output: the table one line per item, PowerShell's view of a service
+            assert re.search(r'^ +"Status +Name +DisplayName +PSComputerName",$', proc.stdout, re.M), (
+                proc.stdout
+            )
+            assert re.search(r'^ +"Running W32Time +Windows Time +web01"', proc.stdout, re.M), proc.stdout
         ran.append(command.line)
     assert any("psremoting.core.enable_psremoting" in line for line in ran), ran
 
