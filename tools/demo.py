@@ -41,7 +41,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / ".build"
 LINK = BUILD / "ansible_collections" / "psremoting" / "core"
-HOSTS = ("dc01", "sql02", "web01")
+HOSTS = {"dc01": "domain_controllers", "sql02": "sql", "web01": "web"}
 BIN = Path(sys.executable).parent
 WIDTH = 100
 TABLE_WIDTH = WIDTH - 4  # tables are indented by four spaces
@@ -103,13 +103,57 @@ def stop_winhost(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait(5)
 
 
-def read_inventory(winhost_inventory: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """winhost's hosts and their groups: winhost writes the groups of playbooks/inventory/example.yml
-    (domain_controllers, sql, web) and the ports the role verifies, so the playbooks run unchanged."""
+#: The web group is written the way an ansible.builtin.winrm inventory is: psremoting.core.psrp
+#: reads these variables (docs/connection.md, "Moving from ansible.builtin.psrp or ...winrm").
+WINRM_NAMES = {
+    "ansible_psrp_protocol": "ansible_winrm_scheme",
+    "ansible_psrp_path": "ansible_winrm_path",
+    "ansible_psrp_auth": "ansible_winrm_transport",
+    "ansible_psrp_cert_validation": "ansible_winrm_server_cert_validation",
+    "ansible_psrp_ca_cert": "ansible_winrm_ca_trust_path",
+    "ansible_psrp_message_encryption": "ansible_winrm_message_encryption",
+}
+
+
+def as_winrm_inventory(hostvars: dict[str, Any]) -> dict[str, Any]:
+    """One host's winhost variables under their ansible.builtin.winrm names (``/wsman`` path, a
+    transport list). ``ansible_psrp_ignore_proxy`` stays: pywinrm has no variable for it, and the
+    loopback hosts must not go through a proxy from the environment."""
+    converted = {WINRM_NAMES.get(key, key): value for key, value in hostvars.items()}
+    if "ansible_winrm_path" in converted:
+        converted["ansible_winrm_path"] = "/" + str(converted["ansible_winrm_path"]).lstrip("/")
+    if "ansible_winrm_transport" in converted:
+        converted["ansible_winrm_transport"] = [converted["ansible_winrm_transport"]]
+    return converted
+
+
+def write_demo_inventory(winhost_inventory: Path, target: Path) -> dict[str, Any]:
+    """winhost's hosts arranged in the groups of playbooks/inventory/example.yml."""
     data = yaml.safe_load(winhost_inventory.read_text(encoding="utf-8"))
-    windows = data["all"]["children"]["windows"]
-    groups = {host: group for group, d in windows.get("children", {}).items() for host in d["hosts"]}
-    return windows["hosts"], groups
+    hosts: dict[str, Any] = data["all"]["children"]["windows"]["hosts"]
+    children: dict[str, Any] = {group: {"hosts": {}} for group in HOSTS.values()}
+    for name, hostvars in hosts.items():
+        group = HOSTS[name]
+        children[group]["hosts"][name] = as_winrm_inventory(hostvars) if group == "web" else hostvars
+    inventory = {
+        "all": {
+            "children": {
+                "windows": {
+                    "children": children,
+                    "vars": {
+                        "ansible_connection": "psremoting.core.psrp",
+                        # winhost maps the Windows ports 5985/5986 to free loopback ports: the role
+                        # checks the endpoints from the controller on those.
+                        "enable_psremoting_verify_http_port": "{{ winhost_http_port }}",
+                        "enable_psremoting_verify_https_port": "{{ winhost_https_port }}",
+                    },
+                }
+            }
+        }
+    }
+    target.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
+    target.chmod(0o600)
+    return hosts
 
 
 def leave_disconnected_sessions(hosts: dict[str, Any]) -> None:
@@ -293,10 +337,10 @@ def run_demo(quick: bool, workdir: Path, env: dict[str, str], started: list[subp
     proc, winhost_inventory = start_winhost(workdir)
     started.append(proc)
     wait_for_inventory(proc, winhost_inventory)
-    inventory = winhost_inventory
-    hosts, groups = read_inventory(inventory)
+    inventory = workdir / "inventory.yml"
+    hosts = write_demo_inventory(winhost_inventory, inventory)
     for name, hv in hosts.items():
-        say(f"  {name:6} {groups.get(name, ''):19} http://{hv['ansible_host']}:{hv['ansible_port']}/wsman")
+        say(f"  {name:6} {HOSTS[name]:19} http://{hv['ansible_host']}:{hv['ansible_port']}/wsman")
     say("  Leaving one disconnected PowerShell session per host (for the cleanup step):")
     leave_disconnected_sessions(hosts)
     step_enable(inventory, quick, env, workdir)

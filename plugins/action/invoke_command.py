@@ -43,6 +43,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     ps_credential,
     secure_string,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import require_pipeline
 
 display = Display()
 
@@ -158,17 +159,11 @@ class ActionModule(ActionBase):
         if args["computer_name"]:
             return self._run_many(args, spec, task_vars)
         # Connection errors propagate: Ansible marks the host unreachable.
-        return run_on_host(self._invoke_of(self._connection), args, spec, task_vars.get("inventory_hostname"))
+        host = task_vars.get("inventory_hostname")
+        return run_on_host(self._invoke_of(self._connection, host), args, spec, host)
 
-    def _invoke_of(self, connection: Any) -> Invoke:
-        invoke = getattr(connection, "invoke_pipeline", None)
-        if invoke is None:
-            raise AnsibleActionFail(
-                "invoke_command needs the psremoting.core.psrp connection plugin "
-                "(ansible_connection=psremoting.core.psrp); this host uses "
-                f"'{getattr(connection, '_load_name', type(connection).__name__)}'"
-            )
-        return invoke
+    def _invoke_of(self, connection: Any, host: str | None) -> Invoke:
+        return require_pipeline(connection, host or "host", "invoke_command")  # type: ignore[return-value]
 
     def _run_many(self, args: dict[str, Any], spec: InvokeSpec, task_vars: dict[str, Any]) -> dict[str, Any]:
         names: list[str] = list(dict.fromkeys(args["computer_name"]))
@@ -191,7 +186,7 @@ class ActionModule(ActionBase):
                     connection = connection_for_host(
                         self._connection, self._play_context, hostvars[name], name, render
                     )
-                fields = run_on_host(self._invoke_of(connection), args, spec, name)
+                fields = run_on_host(self._invoke_of(connection, name), args, spec, name)
             except (AnsibleConnectionFailure, AnsibleAuthenticationFailure) as exc:
                 return HostOutcome(name, "unreachable", msg=str(exc))
             except (InvokeError, AnsibleError) as exc:

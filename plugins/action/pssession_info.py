@@ -85,7 +85,9 @@ class ShellActionBase(ActionBase):
         return str(getattr(self, "_inventory_hostname", "") or "")
 
     def _wsman(self, settings: t.Any) -> t.Any:
-        from pypsrp.wsman import WSMan  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import WSMan, require  # noqa: PLC0415
+
+        require()
 
         return WSMan(**dict(settings.wsman_kwargs))
 

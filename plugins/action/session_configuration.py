@@ -17,6 +17,7 @@ import ntpath
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
@@ -24,12 +25,14 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action impo
     WinRMConfigError,
     command,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._sddl import sddl as sddl_checker
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._session_config import (
     build_sddl,
     known_sid,
     plan_session,
     session_from_ps,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems
 
 CONNECTED_DEFAULT = "microsoft.powershell"
 
@@ -63,6 +66,17 @@ class ActionModule(WinRMActionBase):
         "allow_disconnect": {"type": "bool", "default": False},
     }
     MUTUALLY_EXCLUSIVE = [("sddl", "allow")]
+    CHECKS = {
+        "name": validate.name,
+        "path": validate.windows_path(".pssc"),
+        "sddl": sddl_checker,
+        "allow": validate.principal,
+        "deny": validate.principal,
+    }
+
+    def check_values(self, args: dict[str, Any], problems: Problems) -> None:
+        for index, entry in enumerate(args["files"] or []):
+            problems.check(f"files[{index}].path", entry["path"], validate.windows_path())
 
     def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         name = args["name"]

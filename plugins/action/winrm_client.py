@@ -19,6 +19,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote impo
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     CLIENT_SETTINGS,
+    argument_spec,
     normalize,
     plan_settings,
 )
@@ -31,16 +32,10 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._trusted_hos
 class ActionModule(WinRMActionBase):
     MODULE = "winrm_client"
     ARGUMENT_SPEC = {
-        "trusted_hosts": {"type": "list", "elements": "str"},
+        **argument_spec(CLIENT_SETTINGS),
         "trusted_hosts_mode": {"type": "str", "default": "add", "choices": ["add", "remove", "replace"]},
-        "auth_basic": {"type": "bool"},
-        "auth_digest": {"type": "bool"},
-        "auth_kerberos": {"type": "bool"},
-        "auth_negotiate": {"type": "bool"},
-        "auth_certificate": {"type": "bool"},
-        "auth_credssp": {"type": "bool"},
-        "allow_unencrypted": {"type": "bool"},
     }
+    CHECKS = {s.option: s.check for s in CLIENT_SETTINGS if s.check is not None}
 
     def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         current = read_settings(runner, CLIENT_SETTINGS)
@@ -48,7 +43,7 @@ class ActionModule(WinRMActionBase):
         if args["trusted_hosts"] is not None:
             leaf = current.get("trusted_hosts")
             have = normalize("list", leaf.value) if leaf else []
-            wanted = [w.strip() for w in args["trusted_hosts"] if w.strip()]
+            wanted = list(args["trusted_hosts"])
             merged = merge_trusted_hosts(have, wanted, args["trusted_hosts_mode"])
             # Leave the option unset when nothing changes so a GPO-managed list is not "changed".
             desired["trusted_hosts"] = None if same_hosts(have, merged) else merged

@@ -10,8 +10,10 @@ Remove-NetFirewallRule.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
@@ -46,6 +48,35 @@ def read_rule(runner: PipelineRunner, name: str) -> RuleState | None:
     return rule_state_from_ps(output)
 
 
+@dataclass(frozen=True)
+class Step:
+    """What to do with one rule: keep, create, update (``changes``) or remove."""
+
+    name: str
+    kind: str
+    after: dict[str, Any] | None = None  # the rule as it will be (None: no rule)
+    spec: RuleSpec | None = None
+    changes: dict[str, Any] | None = None
+
+
+def plan_rule(name: str, current: RuleState | None, spec: RuleSpec | None, state: str) -> Step | None:
+    """The step for one rule; None when there is no rule and none is wanted."""
+    if state == "absent" or (spec is None and current is not None):
+        # A profile left out of `profiles` loses its rule, like an absent transport.
+        return Step(name, "remove") if current is not None else None
+    if spec is None or (current is None and state == "disabled"):
+        return None
+    if current is None:
+        created = RuleState(
+            name, spec.display_name, spec.enabled, spec.profiles, (str(spec.port),), spec.remote_address
+        )
+        return Step(name, "create", after=created.to_dict(), spec=spec)
+    changes = rule_changes(current, spec)
+    return Step(
+        name, "update" if changes else "keep", after=rule_after(current, spec).to_dict(), changes=changes
+    )
+
+
 class ActionModule(WinRMActionBase):
     MODULE = "winrm_firewall"
     ARGUMENT_SPEC = {
@@ -62,14 +93,18 @@ class ActionModule(WinRMActionBase):
         "state": {"type": "str", "default": "present", "choices": ["present", "absent", "disabled"]},
         "allow_disconnect": {"type": "bool", "default": False},
     }
+    CHECKS = {
+        "port": validate.port,
+        "remote_address": validate.firewall_address,
+        "public_remote_address": validate.firewall_address,
+    }
 
     def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         transport = args["transport"]
         port = args["port"] or (5985 if transport == "http" else 5986)
-        facts = context.connection
         # By transport only: behind NAT or port forwarding the play's port is not the host's.
-        in_use = facts.transport == transport
-        if args["state"] != "present" and in_use and not args["allow_disconnect"]:
+        in_use = context.connection.transport == transport and not args["allow_disconnect"]
+        if args["state"] != "present" and in_use:
             raise WinRMConfigError(
                 f"{context.host}: winrm_firewall refuses to make the {transport.upper()} rules "
                 f"{args['state']}: this play connects over {transport.upper()} port {port}. Connect "
@@ -83,48 +118,47 @@ class ActionModule(WinRMActionBase):
             public_remote_address=args["public_remote_address"],
             enabled=args["state"] == "present",
         )
-        names = [rule_name(transport, False), rule_name(transport, True)]
         managed = {s.name: s for s in specs}
-        result: dict[str, Any] = {"changed": False, "rules": []}
+        steps: list[Step] = []
         before: list[dict[str, Any]] = []
         after: list[dict[str, Any]] = []
-        for name in names:
+        for name in (rule_name(transport, False), rule_name(transport, True)):
             current = read_rule(runner, name)
             if current is not None:
                 before.append(current.to_dict())
-            spec = managed.get(name)
-            if args["state"] == "absent" or (spec is None and current is not None):
-                # A profile left out of `profiles` loses its rule, like an absent transport.
-                if current is not None:
-                    result["changed"] = True
-                    if not context.check_mode:
-                        runner.run(
-                            f"remove firewall rule {name}", [command("Remove-NetFirewallRule", Name=name)]
-                        )
-                continue
-            if spec is None:
-                continue
-            if current is None:
-                if args["state"] == "disabled":
-                    continue
-                result["changed"] = True
-                after.append(spec.to_dict())
-                if not context.check_mode:
-                    self._create(runner, spec)
-                continue
-            changes = rule_changes(current, spec)
-            after.append(rule_after(current, spec).to_dict())
-            if changes:
-                result["changed"] = True
-                if not context.check_mode:
-                    runner.run(
-                        f"update firewall rule {name}",
-                        [command("Set-NetFirewallRule", Name=name, **changes)],
-                    )
-        result["rules"] = after
+            step = plan_rule(name, current, managed.get(name), args["state"])
+            if step is not None and step.after is not None:
+                after.append(step.after)
+            if step is not None and step.changes is not None and "LocalPort" in step.changes and in_use:
+                raise WinRMConfigError(
+                    f"{context.host}: winrm_firewall refuses to move rule {name} from port "
+                    f"{','.join(current.ports) if current else '?'} to {port}: this play connects over "
+                    f"{transport.upper()}, which that rule lets in, so the change would close the port in "
+                    "use. Move the listener first, or set allow_disconnect=true if you really mean it."
+                )
+            if step is not None:
+                steps.append(step)
+        changing = [s for s in steps if s.kind != "keep"]
+        if not context.check_mode:
+            for step in changing:  # every decision is made before the first change
+                self._apply(runner, step)
+        result: dict[str, Any] = {"changed": bool(changing), "rules": after}
         if context.diff:
             result["diff"] = {"before": {"rules": before}, "after": {"rules": after}}
         return result
+
+    def _apply(self, runner: PipelineRunner, step: Step) -> None:
+        if step.kind == "remove":
+            runner.run(
+                f"remove firewall rule {step.name}", [command("Remove-NetFirewallRule", Name=step.name)]
+            )
+        elif step.kind == "create" and step.spec is not None:
+            self._create(runner, step.spec)
+        elif step.kind == "update":
+            runner.run(
+                f"update firewall rule {step.name}",
+                [command("Set-NetFirewallRule", Name=step.name, **(step.changes or {}))],
+            )
 
     @staticmethod
     def _create(runner: PipelineRunner, spec: RuleSpec) -> None:

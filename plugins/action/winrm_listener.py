@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     PipelineRunner,
     TaskContext,
@@ -78,6 +79,19 @@ class ActionModule(WinRMActionBase):
         "renew_before_days": {"type": "int", "default": 30},
         "allow_disconnect": {"type": "bool", "default": False},
         "certificate_dest": {"type": "path"},
+    }
+    # No bound from Microsoft for certificate lifetimes (New-SelfSignedCertificate -NotAfter is a
+    # DateTime): 1 day to 100 years is chosen so that NotAfter stays a valid date.
+    CHECKS = {
+        "port": validate.port,
+        "address": validate.listener_address,
+        "hostname": validate.listener_hostname,
+        "certificate_thumbprint": validate.thumbprint,
+        "certificate_subject": validate.no_control,
+        "certificate_issuer": validate.no_control,
+        "self_signed_dns_names": validate.dns_name,
+        "self_signed_valid_days": validate.int_range(1, 36500, "chosen: Microsoft gives no bound"),
+        "renew_before_days": validate.int_range(0, 36500, "chosen: Microsoft gives no bound"),
     }
     # self_signed=false must combine with the others, so that one is checked in manage().
     MUTUALLY_EXCLUSIVE = [

@@ -23,8 +23,8 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote impo
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._safety import service_change_problems
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
-    CBT_LEVELS,
     SERVICE_SETTINGS,
+    argument_spec,
     plan_settings,
 )
 
@@ -51,24 +51,12 @@ def service_state(obj: Mapping[str, Any]) -> dict[str, str]:
 class ActionModule(WinRMActionBase):
     MODULE = "winrm_service"
     ARGUMENT_SPEC = {
-        "auth_basic": {"type": "bool"},
-        "auth_kerberos": {"type": "bool"},
-        "auth_negotiate": {"type": "bool"},
-        "auth_certificate": {"type": "bool"},
-        "auth_credssp": {"type": "bool"},
-        "cbt_hardening_level": {"type": "str", "choices": list(CBT_LEVELS)},
-        "allow_unencrypted": {"type": "bool"},
-        "max_envelope_size_kb": {"type": "int"},
-        "max_concurrent_operations_per_user": {"type": "int"},
-        "max_memory_per_shell_mb": {"type": "int"},
-        "max_shells_per_user": {"type": "int"},
-        "idle_timeout_ms": {"type": "int"},
-        "ipv4_filter": {"type": "str"},
-        "ipv6_filter": {"type": "str"},
+        **argument_spec(SERVICE_SETTINGS),
         "start_mode": {"type": "str", "choices": list(START_MODES)},
         "state": {"type": "str", "choices": ["started", "stopped", "restarted"]},
         "allow_disconnect": {"type": "bool", "default": False},
     }
+    CHECKS = {s.option: s.check for s in SERVICE_SETTINGS if s.check is not None}
 
     def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         host = context.host

@@ -24,7 +24,10 @@ options:
     choices: [http, https]
     default: http
   port:
-    description: The port; 5985 for HTTP and 5986 for HTTPS by default.
+    description:
+      - The port; 5985 for HTTP and 5986 for HTTPS by default. 1 to 65535 (RFC 6335; 0 is reserved).
+      - Moving the rules of the transport the play connects over to another port is refused unless
+        I(allow_disconnect=true), as is making them C(absent) or C(disabled).
     type: int
   profiles:
     description: Profiles to open the port on. A profile left out loses its rule.
@@ -33,8 +36,9 @@ options:
     choices: [domain, private, public]
     default: [domain, private, public]
   remote_address:
-    description: Remote addresses allowed on the Domain and Private profiles (C(Any), C(LocalSubnet), addresses,
-      ranges, subnets).
+    description: Remote addresses allowed on the Domain and Private profiles (C(Any), C(LocalSubnet) and the other
+      keywords of C(New-NetFirewallRule -RemoteAddress), IPv4/IPv6 addresses, ranges C(a-b), subnets with a
+      prefix or mask); anything else is refused before the host is touched.
     type: list
     elements: str
     default: [Any]
@@ -74,11 +78,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 rules:
-  description: The managed rules after the task.
+  description:
+    - The managed rules after the task, shaped as winrm_info reports them (C(port) is the rule's
+      C(LocalPort) text), whether a rule was created or updated.
   returned: always
   type: list
   elements: dict
   sample:
-    - {name: WINRM-HTTPS-In-TCP, display_name: Windows Remote Management (HTTPS-In), port: 5986,
+    - {name: WINRM-HTTPS-In-TCP, display_name: Windows Remote Management (HTTPS-In), port: '5986',
        profiles: [Domain, Private], remote_address: [Any], enabled: true}
 """

@@ -1,6 +1,6 @@
 """Replay a recorded real-Windows exchange against winhost and compare at the protocol level.
 
-Every recorded request is fed, in order, to a fresh :class:`winhost.wsman.WSManService` backed by
+Every recorded request is fed, in order, to a fresh :class:`winhost.wsman.service.WSManService` backed by
 the real engine. The comparison is per PSRP target (the runspace pool, or one pipeline): the
 sequence of PSRP message types, with runspace-pool and pipeline states, that the server sends.
 How Windows split those messages over Receive responses is not compared (winhost may deliver in

@@ -1,9 +1,13 @@
-"""The role's `bootstrap` entry point renders a PowerShell script that parses, for several variable sets.
+"""The role's `bootstrap` entry point renders a PowerShell script that parses and runs, for several
+variable sets.
 
-Runs ansible-playbook on the controller only (no Windows host needed): the entry point's argument
-spec is validated, the template rendered, and the result parsed with tree-sitter-powershell; any
-ERROR or MISSING node fails. Hostile values must stay inside string literals: the only commands in
-the script are the ones the template writes.
+ansible-playbook renders the template on the controller (the entry point's argument spec is
+validated), tree-sitter-powershell parses the result (any ERROR or MISSING node fails; hostile
+values must stay inside string literals: the only commands in the script are the ones the
+template writes), and the script then runs end to end on a winhost machine the way it runs on a
+real host (locally, as a GPO startup script or user data would run it): on a fresh host with only
+the HTTP listener, on a host with WinRM stopped, and on a configured host; a second run prints no
+"changed:" line and does not restart WinRM.
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import tree_sitter
 import tree_sitter_powershell
+from cryptography import x509
+from winhost_local import LocalRun, run_local
+
+from winhost.engine.model import Machine, configured, fresh
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -56,6 +65,16 @@ VARIANTS: dict[str, dict[str, object]] = {
         "enable_psremoting_https_listener": False,
         "enable_psremoting_firewall": False,
     },
+    "like_enable_psremoting": {
+        "enable_psremoting_all_session_configurations": True,
+        "enable_psremoting_local_account_token_filter_policy": True,
+    },
+    # Hostile values where the host accepts any text (so the script runs to its end on winhost).
+    "hostile_values_run": {
+        "enable_psremoting_self_signed_dns_names": ["web01", HOSTILE],
+        "enable_psremoting_https_hostname": HOSTILE_TYPOGRAPHIC,
+        "enable_psremoting_trusted_hosts": ["db01", HOSTILE_TYPOGRAPHIC],
+    },
 }
 EXPECTED_COMMANDS = {
     "Get-Item",
@@ -80,6 +99,12 @@ EXPECTED_COMMANDS = {
     "Import-PfxCertificate",
     "Enable-PSSessionConfiguration",
     "Disable-PSSessionConfiguration",
+    "Get-PSSessionConfiguration",
+    "Get-ItemProperty",
+    "Get-Service",
+    "ForEach-Object",
+    "Get-WinRMListener",
+    "Set-SessionConfigurationEnabled",
     "New-ItemProperty",
     "Restart-Service",
     "Write-Output",
@@ -164,3 +189,155 @@ def test_variants_differ_where_they_should(rendered: dict[str, bytes]) -> None:
     no_https = rendered["self_signed_names_no_https"].decode()
     assert "New-SelfSignedCertificate" not in no_https
     assert "Set-WinRMFirewallRule -Name" not in no_https
+
+
+# --- end to end on winhost -------------------------------------------------------------------
+
+
+def _machine(preset: str, tmp_path: Path) -> Machine:
+    machine = {"fresh": fresh, "configured": configured}[preset]("WEB01")
+    machine.sandbox_dir = str(tmp_path / "C")
+    return machine
+
+
+def _run(machine: Machine, source: bytes) -> LocalRun:
+    run = run_local(machine, source.decode("utf-8"))
+    assert run.failure is None, run.failure_text()
+    assert run.host.errors == [], [str(e.Exception.Message) for e in run.host.errors]
+    return run
+
+
+def _assert_second_run_changes_nothing(machine: Machine, source: bytes) -> LocalRun:
+    again = _run(machine, source)
+    assert again.changes == []
+    assert (
+        not again.winrm_restarted and "restarted: WinRM (session configurations changed)" not in again.lines
+    )
+    return again
+
+
+def _certificate(machine: Machine, thumbprint: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(machine.cert_store[thumbprint].cert_pem.encode())
+
+
+def _pem(run: LocalRun) -> list[str]:
+    lines = run.lines
+    return lines[lines.index("-----BEGIN CERTIFICATE-----") : lines.index("-----END CERTIFICATE-----") + 1]
+
+
+def test_fresh_host_http_only(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    """The failure of issue 23: with only the HTTP listener the script stopped at the HTTPS
+    listener lookup. Now it creates the certificate, the HTTPS listener and its firewall rules."""
+    machine = _machine("fresh", tmp_path)
+    assert machine.wsman.find_listener("*", "HTTPS") is None
+    first = _run(machine, rendered["defaults"])
+    listener = machine.wsman.find_listener("*", "HTTPS")
+    assert listener is not None and listener.port == 5986 and listener.enabled
+    cert = machine.cert_store[listener.certificate_thumbprint]
+    lifetime = _certificate(machine, cert.thumbprint).not_valid_after_utc - datetime.now(timezone.utc)
+    # 730 days (enable_psremoting_self_signed_valid_days), not New-SelfSignedCertificate's default
+    # of one year; winhost's certificate keeps whole days from 10 minutes before now.
+    assert timedelta(days=729) - timedelta(minutes=15) < lifetime <= timedelta(days=730)
+    assert first.changes == [
+        f"changed: self-signed certificate {listener.certificate_thumbprint} created",
+        "changed: HTTPS listener created",
+        "changed: firewall rule WINRM-HTTPS-In-TCP created",
+        "changed: firewall rule WINRM-HTTPS-In-TCP-PUBLIC created",
+    ]
+    assert not first.winrm_restarted
+    assert len(_pem(first)) >= 3
+    assert {r.name for r in machine.firewall.rules} >= {"WINRM-HTTPS-In-TCP", "WINRM-HTTPS-In-TCP-PUBLIC"}
+    again = _assert_second_run_changes_nothing(machine, rendered["defaults"])
+    assert machine.wsman.find_listener("*", "HTTPS") is listener
+    assert listener.certificate_thumbprint == cert.thumbprint and len(machine.cert_store) == 1
+    assert _pem(again) == _pem(first)
+
+
+def test_host_with_winrm_stopped(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    machine = _machine("fresh", tmp_path)
+    winrm = machine.services["WinRM"]
+    winrm.status, winrm.start_type = "Stopped", "Manual"
+    first = _run(machine, rendered["defaults"])
+    assert first.changes[:2] == [
+        "changed: WinRM start type Manual -> Automatic",
+        "changed: WinRM started (was Stopped)",
+    ]
+    assert (winrm.status, winrm.start_type) == ("Running", "Automatic")
+    assert first.winrm_states[-1] == "Running" and not first.winrm_restarted
+    assert machine.wsman.find_listener("*", "HTTPS") is not None
+    _assert_second_run_changes_nothing(machine, rendered["defaults"])
+
+
+def test_configured_host(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    """A host prepared for Ansible (HTTPS listener with a valid certificate, Basic and CredSSP on):
+    the script turns off what the defaults turn off and keeps the listener and its certificate."""
+    machine = _machine("configured", tmp_path)
+    listener = machine.wsman.find_listener("*", "HTTPS")
+    assert listener is not None
+    thumbprint = listener.certificate_thumbprint
+    first = _run(machine, rendered["defaults"])
+    assert first.changes == [
+        "changed: WSMan:\\localhost\\Service\\Auth\\Basic = False",
+        "changed: WSMan:\\localhost\\Service\\Auth\\CredSSP = False",
+        "changed: firewall rule WINRM-HTTPS-In-TCP-PUBLIC created",
+    ]
+    assert not machine.wsman.service.auth.basic and not machine.wsman.service.auth.credssp
+    assert listener.certificate_thumbprint == thumbprint
+    assert not first.winrm_restarted
+    _assert_second_run_changes_nothing(machine, rendered["defaults"])
+
+
+def test_session_configuration_change_restarts_winrm_once(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    machine = _machine("fresh", tmp_path)
+    machine.session_configurations["microsoft.powershell"].enabled = False
+    first = _run(machine, rendered["defaults"])
+    assert "changed: session configuration Microsoft.PowerShell enabled" in first.changes
+    assert (
+        first.winrm_restarted and first.lines.count("restarted: WinRM (session configurations changed)") == 1
+    )
+    assert machine.session_configurations["microsoft.powershell"].enabled
+    _assert_second_run_changes_nothing(machine, rendered["defaults"])
+
+
+def _close_to_network(machine: Machine, name: str) -> None:
+    """The state Disable-PSSessionConfiguration leaves: disabled, NETWORK denied."""
+    sc = machine.session_configurations[name]
+    sc.enabled = False
+    sc.permission = "NT AUTHORITY\\NETWORK AccessDenied, " + sc.permission
+
+
+def test_like_enable_psremoting(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    """enable_psremoting_all_session_configurations: every session configuration is enabled for
+    remote use, as Enable-PSRemoting does; the defaults enable only Microsoft.PowerShell.
+    LocalAccountTokenFilterPolicy reports its change."""
+    machine = _machine("fresh", tmp_path)
+    _close_to_network(machine, "microsoft.powershell.workflow")
+    defaults = _run(machine, rendered["defaults"])
+    assert not machine.session_configurations["microsoft.powershell.workflow"].enabled
+    assert not any("session configuration" in line for line in defaults.changes)
+    first = _run(machine, rendered["like_enable_psremoting"])
+    assert "changed: session configuration microsoft.powershell.workflow enabled" in first.changes
+    assert all(
+        sc.enabled and "NETWORK AccessDenied" not in sc.permission
+        for sc in machine.session_configurations.values()
+    )
+    assert "changed: LocalAccountTokenFilterPolicy absent -> 1" in first.changes
+    assert first.winrm_restarted
+    _assert_second_run_changes_nothing(machine, rendered["like_enable_psremoting"])
+
+
+def test_hostile_values_stay_data(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    """Values with quotes (ASCII and typographic) and commands reach the host as the literal text."""
+    machine = _machine("fresh", tmp_path)
+    marker = Path(machine.sandbox_dir) / "Windows" / "marker.txt"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("still here")
+    _run(machine, rendered["hostile_values_run"])
+    listener = machine.wsman.find_listener("*", "HTTPS")
+    assert listener is not None and listener.hostname == HOSTILE_TYPOGRAPHIC
+    assert HOSTILE in _certificate(
+        machine, listener.certificate_thumbprint
+    ).extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert machine.wsman.client.trusted_hosts.split(",") == ["db01", HOSTILE_TYPOGRAPHIC]
+    assert marker.read_text() == "still here"
+    _assert_second_run_changes_nothing(machine, rendered["hostile_values_run"])

@@ -326,3 +326,28 @@ def test_pfx_from_controller(winhost_factory: Any, tmp_path: Path) -> None:
     assert dict(applied.results())["HTTPS listener"]["listener"]["certificate_thumbprint"] == thumbprint
     again = run(hosts, tmp_path, [role_play(role_vars)])
     assert not again.failed and "Import the PFX into Cert:\\LocalMachine\\My" not in again.changed_tasks()
+
+
+def test_all_session_configurations_like_enable_psremoting(winhost_factory: Any, tmp_path: Path) -> None:
+    """By default only Microsoft.PowerShell is managed; enable_psremoting_all_session_configurations
+    enables every session configuration, as Enable-PSRemoting does, and the second run changes
+    nothing."""
+    hosts = winhost_factory.start(hosts="web01", preset="fresh")
+    machine = hosts.machine("web01")
+    workflow = machine.session_configurations["microsoft.powershell.workflow"]
+    workflow.enabled = False  # as Disable-PSSessionConfiguration leaves it
+    pem = tmp_path / "web01.pem"
+    base = {"enable_psremoting_certificate_dest": str(pem)}
+    default = run(hosts, tmp_path, [role_play(base)])
+    assert not default.failed, default.failure_msg()
+    assert not workflow.enabled
+    every = dict(base, enable_psremoting_all_session_configurations=True)
+    first = run(hosts, tmp_path, [role_play(every, **https_vars(pem))])
+    assert not first.failed, first.failure_msg()
+    assert (
+        "Enable every session configuration for remote use, as Enable-PSRemoting does"
+        in first.changed_tasks()
+    )
+    assert all(sc.enabled for sc in machine.session_configurations.values())
+    again = run(hosts, tmp_path, [role_play(every, **https_vars(pem))])
+    assert not again.failed and again.changed == 0, again.changed_tasks()

@@ -17,10 +17,11 @@ import pytest
 from playbook_runner import run_tasks
 from winhost_session import winhost_session
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
-    PSRPSession,
-    SessionError,
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession, SessionError
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files import (
+    fetch_file,
     input_chunk_size,
+    put_file,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="fs01")]
@@ -89,7 +90,7 @@ def test_interrupted_upload_leaves_no_complete_looking_file(winhost: Any, tmp_pa
 
         session.guard._send = breaking_send
         with pytest.raises(SessionError):
-            session.put_file(str(src), dest)
+            put_file(session, str(src), dest)
         session.guard._send = real_send
         assert sends["n"] == 3
     finally:
@@ -99,7 +100,7 @@ def test_interrupted_upload_leaves_no_complete_looking_file(winhost: Any, tmp_pa
     try:
         _rc, out, _err = check.exec_script(f"Test-Path -LiteralPath '{dest}'")
         assert out.strip() == b"False", "an interrupted upload left a complete-looking file"
-        result = check.put_file(str(src), dest)
+        result = put_file(check, str(src), dest)
         assert result["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
         _rc, out, _err = check.exec_script(f"(Get-Item -LiteralPath '{dest}').Length")
         assert out.strip() == str(3 * 1024 * 1024).encode()
@@ -146,10 +147,10 @@ def test_put_and_fetch_compress_what_compresses(winhost: Any, tmp_path: Path, ki
             return bytes(real_send(message, **kwargs))
 
         session.guard._send = counting_send
-        result = session.put_file(str(src), dest)
+        result = put_file(session, str(src), dest)
         session.guard._send = real_send
         fetched = tmp_path / f"{kind}.fetched"
-        back = session.fetch_file(dest, str(fetched))
+        back = fetch_file(session, dest, str(fetched))
     finally:
         session.close()
     assert result["sha256"] == hashlib.sha256(data).hexdigest() and result["bytes"] == size

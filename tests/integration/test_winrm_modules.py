@@ -176,3 +176,32 @@ def test_safety_refusals_and_gpo_lock(winhost: Any, tmp_path: Path) -> None:
     assert "allow_unencrypted" in service_info["winrm"]["service"]["locked_by_policy"]
     assert service_info["winrm"]["service"]["auth_negotiate"] is True
     assert "HTTP" in [lst["transport"] for lst in listeners["winrm"]["listeners"]]
+
+
+ISSUE_16_ROWS: list[dict[str, Any]] = [
+    {"psremoting.core.winrm_firewall": {"transport": "http", "port": -3}},
+    {"psremoting.core.winrm_listener": {"transport": "http", "port": 70000}},
+    {"psremoting.core.winrm_listener": {"transport": "http", "port": -1}},
+    {"psremoting.core.session_configuration": {"name": "Foo", "sddl": "garbage$(x)"}},
+    {"psremoting.core.winrm_firewall": {"transport": "http", "remote_address": ["1.2.3.4/99", "a\nb'c"]}},
+    {"psremoting.core.winrm_client": {"trusted_hosts": ["a,b", "*", "x\ny"], "trusted_hosts_mode": "add"}},
+    {"psremoting.core.winrm_service": {"auth_basic": True, "idle_timeout_ms": 0}},
+]
+
+
+def test_issue_16_rows_leave_the_host_unchanged(winhost: Any, tmp_path: Path) -> None:
+    """Each row of issue 16's table is refused with the host, option and value named; winrm_info
+    reads back the same configuration before and after, and the host still answers."""
+    everything = {"psremoting.core.winrm_info": {}}
+    tasks = [everything] + [dict(row, ignore_errors=True) for row in ISSUE_16_ROWS] + [everything]
+    results = play(winhost, tmp_path, tasks)
+    before, *refused, after = results
+    assert not before.get("failed") and not after.get("failed"), after.get("msg")
+    for row, result in zip(ISSUE_16_ROWS, refused, strict=True):
+        assert result.get("failed") is True, (row, result)
+        assert result["msg"].startswith("web01: ") and "nothing was changed" in result["msg"], result["msg"]
+        assert result.get("changed") is False
+    assert "option 'port' = -3" in refused[0]["msg"]
+    assert "option 'trusted_hosts[0]' = 'a,b'" in refused[5]["msg"]
+    assert "option 'idle_timeout_ms' = 0" in refused[6]["msg"]
+    assert after["winrm"] == before["winrm"], "a refused task changed the host"

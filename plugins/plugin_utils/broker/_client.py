@@ -25,8 +25,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import (
-    process_start_time,
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
+    pid_alive,
     recv_frame,
     send_frame,
 )
@@ -214,19 +214,9 @@ def cleanup_stale(directory: str) -> int:
             pid = int(stem.split("-")[1])
         except (IndexError, ValueError):
             continue
-        if process_start_time(pid) is not None or _alive(pid):
+        if pid_alive(pid):
             continue
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(directory, name))
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -17,28 +17,36 @@ Life cycle:
 - SIGTERM/SIGINT/SIGHUP to the broker itself do the same cleanup.
 Nothing secret is written to disk; the log file holds life-cycle events only.
 
-Wire format: 4-byte big-endian length + UTF-8 JSON object, one request and one reply per
-connection. See ``_session.py`` for the client and ``docs/connection.md`` for the protocol table.
+The wire protocol (framing, codec, peer check, liveness) is ``_protocol.py``, shared with the
+worker side ``_client.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import signal
 import socket
 import socketserver
-import struct
 import sys
 import threading
 import time
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
+    PROTOCOL_VERSION,
+    decode_input,
+    encode_exec_result,
+    peer_allowed,
+    peer_uid,
+    pid_alive,
+    process_start_time,
+    recv_frame,
+    send_frame,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
     FILE_NOT_FOUND,
@@ -47,107 +55,9 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors impor
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import session_key
 
-PROTOCOL_VERSION = 1
-MAX_FRAME = 512 * 1024 * 1024
-_HEADER = struct.Struct(">I")
-
 log = logging.getLogger("psremoting.broker")
-
-
-# -- framing (shared with _session) ------------------------------------------------------------
-def send_frame(sock: socket.socket, obj: dict[str, Any]) -> None:
-    data = json.dumps(obj, separators=(",", ":")).encode("utf-8")
-    sock.sendall(_HEADER.pack(len(data)) + data)
-
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < size:
-        chunk = sock.recv(min(size - len(buf), 1024 * 1024))
-        if not chunk:
-            raise ConnectionError("peer closed the connection")
-        buf += chunk
-    return bytes(buf)
-
-
-def recv_frame(sock: socket.socket) -> dict[str, Any]:
-    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes is too large")
-    obj = json.loads(_recv_exact(sock, size).decode("utf-8"))
-    if not isinstance(obj, dict):
-        raise ValueError("frame is not a JSON object")
-    return obj
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def unb64(text: str) -> bytes:
-    return base64.b64decode(text)
-
-
-def decode_input(spec: Any) -> Any:
-    """Pipeline input from the worker.
-
-    None, {"lines": [str]}, {"text": str}, {"b64": str} or {"b64lines": [str]}.
-    """
-    if not spec:
-        return None
-    if "lines" in spec:
-        return list(spec["lines"])
-    if "text" in spec:
-        return spec["text"]
-    if "b64" in spec:
-        return unb64(spec["b64"])
-    if "b64lines" in spec:
-        return [unb64(x) for x in spec["b64lines"]]
-    raise ValueError("unknown input encoding")
-
-
-# -- peer check -----------------------------------------------------------------------------------
-_UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;} (socket(7), unix(7))
-
-
-def peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket (SO_PEERCRED), None if unknown."""
-    try:
-        data = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    except (OSError, AttributeError):
-        return None
-    _pid, uid, _gid = _UCRED.unpack(data)
-    return uid
-
-
-def peer_allowed(sock: socket.socket, uid: int | None = None) -> bool:
-    """Only the user who started the broker may use it (root included: no exception)."""
-    return peer_uid(sock) == (os.getuid() if uid is None else uid)
-
-
-# -- controller watch ----------------------------------------------------------------------------
-def process_start_time(pid: int) -> str | None:
-    """Start time of ``pid`` from /proc (guards against pid reuse); None if unknown/dead."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
-            data = fh.read()
-        return data.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def pid_alive(pid: int, start_time: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if start_time is not None:
-        now = process_start_time(pid)
-        if now is not None and now != start_time:
-            return False
-    return True
+# Seconds the broker gives its sessions to end when the run is over (each one: stop + delete).
+END_TIMEOUT = 8.0
 
 
 # -- the broker ----------------------------------------------------------------------------------
@@ -235,6 +145,10 @@ class Broker:
             SessionError,
             TransferError,
         )
+        from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files import (  # noqa: PLC0415
+            fetch_file,
+            put_file,
+        )
 
         args = request.get("args") or {}
         try:
@@ -256,14 +170,12 @@ class Broker:
                     may_change_state=bool(args.get("may_change_state", False)),
                     joined_stderr=bool(args.get("joined_stderr", False)),
                 )
-                return {"ok": True, "result": {"rc": rc, "stdout": b64(out), "stderr": b64(err)}}, (
-                    session.close_pending
-                )
+                return {"ok": True, "result": encode_exec_result(rc, out, err)}, (session.close_pending)
             if op == "put":
-                res = session.put_file(args["in_path"], args["out_path"])
+                res = put_file(session, args["in_path"], args["out_path"])
                 return {"ok": True, "result": res}, session.close_pending
             if op == "fetch":
-                res = session.fetch_file(args["in_path"], args["out_path"])
+                res = fetch_file(session, args["in_path"], args["out_path"])
                 return {"ok": True, "result": res}, session.close_pending
             if op == "pipeline":
                 res = session.invoke_pipeline(args["request"])
@@ -332,11 +244,22 @@ class Broker:
             except Exception:
                 log.exception("reaper pass failed")
 
-    def close_all(self, timeout: float = 30.0) -> None:
+    def close_all(self, timeout: float = END_TIMEOUT) -> None:
+        """End every session at once, in parallel: an idle one is closed (WSMan Delete), one with a
+        command running is aborted over a second connection (Signal stop, then Delete) without
+        waiting for the lock or the Receive that command's thread holds."""
         with self._lock:
             entries = list(self._sessions.values())
             self._sessions.clear()
-        threads = [threading.Thread(target=e.session.close, daemon=True) for e in entries]
+
+        def end(entry: Entry) -> None:
+            try:
+                outcome = entry.session.end()
+            except Exception as exc:  # never let one host keep the others open
+                outcome = f"failed: {type(exc).__name__}"
+            log.info("session %s ended: %s", entry.identity.get("host"), outcome)
+
+        threads = [threading.Thread(target=end, args=(e,), daemon=True) for e in entries]
         for t in threads:
             t.start()
         deadline = time.monotonic() + timeout

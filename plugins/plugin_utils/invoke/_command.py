@@ -295,21 +295,31 @@ def build_plan(spec: InvokeSpec) -> InvokePlan:
     request = PipelineRequest(commands=commands, depth=spec.depth)
     if spec.input is not None:
         request["input"] = list(spec.input)
-
     if spec.command is not None:
-        if spec.using:
-            raise InvokeError("'using' needs a script: a single command has no $Using: expressions")
-        cmd = PipelineCommand(name=spec.command, is_script=False)
-        if spec.parameters:
-            cmd["parameters"] = dict(spec.parameters)
-        if spec.arguments:
-            cmd["arguments"] = list(spec.arguments)
-        read_only = is_read_only_command(spec.command)
-        needs_state = spec.chdir is not None or spec.error_action != "continue"
-        _wrap(commands, cmd, spec, needs_state, tmpdir=None)
-        return InvokePlan(request, needs_state, False, default_changed=not read_only)
+        return _command_plan(spec, spec.command, request, commands)
+    return _script_plan(spec, spec.script or "", request, commands)
 
-    script = spec.script or ""
+
+def _command_plan(
+    spec: InvokeSpec, command: str, request: PipelineRequest, commands: list[PipelineCommand]
+) -> InvokePlan:
+    """One cmdlet with typed parameters."""
+    if spec.using:
+        raise InvokeError("'using' needs a script: a single command has no $Using: expressions")
+    cmd = PipelineCommand(name=command, is_script=False)
+    if spec.parameters:
+        cmd["parameters"] = dict(spec.parameters)
+    if spec.arguments:
+        cmd["arguments"] = list(spec.arguments)
+    needs_state = spec.chdir is not None or spec.error_action != "continue"
+    _wrap(commands, cmd, spec, needs_state, tmpdir=None)
+    return InvokePlan(request, needs_state, False, default_changed=not is_read_only_command(command))
+
+
+def _script_plan(
+    spec: InvokeSpec, script: str, request: PipelineRequest, commands: list[PipelineCommand]
+) -> InvokePlan:
+    """A script block with parameters, $Using: values and the optional $Ansible prelude."""
     should_process = supports_should_process(script)
     parameters = dict(spec.parameters)
     if should_process:

@@ -25,8 +25,8 @@ The rules (documented for users in docs/invoke_command.md) follow ansible.window
   ``"System.Security.SecureString"`` (what ``[string]$secureString`` gives in PowerShell).
   Once the session key has been exchanged (any task that sent a ``SecureString``/``PSCredential``)
   pypsrp would decrypt every ``<SS>`` the host sends into a plain ``str`` that nothing could tell
-  apart from ordinary text; importing this module therefore replaces pypsrp's SecureString
-  deserializer (``install_secure_string_redaction``) so the secret is never decrypted at all.
+  apart from ordinary text; every pool therefore deserializes with
+  ``psrp._adapters.PSRemotingSerializer``, which never decrypts a SecureString at all.
 * the top-level object also gets ``PSTypeNames`` (the type names of the deserialized object with
   the ``Deserialized.`` prefix, as ``$obj.PSTypeNames`` shows after Invoke-Command: the CLIXML
   ``<TN>`` list carries the original .NET names and PowerShell's deserializer prefixes each one,
@@ -45,16 +45,18 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
+    SECURE_STRING_TEXT,
+    PSRemotingSerializer,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
     ComplexObject,
     ErrorRecord,
     GenericComplexObject,
     PSCredential,
     PSRPEnum,
-    Serializer,
 )
 
-SECURE_STRING_TEXT = "System.Security.SecureString"
 _DESERIALIZED = "Deserialized."
 
 # System.Management.Automation.ErrorCategory, in value order.
@@ -132,22 +134,6 @@ def deserialized_type_names(type_names: list[str]) -> list[str]:
     """``$obj.PSTypeNames`` of an object after deserialization: each name with the
     ``Deserialized.`` prefix (not doubled for an object that was already deserialized once)."""
     return [t if t.startswith(_DESERIALIZED) else _DESERIALIZED + t for t in type_names]
-
-
-def _redacted_secure_string(self: Serializer, value: ET.Element) -> str:
-    """Replacement for ``Serializer._deserialize_secure_string``: never decrypt, whatever the
-    cipher; the value becomes what ``[string]$secureString`` gives in PowerShell."""
-    del self, value
-    return SECURE_STRING_TEXT
-
-
-def install_secure_string_redaction() -> None:
-    """Make pypsrp return ``"System.Security.SecureString"`` for every ``<SS>`` element it
-    deserializes (idempotent). Sending secrets (serialization) is unchanged."""
-    Serializer._deserialize_secure_string = _redacted_secure_string  # type: ignore[method-assign]
-
-
-install_secure_string_redaction()
 
 
 def _is_object(value: Any) -> bool:
@@ -351,7 +337,7 @@ def _property_name(name: Any) -> str:
     if "_x" not in text and "_X" not in text:
         return text
     try:
-        return str(Serializer()._deserialize_string(text))
+        return str(PSRemotingSerializer()._deserialize_string(text))
     except (UnicodeDecodeError, ValueError):
         return text
 
@@ -373,7 +359,7 @@ def _collection_in_property_sets(value: GenericComplexObject) -> Any:
 
 
 def _raw_collection(element: ET.Element) -> Any:
-    serializer = Serializer()
+    serializer = PSRemotingSerializer()
 
     def load(child: ET.Element) -> Any:
         try:

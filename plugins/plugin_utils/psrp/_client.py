@@ -11,18 +11,10 @@ Script execution mirrors ansible.builtin.psrp's ``_exec_psrp_script`` and
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import logging
-import os
-import re
-import sys
-import tempfile
 import threading
 import time
-import types
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,8 +22,15 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
     error_record_to_dict,
     to_jsonable,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import ERROR, ErrorInfo, classify
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
+    ERROR,
+    UNREACHABLE,
+    ErrorInfo,
+    classify,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    PipelineCommand,
     PipelineRequest,
     PipelineResult,
     empty_result,
@@ -47,22 +46,14 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     PSInvocationState,
     RunspacePool,
     RunspacePoolState,
-    Serializer,
+    SelectorSet,
+    SignalCode,
     WinRMTransportError,
+    WinRS,
     WSMan,
     require,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks import (
-    CorruptChunk,
-    PutChunker,
-    inflate_chunk,
-    put_input,
-)
-from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
-    FETCH_FILE_SCRIPT,
-    PUT_FILE_SCRIPT,
-    SESSION_STATE_SCRIPT,
-)
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import SESSION_STATE_SCRIPT
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -81,98 +72,10 @@ RETRY_STATUSES = frozenset({425, 429, 503})
 MAX_BACKOFF = 30.0
 # Bytes of WSMan responses one pipeline may return before it is stopped (controller memory bound).
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+# Seconds the second connection of PSRPSession.abort waits for connect / each response.
+ABORT_TIMEOUT = 4
 # Smallest cap on one HTTP response body (see _TransportGuard._cap_response).
 MIN_RESPONSE_LIMIT = 16 * 1024 * 1024
-
-
-def _install_string_fallback() -> None:
-    """Lone UTF-16 surrogates in server strings become U+FFFD instead of failing the task.
-
-    PowerShell strings are UTF-16 and may hold an unpaired surrogate (``[char]0xD800``); the
-    server escapes it as ``_xD800_`` (MS-PSRP 2.2.5.3.2) and pypsrp 0.9's decoder raises
-    UnicodeDecodeError, which would turn one odd character into an unreachable host.
-    """
-    original = getattr(Serializer, "_deserialize_string", None)
-    if original is None or getattr(original, "_psremoting_fallback", False):  # no pypsrp, or done
-        return
-
-    def deserialize_string(self: Serializer, value: str | None) -> str:
-        try:
-            return str(original(self, value))
-        except UnicodeDecodeError:
-            raw = str(value or "").encode("utf-16-be", "surrogatepass")
-            raw = re.sub(
-                b"\\x00_\\x00x((?:\\x00[0-9A-Fa-f]){4})\\x00_",
-                lambda m: bytes.fromhex(m.group(1).decode("utf-16-be")),
-                raw,
-            )
-            return raw.decode("utf-16-be", "replace")
-
-    deserialize_string._psremoting_fallback = True  # type: ignore[attr-defined]
-    Serializer._deserialize_string = deserialize_string  # type: ignore[method-assign]
-
-
-_install_string_fallback()
-
-
-class _DeferredXml:
-    """The XML text of one CLIXML element, rendered only if somebody asks for it (``str()``).
-
-    pypsrp 0.9's ``Serializer.deserialize`` renders every element it visits back to text
-    (``ET.tostring``), at every level of nesting, only to keep it in ``ComplexObject._xml`` or to
-    return it for a type it does not know. Almost none of that text is ever read. Rendering a
-    nested object again at each level costs about a tenth of the client CPU of opening a session
-    and running one command (44 -> 40 ms measured), and half of it on large nested outputs
-    (300 objects: 0.54 -> 0.28 s), because it grows faster than the output.
-    """
-
-    __slots__ = ("element", "text")
-
-    def __init__(self, element: Any) -> None:
-        self.element: Any = element
-        self.text: str | None = None
-
-    def __str__(self) -> str:
-        if self.text is None:
-            self.text = ET.tostring(self.element, encoding="utf-8", method="xml").decode("utf-8")
-            self.element = None
-        return self.text
-
-
-def _install_deferred_element_text() -> None:
-    """Make pypsrp's deserializer render element text lazily (see :class:`_DeferredXml`).
-
-    ``Serializer.deserialize`` is wrapped so that, at every level of the recursion, a deferred
-    text it would return (a type it does not know) becomes a real ``str`` and a deferred text
-    passed in (pypsrp re-deserializes ``ComplexObject._xml`` in one path) is rendered first:
-    callers only ever see strings. ``ComplexObject._xml`` may hold a ``_DeferredXml``.
-    """
-    original = getattr(Serializer, "deserialize", None)
-    module = sys.modules.get(getattr(Serializer, "__module__", "") or "")
-    if original is None or module is None or getattr(original, "_psremoting_deferred", False):
-        return  # no pypsrp, or done
-    if getattr(module, "ET", None) is not ET or not callable(getattr(module, "to_string", None)):
-        return  # not the pypsrp this was written for: leave it as it is
-    to_string = module.to_string
-    element_tree = types.SimpleNamespace(**vars(ET))
-    element_tree.tostring = lambda element, *args, **kwargs: _DeferredXml(element)
-
-    def deferred_to_string(value: Any, *args: Any, **kwargs: Any) -> Any:
-        return value if isinstance(value, _DeferredXml) else to_string(value, *args, **kwargs)
-
-    def deserialize(self: Any, element: Any, metadata: Any = None, clear: bool = True) -> Any:
-        if isinstance(element, _DeferredXml):
-            element = str(element)
-        value = original(self, element, metadata, clear)
-        return str(value) if isinstance(value, _DeferredXml) else value
-
-    deserialize._psremoting_deferred = True  # type: ignore[attr-defined]
-    module.ET = element_tree  # type: ignore[attr-defined]
-    module.to_string = deferred_to_string  # type: ignore[attr-defined]
-    Serializer.deserialize = deserialize  # type: ignore[method-assign]
-
-
-_install_deferred_element_text()
 
 
 class _TransportGuard:
@@ -252,11 +155,6 @@ class OutputLimitExceeded(Exception):
     """A pipeline returned more than ``max_output_bytes``; it was stopped."""
 
 
-# Bytes of CLIXML/PSRP message overhead around one pipeline-input byte[] object (<BA> element,
-# PipelineInput message header, fragment header), with margin.
-_INPUT_OVERHEAD = 256
-
-
 class SessionError(Exception):
     """A failure with an ``ErrorInfo`` (kind + user message) attached."""
 
@@ -281,17 +179,6 @@ class _AnswerUI(PSHostUserInterface):
         if not self.answers:
             raise NotImplementedError("no host_input left for Read-Host")
         return self.answers.pop(0)
-
-
-def input_chunk_size(max_payload_size: int) -> int:
-    """Raw bytes per put_file input object so that one object fills one WSMan Send."""
-    return max(1024, (max_payload_size - _INPUT_OVERHEAD) * 3 // 4)
-
-
-def output_chunk_size(max_payload_size: int) -> int:
-    """Raw bytes per fetch_file output object so that one object fills about one Receive."""
-    size = max(1024, (max_payload_size - _INPUT_OVERHEAD) * 3 // 4)
-    return size - (size % 1024)
 
 
 class PSRPSession:
@@ -322,6 +209,8 @@ class PSRPSession:
         self.host: PSHost | None = None
         self.ui: _AnswerUI | None = None
         self.pending: list[PowerShell] = []  # finished pipelines waiting for Signal terminate
+        self.running: PowerShell | None = None  # the pipeline started and not yet finished
+        self.terminated = False  # abort() ran: never open a shell again
         self.last_used = time.monotonic()
         self.opened = 0  # how many times a pool was opened (1 + reconnects)
         self.broken = False
@@ -331,6 +220,10 @@ class PSRPSession:
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         with self.lock:
+            if self.terminated:
+                raise SessionError(
+                    ErrorInfo(UNREACHABLE, f"psrp connection to {self.host_label}: the session was ended"),
+                )
             if self.pool is not None and self.pool.state == RunspacePoolState.OPENED and not self.broken:
                 return
             self._discard()
@@ -377,6 +270,7 @@ class PSRPSession:
             idle_timeout=self.shell_idle_timeout,
             **({"no_profile": True} if self.no_profile else {}),  # WINRS_NOPROFILE, as the builtin
         )
+        adapt_pool(pool)
         try:
             pool.open()
         except BaseException:
@@ -416,9 +310,59 @@ class PSRPSession:
                 with contextlib.suppress(Exception):
                     pool.connection.close()
 
+    def end(self, wait: float = 0.5) -> str:
+        """End the session for good (the run is over): a normal close when the session is idle,
+        otherwise :meth:`abort`. Never waits longer than ``wait`` for a running command's lock."""
+        if self.lock.acquire(timeout=wait):
+            try:
+                self.terminated = True
+                if self.running is None:
+                    self.close()
+                    return "closed"
+            finally:
+                self.lock.release()
+        return self.abort()
+
+    def abort(self) -> str:
+        """Stop the running pipeline (PSRP stop: WSMan Signal ``powershell/signal/ctrl_c``, as
+        Enter-PSSession sends on Ctrl-C) and delete the shell, over a second connection.
+
+        Runs without the session lock: the thread that holds it may be waiting in a Receive
+        long-poll (up to ``operation_timeout``) that the first connection cannot interrupt. The
+        second connection authenticates on its own and is closed at once. Returns what it did.
+        """
+        self.terminated = True
+        self.broken = True
+        pool, running = self.pool, self.running
+        if pool is None or getattr(pool, "id", None) is None:
+            return "no shell"
+        shell = WinRS(
+            WSMan(**_abort_kwargs(self._wsman_kwargs)), resource_uri=pool.shell.resource_uri, id=pool.id
+        )
+        selectors = SelectorSet()
+        selectors.add_option("ShellId", str(pool.id).upper())
+        shell._selector_set = selectors  # pypsrp keeps the Create response's selectors here
+        shell.opened = True
+        done = []
+        try:
+            if running is not None and getattr(running, "id", None):
+                with contextlib.suppress(Exception):  # the command may have just ended
+                    shell.signal(SignalCode.PS_CTRL_C, str(running.id).upper())
+                    done.append("stopped the running command")
+            shell.close()  # WSMan Delete
+            done.append("deleted the shell")
+        except Exception as exc:
+            info = classify(exc, self.host_label, self.port, stage="abort")
+            log.info("aborting the session to %s: %s", self.host_label, info.message)
+            done.append(f"delete failed: {info.message}")
+        finally:
+            with contextlib.suppress(Exception):
+                shell.wsman.transport.close()
+        return "; ".join(done)
+
     def _run_state_script(self, pool: RunspacePool) -> None:
         """Take the baseline (first run) or restore it; best effort, never fails a task."""
-        ps = PowerShell(pool)
+        ps = self.new_pipeline(pool)
         ps.add_script(SESSION_STATE_SCRIPT, use_local_scope=True)
         try:
             ps.invoke()
@@ -483,7 +427,12 @@ class PSRPSession:
                     self.last_used = time.monotonic()
             raise AssertionError("unreachable")  # pragma: no cover
 
-    def _start(self, ps: PowerShell, input_data: Any) -> None:
+    def new_pipeline(self, pool: RunspacePool) -> PowerShell:
+        """A pipeline in ``pool`` (every pipeline of the session is created here)."""
+        return PowerShell(pool)
+
+    def start(self, ps: PowerShell, input_data: Any) -> None:
+        self.running = ps
         try:
             ps.begin_invoke(input_data)
         except Exception as exc:
@@ -492,7 +441,7 @@ class PSRPSession:
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def _wait(self, ps: PowerShell) -> None:
+    def wait(self, ps: PowerShell) -> None:
         """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``."""
         start = self.guard.received if self.guard is not None else 0
         try:
@@ -529,10 +478,11 @@ class PSRPSession:
             ps.stop()
         self.broken = True  # the pool may still be receiving: start fresh next time
 
-    def _finish(self, ps: PowerShell) -> None:
+    def finish(self, ps: PowerShell) -> None:
+        self.running = None
         self.pending.append(ps)
 
-    def _reset_host(self) -> None:
+    def reset_host(self) -> None:
         if self.host is None or self.ui is None:
             raise RuntimeError("internal error: self.host, self.ui not set")
         self.host.rc = None
@@ -563,119 +513,17 @@ class PSRPSession:
             if may_change_state and not self.baseline_taken:
                 self._run_state_script(pool)
                 self.baseline_taken = True
-            self._reset_host()
-            ps = PowerShell(pool)
+            self.reset_host()
+            ps = self.new_pipeline(pool)
             ps.add_script(script, use_local_scope=use_local_scope)
             for arg in arguments or ():
                 ps.add_argument(arg)
-            self._start(ps, input_data)
-            self._wait(ps)
+            self.start(ps, input_data)
+            self.wait(ps)
             result = parse_pipeline_result(ps, self.host, verbosity, joined_stderr=joined_stderr)
-            self._finish(ps)
+            self.finish(ps)
             self.needs_reset = self.needs_reset or may_change_state
             return result
-
-        return self.run(work)
-
-    def put_file(self, in_path: str, out_path: str) -> dict[str, Any]:
-        if not os.path.exists(in_path):
-            raise FileNotFoundError(f'file or module does not exist: "{in_path}"')
-
-        def work(pool: RunspacePool) -> dict[str, Any]:
-            self._reset_host()
-            digest = hashlib.sha256()
-            chunker = PutChunker(input_chunk_size(pool.connection.max_payload_size))
-            ps = PowerShell(pool)
-            ps.add_script(PUT_FILE_SCRIPT, use_local_scope=True)
-            ps.add_parameter("Path", out_path)
-            with open(in_path, "rb") as src:
-                self._start(ps, put_input(src, chunker, digest))
-            self._wait(ps)
-            sent = chunker.stats.raw_bytes
-            rc, _out, stderr = parse_pipeline_result(ps, self.host, 0)
-            self._finish(ps)
-            if rc != 0 or not ps.output:
-                raise TransferError(stderr.decode("utf-8", "replace") or f"put_file to '{out_path}' failed")
-            reply = ps.output[-1]
-            remote = _prop(reply, "sha256")
-            if remote != digest.hexdigest():
-                raise TransferError(
-                    f"remote SHA256 {remote} does not match local SHA256 {digest.hexdigest()}"
-                )
-            return {
-                "sha256": remote,
-                "bytes": sent,
-                "compressed_chunks": chunker.stats.compressed_chunks,
-                "plain_chunks": chunker.stats.plain_chunks,
-                "payload_bytes": chunker.stats.sent_bytes,
-            }
-
-        return self.run(work)
-
-    def fetch_file(self, in_path: str, out_path: str) -> dict[str, Any]:
-        """Stream ``in_path`` to ``out_path``; write to a temp file, rename on hash match."""
-
-        def work(pool: RunspacePool) -> dict[str, Any]:
-            self._reset_host()
-            ps = PowerShell(pool)
-            ps.add_script(FETCH_FILE_SCRIPT, use_local_scope=True)
-            ps.add_parameter("Path", in_path)
-            buffer_size = output_chunk_size(pool.connection.max_payload_size)
-            ps.add_parameter("BufferSize", buffer_size)
-            ps.add_parameter("Compress", True)
-            self._start(ps, None)
-            out_dir = os.path.dirname(out_path) or "."
-            digest = hashlib.sha256()
-            received = 0
-            kind: str | None = None
-            remote_hash: str | None = None
-            fd, tmp = tempfile.mkstemp(prefix=".psrp-fetch-", suffix=".partial", dir=out_dir)
-            try:
-                with os.fdopen(fd, "wb") as dst:
-                    while True:
-                        while ps.output:
-                            item = ps.output.pop(0)
-                            if isinstance(item, dict) and set(item) == {"Deflate"}:
-                                try:
-                                    item = inflate_chunk(item["Deflate"], buffer_size)
-                                except CorruptChunk as exc:
-                                    raise TransferError(f"fetch of '{in_path}': {exc}") from None
-                            if isinstance(item, bytes):
-                                digest.update(item)
-                                received += len(item)
-                                dst.write(item)
-                            elif item in ("[DIR]", "[FILE]"):
-                                kind = item
-                            elif isinstance(item, str) and item.startswith("SHA256:"):
-                                remote_hash = item[7:]
-                        if ps.state != PSInvocationState.RUNNING:
-                            break
-                        try:
-                            ps.poll_invoke()
-                        except Exception as exc:
-                            raise SessionError(
-                                classify(exc, self.host_label, self.port, stage="receive")
-                            ) from None
-                rc, _out, stderr = parse_pipeline_result(ps, self.host, 0)
-                self._finish(ps)
-                if kind == "[DIR]":
-                    return {"directory": True}
-                if rc != 0 or kind != "[FILE]":
-                    raise TransferError(
-                        f"failed to transfer file to '{out_path}': {stderr.decode('utf-8', 'replace')}"
-                    )
-                if remote_hash != digest.hexdigest():
-                    raise TransferError(
-                        f"fetch of '{in_path}': remote SHA256 {remote_hash} does not match received "
-                        f"data {digest.hexdigest()}"
-                    )
-                os.replace(tmp, out_path)
-                tmp = ""
-                return {"sha256": remote_hash, "bytes": received}
-            finally:
-                if tmp:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
 
         return self.run(work)
 
@@ -683,7 +531,7 @@ class PSRPSession:
         needs_keys = validate_request(request)
 
         def work(pool: RunspacePool) -> PipelineResult:
-            self._reset_host()
+            self.reset_host()
             if self.ui is None:
                 raise RuntimeError("internal error: self.ui not set")
             if needs_keys and not getattr(pool, "_key_exchanged", False):
@@ -694,42 +542,47 @@ class PSRPSession:
                         classify(exc, self.host_label, self.port, stage="key exchange"), not_started=True
                     ) from None
             self.ui.answers = list(request.get("host_input", []))
-            ps = PowerShell(pool)
-            for cmd in request["commands"]:
-                is_script = bool(cmd.get("is_script", False))
-                if is_script:
-                    ps.add_script(cmd["name"], use_local_scope=cmd.get("use_local_scope", True))
-                else:
-                    ps.add_cmdlet(cmd["name"], use_local_scope=cmd.get("use_local_scope"))
-                for pname, pvalue in cmd.get("parameters", {}).items():
-                    ps.add_parameter(pname, to_pypsrp_value(pvalue))
-                for arg in cmd.get("arguments", []):
-                    ps.add_argument(to_pypsrp_value(arg))
-                if cmd.get("end_of_statement"):
-                    ps.add_statement()
+            ps = self.new_pipeline(pool)
+            add_commands(ps, request["commands"])
             raw_input = request.get("input")
             input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
-            self._start(ps, input_data)
-            self._wait(ps)
+            self.start(ps, input_data)
+            self.wait(ps)
             result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
-            self._finish(ps)
+            self.finish(ps)
             return result
 
         return self.run(work)
 
 
+def _abort_kwargs(wsman_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """WSMan settings of the second connection :meth:`PSRPSession.abort` uses: same endpoint
+    and credentials, short timeouts (the whole stop + delete must end within seconds)."""
+    kwargs = dict(wsman_kwargs)
+    kwargs["connection_timeout"] = min(int(kwargs.get("connection_timeout") or 30), ABORT_TIMEOUT)
+    kwargs["read_timeout"] = min(int(kwargs.get("read_timeout") or 30), ABORT_TIMEOUT)
+    kwargs["operation_timeout"] = max(1, min(int(kwargs.get("operation_timeout") or 20), ABORT_TIMEOUT - 1))
+    kwargs["reconnection_retries"] = 0
+    return kwargs
+
+
+def add_commands(ps: PowerShell, commands: list[PipelineCommand]) -> None:
+    """Add the typed commands of a pipeline request to ``ps`` (typed values decoded for pypsrp)."""
+    for cmd in commands:
+        if cmd.get("is_script", False):
+            ps.add_script(cmd["name"], use_local_scope=cmd.get("use_local_scope", True))
+        else:
+            ps.add_cmdlet(cmd["name"], use_local_scope=cmd.get("use_local_scope"))
+        for pname, pvalue in cmd.get("parameters", {}).items():
+            ps.add_parameter(pname, to_pypsrp_value(pvalue))
+        for arg in cmd.get("arguments", []):
+            ps.add_argument(to_pypsrp_value(arg))
+        if cmd.get("end_of_statement"):
+            ps.add_statement()
+
+
 def _is_http_status(exc: BaseException, status: int) -> bool:
     return isinstance(exc, WinRMTransportError) and exc.code == status
-
-
-def _prop(obj: Any, name: str) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name)
-    for attr in ("adapted_properties", "extended_properties"):
-        props = getattr(obj, attr, None) or {}
-        if name in props:
-            return props[name]
-    return getattr(obj, name, None)
 
 
 def parse_pipeline_result(
@@ -848,11 +701,3 @@ def build_pipeline_result(
     # Invoke-Command tags each output object with RunspaceId; the action plugin does it from this.
     result["runspace_id"] = runspace_guid(getattr(getattr(pipeline, "runspace_pool", None), "id", None))
     return result
-
-
-def encode_bytes(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def decode_bytes(text: str) -> bytes:
-    return base64.b64decode(text)

@@ -68,85 +68,124 @@ def _endpoint(host: str, port: int | None) -> str:
     return f"{host}:{port}" if port else host
 
 
+@dataclasses.dataclass(frozen=True)
+class _Failure:
+    """An exception with what every classifier looks at, computed once."""
+
+    exc: BaseException
+    host: str
+    port: int | None
+    where: str
+    chain: list[BaseException]
+    text: str
+    low: str
+    names: set[str]
+
+
 def classify(exc: BaseException, host: str, port: int | None = None, *, stage: str = "") -> ErrorInfo:
-    """Turn an exception into an ``ErrorInfo``; ``stage`` ("open", "command", ...) is context."""
+    """Turn an exception into an ``ErrorInfo``; ``stage`` ("open", "command", ...) is context.
+
+    The classifiers are tried in order (authentication, TLS, malformed responses, HTTP status,
+    WSMan faults, network); the first that recognises the failure gives the message.
+    """
     where = f"psrp connection to {_endpoint(host, port)}"
     if stage:
         where += f" ({stage})"
     chain = _chain(exc)
     text = _text(exc)
-    names = {type(e).__name__ for e in chain}
+    failure = _Failure(exc, host, port, where, chain, text, text.lower(), {type(e).__name__ for e in chain})
+    for classifier in _CLASSIFIERS:
+        info = classifier(failure)
+        if info is not None:
+            return info
+    return _other(failure)
 
-    # Authentication
-    if "AuthenticationError" in names:
+
+def _authentication(f: _Failure) -> ErrorInfo | None:
+    """HTTP 401, Kerberos and SPNEGO failures."""
+    if "AuthenticationError" in f.names:
         # retry_safe: a request refused with 401 was not processed. The session layer only
         # retries a Command on a session that had authenticated before (a server restart drops
         # the connection's auth); opening a new session with a wrong password fails again here.
         return ErrorInfo(
             AUTH,
-            f"{where}: authentication failed (HTTP 401): wrong user name or password, the account "
+            f"{f.where}: authentication failed (HTTP 401): wrong user name or password, the account "
             "is not allowed to use WinRM, or the auth method is disabled on the server "
             "(check ansible_user, ansible_password and ansible_psrp_auth)",
             retry_safe=True,
         )
-    low = text.lower()
-    if "server not found in kerberos database" in low or "unknown_server" in low.replace(" ", "_"):
+    if "server not found in kerberos database" in f.low or "unknown_server" in f.low.replace(" ", "_"):
         return ErrorInfo(
             AUTH,
-            f"{where}: Kerberos could not find the service principal (SPN) for this host: register "
+            f"{f.where}: Kerberos could not find the service principal (SPN) for this host: register "
             "WSMAN/<fqdn> (setspn), use the DNS name the SPN is registered for, or set "
             "ansible_psrp_negotiate_hostname_override / ansible_psrp_negotiate_service",
         )
-    if "Krb5Error" in names:
+    if "Krb5Error" in f.names:
         # pyspnego gets the TGT itself when ansible_password is set (krb5 get_init_creds_password
         # into a MEMORY ccache); its failures ("Decrypt integrity check failed" or "Preauthentication
         # failed" for a wrong password, "Client ... not found in Kerberos database", "Cannot
         # contact any KDC") reach us as the krb5 library's own exception.
         return ErrorInfo(
             AUTH,
-            f"{where}: authentication failed: Kerberos could not get a ticket for ansible_user with "
+            f"{f.where}: authentication failed: Kerberos could not get a ticket for ansible_user with "
             "ansible_password (wrong password, unknown or locked principal, wrong realm, or no KDC "
-            f"reachable; check KRB5_CONFIG) ({_short(text)})",
+            f"reachable; check KRB5_CONFIG) ({_short(f.text)})",
         )
     if any(
-        n in names for n in ("SpnegoError", "BadNameError", "NoCredentialError", "InvalidCredentialError")
-    ) or ("spnego" in low or "gssapi" in low or "kerberos" in low):
-        if "credential" in low or "kinit" in low or "ccache" in low:
+        n in f.names for n in ("SpnegoError", "BadNameError", "NoCredentialError", "InvalidCredentialError")
+    ) or ("spnego" in f.low or "gssapi" in f.low or "kerberos" in f.low):
+        if "credential" in f.low or "kinit" in f.low or "ccache" in f.low:
             return ErrorInfo(
                 AUTH,
-                f"{where}: no usable Kerberos/NTLM credential: run kinit or set ansible_user and "
-                f"ansible_password ({_short(text)})",
+                f"{f.where}: no usable Kerberos/NTLM credential: run kinit or set ansible_user and "
+                f"ansible_password ({_short(f.text)})",
             )
-        return ErrorInfo(AUTH, f"{where}: authentication negotiation failed: {_short(text)}")
+        return ErrorInfo(AUTH, f"{f.where}: authentication negotiation failed: {_short(f.text)}")
 
-    # TLS
-    if "SSLError" in names or "SSLCertVerificationError" in names:
-        if "certificate verify failed" in low or "SSLCertVerificationError" in names:
+    return None
+
+
+def _tls(f: _Failure) -> ErrorInfo | None:
+    """TLS handshake and certificate failures."""
+    if "SSLError" in f.names or "SSLCertVerificationError" in f.names:
+        if "certificate verify failed" in f.low or "SSLCertVerificationError" in f.names:
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: the server's TLS certificate is not trusted ({_short(_cert_reason(text))}): "
+                f"{f.where}: the server's TLS certificate is not trusted ({_short(_cert_reason(f.text))}): "
                 "set ansible_psrp_ca_cert to the issuing CA bundle, or ansible_psrp_cert_validation=ignore "
                 "for a test host",
                 retry_safe=False,
             )
-        return ErrorInfo(UNREACHABLE, f"{where}: TLS handshake failed: {_short(text)}")
+        return ErrorInfo(UNREACHABLE, f"{f.where}: TLS handshake failed: {_short(f.text)}")
 
-    if "ResponseTooLarge" in names:
-        return ErrorInfo(UNREACHABLE, f"{where}: refused a malformed server response: {_short(text)}")
-    if ("ParseError" in names or "XMLSyntaxError" in names) and type(exc).__name__ != "WinRMTransportError":
+    return None
+
+
+def _malformed(f: _Failure) -> ErrorInfo | None:
+    """Responses that are no WS-Management at all."""
+    if "ResponseTooLarge" in f.names:
+        return ErrorInfo(UNREACHABLE, f"{f.where}: refused a malformed server response: {_short(f.text)}")
+    if ("ParseError" in f.names or "XMLSyntaxError" in f.names) and type(
+        f.exc
+    ).__name__ != "WinRMTransportError":
         return ErrorInfo(
             UNREACHABLE,
-            f"{where}: the server's response is not valid WS-Management XML ({_short(str(exc))}); "
+            f"{f.where}: the server's response is not valid WS-Management XML ({_short(str(f.exc))}); "
             "check that the endpoint is a WinRM listener (ansible_port, ansible_psrp_path)",
         )
 
-    # HTTP status
-    code = getattr(exc, "code", None)
-    if type(exc).__name__ == "WinRMTransportError" and isinstance(code, int):
+    return None
+
+
+def _http_status(f: _Failure) -> ErrorInfo | None:
+    """HTTP error statuses (pypsrp WinRMTransportError)."""
+    code = getattr(f.exc, "code", None)
+    if type(f.exc).__name__ == "WinRMTransportError" and isinstance(code, int):
         if code == 413:
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: the server rejected a message as too large (HTTP 413): lower "
+                f"{f.where}: the server rejected a message as too large (HTTP 413): f.lower "
                 "ansible_psrp_max_envelope_size to the server's MaxEnvelopeSizekb * 1024, or raise it on "
                 "the server (Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb 512)",
             )
@@ -155,26 +194,30 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
             # whose authentication it no longer has, e.g. after a service restart). Not processed.
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: the server could not read the request (HTTP 400); its connection state "
+                f"{f.where}: the server could not read the request (HTTP 400); its connection state "
                 "was probably lost (WinRM restart)",
                 retry_safe=True,
             )
-        if code in (500, 503) and "MaxEnvelopeSize" in text:
+        if code in (500, 503) and "MaxEnvelopeSize" in f.text:
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: request exceeds the server's MaxEnvelopeSize: "
+                f"{f.where}: request exceeds the server's MaxEnvelopeSize: "
                 "lower ansible_psrp_max_envelope_size",
             )
-        return ErrorInfo(UNREACHABLE, f"{where}: server answered HTTP {code}: {_short(text)}")
+        return ErrorInfo(UNREACHABLE, f"{f.where}: server answered HTTP {code}: {_short(f.text)}")
 
-    # WSMan faults
-    if type(exc).__name__ == "WSManFaultError":
-        fcode = getattr(exc, "code", None)
-        reason = getattr(exc, "reason", None) or str(exc)
+    return None
+
+
+def _wsman_fault(f: _Failure) -> ErrorInfo | None:
+    """WS-Management faults."""
+    if type(f.exc).__name__ == "WSManFaultError":
+        fcode = getattr(f.exc, "code", None)
+        reason = getattr(f.exc, "reason", None) or str(f.exc)
         if fcode in SHELL_GONE_CODES:
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: the server no longer knows this shell (it was closed by idle timeout, "
+                f"{f.where}: the server no longer knows this shell (it was closed by idle timeout, "
                 f"restart or quota): {_short(str(reason))}",
                 retry_safe=True,
             )
@@ -182,7 +225,7 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
         if "MaxEnvelopeSize" in str(reason):
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: request exceeds the server's MaxEnvelopeSize: set "
+                f"{f.where}: request exceeds the server's MaxEnvelopeSize: set "
                 "ansible_psrp_max_envelope_size to at most the server's MaxEnvelopeSizekb * 1024, or "
                 "raise it on the server (Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb 512) "
                 f"({_short(str(reason))})",
@@ -190,51 +233,63 @@ def classify(exc: BaseException, host: str, port: int | None = None, *, stage: s
         if fcode == WSMAN_QUOTA_EXCEEDED or "quota" in str(reason).lower():
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: WinRM quota reached (MaxShellsPerUser / MaxConcurrentOperationsPerUser): "
+                f"{f.where}: WinRM quota reached (MaxShellsPerUser / MaxConcurrentOperationsPerUser): "
                 f"{_short(str(reason))}",
             )
-        return ErrorInfo(UNREACHABLE, f"{where}: WSMan fault {fcode}: {_short(str(reason))}")
+        return ErrorInfo(UNREACHABLE, f"{f.where}: WSMan fault {fcode}: {_short(str(reason))}")
 
-    # Network
-    if "ConnectTimeout" in names or "ConnectTimeoutError" in names:
+    return None
+
+
+def _network(f: _Failure) -> ErrorInfo | None:
+    """Connection failures (the request did not reach a live shell, mostly)."""
+    if "ConnectTimeout" in f.names or "ConnectTimeoutError" in f.names:
         return ErrorInfo(
             UNREACHABLE,
-            f"{where}: timed out connecting (firewall dropping packets, wrong address, or host down); "
+            f"{f.where}: timed out connecting (firewall dropping packets, wrong address, or host down); "
             "see ansible_psrp_connection_timeout",
             retry_safe=True,
         )
-    if "ReadTimeout" in names or "ReadTimeoutError" in names:
+    if "ReadTimeout" in f.names or "ReadTimeoutError" in f.names:
         return ErrorInfo(
             UNREACHABLE,
-            f"{where}: HTTP read timeout waiting for the server; raise ansible_psrp_read_timeout "
+            f"{f.where}: HTTP read timeout waiting for the server; raise ansible_psrp_read_timeout "
             "(must exceed ansible_psrp_operation_timeout)",
         )
-    for e in chain:
+    for e in f.chain:
         if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
             return ErrorInfo(
                 UNREACHABLE,
-                f"{where}: connection refused: nothing listens on port {port} (WinRM listener missing, "
+                f"{f.where}: connection refused: nothing listens on port {f.port} (WinRM listener missing, "
                 "service stopped, or wrong ansible_port / ansible_psrp_protocol)",
                 retry_safe=True,
             )
         if isinstance(e, socket.gaierror):
-            return ErrorInfo(UNREACHABLE, f"{where}: cannot resolve host name '{host}'", retry_safe=True)
-    if "NewConnectionError" in names:
-        return ErrorInfo(UNREACHABLE, f"{where}: cannot connect: {_short(text)}", retry_safe=True)
-    if names & {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError", "ProtocolError"}:
+            return ErrorInfo(UNREACHABLE, f"{f.where}: cannot resolve host name '{f.host}'", retry_safe=True)
+    if "NewConnectionError" in f.names:
+        return ErrorInfo(UNREACHABLE, f"{f.where}: cannot connect: {_short(f.text)}", retry_safe=True)
+    if f.names & {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError", "ProtocolError"}:
         # The server closed the (kept-alive) connection; the request was not processed.
         return ErrorInfo(
-            UNREACHABLE, f"{where}: the server closed the connection: {_short(text)}", retry_safe=True
+            UNREACHABLE, f"{f.where}: the server closed the connection: {_short(f.text)}", retry_safe=True
         )
-    if "ConnectionError" in names:
-        return ErrorInfo(UNREACHABLE, f"{where}: connection failed: {_short(text)}")
-    if "WinRMError" in names or type(exc).__module__.startswith("pypsrp"):
-        return ErrorInfo(UNREACHABLE, f"{where}: {type(exc).__name__}: {_short(text)}")
-    if isinstance(exc, FileNotFoundError):
-        return ErrorInfo(FILE_NOT_FOUND, f"{where}: {exc}")
-    if isinstance(exc, ValueError):
-        return ErrorInfo(ERROR, f"{where}: {exc}")
-    return ErrorInfo(ERROR, f"{where}: unexpected {type(exc).__name__}: {_short(text)}")
+    if "ConnectionError" in f.names:
+        return ErrorInfo(UNREACHABLE, f"{f.where}: connection failed: {_short(f.text)}")
+    return None
+
+
+def _other(f: _Failure) -> ErrorInfo:
+    """Anything else: pypsrp errors, local files, bad values, unexpected exceptions."""
+    if "WinRMError" in f.names or type(f.exc).__module__.startswith("pypsrp"):
+        return ErrorInfo(UNREACHABLE, f"{f.where}: {type(f.exc).__name__}: {_short(f.text)}")
+    if isinstance(f.exc, FileNotFoundError):
+        return ErrorInfo(FILE_NOT_FOUND, f"{f.where}: {f.exc}")
+    if isinstance(f.exc, ValueError):
+        return ErrorInfo(ERROR, f"{f.where}: {f.exc}")
+    return ErrorInfo(ERROR, f"{f.where}: unexpected {type(f.exc).__name__}: {_short(f.text)}")
+
+
+_CLASSIFIERS = (_authentication, _tls, _malformed, _http_status, _wsman_fault, _network)
 
 
 def _cert_reason(text: str) -> str:

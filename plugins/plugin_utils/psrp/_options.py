@@ -26,6 +26,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _winrm_vars
+
 # name -> (type, default, choices, first variable). ``None`` default means "not set".
 # The first variable is quoted in error messages so the user knows what to change.
 OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
@@ -73,6 +75,10 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
     "session_persist": ("bool", True, None, "ansible_psrp_session_persist"),
     "session_idle_timeout": ("int", 60, None, "ansible_psrp_session_idle_timeout"),
     "session_dir": ("path", "~/.ansible/psrp_sessions", None, "ansible_psrp_session_dir"),
+    # ansible.builtin.winrm variables that need translating (see _winrm_vars.py).
+    "winrm_transport": ("list", None, None, "ansible_winrm_transport"),
+    "winrm_connection_timeout": ("int", None, None, "ansible_winrm_connection_timeout"),
+    "winrm_proxy": ("str", None, None, "ansible_winrm_proxy"),
 }
 
 # Options that only exist in this collection (the rest mirror ansible.builtin.psrp).
@@ -138,6 +144,8 @@ class ConnectionSettings:
     wsman_kwargs: Mapping[str, Any] = dataclasses.field(repr=False)
     session: SessionSettings
     warnings: tuple[str, ...] = ()
+    #: -v notes: ansible_winrm_* variables translated or ignored (never secrets)
+    notes: tuple[str, ...] = ()
     # RunspacePool(no_profile=...): do not load the user's PowerShell profile (WINRS_NOPROFILE)
     no_profile: bool = False
 
@@ -172,6 +180,8 @@ def _convert(host: str, name: str, value: Any) -> Any:
             return int(str(value).strip()) if not isinstance(value, int) else value
         except ValueError:
             raise OptionError(f"{where} must be an integer, got {value!r}; set {var} to a number") from None
+    if kind == "list":
+        return value
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -189,8 +199,13 @@ def _convert(host: str, name: str, value: Any) -> Any:
     return text
 
 
-def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> ConnectionSettings:
-    """Read and validate every option through ``get_option`` (the plugin's ``get_option``)."""
+def _fail(host: str, name: str, problem: str, fix: str) -> OptionError:
+    var = OPTION_TABLE[name][3]
+    return OptionError(f"psrp connection to '{host}': option '{name}' (variable {var}) {problem}; {fix}")
+
+
+def _read_values(get_option: Callable[[str], Any], host_hint: str) -> tuple[dict[str, Any], str]:
+    """Every option, converted to its type; and the host name for messages."""
     values: dict[str, Any] = {}
     host = host_hint or "<unknown host>"
     for name, (_kind, _default, _choices, var) in OPTION_TABLE.items():
@@ -203,19 +218,14 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
         values[name] = _convert(host, name, default_for(name) if raw is None else raw)
         if name == "remote_addr" and values[name]:
             host = values[name]
-
-    warnings: list[str] = []
-
-    def fail(name: str, problem: str, fix: str) -> OptionError:
-        var = OPTION_TABLE[name][3]
-        return OptionError(f"psrp connection to '{host}': option '{name}' (variable {var}) {problem}; {fix}")
-
     if not values["remote_addr"]:
-        raise fail("remote_addr", "is empty", "set ansible_host to the host name or address")
+        raise _fail(host, "remote_addr", "is empty", "set ansible_host to the host name or address")
+    return values, host
 
-    protocol = values["protocol"]
-    port = values["port"]
-    # Same derivation as ansible.builtin.psrp's _build_kwargs.
+
+def _protocol_and_port(values: Mapping[str, Any], host: str) -> tuple[str, int]:
+    """Same derivation as ansible.builtin.psrp's _build_kwargs."""
+    protocol, port = values["protocol"], values["port"]
     if protocol is None and port is None:
         protocol, port = "https", 5986
     elif protocol is None:
@@ -223,40 +233,55 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
     elif port is None:
         port = 5986 if protocol == "https" else 5985
     if not 0 < int(port) < 65536:
-        raise fail("port", f"must be between 1 and 65535, got {port}", "use 5985 (http) or 5986 (https)")
+        raise _fail(
+            host, "port", f"must be between 1 and 65535, got {port}", "use 5985 (http) or 5986 (https)"
+        )
+    return str(protocol), int(port)
 
+
+def _check_numbers(values: Mapping[str, Any], host: str) -> list[str]:
+    """Refuse impossible timeouts and sizes; return the warnings for dubious ones."""
     for name in ("connection_timeout", "read_timeout", "operation_timeout"):
         if values[name] <= 0:
-            raise fail(name, f"must be a positive number of seconds, got {values[name]}", "use e.g. 30")
+            raise _fail(
+                host, name, f"must be a positive number of seconds, got {values[name]}", "use e.g. 30"
+            )
     for name in ("reconnection_retries", "reconnection_backoff", "session_idle_timeout"):
         if values[name] < 0:
-            raise fail(name, f"must not be negative, got {values[name]}", "use 0 or more")
-    if values["read_timeout"] <= values["operation_timeout"]:
-        # The builtin documents this but does not enforce it; keep drop-in behaviour and warn.
-        warnings.append(
-            f"psrp connection to '{host}': read_timeout ({values['read_timeout']}) should be greater "
-            f"than operation_timeout ({values['operation_timeout']}); long-running commands may hit "
-            "HTTP read timeouts"
-        )
+            raise _fail(host, name, f"must not be negative, got {values[name]}", "use 0 or more")
     if values["max_envelope_size"] < MIN_ENVELOPE_SIZE:
-        raise fail(
+        raise _fail(
+            host,
             "max_envelope_size",
             f"is {values['max_envelope_size']} bytes, below the minimum of {MIN_ENVELOPE_SIZE}",
             "use the server's MaxEnvelopeSizekb * 1024 (default 512000 on current Windows)",
         )
+    if values["read_timeout"] <= values["operation_timeout"]:
+        # The builtin documents this but does not enforce it; keep drop-in behaviour and warn.
+        return [
+            f"psrp connection to '{host}': read_timeout ({values['read_timeout']}) should be greater "
+            f"than operation_timeout ({values['operation_timeout']}); long-running commands may hit "
+            "HTTP read timeouts"
+        ]
+    return []
 
+
+def _check_auth(values: Mapping[str, Any], host: str, protocol: str) -> None:
+    """Refuse auth / encryption / certificate combinations that cannot work."""
     auth = values["auth"]
     encryption = values["message_encryption"]
     enc_capable = auth in ("credssp", "kerberos", "negotiate", "ntlm")
     if protocol == "http" and encryption != "never" and not enc_capable:
-        raise fail(
+        raise _fail(
+            host,
             "auth",
             f"'{auth}' cannot encrypt messages over http",
             "use protocol https, or set ansible_psrp_message_encryption=never (sends data in clear text), "
             "or use negotiate/kerberos/ntlm/credssp",
         )
     if protocol == "https" and encryption == "always" and not enc_capable:
-        raise fail(
+        raise _fail(
+            host,
             "message_encryption",
             f"'always' is not possible with auth '{auth}'",
             "set ansible_psrp_message_encryption=auto",
@@ -264,69 +289,117 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
     if auth == "certificate":
         for name in ("certificate_pem", "certificate_key_pem"):
             if not values[name]:
-                raise fail(name, "is required for certificate auth", "point it at the PEM file")
+                raise _fail(host, name, "is required for certificate auth", "point it at the PEM file")
         if protocol != "https":
-            raise fail("auth", "'certificate' needs https", "set ansible_psrp_protocol=https")
+            raise _fail(host, "auth", "'certificate' needs https", "set ansible_psrp_protocol=https")
     elif auth in ("basic", "ntlm", "credssp") and not values["remote_user"]:
-        raise fail("remote_user", f"is required for {auth} auth", "set ansible_user")
+        raise _fail(host, "remote_user", f"is required for {auth} auth", "set ansible_user")
     for name in ("ca_cert", "certificate_pem", "certificate_key_pem"):
         path = values[name]
         if path and not os.path.exists(path):
-            raise fail(name, f"points to '{path}' which does not exist", "fix the path")
+            raise _fail(host, name, f"points to '{path}' which does not exist", "fix the path")
 
-    # cert_validation is either a bool or the CA bundle path (same as the builtin).
-    cert_validation: bool | str
+
+def _cert_validation(values: Mapping[str, Any]) -> bool | str:
+    """Either a bool or the CA bundle path (same as the builtin)."""
     if values["cert_validation"] == "ignore":
-        cert_validation = False
-    elif values["ca_cert"]:  # an empty value (e.g. an unset env lookup) must not turn validation off
-        cert_validation = values["ca_cert"]
-    else:
-        cert_validation = True
+        return False
+    if values["ca_cert"]:  # an empty value (e.g. an unset env lookup) must not turn validation off
+        return str(values["ca_cert"])
+    return True
 
-    wsman_kwargs: dict[str, Any] = {
+
+def _wsman_kwargs(values: Mapping[str, Any], host: str, protocol: str, port: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
         "server": host,
-        "port": int(port),
+        "port": port,
         "username": values["remote_user"],
         "password": values["remote_password"],
         "ssl": protocol == "https",
         "path": values["path"],
-        "auth": auth,
-        "cert_validation": cert_validation,
+        "auth": values["auth"],
+        "cert_validation": _cert_validation(values),
         "connection_timeout": values["connection_timeout"],
-        "encryption": encryption,
+        "encryption": values["message_encryption"],
         "proxy": values["proxy"],
         "no_proxy": bool(values["ignore_proxy"]),
-        "max_envelope_size": values["max_envelope_size"],
-        "operation_timeout": values["operation_timeout"],
-        "read_timeout": values["read_timeout"],
-        "reconnection_retries": values["reconnection_retries"],
         "reconnection_backoff": float(values["reconnection_backoff"]),
-        "certificate_key_pem": values["certificate_key_pem"],
-        "certificate_pem": values["certificate_pem"],
-        "credssp_auth_mechanism": values["credssp_auth_mechanism"],
-        "credssp_disable_tlsv1_2": values["credssp_disable_tlsv1_2"],
-        "credssp_minimum_version": values["credssp_minimum_version"],
-        "negotiate_send_cbt": values["negotiate_send_cbt"],
-        "negotiate_delegate": values["negotiate_delegate"],
-        "negotiate_hostname_override": values["negotiate_hostname_override"],
-        "negotiate_service": values["negotiate_service"],
     }
+    for name in (
+        "max_envelope_size",
+        "operation_timeout",
+        "read_timeout",
+        "reconnection_retries",
+        "certificate_key_pem",
+        "certificate_pem",
+        "credssp_auth_mechanism",
+        "credssp_disable_tlsv1_2",
+        "credssp_minimum_version",
+        "negotiate_send_cbt",
+        "negotiate_delegate",
+        "negotiate_hostname_override",
+        "negotiate_service",
+    ):
+        kwargs[name] = values[name]
     if values["certificate_key_password"]:  # like the builtin: only when set (pypsrp >= 0.9.0)
-        wsman_kwargs["certificate_key_password"] = values["certificate_key_password"]
+        kwargs["certificate_key_password"] = values["certificate_key_password"]
+    return kwargs
+
+
+def read_plugin_settings(plugin: Any, host_hint: str = "") -> ConnectionSettings:
+    """Read the settings of a loaded connection plugin: its options, where each was set (so that
+    ansible_psrp_* wins over translated ansible_winrm_* variables) and its ansible_winrm_* extras."""
+
+    def origin_of(name: str) -> str:
+        try:
+            return str(plugin.get_option_and_origin(name)[1])
+        except (KeyError, AttributeError):
+            return "default"
+
+    try:
+        extras = dict(plugin.get_option("_extras") or {})
+    except KeyError:
+        extras = {}
+    return read_settings(plugin.get_option, host_hint, origin_of=origin_of, extras=extras)
+
+
+def read_settings(
+    get_option: Callable[[str], Any],
+    host_hint: str = "",
+    *,
+    origin_of: Callable[[str], str] | None = None,
+    extras: Mapping[str, Any] | None = None,
+) -> ConnectionSettings:
+    """Read and validate every option through ``get_option`` (the plugin's ``get_option``).
+
+    ``origin_of(option)`` says where an option was set (Ansible's origin: ``default``,
+    ``var: <name>``, ``env: ...``); ``extras`` are the ansible_winrm_* variables the plugin received
+    without an option (see _winrm_vars.py)."""
+    values, host = _read_values(get_option, host_hint)
+
+    def fail(name: str, problem: str, fix: str) -> OptionError:
+        return _fail(host, name, problem, fix)
+
+    notes = _winrm_vars.apply(values, origin_of or (lambda name: "default"), host, fail)
+    notes += _winrm_vars.extras_notes(extras or {}, host)
+    protocol, port = _protocol_and_port(values, host)
+    warnings = _check_numbers(values, host)
+    _check_auth(values, host, protocol)
     return ConnectionSettings(
         host=host,
-        port=int(port),
+        port=port,
         protocol=protocol,
         user=values["remote_user"],
-        auth=auth,
+        auth=values["auth"],
         configuration_name=values["configuration_name"],
-        wsman_kwargs=wsman_kwargs,
+        wsman_kwargs=_wsman_kwargs(values, host, protocol, port),
         session=SessionSettings(
             persist=bool(values["session_persist"]),
             idle_timeout=int(values["session_idle_timeout"]),
             directory=values["session_dir"],
         ),
         warnings=tuple(warnings),
+        notes=tuple(notes),
         no_profile=bool(values["no_profile"]),
     )
 

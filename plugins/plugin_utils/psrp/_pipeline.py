@@ -4,7 +4,7 @@
 See docs/dev/architecture.md ("Pipeline API"). Action plugins build a ``PipelineRequest`` and call
 ``Connection.invoke_pipeline``; it runs in the session broker when sessions persist, in-process
 otherwise. This module is pure Python (no pypsrp import at module level) so the worker can
-validate a request without loading pypsrp; ``to_pypsrp_value`` imports pypsrp lazily.
+validate a request without loading pypsrp; ``to_pypsrp_value`` imports pypsrp (through ``_pypsrp``) lazily.
 """
 
 from __future__ import annotations
@@ -126,8 +126,10 @@ def validate_request(request: PipelineRequest) -> bool:
 def to_pypsrp_value(value: Any) -> Any:
     """Decode typed values (recursively) into pypsrp's serializable types."""
     if is_typed(value):
-        from pypsrp.complex_objects import PSCredential  # noqa: PLC0415
-        from pypsrp.serializer import TaggedValue  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (  # noqa: PLC0415
+            PSCredential,
+            TaggedValue,
+        )
 
         if value[TYPE_MARKER] == "SecureString":
             return TaggedValue("SS", value["value"])
@@ -140,7 +142,7 @@ def to_pypsrp_value(value: Any) -> Any:
         isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31
     ):
         # pypsrp tags float as Single and every int as Int32; keep precision / range.
-        from pypsrp.serializer import TaggedValue  # noqa: PLC0415
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import TaggedValue  # noqa: PLC0415
 
         return TaggedValue("Db" if isinstance(value, float) else "I64", value)
     return value

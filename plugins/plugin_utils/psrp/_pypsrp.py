@@ -22,11 +22,12 @@ try:
         RunspacePoolState,
     )
     from pypsrp.complex_objects import Enum as PSRPEnum
-    from pypsrp.exceptions import WinRMTransportError
+    from pypsrp.exceptions import WinRMTransportError, WSManFaultError
     from pypsrp.host import PSHost, PSHostUserInterface
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import Serializer, TaggedValue
-    from pypsrp.wsman import WSMan
+    from pypsrp.shell import SignalCode, WinRS
+    from pypsrp.wsman import SelectorSet, WSMan
 
     PYPSRP_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by ansible-test's import sanity
@@ -42,9 +43,12 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
         ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = _Missing
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
-        Serializer = TaggedValue = WSMan = _Missing
+        Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = _Missing
 
         class WinRMTransportError(Exception):
+            """Placeholder: never raised without pypsrp."""
+
+        class WSManFaultError(Exception):
             """Placeholder: never raised without pypsrp."""
 
 
@@ -71,9 +75,13 @@ __all__ = [
     "PowerShell",
     "RunspacePool",
     "RunspacePoolState",
+    "SelectorSet",
     "Serializer",
+    "SignalCode",
     "TaggedValue",
     "WSMan",
+    "WSManFaultError",
     "WinRMTransportError",
+    "WinRS",
     "require",
 ]

@@ -230,8 +230,10 @@ def enumerate_shells(wsman: WSManLike) -> list[ShellInfo]:
 
 def delete_shell(wsman: WSManLike, shell: ShellInfo) -> bool:
     """WS-Management Delete of one shell (Remove-PSSession). False if the server no longer has it."""
-    from pypsrp.exceptions import WSManFaultError  # noqa: PLC0415
-    from pypsrp.wsman import SelectorSet  # noqa: PLC0415
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (  # noqa: PLC0415
+        SelectorSet,
+        WSManFaultError,
+    )
 
     selectors = SelectorSet()
     selectors.add_option("ShellId", shell.shell_id)

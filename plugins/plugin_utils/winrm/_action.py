@@ -21,6 +21,14 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
+    OPTION_TABLE,
+    ConnectionSettings,
+    OptionError,
+    read_settings,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems
+
 PipelineInvoker = Callable[[dict[str, Any]], Mapping[str, Any]]
 
 
@@ -118,17 +126,55 @@ class ConnectionFacts:
     auth: str | None  # basic | negotiate | ntlm | kerberos | credssp | certificate
 
 
-def _first(values: Iterable[Any]) -> Any:
-    for value in values:
-        if value not in (None, ""):
-            return value
-    return None
+class _OptionReader:
+    """``get_option`` of the task's connection, with the psrp defaults for options it does not have
+    (ansible.builtin.psrp has the same options as psremoting.core.psrp except the session ones)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def __call__(self, name: str) -> Any:
+        try:
+            return self._connection.get_option(name)
+        except KeyError:
+            return None if name == "remote_addr" else OPTION_TABLE[name][1]
+
+
+def connection_settings(connection: Any, host: str) -> ConnectionSettings:
+    """The connection's options read and resolved once, by the code the connection plugin uses
+    (``_options.read_settings``): protocol and port follow ansible.builtin.psrp (no protocol and
+    port 5985 is http, any other port https). Raises ``WinRMConfigError`` for a bad option."""
+    try:
+        return read_settings(_OptionReader(connection), host)
+    except OptionError as exc:
+        raise WinRMConfigError(str(exc)) from None
+
+
+def connection_facts(connection: Any, host: str) -> ConnectionFacts:
+    settings = connection_settings(connection, host)
+    return ConnectionFacts(transport=settings.protocol, port=int(settings.port), auth=settings.auth)
+
+
+def require_pipeline(connection: Any, host: str, module: str) -> PipelineInvoker:
+    """The connection's ``invoke_pipeline``: the one check that a module runs over psremoting.core.psrp."""
+    invoke = getattr(connection, "invoke_pipeline", None)
+    if invoke is None:
+        raise AnsibleActionFail(
+            f"{host}: {module} needs the psremoting.core.psrp connection plugin "
+            f"(set ansible_connection=psremoting.core.psrp); this host uses "
+            f"'{getattr(connection, '_load_name', type(connection).__name__)}'"
+        )
+    return invoke
 
 
 class WinRMActionBase(ActionBase):
-    """Validates arguments, finds the pipeline entry point and turns decision errors into results.
+    """Validates arguments, checks every value, finds the pipeline entry point and turns decision
+    errors into results.
 
-    Subclasses set ``ARGUMENT_SPEC`` (and the usual validator keywords) and implement ``manage``.
+    Subclasses set ``ARGUMENT_SPEC`` (and the usual validator keywords), may set ``CHECKS``
+    (option -> checker from ``_validate``; a list option is checked entry by entry) and extend
+    ``check_values`` for checks across options, and implement ``manage``. Every check runs before
+    the first request: a task with a bad value sends nothing and names every bad value.
     """
 
     TRANSFERS_FILES = False
@@ -141,6 +187,7 @@ class WinRMActionBase(ActionBase):
     MUTUALLY_EXCLUSIVE: list[Sequence[str]] = []
     REQUIRED_IF: list[Sequence[Any]] = []
     REQUIRED_TOGETHER: list[Sequence[str]] = []
+    CHECKS: dict[str, Callable[[Any], Any]] = {}
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}
@@ -153,22 +200,16 @@ class WinRMActionBase(ActionBase):
             required_together=self.REQUIRED_TOGETHER,
         )
         host = str(task_vars.get("inventory_hostname") or self._play_context.remote_addr or "host")
-        invoke = getattr(self._connection, "invoke_pipeline", None)
-        if invoke is None:
-            raise AnsibleActionFail(
-                f"{host}: {self.MODULE} needs the psremoting.core.psrp connection plugin "
-                f"(set ansible_connection=psremoting.core.psrp); this host uses "
-                f"'{getattr(self._connection, '_load_name', type(self._connection).__name__)}'"
-            )
-        runner = PipelineRunner(invoke=invoke, host=host)
-        context = TaskContext(
-            host=host,
-            check_mode=bool(self._task.check_mode),
-            diff=bool(self._task.diff),
-            connection=self.connection_facts(task_vars),
-        )
         try:
-            result.update(self.manage(runner, args, context))
+            args = self.checked(args, host)
+            invoke = require_pipeline(self._connection, host, self.MODULE)
+            context = TaskContext(
+                host=host,
+                check_mode=bool(self._task.check_mode),
+                diff=bool(self._task.diff),
+                connection=connection_facts(self._connection, host),
+            )
+            result.update(self.manage(PipelineRunner(invoke=invoke, host=host), args, context))
         except WinRMConfigError as exc:
             result["failed"] = True
             result["changed"] = False
@@ -178,36 +219,22 @@ class WinRMActionBase(ActionBase):
         result.setdefault("changed", False)
         return result
 
-    def connection_facts(self, task_vars: Mapping[str, Any]) -> ConnectionFacts:
-        """Read transport, port and auth from the connection plugin, falling back to host vars."""
+    def checked(self, args: dict[str, Any], host: str) -> dict[str, Any]:
+        """``args`` with every value checked and normalized; raises naming every bad value."""
+        problems = Problems(host=host, module=self.MODULE)
+        out = dict(args)
+        for option, checker in self.CHECKS.items():
+            value = args.get(option)
+            if isinstance(value, list):
+                out[option] = problems.check_each(option, value, checker)
+            else:
+                out[option] = problems.check(option, value, checker)
+        self.check_values(out, problems)
+        problems.raise_for(WinRMConfigError)
+        return out
 
-        def option(*names: str) -> Any:
-            for name in names:
-                try:
-                    value = self._connection.get_option(name)
-                except Exception:  # noqa: S112 - the option may not exist on this plugin
-                    continue
-                if value not in (None, ""):
-                    return value
-            return None
-
-        transport = _first(
-            (
-                option("protocol", "scheme", "transport"),
-                task_vars.get("ansible_psrp_protocol"),
-            )
-        )
-        port = _first((option("port"), task_vars.get("ansible_port")))
-        auth = _first((option("auth"), task_vars.get("ansible_psrp_auth")))
-        if transport is None and port is not None:
-            transport = "http" if int(port) in (80, 5985) else "https"
-        if port is None and transport is not None:
-            port = 5985 if str(transport).lower() == "http" else 5986
-        return ConnectionFacts(
-            transport=str(transport).lower() if transport else None,
-            port=int(port) if port is not None else None,
-            auth=str(auth).lower() if auth else None,
-        )
+    def check_values(self, args: dict[str, Any], problems: Problems) -> None:
+        """Checks that involve several options; add to ``problems``."""
 
     def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         raise NotImplementedError

@@ -20,11 +20,18 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import (
+    int_range,
+    ip_filter,
+    trusted_host,
+)
+
 SettingKind = Literal["bool", "int", "str", "list"]
+_NOT_IN_ROLE: Any = object()  # WSManSetting.role_default when the role does not manage the setting
 
 POLICY_SERVICE_KEY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service"
 POLICY_CLIENT_KEY = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Client"
@@ -48,12 +55,34 @@ class Policy:
     scope: str  # the GPO editor path
 
 
+CBT_LEVELS = ("Strict", "Relaxed", "None")
+_UINT32 = 4294967295
+_INT32 = 2147483647
+
+
 @dataclass(frozen=True)
 class WSManSetting:
+    """The one declaration of a WSMan setting.
+
+    It drives the module option (argument spec and DOCUMENTATION of winrm_service / winrm_client),
+    the check of the value before any request, and, with ``role_default`` set, the role variable
+    ``enable_psremoting_<option>`` (defaults/main.yml, meta/argument_specs.yml, tasks/service.yml).
+    The generated parts are written by ``tools/gen_winrm_settings.py`` (``--check`` in the tests).
+    """
+
     option: str  # module option name
     path: str  # WSMan: provider path
     kind: SettingKind
     policy: Policy | None = None
+    description: str = ""
+    check: Callable[[Any], Any] | None = None  # returns the value to send, raises Invalid
+    allowed: str = ""  # what ``check`` accepts and its source, for the documentation
+    choices: tuple[str, ...] | None = None
+    role_default: Any = _NOT_IN_ROLE  # the role variable's default; None leaves the host's value
+
+    @property
+    def in_role(self) -> bool:
+        return self.role_default is not _NOT_IN_ROLE
 
 
 def _svc(value: str, title: str, *more: str) -> Policy:
@@ -64,6 +93,19 @@ def _cli(value: str, title: str, *more: str) -> Policy:
     return Policy(POLICY_CLIENT_KEY, (value, *more), title, _GPO_PATH_CLIENT)
 
 
+def _bounded(option: str, path: str, bounds: tuple[int, int], source: str, description: str) -> WSManSetting:
+    low, high = bounds
+    return WSManSetting(
+        option,
+        path,
+        "int",
+        description=description,
+        check=int_range(low, high, source),
+        allowed=f"{low} to {high} ({source})",
+        role_default=None,
+    )
+
+
 # The WinRM service side (winrm/config/service, winrm/config/winrs, winrm/config).
 SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
     WSManSetting(
@@ -71,58 +113,113 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         "WSMan:\\localhost\\Service\\Auth\\Basic",
         "bool",
         _svc("AllowBasic", "Allow Basic authentication"),
+        description="Accept Basic authentication. It sends the password with every request.",
+        role_default=False,
     ),
     WSManSetting(
         "auth_kerberos",
         "WSMan:\\localhost\\Service\\Auth\\Kerberos",
         "bool",
         _svc("AllowKerberos", "Disallow Kerberos authentication"),
+        description="Accept Kerberos authentication.",
+        role_default=True,
     ),
     WSManSetting(
         "auth_negotiate",
         "WSMan:\\localhost\\Service\\Auth\\Negotiate",
         "bool",
         _svc("AllowNegotiate", "Disallow Negotiate authentication"),
+        description="Accept Negotiate (Kerberos, or NTLM as fall-back).",
+        role_default=True,
     ),
-    WSManSetting("auth_certificate", "WSMan:\\localhost\\Service\\Auth\\Certificate", "bool"),
+    WSManSetting(
+        "auth_certificate",
+        "WSMan:\\localhost\\Service\\Auth\\Certificate",
+        "bool",
+        description="Accept client certificate authentication (HTTPS only, with certificate mappings).",
+        role_default=False,
+    ),
     WSManSetting(
         "auth_credssp",
         "WSMan:\\localhost\\Service\\Auth\\CredSSP",
         "bool",
         _svc("AllowCredSSP", "Allow CredSSP authentication"),
+        description="Accept CredSSP, which delegates the user's credentials to the host.",
+        role_default=False,
     ),
     WSManSetting(
         "cbt_hardening_level",
         "WSMan:\\localhost\\Service\\Auth\\CbtHardeningLevel",
         "str",
         _svc("CBTHardeningLevelStatus", "Specify channel binding token hardening level", "CbtHardeningLevel"),
+        description="Channel binding token requirement over HTTPS (Windows' default is Relaxed).",
+        choices=CBT_LEVELS,
+        role_default="Relaxed",
     ),
     WSManSetting(
         "allow_unencrypted",
         "WSMan:\\localhost\\Service\\AllowUnencrypted",
         "bool",
         _svc("AllowUnencryptedTraffic", "Allow unencrypted traffic"),
+        description="Accept unencrypted messages over HTTP.",
+        role_default=False,
     ),
-    WSManSetting("max_envelope_size_kb", "WSMan:\\localhost\\MaxEnvelopeSizekb", "int"),
-    WSManSetting(
+    _bounded(
+        "max_envelope_size_kb",
+        "WSMan:\\localhost\\MaxEnvelopeSizekb",
+        (32, _UINT32),
+        "[MS-WSMV] 2.2.4.10 ConfigType, MaxEnvelopeSizekb",
+        "Largest SOAP message in KB.",
+    ),
+    _bounded(
         "max_concurrent_operations_per_user",
         "WSMan:\\localhost\\Service\\MaxConcurrentOperationsPerUser",
-        "int",
+        (1, _UINT32),
+        "[MS-WSMV] 2.2.4.36 ServiceType types it xs:unsignedInt and gives no lower bound; "
+        "1 is chosen because 0 would refuse every operation",
+        "Concurrent operations per user.",
     ),
-    WSManSetting("max_memory_per_shell_mb", "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB", "int"),
-    WSManSetting("max_shells_per_user", "WSMan:\\localhost\\Shell\\MaxShellsPerUser", "int"),
-    WSManSetting("idle_timeout_ms", "WSMan:\\localhost\\Shell\\IdleTimeout", "int"),
+    _bounded(
+        "max_memory_per_shell_mb",
+        "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB",
+        (0, _INT32),
+        "Group Policy 'Specify maximum amount of memory in MB per Shell' (WindowsRemoteShell.admx): "
+        "0 to 0x7FFFFFFF, 0 meaning unlimited",
+        "Memory per shell in MB.",
+    ),
+    _bounded(
+        "max_shells_per_user",
+        "WSMan:\\localhost\\Shell\\MaxShellsPerUser",
+        (1, _INT32),
+        "[MS-WSMV] 2.2.4.42 WinrsType gives no range; 1 is chosen because 0 would refuse every "
+        "shell, and 2147483647 is the value Windows Server ships with",
+        "Shells per user.",
+    ),
+    _bounded(
+        "idle_timeout_ms",
+        "WSMan:\\localhost\\Shell\\IdleTimeout",
+        (60000, _INT32),
+        "Group Policy 'Specify idle Timeout' (WindowsRemoteShell.admx): up to 0x7FFFFFFF, and smaller "
+        "values than 60000 are raised to 60000, so they would not read back as set",
+        "Idle time-out of shells in milliseconds.",
+    ),
     WSManSetting(
         "ipv4_filter",
         "WSMan:\\localhost\\Service\\IPv4Filter",
         "str",
         _svc("IPv4Filter", "Allow remote server management through WinRM", "AllowAutoConfig"),
+        description="IPv4 addresses that C(*) listeners bind to.",
+        check=ip_filter(4),
+        allowed="C(*) or addresses and ranges C(a-b) separated by commas ([MS-WSMV] 2.2.4.36); not empty",
     ),
     WSManSetting(
         "ipv6_filter",
         "WSMan:\\localhost\\Service\\IPv6Filter",
         "str",
         _svc("IPv6Filter", "Allow remote server management through WinRM", "AllowAutoConfig"),
+        description="IPv6 addresses that C(*) listeners bind to.",
+        check=ip_filter(6),
+        allowed="C(*) or addresses and ranges C(a-b) separated by commas ([MS-WSMV] 2.2.4.36); not empty",
     ),
 )
 
@@ -133,47 +230,74 @@ CLIENT_SETTINGS: tuple[WSManSetting, ...] = (
         "WSMan:\\localhost\\Client\\Auth\\Basic",
         "bool",
         _cli("AllowBasic", "Allow Basic authentication"),
+        description="Let the client use Basic authentication.",
     ),
     WSManSetting(
         "auth_digest",
         "WSMan:\\localhost\\Client\\Auth\\Digest",
         "bool",
         _cli("AllowDigest", "Disallow Digest authentication"),
+        description="Let the client use Digest authentication.",
     ),
     WSManSetting(
         "auth_kerberos",
         "WSMan:\\localhost\\Client\\Auth\\Kerberos",
         "bool",
         _cli("AllowKerberos", "Disallow Kerberos authentication"),
+        description="Let the client use Kerberos authentication.",
     ),
     WSManSetting(
         "auth_negotiate",
         "WSMan:\\localhost\\Client\\Auth\\Negotiate",
         "bool",
         _cli("AllowNegotiate", "Disallow Negotiate authentication"),
+        description="Let the client use Negotiate authentication.",
     ),
-    WSManSetting("auth_certificate", "WSMan:\\localhost\\Client\\Auth\\Certificate", "bool"),
+    WSManSetting(
+        "auth_certificate",
+        "WSMan:\\localhost\\Client\\Auth\\Certificate",
+        "bool",
+        description="Let the client use certificate authentication.",
+    ),
     WSManSetting(
         "auth_credssp",
         "WSMan:\\localhost\\Client\\Auth\\CredSSP",
         "bool",
         _cli("AllowCredSSP", "Allow CredSSP authentication"),
+        description="Let the client delegate credentials with CredSSP.",
     ),
     WSManSetting(
         "allow_unencrypted",
         "WSMan:\\localhost\\Client\\AllowUnencrypted",
         "bool",
         _cli("AllowUnencryptedTraffic", "Allow unencrypted traffic"),
+        description="Let the client send unencrypted messages.",
     ),
     WSManSetting(
         "trusted_hosts",
         "WSMan:\\localhost\\Client\\TrustedHosts",
         "list",
         _cli("TrustedHostsList", "Trusted Hosts", "TrustedHosts"),
+        description="Entries of the client's TrustedHosts list, combined with the current list as "
+        "I(trusted_hosts_mode) says.",
+        check=trusted_host,
+        allowed="each entry one computer name (C(*) wildcards allowed), one IP address, C(*) or C(<local>); "
+        "no commas or whitespace inside an entry (about_Remote_Troubleshooting)",
     ),
 )
 
-CBT_LEVELS = ("Strict", "Relaxed", "None")
+
+def argument_spec(settings: Sequence[WSManSetting]) -> dict[str, dict[str, Any]]:
+    """The module options of ``settings`` (no defaults: an unset option leaves the host's value)."""
+    spec: dict[str, dict[str, Any]] = {}
+    for setting in settings:
+        entry: dict[str, Any] = {"type": setting.kind}
+        if setting.kind == "list":
+            entry["elements"] = "str"
+        if setting.choices:
+            entry["choices"] = list(setting.choices)
+        spec[setting.option] = entry
+    return spec
 
 
 def to_bool(value: Any) -> bool:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import importlib.resources
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,50 +25,15 @@ from ansible.executor.powershell import module_manifest
 from ansible.plugins.loader import shell_loader
 
 from winhost.engine import ansible_exec
+from winhost.engine.hosts import RecordingHost
 from winhost.engine.model import fresh
 from winhost.engine.runspace import Runspace
 
 WINDOWS_MODULES = "ansible_collections.ansible.windows.plugins.modules"
 
 
-class FakeHost:
-    """PipelineHost (docs/dev/architecture.md) that records what the pipeline produced."""
-
-    def __init__(self) -> None:
-        self.stop_requested = threading.Event()
-        self.output: list[Any] = []
-        self.errors: list[Any] = []
-        self.host_out: list[str] = []
-        self.host_err: list[str] = []
-        self.rc: int | None = None
-
-    def write_output(self, value: Any) -> None:
-        self.output.append(value)
-
-    def write_error(self, record: Any) -> None:
-        self.errors.append(record)
-
-    def write_warning(self, message: str) -> None: ...
-    def write_verbose(self, message: str) -> None: ...
-    def write_debug(self, message: str) -> None: ...
-    def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None: ...
-    def write_progress(self, activity: str, status: str, percent: int = -1) -> None: ...
-
-    def write_host(
-        self,
-        text: str,
-        newline: bool = True,
-        is_error: bool = False,
-        foreground: int | None = None,
-        background: int | None = None,
-    ) -> None:
-        (self.host_err if is_error else self.host_out).append(text)
-
-    def set_should_exit(self, code: int) -> None:
-        self.rc = code
-
-    def read_line(self, prompt: str, secure: bool = False) -> Any:
-        raise AssertionError("no host input expected")
+class FakeHost(RecordingHost):
+    """Records what the pipeline produced; ``result()`` is the module's JSON."""
 
     def result(self) -> dict[str, Any]:
         assert len(self.output) == 1, self.output
@@ -129,7 +93,7 @@ def test_win_ping_through_runspace_invoke(runspace: Runspace) -> None:
     assert result["ping"] == "pong"
     assert result["changed"] is False
     assert result["invocation"] == {"module_args": {"data": "pong"}}
-    assert host.rc == 0
+    assert host.exit_code == 0
 
 
 def test_win_ping_data_and_crash(runspace: Runspace) -> None:
@@ -138,14 +102,14 @@ def test_win_ping_data_and_crash(runspace: Runspace) -> None:
     result, host = run_module(runspace, "win_ping", data="crash")
     assert result["failed"] is True
     assert result["msg"] == "Unhandled exception while executing module: boom"
-    assert host.rc == 1
+    assert host.exit_code == 1
 
 
 def test_unsupported_option_fails_like_ansible_basic(runspace: Runspace) -> None:
     result, host = run_module(runspace, "win_ping", bogus=1)
     assert result["failed"] is True
     assert result["msg"].startswith("Unsupported parameters for (ansible.windows.win_ping) module: bogus")
-    assert host.rc == 1
+    assert host.exit_code == 1
 
 
 def test_unknown_module_reports_not_emulated(runspace: Runspace) -> None:
@@ -155,7 +119,7 @@ def test_unknown_module_reports_not_emulated(runspace: Runspace) -> None:
         "changed": False,
         "msg": "winhost does not emulate module ansible.windows.win_hostname",
     }
-    assert host.rc == 1
+    assert host.exit_code == 1
 
 
 # -- win_stat / win_file / win_copy ---------------------------------------------------------------
@@ -199,7 +163,7 @@ def test_win_file_states_and_check_mode(runspace: Runspace) -> None:
     assert result["changed"] is True and win(runspace, "C:\\Temp\\a.txt").is_file()
     result, host = run_module(runspace, "win_file", path="C:\\Temp\\a.txt", state="directory")
     assert result == {"changed": False, "failed": True, "msg": "path C:\\Temp\\a.txt is not a directory"}
-    assert host.rc == 1
+    assert host.exit_code == 1
     result, _ = run_module(runspace, "win_file", path="C:\\Temp\\b.txt", state="file")
     assert result["msg"] == "path C:\\Temp\\b.txt will not be created"
 
@@ -321,7 +285,7 @@ def test_win_command_builtin_executables(runspace: Runspace) -> None:
     assert result["stdout"] == '"hi there"\r\n'
     result, host = run_module(runspace, "win_command", _raw_params="nosuch.exe /x")
     assert result["failed"] is True and result["rc"] == 2 and "Could not find file" in result["msg"]
-    assert host.rc == 1
+    assert host.exit_code == 1
 
 
 def test_win_command_creates_skips(runspace: Runspace) -> None:
@@ -336,7 +300,7 @@ def test_win_shell_runs_script_in_engine(runspace: Runspace) -> None:
     assert result["rc"] == 3
     assert result["failed"] is True and result["msg"] == "non-zero return code"
     result, host = run_module(runspace, "win_shell", _raw_params="'a'; 'b'")
-    assert result["stdout"] == "a\r\nb\r\n" and result["rc"] == 0 and host.rc == 0
+    assert result["stdout"] == "a\r\nb\r\n" and result["rc"] == 0 and host.exit_code == 0
 
 
 # -- put_file / fetch_file -----------------------------------------------------------------------
@@ -366,7 +330,7 @@ def test_put_file_v2_hash_and_content(runspace: Runspace, data: bytes) -> None:
     host = put(runspace, path, data)
     assert json.loads(host.output[0]) == {"sha1": hashlib.sha1(data).hexdigest()}
     assert win(runspace, path).read_bytes() == data
-    assert host.rc in (None, 0)
+    assert host.exit_code in (None, 0)
 
 
 def test_put_file_v2_long_path_and_missing_parent(runspace: Runspace) -> None:
@@ -377,7 +341,7 @@ def test_put_file_v2_long_path_and_missing_parent(runspace: Runspace) -> None:
     host = put(runspace, "C:\\missing\\f.txt", b"abc")
     result = json.loads(host.output[0])
     assert result["failed"] is True and "Could not find a part of the path" in result["msg"]
-    assert host.rc == 1
+    assert host.exit_code == 1
 
 
 def fetch(runspace: Runspace, path: str, buffer_size: int = 4) -> FakeHost:
@@ -466,7 +430,7 @@ def test_v1_put_and_fetch_scripts(runspace: Runspace) -> None:
     setup.add_argument("C:\\v1.bin")
     host = FakeHost()
     runspace.invoke([setup], None, host)
-    assert host.output == [] and host.rc is None
+    assert host.output == [] and host.exit_code is None
     read = Command(
         "param([int64]$Offset, [int]$BufferSize)\n$fs.Seek($Offset, [System.IO.SeekOrigin]::Begin)",
         is_script=True,

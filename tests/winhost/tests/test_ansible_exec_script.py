@@ -74,7 +74,7 @@ def test_script_action_runs_uploaded_file_with_named_parameters(runspace: Runspa
     script = "& 'C:\\Windows\\Temp\\hello.ps1' -Name world; exit $LASTEXITCODE"
     ansible_exec._run_script_action(ansible_exec._Session(runspace, host), script, {})
     assert host.output == ["hello world"]
-    assert host.rc == 0
+    assert host.exit_code == 0
 
 
 def test_win_shell_formats_selected_objects_as_a_table(runspace: Runspace) -> None:

@@ -26,7 +26,7 @@ from pypsrp.wsman import WSMan
 from winhost.pytest_plugin import WinhostHosts
 
 HOST = "pf01"
-SCRIPTS_FILE = Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / "_transfer_scripts.py"
+SCRIPTS_FILE = Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / "transfer" / "_scripts.py"
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts=HOST, preset="configured", mode="thread")]
 

@@ -484,7 +484,15 @@ def run_action(
     task.async_val = 0
     connection = MagicMock()
     connection.invoke_pipeline = host.invoke_pipeline
-    opts = {"protocol": "https", "port": 5986, "auth": "negotiate"}
+    # A complete, valid connection: the actions resolve it with the connection plugin's own reader.
+    opts = {
+        "remote_addr": "web01",
+        "remote_user": "admin",
+        "remote_password": "secret",
+        "protocol": "https",
+        "port": 5986,
+        "auth": "negotiate",
+    }
     opts.update(options or {})
 
     def get_option(name: str) -> Any:

@@ -62,3 +62,21 @@ def test_refuses_closing_port_in_use() -> None:
     disabled = run_action(ActionModule, {"transport": "http", "state": "disabled"}, host)
     assert disabled["changed"] is True
     assert {r["Enabled"] for r in host.rules.values()} == {"False"}
+
+
+def test_refuses_moving_the_rule_of_the_transport_in_use() -> None:
+    """A rule moved to another port closes the port the play connects through (Windows accepts
+    it; the host would become unreachable), so it needs allow_disconnect."""
+    host = FakeWindows()
+    in_use = {"protocol": "http", "port": 5985}
+    run_action(ActionModule, {"transport": "http"}, host, options=in_use)
+    host.log.clear()
+    result = run_action(ActionModule, {"transport": "http", "port": 5999}, host, options=in_use)
+    assert result["failed"] is True and "close the port in use" in result["msg"]
+    assert host.changes() == [] and host.rules["WINRM-HTTP-In-TCP"]["LocalPort"] == ["5985"]
+    moved = run_action(
+        ActionModule, {"transport": "http", "port": 5999, "allow_disconnect": True}, host, options=in_use
+    )
+    assert moved["changed"] is True and host.rules["WINRM-HTTP-In-TCP"]["LocalPort"] == ["5999"]
+    other = run_action(ActionModule, {"transport": "https", "port": 6000}, host, options=in_use)
+    assert other.get("failed") is not True and host.rules["WINRM-HTTPS-In-TCP"]["LocalPort"] == ["6000"]

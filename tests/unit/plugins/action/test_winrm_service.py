@@ -94,7 +94,7 @@ def test_basic_over_http_needs_allow_unencrypted() -> None:
         ActionModule,
         {"allow_unencrypted": False},
         host,
-        options={"auth": "basic", "protocol": "http", "port": 5985},
+        options={"auth": "basic", "protocol": "http", "port": 5985, "message_encryption": "never"},
     )
     assert result["failed"] is True
     assert "Basic over HTTP" in result["msg"]
@@ -102,7 +102,7 @@ def test_basic_over_http_needs_allow_unencrypted() -> None:
         ActionModule,
         {"allow_unencrypted": False, "allow_disconnect": True},
         host,
-        options={"auth": "basic", "protocol": "http", "port": 5985},
+        options={"auth": "basic", "protocol": "http", "port": 5985, "message_encryption": "never"},
     )
     assert forced["changed"] is True
     assert host.wsman[UNENC] == "false"

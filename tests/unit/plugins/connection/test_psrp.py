@@ -1,4 +1,4 @@
-"""The connection plugin adapter: command classification like ansible.builtin.psrp, option errors."""
+"""The connection plugin adapter: options read first, a backend chosen, every operation delegated."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import connection_loader
 from ansible.plugins.shell.powershell import _common_args
 
-from ansible_collections.psremoting.core.plugins.connection import psrp as plugin
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _command_line
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._backend import LocalBackend
 
 
 def _conn(**var_options: Any) -> Any:
@@ -35,58 +36,6 @@ def test_plugin_loads_with_builtin_attributes() -> None:
     assert conn.has_pipelining and conn.always_pipeline_modules and conn.has_native_async
     assert conn.module_implementation_preferences == (".ps1", ".exe", "")
     assert conn._shell.SHELL_FAMILY == "powershell"
-
-
-def test_raw_command_gets_exit_lastexitcode() -> None:
-    script, data, args = _conn()._script_for("Get-Service WinRM", None)
-    assert script == "Get-Service WinRM\nexit $LASTEXITCODE" and data is None and args is None
-
-
-def test_encoded_command_is_decoded_and_input_split_into_lines() -> None:
-    script, data, args = _conn()._script_for(_encoded("Write-Output hi"), b'{"a":1}\n\0\0\0\0\n{"b":2}')
-    assert script == "Write-Output hi" and args is None
-    if plugin._MANIFEST_AS_LINES:
-        assert data == ['{"a":1}', "\0\0\0\0", '{"b":2}']
-    else:
-        assert data == '{"a":1}\n\0\0\0\0\n{"b":2}'
-
-
-def test_python_interpreter_is_refused() -> None:
-    with pytest.raises(AnsibleError, match="cannot run the interpreter"):
-        _conn()._script_for(_encoded("x"), b"#!/usr/bin/python\nprint(1)")
-
-
-def test_file_command_uses_the_builtin_wrapper() -> None:
-    """ansible-core 2.19 and 2.20 run scripts with -File; 2.21 through the bootstrap (encoded)."""
-    cmd = " ".join(_common_args) + " -File 'C:\\tmp\\my script.ps1' -Name 'a b' c"
-    kind, _script, args = plugin.split_command(cmd, encoded_anywhere=False)
-    assert kind == plugin.FILE and args == ["C:\\tmp\\my script.ps1", "-Name", "a b", "c"]
-    assert plugin.split_command(cmd, encoded_anywhere=True)[0] == plugin.RAW  # as the 2.21 builtin
-    script, data, args = _conn()._script_for(cmd, None)
-    if plugin._ENCODED_ANYWHERE:
-        assert script == f"{cmd}\nexit $LASTEXITCODE" and data is None and args is None
-    else:
-        assert script == plugin.RUN_FILE_SCRIPT and data is None
-        assert args == ["C:\\tmp\\my script.ps1", "-Name", "a b", "c"]
-
-
-@pytest.mark.parametrize(
-    ("data", "spec"),
-    [
-        (None, None),
-        ("", None),
-        ("text", {"text": "text"}),
-        (b"\x00\x01", {"b64": "AAE="}),
-        (["a", "b"], {"lines": ["a", "b"]}),
-        ([b"a"], {"b64lines": ["YQ=="]}),
-    ],
-)
-def test_input_encoding_for_the_broker(data: Any, spec: Any) -> None:
-    from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import decode_input
-
-    assert plugin._input_spec(data) == spec
-    if spec is not None:
-        assert decode_input(spec) == data
 
 
 def test_bad_option_fails_before_connecting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,7 +62,7 @@ def test_persist_false_uses_an_in_process_session() -> None:
     conn = _conn(ansible_psrp_session_persist=False)
     settings = conn._read_settings()
     backend = conn._make_backend(settings)
-    assert type(backend).__name__ == "_LocalBackend"
+    assert isinstance(backend, LocalBackend)
 
 
 def test_become_is_part_of_the_session_identity() -> None:
@@ -128,28 +77,6 @@ def test_become_is_part_of_the_session_identity() -> None:
 
     conn.become = Become()
     assert conn._become_key() == ["ansible.builtin.runas", "SYSTEM"]
-
-
-@pytest.mark.parametrize(
-    ("cmd", "expected"),
-    [
-        ("Get-Service WinRM", False),
-        ("$env:FOO = 'x'", True),
-        ("Set-Location C:\\Windows", True),
-        ("cd C:\\", True),
-        ("[Environment]::SetEnvironmentVariable('A', 'b')", True),
-        ("Write-Output 'abcd'", False),
-    ],
-)
-def test_raw_commands_that_may_change_state(cmd: str, expected: bool) -> None:
-    assert plugin.may_change_state(cmd, None) is expected
-
-
-def test_module_state_flag_follows_task_environment() -> None:
-    cmd = _encoded("bootstrap")
-    assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {"FOO": "1"}}']) is True
-    assert plugin.may_change_state(cmd, ['{"x":1}', '{"Environment": {}}']) is False
-    assert plugin.may_change_state(" ".join(_common_args) + " -File x.ps1", None, encoded_anywhere=False)
 
 
 class _RecordingBackend:
@@ -189,58 +116,34 @@ def test_put_and_fetch_paths_with_and_without_shell_unquote(
     ]
 
 
-def _encoded_v2(script: str, clixml: str | None = None) -> str:
-    """ansible-core 2.21's form: lower-case powershell, quoted base64, optional -EncodedArguments."""
-    cmd = "powershell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
-    cmd += f"'{base64.b64encode(script.encode('utf-16-le')).decode()}'"
-    if clixml is not None:
-        cmd += f" -EncodedArguments '{base64.b64encode(clixml.encode('utf-16-le')).decode()}'"
-    return cmd
+class _ExecBackend:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def exec(self, script: str, input_data: Any, arguments: Any, **kwargs: Any) -> tuple[int, bytes, bytes]:
+        self.calls.append((script, input_data, arguments, kwargs))
+        return 0, b"out", b""
 
 
-_ARGS_CLIXML = (
-    '<Objs xmlns="http://schemas.microsoft.com/powershell/2004/04" Version="1.1.0.1"><Obj RefId="0">'
-    '<TN RefId="0"><T>System.Collections.ArrayList</T><T>System.Object</T></TN>'
-    "<LST><S>a b</S><S>_x005F_x41</S><S>tab_x0009_</S><S>_xD83D__xDE00_</S></LST></Obj></Objs>"
-)
-
-
-def test_split_command_reads_the_2_21_command_line() -> None:
-    kind, script, args = plugin.split_command(_encoded_v2("Write-Output hi"), encoded_anywhere=True)
-    assert (kind, script, args) == (plugin.ENCODED, "Write-Output hi", None)
-    kind, script, args = plugin.split_command(
-        _encoded_v2("param($a) $a", _ARGS_CLIXML), encoded_anywhere=True
-    )
-    assert (kind, script) == (plugin.ENCODED, "param($a) $a")
-    assert args == ["a b", "_x41", "tab\t", "\U0001f600"]
-    # the older form is read too (ansible.windows still builds it with _encode_script)
-    assert plugin.split_command(_encoded("x"), encoded_anywhere=True)[:2] == (plugin.ENCODED, "x")
-    # raw commands, including ones shlex cannot split, stay raw
-    for raw in ("Get-Service WinRM", "Write-Output it's", "echo -EncodedCommand"):
-        assert plugin.split_command(raw, encoded_anywhere=True) == (plugin.RAW, None, None)
-    # up to 2.20 the builtin only decodes its own prefix: the 2.21 form would be a raw command there
-    assert plugin.split_command(_encoded_v2("x"), encoded_anywhere=False)[0] == plugin.RAW
-
-
-def test_arguments_clixml_matches_ansible_core_when_it_has_the_helper() -> None:
-    ps_script = pytest.importorskip("ansible._internal._powershell._script")
-    args = ["a b", "_x41", "C:\\temp\\x y.ps1", "tab\t", "\U0001f600", "'quoted'"]
-    cmd = " ".join(ps_script.get_pwsh_encoded_cmdline("param($a) $a", args=args))
-    assert plugin.parse_encoded_cmdline(cmd) == ps_script.parse_encoded_cmdline(cmd) == ("param($a) $a", args)
-
-
-def test_the_installed_shell_plugins_encoded_commands_are_run_in_process() -> None:
-    """Whatever form the installed ansible-core writes, its encoded commands are decoded (not run
-    as a raw command line that would start powershell.exe on the host)."""
+def test_exec_command_parses_once_and_hands_the_input_over_unencoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line is split once per command, and the backend gets pypsrp's own input objects
+    (lines of the manifest), not the broker's JSON encoding of them."""
     conn = _conn()
-    cmd = conn._shell.expand_user("~")
-    script, data, _args = conn._script_for(cmd, None)
-    assert "(Get-Location).Path" in script and "EncodedCommand" not in script and data is None
-    assert plugin.split_command(cmd)[0] == plugin.ENCODED
+    backend = _ExecBackend()
+    monkeypatch.setattr(conn, "_make_backend", lambda settings: backend)
+    splits: list[str] = []
+    real_split = _command_line.split_command
 
+    def counting_split(cmd: str, *args: Any, **kwargs: Any) -> Any:
+        splits.append(cmd)
+        return real_split(cmd, *args, **kwargs)
 
-def test_module_state_flag_with_the_2_21_command_line() -> None:
-    cmd = _encoded_v2("bootstrap")
-    lines = ['{"x":1}', '{"Environment": {"FOO": "1"}}']
-    assert plugin.may_change_state(cmd, lines, encoded_anywhere=True) is True
-    assert plugin.may_change_state(cmd, ['{"Environment": {}}'], encoded_anywhere=True) is False
+    monkeypatch.setattr(_command_line, "split_command", counting_split)
+    cmd = _encoded("$env:X = 1")
+    assert conn.exec_command(cmd, in_data=b'{"a":1}\n{"Environment": {"B": "2"}}') == (0, b"out", b"")
+    assert splits == [cmd]
+    script, input_data, arguments, kwargs = backend.calls[0]
+    assert script == "$env:X = 1" and arguments is None
+    if _command_line.MANIFEST_AS_LINES:
+        assert input_data == ['{"a":1}', '{"Environment": {"B": "2"}}']
+    assert kwargs["may_change_state"] is True and kwargs["joined_stderr"] is _command_line.JOINED_STDERR

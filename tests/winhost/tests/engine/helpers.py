@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,60 +10,18 @@ from psrpcore import Command
 from psrpcore.types import ErrorRecord
 
 from winhost.engine.errors import PSRuntimeError
+from winhost.engine.hosts import RecordingHost as BaseRecordingHost
 from winhost.engine.model import Machine
 from winhost.engine.runspace import Runspace
 
 
-@dataclasses.dataclass
-class RecordingHost:
-    """PipelineHost that records every stream."""
+class RecordingHost(BaseRecordingHost):
+    """Records every stream; ``read_line`` answers from ``lines_to_read`` and records the prompts."""
 
-    stop_requested: threading.Event = dataclasses.field(default_factory=threading.Event)
-    output: list[Any] = dataclasses.field(default_factory=list)
-    errors: list[ErrorRecord] = dataclasses.field(default_factory=list)
-    warnings: list[str] = dataclasses.field(default_factory=list)
-    verbose: list[str] = dataclasses.field(default_factory=list)
-    debug: list[str] = dataclasses.field(default_factory=list)
-    information: list[Any] = dataclasses.field(default_factory=list)
-    progress: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)
-    host: list[tuple[str, bool, int | None]] = dataclasses.field(default_factory=list)
-    exit_code: int | None = None
-    lines_to_read: list[str] = dataclasses.field(default_factory=list)
-    prompts: list[str] = dataclasses.field(default_factory=list)
-
-    def write_output(self, value: Any) -> None:
-        self.output.append(value)
-
-    def write_error(self, record: ErrorRecord) -> None:
-        self.errors.append(record)
-
-    def write_warning(self, message: str) -> None:
-        self.warnings.append(message)
-
-    def write_verbose(self, message: str) -> None:
-        self.verbose.append(message)
-
-    def write_debug(self, message: str) -> None:
-        self.debug.append(message)
-
-    def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None:
-        self.information.append(data)
-
-    def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
-        self.progress.append((activity, status, percent))
-
-    def write_host(
-        self,
-        text: str,
-        newline: bool = True,
-        is_error: bool = False,
-        foreground: int | None = None,
-        background: int | None = None,
-    ) -> None:
-        self.host.append((text, newline, foreground))
-
-    def set_should_exit(self, code: int) -> None:
-        self.exit_code = code
+    def __init__(self, lines_to_read: list[str] | None = None) -> None:
+        super().__init__()
+        self.lines_to_read: list[str] = list(lines_to_read or [])
+        self.prompts: list[str] = []
 
     def read_line(self, prompt: str, secure: bool = False) -> Any:
         self.prompts.append(prompt)

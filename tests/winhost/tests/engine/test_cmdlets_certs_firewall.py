@@ -157,3 +157,34 @@ def test_connection_profile(engine: Engine, machine: Machine) -> None:
     assert machine.firewall.network_category == "Private"
     # Private profile: the Domain,Private rule now admits any address.
     assert machine.firewall.allows(5985, "127.0.0.1")
+
+
+def test_bad_local_port_refused_with_windows_error_and_nothing_changes(
+    engine: Engine, machine: Machine
+) -> None:
+    """New-NetFirewallRule / Set-NetFirewallRule -LocalPort takes ports 0-65535, ranges a-b and the
+    documented keywords (https://learn.microsoft.com/en-us/powershell/module/netsecurity/new-netfirewallrule,
+    -LocalPort); anything else fails with Windows' "The port is invalid" error and changes nothing."""
+    before = [(r.name, list(r.local_ports)) for r in machine.firewall.rules]
+    for bad in ("-3", "70000", "5985-", "abc", "10-5"):
+        (err,) = engine.script(
+            f"New-NetFirewallRule -Name X{bad} -DisplayName x -Protocol TCP -LocalPort '{bad}'"
+        ).errors
+        assert str(err.Exception.Message).startswith("The port is invalid. When Protocol is TCP or UDP")
+        (err,) = engine.script(f"Set-NetFirewallRule -Name WINRM-HTTP-In-TCP -LocalPort '{bad}'").errors
+        assert "The port is invalid" in str(err.Exception.Message)
+    assert [(r.name, list(r.local_ports)) for r in machine.firewall.rules] == before
+    assert machine.firewall.allows(5985, "127.0.0.1") in (True, False)  # evaluates, does not raise
+    engine.ok("Set-NetFirewallRule -Name WINRM-HTTP-In-TCP -LocalPort '5000-6000', RPC")
+    assert machine.firewall.find("WINRM-HTTP-In-TCP").local_ports == ["5000-6000", "RPC"]
+
+
+def test_firewall_model_never_raises_on_a_stored_bad_port(machine: Machine) -> None:
+    """A rule stored with a bad port (as before the cmdlets refused them) must not crash the check
+    that every incoming connection makes."""
+    rule = machine.firewall.find("WINRM-HTTP-In-TCP")
+    assert rule is not None
+    rule.local_ports = ["-3", "x-y", "5985"]
+    machine.firewall.network_category = "Private"
+    assert machine.firewall.allows(5985, "127.0.0.1") is True
+    assert machine.firewall.allows(3, "127.0.0.1") is False

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from psrpcore.types import ErrorCategory
 
 from winhost.engine.model import Machine
 
@@ -187,3 +188,46 @@ def test_every_settable_leaf_round_trips(engine: Engine, machine: Machine, path:
     engine.ok(f"Set-Item -Path '{path}' -Value '{new}'")
     assert engine.ok(f"(Get-Item '{path}').Value") == [new]
     assert topics == ["wsman"]
+
+
+# The WSManInstance cmdlets report WinRM faults through WSManHelper.AssertError, which calls
+# ThrowTerminatingError (PowerShell src/Microsoft.WSMan.Management/WsManHelper.cs, used by
+# GetWSManInstanceCommand.ProcessRecord in WSManInstance.cs); about_CommonParameters: -ErrorAction
+# "works only when the command generates a non-terminating error". So a missing listener stops a
+# script even with -ErrorAction SilentlyContinue (the bug of the role's bootstrap script, issue 23).
+MISSING_HTTPS = "winrm/config/Listener -SelectorSet @{Address='*';Transport='HTTPS'}"
+
+
+@pytest.mark.parametrize("action", ["SilentlyContinue", "Ignore", "Continue"])
+def test_missing_listener_is_terminating_whatever_the_error_action(engine: Engine, action: str) -> None:
+    result = engine.script(f"Get-WSManInstance {MISSING_HTTPS} -ErrorAction {action}; 'after'")
+    assert result.failure is not None, "the error must end the script"
+    assert result.output == []
+    assert result.failure.CategoryInfo.Category == ErrorCategory.InvalidOperation
+    assert str(result.failure.FullyQualifiedErrorId).startswith("WsManError")
+    message = str(result.failure.Exception.Message)
+    assert message.startswith("<f:WSManFault ") and 'Code="2150858752"' in message
+    assert "cannot find the resource identified by the resource URI and selectors" in message
+
+
+def test_missing_listener_is_caught_by_try_catch(engine: Engine) -> None:
+    assert engine.ok(
+        f"try {{ Get-WSManInstance {MISSING_HTTPS} }} catch {{ 'caught ' + $_.CategoryInfo.Category }}"
+    ) == ["caught InvalidOperation"]
+
+
+@pytest.mark.parametrize("verb", ["Set", "Remove"])
+def test_set_and_remove_of_a_missing_listener_are_terminating(engine: Engine, verb: str) -> None:
+    values = " -ValueSet @{Enabled='false'}" if verb == "Set" else ""
+    result = engine.script(
+        f"{verb}-WSManInstance {MISSING_HTTPS}{values} -ErrorAction SilentlyContinue; 'after'"
+    )
+    assert result.failure is not None and result.output == []
+
+
+def test_enumerate_without_a_match_is_not_an_error(engine: Engine) -> None:
+    script = (
+        "@(Get-WSManInstance winrm/config/Listener -Enumerate | "
+        "Where-Object { $_.Transport -eq 'HTTPS' }).Count"
+    )
+    assert engine.ok(script) == [0]

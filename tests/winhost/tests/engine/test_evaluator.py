@@ -341,3 +341,19 @@ IDIOMS: list[tuple[str, list[Any]]] = [
 @pytest.mark.parametrize(("script", "expected"), IDIOMS, ids=[c[0][:50] for c in IDIOMS])
 def test_common_idioms(run: Callable[[str], list[Any]], script: str, expected: list[Any]) -> None:
     assert run(script) == expected
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"),
+    [
+        ("'it''s'", "it's"),
+        ("'a\u2019\u2019b'", "a\u2019b"),
+        ("'a\u2018\u2018b\u201a\u201a\u201b\u201bc'", "a\u2018b\u201a\u201bc"),
+    ],
+)
+def test_single_quoted_string_escapes_every_single_quote_character(
+    run: Callable[[str], list[Any]], literal: str, value: str
+) -> None:
+    """about_Quoting_Rules; PowerShell's tokenizer (ScanStringLiteral, CharExtensions.IsSingleQuote)
+    takes ' and U+2018..U+201B as single quotes: two in a row stand for the second one."""
+    assert run(literal) == [value]

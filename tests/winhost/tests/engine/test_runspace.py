@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-import types
 from typing import Any
 
 import pytest
@@ -136,10 +134,7 @@ def test_ansible_exec_hook_handles_pipeline(machine: Machine, monkeypatch: pytes
             return True
         return False
 
-    module = types.ModuleType("winhost.engine.ansible_exec")
-    module.try_invoke = try_invoke  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "winhost.engine.ansible_exec", module)
-    monkeypatch.setattr("importlib.util.find_spec", lambda name: object())
+    monkeypatch.setattr("winhost.engine.runspace.ansible_exec_invoke", try_invoke)
     engine = Engine(machine)
     assert engine.command("handled").output == ["from hook"]
     assert engine.command("Write-Output", "normal").output == ["normal"]

@@ -20,7 +20,7 @@ from winhost.engine.model import Machine
 
 from .helpers import Engine
 
-SCRIPTS_FILE = Path(__file__).resolve().parents[4] / "plugins" / "plugin_utils" / "_transfer_scripts.py"
+SCRIPTS_FILE = Path(__file__).resolve().parents[4] / "plugins" / "plugin_utils" / "transfer" / "_scripts.py"
 
 
 @pytest.fixture(scope="module")

@@ -69,6 +69,7 @@ from winhost.engine.ansible_modules import (
 from winhost.engine.ansible_modules._capture import run_script
 from winhost.engine.ansible_modules._winpath import WinFS, WinPathError, user_environment, user_profile
 from winhost.engine.errors import PSRuntimeError, make_error_record
+from winhost.engine.native import split_command_line
 
 NUL_LINE = "\0\0\0\0"
 
@@ -310,6 +311,10 @@ def _run_actions(session: _Session, manifest: dict[str, Any], lines: Iterator[st
             _put_file(session, str(params.get("Path", "")), lines, wrapper_errors=True)
         elif name == "psrp_fetch_file.ps1":
             _fetch_v2(session, str(params.get("Path", "")), int(params.get("BufferSize", 65536)))
+        elif name == "winrm_put_file.ps1":  # ansible.builtin.winrm: the same contract over stdin
+            _put_file(session, str(params.get("Path", "")), lines, wrapper_errors=True)
+        elif name == "winrm_fetch_file.ps1":
+            _fetch_winrm(session, str(params.get("Path", "")), params)
         elif name == "powershell_mkdtemp.ps1":
             _mkdtemp(session, str(params.get("Directory", "")), str(params.get("Name", "")))
         elif name == "powershell_expand_user.ps1":
@@ -497,8 +502,6 @@ def _run_script_action(session: _Session, text: str, environment: dict[str, str]
     if match is None:
         _run_script_text(session, text, [], environment)
         return
-    from winhost.engine.ansible_modules.win_shell import split_command_line
-
     tokens = [t.strip("'") for t in split_command_line(match.group("cmd"))]
     if tokens and tokens[0].lower().endswith(".ps1"):
         _run_script_file(session, tokens[0], tokens[1:])
@@ -668,6 +671,26 @@ def _fetch_v2(session: _Session, path: str, buffer_size: int) -> None:
                 category="NotSpecified",
             )
         )
+
+
+def _fetch_winrm(session: _Session, path: str, params: dict[str, Any]) -> None:
+    """winrm_fetch_file.ps1 (ansible.builtin.winrm): one ``BufferSize`` read at ``Offset`` as
+    base64, ``[DIR]``, or "<path> does not exist" on the host's error line and exit 1."""
+    try:
+        real = session.fs.real(path)
+    except WinPathError:
+        real = Path("/nonexistent/winhost")
+    if real.is_file():
+        with open(real, "rb") as handle:
+            handle.seek(int(params.get("Offset", 0)))
+            data = handle.read(max(int(params.get("BufferSize", 524288)), 1))
+        if data:
+            session.output(base64.b64encode(data).decode())
+    elif real.is_dir():
+        session.output("[DIR]")
+    else:
+        session.host.write_host(f"{path} does not exist", is_error=True)
+        session.exit(1)
 
 
 @dataclasses.dataclass

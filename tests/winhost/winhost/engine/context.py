@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,6 +47,34 @@ class PipelineHost(Protocol):
     ) -> None: ...
     def set_should_exit(self, code: int) -> None: ...
     def read_line(self, prompt: str, secure: bool = False) -> Any: ...
+
+
+class ScriptEngine(Protocol):
+    """What cmdlets and .NET methods call back into: the evaluator of the running pipeline
+    (injected as ``ExecutionContext.engine``, so that lower layers never import it)."""
+
+    ctx: ExecutionContext
+
+    def invoke_block(
+        self,
+        block: Any,
+        params: list[tuple[str | None, Any]],
+        input_iter: Iterator[Any] | None,
+        *,
+        scope: Scope | None = None,
+        dollar_under: Any = None,
+        set_under: bool = False,
+    ) -> Iterator[Any]: ...
+    def call_scriptblock(
+        self,
+        block: Any,
+        args: list[Any] | None = None,
+        dollar_under: Any = None,
+        set_under: bool = False,
+        input_values: list[Any] | None = None,
+    ) -> list[Any]: ...
+    def call_method(self, target: Any, name: str, args: list[Any]) -> Any: ...
+    def script_block(self, text: str, scope: Scope) -> Any: ...
 
 
 class Scope:
@@ -152,7 +181,20 @@ class ExecutionContext:
         self.checkpoint: Callable[[], None] | None = None
         #: Errors whose catch blocks are running, innermost last (what a bare ``throw`` rethrows).
         self.handling: list[ErrorRecord] = []
+        self._finally_depth = 0  # finally blocks running after a stop (see stopping_finally)
+        self._engine: ScriptEngine | None = None
         self.location = str(global_scope.get("__location", "C:\\Users\\" + user.rsplit("\\", maxsplit=1)[-1]))
+
+    @property
+    def engine(self) -> ScriptEngine:
+        """The evaluator running this pipeline (set by the evaluator when it starts)."""
+        if self._engine is None:
+            raise RuntimeError("winhost: no script engine attached to this execution context")
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: ScriptEngine) -> None:
+        self._engine = engine
 
     # -- environment ----------------------------------------------------------------------------
     def user_environment(self) -> dict[str, str]:
@@ -182,8 +224,17 @@ class ExecutionContext:
 
     # -- stop ---------------------------------------------------------------------------------
     def check_stop(self) -> None:
-        if self.host.stop_requested.is_set():
+        if self.host.stop_requested.is_set() and not self._finally_depth:
             raise PipelineStopped()
+
+    @contextlib.contextmanager
+    def stopping_finally(self) -> Iterator[None]:
+        """A finally block running after a stop: its statements are not stopped again."""
+        self._finally_depth += 1
+        try:
+            yield
+        finally:
+            self._finally_depth -= 1
 
     def statement_done(self) -> None:
         """A statement finished: run the nested pipelines waiting for this pipeline's thread."""

@@ -10,16 +10,13 @@ cmdlet's output reaches the next command (and the client) while the first one st
 from __future__ import annotations
 
 import base64
-import datetime
-import math
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import tree_sitter
-import tree_sitter_powershell
 from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
+from winhost.engine.binding import bind_parameters, command_arguments
 from winhost.engine.cmdlets.registry import CmdletSpec, lookup
 from winhost.engine.context import CommandCall, CommandPosition, ExecutionContext, Scope
 from winhost.engine.errors import (
@@ -27,6 +24,7 @@ from winhost.engine.errors import (
     ContinueSignal,
     ExitSignal,
     FlowControl,
+    PipelineStopped,
     PSRuntimeError,
     ReturnSignal,
     command_not_found,
@@ -34,9 +32,25 @@ from winhost.engine.errors import (
     not_emulated,
     terminating,
 )
+from winhost.engine.formatting import composite_format, format_in_string
 from winhost.engine.methods import call_method, call_static, get_static, set_static
-from winhost.engine.native import program_name, run_native
-from winhost.engine.types import cast_value, is_type, resolve_type
+from winhost.engine.native import is_program_path, program_name, run_native
+from winhost.engine.operators import add, arith, compare, index_value
+from winhost.engine.syntax import (
+    PASS_THROUGH,
+    Node,
+    command_position,
+    generic_token,
+    here_body,
+    looks_like_expression,
+    named,
+    parse,
+    parse_number,
+    text_of,
+    unescape,
+    unwrap,
+)
+from winhost.engine.types import cast_value, resolve_type
 from winhost.engine.values import (
     ScriptBlockValue,
     as_list,
@@ -45,147 +59,14 @@ from winhost.engine.values import (
     get_property,
     is_collection,
     like,
-    ps_compare,
     ps_equals,
     regex_match,
     set_property,
     to_bool,
     to_number,
     to_string,
+    verbatim_text,
 )
-
-_LANGUAGE = tree_sitter.Language(tree_sitter_powershell.language())
-Node = tree_sitter.Node
-
-_PASS_THROUGH = {
-    "logical_expression",
-    "bitwise_expression",
-    "comparison_expression",
-    "additive_expression",
-    "multiplicative_expression",
-    "format_expression",
-    "range_expression",
-    "array_literal_expression",
-    "unary_expression",
-    "key_expression",
-    "argument_expression",
-    "logical_argument_expression",
-    "bitwise_argument_expression",
-    "comparison_argument_expression",
-    "additive_argument_expression",
-    "multiplicative_argument_expression",
-    "format_argument_expression",
-    "range_argument_expression",
-    "left_assignment_expression",
-    "expression_with_unary_operator",
-    "pipeline_chain",
-}
-
-_PARSE_CACHE: dict[str, Any] = {}
-
-
-def parse(text: str) -> Node:
-    """Parse script text; syntax errors become a ParserError record."""
-    tree = _PARSE_CACHE.get(text)
-    if tree is None:
-        parser = tree_sitter.Parser(_LANGUAGE)
-        tree = parser.parse(text.encode("utf-8"))
-        if len(_PARSE_CACHE) > 256:
-            _PARSE_CACHE.clear()
-        _PARSE_CACHE[text] = tree
-    root: Node = tree.root_node
-    if root.has_error:
-        repaired = _repair(text)
-        if repaired != text:
-            retry = tree_sitter.Parser(_LANGUAGE).parse(repaired.encode("utf-8"))
-            if not retry.root_node.has_error:
-                _PARSE_CACHE[text] = retry
-                return retry.root_node
-        bad = _first_error(root)
-        where = "" if bad is None else f" at line {bad.start_point[0] + 1}, column {bad.start_point[1] + 1}"
-        raise PSRuntimeError(
-            make_error_record(
-                f"winhost could not parse the script{where} (the tree-sitter PowerShell grammar rejected it; "
-                "on a single line, put a newline after param(...) and around switch clauses)",
-                "ParseException",
-                ErrorCategory.ParserError,
-                exception_type="System.Management.Automation.ParseException",
-            )
-        )
-    return root
-
-
-_ITEM = (
-    r"""(?:'[^'\n]*'|"[^"\n]*"|\$[\w:.]+|\d+(?:\.\d+)?|[A-Za-z_*][\w.*\-]*"""
-    r"""|@\{[^{}\n]*(?:\{[^{}\n]*\}[^{}\n]*)*\})"""
-)
-_ARG_LIST = re.compile(r"(?<=[\s:])(" + _ITEM + r"(?:[ \t]*,[ \t]*" + _ITEM + r")+)(?=[\s;|)}]|$)")
-
-
-def _repair(text: str) -> str:
-    """Work around two tree-sitter-powershell gaps, only when the first parse failed:
-    comma-separated command arguments (``Select-Object Name, Id``) become ``@('Name', 'Id')``,
-    and code after ``param(...)`` on the same line moves to the next line."""
-
-    def as_array(match: re.Match[str]) -> str:
-        items = re.findall(_ITEM, match.group(1))
-        quoted = [i if i[0] in "'\"$@" or i[0].isdigit() else "'" + i + "'" for i in items]
-        return "@(" + ", ".join(quoted) + ")"
-
-    repaired = _ARG_LIST.sub(as_array, text)
-    out: list[str] = []
-    i = 0
-    lower = repaired.lower()
-    while i < len(repaired):
-        j = lower.find("param", i)
-        if j < 0:
-            out.append(repaired[i:])
-            break
-        k = j + 5
-        while k < len(repaired) and repaired[k] in " \t":
-            k += 1
-        if (
-            k >= len(repaired)
-            or repaired[k] != "("
-            or (j > 0 and (repaired[j - 1].isalnum() or repaired[j - 1] in "-$"))
-        ):
-            out.append(repaired[i : j + 5])
-            i = j + 5
-            continue
-        depth = 0
-        m = k
-        while m < len(repaired):
-            if repaired[m] == "(":
-                depth += 1
-            elif repaired[m] == ")":
-                depth -= 1
-                if depth == 0:
-                    break
-            m += 1
-        out.append(repaired[i : m + 1])
-        rest = repaired[m + 1 :]
-        if rest.lstrip(" \t") and not rest.lstrip(" \t").startswith(("\n", "\r")):
-            out.append("\n")
-        i = m + 1
-    return "".join(out)
-
-
-def _first_error(node: Node) -> Node | None:
-    if node.type == "ERROR" or node.is_missing:
-        return node
-    for child in node.children:
-        found = _first_error(child)
-        if found is not None:
-            return found
-    return None
-
-
-def text_of(node: Node) -> str:
-    return (node.text or b"").decode("utf-8")
-
-
-def named(node: Node) -> list[Node]:
-    return [c for c in node.children if c.is_named and c.type != "comment"]
 
 
 class FunctionDef:
@@ -195,34 +76,19 @@ class FunctionDef:
         self.filter = filter_
 
 
-def _command_position(node: Node, name: str, where: tuple[int, int]) -> CommandPosition:
-    """InvocationInfo position data of a command node (1-based line and column, as PowerShell)."""
-    root = node
-    while root.parent is not None:
-        root = root.parent
-    source = (root.text or b"").decode("utf-8", errors="replace")
-    row, column = node.start_point
-    lines = source.split("\n")
-    line = lines[row].rstrip("\r") if row < len(lines) else ""
-    # start_point counts bytes; convert to characters for the column
-    prefix = line.encode("utf-8")[:column].decode("utf-8", errors="replace")
-    extent = text_of(node).split("\n", 1)[0].rstrip()
-    return CommandPosition(
-        line=line,
-        line_number=row + 1,
-        offset=len(prefix) + 1,
-        extent=extent,
-        invocation_name=name,
-        pipeline_position=where[0],
-        pipeline_length=where[1],
-    )
-
-
 class Evaluator:
     """Evaluates scripts and runs commands for one pipeline of one runspace."""
 
     def __init__(self, ctx: ExecutionContext) -> None:
         self.ctx = ctx
+        ctx.engine = self
+
+    def script_block(self, text: str, scope: Scope) -> ScriptBlockValue:
+        """Script text as a script block defined in ``scope`` ([ScriptBlock]::Create, iex)."""
+        return ScriptBlockValue(text, parse(text), scope, self)
+
+    def call_method(self, target: Any, name: str, args: list[Any]) -> Any:
+        return call_method(self, target, name, args)
 
     # ===== entry points ===========================================================================
     def script_stream(
@@ -330,7 +196,7 @@ class Evaluator:
                         body.append(sub)
             else:
                 body.append(part)
-        remaining = self._bind_params(param_block, params, run_scope)
+        remaining = bind_parameters(param_block, params, run_scope, self.eval, self.ctx)
         run_scope.set("args", remaining)
         if set_under:
             run_scope.set("_", dollar_under)
@@ -393,7 +259,7 @@ class Evaluator:
                     pending_name = text_of(arg).lower()
                     continue
                 block: Node | None = arg
-                while block is not None and block.type in _PASS_THROUGH and block.child_count == 1:
+                while block is not None and block.type in PASS_THROUGH and block.child_count == 1:
                     block = block.child(0)
                 if (
                     pending_name not in ("begin", "process", "end", "dynamicparam")
@@ -434,147 +300,6 @@ class Evaluator:
             scope.set("input", list(input_iter))
         if "end" in blocks:
             yield from self.exec_node(blocks["end"], scope)
-
-    def _bind_params(
-        self, param_block: Node | None, params: list[tuple[str | None, Any]], scope: Scope
-    ) -> list[Any]:
-        declared: list[tuple[str, Node | None, str | None, bool, bool]] = []
-        pipeline_params: list[str] = []
-        if param_block is not None:
-            for plist in named(param_block):
-                if plist.type != "parameter_list":
-                    continue
-                for sp in named(plist):
-                    var_name = ""
-                    default: Node | None = None
-                    type_name: str | None = None
-                    mandatory = False
-                    switch = False
-                    for part in named(sp):
-                        if part.type == "variable":
-                            var_name = text_of(part)[1:]
-                        elif part.type == "script_parameter_default":
-                            default = named(part)[0]
-                        elif part.type == "attribute_list":
-                            for attr in named(part):
-                                inner = named(attr)
-                                if inner and inner[0].type == "type_literal":
-                                    type_name = text_of(inner[0])[1:-1]
-                                    switch = type_name.lower() in (
-                                        "switch",
-                                        "system.management.automation.switchparameter",
-                                    )
-                                else:
-                                    attr_text = text_of(attr)
-                                    if _ATTR_MANDATORY.search(attr_text):
-                                        mandatory = True
-                                    if _ATTR_FROM_PIPELINE.search(attr_text):
-                                        pipeline_params.append(var_name or "")
-                    if pipeline_params and pipeline_params[-1] == "":
-                        pipeline_params[-1] = var_name
-                    declared.append((var_name, default, type_name, mandatory, switch))
-        bound: dict[str, Any] = {}
-        positional: list[Any] = []
-        for name, value in params:
-            if name is None:
-                positional.append(value)
-                continue
-            match = [d for d in declared if d[0].lower() == name.lower()] or [
-                d for d in declared if d[0].lower().startswith(name.lower())
-            ]
-            if len(match) == 1:
-                bound[match[0][0]] = value
-            elif name.lower() in (
-                "erroraction",
-                "ea",
-                "verbose",
-                "warningaction",
-                "debug",
-                "informationaction",
-                "whatif",
-                "confirm",
-            ):
-                if name.lower() in ("erroraction", "ea"):
-                    scope.set("ErrorActionPreference", value)
-                elif name.lower() == "whatif":
-                    scope.set("WhatIfPreference", to_bool(value))
-                elif name.lower() == "verbose" and to_bool(value):
-                    scope.set("VerbosePreference", "Continue")
-            elif param_block is None:
-                positional.append(value)
-            else:
-                raise terminating(
-                    f"A parameter cannot be found that matches parameter name '{name}'.",
-                    "NamedParameterNotFound",
-                    ErrorCategory.InvalidArgument,
-                    exception_type="System.Management.Automation.ParameterBindingException",
-                )
-        bound_parameters: dict[str, Any] = {}
-        for var_name, default, type_name, mandatory, switch in declared:
-            if var_name in bound:
-                value = bound[var_name]
-                bound_parameters[var_name] = value
-            elif positional and not switch:
-                value = positional.pop(0)
-                bound_parameters[var_name] = value
-            elif default is not None:
-                value = self.eval(default, scope)
-            elif mandatory and var_name not in pipeline_params:
-                raise terminating(
-                    f"Cannot process command because of one or more missing mandatory parameters: {var_name}.",
-                    "MissingMandatoryParameter",
-                    ErrorCategory.InvalidArgument,
-                    exception_type="System.Management.Automation.ParameterBindingException",
-                )
-            elif switch:
-                value = False
-            else:
-                value = None
-            if type_name and value is not None:
-                value = cast_value(type_name, value)
-                if var_name in bound_parameters:
-                    bound_parameters[var_name] = value
-            scope.set(var_name, value)
-        scope.set("PSBoundParameters", bound_parameters)
-        scope.set("__pipeline_params", [p for p in pipeline_params if p])
-        if param_block is not None and "cmdletbinding" in text_of(param_block).lower():
-            scope.set("PSCmdlet", self._pscmdlet(scope))
-        return positional
-
-    def _pscmdlet(self, scope: Scope) -> Any:
-        """$PSCmdlet of an advanced function: ShouldProcess (honours $WhatIfPreference),
-        WriteError, ThrowTerminatingError, WriteVerbose/Warning/Object."""
-        from winhost.engine.values import new_object
-
-        ctx = self.ctx
-
-        def should_process(*args: Any) -> bool:
-            if to_bool(scope.get("WhatIfPreference", False)):
-                target = to_string(args[0]) if args else ""
-                action = to_string(args[1]) if len(args) > 1 else "Process"
-                ctx.host.write_host(f'What if: Performing the operation "{action}" on target "{target}".')
-                return False
-            return True
-
-        def write_error(record: Any) -> None:
-            ctx.write_error(record, scope)
-
-        def throw_terminating(record: Any) -> None:
-            raise PSRuntimeError(record)
-
-        obj = new_object(
-            ["System.Management.Automation.PSScriptCmdlet", "System.Object"],
-            {"ParameterSetName": "__AllParameterSets"},
-        )
-        obj._winhost_methods = {
-            "shouldprocess": should_process,
-            "shouldcontinue": lambda *a: True,
-            "writeerror": write_error,
-            "throwterminatingerror": throw_terminating,
-            "writeverbose": lambda m: ctx.write_verbose(to_string(m), scope),
-            "writewarning": lambda m: ctx.write_warning(to_string(m), scope),
-        }
-        return obj
 
     # ===== statements =============================================================================
     def exec_node(self, node: Node, scope: Scope) -> Iterator[Any]:
@@ -671,19 +396,17 @@ class Evaluator:
                 target = self.eval(inner, scope) if inner.type != "path_command_name" else text_of(inner)
         else:
             target = text_of(name_node)
-            if _looks_like_expression(target):
+            if looks_like_expression(target):
                 # The grammar reads e.g. `1..3` in `foreach ($x in 1..3)` as a command name.
                 return self.exec_node(parse(target.replace("..", " .. ", 1)), scope)
-        if (isinstance(target, str) and target.lower().startswith(("./", ".\\", "c:\\"))) or (
-            isinstance(target, str) and target.lower().endswith((".exe", ".ps1", ".cmd", ".bat"))
-        ):
+        if isinstance(target, str) and is_program_path(target):
             if program_name(target) is None:
                 raise not_emulated("running native programs and script files", target)
-            args = [value for _, value in self._command_args(elements, scope, None)]
+            args = [value for _, value in command_arguments(elements, scope, None, self.eval)]
             return run_native(self.ctx, scope, target, args)
         spec = lookup(target) if isinstance(target, str) and scope.find_function(target) is None else None
-        params = self._command_args(elements, scope, spec)
-        position = _command_position(node, target, where) if isinstance(target, str) else None
+        params = command_arguments(elements, scope, spec, self.eval)
+        position = command_position(node, target, where) if isinstance(target, str) else None
         return self.command_stream(
             target,
             params,
@@ -693,84 +416,6 @@ class Evaluator:
             dot_source=invocation == ".",
             position=position,
         )
-
-    def _command_args(
-        self, elements: Node | None, scope: Scope, spec: CmdletSpec | None
-    ) -> list[tuple[str | None, Any]]:
-        params: list[tuple[str | None, Any]] = []
-        if elements is None:
-            return params
-        items = elements.children
-        i = 0
-        pending: str | None = None
-        colon = False
-        while i < len(items):
-            item = items[i]
-            i += 1
-            if item.type == "command_argument_sep":
-                if text_of(item).strip() == ":":
-                    colon = True
-                continue
-            if item.type == "command_parameter":
-                if pending is not None:
-                    params.append((pending, True))
-                pname = text_of(item)[1:]
-                if pname.endswith(":"):
-                    pname = pname[:-1]
-                    colon = True
-                else:
-                    colon = False
-                is_switch = spec.is_switch(pname) if spec is not None else False
-                if is_switch and not self._next_is_colon(items, i):
-                    params.append((pname, True))
-                    pending = None
-                else:
-                    pending = pname
-                continue
-            if item.type == "redirection":
-                redir = text_of(item).replace(" ", "")
-                if redir in ("2>&1", "*>&1"):
-                    continue
-                if redir.endswith(("$null", ">$null")):
-                    continue
-                raise not_emulated(f"the redirection '{redir}'")
-            if item.type == "comment":
-                continue
-            if not item.is_named:
-                continue
-            if (item.type in ("variable",) and text_of(item).startswith("@")) or (
-                item.type == "array_literal_expression"
-                and text_of(item).startswith("@")
-                and not text_of(item).startswith(("@(", "@{", "@'", '@"'))
-            ):
-                splat = scope.get(text_of(item).lstrip("@").split(":")[-1])
-                if isinstance(splat, dict):
-                    for k, v in splat.items():
-                        params.append((to_string(k), v))
-                else:
-                    for v in as_list(splat):
-                        params.append((None, v))
-                continue
-            value = self._arg_value(item, scope)
-            if pending is not None:
-                params.append((pending, value))
-                pending = None
-            else:
-                params.append((None, value))
-            colon = False
-        if pending is not None:
-            params.append((pending, True))
-        _ = colon
-        return params
-
-    @staticmethod
-    def _next_is_colon(items: list[Node], i: int) -> bool:
-        return i < len(items) and items[i].type == "command_argument_sep" and text_of(items[i]).strip() == ":"
-
-    def _arg_value(self, node: Node, scope: Scope) -> Any:
-        if node.type == "generic_token":
-            return _generic_token(text_of(node))
-        return self.eval(node, scope)
 
     # -- control flow statements ------------------------------------------------------------------
     def _stmt_if_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
@@ -900,7 +545,7 @@ class Evaluator:
             sb = ScriptBlockValue(text_of(inner), inner, scope, self)
             return to_bool(_single(list(self.invoke_block(sb, [], None, dollar_under=value, set_under=True))))
         pattern = (
-            _generic_token(text_of(inner))
+            generic_token(text_of(inner))
             if inner.type in ("generic_token", "simple_name")
             else self.eval(inner, scope)
         )
@@ -961,6 +606,14 @@ class Evaluator:
                     self.ctx.handling.pop()
         except FlowControl as flow:
             pending = flow
+        except PipelineStopped as stopped:
+            # about_Try_Catch_Finally: a finally block runs even when the pipeline is stopped
+            # (CTRL+C); its output goes nowhere, the stop goes on afterwards.
+            if finally_block is not None:
+                with self.ctx.stopping_finally():
+                    for _ in self.exec_node(finally_block, scope):
+                        pass
+            raise stopped
         if finally_block is not None:
             yield from self.exec_node(finally_block, scope)
         if pending is not None:
@@ -1068,7 +721,7 @@ class Evaluator:
 
     def eval(self, node: Node, scope: Scope) -> Any:
         kind = node.type
-        while kind in _PASS_THROUGH:
+        while kind in PASS_THROUGH:
             if node.child_count != 1:
                 return self._eval_operator(node, scope)
             child = node.child(0)
@@ -1116,19 +769,19 @@ class Evaluator:
         return values
 
     def _ex_integer_literal(self, node: Node, scope: Scope) -> Any:
-        return _parse_number(text_of(node))
+        return parse_number(text_of(node))
 
     def _ex_real_literal(self, node: Node, scope: Scope) -> Any:
-        return _parse_number(text_of(node))
+        return parse_number(text_of(node))
 
     def _ex_string_literal(self, node: Node, scope: Scope) -> Any:
         return self.eval(named(node)[0], scope)
 
     def _ex_verbatim_string_characters(self, node: Node, scope: Scope) -> Any:
-        return text_of(node)[1:-1].replace("''", "'")
+        return verbatim_text(text_of(node)[1:-1])
 
     def _ex_verbatim_here_string_characters(self, node: Node, scope: Scope) -> Any:
-        return _here_body(text_of(node))
+        return here_body(text_of(node))
 
     def _ex_expandable_string_literal(self, node: Node, scope: Scope) -> Any:
         return self._expand(node, scope, 1, 1)
@@ -1149,15 +802,19 @@ class Evaluator:
             s, e = child.start_byte - base, child.end_byte - base
             if s < pos:
                 continue
-            out.append(_unescape(raw[pos:s].decode("utf-8"), here))
+            out.append(unescape(raw[pos:s].decode("utf-8"), here))
             if child.type == "variable":
-                out.append(_format_in_string(self._ex_variable(child, scope), scope))
+                out.append(
+                    format_in_string(self._ex_variable(child, scope), to_string(scope.get("OFS", " ")))
+                )
             elif child.type == "sub_expression":
-                out.append(_format_in_string(self._ex_sub_expression(child, scope), scope))
+                out.append(
+                    format_in_string(self._ex_sub_expression(child, scope), to_string(scope.get("OFS", " ")))
+                )
             else:
                 out.append(raw[s:e].decode("utf-8"))
             pos = e
-        out.append(_unescape(raw[pos:end].decode("utf-8"), here))
+        out.append(unescape(raw[pos:end].decode("utf-8"), here))
         text = "".join(out)
         return text.replace('""', '"') if not here else text
 
@@ -1305,8 +962,7 @@ class Evaluator:
         """One method argument. The grammar reads ``M([Type], 'x')`` as the cast ``[Type](, 'x')``;
         that is two arguments: the type and the value after the comma."""
         inner = node
-        while inner.type in _PASS_THROUGH and len(inner.children) == 1:
-            inner = inner.children[0]
+        inner = unwrap(inner)
         if (
             inner.type == "expression_with_unary_operator"
             and named(inner)
@@ -1315,8 +971,7 @@ class Evaluator:
             inner = named(inner)[0]
         if inner.type == "cast_expression":
             type_node, operand = named(inner)[0], named(inner)[1]
-            while operand.type in _PASS_THROUGH and len(operand.children) == 1:
-                operand = operand.children[0]
+            operand = unwrap(operand)
             if operand.type == "expression_with_unary_operator" and operand.children[0].type == ",":
                 return [self.eval(type_node, scope), self.eval(operand.children[-1], scope)]
         return [self.eval(node, scope)]
@@ -1333,7 +988,7 @@ class Evaluator:
         parts = named(node)
         target = self.eval(parts[0], scope)
         index = self.eval(parts[1], scope)
-        return _index(target, index)
+        return index_value(target, index)
 
     def _ex_post_increment_expression(self, node: Node, scope: Scope) -> Any:
         return self._incr(node, scope, 1, post=True)
@@ -1354,7 +1009,7 @@ class Evaluator:
         return None  # as a statement, ++/-- write nothing
 
     def _ex_generic_token(self, node: Node, scope: Scope) -> Any:
-        return _generic_token(text_of(node))
+        return generic_token(text_of(node))
 
     def _ex_simple_name(self, node: Node, scope: Scope) -> Any:
         return text_of(node)
@@ -1383,13 +1038,13 @@ class Evaluator:
         if kind == "comparison_expression":
             if op in ("-match", "-imatch", "-cmatch") and not is_collection(left_v):
                 return self._match(left_v, right_v, op == "-cmatch", scope)
-            return _compare(op, left_v, right_v)
+            return compare(op, left_v, right_v)
         if kind == "additive_expression":
-            return _add(left_v, right_v) if op == "+" else _arith("-", left_v, right_v)
+            return add(left_v, right_v) if op == "+" else arith("-", left_v, right_v)
         if kind == "multiplicative_expression":
-            return _arith(op, left_v, right_v)
+            return arith(op, left_v, right_v)
         if kind == "format_expression":
-            return _format(to_string(left_v), as_list(right_v))
+            return composite_format(to_string(left_v), as_list(right_v))
         if kind == "range_expression":
             a, b = int(to_number(left_v)), int(to_number(right_v))
             return list(range(a, b + 1)) if a <= b else list(range(a, b - 1, -1))
@@ -1446,18 +1101,17 @@ class Evaluator:
         if op != "=":
             current = self.eval(target, scope)
             value = {
-                "+=": _add,
-                "-=": lambda a, b: _arith("-", a, b),
-                "*=": lambda a, b: _arith("*", a, b),
-                "/=": lambda a, b: _arith("/", a, b),
-                "%=": lambda a, b: _arith("%", a, b),
+                "+=": add,
+                "-=": lambda a, b: arith("-", a, b),
+                "*=": lambda a, b: arith("*", a, b),
+                "/=": lambda a, b: arith("/", a, b),
+                "%=": lambda a, b: arith("%", a, b),
             }[op](current, value)
         self._store(target, value, scope)
         return value
 
     def _store(self, target: Node, value: Any, scope: Scope) -> None:
-        while target.type in _PASS_THROUGH and len(target.children) == 1:
-            target = target.children[0]
+        target = unwrap(target)
         if target.type == "expression_with_unary_operator":
             target = named(target)[0]
         if target.type == "cast_expression":
@@ -1551,14 +1205,11 @@ class Evaluator:
 
 _NO_USING = object()
 _NOT_NONE = object()
-_ATTR_MANDATORY = re.compile(r"\bmandatory\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
-_ATTR_FROM_PIPELINE = re.compile(r"\bvaluefrompipeline\b(\s*=\s*\$true)?\s*[,)]", re.IGNORECASE)
 
 
 def _is_void(node: Node, value: Any = None) -> bool:
     """Expressions PowerShell does not output: ++/--, assignments, void method calls."""
-    while node.type in _PASS_THROUGH and len(node.children) == 1:
-        node = node.children[0]
+    node = unwrap(node)
     if node.type == "invokation_expression" and value is None:
         return True
     return node.type in (
@@ -1580,274 +1231,6 @@ def _collapse(values: list[Any]) -> Any:
 
 def _single(values: list[Any]) -> Any:
     return _collapse(values)
-
-
-_NUMBER_SUFFIX = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
-
-
-def _parse_number(text: str) -> int | float:
-    low = text.lower()
-    mult = 1
-    for suffix, factor in _NUMBER_SUFFIX.items():
-        if low.endswith(suffix):
-            mult = factor
-            low = low[: -len(suffix)]
-            break
-    if low.endswith("l") and not low.startswith("0x"):
-        low = low[:-1]
-    if low.endswith("d") and not low.startswith("0x"):
-        low = low[:-1]
-    if low.startswith("0x"):
-        return int(low, 16) * mult
-    if any(ch in low for ch in ".e"):
-        value = float(low) * mult
-        return value
-    return int(low) * mult
-
-
-def _looks_like_expression(text: str) -> bool:
-    """The grammar reads ``1..3`` (no spaces) as a command name; ``1 .. 3`` parses as a range."""
-    return re.fullmatch(r"-?\d+\.\.\S+", text) is not None
-
-
-def _generic_token(text: str) -> Any:
-    """A bare word argument: a string (numbers stay strings unless they look numeric)."""
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    return _unescape(text, False)
-
-
-_ESCAPES = {
-    "0": "\0",
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "v": "\v",
-    "e": "\x1b",
-}
-
-
-def _unescape(text: str, here: bool) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "`" and i + 1 < len(text):
-            nxt = text[i + 1]
-            out.append(_ESCAPES.get(nxt, nxt))
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _here_body(raw: str) -> str:
-    start = raw.index("\n") + 1
-    end = raw.rindex("\n")
-    body = raw[start:end] if end >= start else ""
-    return body[:-1] if body.endswith("\r") else body
-
-
-def _format_in_string(value: Any, scope: Scope) -> str:
-    if is_collection(value):
-        sep = to_string(scope.get("OFS", " "))
-        return sep.join(to_string(v) for v in value)
-    return to_string(value)
-
-
-def _index(target: Any, index: Any) -> Any:
-    if target is None:
-        raise terminating("Cannot index into a null array.", "NullArray", ErrorCategory.InvalidOperation)
-    if hasattr(target, "get_item") and getattr(type(target), "_winhost_dotnet", False):
-        return target.get_item(index)
-    if is_collection(index):
-        return [_index(target, i) for i in index]
-    if isinstance(target, dict):
-        found, value = (
-            get_property(target, to_string(index))
-            if isinstance(index, str)
-            else (index in target, target.get(index))
-        )
-        return value if found else None
-    if isinstance(target, (list, tuple, str)):
-        i = int(to_number(index))
-        try:
-            return target[i]
-        except IndexError:
-            return None
-    if isinstance(target, PSObject):
-        found, value = get_property(target, to_string(index))
-        return value
-    if int(to_number(index)) in (0, -1):
-        return target
-    return None
-
-
-def _compare(op: str, left: Any, right: Any) -> Any:
-    case = op.startswith("-c")
-    base = (
-        op[2:]
-        if op[:2] in ("-c", "-i")
-        and op[2:]
-        in (
-            "eq",
-            "ne",
-            "gt",
-            "ge",
-            "lt",
-            "le",
-            "like",
-            "notlike",
-            "match",
-            "notmatch",
-            "contains",
-            "notcontains",
-            "in",
-            "notin",
-            "replace",
-            "split",
-        )
-        else op[1:]
-    )
-    if base in ("eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch") and is_collection(
-        left
-    ):
-        results = [v for v in left if _compare(op, v, right) is True]
-        return results
-    if base == "eq":
-        return ps_equals(left, right, case)
-    if base == "ne":
-        return not ps_equals(left, right, case)
-    if base in ("gt", "ge", "lt", "le"):
-        c = ps_compare(left, right)
-        return {"gt": c > 0, "ge": c >= 0, "lt": c < 0, "le": c <= 0}[base]
-    if base == "like":
-        return like(left, right, case)
-    if base == "notlike":
-        return not like(left, right, case)
-    if base in ("match", "notmatch"):
-        m = regex_match(left, right, case)
-        return (m is not None) if base == "match" else (m is None)
-    if base == "contains":
-        return any(ps_equals(v, right, case) for v in as_list(left))
-    if base == "notcontains":
-        return not any(ps_equals(v, right, case) for v in as_list(left))
-    if base == "in":
-        return any(ps_equals(v, left, case) for v in as_list(right))
-    if base == "notin":
-        return not any(ps_equals(v, left, case) for v in as_list(right))
-    if base == "replace":
-        args = as_list(right)
-        pattern, repl = to_string(args[0]), to_string(args[1]) if len(args) > 1 else ""
-        from winhost.engine.values import dotnet_regex
-
-        repl = re.sub(r"\$(\d+)", r"\\\1", repl)
-        repl = re.sub(r"\$\{(\w+)\}", r"\\g<\1>", repl)
-        return re.sub(dotnet_regex(pattern), repl, to_string(left), flags=0 if case else re.IGNORECASE)
-    if base == "split":
-        from winhost.engine.values import dotnet_regex
-
-        return re.split(dotnet_regex(to_string(right)), to_string(left), flags=0 if case else re.IGNORECASE)
-    if base == "join":
-        return to_string(right).join(to_string(v) for v in as_list(left))
-    if base in ("is", "isnot"):
-        result = is_type(left, right)
-        return result if base == "is" else not result
-    if base == "as":
-        try:
-            return cast_value(right if isinstance(right, str) else getattr(right, "name", str(right)), left)
-        except PSRuntimeError:
-            return None
-    raise not_emulated(f"the operator '{op}'")
-
-
-def _add(left: Any, right: Any) -> Any:
-    if left is None:
-        return right
-    if isinstance(left, str):
-        return left + to_string(right)
-    if is_collection(left):
-        return list(left) + as_list(right)
-    if isinstance(left, dict) and isinstance(right, dict):
-        merged = dict(left)
-        merged.update(right)
-        return merged
-    if isinstance(left, datetime.datetime) and isinstance(right, datetime.timedelta):
-        return left + right
-    return _arith("+", left, right)
-
-
-def _arith(op: str, left: Any, right: Any) -> Any:
-    if op == "*" and isinstance(left, str):
-        return left * int(to_number(right))
-    if op == "*" and is_collection(left):
-        return list(left) * int(to_number(right))
-    if isinstance(left, datetime.datetime) and op == "-":
-        if isinstance(right, datetime.datetime):
-            return left - right
-        if isinstance(right, datetime.timedelta):
-            return left - right
-    a, b = to_number(left), to_number(right)
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if op == "/":
-        if b == 0:
-            raise terminating(
-                "Attempted to divide by zero.",
-                "RuntimeException",
-                ErrorCategory.NotSpecified,
-                exception_type="System.DivideByZeroException",
-            )
-        result = a / b
-        return int(result) if result == int(result) and isinstance(a, int) and isinstance(b, int) else result
-    if op == "%":
-        if b == 0:
-            raise terminating(
-                "Attempted to divide by zero.",
-                "RuntimeException",
-                ErrorCategory.NotSpecified,
-                exception_type="System.DivideByZeroException",
-            )
-        # .NET remainder keeps the sign of the dividend (-1 % 2 == -1).
-        result = math.fmod(a, b)
-        return int(result) if isinstance(a, int) and isinstance(b, int) else result
-    raise not_emulated(f"the operator '{op}'")
-
-
-def _format(fmt: str, args: list[Any]) -> str:
-    """.NET composite formatting: {0}, {0,5}, {0:N2} (subset)."""
-
-    def repl(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        spec = match.group(3) or ""
-        value = args[index] if index < len(args) else None
-        if spec:
-            if spec.upper().startswith("N") and isinstance(value, (int, float)):
-                digits = int(spec[1:] or 2)
-                text = f"{value:,.{digits}f}"
-            elif spec.upper().startswith("D") and isinstance(value, int):
-                text = str(value).zfill(int(spec[1:] or 0))
-            elif spec.upper().startswith("X") and isinstance(value, int):
-                text = format(value, "X" if spec[0] == "X" else "x").zfill(int(spec[1:] or 0))
-            else:
-                text = to_string(value)
-        else:
-            text = to_string(value)
-        if match.group(2):
-            width = int(match.group(2))
-            text = text.rjust(width) if width > 0 else text.ljust(-width)
-        return text
-
-    text = re.sub(r"\{(\d+)(?:,(-?\d+))?(?::([^}]*))?\}", repl, fmt)
-    return text.replace("{{", "{").replace("}}", "}")
 
 
 def _inside_catch(node: Node) -> bool:

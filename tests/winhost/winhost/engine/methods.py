@@ -21,10 +21,12 @@ from winhost.engine.dotnet import (
     new_stream,
 )
 from winhost.engine.errors import not_emulated, terminating
+from winhost.engine.formatting import composite_format, format_date
 from winhost.engine.types import ENUM_TYPES, TypeRef, cast_value, register_enum
 from winhost.engine.values import (
     ScriptBlockValue,
     as_list,
+    credential_object,
     dotnet_regex,
     get_property,
     is_collection,
@@ -37,7 +39,7 @@ from winhost.engine.values import (
 )
 
 if TYPE_CHECKING:
-    from winhost.engine.evaluator import Evaluator
+    from winhost.engine.context import ScriptEngine
 
 
 def _no_method(target: Any, name: str) -> Exception:
@@ -84,7 +86,7 @@ def _to_bytes(value: Any) -> bytes:
     return bytes(int(to_number(v)) & 0xFF for v in as_list(value))
 
 
-def _io_file(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
+def _io_file(ev: ScriptEngine, low: str, args: list[Any], name: str) -> Any:
     """[System.IO.File] over the sandbox C:\\ (https://learn.microsoft.com/en-us/dotnet/api/system.io.file)."""
     from winhost.engine.cmdlets.filesystem import real_path
     from winhost.engine.context import CommandCall
@@ -162,7 +164,7 @@ def _io_file(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
     raise not_emulated(f"the static method [System.IO.File]::{name}()")
 
 
-def _io_directory(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
+def _io_directory(ev: ScriptEngine, low: str, args: list[Any], name: str) -> Any:
     from winhost.engine.cmdlets.filesystem import real_path
     from winhost.engine.context import CommandCall
 
@@ -178,7 +180,7 @@ def _io_directory(ev: Evaluator, low: str, args: list[Any], name: str) -> Any:
     raise not_emulated(f"the static method [System.IO.Directory]::{name}()")
 
 
-def _host_method(ev: Evaluator, low: str) -> Callable[[list[Any]], Any] | None:
+def _host_method(ev: ScriptEngine, low: str) -> Callable[[list[Any]], Any] | None:
     """Methods of ``$Host`` (System.Management.Automation.Host.PSHost). In a remote session the
     host is ServerRemoteHost, which forwards SetShouldExit to the client's host as a host call
     (MS-PSRP 2.2.3.17 SetShouldExit, method id 3); the nested-prompt and application
@@ -197,7 +199,7 @@ def _host_method(ev: Evaluator, low: str) -> Callable[[list[Any]], Any] | None:
     }.get(low)
 
 
-def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
+def call_method(ev: ScriptEngine, target: Any, name: str, args: list[Any]) -> Any:
     low = name.lower()
     if target is None:
         raise _no_method(target, name)
@@ -226,12 +228,10 @@ def call_method(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
     if low == "getnetworkcredential" and any(
         n.endswith("System.Management.Automation.PSCredential") for n in type_names(target)
     ):
-        from winhost.engine.cmdlets.utility import credential_object
-
         return call_method(ev, credential_object(to_string(target.UserName), target.Password), name, args)
     if low == "tostring":
         if args and isinstance(target, datetime.datetime):
-            return _format_date(target, to_string(args[0]))
+            return format_date(target, to_string(args[0]))
         return to_string(target)
     if low == "gettype":
         return TypeRef(type_names(target)[0], type_names(target)[0])
@@ -337,7 +337,7 @@ def _dict_method(d: dict[Any, Any], low: str, args: list[Any], name: str) -> Any
     raise _no_method(d, name)
 
 
-def _list_method(ev: Evaluator, items: Any, low: str, args: list[Any], name: str) -> Any:
+def _list_method(ev: ScriptEngine, items: Any, low: str, args: list[Any], name: str) -> Any:
     if low == "contains":
         return any(ps_equals(v, args[0]) for v in items)
     if low == "indexof":
@@ -393,33 +393,10 @@ def _date_method(d: datetime.datetime, low: str, args: list[Any], name: str) -> 
     raise _no_method(d, name)
 
 
-def _format_date(d: datetime.datetime, fmt: str) -> str:
-    if fmt in ("o", "O"):
-        return d.isoformat()
-    if fmt == "s":
-        return d.strftime("%Y-%m-%dT%H:%M:%S")
-    if fmt == "u":
-        return d.strftime("%Y-%m-%d %H:%M:%SZ")
-    mapping = [
-        ("yyyy", "%Y"),
-        ("MM", "%m"),
-        ("dd", "%d"),
-        ("HH", "%H"),
-        ("mm", "%M"),
-        ("ss", "%S"),
-        ("fff", "%f"),
-    ]
-    out = fmt
-    for k, v in mapping:
-        out = out.replace(k, v)
-    text = d.strftime(out)
-    return text
-
-
 # -- static members ---------------------------------------------------------------------------------
 
 
-def get_static(ev: Evaluator, target: Any, name: str) -> Any:
+def get_static(ev: ScriptEngine, target: Any, name: str) -> Any:
     if not isinstance(target, TypeRef):
         raise not_emulated("static member access on a non-type value")
     full = target.full_name.lower()
@@ -484,7 +461,7 @@ def get_static(ev: Evaluator, target: Any, name: str) -> Any:
     raise not_emulated(f"the static member [{target.name}]::{name}")
 
 
-def set_static(ev: Evaluator, target: Any, name: str, value: Any) -> None:
+def set_static(ev: ScriptEngine, target: Any, name: str, value: Any) -> None:
     """Static property assignment: only [Environment]::CurrentDirectory (per session)."""
     if (
         isinstance(target, TypeRef)
@@ -536,17 +513,13 @@ def _marshal(low: str, args: list[Any], name: str) -> Any:
     raise not_emulated(f"the static method [System.Runtime.InteropServices.Marshal]::{name}()")
 
 
-def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
+def call_static(ev: ScriptEngine, target: Any, name: str, args: list[Any]) -> Any:
     if not isinstance(target, TypeRef):
         raise not_emulated("static method calls on a non-type value")
     full = target.full_name.lower()
     low = name.lower()
     if full == "system.management.automation.scriptblock" and low == "create":
-        from winhost.engine.evaluator import parse
-
-        text = to_string(args[0])
-        root = parse(text)
-        return ScriptBlockValue(text, root, ev.ctx.global_scope, ev)
+        return ev.script_block(to_string(args[0]), ev.ctx.global_scope)
     if full == "system.string":
         if low == "isnullorempty":
             return args[0] is None or to_string(args[0]) == ""
@@ -556,9 +529,7 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
             values = args[1:] if len(args) > 2 else as_list(args[1])
             return to_string(args[0]).join(to_string(v) for v in values)
         if low == "format":
-            from winhost.engine.evaluator import _format
-
-            return _format(to_string(args[0]), args[1:] if len(args) > 2 else as_list(args[1]))
+            return composite_format(to_string(args[0]), args[1:] if len(args) > 2 else as_list(args[1]))
         if low == "concat":
             return "".join(to_string(a) for a in args)
     if full == "system.environment":
@@ -723,6 +694,12 @@ def call_static(ev: Evaluator, target: Any, name: str, args: list[Any]) -> Any:
         return cast_value("datetime", args[0])
     if full == "system.net.dns" and low == "gethostname":
         return ev.ctx.machine.computer_name
+    from winhost.engine.nested import NOT_HANDLED
+    from winhost.engine.nested import call_static as nested_static
+
+    value = nested_static(ev, full, low, args)
+    if value is not NOT_HANDLED:
+        return value
     raise not_emulated(f"the static method [{target.name}]::{name}()")
 
 

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from winhost.engine.certgen import generate_self_signed, load_pem, thumbprint_of
+
 V = TypeVar("V")
 
 #: Topics passed to subscribers (``callback(topic)``).
@@ -335,14 +337,15 @@ class FirewallRule:
 
 
 def _port_matches(ports: list[str], port: int) -> bool:
+    """Never raises: a rule the cmdlets refused cannot be stored, but the model must not fall over
+    on one anyway (a crash here would take every later connection down)."""
     for spec in ports:
         if spec.lower() == "any":
             return True
-        if "-" in spec:
-            lo, hi = spec.split("-", 1)
-            if int(lo) <= port <= int(hi):
-                return True
-        elif spec.isdigit() and int(spec) == port:
+        low, sep, high = spec.partition("-")
+        if not low.isdigit() or (sep and not high.isdigit()):
+            continue
+        if int(low) <= port <= int(high if sep else low):
             return True
     return False
 
@@ -773,10 +776,10 @@ def fresh(computer_name: str = "WINHOST") -> Machine:
 def configured(computer_name: str = "WINHOST") -> Machine:
     """A host prepared for Ansible: HTTPS listener too, Basic + CredSSP allowed, vagrant user,
     firewall open for 5985/5986 on all profiles, LocalAccountTokenFilterPolicy=1."""
-    from winhost.engine.certs import new_self_signed_certificate
-
     m = fresh(computer_name)
-    cert = new_self_signed_certificate(m, [m.computer_name.lower(), "localhost"])
+    cert_pem, key_pem = generate_self_signed([m.computer_name.lower(), "localhost"])
+    cert = StoredCertificate(thumbprint_of(load_pem(cert_pem)), cert_pem, key_pem)
+    m.cert_store[cert.thumbprint] = cert
     m.wsman.listeners.append(
         Listener(
             address="*",

@@ -9,8 +9,6 @@ in the runspace (global scope) for the next pipeline unless the command used loc
 from __future__ import annotations
 
 import datetime
-import importlib
-import importlib.util
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -18,9 +16,9 @@ from typing import Any
 from psrpcore import Command
 from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
-from winhost.engine import cmdlets as _catalogue  # noqa: F401  (registers the cmdlets)
+from winhost.engine.ansible_exec import try_invoke as ansible_exec_invoke
+from winhost.engine.catalogue import lookup
 from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
-from winhost.engine.cmdlets.registry import lookup
 from winhost.engine.cmdlets.system import HISTORY_VARIABLE, history_entry
 from winhost.engine.context import ExecutionContext, PipelineHost, Scope, initial_environment
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
@@ -33,17 +31,6 @@ from winhost.engine.values import to_output
 from winhost.engine.variables import initial_globals
 
 __all__ = ["PipelineHost", "PipelineStopped", "Runspace"]
-
-
-def _ansible_exec_hook() -> Any:
-    """winhost.engine.ansible_exec.try_invoke if that module exists (owned by another part)."""
-    try:
-        if importlib.util.find_spec("winhost.engine.ansible_exec") is None:
-            return None
-        module = importlib.import_module("winhost.engine.ansible_exec")
-    except ImportError:
-        return None
-    return getattr(module, "try_invoke", None)
 
 
 class Runspace:
@@ -147,8 +134,7 @@ class Runspace:
         A terminating error ends the pipeline: it is written to the error stream and
         PSRuntimeError is raised so the caller can report PipelineState Failed with it.
         """
-        hook = _ansible_exec_hook()
-        if hook is not None and hook(self, commands, input, host):
+        if ansible_exec_invoke(self, commands, input, host):
             return
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
         ctx.checkpoint = self._run_nested_jobs

@@ -50,6 +50,27 @@ class ScriptBlockValue:
         return self.text
 
 
+# The characters PowerShell takes as a single quote: ' and U+2018..U+201B
+# (System.Management.Automation.Language.CharExtensions.IsSingleQuote; about_Quoting_Rules).
+SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def verbatim_text(body: str) -> str:
+    """The value of a single-quoted string from its text between the outer quotes: two quote
+    characters in a row (any of SINGLE_QUOTES, mixed too) stand for the second one, as the
+    tokenizer's ScanStringLiteral reads them."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch in SINGLE_QUOTES and i + 1 < len(body) and body[i + 1] in SINGLE_QUOTES:
+            i += 1
+            ch = body[i]
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def is_collection(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and not isinstance(value, (str, bytes))
 
@@ -440,3 +461,41 @@ def regex_match(value: Any, pattern: Any, case_sensitive: bool = False) -> re.Ma
 def dotnet_regex(pattern: str) -> str:
     """.NET named groups (?<name>) -> Python (?P<name>)."""
     return re.sub(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>", r"(?P<\1>", pattern)
+
+
+class SecureText:
+    """A SecureString made in the runspace; cmdlets read it with decrypt(), str() hides it."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def decrypt(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return "System.Security.SecureString"
+
+    def __repr__(self) -> str:
+        return "SecureText(***)"
+
+
+def credential_object(user: str, password: Any) -> PSObject:
+    """System.Management.Automation.PSCredential made in the runspace (UserName, Password and
+    GetNetworkCredential())."""
+    cred = new_object(
+        ["System.Management.Automation.PSCredential", "System.Object"],
+        {"UserName": user, "Password": password},
+        to_string_value="System.Management.Automation.PSCredential",
+    )
+
+    def network_credential(*_a: Any) -> Any:
+        plain = password.decrypt() if hasattr(password, "decrypt") else to_string(password)
+        domain, _, name = user.rpartition("\\")
+        return new_object(
+            ["System.Net.NetworkCredential", "System.Object"],
+            {"UserName": name, "Password": plain, "Domain": domain},
+            to_string_value="System.Net.NetworkCredential",
+        )
+
+    cred._winhost_methods = {"getnetworkcredential": network_credential}
+    return cred

@@ -53,6 +53,7 @@ class WSManFault(Exception):
         sender: bool = True,
         fault_detail: str | None = None,
         provider: tuple[str, str] | None = None,
+        provider_text: bool = False,
     ) -> None:
         super().__init__(message or reason)
         self.code = code
@@ -62,11 +63,16 @@ class WSManFault(Exception):
         self.sender = sender
         self.fault_detail = fault_detail
         self.provider = provider
+        #: The provider's fault is plain text (WinRS cmd plugin) rather than a nested WSManFault.
+        self.provider_text = provider_text
 
     def to_xml(self, machine: str) -> str:
         f_ns = f'xmlns:f="{ns.NS_FAULT}"'
         inner = escape(self.message)
-        if self.provider is not None:
+        if self.provider is not None and self.provider_text:
+            name, path = self.provider
+            inner = f"<f:ProviderFault provider={quoteattr(name)} path={quoteattr(path)}>{inner}</f:ProviderFault>"
+        elif self.provider is not None:
             name, path = self.provider
             inner = (
                 f"<f:ProviderFault provider={quoteattr(name)} path={quoteattr(path)}>"

@@ -15,7 +15,6 @@ exchanges recorded in pypsrp's source distribution (tests/tests_pypsrp/responses
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import re
 import threading
@@ -27,6 +26,7 @@ from xml.sax.saxutils import escape
 
 from winhost.wsman import faults as wsfaults
 from winhost.wsman import namespaces as ns
+from winhost.wsman.cmdshell import CmdShellRequests
 from winhost.wsman.faults import WSManFault
 from winhost.wsman.psrp import (
     LINGER_SECONDS,
@@ -58,7 +58,9 @@ from winhost.wsman.soap import (
     parse_duration,
     parse_request,
     q,
+    stream_bytes,
 )
+from winhost.wsman.winrs import shell_resource as winrs_resource
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,7 @@ class WSManService:
         )
         self.clock = clock
         self.shells = ShellRegistry()
+        self._cmd_shells = CmdShellRequests(self)
         self._enumerations: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._reaper_stop = threading.Event()
@@ -213,6 +216,8 @@ class WSManService:
             if handler is None:
                 raise wsfaults.action_not_supported(action)
             return handler(user, req)
+        if winrs_resource(uri):
+            return self._cmd_shells.dispatch(user, req)
         if uri in (ns.R_SHELL, f"{ns.R_SHELL}/Command"):
             if action == ns.A_ENUMERATE:
                 return self._enumerate(user, req)
@@ -240,6 +245,13 @@ class WSManService:
             raise wsfaults.access_denied()
         shell.touch()
         return shell
+
+    def _ps_shell_for(self, user: str, req: Request) -> tuple[Shell, PSRPShell]:
+        """The PowerShell shell a PSRP request names (a WinRS cmd shell's id is not one)."""
+        shell = self._shell_for(user, req)
+        if shell.psrp is None:
+            raise wsfaults.shell_not_found(shell.shell_id)
+        return shell, shell.psrp
 
     # ----------------------------------------------------------------------------- Create
     def _create(self, user: str, req: Request) -> bytes:
@@ -351,7 +363,7 @@ class WSManService:
 
     # ---------------------------------------------------------------------------- Command
     def _command(self, user: str, req: Request) -> bytes:
-        shell = self._shell_for(user, req)
+        _shell, psrp = self._ps_shell_for(user, req)
         body = req.body
         cmd_el = body.find(q(ns.NS_SHELL, "CommandLine")) if body is not None else None
         if cmd_el is None:
@@ -361,11 +373,11 @@ class WSManService:
             if limit > 0 and self.shells.operations_of(user) >= limit:
                 raise wsfaults.max_operations_per_user(limit)
             command_id = (cmd_el.get("CommandId") or new_uuid()).upper()
-            if command_id in shell.psrp.commands:
+            if command_id in psrp.commands:
                 raise wsfaults.invalid_parameter(f"A command with CommandId {command_id} already exists.")
-            data = b"".join(_b64decode(a.text) for a in cmd_el.findall(q(ns.NS_SHELL, "Arguments")))
+            data = b"".join(stream_bytes(a.text) for a in cmd_el.findall(q(ns.NS_SHELL, "Arguments")))
             try:
-                shell.psrp.create_command(command_id, data)
+                psrp.create_command(command_id, data)
             except Exception as exc:
                 raise wsfaults.invalid_parameter(f"Arguments: {exc}") from None
         self.stats.operation_started()
@@ -377,22 +389,22 @@ class WSManService:
 
     # ------------------------------------------------------------------------------- Send
     def _send(self, user: str, req: Request) -> bytes:
-        shell = self._shell_for(user, req)
+        _shell, psrp = self._ps_shell_for(user, req)
         body = req.body
         send_el = body.find(q(ns.NS_SHELL, "Send")) if body is not None else None
         if send_el is None:
             raise wsfaults.invalid_parameter("The Send body must contain rsp:Send.")
         for stream in send_el.findall(q(ns.NS_SHELL, "Stream")):
             command_id = stream.get("CommandId")
-            data = _b64decode(stream.text)
+            data = stream_bytes(stream.text)
             try:
                 if command_id:
                     command_id = command_id.upper()
-                    if command_id not in shell.psrp.commands:
+                    if command_id not in psrp.commands:
                         raise wsfaults.command_not_found()
-                    shell.psrp.feed_command(command_id, data)
+                    psrp.feed_command(command_id, data)
                 else:
-                    shell.psrp.feed_pool(data)
+                    psrp.feed_pool(data)
             except WSManFault:
                 raise
             except Exception as exc:
@@ -401,14 +413,13 @@ class WSManService:
 
     # ---------------------------------------------------------------------------- Receive
     def _receive(self, user: str, req: Request) -> bytes:
-        shell = self._shell_for(user, req)
+        shell, psrp = self._ps_shell_for(user, req)
         body = req.body
         recv = body.find(q(ns.NS_SHELL, "Receive")) if body is not None else None
         desired = recv.find(q(ns.NS_SHELL, "DesiredStream")) if recv is not None else None
         command_id = desired.get("CommandId") if desired is not None else None
         command_id = command_id.upper() if command_id else None
         stream_name = ((desired.text or "").split() or ["stdout"])[0] if desired is not None else "stdout"
-        psrp = shell.psrp
         if command_id is not None and command_id not in psrp.commands:
             raise wsfaults.command_not_found()
         budget = max((self._max_envelope(req) - ENVELOPE_OVERHEAD) * 3 // 4, 1024)
@@ -451,14 +462,14 @@ class WSManService:
         )
 
     def _check_alive(self, shell: Shell, command_id: str | None) -> None:
-        if self.shells.get(shell.shell_id) is not shell or shell.psrp.closed:
+        if self.shells.get(shell.shell_id) is not shell or shell.backend.closed:
             raise wsfaults.shell_not_found(shell.shell_id)
-        if command_id is not None and command_id not in shell.psrp.commands:
+        if command_id is not None and command_id not in shell.backend.commands:
             raise wsfaults.command_not_found()
 
     # ----------------------------------------------------------------------------- Signal
     def _signal(self, user: str, req: Request) -> bytes:
-        shell = self._shell_for(user, req)
+        shell, psrp = self._ps_shell_for(user, req)
         body = req.body
         sig = body.find(q(ns.NS_SHELL, "Signal")) if body is not None else None
         if sig is None:
@@ -466,7 +477,6 @@ class WSManService:
         command_id = (sig.get("CommandId") or "").upper()
         code_el = sig.find(q(ns.NS_SHELL, "Code"))
         code = (code_el.text or "").strip() if code_el is not None else ""
-        psrp = shell.psrp
         now = self.clock()
         shell.recent_commands = {
             k: v for k, v in shell.recent_commands.items() if now - v < RECENT_COMMAND_SECONDS
@@ -495,15 +505,15 @@ class WSManService:
     def _delete_shell(self, shell: Shell) -> None:
         if self.shells.remove(shell.shell_id) is None:
             return
-        operations = shell.psrp.open_operations()
-        shell.psrp.close()
+        operations = shell.backend.open_operations()
+        shell.backend.close()
         self.stats.shell_closed()
         if operations:
             self.stats.operation_finished(operations)
 
     # ------------------------------------------------------------ Disconnect / Reconnect / Connect
     def _disconnect(self, user: str, req: Request) -> bytes:
-        shell = self._shell_for(user, req)
+        shell, psrp = self._ps_shell_for(user, req)
         body = req.body
         disc = body.find(q(ns.NS_SHELL, "Disconnect")) if body is not None else None
         if disc is not None:
@@ -513,32 +523,32 @@ class WSManService:
                     shell.idle_timeout = min(parse_duration(idle_el.text), MAX_IDLE_TIMEOUT_S)
                 except ValueError:
                     raise wsfaults.invalid_parameter(f"Invalid IdleTimeOut {idle_el.text}.") from None
-        shell.psrp.disconnect()
+        psrp.disconnect()
         shell.state = "Disconnected"
         return envelope(f"{ns.A_DISCONNECT}Response", req.message_id, "")
 
     def _reconnect(self, user: str, req: Request) -> bytes:
-        shell = self._shell_for(user, req)
-        shell.psrp.reconnect()
+        shell, psrp = self._ps_shell_for(user, req)
+        psrp.reconnect()
         shell.state = "Connected"
         return envelope(f"{ns.A_RECONNECT}Response", req.message_id, "")
 
     def _connect(self, user: str, req: Request) -> bytes:
-        shell = self._shell_for(user, req)
+        shell, psrp = self._ps_shell_for(user, req)
         body = req.body
         conn = body.find(q(ns.NS_SHELL, "Connect")) if body is not None else None
         if conn is None:
             raise wsfaults.invalid_parameter("The Connect body must contain rsp:Connect.")
         command_id = conn.get("CommandId")
         if command_id:
-            if command_id.upper() not in shell.psrp.commands:
+            if command_id.upper() not in psrp.commands:
                 raise wsfaults.command_not_found()
             shell.state = "Connected"
             return envelope(f"{ns.A_CONNECT}Response", req.message_id, "<rsp:ConnectResponse/>")
         xml = conn.find(q(ns.NS_POWERSHELL, "connectXml"))
-        data = _b64decode(xml.text if xml is not None else None)
+        data = stream_bytes(xml.text if xml is not None else None)
         try:
-            chunks = shell.psrp.connect(data)
+            chunks = psrp.connect(data)
         except Exception as exc:
             raise wsfaults.invalid_parameter(f"connectXml: {exc}") from None
         shell.state = "Connected"
@@ -598,7 +608,7 @@ class WSManService:
             shells = [s for s in self.shells.owned_by(user) if shell_id is None or s.shell_id == shell_id]
             items = []
             for shell in shells:
-                for command_id in list(shell.psrp.commands):
+                for command_id in list(shell.backend.commands):
                     items.append(
                         f'<rsp:Command xmlns:rsp="{ns.NS_SHELL}">{el("rsp:ShellId", shell.shell_id)}'
                         f"{el('rsp:CommandId', command_id)}</rsp:Command>"
@@ -657,12 +667,3 @@ class WSManService:
 
 def _queued_bytes(psrp: PSRPShell, pipeline_id: uuid.UUID) -> int:
     return sum(len(m) for m in psrp.pipe_out.get(pipeline_id, ()))
-
-
-def _b64decode(text: str | None) -> bytes:
-    if not text:
-        return b""
-    try:
-        return base64.b64decode(text.strip())
-    except (binascii.Error, ValueError):
-        raise wsfaults.invalid_parameter("The stream data is not valid base64.") from None

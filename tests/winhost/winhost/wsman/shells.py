@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from winhost.wsman.psrp import PSRPShell
+from winhost.wsman.winrs import WinRSShell
 
 DEFAULT_IDLE_TIMEOUT_MS = 7_200_000
 DEFAULT_MAX_SHELLS_PER_USER = 2_147_483_647
@@ -67,7 +68,9 @@ class Shell:
     output_streams: str
     locale: str
     data_locale: str
-    psrp: PSRPShell
+    psrp: PSRPShell | None = None
+    #: A WinRS cmd shell (resource URI .../windows/shell/cmd) has this instead of ``psrp``.
+    winrs: WinRSShell | None = None
     clock: Callable[[], float] = time.monotonic
     client_ip: str = "127.0.0.1"
     process_id: int = field(default_factory=lambda: 1000 + (os.getpid() % 5000))
@@ -80,6 +83,12 @@ class Shell:
 
     def __post_init__(self) -> None:
         self.created = self.last_activity = self.clock()
+
+    @property
+    def backend(self) -> PSRPShell | WinRSShell:
+        backend = self.psrp if self.psrp is not None else self.winrs
+        assert backend is not None, "a shell is either a PowerShell or a WinRS cmd shell"
+        return backend
 
     def touch(self) -> None:
         self.last_activity = self.clock()
@@ -124,4 +133,4 @@ class ShellRegistry:
             return [s for s in self.shells.values() if s.idle_for(now) >= s.idle_timeout]
 
     def operations_of(self, user: str) -> int:
-        return sum(s.psrp.open_operations() for s in self.owned_by(user))
+        return sum(s.backend.open_operations() for s in self.owned_by(user))

@@ -7,6 +7,8 @@ namespaces see what they would see from Windows.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 from winhost.wsman import namespaces as ns
-from winhost.wsman.faults import WSManFault, invalid_header, malformed_request
+from winhost.wsman.faults import WSManFault, invalid_header, invalid_parameter, malformed_request
 
 _DURATION = re.compile(
     r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
@@ -184,3 +186,13 @@ __all__ = [
     "parse_request",
     "q",
 ]
+
+
+def stream_bytes(text: str | None) -> bytes:
+    """The bytes of a base64 ``<rsp:Stream>`` / ``<rsp:Arguments>`` element (empty for none)."""
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(text.strip())
+    except (binascii.Error, ValueError):
+        raise invalid_parameter("The stream data is not valid base64.") from None

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _server as _broker
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient, prepare_dir
-from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import (
-    Broker,
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     peer_allowed,
     peer_uid,
+    process_start_time,
     recv_frame,
     send_frame,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import Broker
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import classify
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     OPTION_TABLE,
@@ -52,7 +52,7 @@ def test_peer_uid_of_a_non_unix_socket_is_refused() -> None:
 def running_broker() -> Iterator[tuple[str, Broker]]:
     directory = tempfile.mkdtemp(prefix="psrpsec-", dir="/tmp")
     sock_path = os.path.join(directory, "b.sock")
-    broker = Broker(sock_path, os.getpid(), _broker.process_start_time(os.getpid()))
+    broker = Broker(sock_path, os.getpid(), process_start_time(os.getpid()))
     thread = threading.Thread(target=broker.serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

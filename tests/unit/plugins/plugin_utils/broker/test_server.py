@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _protocol
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _server as _broker
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
@@ -61,6 +62,10 @@ class FakeSession:
     def close(self) -> None:
         self.closed += 1
 
+    def end(self) -> str:
+        self.close()
+        return "closed"
+
 
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_broker.Broker, BrokerClient]]:
@@ -68,7 +73,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_broker.Broker, Br
     monkeypatch.setattr(_client, "PSRPSession", FakeSession)
     directory = tempfile.mkdtemp(prefix="psrpb-", dir="/tmp")
     client = BrokerClient(directory, controller=os.getpid())
-    b = _broker.Broker(client.sock_path, os.getpid(), _broker.process_start_time(os.getpid()))
+    b = _broker.Broker(client.sock_path, os.getpid(), _protocol.process_start_time(os.getpid()))
     thread = threading.Thread(target=b.serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 5
@@ -101,16 +106,16 @@ def _exec(client: BrokerClient, conn: dict[str, Any], script: str = "hostname") 
 def test_frames_round_trip() -> None:
     a, b = socket.socketpair()
     with a, b:
-        _broker.send_frame(a, {"x": "é" * 10, "n": [1, 2]})
-        assert _broker.recv_frame(b) == {"x": "é" * 10, "n": [1, 2]}
+        _protocol.send_frame(a, {"x": "é" * 10, "n": [1, 2]})
+        assert _protocol.recv_frame(b) == {"x": "é" * 10, "n": [1, 2]}
 
 
 def test_decode_input_forms() -> None:
-    assert _broker.decode_input(None) is None
-    assert _broker.decode_input({"lines": ["a"]}) == ["a"]
-    assert _broker.decode_input({"text": "t"}) == "t"
-    assert _broker.decode_input({"b64": "AAE="}) == b"\x00\x01"
-    assert _broker.decode_input({"b64lines": ["AA==", "AQ=="]}) == [b"\x00", b"\x01"]
+    assert _protocol.decode_input(None) is None
+    assert _protocol.decode_input({"lines": ["a"]}) == ["a"]
+    assert _protocol.decode_input({"text": "t"}) == "t"
+    assert _protocol.decode_input({"b64": "AAE="}) == b"\x00\x01"
+    assert _protocol.decode_input({"b64lines": ["AA==", "AQ=="]}) == [b"\x00", b"\x01"]
 
 
 def test_exec_reuses_one_session_per_credentials(broker: tuple[_broker.Broker, BrokerClient]) -> None:
@@ -118,7 +123,7 @@ def test_exec_reuses_one_session_per_credentials(broker: tuple[_broker.Broker, B
     r1 = _exec(client, _conn())
     r2 = _exec(client, _conn())
     assert r1["ok"] and r2["ok"]
-    assert _broker.unb64(r1["result"]["stdout"]) == b"ran hostname on win1 input=['a', 'b']"
+    assert _protocol.decode_exec_result(r1["result"])[1] == b"ran hostname on win1 input=['a', 'b']"
     assert len(FakeSession.instances) == 1
     _exec(client, _conn(password="other"))  # same host and user, other password: never shared
     assert len(FakeSession.instances) == 2
@@ -185,7 +190,7 @@ def test_broker_cleans_up_when_controller_dies(monkeypatch: pytest.MonkeyPatch) 
     controller = subprocess.Popen(["sleep", "60"])
     directory = tempfile.mkdtemp(prefix="psrpb-", dir="/tmp")
     client = BrokerClient(directory, controller=controller.pid)
-    b = _broker.Broker(client.sock_path, controller.pid, _broker.process_start_time(controller.pid))
+    b = _broker.Broker(client.sock_path, controller.pid, _protocol.process_start_time(controller.pid))
     thread = threading.Thread(target=b.serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 5
@@ -203,7 +208,7 @@ def test_broker_cleans_up_when_controller_dies(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_pid_reuse_is_detected() -> None:
-    start = _broker.process_start_time(os.getpid())
+    start = _protocol.process_start_time(os.getpid())
     assert start is not None
-    assert _broker.pid_alive(os.getpid(), start)
-    assert not _broker.pid_alive(os.getpid(), "1")  # same pid, other start time: another process
+    assert _protocol.pid_alive(os.getpid(), start)
+    assert not _protocol.pid_alive(os.getpid(), "1")  # same pid, other start time: another process

@@ -37,12 +37,12 @@ from psrpcore.types import (
 )
 from pypsrp.serializer import Serializer
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.output import _clixml
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml import (
     SECURE_STRING_TEXT,
     error_record_to_dict,
     to_jsonable,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import PSRemotingSerializer
 
 
 class _Plain(PSCryptoProvider):
@@ -276,10 +276,15 @@ def test_secure_string_is_not_decrypted_after_the_key_exchange() -> None:
         Credential=PSCredential(UserName="alice", Password=PSSecureString(secret)),
     )
     element = serialize(obj, _Aes(key))
-    deserializer = Serializer()
+    plain = Serializer()
+    plain.cipher = _Aes(key)._cipher()
+    element_text = ET.tostring(element, encoding="unicode")
+    # pypsrp alone decrypts it (what the adapter exists for; pypsrp itself is left unchanged)
+    decrypted = plain.deserialize(element_text)
+    assert secret in repr(decrypted.adapted_properties) + repr(decrypted.extended_properties)
+    deserializer = PSRemotingSerializer()  # what every pool of the collection deserializes with
     deserializer.cipher = _Aes(key)._cipher()
-    assert Serializer._deserialize_secure_string is _clixml._redacted_secure_string
-    value = deserializer.deserialize(ET.tostring(element, encoding="unicode"))
+    value = deserializer.deserialize(element_text)
     converted = to_jsonable(value, depth=3)
     assert converted["Secret"] == SECURE_STRING_TEXT
     assert converted["Nested"] == [SECURE_STRING_TEXT]

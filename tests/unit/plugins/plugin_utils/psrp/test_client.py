@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import types
 import uuid
 from typing import Any
@@ -9,25 +11,15 @@ from typing import Any
 import pytest
 from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
 from pypsrp.host import PSHost, PSHostUserInterface
-from pypsrp.messages import PipelineInput
-from pypsrp.powershell import Fragmenter
-from pypsrp.serializer import Serializer
-from pypsrp.wsman import WSMan
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
     PSRPSession,
     SessionError,
     build_pipeline_result,
-    input_chunk_size,
-    output_chunk_size,
     parse_pipeline_result,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import ErrorInfo
-from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
-    FETCH_FILE_SCRIPT,
-    PUT_FILE_SCRIPT,
-)
 
 
 def _host() -> PSHost:
@@ -109,13 +101,6 @@ def test_joined_stderr_is_ansible_core_2_16_to_2_18s_form() -> None:
     assert err.endswith(b"FullyQualifiedErrorId : X\r\nStackTrace:\r\nat <ScriptBlock>")
 
 
-def test_connection_picks_the_stderr_form_of_the_installed_ansible_core() -> None:
-    from ansible_collections.psremoting.core.plugins.connection import psrp
-    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ansible_core_version
-
-    assert psrp._JOINED_STDERR is (ansible_core_version() < (2, 19))
-
-
 def test_host_output_and_complex_objects() -> None:
     host = _host()
     assert host.ui is not None
@@ -126,36 +111,6 @@ def test_host_output_and_complex_objects() -> None:
     _rc, out, _err = parse_pipeline_result(_pipeline([obj, 5]), host, 0)
     assert out == b"Name: WinRM\nStatus: Running\r\n5\r\nhello\r\n"
     assert host.ui.stdout == []
-
-
-@pytest.mark.parametrize("envelope", [153600, 512000])
-def test_put_chunk_fills_but_fits_one_send(envelope: int) -> None:
-    payload = WSMan(
-        "h", max_envelope_size=envelope, auth="basic", username="u", password="p"
-    ).max_payload_size
-    size = input_chunk_size(payload)
-    fragmenter = Fragmenter(payload, Serializer())
-    rpid, pid = str(uuid.uuid4()).upper(), str(uuid.uuid4()).upper()
-    frags = fragmenter.fragment_multiple([PipelineInput(data=b"\xff" * size)], rpid, pid)
-    assert len(frags) == 1, "one chunk must travel in one WSMan Send"
-    assert len(frags[0]) > payload * 0.95, "chunk should use the negotiated payload"
-    frags = fragmenter.fragment_multiple([PipelineInput(data=b"\xff" * (size + 512))], rpid, pid)
-    assert len(frags) == 2, "the chunk size is the maximum, not a conservative guess"
-
-
-def test_fetch_chunk_is_kib_aligned_and_larger_than_builtin() -> None:
-    payload = WSMan("h", max_envelope_size=512000, auth="basic", username="u", password="p").max_payload_size
-    size = output_chunk_size(payload)
-    builtin = int(payload - payload / 4 * 3)
-    builtin -= builtin % 1024
-    assert size % 1024 == 0 and size > 2.5 * builtin
-
-
-def test_transfer_scripts_take_values_only_as_parameters() -> None:
-    for script in (PUT_FILE_SCRIPT, FETCH_FILE_SCRIPT):
-        assert script.startswith("# psremoting.core ")
-        assert "{" in script and "%s" not in script and "{path}" not in script.lower()
-    assert ".partial" in PUT_FILE_SCRIPT and "SHA256" in PUT_FILE_SCRIPT
 
 
 class _FakePool:
@@ -227,7 +182,7 @@ def test_start_marks_not_started_when_command_fails(monkeypatch: pytest.MonkeyPa
             raise ConnectionResetError(104, "Connection reset by peer")
 
     with pytest.raises(SessionError) as err:
-        s._start(PS(), None)  # type: ignore[arg-type]
+        s.start(PS(), None)  # type: ignore[arg-type]
     assert err.value.not_started and err.value.info.retry_safe
 
     class Started(PS):
@@ -236,7 +191,7 @@ def test_start_marks_not_started_when_command_fails(monkeypatch: pytest.MonkeyPa
             raise ConnectionResetError(104, "Connection reset by peer")
 
     with pytest.raises(SessionError) as err:
-        s._start(Started(), None)  # type: ignore[arg-type]
+        s.start(Started(), None)  # type: ignore[arg-type]
     assert not err.value.not_started
 
 
@@ -266,46 +221,6 @@ def test_client_module_is_private() -> None:
         assert "not a public API" in fh.readline()
 
 
-# pypsrp renders every deserialized element back to text; _client defers that until it is read.
-NESTED_CLIXML = (
-    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>'
-    '<MS><I32 N="Id">7</I32><S N="Name">svc</S>'
-    '<Obj N="Tags" RefId="1"><TN RefId="1"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN>'
-    "<LST><S>a</S><S>b</S></LST></Obj>"
-    '<Obj N="Inner" RefId="2"><TNRef RefId="0" /><MS><I32 N="X">1</I32>'
-    '<Obj N="Unknown" RefId="3"><TN RefId="2"><T>Contoso.Widget</T></TN><ToString>w</ToString></Obj>'
-    "</MS></Obj></MS></Obj>"
-)
-
-
-def test_deserializer_renders_element_text_only_when_read() -> None:
-    assert getattr(Serializer.deserialize, "_psremoting_deferred", False), "the deferral is installed"
-    obj = Serializer().deserialize(NESTED_CLIXML)
-    assert isinstance(obj, GenericComplexObject)
-    assert obj.extended_properties["Id"] == 7 and obj.extended_properties["Name"] == "svc"
-    assert obj.extended_properties["Tags"] == ["a", "b"]
-    inner = obj.extended_properties["Inner"]
-    assert inner.extended_properties["X"] == 1
-    # A type pypsrp does not know comes back as its XML text, a real str, as without the deferral.
-    unknown = inner.extended_properties["Unknown"]
-    assert type(unknown) is str
-    assert unknown.startswith('<Obj N="Unknown" RefId="3">') and "<T>Contoso.Widget</T>" in unknown
-    # ComplexObject._xml still gives the element's XML on demand...
-    assert str(inner._xml).startswith('<Obj N="Inner" RefId="2">') and "Contoso.Widget" in str(inner._xml)
-    # ...and pypsrp can deserialize it again (it does for command metadata).
-    again = Serializer().deserialize(obj._xml)
-    assert again.extended_properties["Inner"].extended_properties["X"] == 1
-
-
-def test_deferred_text_keeps_output_identical_on_a_large_object() -> None:
-    # The same document deserialized twice gives equal data: nothing depends on the text.
-    items = "".join(f"<S>item{i}</S>" for i in range(200))
-    doc = NESTED_CLIXML.replace("<LST><S>a</S><S>b</S></LST>", f"<LST>{items}</LST>")
-    first, second = Serializer().deserialize(doc), Serializer().deserialize(doc)
-    assert first.extended_properties["Tags"] == [f"item{i}" for i in range(200)]
-    assert first.extended_properties["Tags"] == second.extended_properties["Tags"]
-
-
 @pytest.mark.parametrize("no_profile", [False, True])
 def test_no_profile_reaches_the_runspace_pool(monkeypatch: pytest.MonkeyPatch, no_profile: bool) -> None:
     """ansible_psrp_no_profile (ansible-core 2.21's option) asks for WINRS_NOPROFILE like the builtin,
@@ -326,3 +241,52 @@ def test_no_profile_reaches_the_runspace_pool(monkeypatch: pytest.MonkeyPatch, n
     )
     session._open_pool()
     assert seen.get("no_profile", False) is no_profile and seen["idle_timeout"] == 90
+
+
+def test_end_never_waits_for_a_running_commands_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run is over while a command runs: its thread holds the session lock in a Receive
+    long-poll. end() does not wait for it; it aborts over a second connection, and the session
+    never opens a shell again."""
+    s = PSRPSession({"server": "h", "port": 5985}, "Microsoft.PowerShell", 90, "h")
+    aborted: list[bool] = []
+    monkeypatch.setattr(s, "abort", lambda: aborted.append(True) or "aborted")
+    holding, release = threading.Event(), threading.Event()
+
+    def running_command() -> None:
+        with s.lock:
+            s.running = object()  # type: ignore[assignment]
+            holding.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=running_command)
+    worker.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        assert s.end(wait=0.2) == "aborted" and aborted == [True]
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        worker.join()
+    s.terminated = True
+    with pytest.raises(SessionError, match="the session was ended"):
+        s.open()
+
+
+def test_end_of_an_idle_session_is_a_normal_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = PSRPSession({"server": "h", "port": 5985}, "Microsoft.PowerShell", 90, "h")
+    closed: list[bool] = []
+    monkeypatch.setattr(s, "close", lambda: closed.append(True))
+    monkeypatch.setattr(s, "abort", lambda: pytest.fail("an idle session is closed, not aborted"))
+    assert s.end() == "closed" and closed == [True] and s.terminated
+
+
+def test_abort_settings_use_short_timeouts() -> None:
+    kwargs = _client._abort_kwargs(
+        {"server": "h", "read_timeout": 60, "operation_timeout": 50, "password": "p"}
+    )
+    assert (
+        kwargs["read_timeout"] <= _client.ABORT_TIMEOUT
+        and kwargs["operation_timeout"] < kwargs["read_timeout"]
+    )
+    assert kwargs["password"] == "p" and kwargs["reconnection_retries"] == 0

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from pypsrp.exceptions import WinRMTransportError
-from pypsrp.serializer import Serializer
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
@@ -85,13 +84,6 @@ def test_response_cap(sleeps: list[float]) -> None:
         guard._cap_response(_response(str(limit + 1), b""))
     with pytest.raises(ResponseTooLarge, match="larger than"):
         guard._cap_response(_response(None, b"x" * (limit + 10)))
-
-
-def test_lone_surrogates_decode_to_replacement_characters() -> None:
-    serializer = Serializer()
-    assert serializer._deserialize_string("a_xD800_b") == "a\ufffdb"
-    assert serializer._deserialize_string("ok_x000A_") == "ok\n"  # normal escapes unchanged
-    assert serializer._deserialize_string("_xD83D__xDE00_") == "\U0001f600"  # a real pair still works
 
 
 def test_text_of_objects_whose_str_and_repr_raise() -> None:

@@ -15,7 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from psrpcore.types import PSObject
+from winhost.engine.formatting import format_objects, is_structured, render
+from winhost.engine.hosts import RecordingHost
 
 _PARAMETER_TOKEN = re.compile(r"^-([A-Za-z_?][\w-]*)(:?)(.*)$", re.DOTALL)
 _SWITCH_DECLARATION = re.compile(r"\[switch\]\s*\$(\w+)", re.IGNORECASE)
@@ -64,62 +65,6 @@ def bind_command_line(args: list[str], switches: set[str] | None = None) -> list
     return bound
 
 
-def _is_structured(value: Any) -> bool:
-    """Objects the console formats with a view (not strings, numbers or booleans)."""
-    return isinstance(value, PSObject | dict) and not isinstance(value, str | int | float | bool)
-
-
-def render(value: Any) -> str:
-    """Console text of one scalar output object (strings as is, booleans as True/False)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, str):
-        return value
-    if _is_structured(value):
-        return format_objects([value]).strip("\r\n")
-    return str(value)
-
-
-def format_objects(values: list[Any]) -> str:
-    """Out-Default's text for consecutive objects: one table per run of objects with the same
-    columns when they have at most four properties, a list otherwise ("about_Format.ps1xml": an
-    object type without a view is shown as a table up to four properties, else as a list). The
-    columns are the type's default view (services: Status, Name, DisplayName) or its properties."""
-    from winhost.engine.cmdlets.utility import _cell, _columns
-
-    lines: list[str] = []
-    index = 0
-    while index < len(values):
-        columns = _columns(values[index], None)
-        group = [values[index]]
-        index += 1
-        while index < len(values) and _columns(values[index], None) == columns:
-            group.append(values[index])
-            index += 1
-        if not columns:
-            lines.extend(str(v) for v in group)
-            continue
-        if len(columns) <= 4:
-            rows = [[_cell(item, c) for c in columns] for item in group]
-            widths = [max([len(c)] + [len(r[n]) for r in rows]) for n, c in enumerate(columns)]
-            lines.append("")
-            lines.append(" ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-            lines.append(
-                " ".join(("-" * len(c)).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
-            )
-            lines.extend(" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-            lines += ["", ""]  # a view ends with two empty lines, as the console shows it
-        else:
-            width = max(len(c) for c in columns)
-            for item in group:
-                lines.append("")
-                lines.extend(f"{c.ljust(width)} : {_cell(item, c)}" for c in columns)
-            lines += ["", ""]
-    return "".join(line + "\r\n" for line in lines)
-
-
 def render_error(record: Any) -> str:
     message = str(getattr(getattr(record, "Exception", None), "Message", "") or record)
     info = getattr(record, "CategoryInfo", None)
@@ -134,16 +79,13 @@ def render_error(record: Any) -> str:
     return f"{message}\r\n    + CategoryInfo          : {category}\r\n    + FullyQualifiedErrorId : {fqid}\r\n \r\n"
 
 
-class CaptureHost:
-    """A PipelineHost that records everything (see docs/dev/architecture.md)."""
+class CaptureHost(RecordingHost):
+    """Records the streams and renders them as a console prints them (stdout/stderr text)."""
 
     def __init__(self, stop_requested: threading.Event | None = None) -> None:
-        self.stop_requested = stop_requested or threading.Event()
-        self.output: list[Any] = []
-        self.errors: list[Any] = []
+        super().__init__(stop_requested)
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        self.exit_code: int | None = None
         self._objects: list[Any] = []  # structured output waiting to be formatted as one view
 
     def flush(self) -> None:
@@ -153,34 +95,27 @@ class CaptureHost:
             self._objects = []
 
     def write_output(self, value: Any) -> None:
-        self.output.append(value)
-        if _is_structured(value):
+        super().write_output(value)
+        if is_structured(value):
             self._objects.append(value)
             return
         self.flush()
         self.stdout.append(render(value) + "\r\n")
 
     def write_error(self, record: Any) -> None:
+        super().write_error(record)
         self.flush()
-        self.errors.append(record)
         self.stderr.append(render_error(record))
 
     def write_warning(self, message: str) -> None:
+        super().write_warning(message)
         self.flush()
         self.stdout.append(f"WARNING: {message}\r\n")
 
-    def write_verbose(self, message: str) -> None:
-        pass
-
-    def write_debug(self, message: str) -> None:
-        pass
-
     def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None:
+        super().write_information(data, source, tags)
         self.flush()
         self.stdout.append(render(data) + "\r\n")
-
-    def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
-        pass
 
     def write_host(
         self,
@@ -190,11 +125,9 @@ class CaptureHost:
         foreground: int | None = None,
         background: int | None = None,
     ) -> None:
+        super().write_host(text, newline, is_error, foreground, background)
         self.flush()
         (self.stderr if is_error else self.stdout).append(text + ("\r\n" if newline else ""))
-
-    def set_should_exit(self, code: int) -> None:
-        self.exit_code = int(code)
 
     def read_line(self, prompt: str, secure: bool = False) -> Any:
         raise RuntimeError("winhost: a non-interactive powershell.exe cannot read from the host")

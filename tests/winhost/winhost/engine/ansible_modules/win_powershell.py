@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import enum
 import re
-import threading
 from typing import Any
 
 from psrpcore import Command
@@ -28,6 +27,7 @@ from psrpcore.types import ErrorRecord, PSCustomObject, PSObject
 
 from winhost.engine.ansible_modules import NO_LOG_MASK, ModuleContext, ModuleFail, ModuleSpec
 from winhost.engine.ansible_modules._capture import new_session, render_error
+from winhost.engine.hosts import RecordingHost
 
 _SHOULD_PROCESS = re.compile(
     r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]", re.IGNORECASE
@@ -35,44 +35,13 @@ _SHOULD_PROCESS = re.compile(
 _EAP = {"stop": "Stop", "continue": "Continue", "silently_continue": "SilentlyContinue"}
 
 
-class _StreamsHost:
+class _StreamsHost(RecordingHost):
     """The module's runspace host: collects PowerShell's streams (``$ps.Streams``) and the host UI
     text (``Ansible.Windows.WinPowerShell.Host`` writes it to the host_out/host_err pipes)."""
 
-    def __init__(self) -> None:
-        self.stop_requested = threading.Event()
-        self.output: list[Any] = []
-        self.errors: list[ErrorRecord] = []
-        self.warning: list[str] = []
-        self.verbose: list[str] = []
-        self.debug: list[str] = []
-        self.information: list[dict[str, Any]] = []
-        self.host_out: list[str] = []
-        self.host_err: list[str] = []
-
-    def write_output(self, value: Any) -> None:
-        self.output.append(value)
-
-    def write_error(self, record: ErrorRecord) -> None:
-        self.errors.append(record)
-
-    def write_warning(self, message: str) -> None:
-        self.warning.append(message)
-
-    def write_verbose(self, message: str) -> None:
-        self.verbose.append(message)
-
-    def write_debug(self, message: str) -> None:
-        self.debug.append(message)
-
     def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None:
         now = datetime.datetime.now(datetime.timezone.utc)
-        self.information.append(
-            {"data": data, "source": source, "time": now, "tags": list(tags or [])},
-        )
-
-    def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
-        return None
+        self.information.append({"data": data, "source": source, "time": now, "tags": list(tags or [])})
 
     def write_host(
         self,
@@ -85,7 +54,7 @@ class _StreamsHost:
         # Write-Host also records an information record tagged PSHOST (PowerShell 5+).
         if not is_error:
             self.write_information(text, "Write-Host", ["PSHOST"])
-        (self.host_err if is_error else self.host_out).append(text + ("\r\n" if newline else ""))
+        super().write_host(text, newline, is_error, foreground, background)
 
     def set_should_exit(self, code: int) -> None:
         return None
@@ -185,7 +154,7 @@ def error_to_dict(record: ErrorRecord, depth: int) -> dict[str, Any]:
 
 
 def _sensitive(entries: list[Any]) -> dict[str, Any]:
-    from winhost.engine.cmdlets.utility import SecureText, credential_object
+    from winhost.engine.values import SecureText, credential_object
 
     values: dict[str, Any] = {}
     for entry in entries:
@@ -302,7 +271,7 @@ def run(ctx: ModuleContext) -> dict[str, Any]:
         changed=to_bool(get_property(ansible, "Changed")[1]),
         output=convert_output(list(host.output), depth),
         error=[error_to_dict(r, depth) for r in host.errors],
-        warning=list(host.warning),
+        warning=list(host.warnings),
         verbose=list(host.verbose),
         debug=list(host.debug),
         information=[

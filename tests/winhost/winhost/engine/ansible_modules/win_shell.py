@@ -6,127 +6,17 @@ win_command.ps1 (Ansible.Basic; ``_raw_params``/``cmd``/``argv``; no check mode)
 ``cmd``, ``stdout``, ``stderr``, ``rc``, ``start``, ``end``, ``delta`` and ``changed`` true, skip
 with ``creates``/``removes``, and fail with "non-zero return code" when rc != 0.
 
-Processes are not simulated: ``powershell.exe`` (-Command, -EncodedCommand, -File, stdin) runs the
-script text through the engine (see ``_capture``); ``cmd.exe /c`` knows ``echo`` and ``exit /b``;
-``hostname.exe`` and ``whoami.exe`` answer from the model. Any other executable fails the way a
-missing one does on Windows (rc 2, "Could not find file").
+The command line runs through winhost's process emulation (winhost/engine/native.py).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime
-import re
 from typing import Any
 
 from winhost.engine.ansible_modules import ModuleContext, ModuleFail, ModuleSpec
-from winhost.engine.ansible_modules._capture import run_script
-
-
-def split_command_line(line: str) -> list[str]:
-    """``CommandLineToArgvW`` rules: quotes group, 2n backslashes + quote -> n backslashes."""
-    args: list[str] = []
-    current: list[str] = []
-    in_quotes = False
-    has_token = False
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if ch == "\\":
-            j = i
-            while j < len(line) and line[j] == "\\":
-                j += 1
-            count = j - i
-            if j < len(line) and line[j] == '"':
-                current.append("\\" * (count // 2))
-                if count % 2:
-                    current.append('"')
-                    i = j + 1
-                else:
-                    i = j
-                has_token = True
-                continue
-            current.append("\\" * count)
-            i = j
-            has_token = True
-            continue
-        if ch == '"':
-            if in_quotes and i + 1 < len(line) and line[i + 1] == '"':
-                current.append('"')
-                i += 2
-                continue
-            in_quotes = not in_quotes
-            has_token = True
-        elif ch in " \t" and not in_quotes:
-            if has_token:
-                args.append("".join(current))
-                current, has_token = [], False
-        else:
-            current.append(ch)
-            has_token = True
-        i += 1
-    if has_token:
-        args.append("".join(current))
-    return args
-
-
-def _exe_name(arg: str) -> str:
-    name = arg.replace("/", "\\").split("\\")[-1].lower()
-    return name[:-4] if name.endswith(".exe") else name
-
-
-def run_command_line(ctx: ModuleContext, command_line: str, stdin: str | None) -> tuple[str, str, int]:
-    """Run one command line; raise FileNotFoundError for executables winhost does not have."""
-    argv = split_command_line(command_line)
-    if not argv:
-        raise FileNotFoundError("Could not find file ''.")
-    exe, rest = _exe_name(argv[0]), argv[1:]
-    if exe in ("powershell", "pwsh"):
-        script: str | None = None
-        script_args: list[str] = []
-        for index, arg in enumerate(rest):
-            low = arg.lower()
-            if low in ("-encodedcommand", "-enc", "-ec", "-e") and index + 1 < len(rest):
-                script = base64.b64decode(rest[index + 1]).decode("utf-16-le")
-                break
-            if low in ("-command", "-c") and index + 1 < len(rest):
-                script = " ".join(rest[index + 1 :])
-                break
-            if low in ("-file", "-f") and index + 1 < len(rest):
-                script = ctx.fs.real(rest[index + 1]).read_text(encoding="utf-8-sig")
-                script_args = rest[index + 2 :]
-                break
-            if not low.startswith("-"):
-                script = " ".join(rest[index:])
-                break
-        if script is None:
-            script, stdin = stdin or "", None
-        return run_script(ctx.runspace, script, stdin, args=script_args)
-    if exe == "cmd":
-        # cmd.exe takes the rest of its command line after /c as it is (quotes included).
-        match = re.search(r"\s/[cC]\s", command_line + " ")
-        body = (command_line + " ")[match.end() :].rstrip() if match else ""
-        word, _, text = body.strip().partition(" ")
-        if word.lower() == "echo":
-            return text + "\r\n", "", 0
-        if word.lower() == "exit":
-            code = text.replace("/b", "").replace("/B", "").strip()
-            return "", "", int(code or 0)
-        if not body.strip():
-            return "", "", 0
-        return (
-            "",
-            (
-                f"'{word}' is not recognized as an internal or external command,\r\n"
-                "operable program or batch file.\r\n"
-            ),
-            1,
-        )
-    if exe == "hostname":
-        return f"{ctx.machine.computer_name}\r\n", "", 0
-    if exe == "whoami":
-        return f"{ctx.machine.computer_name.lower()}\\{ctx.user.split(chr(92))[-1].lower()}\r\n", "", 0
-    raise FileNotFoundError(f"Could not find file '{argv[0]}'.")
+from winhost.engine.native import exe_stem, run_command_line
 
 
 def _timed(ctx: ModuleContext, command_line: str, stdin: str | None, result: dict[str, Any]) -> None:
@@ -180,7 +70,7 @@ def run_shell(ctx: ModuleContext) -> dict[str, Any]:
         return skipped
     result: dict[str, Any] = {"changed": True, "cmd": raw}
     executable = ctx.params.get("executable")
-    if not executable or _exe_name(executable) == "powershell":
+    if not executable or exe_stem(executable) == "powershell":
         encoded = base64.b64encode(raw.encode("utf-16-le")).decode()
         line = f'"powershell.exe" -noninteractive -encodedcommand {encoded}'
     else:

@@ -1,31 +1,7 @@
-"""The cmdlet catalogue; importing this package registers every cmdlet."""
+"""The cmdlet families (one module each) and their registry (:mod:`.registry`).
+
+Importing :mod:`winhost.engine.catalogue` registers every cmdlet; this package imports nothing,
+so that a module needing one helper from a family does not load the whole catalogue.
+"""
 
 from __future__ import annotations
-
-import importlib
-
-from winhost.engine.cmdlets.registry import CATALOGUE, CmdletSpec, Param, cmdlet, lookup
-
-_MODULES = (
-    "output",
-    "services",
-    "utility",
-    "system",
-    "items",
-    "filesystem",
-    "wsman_drive",
-    "certificates",
-    "firewall",
-    "registry_items",
-    "session_config",
-    "accounts",
-)
-
-for _name in _MODULES:
-    try:
-        importlib.import_module(f"winhost.engine.cmdlets.{_name}")
-    except ModuleNotFoundError as exc:  # modules are added one family at a time
-        if exc.name != f"winhost.engine.cmdlets.{_name}":
-            raise
-
-__all__ = ["CATALOGUE", "CmdletSpec", "Param", "cmdlet", "lookup"]

@@ -214,6 +214,41 @@ def _profiles(value: Any) -> list[str]:
     return out or ["Any"]
 
 
+# LocalPort/RemotePort of a TCP or UDP rule (New-NetFirewallRule, -LocalPort): a port 0-65535, a
+# range "a-b" or a keyword. The keywords listed are those the page documents for -LocalPort.
+_PORT_KEYWORDS = ("any", "rpc", "rpcepmap", "iphttps", "iphttpsin", "iphttpsout", "teredo", "playtodiscovery")
+# Windows' message for a bad port, as New-NetFirewallRule / Set-NetFirewallRule print it.
+BAD_PORT = "The port is invalid. When Protocol is TCP or UDP, individual ports or ranges are allowed."
+
+
+def _valid_port(spec: str) -> bool:
+    text = spec.strip()
+    if text.lower() in _PORT_KEYWORDS:
+        return True
+    low, sep, high = text.partition("-")
+    if not low.isdigit() or (sep and not high.isdigit()):
+        return False
+    first, last = int(low), int(high) if sep else int(low)
+    return 0 <= first <= last <= 65535
+
+
+def _bad_port(call: CommandCall) -> bool:
+    """Write Windows' non-terminating CIM error when a -LocalPort value is not a port, range or
+    keyword (the cmdlet then changes nothing); False when the ports are fine or not given."""
+    ports = [to_string(p) for p in as_list(call.get("LocalPort"))] if call.has("LocalPort") else []
+    bad = next((p for p in ports if not _valid_port(p)), None)
+    if bad is None:
+        return False
+    call.error(
+        BAD_PORT,
+        "HRESULT 0x80070057",
+        ErrorCategory.InvalidArgument,
+        target=bad,
+        exception_type="Microsoft.Management.Infrastructure.CimException",
+    )
+    return True
+
+
 def _apply_settings(rule: FirewallRule, call: CommandCall) -> None:
     if call.has("NewDisplayName"):
         rule.display_name = call.string("NewDisplayName") or rule.display_name
@@ -261,6 +296,8 @@ def new_netfirewallrule(call: CommandCall) -> Iterator[Any]:
             ErrorCategory.InvalidArgument,
             exception_type="System.Management.Automation.ParameterBindingException",
         )
+    if _bad_port(call):  # refused before anything is created
+        return
     with machine.lock:
         if machine.firewall.find(name) is not None:
             raise call.fail(
@@ -289,6 +326,8 @@ def new_netfirewallrule(call: CommandCall) -> Iterator[Any]:
 def set_netfirewallrule(call: CommandCall) -> Iterator[Any]:
     machine = call.ctx.machine
     rules = _select_rules(call)
+    if _bad_port(call):  # refused before any rule is changed
+        return
     with machine.lock:
         for rule in rules:
             _apply_settings(rule, call)

@@ -24,6 +24,7 @@ from psrpcore.types import (
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.errors import make_error_record
+from winhost.engine.formatting import FormattedText, table_view
 from winhost.engine.methods import register_enum
 from winhost.engine.types import ENUM_TYPES
 from winhost.engine.values import as_list, enumerate_value, to_bool, to_string
@@ -195,9 +196,6 @@ def out_null(call: CommandCall) -> Iterator[Any]:
 @cmdlet("Out-String", [Param("InputObject"), Param("Stream", switch=True), Param("Width")], module=UTILITY)
 def out_string(call: CommandCall) -> Iterator[Any]:
     """Formats objects as text; winhost renders the ToString() form, one object per line."""
-    from winhost.engine.cmdlets.utility import FormattedText, format_table
-    from winhost.engine.context import CommandCall as _Call
-
     values = list(call.each("InputObject"))
     # Out-String formats each run of objects with its default view, as Out-Default does, and
     # strings, numbers and enums as their text (Get-Service winrm | Out-String -Stream gives
@@ -207,9 +205,7 @@ def out_string(call: CommandCall) -> Iterator[Any]:
 
     def flush() -> None:
         if pending:
-            formatted.extend(
-                format_table(_Call(call.ctx, call.spec, {"InputObject": list(pending)}, call.scope))
-            )
+            formatted.extend(FormattedText(line) for line in table_view(pending))
             pending.clear()
 
     for value in values:

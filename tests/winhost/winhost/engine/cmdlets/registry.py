@@ -61,6 +61,15 @@ _COMMON_ALIASES = {
 }
 
 
+def common_parameter(name: str) -> str | None:
+    """The common parameter ``-name`` spells in full or by its alias (about_CommonParameters), or
+    None."""
+    low = name.lower()
+    if low in _COMMON_ALIASES:
+        return _COMMON_ALIASES[low]
+    return next((c for c in COMMON_PARAMETERS if c.lower() == low), None)
+
+
 @dataclasses.dataclass
 class CmdletSpec:
     name: str

@@ -22,10 +22,14 @@ from psrpcore.types import ErrorCategory, PSCustomObject, PSNoteProperty, PSObje
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.errors import not_emulated
+from winhost.engine.formatting import FormattedText, columns, format_date, list_lines, table_view
+from winhost.engine.operators import compare
 from winhost.engine.values import (
     ScriptBlockValue,
+    SecureText,
     all_properties,
     as_list,
+    credential_object,
     custom_object,
     enumerate_value,
     get_property,
@@ -121,9 +125,7 @@ def _where_test(op: str | None, current: Any, value: Any) -> bool:
     low = op.lower()
     case = low.startswith("c") and low not in ("contains",)
     base = low[1:] if case else low
-    from winhost.engine.evaluator import _compare
-
-    result = _compare("-" + ("c" if case else "") + base, current, value)
+    result = compare("-" + ("c" if case else "") + base, current, value)
     return to_bool(result)
 
 
@@ -162,18 +164,10 @@ def foreach_object(call: CommandCall) -> Iterator[Any]:
             if found:
                 yield from enumerate_value(value)
             else:
-                from winhost.engine.evaluator import Evaluator
-                from winhost.engine.methods import call_method
-
-                evaluator = Evaluator(call.ctx)
-                yield from enumerate_value(
-                    call_method(
-                        evaluator,
-                        item,
-                        to_string(member),
-                        as_list(call.get("ArgumentList")),
-                    )
+                method_result = call.ctx.engine.call_method(
+                    item, to_string(member), as_list(call.get("ArgumentList"))
                 )
+                yield from enumerate_value(method_result)
             continue
         for block in blocks:
             yield from _run_sb(block, item)
@@ -505,9 +499,7 @@ def get_date(call: CommandCall) -> Iterator[Any]:
             fields: dict[str, Any] = {part.lower(): int(to_number(call.get(part)))}
             value = value.replace(**fields)
     if call.has("Format"):
-        from winhost.engine.methods import _format_date
-
-        yield _format_date(value, call.string("Format") or "")
+        yield format_date(value, call.string("Format") or "")
     elif call.has("UFormat"):
         fmt = call.string("UFormat") or ""
         yield value.strftime(fmt.replace("%s", str(int(value.timestamp()))))
@@ -767,13 +759,9 @@ def set_variable(call: CommandCall) -> Iterator[Any]:
 
 @cmdlet("Invoke-Expression", [Param("Command", position=0)], module=UTILITY, aliases=("iex",))
 def invoke_expression(call: CommandCall) -> Iterator[Any]:
-    from winhost.engine.evaluator import Evaluator, parse
-    from winhost.engine.values import ScriptBlockValue as SB
-
-    text = call.string("Command") or ""
-    ev = Evaluator(call.ctx)
-    block = SB(text, parse(text), call.scope, ev)
-    yield from ev.invoke_block(block, [], None, scope=call.scope)
+    engine = call.ctx.engine
+    block = engine.script_block(call.string("Command") or "", call.scope)
+    yield from engine.invoke_block(block, [], None, scope=call.scope)
 
 
 @cmdlet("Get-Unique", [Param("InputObject")], module=UTILITY)
@@ -877,42 +865,6 @@ def set_strict_mode(call: CommandCall) -> Iterator[Any]:
 
 # -- formatting -----------------------------------------------------------------------------------
 
-#: Default table columns of the types PowerShell's format.ps1xml gives a table view.
-DEFAULT_COLUMNS = {
-    "System.ServiceProcess.ServiceController": ["Status", "Name", "DisplayName"],
-    "System.Diagnostics.Process": ["Handles", "Id", "ProcessName"],
-    "System.IO.FileInfo": ["Mode", "LastWriteTime", "Length", "Name"],
-    "System.IO.DirectoryInfo": ["Mode", "LastWriteTime", "Length", "Name"],
-    "Microsoft.WSMan.Management.WSManConfigLeafElement": ["Type", "Name", "SourceOfValue", "Value"],
-    "Microsoft.WSMan.Management.WSManConfigContainerElement": ["Type", "Keys", "Name"],
-    "System.Security.Cryptography.X509Certificates.X509Certificate2": ["Thumbprint", "Subject"],
-}
-
-
-class FormattedText(str):
-    """Text produced by Format-Table/Format-List: Out-String passes it through unchanged.
-
-    Windows sends Format-* output as internal FormatStartData/FormatEntryData objects; winhost sends
-    the rendered lines as strings (documented in SCRIPT_SUBSET.md)."""
-
-
-def _columns(item: Any, requested: list[Any] | None) -> list[str]:
-    if requested:
-        props = all_properties(item)
-        out: list[str] = []
-        for spec in requested:
-            pattern = to_string(spec)
-            out.extend(k for k in props if like(k, pattern) and k not in out)
-        return out
-    for name in type_names(item):
-        if name in DEFAULT_COLUMNS:
-            return DEFAULT_COLUMNS[name]
-    return list(all_properties(item))[:5] if isinstance(item, PSObject | dict) else []
-
-
-def _cell(item: Any, column: str) -> str:
-    return to_string(get_property(item, column)[1])
-
 
 @cmdlet(
     "Format-Table",
@@ -928,21 +880,8 @@ def _cell(item: Any, column: str) -> str:
 )
 def format_table(call: CommandCall) -> Iterator[Any]:
     items = list(call.each("InputObject"))
-    if not items:
-        return
-    scalars = [i for i in items if not isinstance(i, PSObject | dict)]
-    if scalars and len(scalars) == len(items):
-        yield from (FormattedText(to_string(i)) for i in items)
-        return
-    columns = _columns(items[0], as_list(call.get("Property")) if call.has("Property") else None)
-    rows = [[_cell(i, c) for c in columns] for i in items]
-    widths = [max([len(c)] + [len(r[n]) for r in rows]) for n, c in enumerate(columns)]
-    lines = [""]
-    if not call.switch("HideTableHeaders"):
-        lines.append(" ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-        lines.append(" ".join(("-" * len(c)).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    lines.extend(" ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-    lines += ["", ""]  # a table ends with two empty lines, as Windows' formatter writes it
+    requested = as_list(call.get("Property")) if call.has("Property") else None
+    lines = table_view(items, requested, headers=not call.switch("HideTableHeaders")) if items else []
     yield from (FormattedText(line) for line in lines)
 
 
@@ -953,11 +892,7 @@ def format_list(call: CommandCall) -> Iterator[Any]:
             yield FormattedText(to_string(item))
             continue
         requested = as_list(call.get("Property")) if call.has("Property") else ["*"]
-        columns = _columns(item, requested)
-        width = max((len(c) for c in columns), default=0)
-        yield FormattedText("")
-        for column in columns:
-            yield FormattedText(f"{column.ljust(width)} : {_cell(item, column)}")
+        yield from (FormattedText(line) for line in list_lines(item, columns(item, requested)))
     yield FormattedText("")
 
 
@@ -985,44 +920,6 @@ def convertto_securestring(call: CommandCall) -> Iterator[Any]:
             exception_type="System.ArgumentException",
         )
     yield SecureText(call.string("String") or "")
-
-
-class SecureText:
-    """A SecureString made in the runspace; cmdlets read it with decrypt(), str() hides it."""
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def decrypt(self) -> str:
-        return self._value
-
-    def __str__(self) -> str:
-        return "System.Security.SecureString"
-
-    def __repr__(self) -> str:
-        return "SecureText(***)"
-
-
-def credential_object(user: str, password: Any) -> PSObject:
-    """System.Management.Automation.PSCredential made in the runspace (UserName, Password and
-    GetNetworkCredential())."""
-    cred = new_object(
-        ["System.Management.Automation.PSCredential", "System.Object"],
-        {"UserName": user, "Password": password},
-        to_string_value="System.Management.Automation.PSCredential",
-    )
-
-    def network_credential(*_a: Any) -> Any:
-        plain = password.decrypt() if hasattr(password, "decrypt") else to_string(password)
-        domain, _, name = user.rpartition("\\")
-        return new_object(
-            ["System.Net.NetworkCredential", "System.Object"],
-            {"UserName": name, "Password": plain, "Domain": domain},
-            to_string_value="System.Net.NetworkCredential",
-        )
-
-    cred._winhost_methods = {"getnetworkcredential": network_credential}
-    return cred
 
 
 @cmdlet(

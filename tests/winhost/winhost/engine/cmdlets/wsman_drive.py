@@ -24,8 +24,16 @@ from winhost.engine.context import CommandCall
 from winhost.engine.errors import not_emulated
 from winhost.engine.model import GPO_WINRM_SERVICE, TOPIC_LISTENERS, TOPIC_WSMAN, Listener, Machine
 from winhost.engine.values import as_list, new_object, to_bool, to_string
+from winhost.wsman.faults import ERROR_WSMAN_RESOURCE_NOT_FOUND
+from winhost.wsman.namespaces import NS_FAULT
 
 WSMAN_MODULE = "Microsoft.WSMan.Management"
+# WinRM's text for 0x80338000 (ERROR_WSMAN_RESOURCE_NOT_FOUND) on a Get/Put/Delete of a listener
+# that the selectors do not name (`winrm get winrm/config/Listener?Address=*+Transport=HTTPS`).
+_RESOURCE_NOT_FOUND = (
+    "The WS-Management service cannot process the request. The service cannot find the resource "
+    "identified by the resource URI and selectors."
+)
 
 
 @dataclasses.dataclass
@@ -673,14 +681,21 @@ def _local_only(call: CommandCall) -> None:
 
 
 def _find_listener(call: CommandCall) -> Listener:
+    """The listener the SelectorSet names. A missing one is a TERMINATING error, as on Windows:
+    the WSManInstance cmdlets report WinRM's fault through ``WSManHelper.AssertError``, which calls
+    ``ThrowTerminatingError`` with an InvalidOperationException whose message is the WSManFault XML
+    (PowerShell src/Microsoft.WSMan.Management/WsManHelper.cs), so ``-ErrorAction SilentlyContinue``
+    does not suppress it (about_CommonParameters: -ErrorAction applies to non-terminating errors)."""
     sel = _selectors(call)
-    listener = call.ctx.machine.wsman.find_listener(sel.get("address", ""), sel.get("transport", ""))
+    machine = call.ctx.machine
+    listener = machine.wsman.find_listener(sel.get("address", ""), sel.get("transport", ""))
     if listener is None:
         raise call.fail(
-            "The WS-Management service cannot process the request. The specified resource does not "
-            "exist (Listener with the given Address and Transport selectors).",
+            f'<f:WSManFault xmlns:f="{NS_FAULT}" Code="{ERROR_WSMAN_RESOURCE_NOT_FOUND}" '
+            f'Machine="localhost"><f:Message>{_RESOURCE_NOT_FOUND} </f:Message></f:WSManFault>',
             "WsManError",
-            ErrorCategory.ObjectNotFound,
+            ErrorCategory.InvalidOperation,
+            target=call.string("ResourceURI"),
             exception_type="System.InvalidOperationException",
         )
     return listener

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import types
+import uuid
 import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pypsrp.complex_objects import PSInvocationState
+from pypsrp.messages import PipelineInput
+from pypsrp.powershell import Fragmenter
+from pypsrp.serializer import Serializer
+from pypsrp.wsman import WSMan
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
@@ -22,7 +27,16 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client impor
     SessionError,
     TransferError,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import PUT_FILE_SCRIPT
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files import (
+    fetch_file,
+    input_chunk_size,
+    output_chunk_size,
+    put_file,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
+    FETCH_FILE_SCRIPT,
+    PUT_FILE_SCRIPT,
+)
 
 Stage = list[Any] | BaseException
 
@@ -108,7 +122,7 @@ def test_fetch_of_a_file_that_changed_during_transfer_is_detected(
     s = _session(monkeypatch, [["[FILE]", first], [second], ["SHA256:" + _sha(first + changed)]])
     out = tmp_path / "fetched.bin"
     with pytest.raises(TransferError, match="does not match"):
-        s.fetch_file("C:\\data.bin", str(out))
+        fetch_file(s, "C:\\data.bin", str(out))
     assert _leftovers(tmp_path) == []
 
 
@@ -117,7 +131,7 @@ def test_failed_fetch_keeps_the_previous_copy(monkeypatch: pytest.MonkeyPatch, t
     out.write_bytes(b"previous good copy")
     s = _session(monkeypatch, [["[FILE]", b"new data"], ["SHA256:" + "0" * 64]])
     with pytest.raises(TransferError):
-        s.fetch_file("C:\\data.bin", str(out))
+        fetch_file(s, "C:\\data.bin", str(out))
     assert out.read_bytes() == b"previous good copy"
     assert _leftovers(tmp_path) == ["fetched.bin"]
 
@@ -129,7 +143,7 @@ def test_fetch_interrupted_by_a_dropped_connection_leaves_nothing(
     s = _session(monkeypatch, [["[FILE]", b"x" * 1000], drop])
     out = tmp_path / "fetched.bin"
     with pytest.raises(SessionError) as info:
-        s.fetch_file("C:\\data.bin", str(out))
+        fetch_file(s, "C:\\data.bin", str(out))
     assert "closed the connection" in info.value.info.message
     assert _leftovers(tmp_path) == []
 
@@ -152,7 +166,7 @@ def test_fetch_to_odd_local_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     data = bytes(range(256)) * 40
     s = _session(monkeypatch, [["[FILE]", data[:5000]], [data[5000:]], ["SHA256:" + _sha(data)]])
     out = directory / name
-    result = s.fetch_file("C:\\Users\\dir with space\\ünï\\" + "y" * 250 + "\\f.bin", str(out))
+    result = fetch_file(s, "C:\\Users\\dir with space\\ünï\\" + "y" * 250 + "\\f.bin", str(out))
     assert out.read_bytes() == data and result["bytes"] == len(data)
     assert len(str(out)) > 260 or name != "final file.bin"
 
@@ -164,7 +178,7 @@ def test_put_sends_the_digest_last_and_checks_the_remote_hash(
     src.write_bytes(b"z" * 300_000)
     digest = _sha(src.read_bytes())
     s = _session(monkeypatch, [[{"sha256": digest, "length": 300_000}]])
-    assert s.put_file(str(src), "C:\\dir with space\\ünï\\dest.bin")["sha256"] == digest
+    assert put_file(s, str(src), "C:\\dir with space\\ünï\\dest.bin")["sha256"] == digest
     # "z" * 300000 compresses: it travels as raw deflate chunks the script inflates
     assert _FakePS.sent[-1] == digest
     sent = [zlib.decompress(o["Deflate"], -15) if isinstance(o, dict) else o for o in _FakePS.sent[:-1]]
@@ -173,7 +187,7 @@ def test_put_sends_the_digest_last_and_checks_the_remote_hash(
 
     s = _session(monkeypatch, [[{"sha256": "0" * 64, "length": 300_000}]])
     with pytest.raises(TransferError, match="does not match"):
-        s.put_file(str(src), "C:\\dest.bin")
+        put_file(s, str(src), "C:\\dest.bin")
 
 
 def test_put_script_only_renames_a_verified_temporary_file() -> None:
@@ -208,7 +222,7 @@ def test_fetch_inflates_compressed_chunks(monkeypatch: pytest.MonkeyPatch, tmp_p
         ],
     )
     out = tmp_path / "fetched.log"
-    result = s.fetch_file("C:\\logs\\a.log", str(out))
+    result = fetch_file(s, "C:\\logs\\a.log", str(out))
     assert out.read_bytes() == data and result["bytes"] == len(data)
 
 
@@ -225,5 +239,35 @@ def test_fetch_refuses_a_bad_compressed_chunk_and_leaves_nothing(
 ) -> None:
     s = _session(monkeypatch, [["[FILE]", {"Deflate": packed}], ["SHA256:" + "0" * 64]])
     with pytest.raises(TransferError, match=message):
-        s.fetch_file("C:\\a.bin", str(tmp_path / "a.bin"))
+        fetch_file(s, "C:\\a.bin", str(tmp_path / "a.bin"))
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("envelope", [153600, 512000])
+def test_put_chunk_fills_but_fits_one_send(envelope: int) -> None:
+    payload = WSMan(
+        "h", max_envelope_size=envelope, auth="basic", username="u", password="p"
+    ).max_payload_size
+    size = input_chunk_size(payload)
+    fragmenter = Fragmenter(payload, Serializer())
+    rpid, pid = str(uuid.uuid4()).upper(), str(uuid.uuid4()).upper()
+    frags = fragmenter.fragment_multiple([PipelineInput(data=b"\xff" * size)], rpid, pid)
+    assert len(frags) == 1, "one chunk must travel in one WSMan Send"
+    assert len(frags[0]) > payload * 0.95, "chunk should use the negotiated payload"
+    frags = fragmenter.fragment_multiple([PipelineInput(data=b"\xff" * (size + 512))], rpid, pid)
+    assert len(frags) == 2, "the chunk size is the maximum, not a conservative guess"
+
+
+def test_fetch_chunk_is_kib_aligned_and_larger_than_builtin() -> None:
+    payload = WSMan("h", max_envelope_size=512000, auth="basic", username="u", password="p").max_payload_size
+    size = output_chunk_size(payload)
+    builtin = int(payload - payload / 4 * 3)
+    builtin -= builtin % 1024
+    assert size % 1024 == 0 and size > 2.5 * builtin
+
+
+def test_transfer_scripts_take_values_only_as_parameters() -> None:
+    for script in (PUT_FILE_SCRIPT, FETCH_FILE_SCRIPT):
+        assert script.startswith("# psremoting.core ")
+        assert "{" in script and "%s" not in script and "{path}" not in script.lower()
+    assert ".partial" in PUT_FILE_SCRIPT and "SHA256" in PUT_FILE_SCRIPT

@@ -1,0 +1,90 @@
+# for internal use by psremoting.core only; not a public API
+"""The connection's persistent-session backend: every operation is one request to the broker.
+
+Implements ``psrp._backend.Backend`` on top of ``_client.BrokerClient``: the connection settings
+travel with each request (the broker keys its sessions on them, see ``_options.session_key``),
+pipeline input and exec results through the codec of ``_protocol``, and a failed reply becomes
+the Ansible exception ``_errors.raise_ansible`` picks. Notices the broker attaches (a session was
+replaced, and why) are shown at -v.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.utils.display import Display
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient, shard_for
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
+    decode_exec_result,
+    encode_input,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    PipelineRequest,
+    PipelineResult,
+)
+
+display = Display()
+
+
+class BrokerBackend:
+    """Runs everything in the session broker (persistent sessions)."""
+
+    def __init__(self, settings: ConnectionSettings, become: t.Any) -> None:
+        self._client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
+        self._conn = {
+            "host": settings.host,
+            "identity": settings.identity(),
+            "wsman": dict(settings.wsman_kwargs),
+            "configuration_name": settings.configuration_name,
+            "no_profile": settings.no_profile,
+            "become": become,
+            "idle_timeout": settings.session.idle_timeout,
+            "shell_idle_timeout": settings.session.shell_idle_timeout,
+        }
+
+    def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
+        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})
+        for notice in reply.get("notices") or ():
+            display.v(str(notice), host=str(self._conn.get("host") or ""))
+        if not reply.get("ok"):
+            raise_ansible(reply.get("error") or {})
+        return reply.get("result")
+
+    def exec(
+        self,
+        script: str,
+        input_data: t.Any,
+        arguments: list[str] | None,
+        *,
+        verbosity: int,
+        may_change_state: bool,
+        joined_stderr: bool,
+    ) -> tuple[int, bytes, bytes]:
+        args = {
+            "script": script,
+            "input": encode_input(input_data),
+            "arguments": arguments,
+            "verbosity": verbosity,
+            "may_change_state": may_change_state,
+            "joined_stderr": joined_stderr,
+        }
+        return decode_exec_result(self._call("exec", args))
+
+    def put(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        return t.cast(dict[str, t.Any], self._call("put", {"in_path": in_path, "out_path": out_path}))
+
+    def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        return t.cast(dict[str, t.Any], self._call("fetch", {"in_path": in_path, "out_path": out_path}))
+
+    def pipeline(self, request: PipelineRequest) -> PipelineResult:
+        return t.cast(PipelineResult, self._call("pipeline", {"request": request}))
+
+    def reset(self) -> None:
+        if self._client.ping():  # never start a broker only to reset nothing
+            self._call("reset")
+
+    def close(self) -> None:
+        pass  # the session stays in the broker for the next task

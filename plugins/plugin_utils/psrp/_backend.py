@@ -1,0 +1,117 @@
+# for internal use by psremoting.core only; not a public API
+"""Where a connection's work runs: the ``Backend`` interface and the in-process backend.
+
+The connection plugin picks one backend per connection object and delegates every operation to
+it:
+
+- ``broker._backend.BrokerBackend`` (``session_persist``, the default): the session lives in the
+  session broker process and is reused by later tasks; requests travel over the broker protocol;
+- :class:`LocalBackend` (``session_persist: false``): a ``PSRPSession`` in the worker itself,
+  opened for the task and deleted when the connection closes, like ansible.builtin.psrp. Its
+  arguments reach pypsrp as they are (no broker encoding).
+
+Both raise Ansible exceptions (``_errors.raise_ansible``) for failures a user must see.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleError
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    PipelineRequest,
+    PipelineResult,
+)
+
+ExecResult = tuple[int, bytes, bytes]
+T = t.TypeVar("T")
+
+
+class Backend(t.Protocol):
+    def exec(
+        self,
+        script: str,
+        input_data: t.Any,
+        arguments: list[str] | None,
+        *,
+        verbosity: int,
+        may_change_state: bool,
+        joined_stderr: bool,
+    ) -> ExecResult: ...
+    def put(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
+    def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
+    def pipeline(self, request: PipelineRequest) -> PipelineResult: ...
+    def reset(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """In-process session, opened per connection object (session_persist=false)."""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession  # noqa: PLC0415
+
+        self._session = PSRPSession(
+            dict(settings.wsman_kwargs),
+            settings.configuration_name,
+            None,
+            settings.host,
+            no_profile=settings.no_profile,
+        )
+
+    def _guard(self, fn: t.Callable[[], T]) -> T:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415 - pypsrp loads on first use
+            SessionError,
+            TransferError,
+        )
+
+        try:
+            return fn()
+        except SessionError as exc:
+            raise_ansible(exc.info)
+        except TransferError as exc:
+            raise AnsibleError(str(exc)) from None
+
+    def exec(
+        self,
+        script: str,
+        input_data: t.Any,
+        arguments: list[str] | None,
+        *,
+        verbosity: int,
+        may_change_state: bool,
+        joined_stderr: bool,
+    ) -> ExecResult:
+        return self._guard(
+            lambda: self._session.exec_script(
+                script,
+                input_data,
+                arguments,
+                verbosity=verbosity,
+                may_change_state=may_change_state,
+                joined_stderr=joined_stderr,
+            )
+        )
+
+    def put(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files import put_file  # noqa: PLC0415
+
+        return self._guard(lambda: put_file(self._session, in_path, out_path))
+
+    def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files import fetch_file  # noqa: PLC0415
+
+        return self._guard(lambda: fetch_file(self._session, in_path, out_path))
+
+    def pipeline(self, request: PipelineRequest) -> PipelineResult:
+        return self._guard(lambda: self._session.invoke_pipeline(request))
+
+    def reset(self) -> None:
+        self._session.close()
+
+    def close(self) -> None:
+        self._session.close_pending()
+        self._session.close()

@@ -1,0 +1,105 @@
+"""pypsrp adapters: each changed behaviour is scoped to the pools we create (no global patching)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypsrp.complex_objects import GenericComplexObject
+from pypsrp.serializer import Serializer
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
+    DeferredXml,
+    PSRemotingSerializer,
+    adapt_pool,
+    install_deferred_text,
+)
+
+# pypsrp renders every deserialized element back to text; our serializer defers that until it is read.
+NESTED_CLIXML = (
+    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>'
+    '<MS><I32 N="Id">7</I32><S N="Name">svc</S>'
+    '<Obj N="Tags" RefId="1"><TN RefId="1"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN>'
+    "<LST><S>a</S><S>b</S></LST></Obj>"
+    '<Obj N="Inner" RefId="2"><TNRef RefId="0" /><MS><I32 N="X">1</I32>'
+    '<Obj N="Unknown" RefId="3"><TN RefId="2"><T>Contoso.Widget</T></TN><ToString>w</ToString></Obj>'
+    "</MS></Obj></MS></Obj>"
+)
+
+
+def test_deserializer_renders_element_text_only_when_read() -> None:
+    assert install_deferred_text(), "the deferral is installed for this pypsrp"
+    obj = PSRemotingSerializer().deserialize(NESTED_CLIXML)
+    assert isinstance(obj, GenericComplexObject)
+    assert obj.extended_properties["Id"] == 7 and obj.extended_properties["Name"] == "svc"
+    assert obj.extended_properties["Tags"] == ["a", "b"]
+    inner = obj.extended_properties["Inner"]
+    assert inner.extended_properties["X"] == 1
+    # A type pypsrp does not know comes back as its XML text, a real str, as without the deferral.
+    unknown = inner.extended_properties["Unknown"]
+    assert type(unknown) is str
+    assert unknown.startswith('<Obj N="Unknown" RefId="3">') and "<T>Contoso.Widget</T>" in unknown
+    # ComplexObject._xml still gives the element's XML on demand...
+    assert str(inner._xml).startswith('<Obj N="Inner" RefId="2">') and "Contoso.Widget" in str(inner._xml)
+    # ...and pypsrp can deserialize it again (it does for command metadata).
+    again = PSRemotingSerializer().deserialize(obj._xml)
+    assert again.extended_properties["Inner"].extended_properties["X"] == 1
+
+
+def test_deferred_text_keeps_output_identical_on_a_large_object() -> None:
+    # The same document deserialized twice gives equal data: nothing depends on the text.
+    items = "".join(f"<S>item{i}</S>" for i in range(200))
+    doc = NESTED_CLIXML.replace("<LST><S>a</S><S>b</S></LST>", f"<LST>{items}</LST>")
+    first, second = PSRemotingSerializer().deserialize(doc), PSRemotingSerializer().deserialize(doc)
+    assert first.extended_properties["Tags"] == [f"item{i}" for i in range(200)]
+    assert first.extended_properties["Tags"] == second.extended_properties["Tags"]
+
+
+def test_lone_surrogates_decode_to_replacement_characters() -> None:
+    serializer = PSRemotingSerializer()
+    assert serializer._deserialize_string("a_xD800_b") == "a\ufffdb"
+    assert serializer._deserialize_string("ok_x000A_") == "ok\n"  # normal escapes unchanged
+    assert serializer._deserialize_string("_xD83D__xDE00_") == "\U0001f600"  # a real pair still works
+
+
+def test_other_pypsrp_users_see_pypsrp_unchanged() -> None:
+    """Nothing is patched for code outside our pools: a plain Serializer still renders element text
+    eagerly and still refuses a lone surrogate, even after the deferral is installed."""
+    install_deferred_text()
+    plain = Serializer()
+    with pytest.raises(UnicodeDecodeError):
+        plain._deserialize_string("a_xD800_b")
+    obj = plain.deserialize(NESTED_CLIXML)
+    assert type(obj.extended_properties["Inner"]._xml) is str
+    ours = PSRemotingSerializer().deserialize(NESTED_CLIXML)
+    assert isinstance(ours.extended_properties["Inner"]._xml, DeferredXml)
+    assert str(ours.extended_properties["Inner"]._xml) == obj.extended_properties["Inner"]._xml
+
+
+def test_importing_the_client_patches_nothing() -> None:
+    """No pypsrp class or module attribute changes at import (the adapters run per pool): checked
+    in a fresh interpreter, where nothing has opened a pool yet."""
+    code = (
+        "import pypsrp.serializer as m\n"
+        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string)\n"
+        "from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client, _adapters\n"
+        "from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files\n"
+        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string)\n"
+        "assert before == after, 'pypsrp was patched at import'\n"
+    )
+    root = str(Path(_adapters.__file__).absolute().parents[6])
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": root})
+
+
+def test_adapt_pool_gives_the_pool_and_its_fragmenter_one_serializer() -> None:
+    fragmenter = types.SimpleNamespace(serializer=Serializer())
+    pool: Any = types.SimpleNamespace(_serializer=fragmenter.serializer, _fragmenter=fragmenter)
+    adapt_pool(pool)
+    assert isinstance(pool._serializer, PSRemotingSerializer)
+    assert pool._fragmenter.serializer is pool._serializer

@@ -1,0 +1,247 @@
+"""PowerShell source as syntax trees: parsing (tree-sitter-powershell), node helpers and the
+literal forms (numbers, bare words, escapes, here-strings) the evaluator reads from the tree."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import tree_sitter
+import tree_sitter_powershell
+from psrpcore.types import ErrorCategory
+
+from winhost.engine.context import CommandPosition
+from winhost.engine.errors import PSRuntimeError, make_error_record
+
+_LANGUAGE = tree_sitter.Language(tree_sitter_powershell.language())
+Node = tree_sitter.Node
+
+PASS_THROUGH = {
+    "logical_expression",
+    "bitwise_expression",
+    "comparison_expression",
+    "additive_expression",
+    "multiplicative_expression",
+    "format_expression",
+    "range_expression",
+    "array_literal_expression",
+    "unary_expression",
+    "key_expression",
+    "argument_expression",
+    "logical_argument_expression",
+    "bitwise_argument_expression",
+    "comparison_argument_expression",
+    "additive_argument_expression",
+    "multiplicative_argument_expression",
+    "format_argument_expression",
+    "range_argument_expression",
+    "left_assignment_expression",
+    "expression_with_unary_operator",
+    "pipeline_chain",
+}
+
+_PARSE_CACHE: dict[str, Any] = {}
+
+
+def parse(text: str) -> Node:
+    """Parse script text; syntax errors become a ParserError record."""
+    tree = _PARSE_CACHE.get(text)
+    if tree is None:
+        parser = tree_sitter.Parser(_LANGUAGE)
+        tree = parser.parse(text.encode("utf-8"))
+        if len(_PARSE_CACHE) > 256:
+            _PARSE_CACHE.clear()
+        _PARSE_CACHE[text] = tree
+    root: Node = tree.root_node
+    if root.has_error:
+        repaired = _repair(text)
+        if repaired != text:
+            retry = tree_sitter.Parser(_LANGUAGE).parse(repaired.encode("utf-8"))
+            if not retry.root_node.has_error:
+                _PARSE_CACHE[text] = retry
+                return retry.root_node
+        bad = _first_error(root)
+        where = "" if bad is None else f" at line {bad.start_point[0] + 1}, column {bad.start_point[1] + 1}"
+        raise PSRuntimeError(
+            make_error_record(
+                f"winhost could not parse the script{where} (the tree-sitter PowerShell grammar rejected it; "
+                "on a single line, put a newline after param(...) and around switch clauses)",
+                "ParseException",
+                ErrorCategory.ParserError,
+                exception_type="System.Management.Automation.ParseException",
+            )
+        )
+    return root
+
+
+_ITEM = (
+    r"""(?:'[^'\n]*'|"[^"\n]*"|\$[\w:.]+|\d+(?:\.\d+)?|[A-Za-z_*][\w.*\-]*"""
+    r"""|@\{[^{}\n]*(?:\{[^{}\n]*\}[^{}\n]*)*\})"""
+)
+_ARG_LIST = re.compile(r"(?<=[\s:])(" + _ITEM + r"(?:[ \t]*,[ \t]*" + _ITEM + r")+)(?=[\s;|)}]|$)")
+
+
+def _repair(text: str) -> str:
+    """Work around two tree-sitter-powershell gaps, only when the first parse failed:
+    comma-separated command arguments (``Select-Object Name, Id``) become ``@('Name', 'Id')``,
+    and code after ``param(...)`` on the same line moves to the next line."""
+
+    def as_array(match: re.Match[str]) -> str:
+        items = re.findall(_ITEM, match.group(1))
+        quoted = [i if i[0] in "'\"$@" or i[0].isdigit() else "'" + i + "'" for i in items]
+        return "@(" + ", ".join(quoted) + ")"
+
+    repaired = _ARG_LIST.sub(as_array, text)
+    out: list[str] = []
+    i = 0
+    lower = repaired.lower()
+    while i < len(repaired):
+        j = lower.find("param", i)
+        if j < 0:
+            out.append(repaired[i:])
+            break
+        k = j + 5
+        while k < len(repaired) and repaired[k] in " \t":
+            k += 1
+        if (
+            k >= len(repaired)
+            or repaired[k] != "("
+            or (j > 0 and (repaired[j - 1].isalnum() or repaired[j - 1] in "-$"))
+        ):
+            out.append(repaired[i : j + 5])
+            i = j + 5
+            continue
+        depth = 0
+        m = k
+        while m < len(repaired):
+            if repaired[m] == "(":
+                depth += 1
+            elif repaired[m] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            m += 1
+        out.append(repaired[i : m + 1])
+        rest = repaired[m + 1 :]
+        if rest.lstrip(" \t") and not rest.lstrip(" \t").startswith(("\n", "\r")):
+            out.append("\n")
+        i = m + 1
+    return "".join(out)
+
+
+def _first_error(node: Node) -> Node | None:
+    if node.type == "ERROR" or node.is_missing:
+        return node
+    for child in node.children:
+        found = _first_error(child)
+        if found is not None:
+            return found
+    return None
+
+
+def text_of(node: Node) -> str:
+    return (node.text or b"").decode("utf-8")
+
+
+def named(node: Node) -> list[Node]:
+    return [c for c in node.children if c.is_named and c.type != "comment"]
+
+
+def command_position(node: Node, name: str, where: tuple[int, int]) -> CommandPosition:
+    """InvocationInfo position data of a command node (1-based line and column, as PowerShell)."""
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    source = (root.text or b"").decode("utf-8", errors="replace")
+    row, column = node.start_point
+    lines = source.split("\n")
+    line = lines[row].rstrip("\r") if row < len(lines) else ""
+    # start_point counts bytes; convert to characters for the column
+    prefix = line.encode("utf-8")[:column].decode("utf-8", errors="replace")
+    extent = text_of(node).split("\n", 1)[0].rstrip()
+    return CommandPosition(
+        line=line,
+        line_number=row + 1,
+        offset=len(prefix) + 1,
+        extent=extent,
+        invocation_name=name,
+        pipeline_position=where[0],
+        pipeline_length=where[1],
+    )
+
+
+_NUMBER_SUFFIX = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
+
+
+def parse_number(text: str) -> int | float:
+    low = text.lower()
+    mult = 1
+    for suffix, factor in _NUMBER_SUFFIX.items():
+        if low.endswith(suffix):
+            mult = factor
+            low = low[: -len(suffix)]
+            break
+    if low.endswith("l") and not low.startswith("0x"):
+        low = low[:-1]
+    if low.endswith("d") and not low.startswith("0x"):
+        low = low[:-1]
+    if low.startswith("0x"):
+        return int(low, 16) * mult
+    if any(ch in low for ch in ".e"):
+        value = float(low) * mult
+        return value
+    return int(low) * mult
+
+
+def looks_like_expression(text: str) -> bool:
+    """The grammar reads ``1..3`` (no spaces) as a command name; ``1 .. 3`` parses as a range."""
+    return re.fullmatch(r"-?\d+\.\.\S+", text) is not None
+
+
+def generic_token(text: str) -> Any:
+    """A bare word argument: a string (numbers stay strings unless they look numeric)."""
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return unescape(text, False)
+
+
+_ESCAPES = {
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "e": "\x1b",
+}
+
+
+def unescape(text: str, here: bool) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "`" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def here_body(raw: str) -> str:
+    start = raw.index("\n") + 1
+    end = raw.rindex("\n")
+    body = raw[start:end] if end >= start else ""
+    return body[:-1] if body.endswith("\r") else body
+
+
+def unwrap(node: Node) -> Node:
+    """The node under single-child pass-through wrappers (``(1)`` parses as several levels)."""
+    while node.type in PASS_THROUGH and len(node.children) == 1:
+        node = node.children[0]
+    return node
