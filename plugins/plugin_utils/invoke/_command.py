@@ -96,7 +96,7 @@ if ($saved) {
         Remove-Item -LiteralPath $saved.Tmpdir -Recurse -Force -ErrorAction SilentlyContinue
     }
 }
-Remove-Variable -Name Ansible, __psremoting_invoke -Scope Global -ErrorAction SilentlyContinue
+Remove-Variable -Name @('Ansible', '__psremoting_invoke') -Scope Global -ErrorAction SilentlyContinue
 [PSCustomObject]@{
     PSTypeName = 'PSRemoting.Core.InvokeCommand.State'
     Changed = $state.Changed
