@@ -114,10 +114,13 @@ class Connection(ConnectionBase):
             )
             from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
                 BrokerUnavailable,
+                SessionDirUnsafe,
             )
 
             try:
                 return BrokerBackend(settings, self._become_key())
+            except SessionDirUnsafe as exc:  # refused, never worked around
+                raise AnsibleError(f"psrp connection to {settings.host}: {exc}") from None
             except BrokerUnavailable as exc:
                 display.warning(f"psrp: persistent sessions unavailable ({exc}); using a per-task session")
         return LocalBackend(settings)
@@ -150,9 +153,12 @@ class Connection(ConnectionBase):
         except Exception as exc:
             from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
                 BrokerUnavailable,
+                SessionDirUnsafe,
             )
 
             host = self._host_label() or "?"
+            if isinstance(exc, SessionDirUnsafe):
+                raise AnsibleError(f"psrp connection to {host}: {exc}") from None
             if isinstance(exc, BrokerUnavailable):
                 raise AnsibleConnectionFailure(f"psrp connection to {host}: {exc}") from None
             raise AnsibleConnectionFailure(

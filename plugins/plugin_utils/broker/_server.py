@@ -342,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
 
     os.umask(0o077)
     if ns.log:
+        # stderr is the log file, opened by the spawning worker without following links (0600)
         logging.basicConfig(
-            filename=ns.log, level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
+            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
         )
     broker = Broker(ns.socket, ns.controller_pid, process_start_time(ns.controller_pid))
 

@@ -179,6 +179,9 @@ class ExecutionContext:
         self.last_status = True  # $?: did the previous statement succeed
         #: Called between statements: runs nested pipelines queued for this runspace.
         self.checkpoint: Callable[[], None] | None = None
+        #: Makes a new runspace in this session's process ([RunspaceFactory]::CreateRunspace); set by
+        #: the runspace that runs this pipeline, so engine modules need not import runspace.py.
+        self.new_runspace: Callable[[], Any] | None = None
         #: Errors whose catch blocks are running, innermost last (what a bare ``throw`` rethrows).
         self.handling: list[ErrorRecord] = []
         self._finally_depth = 0  # finally blocks running after a stop (see stopping_finally)

@@ -104,10 +104,10 @@ class NestedRunspaceValue:
     type_name = "System.Management.Automation.Runspaces.LocalRunspace"
 
     def __init__(self, ev: ScriptEngine) -> None:
-        from winhost.engine.runspace import Runspace  # runspace imports the evaluator
-
         ctx = ev.ctx
-        self.runspace = Runspace(ctx.machine, ctx.user, "Microsoft.PowerShell")
+        if ctx.new_runspace is None:
+            raise not_emulated("[RunspaceFactory]::CreateRunspace outside a runspace")
+        self.runspace = ctx.new_runspace()
         # One process: the environment is the session process's, not a copy.
         self.runspace.process_env = ctx.process_env
         self.state = "BeforeOpen"
