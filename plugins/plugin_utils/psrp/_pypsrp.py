@@ -24,6 +24,7 @@ try:
     from pypsrp.complex_objects import Enum as PSRPEnum
     from pypsrp.exceptions import WinRMTransportError, WSManFaultError
     from pypsrp.host import PSHost, PSHostUserInterface
+    from pypsrp.messages import MessageType
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import Serializer, TaggedValue
     from pypsrp.shell import SignalCode, WinRS
@@ -43,7 +44,7 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
         ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = _Missing
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
-        Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = _Missing
+        Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = MessageType = _Missing
 
         class WinRMTransportError(Exception):
             """Placeholder: never raised without pypsrp."""
@@ -67,6 +68,7 @@ __all__ = [
     "ComplexObject",
     "ErrorRecord",
     "GenericComplexObject",
+    "MessageType",
     "PSCredential",
     "PSHost",
     "PSHostUserInterface",
