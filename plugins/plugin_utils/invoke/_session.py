@@ -34,7 +34,12 @@ values inside the ``Commands``/``InputObjects`` parameters (typed PSRP values).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    PipelineCommand,
+    PipelineRequest,
+)
 
 SESSION_MARKER = "# psremoting.core invoke_command session v1"
 
@@ -185,7 +190,7 @@ finally {
 )
 
 
-def session_commands(commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def session_commands(commands: list[PipelineCommand]) -> list[dict[str, Any]]:
     """The ``Commands`` parameter value for the PipelineCommands of one request (ordered)."""
     out: list[dict[str, Any]] = []
     for cmd in commands:
@@ -202,7 +207,7 @@ def session_commands(commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def in_session(request: dict[str, Any], *, temporary: bool = False) -> dict[str, Any]:
+def in_session(request: PipelineRequest, *, temporary: bool = False) -> PipelineRequest:
     """``request`` (a PipelineRequest) rewritten to run in the session runspace (or a temporary
     one): one script command, the pipeline and its input as typed parameters."""
     parameters: dict[str, Any] = {"Commands": session_commands(list(request["commands"]))}
@@ -211,7 +216,7 @@ def in_session(request: dict[str, Any], *, temporary: bool = False) -> dict[str,
     if temporary:
         parameters["Temporary"] = True
     wrapped: dict[str, Any] = {
-        key: value for key, value in request.items() if key not in ("commands", "input", "session")
+        key: value for key, value in request.items() if key not in ("commands", "input")
     }
     wrapped["commands"] = [
         {
@@ -221,4 +226,4 @@ def in_session(request: dict[str, Any], *, temporary: bool = False) -> dict[str,
             "parameters": parameters,
         }
     ]
-    return wrapped
+    return cast(PipelineRequest, wrapped)

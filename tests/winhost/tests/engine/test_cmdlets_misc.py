@@ -241,6 +241,17 @@ def test_concurrent_runspaces_share_one_machine(machine: Machine) -> None:
     assert 500 <= machine.wsman.max_envelope_size_kb <= 505
 
 
+def test_get_module_lists_the_modules_imported_in_this_runspace(machine: Machine) -> None:
+    """about_Modules: Get-Module gets the imported modules, -ListAvailable the installed ones;
+    each runspace has its own."""
+    first, second = Engine(machine), Engine(machine)
+    assert first.ok("@(Get-Module -Name NetSecurity).Count") == [0]
+    first.ok("Import-Module NetSecurity")
+    assert first.ok("(Get-Module -Name NetSecurity).Name") == ["NetSecurity"]
+    assert second.ok("@(Get-Module -Name NetSecurity).Count") == [0]
+    assert second.ok("(Get-Module -ListAvailable -Name NetSecurity).Name") == ["NetSecurity"]
+
+
 def test_remove_variable_scopes_and_missing_names(engine: Engine) -> None:
     """Remove-Variable (learn.microsoft.com/powershell/module/microsoft.powershell.utility/remove-variable);
     a missing name is a non-terminating error with SessionStateStrings.VariableNotFound's text."""

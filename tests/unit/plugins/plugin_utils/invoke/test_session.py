@@ -8,11 +8,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session im
     in_session,
     session_commands,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import PipelineRequest
 
 
 def test_pipeline_becomes_one_constant_script_with_typed_parameters() -> None:
     secret = {"__psrp_type__": "SecureString", "value": "s3cret"}
-    request = {
+    request: PipelineRequest = {
         "commands": [
             {"name": "$x = 42", "is_script": True, "use_local_scope": False, "end_of_statement": True},
             {
