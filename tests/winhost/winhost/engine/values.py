@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import fnmatch
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from psrpcore.types import (
     PSScriptBlock,
     PSSecureString,
 )
+
+from winhost.engine.wildcards import wildcard_match
 
 
 class NetEnum(PSEnumBase):
@@ -447,10 +448,8 @@ def ps_compare(left: Any, right: Any) -> int:
 
 
 def like(value: Any, pattern: Any, case_sensitive: bool = False) -> bool:
-    text, pat = to_string(value), to_string(pattern)
-    if not case_sensitive:
-        text, pat = text.lower(), pat.lower()
-    return fnmatch.fnmatchcase(text, pat)
+    """``-like``: the value's text against a wildcard pattern (winhost/engine/wildcards.py)."""
+    return wildcard_match(to_string(value), to_string(pattern), case_sensitive)
 
 
 def regex_match(value: Any, pattern: Any, case_sensitive: bool = False) -> re.Match[str] | None:

@@ -44,6 +44,7 @@ from winhost.engine.values import (
     to_string,
     type_names,
 )
+from winhost.engine.wildcards import contains_wildcards
 
 CORE = "Microsoft.PowerShell.Core"
 UTILITY = "Microsoft.PowerShell.Utility"
@@ -205,7 +206,7 @@ def _expand_property_specs(item: Any, specs: list[Any]) -> list[tuple[str, Any]]
                 out.append((name or to_string(expr), value))
             continue
         pattern = to_string(spec)
-        if any(ch in pattern for ch in "*?"):
+        if contains_wildcards(pattern):
             for k, v in props.items():
                 if like(k, pattern):
                     out.append((k, v))
