@@ -30,9 +30,10 @@ from winhost.engine.errors import (
     terminating,
 )
 from winhost.engine.formatting import format_in_string
-from winhost.engine.methods import call_method, call_static, get_static, set_static
+from winhost.engine.methods import call_method
 from winhost.engine.native import is_program_path, program_name, run_native
 from winhost.engine.operators import add, arith, binary, index_value, unary
+from winhost.engine.statics import call_static, get_static, set_static
 from winhost.engine.syntax import (
     PASS_THROUGH,
     Node,
