@@ -379,6 +379,47 @@ def _startup_type(call: CommandCall) -> str:
     )
 
 
+def _named_services(call: CommandCall) -> list[Service]:
+    """Set-Service -Name takes exact names (no wildcards); a missing one is an error."""
+    machine = call.ctx.machine
+    names = call.strings("Name") or []
+    for n in names:
+        if n not in machine.services:
+            call.error(
+                f"Service '{n}' was not found on computer '.'.",
+                "InvalidOperationException",
+                ErrorCategory.ObjectNotFound,
+                target=n,
+                exception_type=SERVICE_EXCEPTION,
+            )
+    return [machine.services[n] for n in names if n in machine.services]
+
+
+def _pause(machine: Machine, name: str) -> None:
+    with machine.lock:
+        machine.services[name].status = "Paused"
+
+
+_SET_STATUS: dict[str, Callable[[Machine, str], None]] = {
+    "running": start_service,
+    "stopped": stop_service,
+    "paused": _pause,
+}
+
+
+def _set_status(call: CommandCall, svc: Service, status: str) -> None:
+    try:
+        _SET_STATUS[status](call.ctx.machine, svc.name)
+    except PermissionError as exc:
+        call.error(
+            str(exc),
+            "CouldNotSetService",
+            ErrorCategory.PermissionDenied,
+            target=svc.name,
+            exception_type=SERVICE_EXCEPTION,
+        )
+
+
 @cmdlet(
     "Set-Service",
     [
@@ -395,22 +436,10 @@ def _startup_type(call: CommandCall) -> str:
 )
 def set_service_cmd(call: CommandCall) -> Iterator[Any]:
     machine = call.ctx.machine
-    if call.has("Name"):
-        names = call.strings("Name") or []
-        targets = [machine.services[n] for n in names if n in machine.services]
-        for n in names:
-            if n not in machine.services:
-                call.error(
-                    f"Service '{n}' was not found on computer '.'.",
-                    "InvalidOperationException",
-                    ErrorCategory.ObjectNotFound,
-                    target=n,
-                    exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-                )
-    else:
-        targets = list(_targets(call))
+    targets = _named_services(call) if call.has("Name") else list(_targets(call))
     start_type = _startup_type(call) if call.has("StartupType") else None
-    if call.has("Status") and to_string(call.get("Status")).lower() not in ("running", "stopped", "paused"):
+    status = to_string(call.get("Status")).lower() if call.has("Status") else None
+    if status is not None and status not in _SET_STATUS:
         raise _bad_enum(
             call, "Status", "System.ServiceProcess.ServiceControllerStatus", "Running, Stopped, Paused"
         )
@@ -422,24 +451,8 @@ def set_service_cmd(call: CommandCall) -> Iterator[Any]:
                 svc.display_name = call.string("DisplayName") or svc.display_name
             if start_type is not None:
                 svc.start_type = start_type
-        if call.has("Status"):
-            status = to_string(call.get("Status")).lower()
-            try:
-                if status == "running":
-                    start_service(machine, svc.name)
-                elif status == "stopped":
-                    stop_service(machine, svc.name)
-                elif status == "paused":
-                    with machine.lock:
-                        svc.status = "Paused"
-            except PermissionError as exc:
-                call.error(
-                    str(exc),
-                    "CouldNotSetService",
-                    ErrorCategory.PermissionDenied,
-                    target=svc.name,
-                    exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-                )
+        if status is not None:
+            _set_status(call, svc, status)
         machine.notify(TOPIC_SERVICES)
         if call.switch("PassThru"):
             yield service_object(machine, svc)
