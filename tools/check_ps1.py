@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Syntax check of every PowerShell file in the repository.
+"""Syntax check of every PowerShell script in the repository.
 
-Parses each tracked ``.ps1``/``.psm1``/``.psd1`` file (and any given on the command line) with
-tree-sitter-powershell and fails on any parse error, printing file, line and column.
+Parses with tree-sitter-powershell, and fails on any parse error (printing where it is):
+
+* each tracked ``.ps1``/``.psm1``/``.psd1`` file;
+* every entry of tools/ps1_registry.py: the scripts the collection sends that live in Python
+  modules (transfer, invoke_command prelude/postlude, the connection's wrappers) and the role's
+  bootstrap template rendered with its defaults and with hostile values.
+
+Files given on the command line are checked instead of both (``--registry`` adds the registry).
 
 Known gaps of the grammar (tree-sitter-powershell 0.26): a bareword list as a command argument
 (``Select-Object Name, Status``) is reported as an error, so our scripts write
@@ -17,6 +23,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ps1_registry
 import tree_sitter
 import tree_sitter_powershell
 
@@ -63,7 +71,9 @@ def tracked_files(root: Path) -> list[Path]:
 
 def main(argv: list[str]) -> int:
     root = Path(__file__).resolve().parent.parent
-    files = [Path(a) for a in argv] if argv else tracked_files(root)
+    with_registry = "--registry" in argv or not argv
+    paths = [a for a in argv if a != "--registry"]
+    files = [Path(a) for a in paths] if paths else ([] if argv else tracked_files(root))
     ps_parser = parser()
     failed = 0
     for path in files:
@@ -72,7 +82,16 @@ def main(argv: list[str]) -> int:
         for line, col, kind in errors(path.read_bytes(), ps_parser):
             print(f"{path}:{line}:{col}: PowerShell {kind}", file=sys.stderr)
             failed += 1
-    print(f"check_ps1: {len(files)} PowerShell files parsed, {failed} errors")
+    registered = ps1_registry.texts() if with_registry else {}
+    for name, text in registered.items():
+        where = ps1_registry.entry(name).source
+        for line, col, kind in errors(text.encode("utf-8"), ps_parser):
+            print(f"{where} [{name}]:{line}:{col}: PowerShell {kind}", file=sys.stderr)
+            failed += 1
+    print(
+        f"check_ps1: {len(files)} PowerShell files and {len(registered)} registered scripts parsed, "
+        f"{failed} errors"
+    )
     return 1 if failed else 0
 
 

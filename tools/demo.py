@@ -98,13 +98,38 @@ def stop_winhost(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait(5)
 
 
+#: The web group is written the way an ansible.builtin.winrm inventory is: psremoting.core.psrp
+#: reads these variables (docs/connection.md, "Moving from ansible.builtin.psrp or ...winrm").
+WINRM_NAMES = {
+    "ansible_psrp_protocol": "ansible_winrm_scheme",
+    "ansible_psrp_path": "ansible_winrm_path",
+    "ansible_psrp_auth": "ansible_winrm_transport",
+    "ansible_psrp_cert_validation": "ansible_winrm_server_cert_validation",
+    "ansible_psrp_ca_cert": "ansible_winrm_ca_trust_path",
+    "ansible_psrp_message_encryption": "ansible_winrm_message_encryption",
+}
+
+
+def as_winrm_inventory(hostvars: dict[str, Any]) -> dict[str, Any]:
+    """One host's winhost variables under their ansible.builtin.winrm names (``/wsman`` path, a
+    transport list). ``ansible_psrp_ignore_proxy`` stays: pywinrm has no variable for it, and the
+    loopback hosts must not go through a proxy from the environment."""
+    converted = {WINRM_NAMES.get(key, key): value for key, value in hostvars.items()}
+    if "ansible_winrm_path" in converted:
+        converted["ansible_winrm_path"] = "/" + str(converted["ansible_winrm_path"]).lstrip("/")
+    if "ansible_winrm_transport" in converted:
+        converted["ansible_winrm_transport"] = [converted["ansible_winrm_transport"]]
+    return converted
+
+
 def write_demo_inventory(winhost_inventory: Path, target: Path) -> dict[str, Any]:
     """winhost's hosts arranged in the groups of playbooks/inventory/example.yml."""
     data = yaml.safe_load(winhost_inventory.read_text(encoding="utf-8"))
     hosts: dict[str, Any] = data["all"]["children"]["windows"]["hosts"]
     children: dict[str, Any] = {group: {"hosts": {}} for group in HOSTS.values()}
     for name, hostvars in hosts.items():
-        children[HOSTS[name]]["hosts"][name] = hostvars
+        group = HOSTS[name]
+        children[group]["hosts"][name] = as_winrm_inventory(hostvars) if group == "web" else hostvars
     inventory = {
         "all": {
             "children": {

@@ -20,6 +20,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
     ERROR_ACTIONS,
+    SESSION_STATES,
     InvokeError,
     InvokeSpec,
     build_plan,
@@ -72,6 +73,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "using": {"type": "dict"},
     "input": {"type": "list", "elements": "raw"},
     "error_action": {"type": "str", "default": "continue", "choices": list(ERROR_ACTIONS)},
+    "session_state": {"type": "str", "default": "persistent", "choices": list(SESSION_STATES)},
     "depth": {"type": "int", "default": 2},
     "chdir": {"type": "str"},
     "creates": {"type": "str"},
@@ -136,6 +138,7 @@ class ActionModule(ActionBase):
             error_action=args["error_action"],
             depth=args["depth"],
             chdir=args["chdir"],
+            session_state=args["session_state"],
             check_mode=bool(self._task.check_mode),
             verbosity=display.verbosity,
         )
@@ -229,13 +232,13 @@ def run_on_host(
         }
 
     plan = build_plan(spec)
-    result = invoke(plan.request)
+    result = invoke(plan.wire_request())
     fields = read_result(plan, result, spec.error_action)
     if computer_name:
         # .get: a connection (or a fake in tests) may leave runspace_id out.
         fields["output"] = tag_output(fields["output"], computer_name, result.get("runspace_id"))
     state_found = fields.pop("_state_found")
-    if plan.uses_state and not state_found:
+    if plan.uses_state and not state_found and spec.session_state != "temporary":
         # A terminating error skipped the postlude: put the session back as it was.
         try:
             invoke(cleanup_request())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ntpath
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
@@ -43,7 +44,20 @@ def _sid_value(value: Any) -> str:
     return str(value or "")
 
 
-class ActionModule(WinRMActionBase):
+@dataclass(frozen=True)
+class SessionRequest:
+    name: str
+    state: str
+    enabled: bool | None
+    path: str | None  # the .pssc the configuration is registered from
+    files: tuple[tuple[str, str], ...]  # (path, content) to write, the .pssc last
+    sddl: str | None
+    allow: list[str] | None
+    deny: list[str]
+    allow_disconnect: bool
+
+
+class ActionModule(WinRMActionBase[SessionRequest]):
     MODULE = "session_configuration"
     ARGUMENT_SPEC = {
         "name": {"type": "str", "required": True},
@@ -77,85 +91,66 @@ class ActionModule(WinRMActionBase):
     def check_values(self, args: dict[str, Any], problems: Problems) -> None:
         for index, entry in enumerate(args["files"] or []):
             problems.check(f"files[{index}].path", entry["path"], validate.windows_path())
-
-    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
-        name = args["name"]
-        host = context.host
         if args["content"] is not None and not args["path"]:
-            raise WinRMConfigError(
-                f"{host}: session_configuration: content needs path (where to write the .pssc)"
-            )
-        connected = str(self._connection_configuration() or CONNECTED_DEFAULT).lower()
-        output = runner.run(
-            f"read session configuration {name}",
-            [command("Get-PSSessionConfiguration", Name=name, ErrorAction="SilentlyContinue")],
-            depth=1,
-            ignore_errors=True,
+            problems.add("content", "(text)", "content needs path (where to write the .pssc)")
+
+    def request(self, args: dict[str, Any]) -> SessionRequest:
+        files = [(entry["path"], entry["content"]) for entry in args["files"] or []]
+        if args["content"] is not None:
+            files.append((args["path"], args["content"]))
+        return SessionRequest(
+            name=args["name"],
+            state=args["state"],
+            enabled=args["enabled"],
+            path=args["path"],
+            files=tuple(files),
+            sddl=args["sddl"],
+            allow=args["allow"],
+            deny=args["deny"] or [],
+            allow_disconnect=args["allow_disconnect"],
         )
-        found = [session_from_ps(o) for o in output if isinstance(o, Mapping)]
-        current = next((s for s in found if s["name"].lower() == name.lower()), None)
 
-        if (
-            (args["state"] == "absent" or args["enabled"] is False)
-            and name.lower() == connected
-            and current is not None
-            and not args["allow_disconnect"]
-        ):
-            action = "unregister" if args["state"] == "absent" else "disable"
-            raise WinRMConfigError(
-                f"{host}: session_configuration refuses to {action} '{name}': this play's connection "
-                "uses it. Connect with another configuration first, or set allow_disconnect=true if you "
-                "really mean it."
-            )
-
+    def manage(self, runner: PipelineRunner, request: SessionRequest, context: TaskContext) -> dict[str, Any]:
+        name = request.name
+        current = self._read(runner, name)
+        self._refuse_own_configuration(request, current, context.host)
         files_changed: list[str] = []
-        if args["state"] == "present":
-            wanted_files = list(args["files"])
-            if args["content"] is not None:
-                wanted_files.append({"path": args["path"], "content": args["content"]})
-            for entry in wanted_files:
-                if self._file_differs(runner, entry["path"], entry["content"]):
-                    files_changed.append(entry["path"])
-        pssc_changed = bool(args["path"]) and args["path"] in files_changed
-
-        sddl = args["sddl"]
-        if args["allow"] is not None:
+        if request.state == "present":
+            files_changed = [
+                path for path, content in request.files if self._file_differs(runner, path, content)
+            ]
+        sddl = request.sddl
+        if request.allow is not None:
             sddl = build_sddl(
-                [self._resolve(runner, p, host) for p in args["allow"]],
-                [self._resolve(runner, p, host) for p in args["deny"]],
+                [self._resolve(runner, p, context.host) for p in request.allow],
+                [self._resolve(runner, p, context.host) for p in request.deny],
             )
         steps = plan_session(
-            current, state=args["state"], enabled=args["enabled"], sddl=sddl, file_changed=pssc_changed
+            current,
+            state=request.state,
+            enabled=request.enabled,
+            sddl=sddl,
+            file_changed=bool(request.path) and request.path in files_changed,
         )
         # A configuration registered without a file is moved to the file-based one.
-        if (
-            current is not None
-            and args["path"]
-            and not current["config_file_path"]
-            and args["state"] == "present"
-            and "set_path" not in steps
-        ):
+        moved = current is not None and request.path and not current["config_file_path"]
+        if moved and request.state == "present" and "set_path" not in steps:
             steps.insert(0, "set_path")
-
-        changed = bool(steps) or bool(files_changed)
         if not context.check_mode:
-            for entry in list(args["files"]) + (
-                [{"path": args["path"], "content": args["content"]}] if args["content"] is not None else []
-            ):
-                if entry["path"] in files_changed:
-                    self._write_file(runner, entry["path"], entry["content"])
+            for path, content in request.files:
+                if path in files_changed:
+                    self._write_file(runner, path, content)
             for step in steps:
-                self._run_step(runner, step, name, args["path"], sddl)
-
+                self._run_step(runner, step, name, request.path, sddl)
         after: dict[str, Any] = {}
-        if args["state"] == "present":
+        if request.state == "present":
             after = dict(current or {"name": name, "enabled": True, "sddl": "", "config_file_path": ""})
-            if args["enabled"] is not None:
-                after["enabled"] = args["enabled"]
+            if request.enabled is not None:
+                after["enabled"] = request.enabled
             if sddl is not None:
                 after["sddl"] = sddl
         result: dict[str, Any] = {
-            "changed": changed,
+            "changed": bool(steps) or bool(files_changed),
             "steps": steps,
             "files_changed": files_changed,
             "restart_required": bool(steps) and not context.check_mode,
@@ -164,6 +159,34 @@ class ActionModule(WinRMActionBase):
         if context.diff:
             result["diff"] = {"before": current or {}, "after": after}
         return result
+
+    @staticmethod
+    def _read(runner: PipelineRunner, name: str) -> dict[str, Any] | None:
+        output = runner.run(
+            f"read session configuration {name}",
+            [command("Get-PSSessionConfiguration", Name=name, ErrorAction="SilentlyContinue")],
+            depth=1,
+            ignore_errors=True,
+        )
+        found = [session_from_ps(o) for o in output if isinstance(o, Mapping)]
+        return next((s for s in found if s["name"].lower() == name.lower()), None)
+
+    def _refuse_own_configuration(self, request: SessionRequest, current: Any, host: str) -> None:
+        """Refuse to unregister or disable the configuration this play's connection uses."""
+        connected = str(self._connection_configuration() or CONNECTED_DEFAULT).lower()
+        ending = request.state == "absent" or request.enabled is False
+        if (
+            ending
+            and request.name.lower() == connected
+            and current is not None
+            and not request.allow_disconnect
+        ):
+            action = "unregister" if request.state == "absent" else "disable"
+            raise WinRMConfigError(
+                f"{host}: session_configuration refuses to {action} '{request.name}': this play's connection "
+                "uses it. Connect with another configuration first, or set allow_disconnect=true if you "
+                "really mean it."
+            )
 
     def _connection_configuration(self) -> Any:
         for option in ("configuration_name", "configuration"):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
@@ -29,7 +31,13 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._trusted_hos
 )
 
 
-class ActionModule(WinRMActionBase):
+@dataclass(frozen=True)
+class ClientRequest:
+    settings: Mapping[str, Any]  # option -> wanted value; None leaves the host's value
+    trusted_hosts_mode: str
+
+
+class ActionModule(WinRMActionBase[ClientRequest]):
     MODULE = "winrm_client"
     ARGUMENT_SPEC = {
         **argument_spec(CLIENT_SETTINGS),
@@ -37,14 +45,19 @@ class ActionModule(WinRMActionBase):
     }
     CHECKS = {s.option: s.check for s in CLIENT_SETTINGS if s.check is not None}
 
-    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+    def request(self, args: dict[str, Any]) -> ClientRequest:
+        return ClientRequest(
+            settings={s.option: args[s.option] for s in CLIENT_SETTINGS},
+            trusted_hosts_mode=args["trusted_hosts_mode"],
+        )
+
+    def manage(self, runner: PipelineRunner, request: ClientRequest, context: TaskContext) -> dict[str, Any]:
         current = read_settings(runner, CLIENT_SETTINGS)
-        desired: dict[str, Any] = {s.option: args.get(s.option) for s in CLIENT_SETTINGS}
-        if args["trusted_hosts"] is not None:
+        desired: dict[str, Any] = dict(request.settings)
+        if desired["trusted_hosts"] is not None:
             leaf = current.get("trusted_hosts")
             have = normalize("list", leaf.value) if leaf else []
-            wanted = list(args["trusted_hosts"])
-            merged = merge_trusted_hosts(have, wanted, args["trusted_hosts_mode"])
+            merged = merge_trusted_hosts(have, desired["trusted_hosts"], request.trusted_hosts_mode)
             # Leave the option unset when nothing changes so a GPO-managed list is not "changed".
             desired["trusted_hosts"] = None if same_hosts(have, merged) else merged
         needs_policy = any(v is not None for v in desired.values())

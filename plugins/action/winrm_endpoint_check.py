@@ -10,7 +10,9 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._endpoint import probe, probe_problems
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems
 
 
 def looks_dropped(exc: BaseException) -> bool:
@@ -20,6 +22,16 @@ def looks_dropped(exc: BaseException) -> bool:
     if isinstance(exc, ssl.SSLEOFError):
         return True
     return isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError)
+
+
+# The probe only reads, but a bad address or port would only produce a confusing socket error.
+# No Microsoft bound applies to the probe's time-out: 1 to 3600 seconds is chosen.
+CHECKS: dict[str, Any] = {
+    "address": validate.probe_address,
+    "port": validate.port,
+    "server_name": validate.listener_hostname,
+    "timeout": validate.int_range(1, 3600, "chosen: seconds the probe waits"),
+}
 
 
 class ActionModule(ActionBase):
@@ -44,6 +56,11 @@ class ActionModule(ActionBase):
         result: dict[str, Any] = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         host = (task_vars or {}).get("inventory_hostname", "host")
+        refusal = Problems(host=str(host), module="winrm_endpoint_check")
+        for option, checker in CHECKS.items():
+            refusal.check(option, args[option], checker)
+        if refusal.items:
+            return dict(result, failed=True, changed=False, msg=refusal.message())
         where = f"{host}: {args['scheme']}://{args['address']}:{args['port']}/wsman"
         try:
             probed = probe(

@@ -77,7 +77,18 @@ def plan_rule(name: str, current: RuleState | None, spec: RuleSpec | None, state
     )
 
 
-class ActionModule(WinRMActionBase):
+@dataclass(frozen=True)
+class FirewallRequest:
+    transport: str
+    port: int | None
+    profiles: list[str]
+    remote_address: list[str]
+    public_remote_address: list[str]
+    state: str
+    allow_disconnect: bool
+
+
+class ActionModule(WinRMActionBase[FirewallRequest]):
     MODULE = "winrm_firewall"
     ARGUMENT_SPEC = {
         "transport": {"type": "str", "default": "http", "choices": ["http", "https"]},
@@ -98,25 +109,28 @@ class ActionModule(WinRMActionBase):
         "remote_address": validate.firewall_address,
         "public_remote_address": validate.firewall_address,
     }
+    REQUEST = FirewallRequest
 
-    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
-        transport = args["transport"]
-        port = args["port"] or (5985 if transport == "http" else 5986)
+    def manage(
+        self, runner: PipelineRunner, request: FirewallRequest, context: TaskContext
+    ) -> dict[str, Any]:
+        transport = request.transport
+        port = request.port or (5985 if transport == "http" else 5986)
         # By transport only: behind NAT or port forwarding the play's port is not the host's.
-        in_use = context.connection.transport == transport and not args["allow_disconnect"]
-        if args["state"] != "present" and in_use:
+        in_use = context.connection.transport == transport and not request.allow_disconnect
+        if request.state != "present" and in_use:
             raise WinRMConfigError(
                 f"{context.host}: winrm_firewall refuses to make the {transport.upper()} rules "
-                f"{args['state']}: this play connects over {transport.upper()} port {port}. Connect "
+                f"{request.state}: this play connects over {transport.upper()} port {port}. Connect "
                 "another way first, or set allow_disconnect=true if you really mean it."
             )
         specs = desired_rules(
             transport,
             port,
-            profiles=args["profiles"],
-            remote_address=args["remote_address"],
-            public_remote_address=args["public_remote_address"],
-            enabled=args["state"] == "present",
+            profiles=request.profiles,
+            remote_address=request.remote_address,
+            public_remote_address=request.public_remote_address,
+            enabled=request.state == "present",
         )
         managed = {s.name: s for s in specs}
         steps: list[Step] = []
@@ -126,7 +140,7 @@ class ActionModule(WinRMActionBase):
             current = read_rule(runner, name)
             if current is not None:
                 before.append(current.to_dict())
-            step = plan_rule(name, current, managed.get(name), args["state"])
+            step = plan_rule(name, current, managed.get(name), request.state)
             if step is not None and step.after is not None:
                 after.append(step.after)
             if step is not None and step.changes is not None and "LocalPort" in step.changes and in_use:

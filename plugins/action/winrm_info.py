@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.action.winrm_firewall import read_rule
@@ -59,14 +60,47 @@ def _settings(
     return out
 
 
-class ActionModule(WinRMActionBase):
+def _listeners(runner: PipelineRunner) -> list[dict[str, Any]]:
+    listeners = [listener_from_ps(o) for o in read_listeners(runner) if isinstance(o, Mapping)]
+    certs: dict[str, Any] = {}
+    if any(lst.certificate_thumbprint for lst in listeners):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for obj in read_certificates(runner):
+            if isinstance(obj, Mapping):
+                cert = certificate_from_ps(obj)
+                certs[cert.thumbprint] = dict(cert.to_dict(), problems=certificate_problems(cert, now))
+    return [dict(lst.to_dict(), certificate=certs.get(lst.certificate_thumbprint, {})) for lst in listeners]
+
+
+def _firewall(runner: PipelineRunner) -> list[dict[str, Any]]:
+    rules = []
+    for transport in ("http", "https"):
+        for public in (False, True):
+            state = read_rule(runner, rule_name(transport, public))
+            if state is not None:
+                rules.append(dict(state.to_dict(), transport=transport))
+    return rules
+
+
+def _session_configurations(runner: PipelineRunner) -> list[dict[str, Any]]:
+    output = runner.run("list session configurations", [command("Get-PSSessionConfiguration")], depth=1)
+    return [session_from_ps(o) for o in output if isinstance(o, Mapping)]
+
+
+@dataclass(frozen=True)
+class InfoRequest:
+    gather: list[str]
+
+
+class ActionModule(WinRMActionBase[InfoRequest]):
     MODULE = "winrm_info"
     ARGUMENT_SPEC = {
         "gather": {"type": "list", "elements": "str", "default": list(SECTIONS), "choices": list(SECTIONS)},
     }
+    REQUEST = InfoRequest
 
-    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
-        gather = set(args["gather"])
+    def manage(self, runner: PipelineRunner, request: InfoRequest, context: TaskContext) -> dict[str, Any]:
+        gather = set(request.gather)
         info: dict[str, Any] = {}
         policies: dict[str, dict[str, Any]] = {}
         if gather & {"service", "client", "policies"}:
@@ -78,32 +112,12 @@ class ActionModule(WinRMActionBase):
             info["service"].update(service_state(read_service(runner)))
         if "client" in gather:
             info["client"] = _settings(CLIENT_SETTINGS, read_settings(runner, CLIENT_SETTINGS), policies)
-        if "listeners" in gather:
-            listeners = [listener_from_ps(o) for o in read_listeners(runner) if isinstance(o, Mapping)]
-            certs: dict[str, Any] = {}
-            if any(lst.certificate_thumbprint for lst in listeners):
-                now = datetime.datetime.now(datetime.timezone.utc)
-                for obj in read_certificates(runner):
-                    if isinstance(obj, Mapping):
-                        cert = certificate_from_ps(obj)
-                        certs[cert.thumbprint] = dict(
-                            cert.to_dict(), problems=certificate_problems(cert, now)
-                        )
-            info["listeners"] = [
-                dict(lst.to_dict(), certificate=certs.get(lst.certificate_thumbprint, {}))
-                for lst in listeners
-            ]
-        if "firewall" in gather:
-            rules = []
-            for transport in ("http", "https"):
-                for public in (False, True):
-                    state = read_rule(runner, rule_name(transport, public))
-                    if state is not None:
-                        rules.append(dict(state.to_dict(), transport=transport))
-            info["firewall"] = rules
-        if "session_configurations" in gather:
-            output = runner.run(
-                "list session configurations", [command("Get-PSSessionConfiguration")], depth=1
-            )
-            info["session_configurations"] = [session_from_ps(o) for o in output if isinstance(o, Mapping)]
+        readers = {
+            "listeners": _listeners,
+            "firewall": _firewall,
+            "session_configurations": _session_configurations,
+        }
+        for section, reader in readers.items():
+            if section in gather:
+                info[section] = reader(runner)
         return {"changed": False, "winrm": info}

@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
+import functools
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +33,6 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._listener im
     find_listener,
     listener_from_ps,
     listener_value_changes,
-    normalize_address,
-    normalize_thumbprint,
     self_signed_names,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
@@ -41,6 +42,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote impo
     remove_listener,
     set_listener,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems
 
 SELF_SIGNED_FRIENDLY_NAME = "WinRM HTTPS listener (psremoting.core)"
 
@@ -60,7 +62,42 @@ def read_computer_names(runner: PipelineRunner) -> tuple[str, str | None]:
     return name, domain
 
 
-class ActionModule(WinRMActionBase):
+@dataclass(frozen=True)
+class ListenerRequest:
+    transport: str
+    address: str  # normalized: *, IP:<address>, MAC:<address>
+    port: int | None
+    hostname: str | None
+    enabled: bool
+    state: str
+    certificate_thumbprint: str | None  # normalized: 40 upper-case hex digits
+    certificate_subject: str | None
+    certificate_issuer: str | None
+    self_signed: bool
+    self_signed_dns_names: list[str] | None
+    self_signed_key_length: int
+    self_signed_valid_days: int
+    renew_before_days: int
+    allow_disconnect: bool
+    certificate_dest: str | None
+
+    @property
+    def upper(self) -> str:
+        """The transport as WSMan writes it (HTTP, HTTPS)."""
+        return self.transport.upper()
+
+
+def _updated(current: Listener, changes: dict[str, Any]) -> Listener:
+    return dataclasses.replace(
+        current,
+        port=int(changes.get("Port", current.port)),
+        hostname=str(changes.get("Hostname", current.hostname)),
+        enabled=bool(changes.get("Enabled", current.enabled)),
+        certificate_thumbprint=str(changes.get("CertificateThumbprint", current.certificate_thumbprint)),
+    )
+
+
+class ActionModule(WinRMActionBase[ListenerRequest]):
     MODULE = "winrm_listener"
     ARGUMENT_SPEC = {
         "transport": {"type": "str", "required": True, "choices": ["http", "https"]},
@@ -93,162 +130,145 @@ class ActionModule(WinRMActionBase):
         "self_signed_valid_days": validate.int_range(1, 36500, "chosen: Microsoft gives no bound"),
         "renew_before_days": validate.int_range(0, 36500, "chosen: Microsoft gives no bound"),
     }
-    # self_signed=false must combine with the others, so that one is checked in manage().
+    # self_signed=false must combine with the others, so that one is checked in check_values().
     MUTUALLY_EXCLUSIVE = [
         ("certificate_thumbprint", "certificate_subject"),
         ("certificate_thumbprint", "certificate_issuer"),
     ]
+    REQUEST = ListenerRequest
 
-    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
-        host = context.host
-        transport = args["transport"].upper()
-        try:
-            address = normalize_address(args["address"])
-            thumbprint = (
-                normalize_thumbprint(args["certificate_thumbprint"])
-                if args["certificate_thumbprint"]
-                else None
+    def check_values(self, args: dict[str, Any], problems: Problems) -> None:
+        picked = [
+            o for o in ("certificate_thumbprint", "certificate_subject", "certificate_issuer") if args[o]
+        ]
+        if args["self_signed"] and picked:
+            problems.add(
+                "self_signed",
+                True,
+                f"self_signed=true excludes {', '.join(picked)}; use one way to pick the certificate",
             )
-        except ValueError as exc:
-            raise WinRMConfigError(f"{host}: winrm_listener: {exc}") from exc
-        if args["self_signed"] and (
-            args["certificate_thumbprint"] or args["certificate_subject"] or args["certificate_issuer"]
-        ):
-            raise WinRMConfigError(
-                f"{host}: winrm_listener: self_signed=true excludes certificate_thumbprint, "
-                "certificate_subject and certificate_issuer; use one way to pick the certificate"
-            )
-        if transport == "HTTP" and (
-            thumbprint or args["certificate_subject"] or args["certificate_issuer"] or args["self_signed"]
-        ):
-            raise WinRMConfigError(f"{host}: winrm_listener: certificate options need transport=https")
+        if args["transport"] == "http" and (picked or args["self_signed"]):
+            problems.add("transport", "http", "certificate options need transport=https")
 
+    def manage(
+        self, runner: PipelineRunner, request: ListenerRequest, context: TaskContext
+    ) -> dict[str, Any]:
         listeners = [listener_from_ps(o) for o in read_listeners(runner) if isinstance(o, dict)]
-        current = find_listener(listeners, address, transport)
-        result: dict[str, Any] = {"changed": False}
+        current = find_listener(listeners, request.address, request.upper)
+        safety = functools.partial(
+            check_connection_safety,
+            context.connection,
+            current,
+            allow_disconnect=request.allow_disconnect,
+            host=context.host,
+            listeners=listeners,
+        )
         before = current.to_dict() if current else {}
-
-        if args["state"] == "absent":
-            check_connection_safety(
-                context.connection,
-                current,
-                removing=True,
-                new_values={},
-                allow_disconnect=args["allow_disconnect"],
-                host=host,
-                listeners=listeners,
-            )
-            if current is not None:
-                result["changed"] = True
-                if not context.check_mode:
-                    remove_listener(runner, address, transport)
-            result["listener"] = {}
+        if request.state == "absent":
+            safety(removing=True, new_values={})
+            if current is not None and not context.check_mode:
+                remove_listener(runner, request.address, request.upper)
+            result: dict[str, Any] = {"changed": current is not None, "listener": {}}
             if context.diff:
                 result["diff"] = {"before": before, "after": {}}
             return result
 
-        desired: dict[str, Any] = {
-            "Port": args["port"] or (current.port if current else DEFAULT_PORTS[transport]),
-            "Enabled": args["enabled"],
-        }
-        if args["hostname"] is not None:
-            desired["Hostname"] = args["hostname"]
-        certificate: Certificate | None = None
-        if transport == "HTTPS":
-            certificate, created = self._certificate(runner, args, context, current, thumbprint)
-            result["certificate_created"] = created
-            if created:
-                result["changed"] = True
-            if certificate is not None:
-                desired["CertificateThumbprint"] = certificate.thumbprint
-                if "Hostname" not in desired:
-                    # The listener's Hostname must match the certificate's CN or a SAN.
-                    desired["Hostname"] = (
-                        current.hostname
-                        if current
-                        and current.hostname
-                        and current.certificate_thumbprint == certificate.thumbprint
-                        else (certificate.dns_names[0] if certificate.dns_names else _cn(certificate.subject))
-                    )
-            else:  # check mode: a self-signed certificate would be created
-                desired["CertificateThumbprint"] = "(new self-signed certificate)"
-                desired.setdefault("Hostname", (args["self_signed_dns_names"] or [""])[0])
-
+        result = {"changed": False}
+        desired, certificate = self._desired(runner, request, context, current, result)
         if current is None:
-            values = {k: v for k, v in desired.items() if v not in (None, "")}
-            after = Listener(
-                address=address,
-                transport=transport,
-                port=int(values["Port"]),
-                hostname=str(values.get("Hostname", "")),
-                enabled=bool(values["Enabled"]),
-                certificate_thumbprint=str(values.get("CertificateThumbprint", "")),
-            )
+            after = self._create(runner, request, desired, context)
             result["changed"] = True
-            if not context.check_mode:
-                new_listener(runner, address, transport, values)
         else:
             changes = listener_value_changes(current, desired)
-            check_connection_safety(
-                context.connection,
-                current,
-                removing=False,
-                new_values=changes,
-                allow_disconnect=args["allow_disconnect"],
-                host=host,
-                listeners=listeners,
-            )
-            after = Listener(
-                address=address,
-                transport=transport,
-                port=int(changes.get("Port", current.port)),
-                hostname=str(changes.get("Hostname", current.hostname)),
-                enabled=bool(changes.get("Enabled", current.enabled)),
-                certificate_thumbprint=str(
-                    changes.get("CertificateThumbprint", current.certificate_thumbprint)
-                ),
-                url_prefix=current.url_prefix,
-                listening_on=current.listening_on,
-            )
-            if changes:
-                result["changed"] = True
-                if not context.check_mode:
-                    set_listener(runner, address, transport, changes)
-
+            safety(removing=False, new_values=changes)
+            after = _updated(current, changes)
+            result["changed"] = result["changed"] or bool(changes)
+            if changes and not context.check_mode:
+                set_listener(runner, request.address, request.upper, changes)
         result["listener"] = after.to_dict()
         result["certificate"] = certificate.to_dict() if certificate else {}
-        dest = args["certificate_dest"]
+        dest = request.certificate_dest
         if dest and certificate and write_controller_file(dest, certificate.pem, context.check_mode):
             result["changed"] = True
         if context.diff:
             result["diff"] = {"before": before, "after": after.to_dict()}
         return result
 
+    def _desired(
+        self,
+        runner: PipelineRunner,
+        request: ListenerRequest,
+        context: TaskContext,
+        current: Listener | None,
+        result: dict[str, Any],
+    ) -> tuple[dict[str, Any], Certificate | None]:
+        """The listener values wanted (WSMan names) and the certificate to bind (HTTPS)."""
+        desired: dict[str, Any] = {
+            "Port": request.port or (current.port if current else DEFAULT_PORTS[request.upper]),
+            "Enabled": request.enabled,
+        }
+        if request.hostname is not None:
+            desired["Hostname"] = request.hostname
+        if request.upper != "HTTPS":
+            return desired, None
+        certificate, created = self._certificate(runner, request, context, current)
+        result["certificate_created"] = created
+        result["changed"] = created
+        if certificate is None:  # check mode: a self-signed certificate would be created
+            desired["CertificateThumbprint"] = "(new self-signed certificate)"
+            desired.setdefault("Hostname", (request.self_signed_dns_names or [""])[0])
+            return desired, None
+        desired["CertificateThumbprint"] = certificate.thumbprint
+        if "Hostname" not in desired:
+            # The listener's Hostname must match the certificate's CN or a SAN.
+            keep = current and current.hostname and current.certificate_thumbprint == certificate.thumbprint
+            desired["Hostname"] = (
+                current.hostname
+                if keep and current
+                else (certificate.dns_names[0] if certificate.dns_names else _cn(certificate.subject))
+            )
+        return desired, certificate
+
+    @staticmethod
+    def _create(
+        runner: PipelineRunner, request: ListenerRequest, desired: dict[str, Any], context: TaskContext
+    ) -> Listener:
+        values = {k: v for k, v in desired.items() if v not in (None, "")}
+        if not context.check_mode:
+            new_listener(runner, request.address, request.upper, values)
+        return Listener(
+            address=request.address,
+            transport=request.upper,
+            port=int(values["Port"]),
+            hostname=str(values.get("Hostname", "")),
+            enabled=bool(values["Enabled"]),
+            certificate_thumbprint=str(values.get("CertificateThumbprint", "")),
+        )
+
     def _certificate(
         self,
         runner: PipelineRunner,
-        args: dict[str, Any],
+        request: ListenerRequest,
         context: TaskContext,
         current: Listener | None,
-        thumbprint: str | None,
     ) -> tuple[Certificate | None, bool]:
         """(certificate to bind, whether one was created). None only in check mode for a new one."""
         now = datetime.datetime.now(datetime.timezone.utc)
         certs = [certificate_from_ps(o) for o in read_certificates(runner) if isinstance(o, dict)]
         prefix = f"{context.host}: winrm_listener"
         try:
-            if thumbprint or args["certificate_subject"] or args["certificate_issuer"]:
+            if request.certificate_thumbprint or request.certificate_subject or request.certificate_issuer:
                 return choose_certificate(
                     certs,
                     now,
-                    thumbprint=thumbprint,
-                    subject=args["certificate_subject"],
-                    issuer=args["certificate_issuer"],
+                    thumbprint=request.certificate_thumbprint,
+                    subject=request.certificate_subject,
+                    issuer=request.certificate_issuer,
                 ), False
         except WinRMConfigError as exc:
             raise WinRMConfigError(f"{prefix}: {exc}") from exc
         bound = next((c for c in certs if current and c.thumbprint == current.certificate_thumbprint), None)
-        if not args["self_signed"]:
+        if not request.self_signed:
             if bound is not None and not certificate_problems(bound, now):
                 return bound, False
             raise WinRMConfigError(
@@ -261,11 +281,11 @@ class ActionModule(WinRMActionBase):
                     else ""
                 )
             )
-        names = list(args["self_signed_dns_names"] or [])
+        names = list(request.self_signed_dns_names or [])
         if not names:
             name, domain = read_computer_names(runner)
             names = self_signed_names(name, domain)
-        renew = args["renew_before_days"]
+        renew = request.renew_before_days
         # Keep the bound certificate, or reuse one we made earlier, while it covers the names.
         for candidate in ([bound] if bound else []) + [c for c in certs if c.subject == c.issuer]:
             usable = candidate is not None and not certificate_problems(candidate, now, names, renew)
@@ -273,7 +293,7 @@ class ActionModule(WinRMActionBase):
                 return candidate, False
         if context.check_mode:
             return None, True
-        not_after = now + datetime.timedelta(days=args["self_signed_valid_days"])
+        not_after = now + datetime.timedelta(days=request.self_signed_valid_days)
         output = runner.run(
             "create a self-signed certificate",
             [
@@ -282,7 +302,7 @@ class ActionModule(WinRMActionBase):
                     DnsName=names,
                     CertStoreLocation="Cert:\\LocalMachine\\My",
                     KeyAlgorithm="RSA",
-                    KeyLength=args["self_signed_key_length"],
+                    KeyLength=request.self_signed_key_length,
                     HashAlgorithm="SHA256",
                     # A string binds to [DateTime] with the invariant culture (about_Type_Conversion).
                     NotAfter=not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
@@ -24,6 +25,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote impo
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._safety import service_change_problems
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     SERVICE_SETTINGS,
+    SettingsPlan,
     argument_spec,
     plan_settings,
 )
@@ -48,7 +50,37 @@ def service_state(obj: Mapping[str, Any]) -> dict[str, str]:
     return {"status": status.lower(), "start_mode": start.lower()}
 
 
-class ActionModule(WinRMActionBase):
+@dataclass(frozen=True)
+class ServiceRequest:
+    settings: Mapping[str, Any]  # option -> wanted value; None leaves the host's value
+    start_mode: str | None
+    state: str | None
+    allow_disconnect: bool
+
+    def service_after(self, service: Mapping[str, str]) -> dict[str, str]:
+        after = dict(service)
+        if self.start_mode:
+            after["start_mode"] = self.start_mode
+        if self.state in ("started", "restarted"):
+            after["status"] = "running"
+        elif self.state == "stopped":
+            after["status"] = "stopped"
+        return after
+
+
+def disconnect_problems(
+    plan: SettingsPlan, service: Mapping[str, str], after: Mapping[str, str], context: TaskContext
+) -> list[str]:
+    """What in the planned change cuts the play off from the host."""
+    problems = service_change_problems(context.connection, plan.after) if plan.changes else []
+    if after["status"] == "stopped" and service["status"] != "stopped":
+        problems.append("stopping WinRM ends every remote session, including this one")
+    if after["start_mode"] == "disabled" and service["start_mode"] != "disabled":
+        problems.append("a disabled WinRM service does not come back after a reboot")
+    return problems
+
+
+class ActionModule(WinRMActionBase[ServiceRequest]):
     MODULE = "winrm_service"
     ARGUMENT_SPEC = {
         **argument_spec(SERVICE_SETTINGS),
@@ -58,65 +90,62 @@ class ActionModule(WinRMActionBase):
     }
     CHECKS = {s.option: s.check for s in SERVICE_SETTINGS if s.check is not None}
 
-    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
-        host = context.host
-        desired = {s.option: args.get(s.option) for s in SERVICE_SETTINGS}
+    def request(self, args: dict[str, Any]) -> ServiceRequest:
+        return ServiceRequest(
+            settings={s.option: args[s.option] for s in SERVICE_SETTINGS},
+            start_mode=args["start_mode"],
+            state=args["state"],
+            allow_disconnect=args["allow_disconnect"],
+        )
+
+    def manage(self, runner: PipelineRunner, request: ServiceRequest, context: TaskContext) -> dict[str, Any]:
         current = read_settings(runner, SERVICE_SETTINGS)
-        needs_policy = any(v is not None for v in desired.values())
+        needs_policy = any(v is not None for v in request.settings.values())
         policies = read_policies(runner, SERVICE_SETTINGS) if needs_policy else {}
-        plan = plan_settings(SERVICE_SETTINGS, desired, current, policies, host=host, module=self.MODULE)
+        plan = plan_settings(
+            SERVICE_SETTINGS, request.settings, current, policies, host=context.host, module=self.MODULE
+        )
         if plan.locked:
             raise WinRMConfigError(" | ".join(plan.locked))
-
         service = service_state(read_service(runner))
-        service_after = dict(service)
-        if args["start_mode"]:
-            service_after["start_mode"] = args["start_mode"]
-        if args["state"] in ("started", "restarted"):
-            service_after["status"] = "running"
-        elif args["state"] == "stopped":
-            service_after["status"] = "stopped"
-
-        problems = service_change_problems(context.connection, plan.after) if plan.changes else []
-        if service_after["status"] == "stopped" and service["status"] != "stopped":
-            problems.append("stopping WinRM ends every remote session, including this one")
-        if service_after["start_mode"] == "disabled" and service["start_mode"] != "disabled":
-            problems.append("a disabled WinRM service does not come back after a reboot")
-        if problems and not args["allow_disconnect"]:
+        service_after = request.service_after(service)
+        problems = disconnect_problems(plan, service, service_after, context)
+        if problems and not request.allow_disconnect:
             raise WinRMConfigError(
-                f"{host}: winrm_service refuses: "
+                f"{context.host}: winrm_service refuses: "
                 + "; ".join(problems)
                 + ". Connect another way first, or set allow_disconnect=true if you really mean it."
             )
-
-        changed = bool(plan.changes) or service_after != service or args["state"] == "restarted"
+        changed = bool(plan.changes) or service_after != service or request.state == "restarted"
         result: dict[str, Any] = {"changed": changed}
         if not context.check_mode:
             apply_settings(runner, plan.changes)
-            if service_after["start_mode"] != service["start_mode"]:
-                runner.run(
-                    "set the WinRM start mode",
-                    [
-                        command(
-                            "Set-Service", Name="WinRM", StartupType=START_MODES[service_after["start_mode"]]
-                        )
-                    ],
-                )
-            if args["state"] == "restarted":
-                result["connection_lost"] = self._restart(runner)
-            elif service_after["status"] != service["status"]:
-                verb = "Start-Service" if service_after["status"] == "running" else "Stop-Service"
-                runner.run(f"{verb} WinRM", [command(verb, Name="WinRM", Force=True)])
-
-        after = dict(plan.after)
-        after.update(service_after)
-        before = dict(plan.before)
-        before.update(service)
+            result.update(self._apply_service(runner, request, service, service_after))
+        after = {**plan.after, **service_after}
         result["settings"] = after
         result["changes"] = [c.option for c in plan.changes]
         if context.diff:
-            result["diff"] = {"before": before, "after": after}
+            result["diff"] = {"before": {**plan.before, **service}, "after": after}
         return result
+
+    def _apply_service(
+        self,
+        runner: PipelineRunner,
+        request: ServiceRequest,
+        service: Mapping[str, str],
+        after: Mapping[str, str],
+    ) -> dict[str, Any]:
+        if after["start_mode"] != service["start_mode"]:
+            runner.run(
+                "set the WinRM start mode",
+                [command("Set-Service", Name="WinRM", StartupType=START_MODES[after["start_mode"]])],
+            )
+        if request.state == "restarted":
+            return {"connection_lost": self._restart(runner)}
+        if after["status"] != service["status"]:
+            verb = "Start-Service" if after["status"] == "running" else "Stop-Service"
+            runner.run(f"{verb} WinRM", [command(verb, Name="WinRM", Force=True)])
+        return {}
 
     def _restart(self, runner: PipelineRunner) -> bool:
         """Restart-Service WinRM. The session runs inside WinRM, so the reply may never come."""

@@ -46,7 +46,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._command_line
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     ConnectionSettings,
     OptionError,
-    read_settings,
+    read_plugin_settings,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineRequest,
@@ -71,6 +71,10 @@ class Connection(ConnectionBase):
     module_implementation_preferences = (".ps1", ".exe", "")
     allow_executable = False
     has_pipelining = True
+    # ansible_winrm_* variables without an option reach the plugin as ``_extras`` so that the
+    # ignored ones can be reported at -v (plugin_utils/psrp/_winrm_vars.py).
+    allow_extras = True
+    _extras_prefix = "winrm"
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.always_pipeline_modules = True
@@ -84,11 +88,13 @@ class Connection(ConnectionBase):
     def _read_settings(self) -> ConnectionSettings:
         host_hint = getattr(self._play_context, "remote_addr", "") or ""
         try:
-            settings = read_settings(self.get_option, str(host_hint))
+            settings = read_plugin_settings(self, str(host_hint))
         except OptionError as exc:
             raise AnsibleError(str(exc)) from None
         for warning in settings.warnings:
             display.warning(warning)
+        for note in settings.notes:
+            display.v(note, host=settings.host)
         return settings
 
     def _become_key(self) -> t.Any:
@@ -108,10 +114,13 @@ class Connection(ConnectionBase):
             )
             from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
                 BrokerUnavailable,
+                SessionDirUnsafe,
             )
 
             try:
                 return BrokerBackend(settings, self._become_key())
+            except SessionDirUnsafe as exc:  # refused, never worked around
+                raise AnsibleError(f"psrp connection to {settings.host}: {exc}") from None
             except BrokerUnavailable as exc:
                 display.warning(f"psrp: persistent sessions unavailable ({exc}); using a per-task session")
         return LocalBackend(settings)
@@ -144,9 +153,12 @@ class Connection(ConnectionBase):
         except Exception as exc:
             from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (  # noqa: PLC0415
                 BrokerUnavailable,
+                SessionDirUnsafe,
             )
 
             host = self._host_label() or "?"
+            if isinstance(exc, SessionDirUnsafe):
+                raise AnsibleError(f"psrp connection to {host}: {exc}") from None
             if isinstance(exc, BrokerUnavailable):
                 raise AnsibleConnectionFailure(f"psrp connection to {host}: {exc}") from None
             raise AnsibleConnectionFailure(

@@ -18,12 +18,14 @@ options:
     vars:
       - name: inventory_hostname
       - name: ansible_host
+      - name: ansible_winrm_host
       - name: ansible_psrp_host
   remote_user:
     description: The user to authenticate as.
     type: str
     vars:
       - name: ansible_user
+      - name: ansible_winrm_user
       - name: ansible_psrp_user
     keyword:
       - name: remote_user
@@ -43,6 +45,7 @@ options:
     type: int
     vars:
       - name: ansible_port
+      - name: ansible_winrm_port
       - name: ansible_psrp_port
     keyword:
       - name: port
@@ -52,12 +55,14 @@ options:
     type: str
     choices: [http, https]
     vars:
+      - name: ansible_winrm_scheme
       - name: ansible_psrp_protocol
   path:
     description: URI path of the WSMan endpoint.
     type: str
     default: wsman
     vars:
+      - name: ansible_winrm_path
       - name: ansible_psrp_path
   auth:
     description:
@@ -73,12 +78,14 @@ options:
     default: validate
     choices: [validate, ignore]
     vars:
+      - name: ansible_winrm_server_cert_validation
       - name: ansible_psrp_cert_validation
   ca_cert:
     description: PEM CA bundle used to validate the server certificate.
     type: path
     aliases: [cert_trust_path]
     vars:
+      - name: ansible_winrm_ca_trust_path
       - name: ansible_psrp_cert_trust_path
       - name: ansible_psrp_ca_cert
   connection_timeout:
@@ -92,6 +99,7 @@ options:
     type: int
     default: 30
     vars:
+      - name: ansible_winrm_read_timeout_sec
       - name: ansible_psrp_read_timeout
   reconnection_retries:
     description: Retries on connection errors.
@@ -114,6 +122,7 @@ options:
     default: auto
     choices: [auto, always, never]
     vars:
+      - name: ansible_winrm_message_encryption
       - name: ansible_psrp_message_encryption
   proxy:
     description: Proxy URL.
@@ -130,6 +139,7 @@ options:
     description: Local path of the client certificate key for V(certificate) auth.
     type: path
     vars:
+      - name: ansible_winrm_cert_key_pem
       - name: ansible_psrp_certificate_key_pem
   certificate_key_password:
     description:
@@ -143,6 +153,7 @@ options:
     description: Local path of the client certificate for V(certificate) auth.
     type: path
     vars:
+      - name: ansible_winrm_cert_pem
       - name: ansible_psrp_certificate_pem
   credssp_auth_mechanism:
     description: Inner mechanism for CredSSP.
@@ -150,34 +161,40 @@ options:
     default: auto
     choices: [auto, kerberos, ntlm]
     vars:
+      - name: ansible_winrm_credssp_auth_mechanism
       - name: ansible_psrp_credssp_auth_mechanism
   credssp_disable_tlsv1_2:
     description: Disable TLS 1.2 on the CredSSP channel (only for very old hosts).
     type: bool
     default: false
     vars:
+      - name: ansible_winrm_credssp_disable_tlsv1_2
       - name: ansible_psrp_credssp_disable_tlsv1_2
   credssp_minimum_version:
     description: Minimum CredSSP server version (V(5) requires the CVE-2018-0886 fix).
     type: int
     default: 2
     vars:
+      - name: ansible_winrm_credssp_minimum_version
       - name: ansible_psrp_credssp_minimum_version
   negotiate_delegate:
     description: Allow Kerberos credential delegation.
     type: bool
     vars:
+      - name: ansible_winrm_kerberos_delegation
       - name: ansible_psrp_negotiate_delegate
   negotiate_hostname_override:
     description: Host name used for the Kerberos SPN instead of O(remote_addr).
     type: str
     vars:
+      - name: ansible_winrm_kerberos_hostname_override
       - name: ansible_psrp_negotiate_hostname_override
   negotiate_send_cbt:
     description: Send channel binding tokens over HTTPS.
     type: bool
     default: true
     vars:
+      - name: ansible_winrm_send_cbt
       - name: ansible_psrp_negotiate_send_cbt
   negotiate_service:
     description:
@@ -187,12 +204,14 @@ options:
         (where the builtin changed it because V(WSMAN) fails on some hosts).
     type: str
     vars:
+      - name: ansible_winrm_service
       - name: ansible_psrp_negotiate_service
   operation_timeout:
     description: WSMan OperationTimeout in seconds (long-poll length of a Receive).
     type: int
     default: 20
     vars:
+      - name: ansible_winrm_operation_timeout_sec
       - name: ansible_psrp_operation_timeout
   no_profile:
     description:
@@ -257,4 +276,30 @@ options:
         key: session_dir
     vars:
       - name: ansible_psrp_session_dir
+  winrm_transport:
+    description:
+      - V(ansible_winrm_transport) of an C(ansible.builtin.winrm) inventory, translated to O(auth)
+        (V(ssl), V(plaintext) and V(basic) are Basic; V(plaintext) also sets O(message_encryption)
+        to V(never)). Only the first transport of a list is used. O(auth) set by
+        C(ansible_psrp_auth) wins. See docs/connection.md, "Moving from ansible.builtin.winrm".
+    type: list
+    elements: str
+    vars:
+      - name: ansible_winrm_transport
+  winrm_connection_timeout:
+    description:
+      - V(ansible_winrm_connection_timeout) of an C(ansible.builtin.winrm) inventory. As in that
+        plugin it sets O(operation_timeout) to the value and O(read_timeout) to the value plus 10,
+        unless C(ansible_psrp_operation_timeout) / C(ansible_psrp_read_timeout) are set.
+    type: int
+    vars:
+      - name: ansible_winrm_connection_timeout
+  winrm_proxy:
+    description:
+      - V(ansible_winrm_proxy) of an C(ansible.builtin.winrm) inventory (pywinrm's C(proxy)). A URL
+        sets O(proxy); V(legacy_requests) (pywinrm's default) keeps the environment's proxy, as
+        this plugin does by default. C(ansible_psrp_proxy) wins.
+    type: str
+    vars:
+      - name: ansible_winrm_proxy
 """

@@ -86,6 +86,18 @@ options:
     type: str
     choices: [continue, stop, silently_continue]
     default: continue
+  session_state:
+    description:
+      - C(persistent) runs the script in the host's session, as C(Invoke-Command -Session) does; variables
+        (C($x = 42) too), functions, imported modules, the location and environment variables set by one
+        C(invoke_command) task are there for the next on the same host, for the whole run.
+      - C(temporary) runs it in a fresh session that is removed after the task, as
+        C(Invoke-Command -ComputerName) does; the persistent session is left as it was.
+      - Either way, Ansible's own C(raw), C(script), module tasks and file transfers on the host neither see
+        nor change this state. See docs/invoke_command.md in the collection.
+    type: str
+    choices: [persistent, temporary]
+    default: persistent
   depth:
     description:
       - How many levels of nested objects are converted to data, like C(ConvertTo-Json -Depth); deeper values

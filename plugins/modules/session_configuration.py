@@ -16,6 +16,8 @@ description:
     (C(.psrc)) files and registers the configuration from the file.
   - Access is given as an SDDL string or as lists of principals to allow and deny.
   - Refuses to disable or remove the configuration the play is connected to unless I(allow_disconnect=true).
+  - Every value is checked against the format or range Windows documents for it before the first request; a
+    task with bad values fails naming the host, each option, its value and what is allowed, and changes nothing.
   - Needs the C(psremoting.core.psrp) connection plugin.
 options:
   name:

@@ -14,6 +14,8 @@ description:
     sets the client's authentication methods and AllowUnencrypted with C(Set-Item).
   - Settings controlled by Group Policy (C(HKLM:\SOFTWARE\Policies\Microsoft\Windows\WinRM\Client)) fail with
     a message naming the policy.
+  - Every value is checked against the format or range Windows documents for it before the first request; a
+    task with bad values fails naming the host, each option, its value and what is allowed, and changes nothing.
   - Needs the C(psremoting.core.psrp) connection plugin.
 options:
   trusted_hosts_mode:

@@ -16,6 +16,8 @@ description:
   - Uses C(Get-NetFirewallRule), C(Get-NetFirewallPortFilter), C(Get-NetFirewallAddressFilter),
     C(New-NetFirewallRule), C(Set-NetFirewallRule) and C(Remove-NetFirewallRule).
   - Refuses to remove or disable the rules of the port the play is connected to unless I(allow_disconnect=true).
+  - Every value is checked against the format or range Windows documents for it before the first request; a
+    task with bad values fails naming the host, each option, its value and what is allowed, and changes nothing.
   - Needs the C(psremoting.core.psrp) connection plugin.
 options:
   transport:

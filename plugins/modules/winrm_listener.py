@@ -16,6 +16,8 @@ description:
     short name and the FQDN of the host. The certificate is returned as PEM so the controller can trust it.
   - Refuses to remove, disable or move the listener the play is connected through unless
     I(allow_disconnect=true).
+  - Every value is checked against the format or range Windows documents for it before the first request; a
+    task with bad values fails naming the host, each option, its value and what is allowed, and changes nothing.
   - Needs the C(psremoting.core.psrp) connection plugin. Every remote step is a cmdlet with typed
     parameters; no script text is built from option values.
 options:

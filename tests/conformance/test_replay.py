@@ -1,8 +1,9 @@
-"""Replay pypsrp's recorded real-Windows PSRP exchanges against winhost (see replay.py).
+"""Replay pypsrp's recorded real-Windows exchanges against winhost: PSRP ones with replay.py,
+WinRS cmd-shell and WSMan-configuration ones with winrs_replay.py.
 
-Each recording that talks to a PowerShell endpoint is a test. Where winhost does not (yet) do
-what the recording needs, the test is an expected failure with the reason (strict: once a gap is
-closed the test fails until its entry below is removed).
+Each recording is a test. Where winhost does not (yet) do what the recording needs, the test is an
+expected failure with the reason (strict: once a gap is closed the test fails until its entry below
+is removed).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from recordings import load, uses_powershell
 from replay import replay
+from winrs_replay import replay_winrs
 
 KNOWN_GAPS: dict[str, str] = {
     "test_client_copy_file_warning": (
@@ -36,11 +38,14 @@ KNOWN_GAPS: dict[str, str] = {
 
 def test_replay(recording: Path, request: pytest.FixtureRequest) -> None:
     exchanges = load(recording)
-    if not uses_powershell(exchanges):
-        pytest.skip("WinRS cmd-shell recording, not PSRP (winhost serves PowerShell endpoints only)")
     reason = KNOWN_GAPS.get(recording.stem)
     if reason:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+    if not uses_powershell(exchanges):
+        # WinRS cmd shells and WSMan configuration (winrs_replay.py)
+        winrs = replay_winrs(recording)
+        assert winrs.matches, winrs.describe()
+        return
     result = replay(recording)
     assert result.matches, result.describe()
 
@@ -57,3 +62,6 @@ def test_enough_recordings_match(recordings_dir: Path | None) -> None:
     unknown = set(KNOWN_GAPS) - set(psrp)
     assert not unknown, f"KNOWN_GAPS names recordings that do not exist: {sorted(unknown)}"
     assert len(psrp) - len(KNOWN_GAPS) >= REQUIRED_MATCHES, (len(psrp), sorted(KNOWN_GAPS))
+    # The WinRS cmd-shell and WSMan-configuration recordings (17 in pypsrp 0.9.1) all replay.
+    others = [p for p in files if p.stem not in psrp]
+    assert len(others) >= 17 and not set(KNOWN_GAPS) & {p.stem for p in others}

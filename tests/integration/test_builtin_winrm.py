@@ -1,12 +1,14 @@
 """ansible.builtin.winrm (pywinrm over WinRS cmd shells) runs unchanged against winhost: raw,
 win_ping, script, put_file (win_copy) and fetch_file (fetch), over HTTP with NTLM message
 encryption and over HTTPS with the winhost CA validated. This is the second client of winhost
-besides PSRP, and the anchor bench/ compares with."""
+besides PSRP, and the anchor bench/ compares with. The same winrm inventory then runs on
+psremoting.core.psrp with only ansible_connection changed."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,13 @@ def winrm_inventory(winhost: Any, path: Path, scheme: str) -> Path:
 
 
 def run_playbook(
-    winhost: Any, inventory: Path, tmp_path: Path, tasks: str
+    winhost: Any,
+    inventory: Path,
+    tmp_path: Path,
+    tasks: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    verbosity: int = 0,
 ) -> tuple[int, dict[str, Any], str]:
     pb = tmp_path / "pb.yml"
     pb.write_text(
@@ -49,8 +57,10 @@ def run_playbook(
     env.update(
         {"ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "False"}
     )
+    env.update(extra_env or {})
+    verbose = ["-" + "v" * verbosity] if verbosity else []
     proc = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(pb)],
+        ["ansible-playbook", "-i", str(inventory), str(pb), *verbose],
         env=env,
         capture_output=True,
         text=True,
@@ -110,3 +120,48 @@ def test_raw_ping_script_put_and_fetch(winhost: Any, tmp_path: Path, scheme: str
     assert stats["shells_open"] == 0
     assert stats["wsman_requests"]["Command"] >= 5
     assert stats["wsman_requests"]["Send"] >= 3  # module payloads and the put_file chunks travel as stdin
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_same_inventory_on_psremoting_connection(winhost: Any, tmp_path: Path, scheme: str) -> None:
+    """A winrm inventory moved over by changing only ansible_connection (docs/connection.md,
+    "Moving from ansible.builtin.winrm"): the ansible_winrm_* variables configure the PSRP
+    connection; the ones without a PSRP meaning are noted at -v."""
+    inventory = winrm_inventory(winhost, tmp_path / "inventory.yml", scheme)
+    data = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+    host = data["all"]["hosts"]["dc01"]
+    host.update(ansible_connection="psremoting.core.psrp", ansible_winrm_kinit_mode="managed")
+    inventory.write_text(yaml.safe_dump(data), encoding="utf-8")
+    payload = tmp_path / "payload.txt"
+    payload.write_text("moved over\n", encoding="utf-8")
+    fetched = tmp_path / "fetched.txt"
+    winhost.reset_stats("dc01")
+    session_dir = tempfile.mkdtemp(prefix="winrmpsrp-", dir="/tmp")
+    rc, data, output = run_playbook(
+        winhost,
+        inventory,
+        tmp_path,
+        f"""
+        - ansible.builtin.raw: Write-Output "psrp on $env:COMPUTERNAME"
+        - ansible.windows.win_ping:
+        - ansible.windows.win_copy:
+            src: {payload}
+            dest: C:\\Windows\\Temp\\moved-{scheme}.txt
+        - ansible.builtin.fetch:
+            src: C:\\Windows\\Temp\\moved-{scheme}.txt
+            dest: {fetched}
+            flat: true
+        """,
+        extra_env={"ANSIBLE_PSRP_SESSION_DIR": session_dir},
+        verbosity=1,
+    )
+    assert rc == 0, output
+    raw, ping, copy, fetch = results(data)
+    assert raw["stdout_lines"] == ["psrp on DC01"]
+    assert ping["ping"] == "pong"
+    assert copy["changed"] is True and fetch["changed"] is True
+    assert fetched.read_text(encoding="utf-8") == "moved over\n"
+    assert "ansible_winrm_kinit_mode is accepted and ignored" in output
+    stats = winhost.stats("dc01")
+    # PSRP: one PowerShell shell kept by the broker for the whole play, no WinRS cmd shell per task
+    assert stats["shells_created"] == 1, stats

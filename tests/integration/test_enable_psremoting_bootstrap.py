@@ -12,13 +12,10 @@ the HTTP listener, on a host with WinRM stopped, and on a configured host; a sec
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import ps1_registry
 import pytest
 import tree_sitter
 import tree_sitter_powershell
@@ -27,55 +24,9 @@ from winhost_local import LocalRun, run_local
 
 from winhost.engine.model import Machine, configured, fresh
 
-REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-HOSTILE = "x'; Remove-Item -Recurse -Force C:\\ ; 'y"
-HOSTILE_TYPOGRAPHIC = "a\u2019; Stop-Computer -Force; \u2018b"
-
-VARIANTS: dict[str, dict[str, object]] = {
-    "defaults": {},
-    "thumbprint_no_http_quotas": {
-        "enable_psremoting_http_listener": False,
-        "enable_psremoting_https_certificate_source": "thumbprint",
-        "enable_psremoting_https_certificate_thumbprint": "ab" * 20,
-        "enable_psremoting_max_envelope_size_kb": 8192,
-        "enable_psremoting_idle_timeout_ms": 600000,
-        "enable_psremoting_local_account_token_filter_policy": True,
-        "enable_psremoting_firewall_profiles": ["domain"],
-    },
-    "pfx_basic_trusted_hosts": {
-        "enable_psremoting_https_certificate_source": "pfx",
-        "enable_psremoting_https_pfx_file": "/nonexistent.pfx",
-        "enable_psremoting_auth_basic": True,
-        "enable_psremoting_trusted_hosts": ["db01", HOSTILE],
-        "enable_psremoting_trusted_hosts_mode": "replace",
-    },
-    "subject_hostile_values": {
-        "enable_psremoting_https_certificate_source": "subject",
-        "enable_psremoting_https_certificate_subject": HOSTILE,
-        "enable_psremoting_https_certificate_issuer": HOSTILE_TYPOGRAPHIC,
-        "enable_psremoting_self_signed_dns_names": [HOSTILE],
-        "enable_psremoting_https_hostname": HOSTILE_TYPOGRAPHIC,
-        "enable_psremoting_firewall_remote_address": [HOSTILE],
-        "enable_psremoting_session_configurations": [{"name": HOSTILE, "enabled": False}],
-        "enable_psremoting_trusted_hosts": [HOSTILE_TYPOGRAPHIC],
-    },
-    "self_signed_names_no_https": {
-        "enable_psremoting_self_signed_dns_names": ["web01", "web01.contoso.test"],
-        "enable_psremoting_https_listener": False,
-        "enable_psremoting_firewall": False,
-    },
-    "like_enable_psremoting": {
-        "enable_psremoting_all_session_configurations": True,
-        "enable_psremoting_local_account_token_filter_policy": True,
-    },
-    # Hostile values where the host accepts any text (so the script runs to its end on winhost).
-    "hostile_values_run": {
-        "enable_psremoting_self_signed_dns_names": ["web01", HOSTILE],
-        "enable_psremoting_https_hostname": HOSTILE_TYPOGRAPHIC,
-        "enable_psremoting_trusted_hosts": ["db01", HOSTILE_TYPOGRAPHIC],
-    },
-}
+HOSTILE = ps1_registry.HOSTILE
+HOSTILE_TYPOGRAPHIC = ps1_registry.HOSTILE_TYPOGRAPHIC
+VARIANTS = ps1_registry.BOOTSTRAP_VARIANTS
 EXPECTED_COMMANDS = {
     "Get-Item",
     "Set-Item",
@@ -133,34 +84,9 @@ def parse_problems(source: bytes) -> tuple[list[str], set[str]]:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    work = tmp_path_factory.mktemp("bootstrap")
-    inventory = {"all": {"hosts": {}}}
-    for name, variables in VARIANTS.items():
-        inventory["all"]["hosts"][name] = dict(
-            variables,
-            ansible_connection="local",
-            ansible_python_interpreter=sys.executable,
-            enable_psremoting_bootstrap_script_dest=str(work / f"{name}.ps1"),
-        )
-    (work / "inventory.json").write_text(json.dumps(inventory))
-    (work / "play.yml").write_text(
-        "- hosts: all\n  gather_facts: false\n  tasks:\n"
-        "    - ansible.builtin.include_role:\n        name: psremoting.core.enable_psremoting\n"
-        "        tasks_from: bootstrap\n"
-    )
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build"), ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(work / "inventory.json"), str(work / "play.yml")],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return {name: (work / f"{name}.ps1").read_bytes() for name in VARIANTS}
+def rendered() -> dict[str, bytes]:
+    texts = ps1_registry.render_bootstrap(sorted(VARIANTS))
+    return {name: text.encode("utf-8") for name, text in texts.items()}
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -225,6 +151,7 @@ def _pem(run: LocalRun) -> list[str]:
     return lines[lines.index("-----BEGIN CERTIFICATE-----") : lines.index("-----END CERTIFICATE-----") + 1]
 
 
+@pytest.mark.runs_ps1("bootstrap.defaults")
 def test_fresh_host_http_only(rendered: dict[str, bytes], tmp_path: Path) -> None:
     """The failure of issue 23: with only the HTTP listener the script stopped at the HTTPS
     listener lookup. Now it creates the certificate, the HTTPS listener and its firewall rules."""
@@ -253,6 +180,7 @@ def test_fresh_host_http_only(rendered: dict[str, bytes], tmp_path: Path) -> Non
     assert _pem(again) == _pem(first)
 
 
+@pytest.mark.runs_ps1("bootstrap.defaults")
 def test_host_with_winrm_stopped(rendered: dict[str, bytes], tmp_path: Path) -> None:
     machine = _machine("fresh", tmp_path)
     winrm = machine.services["WinRM"]
@@ -268,6 +196,7 @@ def test_host_with_winrm_stopped(rendered: dict[str, bytes], tmp_path: Path) -> 
     _assert_second_run_changes_nothing(machine, rendered["defaults"])
 
 
+@pytest.mark.runs_ps1("bootstrap.defaults")
 def test_configured_host(rendered: dict[str, bytes], tmp_path: Path) -> None:
     """A host prepared for Ansible (HTTPS listener with a valid certificate, Basic and CredSSP on):
     the script turns off what the defaults turn off and keeps the listener and its certificate."""
@@ -287,6 +216,7 @@ def test_configured_host(rendered: dict[str, bytes], tmp_path: Path) -> None:
     _assert_second_run_changes_nothing(machine, rendered["defaults"])
 
 
+@pytest.mark.runs_ps1("bootstrap.defaults")
 def test_session_configuration_change_restarts_winrm_once(rendered: dict[str, bytes], tmp_path: Path) -> None:
     machine = _machine("fresh", tmp_path)
     machine.session_configurations["microsoft.powershell"].enabled = False
@@ -306,6 +236,7 @@ def _close_to_network(machine: Machine, name: str) -> None:
     sc.permission = "NT AUTHORITY\\NETWORK AccessDenied, " + sc.permission
 
 
+@pytest.mark.runs_ps1("bootstrap.defaults", "bootstrap.like_enable_psremoting")
 def test_like_enable_psremoting(rendered: dict[str, bytes], tmp_path: Path) -> None:
     """enable_psremoting_all_session_configurations: every session configuration is enabled for
     remote use, as Enable-PSRemoting does; the defaults enable only Microsoft.PowerShell.
@@ -326,6 +257,7 @@ def test_like_enable_psremoting(rendered: dict[str, bytes], tmp_path: Path) -> N
     _assert_second_run_changes_nothing(machine, rendered["like_enable_psremoting"])
 
 
+@pytest.mark.runs_ps1("bootstrap.hostile_values_run")
 def test_hostile_values_stay_data(rendered: dict[str, bytes], tmp_path: Path) -> None:
     """Values with quotes (ASCII and typographic) and commands reach the host as the literal text."""
     machine = _machine("fresh", tmp_path)

@@ -189,3 +189,21 @@ def test_vaulted_password_and_pattern_errors(winhost: Any, tmp_path: Path) -> No
     several.expect(pexpect.EOF)
     several.close()
     assert several.exitstatus == 2
+
+
+def test_streams_print_in_the_order_the_pipeline_wrote_them(winhost: Any, tmp_path: Path) -> None:
+    """Issue 23: host output, warnings, errors and output objects come out as written (they used
+    to come out as a, c, out-d, out-f, WARNING: b, e)."""
+    child = start(winhost, tmp_path)
+    child.expect(PROMPT)
+    text = run(child, "Write-Host a; Write-Warning b; Write-Host c; 'out-d'; Write-Error e; 'out-f'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    marks = [line for line in lines if line in ("a", "WARNING: b", "c", "out-d", "e", "out-f")]
+    assert marks == ["a", "WARNING: b", "c", "out-d", "e", "out-f"], lines
+    assert lines[lines.index("e") + 1].startswith("+ CategoryInfo"), lines
+    table = run(child, "Get-Service W32Time, WinRM; Write-Warning between; Get-Service W32Time").splitlines()
+    headers = [i for i, line in enumerate(table) if line.split() == ["Status", "Name", "DisplayName"]]
+    warning = next(i for i, line in enumerate(table) if line.strip() == "WARNING: between")
+    assert len(headers) == 2 and headers[0] < warning < headers[1], table
+    child.sendline("exit")
+    child.expect(pexpect.EOF)

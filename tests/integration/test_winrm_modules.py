@@ -205,3 +205,49 @@ def test_issue_16_rows_leave_the_host_unchanged(winhost: Any, tmp_path: Path) ->
     assert "option 'trusted_hosts[0]' = 'a,b'" in refused[5]["msg"]
     assert "option 'idle_timeout_ms' = 0" in refused[6]["msg"]
     assert after["winrm"] == before["winrm"], "a refused task changed the host"
+
+
+def test_random_values_on_winhost(winhost: Any, tmp_path: Path) -> None:
+    """A small winhost-backed sample of the property test in
+    tests/unit/plugins/action/test_property_values.py: random values for winrm_service,
+    winrm_client and winrm_firewall are either refused with the host unchanged (read back with
+    winrm_info) or applied so that the same task then reports no change."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    number = st.one_of(st.integers(-(2**33), 2**33), st.sampled_from([0, 1, 60000, 65536, 2147483647]))
+    text = st.one_of(
+        st.text(max_size=12), st.sampled_from(["*", "10.0.0.0/8", "a,b", "LocalSubnet", "<local>"])
+    )
+    service = st.fixed_dictionaries({}, optional={"idle_timeout_ms": number, "max_shells_per_user": number,
+                                                  "max_envelope_size_kb": number, "ipv4_filter": text})  # fmt: skip
+    client = st.fixed_dictionaries(
+        {"trusted_hosts": st.lists(text, max_size=3), "trusted_hosts_mode": st.just("add")}
+    )
+    firewall = st.fixed_dictionaries({"transport": st.just("https"), "port": number,
+                                      "remote_address": st.lists(text, min_size=1, max_size=2)})  # fmt: skip
+    modules = st.tuples(service, client, firewall)
+    runs: list[int] = []
+
+    @settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(modules)
+    def check(drawn: tuple[dict[str, Any], dict[str, Any], dict[str, Any]]) -> None:
+        runs.append(1)
+        names = ("winrm_service", "winrm_client", "winrm_firewall")
+        tasks: list[dict[str, Any]] = [{"psremoting.core.winrm_info": {}}]
+        for name, args in zip(names, drawn, strict=True):
+            task = {f"psremoting.core.{name}": args, "ignore_errors": True}
+            tasks += [task, {"psremoting.core.winrm_info": {}}, task]
+        results = play(winhost, tmp_path, tasks)
+        previous = results[0]["winrm"]
+        for index in range(3):
+            first, info_after, again = results[1 + 3 * index : 4 + 3 * index]
+            if first.get("failed"):
+                assert first["msg"].startswith("web01: "), first["msg"]
+                assert info_after["winrm"] == previous, f"a refused task changed the host: {first['msg']}"
+            else:
+                assert not again.get("failed") and again["changed"] is False, (drawn[index], again)
+            previous = info_after["winrm"]
+
+    check()
+    assert len(runs) == 3

@@ -112,8 +112,9 @@ def run_local(
     *,
     input: Iterable[Any] | None = None,
     user: str = "Administrator",
+    runspace: Runspace | None = None,
 ) -> LocalRun:
-    """Run ``script`` in a new runspace on ``machine`` and record what happened."""
+    """Run ``script`` on ``machine`` (in ``runspace``, else a new one) and record what happened."""
     states: list[str] = [machine.services["WinRM"].status] if "WinRM" in machine.services else []
 
     def watch(topic: str) -> None:
@@ -121,7 +122,7 @@ def run_local(
             states.append(machine.services["WinRM"].status)
 
     unsubscribe = machine.subscribe(watch)
-    runspace = Runspace(machine, user, "Microsoft.PowerShell")
+    runspace = runspace or Runspace(machine, user, "Microsoft.PowerShell")
     command = Command(script, is_script=True)
     for name, value in (parameters or {}).items():
         command.add_parameter(name, value)

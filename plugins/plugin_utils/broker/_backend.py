@@ -25,6 +25,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     PipelineRequest,
     PipelineResult,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._mode import fetched_file_mode
 
 display = Display()
 
@@ -77,7 +78,8 @@ class BrokerBackend:
         return t.cast(dict[str, t.Any], self._call("put", {"in_path": in_path, "out_path": out_path}))
 
     def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]:
-        return t.cast(dict[str, t.Any], self._call("fetch", {"in_path": in_path, "out_path": out_path}))
+        args = {"in_path": in_path, "out_path": out_path, "mode": fetched_file_mode(out_path)}
+        return t.cast(dict[str, t.Any], self._call("fetch", args))
 
     def pipeline(self, request: PipelineRequest) -> PipelineResult:
         return t.cast(PipelineResult, self._call("pipeline", {"request": request}))

@@ -18,6 +18,7 @@ import fcntl
 import multiprocessing
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -26,18 +27,71 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
+    peer_cred,
     pid_alive,
+    process_start_time,
     recv_frame,
     send_frame,
 )
 
 START_TIMEOUT = 15.0
+# Seconds a worker waits for the spawning worker to record a new broker's pid.
+RECORD_WAIT = 2.0
 # Unix socket paths are limited to 108 bytes on Linux (sun_path).
 MAX_SOCKET_PATH = 100
 
 
 class BrokerUnavailable(Exception):
     """The broker cannot be reached or started (the caller may fall back to a local session)."""
+
+
+class SessionDirUnsafe(BrokerUnavailable):
+    """Something in the session directory is not this user's own broker: refused, not bypassed.
+
+    Nothing is sent and nothing there is followed or reused; the caller must not fall back
+    silently either (the task fails with this message, which names the directory and the fix).
+    """
+
+
+def _unsafe(directory: str, detail: str) -> SessionDirUnsafe:
+    return SessionDirUnsafe(
+        f"session directory {directory}: {detail}; refusing to use it (nothing was sent). Another "
+        "local user may have planted it. Fix: remove that file and make the directory private "
+        "(chmod 700), or set ansible_psrp_session_dir to a directory only you can write"
+    )
+
+
+def open_private(path: str, flags: int) -> int:
+    """``os.open`` of a file in the session directory that never follows a symbolic link and
+    refuses a file another user owns (the descriptor is 0600 when created)."""
+    directory, name = os.path.split(path)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _unsafe(directory, f"{name} is a symbolic link") from None
+        raise
+    st = os.fstat(fd)
+    if st.st_uid != os.getuid():
+        os.close(fd)
+        raise _unsafe(directory, f"{name} belongs to uid {st.st_uid}, not to you (uid {os.getuid()})")
+    return fd
+
+
+def check_entries(directory: str) -> None:
+    """Refuse broker files (sockets, locks, logs, pid records) that are not the user's own."""
+    uid = os.getuid()
+    for name in os.listdir(directory):
+        if not name.startswith("broker-"):
+            continue
+        try:
+            st = os.lstat(os.path.join(directory, name))
+        except FileNotFoundError:
+            continue
+        if st.st_uid != uid:
+            raise _unsafe(directory, f"{name} belongs to uid {st.st_uid}, not to you (uid {uid})")
+        if stat.S_ISLNK(st.st_mode):
+            raise _unsafe(directory, f"{name} is a symbolic link")
 
 
 def controller_pid() -> int:
@@ -58,13 +112,18 @@ def collection_root() -> str:
 
 
 def prepare_dir(path: str) -> str:
+    """The session directory, created 0700, tightened to 0700, checked (:func:`check_entries`)."""
     path = os.path.abspath(os.path.expanduser(path))
     os.makedirs(path, mode=0o700, exist_ok=True)
     st = os.stat(path)
     if st.st_uid != os.getuid():
-        raise BrokerUnavailable(f"session directory {path} is not owned by the current user")
+        raise SessionDirUnsafe(
+            f"session directory {path} is not owned by the current user (uid {st.st_uid}, you are "
+            f"uid {os.getuid()}); set ansible_psrp_session_dir to a directory of your own"
+        )
     if st.st_mode & 0o077:
         os.chmod(path, 0o700)
+    check_entries(path)
     return path
 
 
@@ -84,6 +143,7 @@ class BrokerClient:
         self.sock_path = f"{stem}.sock"
         self.lock_path = f"{stem}.lock"
         self.log_path = f"{stem}.log"
+        self.pid_path = f"{stem}.pid"  # "<broker pid> <start time>", written by the spawning worker
         if len(self.sock_path) > MAX_SOCKET_PATH:
             raise BrokerUnavailable(
                 f"session socket path {self.sock_path} is too long for a Unix socket; "
@@ -92,13 +152,48 @@ class BrokerClient:
 
     # transport
     def _connect(self) -> socket.socket:
+        """A connection to this run's broker, checked before a byte is sent (:meth:`_check_peer`)."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(self.sock_path)
-        except OSError:
+            self._check_peer(sock)
+        except BaseException:
             sock.close()
             raise
         return sock
+
+    def _check_peer(self, sock: socket.socket) -> None:
+        """The process listening on the socket must run as this user and be the broker this run
+        started (the pid the spawning worker recorded), as the kernel reports it (SO_PEERCRED)."""
+        cred = peer_cred(sock)
+        name = os.path.basename(self.sock_path)
+        if cred is None or cred.uid != os.getuid():
+            who = "an unknown process" if cred is None else f"pid {cred.pid} of uid {cred.uid}"
+            raise _unsafe(self.dir, f"{name} is served by {who}, not by you (uid {os.getuid()})")
+        expected = self._recorded_broker_pid()
+        deadline = time.monotonic() + RECORD_WAIT
+        while expected is None and time.monotonic() < deadline:  # the spawner writes it after Popen
+            time.sleep(0.02)
+            expected = self._recorded_broker_pid()
+        if cred.pid != expected:
+            raise _unsafe(
+                self.dir,
+                f"{name} is served by pid {cred.pid}, not by this run's broker "
+                f"({'no pid recorded' if expected is None else f'pid {expected}'})",
+            )
+
+    def _recorded_broker_pid(self) -> int | None:
+        try:
+            fd = open_private(self.pid_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        with os.fdopen(fd, "r", encoding="ascii", errors="replace") as fh:
+            fields = fh.read().split()
+        if not fields or not fields[0].isdigit():
+            return None
+        pid = int(fields[0])
+        start = fields[1] if len(fields) > 1 else None
+        return pid if pid_alive(pid, start) else None
 
     def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         for attempt in (0, 1, 2):
@@ -127,7 +222,9 @@ class BrokerClient:
     def ping(self) -> bool:
         try:
             sock = self._connect()
-        except OSError:
+        except (OSError, SessionDirUnsafe) as exc:
+            if isinstance(exc, SessionDirUnsafe) and os.path.exists(self.pid_path):
+                raise  # our broker is recorded, yet someone else answers: refuse
             return False
         try:
             sock.settimeout(5)
@@ -141,14 +238,14 @@ class BrokerClient:
     # start on demand
     def ensure_broker(self) -> None:
         cleanup_stale(self.dir)
-        with open(self.lock_path, "a+") as lock_fh:
-            os.chmod(self.lock_path, 0o600)
+        with os.fdopen(open_private(self.lock_path, os.O_RDWR | os.O_CREAT), "r+b") as lock_fh:
             fcntl.flock(lock_fh, fcntl.LOCK_EX)
             try:
                 if self.ping():
                     return
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.sock_path)  # stale socket of a dead broker
+                for stale in (self.sock_path, self.pid_path):  # of a dead broker (our own: checked)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(stale)
                 self._spawn()
                 deadline = time.monotonic() + START_TIMEOUT
                 while time.monotonic() < deadline:
@@ -170,13 +267,9 @@ class BrokerClient:
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        old_umask = os.umask(0o077)
-        try:
-            log_fh = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        finally:
-            os.umask(old_umask)
-        with log_fh:
-            subprocess.Popen(
+        log_fd = open_private(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(log_fd, "ab") as log_fh:
+            broker = subprocess.Popen(
                 [
                     sys.executable,
                     "-c",
@@ -197,6 +290,13 @@ class BrokerClient:
                 cwd="/",
                 env=env,
             )
+        self.record_broker(broker.pid)
+
+    def record_broker(self, pid: int) -> None:
+        """Record the broker process this run started: the only peer :meth:`_check_peer` accepts."""
+        record = open_private(self.pid_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(record, "w", encoding="ascii") as fh:
+            fh.write(f"{pid} {process_start_time(pid) or ''}\n")
 
 
 def cleanup_stale(directory: str) -> int:

@@ -139,26 +139,35 @@ def peer_allowed(sock: socket.socket, uid: int | None = None) -> bool:
 
 
 # -- liveness ---------------------------------------------------------------------------------
-def process_start_time(pid: int) -> str | None:
-    """Start time of ``pid`` from /proc (guards against pid reuse); None if unknown/dead."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state is [0]); None if unknown."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
-            data = fh.read()
-        return data.rsplit(")", 1)[1].split()[19]
+            return fh.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
 
 
+def process_start_time(pid: int) -> str | None:
+    """Start time of ``pid`` from /proc (guards against pid reuse); None if unknown/dead."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
 def pid_alive(pid: int, start_time: str | None = None) -> bool:
-    """Whether ``pid`` runs (and, with ``start_time``, is still the process that had it)."""
+    """Whether ``pid`` runs (and, with ``start_time``, is still the process that had it).
+
+    A zombie (killed, not yet reaped by its parent) has ended: it runs nothing any more.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass  # another user's process: alive
-    if start_time is not None:
-        now = process_start_time(pid)
-        if now is not None and now != start_time:
-            return False
-    return True
+    fields = _proc_stat(pid)
+    if fields is None:
+        return True  # no /proc: kill(0) is all we know
+    if fields[0] in ("Z", "X"):
+        return False
+    return start_time is None or len(fields) <= 19 or fields[19] == start_time

@@ -56,6 +56,8 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors impor
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import session_key
 
 log = logging.getLogger("psremoting.broker")
+# Seconds the broker gives its sessions to end when the run is over (each one: stop + delete).
+END_TIMEOUT = 8.0
 
 
 # -- the broker ----------------------------------------------------------------------------------
@@ -173,7 +175,10 @@ class Broker:
                 res = put_file(session, args["in_path"], args["out_path"])
                 return {"ok": True, "result": res}, session.close_pending
             if op == "fetch":
-                res = fetch_file(session, args["in_path"], args["out_path"])
+                mode = args.get("mode")
+                res = fetch_file(
+                    session, args["in_path"], args["out_path"], mode if isinstance(mode, int) else None
+                )
                 return {"ok": True, "result": res}, session.close_pending
             if op == "pipeline":
                 res = session.invoke_pipeline(args["request"])
@@ -242,11 +247,22 @@ class Broker:
             except Exception:
                 log.exception("reaper pass failed")
 
-    def close_all(self, timeout: float = 30.0) -> None:
+    def close_all(self, timeout: float = END_TIMEOUT) -> None:
+        """End every session at once, in parallel: an idle one is closed (WSMan Delete), one with a
+        command running is aborted over a second connection (Signal stop, then Delete) without
+        waiting for the lock or the Receive that command's thread holds."""
         with self._lock:
             entries = list(self._sessions.values())
             self._sessions.clear()
-        threads = [threading.Thread(target=e.session.close, daemon=True) for e in entries]
+
+        def end(entry: Entry) -> None:
+            try:
+                outcome = entry.session.end()
+            except Exception as exc:  # never let one host keep the others open
+                outcome = f"failed: {type(exc).__name__}"
+            log.info("session %s ended: %s", entry.identity.get("host"), outcome)
+
+        threads = [threading.Thread(target=end, args=(e,), daemon=True) for e in entries]
         for t in threads:
             t.start()
         deadline = time.monotonic() + timeout
@@ -326,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
 
     os.umask(0o077)
     if ns.log:
+        # stderr is the log file, opened by the spawning worker without following links (0600)
         logging.basicConfig(
-            filename=ns.log, level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
+            stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
         )
     broker = Broker(ns.socket, ns.controller_pid, process_start_time(ns.controller_pid))
 

@@ -99,6 +99,8 @@ class ConsoleUI(PSHostUserInterface):
         self._read_secret = read_secret
         self._on_interrupt = on_interrupt
         self.show_progress = False
+        #: Called before any host output, so that what the pipeline sent earlier is printed first.
+        self.before_write: Callable[[], None] = lambda: None
 
     # -- input ------------------------------------------------------------------------------
     def _line(self, secret: bool = False) -> str:
@@ -115,14 +117,17 @@ class ConsoleUI(PSHostUserInterface):
         return TaggedValue("SS", value)
 
     def ReadLine(self, runspace: Any, pipeline: Any) -> str:
+        self.before_write()
         return self._line()
 
     def ReadLineAsSecureString(self, runspace: Any, pipeline: Any) -> Any:
+        self.before_write()
         return self._secure(runspace, self._line(secret=True))
 
     def Prompt(
         self, runspace: Any, pipeline: Any, caption: str, message: str, descriptions: list[Any]
     ) -> Any:
+        self.before_write()
         if caption:
             self.terminal.write(f"{caption}\n")
         if message:
@@ -144,6 +149,7 @@ class ConsoleUI(PSHostUserInterface):
     def PromptForCredential1(  # noqa: PLR0917 - pypsrp calls host methods positionally
         self, runspace: Any, pipeline: Any, caption: str, message: str, user_name: str, target_name: str
     ) -> Any:
+        self.before_write()
         if caption:
             self.terminal.write(f"{caption}\n")
         if message:
@@ -171,6 +177,7 @@ class ConsoleUI(PSHostUserInterface):
         allowed_credential_types: int,
         options: int,
     ) -> Any:
+        self.before_write()
         return self.PromptForCredential1(runspace, pipeline, caption, message, user_name, target_name)
 
     def PromptForChoice(  # noqa: PLR0917 - pypsrp calls host methods positionally
@@ -182,6 +189,7 @@ class ConsoleUI(PSHostUserInterface):
         choices: list[Any],
         default_choice: int,
     ) -> int:
+        self.before_write()
         labels = [_hotkey(str(_ext(c, "label") or c)) for c in choices]
         if caption:
             self.terminal.write(f"{caption}\n")
@@ -202,36 +210,45 @@ class ConsoleUI(PSHostUserInterface):
 
     # -- output ------------------------------------------------------------------------------
     def Write1(self, runspace: Any, pipeline: Any, value: str) -> None:
+        self.before_write()
         self.terminal.write(value)
 
     def Write2(
         self, runspace: Any, pipeline: Any, foreground_color: int, background_color: int, value: str
     ) -> None:
+        self.before_write()
         self.terminal.write(value, _console_colour(foreground_color), _console_colour(background_color))
 
     def WriteLine1(self, runspace: Any, pipeline: Any) -> None:
+        self.before_write()
         self.terminal.write("\n")
 
     def WriteLine2(self, runspace: Any, pipeline: Any, value: str) -> None:
+        self.before_write()
         self.terminal.write(value + "\n")
 
     def WriteLine3(
         self, runspace: Any, pipeline: Any, foreground_color: int, background_color: int, value: str
     ) -> None:
+        self.before_write()
         self.terminal.write(value, _console_colour(foreground_color), _console_colour(background_color))
         self.terminal.write("\n")
 
     def WriteErrorLine(self, runspace: Any, pipeline: Any, message: str) -> None:
+        self.before_write()
         self.terminal.write(message, RED)
         self.terminal.write("\n")
 
     def WriteDebugLine(self, runspace: Any, pipeline: Any, message: str) -> None:
+        self.before_write()
         self.terminal.write(stream_line("debug", message), YELLOW)
 
     def WriteVerboseLine(self, runspace: Any, pipeline: Any, message: str) -> None:
+        self.before_write()
         self.terminal.write(stream_line("verbose", message), YELLOW)
 
     def WriteWarningLine(self, runspace: Any, pipeline: Any, message: str) -> None:
+        self.before_write()
         self.terminal.write(stream_line("warning", message), YELLOW)
 
     def WriteProgress(self, runspace: Any, pipeline: Any, source_id: int, record: Any) -> None:

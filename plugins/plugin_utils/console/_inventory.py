@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     ConnectionSettings,
-    read_settings,
+    read_plugin_settings,
 )
 
 CONNECTION_PLUGIN = "psremoting.core.psrp"
@@ -90,7 +90,7 @@ def load_target(
         host_vars = variables.get_vars(host=host)
         templar = Templar(loader=loader, variables=host_vars)
         connection = connection_for_host(None, PlayContext(), host_vars, host.name, templar.template)
-        settings = read_settings(connection.get_option, host.name)
+        settings = read_plugin_settings(connection, host.name)
         configured = str(templar.template(host_vars.get("ansible_connection", "")) or "")
     except AnsibleError as exc:
         raise InventoryError(f"{host.name}: {exc}") from None

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.console._arrivals import Arrivals
 from ansible_collections.psremoting.core.plugins.plugin_utils.console._history import (
     DEFAULT_PATH,
     History,
@@ -60,6 +61,10 @@ EXIT_COMMANDS = ("exit", "exit-pssession")
 SECURE_STRING_TEXT = "System.Security.SecureString"
 
 
+def _nothing() -> None:
+    return None
+
+
 def is_exit(entry: str) -> bool:
     return entry.strip().rstrip(";").strip().lower() in EXIT_COMMANDS
 
@@ -88,6 +93,8 @@ class Console:
         self.host = make_host(self.ui)
         self._use_prompt_function = False
         self._readline: Any = None
+        self._pending: list[Any] = []  # output objects waiting to be laid out together
+        self._pending_since = 0.0
 
     # -- session -------------------------------------------------------------------------------
     def attach(self) -> None:
@@ -138,36 +145,36 @@ class Console:
         self.stop_requested = True
 
     def execute(self, script: str) -> str:
-        """Run ``script`` in the session's runspace; returns the pipeline's final state name."""
+        """Run ``script`` in the session's runspace; returns the pipeline's final state name.
+
+        Output objects, stream records and host output are printed in the order the pipeline
+        wrote them (``_arrivals``). Consecutive output objects are laid out together (one table),
+        waiting at most ``FLUSH_AFTER`` for more while the pipeline runs, as Out-Default does."""
         pool = self.session.pool
         if pool is None:
             raise RuntimeError("internal error: pool not set")
         ps = PowerShell(pool)
         ps.add_script(script, use_local_scope=False)
         self.stop_requested = False
-        seen = {"output": 0, "error": 0, "warning": 0, "verbose": 0, "debug": 0, "progress": 0}
-        pending: list[Any] = []
-        pending_since = 0.0
+        arrivals = Arrivals()
+        stop_watching = arrivals.watch(pool, ps)
+        self._pending = []
+        # Host output (Write-Host, $Host.UI) comes as host calls while a response is read: what
+        # arrived before the call is printed first.
+        self.ui.before_write = lambda: self._render(arrivals.released(), flush=True)
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         state = "Completed"
         try:
             ps.begin_invoke()
             while True:
-                new = ps.output[seen["output"] :]
-                seen["output"] = len(ps.output)
-                if new and not pending:
-                    pending_since = time.monotonic()
-                pending.extend(new)
                 running = ps.state == PSInvocationState.RUNNING
-                if pending and (not running or time.monotonic() - pending_since >= FLUSH_AFTER):
-                    self.terminal.write(render_objects([to_jsonable(o, depth=1) for o in pending]))
-                    pending = []
-                self._drain_streams(ps, seen)
+                self._render(arrivals.take(), flush=not running)
                 if not running:
                     break
                 if self.stop_requested:
                     ps.stop()
                     state = "Stopped"
+                    self._render(arrivals.take(), flush=True)
                     self.terminal.write("\n")
                     break
                 ps.poll_invoke(timeout=POLL_SECONDS)
@@ -177,6 +184,8 @@ class Console:
                     PSInvocationState.STOPPED: "Stopped",
                 }.get(ps.state, "Completed")
         finally:
+            stop_watching()
+            self.ui.before_write = _nothing
             signal.signal(signal.SIGINT, previous)
             if self.show_progress:
                 self.terminal.out.write("\r\x1b[K")
@@ -184,26 +193,39 @@ class Console:
                 ps.close()
         return state
 
-    def _drain_streams(self, ps: PowerShell, seen: dict[str, int]) -> None:
-        streams = ps.streams
-        for kind in ("warning", "verbose", "debug"):
-            records = getattr(streams, kind)
-            for record in records[seen[kind] :]:
-                self.terminal.write(stream_line(kind, str(getattr(record, "message", record))), YELLOW)
-            seen[kind] = len(records)
-        for record in streams.error[seen["error"] :]:
+    def _render(self, items: list[tuple[str, Any]], *, flush: bool) -> None:
+        """Print ``items`` in order; output objects wait (up to FLUSH_AFTER) for their table
+        unless ``flush`` or something else arrived after them."""
+        for kind, item in items:
+            if kind == "output":
+                if not self._pending:
+                    self._pending_since = time.monotonic()
+                self._pending.append(item)
+                continue
+            self._flush_output()
+            self._render_record(kind, item)
+        if self._pending and (flush or time.monotonic() - self._pending_since >= FLUSH_AFTER):
+            self._flush_output()
+
+    def _flush_output(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self.terminal.write(render_objects([to_jsonable(o, depth=1) for o in pending]))
+
+    def _render_record(self, kind: str, record: Any) -> None:
+        if kind in ("warning", "verbose", "debug"):
+            self.terminal.write(stream_line(kind, str(getattr(record, "message", record))), YELLOW)
+        elif kind == "error":
             self.terminal.write(render_error(record), RED)
-        seen["error"] = len(streams.error)
-        progress = streams.progress
-        if self.show_progress and len(progress) > seen["progress"]:
-            last = progress[-1]
-            activity = getattr(last, "activity", "")
-            status = getattr(last, "description", "") or ""
-            percent = getattr(last, "percent_complete", -1)
+        elif kind == "progress" and self.show_progress:
+            activity = getattr(record, "activity", "")
+            status = getattr(record, "description", "") or ""
+            percent = getattr(record, "percent_complete", -1)
             done = f" {percent}%" if isinstance(percent, int) and percent >= 0 else ""
             self.terminal.out.write(f"\r\x1b[K{activity}: {status}{done}")
             self.terminal.out.flush()
-        seen["progress"] = len(progress)
+        # information records are not shown (InformationPreference is SilentlyContinue; Write-Host
+        # text comes as host calls)
 
     # -- the loop --------------------------------------------------------------------------------
     def _setup_readline(self) -> None:

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import in_session
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineCommand,
     PipelineRequest,
@@ -39,6 +40,9 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
 
 STATE_TYPE_NAME = "PSRemoting.Core.InvokeCommand.State"
 VERBATIM_ARGUMENT = "--%"  # System.Management.Automation.Language.Parser.VERBATIM_ARGUMENT
+#: session_state: the host's PSSession runspace (Invoke-Command -Session) or a temporary one
+#: (Invoke-Command -ComputerName); see _session.py.
+SESSION_STATES = ("persistent", "temporary")
 ERROR_ACTIONS = {
     "continue": "Continue",
     "stop": "Stop",
@@ -96,7 +100,7 @@ if ($saved) {
         Remove-Item -LiteralPath $saved.Tmpdir -Recurse -Force -ErrorAction SilentlyContinue
     }
 }
-Remove-Variable -Name Ansible, __psremoting_invoke -Scope Global -ErrorAction SilentlyContinue
+Remove-Variable -Name @('Ansible', '__psremoting_invoke') -Scope Global -ErrorAction SilentlyContinue
 [PSCustomObject]@{
     PSTypeName = 'PSRemoting.Core.InvokeCommand.State'
     Changed = $state.Changed
@@ -263,14 +267,21 @@ class InvokeSpec:
     check_mode: bool = False
     verbosity: int = 0
     remote_tmp: str = r"C:\Windows\TEMP"
+    session_state: str = "persistent"
 
 
 @dataclass
 class InvokePlan:
-    request: PipelineRequest
+    request: PipelineRequest  # the pipeline the session runspace runs
     uses_state: bool  # prelude/postlude present
     should_process: bool
     default_changed: bool
+    temporary: bool = False  # session_state: temporary
+
+    def wire_request(self) -> PipelineRequest:
+        """What is sent: the pipeline wrapped to run in the session runspace (or a temporary one),
+        never in the runspace of the pool that Ansible's own raw/script/module tasks use."""
+        return in_session(self.request, temporary=self.temporary)
 
 
 def check_mode_runs(spec: InvokeSpec) -> bool:
@@ -290,14 +301,19 @@ def build_plan(spec: InvokeSpec) -> InvokePlan:
         raise InvokeError("exactly one of a script or a command is needed")
     if spec.error_action not in ERROR_ACTIONS:
         raise InvokeError(f"error_action must be one of {', '.join(ERROR_ACTIONS)}")
+    if spec.session_state not in SESSION_STATES:
+        raise InvokeError(f"session_state must be one of {', '.join(SESSION_STATES)}")
 
     commands: list[PipelineCommand] = []
     request = PipelineRequest(commands=commands, depth=spec.depth)
     if spec.input is not None:
         request["input"] = list(spec.input)
     if spec.command is not None:
-        return _command_plan(spec, spec.command, request, commands)
-    return _script_plan(spec, spec.script or "", request, commands)
+        plan = _command_plan(spec, spec.command, request, commands)
+    else:
+        plan = _script_plan(spec, spec.script or "", request, commands)
+    plan.temporary = spec.session_state == "temporary"
+    return plan
 
 
 def _command_plan(
@@ -330,7 +346,9 @@ def _script_plan(
     if using_values:
         parameters[VERBATIM_ARGUMENT] = using_values
 
-    cmd = PipelineCommand(name=script, is_script=True, use_local_scope=True)
+    # Not in a local scope: like Invoke-Command -Session, `$x = 42` at the script's top level stays
+    # in the session for the next task (about_Remote_Variables).
+    cmd = PipelineCommand(name=script, is_script=True, use_local_scope=False)
     if spec.arguments:
         cmd["arguments"] = list(spec.arguments)
     if parameters:
@@ -379,10 +397,11 @@ def _wrap(
 
 
 def cleanup_request() -> PipelineRequest:
-    """Restores the session after a run whose postlude did not run (terminating error)."""
-    return PipelineRequest(
+    """Restores the session runspace after a run whose postlude did not run (terminating error)."""
+    request = PipelineRequest(
         commands=[PipelineCommand(name=POSTLUDE, is_script=True, use_local_scope=True)], depth=0
     )
+    return in_session(request)
 
 
 def _is_state_marker(value: Any) -> bool:

@@ -37,7 +37,7 @@ DEFAULT_THROTTLE_LIMIT = 32  # Invoke-Command's default
 FAIL_ON = ("any", "all", "never")
 
 # Connection variables that name the address to connect to (ansible.builtin.psrp's remote_addr)
-ADDRESS_VARS = ("ansible_host", "ansible_psrp_host")
+ADDRESS_VARS = ("ansible_host", "ansible_winrm_host", "ansible_psrp_host")
 
 
 @dataclass

@@ -23,7 +23,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
     to_jsonable,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import ERROR, ErrorInfo, classify
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
+    ERROR,
+    UNREACHABLE,
+    ErrorInfo,
+    classify,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineCommand,
     PipelineRequest,
@@ -41,7 +46,10 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     PSInvocationState,
     RunspacePool,
     RunspacePoolState,
+    SelectorSet,
+    SignalCode,
     WinRMTransportError,
+    WinRS,
     WSMan,
     require,
 )
@@ -64,6 +72,8 @@ RETRY_STATUSES = frozenset({425, 429, 503})
 MAX_BACKOFF = 30.0
 # Bytes of WSMan responses one pipeline may return before it is stopped (controller memory bound).
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+# Seconds the second connection of PSRPSession.abort waits for connect / each response.
+ABORT_TIMEOUT = 4
 # Smallest cap on one HTTP response body (see _TransportGuard._cap_response).
 MIN_RESPONSE_LIMIT = 16 * 1024 * 1024
 
@@ -199,6 +209,8 @@ class PSRPSession:
         self.host: PSHost | None = None
         self.ui: _AnswerUI | None = None
         self.pending: list[PowerShell] = []  # finished pipelines waiting for Signal terminate
+        self.running: PowerShell | None = None  # the pipeline started and not yet finished
+        self.terminated = False  # abort() ran: never open a shell again
         self.last_used = time.monotonic()
         self.opened = 0  # how many times a pool was opened (1 + reconnects)
         self.broken = False
@@ -208,6 +220,10 @@ class PSRPSession:
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
         with self.lock:
+            if self.terminated:
+                raise SessionError(
+                    ErrorInfo(UNREACHABLE, f"psrp connection to {self.host_label}: the session was ended"),
+                )
             if self.pool is not None and self.pool.state == RunspacePoolState.OPENED and not self.broken:
                 return
             self._discard()
@@ -294,6 +310,56 @@ class PSRPSession:
                 with contextlib.suppress(Exception):
                     pool.connection.close()
 
+    def end(self, wait: float = 0.5) -> str:
+        """End the session for good (the run is over): a normal close when the session is idle,
+        otherwise :meth:`abort`. Never waits longer than ``wait`` for a running command's lock."""
+        if self.lock.acquire(timeout=wait):
+            try:
+                self.terminated = True
+                if self.running is None:
+                    self.close()
+                    return "closed"
+            finally:
+                self.lock.release()
+        return self.abort()
+
+    def abort(self) -> str:
+        """Stop the running pipeline (PSRP stop: WSMan Signal ``powershell/signal/ctrl_c``, as
+        Enter-PSSession sends on Ctrl-C) and delete the shell, over a second connection.
+
+        Runs without the session lock: the thread that holds it may be waiting in a Receive
+        long-poll (up to ``operation_timeout``) that the first connection cannot interrupt. The
+        second connection authenticates on its own and is closed at once. Returns what it did.
+        """
+        self.terminated = True
+        self.broken = True
+        pool, running = self.pool, self.running
+        if pool is None or getattr(pool, "id", None) is None:
+            return "no shell"
+        shell = WinRS(
+            WSMan(**_abort_kwargs(self._wsman_kwargs)), resource_uri=pool.shell.resource_uri, id=pool.id
+        )
+        selectors = SelectorSet()
+        selectors.add_option("ShellId", str(pool.id).upper())
+        shell._selector_set = selectors  # pypsrp keeps the Create response's selectors here
+        shell.opened = True
+        done = []
+        try:
+            if running is not None and getattr(running, "id", None):
+                with contextlib.suppress(Exception):  # the command may have just ended
+                    shell.signal(SignalCode.PS_CTRL_C, str(running.id).upper())
+                    done.append("stopped the running command")
+            shell.close()  # WSMan Delete
+            done.append("deleted the shell")
+        except Exception as exc:
+            info = classify(exc, self.host_label, self.port, stage="abort")
+            log.info("aborting the session to %s: %s", self.host_label, info.message)
+            done.append(f"delete failed: {info.message}")
+        finally:
+            with contextlib.suppress(Exception):
+                shell.wsman.transport.close()
+        return "; ".join(done)
+
     def _run_state_script(self, pool: RunspacePool) -> None:
         """Take the baseline (first run) or restore it; best effort, never fails a task."""
         ps = self.new_pipeline(pool)
@@ -366,6 +432,7 @@ class PSRPSession:
         return PowerShell(pool)
 
     def start(self, ps: PowerShell, input_data: Any) -> None:
+        self.running = ps
         try:
             ps.begin_invoke(input_data)
         except Exception as exc:
@@ -412,6 +479,7 @@ class PSRPSession:
         self.broken = True  # the pool may still be receiving: start fresh next time
 
     def finish(self, ps: PowerShell) -> None:
+        self.running = None
         self.pending.append(ps)
 
     def reset_host(self) -> None:
@@ -485,6 +553,17 @@ class PSRPSession:
             return result
 
         return self.run(work)
+
+
+def _abort_kwargs(wsman_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """WSMan settings of the second connection :meth:`PSRPSession.abort` uses: same endpoint
+    and credentials, short timeouts (the whole stop + delete must end within seconds)."""
+    kwargs = dict(wsman_kwargs)
+    kwargs["connection_timeout"] = min(int(kwargs.get("connection_timeout") or 30), ABORT_TIMEOUT)
+    kwargs["read_timeout"] = min(int(kwargs.get("read_timeout") or 30), ABORT_TIMEOUT)
+    kwargs["operation_timeout"] = max(1, min(int(kwargs.get("operation_timeout") or 20), ABORT_TIMEOUT - 1))
+    kwargs["reconnection_retries"] = 0
+    return kwargs
 
 
 def add_commands(ps: PowerShell, commands: list[PipelineCommand]) -> None:

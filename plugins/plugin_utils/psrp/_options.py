@@ -26,6 +26,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _winrm_vars
+
 # name -> (type, default, choices, first variable). ``None`` default means "not set".
 # The first variable is quoted in error messages so the user knows what to change.
 OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
@@ -73,6 +75,10 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
     "session_persist": ("bool", True, None, "ansible_psrp_session_persist"),
     "session_idle_timeout": ("int", 60, None, "ansible_psrp_session_idle_timeout"),
     "session_dir": ("path", "~/.ansible/psrp_sessions", None, "ansible_psrp_session_dir"),
+    # ansible.builtin.winrm variables that need translating (see _winrm_vars.py).
+    "winrm_transport": ("list", None, None, "ansible_winrm_transport"),
+    "winrm_connection_timeout": ("int", None, None, "ansible_winrm_connection_timeout"),
+    "winrm_proxy": ("str", None, None, "ansible_winrm_proxy"),
 }
 
 # Options that only exist in this collection (the rest mirror ansible.builtin.psrp).
@@ -138,6 +144,8 @@ class ConnectionSettings:
     wsman_kwargs: Mapping[str, Any] = dataclasses.field(repr=False)
     session: SessionSettings
     warnings: tuple[str, ...] = ()
+    #: -v notes: ansible_winrm_* variables translated or ignored (never secrets)
+    notes: tuple[str, ...] = ()
     # RunspacePool(no_profile=...): do not load the user's PowerShell profile (WINRS_NOPROFILE)
     no_profile: bool = False
 
@@ -172,6 +180,8 @@ def _convert(host: str, name: str, value: Any) -> Any:
             return int(str(value).strip()) if not isinstance(value, int) else value
         except ValueError:
             raise OptionError(f"{where} must be an integer, got {value!r}; set {var} to a number") from None
+    if kind == "list":
+        return value
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -336,9 +346,42 @@ def _wsman_kwargs(values: Mapping[str, Any], host: str, protocol: str, port: int
     return kwargs
 
 
-def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> ConnectionSettings:
-    """Read and validate every option through ``get_option`` (the plugin's ``get_option``)."""
+def read_plugin_settings(plugin: Any, host_hint: str = "") -> ConnectionSettings:
+    """Read the settings of a loaded connection plugin: its options, where each was set (so that
+    ansible_psrp_* wins over translated ansible_winrm_* variables) and its ansible_winrm_* extras."""
+
+    def origin_of(name: str) -> str:
+        try:
+            return str(plugin.get_option_and_origin(name)[1])
+        except (KeyError, AttributeError):
+            return "default"
+
+    try:
+        extras = dict(plugin.get_option("_extras") or {})
+    except KeyError:
+        extras = {}
+    return read_settings(plugin.get_option, host_hint, origin_of=origin_of, extras=extras)
+
+
+def read_settings(
+    get_option: Callable[[str], Any],
+    host_hint: str = "",
+    *,
+    origin_of: Callable[[str], str] | None = None,
+    extras: Mapping[str, Any] | None = None,
+) -> ConnectionSettings:
+    """Read and validate every option through ``get_option`` (the plugin's ``get_option``).
+
+    ``origin_of(option)`` says where an option was set (Ansible's origin: ``default``,
+    ``var: <name>``, ``env: ...``); ``extras`` are the ansible_winrm_* variables the plugin received
+    without an option (see _winrm_vars.py)."""
     values, host = _read_values(get_option, host_hint)
+
+    def fail(name: str, problem: str, fix: str) -> OptionError:
+        return _fail(host, name, problem, fix)
+
+    notes = _winrm_vars.apply(values, origin_of or (lambda name: "default"), host, fail)
+    notes += _winrm_vars.extras_notes(extras or {}, host)
     protocol, port = _protocol_and_port(values, host)
     warnings = _check_numbers(values, host)
     _check_auth(values, host, protocol)
@@ -356,6 +399,7 @@ def read_settings(get_option: Callable[[str], Any], host_hint: str = "") -> Conn
             directory=values["session_dir"],
         ),
         warnings=tuple(warnings),
+        notes=tuple(notes),
         no_profile=bool(values["no_profile"]),
     )
 

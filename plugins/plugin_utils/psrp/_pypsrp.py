@@ -24,8 +24,10 @@ try:
     from pypsrp.complex_objects import Enum as PSRPEnum
     from pypsrp.exceptions import WinRMTransportError, WSManFaultError
     from pypsrp.host import PSHost, PSHostUserInterface
+    from pypsrp.messages import MessageType
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import Serializer, TaggedValue
+    from pypsrp.shell import SignalCode, WinRS
     from pypsrp.wsman import SelectorSet, WSMan
 
     PYPSRP_IMPORT_ERROR = None
@@ -42,7 +44,7 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
         ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = _Missing
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
-        Serializer = TaggedValue = WSMan = SelectorSet = _Missing
+        Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = MessageType = _Missing
 
         class WinRMTransportError(Exception):
             """Placeholder: never raised without pypsrp."""
@@ -66,6 +68,7 @@ __all__ = [
     "ComplexObject",
     "ErrorRecord",
     "GenericComplexObject",
+    "MessageType",
     "PSCredential",
     "PSHost",
     "PSHostUserInterface",
@@ -76,9 +79,11 @@ __all__ = [
     "RunspacePoolState",
     "SelectorSet",
     "Serializer",
+    "SignalCode",
     "TaggedValue",
     "WSMan",
     "WSManFaultError",
     "WinRMTransportError",
+    "WinRS",
     "require",
 ]

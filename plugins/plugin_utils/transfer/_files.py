@@ -41,6 +41,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks i
     inflate_chunk,
     put_input,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._mode import fetched_file_mode
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
     FETCH_FILE_SCRIPT,
     PUT_FILE_SCRIPT,
@@ -166,7 +167,7 @@ def _verdict(
     return None
 
 
-def fetch_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, Any]:
+def fetch_file(session: PSRPSession, in_path: str, out_path: str, mode: int | None = None) -> dict[str, Any]:
     """Stream ``in_path`` to ``out_path``; write to a temp file, rename on hash match."""
 
     def work(pool: RunspacePool) -> dict[str, Any]:
@@ -183,6 +184,7 @@ def fetch_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, A
             prefix=".psrp-fetch-", suffix=".partial", dir=os.path.dirname(out_path) or "."
         )
         try:
+            os.fchmod(fd, fetched_file_mode(out_path) if mode is None else mode)
             with os.fdopen(fd, "wb") as dst:
                 _stream(session, ps, received, dst)
             verdict = _verdict(session, ps, received, out_path)

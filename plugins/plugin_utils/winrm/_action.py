@@ -14,9 +14,10 @@ the commands that apply the change, unless the task runs in check mode.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -124,6 +125,7 @@ class ConnectionFacts:
     transport: str | None  # "http" | "https"
     port: int | None
     auth: str | None  # basic | negotiate | ntlm | kerberos | credssp | certificate
+    address: str | None = None  # the host name or address the play connects to
 
 
 class _OptionReader:
@@ -152,7 +154,9 @@ def connection_settings(connection: Any, host: str) -> ConnectionSettings:
 
 def connection_facts(connection: Any, host: str) -> ConnectionFacts:
     settings = connection_settings(connection, host)
-    return ConnectionFacts(transport=settings.protocol, port=int(settings.port), auth=settings.auth)
+    return ConnectionFacts(
+        transport=settings.protocol, port=int(settings.port), auth=settings.auth, address=settings.host
+    )
 
 
 def require_pipeline(connection: Any, host: str, module: str) -> PipelineInvoker:
@@ -167,14 +171,18 @@ def require_pipeline(connection: Any, host: str, module: str) -> PipelineInvoker
     return invoke
 
 
-class WinRMActionBase(ActionBase):
+R = TypeVar("R")
+
+
+class WinRMActionBase(ActionBase, Generic[R]):
     """Validates arguments, checks every value, finds the pipeline entry point and turns decision
     errors into results.
 
     Subclasses set ``ARGUMENT_SPEC`` (and the usual validator keywords), may set ``CHECKS``
     (option -> checker from ``_validate``; a list option is checked entry by entry) and extend
-    ``check_values`` for checks across options, and implement ``manage``. Every check runs before
-    the first request: a task with a bad value sends nothing and names every bad value.
+    ``check_values`` for checks across options, turn the checked values into their typed request
+    (a frozen dataclass) in ``request``, and implement ``manage``. Every check runs before the
+    first request: a task with a bad value sends nothing and names every bad value.
     """
 
     TRANSFERS_FILES = False
@@ -201,7 +209,7 @@ class WinRMActionBase(ActionBase):
         )
         host = str(task_vars.get("inventory_hostname") or self._play_context.remote_addr or "host")
         try:
-            args = self.checked(args, host)
+            request = self.request(self.checked(args, host))
             invoke = require_pipeline(self._connection, host, self.MODULE)
             context = TaskContext(
                 host=host,
@@ -209,7 +217,7 @@ class WinRMActionBase(ActionBase):
                 diff=bool(self._task.diff),
                 connection=connection_facts(self._connection, host),
             )
-            result.update(self.manage(PipelineRunner(invoke=invoke, host=host), args, context))
+            result.update(self.manage(PipelineRunner(invoke=invoke, host=host), request, context))
         except WinRMConfigError as exc:
             result["failed"] = True
             result["changed"] = False
@@ -236,7 +244,17 @@ class WinRMActionBase(ActionBase):
     def check_values(self, args: dict[str, Any], problems: Problems) -> None:
         """Checks that involve several options; add to ``problems``."""
 
-    def manage(self, runner: PipelineRunner, args: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+    REQUEST: type[Any] | None = None  # a dataclass whose fields are the module's options
+
+    def request(self, args: dict[str, Any]) -> R:
+        """The typed request of the checked values: ``REQUEST`` built from the options of the same
+        names (every option read once, here); override for a request shaped otherwise."""
+        if self.REQUEST is None:
+            raise NotImplementedError(f"{type(self).__name__} sets neither REQUEST nor request()")
+        names = [f.name for f in dataclasses.fields(self.REQUEST)]
+        return self.REQUEST(**{name: args[name] for name in names})
+
+    def manage(self, runner: PipelineRunner, request: R, context: TaskContext) -> dict[str, Any]:
         raise NotImplementedError
 
 

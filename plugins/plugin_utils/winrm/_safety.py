@@ -13,6 +13,7 @@ on (NTLM only through ``Negotiate``); CredSSP needs ``CredSSP``; client certific
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import ConnectionFacts
@@ -37,4 +38,26 @@ def service_change_problems(facts: ConnectionFacts, after: Mapping[str, object])
         problems.append(f"the play authenticates with {auth} and this would turn off " + " and ".join(needs))
     if auth == "basic" and facts.transport == "http" and after.get("allow_unencrypted") is False:
         problems.append("the play uses Basic over HTTP, which needs allow_unencrypted=true")
+    problems.extend(filter_problems(facts, after))
     return problems
+
+
+def filter_problems(facts: ConnectionFacts, after: Mapping[str, object]) -> list[str]:
+    """IPv4Filter/IPv6Filter that leave out the address the play connects to (when it is an IP
+    address: a name, or an address behind NAT, cannot be checked from here)."""
+    try:
+        address = ipaddress.ip_address(str(facts.address or "").strip("[]"))
+    except ValueError:
+        return []
+    option = "ipv4_filter" if address.version == 4 else "ipv6_filter"
+    value = after.get(option)
+    if not isinstance(value, str) or value.strip() == "*":
+        return []
+    for item in (p.strip() for p in value.split(",") if p.strip()):
+        low, _, high = item.partition("-")
+        try:
+            if ipaddress.ip_address(low) <= address <= ipaddress.ip_address(high or low):  # type: ignore[operator]
+                return []
+        except (ValueError, TypeError):
+            continue
+    return [f"the play connects to {address}, which {option} '{value}' leaves out"]

@@ -98,11 +98,12 @@ class Problems:
     def add(self, option: str, value: Any, allowed: str) -> None:
         self.items.append(f"option '{option}' = {_show(value)} is not valid: {allowed}")
 
+    def message(self) -> str:
+        return f"{self.host}: {self.module} refuses the task, nothing was changed: " + "; ".join(self.items)
+
     def raise_for(self, error: type[Exception]) -> None:
         if self.items:
-            raise error(
-                f"{self.host}: {self.module} refuses the task, nothing was changed: " + "; ".join(self.items)
-            )
+            raise error(self.message())
 
 
 def _show(value: Any) -> str:
@@ -317,3 +318,12 @@ def name(value: Any) -> str:
     if not text.strip() or text != text.strip() or _CONTROL.search(text):
         raise Invalid("a non-empty name without control characters or leading/trailing whitespace")
     return text
+
+
+def probe_address(value: Any) -> str:
+    """Where the controller connects: an IP address (IPv6 with or without brackets) or a host name."""
+    text = str(value)
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return host_name(text)

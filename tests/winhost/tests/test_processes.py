@@ -144,3 +144,15 @@ def test_noprofile_environment(machine):
     assert env["USERPROFILE"] == "C:\\Users\\Default"
     assert "APPDATA" not in env
     assert env["PROMPT"] == "$P$G"
+
+
+def test_dir_lists_the_folder_like_cmd(machine):
+    cmd(machine, "echo x> C:\\dirtest.txt")
+    out, err, rc = cmd(machine, "dir C:\\")
+    lines = out.split("\r\n")
+    assert (err, rc) == ("", 0)
+    assert lines[0] == " Volume in drive C has no label."
+    assert lines[3] == " Directory of C:\\"
+    assert any(line.endswith("              3 dirtest.txt") for line in lines)  # "x\r\n"
+    assert cmd(machine, "dir /b C:\\")[0].split("\r\n").count("dirtest.txt") == 1
+    assert cmd(machine, "dir C:\\no-such-folder") == ("", "File Not Found\r\n", 1)

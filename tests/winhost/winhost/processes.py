@@ -7,7 +7,7 @@ works). winhost has no processes, so:
 
 * ``cmd.exe /c`` is a small interpreter: ``&&``, ``||`` and ``&`` between commands, ``%NAME%``
   expansion, the redirections ``>&2``/``1>&2``/``2>&1``/``>nul``/``2>nul``/``> file``/``>> file``,
-  and the built-ins ``echo``, ``set``, ``exit``, ``cd``, ``type``, ``ver`` and ``rem``. Anything
+  and the built-ins ``echo``, ``set``, ``exit``, ``cd``, ``type``, ``dir``, ``ver`` and ``rem``. Anything
   else that is not a known program gets cmd.exe's "is not recognized" message and errorlevel
   9009 (Windows Commands reference: cmd, echo, set, exit; "Command redirection operators").
 * ``powershell.exe`` reads ``-EncodedCommand``/``-Command``/``-File``/``-`` like
@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
+#: Folders Windows creates with the Hidden attribute (winhost's model has no attributes).
+HIDDEN = frozenset({"AppData"})
 #: cmd.exe's errorlevel for a command it cannot find.
 NOT_RECOGNIZED = 9009
 KNOWN_PROGRAMS = ("cmd", "powershell", "pwsh", "hostname", "whoami")
@@ -363,6 +365,53 @@ def _rem(process: Process, rest: str) -> int:
     return process.errorlevel
 
 
+def _dir(process: Process, rest: str) -> int:
+    """``dir [path] [/b]``: the listing layout of cmd.exe (as in pypsrp's test_client_execute_cmd
+    recording): header, ``.``/``..`` and entries sorted by name, then the totals."""
+    import datetime
+    import shutil
+    import zlib
+
+    words = [w for w in rest.split() if w]
+    bare = any(w.lower() == "/b" for w in words)
+    paths = [w.strip('"') for w in words if not w.startswith("/")]
+    fs = _fs(process)
+    target = paths[0] if paths else process.cwd
+    real = fs.real(target)
+    if not real.is_dir():
+        process.err("File Not Found\r\n")
+        return 1
+    # Windows creates a profile's AppData folder hidden; dir leaves hidden entries out.
+    entries = sorted((p for p in real.iterdir() if p.name not in HIDDEN), key=lambda p: p.name.lower())
+    if bare:
+        process.out("".join(f"{p.name}\r\n" for p in entries))
+        return 0
+
+    def stamp(path: Any) -> str:
+        return datetime.datetime.fromtimestamp(path.stat().st_mtime).strftime("%m/%d/%Y  %I:%M %p")
+
+    serial = zlib.crc32(str(process.machine.computer_name).encode()) & 0xFFFFFFFF
+    lines = [
+        " Volume in drive C has no label.",
+        f" Volume Serial Number is {serial >> 16:04X}-{serial & 0xFFFF:04X}",
+        "",
+        f" Directory of {fs.full_name(target)}",
+        "",
+        f"{stamp(real)}    <DIR>          .",
+        f"{stamp(real.parent)}    <DIR>          ..",
+    ]
+    files = [p for p in entries if p.is_file()]
+    for path in entries:
+        field = "    <DIR>         " if path.is_dir() else f"{path.stat().st_size:>18,}"
+        lines.append(f"{stamp(path)}{field} {path.name}")
+    total = sum(p.stat().st_size for p in files)
+    free = shutil.disk_usage(real).free
+    lines.append(f"{len(files):>16} File(s){total:>15,} bytes")
+    lines.append(f"{len(entries) - len(files) + 2:>16} Dir(s){free:>16,} bytes free")
+    process.out("".join(line + "\r\n" for line in lines))
+    return 0
+
+
 _BUILTINS: dict[str, Callable[[Process, str], int]] = {
     "echo": _echo,
     "set": _set,
@@ -372,6 +421,7 @@ _BUILTINS: dict[str, Callable[[Process, str], int]] = {
     "type": _type,
     "ver": _ver,
     "rem": _rem,
+    "dir": _dir,
 }
 
 
@@ -463,7 +513,10 @@ def run_powershell(process: Process, args: list[str]) -> int:
     command = Command(script, is_script=True)
     for name, value in bind_command_line(file_args, switch_parameters(script)):
         command.add_parameter(name, value)
-    stdin = None if process.stdin.console or mode == "stdin" else process.stdin.lines()
+    # powershell.exe reads redirected stdin only when the script enumerates $input; a script that
+    # does not finishes without the client ever closing stdin (pypsrp's WinRS recordings).
+    reads_input = "$input" in script.lower()
+    stdin = process.stdin.lines() if reads_input and not process.stdin.console and mode != "stdin" else None
     try:
         runspace.invoke([command], stdin, host)
     except Exception as exc:  # a terminating error ends the process with exit code 1

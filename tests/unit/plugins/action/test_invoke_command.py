@@ -17,6 +17,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command im
     STATE_TYPE_NAME,
     VERBATIM_ARGUMENT,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import SESSION_RUNSPACE_SCRIPT
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     empty_result,
     validate_request,
@@ -32,11 +33,38 @@ def ok(output: list[Any] | None = None, **extra: Any) -> dict[str, Any]:
     return result
 
 
+def unwrap(request: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline a request runs in the session runspace (``session``: persistent/temporary),
+    or the request itself when it runs in the pool's runspace (``session``: absent)."""
+    commands = request["commands"]
+    if len(commands) != 1 or commands[0]["name"] != SESSION_RUNSPACE_SCRIPT:
+        return request
+    params = commands[0]["parameters"]
+    inner: dict[str, Any] = {k: v for k, v in request.items() if k != "commands"}
+    inner["session"] = "temporary" if params.get("Temporary") else "persistent"
+    inner["commands"] = []
+    for cmd in params["Commands"]:
+        out: dict[str, Any] = {"name": cmd["Name"], "is_script": cmd["IsScript"]}
+        if cmd["IsScript"]:
+            out["use_local_scope"] = cmd["UseLocalScope"]
+        if cmd["Parameters"]:
+            out["parameters"] = {p["Name"]: p["Value"] for p in cmd["Parameters"]}
+        if cmd["Arguments"]:
+            out["arguments"] = cmd["Arguments"]
+        if cmd["EndOfStatement"]:
+            out["end_of_statement"] = True
+        inner["commands"].append(out)
+    if "InputObjects" in params:
+        inner["input"] = params["InputObjects"]
+    return inner
+
+
 class FakeConnection:
     _load_name = "psremoting.core.psrp"
 
     def __init__(self, responder: Responder | None = None, name: str = "dc01") -> None:
-        self.requests: list[dict[str, Any]] = []
+        self.sent: list[dict[str, Any]] = []  # what the connection got
+        self.requests: list[dict[str, Any]] = []  # the same, session pipelines unwrapped
         self.responder = responder or (lambda _req: ok(["done"]))
         self.name = name
         self.closed = False
@@ -44,8 +72,10 @@ class FakeConnection:
 
     def invoke_pipeline(self, request: dict[str, Any]) -> dict[str, Any]:
         validate_request(request)  # the connection's own check of the contract
-        self.requests.append(json.loads(json.dumps(request)))
-        return self.responder(request)
+        self.sent.append(json.loads(json.dumps(request)))
+        inner = unwrap(self.sent[-1])
+        self.requests.append(inner)
+        return self.responder(inner)
 
     def close(self) -> None:
         self.closed = True
@@ -91,8 +121,11 @@ def test_plain_script_is_one_request_with_output() -> None:
     result = run({"script": "Get-Service -Name W32time"}, conn)
     assert len(conn.requests) == 1
     assert conn.requests[0]["commands"] == [
-        {"name": "Get-Service -Name W32time", "is_script": True, "use_local_scope": True}
+        {"name": "Get-Service -Name W32time", "is_script": True, "use_local_scope": False}
     ]
+    # One PSRP command: the session script, running the pipeline in the session runspace.
+    assert [c["name"] for c in conn.sent[0]["commands"]] == [SESSION_RUNSPACE_SCRIPT]
+    assert conn.requests[0]["session"] == "persistent"
     # Tagged like Invoke-Command's output: the inventory name, PSShowComputerName; strings untouched.
     assert result["output"] == [
         {"Name": "W32Time", "PSComputerName": "dc01", "PSShowComputerName": True},
@@ -257,3 +290,18 @@ def test_not_our_connection_plugin() -> None:
 
     result = run({"script": "1"}, Other())  # type: ignore[arg-type]
     assert result["failed"] and "psremoting.core.psrp" in result["msg"]
+
+
+def test_temporary_session_state_and_no_cleanup_after_a_failure() -> None:
+    """A temporary session is removed after the task: nothing to put back after a failure."""
+    conn = FakeConnection(lambda _r: ok([], state="Failed", error=[{"exception": {"message": "boom"}}]))
+    result = run({"script": "throw 'boom'", "chdir": "C:\\temp", "session_state": "temporary"}, conn)
+    assert result["failed"] is True
+    assert [r["session"] for r in conn.requests] == ["temporary"]
+
+
+def test_helper_requests_run_in_the_pool_runspace() -> None:
+    """creates/removes checks are Ansible's own work: not in the session runspace."""
+    conn = FakeConnection(lambda r: ok([False]) if r["commands"][0]["name"] == "Test-Path" else ok(["ran"]))
+    run({"script": "New-Item C:\\x", "creates": "C:\\x"}, conn)
+    assert [r.get("session") for r in conn.requests] == [None, "persistent"]

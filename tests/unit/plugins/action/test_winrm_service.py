@@ -148,3 +148,18 @@ def test_missing_setting_is_reported() -> None:
     result = run_action(ActionModule, {"auth_credssp": False}, host)
     assert result["failed"] is True
     assert "does not exist on this host" in result["msg"]
+
+
+def test_refuses_an_ip_filter_that_leaves_out_the_address_in_use() -> None:
+    """Windows accepts any IPv4Filter; one without the address the play connects to cuts the play off."""
+    host = FakeWindows()
+    options = {"remote_addr": "10.1.2.3"}
+    refused = run_action(ActionModule, {"ipv4_filter": "10.9.0.1-10.9.0.9"}, host, options=options)
+    assert refused["failed"] is True and "10.1.2.3" in refused["msg"] and "allow_disconnect" in refused["msg"]
+    assert host.changes() == []
+    ok = run_action(ActionModule, {"ipv4_filter": "10.1.0.1-10.1.9.9"}, host, options=options)
+    assert (
+        ok["changed"] is True and host.wsman["WSMan:\\localhost\\Service\\IPv4Filter"] == "10.1.0.1-10.1.9.9"
+    )
+    by_name = run_action(ActionModule, {"ipv4_filter": "10.9.0.1"}, host, options={"remote_addr": "web01"})
+    assert by_name["changed"] is True  # a host name cannot be checked from the controller

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from psrpcore.types import ErrorCategory
+
 from winhost.engine.model import LOCAL_ACCOUNT_TOKEN_KEY, Account, Machine
 
 from .helpers import Engine
@@ -237,3 +239,47 @@ def test_concurrent_runspaces_share_one_machine(machine: Machine) -> None:
     assert errors == []
     assert machine.services["W32Time"].status == "Running"
     assert 500 <= machine.wsman.max_envelope_size_kb <= 505
+
+
+def test_get_module_lists_the_modules_imported_in_this_runspace(machine: Machine) -> None:
+    """about_Modules: Get-Module gets the imported modules, -ListAvailable the installed ones;
+    each runspace has its own."""
+    first, second = Engine(machine), Engine(machine)
+    assert first.ok("@(Get-Module -Name NetSecurity).Count") == [0]
+    first.ok("Import-Module NetSecurity")
+    assert first.ok("(Get-Module -Name NetSecurity).Name") == ["NetSecurity"]
+    assert second.ok("@(Get-Module -Name NetSecurity).Count") == [0]
+    assert second.ok("(Get-Module -ListAvailable -Name NetSecurity).Name") == ["NetSecurity"]
+
+
+def test_remove_variable_scopes_and_missing_names(engine: Engine) -> None:
+    """Remove-Variable (learn.microsoft.com/powershell/module/microsoft.powershell.utility/remove-variable);
+    a missing name is a non-terminating error with SessionStateStrings.VariableNotFound's text."""
+    assert engine.ok(
+        "$global:g = 1; Remove-Variable -Name @('g', 'missing') -Scope Global -ErrorAction SilentlyContinue\n"
+        "$null -eq $global:g; $Error.Count"
+    ) == [True, 1]
+    result = engine.script("$x = 1; Remove-Variable x; Remove-Variable x; 'after'")
+    assert result.failure is None and result.output == ["after"]
+    (error,) = result.errors
+    assert str(error.Exception.Message) == "Cannot find a variable with the name 'x'."
+    assert error.CategoryInfo.Category == ErrorCategory.ObjectNotFound
+
+
+def test_push_and_pop_location_with_named_stacks(engine: Engine) -> None:
+    """Push-Location/Pop-Location (about_Locations; SessionStateLocationAPIs): a named stack keeps
+    its own locations; an empty default stack pops nothing; an unknown stack name is an error
+    with SessionStateStrings.StackNotFound's text."""
+    assert engine.ok(
+        "Push-Location -LiteralPath C:\\Windows -StackName S; (Get-Location).Path\n"
+        "Push-Location C:\\Windows\\System32; (Get-Location).Path\n"
+        "Pop-Location -StackName S; (Get-Location).Path\n"
+        "Pop-Location; (Get-Location).Path; Pop-Location; (Get-Location).Path"
+    ) == ["C:\\Windows", "C:\\Windows\\System32", "C:\\Users\\Administrator", "C:\\Windows", "C:\\Windows"]
+    missing = engine.script("Pop-Location -StackName nope; 'after'")
+    assert missing.failure is not None and missing.output == []
+    assert str(missing.failure.Exception.Message) == (
+        "Cannot find location stack 'nope'. It does not exist or it is not a container."
+    )
+    bad = engine.script("Push-Location C:\\NoSuchDir; 'after'")
+    assert bad.failure is not None and "Cannot find path" in str(bad.failure.Exception.Message)

@@ -196,6 +196,12 @@ def pscmdlet(ctx: ExecutionContext, scope: Scope) -> Any:
         "throwterminatingerror": throw_terminating,
         "writeverbose": lambda m: ctx.write_verbose(to_string(m), scope),
         "writewarning": lambda m: ctx.write_warning(to_string(m), scope),
+        "writedebug": lambda m: ctx.write_debug(to_string(m), scope),
+        "writeinformation": lambda r: ctx.host.write_information(
+            getattr(r, "MessageData", r),
+            to_string(getattr(r, "Source", "") or ""),
+            list(getattr(r, "Tags", None) or []),
+        ),
     }
     return obj
 

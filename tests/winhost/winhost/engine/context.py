@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -178,8 +179,12 @@ class ExecutionContext:
         self.last_status = True  # $?: did the previous statement succeed
         #: Called between statements: runs nested pipelines queued for this runspace.
         self.checkpoint: Callable[[], None] | None = None
+        #: Makes a new runspace in this session's process ([RunspaceFactory]::CreateRunspace); set by
+        #: the runspace that runs this pipeline, so engine modules need not import runspace.py.
+        self.new_runspace: Callable[[], Any] | None = None
         #: Errors whose catch blocks are running, innermost last (what a bare ``throw`` rethrows).
         self.handling: list[ErrorRecord] = []
+        self._finally_depth = 0  # finally blocks running after a stop (see stopping_finally)
         self._engine: ScriptEngine | None = None
         self.location = str(global_scope.get("__location", "C:\\Users\\" + user.rsplit("\\", maxsplit=1)[-1]))
 
@@ -222,8 +227,17 @@ class ExecutionContext:
 
     # -- stop ---------------------------------------------------------------------------------
     def check_stop(self) -> None:
-        if self.host.stop_requested.is_set():
+        if self.host.stop_requested.is_set() and not self._finally_depth:
             raise PipelineStopped()
+
+    @contextlib.contextmanager
+    def stopping_finally(self) -> Iterator[None]:
+        """A finally block running after a stop: its statements are not stopped again."""
+        self._finally_depth += 1
+        try:
+            yield
+        finally:
+            self._finally_depth -= 1
 
     def statement_done(self) -> None:
         """A statement finished: run the nested pipelines waiting for this pipeline's thread."""

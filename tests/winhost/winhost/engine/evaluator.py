@@ -22,6 +22,7 @@ from winhost.engine.errors import (
     ContinueSignal,
     ExitSignal,
     FlowControl,
+    PipelineStopped,
     PSRuntimeError,
     ReturnSignal,
     command_not_found,
@@ -528,6 +529,14 @@ class Evaluator:
                 pending = yield from self._run_catch(handler, exc.record, scope)
         except FlowControl as flow:
             pending = flow
+        except PipelineStopped as stopped:
+            # about_Try_Catch_Finally: a finally block runs even when the pipeline is stopped
+            # (CTRL+C); its output goes nowhere, the stop goes on afterwards.
+            if finally_block is not None:
+                with self.ctx.stopping_finally():
+                    for _ in self.exec_node(finally_block, scope):
+                        pass
+            raise stopped
         if finally_block is not None:
             yield from self.exec_node(finally_block, scope)
         if pending is not None:

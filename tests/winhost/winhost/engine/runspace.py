@@ -138,6 +138,7 @@ class Runspace:
             return
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
         ctx.checkpoint = self._run_nested_jobs
+        ctx.new_runspace = lambda: Runspace(self.machine, self.user, "Microsoft.PowerShell")
         previous_ctx = set_current(ctx)  # $Host.UI forwards to this pipeline's host
         try:
             self._run_statements(ctx, commands, input, host)

@@ -36,6 +36,8 @@ from winhost.engine.dotnet import (
 from winhost.engine.errors import not_emulated, terminating
 from winhost.engine.formatting import composite_format
 from winhost.engine.methods import EncodingValue, GenericList, to_bytes
+from winhost.engine.nested import NOT_HANDLED
+from winhost.engine.nested import call_static as nested_static
 from winhost.engine.types import ENUM_TYPES, TypeRef, cast_value
 from winhost.engine.values import (
     as_list,
@@ -487,9 +489,12 @@ def _special(ev: ScriptEngine, target: TypeRef, name: str, args: list[Any]) -> A
             raise not_emulated(f"[{target.name}]::Create()")
         return HashAlgorithmValue(algo)
     constructed = _construct(full, args) if low == "new" else None
-    if constructed is None:
+    if constructed is not None:
+        return constructed
+    value = nested_static(ev, full, low, args)  # [RunspaceFactory], [PowerShell], PSDataCollection
+    if value is NOT_HANDLED:
         raise not_emulated(f"the static method [{target.name}]::{name}()")
-    return constructed
+    return value
 
 
 def call_static(ev: ScriptEngine, target: Any, name: str, args: list[Any]) -> Any:

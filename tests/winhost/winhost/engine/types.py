@@ -82,6 +82,8 @@ _ACCELERATORS = {
     "stringsplitoptions": "System.StringSplitOptions",
     "collections.arraylist": "System.Collections.ArrayList",
     "byte[]": "System.Byte[]",
+    "powershell": "System.Management.Automation.PowerShell",
+    "runspacefactory": "System.Management.Automation.Runspaces.RunspaceFactory",
 }
 
 

@@ -9,6 +9,7 @@ the model has them, Windows defaults otherwise.
 from __future__ import annotations
 
 from typing import Any
+from xml.sax.saxutils import escape
 
 from winhost.wsman import namespaces as ns
 from winhost.wsman.shells import _lookup
@@ -35,6 +36,39 @@ def _auth(machine: Any, name: str, default: bool) -> str:
     if value is None:
         value = default
     return "true" if value else "false"
+
+
+def _client_xml(machine: Any) -> str:
+    """``winrm/config/Client`` from ``machine.wsman.client`` (ClientConfig), Windows defaults otherwise."""
+    client = getattr(getattr(machine, "wsman", None), "client", None)
+
+    def get(obj: Any, name: str, default: Any) -> str:
+        value = getattr(obj, name, default) if obj is not None else default
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    auth = getattr(client, "auth", None)
+    flags: tuple[tuple[str, bool], ...] = (
+        ("Basic", True),
+        ("Digest", True),
+        ("Kerberos", True),
+        ("Negotiate", True),
+        ("Certificate", True),
+        ("CredSSP", False),
+    )
+    return (
+        "<cfg:Client>"
+        f"<cfg:NetworkDelayms>{get(client, 'network_delayms', 5000)}</cfg:NetworkDelayms>"
+        f"<cfg:URLPrefix>{get(client, 'url_prefix', 'wsman')}</cfg:URLPrefix>"
+        f"<cfg:AllowUnencrypted>{get(client, 'allow_unencrypted', False)}</cfg:AllowUnencrypted>"
+        "<cfg:Auth>"
+        + "".join(f"<cfg:{n}>{get(auth, n.lower(), d)}</cfg:{n}>" for n, d in flags)
+        + "</cfg:Auth>"
+        "<cfg:DefaultPorts><cfg:HTTP>5985</cfg:HTTP><cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts>"
+        f"<cfg:TrustedHosts>{escape(get(client, 'trusted_hosts', ''))}</cfg:TrustedHosts>"
+        "</cfg:Client>"
+    )
 
 
 def config_xml(machine: Any, resource_uri: str) -> str:
@@ -87,6 +121,10 @@ def config_xml(machine: Any, resource_uri: str) -> str:
     sub = resource_uri.rstrip("/")[len(ns.R_CONFIG) :].strip("/").lower()
     if sub == "service":
         return service.replace("<cfg:Service>", f'<cfg:Service xmlns:cfg="{ns.NS_CONFIG}/service">', 1)
+    if sub == "client":
+        return _client_xml(machine).replace(
+            "<cfg:Client>", f'<cfg:Client xmlns:cfg="{ns.NS_CONFIG}/client">', 1
+        )
     if sub == "winrs":
         return winrs.replace("<cfg:Winrs>", f'<cfg:Winrs xmlns:cfg="{ns.NS_CONFIG}/winrs">', 1)
-    return f'<cfg:Config xmlns:cfg="{ns.NS_CONFIG}">{head}{service}{winrs}</cfg:Config>'
+    return f'<cfg:Config xmlns:cfg="{ns.NS_CONFIG}">{head}{_client_xml(machine)}{service}{winrs}</cfg:Config>'

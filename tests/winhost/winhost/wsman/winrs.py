@@ -118,6 +118,10 @@ class WinRSShell:
         self.working_directory = working_directory or (
             "C:\\Users\\Default" if no_profile else f"C:\\Users\\{short}"
         )
+        if not no_profile:  # the profile is loaded at logon: its folders exist
+            from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
+
+            ensure_standard_dirs(machine, user)
         self.cond = threading.Condition()
         self.commands: dict[str, WinRSCommand] = {}
         self.closed = False

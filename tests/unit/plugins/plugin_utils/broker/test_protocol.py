@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +16,8 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     encode_exec_result,
     encode_input,
     peer_cred,
+    pid_alive,
+    process_start_time,
 )
 
 
@@ -48,3 +52,22 @@ def test_peer_cred_names_the_process_at_the_other_end() -> None:
     with a, b:
         cred = peer_cred(a)
         assert cred is not None and cred.pid == os.getpid() and cred.uid == os.getuid()
+
+
+def test_a_killed_unreaped_process_is_not_alive() -> None:
+    """ansible-playbook killed with -9 stays a zombie until its parent reaps it: it has ended."""
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        start = process_start_time(child.pid)
+        assert start is not None and pid_alive(child.pid, start)
+        assert not pid_alive(child.pid, str(int(start) + 1))  # same pid, another process
+        child.kill()
+        deadline = time.monotonic() + 5
+        while pid_alive(child.pid, start) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(f"/proc/{child.pid}"), "still a zombie (not reaped yet)"
+        assert not pid_alive(child.pid, start)
+    finally:
+        child.kill()
+        child.wait()
+    assert not pid_alive(child.pid)

@@ -62,6 +62,10 @@ class FakeSession:
     def close(self) -> None:
         self.closed += 1
 
+    def end(self) -> str:
+        self.close()
+        return "closed"
+
 
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_broker.Broker, BrokerClient]]:
@@ -70,6 +74,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_broker.Broker, Br
     directory = tempfile.mkdtemp(prefix="psrpb-", dir="/tmp")
     client = BrokerClient(directory, controller=os.getpid())
     b = _broker.Broker(client.sock_path, os.getpid(), _protocol.process_start_time(os.getpid()))
+    client.record_broker(os.getpid())  # the broker runs in this process here
     thread = threading.Thread(target=b.serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 5
@@ -187,6 +192,7 @@ def test_broker_cleans_up_when_controller_dies(monkeypatch: pytest.MonkeyPatch) 
     directory = tempfile.mkdtemp(prefix="psrpb-", dir="/tmp")
     client = BrokerClient(directory, controller=controller.pid)
     b = _broker.Broker(client.sock_path, controller.pid, _protocol.process_start_time(controller.pid))
+    client.record_broker(os.getpid())  # the broker runs in this process here
     thread = threading.Thread(target=b.serve, daemon=True)
     thread.start()
     deadline = time.monotonic() + 5

@@ -16,6 +16,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command im
     InvokeSpec,
     build_plan,
     check_mode_runs,
+    cleanup_request,
     read_result,
     references_ansible,
     strip_comments,
@@ -23,6 +24,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command im
     using_expression_key,
     using_parameter,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import SESSION_RUNSPACE_SCRIPT
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import empty_result
 
 
@@ -93,7 +95,8 @@ def test_plain_script_is_one_command_with_typed_values() -> None:
     assert not plan.uses_state
     (cmd,) = plan.request["commands"]
     assert cmd["name"] == spec.script  # the user's text, untouched
-    assert cmd["is_script"] and cmd["use_local_scope"]
+    # Not in a local scope: `$x = 42` stays in the session, as with Invoke-Command -Session.
+    assert cmd["is_script"] and cmd["use_local_scope"] is False
     assert cmd["arguments"] == ["World"]
     assert cmd["parameters"]["Greeting"] == "Hi"
     assert cmd["parameters"][VERBATIM_ARGUMENT] == {using_expression_key("$Using:suffix"): "!"}
@@ -167,3 +170,20 @@ def test_read_result_failure_rules() -> None:
     assert stop["failed"] and stop["msg"] == "x"
     assert read_result(plan, _result([], error=[err]), "silently_continue")["error"] == []  # type: ignore[arg-type]
     assert read_result(plan, _result([], state="Failed", error=[err]), "continue")["failed"]  # type: ignore[arg-type]
+
+
+def test_the_wire_request_runs_the_pipeline_in_the_session_runspace() -> None:
+    plan = build_plan(InvokeSpec(script="$x = 42", input=[1, 2]))
+    (wrapper,) = plan.wire_request()["commands"]
+    assert wrapper["name"] == SESSION_RUNSPACE_SCRIPT
+    params = wrapper["parameters"]
+    assert [c["Name"] for c in params["Commands"]] == ["$x = 42"]
+    assert params["InputObjects"] == [1, 2] and "Temporary" not in params
+    temporary = build_plan(InvokeSpec(script="$x", session_state="temporary")).wire_request()
+    assert temporary["commands"][0]["parameters"]["Temporary"] is True
+    assert cleanup_request()["commands"][0]["parameters"]["Commands"][0]["Name"] == POSTLUDE
+
+
+def test_unknown_session_state_is_refused() -> None:
+    with pytest.raises(InvokeError, match="session_state must be one of persistent, temporary"):
+        build_plan(InvokeSpec(script="1", session_state="shared"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import types
 import uuid
 from typing import Any
@@ -239,3 +241,52 @@ def test_no_profile_reaches_the_runspace_pool(monkeypatch: pytest.MonkeyPatch, n
     )
     session._open_pool()
     assert seen.get("no_profile", False) is no_profile and seen["idle_timeout"] == 90
+
+
+def test_end_never_waits_for_a_running_commands_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run is over while a command runs: its thread holds the session lock in a Receive
+    long-poll. end() does not wait for it; it aborts over a second connection, and the session
+    never opens a shell again."""
+    s = PSRPSession({"server": "h", "port": 5985}, "Microsoft.PowerShell", 90, "h")
+    aborted: list[bool] = []
+    monkeypatch.setattr(s, "abort", lambda: aborted.append(True) or "aborted")
+    holding, release = threading.Event(), threading.Event()
+
+    def running_command() -> None:
+        with s.lock:
+            s.running = object()  # type: ignore[assignment]
+            holding.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=running_command)
+    worker.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        assert s.end(wait=0.2) == "aborted" and aborted == [True]
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+        worker.join()
+    s.terminated = True
+    with pytest.raises(SessionError, match="the session was ended"):
+        s.open()
+
+
+def test_end_of_an_idle_session_is_a_normal_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = PSRPSession({"server": "h", "port": 5985}, "Microsoft.PowerShell", 90, "h")
+    closed: list[bool] = []
+    monkeypatch.setattr(s, "close", lambda: closed.append(True))
+    monkeypatch.setattr(s, "abort", lambda: pytest.fail("an idle session is closed, not aborted"))
+    assert s.end() == "closed" and closed == [True] and s.terminated
+
+
+def test_abort_settings_use_short_timeouts() -> None:
+    kwargs = _client._abort_kwargs(
+        {"server": "h", "read_timeout": 60, "operation_timeout": 50, "password": "p"}
+    )
+    assert (
+        kwargs["read_timeout"] <= _client.ABORT_TIMEOUT
+        and kwargs["operation_timeout"] < kwargs["read_timeout"]
+    )
+    assert kwargs["password"] == "p" and kwargs["reconnection_retries"] == 0

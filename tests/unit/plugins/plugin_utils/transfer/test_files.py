@@ -8,6 +8,8 @@ when the file "changes" or the connection drops.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import types
 import uuid
 import zlib
@@ -271,3 +273,25 @@ def test_transfer_scripts_take_values_only_as_parameters() -> None:
         assert script.startswith("# psremoting.core ")
         assert "{" in script and "%s" not in script and "{path}" not in script.lower()
     assert ".partial" in PUT_FILE_SCRIPT and "SHA256" in PUT_FILE_SCRIPT
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_fetched_file_gets_the_builtins_mode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, umask: int, mode: int
+) -> None:
+    """ansible.builtin.psrp writes the fetched file with open(path, "wb"): 0o666 minus the umask
+    for a new file (issue 23: ours was mkstemp's 0o600), the old mode for an existing one."""
+    data = b"fetched"
+    previous = os.umask(umask)
+    try:
+        s = _session(monkeypatch, [["[FILE]", data], ["SHA256:" + _sha(data)]])
+        fetch_file(s, "C:\\f.bin", str(tmp_path / "new.bin"))
+        existing = tmp_path / "existing.bin"
+        existing.write_bytes(b"old")
+        existing.chmod(0o640)
+        s = _session(monkeypatch, [["[FILE]", data], ["SHA256:" + _sha(data)]])
+        fetch_file(s, "C:\\f.bin", str(existing))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == mode
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640 and existing.read_bytes() == data

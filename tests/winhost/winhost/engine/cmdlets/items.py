@@ -768,6 +768,72 @@ def set_location(call: CommandCall) -> Iterator[Any]:
         yield _path_info(call, norm)
 
 
+_STACKS = "__location_stacks"  # runspace-global: stack name ("" = default) -> locations
+
+
+def _stacks(call: CommandCall) -> dict[str, list[str]]:
+    root = call.scope.root()
+    stacks = root.get(_STACKS)
+    if stacks is None:
+        stacks = {}
+        root.set(_STACKS, stacks)
+    return stacks
+
+
+@cmdlet(
+    "Push-Location",
+    [Param("Path", position=0), Param("LiteralPath"), Param("StackName"), Param("PassThru", switch=True)],
+    module=MANAGEMENT,
+    aliases=("pushd",),
+)
+def push_location(call: CommandCall) -> Iterator[Any]:
+    """Push-Location (https://learn.microsoft.com/powershell/module/microsoft.powershell.management/push-location):
+    the current location goes on the stack (the default one, or -StackName), then the location
+    changes to -Path/-LiteralPath when given, failing as Set-Location does."""
+    current = call.ctx.location
+    target = call.string("Path") or call.string("LiteralPath")
+    if target is not None:
+        provider, norm, _drive = provider_for(call, target)
+        if not provider.exists(call, norm) or not provider.is_container(call, norm):
+            raise call.fail(
+                f"Cannot find path '{target}' because it does not exist.",
+                "PathNotFound",
+                ErrorCategory.ObjectNotFound,
+                target=target,
+                exception_type="System.Management.Automation.ItemNotFoundException",
+            )
+        call.ctx.location = norm
+    _stacks(call).setdefault(call.string("StackName") or "", []).append(current)
+    if call.switch("PassThru"):
+        yield _path_info(call, call.ctx.location)
+
+
+@cmdlet(
+    "Pop-Location",
+    [Param("StackName"), Param("PassThru", switch=True)],
+    module=MANAGEMENT,
+    aliases=("popd",),
+)
+def pop_location(call: CommandCall) -> Iterator[Any]:
+    """Pop-Location: back to the location last pushed on the stack. An empty default stack does
+    nothing; a -StackName that does not exist is an error."""
+    name = call.string("StackName") or ""
+    stack = _stacks(call).get(name)
+    if name and stack is None:
+        raise call.fail(
+            f"Cannot find location stack '{name}'. It does not exist or it is not a container.",
+            "Argument",
+            ErrorCategory.InvalidArgument,
+            target=name,
+            exception_type="System.Management.Automation.PSArgumentException",
+        )
+    if not stack:
+        return
+    call.ctx.location = stack.pop()
+    if call.switch("PassThru"):
+        yield _path_info(call, call.ctx.location)
+
+
 @cmdlet(
     "Resolve-Path",
     [Param("Path", position=0), Param("LiteralPath"), Param("Relative", switch=True)],

@@ -459,11 +459,23 @@ def _module_object(name: str, version: str) -> Any:
     aliases=("gmo",),
 )
 def get_module(call: CommandCall) -> Iterator[Any]:
+    """-ListAvailable: every module of the catalogue; otherwise the modules loaded in this
+    runspace (about_Modules: "Get-Module gets the modules that have been imported"): the two a
+    session loads on its first commands, plus what Import-Module imported here."""
     versions = _module_names()
     patterns = call.strings("Name") or ["*"]
+    loaded = _AUTOLOADED | {n.lower() for n in call.ctx.global_scope.get(_IMPORTED) or []}
     for name, version in sorted(versions.items()):
+        if not call.switch("ListAvailable") and name.lower() not in loaded:
+            continue
         if any(like(name, p) for p in patterns):
             yield _module_object(name, version)
+
+
+#: The runspace's imported modules (a global-scope variable of winhost's own).
+_IMPORTED = "__imported_modules"
+#: Loaded by module auto-loading as soon as a session runs its first commands.
+_AUTOLOADED = frozenset({"microsoft.powershell.management", "microsoft.powershell.utility"})
 
 
 @cmdlet(
@@ -496,6 +508,9 @@ def import_module(call: CommandCall) -> Iterator[Any]:
                 exception_type="System.IO.FileNotFoundException",
             )
             continue
+        imported = list(call.ctx.global_scope.get(_IMPORTED) or [])
+        if match not in imported:
+            call.ctx.global_scope.set(_IMPORTED, [*imported, match])
         if call.switch("PassThru"):
             yield _module_object(match, versions[match])
 

@@ -764,6 +764,42 @@ def set_variable(call: CommandCall) -> Iterator[Any]:
     return iter(())
 
 
+@cmdlet(
+    "Remove-Variable",
+    [
+        Param("Name", position=0),
+        Param("Scope"),
+        Param("Force", switch=True),
+        Param("Include"),
+        Param("Exclude"),
+    ],
+    module=UTILITY,
+    aliases=("rv",),
+)
+def remove_variable(call: CommandCall) -> Iterator[Any]:
+    """Remove-Variable (https://learn.microsoft.com/powershell/module/microsoft.powershell.utility/remove-variable):
+    ``-Scope Global``/``Script`` removes from the session's top scope, ``Local`` from the current
+    one, none from the nearest scope that has the variable. A missing name is a non-terminating
+    ItemNotFoundException ("Cannot find a variable with the name 'x'.")."""
+    wanted = (call.string("Scope") or "").lower()
+    for name in call.strings("Name") or []:
+        scope: Any = call.scope.root() if wanted in ("global", "script") else call.scope
+        if not wanted:
+            while scope is not None and name not in scope.variables:
+                scope = scope.parent
+        if scope is None or name not in scope.variables:
+            call.error(
+                f"Cannot find a variable with the name '{name}'.",
+                "VariableNotFound",
+                ErrorCategory.ObjectNotFound,
+                target=name,
+                exception_type="System.Management.Automation.ItemNotFoundException",
+            )
+            continue
+        del scope.variables[name]
+    return iter(())
+
+
 @cmdlet("Invoke-Expression", [Param("Command", position=0)], module=UTILITY, aliases=("iex",))
 def invoke_expression(call: CommandCall) -> Iterator[Any]:
     engine = call.ctx.engine

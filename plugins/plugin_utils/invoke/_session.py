@@ -1,0 +1,229 @@
+# for internal use by psremoting.core only; not a public API
+"""The PSSession state of ``invoke_command``: a runspace of its own inside the host's session.
+
+``Invoke-Command -Session $s`` runs every script block in the same remote runspace, so variables
+(``$x = 42`` included), functions, imported modules and the location persist from one command to
+the next (about_PSSessions, about_Remote_Variables). Ansible's own ``raw``/``script``/module tasks
+and put/fetch run in the runspace of the host's runspace pool; they must neither see nor change
+that state, and a function an ``invoke_command`` script defines (``function ConvertFrom-Json``)
+must never shadow what the exec wrapper calls.
+
+Design (chosen by measurement, see docs/invoke_command.md "Session state"): the session runspace
+is a second runspace *inside* the session's process, created by :data:`SESSION_RUNSPACE_SCRIPT`
+on the first ``invoke_command`` task and kept in ``$global:PSRemotingCoreInvokeSession`` of the
+pool's runspace. Every ``invoke_command`` pipeline is sent as ONE PSRP script command (this
+constant script) whose ``Commands`` parameter describes the pipeline; it runs them in the session
+runspace with ``[PowerShell]::Create()`` and passes every stream back. A warm task therefore still
+costs one WSMan Command and one Receive, and a host keeps one shell. (The other known design, a
+second runspace pool for Ansible's tasks, costs a second shell and a Create + Receive on the
+critical path of the first task of the second kind: measured on winhost.)
+
+Environment variables and ``[Environment]::CurrentDirectory`` belong to the process on Windows,
+and both runspaces live in the session's process (wsmprovhost.exe). The script gives each side
+its own: it saves the process environment Ansible's runspace had, puts the session runspace's
+environment in place for the task, and swaps back in ``finally`` (also after a stop or a
+terminating error). A process an ``invoke_command`` script starts inherits the session's
+environment; a background thread or job it leaves running sees whichever side is in place.
+
+``Temporary`` gives ``Invoke-Command -ComputerName``'s temporary session: a fresh runspace for
+this one pipeline, disposed of afterwards; the persistent session runspace is left as it was.
+
+Values never enter the script text: the user's script text, parameters, arguments and input are
+values inside the ``Commands``/``InputObjects`` parameters (typed PSRP values).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    PipelineCommand,
+    PipelineRequest,
+)
+
+SESSION_MARKER = "# psremoting.core invoke_command session v1"
+
+# Parameters: Commands (one hashtable per PSRP command: Name, IsScript, UseLocalScope,
+# Parameters = list of @{ Name; Value } in order, Arguments = list, EndOfStatement),
+# InputObjects (pipeline input for the first command), switch Temporary.
+SESSION_RUNSPACE_SCRIPT = (
+    SESSION_MARKER
+    + r"""
+[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [object[]] $Commands,
+    [object[]] $InputObjects = @(),
+    [switch] $Temporary
+)
+# Relay every record the session runspace writes, whatever this runspace's preferences say.
+$VerbosePreference = 'Continue'
+$DebugPreference = 'Continue'
+
+$session = $global:PSRemotingCoreInvokeSession
+if ($Temporary -or $null -eq $session -or $session.Runspace.RunspaceStateInfo.State -ne 'Opened') {
+    $runspace = [RunspaceFactory]::CreateRunspace($Host)
+    $runspace.Open()
+    # A new runspace starts where the session's own runspace is.
+    $init = [PowerShell]::Create()
+    $init.Runspace = $runspace
+    $null = $init.AddCommand('Set-Location').AddParameter('LiteralPath', (Get-Location).Path).Invoke()
+    $init.Dispose()
+    $session = @{
+        Runspace = $runspace
+        Environment = $null
+        Directory = $null
+    }
+    if (-not $Temporary) {
+        $global:PSRemotingCoreInvokeSession = $session
+    }
+}
+
+# Environment variables belong to the process: swap the session's in, and back out in finally
+# (only .NET calls there: a finally block that runs after a stop cannot invoke commands).
+$outerEnvironment = [Environment]::GetEnvironmentVariables()
+$outerDirectory = [Environment]::CurrentDirectory
+$target = $session.Environment
+if ($null -ne $target) {
+    foreach ($name in @($outerEnvironment.Keys)) {
+        if (-not $target.Contains($name)) {
+            [Environment]::SetEnvironmentVariable($name, $null)
+        }
+    }
+    foreach ($name in @($target.Keys)) {
+        if ([Environment]::GetEnvironmentVariable($name) -cne $target[$name]) {
+            [Environment]::SetEnvironmentVariable($name, $target[$name])
+        }
+    }
+    [Environment]::CurrentDirectory = $session.Directory
+}
+
+$ps = [PowerShell]::Create()
+$async = $null
+try {
+    $ps.Runspace = $session.Runspace
+    foreach ($command in $Commands) {
+        if ($command.IsScript) {
+            $null = $ps.AddScript([string]$command.Name, [bool]$command.UseLocalScope)
+        }
+        else {
+            $null = $ps.AddCommand([string]$command.Name, [bool]$command.UseLocalScope)
+        }
+        foreach ($parameter in $command.Parameters) {
+            $null = $ps.AddParameter([string]$parameter.Name, $parameter.Value)
+        }
+        foreach ($argument in $command.Arguments) {
+            $null = $ps.AddArgument($argument)
+        }
+        if ($command.EndOfStatement) {
+            $null = $ps.AddStatement()
+        }
+    }
+    # An empty, completed input collection is "no input" (LocalPipeline: IsOpen || Count > 0).
+    $inputData = [System.Management.Automation.PSDataCollection[psobject]]::new()
+    foreach ($item in $InputObjects) {
+        $inputData.Add($item)
+    }
+    $inputData.Complete()
+    $outputData = [System.Management.Automation.PSDataCollection[psobject]]::new()
+    $streams = $ps.Streams
+    $relay = {
+        foreach ($item in $outputData.ReadAll()) {
+            , $item
+        }
+        foreach ($record in $streams.Error.ReadAll()) {
+            $PSCmdlet.WriteError($record)
+        }
+        foreach ($record in $streams.Warning.ReadAll()) {
+            $PSCmdlet.WriteWarning($record.Message)
+        }
+        foreach ($record in $streams.Verbose.ReadAll()) {
+            $PSCmdlet.WriteVerbose($record.Message)
+        }
+        foreach ($record in $streams.Debug.ReadAll()) {
+            $PSCmdlet.WriteDebug($record.Message)
+        }
+        foreach ($record in $streams.Information.ReadAll()) {
+            $PSCmdlet.WriteInformation($record)
+        }
+    }
+    $async = $ps.BeginInvoke($inputData, $outputData)
+    # Wait in short steps: a stop of this pipeline lands between them and reaches finally.
+    while (-not $async.AsyncWaitHandle.WaitOne(100)) {
+        & $relay
+    }
+    & $relay
+    $info = $ps.InvocationStateInfo
+    if ($info.State -eq 'Failed') {
+        $record = $info.Reason.ErrorRecord
+        if ($null -eq $record) {
+            $record = [System.Management.Automation.ErrorRecord]::new(
+                $info.Reason, 'SessionRunspaceFailed', 'NotSpecified', $null)
+        }
+        $PSCmdlet.ThrowTerminatingError($record)
+    }
+}
+finally {
+    if ($null -ne $async -and -not $async.IsCompleted) {
+        $ps.Stop()
+    }
+    $ps.Dispose()
+    if ($Temporary) {
+        $session.Runspace.Dispose()
+    }
+    else {
+        $session.Environment = [Environment]::GetEnvironmentVariables()
+        $session.Directory = [Environment]::CurrentDirectory
+    }
+    foreach ($name in @([Environment]::GetEnvironmentVariables().Keys)) {
+        if (-not $outerEnvironment.Contains($name)) {
+            [Environment]::SetEnvironmentVariable($name, $null)
+        }
+    }
+    foreach ($name in @($outerEnvironment.Keys)) {
+        if ([Environment]::GetEnvironmentVariable($name) -cne $outerEnvironment[$name]) {
+            [Environment]::SetEnvironmentVariable($name, $outerEnvironment[$name])
+        }
+    }
+    [Environment]::CurrentDirectory = $outerDirectory
+}
+"""
+)
+
+
+def session_commands(commands: list[PipelineCommand]) -> list[dict[str, Any]]:
+    """The ``Commands`` parameter value for the PipelineCommands of one request (ordered)."""
+    out: list[dict[str, Any]] = []
+    for cmd in commands:
+        out.append(
+            {
+                "Name": cmd["name"],
+                "IsScript": bool(cmd.get("is_script", False)),
+                "UseLocalScope": bool(cmd.get("use_local_scope", False)),
+                "Parameters": [{"Name": k, "Value": v} for k, v in (cmd.get("parameters") or {}).items()],
+                "Arguments": list(cmd.get("arguments") or []),
+                "EndOfStatement": bool(cmd.get("end_of_statement", False)),
+            }
+        )
+    return out
+
+
+def in_session(request: PipelineRequest, *, temporary: bool = False) -> PipelineRequest:
+    """``request`` (a PipelineRequest) rewritten to run in the session runspace (or a temporary
+    one): one script command, the pipeline and its input as typed parameters."""
+    parameters: dict[str, Any] = {"Commands": session_commands(list(request["commands"]))}
+    if request.get("input"):
+        parameters["InputObjects"] = list(request["input"])
+    if temporary:
+        parameters["Temporary"] = True
+    wrapped: dict[str, Any] = {
+        key: value for key, value in request.items() if key not in ("commands", "input")
+    }
+    wrapped["commands"] = [
+        {
+            "name": SESSION_RUNSPACE_SCRIPT,
+            "is_script": True,
+            "use_local_scope": True,
+            "parameters": parameters,
+        }
+    ]
+    return cast(PipelineRequest, wrapped)

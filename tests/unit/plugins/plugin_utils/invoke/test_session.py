@@ -1,0 +1,63 @@
+"""invoke/_session.py: an invoke_command pipeline rewritten to run in the session runspace."""
+
+from __future__ import annotations
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
+    SESSION_MARKER,
+    SESSION_RUNSPACE_SCRIPT,
+    in_session,
+    session_commands,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import PipelineRequest
+
+
+def test_pipeline_becomes_one_constant_script_with_typed_parameters() -> None:
+    secret = {"__psrp_type__": "SecureString", "value": "s3cret"}
+    request: PipelineRequest = {
+        "commands": [
+            {"name": "$x = 42", "is_script": True, "use_local_scope": False, "end_of_statement": True},
+            {
+                "name": "Get-Item",
+                "parameters": {"Path": "C:\\", "Credential": secret},
+                "arguments": [1, [2, 3]],
+            },
+        ],
+        "input": ["a", "b"],
+        "depth": 3,
+        "host_input": ["answer"],
+    }
+    wrapped = in_session(request)
+    (command,) = wrapped["commands"]
+    assert command["name"] == SESSION_RUNSPACE_SCRIPT and SESSION_RUNSPACE_SCRIPT.startswith(SESSION_MARKER)
+    assert command["is_script"] is True
+    assert "42" not in command["name"] and "s3cret" not in command["name"]  # values never in the text
+    assert command["parameters"]["InputObjects"] == ["a", "b"]
+    assert "Temporary" not in command["parameters"]
+    assert "input" not in wrapped
+    assert (wrapped["depth"], wrapped["host_input"]) == (3, ["answer"])
+    first, second = command["parameters"]["Commands"]
+    assert first == {
+        "Name": "$x = 42",
+        "IsScript": True,
+        "UseLocalScope": False,
+        "Parameters": [],
+        "Arguments": [],
+        "EndOfStatement": True,
+    }
+    assert second["Parameters"] == [
+        {"Name": "Path", "Value": "C:\\"},
+        {"Name": "Credential", "Value": secret},
+    ]
+    assert second["Arguments"] == [1, [2, 3]]
+    assert second["IsScript"] is False
+
+
+def test_temporary_session_switch() -> None:
+    wrapped = in_session({"commands": [{"name": "Get-Date"}]}, temporary=True)
+    assert wrapped["commands"][0]["parameters"]["Temporary"] is True
+    assert "InputObjects" not in wrapped["commands"][0]["parameters"]
+
+
+def test_parameter_order_is_kept() -> None:
+    (cmd,) = session_commands([{"name": "x", "parameters": {"b": 1, "a": 2, "c": 3}}])
+    assert [p["Name"] for p in cmd["Parameters"]] == ["b", "a", "c"]
