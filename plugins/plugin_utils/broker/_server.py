@@ -301,7 +301,15 @@ class Broker:
                     }
                     after = None
                 else:
-                    reply, after = broker.handle(request)
+                    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
+                        reporting_start,
+                    )
+
+                    def started() -> None:  # an interim frame: the host accepted the command
+                        send_frame(sock, {"progress": "started"})
+
+                    with reporting_start(started):
+                        reply, after = broker.handle(request)
                 with contextlib.suppress(OSError):
                     send_frame(sock, reply)
                     sock.shutdown(socket.SHUT_WR)
