@@ -227,8 +227,7 @@ class BrokerClient:
         """What a worker says when its broker stops answering in the middle of a request."""
         if started:
             outcome = (
-                "after the command had started on the host: its outcome is unknown, and it was "
-                "not sent again"
+                "after the command had started on the host: its outcome is unknown, and it was not sent again"
             )
         else:
             outcome = "before the command started on the host: nothing ran there"
