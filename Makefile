@@ -65,7 +65,7 @@ activate-hook:
 	@grep -qF '# psremoting.core checkout' $(VENV)/bin/activate || echo '$(ACTIVATE_HOOK)' >> $(VENV)/bin/activate
 
 demo: $(VENV)/.stamp-demo collection-link activate-hook
-	@echo "==> Demo (. $(VENV)/bin/activate, then ansible-doc psremoting.core.invoke_command, ansible-playbook ...)"
+	@echo "==> Demo (then: . $(VENV)/bin/activate; ansible-doc psremoting.core.invoke_command)"
 	$(VBIN)/python tools/demo.py
 
 ## ansible-test needs the collection at a real ansible_collections/<ns>/<name> path: copy it there.
