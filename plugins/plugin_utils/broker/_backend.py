@@ -20,6 +20,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     decode_exec_result,
     encode_input,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import show_event
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
@@ -38,8 +39,8 @@ class BrokerBackend:
         self._client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
         self._conn = conn_message(settings, become)
 
-    def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
-        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})
+    def _call(self, op: str, args: dict[str, t.Any] | None = None, on_event: t.Any = None) -> t.Any:
+        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}}, on_event=on_event)
         for notice in reply.get("notices") or ():
             display.v(str(notice), host=str(self._conn.get("host") or ""))
         if not reply.get("ok"):
@@ -74,7 +75,9 @@ class BrokerBackend:
         return t.cast(dict[str, t.Any], self._call("fetch", args))
 
     def pipeline(self, request: PipelineRequest) -> PipelineResult:
-        return t.cast(PipelineResult, self._call("pipeline", {"request": request}))
+        # Live output (progress, information at -v) is printed while the pipeline runs.
+        args = {"request": request, "live": display.verbosity}
+        return t.cast(PipelineResult, self._call("pipeline", args, lambda event: show_event(event, display)))
 
     def reset(self) -> None:
         if self._client.ping():  # never start a broker only to reset nothing
