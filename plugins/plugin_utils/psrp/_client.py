@@ -486,12 +486,15 @@ class PSRPSession:
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def wait(self, ps: PowerShell) -> None:
-        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``."""
+    def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
+        ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``)."""
         start = self.guard.received if self.guard is not None else 0
         try:
             while ps.state == PSInvocationState.RUNNING:
                 ps.poll_invoke()
+                if on_poll is not None:
+                    on_poll(ps)
                 if self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
@@ -572,7 +575,9 @@ class PSRPSession:
 
         return self.run(work)
 
-    def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
+    def invoke_pipeline(
+        self, request: PipelineRequest, on_poll: Callable[[PowerShell], None] | None = None
+    ) -> PipelineResult:
         needs_keys = validate_request(request)
 
         def work(pool: RunspacePool) -> PipelineResult:
@@ -592,7 +597,7 @@ class PSRPSession:
             raw_input = request.get("input")
             input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
             self.start(ps, input_data)
-            self.wait(ps)
+            self.wait(ps, on_poll)
             result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
             self.finish(ps)
             return result
