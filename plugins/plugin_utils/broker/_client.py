@@ -31,6 +31,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     pid_alive,
     process_start_time,
     recv_frame,
+    recv_reply,
     send_frame,
 )
 
@@ -207,7 +208,9 @@ class BrokerClient:
             try:
                 sock.settimeout(timeout)
                 send_frame(sock, message)
-                reply = recv_frame(sock)
+                reply, raw = recv_reply(sock)
+                if raw is not None:
+                    reply["raw"] = raw  # an exec's stdout, as the broker sent it
             except (OSError, ValueError, ConnectionError) as exc:
                 raise BrokerUnavailable(f"session broker connection failed: {exc}") from None
             finally:
