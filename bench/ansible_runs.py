@@ -27,6 +27,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 OURS = "psremoting.core.psrp"
 BUILTIN = "ansible.builtin.psrp"
+#: The second anchor: pywinrm over WinRS cmd shells (most Windows inventories use it).
+WINRM = "ansible.builtin.winrm"
 
 
 @dataclass

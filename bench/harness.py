@@ -52,18 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _versions() -> tuple[str, str]:
+def _versions() -> tuple[str, str, str]:
+    """ansible-core, pypsrp and pywinrm versions ("?" when not installed)."""
     try:
         from ansible.release import __version__ as ansible_version  # noqa: PLC0415
     except ImportError:
         ansible_version = "?"
-    try:
-        from importlib.metadata import version  # noqa: PLC0415
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
-        pypsrp_version = version("pypsrp")
-    except Exception:
-        pypsrp_version = "?"
-    return ansible_version, pypsrp_version
+    found = []
+    for package in ("pypsrp", "pywinrm"):
+        try:
+            found.append(version(package))
+        except PackageNotFoundError:
+            found.append("?")
+    return ansible_version, found[0], found[1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         one.stop()
         if fleet is not None:
             fleet.stop()
-    ansible_version, pypsrp_version = _versions()
+    ansible_version, pypsrp_version, pywinrm_version = _versions()
     results["meta"] = {
         "mode": mode.name,
         "note": NOTES[mode.name],
@@ -135,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
         "ansible": ansible_version,
         "pypsrp": pypsrp_version,
+        "pywinrm": pywinrm_version,
         "seconds": time.perf_counter()
         - started
         + (float(results.get("meta", {}).get("seconds", 0)) if args.merge else 0.0),

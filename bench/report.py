@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import Any
 
 KINDS = (("raw", "raw"), ("module", "win_ping (exec wrapper)"), ("script", "script task"))
+#: The plugins every per-task and transfer figure is shown for (scenarios.PLUGINS), in column order.
+PLUGIN_NAMES = (
+    ("builtin", "ansible.builtin.psrp"),
+    ("winrm", "ansible.builtin.winrm"),
+    ("ours", "psremoting.core.psrp"),
+)
 
 
 @dataclass
@@ -54,10 +60,12 @@ def per_task_table(s1: dict[str, Any]) -> list[str]:
     lines = [
         f"Latency {s1['latency_ms']} ms per HTTP request, {s1['shell_create_ms']} ms per shell Create; "
         f"{s1['tasks']} tasks on 1 host, forks=1. Means over warm tasks (all but the first task of the "
-        f"playbook). Builtin script task: `{script_mod}`; ours: `psremoting.core.invoke_command`.",
+        f"playbook). Script task of the builtin plugins: `{script_mod}`; ours: "
+        "`psremoting.core.invoke_command`.",
         "",
-        "| task kind | metric | ansible.builtin.psrp | psremoting.core.psrp | builtin / ours |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| task kind | metric | ansible.builtin.psrp | ansible.builtin.winrm | psremoting.core.psrp "
+        "| builtin psrp / ours | builtin winrm / ours |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     metrics: list[tuple[str, str, str]] = [
         ("wsman_requests_total", "WSMan requests / task", ".2f"),
@@ -70,23 +78,26 @@ def per_task_table(s1: dict[str, Any]) -> list[str]:
     for kind, label in (*KINDS, ("all", "all tasks (incl. first)")):
         for key, name, spec in metrics:
             b = _get(s1, "builtin", "summary", kind, key)
+            w = _get(s1, "winrm", "summary", kind, key)
             o = _get(s1, "ours", "summary", kind, key)
-            lines.append(f"| {label} | {name} | {_fmt(b, spec)} | {_fmt(o, spec)} | {_x(_ratio(b, o))} |")
-    for label in ("builtin", "ours"):
+            lines.append(
+                f"| {label} | {name} | {_fmt(b, spec)} | {_fmt(w, spec)} | {_fmt(o, spec)} "
+                f"| {_x(_ratio(b, o))} | {_x(_ratio(w, o))} |"
+            )
+    for label, _ in PLUGIN_NAMES:
         errs = _get(s1, label, "errors")
         if errs:
             lines.append(f"\n{label}: failed tasks: {'; '.join(errs)}")
     actions = []
     for kind, label in KINDS:
-        b = _get(s1, "builtin", "summary", kind, "wsman_by_action")
-        o = _get(s1, "ours", "summary", kind, "wsman_by_action")
-        actions.append(f"| {label} | {b or '-'} | {o or '-'} |")
+        cells = [_get(s1, p, "summary", kind, "wsman_by_action") or "-" for p, _ in PLUGIN_NAMES]
+        actions.append(_row(label, *cells))
     lines += [
         "",
         "WSMan requests of the last warm task of each kind, by action:",
         "",
-        "| task kind | ansible.builtin.psrp | psremoting.core.psrp |",
-        "| --- | --- | --- |",
+        "| task kind | ansible.builtin.psrp | ansible.builtin.winrm | psremoting.core.psrp |",
+        "| --- | --- | --- | --- |",
         *actions,
     ]
     return lines
@@ -102,6 +113,7 @@ def _failed(r: dict[str, Any]) -> str:
 
 FLEET_RUNS = {
     "builtin_forks32": "ansible.builtin.psrp, raw, forks=32",
+    "winrm_forks32": "ansible.builtin.winrm, raw, forks=32",
     "ours_forks32": "psremoting.core.psrp, raw, forks=32",
     "ours_invoke_forks32": "psremoting.core.invoke_command per host, forks=32",
     "ours_one_to_many": "psremoting.core.invoke_command one-to-many, throttle_limit=32",
@@ -133,13 +145,15 @@ def fleet_table(s2: dict[str, Any]) -> list[str]:
             "processes",
             "WSMan requests",
             "failed",
-            "builtin forks=32 wall / this",
+            "builtin psrp forks=32 wall / this",
+            "builtin winrm forks=32 wall / this",
         ),
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- |" + " ---: |" * 13,
     ]
     latency = f"{s2.get('latency_ms', 20)} ms + {s2.get('shell_create_ms', 800)} ms create"
     for suffix, label in (("", "none"), ("_latency", latency)):
         base = _get(s2, "builtin_forks32" + suffix, "wall_seconds")
+        base_winrm = _get(s2, "winrm_forks32" + suffix, "wall_seconds")
         for key, name in FLEET_RUNS.items():
             r = s2.get(key + suffix)
             if not r:
@@ -160,6 +174,7 @@ def fleet_table(s2: dict[str, Any]) -> list[str]:
                     r["totals"].get("wsman_requests_total", "-"),
                     _failed(r),
                     _x(_ratio(base, r["wall_seconds"])),
+                    _x(_ratio(base_winrm, r["wall_seconds"])),
                 )
             )
     for key in s2:
@@ -196,7 +211,7 @@ def transfer_table(s3: dict[str, Any]) -> list[str]:
     for case in cases:
         size, _, kind = case.partition("_")
         suffix = "" if kind == "random" else f"_{kind}"
-        for label, name in (("builtin", "ansible.builtin.psrp"), ("ours", "psremoting.core.psrp")):
+        for label, name in PLUGIN_NAMES:
             r = s3.get(f"{label}_{size}{suffix}", {})
             lines.append(
                 _row(
@@ -250,8 +265,13 @@ def payload_table(s5: dict[str, Any]) -> list[str]:
         "| task | bytes sent |",
         "| --- | ---: |",
         _row("win_ping over ansible.builtin.psrp (exec wrapper)", _fmt(s5.get("builtin_win_ping"), ",.0f")),
+        _row("win_ping over ansible.builtin.winrm (exec wrapper)", _fmt(s5.get("winrm_win_ping"), ",.0f")),
         _row("win_ping over psremoting.core.psrp (exec wrapper)", _fmt(s5.get("ours_win_ping"), ",.0f")),
         _row(script, _fmt(s5.get("builtin_script"), ",.0f")),
+        _row(
+            f"`{s5.get('builtin_script_module')}` over ansible.builtin.winrm",
+            _fmt(s5.get("winrm_script"), ",.0f"),
+        ),
         _row(
             "psremoting.core.invoke_command (PSRP pipeline, no wrapper)",
             _fmt(s5.get("ours_invoke_command"), ",.0f"),
@@ -376,14 +396,88 @@ def goals(res: dict[str, Any]) -> list[Goal]:
     return out
 
 
+def anchor_table(res: dict[str, Any]) -> list[str]:
+    """The headline figures of each plugin side by side (no goal: the comparison itself)."""
+    lat = res.get("s1_latency") or res.get("s1_flat") or {}
+    s2 = res.get("s2") or {}
+    s3 = res.get("s3") or {}
+    big = max(s3.get("sizes_mb") or [0])
+    fleet_key = "_latency" if s2.get("builtin_forks32_latency") else ""
+    rows = [
+        (
+            f"wall time per task, all tasks (latency {lat.get('latency_ms', 0)} ms + create "
+            f"{lat.get('shell_create_ms', 0)} ms) (s)",
+            [_get(lat, p, "summary", "all", "seconds") for p in ("builtin", "winrm", "ours")],
+            ".3f",
+        ),
+        (
+            "WSMan requests per warm raw task",
+            [
+                _get(res, "s1_flat", p, "summary", "raw", "wsman_requests_total")
+                for p in ("builtin", "winrm", "ours")
+            ],
+            ".2f",
+        ),
+        (
+            "WSMan requests per warm win_ping task",
+            [
+                _get(res, "s1_flat", p, "summary", "module", "wsman_requests_total")
+                for p in ("builtin", "winrm", "ours")
+            ],
+            ".2f",
+        ),
+        (
+            f"{s2.get('hosts', '?')} hosts, raw, forks=32, wall (s)"
+            + (" with the latency model" if fleet_key else ""),
+            [_get(s2, f"{p}_forks32{fleet_key}", "wall_seconds") for p in ("builtin", "winrm", "ours")],
+            ".2f",
+        ),
+        (
+            f"put_file {big} MB random data (MB/s)",
+            [_get(s3, f"{p}_{big}", "put_mb_s") for p in ("builtin", "winrm", "ours")],
+            ".2f",
+        ),
+        (
+            f"fetch_file {big} MB random data (MB/s)",
+            [_get(s3, f"{p}_{big}", "fetch_mb_s") for p in ("builtin", "winrm", "ours")],
+            ".2f",
+        ),
+    ]
+    lines = [
+        "Public anchor for the two builtin plugins: one playbook took 12.7 s with winrm and 13.1 s "
+        "with psrp (ansible/ansible#47707), winrm / psrp = 0.97x in time. The winrm / psrp column "
+        "gives that ratio for each figure of this run: for times and request counts below 1 means "
+        "winrm costs less; for MB/s above 1 means winrm is faster. The same reading holds for the "
+        "other two ratio columns.",
+        "",
+        "| figure | ansible.builtin.psrp | ansible.builtin.winrm | psremoting.core.psrp "
+        "| winrm / psrp | psrp / ours | winrm / ours |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, (b, w, o), spec in rows:
+        lines.append(
+            _row(
+                name,
+                _fmt(b, spec),
+                _fmt(w, spec),
+                _fmt(o, spec),
+                _x(_ratio(w, b)),
+                _x(_ratio(b, o)),
+                _x(_ratio(w, o)),
+            )
+        )
+    return lines
+
+
 def write_markdown(res: dict[str, Any], path: Path, chart: str | None) -> None:
     meta = res["meta"]
     lines = [
-        "# psremoting.core.psrp vs ansible.builtin.psrp",
+        "# psremoting.core.psrp vs ansible.builtin.psrp and ansible.builtin.winrm",
         "",
         f"Mode **{meta['mode']}** ({meta['note']}); generated {meta['when']} by `bench/run"
         f"{' --' + meta['mode'] if meta['mode'] != 'full' else ''}` on {meta['machine']}; "
-        f"ansible-core {meta['ansible']}, pypsrp {meta['pypsrp']}, winhost simulated hosts on loopback. "
+        f"ansible-core {meta['ansible']}, pypsrp {meta['pypsrp']}, pywinrm {meta.get('pywinrm', '?')}, "
+        "winhost simulated hosts on loopback. "
         f"Total run time {meta['seconds']:.0f} s.",
         "",
         *(
@@ -400,6 +494,7 @@ def write_markdown(res: dict[str, Any], path: Path, chart: str | None) -> None:
         "| --- | ---: | --- |",
     ]
     lines += [f"| {g.text} | {g.measured} | {g.verdict} |" for g in goals(res)]
+    lines += ["", "## Anchors: the two builtin plugins and ours, same run", "", *anchor_table(res)]
     if chart:
         lines += ["", f"![chart]({chart})"]
     if res.get("s1_flat"):
@@ -428,7 +523,11 @@ def write_chart(res: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    colors = {"ansible.builtin.psrp": "#999999", "psremoting.core.psrp": "#1f77b4"}
+    colors = {
+        "ansible.builtin.psrp": "#999999",
+        "ansible.builtin.winrm": "#d62728",
+        "psremoting.core.psrp": "#1f77b4",
+    }
 
     def bars(
         ax: Any, title: str, labels: list[str], series: dict[str, list[float | None]], ylabel: str
@@ -451,10 +550,8 @@ def write_chart(res: dict[str, Any], path: Path) -> bool:
         "WSMan requests per warm task",
         klabels,
         {
-            "ansible.builtin.psrp": [
-                _get(s1, "builtin", "summary", k, "wsman_requests_total") for k in kinds
-            ],
-            "psremoting.core.psrp": [_get(s1, "ours", "summary", k, "wsman_requests_total") for k in kinds],
+            name: [_get(s1, label, "summary", k, "wsman_requests_total") for k in kinds]
+            for label, name in PLUGIN_NAMES
         },
         "requests",
     )
@@ -464,15 +561,13 @@ def write_chart(res: dict[str, Any], path: Path) -> bool:
         f"Wall time per warm task, latency {lat.get('latency_ms', '?')} ms + create "
         f"{lat.get('shell_create_ms', '?')} ms",
         klabels,
-        {
-            "ansible.builtin.psrp": [_get(lat, "builtin", "summary", k, "seconds") for k in kinds],
-            "psremoting.core.psrp": [_get(lat, "ours", "summary", k, "seconds") for k in kinds],
-        },
+        {name: [_get(lat, label, "summary", k, "seconds") for k in kinds] for label, name in PLUGIN_NAMES},
         "seconds",
     )
     s2 = res.get("s2") or {}
     runs = [
-        ("builtin_forks32", "builtin\nforks=32"),
+        ("builtin_forks32", "builtin psrp\nforks=32"),
+        ("winrm_forks32", "builtin winrm\nforks=32"),
         ("ours_forks32", "ours raw\nforks=32"),
         ("ours_invoke_forks32", "invoke_command\nforks=32"),
         ("ours_one_to_many", "invoke_command\none-to-many"),
@@ -481,7 +576,7 @@ def write_chart(res: dict[str, Any], path: Path) -> bool:
     ax.bar(
         [label for _, label in runs],
         [_get(s2, k, "wall_seconds") or 0 for k, _ in runs],
-        color=["#999999", "#1f77b4", "#1f77b4", "#2ca02c"],
+        color=["#999999", "#d62728", "#1f77b4", "#1f77b4", "#2ca02c"],
     )
     ax.set_title(f"Fleet: one task on {s2.get('hosts', '?')} hosts (wall s)", fontsize=10)
     ax.tick_params(axis="x", labelsize=8)
@@ -494,14 +589,16 @@ def write_chart(res: dict[str, Any], path: Path) -> bool:
         "File transfer throughput (MB/s)",
         labels,
         {
-            "ansible.builtin.psrp": [_get(s3, f"builtin_{s}", "put_mb_s") for s in sizes]
-            + [_get(s3, f"builtin_{s}", "fetch_mb_s") for s in sizes],
-            "psremoting.core.psrp": [_get(s3, f"ours_{s}", "put_mb_s") for s in sizes]
-            + [_get(s3, f"ours_{s}", "fetch_mb_s") for s in sizes],
+            name: [_get(s3, f"{label}_{s}", "put_mb_s") for s in sizes]
+            + [_get(s3, f"{label}_{s}", "fetch_mb_s") for s in sizes]
+            for label, name in PLUGIN_NAMES
         },
         "MB/s",
     )
-    fig.suptitle(f"psremoting.core.psrp vs ansible.builtin.psrp (bench/run, mode {res['meta']['mode']})")
+    fig.suptitle(
+        "psremoting.core.psrp vs ansible.builtin.psrp and ansible.builtin.winrm "
+        f"(bench/run, mode {res['meta']['mode']})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_runs import BUILTIN, OURS, RunResult, playbook_cmd, run_measured, write_playbook
+from ansible_runs import BUILTIN, OURS, WINRM, RunResult, playbook_cmd, run_measured, write_playbook
 from memory import mib
 from winhost_server import Fleet, WinhostServer
 
 SCRIPT = "Get-Service -Name WinRM"
+#: Every per-task and transfer figure is measured for each of these, in the same run: the two
+#: anchors (ansible-core's psrp and winrm plugins) and ours.
+PLUGINS = (("builtin", BUILTIN), ("winrm", WINRM), ("ours", OURS))
 COUNTERS = ("wsman_requests_total", "http_requests", "bytes_in", "bytes_out", "shells_created")
 DERIVED = ("wsman_critical_path", "wsman_deferred")
 
@@ -41,12 +44,13 @@ class Mode:
     latency_run: bool = True
     fleet_runs: tuple[str, ...] = (
         "builtin_forks32",
+        "winrm_forks32",
         "ours_forks32",
         "ours_invoke_forks32",
         "ours_one_to_many",
     )
     #: the same fleet runs again with the latency model of scenario 1b on every host
-    fleet_latency_runs: tuple[str, ...] = ("builtin_forks32", "ours_one_to_many")
+    fleet_latency_runs: tuple[str, ...] = ("builtin_forks32", "winrm_forks32", "ours_one_to_many")
     #: each fleet run is repeated, interleaved, and the run with the median wall time is reported
     fleet_repeats: int = 3
     #: each transfer (put + fetch, per plugin) is repeated; the median of each throughput is reported
@@ -61,7 +65,7 @@ MODES = {
         session_hosts=4,
         transfer_sizes_mb=(1,),
         latency_run=False,
-        fleet_runs=("builtin_forks32", "ours_one_to_many"),
+        fleet_runs=("builtin_forks32", "winrm_forks32", "ours_one_to_many"),
         fleet_latency_runs=(),
         fleet_repeats=1,
         transfer_repeats=1,
@@ -146,7 +150,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def per_task_cost(workdir: Path, mode: Mode, server: WinhostServer, latency: bool) -> dict[str, Any]:
-    """Scenario 1: a playbook of raw, win_ping and script tasks on one host, both plugins."""
+    """Scenario 1: a playbook of raw, win_ping and script tasks on one host, each plugin of PLUGINS."""
     host = server.names[0]
     if latency:
         server.set_latency(mode.latency_ms, mode.shell_create_ms)
@@ -159,7 +163,7 @@ def per_task_cost(workdir: Path, mode: Mode, server: WinhostServer, latency: boo
         "builtin_script_module": builtin_script_module(),
     }
     try:
-        for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
+        for label, connection in PLUGINS:
             tasks = "".join(_task_yaml(k, connection, i) for i, k in enumerate(_kinds(mode.tasks), 1))
             pb = write_playbook(workdir / f"s1-{label}-{int(latency)}.yml", host, tasks)
             run = run_measured(
@@ -262,6 +266,7 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
     )
     runs = {
         "builtin_forks32": (BUILTIN, raw, "windows", 32, limit),
+        "winrm_forks32": (WINRM, raw, "windows", 32, limit),
         "ours_forks32": (OURS, raw, "windows", 32, limit),
         "ours_invoke_forks32": (OURS, invoke, "windows", 32, limit),
         "ours_one_to_many": (OURS, one_to_many, hosts.names[0], 1, None),
@@ -390,10 +395,10 @@ def file_transfer(workdir: Path, mode: Mode, server: WinhostServer) -> dict[str,
     for size, kind in cases:
         local = workdir / f"payload-{size}m-{kind}.bin"
         _write_payload(local, size, kind)
-        attempts: dict[str, list[dict[str, Any]]] = {"builtin": [], "ours": []}
-        # in rounds, like the fleet runs: a burst of load elsewhere hits both plugins
+        attempts: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in PLUGINS}
+        # in rounds, like the fleet runs: a burst of load elsewhere hits every plugin
         for _round in range(max(1, mode.transfer_repeats)):
-            for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
+            for label, connection in PLUGINS:
                 attempts[label].append(
                     _transfer_once(
                         workdir, server, connection=connection, label=label, size=size, local=local
@@ -460,9 +465,12 @@ def session_scale(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
 def payload(s1: dict[str, Any]) -> dict[str, Any]:
     """Scenario 5: bytes per warm task, exec-wrapper module vs our pipeline module (from s1)."""
     b = s1.get("builtin", {}).get("summary", {})
+    w = s1.get("winrm", {}).get("summary", {})
     o = s1.get("ours", {}).get("summary", {})
     return {
         "builtin_win_ping": b.get("module", {}).get("bytes_in"),
+        "winrm_win_ping": w.get("module", {}).get("bytes_in"),
+        "winrm_script": w.get("script", {}).get("bytes_in"),
         "ours_win_ping": o.get("module", {}).get("bytes_in"),
         "ours_invoke_command": o.get("script", {}).get("bytes_in"),
         "builtin_script": b.get("script", {}).get("bytes_in"),

@@ -40,7 +40,16 @@ def _connection(name: str, hostvars: dict[str, Any]) -> Any:
     conn = connection_loader.get(name, play_context)
     if conn is None:
         raise SystemExit(f"connection plugin {name} not found")
-    conn.set_options(var_options=hostvars)
+    from ansible import constants as C  # noqa: PLC0415
+
+    declared = set(C.config.get_plugin_vars("connection", conn._load_name))
+    var_options = {k: v for k, v in hostvars.items() if k in declared}
+    if getattr(conn, "allow_extras", False):  # as TaskExecutor: the undeclared ansible_<prefix>_*
+        prefix = f"ansible_{conn.extras_prefix}_"
+        var_options["_extras"] = {
+            k: v for k, v in hostvars.items() if k.startswith(prefix) and k not in declared
+        }
+    conn.set_options(var_options=var_options)
     return conn
 
 
@@ -54,7 +63,8 @@ def main(argv: list[str]) -> int:
     try:
         conn._connect()
         # Throughput, not set-up: open the session first. ansible.builtin.psrp opens its
-        # RunspacePool in _connect(); ours opens it (and starts the broker) on first use.
+        # RunspacePool in _connect() (ansible.builtin.winrm its cmd shell); ours opens it (and
+        # starts the broker) on first use.
         conn.exec_command("Write-Output ready")
         start = time.perf_counter()
         conn.put_file(local, remote)

@@ -25,6 +25,17 @@ import yaml
 HOSTS_PER_SERVER = 250
 
 
+def winrm_variables(hostvars: dict[str, Any]) -> dict[str, Any]:
+    """ansible_winrm_* variables equivalent to a winhost host's ansible_psrp_* ones."""
+    return {
+        "ansible_winrm_scheme": hostvars.get("ansible_psrp_protocol", "https"),
+        "ansible_winrm_transport": [hostvars.get("ansible_psrp_auth", "ntlm")],
+        "ansible_winrm_server_cert_validation": hostvars.get("ansible_psrp_cert_validation", "validate"),
+        "ansible_winrm_ca_trust_path": hostvars.get("ansible_psrp_ca_cert"),
+        "ansible_winrm_message_encryption": hostvars.get("ansible_psrp_message_encryption", "auto"),
+    }
+
+
 class WinhostServer:
     def __init__(self, workdir: Path, names: list[str], base_address: str, tag: str) -> None:
         self.workdir = workdir
@@ -59,9 +70,21 @@ class WinhostServer:
                 raise RuntimeError(f"winhost serve exited: {self.log.read_text(errors='replace')[-2000:]}")
             if "ready in" in self.log.read_text(errors="replace") and self.control_path.exists():
                 self.control = json.loads(self.control_path.read_text(encoding="utf-8"))
+                self._add_winrm_variables()
                 return
             time.sleep(0.1)
         raise RuntimeError(f"winhost serve not ready after {timeout}s")
+
+    def _add_winrm_variables(self) -> None:
+        """The same endpoint, user and CA for ansible.builtin.winrm (the second anchor): NTLM over
+        the HTTPS listener with the certificate validated, as the psrp variables say. Both psrp
+        plugins ignore these (ours reads them only where no ansible_psrp_* variable is set)."""
+        data = yaml.safe_load(self.inventory.read_text(encoding="utf-8"))
+        for hostvars in data["all"]["children"]["windows"]["hosts"].values():
+            hostvars.update(winrm_variables(hostvars))
+        fd = os.open(self.inventory, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(data, handle, sort_keys=False)
 
     @property
     def pids(self) -> tuple[int, ...]:

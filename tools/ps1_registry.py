@@ -92,6 +92,7 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 BOOTSTRAP_TEMPLATE = "roles/enable_psremoting/templates/Enable-PSRemoting.ps1.j2"
+LATFP_SCRIPT = "roles/enable_psremoting/files/Set-LocalAccountTokenFilterPolicy.ps1"
 TRANSFER = "plugins/plugin_utils/transfer/_scripts.py"
 INVOKE = "plugins/plugin_utils/invoke/_command.py"
 INVOKE_SESSION = "plugins/plugin_utils/invoke/_session.py"
@@ -131,6 +132,7 @@ REGISTRY: tuple[Entry, ...] = (
         "parse_command",
         samples=(("cmd", "Get-Service -Name WinRM | Select-Object -ExpandProperty Status"),),
     ),
+    Entry("role.local_account_token_filter_policy", "file", LATFP_SCRIPT),
     *(
         Entry(f"bootstrap.{variant}", "template", BOOTSTRAP_TEMPLATE, variant=variant)
         for variant in ("defaults", "like_enable_psremoting", "hostile_values_run")

@@ -92,3 +92,29 @@ def test_goal_verdicts_follow_thresholds() -> None:
 
 def test_goals_without_data_are_not_measured() -> None:
     assert {g.verdict for g in goals({})} == {"n/a"}
+
+
+def test_anchor_table_puts_the_three_plugins_side_by_side() -> None:
+    from report import anchor_table
+
+    def s1(builtin: float, winrm: float, ours: float) -> dict[str, object]:
+        return {
+            label: {"summary": {"all": {"seconds": value}}}
+            for label, value in (("builtin", builtin), ("winrm", winrm), ("ours", ours))
+        }
+
+    res = {
+        "s1_latency": {"latency_ms": 20, "shell_create_ms": 800, **s1(1.31, 1.27, 0.4)},
+        "s2": {
+            "hosts": 100,
+            "builtin_forks32": {"wall_seconds": 30.0},
+            "winrm_forks32": {"wall_seconds": 60.0},
+        },
+        "s3": {"sizes_mb": [1, 100], "builtin_100": {"put_mb_s": 2.0}, "winrm_100": {"put_mb_s": 1.0}},
+    }
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in anchor_table(res) if line.startswith("| ")}
+    wall = rows["wall time per task, all tasks (latency 20 ms + create 800 ms) (s)"]
+    assert wall.split(" | ")[1:] == ["1.310", "1.270", "0.400", "0.97x", "3.27x", "3.17x |"]
+    fleet = rows["100 hosts, raw, forks=32, wall (s)"]
+    assert fleet.split(" | ")[1:4] == ["30.00", "60.00", "-"] and "2.00x" in fleet
+    assert rows["put_file 100 MB random data (MB/s)"].split(" | ")[4] == "0.50x"

@@ -40,10 +40,20 @@ def test_quick_mode_writes_table_chart_and_counts(tmp_path: Path) -> None:
     results = json.loads((out / "latest.json").read_text(encoding="utf-8"))
     flat = results["s1_flat"]
     builtin_rows, our_rows = flat["builtin"]["rows"], flat["ours"]["rows"]
-    assert len(builtin_rows) == len(our_rows) == 3
-    # ansible.builtin.psrp opens a shell for every task; ours opens one for the whole play
+    winrm_rows = flat["winrm"]["rows"]
+    assert len(builtin_rows) == len(winrm_rows) == len(our_rows) == 3
+    assert all(r["status"] == "ok" for r in builtin_rows + winrm_rows + our_rows)
+    # both builtin plugins open a shell for every task (winrm: a WinRS cmd shell); ours one per play
     assert sum(r["shells_created"] for r in builtin_rows) == 3
+    assert sum(r["shells_created"] for r in winrm_rows) == 3
     assert sum(r["shells_created"] for r in our_rows) == 1
-    assert all(r["wsman_requests_total"] > 0 and r["http_requests"] > 0 for r in builtin_rows + our_rows)
+    rows = builtin_rows + winrm_rows + our_rows
+    assert all(r["wsman_requests_total"] > 0 and r["http_requests"] > 0 for r in rows)
+    # the second anchor is in every figure of the run: fleet and transfer too
+    assert results["s2"]["winrm_forks32"]["failed"] == 0
+    assert results["s2"]["winrm_forks32"]["results"] == results["s2"]["hosts"]
+    assert results["s3"]["winrm_1"]["same"] is True
+    assert "## Anchors: the two builtin plugins and ours, same run" in table
+    assert "| 1 MB | random | ansible.builtin.winrm |" in table
     assert results["s4"]["peak_shells_open"] == results["s4"]["hosts"]
     assert results["s4"]["peak_rss_mib"] > 0

@@ -205,14 +205,18 @@ class BrokerClient:
                     raise BrokerUnavailable(f"cannot reach the session broker: {exc}") from None
                 self.ensure_broker()
                 continue
+            started = False
             try:
                 sock.settimeout(timeout)
                 send_frame(sock, message)
                 reply, raw = recv_reply(sock)
+                while "progress" in reply:  # interim: the host accepted the command
+                    started = True
+                    reply, raw = recv_reply(sock)
                 if raw is not None:
                     reply["raw"] = raw  # an exec's stdout, as the broker sent it
             except (OSError, ValueError, ConnectionError) as exc:
-                raise BrokerUnavailable(f"session broker connection failed: {exc}") from None
+                raise BrokerUnavailable(self._lost(exc, started)) from None
             finally:
                 sock.close()
             err = reply.get("error") if not reply.get("ok") else None
@@ -221,6 +225,16 @@ class BrokerClient:
                 continue
             return reply
         raise BrokerUnavailable("session broker did not answer")
+
+    def _lost(self, exc: BaseException, started: bool) -> str:
+        """What a worker says when its broker stops answering in the middle of a request."""
+        if started:
+            outcome = (
+                "after the command had started on the host: its outcome is unknown, and it was not sent again"
+            )
+        else:
+            outcome = "before the command started on the host: nothing ran there"
+        return f"the session broker stopped answering ({exc}) {outcome}; see {self.log_path}"
 
     def ping(self) -> bool:
         try:

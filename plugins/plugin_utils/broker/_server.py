@@ -45,6 +45,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     pid_alive,
     process_start_time,
     recv_frame,
+    send_frame,
     send_reply,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
@@ -304,7 +305,15 @@ class Broker:
                     }
                     after = None
                 else:
-                    reply, after = broker.handle(request)
+                    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
+                        reporting_start,
+                    )
+
+                    def started() -> None:  # an interim frame: the host accepted the command
+                        send_frame(sock, {"progress": "started"})
+
+                    with reporting_start(started):
+                        reply, after = broker.handle(request)
                 raw = reply.pop("raw", None)
                 with contextlib.suppress(OSError):
                     send_reply(sock, reply, raw)

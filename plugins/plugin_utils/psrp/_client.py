@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml import (
@@ -154,6 +154,28 @@ class ResponseTooLarge(Exception):
 
 class OutputLimitExceeded(Exception):
     """A pipeline returned more than ``max_output_bytes``; it was stopped."""
+
+
+_progress = threading.local()
+
+
+@contextlib.contextmanager
+def reporting_start(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` (in this thread) once a command of the session has been accepted by the
+    host: the broker tells the waiting worker, so a broker that dies later can be reported as
+    "the command had started" rather than "nothing ran"."""
+    _progress.callback = callback
+    try:
+        yield
+    finally:
+        _progress.callback = None
+
+
+def _command_started() -> None:
+    callback = getattr(_progress, "callback", None)
+    if callback is not None:
+        with contextlib.suppress(Exception):
+            callback()
 
 
 class SessionError(Exception):
@@ -436,8 +458,11 @@ class PSRPSession:
         self.running = ps
         try:
             ps.begin_invoke(input_data)
+            _command_started()
         except Exception as exc:
             not_started = ps.state == PSInvocationState.NOT_STARTED
+            if not not_started:
+                _command_started()
             raise SessionError(
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
