@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,14 @@ class BrokerClient:
         start = fields[1] if len(fields) > 1 else None
         return pid if pid_alive(pid, start) else None
 
-    def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        message: dict[str, Any],
+        timeout: float | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request; the reply is the last frame. Frames ``{"event": {...}}`` before it
+        (live output of a running request) go to ``on_event``."""
         for attempt in (0, 1, 2):
             try:
                 sock = self._connect()
@@ -210,8 +218,11 @@ class BrokerClient:
                 sock.settimeout(timeout)
                 send_frame(sock, message)
                 reply, raw = recv_reply(sock)
-                while "progress" in reply:  # interim: the host accepted the command
-                    started = True
+                while isinstance(reply.get("event"), dict) or "progress" in reply:
+                    if "progress" in reply:  # interim: the host accepted the command
+                        started = True
+                    elif on_event is not None:  # live output of the running request
+                        on_event(reply["event"])
                     reply, raw = recv_reply(sock)
                 if raw is not None:
                     reply["raw"] = raw  # an exec's stdout, as the broker sent it

@@ -34,6 +34,7 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
@@ -119,9 +120,18 @@ class Broker:
                 entry.session.max_output_bytes = int(conn["max_output_size"])
             return key, entry
 
-    def handle(self, request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        """Return (reply, after) where ``after`` is run once the reply is sent."""
+    def handle(
+        self, request: dict[str, Any], emit: Callable[[dict[str, Any]], None] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        """Return (reply, after) where ``after`` is run once the reply is sent. ``emit`` sends a
+        frame before the reply (live output, ``broker._fanout``)."""
         op = request.get("op")
+        if op == "fanout":
+            from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import (  # noqa: PLC0415
+                serve_fanout,
+            )
+
+            return serve_fanout(self, request, emit or (lambda _frame: None)), None
         if op == "ping":
             return {"ok": True, "pid": os.getpid(), "version": PROTOCOL_VERSION}, None
         if op == "stats":
@@ -313,7 +323,7 @@ class Broker:
                         send_frame(sock, {"progress": "started"})
 
                     with reporting_start(started):
-                        reply, after = broker.handle(request)
+                        reply, after = broker.handle(request, lambda frame: send_frame(sock, frame))
                 raw = reply.pop("raw", None)
                 with contextlib.suppress(OSError):
                     send_reply(sock, reply, raw)

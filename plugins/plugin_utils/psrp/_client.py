@@ -467,15 +467,16 @@ class PSRPSession:
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def wait(self, ps: PowerShell, on_poll: Callable[[], None] | None = None) -> None:
+    def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
         """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
-        ``on_poll`` runs after every Receive (exec takes the output objects out as they come)."""
+        ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
+        output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
         try:
             while ps.state == PSInvocationState.RUNNING:
                 ps.poll_invoke()
                 if on_poll is not None:
-                    on_poll()
+                    on_poll(ps)
                 if self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
@@ -549,7 +550,7 @@ class PSRPSession:
                 ps.add_argument(arg)
             self.start(ps, input_data)
             stdout = StdoutBuffer(output_text)
-            self.wait(ps, lambda: stdout.drain(ps.output))
+            self.wait(ps, lambda running: stdout.drain(running.output))
             result = parse_pipeline_result(
                 ps, self.host, verbosity, joined_stderr=joined_stderr, stdout=stdout
             )
@@ -559,7 +560,9 @@ class PSRPSession:
 
         return self.run(work)
 
-    def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
+    def invoke_pipeline(
+        self, request: PipelineRequest, on_poll: Callable[[PowerShell], None] | None = None
+    ) -> PipelineResult:
         needs_keys = validate_request(request)
 
         def work(pool: RunspacePool) -> PipelineResult:
@@ -579,7 +582,7 @@ class PSRPSession:
             raw_input = request.get("input")
             input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
             self.start(ps, input_data)
-            self.wait(ps)
+            self.wait(ps, on_poll)
             result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
             self.finish(ps)
             return result
