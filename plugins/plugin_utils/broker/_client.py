@@ -37,6 +37,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
 )
 
 START_TIMEOUT = 15.0
+SHELL_RECORD_SUFFIX = ".shells.json"  # broker._orphans.SUFFIX (this module stays import-light)
 # Seconds a worker waits for the spawning worker to record a new broker's pid.
 RECORD_WAIT = 2.0
 # Unix socket paths are limited to 108 bytes on Linux (sun_path).
@@ -335,8 +336,8 @@ def cleanup_stale(directory: str) -> int:
     except OSError:
         return 0
     for name in names:
-        if not name.startswith("broker-"):
-            continue
+        if not name.startswith("broker-") or name.endswith(SHELL_RECORD_SUFFIX):
+            continue  # a dead broker's shell record stays until the next broker removes its shells
         stem = name.split(".", 1)[0]  # broker-<controller pid>-<shard>
         try:
             pid = int(stem.split("-")[1])

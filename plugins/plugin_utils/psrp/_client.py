@@ -54,6 +54,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     WSMan,
     require,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellInfo, delete_shell
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import SESSION_STATE_SCRIPT
 
 T = TypeVar("T")
@@ -216,6 +217,7 @@ class PSRPSession:
         *,
         max_output_bytes: int = MAX_OUTPUT_BYTES,
         no_profile: bool = False,
+        shell_name: str | None = None,
     ) -> None:
         self._wsman_kwargs = dict(wsman_kwargs)
         self.no_profile = no_profile
@@ -234,6 +236,9 @@ class PSRPSession:
         self.pending: list[PowerShell] = []  # finished pipelines waiting for Signal terminate
         self.running: PowerShell | None = None  # the pipeline started and not yet finished
         self.terminated = False  # abort() ran: never open a shell again
+        self.shell_name = shell_name  # rsp:Name of the shells this session creates
+        # called (with the lock held) each time a pool has opened: the broker records the shell
+        self.on_open: Callable[[PSRPSession], None] | None = None
         self.last_used = time.monotonic()
         self.opened = 0  # how many times a pool was opened (1 + reconnects)
         self.broken = False
@@ -274,6 +279,11 @@ class PSRPSession:
             self.needs_reset = False
             self.opened += 1
             self.last_used = time.monotonic()
+            if self.on_open is not None:
+                try:
+                    self.on_open(self)
+                except Exception:
+                    log.warning("after opening a shell on %s", self.host_label, exc_info=True)
 
     def _open_pool(self) -> RunspacePool:
         require()
@@ -294,6 +304,8 @@ class PSRPSession:
             **({"no_profile": True} if self.no_profile else {}),  # WINRS_NOPROFILE, as the builtin
         )
         adapt_pool(pool)
+        if self.shell_name:
+            pool.shell.name = self.shell_name  # rsp:Name at Create, shown by Enumerate
         try:
             pool.open()
         except BaseException:
@@ -332,6 +344,14 @@ class PSRPSession:
             finally:
                 with contextlib.suppress(Exception):
                     pool.connection.close()
+
+    def delete_shell(self, shell_id: str, resource_uri: str) -> bool:
+        """WSMan Delete of another shell of this user on the same endpoint (a dead broker's),
+        over this session's connection; False when the host no longer has it."""
+        if self.pool is None:
+            return False
+        shell = ShellInfo(shell_id.upper(), None, resource_uri, None, None, None, None, None, None, None)
+        return delete_shell(self.pool.connection, shell)
 
     def end(self, wait: float = 0.5) -> str:
         """End the session for good (the run is over): a normal close when the session is idle,
