@@ -15,6 +15,7 @@ import typing as t
 from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient, shard_for
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import conn_message
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     decode_exec_result,
     encode_input,
@@ -35,16 +36,7 @@ class BrokerBackend:
 
     def __init__(self, settings: ConnectionSettings, become: t.Any) -> None:
         self._client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
-        self._conn = {
-            "host": settings.host,
-            "identity": settings.identity(),
-            "wsman": dict(settings.wsman_kwargs),
-            "configuration_name": settings.configuration_name,
-            "no_profile": settings.no_profile,
-            "become": become,
-            "idle_timeout": settings.session.idle_timeout,
-            "shell_idle_timeout": settings.session.shell_idle_timeout,
-        }
+        self._conn = conn_message(settings, become)
 
     def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
         reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})

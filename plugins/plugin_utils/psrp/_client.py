@@ -53,6 +53,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     WSMan,
     require,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellInfo, delete_shell
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import SESSION_STATE_SCRIPT
 
 T = TypeVar("T")
@@ -215,6 +216,7 @@ class PSRPSession:
         *,
         max_output_bytes: int = MAX_OUTPUT_BYTES,
         no_profile: bool = False,
+        shell_name: str | None = None,
     ) -> None:
         self._wsman_kwargs = dict(wsman_kwargs)
         self.no_profile = no_profile
@@ -233,6 +235,9 @@ class PSRPSession:
         self.pending: list[PowerShell] = []  # finished pipelines waiting for Signal terminate
         self.running: PowerShell | None = None  # the pipeline started and not yet finished
         self.terminated = False  # abort() ran: never open a shell again
+        self.shell_name = shell_name  # rsp:Name of the shells this session creates
+        # called (with the lock held) each time a pool has opened: the broker records the shell
+        self.on_open: Callable[[PSRPSession], None] | None = None
         self.last_used = time.monotonic()
         self.opened = 0  # how many times a pool was opened (1 + reconnects)
         self.broken = False
@@ -273,6 +278,11 @@ class PSRPSession:
             self.needs_reset = False
             self.opened += 1
             self.last_used = time.monotonic()
+            if self.on_open is not None:
+                try:
+                    self.on_open(self)
+                except Exception:
+                    log.warning("after opening a shell on %s", self.host_label, exc_info=True)
 
     def _open_pool(self) -> RunspacePool:
         require()
@@ -293,6 +303,8 @@ class PSRPSession:
             **({"no_profile": True} if self.no_profile else {}),  # WINRS_NOPROFILE, as the builtin
         )
         adapt_pool(pool)
+        if self.shell_name:
+            pool.shell.name = self.shell_name  # rsp:Name at Create, shown by Enumerate
         try:
             pool.open()
         except BaseException:
@@ -331,6 +343,14 @@ class PSRPSession:
             finally:
                 with contextlib.suppress(Exception):
                     pool.connection.close()
+
+    def delete_shell(self, shell_id: str, resource_uri: str) -> bool:
+        """WSMan Delete of another shell of this user on the same endpoint (a dead broker's),
+        over this session's connection; False when the host no longer has it."""
+        if self.pool is None:
+            return False
+        shell = ShellInfo(shell_id.upper(), None, resource_uri, None, None, None, None, None, None, None)
+        return delete_shell(self.pool.connection, shell)
 
     def end(self, wait: float = 0.5) -> str:
         """End the session for good (the run is over): a normal close when the session is idle,
@@ -466,12 +486,15 @@ class PSRPSession:
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def wait(self, ps: PowerShell) -> None:
-        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``."""
+    def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
+        ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``)."""
         start = self.guard.received if self.guard is not None else 0
         try:
             while ps.state == PSInvocationState.RUNNING:
                 ps.poll_invoke()
+                if on_poll is not None:
+                    on_poll(ps)
                 if self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
@@ -552,7 +575,9 @@ class PSRPSession:
 
         return self.run(work)
 
-    def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
+    def invoke_pipeline(
+        self, request: PipelineRequest, on_poll: Callable[[PowerShell], None] | None = None
+    ) -> PipelineResult:
         needs_keys = validate_request(request)
 
         def work(pool: RunspacePool) -> PipelineResult:
@@ -572,7 +597,7 @@ class PSRPSession:
             raw_input = request.get("input")
             input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
             self.start(ps, input_data)
-            self.wait(ps)
+            self.wait(ps, on_poll)
             result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
             self.finish(ps)
             return result

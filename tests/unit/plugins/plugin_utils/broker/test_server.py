@@ -35,7 +35,10 @@ class FakeSession:
         host: str,
         *,
         no_profile: bool = False,
+        shell_name: str | None = None,
     ) -> None:
+        self.shell_name = shell_name
+        self.pool = None
         self.wsman = wsman
         self.no_profile = no_profile
         self.host = host
