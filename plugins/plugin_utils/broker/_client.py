@@ -32,6 +32,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     pid_alive,
     process_start_time,
     recv_frame,
+    recv_reply,
     send_frame,
 )
 
@@ -217,13 +218,15 @@ class BrokerClient:
             try:
                 sock.settimeout(timeout)
                 send_frame(sock, message)
-                reply = recv_frame(sock)
+                reply, raw = recv_reply(sock)
                 while isinstance(reply.get("event"), dict) or "progress" in reply:
                     if "progress" in reply:  # interim: the host accepted the command
                         started = True
                     elif on_event is not None:  # live output of the running request
                         on_event(reply["event"])
-                    reply = recv_frame(sock)
+                    reply, raw = recv_reply(sock)
+                if raw is not None:
+                    reply["raw"] = raw  # an exec's stdout, as the broker sent it
             except (OSError, ValueError, ConnectionError) as exc:
                 raise BrokerUnavailable(self._lost(exc, started)) from None
             finally:

@@ -54,6 +54,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     process_start_time,
     recv_frame,
     send_frame,
+    send_reply,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
@@ -128,6 +129,8 @@ class Broker:
                 session.on_open = lambda opened, entry=entry: self._opened(entry)
                 self._sessions[key] = entry
             entry.requests += 1
+            if conn.get("max_output_size"):  # a task's own setting (not part of the session key)
+                entry.session.max_output_bytes = int(conn["max_output_size"])
             return key, entry
 
     def handle(
@@ -194,7 +197,8 @@ class Broker:
                     may_change_state=bool(args.get("may_change_state", False)),
                     joined_stderr=bool(args.get("joined_stderr", False)),
                 )
-                return {"ok": True, "result": encode_exec_result(rc, out, err)}, (session.close_pending)
+                result, raw = encode_exec_result(rc, out, err)
+                return {"ok": True, "result": result, "raw": raw}, session.close_pending
             if op == "put":
                 res = put_file(session, args["in_path"], args["out_path"])
                 return {"ok": True, "result": res}, session.close_pending
@@ -371,9 +375,11 @@ class Broker:
 
                     with reporting_start(started):
                         reply, after = broker.handle(request, lambda frame: send_frame(sock, frame))
+                raw = reply.pop("raw", None)
                 with contextlib.suppress(OSError):
-                    send_frame(sock, reply)
+                    send_reply(sock, reply, raw)
                     sock.shutdown(socket.SHUT_WR)
+                del raw, reply  # an exec's stdout: not kept while the pipeline is released
                 if after is not None:
                     try:
                         after()  # Signal terminate of the finished pipeline, off the critical path

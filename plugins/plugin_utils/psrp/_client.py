@@ -22,6 +22,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
     error_record_to_dict,
     to_jsonable,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
@@ -488,7 +489,8 @@ class PSRPSession:
 
     def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
         """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
-        ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``)."""
+        ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
+        output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
         try:
             while ps.state == PSInvocationState.RUNNING:
@@ -503,10 +505,10 @@ class PSRPSession:
                 ErrorInfo(
                     ERROR,
                     f"psrp connection to {self.host_label}: the command returned more than "
-                    f"{self.max_output_bytes // (1024 * 1024) or self.max_output_bytes} "
-                    f"{'MiB' if self.max_output_bytes >= 1024 * 1024 else 'bytes'} of output and was "
-                    "stopped to protect the controller's memory; return less (Select-Object -First, "
-                    "Out-File on the host and fetch the file)",
+                    f"{_size_text(self.max_output_bytes)} of output and was stopped on the host to "
+                    "protect the controller's memory (limit: option max_output_size, variable "
+                    "ansible_psrp_max_output_size); return less (Select-Object -First, Out-File on "
+                    "the host and fetch the file) or raise ansible_psrp_max_output_size",
                 )
             ) from None
         except Exception as exc:
@@ -567,8 +569,11 @@ class PSRPSession:
             for arg in arguments or ():
                 ps.add_argument(arg)
             self.start(ps, input_data)
-            self.wait(ps)
-            result = parse_pipeline_result(ps, self.host, verbosity, joined_stderr=joined_stderr)
+            stdout = StdoutBuffer(output_text)
+            self.wait(ps, lambda running: stdout.drain(running.output))
+            result = parse_pipeline_result(
+                ps, self.host, verbosity, joined_stderr=joined_stderr, stdout=stdout
+            )
             self.finish(ps)
             self.needs_reset = self.needs_reset or may_change_state
             return result
@@ -635,8 +640,28 @@ def _is_http_status(exc: BaseException, status: int) -> bool:
     return isinstance(exc, WinRMTransportError) and exc.code == status
 
 
+def _size_text(size: int) -> str:
+    """``512 MiB`` for whole MiB, else the number of bytes."""
+    return f"{size // (1024 * 1024)} MiB" if size % (1024 * 1024) == 0 else f"{size} bytes"
+
+
+def output_text(output: Any) -> str:
+    """One output object as ansible.builtin.psrp's ``_parse_pipeline_result`` writes it."""
+    if isinstance(output, GenericComplexObject) and output.to_string is None:
+        obj_lines = list(output.property_sets)
+        obj_lines.extend(f"{k}: {v}" for k, v in output.adapted_properties.items())
+        obj_lines.extend(f"{k}: {v}" for k, v in output.extended_properties.items())
+        return "\n".join(obj_lines)
+    return _simple_text(output)
+
+
 def parse_pipeline_result(
-    pipeline: PowerShell, host: PSHost | None, verbosity: int, *, joined_stderr: bool = False
+    pipeline: PowerShell,
+    host: PSHost | None,
+    verbosity: int,
+    *,
+    joined_stderr: bool = False,
+    stdout: StdoutBuffer | None = None,
 ) -> tuple[int, bytes, bytes]:
     """rc/stdout/stderr exactly like ansible.builtin.psrp's ``_parse_pipeline_result``.
 
@@ -647,21 +672,19 @@ def parse_pipeline_result(
     if host is None:
         raise RuntimeError("internal error: host not set")
     rc = host.rc or (1 if pipeline.had_errors else 0)
-    stdout_list: list[str] = []
-    for output in pipeline.output:
-        if isinstance(output, GenericComplexObject) and output.to_string is None:
-            obj_lines = list(output.property_sets)
-            obj_lines.extend(f"{k}: {v}" for k, v in output.adapted_properties.items())
-            obj_lines.extend(f"{k}: {v}" for k, v in output.extended_properties.items())
-            stdout_list.append("\n".join(obj_lines))
-        else:
-            stdout_list.append(_simple_text(output))
+    # stdout: the output objects' text, then the host's stdout lines, joined with CRLF; built in
+    # one buffer (``stdout`` may already hold the objects taken out while the pipeline ran).
+    if stdout is None:  # the pipeline's output list stays as it is (put/fetch read it after)
+        stdout = StdoutBuffer(output_text)
+        for output in pipeline.output:
+            stdout.add(output_text(output))
+    else:
+        stdout.drain(pipeline.output)
     ui = host.ui
     if ui is None:
         raise RuntimeError("internal error: ui not set")
-    if ui.stdout:
-        stdout_list += ui.stdout
-    stdout = "\r\n".join(stdout_list)
+    for line in ui.stdout or ():
+        stdout.add(str(line))
 
     stderr_list: list[str] = []
     for error in pipeline.streams.error:
@@ -681,7 +704,7 @@ def parse_pipeline_result(
     host.rc = 0
     ui.stdout = []
     ui.stderr = []
-    return rc, stdout.encode("utf-8", "surrogateescape"), stderr.encode("utf-8", "surrogateescape")
+    return rc, stdout.value(), stderr.encode("utf-8", "surrogateescape")
 
 
 def _error_text(error: Any, verbosity: int) -> str:
