@@ -155,9 +155,28 @@ class ShellActionBase(ActionBase):
         finally:
             _close(wsman)
 
-    def _row(self, shell: ShellInfo, protected: bool) -> dict[str, t.Any]:
+    def _records(self, settings: t.Any) -> list[dict[str, t.Any]]:
+        """The shells the session directory's broker records name for this host and user (none
+        when the directory does not exist: a fresh AWX/AAP container)."""
+        from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (  # noqa: PLC0415
+            recorded_shells,
+            same_identity,
+        )
+
+        try:
+            found = recorded_shells(settings.session.directory)
+        except OSError:
+            return []
+        return [s for s in found if same_identity(s, settings.identity())]
+
+    def _row(
+        self, shell: ShellInfo, protected: bool, recorded: dict[str, bool] | None = None
+    ) -> dict[str, t.Any]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import broker_state  # noqa: PLC0415
+
         row = shell.to_dict()
         row["Protected"] = protected
+        row["BrokerState"] = broker_state(shell.name, recorded, shell.shell_id)
         row["PSComputerName"] = self._computer_name()
         return row
 
@@ -186,12 +205,25 @@ class ActionModule(ShellActionBase):
         shells = self._list(settings)
         matched, protected = plan(shells, selection, Protection())
         protected_ids = {s.shell_id for s in shells if protection.protects(s)}
-        rows = [self._row(s, s.shell_id in protected_ids) for s in matched + protected]
+        records = self._records(settings)
+        recorded = {str(r.get("shell_id") or "").upper(): bool(r.get("broker_alive")) for r in records}
+        rows = [self._row(s, s.shell_id in protected_ids, recorded) for s in matched + protected]
+        listed = {s.shell_id for s in shells}
         result.update(
             changed=False,
             sessions=rows,
             count=len(rows),
             total_shells=len(shells),
+            orphans=[r["ShellId"] for r in rows if r["BrokerState"] == "gone"],
+            recorded_shells=[
+                {
+                    "ShellId": str(r.get("shell_id") or "").upper(),
+                    "BrokerPid": r.get("broker_pid"),
+                    "BrokerState": "alive" if r.get("broker_alive") else "gone",
+                    "OnHost": str(r.get("shell_id") or "").upper() in listed,
+                }
+                for r in records
+            ],
             protection={"method": protection.method, "message": protection.describe()},
         )
         return result

@@ -294,6 +294,30 @@ options:
         key: max_output_size
     vars:
       - name: ansible_psrp_max_output_size
+  orphan_idle:
+    description:
+      - Seconds a PowerShell session (WSMan shell) created by this collection (its name starts with
+        C(psremoting.core broker)) must have been idle (C(ShellInactivity) as the host reports it)
+        before the session broker treats it as left by a broker that was killed, and deletes it.
+      - The broker checks once per host, user and run, when it opens its session (one WSMan
+        Enumerate added to the first task on the host), so orphans are removed even where the
+        session directory did not survive (AWX/AAP run each job in a fresh container).
+      - Shells of the same machine whose broker still runs, shells this broker holds, disconnected
+        shells and shells without the collection's name are never touched.
+      - A live broker uses its shell at least every O(operation_timeout) while a command runs and
+        closes it after O(session_idle_timeout) idle, so the value used is never below this run's
+        shell idle timeout (O(session_idle_timeout) + 30). Keep it above the O(session_idle_timeout)
+        and O(operation_timeout) of every other run of the same user on the host.
+      - V(0) disables the check.
+    type: int
+    default: 600
+    env:
+      - name: ANSIBLE_PSRP_ORPHAN_IDLE
+    ini:
+      - section: psremoting_psrp
+        key: orphan_idle
+    vars:
+      - name: ansible_psrp_orphan_idle
   winrm_transport:
     description:
       - V(ansible_winrm_transport) of an C(ansible.builtin.winrm) inventory, translated to O(auth)

@@ -62,6 +62,16 @@ sessions:
     ShellRunTimeSeconds: {description: C(ShellRunTime) in seconds., type: float}
     IdleTimeSeconds: {description: C(ShellInactivity) in seconds., type: float}
     Protected: {description: Whether this is the play's own session., type: bool}
+    BrokerState:
+      description:
+        - For a session created by this collection's session broker (C(Name) starts with C(psremoting.core broker)),
+          whether that broker still runs, C(alive), or is gone, C(gone) (killed, its shell is an orphan that the
+          next run for the same user removes); C(unknown) when the broker ran on another machine or container and no
+          record of it is in the session directory. None for every other session.
+        - Taken from the broker records in the session directory where it exists, otherwise from the name
+          (machine, pid and start time of the broker).
+      type: str
+      choices: [alive, gone, unknown]
     PSComputerName: {description: The inventory host name., type: str}
   sample:
     - ShellId: 4A319B02-6F05-4747-877A-DAE074AA532A
@@ -79,6 +89,23 @@ total_shells:
   description: How many shells the host reported before filtering.
   returned: always
   type: int
+orphans:
+  description: The ShellIds of the listed sessions whose C(BrokerState) is C(gone).
+  returned: always
+  type: list
+  elements: str
+recorded_shells:
+  description:
+    - The shells that the session brokers' records in the session directory (C(ansible_psrp_session_dir))
+      name for this host and user, before any cleanup. Empty when the directory does not exist.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    ShellId: {description: The recorded shell id., type: str}
+    BrokerPid: {description: The process id of the broker that created it., type: int}
+    BrokerState: {description: C(alive) or C(gone)., type: str}
+    OnHost: {description: Whether the host still lists the shell., type: bool}
 protection:
   description: How the play's own session was identified (C(method) is C(shell_id), C(owner_and_run_start) or C(none)).
   returned: always

@@ -59,6 +59,7 @@ def conn_message(settings: ConnectionSettings, become: Any = None) -> dict[str, 
         "idle_timeout": settings.session.idle_timeout,
         "shell_idle_timeout": settings.session.shell_idle_timeout,
         "max_output_size": settings.max_output_size,
+        "orphan_idle": settings.orphan_idle,
     }
 
 

@@ -124,3 +124,58 @@ def take_orphans(directory: str, identity: Mapping[str, Any]) -> list[dict[str, 
         if len(keep) != len(record["shells"]):
             write_record(path, int(record.get("broker_pid") or 0), record.get("broker_start"), keep)
     return taken
+
+
+# -- our named shells, as a WSMan Enumerate shows them (no session directory needed) --------------
+ALIVE, GONE, UNKNOWN = "alive", "gone", "unknown"
+
+
+def parse_name(name: str | None) -> tuple[str, int, str | None] | None:
+    """``(machine, broker pid, broker start)`` of one of our shell names, None for any other name."""
+    parts = (name or "").split(" ")
+    if len(parts) != 4 or parts[0] != NAME_PREFIX or parts[1] != "broker":
+        return None
+    pid, _, start = parts[3].partition("/")
+    if not pid.isdigit():
+        return None
+    return parts[2], int(pid), (None if start in ("", "?") else start)
+
+
+def broker_state(
+    name: str | None, recorded: Mapping[str, bool] | None = None, shell_id: str = ""
+) -> str | None:
+    """alive / gone / unknown for one of our shells (None: not ours). ``recorded`` maps the ShellIds
+    of the session directory's records to whether their broker is alive; otherwise a broker of this
+    machine is looked up by pid and start time, and one of another machine is unknown."""
+    if recorded and shell_id.upper() in recorded:
+        return ALIVE if recorded[shell_id.upper()] else GONE
+    parsed = parse_name(name)
+    if parsed is None:
+        return None
+    machine, pid, start = parsed
+    if machine != socket.gethostname():
+        return UNKNOWN
+    return ALIVE if pid_alive(pid, start) else GONE
+
+
+def stale_shells(shells: Iterable[Any], own_ids: Iterable[str], idle_threshold: float) -> list[Any]:
+    """Our named shells (``ShellInfo``) that no live broker can hold: not in ``own_ids`` (this
+    broker's table), connected, idle (ShellInactivity) longer than ``idle_threshold`` seconds, and
+    not owned by a broker of this machine that still runs. A live broker touches its shell at least
+    every operation timeout while a command runs (Receive long-polls) and closes it after its idle
+    timeout, so a longer inactivity proves its broker is gone. Shells without our name are never
+    returned (another client of the same user); disconnected ones are left as they are."""
+    own = {s.upper() for s in own_ids}
+    stale = []
+    for shell in shells:
+        if parse_name(shell.name) is None or shell.shell_id.upper() in own:
+            continue
+        if (shell.state or "Connected").lower() != "connected":
+            continue
+        idle = shell.idle_seconds
+        if idle is None or idle <= idle_threshold:
+            continue
+        if broker_state(shell.name) == ALIVE:
+            continue
+        stale.append(shell)
+    return stale

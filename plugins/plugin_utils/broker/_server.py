@@ -41,6 +41,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans im
     IDENTITY,
     record_path,
     shell_name,
+    stale_shells,
     take_orphans,
     write_record,
 )
@@ -78,6 +79,8 @@ class Entry:
     idle_timeout: int
     created: float = dataclasses.field(default_factory=time.monotonic)
     requests: int = 0
+    orphan_idle: int = 0  # seconds; 0: no idle-orphan check (_sweep_idle)
+    shell_idle_timeout: int = 0
 
 
 class Broker:
@@ -95,6 +98,7 @@ class Broker:
         self.record_path = record_path(sock_path)
         self.start_time = process_start_time(os.getpid())
         self.shell_name = shell_name(os.getpid(), self.start_time)
+        self._swept: set[tuple[str, ...]] = set()  # (host, port, user) checked for idle orphans
 
     # session table
     def _entry(self, conn: dict[str, Any]) -> tuple[str, Entry]:
@@ -127,6 +131,8 @@ class Broker:
                 identity["configuration_name"] = conn["configuration_name"]
                 identity["become"] = conn.get("become")
                 entry = Entry(session, identity, int(conn["idle_timeout"]))
+                entry.orphan_idle = max(0, int(conn.get("orphan_idle") or 0))
+                entry.shell_idle_timeout = int(conn.get("shell_idle_timeout") or 0)
                 session.on_open = lambda opened, entry=entry: self._opened(entry)
                 self._sessions[key] = entry
             entry.requests += 1
@@ -245,7 +251,35 @@ class Broker:
             except Exception as exc:
                 log.info("could not remove shell %s left on %s: %s", orphan.get("shell_id"),
                          entry.identity.get("host"), type(exc).__name__)  # fmt: skip
+        self._sweep_idle(entry)
         self._write_record()
+
+    def _sweep_idle(self, entry: Entry) -> None:
+        """Once per host and user per broker: remove our named shells that have been idle longer
+        than ``orphan_idle`` (never below this run's shell idle timeout) and that this broker does
+        not hold; their broker is gone (``_orphans.stale_shells``). One WSMan Enumerate, plus one
+        Delete per shell found; works without the session directory of the broker that left them."""
+        if entry.orphan_idle <= 0:
+            return
+        key = tuple(str(entry.identity.get(k) or "").lower() for k in ("host", "port", "user"))
+        with self._lock:
+            if key in self._swept:
+                return
+            self._swept.add(key)
+            own = [
+                str(e.session.pool.id) for e in self._sessions.values() if getattr(e.session.pool, "id", None)
+            ]
+        threshold = max(entry.orphan_idle, entry.shell_idle_timeout)
+        try:
+            for shell in stale_shells(entry.session.list_shells(), own, threshold):
+                gone = entry.session.delete_shell(shell.shell_id, shell.resource_uri)
+                log.info("removed shell %s (%s) idle %ss on %s: its broker is gone (%s)", shell.shell_id,
+                         shell.name, shell.idle_seconds, entry.identity.get("host"),
+                         "deleted" if gone else "already gone")  # fmt: skip
+        except Exception as exc:
+            log.info(
+                "could not check %s for orphaned shells: %s", entry.identity.get("host"), type(exc).__name__
+            )
 
     def _write_record(self) -> None:
         with self._lock:

@@ -54,7 +54,11 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     WSMan,
     require,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellInfo, delete_shell
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    ShellInfo,
+    delete_shell,
+    enumerate_shells,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import SESSION_STATE_SCRIPT
 
 T = TypeVar("T")
@@ -352,6 +356,12 @@ class PSRPSession:
             return False
         shell = ShellInfo(shell_id.upper(), None, resource_uri, None, None, None, None, None, None, None)
         return delete_shell(self.pool.connection, shell)
+
+    def list_shells(self) -> list[ShellInfo]:
+        """WSMan Enumerate of this user's shells on the host, over this session's connection."""
+        if self.pool is None:
+            return []
+        return enumerate_shells(self.pool.connection)
 
     def end(self, wait: float = 0.5) -> str:
         """End the session for good (the run is over): a normal close when the session is idle,

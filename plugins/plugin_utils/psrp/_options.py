@@ -77,6 +77,8 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
     "session_dir": ("path", "~/.ansible/psrp_sessions", None, "ansible_psrp_session_dir"),
     # psremoting.core addition: the controller-memory bound of one command's output.
     "max_output_size": ("int", 512 * 1024 * 1024, None, "ansible_psrp_max_output_size"),
+    # psremoting.core addition: how long one of our named shells must be idle to count as orphaned.
+    "orphan_idle": ("int", 600, None, "ansible_psrp_orphan_idle"),
     # ansible.builtin.winrm variables that need translating (see _winrm_vars.py).
     "winrm_transport": ("list", None, None, "ansible_winrm_transport"),
     "winrm_connection_timeout": ("int", None, None, "ansible_winrm_connection_timeout"),
@@ -84,7 +86,7 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
 }
 
 # Options that only exist in this collection (the rest mirror ansible.builtin.psrp).
-SESSION_OPTIONS = ("session_persist", "session_idle_timeout", "session_dir", "max_output_size")
+SESSION_OPTIONS = ("session_persist", "session_idle_timeout", "session_dir", "max_output_size", "orphan_idle")
 # Smallest max_output_size: one response of the largest envelope Windows allows fits under it.
 MIN_OUTPUT_SIZE = 1024 * 1024
 
@@ -154,6 +156,8 @@ class ConnectionSettings:
     no_profile: bool = False
     # bytes of the host's responses one command may return before it is stopped
     max_output_size: int = 512 * 1024 * 1024
+    # seconds of ShellInactivity after which a psremoting.core shell no live broker holds is removed
+    orphan_idle: int = 600
 
     def describe(self) -> str:
         """A log-safe one-line description (no secrets)."""
@@ -252,7 +256,7 @@ def _check_numbers(values: Mapping[str, Any], host: str) -> list[str]:
             raise _fail(
                 host, name, f"must be a positive number of seconds, got {values[name]}", "use e.g. 30"
             )
-    for name in ("reconnection_retries", "reconnection_backoff", "session_idle_timeout"):
+    for name in ("reconnection_retries", "reconnection_backoff", "session_idle_timeout", "orphan_idle"):
         if values[name] < 0:
             raise _fail(host, name, f"must not be negative, got {values[name]}", "use 0 or more")
     if values["max_output_size"] < MIN_OUTPUT_SIZE:
@@ -415,6 +419,7 @@ def read_settings(
         notes=tuple(notes),
         no_profile=bool(values["no_profile"]),
         max_output_size=int(values["max_output_size"]),
+        orphan_idle=int(values["orphan_idle"]),
     )
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
+    broker_state,
+    parse_name,
     read_record,
     record_path,
     recorded_shells,
     shell_name,
+    stale_shells,
     take_orphans,
     write_record,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellInfo
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import process_start_time
 
 WIN1 = {
@@ -67,3 +72,48 @@ def test_names_and_paths() -> None:
     assert record_path("/d/broker-7-1.sock") == "/d/broker-7-1.shells.json"
     name = shell_name(123, "456")
     assert name.startswith("psremoting.core broker ") and name.endswith(" 123/456")
+
+
+def _shell(shell_id: str, name: str | None, inactivity: str, state: str = "Connected") -> ShellInfo:
+    uri = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+    return ShellInfo(shell_id, name, uri, "DC01\\admin", None, None, state, "PT90.000S", "P0DT1H0M0S", inactivity)
+
+
+def test_our_shell_name_is_parsed_back_and_others_are_not_ours() -> None:
+    name = shell_name(4242, "12345")
+    machine, pid, start = parse_name(name) or ("", 0, None)
+    assert (machine, pid, start) == (socket.gethostname(), 4242, "12345")
+    assert parse_name(shell_name(7, None)) == (socket.gethostname(), 7, None)
+    for other in (None, "", "psremoting.core", "my session", "psremoting.core broker host notapid/1"):
+        assert parse_name(other) is None
+
+
+def test_broker_state_from_the_record_then_the_name() -> None:
+    alive = shell_name(os.getpid(), process_start_time(os.getpid()))
+    dead = shell_name(_dead_pid(), None)
+    elsewhere = f"psremoting.core broker another-container {os.getpid()}/1"
+    assert broker_state(alive) == "alive"
+    assert broker_state(dead) == "gone"
+    assert broker_state(elsewhere) == "unknown"
+    assert broker_state("pypsrp session") is None
+    # the session directory's record wins over the name (a recorded broker is known everywhere)
+    assert broker_state(elsewhere, {"ABC": False}, "abc") == "gone"
+    assert broker_state(None, {"ABC": True}, "ABC") == "alive"
+
+
+def test_stale_shells_are_ours_idle_beyond_the_threshold_and_not_held_by_a_live_broker() -> None:
+    other_machine = "psremoting.core broker aap-job-17 99/1"
+    live_here = shell_name(os.getpid(), process_start_time(os.getpid()))
+    shells = [
+        _shell("OLD", other_machine, "P0DT0H20M0S"),  # stale: removed
+        _shell("RECENT", other_machine, "PT30.000S"),  # used 30 s ago: a broker may hold it
+        _shell("FOREIGN", None, "P1DT0H0M0S"),  # another client of the same user: never ours
+        _shell("NAMED", "my session", "P1DT0H0M0S"),
+        _shell("MINE", other_machine, "P1DT0H0M0S"),  # in this broker's table
+        _shell("DISC", other_machine, "P1DT0H0M0S", state="Disconnected"),  # deliberately left
+        _shell("LIVE", live_here, "P1DT0H0M0S"),  # its broker on this machine still runs
+        _shell("NOIDLE", other_machine, ""),  # inactivity not reported: not provably idle
+    ]
+    assert [s.shell_id for s in stale_shells(shells, ["mine"], 600)] == ["OLD"]
+    assert [s.shell_id for s in stale_shells(shells, ["mine"], 1200)] == []  # exactly 20 min: not beyond
+    assert [s.shell_id for s in stale_shells(shells, [], 10)] == ["OLD", "RECENT", "MINE"]
