@@ -58,7 +58,13 @@ def hostvars_password(winhost: Any) -> str:
 
 
 def _start_run(
-    winhost: Any, tmp_path: Path, session_dir: str, tasks: str = TASKS, output: Any = subprocess.DEVNULL
+    winhost: Any,
+    tmp_path: Path,
+    session_dir: str,
+    tasks: str = TASKS,
+    output: Any = subprocess.DEVNULL,
+    *,
+    extra: str = "",
 ) -> subprocess.Popen[bytes]:
     pb = tmp_path / f"pb-{time.monotonic_ns()}.yml"
     pb.write_text(
@@ -76,7 +82,7 @@ def _start_run(
             str(pb),
             "-e",
             f"ansible_connection={OURS} ansible_psrp_protocol=http "
-            f"ansible_port={hostvars['winhost_http_port']} ansible_psrp_message_encryption=always",
+            f"ansible_port={hostvars['winhost_http_port']} ansible_psrp_message_encryption=always {extra}".strip(),
         ],
         env=env,
         stdin=subprocess.DEVNULL,
