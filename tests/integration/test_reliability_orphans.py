@@ -48,6 +48,27 @@ def _advance(shell: Any, seconds: float) -> None:
     shell.last_activity -= seconds
 
 
+def _assert_listed(winhost: Any, tmp_path: Path, session_dir: str, orphan_id: str, recorded: int) -> None:
+    """A playbook asserts what pssession_info reports about the orphan and the nameless shell."""
+    tasks = f"""
+- psremoting.core.pssession_info: {{}}
+  register: info
+- assert:
+    that:
+      - info.orphans == ['{orphan_id}']
+      - (info.sessions | selectattr('ShellId', 'eq', '{orphan_id}') | first).BrokerState == 'gone'
+      - (info.sessions | rejectattr('ShellId', 'eq', '{orphan_id}') | first).BrokerState is none
+      - info.recorded_shells | length == {recorded}
+      - info.recorded_shells | rejectattr('BrokerState', 'eq', 'gone') | list | length == 0
+      - info.recorded_shells | selectattr('OnHost') | list | length == {recorded}
+"""
+    out = tmp_path / f"info-{recorded}.out"
+    with out.open("wb") as fh:
+        run = _start_run(winhost, tmp_path, session_dir, tasks=tasks, output=fh)
+        code = run.wait(90)
+    assert code == 0, out.read_text(errors="replace")[-3000:]
+
+
 def test_a_killed_brokers_shell_is_removed_by_name_and_idle_time_without_the_session_directory(
     winhost: Any, tmp_path: Path
 ) -> None:
@@ -79,9 +100,14 @@ def test_a_killed_brokers_shell_is_removed_by_name_and_idle_time_without_the_ses
                 os.killpg(first.pid, signal.SIGKILL)
                 first.wait(30)
             log.close()
-        shutil.rmtree(first_dir)  # the next job's container starts without it
         (orphan,) = [s for s in handler.shells.all() if s is not foreign_shell]
         assert (orphan.name or "").startswith("psremoting.core broker ")
+        # before any cleanup, pssession_info shows it: from the record, then from its name alone
+        _assert_listed(winhost, tmp_path, first_dir, orphan.shell_id, recorded=1)
+        shutil.rmtree(first_dir)  # the next job's container starts without it
+        _assert_listed(
+            winhost, tmp_path, tempfile.mkdtemp(prefix="psrpint-", dir="/tmp"), orphan.shell_id, recorded=0
+        )
         # the dead broker's Receive long-poll ends at its operation timeout (20 s); from then on
         # the host counts the shell idle. Move the host's clock on rather than wait minutes.
         assert _wait_for(lambda: orphan.receivers == 0, 30)
