@@ -15,6 +15,7 @@ import typing as t
 from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient, shard_for
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import conn_message
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     decode_exec_result,
     encode_input,
@@ -35,24 +36,18 @@ class BrokerBackend:
 
     def __init__(self, settings: ConnectionSettings, become: t.Any) -> None:
         self._client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
-        self._conn = {
-            "host": settings.host,
-            "identity": settings.identity(),
-            "wsman": dict(settings.wsman_kwargs),
-            "configuration_name": settings.configuration_name,
-            "no_profile": settings.no_profile,
-            "become": become,
-            "idle_timeout": settings.session.idle_timeout,
-            "shell_idle_timeout": settings.session.shell_idle_timeout,
-        }
+        self._conn = conn_message(settings, become)
 
-    def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
+    def _reply(self, op: str, args: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})
         for notice in reply.get("notices") or ():
             display.v(str(notice), host=str(self._conn.get("host") or ""))
         if not reply.get("ok"):
             raise_ansible(reply.get("error") or {})
-        return reply.get("result")
+        return reply
+
+    def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
+        return self._reply(op, args).get("result")
 
     def exec(
         self,
@@ -72,7 +67,8 @@ class BrokerBackend:
             "may_change_state": may_change_state,
             "joined_stderr": joined_stderr,
         }
-        return decode_exec_result(self._call("exec", args))
+        reply = self._reply("exec", args)
+        return decode_exec_result(reply["result"], reply.get("raw"))
 
     def put(self, in_path: str, out_path: str) -> dict[str, t.Any]:
         return t.cast(dict[str, t.Any], self._call("put", {"in_path": in_path, "out_path": out_path}))

@@ -35,7 +35,10 @@ class FakeSession:
         host: str,
         *,
         no_profile: bool = False,
+        shell_name: str | None = None,
     ) -> None:
+        self.shell_name = shell_name
+        self.pool = None
         self.wsman = wsman
         self.no_profile = no_profile
         self.host = host
@@ -126,7 +129,9 @@ def test_exec_reuses_one_session_per_credentials(broker: tuple[_broker.Broker, B
     r1 = _exec(client, _conn())
     r2 = _exec(client, _conn())
     assert r1["ok"] and r2["ok"]
-    assert _protocol.decode_exec_result(r1["result"])[1] == b"ran hostname on win1 input=['a', 'b']"
+    assert (
+        _protocol.decode_exec_result(r1["result"], r1["raw"])[1] == b"ran hostname on win1 input=['a', 'b']"
+    )
     assert len(FakeSession.instances) == 1
     _exec(client, _conn(password="other"))  # same host and user, other password: never shared
     assert len(FakeSession.instances) == 2
