@@ -83,6 +83,12 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
         "enable_psremoting_all_session_configurations": True,
         "enable_psremoting_local_account_token_filter_policy": True,
     },
+    # An existing certificate chosen by subject (and thumbprint, in a second run).
+    "subject_run": {
+        "enable_psremoting_https_certificate_source": "subject",
+        "enable_psremoting_https_certificate_subject": "CN=web01.contoso.test",
+        "enable_psremoting_firewall_profiles": ["domain", "private"],
+    },
     # Hostile values where the host accepts any text (so the script runs to its end on winhost).
     "hostile_values_run": {
         "enable_psremoting_self_signed_dns_names": ["web01", HOSTILE],
@@ -135,7 +141,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("role.local_account_token_filter_policy", "file", LATFP_SCRIPT),
     *(
         Entry(f"bootstrap.{variant}", "template", BOOTSTRAP_TEMPLATE, variant=variant)
-        for variant in ("defaults", "like_enable_psremoting", "hostile_values_run")
+        for variant in ("defaults", "like_enable_psremoting", "hostile_values_run", "subject_run")
     ),
 )
 

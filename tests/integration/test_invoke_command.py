@@ -303,7 +303,7 @@ def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
         },
         {"name": "live", IC: {"script": live, "computer_name": "{{ groups['windows'] }}"}},
     ]
-    per_host = [{"name": "per_host", IC: {"script": service}}]
+    per_host = [{"name": "per_host", IC: {"script": live}}]
     before = winhost.all_stats()
     proc = run_playbook(
         winhost, tmp_path, [play("localhost", tasks), play("windows", per_host)], "-v", inventories=(extra,)
@@ -353,6 +353,9 @@ def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
         assert f"{host}: Checking: W32time (50%)" in printed, printed
         assert re.search(rf"{host}: ok, 1 object, [0-9.]+ s", printed), printed
         assert f"{host}: looked at W32time" in printed, printed
+    # A per-host task's progress is printed too (labelled with the address it connects to).
+    for host in ("dc01", "sql02", "web01"):
+        assert f"{winhost.hostvars(host)['ansible_host']}: Checking: W32time (50%)" in proc.stdout, proc.stdout
     assert re.search(r"web01_badpw: unreachable, 0 objects, [0-9.]+ s \(.*401", printed), printed
     assert r["live"]["information"] and not r["live"].get("failed")
 

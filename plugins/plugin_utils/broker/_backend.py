@@ -20,6 +20,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     decode_exec_result,
     encode_input,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import show_event
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
@@ -38,16 +39,18 @@ class BrokerBackend:
         self._client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
         self._conn = conn_message(settings, become)
 
-    def _reply(self, op: str, args: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})
+    def _reply(
+        self, op: str, args: dict[str, t.Any] | None = None, on_event: t.Any = None
+    ) -> dict[str, t.Any]:
+        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}}, on_event=on_event)
         for notice in reply.get("notices") or ():
             display.v(str(notice), host=str(self._conn.get("host") or ""))
         if not reply.get("ok"):
             raise_ansible(reply.get("error") or {})
         return reply
 
-    def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
-        return self._reply(op, args).get("result")
+    def _call(self, op: str, args: dict[str, t.Any] | None = None, on_event: t.Any = None) -> t.Any:
+        return self._reply(op, args, on_event).get("result")
 
     def exec(
         self,
@@ -78,7 +81,9 @@ class BrokerBackend:
         return t.cast(dict[str, t.Any], self._call("fetch", args))
 
     def pipeline(self, request: PipelineRequest) -> PipelineResult:
-        return t.cast(PipelineResult, self._call("pipeline", {"request": request}))
+        # Live output (progress, information at -v) is printed while the pipeline runs.
+        args = {"request": request, "live": display.verbosity}
+        return t.cast(PipelineResult, self._call("pipeline", args, lambda event: show_event(event, display)))
 
     def reset(self) -> None:
         if self._client.ping():  # never start a broker only to reset nothing

@@ -92,6 +92,23 @@ def dead_records(directory: str) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
+def recorded_shells(directory: str) -> list[dict[str, Any]]:
+    """Every shell the records in ``directory`` name, with ``broker_alive`` (False: a killed
+    broker left it; the next session to that endpoint removes it). For listing tools."""
+    shells = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("broker-") and name.endswith(SUFFIX):
+            record = read_record(os.path.join(directory, name))
+            if record is None:
+                continue
+            pid = record.get("broker_pid")
+            alive = isinstance(pid, int) and pid_alive(pid, record.get("broker_start"))
+            shells += [
+                dict(s, broker_pid=pid, broker_alive=alive) for s in record["shells"] if isinstance(s, dict)
+            ]
+    return shells
+
+
 def same_identity(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return all(str(a.get(k) or "").lower() == str(b.get(k) or "").lower() for k in IDENTITY)
 

@@ -13,9 +13,12 @@ Stdlib only. One module holds everything the two ends must agree on:
   pid reuse through the process start time (``process_start_time``).
 
 Request: ``{"op": <op>, "conn": {...connection settings...}, "args": {...}}``; ops ``ping``,
-``stats``, ``shutdown``, ``reset``, ``connect``, ``exec``, ``put``, ``fetch``, ``pipeline``.
+``stats``, ``shutdown``, ``reset``, ``connect``, ``exec``, ``put``, ``fetch``, ``pipeline``,
+``fanout`` (``broker/_fanout.py``: no ``conn``, ``args.targets`` holds one per host).
 Reply: ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {"kind": ..., "message": ...}}``,
-optionally ``"notices": [str]`` (shown at -v). ``docs/connection.md`` has the table.
+optionally ``"notices": [str]`` (shown at -v). Frames before the reply: ``{"event": {...}}``
+(live output, ``invoke/_live.py``) and ``{"progress": "started"}``. ``docs/connection.md`` has the
+table.
 A reply with ``"raw_bytes": N`` is followed on the socket by N bytes that are not JSON: an exec
 result's stdout (``send_reply`` / ``recv_reply``), so a large output travels once, as it is,
 without base64 or a JSON copy, and the worker receives it into one buffer of its final size.

@@ -56,6 +56,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     send_frame,
     send_reply,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import live_output
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
     FILE_NOT_FOUND,
@@ -158,14 +159,21 @@ class Broker:
         host = str(conn.get("host") or "")
         key, entry = self._entry(conn)
         session = entry.session
-        reply, after = self._dispatch(op, request, key, session, host)
+        reply, after = self._dispatch(op, request, key, session, host, emit=emit)
         notices = session.take_notices() if hasattr(session, "take_notices") else []
         if notices:
             reply["notices"] = notices  # shown at -v by the worker
         return reply, after
 
     def _dispatch(
-        self, op: Any, request: dict[str, Any], key: str, session: Any, host: str
+        self,
+        op: Any,
+        request: dict[str, Any],
+        key: str,
+        session: Any,
+        host: str,
+        *,
+        emit: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[dict[str, Any], Any]:
         from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
             SessionError,
@@ -209,7 +217,7 @@ class Broker:
                 )
                 return {"ok": True, "result": res}, session.close_pending
             if op == "pipeline":
-                res = session.invoke_pipeline(args["request"])
+                res = session.invoke_pipeline(args["request"], **live_output(args, host, emit))
                 return {"ok": True, "result": res}, session.close_pending
             return {"ok": False, "error": {"kind": ERROR, "message": f"broker: unknown op {op!r}"}}, None
         except SessionError as exc:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Event = dict[str, Any]
@@ -114,6 +114,14 @@ class LiveWatcher:
         for record in information[self._information_seen :]:
             self.emit({"type": "information", "host": self.host, "text": information_text(record)})
         self._information_seen = len(information)
+
+
+def live_output(args: Mapping[str, Any], host: str, emit: Callable[[Event], None] | None) -> dict[str, Any]:
+    """``invoke_pipeline`` keywords for a broker ``pipeline`` request: an ``on_poll`` watcher
+    sending event frames when the worker asked for live output (``args["live"]`` = verbosity)."""
+    if emit is None or args.get("live") is None:
+        return {}
+    return {"on_poll": LiveWatcher(host, lambda event: emit({"event": event}), int(args["live"]))}
 
 
 def done_event(host: str, status: str, objects: int, seconds: float, msg: str | None = None) -> Event:

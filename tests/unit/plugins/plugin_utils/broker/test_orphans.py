@@ -10,6 +10,7 @@ from pathlib import Path
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
     read_record,
     record_path,
+    recorded_shells,
     shell_name,
     take_orphans,
     write_record,
@@ -44,6 +45,8 @@ def test_a_dead_brokers_shells_are_taken_once_per_identity(tmp_path: Path) -> No
         live, os.getpid(), process_start_time(os.getpid()), [dict(WIN1, shell_id="C", resource_uri="r")]
     )
 
+    listed = {s["shell_id"]: s["broker_alive"] for s in recorded_shells(str(tmp_path))}
+    assert listed == {"A": False, "B": False, "C": True}
     taken = take_orphans(str(tmp_path), dict(WIN1, become=None))
     assert [s["shell_id"] for s in taken] == ["A"]  # not the live broker's C, not win2's B
     assert [s["shell_id"] for s in read_record(dead)["shells"]] == ["B"]  # type: ignore[index]
