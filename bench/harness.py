@@ -75,74 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    env = base_env()
-    results: dict[str, Any] = {"errors": []}
-    previous = args.out / "latest.json"
-    if args.merge and previous.exists():
-        results = json.loads(previous.read_text(encoding="utf-8"))
-        if results.get("meta", {}).get("mode") != mode.name:
-            raise SystemExit(f"bench/run: {previous} is from another mode; not merging")
-        results["errors"] = [e for e in results.get("errors", []) if e.split(" ")[0] not in _keys(only)]
-        results["merged"] = sorted((set(results.get("merged", [])) | only) - {"none"})
-    one = WinhostServer(workdir, ["host001"], "127.0.9.2", "single")
-    fleet_size = max(mode.fleet_hosts if "s2" in only else 0, mode.session_hosts if "s4" in only else 0)
-    fleet = Fleet(workdir, fleet_size, "fleet") if fleet_size else None
-
-    def step(key: str, label: str, fn: Any) -> None:
-        t0 = time.perf_counter()
-        print(f"bench: {label} ...", flush=True)
-        try:
-            results[key] = fn()
-        except Exception as exc:
-            results["errors"].append(f"{label}: {type(exc).__name__}: {exc}")
-            traceback.print_exc()
-        print(f"bench: {label} done in {time.perf_counter() - t0:.1f} s", flush=True)
-
-    try:
-        if only & {"s1", "s3"}:
-            one.start(env)
-        if fleet is not None:
-            fleet.start(env)
-        if "s1" in only:
-            step(
-                "s1_flat",
-                "1a per-task cost, no latency",
-                lambda: scenarios.per_task_cost(workdir, mode, one, False),
-            )
-            if mode.latency_run:
-                step(
-                    "s1_latency",
-                    "1b per-task cost, injected latency",
-                    lambda: scenarios.per_task_cost(workdir, mode, one, True),
-                )
-            results["s5"] = scenarios.payload(results.get("s1_flat") or {})
-        if "s3" in only:
-            step("s3", "3 file transfer", lambda: scenarios.file_transfer(workdir, mode, one))
-        if "s2" in only and fleet is not None:
-            step("s2", f"2 fleet ({mode.fleet_hosts} hosts)", lambda: scenarios.fleet(workdir, mode, fleet))
-        if "s4" in only and fleet is not None:
-            step(
-                "s4",
-                f"4 session scale ({mode.session_hosts} hosts)",
-                lambda: scenarios.session_scale(workdir, mode, fleet),
-            )
-    finally:
-        one.stop()
-        if fleet is not None:
-            fleet.stop()
-    ansible_version, pypsrp_version, pywinrm_version = _versions()
-    results["meta"] = {
-        "mode": mode.name,
-        "note": NOTES[mode.name],
-        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
-        "ansible": ansible_version,
-        "pypsrp": pypsrp_version,
-        "pywinrm": pywinrm_version,
-        "seconds": time.perf_counter()
-        - started
-        + (float(results.get("meta", {}).get("seconds", 0)) if args.merge else 0.0),
-    }
+    results = _previous_results(args.out / "latest.json", mode.name, only) if args.merge else {"errors": []}
+    _run_scenarios(workdir, mode, only, base_env(), results)
+    merged_seconds = float(results.get("meta", {}).get("seconds", 0)) if args.merge else 0.0
+    results["meta"] = _meta(mode.name, time.perf_counter() - started + merged_seconds)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     chart = "latest.png" if write_chart(results, args.out / "latest.png") else None
@@ -153,6 +89,79 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if results["errors"] else 0
+
+
+def _previous_results(previous: Path, mode: str, only: set[str]) -> dict[str, Any]:
+    """The last run's results of the same mode, without the errors of the scenarios run again."""
+    if not previous.exists():
+        return {"errors": []}
+    results: dict[str, Any] = json.loads(previous.read_text(encoding="utf-8"))
+    if results.get("meta", {}).get("mode") != mode:
+        raise SystemExit(f"bench/run: {previous} is from another mode; not merging")
+    results["errors"] = [e for e in results.get("errors", []) if e.split(" ")[0] not in _keys(only)]
+    results["merged"] = sorted((set(results.get("merged", [])) | only) - {"none"})
+    return results
+
+
+def _step(results: dict[str, Any], key: str, label: str, fn: Any) -> None:
+    t0 = time.perf_counter()
+    print(f"bench: {label} ...", flush=True)
+    try:
+        results[key] = fn()
+    except Exception as exc:
+        results["errors"].append(f"{label}: {type(exc).__name__}: {exc}")
+        traceback.print_exc()
+    print(f"bench: {label} done in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def _run_scenarios(
+    workdir: Path, mode: Any, only: set[str], env: dict[str, str], results: dict[str, Any]
+) -> None:
+    one = WinhostServer(workdir, ["host001"], "127.0.9.2", "single")
+    fleet_size = max(mode.fleet_hosts if "s2" in only else 0, mode.session_hosts if "s4" in only else 0)
+    fleet = Fleet(workdir, fleet_size, "fleet") if fleet_size else None
+    try:
+        if only & {"s1", "s3"}:
+            one.start(env)
+        if fleet is not None:
+            fleet.start(env)
+        if "s1" in only:
+            _step(results, "s1_flat", "1a per-task cost, no latency",
+                  lambda: scenarios.per_task_cost(workdir, mode, one, False))  # fmt: skip
+            if mode.latency_run:
+                _step(results, "s1_latency", "1b per-task cost, injected latency",
+                      lambda: scenarios.per_task_cost(workdir, mode, one, True))  # fmt: skip
+            results["s5"] = scenarios.payload(results.get("s1_flat") or {})
+        if "s3" in only:
+            _step(results, "s3", "3 file transfer", lambda: scenarios.file_transfer(workdir, mode, one))
+        if "s2" in only and fleet is not None:
+            _step(
+                results,
+                "s2",
+                f"2 fleet ({mode.fleet_hosts} hosts)",
+                lambda: scenarios.fleet(workdir, mode, fleet),
+            )
+        if "s4" in only and fleet is not None:
+            _step(results, "s4", f"4 session scale ({mode.session_hosts} hosts)",
+                  lambda: scenarios.session_scale(workdir, mode, fleet))  # fmt: skip
+    finally:
+        one.stop()
+        if fleet is not None:
+            fleet.stop()
+
+
+def _meta(mode: str, seconds: float) -> dict[str, Any]:
+    ansible_version, pypsrp_version, pywinrm_version = _versions()
+    return {
+        "mode": mode,
+        "note": NOTES[mode],
+        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {_cpus()} CPUs, Python {platform.python_version()}",
+        "ansible": ansible_version,
+        "pypsrp": pypsrp_version,
+        "pywinrm": pywinrm_version,
+        "seconds": seconds,
+    }
 
 
 def _keys(only: set[str]) -> set[str]:

@@ -12,7 +12,10 @@ the collection's playbooks against them exactly as a user would run them:
 6. winhost's own counters - ``shells_open`` is 0 on every host
 
 Every table printed comes from the playbook run (the json callback's task results); nothing is
-made up. Before step 1 the demo leaves one disconnected PowerShell session on each host with
+made up. Output stays within 100 columns (the playbooks' ``table_width``), and any warning Ansible
+prints is shown (there should be none).
+
+Before step 1 the demo leaves one disconnected PowerShell session on each host with
 pypsrp (what ``Invoke-Command -InDisconnectedSession`` leaves behind) so that step 5 has real
 leftovers to find. winhost is stopped at the end, on failure and on Ctrl-C. Exit status is
 non-zero when a step fails.
@@ -40,6 +43,8 @@ BUILD = REPO / ".build"
 LINK = BUILD / "ansible_collections" / "psremoting" / "core"
 HOSTS = {"dc01": "domain_controllers", "sql02": "sql", "web01": "web"}
 BIN = Path(sys.executable).parent
+WIDTH = 100
+TABLE_WIDTH = WIDTH - 4  # tables are indented by four spaces
 
 
 class StepFailed(Exception):
@@ -52,7 +57,7 @@ def say(text: str = "") -> None:
 
 def banner(text: str) -> None:
     say()
-    say(f"=== {text} " + "=" * max(0, 76 - len(text)))
+    say(f"=== {text} " + "=" * max(0, WIDTH - 5 - len(text)))
 
 
 def ensure_collection_link() -> None:
@@ -182,13 +187,13 @@ def run_playbook(
         report: dict[str, Any] = json.loads(proc.stdout[proc.stdout.index("{") :])
     except ValueError:
         raise StepFailed(f"{name}: no JSON report (rc={proc.returncode}):\n{proc.stderr[-2000:]}") from None
-    stats = report.get("stats", {})
-    summary = ", ".join(
-        f"{host} ok={s.get('ok', 0)} changed={s.get('changed', 0)} failed={s.get('failures', 0)} "
-        f"unreachable={s.get('unreachable', 0)}"
-        for host, s in sorted(stats.items())
-    )
-    say(f"  ansible-playbook {name}: rc={proc.returncode} in {elapsed:.1f}s ({summary})")
+    say(f"  ansible-playbook {name}: rc={proc.returncode} in {elapsed:.1f} s")
+    for host, st in sorted(report.get("stats", {}).items()):
+        counts = {"ok": "ok", "changed": "changed", "failed": "failures", "unreachable": "unreachable"}
+        say(f"    {host:6} " + " ".join(f"{label}={st.get(key, 0)}" for label, key in counts.items()))
+    for line in proc.stderr.splitlines():
+        if "[WARNING]" in line or "[DEPRECATION WARNING]" in line:
+            say(f"  ! {line.strip()}")
     if proc.returncode != 0:
         for message in failures(report):
             say(f"  ! {message}")
@@ -206,15 +211,30 @@ def failures(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def task_msg(report: dict[str, Any], task_name: str) -> str:
-    """The debug message of the named task (run_once: one host has it)."""
+def task_msg(report: dict[str, Any], task_name: str, required: bool = True) -> str:
+    """The debug message of the named task (run_once: one host has it); a list is one line per item."""
     for play in report.get("plays", []):
         for task in play.get("tasks", []):
             if task["task"]["name"] == task_name:
                 for result in task["hosts"].values():
                     if "msg" in result and not result.get("skipped"):
-                        return str(result["msg"])
-    raise StepFailed(f"the run has no result for task '{task_name}'")
+                        msg = result["msg"]
+                        return "\n".join(map(str, msg)) if isinstance(msg, list) else str(msg)
+    if required:
+        raise StepFailed(f"the run has no result for task '{task_name}'")
+    return ""
+
+
+def changed_tasks(report: dict[str, Any]) -> dict[str, list[str]]:
+    """Per host, the names of the tasks that reported a change (what the role changed there)."""
+    changed: dict[str, list[str]] = {}
+    for play in report.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, result in task.get("hosts", {}).items():
+                names = changed.setdefault(host, [])
+                if result.get("changed") and task["task"]["name"] not in names:
+                    names.append(task["task"]["name"])
+    return changed
 
 
 def show(text: str) -> None:
@@ -231,14 +251,75 @@ def winhost_stats(inventory: Path, env: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="skip the role's endpoint verification")
-    parser.add_argument("--keep", action="store_true", help="keep the working directory")
-    args = parser.parse_args(argv)
+def step_enable(inventory: Path, quick: bool, env: dict[str, str], workdir: Path) -> None:
+    banner("1. Enable PowerShell Remoting (playbooks/enable_psremoting.yml, role enable_psremoting)")
+    extra: dict[str, Any] = {
+        "batch_size": "100%",
+        "enable_psremoting_certificate_dest": str(workdir / "certs"),
+    }
+    if quick:
+        extra["enable_psremoting_verify"] = False
+    report = run_playbook("enable_psremoting.yml", inventory, extra, env, workdir)
+    say("  What the role changed on each host:")
+    for host, names in sorted(changed_tasks(report).items()):
+        role_tasks = [name.split(" : ", 1)[-1] for name in names]  # "<role> : <task>" -> "<task>"
+        say(f"    {host:6} {', '.join(role_tasks) if role_tasks else 'nothing (already as configured)'}")
 
-    ensure_collection_link()
-    workdir = Path(tempfile.mkdtemp(prefix="psremoting-demo-"))
+
+def step_services(inventory: Path, env: dict[str, str], workdir: Path) -> None:
+    width = {"table_width": TABLE_WIDTH}
+    banner("2. Invoke-Command -ComputerName dc01,sql02,web01 { Get-Service -Name W32time }")
+    before = {"script": "Get-Service -Name W32time", "output_json": str(workdir / "w32time-before.json")}
+    report = run_playbook("invoke_command.yml", inventory, {**before, **width}, env, workdir)
+    show(task_msg(report, "Output (Format-Table)"))
+
+    banner("3. Invoke-Command { (Get-Service -Name W32time).Stop() }")
+    stop = {"script": "(Get-Service -Name W32time).Stop()"}
+    report = run_playbook("invoke_command.yml", inventory, {**stop, **width}, env, workdir)
+    show(task_msg(report, "Status per host"))
+
+    banner("4. Get-Service -Name W32time again: the service is stopped everywhere")
+    after = {"script": "Get-Service -Name W32time", "output_json": str(workdir / "w32time-after.json")}
+    report = run_playbook("invoke_command.yml", inventory, {**after, **width}, env, workdir)
+    show(task_msg(report, "Output (Format-Table)"))
+    objects = json.loads((workdir / "w32time-after.json").read_text(encoding="utf-8"))
+    statuses = {o["PSComputerName"]: o["Status"]["String"] for o in objects["output"]}
+    if set(statuses.values()) != {"Stopped"}:
+        raise StepFailed(f"W32time is not stopped everywhere: {statuses}")
+
+
+def step_cleanup(inventory: Path, env: dict[str, str], workdir: Path) -> None:
+    banner("5. Get-PSSession | Remove-PSSession on every host (playbooks/session_cleanup.yml)")
+    report = run_playbook("session_cleanup.yml", inventory, {"table_width": TABLE_WIDTH}, env, workdir)
+    say("  Found (durations in seconds):")
+    show(task_msg(report, "Sessions found (Get-PSSession)"))
+    say("  Removed:")
+    show(task_msg(report, "Sessions removed (Remove-PSSession)"))
+    say("  Summary:")
+    show(task_msg(report, "Summary per host"))
+    show(task_msg(report, "Sessions kept (the play's own session is never removed)", required=False))
+
+
+def step_counters(winhost_inventory: Path, env: dict[str, str]) -> None:
+    banner("6. winhost's counters: shells still open on each host")
+    # ansible-playbook's session broker deletes its own shells when the run ends; give it a moment.
+    deadline = time.monotonic() + 15
+    while True:
+        stats = winhost_stats(winhost_inventory, env)
+        open_shells = {name: s["shells_open"] for name, s in stats.items()}
+        if all(v == 0 for v in open_shells.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    for name, s in stats.items():
+        say(
+            f"    {name:6} shells_open={s['shells_open']} shells_created={s['shells_created']} "
+            f"wsman_requests={s['wsman_requests_total']} Delete={s['wsman_requests'].get('Delete', 0)}"
+        )
+    if any(open_shells.values()):
+        raise StepFailed(f"shells still open: {open_shells}")
+
+
+def demo_env(workdir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ANSIBLE_COLLECTIONS_PATH=str(BUILD),
@@ -248,83 +329,40 @@ def main(argv: list[str] | None = None) -> int:
         ANSIBLE_PSRP_SESSION_DIR=str(workdir / "sessions"),
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
     )
-    proc: subprocess.Popen[bytes] | None = None
+    return env
+
+
+def run_demo(quick: bool, workdir: Path, env: dict[str, str], started: list[subprocess.Popen[bytes]]) -> None:
+    banner("Starting simulated Windows hosts dc01, sql02, web01 (winhost, preset fresh)")
+    proc, winhost_inventory = start_winhost(workdir)
+    started.append(proc)
+    wait_for_inventory(proc, winhost_inventory)
+    inventory = workdir / "inventory.yml"
+    hosts = write_demo_inventory(winhost_inventory, inventory)
+    for name, hv in hosts.items():
+        say(f"  {name:6} {HOSTS[name]:19} http://{hv['ansible_host']}:{hv['ansible_port']}/wsman")
+    say("  Leaving one disconnected PowerShell session per host (for the cleanup step):")
+    leave_disconnected_sessions(hosts)
+    step_enable(inventory, quick, env, workdir)
+    step_services(inventory, env, workdir)
+    step_cleanup(inventory, env, workdir)
+    step_counters(winhost_inventory, env)
+    say()
+    say("Demo finished: every step ran against the simulated hosts.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="skip the role's endpoint verification")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = parser.parse_args(argv)
+
+    ensure_collection_link()
+    workdir = Path(tempfile.mkdtemp(prefix="psremoting-demo-"))
+    started: list[subprocess.Popen[bytes]] = []
     rc = 1
     try:
-        banner("Starting simulated Windows hosts dc01, sql02, web01 (winhost, preset fresh)")
-        proc, winhost_inventory = start_winhost(workdir)
-        wait_for_inventory(proc, winhost_inventory)
-        inventory = workdir / "inventory.yml"
-        hosts = write_demo_inventory(winhost_inventory, inventory)
-        for name, hv in hosts.items():
-            say(f"  {name:6} {HOSTS[name]:19} http://{hv['ansible_host']}:{hv['ansible_port']}/wsman")
-        say("  Leaving one disconnected PowerShell session per host (for the cleanup step):")
-        leave_disconnected_sessions(hosts)
-
-        banner("1. Enable PowerShell Remoting (playbooks/enable_psremoting.yml, role enable_psremoting)")
-        extra: dict[str, Any] = {
-            "batch_size": "100%",
-            "enable_psremoting_certificate_dest": str(workdir / "certs"),
-        }
-        if args.quick:
-            extra["enable_psremoting_verify"] = False
-        run_playbook("enable_psremoting.yml", inventory, extra, env, workdir)
-
-        banner("2. Invoke-Command -ComputerName dc01,sql02,web01 { Get-Service -Name W32time }")
-        columns = ["Status", "Name", "DisplayName"]
-        report = run_playbook(
-            "invoke_command.yml", inventory,
-            {"script": "Get-Service -Name W32time", "properties": columns,
-             "output_json": str(workdir / "w32time-before.json")},
-            env, workdir,
-        )  # fmt: skip
-        show(task_msg(report, "Output (Format-Table)"))
-
-        banner("3. Invoke-Command { (Get-Service -Name W32time).Stop() }")
-        report = run_playbook(
-            "invoke_command.yml", inventory, {"script": "(Get-Service -Name W32time).Stop()"}, env, workdir
-        )
-        show(task_msg(report, "Status per host"))
-
-        banner("4. Get-Service -Name W32time again: the service is stopped everywhere")
-        report = run_playbook(
-            "invoke_command.yml", inventory,
-            {"script": "Get-Service -Name W32time", "properties": columns,
-             "output_json": str(workdir / "w32time-after.json")},
-            env, workdir,
-        )  # fmt: skip
-        show(task_msg(report, "Output (Format-Table)"))
-        after = json.loads((workdir / "w32time-after.json").read_text(encoding="utf-8"))
-        statuses = {o["PSComputerName"]: o["Status"]["String"] for o in after["output"]}
-        if set(statuses.values()) != {"Stopped"}:
-            raise StepFailed(f"W32time is not stopped everywhere: {statuses}")
-
-        banner("5. Get-PSSession | Remove-PSSession on every host (playbooks/session_cleanup.yml)")
-        report = run_playbook("session_cleanup.yml", inventory, {}, env, workdir)
-        show(task_msg(report, "Sessions found (Get-PSSession)"))
-        say("  Removed:")
-        show(task_msg(report, "Sessions removed (Remove-PSSession)"))
-        show(task_msg(report, "Summary per host"))
-        say(f"  {task_msg(report, 'How the play' + chr(39) + 's own session was kept')}")
-
-        banner("6. winhost's counters: shells still open on each host")
-        # ansible-playbook's session broker deletes its own shells when the run ends; give it a moment.
-        deadline = time.monotonic() + 15
-        while True:
-            stats = winhost_stats(winhost_inventory, env)
-            open_shells = {name: s["shells_open"] for name, s in stats.items()}
-            if all(v == 0 for v in open_shells.values()) or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        for name, s in stats.items():
-            say(
-                f"    {name:6} shells_open={s['shells_open']} shells_created={s['shells_created']} "
-                f"wsman_requests={s['wsman_requests_total']} Delete={s['wsman_requests'].get('Delete', 0)}"
-            )
-        if any(open_shells.values()):
-            raise StepFailed(f"shells still open: {open_shells}")
-        say()
-        say("Demo finished: every step ran against the simulated hosts.")
+        run_demo(args.quick, workdir, demo_env(workdir), started)
         rc = 0
     except StepFailed as exc:
         say(f"\nDEMO FAILED: {exc}\nlogs: {workdir}")
@@ -336,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         say("\ninterrupted")
         rc = 130
     finally:
-        stop_winhost(proc)
+        for proc in started:
+            stop_winhost(proc)
         if not args.keep:
             import shutil  # noqa: PLC0415
 

@@ -91,7 +91,8 @@ def role_spec(setting: WSManSetting) -> dict[str, Any]:
 def task_argument(setting: WSManSetting) -> str:
     var = PREFIX + setting.option
     if setting.role_default is None:
-        return f'{setting.option}: "{{{{ {var} if {var} is not none else omit }}}}"'
+        # folded over two lines: ansible-lint's 160-column limit; 0 must not become omit
+        return f"{setting.option}: >-\n  {{{{ {var}\n     if {var} is not none else omit }}}}"
     return f'{setting.option}: "{{{{ {var} }}}}"'
 
 
@@ -110,7 +111,7 @@ def _replace_blocks(text: str, block: list[str], path: Path) -> str:
             end = next((j for j in range(index + 1, len(lines)) if lines[j].strip() == END), None)
             if end is None:
                 raise SystemExit(f"{path}: BEGIN marker without END marker")
-            out.extend((indent + b) if b else b for b in block)
+            out.extend((indent + b) if b else b for item in block for b in item.split("\n"))
             out.append(lines[end])
             index = end
         index += 1

@@ -83,6 +83,12 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
         "enable_psremoting_all_session_configurations": True,
         "enable_psremoting_local_account_token_filter_policy": True,
     },
+    # An existing certificate chosen by subject (and thumbprint, in a second run).
+    "subject_run": {
+        "enable_psremoting_https_certificate_source": "subject",
+        "enable_psremoting_https_certificate_subject": "CN=web01.contoso.test",
+        "enable_psremoting_firewall_profiles": ["domain", "private"],
+    },
     # Hostile values where the host accepts any text (so the script runs to its end on winhost).
     "hostile_values_run": {
         "enable_psremoting_self_signed_dns_names": ["web01", HOSTILE],
@@ -92,6 +98,7 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 BOOTSTRAP_TEMPLATE = "roles/enable_psremoting/templates/Enable-PSRemoting.ps1.j2"
+LATFP_SCRIPT = "roles/enable_psremoting/files/Set-LocalAccountTokenFilterPolicy.ps1"
 TRANSFER = "plugins/plugin_utils/transfer/_scripts.py"
 INVOKE = "plugins/plugin_utils/invoke/_command.py"
 INVOKE_SESSION = "plugins/plugin_utils/invoke/_session.py"
@@ -131,9 +138,10 @@ REGISTRY: tuple[Entry, ...] = (
         "parse_command",
         samples=(("cmd", "Get-Service -Name WinRM | Select-Object -ExpandProperty Status"),),
     ),
+    Entry("role.local_account_token_filter_policy", "file", LATFP_SCRIPT),
     *(
         Entry(f"bootstrap.{variant}", "template", BOOTSTRAP_TEMPLATE, variant=variant)
-        for variant in ("defaults", "like_enable_psremoting", "hostile_values_run")
+        for variant in ("defaults", "like_enable_psremoting", "hostile_values_run", "subject_run")
     ),
 )
 

@@ -33,7 +33,7 @@ class ActionModule(ShellActionBase):
         result = super().run(tmp, task_vars)
         _validated, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         settings = self._settings()
-        selection = self._selection(args)
+        selection = self._selection(args, "pssession")
         protection = self._protection(settings)
         shells = self._list(settings)
         to_remove, protected = plan(shells, selection, protection)

@@ -25,6 +25,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells impor
     plan,
     process_start_epoch,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+    WinRMConfigError,
+    connection_settings,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems
 
 display = Display()
 
@@ -44,23 +50,14 @@ SELECTION_SPEC: dict[str, t.Any] = {
 }
 
 
-class _OptionReader:
-    """``get_option`` of the task's connection, with our defaults for options it does not have.
-
-    ansible.builtin.psrp has the same options as psremoting.core.psrp except the session ones.
-    """
-
-    def __init__(self, connection: t.Any) -> None:
-        self._connection = connection
-
-    def __call__(self, name: str) -> t.Any:
-        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import OPTION_TABLE  # noqa: PLC0415
-
-        try:
-            return self._connection.get_option(name)
-        except KeyError:
-            default = OPTION_TABLE[name][1]
-            return None if name == "remote_addr" else default
+# Checked before any request (issue 16); a ShellId is a GUID, the durations are minutes.
+SELECTION_CHECKS: dict[str, t.Callable[[t.Any], t.Any]] = {
+    "configuration_name": validate.name,
+    "owner": validate.principal,
+    "older_than_minutes": validate.minutes,
+    "idle_minutes": validate.minutes,
+    "shell_id": validate.guid,
+}
 
 
 class ShellActionBase(ActionBase):
@@ -70,15 +67,11 @@ class ShellActionBase(ActionBase):
     _requires_connection = False  # we talk WS-Management ourselves; no module is executed
 
     def _settings(self) -> t.Any:
-        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (  # noqa: PLC0415
-            OptionError,
-            read_settings,
-        )
-
+        """The connection's options, read and resolved by the connection plugin's own reader."""
         hint = str(getattr(self._play_context, "remote_addr", "") or self._task_vars_host())
         try:
-            return read_settings(_OptionReader(self._connection), hint)
-        except OptionError as exc:
+            return connection_settings(self._connection, hint)
+        except WinRMConfigError as exc:
             raise AnsibleActionFail(str(exc)) from None
 
     def _task_vars_host(self) -> str:
@@ -91,7 +84,17 @@ class ShellActionBase(ActionBase):
 
         return WSMan(**dict(settings.wsman_kwargs))
 
-    def _selection(self, args: dict[str, t.Any]) -> Selection:
+    def _selection(self, args: dict[str, t.Any], module: str) -> Selection:
+        """The selection, once every value is checked (before any request)."""
+        problems = Problems(host=self._computer_name() or "host", module=module)
+        for option, checker in SELECTION_CHECKS.items():
+            value = args.get(option)
+            if isinstance(value, list):
+                args = dict(args, **{option: problems.check_each(option, value, checker)})
+            else:
+                problems.check(option, value, checker)
+        if problems.items:
+            raise AnsibleActionFail(problems.message())
         return Selection(
             configuration_names=tuple(args.get("configuration_name") or ()),
             include_non_powershell=bool(args.get("include_non_powershell")),
@@ -178,7 +181,7 @@ class ActionModule(ShellActionBase):
         result = super().run(tmp, task_vars)
         _validated, args = self.validate_argument_spec(argument_spec=SELECTION_SPEC)
         settings = self._settings()
-        selection = self._selection(args)
+        selection = self._selection(args, "pssession_info")
         protection = self._protection(settings)
         shells = self._list(settings)
         matched, protected = plan(shells, selection, Protection())

@@ -113,7 +113,7 @@ class ActionModule(WinRMActionBase[SessionRequest]):
     def manage(self, runner: PipelineRunner, request: SessionRequest, context: TaskContext) -> dict[str, Any]:
         name = request.name
         current = self._read(runner, name)
-        self._refuse_own_configuration(request, current, context.host)
+        self._refuse_own_configuration(request, current, context)
         files_changed: list[str] = []
         if request.state == "present":
             files_changed = [
@@ -171,9 +171,11 @@ class ActionModule(WinRMActionBase[SessionRequest]):
         found = [session_from_ps(o) for o in output if isinstance(o, Mapping)]
         return next((s for s in found if s["name"].lower() == name.lower()), None)
 
-    def _refuse_own_configuration(self, request: SessionRequest, current: Any, host: str) -> None:
+    @staticmethod
+    def _refuse_own_configuration(request: SessionRequest, current: Any, context: TaskContext) -> None:
         """Refuse to unregister or disable the configuration this play's connection uses."""
-        connected = str(self._connection_configuration() or CONNECTED_DEFAULT).lower()
+        host = context.host
+        connected = str(context.connection.configuration or CONNECTED_DEFAULT).lower()
         ending = request.state == "absent" or request.enabled is False
         if (
             ending
@@ -187,14 +189,6 @@ class ActionModule(WinRMActionBase[SessionRequest]):
                 "uses it. Connect with another configuration first, or set allow_disconnect=true if you "
                 "really mean it."
             )
-
-    def _connection_configuration(self) -> Any:
-        for option in ("configuration_name", "configuration"):
-            try:
-                return self._connection.get_option(option)
-            except Exception:  # noqa: S112 - the option may not exist on this plugin
-                continue
-        return None
 
     @staticmethod
     def _file_differs(runner: PipelineRunner, path: str, content: str) -> bool:

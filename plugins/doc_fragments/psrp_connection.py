@@ -276,6 +276,24 @@ options:
         key: session_dir
     vars:
       - name: ansible_psrp_session_dir
+  max_output_size:
+    description:
+      - Bytes of results one command (a C(raw), C(script) or module task, an C(invoke_command)
+        pipeline) may return, counted as the host sends them (serialized objects, base64-encoded
+        by PSRP, about 1.4 times the text for plain text output).
+      - A command that returns more is stopped on the host and the task fails with a message
+        naming this option, instead of filling the controller's memory. With persistent
+        sessions the broker holds about one copy of a command's output while it arrives.
+      - File transfers (C(fetch)) stream to disk and are not limited by it.
+    type: int
+    default: 536870912
+    env:
+      - name: ANSIBLE_PSRP_MAX_OUTPUT_SIZE
+    ini:
+      - section: psremoting_psrp
+        key: max_output_size
+    vars:
+      - name: ansible_psrp_max_output_size
   winrm_transport:
     description:
       - V(ansible_winrm_transport) of an C(ansible.builtin.winrm) inventory, translated to O(auth)

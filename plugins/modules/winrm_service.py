@@ -74,6 +74,12 @@ options:
       - WSMan path C(WSMan:\localhost\MaxEnvelopeSizekb).
       - 'Allowed: 32 to 4294967295 ([MS-WSMV] 2.2.4.10 ConfigType, MaxEnvelopeSizekb).'
     type: int
+  max_timeout_ms:
+    description:
+      - Longest time-out in milliseconds the service grants a request (a Receive waits at most this long).
+      - WSMan path C(WSMan:\localhost\MaxTimeoutms).
+      - 'Allowed: 500 to 4294967295 ([MS-WSMV] 2.2.4.10 ConfigType, MaxTimeoutms).'
+    type: int
   max_concurrent_operations_per_user:
     description:
       - Concurrent operations per user.

@@ -228,57 +228,60 @@ class Replayer:
                     continue
                 if not (ex.resource_uri.startswith(POWERSHELL_URI) or ex.action in ("Enumerate", "Pull")):
                     continue  # WinRS cmd shells (client.execute_cmd) are not PSRP
-                target = _target(ex)
                 if ex.action == "Receive":
-                    self.last_receive[target] = ex.request
-                    self._record(target, ex.response_messages, self.result.expected)
-                    if ex.command_done:
-                        done_expected.add(target)
-                    behind = len(self.result.actual.get(target, [])) < len(
-                        self.result.expected.get(target, [])
-                    )
-                    if (
-                        ex.fault_code is None
-                        and not behind
-                        and not (ex.command_done and target not in done_actual)
-                    ):
-                        continue  # winhost already delivered this in an earlier Receive
-                    code, finished = self._receive(target, ex.request, timeout=None)
-                    if finished:
-                        done_actual.add(target)
-                    if code != ex.fault_code and not (code is None and ex.fault_code == 2150858793):
-                        self.result.fault_mismatches.append(
-                            f"exchange {ex.index} Receive: windows fault {ex.fault_code}, winhost {code}"
-                        )
-                    continue
-                if ex.action in ("Signal", "Delete", "Disconnect"):
-                    self._catch_up(done_actual)
-                self._record(target, ex.response_messages, self.result.expected)
-                status, root = self._send(ex.request)
-                code = None
-                if status != 200:
-                    fault = root.find("s:Body/s:Fault/s:Detail/f:WSManFault", NS)
-                    code = int(fault.get("Code", "0")) if fault is not None else -1
+                    self._replay_receive(ex, done_expected, done_actual)
                 else:
-                    self._record(target, self._decode(target, root), self.result.actual)
-                    if ex.action == "Create" and ex.response:
-                        self._learn_shell_id(ex.response, root)
-                    if ex.action == "Command" and ex.response:
-                        recorded = ET.fromstring(ex.response).findtext(
-                            "s:Body/rsp:CommandResponse/rsp:CommandId", "", NS
-                        )
-                        mine = root.findtext("s:Body/rsp:CommandResponse/rsp:CommandId", "", NS)
-                        if recorded and mine and recorded.upper() != mine.upper():
-                            self.shell_ids[recorded.upper()] = mine
-                if code != ex.fault_code:
-                    self.result.fault_mismatches.append(
-                        f"exchange {ex.index} {ex.action}: windows fault {ex.fault_code}, winhost {code}"
-                    )
+                    self._replay_other(ex, done_actual)
             self._catch_up(done_actual)
         finally:
             self.close()
         self.result.done_missing = sorted(done_expected - done_actual)
         return self.result
+
+    def _replay_receive(self, ex: Exchange, done_expected: set[str], done_actual: set[str]) -> None:
+        target = _target(ex)
+        self.last_receive[target] = ex.request
+        self._record(target, ex.response_messages, self.result.expected)
+        if ex.command_done:
+            done_expected.add(target)
+        behind = len(self.result.actual.get(target, [])) < len(self.result.expected.get(target, []))
+        if ex.fault_code is None and not behind and not (ex.command_done and target not in done_actual):
+            return  # winhost already delivered this in an earlier Receive
+        code, finished = self._receive(target, ex.request, timeout=None)
+        if finished:
+            done_actual.add(target)
+        if code != ex.fault_code and not (code is None and ex.fault_code == 2150858793):
+            self.result.fault_mismatches.append(
+                f"exchange {ex.index} Receive: windows fault {ex.fault_code}, winhost {code}"
+            )
+
+    def _replay_other(self, ex: Exchange, done_actual: set[str]) -> None:
+        target = _target(ex)
+        if ex.action in ("Signal", "Delete", "Disconnect"):
+            self._catch_up(done_actual)
+        self._record(target, ex.response_messages, self.result.expected)
+        status, root = self._send(ex.request)
+        code = None
+        if status != 200:
+            fault = root.find("s:Body/s:Fault/s:Detail/f:WSManFault", NS)
+            code = int(fault.get("Code", "0")) if fault is not None else -1
+        else:
+            self._record(target, self._decode(target, root), self.result.actual)
+            self._learn_ids(ex, root)
+        if code != ex.fault_code:
+            self.result.fault_mismatches.append(
+                f"exchange {ex.index} {ex.action}: windows fault {ex.fault_code}, winhost {code}"
+            )
+
+    def _learn_ids(self, ex: Exchange, root: ET.Element) -> None:
+        """Map the recorded ShellId/CommandId to winhost's, for the requests that name them."""
+        if ex.action == "Create" and ex.response:
+            self._learn_shell_id(ex.response, root)
+        if ex.action == "Command" and ex.response:
+            recorded = ET.fromstring(ex.response).findtext("s:Body/rsp:CommandResponse/rsp:CommandId", "", NS)
+            mine = root.findtext("s:Body/rsp:CommandResponse/rsp:CommandId", "", NS)
+            if recorded and mine and recorded.upper() != mine.upper():
+                self.shell_ids[recorded.upper()] = mine
 
 
 def replay(path: Path) -> Result:

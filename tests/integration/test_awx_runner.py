@@ -222,3 +222,42 @@ def test_bad_survey_answer_fails_before_contacting_hosts(winhost: Any, tmp_path:
     failed = [e["event_data"]["res"].get("msg", "") for e in events(r, "runner_on_failed")]
     assert any("mode" in m and "sideways" in m for m in failed), failed
     assert all(s["wsman_requests_total"] == 0 for s in winhost.all_stats().values())
+
+
+def test_fan_out_job_streams_progress_and_completions_as_events(winhost: Any, tmp_path: Path) -> None:
+    """mode=fan_out under ansible-runner: while the one-to-many task runs, each host's
+    Write-Progress line, its completion line and (at -v) its Write-Host line arrive as job events
+    (``verbose``), written to artifacts/<ident>/job_events before the task's own result event."""
+    answers = {
+        **survey(""),
+        "command": "",
+        "parameters": None,
+        "mode": "fan_out",
+        "script": "Write-Progress -Activity 'Checking' -Status 'W32time' -PercentComplete 50\n"
+        "Write-Host 'looked at W32time'\nGet-Service -Name W32time",
+    }
+    pdd = private_data_dir(winhost, tmp_path, answers)
+    r = ansible_runner.run(**job_kwargs(pdd, "fan1"), verbosity=1)
+    assert (r.status, r.rc) == ("successful", 0), r.stdout.read()
+    saved = sorted(
+        (
+            json.loads(p.read_text(encoding="utf-8"))
+            for p in (pdd / "artifacts" / "fan1" / "job_events").glob("*.json")
+        ),
+        key=lambda e: e["counter"],
+    )
+    task = "Run the script block on every host of the batch from the controller (one-to-many)"
+    (start,) = [
+        e["counter"]
+        for e in saved
+        if e["event"] == "playbook_on_task_start" and e["event_data"].get("task") == task
+    ]
+    (done,) = [
+        e["counter"] for e in saved if e["event"] == "runner_on_ok" and e["event_data"].get("task") == task
+    ]
+    during = [e["stdout"] for e in saved if e["event"] == "verbose" and start < e["counter"] < done]
+    for host in HOSTS:
+        assert f"{host}: Checking: W32time (50%)" in during, during
+        assert any(line.startswith(f"{host}: ok, 1 object, ") for line in during), during
+        assert f"{host}: looked at W32time" in during, during
+    wait_sessions_closed(winhost)

@@ -273,3 +273,27 @@ def test_hostile_values_stay_data(rendered: dict[str, bytes], tmp_path: Path) ->
     assert machine.wsman.client.trusted_hosts.split(",") == ["db01", HOSTILE_TYPOGRAPHIC]
     assert marker.read_text() == "still here"
     _assert_second_run_changes_nothing(machine, rendered["hostile_values_run"])
+
+
+@pytest.mark.runs_ps1("bootstrap.subject_run")
+def test_certificate_chosen_by_subject(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    """enable_psremoting_https_certificate_source: subject: the newest valid certificate with a
+    private key and that subject in Cert:\\LocalMachine\\My becomes the HTTPS listener's; no
+    firewall rule for the Public profile."""
+    machine = _machine("fresh", tmp_path)
+    made = run_local(
+        machine,
+        "New-SelfSignedCertificate -Subject 'CN=web01.contoso.test' -DnsName web01.contoso.test "
+        "-CertStoreLocation Cert:\\LocalMachine\\My | ForEach-Object { $_.Thumbprint }",
+    )
+    assert made.failure is None, made.failure_text()
+    (thumbprint,) = made.lines
+    first = _run(machine, rendered["subject_run"])
+    listener = machine.wsman.find_listener("*", "HTTPS")
+    assert listener is not None and listener.certificate_thumbprint == thumbprint
+    assert listener.hostname == "web01.contoso.test"
+    assert first.changes == [
+        "changed: HTTPS listener created",
+        "changed: firewall rule WINRM-HTTPS-In-TCP created",
+    ]
+    _assert_second_run_changes_nothing(machine, rendered["subject_run"])

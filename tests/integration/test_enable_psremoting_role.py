@@ -351,3 +351,34 @@ def test_all_session_configurations_like_enable_psremoting(winhost_factory: Any,
     assert all(sc.enabled for sc in machine.session_configurations.values())
     again = run(hosts, tmp_path, [role_play(every, **https_vars(pem))])
     assert not again.failed and again.changed == 0, again.changed_tasks()
+
+
+@pytest.mark.runs_ps1("role.local_account_token_filter_policy")
+def test_token_filter_policy_reports_its_diff(winhost_factory: Any, tmp_path: Path) -> None:
+    """Issue 23: the LocalAccountTokenFilterPolicy change shows a diff; check mode changes nothing."""
+    hosts = winhost_factory.start(hosts="web01", preset="fresh")
+    machine = hosts.machine("web01")
+    key = machine.registry["HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"]
+    assert "LocalAccountTokenFilterPolicy" not in key
+    role_vars = {"enable_psremoting_local_account_token_filter_policy": True}
+    task = "Set LocalAccountTokenFilterPolicy (remote UAC filtering of local administrators)"
+    checked = run(hosts, tmp_path, [role_play(role_vars, "sessions")], "--check", "--diff")
+    assert not checked.failed, checked.failure_msg() or checked.proc.stdout[-3000:]
+    result = dict(checked.results())[task]
+    assert result["changed"] and result["diff"] == {
+        "before": {"LocalAccountTokenFilterPolicy": None},
+        "after": {"LocalAccountTokenFilterPolicy": 1},
+    }
+    assert "LocalAccountTokenFilterPolicy" not in key
+    applied = run(hosts, tmp_path, [role_play(role_vars, "sessions")])
+    assert not applied.failed and task in applied.changed_tasks(), applied.failure_msg()
+    assert key["LocalAccountTokenFilterPolicy"].value == 1
+    again = run(hosts, tmp_path, [role_play(role_vars, "sessions")], "--diff")
+    assert not again.failed and task not in again.changed_tasks()
+    off = run(
+        hosts,
+        tmp_path,
+        [role_play({"enable_psremoting_local_account_token_filter_policy": False}, "sessions")],
+    )
+    assert dict(off.results())[task]["diff"]["before"] == {"LocalAccountTokenFilterPolicy": 1}
+    assert key["LocalAccountTokenFilterPolicy"].value == 0

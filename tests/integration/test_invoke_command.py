@@ -8,6 +8,7 @@ ansible.posix.json callback and keyed by task name.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -261,15 +262,28 @@ def test_sensitive_values_arrive_intact(winhost: Any) -> None:
 
 
 def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
-    """One task, run once on dc01, reaches every host in groups['windows'] with that host's own
-    connection variables (address, port, credentials); a host with a wrong password (an inventory
-    alias of web01) is 'unreachable' and does not stop the others; fail_on any/all/never."""
+    """One task on localhost (connection 'local') reaches every host in groups['windows'] with
+    that host's own connection variables (address, port, credentials); a host with a wrong
+    password (an inventory alias of web01) is 'unreachable', a host whose inventory names another
+    connection is 'failed' with a message naming it; none stops the others; fail_on any/all/never.
+    The sessions are the run's: a later per-host task runs in the same RunspacePool, and the
+    whole run opens one shell per host. Progress and each host's completion are printed while
+    the task runs, Write-Host lines at -v."""
     bad = winhost.hostvars("web01")
     bad.update(ansible_password="wrong-password", ansible_connection="psremoting.core.psrp")
     extra = tmp_path / "broken.yml"
-    extra.write_text(yaml.safe_dump({"all": {"children": {"broken": {"hosts": {"web01_badpw": bad}}}}}))
+    inventory = {
+        "broken": {"hosts": {"web01_badpw": bad}},
+        "linux": {"hosts": {"linux01": {"ansible_connection": "ssh", "ansible_host": "192.0.2.1"}}},
+    }
+    extra.write_text(yaml.safe_dump({"all": {"children": inventory}}))
     service = "Get-Service -Name W32time"
     everyone = "{{ groups['windows'] + groups['broken'] }}"
+    live = (
+        "Write-Progress -Activity 'Checking' -Status 'W32time' -PercentComplete 50\n"
+        "Write-Host 'looked at W32time'\n"
+        "Get-Service -Name W32time"
+    )
     tasks = [
         {
             "name": "all_good",
@@ -280,14 +294,22 @@ def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
         {"name": "all_some_bad", IC: {"script": service, "computer_name": everyone, "fail_on": "all"}},
         {
             "name": "all_bad",
-            IC: {"script": service, "computer_name": ["web01_badpw", "nosuchhost"], "fail_on": "all"},
+            IC: {
+                "script": service,
+                "computer_name": ["web01_badpw", "nosuchhost", "linux01"],
+                "fail_on": "all",
+            },
             "ignore_errors": True,
         },
+        {"name": "live", IC: {"script": live, "computer_name": "{{ groups['windows'] }}"}},
     ]
-    results = results_by_task(
-        run_playbook(winhost, tmp_path, [{**play("dc01", tasks), "run_once": True}], inventories=(extra,))
+    per_host = [{"name": "per_host", IC: {"script": live}}]
+    before = winhost.all_stats()
+    proc = run_playbook(
+        winhost, tmp_path, [play("localhost", tasks), play("windows", per_host)], "-v", inventories=(extra,)
     )
-    r = results["dc01"]
+    results = results_by_task(proc)
+    r = results["localhost"]
     good = r["all_good"]
     assert not good.get("failed"), good
     assert sorted(o["PSComputerName"] for o in good["output"]) == ["dc01", "sql02", "web01"]
@@ -312,6 +334,30 @@ def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
     assert not r["all_some_bad"].get("failed")
     assert r["all_bad"]["failed"] is True
     assert r["all_bad"]["hosts"]["nosuchhost"]["status"] == "unreachable"
+    linux = r["all_bad"]["hosts"]["linux01"]
+    assert linux["status"] == "failed"
+    assert "'ssh'" in linux["msg"] and "ansible_connection=psremoting.core.psrp" in linux["msg"]
+
+    # Sessions are shared with the per-host tasks of the run: same pool, one shell per host.
+    pools = {o["PSComputerName"]: o["RunspaceId"] for o in good["output"]}
+    for host in ("dc01", "sql02", "web01"):
+        assert results[host]["per_host"]["output"][0]["RunspaceId"] == pools[host]
+    after = winhost.all_stats()
+    assert {h: after[h]["shells_created"] - before[h]["shells_created"] for h in pools} == dict.fromkeys(
+        pools, 1
+    )
+
+    # Live output, printed while the task ran (before the json callback's report).
+    printed = proc.stdout[: proc.stdout.find("{\n")]
+    for host in ("dc01", "sql02", "web01"):
+        assert f"{host}: Checking: W32time (50%)" in printed, printed
+        assert re.search(rf"{host}: ok, 1 object, [0-9.]+ s", printed), printed
+        assert f"{host}: looked at W32time" in printed, printed
+    # A per-host task's progress is printed too (labelled with the address it connects to).
+    for host in ("dc01", "sql02", "web01"):
+        assert f"{winhost.hostvars(host)['ansible_host']}: Checking: W32time (50%)" in proc.stdout, proc.stdout
+    assert re.search(r"web01_badpw: unreachable, 0 objects, [0-9.]+ s \(.*401", printed), printed
+    assert r["live"]["information"] and not r["live"].get("failed")
 
 
 def test_warm_session_cost_and_cleanup_in_always(winhost: Any, tmp_path: Path) -> None:

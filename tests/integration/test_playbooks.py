@@ -67,6 +67,30 @@ def test_invoke_command_table_json_csv(winhost: Any, tmp_path: Path) -> None:
     assert (tmp_path / "out.csv").read_text().splitlines()[0] == '"Name","Status","PSComputerName"'
 
 
+def test_invoke_command_fan_out_runs_on_the_controller(winhost: Any, tmp_path: Path) -> None:
+    """mode=fan_out: one task delegated to localhost (connection 'local') reaches every host of the
+    batch with its own inventory settings; each host gets its row and status."""
+    out = tmp_path / "out.json"
+    rc, report = run(winhost, tmp_path, "invoke_command.yml",
+                     {"script": "Get-Service -Name W32time", "mode": "fan_out", "throttle_limit": 2,
+                      "output_json": str(out)})  # fmt: skip
+    assert rc == 0, report
+    (task,) = [
+        t
+        for play in report["plays"]
+        for t in play["tasks"]
+        if t["task"]["name"].startswith("Run the script block on every host")
+    ]
+    (result,) = [r for r in task["hosts"].values() if not r.get("skipped")]
+    assert result["_ansible_delegated_vars"]["ansible_host"] == "localhost"
+    assert {h: v["status"] for h, v in result["hosts"].items()} == dict.fromkeys(
+        ("dc01", "sql02", "web01"), "ok"
+    )
+    data = json.loads(out.read_text())
+    assert sorted(o["PSComputerName"] for o in data["output"]) == ["dc01", "sql02", "web01"]
+    assert {h["Status"] for h in data["hosts"]} == {"ok"}
+
+
 def test_invoke_command_limit_slices(winhost: Any, tmp_path: Path) -> None:
     """AWX job slicing runs the same playbook with disjoint --limit slices."""
     seen = []

@@ -33,6 +33,10 @@ TASKS = f"""
 - raw: Write-Output warm
 - raw: Start-Sleep -Seconds {SLEEP}; Add-Content -Path C:\\after.txt -Value x
 """
+# The broker-kill case waits for a second ansible-playbook run (its start-up alone takes seconds on a
+# loaded machine): a longer sleep keeps the "never runs" check meaningful.
+LONG_SLEEP = 40
+LONG_TASKS = TASKS.replace(f"-Seconds {SLEEP};", f"-Seconds {LONG_SLEEP};")
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -49,10 +53,16 @@ def _open(winhost: Any) -> tuple[int, int]:
     return int(stats["shells_open"]), int(stats["operations_open"])
 
 
-def _start_run(winhost: Any, tmp_path: Path, session_dir: str) -> subprocess.Popen[bytes]:
-    pb = tmp_path / "pb.yml"
+def hostvars_password(winhost: Any) -> str:
+    return str(winhost.hostvars("dc01")["ansible_password"])
+
+
+def _start_run(
+    winhost: Any, tmp_path: Path, session_dir: str, tasks: str = TASKS, output: Any = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    pb = tmp_path / f"pb-{time.monotonic_ns()}.yml"
     pb.write_text(
-        "- hosts: dc01\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(TASKS), "    "),
+        "- hosts: dc01\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    "),
         encoding="utf-8",
     )
     hostvars = winhost.hostvars("dc01")
@@ -70,8 +80,8 @@ def _start_run(winhost: Any, tmp_path: Path, session_dir: str) -> subprocess.Pop
         ],
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not subprocess.DEVNULL else subprocess.DEVNULL,
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
 
@@ -84,11 +94,13 @@ def _wait_until_sleeping(winhost: Any) -> float:
     return started
 
 
-def _assert_stopped(winhost: Any, started: float, interrupted: float) -> float:
-    assert _wait_for(lambda: _open(winhost) == (0, 0), BOUND), f"still open after {BOUND}s: {_open(winhost)}"
+def _assert_stopped(
+    winhost: Any, started: float, interrupted: float, bound: float = BOUND, sleep: int = SLEEP
+) -> float:
+    assert _wait_for(lambda: _open(winhost) == (0, 0), bound), f"still open after {bound}s: {_open(winhost)}"
     cleanup = time.monotonic() - interrupted
     after = winhost.machine("dc01").sandbox() / "after.txt"
-    time.sleep(max(0.0, started + SLEEP + 2 - time.monotonic()))
+    time.sleep(max(0.0, started + sleep + 2 - time.monotonic()))
     assert not after.exists(), "the statement after the interruption point ran"
     return cleanup
 
@@ -159,3 +171,56 @@ def test_abort_stops_a_command_whose_receive_is_in_flight(winhost: Any) -> None:
     time.sleep(max(0.0, started + SLEEP + 1 - time.monotonic()))
     assert not (winhost.machine("dc01").sandbox() / "after-abort.txt").exists()
     print(f"abort over a second connection: {took:.2f}s")
+
+
+def _broker_pids(session_dir: str) -> list[int]:
+    pids = []
+    for name in os.listdir(session_dir):
+        if name.endswith(".pid"):
+            pids.append(int(Path(session_dir, name).read_text().split()[0]))
+    return pids
+
+
+def test_a_killed_broker_leaves_a_record_and_the_next_run_removes_its_shell(
+    winhost: Any, session_dir: str, tmp_path: Path
+) -> None:
+    """SIGKILL of the broker mid-task: the task says the command had started; the broker's
+    secret-free record names the shell it left; the next run for the same user and host deletes
+    that shell (which stops its command) before the statement after the interruption point runs."""
+    winhost.reset_stats("dc01")
+    log = (tmp_path / "first.out").open("wb")
+    first = _start_run(winhost, tmp_path, session_dir, tasks=LONG_TASKS, output=log)
+    try:
+        started = _wait_until_sleeping(winhost)
+        (broker,) = _broker_pids(session_dir)
+        os.kill(broker, signal.SIGKILL)
+        killed = time.monotonic()
+        first.wait(60)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(30)
+        log.close()
+    out = (tmp_path / "first.out").read_text(errors="replace")
+    assert "after the command had started on the host: its outcome is unknown" in out, out[-3000:]
+    assert _open(winhost) == (1, 1), "the killed broker's shell and command are still on the host"
+    records = [p for p in os.listdir(session_dir) if p.endswith(".shells.json")]
+    assert len(records) == 1
+    record = Path(session_dir, records[0]).read_text()
+    assert hostvars_password(winhost) not in record and '"shell_id"' in record
+    listed = winhost.hostset.host("dc01").handler.shells.all()
+    assert [s.name for s in listed] and listed[0].name.startswith("psremoting.core broker ")
+
+    second_run = time.monotonic()
+    second = _start_run(winhost, tmp_path, session_dir, tasks="- raw: Write-Output next-run\n")
+    try:
+        assert second.wait(60) == 0
+    finally:
+        if second.poll() is None:
+            os.killpg(second.pid, signal.SIGKILL)
+    cleanup = _assert_stopped(winhost, started, second_run, bound=30, sleep=LONG_SLEEP)
+    assert not [p for p in os.listdir(session_dir) if p.endswith(".shells.json")]
+    print(
+        f"broker SIGKILL: second run started {second_run - killed:.1f}s after the kill; no shell and "
+        f"no operation {cleanup:.1f}s after it started"
+    )

@@ -68,13 +68,19 @@ def assert_four_steps(results: list[dict[str, Any]], section: str) -> tuple[Any,
 
 
 def test_winrm_service_four_steps(winhost: Any, tmp_path: Path) -> None:
-    args = {"auth_basic": True, "max_envelope_size_kb": 2048, "cbt_hardening_level": "Strict"}
+    args = {
+        "auth_basic": True,
+        "max_envelope_size_kb": 2048,
+        "cbt_hardening_level": "Strict",
+        "max_timeout_ms": 90000,
+    }
     before, after = assert_four_steps(
         play(winhost, tmp_path, four_steps("psremoting.core.winrm_service", args, "service")), "service"
     )
     assert (before["auth_basic"], after["auth_basic"]) == (False, True)
     assert after["max_envelope_size_kb"] == 2048
     assert after["cbt_hardening_level"] == "Strict"
+    assert (before["max_timeout_ms"], after["max_timeout_ms"]) == (60000, 90000)
 
 
 def test_winrm_listener_https_four_steps_and_certificate_validates(winhost: Any, tmp_path: Path) -> None:

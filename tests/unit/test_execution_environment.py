@@ -86,7 +86,7 @@ def test_top_level_ee_definition_builds_context_with_collection_tarball(tmp_path
     for pkg in packages:
         assert pkg in system
     galaxy = yaml.safe_load((build_dir / "requirements.yml").read_text())
-    assert {"name": "ansible.windows"} in galaxy["collections"]
+    assert {"name": "ansible.windows", "version": "3.3.0"} in galaxy["collections"]  # pinned (issue 22)
     assert (build_dir / "psremoting" / tarball.name).read_bytes() == tarball.read_bytes()
     (recipe,) = [p for p in context.iterdir() if p.name in ("Containerfile", "Dockerfile")]
     install = [
@@ -94,6 +94,30 @@ def test_top_level_ee_definition_builds_context_with_collection_tarball(tmp_path
     ]
     assert install and install[0].startswith("RUN ansible-galaxy collection install")
     assert "/usr/share/ansible/collections" in install[0]
+    # the pinned ansible-core and ansible-runner are what the recipe installs
+    text = recipe.read_text()
+    assert "ansible-core==" in text and "ansible-runner==" in text, text
+
+
+def test_top_level_ee_pins_base_image_and_ansible_versions() -> None:
+    """A rebuild gives the same EE: the base image by tag (not latest), ansible-core, ansible-runner
+    and ansible.windows by exact version, and that ansible-core meets meta/runtime.yml."""
+    from ansible.module_utils.compat.version import LooseVersion
+
+    ee = yaml.safe_load((REPO / "execution-environment.yml").read_text(encoding="utf-8"))
+    image = ee["images"]["base_image"]["name"]
+    repo, _, tag = image.rpartition(":")
+    assert repo and tag and tag != "latest" and "@" not in repo, image
+    core = ee["dependencies"]["ansible_core"]["package_pip"]
+    name, _, version = core.partition("==")
+    assert name == "ansible-core" and version, core
+    assert "==" in ee["dependencies"]["ansible_runner"]["package_pip"]
+    assert all(c.get("version") for c in ee["dependencies"]["galaxy"]["collections"])
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text(encoding="utf-8"))
+    minimum = runtime["requires_ansible"].removeprefix(">=")
+    assert LooseVersion(version) >= LooseVersion(minimum), (version, runtime["requires_ansible"])
+    # the support matrix the README states (2.16 to 2.21) contains it
+    assert LooseVersion(version) < LooseVersion("2.22"), version
 
 
 @needs_builder

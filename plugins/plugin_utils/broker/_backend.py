@@ -15,10 +15,12 @@ import typing as t
 from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient, shard_for
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import conn_message
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     decode_exec_result,
     encode_input,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import show_event
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
@@ -35,24 +37,20 @@ class BrokerBackend:
 
     def __init__(self, settings: ConnectionSettings, become: t.Any) -> None:
         self._client = BrokerClient(settings.session.directory, shard=shard_for(settings.host))
-        self._conn = {
-            "host": settings.host,
-            "identity": settings.identity(),
-            "wsman": dict(settings.wsman_kwargs),
-            "configuration_name": settings.configuration_name,
-            "no_profile": settings.no_profile,
-            "become": become,
-            "idle_timeout": settings.session.idle_timeout,
-            "shell_idle_timeout": settings.session.shell_idle_timeout,
-        }
+        self._conn = conn_message(settings, become)
 
-    def _call(self, op: str, args: dict[str, t.Any] | None = None) -> t.Any:
-        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}})
+    def _reply(
+        self, op: str, args: dict[str, t.Any] | None = None, on_event: t.Any = None
+    ) -> dict[str, t.Any]:
+        reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}}, on_event=on_event)
         for notice in reply.get("notices") or ():
             display.v(str(notice), host=str(self._conn.get("host") or ""))
         if not reply.get("ok"):
             raise_ansible(reply.get("error") or {})
-        return reply.get("result")
+        return reply
+
+    def _call(self, op: str, args: dict[str, t.Any] | None = None, on_event: t.Any = None) -> t.Any:
+        return self._reply(op, args, on_event).get("result")
 
     def exec(
         self,
@@ -72,7 +70,8 @@ class BrokerBackend:
             "may_change_state": may_change_state,
             "joined_stderr": joined_stderr,
         }
-        return decode_exec_result(self._call("exec", args))
+        reply = self._reply("exec", args)
+        return decode_exec_result(reply["result"], reply.get("raw"))
 
     def put(self, in_path: str, out_path: str) -> dict[str, t.Any]:
         return t.cast(dict[str, t.Any], self._call("put", {"in_path": in_path, "out_path": out_path}))
@@ -82,7 +81,9 @@ class BrokerBackend:
         return t.cast(dict[str, t.Any], self._call("fetch", args))
 
     def pipeline(self, request: PipelineRequest) -> PipelineResult:
-        return t.cast(PipelineResult, self._call("pipeline", {"request": request}))
+        # Live output (progress, information at -v) is printed while the pipeline runs.
+        args = {"request": request, "live": display.verbosity}
+        return t.cast(PipelineResult, self._call("pipeline", args, lambda event: show_event(event, display)))
 
     def reset(self) -> None:
         if self._client.ping():  # never start a broker only to reset nothing

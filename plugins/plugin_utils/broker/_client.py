@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     pid_alive,
     process_start_time,
     recv_frame,
+    recv_reply,
     send_frame,
 )
 
 START_TIMEOUT = 15.0
+SHELL_RECORD_SUFFIX = ".shells.json"  # broker._orphans.SUFFIX (this module stays import-light)
 # Seconds a worker waits for the spawning worker to record a new broker's pid.
 RECORD_WAIT = 2.0
 # Unix socket paths are limited to 108 bytes on Linux (sun_path).
@@ -195,7 +198,14 @@ class BrokerClient:
         start = fields[1] if len(fields) > 1 else None
         return pid if pid_alive(pid, start) else None
 
-    def request(self, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        message: dict[str, Any],
+        timeout: float | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request; the reply is the last frame. Frames ``{"event": {...}}`` before it
+        (live output of a running request) go to ``on_event``."""
         for attempt in (0, 1, 2):
             try:
                 sock = self._connect()
@@ -204,12 +214,21 @@ class BrokerClient:
                     raise BrokerUnavailable(f"cannot reach the session broker: {exc}") from None
                 self.ensure_broker()
                 continue
+            started = False
             try:
                 sock.settimeout(timeout)
                 send_frame(sock, message)
-                reply = recv_frame(sock)
+                reply, raw = recv_reply(sock)
+                while isinstance(reply.get("event"), dict) or "progress" in reply:
+                    if "progress" in reply:  # interim: the host accepted the command
+                        started = True
+                    elif on_event is not None:  # live output of the running request
+                        on_event(reply["event"])
+                    reply, raw = recv_reply(sock)
+                if raw is not None:
+                    reply["raw"] = raw  # an exec's stdout, as the broker sent it
             except (OSError, ValueError, ConnectionError) as exc:
-                raise BrokerUnavailable(f"session broker connection failed: {exc}") from None
+                raise BrokerUnavailable(self._lost(exc, started)) from None
             finally:
                 sock.close()
             err = reply.get("error") if not reply.get("ok") else None
@@ -218,6 +237,16 @@ class BrokerClient:
                 continue
             return reply
         raise BrokerUnavailable("session broker did not answer")
+
+    def _lost(self, exc: BaseException, started: bool) -> str:
+        """What a worker says when its broker stops answering in the middle of a request."""
+        if started:
+            outcome = (
+                "after the command had started on the host: its outcome is unknown, and it was not sent again"
+            )
+        else:
+            outcome = "before the command started on the host: nothing ran there"
+        return f"the session broker stopped answering ({exc}) {outcome}; see {self.log_path}"
 
     def ping(self) -> bool:
         try:
@@ -307,8 +336,8 @@ def cleanup_stale(directory: str) -> int:
     except OSError:
         return 0
     for name in names:
-        if not name.startswith("broker-"):
-            continue
+        if not name.startswith("broker-") or name.endswith(SHELL_RECORD_SUFFIX):
+            continue  # a dead broker's shell record stays until the next broker removes its shells
         stem = name.split(".", 1)[0]  # broker-<controller pid>-<shard>
         try:
             pid = int(stem.split("-")[1])

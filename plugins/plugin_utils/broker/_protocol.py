@@ -13,9 +13,15 @@ Stdlib only. One module holds everything the two ends must agree on:
   pid reuse through the process start time (``process_start_time``).
 
 Request: ``{"op": <op>, "conn": {...connection settings...}, "args": {...}}``; ops ``ping``,
-``stats``, ``shutdown``, ``reset``, ``connect``, ``exec``, ``put``, ``fetch``, ``pipeline``.
+``stats``, ``shutdown``, ``reset``, ``connect``, ``exec``, ``put``, ``fetch``, ``pipeline``,
+``fanout`` (``broker/_fanout.py``: no ``conn``, ``args.targets`` holds one per host).
 Reply: ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {"kind": ..., "message": ...}}``,
-optionally ``"notices": [str]`` (shown at -v). ``docs/connection.md`` has the table.
+optionally ``"notices": [str]`` (shown at -v). Frames before the reply: ``{"event": {...}}``
+(live output, ``invoke/_live.py``) and ``{"progress": "started"}``. ``docs/connection.md`` has the
+table.
+A reply with ``"raw_bytes": N`` is followed on the socket by N bytes that are not JSON: an exec
+result's stdout (``send_reply`` / ``recv_reply``), so a large output travels once, as it is,
+without base64 or a JSON copy, and the worker receives it into one buffer of its final size.
 """
 
 from __future__ import annotations
@@ -59,6 +65,46 @@ def recv_frame(sock: socket.socket) -> dict[str, Any]:
     return obj
 
 
+RAW_BYTES = "raw_bytes"
+
+
+def send_reply(sock: socket.socket, reply: dict[str, Any], raw: bytes | None = None) -> None:
+    """A reply frame, then ``raw`` as it is (announced in the frame as ``raw_bytes``)."""
+    if raw is not None:
+        reply = {**reply, RAW_BYTES: len(raw)}
+    send_frame(sock, reply)
+    if raw:
+        sock.sendall(memoryview(raw))
+
+
+def recv_raw(sock: socket.socket, size: int) -> bytes:
+    """``size`` bytes into one bytes object allocated once at its final size (recv with
+    MSG_WAITALL fills it in place); a short read (signal, timeout) is completed by copying."""
+    if size <= 0:
+        return b""
+    data = sock.recv(size, socket.MSG_WAITALL)
+    if len(data) == size:
+        return data
+    buf = bytearray(data)
+    while len(buf) < size:
+        chunk = sock.recv(min(size - len(buf), 1024 * 1024))
+        if not chunk:
+            raise ConnectionError("peer closed the connection")
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_reply(sock: socket.socket) -> tuple[dict[str, Any], bytes | None]:
+    """The inverse of :func:`send_reply`."""
+    reply = recv_frame(sock)
+    size = reply.pop(RAW_BYTES, None)
+    if size is None:
+        return reply, None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"bad {RAW_BYTES} in a reply: {size!r}")
+    return reply, recv_raw(sock, size)
+
+
 # -- codec ------------------------------------------------------------------------------------
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -97,12 +143,13 @@ def decode_input(spec: Any) -> Any:
     raise ValueError("unknown input encoding")
 
 
-def encode_exec_result(rc: int, stdout: bytes, stderr: bytes) -> dict[str, Any]:
-    return {"rc": rc, "stdout": _b64(stdout), "stderr": _b64(stderr)}
+def encode_exec_result(rc: int, stdout: bytes, stderr: bytes) -> tuple[dict[str, Any], bytes]:
+    """The JSON part of an exec result and its stdout, which travels after the reply frame."""
+    return {"rc": rc, "stderr": _b64(stderr)}, stdout
 
 
-def decode_exec_result(result: dict[str, Any]) -> tuple[int, bytes, bytes]:
-    return int(result["rc"]), base64.b64decode(result["stdout"]), base64.b64decode(result["stderr"])
+def decode_exec_result(result: dict[str, Any], stdout: bytes | None) -> tuple[int, bytes, bytes]:
+    return int(result["rc"]), stdout or b"", base64.b64decode(result["stderr"])
 
 
 # -- peer check -------------------------------------------------------------------------------

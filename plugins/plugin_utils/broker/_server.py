@@ -34,8 +34,16 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
+    IDENTITY,
+    record_path,
+    shell_name,
+    take_orphans,
+    write_record,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     PROTOCOL_VERSION,
     decode_input,
@@ -46,7 +54,9 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     process_start_time,
     recv_frame,
     send_frame,
+    send_reply,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import live_output
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
     FILE_NOT_FOUND,
@@ -81,6 +91,10 @@ class Broker:
         self._stopping = threading.Event()
         self._server: socketserver.ThreadingUnixStreamServer | None = None
         self.started = time.time()
+        self.directory = os.path.dirname(sock_path)
+        self.record_path = record_path(sock_path)
+        self.start_time = process_start_time(os.getpid())
+        self.shell_name = shell_name(os.getpid(), self.start_time)
 
     # session table
     def _entry(self, conn: dict[str, Any]) -> tuple[str, Entry]:
@@ -107,18 +121,31 @@ class Broker:
                     conn.get("shell_idle_timeout"),
                     str(conn.get("host") or wsman.get("server")),
                     no_profile=no_profile,
+                    shell_name=self.shell_name,
                 )
                 identity = {k: conn.get("identity", {}).get(k) for k in ("host", "port", "user", "auth")}
                 identity["configuration_name"] = conn["configuration_name"]
                 identity["become"] = conn.get("become")
                 entry = Entry(session, identity, int(conn["idle_timeout"]))
+                session.on_open = lambda opened, entry=entry: self._opened(entry)
                 self._sessions[key] = entry
             entry.requests += 1
+            if conn.get("max_output_size"):  # a task's own setting (not part of the session key)
+                entry.session.max_output_bytes = int(conn["max_output_size"])
             return key, entry
 
-    def handle(self, request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        """Return (reply, after) where ``after`` is run once the reply is sent."""
+    def handle(
+        self, request: dict[str, Any], emit: Callable[[dict[str, Any]], None] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        """Return (reply, after) where ``after`` is run once the reply is sent. ``emit`` sends a
+        frame before the reply (live output, ``broker._fanout``)."""
         op = request.get("op")
+        if op == "fanout":
+            from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import (  # noqa: PLC0415
+                serve_fanout,
+            )
+
+            return serve_fanout(self, request, emit or (lambda _frame: None)), None
         if op == "ping":
             return {"ok": True, "pid": os.getpid(), "version": PROTOCOL_VERSION}, None
         if op == "stats":
@@ -132,14 +159,21 @@ class Broker:
         host = str(conn.get("host") or "")
         key, entry = self._entry(conn)
         session = entry.session
-        reply, after = self._dispatch(op, request, key, session, host)
+        reply, after = self._dispatch(op, request, key, session, host, emit=emit)
         notices = session.take_notices() if hasattr(session, "take_notices") else []
         if notices:
             reply["notices"] = notices  # shown at -v by the worker
         return reply, after
 
     def _dispatch(
-        self, op: Any, request: dict[str, Any], key: str, session: Any, host: str
+        self,
+        op: Any,
+        request: dict[str, Any],
+        key: str,
+        session: Any,
+        host: str,
+        *,
+        emit: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[dict[str, Any], Any]:
         from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
             SessionError,
@@ -156,6 +190,7 @@ class Broker:
                 session.close()
                 with self._lock:
                     self._sessions.pop(key, None)
+                self._write_record()
                 return {"ok": True}, None
             if op == "connect":
                 session.run(lambda pool: None)
@@ -170,7 +205,8 @@ class Broker:
                     may_change_state=bool(args.get("may_change_state", False)),
                     joined_stderr=bool(args.get("joined_stderr", False)),
                 )
-                return {"ok": True, "result": encode_exec_result(rc, out, err)}, (session.close_pending)
+                result, raw = encode_exec_result(rc, out, err)
+                return {"ok": True, "result": result, "raw": raw}, session.close_pending
             if op == "put":
                 res = put_file(session, args["in_path"], args["out_path"])
                 return {"ok": True, "result": res}, session.close_pending
@@ -181,7 +217,7 @@ class Broker:
                 )
                 return {"ok": True, "result": res}, session.close_pending
             if op == "pipeline":
-                res = session.invoke_pipeline(args["request"])
+                res = session.invoke_pipeline(args["request"], **live_output(args, host, emit))
                 return {"ok": True, "result": res}, session.close_pending
             return {"ok": False, "error": {"kind": ERROR, "message": f"broker: unknown op {op!r}"}}, None
         except SessionError as exc:
@@ -194,6 +230,41 @@ class Broker:
             info: ErrorInfo = classify(exc, host)
             log.debug("request %s failed: %s", op, info.message)
             return {"ok": False, "error": info.to_dict()}, None
+
+    # shells left by dead brokers, and the record of ours (_orphans)
+    def _opened(self, entry: Entry) -> None:
+        """A shell has just opened for ``entry``: remove what dead brokers left on the same
+        endpoint for the same user, then record the new shell (session lock held)."""
+        for orphan in take_orphans(self.directory, entry.identity):
+            try:
+                gone = entry.session.delete_shell(
+                    str(orphan.get("shell_id")), str(orphan.get("resource_uri"))
+                )
+                log.info("removed shell %s left by a dead broker on %s (%s)", orphan.get("shell_id"),
+                         entry.identity.get("host"), "deleted" if gone else "already gone")  # fmt: skip
+            except Exception as exc:
+                log.info("could not remove shell %s left on %s: %s", orphan.get("shell_id"),
+                         entry.identity.get("host"), type(exc).__name__)  # fmt: skip
+        self._write_record()
+
+    def _write_record(self) -> None:
+        with self._lock:
+            entries = list(self._sessions.values())
+        shells = []
+        for e in entries:
+            pool = e.session.pool
+            if pool is not None and e.session.is_open() and getattr(pool, "id", None):
+                shells.append(
+                    {
+                        **{k: e.identity.get(k) for k in IDENTITY},
+                        "shell_id": str(pool.id).upper(),
+                        "resource_uri": str(getattr(getattr(pool, "shell", None), "resource_uri", "")),
+                    }
+                )
+        try:
+            write_record(self.record_path, os.getpid(), self.start_time, shells)
+        except OSError as exc:
+            log.warning("could not write %s: %s", self.record_path, exc)
 
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -233,6 +304,7 @@ class Broker:
                         with self._lock:
                             if self._sessions.get(key) is entry:
                                 del self._sessions[key]
+                        self._write_record()
                 finally:
                     entry.session.lock.release()
 
@@ -268,6 +340,7 @@ class Broker:
         deadline = time.monotonic() + timeout
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        self._write_record()  # every session ended: the record goes
 
     def shutdown(self) -> None:
         if self._stopping.is_set():
@@ -301,10 +374,20 @@ class Broker:
                     }
                     after = None
                 else:
-                    reply, after = broker.handle(request)
+                    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
+                        reporting_start,
+                    )
+
+                    def started() -> None:  # an interim frame: the host accepted the command
+                        send_frame(sock, {"progress": "started"})
+
+                    with reporting_start(started):
+                        reply, after = broker.handle(request, lambda frame: send_frame(sock, frame))
+                raw = reply.pop("raw", None)
                 with contextlib.suppress(OSError):
-                    send_frame(sock, reply)
+                    send_reply(sock, reply, raw)
                     sock.shutdown(socket.SHUT_WR)
+                del raw, reply  # an exec's stdout: not kept while the pipeline is released
                 if after is not None:
                     try:
                         after()  # Signal terminate of the finished pipeline, off the critical path

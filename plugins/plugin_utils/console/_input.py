@@ -44,88 +44,98 @@ def _scan(text: str) -> _Scan:
     lines = text.split("\n")
     for line_no, raw in enumerate(lines):
         line = raw.rstrip("\r")
-        mode = stack[-1]
-        # Here-strings end only with the closer at the very start of a line.
-        if mode in ("here-dq", "here-sq"):
-            quotes = _DOUBLE if mode == "here-dq" else _SINGLE
-            if line[:1] and line[0] in quotes and line[1:2] == "@":
-                stack.pop()
-                line = line[2:]
-            else:
+        if stack[-1] in ("here-dq", "here-sq"):
+            rest = _after_here_string(line, stack)
+            if rest is None:
                 continue
+            line = rest
         i = 0
-        n = len(line)
-        while i < n:
-            mode = stack[-1]
-            ch = line[i]
-            if mode == "comment":
-                if line.startswith("#>", i):
-                    stack.pop()
-                    i += 2
-                else:
-                    i += 1
-                continue
-            if mode == "sq":
-                if ch in _SINGLE:
-                    if i + 1 < n and line[i + 1] in _SINGLE:
-                        i += 2
-                        continue
-                    stack.pop()
-                i += 1
-                continue
-            if mode == "dq":
-                if ch == "`":
-                    i += 2
-                    continue
-                if ch in _DOUBLE:
-                    if i + 1 < n and line[i + 1] in _DOUBLE:
-                        i += 2
-                        continue
-                    stack.pop()
-                    i += 1
-                    continue
-                if ch == "$" and i + 1 < n and line[i + 1] == "(":
-                    stack.append("code:)")
-                    i += 2
-                    continue
-                i += 1
-                continue
-            # code
-            if ch == "`":
-                i += 2
-                continue
-            if ch == "#":
-                break  # line comment
-            if line.startswith("<#", i):
-                stack.append("comment")
-                i += 2
-                continue
-            if ch == "@" and i + 1 < n and (line[i + 1] in _DOUBLE or line[i + 1] in _SINGLE):
-                rest = line[i + 2 :].strip()
-                if not rest:  # a here-string opener must end its line
-                    stack.append("here-dq" if line[i + 1] in _DOUBLE else "here-sq")
-                    i = n
-                    break
-                i += 1  # '@' then an ordinary string
-                continue
-            if ch in _SINGLE:
-                stack.append("sq")
-            elif ch in _DOUBLE:
-                stack.append("dq")
-            elif ch in _OPEN:
-                stack.append("code:" + _OPEN[ch])
-            elif ch in _CLOSE and mode == "code:" + ch:
-                stack.pop()
-            i += 1
+        while i < len(line):
+            i = _STEPS.get(stack[-1], _step_code)(line, i, stack)
         if line_no == len(lines) - 1:
-            stripped = _strip_line_comment(line).rstrip()
-            state.continuation = stack[-1].startswith("code:") and (
-                (stripped.endswith("|") and not stripped.endswith("||"))
-                or (stripped.endswith("`") and not stripped.endswith("``"))
-            )
-            if line.rstrip() != line and line.rstrip().endswith("`"):
-                state.continuation = False  # PowerShell: the backtick must be the last character
+            state.continuation = _continues(line, stack)
     return state
+
+
+def _after_here_string(line: str, stack: list[str]) -> str | None:
+    """Here-strings end only with the closer at the very start of a line: the rest of that line,
+    or None while the here-string goes on."""
+    quotes = _DOUBLE if stack[-1] == "here-dq" else _SINGLE
+    if line[:1] and line[0] in quotes and line[1:2] == "@":
+        stack.pop()
+        return line[2:]
+    return None
+
+
+# Each step reads the character at ``i`` in the mode on top of ``stack`` and returns where to go on.
+def _step_comment(line: str, i: int, stack: list[str]) -> int:
+    if line.startswith("#>", i):
+        stack.pop()
+        return i + 2
+    return i + 1
+
+
+def _step_single(line: str, i: int, stack: list[str]) -> int:
+    if line[i] in _SINGLE:
+        if i + 1 < len(line) and line[i + 1] in _SINGLE:
+            return i + 2  # '' is a literal quote
+        stack.pop()
+    return i + 1
+
+
+def _step_double(line: str, i: int, stack: list[str]) -> int:
+    ch = line[i]
+    if ch == "`":
+        return i + 2
+    if ch in _DOUBLE:
+        if i + 1 < len(line) and line[i + 1] in _DOUBLE:
+            return i + 2  # "" is a literal quote
+        stack.pop()
+        return i + 1
+    if ch == "$" and line[i + 1 : i + 2] == "(":
+        stack.append("code:)")
+        return i + 2
+    return i + 1
+
+
+def _step_code(line: str, i: int, stack: list[str]) -> int:
+    ch = line[i]
+    n = len(line)
+    if ch == "`":
+        return i + 2
+    if ch == "#":
+        return n  # line comment
+    if line.startswith("<#", i):
+        stack.append("comment")
+        return i + 2
+    if ch == "@" and i + 1 < n and (line[i + 1] in _DOUBLE or line[i + 1] in _SINGLE):
+        if not line[i + 2 :].strip():  # a here-string opener must end its line
+            stack.append("here-dq" if line[i + 1] in _DOUBLE else "here-sq")
+            return n
+        return i + 1  # '@' then an ordinary string
+    if ch in _SINGLE:
+        stack.append("sq")
+    elif ch in _DOUBLE:
+        stack.append("dq")
+    elif ch in _OPEN:
+        stack.append("code:" + _OPEN[ch])
+    elif ch in _CLOSE and stack[-1] == "code:" + ch:
+        stack.pop()
+    return i + 1
+
+
+_STEPS = {"comment": _step_comment, "sq": _step_single, "dq": _step_double}
+
+
+def _continues(line: str, stack: list[str]) -> bool:
+    """The last line asks for more: it ends (in code) with a pipe or the escape character."""
+    if line.rstrip() != line and line.rstrip().endswith("`"):
+        return False  # PowerShell: the backtick must be the last character
+    stripped = _strip_line_comment(line).rstrip()
+    return stack[-1].startswith("code:") and (
+        (stripped.endswith("|") and not stripped.endswith("||"))
+        or (stripped.endswith("`") and not stripped.endswith("``"))
+    )
 
 
 def _strip_line_comment(line: str) -> str:

@@ -8,11 +8,11 @@ without notice.
 The inventory is loaded with Ansible's ``InventoryManager`` and ``VariableManager`` (vault secrets
 from ``--vault-id``/``--vault-password-file``/``--ask-vault-pass``, set up by Ansible's own
 ``CLI.setup_vault_secrets``). The host's variables that the connection plugin declares are
-templated and handed to a ``psremoting.core.psrp`` connection loaded through
-``connection_loader`` with ``set_options(var_options=...)``, as Ansible's TaskExecutor does
-(``_fanout.connection_for_host``); ``_options.read_settings`` then reads them through the plugin's
-``get_option``. Option names, aliases, environment variables, ``ansible.cfg`` entries and defaults
-are therefore those of the connection plugin, with no second table to drift.
+templated and resolved into the plugin's option values by Ansible's configuration
+(``invoke._targets.psrp_settings``, the reader one-to-many uses for each target);
+``_options.read_settings`` then validates them. Option names, aliases, environment variables,
+``ansible.cfg`` entries and defaults are therefore those of the connection plugin, with no second
+table to drift.
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
-    ConnectionSettings,
-    read_plugin_settings,
-)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
 
 CONNECTION_PLUGIN = "psremoting.core.psrp"
 
@@ -54,12 +51,11 @@ def load_target(
     from ansible.inventory.manager import InventoryManager  # noqa: PLC0415
     from ansible.module_utils.common.collections import ImmutableDict  # noqa: PLC0415
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
-    from ansible.playbook.play_context import PlayContext  # noqa: PLC0415
     from ansible.plugins.loader import init_plugin_loader  # noqa: PLC0415
     from ansible.template import Templar  # noqa: PLC0415
     from ansible.vars.manager import VariableManager  # noqa: PLC0415
 
-    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import connection_for_host  # noqa: PLC0415
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._targets import psrp_settings  # noqa: PLC0415
 
     if not context.CLIARGS:
         context.CLIARGS = ImmutableDict({"verbosity": 0, "check": False, "diff": False})
@@ -89,8 +85,7 @@ def load_target(
     try:
         host_vars = variables.get_vars(host=host)
         templar = Templar(loader=loader, variables=host_vars)
-        connection = connection_for_host(None, PlayContext(), host_vars, host.name, templar.template)
-        settings = read_plugin_settings(connection, host.name)
+        settings = psrp_settings(host_vars, host.name, templar.template)
         configured = str(templar.template(host_vars.get("ansible_connection", "")) or "")
     except AnsibleError as exc:
         raise InventoryError(f"{host.name}: {exc}") from None

@@ -7,9 +7,9 @@ without notice.
 
 * Output objects are converted with ``_clixml.to_jsonable`` and laid out with ``_format``:
   types that Windows PowerShell formats with a default view (``DotNetTypes.format.ps1xml``,
-  ``FileSystem.format.ps1xml``) get that view's columns (``Get-Service``: Status, Name,
-  DisplayName); other objects follow PowerShell's rule for types without a view
-  (about_Format.ps1xml): up to four properties as a table, five or more as a list. Hashtables
+  ``FileSystem.format.ps1xml``; the views are in ``output/_views``) get that view's columns
+  (``Get-Service``: Status, Name, DisplayName); other objects follow PowerShell's rule for types
+  without a view (about_Format.ps1xml): up to four properties as a table, five or more as a list. Hashtables
   are Name/Value tables, other values their text, one per line. Consecutive objects of the same
   type share one table.
 * Error records as the Windows PowerShell 5.1 console prints them (red): ``Command : message``,
@@ -20,14 +20,18 @@ without notice.
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._format import (
     format_list,
     format_table,
     text,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.output._views import (
+    GROUP_BY,
+    TABLE_VIEWS,
+    type_name,
 )
 
 # System.ConsoleColor (0..15) -> ANSI SGR foreground code; background is +10.
@@ -49,86 +53,8 @@ def colour(message: str, foreground: int | None, background: int | None = None, 
     return f"\x1b[{';'.join(codes)}m{message}{RESET}"
 
 
-# -- default views -----------------------------------------------------------------------------
-Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
-
-
-def _prop(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda row: row.get(name)
-
-
-def _kib(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    def get(row: Mapping[str, Any]) -> Any:
-        value = row.get(name)
-        return int(value) // 1024 if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-    return get
-
-
-def _cpu(row: Mapping[str, Any]) -> Any:
-    value = row.get("CPU")
-    return f"{float(value):.2f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _write_time(row: Mapping[str, Any]) -> Any:
-    """LastWriteTime as the en-US console shows it: ``{0,10:d} {0,8:t}``."""
-    value = row.get("LastWriteTime")
-    if not isinstance(value, str):
-        return value
-    try:
-        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    date = f"{when.month}/{when.day}/{when.year}"
-    hour = when.hour % 12 or 12
-    time = f"{hour}:{when.minute:02d} {'AM' if when.hour < 12 else 'PM'}"
-    return f"{date:>10} {time:>8}"
-
-
-# Views of Windows PowerShell 5.1's format files for the types an admin meets first.
-VIEWS: dict[str, list[Column]] = {
-    "System.ServiceProcess.ServiceController": [
-        ("Status", _prop("Status")),
-        ("Name", _prop("Name")),
-        ("DisplayName", _prop("DisplayName")),
-    ],
-    "System.Diagnostics.Process": [
-        ("Handles", _prop("HandleCount")),
-        ("NPM(K)", _kib("NonpagedSystemMemorySize64")),
-        ("PM(K)", _kib("PagedMemorySize64")),
-        ("WS(K)", _kib("WorkingSet64")),
-        ("CPU(s)", _cpu),
-        ("Id", _prop("Id")),
-        ("SI", _prop("SessionId")),
-        ("ProcessName", _prop("ProcessName")),
-    ],
-    "System.IO.DirectoryInfo": [
-        ("Mode", _prop("Mode")),
-        ("LastWriteTime", _write_time),
-        ("Length", _prop("Length")),
-        ("Name", _prop("Name")),
-    ],
-    "System.Management.Automation.PathInfo": [("Path", _prop("Path"))],
-}
-VIEWS["System.IO.FileInfo"] = VIEWS["System.IO.DirectoryInfo"]
-# Views grouped by a property, with the group's header line ("    Directory: C:\").
-GROUP_BY: dict[str, tuple[str, str]] = {
-    "System.IO.DirectoryInfo": ("PSParentPath", "Directory"),
-    "System.IO.FileInfo": ("PSParentPath", "Directory"),
-}
 HIDDEN = ("PSTypeNames", "PSComputerName", "RunspaceId", "PSShowComputerName")
 TABLE_MAX_PROPERTIES = 4
-
-
-def type_name(value: Any) -> str:
-    """The object's first type name without ``Deserialized.``; ``""`` for plain values."""
-    if isinstance(value, Mapping):
-        names = value.get("PSTypeNames")
-        if isinstance(names, list) and names:
-            first = str(names[0])
-            return first[len("Deserialized.") :] if first.startswith("Deserialized.") else first
-        return "System.Collections.Hashtable"
-    return ""
 
 
 def _provider_path(path: Any) -> str:
@@ -153,10 +79,8 @@ def render_group(items: Sequence[Any]) -> str:
     if kind == "System.Collections.Hashtable":
         rows = [{"Name": k, "Value": v} for item in items for k, v in item.items()]
         return format_table(rows, ["Name", "Value"])
-    view = VIEWS.get(kind)
-    if view is not None:
-        rows = [{name: get(item) for name, get in view} for item in items]
-        body = format_table(rows, [name for name, _ in view])
+    if kind in TABLE_VIEWS:
+        body = format_table(list(items), computer_name=False, width=None)
         if kind in GROUP_BY:
             prop, label = GROUP_BY[kind]
             body = f"\n    {label}: {_provider_path(items[0].get(prop))}\n\n" + body.lstrip("\n")

@@ -1,43 +1,46 @@
 # Copyright (c) psremoting.core contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One-to-many: run one task's pipeline work on many inventory hosts from one controller process.
+"""One-to-many: run one task's pipeline work on many hosts, throttled, where the sessions live.
 
 FOR INTERNAL USE by the psremoting.core collection only: this is not a public API and may change
 without notice.
 
-Like ``Invoke-Command -ComputerName a,b,c -ThrottleLimit 32``: each host is reached with its own
-connection options (its inventory variables, templated, given to a connection of the same plugin
-through ``set_options(var_options=...)``, as Ansible's TaskExecutor does for the task's own host),
-at most ``throttle_limit`` hosts at a time in threads. A host that fails or is unreachable does not
-stop the others.
+Like ``Invoke-Command -ComputerName a,b,c -ThrottleLimit 32``. The worker resolves each target's
+connection settings from that host's own variables (``invoke._targets``), then hands the work to
+the session broker that holds (or will hold) each host's session: targets are grouped by broker
+shard (``broker._client.shard_for``, the same choice the connection makes for a per-host task)
+and each broker runs its group with ``run_throttled`` in threads (``broker._fanout``). A host's
+session is therefore the one the per-host tasks of the same run use, before and after: one shell
+per host per run. Hosts with ``session_persist: false`` run in the worker the same way, on
+sessions closed at the end of the task.
+
+Threads, not asyncio: pypsrp is a blocking library (requests), so each running host needs a
+thread either way; the throttle bounds them. This module imports neither Ansible nor pypsrp
+(``run_target`` imports the session classes where it runs).
 """
 
 from __future__ import annotations
 
-import copy
-import os
+import dataclasses
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible import constants as C
-from ansible.plugins.loader import connection_loader
-
-try:  # ansible-core >= 2.19: templating a value that is ``omit`` raises this
-    from ansible.errors import AnsibleValueOmittedError
-except ImportError:  # ansible-core < 2.19: ``omit`` templates to a placeholder string, which
-    # TaskExecutor passes to the connection as it is; never raised, so the same happens here.
-
-    class AnsibleValueOmittedError(Exception):  # type: ignore[no-redef]
-        """Stand-in for ansible-core < 2.19, which has no such error."""
-
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import InvokeError, InvokeSpec
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import (
+    Emit,
+    LiveWatcher,
+    done_event,
+)
 
 DEFAULT_THROTTLE_LIMIT = 32  # Invoke-Command's default
 FAIL_ON = ("any", "all", "never")
-
-# Connection variables that name the address to connect to (ansible.builtin.psrp's remote_addr)
-ADDRESS_VARS = ("ansible_host", "ansible_winrm_host", "ansible_psrp_host")
+RESULT_LISTS = ("output", "error", "warning", "verbose", "debug", "information")
+# The task options a host's run reads besides the InvokeSpec (invoke._run.run_on_host).
+HOST_ARGS = ("creates", "removes", "path", "remote_src")
 
 
 @dataclass
@@ -46,6 +49,36 @@ class HostOutcome:
     status: str  # ok | failed | unreachable
     fields: dict[str, Any] = field(default_factory=dict)
     msg: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "fields": self.fields, "msg": self.msg}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HostOutcome:
+        return cls(str(data["name"]), str(data["status"]), dict(data.get("fields") or {}), data.get("msg"))
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every host runs: the task's InvokeSpec and the per-host options, as JSON."""
+
+    spec: dict[str, Any]
+    args: dict[str, Any]
+
+    @classmethod
+    def of(cls, spec: InvokeSpec, args: Mapping[str, Any]) -> Job:
+        return cls(dataclasses.asdict(spec), {k: args.get(k) for k in HOST_ARGS})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"spec": self.spec, "args": self.args}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        return cls(dict(data["spec"]), dict(data["args"]))
+
+    def new_spec(self) -> InvokeSpec:
+        """A fresh InvokeSpec per host (``run_on_host`` may replace the script)."""
+        return InvokeSpec(**self.spec)
 
 
 def run_throttled(
@@ -71,6 +104,60 @@ def run_throttled(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="psremoting-fanout") as pool:
         return list(pool.map(guarded, ordered))
+
+
+def split_throttle(throttle_limit: int, sizes: list[int]) -> list[int]:
+    """``throttle_limit`` shared among groups (brokers) in proportion to their host counts, each
+    at least 1 and at most its size; the sum stays within the limit whenever the limit allows
+    every group one slot."""
+    total = sum(sizes)
+    if total == 0:
+        return [0 for _ in sizes]
+    shares = [min(size, max(1, math.floor(throttle_limit * size / total))) for size in sizes]
+    spare = throttle_limit - sum(shares)
+    for index in sorted(range(len(sizes)), key=lambda i: sizes[i] - shares[i], reverse=True):
+        if spare <= 0:
+            break
+        extra = min(spare, sizes[index] - shares[index])
+        shares[index] += extra
+        spare -= extra
+    return shares
+
+
+def run_target(session: Any, name: str, job: Job, emit: Emit) -> HostOutcome:
+    """One host of a one-to-many run on its session (a ``PSRPSession``); emits progress,
+    information and finally the host's ``done`` event. Never raises."""
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._run import (  # noqa: PLC0415
+        run_on_host,
+    )
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (  # noqa: PLC0415
+        SessionError,
+    )
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (  # noqa: PLC0415
+        AUTH,
+        UNREACHABLE,
+        classify,
+    )
+
+    started = time.monotonic()
+    spec = job.new_spec()
+    watcher = LiveWatcher(name, emit, spec.verbosity)
+    try:
+        fields = run_on_host(lambda req: session.invoke_pipeline(req, on_poll=watcher), job.args, spec, name)
+        outcome = HostOutcome(name, "failed" if fields.get("failed") else "ok", fields, fields.get("msg"))
+    except SessionError as exc:
+        status = "unreachable" if exc.info.kind in (AUTH, UNREACHABLE) else "failed"
+        outcome = HostOutcome(name, status, msg=exc.info.message)
+    except InvokeError as exc:
+        outcome = HostOutcome(name, "failed", msg=str(exc))
+    except Exception as exc:
+        info = classify(exc, name)
+        outcome = HostOutcome(
+            name, "unreachable" if info.kind in (AUTH, UNREACHABLE) else "failed", msg=info.message
+        )
+    count = len(outcome.fields.get("output") or [])
+    emit(done_event(name, outcome.status, count, time.monotonic() - started, outcome.msg))
+    return outcome
 
 
 def task_failed(outcomes: list[HostOutcome], fail_on: str) -> bool:
@@ -103,64 +190,34 @@ def tag_output(output: list[Any], name: str, runspace_id: str | None = None) -> 
     return tagged
 
 
-def connection_var_options(
-    host_vars: Mapping[str, Any],
-    var_names: Iterable[str],
-    host_name: str,
-    render: Callable[[Any], Any] = lambda v: v,
-) -> dict[str, Any]:
-    """The variables a connection plugin reads for one host, rendered, like TaskExecutor's
-    ``_set_connection_options`` (``ConnectionBase._resolve_option_variables``).
-
-    ``host_vars`` is normally ``hostvars[host_name]`` (a ``HostVarsVars`` that templates each value
-    in that host's own context on access); ``render`` templates anything still left. A value that
-    templates to ``omit`` is left out. ``inventory_hostname`` is the host's name (the lowest
-    precedence source of the address), and the inventory name is the address when no address
-    variable is set.
-    """
-    names = list(dict.fromkeys(var_names))
-    options: dict[str, Any] = {}
-    for var in names:
-        if var not in host_vars:
-            continue
-        try:
-            options[var] = render(host_vars[var])
-        except AnsibleValueOmittedError:
-            continue
-    if "inventory_hostname" in names:
-        options["inventory_hostname"] = host_name
-    if not any(options.get(v) for v in ADDRESS_VARS):
-        options["ansible_host"] = host_name
-    return options
-
-
-def connection_for_host(
-    template_connection: Any,
-    play_context: Any,
-    host_vars: Mapping[str, Any],
-    host_name: str,
-    render: Callable[[Any], Any] = lambda v: v,
-) -> Any:
-    """A new connection of the same plugin as ``template_connection``, set up for ``host_name``."""
-    # ansible_name is the FQCN ("psremoting.core.psrp") to load the plugin with; the option
-    # definitions are registered under _load_name (for a collection plugin the Python module path,
-    # "ansible_collections.psremoting.core.plugins.connection.psrp"), which is also the name
-    # TaskExecutor passes to C.config.get_plugin_vars.
-    load_name = getattr(template_connection, "ansible_name", None) or "psremoting.core.psrp"
-    context = copy.copy(play_context)
-    with open(os.devnull) as stdin:
-        conn = connection_loader.get(load_name, context, stdin)
-    if conn is None:
-        raise RuntimeError(f"connection plugin {load_name} could not be loaded")
-    var_names = C.config.get_plugin_vars("connection", getattr(conn, "_load_name", load_name))
-    if not var_names:
-        raise RuntimeError(f"connection plugin {load_name} declares no variables to configure it with")
-    var_options = connection_var_options(host_vars, var_names, host_name, render)
-    if getattr(conn, "allow_extras", False):
-        prefix = f"ansible_{getattr(conn, 'extras_prefix', '')}_"
-        var_options["_extras"] = {
-            k: render(host_vars[k]) for k in host_vars if k.startswith(prefix) and k not in var_options
+def merge_outcomes(outcomes: list[HostOutcome], fail_on: str) -> dict[str, Any]:
+    """One task result for many hosts: all output (tagged), per-host status and details."""
+    merged: dict[str, Any] = {name: [] for name in RESULT_LISTS}
+    hosts: dict[str, Any] = {}
+    changed = False
+    for outcome in outcomes:
+        fields = outcome.fields
+        changed = changed or bool(fields.get("changed"))
+        merged["output"].extend(tag_output(fields.get("output") or [], outcome.name))
+        for name in RESULT_LISTS[1:]:
+            for item in fields.get(name) or []:
+                if isinstance(item, dict):
+                    merged[name].append({**item, "PSComputerName": outcome.name})
+                else:
+                    merged[name].append({"PSComputerName": outcome.name, "message": item})
+        hosts[outcome.name] = {
+            "status": outcome.status,
+            "msg": outcome.msg,
+            "changed": bool(fields.get("changed")),
+            "skipped": bool(fields.get("skipped")),
+            "result": fields.get("result", {}),
+            "host_out": fields.get("host_out", ""),
+            "host_err": fields.get("host_err", ""),
+            "output_count": len(fields.get("output") or []),
         }
-    context.remote_addr = var_options.get("ansible_host") or var_options.get("ansible_psrp_host") or host_name
-    conn.set_options(var_options=var_options)
-    return conn
+    failed = task_failed(outcomes, fail_on)
+    merged.update(changed=changed, hosts=hosts, failed=failed)
+    if failed:
+        bad = [f"{o.name} ({o.status}: {o.msg})" for o in outcomes if o.status != "ok"]
+        merged["msg"] = f"{len(bad)} of {len(outcomes)} hosts did not succeed: " + "; ".join(bad)
+    return merged

@@ -145,6 +145,9 @@ try {
         foreach ($record in $streams.Information.ReadAll()) {
             $PSCmdlet.WriteInformation($record)
         }
+        foreach ($record in $streams.Progress.ReadAll()) {
+            $PSCmdlet.WriteProgress($record)
+        }
     }
     $async = $ps.BeginInvoke($inputData, $outputData)
     # Wait in short steps: a stop of this pipeline lands between them and reaches finally.

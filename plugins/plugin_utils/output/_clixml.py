@@ -167,6 +167,11 @@ def _convert(value: Any, depth: int) -> Any:
         return str(value)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
+    return _convert_object(value, depth)
+
+
+def _convert_object(value: Any, depth: int) -> Any:
+    """An object pypsrp deserialized (or left as XML): its own conversion, else a collection's."""
     if isinstance(value, ET.Element):
         return _element(value, depth)
     if isinstance(value, PSCredential):
@@ -177,6 +182,11 @@ def _convert(value: Any, depth: int) -> Any:
         return _generic(value, depth)
     if isinstance(value, ComplexObject):
         return _typed_complex(value, depth)
+    return _convert_collection(value, depth)
+
+
+def _convert_collection(value: Any, depth: int) -> Any:
+    """Hashtables as dictionaries, lists as lists; past ``depth`` the text PowerShell shows."""
     if isinstance(value, queue.Queue):
         value = list(value.queue)
     if isinstance(value, Mapping):
@@ -225,22 +235,30 @@ def _text(value: Any) -> str:
     if isinstance(value, PSCredential):
         return "System.Management.Automation.PSCredential"
     if isinstance(value, GenericComplexObject):
-        if value.to_string:
-            return str(value.to_string)
-        properties = {**value.adapted_properties, **value.extended_properties}
-        if properties:
-            # PowerShell's string form of a property bag (what "$obj" gives a PSCustomObject,
-            # whose ToString() is empty).
-            return "@{" + "; ".join(f"{_property_name(k)}={_text(v)}" for k, v in properties.items()) + "}"
-        if value.property_sets:
-            return _text(value.property_sets[0])
-        types = value.types
-        return strip_deserialized(types[0]) if types else ""
+        return _generic_text(value)
     if isinstance(value, ComplexObject):
         try:
             return str(value)
         except KeyError:  # pypsrp enum with a value it does not know
             return str(getattr(value, "value", ""))
+    return _plain_text(value)
+
+
+def _generic_text(value: GenericComplexObject) -> str:
+    if value.to_string:
+        return str(value.to_string)
+    properties = {**value.adapted_properties, **value.extended_properties}
+    if properties:
+        # PowerShell's string form of a property bag (what "$obj" gives a PSCustomObject,
+        # whose ToString() is empty).
+        return "@{" + "; ".join(f"{_property_name(k)}={_text(v)}" for k, v in properties.items()) + "}"
+    if value.property_sets:
+        return _text(value.property_sets[0])
+    types = value.types
+    return strip_deserialized(types[0]) if types else ""
+
+
+def _plain_text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return " ".join(_text(v) for v in value)
     if isinstance(value, Mapping):

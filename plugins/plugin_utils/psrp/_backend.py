@@ -60,6 +60,7 @@ class LocalBackend:
             None,
             settings.host,
             no_profile=settings.no_profile,
+            max_output_bytes=settings.max_output_size,
         )
 
     def _guard(self, fn: t.Callable[[], T]) -> T:

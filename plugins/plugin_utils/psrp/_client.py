@@ -15,13 +15,14 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml import (
     error_record_to_dict,
     to_jsonable,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
@@ -53,6 +54,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     WSMan,
     require,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellInfo, delete_shell
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import SESSION_STATE_SCRIPT
 
 T = TypeVar("T")
@@ -155,6 +157,28 @@ class OutputLimitExceeded(Exception):
     """A pipeline returned more than ``max_output_bytes``; it was stopped."""
 
 
+_progress = threading.local()
+
+
+@contextlib.contextmanager
+def reporting_start(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` (in this thread) once a command of the session has been accepted by the
+    host: the broker tells the waiting worker, so a broker that dies later can be reported as
+    "the command had started" rather than "nothing ran"."""
+    _progress.callback = callback
+    try:
+        yield
+    finally:
+        _progress.callback = None
+
+
+def _command_started() -> None:
+    callback = getattr(_progress, "callback", None)
+    if callback is not None:
+        with contextlib.suppress(Exception):
+            callback()
+
+
 class SessionError(Exception):
     """A failure with an ``ErrorInfo`` (kind + user message) attached."""
 
@@ -193,6 +217,7 @@ class PSRPSession:
         *,
         max_output_bytes: int = MAX_OUTPUT_BYTES,
         no_profile: bool = False,
+        shell_name: str | None = None,
     ) -> None:
         self._wsman_kwargs = dict(wsman_kwargs)
         self.no_profile = no_profile
@@ -211,6 +236,9 @@ class PSRPSession:
         self.pending: list[PowerShell] = []  # finished pipelines waiting for Signal terminate
         self.running: PowerShell | None = None  # the pipeline started and not yet finished
         self.terminated = False  # abort() ran: never open a shell again
+        self.shell_name = shell_name  # rsp:Name of the shells this session creates
+        # called (with the lock held) each time a pool has opened: the broker records the shell
+        self.on_open: Callable[[PSRPSession], None] | None = None
         self.last_used = time.monotonic()
         self.opened = 0  # how many times a pool was opened (1 + reconnects)
         self.broken = False
@@ -251,6 +279,11 @@ class PSRPSession:
             self.needs_reset = False
             self.opened += 1
             self.last_used = time.monotonic()
+            if self.on_open is not None:
+                try:
+                    self.on_open(self)
+                except Exception:
+                    log.warning("after opening a shell on %s", self.host_label, exc_info=True)
 
     def _open_pool(self) -> RunspacePool:
         require()
@@ -271,6 +304,8 @@ class PSRPSession:
             **({"no_profile": True} if self.no_profile else {}),  # WINRS_NOPROFILE, as the builtin
         )
         adapt_pool(pool)
+        if self.shell_name:
+            pool.shell.name = self.shell_name  # rsp:Name at Create, shown by Enumerate
         try:
             pool.open()
         except BaseException:
@@ -309,6 +344,14 @@ class PSRPSession:
             finally:
                 with contextlib.suppress(Exception):
                     pool.connection.close()
+
+    def delete_shell(self, shell_id: str, resource_uri: str) -> bool:
+        """WSMan Delete of another shell of this user on the same endpoint (a dead broker's),
+        over this session's connection; False when the host no longer has it."""
+        if self.pool is None:
+            return False
+        shell = ShellInfo(shell_id.upper(), None, resource_uri, None, None, None, None, None, None, None)
+        return delete_shell(self.pool.connection, shell)
 
     def end(self, wait: float = 0.5) -> str:
         """End the session for good (the run is over): a normal close when the session is idle,
@@ -435,18 +478,25 @@ class PSRPSession:
         self.running = ps
         try:
             ps.begin_invoke(input_data)
+            _command_started()
         except Exception as exc:
             not_started = ps.state == PSInvocationState.NOT_STARTED
+            if not not_started:
+                _command_started()
             raise SessionError(
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def wait(self, ps: PowerShell) -> None:
-        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``."""
+    def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
+        ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
+        output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
         try:
             while ps.state == PSInvocationState.RUNNING:
                 ps.poll_invoke()
+                if on_poll is not None:
+                    on_poll(ps)
                 if self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
@@ -455,10 +505,10 @@ class PSRPSession:
                 ErrorInfo(
                     ERROR,
                     f"psrp connection to {self.host_label}: the command returned more than "
-                    f"{self.max_output_bytes // (1024 * 1024) or self.max_output_bytes} "
-                    f"{'MiB' if self.max_output_bytes >= 1024 * 1024 else 'bytes'} of output and was "
-                    "stopped to protect the controller's memory; return less (Select-Object -First, "
-                    "Out-File on the host and fetch the file)",
+                    f"{_size_text(self.max_output_bytes)} of output and was stopped on the host to "
+                    "protect the controller's memory (limit: option max_output_size, variable "
+                    "ansible_psrp_max_output_size); return less (Select-Object -First, Out-File on "
+                    "the host and fetch the file) or raise ansible_psrp_max_output_size",
                 )
             ) from None
         except Exception as exc:
@@ -519,15 +569,20 @@ class PSRPSession:
             for arg in arguments or ():
                 ps.add_argument(arg)
             self.start(ps, input_data)
-            self.wait(ps)
-            result = parse_pipeline_result(ps, self.host, verbosity, joined_stderr=joined_stderr)
+            stdout = StdoutBuffer(output_text)
+            self.wait(ps, lambda running: stdout.drain(running.output))
+            result = parse_pipeline_result(
+                ps, self.host, verbosity, joined_stderr=joined_stderr, stdout=stdout
+            )
             self.finish(ps)
             self.needs_reset = self.needs_reset or may_change_state
             return result
 
         return self.run(work)
 
-    def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
+    def invoke_pipeline(
+        self, request: PipelineRequest, on_poll: Callable[[PowerShell], None] | None = None
+    ) -> PipelineResult:
         needs_keys = validate_request(request)
 
         def work(pool: RunspacePool) -> PipelineResult:
@@ -547,7 +602,7 @@ class PSRPSession:
             raw_input = request.get("input")
             input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
             self.start(ps, input_data)
-            self.wait(ps)
+            self.wait(ps, on_poll)
             result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
             self.finish(ps)
             return result
@@ -585,8 +640,28 @@ def _is_http_status(exc: BaseException, status: int) -> bool:
     return isinstance(exc, WinRMTransportError) and exc.code == status
 
 
+def _size_text(size: int) -> str:
+    """``512 MiB`` for whole MiB, else the number of bytes."""
+    return f"{size // (1024 * 1024)} MiB" if size % (1024 * 1024) == 0 else f"{size} bytes"
+
+
+def output_text(output: Any) -> str:
+    """One output object as ansible.builtin.psrp's ``_parse_pipeline_result`` writes it."""
+    if isinstance(output, GenericComplexObject) and output.to_string is None:
+        obj_lines = list(output.property_sets)
+        obj_lines.extend(f"{k}: {v}" for k, v in output.adapted_properties.items())
+        obj_lines.extend(f"{k}: {v}" for k, v in output.extended_properties.items())
+        return "\n".join(obj_lines)
+    return _simple_text(output)
+
+
 def parse_pipeline_result(
-    pipeline: PowerShell, host: PSHost | None, verbosity: int, *, joined_stderr: bool = False
+    pipeline: PowerShell,
+    host: PSHost | None,
+    verbosity: int,
+    *,
+    joined_stderr: bool = False,
+    stdout: StdoutBuffer | None = None,
 ) -> tuple[int, bytes, bytes]:
     """rc/stdout/stderr exactly like ansible.builtin.psrp's ``_parse_pipeline_result``.
 
@@ -597,21 +672,19 @@ def parse_pipeline_result(
     if host is None:
         raise RuntimeError("internal error: host not set")
     rc = host.rc or (1 if pipeline.had_errors else 0)
-    stdout_list: list[str] = []
-    for output in pipeline.output:
-        if isinstance(output, GenericComplexObject) and output.to_string is None:
-            obj_lines = list(output.property_sets)
-            obj_lines.extend(f"{k}: {v}" for k, v in output.adapted_properties.items())
-            obj_lines.extend(f"{k}: {v}" for k, v in output.extended_properties.items())
-            stdout_list.append("\n".join(obj_lines))
-        else:
-            stdout_list.append(_simple_text(output))
+    # stdout: the output objects' text, then the host's stdout lines, joined with CRLF; built in
+    # one buffer (``stdout`` may already hold the objects taken out while the pipeline ran).
+    if stdout is None:  # the pipeline's output list stays as it is (put/fetch read it after)
+        stdout = StdoutBuffer(output_text)
+        for output in pipeline.output:
+            stdout.add(output_text(output))
+    else:
+        stdout.drain(pipeline.output)
     ui = host.ui
     if ui is None:
         raise RuntimeError("internal error: ui not set")
-    if ui.stdout:
-        stdout_list += ui.stdout
-    stdout = "\r\n".join(stdout_list)
+    for line in ui.stdout or ():
+        stdout.add(str(line))
 
     stderr_list: list[str] = []
     for error in pipeline.streams.error:
@@ -631,7 +704,7 @@ def parse_pipeline_result(
     host.rc = 0
     ui.stdout = []
     ui.stderr = []
-    return rc, stdout.encode("utf-8", "surrogateescape"), stderr.encode("utf-8", "surrogateescape")
+    return rc, stdout.value(), stderr.encode("utf-8", "surrogateescape")
 
 
 def _error_text(error: Any, verbosity: int) -> str:

@@ -125,9 +125,11 @@ def _authentication(f: _Failure) -> ErrorInfo | None:
         # pyspnego gets the TGT itself when ansible_password is set (krb5 get_init_creds_password
         # into a MEMORY ccache); its failures ("Decrypt integrity check failed" or "Preauthentication
         # failed" for a wrong password, "Client ... not found in Kerberos database", "Cannot
-        # contact any KDC") reach us as the krb5 library's own exception.
+        # contact any KDC") reach us as the krb5 library's own exception. ansible.builtin.psrp
+        # lets that exception fail the task (FAILED, which ignore_errors catches), not mark the
+        # host unreachable; the same kind here keeps playbooks written for it working.
         return ErrorInfo(
-            AUTH,
+            ERROR,
             f"{f.where}: authentication failed: Kerberos could not get a ticket for ansible_user with "
             "ansible_password (wrong password, unknown or locked principal, wrong realm, or no KDC "
             f"reachable; check KRB5_CONFIG) ({_short(f.text)})",
@@ -149,6 +151,8 @@ def _authentication(f: _Failure) -> ErrorInfo | None:
 def _tls(f: _Failure) -> ErrorInfo | None:
     """TLS handshake and certificate failures."""
     if "SSLError" in f.names or "SSLCertVerificationError" in f.names:
+        if _HOSTNAME_MISMATCH.search(f.text):
+            return _name_mismatch(f)
         if "certificate verify failed" in f.low or "SSLCertVerificationError" in f.names:
             return ErrorInfo(
                 UNREACHABLE,
@@ -160,6 +164,45 @@ def _tls(f: _Failure) -> ErrorInfo | None:
         return ErrorInfo(UNREACHABLE, f"{f.where}: TLS handshake failed: {_short(f.text)}")
 
     return None
+
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH as Python's ssl module words it (and urllib3's own check).
+_HOSTNAME_MISMATCH = re.compile(r"(?i)hostname mismatch|not valid for '|doesn't match '")
+
+
+def _name_mismatch(f: _Failure) -> ErrorInfo:
+    """The certificate is trusted but issued for other names: say which, not "set ca_cert"."""
+    names = certificate_names(f.host, f.port)
+    held = ", ".join(names) if names else "names that could not be read"
+    return ErrorInfo(
+        UNREACHABLE,
+        f"{f.where}: the server's TLS certificate names another host ({held}), not '{f.host}': "
+        "connect with a name the certificate holds (ansible_host, or "
+        "ansible_psrp_negotiate_hostname_override for Kerberos), or give the listener a certificate "
+        f"for '{f.host}'",
+    )
+
+
+def certificate_names(host: str, port: int | None, timeout: float = 5.0) -> list[str]:
+    """The DNS names and addresses (SAN, else the subject CN) of the certificate ``host:port``
+    presents, read without validating it; empty when it cannot be read. Only called to explain a
+    name mismatch, after the validated connection already failed."""
+    import ssl  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    try:
+        pem = ssl.get_server_certificate((host, int(port or 5986)), timeout=timeout)
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except (OSError, ValueError):
+        return []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+        return names + [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
 def _malformed(f: _Failure) -> ErrorInfo | None:

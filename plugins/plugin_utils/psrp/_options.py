@@ -75,6 +75,8 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
     "session_persist": ("bool", True, None, "ansible_psrp_session_persist"),
     "session_idle_timeout": ("int", 60, None, "ansible_psrp_session_idle_timeout"),
     "session_dir": ("path", "~/.ansible/psrp_sessions", None, "ansible_psrp_session_dir"),
+    # psremoting.core addition: the controller-memory bound of one command's output.
+    "max_output_size": ("int", 512 * 1024 * 1024, None, "ansible_psrp_max_output_size"),
     # ansible.builtin.winrm variables that need translating (see _winrm_vars.py).
     "winrm_transport": ("list", None, None, "ansible_winrm_transport"),
     "winrm_connection_timeout": ("int", None, None, "ansible_winrm_connection_timeout"),
@@ -82,7 +84,9 @@ OPTION_TABLE: dict[str, tuple[str, Any, tuple[str, ...] | None, str]] = {
 }
 
 # Options that only exist in this collection (the rest mirror ansible.builtin.psrp).
-SESSION_OPTIONS = ("session_persist", "session_idle_timeout", "session_dir")
+SESSION_OPTIONS = ("session_persist", "session_idle_timeout", "session_dir", "max_output_size")
+# Smallest max_output_size: one response of the largest envelope Windows allows fits under it.
+MIN_OUTPUT_SIZE = 1024 * 1024
 
 
 def ansible_core_version() -> tuple[int, int]:
@@ -148,6 +152,8 @@ class ConnectionSettings:
     notes: tuple[str, ...] = ()
     # RunspacePool(no_profile=...): do not load the user's PowerShell profile (WINRS_NOPROFILE)
     no_profile: bool = False
+    # bytes of the host's responses one command may return before it is stopped
+    max_output_size: int = 512 * 1024 * 1024
 
     def describe(self) -> str:
         """A log-safe one-line description (no secrets)."""
@@ -249,6 +255,13 @@ def _check_numbers(values: Mapping[str, Any], host: str) -> list[str]:
     for name in ("reconnection_retries", "reconnection_backoff", "session_idle_timeout"):
         if values[name] < 0:
             raise _fail(host, name, f"must not be negative, got {values[name]}", "use 0 or more")
+    if values["max_output_size"] < MIN_OUTPUT_SIZE:
+        raise _fail(
+            host,
+            "max_output_size",
+            f"is {values['max_output_size']} bytes, below the minimum of {MIN_OUTPUT_SIZE} (1 MiB)",
+            "use e.g. 536870912 (512 MiB, the default)",
+        )
     if values["max_envelope_size"] < MIN_ENVELOPE_SIZE:
         raise _fail(
             host,
@@ -401,6 +414,7 @@ def read_settings(
         warnings=tuple(warnings),
         notes=tuple(notes),
         no_profile=bool(values["no_profile"]),
+        max_output_size=int(values["max_output_size"]),
     )
 
 

@@ -126,6 +126,7 @@ class ConnectionFacts:
     port: int | None
     auth: str | None  # basic | negotiate | ntlm | kerberos | credssp | certificate
     address: str | None = None  # the host name or address the play connects to
+    configuration: str | None = None  # the session configuration (endpoint) the play uses
 
 
 class _OptionReader:
@@ -155,7 +156,11 @@ def connection_settings(connection: Any, host: str) -> ConnectionSettings:
 def connection_facts(connection: Any, host: str) -> ConnectionFacts:
     settings = connection_settings(connection, host)
     return ConnectionFacts(
-        transport=settings.protocol, port=int(settings.port), auth=settings.auth, address=settings.host
+        transport=settings.protocol,
+        port=int(settings.port),
+        auth=settings.auth,
+        address=settings.host,
+        configuration=settings.configuration_name,
     )
 
 

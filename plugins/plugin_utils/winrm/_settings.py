@@ -93,7 +93,9 @@ def _cli(value: str, title: str, *more: str) -> Policy:
     return Policy(POLICY_CLIENT_KEY, (value, *more), title, _GPO_PATH_CLIENT)
 
 
-def _bounded(option: str, path: str, bounds: tuple[int, int], source: str, description: str) -> WSManSetting:
+def _bounded(
+    option: str, path: str, bounds: tuple[int, int], source: str, description: str, *, in_role: bool = True
+) -> WSManSetting:
     low, high = bounds
     return WSManSetting(
         option,
@@ -102,7 +104,7 @@ def _bounded(option: str, path: str, bounds: tuple[int, int], source: str, descr
         description=description,
         check=int_range(low, high, source),
         allowed=f"{low} to {high} ({source})",
-        role_default=None,
+        role_default=None if in_role else _NOT_IN_ROLE,
     )
 
 
@@ -170,6 +172,14 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         (32, _UINT32),
         "[MS-WSMV] 2.2.4.10 ConfigType, MaxEnvelopeSizekb",
         "Largest SOAP message in KB.",
+    ),
+    _bounded(
+        "max_timeout_ms",
+        "WSMan:\\localhost\\MaxTimeoutms",
+        (500, _UINT32),
+        "[MS-WSMV] 2.2.4.10 ConfigType, MaxTimeoutms",
+        "Longest time-out in milliseconds the service grants a request (a Receive waits at most this long).",
+        in_role=False,
     ),
     _bounded(
         "max_concurrent_operations_per_user",

@@ -327,3 +327,18 @@ def probe_address(value: Any) -> str:
         return str(ipaddress.ip_address(text.strip("[]")))
     except ValueError:
         return host_name(text)
+
+
+def guid(value: Any) -> str:
+    """A GUID such as a WSMan ShellId (8-4-4-4-12 hexadecimal digits, braces allowed)."""
+    text = str(value).strip().strip("{}")
+    if not re.fullmatch(r"[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}", text):
+        raise Invalid("a GUID such as 0D5C4D1F-5F3E-4C4B-9D6F-1B2A3C4D5E6F (a ShellId from pssession_info)")
+    return text.upper()
+
+
+def minutes(value: Any) -> float:
+    """A number of minutes: finite and not negative."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise Invalid("a number of minutes, 0 or more")
+    return float(value)

@@ -32,10 +32,7 @@ def test_objects_and_streams(windows: Any) -> None:
         )
         assert custom["Answer"] == 42 and custom["Nested"] == {"a": 1}
         assert result["verbose"] == ["v"] and result["warning"] == ["w"]
-        assert [
-            i["message_data"] if isinstance(i, dict) and "message_data" in i else i
-            for i in result["information"]
-        ]
+        assert [i["message_data"] for i in result["information"]] == ["i"]
         assert [e["exception"]["message"] for e in result["error"]] == ["e"]
 
 

@@ -128,6 +128,10 @@ class Host:
             "winhost_http_port": http_port,
             "winhost_https_port": https_port,
             "winhost_ca_cert": str(ca_path),
+            # winhost maps the Windows ports 5985/5986 to free loopback ports: the enable_psremoting
+            # role checks the endpoints from the controller on these.
+            "enable_psremoting_verify_http_port": http_port,
+            "enable_psremoting_verify_https_port": https_port,
         }
         if kerberos:
             hostvars["ansible_psrp_negotiate_hostname_override"] = self.fqdn
@@ -302,32 +306,38 @@ class HostSet:
             self.control.stop()
             self.control = None
         for host in self.hosts.values():
-            if host.unsubscribe:
-                host.unsubscribe()
-            host.transport.close()
-            close_all = getattr(host.handler, "close_all", None)
-            if callable(close_all):
-                try:
-                    close_all()
-                except Exception:
-                    log.exception("%s: close_all failed", host.name)
+            self._close_host(host)
         if self.acceptor is not None:
             self.acceptor.close()
             self.acceptor = None
         if self.kdc is not None:
             self.kdc.stop()
             self.kdc = None
+        self._restore_environment()
+        if self.control_path is not None and self.control_path.exists():
+            self.control_path.unlink()
+        if self._own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    @staticmethod
+    def _close_host(host: Any) -> None:
+        if host.unsubscribe:
+            host.unsubscribe()
+        host.transport.close()
+        close_all = getattr(host.handler, "close_all", None)
+        if callable(close_all):
+            try:
+                close_all()
+            except Exception:
+                log.exception("%s: close_all failed", host.name)
+
+    def _restore_environment(self) -> None:
         for key, previous in self._saved_env.items():
             if previous is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = previous
         self._saved_env.clear()
-        for path in (self.control_path,):
-            if path is not None and path.exists():
-                path.unlink()
-        if self._own_state_dir:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self) -> HostSet:
         return self.start()
@@ -347,7 +357,11 @@ class HostSet:
         # ansible_connection=ansible.builtin.psrp`` switches to ansible-core's, which reads the
         # same ``ansible_psrp_*`` variables).
         group_vars = {"ansible_connection": "psremoting.core.psrp", "ansible_shell_type": "powershell"}
-        return {"all": {"children": {"windows": {"hosts": hosts, "vars": group_vars}}}}
+        windows: dict[str, Any] = {"hosts": hosts, "vars": group_vars}
+        groups = inventory_groups(hosts)
+        if groups:
+            windows["children"] = {group: {"hosts": dict.fromkeys(names)} for group, names in groups.items()}
+        return {"all": {"children": {"windows": windows}}}
 
     def write_inventory(self, path: str | os.PathLike[str]) -> Path:
         target = Path(path).resolve()
@@ -429,6 +443,21 @@ class HostSet:
         reset = host.transport.reset_connections()
         host.transport.apply_config(config_from_machine(host.machine))
         return {"connections_reset": reset}
+
+
+# The groups of the collection's example inventory (playbooks/inventory/example.yml), so that the
+# documented commands (``-e target=web``) run as written against simulated hosts named like it.
+GROUP_PREFIXES = (("dc", "domain_controllers"), ("sql", "sql"), ("web", "web"))
+
+
+def inventory_groups(hosts: Sequence[str] | dict[str, Any]) -> dict[str, list[str]]:
+    """Child groups of ``windows`` by host name prefix (dc01 -> domain_controllers, web01 -> web)."""
+    groups: dict[str, list[str]] = {}
+    for name in hosts:
+        for prefix, group in GROUP_PREFIXES:
+            if name.lower().startswith(prefix) and name[len(prefix) :].isdigit():
+                groups.setdefault(group, []).append(name)
+    return groups
 
 
 def control_file_for(inventory: Path) -> Path:

@@ -8,7 +8,6 @@ from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.psremoting.core.plugins.action import invoke_command as action_mod
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
@@ -17,6 +16,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command im
     STATE_TYPE_NAME,
     VERBATIM_ARGUMENT,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import HostOutcome
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import SESSION_RUNSPACE_SCRIPT
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     empty_result,
@@ -239,48 +239,88 @@ def test_local_path_is_read_as_utf8_without_bom(tmp_path: Any, monkeypatch: pyte
     assert conn.requests[0]["commands"][0]["name"] == "'café'"
 
 
-def test_one_to_many(monkeypatch: pytest.MonkeyPatch) -> None:
-    pools = {"dc01": "3f1c0e0a-0000-4000-8000-0000000000dc", "web01": "3f1c0e0a-0000-4000-8000-0000000000eb"}
-    fakes = {
-        "web01": FakeConnection(lambda _r: ok([{"Name": "W32Time"}], runspace_id=pools["web01"]), "web01"),
-        "sql02": FakeConnection(
-            lambda _r: ok([], state="Failed", error=[{"exception": {"message": "no"}}]), "sql02"
-        ),
-    }
+def test_one_to_many_from_any_play_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The play host's own connection does not matter (here 'local', which has no pipeline API):
+    each target's settings are read from ITS host variables by the connection's option reader and
+    handed to the brokers; a target with another connection and one missing from the inventory
+    are reported in ``hosts``."""
+    pools = {"web01": "3f1c0e0a-0000-4000-8000-0000000000eb", "sql02": "3f1c0e0a-0000-4000-8000-0000000000d2"}
+    seen: dict[str, Any] = {}
 
-    def for_host(
-        _template: Any, _pc: Any, host_vars: dict[str, Any], name: str, render: Any
-    ) -> FakeConnection:
-        assert host_vars == {"ansible_host": f"addr-{name}"}
-        if name == "down01":
-            raise AnsibleConnectionFailure("connection refused")
-        return fakes[name]
+    def fake_dispatch(targets: list[Any], job: Any, throttle: int, emit: Any) -> dict[str, HostOutcome]:
+        seen.update(targets=dict(targets), job=job, throttle=throttle)
+        out = {
+            "web01": HostOutcome(
+                "web01",
+                "ok",
+                {"changed": True, "output": [{"Name": "W32Time", "RunspaceId": pools["web01"]}]},
+            ),
+            "sql02": HostOutcome("sql02", "failed", {"error": [{"exception": {"message": "no"}}]}, "no"),
+        }
+        for name, outcome in out.items():
+            emit({"type": "done", "host": name, "status": outcome.status, "objects": 1, "seconds": 0.25})
+        return out
 
-    monkeypatch.setattr(action_mod, "connection_for_host", for_host)
-    me = FakeConnection(lambda _r: ok([{"Name": "W32Time"}], runspace_id=pools["dc01"]), "dc01")
-    hostvars = {n: {"ansible_host": f"addr-{n}"} for n in ("web01", "sql02", "down01")}
+    shown: list[str] = []
+    monkeypatch.setattr(action_mod, "dispatch", fake_dispatch)
+    monkeypatch.setattr(action_mod.display, "display", lambda msg, *a, **k: shown.append(msg))
+    account = {"ansible_user": "vagrant", "ansible_password": "pw", "ansible_psrp_auth": "ntlm"}
+    hostvars = {
+        "web01": {"ansible_connection": "psremoting.core.psrp", "ansible_host": "127.0.0.4",
+                  "ansible_port": 40929, **account},
+        "sql02": {"ansible_connection": "psremoting.core.psrp", "ansible_port": 5985, **account},
+        "linux01": {"ansible_connection": "ssh", "ansible_host": "10.0.0.1"},
+    }  # fmt: skip
+
+    class LocalConnection:
+        _load_name = "ansible.builtin.local"
+        _shell = MagicMock(tmpdir=None)
+
     result = run(
         {
             "script": "Get-Service W32Time",
-            "computer_name": ["dc01", "web01", "sql02", "down01"],
+            "computer_name": ["web01", "sql02", "linux01", "nosuchhost"],
+            "throttle_limit": 5,
             "fail_on": "all",
         },
-        me,
-        task_vars={"inventory_hostname": "dc01", "hostvars": hostvars},
+        LocalConnection(),  # type: ignore[arg-type]
+        task_vars={"inventory_hostname": "localhost", "hostvars": hostvars},
     )
+    web, sql = seen["targets"]["web01"], seen["targets"]["sql02"]
+    assert (web.host, web.port, web.protocol, web.user, web.auth) == (
+        "127.0.0.4",
+        40929,
+        "https",
+        "vagrant",
+        "ntlm",
+    )
+    assert (sql.host, sql.port, sql.protocol) == ("sql02", 5985, "http")  # the inventory name is the address
+    assert set(seen["targets"]) == {"web01", "sql02"} and seen["throttle"] == 5
+    assert seen["job"].new_spec().script == "Get-Service W32Time"
     assert {h: v["status"] for h, v in result["hosts"].items()} == {
-        "dc01": "ok",
         "web01": "ok",
         "sql02": "failed",
-        "down01": "unreachable",
+        "linux01": "failed",
+        "nosuchhost": "unreachable",
     }
-    assert result["failed"] is False  # fail_on=all and two hosts are fine
-    assert [o["PSComputerName"] for o in result["output"]] == ["dc01", "web01"]
-    # Each object keeps the RunspaceId of the pool that ran it on its own host.
-    assert [o["RunspaceId"] for o in result["output"]] == [pools["dc01"], pools["web01"]]
+    assert (
+        "'ssh'" in result["hosts"]["linux01"]["msg"]
+        and "ansible_connection" in result["hosts"]["linux01"]["msg"]
+    )
+    assert result["failed"] is False and result["changed"] is True  # fail_on=all and web01 is fine
+    assert result["output"] == [
+        {
+            "Name": "W32Time",
+            "RunspaceId": pools["web01"],
+            "PSComputerName": "web01",
+            "PSShowComputerName": True,
+        }
+    ]
     assert result["error"][0]["PSComputerName"] == "sql02"
-    assert fakes["web01"].closed and not me.closed
-    assert "connection refused" in result["hosts"]["down01"]["msg"]
+    # Each host's completion is printed as it happens.
+    assert "web01: ok, 1 object, 0.2 s" in shown and "sql02: failed, 1 object, 0.2 s" in shown
+    assert any(line.startswith("linux01: failed, 0 objects") for line in shown)
+    assert "pw" not in json.dumps(result)
 
 
 def test_not_our_connection_plugin() -> None:

@@ -34,6 +34,7 @@ SERVICE_DEFAULTS = {
     "WSMan:\\localhost\\Service\\Auth\\CbtHardeningLevel": "Relaxed",
     "WSMan:\\localhost\\Service\\AllowUnencrypted": "false",
     "WSMan:\\localhost\\MaxEnvelopeSizekb": "500",
+    "WSMan:\\localhost\\MaxTimeoutms": "60000",
     "WSMan:\\localhost\\Service\\MaxConcurrentOperationsPerUser": "1500",
     "WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB": "2147483647",
     "WSMan:\\localhost\\Shell\\MaxShellsPerUser": "2147483647",

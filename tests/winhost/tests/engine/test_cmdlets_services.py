@@ -140,3 +140,21 @@ def test_set_service_rejects_unknown_startup_type(engine: Engine, machine: Machi
         "CannotConvertArgumentNoMessage,Microsoft.PowerShell.Commands.SetServiceCommand"
     )
     assert machine.services["Spooler"].start_type == "Automatic"
+
+
+def test_restart_service_failure_names_the_service(engine: Engine, machine: Machine) -> None:
+    """Start-, Stop- and Restart-Service share one body; each keeps its own error (ids from
+    learn.microsoft.com/powershell/module/microsoft.powershell.management/restart-service)."""
+    machine.services["Spooler"].start_type = "Disabled"
+    (err,) = engine.script("Restart-Service Spooler").errors
+    assert (
+        err.FullyQualifiedErrorId == "CouldNotStopService,Microsoft.PowerShell.Commands.RestartServiceCommand"
+    )
+    assert str(err.Exception.Message) == (
+        "Service 'Print Spooler (Spooler)' cannot be restarted: Cannot start service Spooler on computer '.'."
+    )
+    assert err.TargetObject == "Spooler"
+    (err,) = engine.script("Start-Service Spooler").errors
+    assert str(err.Exception.Message).startswith(
+        "Service 'Print Spooler (Spooler)' cannot be started due to the following error: "
+    )

@@ -23,7 +23,7 @@ from winhost.engine.context import ExecutionContext, Scope
 from winhost.engine.errors import PSRuntimeError, not_emulated, terminating
 from winhost.engine.syntax import Node, generic_token, named, text_of
 from winhost.engine.types import cast_value
-from winhost.engine.values import as_list, new_object, to_bool, to_string
+from winhost.engine.values import as_list, new_object, to_bool, to_number, to_string
 
 Evaluate = Callable[[Node, Scope], Any]
 Arguments = list[tuple[str | None, Any]]
@@ -169,7 +169,7 @@ def bind_parameters(
 
 def pscmdlet(ctx: ExecutionContext, scope: Scope) -> Any:
     """$PSCmdlet of an advanced function: ShouldProcess (honours $WhatIfPreference),
-    WriteError, ThrowTerminatingError, WriteVerbose/Warning/Object."""
+    WriteError, ThrowTerminatingError, WriteVerbose/Warning/Debug/Information/Progress."""
 
     def should_process(*args: Any) -> bool:
         if to_bool(scope.get("WhatIfPreference", False)):
@@ -197,6 +197,11 @@ def pscmdlet(ctx: ExecutionContext, scope: Scope) -> Any:
         "writeverbose": lambda m: ctx.write_verbose(to_string(m), scope),
         "writewarning": lambda m: ctx.write_warning(to_string(m), scope),
         "writedebug": lambda m: ctx.write_debug(to_string(m), scope),
+        "writeprogress": lambda r: ctx.host.write_progress(
+            to_string(getattr(r, "Activity", "") or ""),
+            to_string(getattr(r, "StatusDescription", "") or ""),
+            int(to_number(getattr(r, "PercentComplete", -1))),
+        ),
         "writeinformation": lambda r: ctx.host.write_information(
             getattr(r, "MessageData", r),
             to_string(getattr(r, "Source", "") or ""),

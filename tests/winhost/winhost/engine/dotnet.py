@@ -477,72 +477,94 @@ class MemoryStreamValue(StreamValue):
 
     # -- PowerShell members -----------------------------------------------------------------------
     def invoke(self, low: str, args: list[Any]) -> Any:
-        if low == "write":
-            data, offset, count = _byte_args(args, "MemoryStream.Write", ("buffer", "offset", "count"))
-            self._ensure_open()
-            if not self._writable:
-                raise DotNetError("Stream does not support writing.", "System.NotSupportedException")
-            self.write_bytes(bytes(data[offset : offset + count]))
-            return None
-        if low == "read":
-            buffer, offset, count = _byte_args(args, "MemoryStream.Read", ("buffer", "offset", "count"))
-            return self.read_into(buffer, offset, count, "MemoryStream.Read")
-        if low == "readbyte":
-            chunk = self.read_bytes(1)
-            return chunk[0] if chunk else -1
-        if low == "writebyte":
-            self.write_bytes(bytes([_int(args[0]) & 0xFF]))
-            return None
-        if low == "toarray":
-            return bytes(self._buffer[: self._length])
-        if low == "getbuffer":
-            if not self._exposable:
-                raise DotNetError(
-                    "MemoryStream's internal buffer cannot be accessed.", "System.UnauthorizedAccessException"
-                )
-            return self._buffer
-        if low == "writeto":
-            target = args[0] if args else None
-            if target is None:
-                raise DotNetError(
-                    "Stream cannot be null.\r\nParameter name: stream", "System.ArgumentNullException"
-                )
-            if not isinstance(target, StreamValue):
-                raise _conversion_error(target, "stream", "WriteTo", "System.IO.Stream")
-            self._ensure_open()
-            target.write_bytes(bytes(self._buffer[: self._length]))
-            return None
-        if low == "seek":
-            if len(args) != 2:
-                raise not_emulated(f"MemoryStream.Seek() with {len(args)} argument(s)")
-            self._ensure_open()
-            base = {0: 0, 1: self._position, 2: self._length}[_origin(args[1])]
-            target_position = base + _int(args[0])
-            if target_position < 0:
-                raise DotNetError(
-                    "An attempt was made to move the position before the beginning of the stream.",
-                    "System.IO.IOException",
-                )
-            self._position = target_position
-            return target_position
-        if low == "setlength":
-            value = _int(args[0])
-            if value < 0:
-                raise DotNetError(
-                    "Stream length must be non-negative and less than 2^31 - 1 - origin.\r\nParameter name: value",
-                    "System.ArgumentOutOfRangeException",
-                )
-            if not self._writable:
-                raise DotNetError("Stream does not support writing.", "System.NotSupportedException")
-            self._ensure_capacity(value)
-            if value > self._length:
-                self._buffer[self._length : value] = bytes(value - self._length)
-            self._length = value
-            self._position = min(self._position, value)
-            return None
-        if low == "flush":
-            return None
-        return super().invoke(low, args)
+        method = {
+            "write": self._call_write,
+            "read": self._call_read,
+            "readbyte": self._call_readbyte,
+            "writebyte": self._call_writebyte,
+            "toarray": self._call_toarray,
+            "getbuffer": self._call_getbuffer,
+            "writeto": self._call_writeto,
+            "seek": self._call_seek,
+            "setlength": self._call_setlength,
+            "flush": self._call_flush,
+        }.get(low)
+        return method(args) if method is not None else super().invoke(low, args)
+
+    def _call_write(self, args: list[Any]) -> Any:
+        data, offset, count = _byte_args(args, "MemoryStream.Write", ("buffer", "offset", "count"))
+        self._ensure_open()
+        if not self._writable:
+            raise DotNetError("Stream does not support writing.", "System.NotSupportedException")
+        self.write_bytes(bytes(data[offset : offset + count]))
+        return None
+
+    def _call_read(self, args: list[Any]) -> Any:
+        buffer, offset, count = _byte_args(args, "MemoryStream.Read", ("buffer", "offset", "count"))
+        return self.read_into(buffer, offset, count, "MemoryStream.Read")
+
+    def _call_readbyte(self, args: list[Any]) -> Any:
+        chunk = self.read_bytes(1)
+        return chunk[0] if chunk else -1
+
+    def _call_writebyte(self, args: list[Any]) -> Any:
+        self.write_bytes(bytes([_int(args[0]) & 0xFF]))
+        return None
+
+    def _call_toarray(self, args: list[Any]) -> Any:
+        return bytes(self._buffer[: self._length])
+
+    def _call_getbuffer(self, args: list[Any]) -> Any:
+        if not self._exposable:
+            raise DotNetError(
+                "MemoryStream's internal buffer cannot be accessed.", "System.UnauthorizedAccessException"
+            )
+        return self._buffer
+
+    def _call_writeto(self, args: list[Any]) -> Any:
+        target = args[0] if args else None
+        if target is None:
+            raise DotNetError(
+                "Stream cannot be null.\r\nParameter name: stream", "System.ArgumentNullException"
+            )
+        if not isinstance(target, StreamValue):
+            raise _conversion_error(target, "stream", "WriteTo", "System.IO.Stream")
+        self._ensure_open()
+        target.write_bytes(bytes(self._buffer[: self._length]))
+        return None
+
+    def _call_seek(self, args: list[Any]) -> Any:
+        if len(args) != 2:
+            raise not_emulated(f"MemoryStream.Seek() with {len(args)} argument(s)")
+        self._ensure_open()
+        base = {0: 0, 1: self._position, 2: self._length}[_origin(args[1])]
+        target_position = base + _int(args[0])
+        if target_position < 0:
+            raise DotNetError(
+                "An attempt was made to move the position before the beginning of the stream.",
+                "System.IO.IOException",
+            )
+        self._position = target_position
+        return target_position
+
+    def _call_setlength(self, args: list[Any]) -> Any:
+        value = _int(args[0])
+        if value < 0:
+            raise DotNetError(
+                "Stream length must be non-negative and less than 2^31 - 1 - origin.\r\nParameter name: value",
+                "System.ArgumentOutOfRangeException",
+            )
+        if not self._writable:
+            raise DotNetError("Stream does not support writing.", "System.NotSupportedException")
+        self._ensure_capacity(value)
+        if value > self._length:
+            self._buffer[self._length : value] = bytes(value - self._length)
+        self._length = value
+        self._position = min(self._position, value)
+        return None
+
+    def _call_flush(self, args: list[Any]) -> Any:
+        return None
 
     def property(self, low: str) -> tuple[bool, Any]:
         if low == "length":

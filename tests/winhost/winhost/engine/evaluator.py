@@ -9,9 +9,7 @@ cmdlet's output reaches the next command (and the client) while the first one st
 
 from __future__ import annotations
 
-import base64
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
@@ -32,14 +30,16 @@ from winhost.engine.errors import (
     not_emulated,
     terminating,
 )
-from winhost.engine.formatting import composite_format, format_in_string
-from winhost.engine.methods import call_method, call_static, get_static, set_static
+from winhost.engine.formatting import format_in_string
+from winhost.engine.methods import call_method
 from winhost.engine.native import is_program_path, program_name, run_native
-from winhost.engine.operators import add, arith, compare, index_value
+from winhost.engine.operators import add, arith, binary, index_value, unary
+from winhost.engine.statics import call_static, get_static, set_static
 from winhost.engine.syntax import (
     PASS_THROUGH,
     Node,
     command_position,
+    find_named_blocks,
     generic_token,
     here_body,
     looks_like_expression,
@@ -67,6 +67,7 @@ from winhost.engine.values import (
     to_string,
     verbatim_text,
 )
+from winhost.engine.variables import read_variable, write_variable
 
 
 class FunctionDef:
@@ -202,7 +203,7 @@ class Evaluator:
             run_scope.set("_", dollar_under)
             run_scope.set("PSItem", dollar_under)
         try:
-            named_blocks = self._named_blocks(body)
+            named_blocks = find_named_blocks(body)
             if named_blocks is not None:
                 yield from self._run_named_blocks(named_blocks, input_iter, run_scope)
             else:
@@ -211,69 +212,6 @@ class Evaluator:
                     yield from self.exec_node(stmt, run_scope)
         except ReturnSignal:
             return
-
-    def _named_blocks(self, body: list[Node]) -> dict[str, Node] | None:
-        top = self._toplevel_named_blocks(body)
-        if top is not None:
-            return top
-        for stmt in body:
-            if stmt.type == "script_block_body":
-                for sub in named(stmt):
-                    if sub.type == "named_block_list":
-                        blocks: dict[str, Node] = {}
-                        for nb in named(sub):
-                            name = text_of(named(nb)[0]).lower()
-                            blocks[name] = named(nb)[1]
-                        return blocks
-        return None
-
-    @staticmethod
-    def _toplevel_named_blocks(body: list[Node]) -> dict[str, Node] | None:
-        """The grammar reads a script's top-level ``begin { } process { } end { }`` as three
-        commands named begin/process/end with a script block argument; they are named blocks."""
-        statements: list[Node] = []
-        for stmt in body:
-            statements.extend(named(stmt) if stmt.type == "statement_list" else [stmt])
-        if not statements:
-            return None
-        blocks: dict[str, Node] = {}
-        for stmt in statements:
-            if stmt.type == "empty_statement":
-                continue
-            command = named(stmt)[0] if stmt.type == "pipeline" and len(named(stmt)) == 1 else None
-            while command is not None and command.type == "pipeline_chain" and len(named(command)) == 1:
-                command = named(command)[0]
-            if command is None or command.type != "command":
-                return None
-            parts = named(command)
-            if len(parts) != 2 or parts[0].type != "command_name":
-                return None
-            # ``begin { } process { } end { }`` on one line reads as one command ``begin`` whose
-            # arguments alternate script block, block name (generic_token), script block.
-            args = [a for a in named(parts[1]) if a.type != "command_argument_sep"]
-            pending_name: str | None = text_of(parts[0]).lower()
-            for arg in args:
-                if pending_name is None:
-                    if arg.type != "generic_token":
-                        return None
-                    pending_name = text_of(arg).lower()
-                    continue
-                block: Node | None = arg
-                while block is not None and block.type in PASS_THROUGH and block.child_count == 1:
-                    block = block.child(0)
-                if (
-                    pending_name not in ("begin", "process", "end", "dynamicparam")
-                    or block is None
-                    or block.type != "script_block_expression"
-                    or pending_name in blocks
-                ):
-                    return None
-                inner = [c for c in named(block) if c.type == "script_block"]
-                blocks[pending_name] = inner[0] if inner else block
-                pending_name = None
-            if pending_name is not None:
-                return None
-        return blocks or None
 
     def _run_named_blocks(
         self, blocks: dict[str, Node], input_iter: Iterator[Any] | None, scope: Scope
@@ -512,32 +450,34 @@ class Evaluator:
             raise not_emulated("switch -File")
         cond = next(p for p in parts if p.type == "switch_condition")
         body = next(p for p in parts if p.type == "switch_body")
-        values = as_list(self.eval_pipeline_value(named(cond)[0], scope)) if True else []
-        clauses: list[tuple[Node, Node]] = []
-        for cl_list in named(body):
-            for clause in named(cl_list):
-                sub = named(clause)
-                clauses.append((sub[0], sub[1]))
+        values = as_list(self.eval_pipeline_value(named(cond)[0], scope))
+        clauses = [(named(c)[0], named(c)[1]) for cl_list in named(body) for c in named(cl_list)]
+        is_default = [text_of(cond_node).strip().lower() == "default" for cond_node, _ in clauses]
         for value in values or [None]:
-            matched = False
             try:
-                for cond_node, block in clauses:
-                    ctext = text_of(cond_node).strip()
-                    if ctext.lower() == "default":
-                        continue
-                    scope.set("_", value)
-                    if self._switch_matches(cond_node, value, opts, scope):
-                        matched = True
-                        yield from self.exec_node(block, scope)
-                if not matched:
-                    for cond_node, block in clauses:
-                        if text_of(cond_node).strip().lower() == "default":
-                            scope.set("_", value)
-                            yield from self.exec_node(block, scope)
+                yield from self._switch_value(value, clauses, is_default, opts, scope)
             except ContinueSignal:
                 continue
             except BreakSignal:
                 break
+
+    def _switch_value(
+        self, value: Any, clauses: list[tuple[Node, Node]], is_default: list[bool], opts: str, scope: Scope
+    ) -> Iterator[Any]:
+        """Run every clause that matches one value, else the default clause (about_Switch)."""
+        matched = False
+        for (cond_node, block), default in zip(clauses, is_default, strict=True):
+            if default:
+                continue
+            scope.set("_", value)
+            if self._switch_matches(cond_node, value, opts, scope):
+                matched = True
+                yield from self.exec_node(block, scope)
+        if not matched:
+            for (_, block), default in zip(clauses, is_default, strict=True):
+                if default:
+                    scope.set("_", value)
+                    yield from self.exec_node(block, scope)
 
     def _switch_matches(self, cond_node: Node, value: Any, opts: str, scope: Scope) -> bool:
         inner = named(cond_node)[0] if named(cond_node) else cond_node
@@ -558,25 +498,13 @@ class Evaluator:
     def _stmt_try_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
         parts = named(node)
         body = parts[0]
-        catches: list[tuple[list[str], Node]] = []
-        finally_block: Node | None = None
-        for part in parts[1:]:
-            if part.type == "catch_clauses":
-                for clause in named(part):
-                    types = (
-                        [
-                            text_of(t)[1:-1]
-                            for t in named(clause)
-                            if t.type == "catch_type_list"
-                            for t in named(t)
-                        ]
-                        if any(t.type == "catch_type_list" for t in named(clause))
-                        else []
-                    )
-                    block = next(c for c in named(clause) if c.type == "statement_block")
-                    catches.append((types, block))
-            elif part.type == "finally_clause":
-                finally_block = named(part)[0]
+        catches = [
+            (_catch_types(clause), next(c for c in named(clause) if c.type == "statement_block"))
+            for part in parts[1:]
+            if part.type == "catch_clauses"
+            for clause in named(part)
+        ]
+        finally_block = next((named(p)[0] for p in parts[1:] if p.type == "finally_clause"), None)
         pending: BaseException | None = None
         try:
             # Materialize so that a terminating error raised while streaming is caught here.
@@ -587,23 +515,18 @@ class Evaluator:
             finally:
                 yield from output
         except PSRuntimeError as exc:
-            handler = None
-            for types, block in catches:
-                if not types or any(_exception_matches(exc.record, t) for t in types):
-                    handler = block
-                    break
+            handler = next(
+                (
+                    b
+                    for types, b in catches
+                    if not types or any(_exception_matches(exc.record, t) for t in types)
+                ),
+                None,
+            )
             if handler is None:
                 pending = exc
             else:
-                scope.set("_", exc.record)
-                scope.set("PSItem", exc.record)
-                self.ctx.handling.append(exc.record)
-                try:
-                    yield from self.exec_node(handler, scope)
-                except (PSRuntimeError, FlowControl) as inner:
-                    pending = inner
-                finally:
-                    self.ctx.handling.pop()
+                pending = yield from self._run_catch(handler, exc.record, scope)
         except FlowControl as flow:
             pending = flow
         except PipelineStopped as stopped:
@@ -618,6 +541,22 @@ class Evaluator:
             yield from self.exec_node(finally_block, scope)
         if pending is not None:
             raise pending
+
+    def _run_catch(
+        self, handler: Node, record: ErrorRecord, scope: Scope
+    ) -> Generator[Any, None, BaseException | None]:
+        """Run a catch block with $_ = the error; returns what it raised (to re-raise after
+        finally), or None."""
+        scope.set("_", record)
+        scope.set("PSItem", record)
+        self.ctx.handling.append(record)
+        try:
+            yield from self.exec_node(handler, scope)
+        except (PSRuntimeError, FlowControl) as inner:
+            return inner
+        finally:
+            self.ctx.handling.pop()
+        return None
 
     def _stmt_flow_control_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
         keyword = next(c.type for c in node.children if not c.is_named)
@@ -822,53 +761,7 @@ class Evaluator:
         name = text_of(node)
         if name.startswith("@"):
             raise not_emulated("splatting outside command arguments")
-        name = name[1:]
-        if name.startswith("{") and name.endswith("}"):
-            name = name[1:-1]
-        if ":" in name:
-            prefix, rest = name.split(":", 1)
-            low = prefix.lower()
-            if low == "env":
-                return self.ctx.env_get(rest)
-            if low == "using":
-                found, caller = scope.lookup("__using_scope")
-                if found and isinstance(caller, Scope):
-                    return caller.get(rest)
-                found, values = scope.lookup("__using_values")
-                if found and isinstance(values, dict):
-                    key = base64.b64encode(f"$using:{rest}".lower().encode("utf-16-le")).decode()
-                    for candidate in (key, rest):
-                        hit = next((v for k, v in values.items() if to_string(k) == candidate), _NO_USING)
-                        if hit is not _NO_USING:
-                            return hit
-                raise terminating(
-                    "A Using variable cannot be retrieved. A Using variable can be used only with Invoke-Command, "
-                    "Start-Job, or InlineScript in the script workflow. When it is used with Invoke-Command, the "
-                    "Using variable is valid only if the script block is invoked on a remote computer.",
-                    "UsingWithoutInvokeCommand",
-                    ErrorCategory.InvalidOperation,
-                    exception_type="System.Management.Automation.RuntimeException",
-                )
-            if low in ("global", "script"):
-                return scope.root().get(rest)
-            if low in ("local", "private"):
-                return scope.variables.get(rest)
-            if low == "variable":
-                return scope.get(rest)
-            if low in ("wsman", "cert", "hklm", "hkcu", "c", "function", "alias"):
-                raise not_emulated(f"provider variable paths (${prefix}:)")
-        low = name.lower()
-        if low == "?":
-            return self.ctx.last_status
-        if low == "pwd":
-            return self.ctx.location
-        if low == "true":
-            return True
-        if low == "false":
-            return False
-        if low == "null":
-            return None
-        return scope.get(name)
+        return read_variable(self.ctx, scope, _variable_name(name))
 
     def _ex_hash_literal_expression(self, node: Node, scope: Scope) -> Any:
         result: dict[Any, Any] = {}
@@ -1023,34 +916,28 @@ class Evaluator:
         if kind == "array_literal_expression":
             return [self.eval(c, scope) for c in kids if c.is_named]
         if kind == "logical_expression":
-            op = next(c.type for c in kids if not c.is_named).lower()
-            left = to_bool(self.eval(kids[0], scope))
-            if op == "-and":
-                return left and to_bool(self.eval(kids[2], scope))
-            if op == "-or":
-                return left or to_bool(self.eval(kids[2], scope))
-            if op == "-xor":
-                return left != to_bool(self.eval(kids[2], scope))
-        left_v = self.eval(kids[0], scope)
-        op_node = kids[1]
-        op = text_of(op_node).strip().lower()
-        right_v = self.eval(kids[2], scope)
-        if kind == "comparison_expression":
-            if op in ("-match", "-imatch", "-cmatch") and not is_collection(left_v):
-                return self._match(left_v, right_v, op == "-cmatch", scope)
-            return compare(op, left_v, right_v)
-        if kind == "additive_expression":
-            return add(left_v, right_v) if op == "+" else arith("-", left_v, right_v)
-        if kind == "multiplicative_expression":
-            return arith(op, left_v, right_v)
-        if kind == "format_expression":
-            return composite_format(to_string(left_v), as_list(right_v))
-        if kind == "range_expression":
-            a, b = int(to_number(left_v)), int(to_number(right_v))
-            return list(range(a, b + 1)) if a <= b else list(range(a, b - 1, -1))
-        if kind == "bitwise_expression":
-            a2, b2 = int(to_number(left_v)), int(to_number(right_v))
-            return {"-band": a2 & b2, "-bor": a2 | b2, "-bxor": a2 ^ b2}[op]
+            return self._logical(kids, scope)
+        left = self.eval(kids[0], scope)
+        op = text_of(kids[1]).strip().lower()
+        right = self.eval(kids[2], scope)
+        if (
+            kind == "comparison_expression"
+            and op in ("-match", "-imatch", "-cmatch")
+            and not is_collection(left)
+        ):
+            return self._match(left, right, op == "-cmatch", scope)
+        return binary(kind, op, left, right)
+
+    def _logical(self, kids: list[Node], scope: Scope) -> bool:
+        """-and / -or short-circuit; -xor evaluates both sides (about_Logical_Operators)."""
+        op = next(c.type for c in kids if not c.is_named).lower()
+        left = to_bool(self.eval(kids[0], scope))
+        if op == "-and":
+            return left and to_bool(self.eval(kids[2], scope))
+        if op == "-or":
+            return left or to_bool(self.eval(kids[2], scope))
+        if op == "-xor":
+            return left != to_bool(self.eval(kids[2], scope))
         raise not_emulated(f"the operator '{op}'")
 
     def _match(self, left: Any, right: Any, case: bool, scope: Scope) -> bool:
@@ -1069,27 +956,10 @@ class Evaluator:
         return True
 
     def _unary(self, node: Node, scope: Scope) -> Any:
-        kids = node.children
-        first = kids[0]
+        first = node.children[0]
         if first.is_named:
             return self.eval(first, scope)
-        op = first.type.lower()
-        operand = self.eval(kids[-1], scope)
-        if op in ("!", "-not"):
-            return not to_bool(operand)
-        if op == "-":
-            return -to_number(operand)
-        if op == "+":
-            return to_number(operand)
-        if op == ",":
-            return [operand]
-        if op == "-bnot":
-            return ~int(to_number(operand))
-        if op == "-split":
-            return re.split(r"\s+", to_string(operand).strip())
-        if op == "-join":
-            return "".join(to_string(v) for v in as_list(operand))
-        raise not_emulated(f"the unary operator '{op}'")
+        return unary(first.type.lower(), self.eval(node.children[-1], scope))
 
     # -- assignment ---------------------------------------------------------------------------------
     def assign(self, node: Node, scope: Scope) -> Any:
@@ -1114,70 +984,50 @@ class Evaluator:
         target = unwrap(target)
         if target.type == "expression_with_unary_operator":
             target = named(target)[0]
-        if target.type == "cast_expression":
-            type_name = text_of(named(target)[0])[1:-1]
-            self._store(named(target)[1], cast_value(type_name, value), scope)
-            return
-        if target.type == "variable":
-            name = text_of(target)[1:]
-            if name.startswith("{"):
-                name = name[1:-1]
-            if ":" in name:
-                prefix, rest = name.split(":", 1)
-                low = prefix.lower()
-                if low == "env":
-                    self.ctx.env_set(rest, value)
-                    return
-                if low in ("global", "script"):
-                    scope.root().set(rest, value)
-                    return
-                if low in ("local", "private"):
-                    scope.set(rest, value)
-                    return
-                raise not_emulated(f"assignment to ${prefix}: variables")
-            if name.lower() in ("true", "false", "null"):
-                if name.lower() == "null":
-                    return
-                raise terminating(
-                    f"Cannot overwrite variable {name} because it is read-only or constant.",
-                    "VariableNotWritable",
-                    ErrorCategory.WriteError,
-                )
-            scope.set(name, value)
-            return
-        if target.type == "member_access":
-            obj = self.eval(named(target)[0], scope)
-            member = self._member_name(named(target)[-1], scope)
-            if any(not c.is_named and c.type == "::" for c in target.children):
-                set_static(self, obj, member, value)
-                return
+        store: Callable[[Node, Any, Scope], None] | None = getattr(self, f"_store_{target.type}", None)
+        if store is None:
+            raise not_emulated(f"assignment to '{target.type.replace('_', ' ')}'")
+        store(target, value, scope)
+
+    def _store_cast_expression(self, target: Node, value: Any, scope: Scope) -> None:
+        type_name = text_of(named(target)[0])[1:-1]
+        self._store(named(target)[1], cast_value(type_name, value), scope)
+
+    def _store_variable(self, target: Node, value: Any, scope: Scope) -> None:
+        write_variable(self.ctx, scope, _variable_name(text_of(target)), value)
+
+    def _store_member_access(self, target: Node, value: Any, scope: Scope) -> None:
+        obj = self.eval(named(target)[0], scope)
+        member = self._member_name(named(target)[-1], scope)
+        if any(not c.is_named and c.type == "::" for c in target.children):
+            set_static(self, obj, member, value)
+        else:
             set_property(obj, member, value)
-            return
-        if target.type == "element_access":
-            obj = self.eval(named(target)[0], scope)
-            index = self.eval(named(target)[1], scope)
-            if isinstance(obj, dict):
-                set_property(obj, to_string(index), value) if isinstance(index, str) else obj.__setitem__(
-                    index, value
-                )
-            elif isinstance(obj, list):
-                obj[int(to_number(index))] = value
-            elif hasattr(obj, "set_item") and getattr(type(obj), "_winhost_dotnet", False):
-                obj.set_item(index, value)
+
+    def _store_element_access(self, target: Node, value: Any, scope: Scope) -> None:
+        obj = self.eval(named(target)[0], scope)
+        index = self.eval(named(target)[1], scope)
+        if isinstance(obj, dict) and isinstance(index, str):
+            set_property(obj, index, value)
+        elif isinstance(obj, dict):
+            obj[index] = value
+        elif isinstance(obj, list):
+            obj[int(to_number(index))] = value
+        elif hasattr(obj, "set_item") and getattr(type(obj), "_winhost_dotnet", False):
+            obj.set_item(index, value)
+        else:
+            raise not_emulated("index assignment on this object")
+
+    def _store_array_literal_expression(self, target: Node, value: Any, scope: Scope) -> None:
+        """``$a, $b = 1, 2, 3``: the last variable takes the rest (about_Assignment_Operators)."""
+        targets = [c for c in target.children if c.is_named]
+        values = as_list(value)
+        for i, t in enumerate(targets):
+            if i == len(targets) - 1:
+                tail = values[i:]
+                self._store(t, tail[0] if len(tail) == 1 else (tail or None), scope)
             else:
-                raise not_emulated("index assignment on this object")
-            return
-        if target.type == "array_literal_expression":
-            targets = [c for c in target.children if c.is_named]
-            values = as_list(value)
-            for i, t in enumerate(targets):
-                if i == len(targets) - 1:
-                    tail = values[i:]
-                    self._store(t, tail[0] if len(tail) == 1 else (tail or None), scope)
-                else:
-                    self._store(t, values[i] if i < len(values) else None, scope)
-            return
-        raise not_emulated(f"assignment to '{target.type.replace('_', ' ')}'")
+                self._store(t, values[i] if i < len(values) else None, scope)
 
     # ===== helpers used by cmdlets (Where-Object, ForEach-Object, ...) ==============================
     def call_scriptblock(
@@ -1231,6 +1081,17 @@ def _collapse(values: list[Any]) -> Any:
 
 def _single(values: list[Any]) -> Any:
     return _collapse(values)
+
+
+def _variable_name(text: str) -> str:
+    """``$name`` / ``${name}`` -> ``name`` (scope or drive prefix kept: ``env:PATH``)."""
+    name = text[1:]
+    return name[1:-1] if name.startswith("{") and name.endswith("}") else name
+
+
+def _catch_types(clause: Node) -> list[str]:
+    """The exception type names of ``catch [A], [B]`` (none: catch everything)."""
+    return [text_of(t)[1:-1] for lst in named(clause) if lst.type == "catch_type_list" for t in named(lst)]
 
 
 def _inside_catch(node: Node) -> bool:

@@ -14,6 +14,7 @@ test_psrp_pshost_ui_mocked_methods / test_psrp_pshost_raw_ui_mocked_methods reco
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from psrpcore.types import (
@@ -31,6 +32,7 @@ from psrpcore.types import (
 )
 
 from winhost.engine.errors import not_emulated
+from winhost.engine.values import as_list, get_property, to_number, to_string
 
 _CURRENT = threading.local()
 
@@ -58,14 +60,10 @@ def _host_call(method: str, params: list[Any], wait: bool = False) -> Any:
 
 
 def _text(value: Any) -> str:
-    from winhost.engine.values import to_string
-
     return to_string(value)
 
 
 def _color(value: Any) -> ConsoleColor:
-    from winhost.engine.values import to_number
-
     if isinstance(value, ConsoleColor):
         return value
     if isinstance(value, str):
@@ -93,58 +91,66 @@ class HostUserInterface:
         return False
 
     def call(self, low: str, args: list[Any]) -> Any:
-        ctx = _ctx()
-        n = len(args)
-        if low == "readline":
-            return _host_call("ReadLine", [], wait=True)
-        if low == "readlineassecurestring":
-            return _host_call("ReadLineAsSecureString", [], wait=True)
-        if low == "write" and n == 1:
-            return _host_call("Write1", [_text(args[0])])
-        if low == "write" and n == 3:
-            return _host_call("Write2", [_color(args[0]), _color(args[1]), _text(args[2])])
-        if low == "writeline" and n == 0:
-            return _host_call("WriteLine1", [])
-        if low == "writeline" and n == 1:
-            return _host_call("WriteLine2", [_text(args[0])])
-        if low == "writeline" and n == 3:
-            return _host_call("WriteLine3", [_color(args[0]), _color(args[1]), _text(args[2])])
-        if low == "writeerrorline" and n == 1:
-            return _host_call("WriteErrorLine", [_text(args[0])])
-        if low == "writedebugline" and n == 1:
-            ctx.host.write_debug(_text(args[0]))
-            return _host_call("WriteDebugLine", [_text(args[0])])
-        if low == "writeverboseline" and n == 1:
-            ctx.host.write_verbose(_text(args[0]))
-            return _host_call("WriteVerboseLine", [_text(args[0])])
-        if low == "writewarningline" and n == 1:
-            ctx.host.write_warning(_text(args[0]))
-            return _host_call("WriteWarningLine", [_text(args[0])])
-        if low == "writeprogress" and n == 2:
-            record = args[1]
-            from winhost.engine.values import get_property, to_number
+        method = _UI_METHODS.get((low, len(args)))
+        if method is None:
+            raise not_emulated(f"the method $Host.UI.{low}() with {len(args)} argument(s)")
+        return method(args)
 
-            activity = _text(get_property(record, "Activity")[1])
-            status = _text(get_property(record, "StatusDescription")[1])
-            percent = int(to_number(get_property(record, "PercentComplete")[1] or -1))
-            ctx.host.write_progress(activity, status, percent)
-            return _host_call("WriteProgress", [PSInt64(int(to_number(args[0]))), record])
-        if low == "prompt" and n == 3:
-            from winhost.engine.values import as_list
 
-            return _host_call("Prompt", [_text(args[0]), _text(args[1]), as_list(args[2])], wait=True)
-        if low == "promptforcredential" and n in (4, 6):
-            # The 4-argument overload is the 6-argument one with PSCredentialTypes.Default (3) and
-            # PSCredentialUIOptions.Default (1); the remote host forwards PromptForCredential2.
-            types, options = (args[4], args[5]) if n == 6 else (3, 1)
-            params = [_text(a) if a is not None else None for a in args[:4]] + [types, options]
-            return _host_call("PromptForCredential2", params, wait=True)
-        if low == "promptforchoice" and n == 4:
-            from winhost.engine.values import as_list, to_number
+def _stream_line(write: str, call: str) -> Callable[[list[Any]], Any]:
+    """WriteDebugLine & co: the record goes to the pipeline's stream and the line to the host."""
 
-            params = [_text(args[0]), _text(args[1]), as_list(args[2]), int(to_number(args[3]))]
-            return _host_call("PromptForChoice", params, wait=True)
-        raise not_emulated(f"the method $Host.UI.{low}() with {n} argument(s)")
+    def method(args: list[Any]) -> Any:
+        getattr(_ctx().host, write)(_text(args[0]))
+        return _host_call(call, [_text(args[0])])
+
+    return method
+
+
+def _write_progress(args: list[Any]) -> Any:
+    record = args[1]
+    activity = _text(get_property(record, "Activity")[1])
+    status = _text(get_property(record, "StatusDescription")[1])
+    percent = int(to_number(get_property(record, "PercentComplete")[1] or -1))
+    _ctx().host.write_progress(activity, status, percent)
+    return _host_call("WriteProgress", [PSInt64(int(to_number(args[0]))), record])
+
+
+def _prompt_for_credential(args: list[Any]) -> Any:
+    # The 4-argument overload is the 6-argument one with PSCredentialTypes.Default (3) and
+    # PSCredentialUIOptions.Default (1); the remote host forwards PromptForCredential2.
+    types, options = (args[4], args[5]) if len(args) == 6 else (3, 1)
+    params = [_text(a) if a is not None else None for a in args[:4]] + [types, options]
+    return _host_call("PromptForCredential2", params, wait=True)
+
+
+#: $Host.UI methods by (name, argument count): the PSHostUserInterface host calls (MS-PSRP 2.2.3.17).
+_UI_METHODS: dict[tuple[str, int], Callable[[list[Any]], Any]] = {
+    ("readline", 0): lambda args: _host_call("ReadLine", [], wait=True),
+    ("readlineassecurestring", 0): lambda args: _host_call("ReadLineAsSecureString", [], wait=True),
+    ("write", 1): lambda args: _host_call("Write1", [_text(args[0])]),
+    ("write", 3): lambda args: _host_call("Write2", [_color(args[0]), _color(args[1]), _text(args[2])]),
+    ("writeline", 0): lambda args: _host_call("WriteLine1", []),
+    ("writeline", 1): lambda args: _host_call("WriteLine2", [_text(args[0])]),
+    ("writeline", 3): lambda args: _host_call(
+        "WriteLine3", [_color(args[0]), _color(args[1]), _text(args[2])]
+    ),
+    ("writeerrorline", 1): lambda args: _host_call("WriteErrorLine", [_text(args[0])]),
+    ("writedebugline", 1): _stream_line("write_debug", "WriteDebugLine"),
+    ("writeverboseline", 1): _stream_line("write_verbose", "WriteVerboseLine"),
+    ("writewarningline", 1): _stream_line("write_warning", "WriteWarningLine"),
+    ("writeprogress", 2): _write_progress,
+    ("prompt", 3): lambda args: _host_call(
+        "Prompt", [_text(args[0]), _text(args[1]), as_list(args[2])], wait=True
+    ),
+    ("promptforcredential", 4): _prompt_for_credential,
+    ("promptforcredential", 6): _prompt_for_credential,
+    ("promptforchoice", 4): lambda args: _host_call(
+        "PromptForChoice",
+        [_text(args[0]), _text(args[1]), as_list(args[2]), int(to_number(args[3]))],
+        wait=True,
+    ),
+}
 
 
 #: RawUI property -> (HostDefaultData name, set method, converter)
@@ -199,8 +205,6 @@ class RawUserInterface:
         if name in ("ForegroundColor", "BackgroundColor"):
             value = _color(value)
         elif name == "CursorSize":
-            from winhost.engine.values import to_number
-
             value = int(to_number(value))
         elif name == "WindowTitle":
             value = _text(value)
@@ -230,8 +234,6 @@ class RawUserInterface:
 
 def new_host_object(type_name: str, args: list[Any]) -> tuple[bool, Any]:
     """New-Object for the System.Management.Automation.Host types the host methods take."""
-    from winhost.engine.values import to_number
-
     low = type_name.lower().removeprefix("system.management.automation.host.")
     if low == "fielddescription" and len(args) == 1:
         return True, FieldDescription(
@@ -288,8 +290,6 @@ class BufferCellArray:
         return "System.Management.Automation.Host.BufferCell[,]"
 
     def _offset(self, index: Any) -> int:
-        from winhost.engine.values import as_list, to_number
-
         row, column = (int(to_number(i)) for i in as_list(index))
         if not (0 <= row < self.rows and 0 <= column < self.columns):
             raise IndexError("Index was outside the bounds of the array.")
@@ -312,8 +312,6 @@ class BufferCellArray:
         self.cells[self._offset(index)] = value
 
     def call(self, low: str, args: list[Any]) -> Any:
-        from winhost.engine.values import to_number
-
         if low == "getlength" and args:
             return self.rows if int(to_number(args[0])) == 0 else self.columns
         raise not_emulated(f"the method {low}() of a BufferCell[,]")

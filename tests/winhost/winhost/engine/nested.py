@@ -292,10 +292,10 @@ class PowerShellValue:
         if len(args) != 2 or not all(isinstance(a, DataCollectionValue) for a in args):
             raise not_emulated("BeginInvoke() other than BeginInvoke(PSDataCollection, PSDataCollection)")
         source, output = args[0], args[1]
-        items = source.items()
-        has_input = source.is_open or bool(items)
         if source.is_open:
             raise not_emulated("BeginInvoke with an input collection that is still open")
+        items = source.items()
+        has_input = bool(items)  # completed and empty: no input (IsOpen || Count > 0)
         self.host = _InnerHost(self.ev.ctx.host, output, self.streams)
         commands = [c for c in self.commands if c.command_text or c.is_script]
         runspace = self.runspace

@@ -14,6 +14,7 @@ from typing import Any
 from psrpcore.types import ErrorCategory, PSObject
 
 from winhost.engine.errors import PSRuntimeError, not_emulated, terminating
+from winhost.engine.formatting import composite_format
 from winhost.engine.types import cast_value, is_type
 from winhost.engine.values import (
     as_list,
@@ -24,6 +25,7 @@ from winhost.engine.values import (
     ps_compare,
     ps_equals,
     regex_match,
+    to_bool,
     to_number,
     to_string,
 )
@@ -208,3 +210,61 @@ def arith(op: str, left: Any, right: Any) -> Any:
     if func is None:
         raise not_emulated(f"the operator '{op}'")
     return func(to_number(left), to_number(right))
+
+
+def _range(left: Any, right: Any) -> list[int]:
+    a, b = int(to_number(left)), int(to_number(right))
+    return list(range(a, b + 1)) if a <= b else list(range(a, b - 1, -1))
+
+
+_BITWISE: dict[str, Callable[[int, int], int]] = {
+    "-band": operator.and_,
+    "-bor": operator.or_,
+    "-bxor": operator.xor,
+}
+
+
+def _bitwise(op: str, left: Any, right: Any) -> int:
+    func = _BITWISE.get(op)
+    if func is None:
+        raise not_emulated(f"the operator '{op}'")
+    return func(int(to_number(left)), int(to_number(right)))
+
+
+#: Binary expressions by syntax node kind: (operator as written, left, right) -> value.
+_BINARY: dict[str, Callable[[str, Any, Any], Any]] = {
+    "comparison_expression": compare,
+    "additive_expression": lambda op, left, right: add(left, right) if op == "+" else arith("-", left, right),
+    "multiplicative_expression": arith,
+    "format_expression": lambda op, left, right: composite_format(to_string(left), as_list(right)),
+    "range_expression": lambda op, left, right: _range(left, right),
+    "bitwise_expression": _bitwise,
+}
+
+
+def binary(kind: str, op: str, left: Any, right: Any) -> Any:
+    """A binary expression of syntax kind ``kind`` (``additive_expression`` ...) on two values."""
+    func = _BINARY.get(kind)
+    if func is None:
+        raise not_emulated(f"the operator '{op}'")
+    return func(op, left, right)
+
+
+_UNARY: dict[str, Callable[[Any], Any]] = {
+    "!": lambda v: not to_bool(v),
+    "-not": lambda v: not to_bool(v),
+    "-": lambda v: -to_number(v),
+    "+": to_number,
+    ",": lambda v: [v],
+    "-bnot": lambda v: ~int(to_number(v)),
+    "-split": lambda v: re.split(r"\s+", to_string(v).strip()),
+    "-join": lambda v: "".join(to_string(x) for x in as_list(v)),
+}
+
+
+def unary(op: str, operand: Any) -> Any:
+    """A unary operator (about_Operators): ! -not - + , -bnot -split -join."""
+    func = _UNARY.get(op)
+    if func is None:
+        raise not_emulated(f"the unary operator '{op}'")
+    return func(operand)

@@ -245,3 +245,66 @@ def unwrap(node: Node) -> Node:
     while node.type in PASS_THROUGH and len(node.children) == 1:
         node = node.children[0]
     return node
+
+
+_BLOCK_NAMES = ("begin", "process", "end", "dynamicparam")
+
+
+def _single_command(statement: Node) -> Node | None:
+    """The command of a statement that is one command (``begin { ... }``), else None."""
+    command = named(statement)[0] if statement.type == "pipeline" and len(named(statement)) == 1 else None
+    while command is not None and command.type == "pipeline_chain" and len(named(command)) == 1:
+        command = named(command)[0]
+    return command if command is not None and command.type == "command" else None
+
+
+def _command_blocks(command: Node, blocks: dict[str, Node]) -> bool:
+    """Add the named blocks one ``begin { } [process { } ...]`` command holds to ``blocks``;
+    False when the command is something else. On one line it reads as one command ``begin``
+    whose arguments alternate script block, block name (generic_token), script block."""
+    parts = named(command)
+    if len(parts) != 2 or parts[0].type != "command_name":
+        return False
+    pending: str | None = text_of(parts[0]).lower()
+    for arg in (a for a in named(parts[1]) if a.type != "command_argument_sep"):
+        if pending is None:
+            if arg.type != "generic_token":
+                return False
+            pending = text_of(arg).lower()
+            continue
+        block = unwrap(arg)
+        if pending not in _BLOCK_NAMES or block.type != "script_block_expression" or pending in blocks:
+            return False
+        inner = [c for c in named(block) if c.type == "script_block"]
+        blocks[pending] = inner[0] if inner else block
+        pending = None
+    return pending is None
+
+
+def _toplevel_named_blocks(body: list[Node]) -> dict[str, Node] | None:
+    """The grammar reads a script's top-level ``begin { } process { } end { }`` as commands named
+    begin/process/end with a script block argument; they are named blocks."""
+    statements = [s for stmt in body for s in (named(stmt) if stmt.type == "statement_list" else [stmt])]
+    blocks: dict[str, Node] = {}
+    for statement in statements:
+        if statement.type == "empty_statement":
+            continue
+        command = _single_command(statement)
+        if command is None or not _command_blocks(command, blocks):
+            return None
+    return blocks or None
+
+
+def find_named_blocks(body: list[Node]) -> dict[str, Node] | None:
+    """The ``begin``/``process``/``end`` blocks of a script block body (lower-case names), or
+    None when the body is plain statements (about_Functions_Advanced_Methods)."""
+    top = _toplevel_named_blocks(body)
+    if top is not None:
+        return top
+    for stmt in body:
+        if stmt.type != "script_block_body":
+            continue
+        for sub in named(stmt):
+            if sub.type == "named_block_list":
+                return {text_of(named(nb)[0]).lower(): named(nb)[1] for nb in named(sub)}
+    return None

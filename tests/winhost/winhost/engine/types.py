@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from psrpcore.types import ErrorCategory, PSObject
@@ -120,69 +122,97 @@ def resolve_type(name: str) -> TypeRef:
     return TypeRef(name, full)
 
 
+def _to_bytes(value: Any, full: str) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return bytes(int(to_number(v)) & 0xFF for v in as_list(value))
+
+
+def _to_integer(value: Any, full: str) -> int:
+    number = to_number(value)
+    return round(number) if isinstance(number, float) else int(number)
+
+
+def _to_boolean(value: Any, full: str) -> bool:
+    return value != "" if isinstance(value, str) else to_bool(value)
+
+
+def _to_hashtable(value: Any, full: str) -> dict[Any, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    raise _cast_error(value, full)
+
+
+def _to_script_block(value: Any, full: str) -> ScriptBlockValue:
+    if isinstance(value, ScriptBlockValue):
+        return value
+    raise _cast_error(value, full)
+
+
+def _to_char(value: Any, full: str) -> str:
+    if isinstance(value, int):
+        return chr(value)
+    text = to_string(value)
+    if len(text) == 1:
+        return text
+    raise _cast_error(value, full)
+
+
+def _to_datetime(value: Any, full: str) -> datetime.datetime:
+    if isinstance(value, datetime.datetime):
+        return value
+    try:
+        return datetime.datetime.fromisoformat(to_string(value))
+    except ValueError as exc:
+        raise _cast_error(value, full) from exc
+
+
+def _to_guid(value: Any, full: str) -> uuid.UUID:
+    return uuid.UUID(to_string(value))
+
+
+#: Conversions by target type (lower-case full name): (value, full name) -> converted value.
+_CASTS: dict[str, Callable[[Any, str], Any]] = {
+    "system.byte[]": _to_bytes,
+    "system.string": lambda value, full: to_string(value),
+    "system.int32": _to_integer,
+    "system.int64": _to_integer,
+    "system.byte": _to_integer,
+    "system.double": lambda value, full: float(to_number(value)),
+    "system.single": lambda value, full: float(to_number(value)),
+    "system.decimal": lambda value, full: float(to_number(value)),
+    "system.boolean": _to_boolean,
+    "system.management.automation.switchparameter": lambda value, full: to_bool(value),
+    "system.object": lambda value, full: value,
+    "system.array": lambda value, full: as_list(value),
+    "system.collections.hashtable": _to_hashtable,
+    "system.management.automation.psobject": lambda value, full: (
+        custom_object(value) if isinstance(value, dict) else value
+    ),
+    "system.management.automation.scriptblock": _to_script_block,
+    "system.void": lambda value, full: None,
+    "system.char": _to_char,
+    "system.datetime": _to_datetime,
+    "system.version": lambda value, full: to_string(value),
+    "system.guid": _to_guid,
+    "system.collections.specialized.ordereddictionary": lambda value, full: (
+        dict(value) if isinstance(value, dict) else value
+    ),
+}
+
+
 def cast_value(type_name: str | Any, value: Any) -> Any:
+    """``[type]value`` (about_Type_Conversion): the conversions winhost knows, else the value
+    itself when it already is of that type, else "winhost does not emulate"."""
     full = type_name.full_name if isinstance(type_name, TypeRef) else resolve_type(str(type_name)).full_name
     low = full.lower()
     if low in ENUM_TYPES:
         return _cast_enum(ENUM_TYPES[low], value, full)
-    if low == "system.byte[]":
-        if isinstance(value, (bytes, bytearray)):
-            return bytes(value)
-        return bytes(int(to_number(v)) & 0xFF for v in as_list(value))
+    cast = _CASTS.get(low)
+    if cast is not None:
+        return cast(value, full)
     if low.endswith("[]"):
-        element = full[:-2]
-        return [cast_value(element, v) for v in as_list(value)]
-    if low == "system.string":
-        return to_string(value)
-    if low in ("system.int32", "system.int64", "system.byte"):
-        number = to_number(value)
-        return round(number) if isinstance(number, float) else int(number)
-    if low in ("system.double", "system.single", "system.decimal"):
-        return float(to_number(value))
-    if low == "system.boolean":
-        if isinstance(value, str):
-            return value != ""
-        return to_bool(value)
-    if low == "system.management.automation.switchparameter":
-        return to_bool(value)
-    if low == "system.object":
-        return value
-    if low == "system.array":
-        return as_list(value)
-    if low == "system.collections.hashtable":
-        if isinstance(value, dict):
-            return dict(value)
-        raise _cast_error(value, full)
-    if low == "system.management.automation.psobject":
-        return custom_object(value) if isinstance(value, dict) else value
-    if low == "system.management.automation.scriptblock":
-        if isinstance(value, ScriptBlockValue):
-            return value
-        raise _cast_error(value, full)
-    if low == "system.void":
-        return None
-    if low == "system.char":
-        text = to_string(value)
-        if isinstance(value, int):
-            return chr(value)
-        if len(text) == 1:
-            return text
-        raise _cast_error(value, full)
-    if low == "system.datetime":
-        if isinstance(value, datetime.datetime):
-            return value
-        try:
-            return datetime.datetime.fromisoformat(to_string(value))
-        except ValueError as exc:
-            raise _cast_error(value, full) from exc
-    if low == "system.version":
-        return to_string(value)
-    if low == "system.guid":
-        import uuid
-
-        return uuid.UUID(to_string(value))
-    if low == "system.collections.specialized.ordereddictionary":
-        return dict(value) if isinstance(value, dict) else value
+        return [cast_value(full[:-2], v) for v in as_list(value)]
     if isinstance(value, PSObject) and any(n.lower() == low for n in value.PSObject.type_names):
         return value
     raise not_emulated(f"casts to [{type_name}]")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime
 import enum
-import fnmatch
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from psrpcore.types import (
@@ -20,6 +19,8 @@ from psrpcore.types import (
     PSScriptBlock,
     PSSecureString,
 )
+
+from winhost.engine.wildcards import wildcard_match
 
 
 class NetEnum(PSEnumBase):
@@ -113,38 +114,44 @@ def to_bool(value: Any) -> bool:
     return True
 
 
+def _float_string(value: float) -> str:
+    return str(int(value)) if value == int(value) and abs(value) < 1e15 else repr(value)
+
+
+def _psobject_string(value: PSObject) -> str:
+    """An object's ToString(): its own, ``@{a=1; b=2}`` for a property bag, else its type name."""
+    ts = value.PSObject.to_string
+    if ts is not None:
+        return str(ts)
+    if isinstance(value, PSCustomObject) or not value.PSObject.adapted_properties:
+        props = all_properties(value)
+        if props:
+            return "@{" + "; ".join(f"{k}={to_string(v)}" for k, v in props.items()) + "}"
+    return str(value.PSObject.type_names[0]) if value.PSObject.type_names else ""
+
+
+#: ToString() by type, first match wins (bool before int: a bool is an int in Python).
+_TO_STRING: tuple[tuple[type | tuple[type, ...], Callable[[Any], str]], ...] = (
+    (bool, lambda v: "True" if v else "False"),
+    (enum.Enum, lambda v: str(v.name)),
+    (float, _float_string),
+    (datetime.datetime, lambda v: v.strftime("%m/%d/%Y %H:%M:%S")),
+    (str, str.__str__),
+    (int, int.__repr__),
+    ((list, tuple), lambda v: " ".join(to_string(x) for x in v)),
+    (dict, lambda v: "System.Collections.Hashtable"),
+    (ScriptBlockValue, lambda v: v.text),
+    (PSObject, _psobject_string),
+)
+
+
 def to_string(value: Any) -> str:
+    """PowerShell's conversion of a value to text (LanguagePrimitives.ConvertTo string)."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, enum.Enum):
-        return str(value.name)
-    if isinstance(value, float):
-        if value == int(value) and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, datetime.datetime):
-        return value.strftime("%m/%d/%Y %H:%M:%S")
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if is_collection(value):
-        return " ".join(to_string(v) for v in value)
-    if isinstance(value, dict):
-        return "System.Collections.Hashtable"
-    if isinstance(value, ScriptBlockValue):
-        return value.text
-    if isinstance(value, PSObject):
-        ts = value.PSObject.to_string
-        if ts is not None:
-            return str(ts)
-        if isinstance(value, PSCustomObject) or not value.PSObject.adapted_properties:
-            props = all_properties(value)
-            if props:
-                return "@{" + "; ".join(f"{k}={to_string(v)}" for k, v in props.items()) + "}"
-        return str(value.PSObject.type_names[0]) if value.PSObject.type_names else ""
+    for kind, convert in _TO_STRING:
+        if isinstance(value, kind):
+            return convert(value)
     return str(value)
 
 
@@ -223,47 +230,71 @@ def all_properties(obj: Any) -> dict[str, Any]:
     return {}
 
 
-def get_property(obj: Any, name: str) -> tuple[bool, Any]:
-    """Case-insensitive property lookup like PowerShell's member binder."""
-    low = name.lower()
+Found = tuple[bool, Any]
+
+
+def _sized(obj: Any, name: str, low: str) -> Found | None:
     if low == "length" and _is_secure(obj):
         return True, len(str(obj.decrypt()))
     if isinstance(obj, (bytes, bytearray)) and low in ("length", "count"):
         return True, len(obj)
-    dotnet_get = (
-        getattr(obj, "get", None)
-        if type(obj).__module__ == "winhost.engine.dotnet" or getattr(type(obj), "_winhost_dotnet", False)
-        else None
-    )
-    if dotnet_get is not None:
-        return dotnet_get(low)
-    if type(obj).__name__ == "TypeRef":
-        if low == "fullname":
-            return True, obj.full_name
-        if low == "name":
-            return True, obj.full_name.rsplit(".", 1)[-1]
-    if low == "psobject" and obj is not None:
-        props = [
-            {"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}
-            for k, v in all_properties(obj).items()
-        ]
-        return True, {
-            "TypeNames": type_names(obj),
-            "Properties": props,
-            "BaseObject": obj,
-            "ImmediateBaseObject": obj,
-        }
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if str(k).lower() == low:
-                return True, v
-        if low == "count":
-            return True, len(obj)
-        if low == "keys":
-            return True, list(obj.keys())
-        if low == "values":
-            return True, list(obj.values())
-        return False, None
+    return None
+
+
+def _dotnet_property(obj: Any, name: str, low: str) -> Found | None:
+    if type(obj).__module__ == "winhost.engine.dotnet" or getattr(type(obj), "_winhost_dotnet", False):
+        getter = getattr(obj, "get", None)
+        if getter is not None:
+            result: Found = getter(low)
+            return result
+    return None
+
+
+def _type_property(obj: Any, name: str, low: str) -> Found | None:
+    if type(obj).__name__ != "TypeRef":
+        return None
+    if low == "fullname":
+        return True, obj.full_name
+    if low == "name":
+        return True, obj.full_name.rsplit(".", 1)[-1]
+    return None
+
+
+def _psobject_view(obj: Any, name: str, low: str) -> Found | None:
+    """``$x.PSObject``: type names, properties and the base object."""
+    if low != "psobject" or obj is None:
+        return None
+    props = [
+        {"Name": k, "Value": v, "MemberType": "NoteProperty", "IsSettable": True}
+        for k, v in all_properties(obj).items()
+    ]
+    return True, {
+        "TypeNames": type_names(obj),
+        "Properties": props,
+        "BaseObject": obj,
+        "ImmediateBaseObject": obj,
+    }
+
+
+_DICT_MEMBERS: dict[str, Callable[[dict[Any, Any]], Any]] = {
+    "count": len,
+    "keys": lambda d: list(d.keys()),
+    "values": lambda d: list(d.values()),
+}
+
+
+def _dict_property(obj: Any, name: str, low: str) -> Found | None:
+    """A hashtable's key (keys win over Count/Keys/Values, as in PowerShell)."""
+    if not isinstance(obj, dict):
+        return None
+    for k, v in obj.items():
+        if str(k).lower() == low:
+            return True, v
+    member = _DICT_MEMBERS.get(low)
+    return (True, member(obj)) if member is not None else (False, None)
+
+
+def _object_property(obj: Any, name: str, low: str) -> Found | None:
     if isinstance(obj, PSObject):
         for prop in [*obj.PSObject.extended_properties, *obj.PSObject.adapted_properties]:
             if prop.name.lower() == low:
@@ -274,51 +305,94 @@ def get_property(obj: Any, name: str) -> tuple[bool, Any]:
         return True, int(obj.value)
     if isinstance(obj, str) and low == "length":
         return True, len(obj)
-    if is_collection(obj):
-        if low in ("count", "length"):
-            return True, len(obj)
-        # Member enumeration: $services.Name
-        values = []
-        found_any = False
-        for item in obj:
-            found, v = get_property(item, name)
-            if found:
-                found_any = True
-                values.extend(as_list(v) if is_collection(v) else [v])
-        return found_any, values
+    return None
+
+
+def _collection_property(obj: Any, name: str, low: str) -> Found | None:
+    """Count/Length, else member enumeration (``$services.Name``, PowerShell 3+)."""
+    if not is_collection(obj):
+        return None
+    if low in ("count", "length"):
+        return True, len(obj)
+    values: list[Any] = []
+    found_any = False
+    for item in obj:
+        found, v = get_property(item, name)
+        if found:
+            found_any = True
+            values.extend(as_list(v) if is_collection(v) else [v])
+    return found_any, values
+
+
+def _datetime_members(obj: datetime.datetime) -> dict[str, Callable[[], Any]]:
+    return {
+        "year": lambda: obj.year,
+        "month": lambda: obj.month,
+        "day": lambda: obj.day,
+        "hour": lambda: obj.hour,
+        "minute": lambda: obj.minute,
+        "second": lambda: obj.second,
+        "dayofweek": lambda: obj.strftime("%A"),
+        "date": lambda: obj.replace(hour=0, minute=0, second=0, microsecond=0),
+        "ticks": lambda: int((obj.replace(tzinfo=None) - datetime.datetime(1, 1, 1)).total_seconds() * 10**7),
+    }
+
+
+def _timedelta_members(obj: datetime.timedelta) -> dict[str, Callable[[], Any]]:
+    return {
+        "totalseconds": obj.total_seconds,
+        "totalmilliseconds": lambda: obj.total_seconds() * 1000,
+        "totalminutes": lambda: obj.total_seconds() / 60,
+        "days": lambda: obj.days,
+        "seconds": lambda: obj.seconds % 60,
+    }
+
+
+def _time_property(obj: Any, name: str, low: str) -> Found | None:
     if isinstance(obj, datetime.datetime):
-        attr = {
-            "year": obj.year,
-            "month": obj.month,
-            "day": obj.day,
-            "hour": obj.hour,
-            "minute": obj.minute,
-            "second": obj.second,
-            "dayofweek": obj.strftime("%A"),
-            "date": obj.replace(hour=0, minute=0, second=0, microsecond=0),
-        }
-        if low in attr:
-            return True, attr[low]
-        if low == "ticks":
-            return True, int((obj.replace(tzinfo=None) - datetime.datetime(1, 1, 1)).total_seconds() * 10**7)
-    if isinstance(obj, datetime.timedelta):
-        attr2 = {
-            "totalseconds": obj.total_seconds(),
-            "totalmilliseconds": obj.total_seconds() * 1000,
-            "totalminutes": obj.total_seconds() / 60,
-            "days": obj.days,
-            "seconds": obj.seconds % 60,
-        }
-        if low in attr2:
-            return True, attr2[low]
-    if low == "count" and obj is not None:
+        member = _datetime_members(obj).get(low)
+    elif isinstance(obj, datetime.timedelta):
+        member = _timedelta_members(obj).get(low)
+    else:
+        return None
+    return (True, member()) if member is not None else None
+
+
+def _fallback_property(obj: Any, name: str, low: str) -> Found | None:
+    """A scalar's Count is 1; plain Python attributes (psrpcore's PSVersion.major) read as .NET
+    properties."""
+    if obj is None:
+        return None
+    if low == "count":
         return True, 1
-    if obj is not None and not isinstance(obj, (str, int, float, bool)):
-        # Plain Python attributes (e.g. psrpcore's PSVersion.major) as .NET properties.
+    if not isinstance(obj, (str, int, float, bool)):
         for attr_name in (name, low, name[:1].lower() + name[1:]):
             attr_value = getattr(obj, attr_name, _MISSING)
             if attr_value is not _MISSING and not callable(attr_value):
                 return True, attr_value
+    return None
+
+
+_PROPERTY_READERS: tuple[Callable[[Any, str, str], Found | None], ...] = (
+    _sized,
+    _dotnet_property,
+    _type_property,
+    _psobject_view,
+    _dict_property,
+    _object_property,
+    _collection_property,
+    _time_property,
+    _fallback_property,
+)
+
+
+def get_property(obj: Any, name: str) -> tuple[bool, Any]:
+    """Case-insensitive property lookup like PowerShell's member binder: (found, value)."""
+    low = name.lower()
+    for reader in _PROPERTY_READERS:
+        result = reader(obj, name, low)
+        if result is not None:
+            return result
     return False, None
 
 
@@ -447,10 +521,8 @@ def ps_compare(left: Any, right: Any) -> int:
 
 
 def like(value: Any, pattern: Any, case_sensitive: bool = False) -> bool:
-    text, pat = to_string(value), to_string(pattern)
-    if not case_sensitive:
-        text, pat = text.lower(), pat.lower()
-    return fnmatch.fnmatchcase(text, pat)
+    """``-like``: the value's text against a wildcard pattern (winhost/engine/wildcards.py)."""
+    return wildcard_match(to_string(value), to_string(pattern), case_sensitive)
 
 
 def regex_match(value: Any, pattern: Any, case_sensitive: bool = False) -> re.Match[str] | None:

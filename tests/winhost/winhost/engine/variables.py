@@ -1,15 +1,20 @@
-"""Automatic and preference variables a fresh runspace has (about_Automatic_Variables,
+"""Variables: reading and writing ``$name`` with its scope or drive prefix, and the automatic
+and preference variables a fresh runspace has (about_Automatic_Variables,
 about_Preference_Variables: https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.core/about/about_preference_variables)."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Any
 
-from psrpcore.types import PSVersion
+from psrpcore.types import ErrorCategory, PSVersion
 
+from winhost.engine.context import ExecutionContext, Scope
+from winhost.engine.errors import not_emulated, terminating
 from winhost.engine.hostui import HostUserInterface
 from winhost.engine.model import Machine
-from winhost.engine.values import new_object
+from winhost.engine.values import new_object, to_string
 
 
 def ps_version_table(machine: Machine) -> dict[str, Any]:
@@ -80,3 +85,87 @@ def initial_globals(machine: Machine, user: str) -> dict[str, Any]:
         "__location": home,
         "__user": user,
     }
+
+
+_NO_USING = object()
+_PROVIDER_PREFIXES = ("wsman", "cert", "hklm", "hkcu", "c", "function", "alias")
+_CONSTANTS = {"true": True, "false": False, "null": None}
+
+
+def _using(scope: Scope, name: str) -> Any:
+    """``$using:name``: the caller's variable in a local Invoke-Command, else the value the client
+    sent (Invoke-Command sends them keyed by base64(UTF-16LE("$using:name")), PowerShell 5.1)."""
+    found, caller = scope.lookup("__using_scope")
+    if found and isinstance(caller, Scope):
+        return caller.get(name)
+    found, values = scope.lookup("__using_values")
+    if found and isinstance(values, dict):
+        key = base64.b64encode(f"$using:{name}".lower().encode("utf-16-le")).decode()
+        for candidate in (key, name):
+            hit = next((v for k, v in values.items() if to_string(k) == candidate), _NO_USING)
+            if hit is not _NO_USING:
+                return hit
+    raise terminating(
+        "A Using variable cannot be retrieved. A Using variable can be used only with Invoke-Command, "
+        "Start-Job, or InlineScript in the script workflow. When it is used with Invoke-Command, the "
+        "Using variable is valid only if the script block is invoked on a remote computer.",
+        "UsingWithoutInvokeCommand",
+        ErrorCategory.InvalidOperation,
+        exception_type="System.Management.Automation.RuntimeException",
+    )
+
+
+#: ``$prefix:name`` readers (about_Scopes, about_Environment_Variables, about_Remote_Variables).
+_PREFIXED_READERS: dict[str, Callable[[ExecutionContext, Scope, str], Any]] = {
+    "env": lambda ctx, scope, name: ctx.env_get(name),
+    "using": lambda ctx, scope, name: _using(scope, name),
+    "global": lambda ctx, scope, name: scope.root().get(name),
+    "script": lambda ctx, scope, name: scope.root().get(name),
+    "local": lambda ctx, scope, name: scope.variables.get(name),
+    "private": lambda ctx, scope, name: scope.variables.get(name),
+    "variable": lambda ctx, scope, name: scope.get(name),
+}
+
+
+def read_variable(ctx: ExecutionContext, scope: Scope, name: str) -> Any:
+    """The value of ``$name`` (``name`` may carry a scope or drive prefix: ``env:PATH``)."""
+    if ":" in name:
+        prefix, rest = name.split(":", 1)
+        reader = _PREFIXED_READERS.get(prefix.lower())
+        if reader is not None:
+            return reader(ctx, scope, rest)
+        if prefix.lower() in _PROVIDER_PREFIXES:
+            raise not_emulated(f"provider variable paths (${prefix}:)")
+    low = name.lower()
+    if low == "?":
+        return ctx.last_status
+    if low == "pwd":
+        return ctx.location
+    if low in _CONSTANTS:
+        return _CONSTANTS[low]
+    return scope.get(name)
+
+
+def write_variable(ctx: ExecutionContext, scope: Scope, name: str, value: Any) -> None:
+    """``$name = value``; $null swallows, $true/$false are constants."""
+    if ":" in name:
+        prefix, rest = name.split(":", 1)
+        low = prefix.lower()
+        if low == "env":
+            ctx.env_set(rest, value)
+        elif low in ("global", "script"):
+            scope.root().set(rest, value)
+        elif low in ("local", "private"):
+            scope.set(rest, value)
+        else:
+            raise not_emulated(f"assignment to ${prefix}: variables")
+        return
+    if name.lower() in _CONSTANTS:
+        if name.lower() == "null":
+            return
+        raise terminating(
+            f"Cannot overwrite variable {name} because it is read-only or constant.",
+            "VariableNotWritable",
+            ErrorCategory.WriteError,
+        )
+    scope.set(name, value)

@@ -297,6 +297,7 @@ class WSManService:
                 output_streams=text("OutputStreams", "stdout"),
                 locale=req.locale,
                 data_locale=req.locale,
+                name=text("Name", "") or None,
                 psrp=psrp,
                 clock=self.clock,
             )
@@ -337,6 +338,7 @@ class WSManService:
         parts = [
             f'<rsp:Shell xmlns:rsp="{ns.NS_SHELL}">',
             el("rsp:ShellId", shell.shell_id),
+            *([el("rsp:Name", shell.name)] if shell.name else []),
             el("rsp:ResourceUri", shell.resource_uri),
             el("rsp:Owner", shell.owner),
             el("rsp:ClientIP", shell.client_ip),

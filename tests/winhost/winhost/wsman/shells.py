@@ -77,6 +77,8 @@ class Shell:
     created: float = 0.0
     last_activity: float = 0.0
     state: str = "Connected"
+    #: rsp:Name given at Create (MS-WSMV 2.2.4.37), shown by Enumerate; None when not given.
+    name: str | None = None
     receivers: int = 0
     #: Recently finished/terminated command ids, so a late ctrl_c Signal is still answered.
     recent_commands: dict[str, float] = field(default_factory=dict)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from typing import Any
 
@@ -18,6 +20,8 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     peer_cred,
     pid_alive,
     process_start_time,
+    recv_reply,
+    send_reply,
 )
 
 
@@ -44,7 +48,24 @@ def test_unsupported_input_is_refused() -> None:
 
 
 def test_exec_result_round_trip() -> None:
-    assert decode_exec_result(encode_exec_result(3, b"out\xff", b"")) == (3, b"out\xff", b"")
+    result, raw = encode_exec_result(3, b"out\xff", b"err")
+    assert raw == b"out\xff" and "stdout" not in result  # stdout travels after the frame, as it is
+    assert decode_exec_result(json.loads(json.dumps(result)), raw) == (3, b"out\xff", b"err")
+
+
+def test_reply_with_raw_bytes_travels_as_is() -> None:
+    """The raw part follows the JSON frame unencoded; the receiver gets exactly those bytes."""
+    left, right = socket.socketpair()
+    payload = bytes(range(256)) * 4096  # 1 MiB, every byte value
+    sender = threading.Thread(target=send_reply, args=(left, {"ok": True}, payload))
+    sender.start()
+    reply, raw = recv_reply(right)
+    sender.join()
+    assert reply == {"ok": True} and raw == payload
+    send_reply(left, {"ok": True})
+    assert recv_reply(right) == ({"ok": True}, None)
+    left.close()
+    right.close()
 
 
 def test_peer_cred_names_the_process_at_the_other_end() -> None:

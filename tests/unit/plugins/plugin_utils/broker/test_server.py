@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _client as _client_mod
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _protocol
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _server as _broker
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient
@@ -34,7 +35,10 @@ class FakeSession:
         host: str,
         *,
         no_profile: bool = False,
+        shell_name: str | None = None,
     ) -> None:
+        self.shell_name = shell_name
+        self.pool = None
         self.wsman = wsman
         self.no_profile = no_profile
         self.host = host
@@ -52,6 +56,7 @@ class FakeSession:
 
     def exec_script(self, script: str, input_data: Any, arguments: Any, **kwargs: Any) -> Any:
         with self.lock:
+            _client._command_started()  # as PSRPSession.start does once the host accepted it
             time.sleep(self.exec_delay)
             self.last_used = time.monotonic()
             return 0, f"ran {script} on {self.host} input={input_data!r}".encode(), b""
@@ -124,7 +129,9 @@ def test_exec_reuses_one_session_per_credentials(broker: tuple[_broker.Broker, B
     r1 = _exec(client, _conn())
     r2 = _exec(client, _conn())
     assert r1["ok"] and r2["ok"]
-    assert _protocol.decode_exec_result(r1["result"])[1] == b"ran hostname on win1 input=['a', 'b']"
+    assert (
+        _protocol.decode_exec_result(r1["result"], r1["raw"])[1] == b"ran hostname on win1 input=['a', 'b']"
+    )
     assert len(FakeSession.instances) == 1
     _exec(client, _conn(password="other"))  # same host and user, other password: never shared
     assert len(FakeSession.instances) == 2
@@ -214,3 +221,46 @@ def test_pid_reuse_is_detected() -> None:
     assert start is not None
     assert _protocol.pid_alive(os.getpid(), start)
     assert not _protocol.pid_alive(os.getpid(), "1")  # same pid, other start time: another process
+
+
+def test_the_worker_learns_when_the_command_started(broker: tuple[_broker.Broker, BrokerClient]) -> None:
+    """An interim frame tells the waiting worker that the host accepted the command."""
+    _b, client = broker
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(client.sock_path)
+        _protocol.send_frame(sock, {"op": "exec", "conn": _conn(), "args": {"script": "hostname"}})
+        assert _protocol.recv_frame(sock) == {"progress": "started"}
+        assert _protocol.recv_frame(sock)["ok"] is True
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_a_broker_dying_mid_task_says_whether_the_command_had_started(
+    monkeypatch: pytest.MonkeyPatch, started: bool
+) -> None:
+    client = BrokerClient(tempfile.mkdtemp(prefix="psrpb-", dir="/tmp"), controller=os.getpid())
+    client.record_broker(os.getpid())
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(client.sock_path)
+    server.listen(1)
+
+    def die_mid_task() -> None:  # reads the request, maybe reports the start, then dies
+        conn, _ = server.accept()
+        with conn:
+            _protocol.recv_frame(conn)
+            if started:
+                _protocol.send_frame(conn, {"progress": "started"})
+
+    thread = threading.Thread(target=die_mid_task, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(_client_mod.BrokerUnavailable) as lost:
+            _exec(client, _conn())
+    finally:
+        thread.join(5)
+        server.close()
+    message = str(lost.value)
+    if started:
+        assert "after the command had started on the host" in message and "outcome is unknown" in message
+    else:
+        assert "before the command started on the host: nothing ran there" in message
+    assert client.log_path in message

@@ -1,24 +1,28 @@
-"""_fanout: throttled threads, per-host isolation, fail_on and connection variables."""
+"""_fanout: throttled threads, per-host isolation, fail_on, throttle shares, one host's run;"""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import json
 import threading
 import time
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.invoke import _fanout
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import InvokeSpec
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import (
-    AnsibleValueOmittedError,
     HostOutcome,
-    connection_for_host,
-    connection_var_options,
+    Job,
+    run_target,
     run_throttled,
+    split_throttle,
     tag_output,
     task_failed,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import SessionError
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import AUTH, ErrorInfo
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import empty_result
 
 
 def test_throttle_limit_bounds_concurrency_and_keeps_order() -> None:
@@ -68,96 +72,6 @@ def test_fail_on(statuses: list[str], fail_on: str, failed: bool) -> None:
     assert task_failed(outcomes, fail_on) is failed
 
 
-def test_connection_var_options() -> None:
-    host_vars = {"ansible_user": "{{ user }}", "ansible_port": 5986, "unrelated": 1}
-    options = connection_var_options(
-        host_vars, ["ansible_user", "ansible_port", "ansible_host"], "web01", render=lambda v: f"<{v}>"
-    )
-    assert options == {"ansible_user": "<{{ user }}>", "ansible_port": "<5986>", "ansible_host": "web01"}
-    with_address = connection_var_options({"ansible_host": "127.0.0.5"}, ["ansible_host"], "web01")
-    assert with_address == {"ansible_host": "127.0.0.5"}
-
-
-def test_connection_var_options_inventory_hostname_and_omit() -> None:
-    """inventory_hostname is the host's own name (not the task host's); omitted values are left out."""
-
-    def render(value: object) -> object:
-        if value == "OMIT":
-            raise AnsibleValueOmittedError()
-        return value
-
-    options = connection_var_options(
-        {"inventory_hostname": "dc01", "ansible_user": "OMIT", "ansible_psrp_host": "10.0.0.9"},
-        ["inventory_hostname", "ansible_host", "ansible_psrp_host", "ansible_user"],
-        "web01",
-        render,
-    )
-    assert options == {"inventory_hostname": "web01", "ansible_psrp_host": "10.0.0.9"}
-
-
-def test_loads_on_ansible_core_without_omitted_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ansible-core 2.16-2.18 have no AnsibleValueOmittedError (omit templates to a placeholder
-    string that TaskExecutor passes on): the module still imports and keeps such values."""
-    import ansible.errors
-
-    monkeypatch.delattr(ansible.errors, "AnsibleValueOmittedError", raising=False)
-    spec = importlib.util.spec_from_file_location("_fanout_pre_219", _fanout.__file__)
-    assert spec is not None and spec.loader is not None
-    old = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, old)  # dataclasses look their module up there
-    spec.loader.exec_module(old)
-    assert old.AnsibleValueOmittedError is not getattr(ansible.errors, "AnsibleValueOmittedError", None)
-    token = "__omit_place_holder__0123"
-    options = old.connection_var_options({"ansible_user": token}, ["ansible_user"], "web01")
-    assert options == {"ansible_user": token, "ansible_host": "web01"}
-
-
-class _FakeConnection:
-    """Stands in for a loaded connection plugin: records set_options."""
-
-    ansible_name = "psremoting.core.psrp"
-    _load_name = "ansible_collections.psremoting.core.plugins.connection.psrp"
-
-    def __init__(self, play_context: object) -> None:
-        self.play_context = play_context
-        self.var_options: dict[str, object] | None = None
-
-    def set_options(self, var_options: dict[str, object]) -> None:
-        self.var_options = var_options
-
-
-def test_connection_for_host_reads_vars_under_the_load_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ansible registers a collection plugin's option definitions under its _load_name (the Python
-    module path); looking them up by FQCN finds nothing and the host gets no address (the bug
-    that made other hosts try 'web01:5986')."""
-    asked: list[str] = []
-
-    def get_plugin_vars(plugin_type: str, name: str) -> list[str]:
-        asked.append(name)
-        if name != _FakeConnection._load_name:
-            return []
-        return ["inventory_hostname", "ansible_host", "ansible_port", "ansible_password"]
-
-    monkeypatch.setattr(_fanout.C.config, "get_plugin_vars", get_plugin_vars)
-    monkeypatch.setattr(_fanout.connection_loader, "get", lambda name, ctx, stdin: _FakeConnection(ctx))
-
-    class Context:
-        remote_addr = "dc01-address"
-
-    template = _FakeConnection(Context())
-    host_vars = {"ansible_host": "127.0.0.4", "ansible_port": 40929, "ansible_password": "pw", "other": 1}
-    conn = connection_for_host(template, Context(), host_vars, "web01")
-    assert asked == [_FakeConnection._load_name]
-    assert conn.var_options == {
-        "inventory_hostname": "web01",
-        "ansible_host": "127.0.0.4",
-        "ansible_port": 40929,
-        "ansible_password": "pw",
-    }
-    assert conn.play_context.remote_addr == "127.0.0.4"
-    assert template.play_context.remote_addr == "dc01-address"
-
-
 def test_tag_output() -> None:
     assert tag_output([{"a": 1, "PSComputerName": "x"}, "text"], "web01") == [
         {"a": 1, "PSComputerName": "web01", "PSShowComputerName": True},
@@ -165,4 +79,90 @@ def test_tag_output() -> None:
     ]
     assert tag_output([{"a": 1, "RunspaceId": "old"}], "web01", runspace_id="r1") == [
         {"a": 1, "RunspaceId": "r1", "PSComputerName": "web01", "PSShowComputerName": True}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "sizes", "shares"),
+    [
+        (32, [50, 50], [16, 16]),
+        (100, [700, 300], [70, 30]),
+        (10, [3, 100], [1, 9]),  # proportional, each group at least one
+        (100, [3, 10], [3, 10]),  # a small group is not given more than it has hosts
+        (2, [5, 5, 5], [1, 1, 1]),  # every group runs: one each, even past the limit
+        (32, [0, 4], [0, 4]),
+    ],
+)
+def test_split_throttle(limit: int, sizes: list[int], shares: list[int]) -> None:
+    assert split_throttle(limit, sizes) == shares
+
+
+def test_job_round_trips_through_json() -> None:
+    spec = InvokeSpec(script="Get-Service", parameters={"Name": "W32time"}, verbosity=2)
+    job = Job.of(spec, {"creates": "C:\\x", "script": "ignored", "remote_src": False})
+    again = Job.from_dict(json.loads(json.dumps(job.to_dict())))
+    assert again.new_spec() == spec
+    assert again.args == {"creates": "C:\\x", "removes": None, "path": None, "remote_src": False}
+    assert again.new_spec() is not again.new_spec()  # a host may change its own copy
+
+
+class _Session:
+    def __init__(self, respond: Any) -> None:
+        self.respond = respond
+
+    def invoke_pipeline(self, request: dict[str, Any], on_poll: Any = None) -> dict[str, Any]:
+        return dict(self.respond(request, on_poll))
+
+
+def _completed(output: list[Any]) -> dict[str, Any]:
+    result = dict(empty_result())
+    result.update(output=output, state="Completed", runspace_id="3f1c0e0a-0000-4000-8000-000000000001")
+    return result
+
+
+def test_run_target_ok_streams_progress_then_done() -> None:
+    class Streams:
+        progress = [SimpleNamespace(activity="Copy", description="half", current_operation="",
+                                    percent_complete=50, progress_type=SimpleNamespace(value=0))]  # fmt: skip
+        information: list[Any] = []
+
+    def respond(_request: dict[str, Any], on_poll: Any) -> dict[str, Any]:
+        on_poll(SimpleNamespace(streams=Streams()))
+        return _completed([{"Name": "W32Time"}, {"Name": "Spooler"}])
+
+    events: list[dict[str, Any]] = []
+    outcome = run_target(
+        _Session(respond), "dc01", Job.of(InvokeSpec(script="Get-Service"), {}), events.append
+    )
+    assert outcome.status == "ok"
+    assert [o["PSComputerName"] for o in outcome.fields["output"]] == ["dc01", "dc01"]
+    assert [e["type"] for e in events] == ["progress", "done"]
+    assert events[0]["activity"] == "Copy" and events[0]["percent"] == 50
+    assert events[1]["status"] == "ok" and events[1]["objects"] == 2 and events[1]["host"] == "dc01"
+
+
+def test_run_target_maps_session_errors_to_a_status() -> None:
+    def refuse(_request: dict[str, Any], _on_poll: Any) -> dict[str, Any]:
+        raise SessionError(ErrorInfo(AUTH, "dc01: the server rejected the credentials (HTTP 401)"))
+
+    def fail(_request: dict[str, Any], _on_poll: Any) -> dict[str, Any]:
+        result = _completed([])
+        result.update(state="Failed", error=[{"exception": {"message": "boom"}}])
+        return result
+
+    def crash(_request: dict[str, Any], _on_poll: Any) -> dict[str, Any]:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    events: list[dict[str, Any]] = []
+    job = Job.of(InvokeSpec(script="1"), {})
+    refused = run_target(_Session(refuse), "dc01", job, events.append)
+    failed = run_target(_Session(fail), "sql02", job, events.append)
+    crashed = run_target(_Session(crash), "web01", job, events.append)
+    assert (refused.status, failed.status, crashed.status) == ("unreachable", "failed", "unreachable")
+    assert "401" in (refused.msg or "") and "boom" in (failed.msg or "")
+    assert "Traceback" not in (crashed.msg or "")
+    assert [(e["host"], e["status"]) for e in events] == [
+        ("dc01", "unreachable"),
+        ("sql02", "failed"),
+        ("web01", "unreachable"),
     ]

@@ -93,6 +93,11 @@ def expected(value: Any, depth: int) -> Any:
         return value
     if isinstance(value, str):
         return str(value)
+    return expected_container(value, depth)
+
+
+def expected_container(value: Any, depth: int) -> Any:
+    """The model's rule for hashtables, lists and objects: past ``depth``, their text."""
     if isinstance(value, dict):
         if depth < 0:
             return "System.Collections.Hashtable"

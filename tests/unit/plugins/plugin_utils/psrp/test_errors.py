@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from typing import Any
 
 import pytest
 import requests
@@ -18,6 +19,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     AUTH,
+    ERROR,
     UNREACHABLE,
     ErrorInfo,
     classify,
@@ -70,16 +72,19 @@ def test_kerberos_spn_not_found() -> None:
 
 # KRB5KRB_AP_ERR_BAD_INTEGRITY, KDC_ERR_PREAUTH_FAILED, KDC_ERR_C_PRINCIPAL_UNKNOWN
 @pytest.mark.parametrize("code", [-1765328353, -1765328360, -1765328378])
-def test_kerberos_kinit_by_password_failure_is_an_authentication_failure(code: int) -> None:
-    # What pyspnego raises when it gets the TGT itself from ansible_password and the KDC says no.
+def test_kerberos_kinit_by_password_failure_fails_the_task_like_the_builtin(code: int) -> None:
+    """What pyspnego raises when it gets the TGT itself from ansible_password and the KDC says no.
+    ansible.builtin.psrp fails the task (FAILED, caught by ignore_errors), so does this plugin
+    (issue 15), with a clearer message than the library's."""
     krb5 = pytest.importorskip("krb5")
     exc = krb5.Krb5Error(krb5.init_context(), code)
     info = classify(exc, "win1", 5985, stage="open")
-    assert info.kind == AUTH, info
+    assert info.kind == ERROR, info
     assert "win1:5985" in info.message and "authentication failed" in info.message
     assert "ansible_password" in info.message and str(code) in info.message
-    with pytest.raises(AnsibleAuthenticationFailure):
+    with pytest.raises(AnsibleError) as raised:
         raise_ansible(info)
+    assert not isinstance(raised.value, AnsibleAuthenticationFailure | AnsibleConnectionFailure)
 
 
 def test_envelope_too_large_names_the_option() -> None:
@@ -146,3 +151,82 @@ def test_raise_ansible_kinds(kind: str, exc: type[Exception]) -> None:
 def test_auth_failure_is_also_a_connection_failure() -> None:
     # Ansible marks the host unreachable for AnsibleConnectionFailure and its subclasses.
     assert issubclass(AnsibleAuthenticationFailure, AnsibleConnectionFailure)
+
+
+def _ca_and_server(tmp_path: Any, names: list[str]) -> tuple[Any, Any, Any]:
+    """A CA, and a server certificate it issued for ``names`` (files: ca.pem, srv.pem, srv.key)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def build(subject: str, issuer: str, key: Any, signer: Any, ca: bool) -> Any:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, srv_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = build("Test CA", "Test CA", ca_key, ca_key, True)
+    srv = build(names[0], "Test CA", srv_key, ca_key, False)
+    paths = tmp_path / "ca.pem", tmp_path / "srv.pem", tmp_path / "srv.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(srv.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        srv_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+def test_a_certificate_for_another_host_names_that_host(tmp_path: Any) -> None:
+    """A trusted certificate issued for other names: the message says which names, not "set
+    ca_cert" (issue 15). The failure is a real one from requests against a local TLS server."""
+    import socket
+    import ssl
+    import threading
+
+    import requests
+
+    ca, cert, key = _ca_and_server(tmp_path, ["web01.contoso.test", "web01"])
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):  # the validated attempt, then the look at the certificate
+            conn, _addr = server.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(requests.exceptions.SSLError) as failed:
+            requests.get(f"https://127.0.0.1:{port}/wsman", verify=str(ca), timeout=5)
+        info = classify(failed.value, "127.0.0.1", port, stage="open")
+    finally:
+        thread.join(5)
+        server.close()
+    assert "certificate names another host (web01.contoso.test, web01), not '127.0.0.1'" in info.message
+    assert "ansible_psrp_ca_cert" not in info.message and info.kind == UNREACHABLE

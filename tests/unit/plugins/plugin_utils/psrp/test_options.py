@@ -129,6 +129,7 @@ def test_port_protocol_derivation(port: Any, protocol: Any, expected: tuple[int,
         ({"auth": "digest"}, ["'auth'", "ansible_psrp_auth", "basic"]),
         ({"ignore_proxy": "maybe"}, ["'ignore_proxy'", "true or false"]),
         ({"max_envelope_size": 1000}, ["'max_envelope_size'", "MaxEnvelopeSizekb"]),
+        ({"max_output_size": 1000}, ["'max_output_size'", "ansible_psrp_max_output_size", "1 MiB"]),
         ({"auth": "basic", "protocol": "http"}, ["'auth'", "message_encryption=never"]),
         ({"auth": "certificate"}, ["'certificate_pem'", "PEM"]),
         ({"ca_cert": "/nonexistent/ca.pem"}, ["'ca_cert'", "/nonexistent/ca.pem", "does not exist"]),
@@ -245,3 +246,8 @@ def test_options_added_in_ansible_core_2_21() -> None:
     s = read_settings(_getter({"certificate_key_password": "k3y!", "no_profile": "yes"}))
     assert s.wsman_kwargs["certificate_key_password"] == "k3y!" and s.no_profile is True
     assert "k3y!" not in repr(s) and "k3y!" not in s.describe()
+
+
+def test_max_output_size_reaches_the_settings() -> None:
+    assert read_settings(_getter()).max_output_size == 512 * 1024 * 1024
+    assert read_settings(_getter({"max_output_size": 4 * 1024 * 1024})).max_output_size == 4 * 1024 * 1024

@@ -69,7 +69,7 @@ def test_transport_and_port_follow_ansible_builtin_psrp(protocol: str | None, po
 def test_port_80_is_https_like_the_builtin() -> None:
     """The old action mapping took port 80 for http; the builtin (and the connection) use https."""
     facts = connection_facts(_Options({"remote_addr": "web01", "remote_user": "a", "port": 80}), "web01")
-    assert facts == ConnectionFacts("https", 80, "negotiate", "web01")
+    assert facts == ConnectionFacts("https", 80, "negotiate", "web01", "Microsoft.PowerShell")
 
 
 def test_one_connection_check_names_host_module_and_plugin() -> None:

@@ -19,6 +19,7 @@ from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.model import TOPIC_ACCOUNTS, Account, Machine
 from winhost.engine.values import like, new_object, to_string
+from winhost.engine.wildcards import select_by_wildcard
 
 MODULE = "Microsoft.PowerShell.LocalAccounts"
 BUILTIN_GROUPS = {
@@ -81,19 +82,17 @@ def _find_users(call: CommandCall, names: list[str] | None) -> list[Account]:
         accounts = sorted(machine.accounts.values(), key=lambda a: a.name.lower())
     if names is None:
         return accounts
-    out: list[Account] = []
-    for pattern in names:
-        match = [a for a in accounts if like(a.name, pattern)]
-        if not match and not any(ch in pattern for ch in "*?"):
-            call.error(
-                f"User {pattern} was not found.",
-                "UserNotFound",
-                ErrorCategory.ObjectNotFound,
-                target=pattern,
-                exception_type="Microsoft.PowerShell.Commands.UserNotFoundException",
-            )
-        out.extend(m for m in match if m not in out)
-    return out
+
+    def not_found(pattern: str) -> None:
+        call.error(
+            f"User {pattern} was not found.",
+            "UserNotFound",
+            ErrorCategory.ObjectNotFound,
+            target=pattern,
+            exception_type="Microsoft.PowerShell.Commands.UserNotFoundException",
+        )
+
+    return list(select_by_wildcard(accounts, names, lambda a: a.name, not_found, unique=True))
 
 
 def _password_text(value: Any) -> str:

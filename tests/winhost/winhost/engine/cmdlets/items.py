@@ -19,6 +19,7 @@ from winhost.engine.context import CommandCall
 from winhost.engine.errors import not_emulated
 from winhost.engine.model import CIDict
 from winhost.engine.values import as_list, enumerate_value, like, new_object, to_string
+from winhost.engine.wildcards import contains_wildcards
 
 MANAGEMENT = "Microsoft.PowerShell.Management"
 
@@ -212,7 +213,7 @@ def _paths(call: CommandCall, name: str = "Path") -> list[str]:
 
 def _expand_wildcards(call: CommandCall, provider: Provider, norm: str) -> list[str]:
     """Expand ``*``/``?`` in any path component against the provider's children."""
-    if not any(ch in norm for ch in "*?") or call.has("LiteralPath"):
+    if not contains_wildcards(norm) or call.has("LiteralPath"):
         return [norm]
     drive, _, rest = norm.partition(":\\")
     current = [f"{drive}:\\"]
@@ -220,7 +221,7 @@ def _expand_wildcards(call: CommandCall, provider: Provider, norm: str) -> list[
         following: list[str] = []
         for base in current:
             joined = base + part if base.endswith("\\") else f"{base}\\{part}"
-            if not any(ch in part for ch in "*?"):
+            if not contains_wildcards(part):
                 following.append(joined)
                 continue
             try:
@@ -281,7 +282,7 @@ def get_child_item(call: CommandCall) -> Iterator[Any]:
     for path in paths:
         provider, norm, drive = provider_for(call, path)
         try:
-            if any(ch in norm for ch in "*?"):
+            if contains_wildcards(norm):
                 items = []
                 for target in _expand_wildcards(call, provider, norm):
                     if provider.is_container(call, target):

@@ -10,7 +10,8 @@ https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.managem
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from psrpcore.types import ErrorCategory, PSAliasProperty, PSObject, PSType
@@ -19,7 +20,8 @@ from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
 from winhost.engine.methods import register_enum
 from winhost.engine.model import TOPIC_SERVICES, Machine, Service
-from winhost.engine.values import NetEnum, NetFlags, like, new_object, to_string
+from winhost.engine.values import NetEnum, NetFlags, new_object, to_string
+from winhost.engine.wildcards import select_by_wildcard
 
 
 @PSType(["System.ServiceProcess.ServiceControllerStatus"])
@@ -150,35 +152,41 @@ def start_service(machine: Machine, name: str) -> None:
     machine.notify(TOPIC_SERVICES)
 
 
+SERVICE_EXCEPTION = "Microsoft.PowerShell.Commands.ServiceCommandException"
+
+
+def _not_found(call: CommandCall, what: str, error_id: str) -> Callable[[str], None]:
+    def report(pattern: str) -> None:
+        call.error(
+            f"Cannot find any service with {what} '{pattern}'.",
+            error_id,
+            ErrorCategory.ObjectNotFound,
+            target=pattern,
+            exception_type=SERVICE_EXCEPTION,
+        )
+
+    return report
+
+
 def _match_services(
     call: CommandCall, names: list[str] | None, display: list[str] | None
 ) -> Iterator[Service]:
-    machine = call.ctx.machine
+    services = sorted(call.ctx.machine.services.values(), key=lambda s: s.name.lower())
     if names is None and display is None:
-        yield from sorted(machine.services.values(), key=lambda s: s.name.lower())
+        yield from services
         return
-    for pattern in names or []:
-        matches = [s for s in machine.services.values() if like(s.name, pattern)]
-        if not matches and not any(ch in pattern for ch in "*?["):
-            call.error(
-                f"Cannot find any service with service name '{pattern}'.",
-                "NoServiceFoundForGivenName",
-                ErrorCategory.ObjectNotFound,
-                target=pattern,
-                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-            )
-        yield from sorted(matches, key=lambda s: s.name.lower())
-    for pattern in display or []:
-        matches = [s for s in machine.services.values() if like(s.display_name, pattern)]
-        if not matches and not any(ch in pattern for ch in "*?["):
-            call.error(
-                f"Cannot find any service with display name '{pattern}'.",
-                "NoServiceFoundForGivenDisplayName",
-                ErrorCategory.ObjectNotFound,
-                target=pattern,
-                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-            )
-        yield from sorted(matches, key=lambda s: s.name.lower())
+    yield from select_by_wildcard(
+        services,
+        names or [],
+        lambda s: s.name,
+        _not_found(call, "service name", "NoServiceFoundForGivenName"),
+    )
+    yield from select_by_wildcard(
+        services,
+        display or [],
+        lambda s: s.display_name,
+        _not_found(call, "display name", "NoServiceFoundForGivenDisplayName"),
+    )
 
 
 def _targets(call: CommandCall) -> Iterator[Service]:
@@ -236,87 +244,110 @@ def get_service(call: CommandCall) -> Iterator[Any]:
             yield service_object(machine, svc)
 
 
-@cmdlet("Stop-Service", _SVC_PARAMS, module=MODULE)
-def stop_service_cmd(call: CommandCall) -> Iterator[Any]:
+@dataclasses.dataclass(frozen=True)
+class _Control:
+    """What Start-, Stop- and Restart-Service do to each service, and how a failure reads."""
+
+    verb: str
+    act: Callable[[CommandCall, Machine, Service], bool]  # False: skipped (an error was written)
+    failure: str  # the message after "Service 'Display (name)' "
+    error_id: str
+    category: ErrorCategory
+    target_is_object: bool = True
+
+
+def _control_services(call: CommandCall, control: _Control) -> Iterator[Any]:
+    """The one body of Start/Stop/Restart-Service: -WhatIf, the action, its error, -PassThru."""
     machine = call.ctx.machine
     for svc in list(_targets(call)):
-        if not call.should_process(f"{svc.display_name} ({svc.name})", "Stop-Service"):
-            continue
-        running_deps = [d for d in _dependents(machine, svc.name) if d.status != "Stopped"]
-        if running_deps and not call.switch("Force"):
-            call.error(
-                f"Cannot stop service '{svc.display_name} ({svc.name})' because it has dependent services. "
-                "It can only be stopped if the Force flag is set.",
-                "ServiceHasDependentServices",
-                ErrorCategory.InvalidOperation,
-                target=service_object(machine, svc),
-                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-            )
+        label = f"{svc.display_name} ({svc.name})"
+        if not call.should_process(label, control.verb):
             continue
         try:
-            for dep in running_deps:
-                stop_service(machine, dep.name)
-            call.verbose(
-                f'Performing the operation "Stop-Service" on target "{svc.display_name} ({svc.name})".'
-            )
-            stop_service(machine, svc.name)
+            if not control.act(call, machine, svc):
+                continue
         except PermissionError as exc:
             call.error(
-                f"Service '{svc.display_name} ({svc.name})' cannot be stopped due to the following error: "
-                f"{exc}",
-                "CouldNotStopService",
-                ErrorCategory.CloseError,
-                target=service_object(machine, svc),
-                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
+                f"Service '{label}' {control.failure}{exc}",
+                control.error_id,
+                control.category,
+                target=service_object(machine, svc) if control.target_is_object else svc.name,
+                exception_type=SERVICE_EXCEPTION,
             )
             continue
         if call.switch("PassThru"):
             yield service_object(machine, svc)
+
+
+def _stop(call: CommandCall, machine: Machine, svc: Service) -> bool:
+    """Stop a service; running dependent services stop first, only with -Force."""
+    running_deps = [d for d in _dependents(machine, svc.name) if d.status != "Stopped"]
+    if running_deps and not call.switch("Force"):
+        call.error(
+            f"Cannot stop service '{svc.display_name} ({svc.name})' because it has dependent services. "
+            "It can only be stopped if the Force flag is set.",
+            "ServiceHasDependentServices",
+            ErrorCategory.InvalidOperation,
+            target=service_object(machine, svc),
+            exception_type=SERVICE_EXCEPTION,
+        )
+        return False
+    for dep in running_deps:
+        stop_service(machine, dep.name)
+    call.verbose(f'Performing the operation "Stop-Service" on target "{svc.display_name} ({svc.name})".')
+    stop_service(machine, svc.name)
+    return True
+
+
+def _start(call: CommandCall, machine: Machine, svc: Service) -> bool:
+    start_service(machine, svc.name)
+    return True
+
+
+def _restart(call: CommandCall, machine: Machine, svc: Service) -> bool:
+    if svc.status != "Stopped":
+        stop_service(machine, svc.name)
+    start_service(machine, svc.name)
+    return True
+
+
+_STOP = _Control(
+    "Stop-Service",
+    _stop,
+    "cannot be stopped due to the following error: ",
+    "CouldNotStopService",
+    ErrorCategory.CloseError,
+)
+_START = _Control(
+    "Start-Service",
+    _start,
+    "cannot be started due to the following error: ",
+    "CouldNotStartService",
+    ErrorCategory.OpenError,
+)
+_RESTART = _Control(
+    "Restart-Service",
+    _restart,
+    "cannot be restarted: ",
+    "CouldNotStopService",
+    ErrorCategory.CloseError,
+    target_is_object=False,
+)
+
+
+@cmdlet("Stop-Service", _SVC_PARAMS, module=MODULE)
+def stop_service_cmd(call: CommandCall) -> Iterator[Any]:
+    return _control_services(call, _STOP)
 
 
 @cmdlet("Start-Service", _SVC_PARAMS, module=MODULE)
 def start_service_cmd(call: CommandCall) -> Iterator[Any]:
-    machine = call.ctx.machine
-    for svc in list(_targets(call)):
-        if not call.should_process(f"{svc.display_name} ({svc.name})", "Start-Service"):
-            continue
-        try:
-            start_service(machine, svc.name)
-        except PermissionError as exc:
-            call.error(
-                f"Service '{svc.display_name} ({svc.name})' cannot be started due to the following error: "
-                f"{exc}",
-                "CouldNotStartService",
-                ErrorCategory.OpenError,
-                target=service_object(machine, svc),
-                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-            )
-            continue
-        if call.switch("PassThru"):
-            yield service_object(machine, svc)
+    return _control_services(call, _START)
 
 
 @cmdlet("Restart-Service", _SVC_PARAMS, module=MODULE)
 def restart_service_cmd(call: CommandCall) -> Iterator[Any]:
-    machine = call.ctx.machine
-    for svc in list(_targets(call)):
-        if not call.should_process(f"{svc.display_name} ({svc.name})", "Restart-Service"):
-            continue
-        try:
-            if svc.status != "Stopped":
-                stop_service(machine, svc.name)
-            start_service(machine, svc.name)
-        except PermissionError as exc:
-            call.error(
-                f"Service '{svc.display_name} ({svc.name})' cannot be restarted: {exc}",
-                "CouldNotStopService",
-                ErrorCategory.CloseError,
-                target=svc.name,
-                exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-            )
-            continue
-        if call.switch("PassThru"):
-            yield service_object(machine, svc)
+    return _control_services(call, _RESTART)
 
 
 def _bad_enum(call: CommandCall, param: str, type_name: str, names: str) -> Exception:
@@ -348,6 +379,47 @@ def _startup_type(call: CommandCall) -> str:
     )
 
 
+def _named_services(call: CommandCall) -> list[Service]:
+    """Set-Service -Name takes exact names (no wildcards); a missing one is an error."""
+    machine = call.ctx.machine
+    names = call.strings("Name") or []
+    for n in names:
+        if n not in machine.services:
+            call.error(
+                f"Service '{n}' was not found on computer '.'.",
+                "InvalidOperationException",
+                ErrorCategory.ObjectNotFound,
+                target=n,
+                exception_type=SERVICE_EXCEPTION,
+            )
+    return [machine.services[n] for n in names if n in machine.services]
+
+
+def _pause(machine: Machine, name: str) -> None:
+    with machine.lock:
+        machine.services[name].status = "Paused"
+
+
+_SET_STATUS: dict[str, Callable[[Machine, str], None]] = {
+    "running": start_service,
+    "stopped": stop_service,
+    "paused": _pause,
+}
+
+
+def _set_status(call: CommandCall, svc: Service, status: str) -> None:
+    try:
+        _SET_STATUS[status](call.ctx.machine, svc.name)
+    except PermissionError as exc:
+        call.error(
+            str(exc),
+            "CouldNotSetService",
+            ErrorCategory.PermissionDenied,
+            target=svc.name,
+            exception_type=SERVICE_EXCEPTION,
+        )
+
+
 @cmdlet(
     "Set-Service",
     [
@@ -364,22 +436,10 @@ def _startup_type(call: CommandCall) -> str:
 )
 def set_service_cmd(call: CommandCall) -> Iterator[Any]:
     machine = call.ctx.machine
-    if call.has("Name"):
-        names = call.strings("Name") or []
-        targets = [machine.services[n] for n in names if n in machine.services]
-        for n in names:
-            if n not in machine.services:
-                call.error(
-                    f"Service '{n}' was not found on computer '.'.",
-                    "InvalidOperationException",
-                    ErrorCategory.ObjectNotFound,
-                    target=n,
-                    exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-                )
-    else:
-        targets = list(_targets(call))
+    targets = _named_services(call) if call.has("Name") else list(_targets(call))
     start_type = _startup_type(call) if call.has("StartupType") else None
-    if call.has("Status") and to_string(call.get("Status")).lower() not in ("running", "stopped", "paused"):
+    status = to_string(call.get("Status")).lower() if call.has("Status") else None
+    if status is not None and status not in _SET_STATUS:
         raise _bad_enum(
             call, "Status", "System.ServiceProcess.ServiceControllerStatus", "Running, Stopped, Paused"
         )
@@ -391,24 +451,8 @@ def set_service_cmd(call: CommandCall) -> Iterator[Any]:
                 svc.display_name = call.string("DisplayName") or svc.display_name
             if start_type is not None:
                 svc.start_type = start_type
-        if call.has("Status"):
-            status = to_string(call.get("Status")).lower()
-            try:
-                if status == "running":
-                    start_service(machine, svc.name)
-                elif status == "stopped":
-                    stop_service(machine, svc.name)
-                elif status == "paused":
-                    with machine.lock:
-                        svc.status = "Paused"
-            except PermissionError as exc:
-                call.error(
-                    str(exc),
-                    "CouldNotSetService",
-                    ErrorCategory.PermissionDenied,
-                    target=svc.name,
-                    exception_type="Microsoft.PowerShell.Commands.ServiceCommandException",
-                )
+        if status is not None:
+            _set_status(call, svc, status)
         machine.notify(TOPIC_SERVICES)
         if call.switch("PassThru"):
             yield service_object(machine, svc)

@@ -34,7 +34,8 @@ from winhost.engine.model import (
     RegistryValue,
     SessionConfiguration,
 )
-from winhost.engine.values import like, new_object, to_string
+from winhost.engine.values import new_object, to_string
+from winhost.engine.wildcards import select_by_wildcard
 
 CORE = "Microsoft.PowerShell.Core"
 _NETWORK_DENY = "NT AUTHORITY\\NETWORK AccessDenied, "
@@ -86,19 +87,17 @@ def _select(call: CommandCall) -> list[SessionConfiguration]:
             names = [to_string(getattr(o, "Name", o)) for o in call.input()]
             return [c for c in configs if any(c.name.lower() == n.lower() for n in names)]
         return configs
-    out: list[SessionConfiguration] = []
-    for pattern in patterns:
-        match = [c for c in configs if like(c.name, pattern)]
-        if not match and not any(ch in pattern for ch in "*?"):
-            call.error(
-                f'No session configuration matches criteria "{pattern}".',
-                "Microsoft.PowerShell.Commands.WriteErrorException",
-                ErrorCategory.ObjectNotFound,
-                target=pattern,
-                exception_type="Microsoft.PowerShell.Commands.WriteErrorException",
-            )
-        out.extend(m for m in match if m not in out)
-    return out
+
+    def not_found(pattern: str) -> None:
+        call.error(
+            f'No session configuration matches criteria "{pattern}".',
+            "Microsoft.PowerShell.Commands.WriteErrorException",
+            ErrorCategory.ObjectNotFound,
+            target=pattern,
+            exception_type="Microsoft.PowerShell.Commands.WriteErrorException",
+        )
+
+    return list(select_by_wildcard(configs, patterns, lambda c: c.name, not_found, unique=True))
 
 
 def _require_admin(call: CommandCall) -> None:

@@ -21,6 +21,7 @@ from winhost.engine.context import CommandCall
 from winhost.engine.errors import not_emulated
 from winhost.engine.model import TOPIC_WSMAN, Machine, Process
 from winhost.engine.values import like, new_object, to_string
+from winhost.engine.wildcards import contains_wildcards, select_by_wildcard
 
 MANAGEMENT = "Microsoft.PowerShell.Management"
 WSMAN_MODULE = "Microsoft.WSMan.Management"
@@ -87,18 +88,17 @@ def get_process(call: CommandCall) -> Iterator[Any]:
     if names is None:
         yield from (process_object(p) for p in procs)
         return
-    for pattern in names:
-        match = [p for p in procs if like(p.name, pattern)]
-        if not match and not any(ch in pattern for ch in "*?"):
-            call.error(
-                f'Cannot find a process with the name "{pattern}". Verify the process name and call the cmdlet '
-                "again.",
-                "NoProcessFoundForGivenName",
-                ErrorCategory.ObjectNotFound,
-                target=pattern,
-                exception_type="Microsoft.PowerShell.Commands.ProcessCommandException",
-            )
-        yield from (process_object(p) for p in match)
+
+    def not_found(pattern: str) -> None:
+        call.error(
+            f'Cannot find a process with the name "{pattern}". Verify the process name and call the cmdlet again.',
+            "NoProcessFoundForGivenName",
+            ErrorCategory.ObjectNotFound,
+            target=pattern,
+            exception_type="Microsoft.PowerShell.Commands.ProcessCommandException",
+        )
+
+    yield from (process_object(p) for p in select_by_wildcard(procs, names, lambda p: p.name, not_found))
 
 
 @cmdlet(
@@ -131,7 +131,7 @@ def get_command(call: CommandCall) -> Iterator[Any]:
                 to_string_value=func.name,
             )
             continue
-        if not found and not any(ch in pattern for ch in "*?"):
+        if not found and not contains_wildcards(pattern):
             call.error(
                 f"The term '{pattern}' is not recognized as the name of a cmdlet, function, script file, or "
                 "operable program. Check the spelling of the name, or if a path was included, verify that the "

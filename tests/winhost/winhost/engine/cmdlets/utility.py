@@ -44,6 +44,7 @@ from winhost.engine.values import (
     to_string,
     type_names,
 )
+from winhost.engine.wildcards import contains_wildcards
 
 CORE = "Microsoft.PowerShell.Core"
 UTILITY = "Microsoft.PowerShell.Utility"
@@ -205,7 +206,7 @@ def _expand_property_specs(item: Any, specs: list[Any]) -> list[tuple[str, Any]]
                 out.append((name or to_string(expr), value))
             continue
         pattern = to_string(spec)
-        if any(ch in pattern for ch in "*?"):
+        if contains_wildcards(pattern):
             for k, v in props.items():
                 if like(k, pattern):
                     out.append((k, v))
@@ -214,6 +215,45 @@ def _expand_property_specs(item: Any, specs: list[Any]) -> list[tuple[str, Any]]
             actual = next((k for k in props if k.lower() == pattern.lower()), pattern)
             out.append((actual, value))
     return out
+
+
+def _select_range(call: CommandCall, items: list[Any]) -> list[Any]:
+    """-Skip, -First, -Last and -Index, in that order."""
+    if call.has("Skip"):
+        items = items[int(to_number(call.get("Skip"))) :]
+    if call.has("First"):
+        items = items[: int(to_number(call.get("First")))]
+    if call.has("Last"):
+        n = int(to_number(call.get("Last")))
+        items = items[-n:] if n else []
+    if call.has("Index"):
+        idx = [int(to_number(i)) for i in as_list(call.get("Index"))]
+        items = [items[i] for i in idx if i < len(items)]
+    return items
+
+
+def _selected_object(item: Any, specs: list[Any], exclude: list[str]) -> Any:
+    """A new object of the selected properties (type name ``Selected.<type>``)."""
+    obj: Any = PSCustomObject()
+    obj.PSObject.type_names = _selected_type(item)
+    for k, v in _expand_property_specs(item, specs):
+        if not any(like(k, e) for e in exclude):
+            obj.PSObject.extended_properties.append(PSNoteProperty(k, value=v))
+    return obj
+
+
+def _expanded(call: CommandCall, item: Any, expand: str, report_missing: bool) -> Iterator[Any]:
+    found, value = get_property(item, expand)
+    if not found and report_missing:
+        call.error(
+            f'Property "{expand}" cannot be found.',
+            "ExpandPropertyNotFound",
+            ErrorCategory.InvalidArgument,
+            target=item,
+            exception_type="System.Management.Automation.PSArgumentException",
+        )
+        return
+    yield from enumerate_value(value)
 
 
 @cmdlet(
@@ -233,55 +273,22 @@ def _expand_property_specs(item: Any, specs: list[Any]) -> list[tuple[str, Any]]
     aliases=("select",),
 )
 def select_object(call: CommandCall) -> Iterator[Any]:
-    items = list(call.each("InputObject"))
-    if call.has("Skip"):
-        items = items[int(to_number(call.get("Skip"))) :]
-    if call.has("First"):
-        items = items[: int(to_number(call.get("First")))]
-    if call.has("Last"):
-        n = int(to_number(call.get("Last")))
-        items = items[-n:] if n else []
-    if call.has("Index"):
-        idx = [int(to_number(i)) for i in as_list(call.get("Index"))]
-        items = [items[i] for i in idx if i < len(items)]
+    items = _select_range(call, list(call.each("InputObject")))
     specs = as_list(call.get("Property")) if call.has("Property") else None
     exclude = [to_string(e) for e in as_list(call.get("ExcludeProperty"))]
     expand = call.string("ExpandProperty")
-    seen: list[Any] = []
+    seen: set[str] = set()
     for item in items:
-        if specs is not None:
-            pairs = [
-                (k, v) for k, v in _expand_property_specs(item, specs) if not any(like(k, e) for e in exclude)
-            ]
-            obj: Any = PSCustomObject()
-            obj.PSObject.type_names = _selected_type(item)
-            for k, v in pairs:
-                obj.PSObject.extended_properties.append(PSNoteProperty(k, value=v))
-            result = obj
-            if expand:
-                found, value = get_property(item, expand)
-                yield from enumerate_value(value)
-                continue
-        elif expand:
-            found, value = get_property(item, expand)
-            if not found:
-                call.error(
-                    f'Property "{expand}" cannot be found.',
-                    "ExpandPropertyNotFound",
-                    ErrorCategory.InvalidArgument,
-                    target=item,
-                    exception_type="System.Management.Automation.PSArgumentException",
-                )
-                continue
-            yield from enumerate_value(value)
+        if expand:
+            # with -Property too, -ExpandProperty's value is what comes out
+            yield from _expanded(call, item, expand, report_missing=specs is None)
             continue
-        else:
-            result = item
+        result = _selected_object(item, specs, exclude) if specs is not None else item
         if call.switch("Unique"):
             key = to_string(result)
             if key in seen:
                 continue
-            seen.append(key)
+            seen.add(key)
         yield result
 
 

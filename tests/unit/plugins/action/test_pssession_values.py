@@ -1,0 +1,41 @@
+"""pssession_info / pssession: bad selection values are refused before any WS-Management request,
+and the connection's options are read by the same reader as the WinRM modules'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.psremoting.core.plugins.action import pssession, pssession_info
+from ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fakes import (
+    FakeWindows,
+    run_action,
+)
+
+
+@pytest.fixture(autouse=True)
+def no_wsman(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("a WS-Management request was made with a bad value")
+
+    monkeypatch.setattr(pssession_info.ShellActionBase, "_wsman", refuse)
+
+
+@pytest.mark.parametrize(
+    ("action", "args", "named"),
+    [
+        (pssession_info, {"shell_id": ["not-a-guid"]}, "option 'shell_id[0]' = 'not-a-guid'"),
+        (pssession_info, {"older_than_minutes": -1.0}, "option 'older_than_minutes' = -1.0"),
+        (pssession_info, {"idle_minutes": float("nan")}, "option 'idle_minutes' = nan"),
+        (pssession, {"state": "absent", "owner": ["a\nb"]}, "option 'owner[0]'"),
+        (pssession, {"state": "absent", "configuration_name": [" "]}, "option 'configuration_name[0]' = ' '"),
+    ],
+)
+def test_bad_selection_refused_before_any_request(action: Any, args: dict[str, Any], named: str) -> None:
+    with pytest.raises(AnsibleActionFail) as exc:
+        run_action(action.ActionModule, args, FakeWindows())
+    message = str(exc.value)
+    assert message.startswith(f"web01: {action.__name__.rsplit('.', 1)[-1]} refuses the task"), message
+    assert named in message
