@@ -48,6 +48,8 @@ class Mode:
         "ours_forks32",
         "ours_invoke_forks32",
         "ours_one_to_many",
+        "builtin_forks32_10tasks",
+        "ours_invoke_forks32_10tasks",
     )
     #: the same fleet runs again with the latency model of scenario 1b on every host
     fleet_latency_runs: tuple[str, ...] = (
@@ -276,6 +278,9 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
         "winrm_forks32": (WINRM, raw, "windows", 32, limit),
         "ours_forks32": (OURS, raw, "windows", 32, limit),
         "ours_invoke_forks32": (OURS, invoke, "windows", 32, limit),
+        # a 10-task play per host: where persistent sessions pay at fleet scale
+        "builtin_forks32_10tasks": (BUILTIN, raw * 10, "windows", 32, limit),
+        "ours_invoke_forks32_10tasks": (OURS, invoke * 10, "windows", 32, limit),
         "ours_one_to_many": (OURS, one_to_many(32), "localhost", 1, None),
         # throttle 100: what fits in the controller memory the builtin's forks=32 takes
         "ours_one_to_many_t100": (OURS, one_to_many(100), "localhost", 1, None),
