@@ -306,32 +306,38 @@ class HostSet:
             self.control.stop()
             self.control = None
         for host in self.hosts.values():
-            if host.unsubscribe:
-                host.unsubscribe()
-            host.transport.close()
-            close_all = getattr(host.handler, "close_all", None)
-            if callable(close_all):
-                try:
-                    close_all()
-                except Exception:
-                    log.exception("%s: close_all failed", host.name)
+            self._close_host(host)
         if self.acceptor is not None:
             self.acceptor.close()
             self.acceptor = None
         if self.kdc is not None:
             self.kdc.stop()
             self.kdc = None
+        self._restore_environment()
+        if self.control_path is not None and self.control_path.exists():
+            self.control_path.unlink()
+        if self._own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    @staticmethod
+    def _close_host(host: Any) -> None:
+        if host.unsubscribe:
+            host.unsubscribe()
+        host.transport.close()
+        close_all = getattr(host.handler, "close_all", None)
+        if callable(close_all):
+            try:
+                close_all()
+            except Exception:
+                log.exception("%s: close_all failed", host.name)
+
+    def _restore_environment(self) -> None:
         for key, previous in self._saved_env.items():
             if previous is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = previous
         self._saved_env.clear()
-        for path in (self.control_path,):
-            if path is not None and path.exists():
-                path.unlink()
-        if self._own_state_dir:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def __enter__(self) -> HostSet:
         return self.start()

@@ -64,8 +64,14 @@ def _ok(engine: Engine, session: ModuleType, script: str, **kwargs: Any) -> list
 
 
 def test_variables_functions_and_location_persist_in_the_session(engine: Engine, session: ModuleType) -> None:
-    _ok(engine, session, "$x = 42; function Get-Foo { 'foo' }; Set-Location C:\\Windows")
-    assert _ok(engine, session, '"x=$x"; Get-Foo; (Get-Location).Path') == ["x=42", "foo", "C:\\Windows"]
+    _ok(
+        engine, session, "$x = 42; $script:s = 'script'; function Get-Foo { 'foo' }; Set-Location C:\\Windows"
+    )
+    assert _ok(engine, session, '"x=$x s=$s"; Get-Foo; (Get-Location).Path') == [
+        "x=42 s=script",
+        "foo",
+        "C:\\Windows",
+    ]
 
 
 def test_the_pool_runspace_sees_none_of_it(engine: Engine, session: ModuleType) -> None:

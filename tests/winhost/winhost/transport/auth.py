@@ -146,6 +146,15 @@ class Authenticated:
 Outcome = Challenge | Authenticated
 
 
+def _decode_token(value: str) -> bytes | None:
+    """The base64 token of an ``Authorization`` header; None when it is not valid or empty."""
+    try:
+        token = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return None
+    return token or None
+
+
 def _split_user(raw: str) -> str:
     """``DOMAIN\\user`` / ``user@realm`` -> ``user``."""
     if "\\" in raw:
@@ -306,48 +315,55 @@ class ConnectionAuth:
         return Authenticated(self._local_user(account, config), "Certificate")
 
     def _security_context(self, scheme: str, value: str, config: HostConfig, offered: list[str]) -> Outcome:
-        try:
-            token = base64.b64decode(value, validate=True)
-        except binascii.Error:
+        token = _decode_token(value)
+        if token is None:
             self.reset()
             return Challenge(offered, failed=True)
-        if not token:
-            self.reset()
-            return Challenge(offered, failed=True)
-
         new_context = self.context is None or self.user is not None or self.context_scheme != scheme
         if new_context:
             self.reset()
             self.context = self._new_context(scheme, token, config)
             self.context_scheme = scheme
-
         if self.ntlm_store is not None:
             self.ntlm_store.update(config)
-        level = config.cbt_hardening_level.lower()
-        if self.tls and level != "none" and scheme != "CredSSP" and _NTLM_AUTH_SIGNATURE in token:
-            sent = ntlm_channel_binding(token)
-            expected = hashlib.md5(self.channel_bindings.pack()).digest() if self.channel_bindings else None
-            if sent is not None and sent != expected:
-                log.info("rejecting NTLM authentication: wrong channel binding")
-                self.reset()
-                return Challenge(offered, failed=True)
-            if sent is None and level == "strict":
-                log.info("rejecting NTLM authentication: no channel binding and CbtHardeningLevel=Strict")
-                self.reset()
-                return Challenge(offered, failed=True)
+        out_token = (
+            self._step(scheme, token, config) if self._channel_binding_ok(scheme, token, config) else None
+        )
+        if out_token is None:
+            self.reset()
+            return Challenge(offered, failed=True)
+        return self._after_step(scheme, out_token, config, offered)
 
+    def _channel_binding_ok(self, scheme: str, token: bytes, config: HostConfig) -> bool:
+        """NTLM over HTTPS: the client's channel binding must match the TLS channel
+        (CbtHardeningLevel Relaxed: when sent; Strict: always)."""
+        level = config.cbt_hardening_level.lower()
+        if not (self.tls and level != "none" and scheme != "CredSSP" and _NTLM_AUTH_SIGNATURE in token):
+            return True
+        sent = ntlm_channel_binding(token)
+        expected = hashlib.md5(self.channel_bindings.pack()).digest() if self.channel_bindings else None
+        if sent is not None and sent != expected:
+            log.info("rejecting NTLM authentication: wrong channel binding")
+            return False
+        if sent is None and level == "strict":
+            log.info("rejecting NTLM authentication: no channel binding and CbtHardeningLevel=Strict")
+            return False
+        return True
+
+    def _step(self, scheme: str, token: bytes, config: HostConfig) -> bytes | None:
+        """One acceptor step: the token to send back (b"" for none), None when it failed."""
         try:
             with _ntlm_file(self.ntlm_store.path if self.ntlm_store else None):
-                out_token = self.context.step(token)
+                out_token: bytes | None = self.context.step(token)
         except SpnegoError as err:
             log.info("%s authentication failed: %s", scheme, type(err).__name__)
-            self.reset()
-            return Challenge(offered, failed=True)
+            return None
         except Exception as err:  # any acceptor failure is a 401, like Windows
             log.warning("%s acceptor error: %s", scheme, type(err).__name__)
-            self.reset()
-            return Challenge(offered, failed=True)
+            return None
+        return out_token or b""
 
+    def _after_step(self, scheme: str, out_token: bytes, config: HostConfig, offered: list[str]) -> Outcome:
         header = [f"{scheme} {base64.b64encode(out_token).decode()}"] if out_token else []
         if not self.context.complete:
             if scheme == "CredSSP" and self.context.get_extra_info("auth_stage") == "Authentication failure":
@@ -356,7 +372,6 @@ class ConnectionAuth:
                 self.reset()
                 return Challenge(header or offered, failed=True)
             return Challenge(header or [scheme])
-
         principal = self._principal(scheme)
         user = self._map_principal(principal, config) if principal else None
         if user is None:

@@ -63,8 +63,8 @@ class Request:
         return "close" not in conn
 
 
-def read_request(reader: BinaryIO) -> Request | None:
-    """Read one request; None when the peer closed the connection cleanly before a request."""
+def _request_line(reader: BinaryIO) -> tuple[tuple[str, str, str], int] | None:
+    """(method, path, version) and the bytes read; None when the peer closed cleanly first."""
     wire = 0
     line = reader.readline(MAX_HEADER_BYTES + 1)
     # Tolerate stray CRLFs between requests (RFC 9112 section 2.2).
@@ -82,45 +82,57 @@ def read_request(reader: BinaryIO) -> Request | None:
         raise HTTPError(400, "malformed request line") from err
     if not version.startswith("HTTP/1."):
         raise HTTPError(400, "unsupported HTTP version")
+    return (method, path, version), wire
 
+
+def _headers(reader: BinaryIO) -> tuple[list[tuple[str, str]], int]:
+    """The header fields up to the empty line, and the bytes read."""
     headers: list[tuple[str, str]] = []
     header_bytes = 0
     while True:
         hline = reader.readline(MAX_HEADER_BYTES + 1)
         if not hline:
             raise HTTPError(400, "connection closed inside headers")
-        wire += len(hline)
         header_bytes += len(hline)
         if header_bytes > MAX_HEADER_BYTES:
             raise HTTPError(400, "headers too large")
         if hline in (b"\r\n", b"\n"):
-            break
+            return headers, header_bytes
         text = hline.decode("latin-1").rstrip("\r\n")
         if ":" not in text:
             raise HTTPError(400, "malformed header")
         key, value = text.split(":", 1)
         headers.append((key.strip(), value.strip()))
 
-    request = Request(method.upper(), path, version, headers, b"", 0)
+
+def _body(reader: BinaryIO, request: Request) -> tuple[bytes, int]:
+    """The body (chunked or Content-Length) and the bytes read."""
     transfer = (request.header("Transfer-Encoding") or "").lower()
     if "chunked" in transfer:
-        body, used = _read_chunked(reader)
-        wire += used
-    else:
-        length_text = request.header("Content-Length")
-        if length_text is None:
-            body = b""
-        else:
-            try:
-                length = int(length_text)
-            except ValueError as err:
-                raise HTTPError(400, "bad Content-Length") from err
-            if length < 0 or length > MAX_BODY_BYTES:
-                raise HTTPError(413, "body too large")
-            body = _read_exact(reader, length)
-            wire += length
+        return _read_chunked(reader)
+    length_text = request.header("Content-Length")
+    if length_text is None:
+        return b"", 0
+    try:
+        length = int(length_text)
+    except ValueError as err:
+        raise HTTPError(400, "bad Content-Length") from err
+    if length < 0 or length > MAX_BODY_BYTES:
+        raise HTTPError(413, "body too large")
+    return _read_exact(reader, length), length
+
+
+def read_request(reader: BinaryIO) -> Request | None:
+    """Read one request; None when the peer closed the connection cleanly before a request."""
+    first = _request_line(reader)
+    if first is None:
+        return None
+    (method, path, version), wire = first
+    headers, header_bytes = _headers(reader)
+    request = Request(method.upper(), path, version, headers, b"", 0)
+    body, body_bytes = _body(reader, request)
     request.body = body
-    request.wire_bytes = wire
+    request.wire_bytes = wire + header_bytes + body_bytes
     return request
 
 

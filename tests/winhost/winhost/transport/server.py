@@ -413,77 +413,38 @@ class HostTransport:
         self, sock: socket.socket, request: Request, auth: ConnectionAuth, spec: ListenerSpec, tls: bool
     ) -> bool:
         """Answer one request; False closes the connection."""
-        config = self._config
+        try:
+            return self._answer(sock, request, auth, spec, tls)
+        except _Reply as reply:
+            response = build_response(reply.status, headers=reply.headers, keep_alive=reply.keep_alive)
+            self._send(sock, response, reply.status)
+            return reply.keep_alive
+
+    def _answer(
+        self, sock: socket.socket, request: Request, auth: ConnectionAuth, spec: ListenerSpec, tls: bool
+    ) -> bool:
         keep = request.keep_alive
-        latency = self.faults.latency_ms
-        if latency:
-            time.sleep(latency / 1000.0)
-
-        path = request.path.split("?", 1)[0].strip("/").lower()
-        if path != spec.url_prefix.strip("/").lower():
-            self._send(sock, build_response(404, keep_alive=keep), 404)
-            return keep
-        if request.method != "POST":
-            self._send(sock, build_response(405, headers=[("Allow", "POST")], keep_alive=keep), 405)
-            return keep
-
-        outcome = auth.authenticate(request.header("Authorization"), config)
-        if isinstance(outcome, Challenge):
-            if outcome.failed:
-                self.stats.record_auth_failure()
-            headers = [("WWW-Authenticate", value) for value in outcome.www_authenticate]
-            self._send(sock, build_response(401, headers=headers, keep_alive=keep), 401)
-            return keep
-        assert isinstance(outcome, Authenticated)
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000.0)
+        _check_route(request, spec)
+        outcome = self._authenticate(request, auth)
         auth_headers = [("WWW-Authenticate", value) for value in outcome.www_authenticate]
-
         content_type = request.header("Content-Type")
         encrypted = encryption.is_encrypted(content_type)
-        body = request.body
-        if encrypted:
-            context = auth.context if auth.user is not None else None
-            protocol = auth.encryption_protocol
-            if context is None or protocol is None:
-                self._send(sock, build_response(400, keep_alive=False), 400)
-                return False
-            try:
-                body = encryption.unwrap_body(context, content_type or "", body)
-            except encryption.EncryptionError as err:
-                log.info("%s: %s", self.name, err)
-                self._send(sock, build_response(400, keep_alive=False), 400)
-                return False
-        elif body and not tls and not config.allow_unencrypted:
-            # An unencrypted SOAP body over HTTP with AllowUnencrypted=false: Windows logs
-            # "unencrypted message ... forbidden" and answers HTTP 500 with no body
-            # (pywinrm issues #129 and #208 report exactly this).
-            self._send(sock, build_response(500, headers=auth_headers, keep_alive=keep), 500)
-            return keep
-
+        body = self._plain_body(request, auth, encrypted, tls, auth_headers)
         if not body:
             # The empty POST that completes the handshake before encryption: 200, empty.
-            self._send(sock, build_response(200, headers=auth_headers, keep_alive=keep), 200)
-            return keep
-
+            raise _Reply(200, auth_headers, keep)
         action = wsman_action(body)
         if action:
             self.stats.record_wsman_action(action)
-        error_status = self.faults.take_http_error()
-        if error_status is not None:
-            self._send(sock, build_response(error_status, keep_alive=keep), error_status)
-            return keep
-        if action == "Receive" and self.faults.take_drop_receive():
-            _abort(sock)
+        if not self._faults_allow(sock, action, keep):
             return False
-        if action == "Create" and self.faults.shell_create_ms:
-            time.sleep(self.faults.shell_create_ms / 1000.0)
-
         try:
-            status, response = self.handler.handle(outcome.user, body, config.max_envelope_bytes)
+            status, response = self.handler.handle(outcome.user, body, self._config.max_envelope_bytes)
         except Exception:  # a crash in the WSMan layer is an HTTP 500
             log.exception("%s: WSMan handler failed", self.name)
-            self._send(sock, build_response(500, headers=auth_headers, keep_alive=keep), 500)
-            return keep
-
+            raise _Reply(500, auth_headers, keep) from None
         headers = list(auth_headers)
         if encrypted and response:
             protocol = auth.encryption_protocol or encryption.content_protocol(content_type or "") or ""
@@ -495,6 +456,76 @@ class HostTransport:
                 headers.append(("Content-Type", SOAP_CONTENT_TYPE))
         self._send(sock, build_response(status, payload, headers=headers, keep_alive=keep), status)
         return keep
+
+    def _authenticate(self, request: Request, auth: ConnectionAuth) -> Authenticated:
+        """The authenticated user, or a 401 with the challenge (a failed attempt is counted)."""
+        outcome = auth.authenticate(request.header("Authorization"), self._config)
+        if isinstance(outcome, Challenge):
+            if outcome.failed:
+                self.stats.record_auth_failure()
+            headers = [("WWW-Authenticate", value) for value in outcome.www_authenticate]
+            raise _Reply(401, headers, request.keep_alive)
+        assert isinstance(outcome, Authenticated)
+        return outcome
+
+    def _plain_body(
+        self,
+        request: Request,
+        auth: ConnectionAuth,
+        encrypted: bool,
+        tls: bool,
+        auth_headers: list[tuple[str, str]],
+    ) -> bytes:
+        """The SOAP body, decrypted when the message is encrypted (a bad one is a 400 that closes
+        the connection)."""
+        body = request.body
+        if encrypted:
+            context = auth.context if auth.user is not None else None
+            if context is None or auth.encryption_protocol is None:
+                raise _Reply(400, [], keep_alive=False)
+            try:
+                return encryption.unwrap_body(context, request.header("Content-Type") or "", body)
+            except encryption.EncryptionError as err:
+                log.info("%s: %s", self.name, err)
+                raise _Reply(400, [], keep_alive=False) from None
+        if body and not tls and not self._config.allow_unencrypted:
+            # An unencrypted SOAP body over HTTP with AllowUnencrypted=false: Windows logs
+            # "unencrypted message ... forbidden" and answers HTTP 500 with no body
+            # (pywinrm issues #129 and #208 report exactly this).
+            raise _Reply(500, auth_headers, request.keep_alive)
+        return body
+
+    def _faults_allow(self, sock: socket.socket, action: str | None, keep: bool) -> bool:
+        """Injected faults (winhost/faults.py): an HTTP error, a dropped Receive (False: the
+        connection is gone), a slow shell Create."""
+        error_status = self.faults.take_http_error()
+        if error_status is not None:
+            raise _Reply(error_status, [], keep)
+        if action == "Receive" and self.faults.take_drop_receive():
+            _abort(sock)
+            return False
+        if action == "Create" and self.faults.shell_create_ms:
+            time.sleep(self.faults.shell_create_ms / 1000.0)
+        return True
+
+
+class _Reply(Exception):
+    """An answer without a WSMan body (404, 405, 401, 400, 500, injected errors)."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], keep_alive: bool) -> None:
+        super().__init__(status)
+        self.status = status
+        self.headers = headers
+        self.keep_alive = keep_alive
+
+
+def _check_route(request: Request, spec: ListenerSpec) -> None:
+    """Only POST to the listener's URL prefix (/wsman) is served."""
+    path = request.path.split("?", 1)[0].strip("/").lower()
+    if path != spec.url_prefix.strip("/").lower():
+        raise _Reply(404, [], request.keep_alive)
+    if request.method != "POST":
+        raise _Reply(405, [("Allow", "POST")], request.keep_alive)
 
 
 def _abort(sock: socket.socket) -> None:

@@ -106,6 +106,18 @@ def default_private_data(
     }
 
 
+#: Pipeline events -> what the pipeline's runner does with them.
+_PIPELINE_EVENTS: dict[type, Callable[[PipelineRunner, Any], None]] = {
+    psrpcore.CreatePipelineEvent: lambda runner, event: runner.start(),
+    psrpcore.GetCommandMetadataEvent: lambda runner, event: runner.start(),
+    psrpcore.PipelineInputEvent: lambda runner, event: runner.add_input(event.data),
+    psrpcore.EndOfPipelineInputEvent: lambda runner, event: runner.end_input(),
+    psrpcore.PipelineHostResponseEvent: lambda runner, event: runner.host_response(
+        event.ci, event.result, event.error
+    ),
+}
+
+
 def _event_ci(event: Any) -> int:
     obj = event._ps_object
     value = getattr(obj, "ci", None)
@@ -557,7 +569,14 @@ class PSRPShell:
         self._collect()
 
     def _handle(self, event: Any) -> None:
-        if isinstance(event, (psrpcore.SetMaxRunspacesEvent, psrpcore.SetMinRunspacesEvent)):
+        # SessionCapability, InitRunspacePool, ConnectRunspacePool, PublicKey: psrpcore queues the
+        # answers itself; RunspacePoolHostResponse: no pool-level host calls are made.
+        pipeline_action = _PIPELINE_EVENTS.get(type(event))
+        if pipeline_action is not None:
+            runner = self.by_pipeline.get(event.pipeline_id)
+            if runner is not None:
+                pipeline_action(runner, event)
+        elif isinstance(event, (psrpcore.SetMaxRunspacesEvent, psrpcore.SetMinRunspacesEvent)):
             self.pool.runspace_availability_response(_event_ci(event), True)
         elif isinstance(event, psrpcore.GetAvailableRunspacesEvent):
             running = sum(1 for r in self.commands.values() if r.started and not r.finished.is_set())
@@ -565,30 +584,14 @@ class PSRPShell:
                 _event_ci(event), max(self.pool.max_runspaces - running, 0)
             )
         elif isinstance(event, psrpcore.ResetRunspaceStateEvent):
-            ok = True
-            try:
-                self.runspace().reset()
-            except Exception:
-                ok = False
-            self.pool.runspace_availability_response(_event_ci(event), ok)
-        elif isinstance(event, (psrpcore.CreatePipelineEvent, psrpcore.GetCommandMetadataEvent)):
-            runner = self.by_pipeline.get(event.pipeline_id)
-            if runner is not None:
-                runner.start()
-        elif isinstance(event, psrpcore.PipelineInputEvent):
-            runner = self.by_pipeline.get(event.pipeline_id)
-            if runner is not None:
-                runner.add_input(event.data)
-        elif isinstance(event, psrpcore.EndOfPipelineInputEvent):
-            runner = self.by_pipeline.get(event.pipeline_id)
-            if runner is not None:
-                runner.end_input()
-        elif isinstance(event, psrpcore.PipelineHostResponseEvent):
-            runner = self.by_pipeline.get(event.pipeline_id)
-            if runner is not None:
-                runner.host_response(event.ci, event.result, event.error)
-        # SessionCapability, InitRunspacePool, ConnectRunspacePool, PublicKey: psrpcore queues the
-        # answers itself; RunspacePoolHostResponse: no pool-level host calls are made.
+            self.pool.runspace_availability_response(_event_ci(event), self._reset_runspace())
+
+    def _reset_runspace(self) -> bool:
+        try:
+            self.runspace().reset()
+        except Exception:
+            return False
+        return True
 
     # ---------------------------------------------------------------------- pipeline end
     def _pipeline_finished(self, runner: PipelineRunner, failure: ErrorRecord | None) -> None:

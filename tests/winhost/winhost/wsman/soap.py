@@ -73,8 +73,40 @@ class Request:
         return value.upper() if value else None
 
 
-def parse_request(data: bytes) -> Request:
-    """Parse a SOAP envelope; malformed XML or missing headers raise a WSMan fault."""
+def _operation_timeout(timeout_text: str | None) -> float | None:
+    """wsman:OperationTimeout in seconds; a malformed or negative one is Windows' fault."""
+    if not timeout_text:
+        return None
+    try:
+        timeout = parse_duration(timeout_text)
+    except ValueError:
+        timeout = -1.0
+    if timeout < 0:
+        # Wording as Windows answers it (pypsrp recording test_winrs_operation_timeout.yml).
+        raise invalid_header(
+            "The WS-Management service cannot process the request. The XML contains an invalid "
+            f"timeout field in the SOAP header: {timeout_text}. "
+        )
+    return timeout
+
+
+def _named_values(header: ET.Element, set_name: str, item: str) -> dict[str, str]:
+    """The ``Name`` -> text pairs of a wsman:SelectorSet or wsman:OptionSet."""
+    container = header.find(q(ns.NS_WSMAN, set_name))
+    if container is None:
+        return {}
+    return {el.get("Name", ""): (el.text or "").strip() for el in container.findall(q(ns.NS_WSMAN, item))}
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+def _envelope(data: bytes) -> tuple[ET.Element, ET.Element | None]:
+    """The envelope's Header and Body (a missing Header, bad XML: malformed request)."""
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
@@ -82,9 +114,14 @@ def parse_request(data: bytes) -> Request:
     if root.tag != q(ns.NS_SOAP, "Envelope"):
         raise malformed_request("the root element is not a SOAP 1.2 Envelope")
     header = root.find(q(ns.NS_SOAP, "Header"))
-    body = root.find(q(ns.NS_SOAP, "Body"))
     if header is None:
         raise malformed_request("the SOAP Header is missing")
+    return header, root.find(q(ns.NS_SOAP, "Body"))
+
+
+def parse_request(data: bytes) -> Request:
+    """Parse a SOAP envelope; malformed XML or missing headers raise a WSMan fault."""
+    header, body = _envelope(data)
 
     def text(namespace: str, name: str) -> str | None:
         el = header.find(q(namespace, name))
@@ -95,39 +132,12 @@ def parse_request(data: bytes) -> Request:
         raise invalid_header("The wsa:Action header is missing.")
     message_id = text(ns.NS_ADDRESSING, "MessageID") or ""
     resource_uri = text(ns.NS_WSMAN, "ResourceURI") or ""
-    max_env = text(ns.NS_WSMAN, "MaxEnvelopeSize")
-    timeout_text = text(ns.NS_WSMAN, "OperationTimeout")
-    timeout: float | None = None
-    if timeout_text:
-        try:
-            timeout = parse_duration(timeout_text)
-        except ValueError:
-            timeout = -1.0
-        if timeout < 0:
-            # Wording as Windows answers it (pypsrp recording test_winrs_operation_timeout.yml).
-            raise invalid_header(
-                "The WS-Management service cannot process the request. The XML contains an invalid "
-                f"timeout field in the SOAP header: {timeout_text}. "
-            )
+    timeout = _operation_timeout(text(ns.NS_WSMAN, "OperationTimeout"))
     locale_el = header.find(q(ns.NS_WSMAN, "Locale"))
-    locale = "en-US"
-    if locale_el is not None:
-        locale = locale_el.get(q(ns.NS_XML, "lang"), "en-US")
-
-    selectors: dict[str, str] = {}
-    sel_set = header.find(q(ns.NS_WSMAN, "SelectorSet"))
-    if sel_set is not None:
-        for sel in sel_set.findall(q(ns.NS_WSMAN, "Selector")):
-            selectors[sel.get("Name", "")] = (sel.text or "").strip()
-    options: dict[str, str] = {}
-    opt_set = header.find(q(ns.NS_WSMAN, "OptionSet"))
-    if opt_set is not None:
-        for opt in opt_set.findall(q(ns.NS_WSMAN, "Option")):
-            options[opt.get("Name", "")] = (opt.text or "").strip()
-    try:
-        max_envelope_size = int(max_env) if max_env else None
-    except ValueError:
-        max_envelope_size = None
+    locale = "en-US" if locale_el is None else locale_el.get(q(ns.NS_XML, "lang"), "en-US")
+    selectors = _named_values(header, "SelectorSet", "Selector")
+    options = _named_values(header, "OptionSet", "Option")
+    max_envelope_size = _int_or_none(text(ns.NS_WSMAN, "MaxEnvelopeSize"))
     return Request(
         action=action,
         resource_uri=resource_uri,

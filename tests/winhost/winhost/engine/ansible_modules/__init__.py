@@ -183,38 +183,46 @@ def _expand_path(value: str, fs: WinFS) -> str:
     return expand_environment_variables(value, fs.env)
 
 
-def validate(spec: ModuleSpec, raw: Mapping[str, Any], module_name: str, fs: WinFS) -> dict[str, Any]:
-    """Return the module's parameters; raise :class:`ModuleFail` like the module util would."""
-    if spec.style == "legacy":
-        # Get-AnsibleParam converts per option; unknown options are not rejected.
-        params: dict[str, Any] = {k: v for k, v in raw.items() if not k.startswith("_ansible_")}
-        for name, option in spec.options.items():
-            value = None
-            for key in (name, *option.get("aliases", ())):
-                if key in raw:
-                    value = raw[key]
-                    break
-            if value is None:
-                value = option.get("default")
-            if value is None and option.get("required"):
-                raise ModuleFail(f"Get-AnsibleParam: Missing required argument: {name}")
-            try:
-                params[name] = _convert(value, option.get("type", "raw"), option.get("elements"), fs)
-            except ValueError as exc:
-                raise ModuleFail(f"Get-AnsibleParam: Parameter '{name}' {exc}") from None
-            choices = option.get("choices")
-            if choices and params[name] is not None and str(params[name]).lower() not in choices:
-                raise ModuleFail(
-                    f"Get-AnsibleParam: Argument {name} needs to be one of {','.join(choices)} "
-                    f"but was {params[name]}."
-                )
-        return params
+def _legacy_value(name: str, option: Mapping[str, Any], raw: Mapping[str, Any], fs: WinFS) -> Any:
+    """Get-AnsibleParam for one option: the value (or alias, or default), converted and checked."""
+    value = next((raw[key] for key in (name, *option.get("aliases", ())) if key in raw), None)
+    if value is None:
+        value = option.get("default")
+    if value is None and option.get("required"):
+        raise ModuleFail(f"Get-AnsibleParam: Missing required argument: {name}")
+    try:
+        converted = _convert(value, option.get("type", "raw"), option.get("elements"), fs)
+    except ValueError as exc:
+        raise ModuleFail(f"Get-AnsibleParam: Parameter '{name}' {exc}") from None
+    choices = option.get("choices")
+    if choices and converted is not None and str(converted).lower() not in choices:
+        raise ModuleFail(
+            f"Get-AnsibleParam: Argument {name} needs to be one of {','.join(choices)} but was {converted}."
+        )
+    return converted
 
+
+def _validate_legacy(spec: ModuleSpec, raw: Mapping[str, Any], fs: WinFS) -> dict[str, Any]:
+    # Get-AnsibleParam converts per option; unknown options are not rejected.
+    params: dict[str, Any] = {k: v for k, v in raw.items() if not k.startswith("_ansible_")}
+    for name, option in spec.options.items():
+        params[name] = _legacy_value(name, option, raw, fs)
+    return params
+
+
+def _legal_names(spec: ModuleSpec) -> dict[str, str]:
+    """Option names and aliases (lower case) -> option name."""
     legal: dict[str, str] = {}
     for name, option in spec.options.items():
         legal[name.lower()] = name
         for alias in option.get("aliases", ()):
             legal[alias.lower()] = name
+    return legal
+
+
+def _check_unsupported(
+    spec: ModuleSpec, raw: Mapping[str, Any], module_name: str, legal: dict[str, str]
+) -> None:
     unsupported = [k for k in raw if not k.startswith("_ansible_") and k.lower() not in legal]
     if unsupported and not (spec.ignore_unknown or raw.get("_ansible_ignore_unknown_opts")):
         supported = sorted({*spec.options, *(a for o in spec.options.values() for a in o.get("aliases", ()))})
@@ -222,37 +230,54 @@ def validate(spec: ModuleSpec, raw: Mapping[str, Any], module_name: str, fs: Win
             f"Unsupported parameters for ({module_name}) module: {', '.join(unsupported)}. "
             f"Supported parameters include: {', '.join(supported)}"
         )
-    params = {}
-    missing = []
-    for key, value in raw.items():
-        if key.lower() in legal:
-            params[legal[key.lower()]] = value
+
+
+def _check_choices(name: str, option: Mapping[str, Any], value: Any) -> None:
+    choices = option.get("choices")
+    if not choices or value is None:
+        return
+    values = value if isinstance(value, list) else [value]
+    bad = [str(v) for v in values if str(v).lower() not in [c.lower() for c in choices]]
+    if bad:
+        word = "one or more of" if isinstance(value, list) else "one of"
+        raise ModuleFail(
+            f"value of {name} must be {word}: {', '.join(choices)}. Got no match for: {', '.join(bad)}"
+        )
+
+
+def _basic_value(name: str, option: Mapping[str, Any], value: Any, fs: WinFS) -> Any:
+    kind = option.get("type", "str")
+    try:
+        converted = _convert(value, kind, option.get("elements"), fs)
+    except ValueError as exc:
+        raise ModuleFail(
+            f"argument for {name} is of type {type(value).__name__} and we were unable to convert to {kind}: {exc}"
+        ) from None
+    _check_choices(name, option, converted)
+    return converted
+
+
+def _validate_basic(spec: ModuleSpec, raw: Mapping[str, Any], module_name: str, fs: WinFS) -> dict[str, Any]:
+    """Ansible.Basic's argument spec validation: unsupported names, required, types, choices."""
+    legal = _legal_names(spec)
+    _check_unsupported(spec, raw, module_name, legal)
+    params = {legal[key.lower()]: value for key, value in raw.items() if key.lower() in legal}
+    missing = [n for n, o in spec.options.items() if params.get(n) is None and o.get("required")]
     for name, option in spec.options.items():
-        if name not in params or params[name] is None:
-            if option.get("required"):
-                missing.append(name)
+        if params.get(name) is None:
             params[name] = option.get("default")
     if missing:
         raise ModuleFail(f"missing required arguments: {', '.join(missing)}")
     for name, option in spec.options.items():
-        kind = option.get("type", "str")
-        try:
-            params[name] = _convert(params[name], kind, option.get("elements"), fs)
-        except ValueError as exc:
-            raise ModuleFail(
-                f"argument for {name} is of type {type(params[name]).__name__} and we were unable "
-                f"to convert to {kind}: {exc}"
-            ) from None
-        choices = option.get("choices")
-        if choices and params[name] is not None:
-            values = params[name] if isinstance(params[name], list) else [params[name]]
-            bad = [str(v) for v in values if str(v).lower() not in [c.lower() for c in choices]]
-            if bad:
-                word = "one or more of" if isinstance(params[name], list) else "one of"
-                raise ModuleFail(
-                    f"value of {name} must be {word}: {', '.join(choices)}. Got no match for: {', '.join(bad)}"
-                )
+        params[name] = _basic_value(name, option, params[name], fs)
     return params
+
+
+def validate(spec: ModuleSpec, raw: Mapping[str, Any], module_name: str, fs: WinFS) -> dict[str, Any]:
+    """Return the module's parameters; raise :class:`ModuleFail` like the module util would."""
+    if spec.style == "legacy":
+        return _validate_legacy(spec, raw, fs)
+    return _validate_basic(spec, raw, module_name, fs)
 
 
 def invocation(spec: ModuleSpec, params: Mapping[str, Any]) -> dict[str, Any]:

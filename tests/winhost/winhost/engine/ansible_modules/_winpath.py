@@ -83,6 +83,35 @@ def user_environment(machine: Any, user: str) -> dict[str, str]:
     return env
 
 
+def _strip_device_prefix(path: str, text: str) -> tuple[str, bool]:
+    """``\\\\?\\`` (verbatim: no trimming of trailing dots and spaces) and ``\\\\.\\`` prefixes."""
+    if not text.startswith(("\\\\?\\", "\\\\.\\")):
+        return text, False
+    verbatim = text.startswith("\\\\?\\")
+    text = text[4:]
+    if text.upper().startswith("UNC\\"):
+        raise WinPathError(f"winhost does not emulate UNC paths: '{path}'")
+    return text, verbatim
+
+
+def _normalise(parts: list[str], verbatim: bool) -> list[str]:
+    """Drop ``.`` and empty components, apply ``..``, trim trailing dots and spaces (Win32 path
+    normalisation), refuse characters Windows refuses in names."""
+    result: list[str] = []
+    for raw_part in parts:
+        part = raw_part.rstrip(" .") if not verbatim and raw_part not in (".", "..") else raw_part
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if result:
+                result.pop()
+            continue
+        if _INVALID_NAME_CHARS.search(part):
+            raise WinPathError("Illegal characters in path.")
+        result.append(part)
+    return result
+
+
 class WinFS:
     """Resolve Windows paths of one session to real paths below the sandbox."""
 
@@ -94,13 +123,13 @@ class WinFS:
     # -- parsing ---------------------------------------------------------------------------------
     def split(self, path: str) -> list[str]:
         """Absolute, normalised components below ``C:\\`` (without the drive)."""
-        text = expand_environment_variables(path, self.env).replace("/", "\\")
-        verbatim = False
-        if text.startswith(("\\\\?\\", "\\\\.\\")):
-            verbatim = text.startswith("\\\\?\\")
-            text = text[4:]
-            if text.upper().startswith("UNC\\"):
-                raise WinPathError(f"winhost does not emulate UNC paths: '{path}'")
+        text, verbatim = _strip_device_prefix(
+            path, expand_environment_variables(path, self.env).replace("/", "\\")
+        )
+        return _normalise(self._components(path, text), verbatim)
+
+    def _components(self, path: str, text: str) -> list[str]:
+        """The path's components, relative ones after the current directory's."""
         if not text:
             raise WinPathError("The path is not of a legal form.")
         if text.startswith("\\\\"):
@@ -110,24 +139,10 @@ class WinFS:
             if drive != "C":
                 raise WinPathError(f"Cannot find drive. A drive with the name '{drive}' does not exist.")
             rest = text[2:]
-            parts = rest.split("\\") if rest.startswith("\\") else [*self.split(self.cwd), *rest.split("\\")]
-        elif text.startswith("\\"):
-            parts = text.split("\\")
-        else:
-            parts = [*self.split(self.cwd), *text.split("\\")]
-        result: list[str] = []
-        for raw_part in parts:
-            part = raw_part.rstrip(" .") if not verbatim and raw_part not in (".", "..") else raw_part
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if result:
-                    result.pop()
-                continue
-            if _INVALID_NAME_CHARS.search(part):
-                raise WinPathError("Illegal characters in path.")
-            result.append(part)
-        return result
+            return rest.split("\\") if rest.startswith("\\") else [*self.split(self.cwd), *rest.split("\\")]
+        if text.startswith("\\"):
+            return text.split("\\")
+        return [*self.split(self.cwd), *text.split("\\")]
 
     def _lookup(self, parts: list[str]) -> tuple[Path, list[str]]:
         """Real path and the on-disk spelling of each existing component (case-insensitive)."""

@@ -8,9 +8,13 @@ domain, WinRM HTTPS listener certificate); hardware values are those of a small 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
+from collections.abc import Callable
 from typing import Any
+
+from cryptography import x509
 
 from winhost.engine.ansible_modules import ModuleContext, ModuleSpec
 
@@ -73,128 +77,194 @@ def _date_time() -> dict[str, Any]:
     }
 
 
-def run(ctx: ModuleContext) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class _Host:
+    """What several fact subsets derive from the machine."""
+
+    name: str
+    domain: str
+    joined: bool
+    os_version: str
+    caption: str
+
+    @classmethod
+    def of(cls, m: Any) -> _Host:
+        domain = str(getattr(m, "domain", "WORKGROUP"))
+        return cls(
+            name=str(m.computer_name),
+            domain=domain,
+            joined=domain.upper() != "WORKGROUP" and "." in domain,
+            os_version=str(getattr(m, "os_version", "10.0.20348")),
+            caption=str(getattr(m, "os_caption", "Microsoft Windows Server 2022 Datacenter")),
+        )
+
+
+Facts = dict[str, Any]
+
+
+def _bios(ctx: ModuleContext, host: _Host) -> Facts:
+    return {
+        "ansible_bios_date": "11/26/2012",
+        "ansible_bios_version": "Hyper-V UEFI Release v4.1",
+        "ansible_product_name": "Virtual Machine",
+        "ansible_product_serial": "0000-0000-0000-0000-0000-0000-00",
+        "ansible_product_uuid": "6E0B1B6C-0000-4000-8000-"
+        + host.name.encode().hex().upper()[:12].ljust(12, "0"),
+    }
+
+
+def _distribution(ctx: ModuleContext, host: _Host) -> Facts:
+    return {
+        "ansible_distribution": host.caption,
+        "ansible_distribution_version": host.os_version + ".0",
+        "ansible_distribution_major_version": host.os_version.split(".", maxsplit=1)[0],
+        "ansible_os_family": "Windows",
+        "ansible_os_name": host.caption,
+        "ansible_os_product_type": "server" if "Server" in host.caption else "workstation",
+        "ansible_os_installation_type": "Server",
+        "ansible_os_install_date": "2024-01-01T00:00:00Z",
+    }
+
+
+def _interfaces(ctx: ModuleContext, host: _Host) -> Facts:
+    loopback = {
+        "connection_name": "Loopback Pseudo-Interface 1",
+        "default_gateway": None,
+        "dns_domain": None,
+        "interface_index": 1,
+        "interface_name": "Software Loopback Interface 1",
+        "macaddress": None,
+    }
+    return {"ansible_interfaces": [loopback]}
+
+
+def _memory(ctx: ModuleContext, host: _Host) -> Facts:
+    return {
+        "ansible_memtotal_mb": 4096,
+        "ansible_memfree_mb": 2048,
+        "ansible_swaptotal_mb": 0,
+        "ansible_pagefiletotal_mb": 1024,
+        "ansible_pagefilefree_mb": 1024,
+    }
+
+
+def _platform(ctx: ModuleContext, host: _Host) -> Facts:
+    fqdn = f"{host.name}.{host.domain}" if host.joined else host.name
+    return {
+        "ansible_architecture": "64-bit",
+        "ansible_architecture2": "x86_64",
+        "ansible_domain": host.domain if host.joined else "",
+        "ansible_fqdn": fqdn,
+        "ansible_hostname": host.name,
+        "ansible_netbios_name": host.name,
+        "ansible_kernel": host.os_version + ".0",
+        "ansible_nodename": fqdn,
+        "ansible_machine_id": "S-1-5-21-1004336348-1177238915-682003330",
+        "ansible_owner_contact": "",
+        "ansible_owner_name": "Windows User",
+        "ansible_reboot_pending": False,
+        "ansible_system": "Win32NT",
+        "ansible_system_description": "",
+        "ansible_system_vendor": "Microsoft Corporation",
+    }
+
+
+def _processor(ctx: ModuleContext, host: _Host) -> Facts:
+    return {
+        "ansible_processor": [
+            "0",
+            "GenuineIntel",
+            "Intel(R) Xeon(R) CPU",
+            "1",
+            "GenuineIntel",
+            "Intel(R) Xeon(R) CPU",
+        ],
+        "ansible_processor_count": 1,
+        "ansible_processor_cores": 2,
+        "ansible_processor_threads_per_core": 1,
+        "ansible_processor_vcpus": 2,
+    }
+
+
+def _uptime(ctx: ModuleContext, host: _Host) -> Facts:
+    boot = float(getattr(ctx.machine, "boot_time", 0.0) or 0.0) or time.time() - 3600
+    return {
+        "ansible_lastboot": datetime.datetime.fromtimestamp(boot).strftime("%Y-%m-%d %H:%M:%SZ"),
+        "ansible_uptime_seconds": round(time.time() - boot),
+    }
+
+
+def _user(ctx: ModuleContext, host: _Host) -> Facts:
     m = ctx.machine
+    account = m.accounts.get(ctx.user.split("\\")[-1]) if hasattr(m, "accounts") else None
+    return {
+        "ansible_user_dir": ctx.env.get("USERPROFILE", ""),
+        "ansible_user_gecos": "",
+        "ansible_user_id": ctx.env.get("USERNAME", ctx.user),
+        "ansible_user_sid": getattr(account, "sid", "") or "",
+    }
+
+
+def _windows_domain(ctx: ModuleContext, host: _Host) -> Facts:
+    return {
+        "ansible_windows_domain": host.domain,
+        "ansible_windows_domain_member": host.joined,
+        "ansible_windows_domain_role": "Member server" if host.joined else "Stand-alone server",
+    }
+
+
+def _winrm(ctx: ModuleContext, host: _Host) -> Facts:
+    """The HTTPS listener's certificate expiry and thumbprint (the last HTTPS listener wins)."""
+    facts: Facts = {}
+    m = ctx.machine
+    for listener in m.wsman.listeners:
+        cert = m.cert_store.get(listener.certificate_thumbprint) if listener.certificate_thumbprint else None
+        if listener.transport.upper() == "HTTPS" and cert is not None:
+            parsed = x509.load_pem_x509_certificate(cert.cert_pem.encode())
+            facts["ansible_win_rm_certificate_expires"] = parsed.not_valid_after_utc.strftime(
+                "%Y-%m-%d %H:%M:%S"
+            )
+            facts["ansible_win_rm_certificate_thumbprint"] = cert.thumbprint
+    return facts
+
+
+#: Fact subsets in setup.ps1's order.
+_SUBSETS: tuple[tuple[str, Callable[[ModuleContext, _Host], Facts]], ...] = (
+    ("bios", _bios),
+    ("date_time", lambda ctx, host: {"ansible_date_time": _date_time()}),
+    ("distribution", _distribution),
+    ("env", lambda ctx, host: {"ansible_env": {k: v.rstrip("\\") for k, v in ctx.env.items()}}),
+    ("interfaces", _interfaces),
+    ("memory", _memory),
+    ("platform", _platform),
+    (
+        "powershell_version",
+        lambda ctx, host: {
+            "ansible_powershell_version": int(str(getattr(ctx.machine, "ps_version", "5.1")).split(".")[0])
+        },
+    ),
+    ("processor", _processor),
+    ("uptime", _uptime),
+    ("user", _user),
+    ("windows_domain", _windows_domain),
+    ("winrm", _winrm),
+    (
+        "virtual",
+        lambda ctx, host: {"ansible_virtualization_role": "guest", "ansible_virtualization_type": "Hyper-V"},
+    ),
+)
+
+
+def run(ctx: ModuleContext) -> dict[str, Any]:
     subsets = _subsets(ctx.params["gather_subset"] or ["all"], ctx)
-    facts: dict[str, Any] = {"gather_subset": ctx.params["gather_subset"], "module_setup": True}
-    name = str(m.computer_name)
-    domain = str(getattr(m, "domain", "WORKGROUP"))
-    joined = domain.upper() != "WORKGROUP" and "." in domain
-    os_version = str(getattr(m, "os_version", "10.0.20348"))
-    caption = str(getattr(m, "os_caption", "Microsoft Windows Server 2022 Datacenter"))
+    facts: Facts = {"gather_subset": ctx.params["gather_subset"], "module_setup": True}
     if "all_ipv4_addresses" in subsets or "all_ipv6_addresses" in subsets:
         # setup.ps1 drops 127.0.0.1 and ::1; the simulated host's only interface is loopback.
         facts["ansible_ip_addresses"] = []
-    if "bios" in subsets:
-        facts.update(
-            ansible_bios_date="11/26/2012",
-            ansible_bios_version="Hyper-V UEFI Release v4.1",
-            ansible_product_name="Virtual Machine",
-            ansible_product_serial="0000-0000-0000-0000-0000-0000-00",
-            ansible_product_uuid="6E0B1B6C-0000-4000-8000-" + name.encode().hex().upper()[:12].ljust(12, "0"),
-        )
-    if "date_time" in subsets:
-        facts["ansible_date_time"] = _date_time()
-    if "distribution" in subsets:
-        facts.update(
-            ansible_distribution=caption,
-            ansible_distribution_version=os_version + ".0",
-            ansible_distribution_major_version=os_version.split(".", maxsplit=1)[0],
-            ansible_os_family="Windows",
-            ansible_os_name=caption,
-            ansible_os_product_type="server" if "Server" in caption else "workstation",
-            ansible_os_installation_type="Server",
-            ansible_os_install_date="2024-01-01T00:00:00Z",
-        )
-    if "env" in subsets:
-        facts["ansible_env"] = {k: v.rstrip("\\") for k, v in ctx.env.items()}
-    if "interfaces" in subsets:
-        facts["ansible_interfaces"] = [
-            {
-                "connection_name": "Loopback Pseudo-Interface 1",
-                "default_gateway": None,
-                "dns_domain": None,
-                "interface_index": 1,
-                "interface_name": "Software Loopback Interface 1",
-                "macaddress": None,
-            }
-        ]
-    if "memory" in subsets:
-        facts.update(
-            ansible_memtotal_mb=4096,
-            ansible_memfree_mb=2048,
-            ansible_swaptotal_mb=0,
-            ansible_pagefiletotal_mb=1024,
-            ansible_pagefilefree_mb=1024,
-        )
-    if "platform" in subsets:
-        fqdn = f"{name}.{domain}" if joined else name
-        facts.update(
-            ansible_architecture="64-bit",
-            ansible_architecture2="x86_64",
-            ansible_domain=domain if joined else "",
-            ansible_fqdn=fqdn,
-            ansible_hostname=name,
-            ansible_netbios_name=name,
-            ansible_kernel=os_version + ".0",
-            ansible_nodename=fqdn,
-            ansible_machine_id="S-1-5-21-1004336348-1177238915-682003330",
-            ansible_owner_contact="",
-            ansible_owner_name="Windows User",
-            ansible_reboot_pending=False,
-            ansible_system="Win32NT",
-            ansible_system_description="",
-            ansible_system_vendor="Microsoft Corporation",
-        )
-    if "powershell_version" in subsets:
-        facts["ansible_powershell_version"] = int(str(getattr(m, "ps_version", "5.1")).split(".")[0])
-    if "processor" in subsets:
-        facts.update(
-            ansible_processor=[
-                "0",
-                "GenuineIntel",
-                "Intel(R) Xeon(R) CPU",
-                "1",
-                "GenuineIntel",
-                "Intel(R) Xeon(R) CPU",
-            ],
-            ansible_processor_count=1,
-            ansible_processor_cores=2,
-            ansible_processor_threads_per_core=1,
-            ansible_processor_vcpus=2,
-        )
-    if "uptime" in subsets:
-        boot = float(getattr(m, "boot_time", 0.0) or 0.0) or time.time() - 3600
-        facts["ansible_lastboot"] = datetime.datetime.fromtimestamp(boot).strftime("%Y-%m-%d %H:%M:%SZ")
-        facts["ansible_uptime_seconds"] = round(time.time() - boot)
-    if "user" in subsets:
-        account = m.accounts.get(ctx.user.split("\\")[-1]) if hasattr(m, "accounts") else None
-        facts.update(
-            ansible_user_dir=ctx.env.get("USERPROFILE", ""),
-            ansible_user_gecos="",
-            ansible_user_id=ctx.env.get("USERNAME", ctx.user),
-            ansible_user_sid=getattr(account, "sid", "") or "",
-        )
-    if "windows_domain" in subsets:
-        facts.update(
-            ansible_windows_domain=domain,
-            ansible_windows_domain_member=joined,
-            ansible_windows_domain_role="Member server" if joined else "Stand-alone server",
-        )
-    if "winrm" in subsets:
-        for listener in m.wsman.listeners:
-            cert = (
-                m.cert_store.get(listener.certificate_thumbprint) if listener.certificate_thumbprint else None
-            )
-            if listener.transport.upper() == "HTTPS" and cert is not None:
-                from cryptography import x509
-
-                parsed = x509.load_pem_x509_certificate(cert.cert_pem.encode())
-                expires = parsed.not_valid_after_utc.strftime("%Y-%m-%d %H:%M:%S")
-                facts["ansible_win_rm_certificate_expires"] = expires
-                facts["ansible_win_rm_certificate_thumbprint"] = cert.thumbprint
-    if "virtual" in subsets:
-        facts.update(ansible_virtualization_role="guest", ansible_virtualization_type="Hyper-V")
+    host = _Host.of(ctx.machine)
+    for subset, gather in _SUBSETS:
+        if subset in subsets:
+            facts.update(gather(ctx, host))
     return {"ansible_facts": facts}
 
 

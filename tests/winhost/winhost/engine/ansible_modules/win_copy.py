@@ -84,85 +84,105 @@ def _copy_file(ctx: ModuleContext, src: Path, dest: Path, dest_win: str, result:
     return checksum or ""
 
 
-def run(ctx: ModuleContext) -> dict[str, Any]:
-    fs, mode = ctx.fs, ctx.params["_copy_mode"]
+def _explode(ctx: ModuleContext, result: dict[str, Any]) -> None:
+    """``_copy_mode: explode``: unpack the zip the action plugin sent (entry names are base64)."""
     src, dest = ctx.params["src"], ctx.params["dest"]
-    if mode in ("explode", "single") and not src:
+    archive = ctx.fs.real(src)
+    if not archive.is_file():
+        raise ModuleFail(f"Cannot expand src zip file: '{src}' as it does not exist")
+    target = ctx.fs.real(dest)
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            is_dir = len(name) % 4 == 1 and name.endswith(("/", "\\"))
+            decoded = base64.b64decode(name[:-1] if is_dir else name).decode("utf-8")
+            entry_target = target.joinpath(*decoded.replace("\\", "/").split("/"))
+            if ctx.check_mode:
+                continue
+            if is_dir:
+                entry_target.mkdir(parents=True, exist_ok=True)
+            else:
+                entry_target.parent.mkdir(parents=True, exist_ok=True)
+                entry_target.write_bytes(zf.read(info))
+    result["changed"] = True
+
+
+def _into(ctx: ModuleContext, dest: str, name: str) -> str:
+    """A destination that is a folder (ends with a separator or exists) gets the file's name."""
+    if dest.endswith(("/", "\\")) or ctx.fs.real(dest).is_dir():
+        return _join(dest, name)
+    return dest
+
+
+def _single(ctx: ModuleContext, result: dict[str, Any]) -> None:
+    """``_copy_mode: single``: move the uploaded temporary file into place (with backup)."""
+    fs, src, dest = ctx.fs, ctx.params["src"], ctx.params["dest"]
+    source = fs.real(src)
+    if not source.is_file():
+        raise ModuleFail(f"Cannot copy src file: '{src}' as it does not exist", **result)
+    remote_dest = _into(ctx, dest, str(ctx.params.get("_original_basename") or ""))
+    target = _prepare_dest(ctx, dest, remote_dest)
+    if ctx.params["backup"] and target.is_file():
+        result["backup_file"] = remote_dest + ".bak"
+        if not ctx.check_mode:
+            shutil.copyfile(target, fs.real(result["backup_file"]))
+    if not ctx.check_mode:
+        shutil.copyfile(source, target)
+    result["changed"] = True
+
+
+def _remote_folder(ctx: ModuleContext, source: Path, result: dict[str, Any]) -> int | None:
+    fs, src, dest = ctx.fs, ctx.params["src"], ctx.params["dest"]
+    result["operation"] = "folder_copy"
+    remote_dest = dest if src.endswith(("/", "\\")) else _join(dest, source.name)
+    result["dest"] = remote_dest
+    for item in sorted(source.rglob("*")):
+        target = fs.real(remote_dest).joinpath(*item.relative_to(source).parts)
+        if not item.is_dir():
+            _copy_file(ctx, item, target, fs.to_windows(target), result)
+        elif not target.is_dir():
+            if not ctx.check_mode:
+                target.mkdir(parents=True, exist_ok=True)
+            result["changed"] = True
+    target_root = fs.real(remote_dest)
+    if not target_root.is_dir():
+        return None
+    return sum(p.stat().st_size for p in target_root.rglob("*") if p.is_file())
+
+
+def _remote_file(ctx: ModuleContext, source: Path, result: dict[str, Any]) -> int | None:
+    dest = ctx.params["dest"]
+    result["operation"] = "file_copy"
+    result["original_basename"] = source.name
+    remote_dest = _into(ctx, dest, source.name)
+    result["dest"] = remote_dest
+    target = _prepare_dest(ctx, dest, remote_dest)
+    result["checksum"] = _copy_file(ctx, source, target, remote_dest, result)
+    return target.stat().st_size if target.is_file() else None
+
+
+def _remote(ctx: ModuleContext, result: dict[str, Any]) -> None:
+    """``_copy_mode: remote`` (remote_src): copy a file or folder on the host."""
+    src, dest = ctx.params["src"], ctx.params["dest"]
+    result["src"], result["dest"] = src, dest
+    source = ctx.fs.real(src)
+    if not source.exists():
+        raise ModuleFail(f"Cannot copy src file: '{src}' as it does not exist", **result)
+    copy = _remote_folder if source.is_dir() else _remote_file
+    result["size"] = copy(ctx, source, result)
+
+
+_MODES = {"query": _query, "explode": _explode, "single": _single, "remote": _remote}
+
+
+def run(ctx: ModuleContext) -> dict[str, Any]:
+    mode = ctx.params["_copy_mode"]
+    if mode in ("explode", "single") and not ctx.params["src"]:
         raise ModuleFail("Get-AnsibleParam: Missing required argument: src")
     result: dict[str, Any] = {"changed": False}
     if ctx.diff_mode:
         result["diff"] = {}
-    if mode == "query":
-        _query(ctx, result)
-    elif mode == "explode":
-        archive = fs.real(src)
-        if not archive.is_file():
-            raise ModuleFail(f"Cannot expand src zip file: '{src}' as it does not exist")
-        target = fs.real(dest)
-        with zipfile.ZipFile(archive) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                is_dir = len(name) % 4 == 1 and name.endswith(("/", "\\"))
-                decoded = base64.b64decode(name[:-1] if is_dir else name).decode("utf-8")
-                entry_target = target.joinpath(*decoded.replace("\\", "/").split("/"))
-                if not ctx.check_mode:
-                    if is_dir:
-                        entry_target.mkdir(parents=True, exist_ok=True)
-                    else:
-                        entry_target.parent.mkdir(parents=True, exist_ok=True)
-                        entry_target.write_bytes(zf.read(info))
-        result["changed"] = True
-    elif mode == "single":
-        source = fs.real(src)
-        if not source.is_file():
-            raise ModuleFail(f"Cannot copy src file: '{src}' as it does not exist", **result)
-        remote_dest = dest
-        if dest.endswith(("/", "\\")) or fs.real(dest).is_dir():
-            remote_dest = _join(dest, str(ctx.params.get("_original_basename") or ""))
-        target = _prepare_dest(ctx, dest, remote_dest)
-        if ctx.params["backup"] and target.is_file():
-            result["backup_file"] = remote_dest + ".bak"
-            if not ctx.check_mode:
-                shutil.copyfile(target, fs.real(result["backup_file"]))
-        if not ctx.check_mode:
-            shutil.copyfile(source, target)
-        result["changed"] = True
-    else:  # remote
-        result["src"], result["dest"] = src, dest
-        source = fs.real(src)
-        if not source.exists():
-            raise ModuleFail(f"Cannot copy src file: '{src}' as it does not exist", **result)
-        if source.is_dir():
-            result["operation"] = "folder_copy"
-            remote_dest = dest if src.endswith(("/", "\\")) else _join(dest, source.name)
-            result["dest"] = remote_dest
-            for item in sorted(source.rglob("*")):
-                rel = item.relative_to(source)
-                target = fs.real(remote_dest).joinpath(*rel.parts)
-                if item.is_dir():
-                    if not target.is_dir():
-                        if not ctx.check_mode:
-                            target.mkdir(parents=True, exist_ok=True)
-                        result["changed"] = True
-                else:
-                    _copy_file(ctx, item, target, fs.to_windows(target), result)
-            target_root = fs.real(remote_dest)
-            size = (
-                sum(p.stat().st_size for p in target_root.rglob("*") if p.is_file())
-                if target_root.is_dir()
-                else None
-            )
-        else:
-            result["operation"] = "file_copy"
-            result["original_basename"] = source.name
-            remote_dest = dest
-            if dest.endswith(("/", "\\")) or fs.real(dest).is_dir():
-                remote_dest = _join(dest, source.name)
-            result["dest"] = remote_dest
-            target = _prepare_dest(ctx, dest, remote_dest)
-            result["checksum"] = _copy_file(ctx, source, target, remote_dest, result)
-            size = target.stat().st_size if target.is_file() else None
-        result["size"] = size
+    _MODES.get(mode, _remote)(ctx, result)
     return result
 
 

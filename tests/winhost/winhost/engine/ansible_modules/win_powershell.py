@@ -28,6 +28,7 @@ from psrpcore.types import ErrorRecord, PSCustomObject, PSObject
 from winhost.engine.ansible_modules import NO_LOG_MASK, ModuleContext, ModuleFail, ModuleSpec
 from winhost.engine.ansible_modules._capture import new_session, render_error
 from winhost.engine.hosts import RecordingHost
+from winhost.engine.values import all_properties, get_property, is_collection, to_bool, to_string, type_names
 
 _SHOULD_PROCESS = re.compile(
     r"\[CmdletBinding\((?:[\w=\$]+,\s*)?SupportsShouldProcess(?:=\$true)?(?:,\s*[\w=\$]+)?\)\]", re.IGNORECASE
@@ -78,8 +79,6 @@ def _iso(value: datetime.datetime) -> str:
 
 def convert_output(value: Any, depth: int) -> Any:
     """win_powershell's Convert-OutputObject: JSON-ready, flattened to strings below ``depth``."""
-    from winhost.engine.values import all_properties, is_collection, to_string, type_names
-
     child = depth - 1
     if value is None:
         return None
@@ -173,16 +172,17 @@ def _sensitive(entries: list[Any]) -> dict[str, Any]:
     return values
 
 
-def run(ctx: ModuleContext) -> dict[str, Any]:
-    p = ctx.params
-    sensitive = list(p.get("sensitive_parameters") or [])
-    if sensitive:  # password/value are no_log: invocation.module_args shows them masked
-        p["sensitive_parameters"] = [
-            {k: (NO_LOG_MASK if k in ("password", "value") and v is not None else v) for k, v in e.items()}
-            if isinstance(e, dict)
-            else e
-            for e in sensitive
-        ]
+def _masked(sensitive: list[Any]) -> list[Any]:
+    """sensitive_parameters as invocation.module_args shows them (password/value are no_log)."""
+    return [
+        {k: (NO_LOG_MASK if k in ("password", "value") and v is not None else v) for k, v in e.items()}
+        if isinstance(e, dict)
+        else e
+        for e in sensitive
+    ]
+
+
+def _check_options(p: dict[str, Any]) -> None:
     if bool(p.get("script")) == bool(p.get("path")):
         raise ModuleFail(
             "parameters are mutually exclusive: path, script"
@@ -191,40 +191,31 @@ def run(ctx: ModuleContext) -> dict[str, Any]:
         )
     if p.get("executable"):
         raise ModuleFail("winhost does not emulate win_powershell's executable (another PowerShell process)")
-    depth = int(p["depth"]) if p.get("depth") is not None else 2
-    result: dict[str, Any] = {
-        "result": {},
-        "host_out": "",
-        "host_err": "",
-        "output": [],
-        "error": [],
-        "warning": [],
-        "verbose": [],
-        "debug": [],
-        "information": [],
-    }
-    for name, path in (("creates", p.get("creates")), ("removes", p.get("removes"))):
-        if path:
-            exists = ctx.fs.real(str(path)).exists()
-            if name == "creates" and exists:
-                return {**result, "changed": False, "msg": f"skipped, since {path} exists"}
-            if name == "removes" and not exists:
-                return {**result, "changed": False, "msg": f"skipped, since {path} does not exist"}
-    if p.get("script"):
-        script = str(p["script"])
-    else:
-        real = ctx.fs.real(str(p["path"]))
-        if not real.is_file():
-            raise ModuleFail(f"Could not find or access '{p['path']}' on Windows host")
-        script = real.read_text(encoding="utf-8-sig")
-    should_process = bool(_SHOULD_PROCESS.search(script))
-    if ctx.check_mode and not should_process:
-        return {**result, "changed": True, "msg": "skipped, running in check mode"}
 
-    runspace = new_session(ctx.runspace)
-    if p.get("chdir"):
-        runspace.global_scope.set("__location", str(p["chdir"]))
-    ansible = PSCustomObject(
+
+def _skip_message(ctx: ModuleContext) -> str | None:
+    """``creates`` / ``removes``: why the module skips, or None."""
+    creates, removes = ctx.params.get("creates"), ctx.params.get("removes")
+    if creates and ctx.fs.real(str(creates)).exists():
+        return f"skipped, since {creates} exists"
+    if removes and not ctx.fs.real(str(removes)).exists():
+        return f"skipped, since {removes} does not exist"
+    return None
+
+
+def _script(ctx: ModuleContext) -> str:
+    p = ctx.params
+    if p.get("script"):
+        return str(p["script"])
+    real = ctx.fs.real(str(p["path"]))
+    if not real.is_file():
+        raise ModuleFail(f"Could not find or access '{p['path']}' on Windows host")
+    return real.read_text(encoding="utf-8-sig")
+
+
+def _ansible_variable(ctx: ModuleContext) -> PSCustomObject:
+    """``$Ansible`` (Ansible.Windows.WinPowerShell.Module): the script reports through it."""
+    return PSCustomObject(
         PSTypeName="Ansible.Windows.WinPowerShell.Module",
         CheckMode=ctx.check_mode,
         Verbosity=0,
@@ -234,47 +225,46 @@ def run(ctx: ModuleContext) -> dict[str, Any]:
         Failed=False,
         Tmpdir=ctx.env.get("TEMP", "C:\\Windows\\TEMP"),
     )
-    runspace.global_scope.set("Ansible", ansible)
-    runspace.global_scope.set(
-        "ErrorActionPreference", _EAP.get(str(p.get("error_action") or "continue"), "Continue")
-    )
 
+
+def _command(
+    script: str, p: dict[str, Any], sensitive: list[Any], should_process: bool, check: bool
+) -> Command:
     parameters: dict[str, Any] = dict(p.get("parameters") or {})
     parameters.update(_sensitive(sensitive))
     if should_process:
         parameters["Confirm"] = False
-        parameters["WhatIf"] = ctx.check_mode
+        parameters["WhatIf"] = check
     command = Command(script, is_script=True)
     for name, value in parameters.items():
         command.add_parameter(str(name), value)
+    return command
 
-    host = _StreamsHost()
-    failed = False
+
+def _invoke(runspace: Any, command: Command, host: _StreamsHost) -> bool:
+    """Run the script; True when it ended with a terminating error (recorded in host.errors)."""
     try:
         runspace.invoke([command], None, host)
     except Exception as exc:  # a terminating error: the module reports it and fails
         record = getattr(exc, "error_record", None)
-        if isinstance(record, ErrorRecord):
-            if not host.errors or host.errors[-1] is not record:
-                host.errors.append(record)
-        else:
+        if not isinstance(record, ErrorRecord):
             raise
-        failed = True
+        if not host.errors or host.errors[-1] is not record:
+            host.errors.append(record)
+        return True
+    return False
 
-    from winhost.engine.values import get_property, to_bool
 
-    ansible_result = get_property(ansible, "Result")[1]
-    result.update(
-        host_out="".join(host.host_out),
-        host_err="".join(host.host_err),
-        result=convert_output(ansible_result, depth),
-        changed=to_bool(get_property(ansible, "Changed")[1]),
-        output=convert_output(list(host.output), depth),
-        error=[error_to_dict(r, depth) for r in host.errors],
-        warning=list(host.warnings),
-        verbose=list(host.verbose),
-        debug=list(host.debug),
-        information=[
+def _streams(host: _StreamsHost, depth: int) -> dict[str, Any]:
+    return {
+        "host_out": "".join(host.host_out),
+        "host_err": "".join(host.host_err),
+        "output": convert_output(list(host.output), depth),
+        "error": [error_to_dict(r, depth) for r in host.errors],
+        "warning": list(host.warnings),
+        "verbose": list(host.verbose),
+        "debug": list(host.debug),
+        "information": [
             {
                 "message_data": convert_output(i["data"], depth),
                 "source": i["source"],
@@ -283,7 +273,54 @@ def run(ctx: ModuleContext) -> dict[str, Any]:
             }
             for i in host.information
         ],
+    }
+
+
+_EMPTY_RESULT: dict[str, Any] = {
+    "result": {},
+    "host_out": "",
+    "host_err": "",
+    "output": [],
+    "error": [],
+    "warning": [],
+    "verbose": [],
+    "debug": [],
+    "information": [],
+}
+
+
+def run(ctx: ModuleContext) -> dict[str, Any]:
+    p = ctx.params
+    sensitive = list(p.get("sensitive_parameters") or [])
+    if sensitive:
+        p["sensitive_parameters"] = _masked(sensitive)
+    _check_options(p)
+    depth = int(p["depth"]) if p.get("depth") is not None else 2
+    skipped = _skip_message(ctx)
+    if skipped is not None:
+        return {**_EMPTY_RESULT, "changed": False, "msg": skipped}
+    script = _script(ctx)
+    should_process = bool(_SHOULD_PROCESS.search(script))
+    if ctx.check_mode and not should_process:
+        return {**_EMPTY_RESULT, "changed": True, "msg": "skipped, running in check mode"}
+
+    runspace = new_session(ctx.runspace)
+    if p.get("chdir"):
+        runspace.global_scope.set("__location", str(p["chdir"]))
+    ansible = _ansible_variable(ctx)
+    runspace.global_scope.set("Ansible", ansible)
+    runspace.global_scope.set(
+        "ErrorActionPreference", _EAP.get(str(p.get("error_action") or "continue"), "Continue")
     )
+    host = _StreamsHost()
+    failed = _invoke(runspace, _command(script, p, sensitive, should_process, ctx.check_mode), host)
+
+    result: dict[str, Any] = {
+        **_EMPTY_RESULT,
+        **_streams(host, depth),
+        "result": convert_output(get_property(ansible, "Result")[1], depth),
+        "changed": to_bool(get_property(ansible, "Changed")[1]),
+    }
     diff = get_property(ansible, "Diff")[1]
     if ctx.diff_mode and isinstance(diff, dict) and diff:
         result["diff"] = {str(k): convert_output(v, depth) for k, v in diff.items()}

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from winhost.engine.ansible_modules import ModuleContext, ModuleFail, ModuleSpec
+from winhost.engine.model import Service
 
 _START_MODES = {
     "automatic": "auto",
@@ -104,92 +105,116 @@ def _start(ctx: ModuleContext, svc: Any) -> bool:
     return True
 
 
+_SETTABLE = ("description", "display_name", "dependencies", "path", "start_mode", "state", "username")
+
+
+def _remove(ctx: ModuleContext, svc: Any) -> bool:
+    """``state: absent``: stop and delete the service."""
+    if svc is None:
+        return False
+    _stop(ctx, svc)
+    if not ctx.check_mode:
+        del ctx.machine.services[svc.name]
+        ctx.machine.notify(_TOPIC_SERVICES)
+    return True
+
+
+def _create(ctx: ModuleContext, name: str) -> Any:
+    """A new service (needs ``path``), stopped and automatic as New-Service makes it."""
+    if ctx.params["path"] is None:
+        raise ModuleFail(f"Service '{name}' is not installed, need to set 'path' to create a new service")
+    svc = Service(
+        name=name, display_name=name, status="Stopped", start_type="Automatic", binary_path=ctx.params["path"]
+    )
+    ctx.machine.services[name] = svc
+    return svc
+
+
+def _wanted_dependencies(p: dict[str, Any], current: list[str]) -> list[str]:
+    """``dependencies`` with ``dependency_action`` add / remove / set."""
+    wanted = list(p["dependencies"])
+    lowered = [d.lower() for d in current]
+    if p["dependency_action"] == "add":
+        return current + [d for d in wanted if d.lower() not in lowered]
+    if p["dependency_action"] == "remove":
+        return [d for d in current if d.lower() not in [w.lower() for w in wanted]]
+    return wanted
+
+
+def _wanted_config(p: dict[str, Any], svc: Any) -> dict[str, Any]:
+    """Service attribute -> the value the task asks for, for the options given."""
+    wanted: dict[str, Any] = {}
+    if p["display_name"] is not None:
+        wanted["display_name"] = p["display_name"]
+    if p["description"] is not None:
+        wanted["description"] = p["description"]
+    if p["path"] is not None:
+        wanted["binary_path"] = p["path"]
+    if p["dependencies"] is not None:
+        wanted["depends_on"] = _wanted_dependencies(p, svc.depends_on)
+    if p["start_mode"] is not None:
+        wanted["start_type"] = _START_TYPES[p["start_mode"]]
+    return wanted
+
+
+def _same(current: Any, wanted: Any) -> bool:
+    if isinstance(wanted, list):
+        return [d.lower() for d in wanted] == [d.lower() for d in current]
+    return bool(current == wanted)
+
+
+def _configure(ctx: ModuleContext, svc: Any) -> bool:
+    """Apply the configuration options; True when any differs."""
+    different = {
+        attr: value
+        for attr, value in _wanted_config(ctx.params, svc).items()
+        if not _same(getattr(svc, attr, ""), value)
+    }
+    if different and not ctx.check_mode:
+        for attr, value in different.items():
+            setattr(svc, attr, value)
+        ctx.machine.notify(_TOPIC_SERVICES)
+    return bool(different)
+
+
+def _restart(ctx: ModuleContext, svc: Any) -> bool:
+    _stop(ctx, svc)
+    _start(ctx, svc)
+    if not ctx.check_mode:
+        _set_status(ctx, svc, "Running")
+    return True
+
+
+def _pause(ctx: ModuleContext, svc: Any) -> bool:
+    if svc.status == "Paused":
+        return False
+    if not svc.can_pause_and_continue:
+        raise ModuleFail(f"Service {svc.name} cannot be paused")
+    _set_status(ctx, svc, "Paused")
+    return True
+
+
+_STATES = {"started": _start, "stopped": _stop, "restarted": _restart, "paused": _pause}
+
+
 def run(ctx: ModuleContext) -> dict[str, Any]:
     p, machine = ctx.params, ctx.machine
     name: str = p["name"]
-    result: dict[str, Any] = {"exists": False}
-    changed = False
     with machine.lock:
         svc = machine.services.get(name)
         if p["state"] == "absent":
-            if svc is not None:
-                _stop(ctx, svc)
-                if not ctx.check_mode:
-                    del machine.services[svc.name]
-                    machine.notify(_TOPIC_SERVICES)
-                changed = True
-            return {**result, "changed": changed}
-
-        settable = ("description", "display_name", "dependencies", "path", "start_mode", "state", "username")
-        if svc is None and not any(p.get(k) is not None for k in settable):
-            return {**result, "changed": False}
+            return {"exists": False, "changed": _remove(ctx, svc)}
+        if svc is None and not any(p.get(k) is not None for k in _SETTABLE):
+            return {"exists": False, "changed": False}
+        created = svc is None
+        if created and ctx.check_mode:
+            return {"exists": False, "changed": True}
         if svc is None:
-            if p["path"] is None:
-                raise ModuleFail(
-                    f"Service '{name}' is not installed, need to set 'path' to create a new service"
-                )
-            changed = True
-            if ctx.check_mode:
-                return {**result, "changed": True}
-            from winhost.engine.model import Service
-
-            svc = Service(
-                name=name, display_name=name, status="Stopped", start_type="Automatic", binary_path=p["path"]
-            )
-            machine.services[name] = svc
-
-        config_changed = False
-        if p["display_name"] is not None and p["display_name"] != svc.display_name:
-            config_changed = True
-            if not ctx.check_mode:
-                svc.display_name = p["display_name"]
-        if p["description"] is not None and p["description"] != getattr(svc, "description", ""):
-            config_changed = True
-            if not ctx.check_mode:
-                svc.description = p["description"]
-        if p["path"] is not None and p["path"] != svc.binary_path:
-            config_changed = True
-            if not ctx.check_mode:
-                svc.binary_path = p["path"]
-        if p["dependencies"] is not None:
-            wanted = list(p["dependencies"])
-            if p["dependency_action"] == "add":
-                wanted = svc.depends_on + [
-                    d for d in wanted if d.lower() not in map(str.lower, svc.depends_on)
-                ]
-            elif p["dependency_action"] == "remove":
-                wanted = [d for d in svc.depends_on if d.lower() not in map(str.lower, wanted)]
-            if [d.lower() for d in wanted] != [d.lower() for d in svc.depends_on]:
-                config_changed = True
-                if not ctx.check_mode:
-                    svc.depends_on = wanted
-        if p["start_mode"] is not None:
-            start_type = _START_TYPES[p["start_mode"]]
-            if start_type != svc.start_type:
-                config_changed = True
-                if not ctx.check_mode:
-                    svc.start_type = start_type
-        if config_changed:
-            changed = True
-            if not ctx.check_mode:
-                machine.notify(_TOPIC_SERVICES)
-
+            svc = _create(ctx, name)
+        changed = _configure(ctx, svc) or created
         state = p["state"]
-        if state == "started":
-            changed |= _start(ctx, svc)
-        elif state == "stopped":
-            changed |= _stop(ctx, svc)
-        elif state == "restarted":
-            _stop(ctx, svc)
-            _start(ctx, svc)
-            if not ctx.check_mode:
-                _set_status(ctx, svc, "Running")
-            changed = True
-        elif state == "paused" and svc.status != "Paused":
-            if not svc.can_pause_and_continue:
-                raise ModuleFail(f"Service {svc.name} cannot be paused")
-            _set_status(ctx, svc, "Paused")
-            changed = True
+        if state in _STATES:
+            changed = _STATES[state](ctx, svc) or changed
         result = _describe(machine, svc)
         if ctx.check_mode and state is not None:
             # The real module reports the state it would have set (its diff "after").

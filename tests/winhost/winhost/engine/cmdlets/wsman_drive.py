@@ -337,41 +337,15 @@ class WSManProvider(Provider):
         key = "\\".join(parts).lower()
         display = "localhost" + ("\\" + "\\".join(_canonical(p) for p in parts) if parts else "")
         base = "WSMan:\\" + display
-        out: list[Any] = []
         if key in TREE or key in CONTAINERS:
-            for leaf in TREE.get(key, []):
-                out.append(
-                    self.decorate(_leaf_item(machine, display, leaf), f"{base}\\{leaf.name}", False, "WSMan")
-                )
-            for name in CONTAINERS.get(key, []):
-                out.append(self.decorate(_container_item(display, name), f"{base}\\{name}", True, "WSMan"))
-                if recurse:
-                    out.extend(self.child_items(call, f"{base}\\{name}", True))
-            return out
+            return self._tree_children(call, key, display, base, recurse)
         if key == "listener":
             with machine.lock:
-                listeners = list(machine.wsman.listeners)
-            for listener in listeners:
-                out.append(
-                    self.decorate(
-                        _container_item(display, listener.name, listener.keys),
-                        f"{base}\\{listener.name}",
-                        True,
-                        "WSMan",
-                    )
-                )
-            return out
+                listeners = [(listener.name, listener.keys) for listener in machine.wsman.listeners]
+            return self._containers(display, base, listeners)
         if key == "plugin":
-            for sc in machine.session_configurations.values():
-                out.append(
-                    self.decorate(
-                        _container_item(display, sc.name, [f"Name={sc.name}"]),
-                        f"{base}\\{sc.name}",
-                        True,
-                        "WSMan",
-                    )
-                )
-            return out
+            configs = [(sc.name, [f"Name={sc.name}"]) for sc in machine.session_configurations.values()]
+            return self._containers(display, base, configs)
         if key == "clientcertificate":
             return []
         if parts and parts[0].lower() == "listener" and len(parts) == 2:
@@ -383,6 +357,28 @@ class WSManProvider(Provider):
         if parts and parts[0].lower() == "plugin" and len(parts) == 2:
             raise not_emulated("the session configuration plugin tree under WSMan:\\localhost\\Plugin")
         raise ItemNotFound(path)
+
+    def _tree_children(
+        self, call: CommandCall, key: str, display: str, base: str, recurse: bool
+    ) -> list[Any]:
+        """The settings and containers of a fixed part of the tree (Service, Client, Shell...)."""
+        machine = call.ctx.machine
+        out = [
+            self.decorate(_leaf_item(machine, display, leaf), f"{base}\\{leaf.name}", False, "WSMan")
+            for leaf in TREE.get(key, [])
+        ]
+        for name in CONTAINERS.get(key, []):
+            out.append(self.decorate(_container_item(display, name), f"{base}\\{name}", True, "WSMan"))
+            if recurse:
+                out.extend(self.child_items(call, f"{base}\\{name}", True))
+        return out
+
+    def _containers(self, display: str, base: str, items: list[tuple[str, list[str]]]) -> list[Any]:
+        """Named containers (listeners, plugins) with their keys."""
+        return [
+            self.decorate(_container_item(display, name, keys), f"{base}\\{name}", True, "WSMan")
+            for name, keys in items
+        ]
 
     def set_item(self, call: CommandCall, path: str, value: Any) -> None:
         machine = call.ctx.machine
