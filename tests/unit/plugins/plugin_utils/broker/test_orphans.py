@@ -19,8 +19,8 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans im
     take_orphans,
     write_record,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellInfo
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import process_start_time
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellInfo
 
 WIN1 = {
     "host": "win1",
