@@ -116,7 +116,10 @@ FLEET_RUNS = {
     "winrm_forks32": "ansible.builtin.winrm, raw, forks=32",
     "ours_forks32": "psremoting.core.psrp, raw, forks=32",
     "ours_invoke_forks32": "psremoting.core.invoke_command per host, forks=32",
-    "ours_one_to_many": "psremoting.core.invoke_command one-to-many, throttle_limit=32",
+    "ours_one_to_many": "psremoting.core.invoke_command one-to-many from localhost, throttle_limit=32",
+    "builtin_forks32_10tasks": "ansible.builtin.psrp, 10 raw tasks per host, forks=32",
+    "ours_invoke_forks32_10tasks": "psremoting.core.invoke_command, 10 tasks per host, forks=32",
+    "ours_one_to_many_t100": "psremoting.core.invoke_command one-to-many from localhost, throttle_limit=100",
 }
 
 
@@ -345,6 +348,28 @@ def goals(res: dict[str, Any]) -> list[Goal]:
             f"{s2.get('hosts', '?')} hosts, latency {s2.get('latency_ms')} ms + shell create "
             f"{s2.get('shell_create_ms')} ms: builtin forks=32 wall / one-to-many wall >= 3x",
             ratio if _get(s2, "ours_one_to_many_latency", "rc") == 0 else None,
+            lambda v: v >= 3,
+        )
+    if s2.get("ours_invoke_forks32_10tasks"):
+        for what, key in (("wall", "wall_seconds"), ("controller CPU", "controller_cpu_seconds")):
+            check(
+                f"{s2.get('hosts', '?')} hosts, a 10-task play, forks=32: builtin {what} / ours {what} >= 3x",
+                _ratio(_get(s2, "builtin_forks32_10tasks", key), _get(s2, "ours_invoke_forks32_10tasks", key))
+                if _get(s2, "ours_invoke_forks32_10tasks", "rc") == 0
+                else None,
+                lambda v: v >= 3,
+            )
+    if s2.get("ours_one_to_many_t100_latency"):
+        # Equal controller memory: one-to-many's throttle_limit=100 fits in what forks=32 takes.
+        ratio = _ratio(
+            _get(s2, "builtin_forks32_latency", "wall_seconds"),
+            _get(s2, "ours_one_to_many_t100_latency", "wall_seconds"),
+        )
+        check(
+            f"{s2.get('hosts', '?')} hosts, latency {s2.get('latency_ms')} ms + shell create "
+            f"{s2.get('shell_create_ms')} ms: builtin forks=32 wall / one-to-many throttle_limit=100 "
+            "wall (equal controller memory) >= 3x",
+            ratio if _get(s2, "ours_one_to_many_t100_latency", "rc") == 0 else None,
             lambda v: v >= 3,
         )
     s3 = res.get("s3") or {}

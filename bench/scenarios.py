@@ -48,9 +48,16 @@ class Mode:
         "ours_forks32",
         "ours_invoke_forks32",
         "ours_one_to_many",
+        "builtin_forks32_10tasks",
+        "ours_invoke_forks32_10tasks",
     )
     #: the same fleet runs again with the latency model of scenario 1b on every host
-    fleet_latency_runs: tuple[str, ...] = ("builtin_forks32", "winrm_forks32", "ours_one_to_many")
+    fleet_latency_runs: tuple[str, ...] = (
+        "builtin_forks32",
+        "winrm_forks32",
+        "ours_one_to_many",
+        "ours_one_to_many_t100",
+    )
     #: each fleet run is repeated, interleaved, and the run with the median wall time is reported
     fleet_repeats: int = 3
     #: each transfer (put + fetch, per plugin) is repeated; the median of each throughput is reported
@@ -253,23 +260,30 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
     limit = f"windows[0:{count - 1}]"
     raw = f"- raw: {SCRIPT}\n"
     invoke = f"- psremoting.core.invoke_command:\n    script: '{SCRIPT}'\n"
-    one_to_many = (
-        "- psremoting.core.invoke_command:\n"
-        f"    script: '{SCRIPT}'\n"
-        f"    computer_name: \"{{{{ groups['windows'][:{count}] }}}}\"\n"
-        "    throttle_limit: 32\n"
-        "  run_once: true\n"
-        "  register: r\n"
-        "- assert:\n"
-        f"    that: r.hosts | length == {count}\n"
-        "  run_once: true\n"
-    )
+
+    def one_to_many(throttle: int) -> str:
+        # From the controller (a play on localhost): each target with its own inventory settings.
+        return (
+            "- psremoting.core.invoke_command:\n"
+            f"    script: '{SCRIPT}'\n"
+            f"    computer_name: \"{{{{ groups['windows'][:{count}] }}}}\"\n"
+            f"    throttle_limit: {throttle}\n"
+            "  register: r\n"
+            "- assert:\n"
+            f"    that: r.hosts | length == {count}\n"
+        )
+
     runs = {
         "builtin_forks32": (BUILTIN, raw, "windows", 32, limit),
         "winrm_forks32": (WINRM, raw, "windows", 32, limit),
         "ours_forks32": (OURS, raw, "windows", 32, limit),
         "ours_invoke_forks32": (OURS, invoke, "windows", 32, limit),
-        "ours_one_to_many": (OURS, one_to_many, hosts.names[0], 1, None),
+        # a 10-task play per host: where persistent sessions pay at fleet scale
+        "builtin_forks32_10tasks": (BUILTIN, raw * 10, "windows", 32, limit),
+        "ours_invoke_forks32_10tasks": (OURS, invoke * 10, "windows", 32, limit),
+        "ours_one_to_many": (OURS, one_to_many(32), "localhost", 1, None),
+        # throttle 100: what fits in the controller memory the builtin's forks=32 takes
+        "ours_one_to_many_t100": (OURS, one_to_many(100), "localhost", 1, None),
     }
     out: dict[str, Any] = {
         "hosts": count,

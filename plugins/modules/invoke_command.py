@@ -115,9 +115,13 @@ options:
     type: str
   computer_name:
     description:
-      - Inventory host names to run on instead of the task's own host (one-to-many). Each is reached with its own
-        inventory variables through a connection of the same plugin.
-      - Results of every host come back in one task result; see RV(hosts).
+      - Inventory host names to run on instead of the task's own host (one-to-many), from any play host
+        (C(localhost), a Linux jump host, a Windows host). Each is reached with the psremoting.core.psrp settings
+        of its own host variables, whatever connection the play host uses, in the session broker that holds
+        its session (the same session later per-host tasks of the run use).
+      - A host whose inventory names another connection is reported in RV(hosts) as C(failed).
+      - Results of every host come back in one task result; see RV(hosts). Each host's completion is printed
+        as it happens.
     type: list
     elements: str
   throttle_limit:
@@ -191,13 +195,12 @@ EXAMPLES = r"""
       }
       else { $Ansible.Changed = $false }
 
-- name: One task, many hosts
+- name: One task, many hosts (in a play on localhost)
   psremoting.core.invoke_command:
     script: Get-Service -Name W32Time
     computer_name: "{{ groups['web'] }}"
     throttle_limit: 16
     fail_on: all
-  run_once: true
   register: services
 
 - name: Show them as a table

@@ -24,6 +24,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options impo
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineRequest,
     PipelineResult,
+    plain_request,
 )
 
 ExecResult = tuple[int, bytes, bytes]
@@ -108,7 +109,8 @@ class LocalBackend:
         return self._guard(lambda: fetch_file(self._session, in_path, out_path))
 
     def pipeline(self, request: PipelineRequest) -> PipelineResult:
-        return self._guard(lambda: self._session.invoke_pipeline(request))
+        plain = plain_request(request)  # tagged 2.19 values become what pypsrp serializes
+        return self._guard(lambda: self._session.invoke_pipeline(plain))
 
     def reset(self) -> None:
         self._session.close()

@@ -9,6 +9,7 @@ validate a request without loading pypsrp; ``to_pypsrp_value`` imports pypsrp (t
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, TypedDict
 
@@ -85,6 +86,18 @@ def _check_value(value: Any, where: str) -> bool:
     if isinstance(value, list | tuple):
         return any([_check_value(v, f"{where}[{i}]") for i, v in enumerate(value)])  # noqa: C419
     return False
+
+
+def plain_request(request: PipelineRequest) -> PipelineRequest:
+    """The request with JSON types only, as the broker receives it.
+
+    ansible-core 2.19+ hands action plugins tagged subclasses of str/int/float (templated values);
+    pypsrp's serializer picks the CLIXML type by exact class and fails on them
+    (``'_AnsibleTaggedInt' object has no attribute 'decode'``). The broker path gets plain values from
+    its JSON frame; the in-process path makes the same round trip so both run the same request.
+    """
+    plain: PipelineRequest = json.loads(json.dumps(request))
+    return plain
 
 
 def validate_request(request: PipelineRequest) -> bool:

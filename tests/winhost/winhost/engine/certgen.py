@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,11 +21,36 @@ def load_pem(cert_pem: str) -> x509.Certificate:
     return x509.load_pem_x509_certificate(cert_pem.encode())
 
 
+_PRESET_KEYS: dict[int, rsa.RSAPrivateKey] = {}
+_PRESET_LOCK = threading.Lock()
+
+
+def _preset_key(key_size: int) -> rsa.RSAPrivateKey:
+    """One RSA key per process for the presets' certificates: a 2048-bit key takes ~0.2 s to
+    generate, which made ``winhost serve --hosts 1000`` spend minutes starting. Each certificate
+    (subject, serial, thumbprint) is still its own; certificates made by cmdlets
+    (New-SelfSignedCertificate) get fresh keys."""
+    with _PRESET_LOCK:
+        if key_size not in _PRESET_KEYS:
+            _PRESET_KEYS[key_size] = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+        return _PRESET_KEYS[key_size]
+
+
 def generate_self_signed(
-    dns_names: list[str], subject: str | None = None, days: int = 365, key_size: int = 2048
+    dns_names: list[str],
+    subject: str | None = None,
+    days: int = 365,
+    key_size: int = 2048,
+    *,
+    preset: bool = False,
 ) -> tuple[str, str]:
-    """Return ``(cert_pem, key_pem)`` for a new self-signed certificate."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    """Return ``(cert_pem, key_pem)`` for a new self-signed certificate (``preset``: with the
+    process's shared preset key, see ``_preset_key``)."""
+    key = (
+        _preset_key(key_size)
+        if preset
+        else rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    )
     cn = subject[3:] if subject and subject.upper().startswith("CN=") else (subject or dns_names[0])
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)

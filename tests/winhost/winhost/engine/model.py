@@ -777,7 +777,7 @@ def configured(computer_name: str = "WINHOST") -> Machine:
     """A host prepared for Ansible: HTTPS listener too, Basic + CredSSP allowed, vagrant user,
     firewall open for 5985/5986 on all profiles, LocalAccountTokenFilterPolicy=1."""
     m = fresh(computer_name)
-    cert_pem, key_pem = generate_self_signed([m.computer_name.lower(), "localhost"])
+    cert_pem, key_pem = generate_self_signed([m.computer_name.lower(), "localhost"], preset=True)
     cert = StoredCertificate(thumbprint_of(load_pem(cert_pem)), cert_pem, key_pem)
     m.cert_store[cert.thumbprint] = cert
     m.wsman.listeners.append(
