@@ -35,6 +35,12 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+def _is_broker(cmdline: bytes) -> bool:
+    """A session broker's command line: ``python -c '...plugin_utils.broker import _server...'``
+    since the plugin_utils regrouping (``..._broker...`` before it)."""
+    return b"broker import _server" in cmdline or b"_broker" in cmdline
+
+
 def _kib(text: bytes, key: bytes) -> int:
     for line in text.splitlines():
         if line.startswith(key):
@@ -107,7 +113,7 @@ class MemorySampler:
             if rss == 0:
                 continue
             result.rss_kib += rss
-            if b"_broker" in (_read(f"/proc/{pid}/cmdline") or b""):
+            if _is_broker(_read(f"/proc/{pid}/cmdline") or b""):
                 result.broker_rss_kib += rss
                 result.brokers += 1
                 used = cpu_seconds(pid)
