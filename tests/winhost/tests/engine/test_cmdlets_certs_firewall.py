@@ -188,3 +188,22 @@ def test_firewall_model_never_raises_on_a_stored_bad_port(machine: Machine) -> N
     machine.firewall.network_category = "Private"
     assert machine.firewall.allows(5985, "127.0.0.1") is True
     assert machine.firewall.allows(3, "127.0.0.1") is False
+
+
+def test_new_self_signed_certificate_not_after_given_a_string(engine: Engine) -> None:
+    """-NotAfter is a [DateTime] parameter
+    (https://learn.microsoft.com/en-us/powershell/module/pki/new-selfsignedcertificate): a string
+    binds as PowerShell converts strings to DateTime, with the invariant culture
+    (about_Type_Conversion), in ISO form or month/day/year."""
+    import datetime
+
+    target = datetime.date.today() + datetime.timedelta(days=730)
+    for text in (target.isoformat(), target.strftime("%m/%d/%Y")):
+        (not_after,) = engine.ok(f"(New-SelfSignedCertificate -DnsName web -NotAfter '{text}').NotAfter")
+        assert abs((not_after.date() - target).days) <= 1, (text, not_after)
+    failure = engine.script("New-SelfSignedCertificate -DnsName web -NotAfter 'soon'").failure
+    assert failure is not None
+    assert str(failure.Exception.Message) == (
+        'Cannot bind parameter \'NotAfter\'. Cannot convert value "soon" to type "System.DateTime". '
+        'Error: "String was not recognized as a valid DateTime."'
+    )

@@ -380,14 +380,15 @@ class CommandCall:
         value = self.args.get("ErrorAction")
         return None if value is None else _action_name(value)
 
-    def error(
+    def record(
         self,
         message: str,
         error_id: str,
         category: ErrorCategory = ErrorCategory.NotSpecified,
         target: Any = None,
         exception_type: str = "System.InvalidOperationException",
-    ) -> None:
+    ) -> ErrorRecord:
+        """An error record of this cmdlet (FullyQualifiedErrorId ``id,Command``, InvocationInfo)."""
         record = make_error_record(
             message,
             error_id,
@@ -397,6 +398,18 @@ class CommandCall:
             command=self.spec.command_type,
         )
         self._add_invocation(record)
+        return record
+
+    def error(
+        self,
+        message: str,
+        error_id: str,
+        category: ErrorCategory = ErrorCategory.NotSpecified,
+        target: Any = None,
+        exception_type: str = "System.InvalidOperationException",
+    ) -> None:
+        """A non-terminating error (honours -ErrorAction and $ErrorActionPreference)."""
+        record = self.record(message, error_id, category, target, exception_type)
         self.ctx.write_error(record, self.scope, self.error_action)
 
     def fail(
@@ -408,16 +421,7 @@ class CommandCall:
         exception_type: str = "System.InvalidOperationException",
     ) -> PSRuntimeError:
         """A terminating error for this cmdlet (raise the result)."""
-        record = make_error_record(
-            message,
-            error_id,
-            category,
-            target=target,
-            exception_type=exception_type,
-            command=self.spec.command_type,
-        )
-        self._add_invocation(record)
-        return PSRuntimeError(record)
+        return PSRuntimeError(self.record(message, error_id, category, target, exception_type))
 
     def _add_invocation(self, record: ErrorRecord) -> None:
         """Cmdlet errors carry InvocationInfo (MyCommand, InvocationName) with extended info, as

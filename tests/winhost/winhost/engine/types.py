@@ -158,13 +158,27 @@ def _to_char(value: Any, full: str) -> str:
     raise _cast_error(value, full)
 
 
+#: Invariant-culture date forms besides ISO 8601 (DateTime.Parse with CultureInfo.InvariantCulture:
+#: month/day/year, with or without a time).
+_INVARIANT_DATES = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+
+
 def _to_datetime(value: Any, full: str) -> datetime.datetime:
+    """``[datetime]'...'``: PowerShell converts a string with the invariant culture
+    (about_Type_Conversion), so ``2028-12-31``, ``2028-12-31T10:00:00`` and ``12/31/2028`` all read."""
     if isinstance(value, datetime.datetime):
         return value
+    text = to_string(value).strip()
     try:
-        return datetime.datetime.fromisoformat(to_string(value))
-    except ValueError as exc:
-        raise _cast_error(value, full) from exc
+        return datetime.datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for form in _INVARIANT_DATES:
+        try:
+            return datetime.datetime.strptime(text, form)
+        except ValueError:
+            continue
+    raise _cast_error(value, full)
 
 
 def _to_guid(value: Any, full: str) -> uuid.UUID:

@@ -24,8 +24,9 @@ from winhost.engine.cmdlets.filesystem import real_path
 from winhost.engine.cmdlets.items import ItemNotFound, Provider, provider_for, register_provider
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
-from winhost.engine.errors import not_emulated
+from winhost.engine.errors import PSRuntimeError, not_emulated
 from winhost.engine.model import TOPIC_CERTS, StoredCertificate
+from winhost.engine.types import cast_value
 from winhost.engine.values import new_object, to_string
 
 STORES = (
@@ -251,6 +252,21 @@ def _store_from_location(call: CommandCall, location: str | None) -> tuple[str, 
     return parts[0], next((s for s in STORES if s.lower() == parts[1].lower()), parts[1])
 
 
+def _not_after(call: CommandCall) -> datetime.datetime:
+    value = call.get("NotAfter")
+    try:
+        converted: datetime.datetime = cast_value("datetime", value)
+    except PSRuntimeError:
+        raise call.fail(
+            f"Cannot bind parameter 'NotAfter'. Cannot convert value \"{to_string(value)}\" to type "
+            '"System.DateTime". Error: "String was not recognized as a valid DateTime."',
+            "CannotConvertArgumentNoMessage",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.Management.Automation.ParameterBindingException",
+        ) from None
+    return converted
+
+
 @cmdlet(
     "New-SelfSignedCertificate",
     [
@@ -293,10 +309,10 @@ def new_self_signed_certificate(call: CommandCall) -> Iterator[Any]:
     key_size = int(call.get("KeyLength", 2048))
     days = 365
     if call.has("NotAfter"):
-        na = call.get("NotAfter")
-        if isinstance(na, datetime.datetime):
-            now = datetime.datetime.now(na.tzinfo)
-            days = max(1, (na - now).days)
+        # -NotAfter is a [DateTime]: a string binds as PowerShell converts it (invariant culture)
+        na = _not_after(call)
+        now = datetime.datetime.now(na.tzinfo)
+        days = max(1, (na - now).days)
     cert_pem, key_pem = certs.generate_self_signed(dns, subject, days=days, key_size=key_size)
     stored = certs.add_certificate(
         call.ctx.machine, cert_pem, key_pem, store="My", friendly_name=call.string("FriendlyName") or ""
