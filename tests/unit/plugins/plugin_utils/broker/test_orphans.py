@@ -76,7 +76,9 @@ def test_names_and_paths() -> None:
 
 def _shell(shell_id: str, name: str | None, inactivity: str, state: str = "Connected") -> ShellInfo:
     uri = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
-    return ShellInfo(shell_id, name, uri, "DC01\\admin", None, None, state, "PT90.000S", "P0DT1H0M0S", inactivity)
+    return ShellInfo(
+        shell_id, name, uri, "DC01\\admin", None, None, state, "PT90.000S", "P0DT1H0M0S", inactivity
+    )
 
 
 def test_our_shell_name_is_parsed_back_and_others_are_not_ours() -> None:
