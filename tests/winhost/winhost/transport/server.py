@@ -192,6 +192,9 @@ class HostTransport:
         self._lock = threading.RLock()
         self._ports: dict[int, int] = dict(fixed_ports or {})
         self._bound: dict[int, _BoundListener] = {}
+        # Reserved ports stay bound (not listening) until their listener starts: a probe that
+        # closed its socket let another winhost in a parallel test take the port in between.
+        self._reserved: dict[int, socket.socket] = {}
         self._connections: set[socket.socket] = set()
         # Separate from _lock: the acceptor thread adds connections while apply_config (holding
         # _lock) may be waiting for that same thread to drop a listening socket.
@@ -219,13 +222,17 @@ class HostTransport:
         with self._lock:
             if model_port in self._ports:
                 return self._ports[model_port]
-            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # Held while bound: the kernel's port choice for bind(0) skips bound ports whatever
+            # their SO_REUSEADDR (set so a restarted listener can rebind over TIME_WAIT).
+            holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind((self.address, 0))
-                port = int(probe.getsockname()[1])
-            finally:
-                probe.close()
+                holder.bind((self.address, 0))
+            except OSError:
+                holder.close()
+                raise
+            port = int(holder.getsockname()[1])
+            self._reserved[model_port] = holder
             self._ports[model_port] = port
             return port
 
@@ -257,13 +264,15 @@ class HostTransport:
 
     def _listen(self, spec: ListenerSpec) -> None:
         real = self._ports.get(spec.port, 0)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.address, real))
-        except OSError:
-            sock.close()
-            raise
+        sock = self._reserved.pop(spec.port, None)
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.address, real))
+            except OSError:
+                sock.close()
+                raise
         sock.listen(64)
         real = int(sock.getsockname()[1])
         self._ports[spec.port] = real
@@ -281,6 +290,9 @@ class HostTransport:
             for bound in self._bound.values():
                 self.acceptor.unregister(bound.sock)
             self._bound.clear()
+            for holder in self._reserved.values():
+                holder.close()
+            self._reserved.clear()
         self.reset_connections()
 
     def reset_connections(self) -> int:
