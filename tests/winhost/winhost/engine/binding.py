@@ -247,6 +247,14 @@ def _is_colon(items: list[Node], i: int) -> bool:
     return i < len(items) and items[i].type == "command_argument_sep" and text_of(items[i]).strip() == ":"
 
 
+def _is_member_access(node: Node | None) -> bool:
+    """``(Get-Date).AddDays`` / ``$x.Split``: an expression ending in a member name (not a
+    bareword such as ``New-Object Type('a')``'s type name)."""
+    while node is not None and node.type != "member_access" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node is not None and node.type == "member_access"
+
+
 class _ArgumentReader:
     """Walks a command's elements: ``-Name value``, ``-Name:value``, switches, splats, values."""
 
@@ -286,13 +294,7 @@ class _ArgumentReader:
     def read(self, items: list[Node]) -> Arguments:
         for i, item in enumerate(items, start=1):
             previous = items[i - 2] if i >= 2 else None
-            if (
-                item.type == "argument_list"
-                and previous is not None
-                and previous.type != "command_argument_sep"
-                and previous.end_byte == item.start_byte
-                and self.arguments
-            ):
+            if item.type == "argument_list" and _is_member_access(previous) and self.arguments:
                 self.method_call(previous, item)
             elif item.type == "command_parameter":
                 self.parameter(item, items, i)
