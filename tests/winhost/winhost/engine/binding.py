@@ -294,7 +294,12 @@ class _ArgumentReader:
     def read(self, items: list[Node]) -> Arguments:
         for i, item in enumerate(items, start=1):
             previous = items[i - 2] if i >= 2 else None
-            if item.type == "argument_list" and _is_member_access(previous) and self.arguments:
+            if (
+                item.type == "argument_list"
+                and previous is not None
+                and _is_member_access(previous)
+                and self.arguments
+            ):
                 self.method_call(previous, item)
             elif item.type == "command_parameter":
                 self.parameter(item, items, i)
