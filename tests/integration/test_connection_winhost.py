@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playbook_runner import playbook_env, run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
 
@@ -32,20 +33,13 @@ def session_dir() -> str:
 
 
 def _env(winhost: Any, session_dir: str, **extra: str) -> dict[str, str]:
-    env = dict(winhost.env)
-    env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": session_dir,
-            "ANSIBLE_HOST_KEY_CHECKING": "False",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        }
+    return playbook_env(
+        winhost.env,
+        session_dir,
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def _playbook(tmp_path: Path, tasks: str, name: str = "pb.yml") -> Path:
@@ -60,27 +54,14 @@ def _playbook(tmp_path: Path, tasks: str, name: str = "pb.yml") -> Path:
 def _run_playbook(
     winhost: Any, session_dir: str, playbook: Path, connection: str = OURS, *extra: str, **env: str
 ) -> tuple[int, dict[str, Any], str]:
-    proc = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(winhost.inventory_path),
-            str(playbook),
-            "-e",
-            f"ansible_connection={connection}",
-            *extra,
-        ],
+    return run_playbook(
+        winhost.inventory_path,
+        playbook,
+        "-e",
+        f"ansible_connection={connection}",
+        *extra,
         env=_env(winhost, session_dir, **env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
     )
-    try:
-        data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
 
 
 def _task_results(data: dict[str, Any]) -> list[dict[str, Any]]:
