@@ -12,9 +12,11 @@ Script execution mirrors ansible.builtin.psrp's ``_exec_psrp_script`` and
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
+import typing as t
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -29,6 +31,14 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors impor
     UNREACHABLE,
     ErrorInfo,
     classify,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._payload import (
+    Payload,
+    PayloadState,
+    is_full,
+    missed,
+    payload_commands,
+    plan_payload,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineCommand,
@@ -248,6 +258,9 @@ class PSRPSession:
         self.broken = False
         self.baseline_taken = False  # SESSION_STATE_SCRIPT ran once in this pool
         self.needs_reset = False  # a task may have changed env vars / location
+        # Module payload cache (``_payload``): allowed at all, and what this pool's runspace holds.
+        self.payload_cache = True
+        self.payload_state = PayloadState()
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -281,6 +294,7 @@ class PSRPSession:
             self.broken = False
             self.baseline_taken = False
             self.needs_reset = False
+            self.payload_state.reset()
             self.opened += 1
             self.last_used = time.monotonic()
             if self.on_open is not None:
@@ -569,26 +583,66 @@ class PSRPSession:
         ``joined_stderr``: stderr as ansible-core 2.16-2.18 build it (see parse_pipeline_result).
         """
 
+        payload = plan_payload(script, input_data) if self.payload_cache_allowed() else None
+
+        def build(ps: PowerShell) -> None:
+            ps.add_script(script, use_local_scope=use_local_scope)
+            for arg in arguments or ():
+                ps.add_argument(arg)
+
         def work(pool: RunspacePool) -> tuple[int, bytes, bytes]:
             if may_change_state and not self.baseline_taken:
                 self._run_state_script(pool)
                 self.baseline_taken = True
-            self.reset_host()
-            ps = self.new_pipeline(pool)
-            ps.add_script(script, use_local_scope=use_local_scope)
-            for arg in arguments or ():
-                ps.add_argument(arg)
-            self.start(ps, input_data)
-            stdout = StdoutBuffer(output_text)
-            self.wait(ps, lambda running: stdout.drain(running.output))
-            result = parse_pipeline_result(
-                ps, self.host, verbosity, joined_stderr=joined_stderr, stdout=stdout
-            )
-            self.finish(ps)
+            if payload is not None:
+                result = self._exec_payload(pool, payload, verbosity, joined_stderr)
+            else:
+                result = self._exec_pipeline(pool, build, input_data, verbosity, joined_stderr)[0]
             self.needs_reset = self.needs_reset or may_change_state
             return result
 
         return self.run(work)
+
+    def payload_cache_allowed(self) -> bool:
+        """Whether module payloads may be cached in this session's runspace (``_payload``): the
+        one switch for it (an endpoint that refuses script text cannot define the function)."""
+        return self.payload_cache
+
+    def _exec_pipeline(
+        self,
+        pool: RunspacePool,
+        build: Callable[[PowerShell], None],
+        input_data: Any,
+        verbosity: int,
+        joined_stderr: bool,
+    ) -> tuple[tuple[int, bytes, bytes], list[Any]]:
+        """Run one exec pipeline; its rc/stdout/stderr and its error records."""
+        self.reset_host()
+        ps = self.new_pipeline(pool)
+        build(ps)
+        self.start(ps, input_data)
+        stdout = StdoutBuffer(output_text)
+        self.wait(ps, lambda running: stdout.drain(running.output))
+        result = parse_pipeline_result(ps, self.host, verbosity, joined_stderr=joined_stderr, stdout=stdout)
+        self.finish(ps)
+        return result, list(ps.streams.error)
+
+    def _exec_payload(
+        self, pool: RunspacePool, payload: Payload, verbosity: int, joined_stderr: bool
+    ) -> tuple[int, bytes, bytes]:
+        """An exec-wrapper command through the payload cache; a miss sends everything again."""
+        while True:
+            full = is_full(payload, self.payload_state)
+            commands = t.cast(list[PipelineCommand], payload_commands(payload, self.payload_state))
+            result, errors = self._exec_pipeline(
+                pool, functools.partial(add_commands, commands=commands), None, verbosity, joined_stderr
+            )
+            if not full and missed(result[1], errors):
+                self.payload_state.misses += 1
+                self.payload_state.reset()
+                continue
+            self.payload_state.remember(payload)
+            return result
 
     def invoke_pipeline(
         self, request: PipelineRequest, on_poll: Callable[[PowerShell], None] | None = None
