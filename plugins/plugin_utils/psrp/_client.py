@@ -366,7 +366,7 @@ class PSRPSession:
             return self.pool.connection
         if self._control is None:
             require()
-            wsman = WSMan(**self._wsman_kwargs)
+            wsman = new_wsman(**self._wsman_kwargs)
             retries = int(self._wsman_kwargs.get("reconnection_retries") or 0)
             backoff = float(self._wsman_kwargs.get("reconnection_backoff") or 0)
             _TransportGuard(wsman.transport, retries, backoff, self.host_label)
