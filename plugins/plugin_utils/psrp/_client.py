@@ -23,7 +23,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
     to_jsonable,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool, new_wsman
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
     UNREACHABLE,
@@ -51,7 +51,6 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     SignalCode,
     WinRMTransportError,
     WinRS,
-    WSMan,
     require,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
@@ -291,7 +290,7 @@ class PSRPSession:
 
     def _open_pool(self) -> RunspacePool:
         require()
-        wsman = WSMan(**self._wsman_kwargs)
+        wsman = new_wsman(**self._wsman_kwargs)
         self.guard = _TransportGuard(
             wsman.transport,
             int(self._wsman_kwargs.get("reconnection_retries") or 0),
@@ -390,7 +389,7 @@ class PSRPSession:
         if pool is None or getattr(pool, "id", None) is None:
             return "no shell"
         shell = WinRS(
-            WSMan(**_abort_kwargs(self._wsman_kwargs)), resource_uri=pool.shell.resource_uri, id=pool.id
+            new_wsman(**_abort_kwargs(self._wsman_kwargs)), resource_uri=pool.shell.resource_uri, id=pool.id
         )
         selectors = SelectorSet()
         selectors.add_option("ShellId", str(pool.id).upper())
