@@ -273,24 +273,18 @@ class ExecutionContext:
         if act not in ("SilentlyContinue", "Ignore"):
             self.host.write_warning(message)
 
+    def _shown(self, scope: Scope, preference: str, forced: bool | None) -> bool:
+        """A -Verbose/-Debug switch (``forced``) wins over $VerbosePreference/$DebugPreference."""
+        if forced is not None:
+            return forced
+        return self.preference(scope, preference, "SilentlyContinue") in ("Continue", "Inquire", "Stop")
+
     def write_verbose(self, message: str, scope: Scope, forced: bool | None = None) -> None:
-        on = (
-            forced
-            if forced is not None
-            else self.preference(scope, "VerbosePreference", "SilentlyContinue")
-            in ("Continue", "Inquire", "Stop")
-        )
-        if on:
+        if self._shown(scope, "VerbosePreference", forced):
             self.host.write_verbose(message)
 
     def write_debug(self, message: str, scope: Scope, forced: bool | None = None) -> None:
-        on = (
-            forced
-            if forced is not None
-            else self.preference(scope, "DebugPreference", "SilentlyContinue")
-            in ("Continue", "Inquire", "Stop")
-        )
-        if on:
+        if self._shown(scope, "DebugPreference", forced):
             self.host.write_debug(message)
 
 
