@@ -57,10 +57,13 @@ def test_cut_while_the_command_runs_reconnects_to_the_same_pipeline(winhost: Any
     try:
         session.open()
         commands_before = winhost.stats(HOST)["wsman_requests"].get("Command", 0)
+        receives_before = winhost.stats(HOST)["wsman_requests"].get("Receive", 0)
 
         def cut_when_running() -> None:
-            _wait_for(lambda: winhost.stats(HOST)["wsman_requests"].get("Command", 0) > commands_before, 30)
-            time.sleep(0.5)
+            # the command is running and its output flowing: the third Receive has arrived
+            _wait_for(
+                lambda: winhost.stats(HOST)["wsman_requests"].get("Receive", 0) >= receives_before + 3, 30
+            )
             winhost.cut_network(HOST, 2000)
 
         cutter = threading.Thread(target=cut_when_running)
