@@ -27,6 +27,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     PipelineRequest,
     PipelineResult,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    Removal,
+    ShellInfo,
+    ShellListing,
+    shell_targets,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._mode import fetched_file_mode
 
 display = Display()
@@ -86,6 +92,13 @@ class BrokerBackend:
         # Live output (progress, information at -v) is printed while the pipeline runs.
         args = {"request": request, "live": display.verbosity}
         return t.cast(PipelineResult, self._call("pipeline", args, lambda event: show_event(event, display)))
+
+    def list_shells(self) -> ShellListing:
+        return ShellListing.from_wire(self._call("list_shells"))
+
+    def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]:
+        result = self._call("remove_shells", {"shells": shell_targets(shells)})
+        return [Removal.from_wire(r) for r in result or ()]
 
     def reset(self) -> None:
         if self._client.ping():  # never start a broker only to reset nothing

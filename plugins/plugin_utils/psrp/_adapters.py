@@ -38,6 +38,17 @@ it creates, before the pool sends or reads anything:
 - :class:`RobustReceive` (installed on each session's ``WSMan`` by :func:`robust_receive`):
   Receive requests carry ``wsmv:OperationID`` so that an answer lost in a network cut can be
   asked for again (MS-WSMV 3.1.4.1.39); see the class.
+- :func:`new_wsman` is how the collection constructs every ``WSMan``. pypsrp's ``WSMan.__init__``
+  calls ``ET.register_namespace`` for each of its prefixes on every construction, and ElementTree's
+  version first deletes the URI from its process-wide prefix map and then adds it back. A thread
+  serializing a request in that window finds no prefix for the ``xml`` namespace, invents
+  ``ns0`` and sends ``xmlns:ns0="http://www.w3.org/XML/1998/namespace"``, which Windows refuses
+  ("prefix must not be bound to one of the reserved namespace names"): the broker's one-to-many
+  fan-out lost 2 of 1,000 hosts that way. :func:`install_namespace_guard` therefore replaces the
+  ``ET`` name of pypsrp's wsman module, once, with a stand-in whose ``register_namespace`` adds a
+  mapping before removing any conflicting one, under a lock, and leaves a mapping that is already
+  in place untouched; so after the first ``WSMan`` no construction touches the map at all. Every
+  other ``ET`` function is ElementTree's own.
 """
 
 from __future__ import annotations
@@ -50,13 +61,15 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import Serializer
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import Serializer, WSMan
 
 SECURE_STRING_TEXT = "System.Security.SecureString"
 _ESCAPED_UNIT = re.compile(b"\\x00_\\x00x((?:\\x00[0-9A-Fa-f]){4})\\x00_")
 _state = threading.local()  # .depth > 0 while a PSRemotingSerializer deserializes in this thread
 _install_lock = threading.Lock()
 _installed: list[bool] = []
+_namespace_lock = threading.Lock()
+_guarded: list[bool] = []
 
 
 class DeferredXml:
@@ -221,3 +234,49 @@ class RobustReceive:
 def robust_receive(wsman: Any) -> RobustReceive:
     """Install :class:`RobustReceive` on a pypsrp ``WSMan`` (before its pool opens)."""
     return RobustReceive(wsman)
+
+
+def register_namespace_in_place(prefix: str, uri: str) -> None:
+    """``ET.register_namespace`` without the moment where ``uri`` has no prefix at all.
+
+    The result is the same map: ``uri`` maps to ``prefix`` and no other URI keeps ``prefix``. The
+    new mapping is written first (a no-op when it is already there) and only then are other URIs
+    that held ``prefix`` dropped, so a concurrent ``ET.tostring`` always finds a prefix.
+    """
+    if re.match(r"ns\d+$", prefix):
+        raise ValueError("Prefix format reserved for internal use")
+    namespace_map: dict[str, str] = ET._namespace_map  # type: ignore[attr-defined]
+    with _namespace_lock:
+        if namespace_map.get(uri) != prefix:
+            namespace_map[uri] = prefix
+        for other, held in list(namespace_map.items()):
+            if held == prefix and other != uri:
+                del namespace_map[other]
+
+
+def install_namespace_guard() -> bool:
+    """Give pypsrp's wsman module an ``ET`` whose ``register_namespace`` is race-free (once).
+
+    Returns whether it is installed (False: not the pypsrp layout this was written for).
+    """
+    with _install_lock:
+        if _guarded:
+            return _guarded[0]
+        module = sys.modules.get(getattr(WSMan, "__module__", "") or "")
+        ok = (
+            module is not None
+            and getattr(module, "ET", None) is ET
+            and isinstance(getattr(ET, "_namespace_map", None), dict)
+        )
+        if ok and module is not None:
+            element_tree = types.SimpleNamespace(**vars(ET))
+            element_tree.register_namespace = register_namespace_in_place
+            module.ET = element_tree  # type: ignore[attr-defined]
+        _guarded.append(bool(ok))
+        return bool(ok)
+
+
+def new_wsman(**kwargs: Any) -> WSMan:
+    """A pypsrp ``WSMan`` built without disturbing ElementTree's map for other threads."""
+    install_namespace_guard()
+    return WSMan(**kwargs)

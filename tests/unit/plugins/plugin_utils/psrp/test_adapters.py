@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import types
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.serializer import Serializer
+from pypsrp.wsman import WSMan
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
@@ -19,6 +22,9 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters imp
     PSRemotingSerializer,
     adapt_pool,
     install_deferred_text,
+    install_namespace_guard,
+    new_wsman,
+    register_namespace_in_place,
 )
 
 # pypsrp renders every deserialized element back to text; our serializer defers that until it is read.
@@ -86,11 +92,11 @@ def test_importing_the_client_patches_nothing() -> None:
     """No pypsrp class or module attribute changes at import (the adapters run per pool): checked
     in a fresh interpreter, where nothing has opened a pool yet."""
     code = (
-        "import pypsrp.serializer as m\n"
-        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string)\n"
+        "import pypsrp.serializer as m, pypsrp.wsman as w\n"
+        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET)\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client, _adapters\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files\n"
-        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string)\n"
+        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET)\n"
         "assert before == after, 'pypsrp was patched at import'\n"
     )
     root = str(Path(_adapters.__file__).absolute().parents[6])
@@ -181,3 +187,110 @@ def test_robust_receive_a_fault_answer_loses_nothing_and_other_actions_are_untou
     wsman.invoke(RECEIVE)
     assert [mu for _, mu, _ in wsman.sent] == ["false", None, "false"]
     assert robust.retransmitted == 0
+
+
+# --- WSMan construction vs. ElementTree's process-wide prefix map (broker fan-out threads) ---
+
+XML_URI = "http://www.w3.org/XML/1998/namespace"
+WSMAN_KWARGS: dict[str, Any] = {"server": "h", "auth": "basic", "username": "u", "password": "p"}
+
+
+def _request_xml(wsman: Any) -> str:
+    """A real pypsrp request envelope (its header carries xml:lang), rendered as pypsrp sends it."""
+    _, header = wsman._create_header("http://schemas.xmlsoap.org/ws/2004/09/transfer/Get", "wmi/x")
+    envelope = ET.Element("{http://www.w3.org/2003/05/soap-envelope}Envelope")
+    envelope.append(header)
+    return ET.tostring(envelope, encoding="utf-8", method="xml").decode("utf-8")
+
+
+class _SerializeOnEveryChange(dict):  # type: ignore[type-arg]
+    """ElementTree's prefix map that renders a request at each moment an entry is removed: what
+    another thread sending at that instant would send. Deterministic stand-in for the race."""
+
+    def __init__(self, source: dict[str, str], wsman: Any) -> None:
+        super().__init__(source)
+        self.wsman = wsman
+        self.sent: list[str] = []
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.sent.append(_request_xml(self.wsman))
+
+
+def _watch_namespace_map(monkeypatch: pytest.MonkeyPatch) -> _SerializeOnEveryChange:
+    sender = WSMan(**WSMAN_KWARGS)  # registers pypsrp's prefixes (whatever else ran before)
+    watching = _SerializeOnEveryChange(ET._namespace_map, sender)  # type: ignore[attr-defined]
+    monkeypatch.setattr(ET, "_namespace_map", watching)
+    return watching
+
+
+def test_elementtree_register_namespace_has_the_window_windows_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The premise: ElementTree's own register_namespace (what pypsrp's WSMan() calls for each of
+    its prefixes) drops the mapping before adding it again; a request rendered then binds the xml
+    namespace to an invented prefix, which Windows refuses ("prefix must not be bound to one of the
+    reserved namespace names"; XML Namespaces 1.0 section 3, reserved prefixes)."""
+    watching = _watch_namespace_map(monkeypatch)
+    ET.register_namespace("xml", XML_URI)
+    assert watching.sent, "ElementTree removed the mapping before re-adding it"
+    assert any(f'="{XML_URI}"' in sent and "xmlns:ns" in sent for sent in watching.sent)
+    assert watching.get(XML_URI) == "xml"
+
+
+def test_new_wsman_never_leaves_a_namespace_without_its_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building a WSMan while others send: with the guard, no mapping pypsrp uses ever disappears,
+    so every request rendered meanwhile keeps xml:lang and pypsrp's short prefixes."""
+    assert install_namespace_guard(), "the guard is installed for this pypsrp"
+    watching = _watch_namespace_map(monkeypatch)
+    wsman = new_wsman(**WSMAN_KWARGS)
+    assert watching.sent == [], "no mapping was removed while building a WSMan"
+    sent = _request_xml(wsman)
+    assert "xml:lang=" in sent and "xmlns:ns" not in sent and sent.startswith("<s:Envelope")
+
+
+def test_register_namespace_in_place_gives_elementtree_s_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same map as ET.register_namespace: the URI takes the prefix, whoever held it loses it; bad
+    prefixes are refused the same way."""
+    monkeypatch.setattr(ET, "_namespace_map", {"urn:a": "p", "urn:b": "q"})
+    register_namespace_in_place("p", "urn:c")
+    assert ET._namespace_map == {"urn:c": "p", "urn:b": "q"}  # type: ignore[attr-defined]
+    register_namespace_in_place("r", "urn:b")
+    assert ET._namespace_map == {"urn:c": "p", "urn:b": "r"}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="reserved"):
+        register_namespace_in_place("ns3", "urn:d")
+
+
+def test_threads_building_wsman_while_others_send_keep_every_request_valid() -> None:
+    """The broker's situation with real threads: sessions being opened (WSMan built) while other
+    sessions render requests. Every rendered request must keep the xml prefix."""
+    install_namespace_guard()
+    sender = new_wsman(**WSMAN_KWARGS)
+    stop = threading.Event()
+    bad: list[str] = []
+
+    def build() -> None:
+        for _ in range(150):
+            new_wsman(**WSMAN_KWARGS)
+
+    def send() -> None:
+        while not stop.is_set():
+            sent = _request_xml(sender)
+            if "xmlns:ns" in sent:
+                bad.append(sent)
+
+    senders = [threading.Thread(target=send) for _ in range(3)]
+    builders = [threading.Thread(target=build) for _ in range(3)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can: widens the race
+    try:
+        for thread in senders + builders:
+            thread.start()
+        for thread in builders:
+            thread.join()
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+        for thread in senders:
+            thread.join()
+    assert bad == []
