@@ -171,6 +171,9 @@ class Broker:
         notices = session.take_notices() if hasattr(session, "take_notices") else []
         if notices:
             reply["notices"] = notices  # shown at -v by the worker
+        warnings = session.take_warnings() if hasattr(session, "take_warnings") else []
+        if warnings:
+            reply["warnings"] = warnings  # shown as warnings by the worker
         return reply, after
 
     def _dispatch(
