@@ -68,6 +68,19 @@ demo: $(VENV)/.stamp-demo collection-link activate-hook
 	@echo "==> Demo (then: . $(VENV)/bin/activate; ansible-doc psremoting.core.invoke_command)"
 	$(VBIN)/python tools/demo.py
 
+## Static checks (a wip merge once dropped this target while `test` still named it: make ran
+## nothing for it; tests/unit/test_makefile.py now checks every target `test` depends on has a rule).
+lint: venv
+	$(VBIN)/ruff check .
+	$(VBIN)/ruff format --check .
+	$(VBIN)/mypy
+	$(VBIN)/python tools/check_ps1.py
+	$(VBIN)/ansible-lint --offline roles playbooks
+	$(VBIN)/antsibull-changelog lint
+
+ps1-check: venv
+	$(VBIN)/python tools/check_ps1.py
+
 ## ansible-test needs the collection at a real ansible_collections/<ns>/<name> path: copy it there.
 sanity: venv
 	@tools/sanity.sh

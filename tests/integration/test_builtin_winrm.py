@@ -6,8 +6,6 @@ psremoting.core.psrp with only ansible_connection changed."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import tempfile
 import textwrap
 from pathlib import Path
@@ -15,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from playbook_runner import playbook_env
+from playbook_runner import run_playbook as run_ansible_playbook
 
 pytest.importorskip("winrm", reason="pywinrm is in test-requirements.txt")
 
@@ -53,25 +53,10 @@ def run_playbook(
         "- hosts: dc01\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    "),
         encoding="utf-8",
     )
-    env = dict(winhost.env)
-    env.update(
-        {"ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "False"}
-    )
-    env.update(extra_env or {})
     verbose = ["-" + "v" * verbosity] if verbosity else []
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(pb), *verbose],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return run_ansible_playbook(
+        inventory, pb, *verbose, env=playbook_env(winhost.env, **(extra_env or {})), timeout=300
     )
-    try:
-        data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
 
 
 def results(data: dict[str, Any]) -> list[dict[str, Any]]:

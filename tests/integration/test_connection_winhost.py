@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playbook_runner import playbook_env, run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
 
@@ -32,20 +33,13 @@ def session_dir() -> str:
 
 
 def _env(winhost: Any, session_dir: str, **extra: str) -> dict[str, str]:
-    env = dict(winhost.env)
-    env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": session_dir,
-            "ANSIBLE_HOST_KEY_CHECKING": "False",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        }
+    return playbook_env(
+        winhost.env,
+        session_dir,
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def _playbook(tmp_path: Path, tasks: str, name: str = "pb.yml") -> Path:
@@ -60,27 +54,14 @@ def _playbook(tmp_path: Path, tasks: str, name: str = "pb.yml") -> Path:
 def _run_playbook(
     winhost: Any, session_dir: str, playbook: Path, connection: str = OURS, *extra: str, **env: str
 ) -> tuple[int, dict[str, Any], str]:
-    proc = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(winhost.inventory_path),
-            str(playbook),
-            "-e",
-            f"ansible_connection={connection}",
-            *extra,
-        ],
+    return run_playbook(
+        winhost.inventory_path,
+        playbook,
+        "-e",
+        f"ansible_connection={connection}",
+        *extra,
         env=_env(winhost, session_dir, **env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
     )
-    try:
-        data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
 
 
 def _task_results(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,6 +75,26 @@ def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.1)
     return predicate()
+
+
+def _process_report(pid: int) -> str:
+    """What a process that ignores a signal is doing: each thread's state and kernel wait channel,
+    and its children (for a failure message)."""
+    lines = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            with open(f"{base}/stat") as stat, open(f"{base}/wchan") as wchan:
+                lines.append(f"thread {tid}: state {stat.read().split(') ')[1][0]}, wchan {wchan.read()}")
+        except OSError as err:
+            lines.append(f"thread {tid}: {err}")
+    children = subprocess.run(
+        ["ps", "--ppid", str(pid), "-o", "pid,stat,wchan:20,args"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    return "\n".join([*lines, children.stdout])
 
 
 def _shells_open(winhost: Any) -> int:
@@ -208,11 +209,14 @@ def test_twenty_tasks_reuse_one_shell(winhost: Any, session_dir: str, tmp_path: 
     ours, builtin = counts[OURS]["wsman_requests"], counts[BUILTIN]["wsman_requests"]
     assert ours["Create"] == 1 and ours["Delete"] == 1
     assert builtin["Create"] == 20 and builtin["Delete"] == 20
-    assert ours["Command"] == 20 and ours["Send"] == builtin["Send"] == 4
+    # The builtin sends a module's exec manifest as pipeline input (one Send per module task);
+    # ours sends the payload as parameters of the Command and, once the session holds the code,
+    # only hashes plus arguments (psrp/_payload.py, issue 18): no Send.
+    assert ours["Command"] == 20 and ours["Send"] == 0 and builtin["Send"] == 4
     open_receives = 1  # pool open; winhost answers the opening in one Receive
-    # on the critical path of a warm task: Command + (Send for modules) + Receive
+    # on the critical path of a warm task: Command + Receive
     critical = ours["Command"] + ours["Send"] + ours["Receive"] - open_receives
-    assert critical == 16 * 2 + 4 * 3, ours
+    assert critical == 20 * 2, ours
     # pipelines are closed (Signal) after each reply so the operations quota never fills
     assert ours["Signal"] == 20
     builtin_total = counts[BUILTIN]["wsman_requests_total"]
@@ -324,7 +328,14 @@ def test_interrupted_run_leaves_no_shell(winhost: Any, session_dir: str, tmp_pat
     try:
         assert _wait_for(lambda: _shells_open(winhost) == 1, 60), "the session did not open"
         os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
-        proc.wait(30)
+        try:
+            # generous: in CI this runs beside the 1,000-host test; how fast ansible-playbook itself
+            # dies is ansible-core's business, what we check is the broker's clean-up below
+            proc.wait(90)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"ansible-playbook still running 90 s after {signal.Signals(sig).name}:\n{_process_report(proc.pid)}"
+            )
         # far below the 60 s idle timeout: the broker noticed its controller was gone
         assert _wait_for(lambda: _shells_open(winhost) == 0, 10), "shell still open after the run died"
         assert winhost.stats("dc01")["wsman_requests"]["Delete"] == 1

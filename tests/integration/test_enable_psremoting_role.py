@@ -9,7 +9,6 @@ is what the configuration allows.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from playbook_runner import json_report, playbook_env
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ class Run:
     def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
         self.proc = proc
         out = proc.stdout
-        self.report: dict[str, Any] = json.loads(out[out.index("{") :]) if "{" in out else {}
+        self.report: dict[str, Any] = json_report(out)
         self.stats: dict[str, Any] = self.report.get("stats", {}).get("web01", {})
 
     @property
@@ -59,7 +59,7 @@ class Run:
 def run(hosts: Any, tmp_path: Path, plays: list[dict[str, Any]], *args: str) -> Run:
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = dict(hosts.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    env = playbook_env(hosts.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     proc = subprocess.run(
         [ANSIBLE_PLAYBOOK, "-i", str(hosts.inventory_path), "-e", "ansible_connection=psremoting.core.psrp",
          str(playbook), *args],

@@ -30,15 +30,6 @@ ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 @pytest.mark.skipif(
     not RUN_SLOW, reason="about 2-3 minutes with 1,000 simulated hosts; set PSREMOTING_RUN_SLOW=1"
 )
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known bug (issue 17, open): pypsrp's WSMan() re-registers its XML namespaces in "
-        "ElementTree's process-wide map on every construction (wsman.py, ET.register_namespace "
-        "deletes then re-adds), so a broker thread serializing a request at that moment can emit "
-        "an invalid prefix; winhost then faults 'XML is invalid' (2 of 1,000 hosts in one CI dry run)"
-    ),
-)
 def test_one_to_many_over_a_thousand_hosts(winhost_factory: Any, tmp_path: Path) -> None:
     hosts = winhost_factory.start(hosts=HOSTS, preset="configured")
     playbook = tmp_path / "fleet.yml"

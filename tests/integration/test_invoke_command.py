@@ -355,7 +355,9 @@ def test_one_to_many(winhost: Any, tmp_path: Path) -> None:
         assert f"{host}: looked at W32time" in printed, printed
     # A per-host task's progress is printed too (labelled with the address it connects to).
     for host in ("dc01", "sql02", "web01"):
-        assert f"{winhost.hostvars(host)['ansible_host']}: Checking: W32time (50%)" in proc.stdout, proc.stdout
+        assert f"{winhost.hostvars(host)['ansible_host']}: Checking: W32time (50%)" in proc.stdout, (
+            proc.stdout
+        )
     assert re.search(r"web01_badpw: unreachable, 0 objects, [0-9.]+ s \(.*401", printed), printed
     assert r["live"]["information"] and not r["live"].get("failed")
 

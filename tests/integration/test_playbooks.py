@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from playbook_runner import playbook_env, run_playbook
 
 pytestmark = pytest.mark.winhost(hosts="dc01,sql02,web01", preset="configured")
 
@@ -29,17 +29,14 @@ def inventory(winhost: Any, tmp_path: Path) -> Path:
 def run(
     winhost: Any, tmp_path: Path, playbook: str, extra: dict[str, Any], *args: str
 ) -> tuple[int, dict[str, Any]]:
-    env = dict(winhost.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-               ANSIBLE_PSRP_SESSION_DIR=str(tmp_path / "s"))  # fmt: skip
-    cmd = [
-        str(BIN / "ansible-playbook"),
-        "-i",
-        str(inventory(winhost, tmp_path)),
-        str(REPO / "playbooks" / playbook),
-    ]
-    proc = subprocess.run([*cmd, "-e", json.dumps(extra), *args], env=env, capture_output=True, text=True,
-                          timeout=600, check=False)  # fmt: skip
-    return proc.returncode, json.loads(proc.stdout[proc.stdout.index("{") :])
+    env = playbook_env(winhost.env, str(tmp_path / "s"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    playbook_path = REPO / "playbooks" / playbook
+    rc, report, output = run_playbook(
+        inventory(winhost, tmp_path), playbook_path, "-e", json.dumps(extra), *args, env=env,
+        program=str(BIN / "ansible-playbook"),
+    )  # fmt: skip
+    assert report, output
+    return rc, report
 
 
 def msg(report: dict[str, Any], task: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playbook_runner import playbook_env, run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
 
@@ -81,34 +82,8 @@ def _playbook(tmp_path: Path, *plays: str) -> Path:
 def _run(
     winhost: Any, session_dir: str, playbook: Path, *extra: str, **env: str
 ) -> tuple[int, dict[str, Any], str]:
-    full_env = dict(winhost.env)
-    full_env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": session_dir,
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_LOCALHOST_WARNING": "False",
-        }
-    )
-    full_env.update(env)
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(winhost.inventory_path), str(playbook), *extra],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = proc.stdout
-    try:
-        data = json.loads(out[out.index('{\n    "custom_stats"') :])
-    except ValueError:
-        try:
-            data = json.loads(out[out.index("{") :])
-        except ValueError:
-            data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
+    full_env = playbook_env(winhost.env, session_dir, ANSIBLE_LOCALHOST_WARNING="False", **env)
+    return run_playbook(winhost.inventory_path, playbook, *extra, env=full_env, timeout=300)
 
 
 def _results(data: dict[str, Any], host: str = HOST) -> list[dict[str, Any]]:

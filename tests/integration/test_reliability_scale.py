@@ -10,17 +10,15 @@ Scaling (stated as the brief asks):
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from playbook_runner import playbook_env, run_playbook
 from winhost_session import winhost_settings
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._server import Broker
@@ -51,28 +49,7 @@ def _inventory(hosts: Any) -> dict[str, Any]:
 
 
 def _run(hosts: Any, inventory: Path, playbook: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    env = dict(hosts.env)
-    env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": tempfile.mkdtemp(prefix="psrpscale-", dir="/tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        }
-    )
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(playbook), *extra],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    try:
-        data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
+    return run_playbook(inventory, playbook, *extra, env=playbook_env(hosts.env))
 
 
 def test_operations_quota_is_never_reached(winhost_factory: Any) -> None:

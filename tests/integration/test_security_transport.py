@@ -5,15 +5,13 @@ and Basic auth over plain HTTP is refused before anything is sent unless explici
 from __future__ import annotations
 
 import datetime
-import json
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from playbook_runner import playbook_env, run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="tls01", preset="configured")]
 
@@ -60,30 +58,8 @@ def _run(winhost: Any, tmp_path: Path, hostvars: dict[str, Any]) -> tuple[int, d
         f"- hosts: {HOST}\n  gather_facts: false\n  tasks:\n    - raw: Write-Output reached\n",
         encoding="utf-8",
     )
-    env = dict(winhost.env)
-    env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": tempfile.mkdtemp(prefix="psrptls-", dir="/tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-            # no system CA bundle knows the winhost CA either: the default trust store must refuse it
-            "REQUESTS_CA_BUNDLE": "",
-        }
-    )
-    proc = subprocess.run(
-        ["ansible-playbook", "-i", str(inv), str(pb)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    try:
-        data = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        data = {}
-    return proc.returncode, data, proc.stdout + proc.stderr
+    # no system CA bundle knows the winhost CA either: the default trust store must refuse it
+    return run_playbook(inv, pb, env=playbook_env(winhost.env, REQUESTS_CA_BUNDLE=""), timeout=300)
 
 
 def _result(data: dict[str, Any]) -> dict[str, Any]:

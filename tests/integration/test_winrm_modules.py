@@ -8,14 +8,13 @@ listener serves the certificate the module returned (validated from the controll
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from playbook_runner import playbook_env, run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="web01", preset="fresh")]
 
@@ -27,15 +26,14 @@ def play(winhost: Any, tmp_path: Path, tasks: list[dict[str, Any]]) -> list[dict
     """Run tasks on web01 with our connection plugin; return the per-task results of web01."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump([{"hosts": "web01", "gather_facts": False, "tasks": tasks}]))
-    env = dict(winhost.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", str(winhost.inventory_path), "-e", "ansible_connection=psremoting.core.psrp",
-         str(playbook)],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
+    env = playbook_env(winhost.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    _rc, report, output = run_playbook(
+        winhost.inventory_path, playbook, "-e", "ansible_connection=psremoting.core.psrp", env=env,
+        program=ANSIBLE_PLAYBOOK,
     )  # fmt: skip
-    report = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert report, output
     results = [task["hosts"].get("web01", {}) for task in report["plays"][0]["tasks"]]
-    assert results, proc.stdout + proc.stderr
+    assert results, output
     return results
 
 

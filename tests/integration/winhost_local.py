@@ -9,7 +9,6 @@ changes are watched so a test can tell whether the script restarted it.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,57 +16,14 @@ from psrpcore import Command
 from psrpcore.types import ErrorRecord
 
 from winhost.engine.errors import PSRuntimeError
+from winhost.engine.hosts import RecordingHost
 from winhost.engine.model import TOPIC_SERVICES, Machine
 from winhost.engine.runspace import Runspace
 
 
-@dataclasses.dataclass
-class LocalHost:
-    """A PipelineHost that records every stream."""
-
-    stop_requested: threading.Event = dataclasses.field(default_factory=threading.Event)
-    output: list[Any] = dataclasses.field(default_factory=list)
-    errors: list[ErrorRecord] = dataclasses.field(default_factory=list)
-    warnings: list[str] = dataclasses.field(default_factory=list)
-    verbose: list[str] = dataclasses.field(default_factory=list)
-    debug: list[str] = dataclasses.field(default_factory=list)
-    information: list[Any] = dataclasses.field(default_factory=list)
-    host_lines: list[str] = dataclasses.field(default_factory=list)
-    exit_code: int | None = None
-
-    def write_output(self, value: Any) -> None:
-        self.output.append(value)
-
-    def write_error(self, record: ErrorRecord) -> None:
-        self.errors.append(record)
-
-    def write_warning(self, message: str) -> None:
-        self.warnings.append(message)
-
-    def write_verbose(self, message: str) -> None:
-        self.verbose.append(message)
-
-    def write_debug(self, message: str) -> None:
-        self.debug.append(message)
-
-    def write_information(self, data: Any, source: str = "", tags: list[str] | None = None) -> None:
-        self.information.append(data)
-
-    def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
-        pass
-
-    def write_host(
-        self,
-        text: str,
-        newline: bool = True,
-        is_error: bool = False,
-        foreground: int | None = None,
-        background: int | None = None,
-    ) -> None:
-        self.host_lines.append(text)
-
-    def set_should_exit(self, code: int) -> None:
-        self.exit_code = code
+class LocalHost(RecordingHost):
+    """A PipelineHost that records every stream (the engine's own RecordingHost); a script that
+    asks for input fails the test (nobody sits at a startup script's console)."""
 
     def read_line(self, prompt: str, secure: bool = False) -> Any:
         raise AssertionError(f"the script asked for input: {prompt!r}")

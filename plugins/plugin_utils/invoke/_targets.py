@@ -101,6 +101,24 @@ def connection_var_options(
     return options
 
 
+def _options_and_origins(load_name: str, variables: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each connection option's value and origin from ``variables``, as ConfigManager resolves them.
+
+    ``get_plugin_options_and_origins`` is ansible-core 2.17+; 2.16 has the per-option call it is
+    built on, ``get_config_value_and_origin``.
+    """
+    config = C.config
+    if hasattr(config, "get_plugin_options_and_origins"):
+        options, origins = config.get_plugin_options_and_origins("connection", load_name, variables=variables)
+        return dict(options), dict(origins)
+    options, origins = {}, {}
+    for name in config.get_configuration_definitions("connection", load_name):
+        options[name], origins[name] = config.get_config_value_and_origin(
+            name, plugin_type="connection", plugin_name=load_name, variables=variables
+        )
+    return options, origins
+
+
 def psrp_settings(
     host_vars: Mapping[str, Any],
     host_name: str,
@@ -113,7 +131,7 @@ def psrp_settings(
     load_name = load_name or plugin_load_name()
     names = var_names if var_names is not None else C.config.get_plugin_vars("connection", load_name)
     variables = connection_var_options(host_vars, names, host_name, render)
-    options, origins = C.config.get_plugin_options_and_origins("connection", load_name, variables=variables)
+    options, origins = _options_and_origins(load_name, variables)
     # TaskExecutor hands variables with the plugin's extras prefix that are no option as _extras.
     extras = {
         k: render(host_vars[k]) for k in host_vars if k.startswith(EXTRAS_PREFIX) and k not in variables

@@ -176,6 +176,24 @@ def test_drop_next_receive(hostset: HostSet, restore: None) -> None:
     assert b"SQL02\\vagrant" in fresh.send(envelope("Receive"))
 
 
+def test_cut_network_loses_requests_until_it_ends(hostset: HostSet, restore: None) -> None:
+    service = service_of(hostset, "sql02")
+    client = transport(hostset, "sql02", auth="ntlm")
+    client.send(envelope("Command"))
+    hostset.fault("sql02", "cut-network", 600)
+    assert hostset.host("sql02").faults.snapshot()["network_cut_ms"] > 0
+    calls = len(service.calls)
+    with pytest.raises(requests.exceptions.ConnectionError):  # the kept-alive connection
+        client.send(envelope("Receive"))
+    with pytest.raises(requests.exceptions.ConnectionError):  # a new connection
+        transport(hostset, "sql02", auth="ntlm").send(envelope("Command"))
+    assert len(service.calls) == calls  # nothing reached the WSMan layer during the cut
+    deadline = time.monotonic() + 30
+    while hostset.host("sql02").faults.network_cut() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Receive"))
+
+
 def test_kill_shells_and_restart(hostset: HostSet) -> None:
     service = service_of(hostset, "sql02")
     assert hostset.fault("sql02", "kill-shells")["killed"] == 3

@@ -5,6 +5,7 @@ winhost serve --hosts dc01,sql02,web01 --inventory inv.yml [--state-dir DIR]
 winhost stats --inventory inv.yml [--host dc01] [--reset]
 winhost fault --inventory inv.yml --host dc01 latency 200
 winhost fault --inventory inv.yml --host dc01 http-error 503 --count 3
+winhost fault --inventory inv.yml --host dc01 cut-network 60000   # network cut for 60 s
 winhost fault --inventory inv.yml --host dc01 drop-next-receive|kill-shells|restart|clear
 """
 
@@ -23,8 +24,18 @@ from typing import Any
 from winhost.hostset import HostSet, control_file_for, expand_host_names
 from winhost.transport.control import ControlError, call
 
-FAULTS_WITH_VALUE = {"latency", "shell-create", "http-error"}
-FAULTS = ("latency", "shell-create", "drop-next-receive", "http-error", "kill-shells", "restart", "clear")
+FAULTS_WITH_VALUE = {"latency", "shell-create", "http-error", "cut-network", "cut-on-output"}
+FAULTS = (
+    "latency",
+    "shell-create",
+    "drop-next-receive",
+    "http-error",
+    "cut-network",
+    "cut-on-output",
+    "kill-shells",
+    "restart",
+    "clear",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument("--host", required=True)
     fault.add_argument("fault", choices=FAULTS)
     fault.add_argument(
-        "value", nargs="?", type=int, help="ms for latency/shell-create, status for http-error"
+        "value",
+        nargs="?",
+        type=int,
+        help="ms for latency/shell-create/cut-network/cut-on-output, status for http-error",
     )
     fault.add_argument(
         "--count", type=int, default=1, help="how many requests http-error/drop-next-receive hit"

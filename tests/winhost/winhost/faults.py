@@ -1,7 +1,7 @@
 """Injected faults of one simulated host.
 
 The transport applies every fault here (request latency, the shell-creation delay on a WSMan
-``Create``, dropped Receive connections, HTTP error bursts); the WSMan service receives the
+``Create``, dropped Receive connections, HTTP error bursts, network cuts); the WSMan service receives the
 object too but must not apply the delays a second time. ``kill-shells`` and ``restart`` are
 actions, not state: :class:`winhost.hostset.HostSet` carries them out.
 """
@@ -9,6 +9,7 @@ actions, not state: :class:`winhost.hostset.HostSet` carries them out.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 
@@ -22,6 +23,8 @@ class HostFaults:
         self._drop_receives = 0
         self._http_error_status = 0
         self._http_error_count = 0
+        self._cut_until = 0.0
+        self._cut_on_output_ms = 0
 
     def set_latency(self, ms: int) -> None:
         with self._lock:
@@ -42,6 +45,31 @@ class HostFaults:
             self._http_error_status = status
             self._http_error_count = max(1, count)
 
+    def cut_network(self, ms: int) -> None:
+        """The network is cut from now for ``ms`` milliseconds: every connection and request is
+        dropped without an answer, and an answer computed meanwhile (a long-polling Receive that
+        found output) never reaches the client."""
+        with self._lock:
+            self._cut_until = max(self._cut_until, time.monotonic() + max(0, ms) / 1000.0)
+
+    def cut_on_output(self, ms: int) -> None:
+        """Arm a cut of ``ms`` milliseconds that starts when the next Receive answer carrying
+        output is about to be sent: that answer is lost on the network."""
+        with self._lock:
+            self._cut_on_output_ms = max(1, ms)
+
+    def network_cut(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._cut_until
+
+    def take_cut_on_output(self) -> bool:
+        """True once when an armed cut-on-output fires (the cut starts now)."""
+        with self._lock:
+            ms, self._cut_on_output_ms = self._cut_on_output_ms, 0
+        if ms:
+            self.cut_network(ms)
+        return bool(ms)
+
     def clear(self) -> None:
         with self._lock:
             self.latency_ms = 0
@@ -49,6 +77,8 @@ class HostFaults:
             self._drop_receives = 0
             self._http_error_status = 0
             self._http_error_count = 0
+            self._cut_until = 0.0
+            self._cut_on_output_ms = 0
 
     def take_drop_receive(self) -> bool:
         """True once per requested drop: the transport closes the connection of that Receive."""
@@ -74,4 +104,6 @@ class HostFaults:
                 "drop_receives_pending": self._drop_receives,
                 "http_error_status": self._http_error_status if self._http_error_count else None,
                 "http_errors_pending": self._http_error_count,
+                "network_cut_ms": max(0, int((self._cut_until - time.monotonic()) * 1000)),
+                "cut_on_output_ms": self._cut_on_output_ms,
             }

@@ -420,6 +420,10 @@ class HostSet:
             host.faults.set_shell_create_delay(int(value or 0))
         elif kind == "drop-next-receive":
             host.faults.drop_next_receive(count)
+        elif kind == "cut-network":
+            host.faults.cut_network(int(value or 0))
+        elif kind == "cut-on-output":
+            host.faults.cut_on_output(int(value or 0))
         elif kind == "http-error":
             host.faults.http_error(int(value or 500), count)
         elif kind == "kill-shells":

@@ -108,6 +108,14 @@ class WinhostHosts:
     def drop_next_receive(self, host: str, count: int = 1) -> None:
         self.fault(host, "drop-next-receive", count=count)
 
+    def cut_network(self, host: str, ms: int) -> None:
+        """Cut the host's network now for ``ms`` milliseconds (requests and answers are lost)."""
+        self.fault(host, "cut-network", ms)
+
+    def cut_on_output(self, host: str, ms: int) -> None:
+        """Cut the network for ``ms`` milliseconds from the next Receive answer with output (lost)."""
+        self.fault(host, "cut-on-output", ms)
+
     def kill_shells(self, host: str) -> int:
         return int(self.fault(host, "kill-shells").get("killed", 0))
 

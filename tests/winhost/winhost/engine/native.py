@@ -260,6 +260,9 @@ def run_program(process: Process, name: str, command_line: str) -> int:
     if name == "hostname":
         process.out(f"{process.machine.computer_name}\r\n")
         return 0
+    if process.user.lower().startswith("winrm virtual users\\"):  # a JEA virtual account
+        process.out(f"{process.user.lower()}\r\n")
+        return 0
     short = process.user.rsplit("\\", 1)[-1].lower()
     process.out(f"{process.machine.computer_name.lower()}\\{short}\r\n")
     return 0

@@ -457,6 +457,11 @@ class HostTransport:
         except Exception:  # a crash in the WSMan layer is an HTTP 500
             log.exception("%s: WSMan handler failed", self.name)
             raise _Reply(500, auth_headers, keep) from None
+        if action == "Receive" and status == 200 and b"<rsp:Stream" in response:
+            self.faults.take_cut_on_output()
+        if self.faults.network_cut():
+            _abort(sock)  # the answer is lost on the way: the client never sees it
+            return False
         headers = list(auth_headers)
         if encrypted and response:
             protocol = auth.encryption_protocol or encryption.content_protocol(content_type or "") or ""
@@ -508,8 +513,11 @@ class HostTransport:
         return body
 
     def _faults_allow(self, sock: socket.socket, action: str | None, keep: bool) -> bool:
-        """Injected faults (winhost/faults.py): an HTTP error, a dropped Receive (False: the
-        connection is gone), a slow shell Create."""
+        """Injected faults (winhost/faults.py): a network cut or a dropped Receive (False: the
+        connection is gone), an HTTP error, a slow shell Create."""
+        if self.faults.network_cut():
+            _abort(sock)
+            return False
         error_status = self.faults.take_http_error()
         if error_status is not None:
             raise _Reply(error_status, [], keep)

@@ -57,6 +57,13 @@ FRAGMENT_HEADER = 21
 #: How long Receive keeps collecting once it has data, so that a fast command's output and its
 #: final state travel in one response (Windows behaves like this).
 LINGER_SECONDS = 0.2
+#: OutputBufferingMode of a disconnected shell ([MS-WSMV] 2.2.5.10; MS-PSRP 3.1.5.3.16
+#: BufferMode): Block stops the pipeline while its unsent output is full, Drop discards the
+#: oldest output (FIFO). Block is the default of a new session (OutputBufferingMode enum docs).
+BUFFER_MODES = ("Block", "Drop")
+#: Unsent output bytes of one pipeline a disconnected shell keeps before Block/Drop applies
+#: (Windows does not document its size; winhost's choice, lowered by tests).
+DISCONNECTED_BUFFER_BYTES = 1024 * 1024
 
 
 class RunspaceLike(Protocol):
@@ -303,8 +310,10 @@ class PipelineRunner:
         with self.shell.cond:
             if self.pipeline.state != PSInvocationState.Running:
                 return
+            self.shell._wait_for_room(self)
             fn()
             self.shell._collect()
+            self.shell._drop_excess(self)
 
     def _check_stop(self) -> None:
         if self.stop_requested.is_set():
@@ -508,6 +517,10 @@ class PSRPShell:
         self.by_pipeline: dict[uuid.UUID, PipelineRunner] = {}
         self.closed = False
         self.generation = 0  # bumped whenever new data is queued (used by Receive to wait)
+        self.disconnected = False
+        self.buffer_mode = "Block"
+        self.buffer_limit = DISCONNECTED_BUFFER_BYTES
+        self.dropped = 0  # output messages discarded by BufferMode Drop
 
     # ------------------------------------------------------------------------------ runspace
     def runspace(self) -> RunspaceLike:
@@ -680,15 +693,43 @@ class PSRPShell:
         return runner.finished.is_set() and not self.pipe_out.get(runner.pipeline_id)
 
     # ------------------------------------------------------------------------- disconnect
+    def _queued(self, runner: PipelineRunner) -> int:
+        return sum(len(m) for m in self.pipe_out.get(runner.pipeline_id, ()))
+
+    def _wait_for_room(self, runner: PipelineRunner) -> None:
+        """BufferMode Block: a disconnected shell's pipeline waits while its unsent output is
+        full, until a client connects again, the pipeline is stopped or the shell is deleted.
+        Caller holds ``cond``."""
+        while (
+            self.disconnected
+            and self.buffer_mode == "Block"
+            and not self.closed
+            and not runner.stop_requested.is_set()
+            and self._queued(runner) >= self.buffer_limit
+        ):
+            self.cond.wait(0.5)
+
+    def _drop_excess(self, runner: PipelineRunner) -> None:
+        """BufferMode Drop: discard the oldest output beyond the limit (FIFO). Caller holds ``cond``."""
+        if not self.disconnected or self.buffer_mode != "Drop":
+            return
+        queue_ = self.pipe_out.get(runner.pipeline_id)
+        while queue_ and len(queue_) > 1 and self._queued(runner) > self.buffer_limit:
+            queue_.popleft()
+            self.dropped += 1
+
     def disconnect(self) -> None:
         with self.cond:
+            self.disconnected = True
             if self.pool.state == RunspacePoolState.Opened:
                 self.pool._change_state(RunspacePoolState.Disconnected, emit=False)
 
     def reconnect(self) -> None:
         with self.cond:
+            self.disconnected = False
             if self.pool.state == RunspacePoolState.Disconnected:
                 self.pool._change_state(RunspacePoolState.Opened, emit=False)
+            self.cond.notify_all()
 
     def connect(self, data: bytes) -> list[bytes]:
         """Connect from a new client: answers go into connectResponseXml ([MS-PSRP] 3.1.4.11)."""
@@ -696,6 +737,8 @@ class PSRPShell:
             if self.pool.state == RunspacePoolState.Opened:
                 self.pool._change_state(RunspacePoolState.Disconnected, emit=False)
             self.pool.connect()
+            self.disconnected = False
+            self.cond.notify_all()
             # The new client numbers its messages from 1 again and expects our capability back.
             self.pool.prepare_message(self.pool.our_capability)
             self._feed(data)

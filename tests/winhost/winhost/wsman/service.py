@@ -27,8 +27,10 @@ from xml.sax.saxutils import escape
 from winhost.wsman import faults as wsfaults
 from winhost.wsman import namespaces as ns
 from winhost.wsman.cmdshell import CmdShellRequests
+from winhost.wsman.endpoints import addressed_host, check_endpoint
 from winhost.wsman.faults import WSManFault
 from winhost.wsman.psrp import (
+    BUFFER_MODES,
     LINGER_SECONDS,
     PSRPShell,
     RunspaceFactory,
@@ -279,6 +281,7 @@ class WSManService:
                 except ValueError:
                     raise wsfaults.invalid_parameter(f"Invalid IdleTimeOut {idle_text}.") from None
             configuration = req.resource_uri[len(ns.R_POWERSHELL_PREFIX) :] or ns.DEFAULT_CONFIGURATION
+            check_endpoint(self.machine, user, configuration, addressed_host(req.to) or self.computer_name)
             psrp = PSRPShell(
                 shell_id,
                 user,
@@ -352,7 +355,7 @@ class WSManService:
             el("rsp:CompressionMode", "NoCompression"),
             el("rsp:ProfileLoaded", "Yes"),
             el("rsp:Encoding", "UTF8"),
-            el("rsp:BufferMode", "Block"),
+            el("rsp:BufferMode", shell.psrp.buffer_mode if shell.psrp is not None else "Block"),
             el("rsp:State", shell.state),
             el("rsp:ShellRunTime", format_elapsed(now - shell.created)),
             el("rsp:ShellInactivity", format_elapsed(shell.idle_for(now))),
@@ -415,6 +418,10 @@ class WSManService:
 
     # ---------------------------------------------------------------------------- Receive
     def _receive(self, user: str, req: Request) -> bytes:
+        """Receive; with wsmv:OperationID the answer is kept until the next Receive of the same
+        command, and a retransmission (OperationID mustUnderstand="true") of that operation gets
+        it again ([MS-WSMV] 3.1.4.1.39 Robust Connection Support). Without OperationID nothing is
+        kept: the output of a response lost on the network is gone, as on Windows."""
         shell, psrp = self._ps_shell_for(user, req)
         body = req.body
         recv = body.find(q(ns.NS_SHELL, "Receive")) if body is not None else None
@@ -422,6 +429,20 @@ class WSManService:
         command_id = desired.get("CommandId") if desired is not None else None
         command_id = command_id.upper() if command_id else None
         stream_name = ((desired.text or "").split() or ["stdout"])[0] if desired is not None else "stdout"
+        robust = ""
+        if req.operation_id:
+            robust = f"{el('p:OperationID', req.operation_id)}{el('p:SequenceID', '1')}"
+            cached = shell.receive_cache.get(command_id or "")
+            if req.retransmission and cached is not None and cached[0] == req.operation_id:
+                return envelope(f"{ns.A_RECEIVE}Response", req.message_id, cached[1], extra_headers=robust)
+        inner = self._receive_response(shell, psrp, req, command_id, stream_name)
+        if req.operation_id:
+            shell.receive_cache[command_id or ""] = (req.operation_id, inner)
+        return envelope(f"{ns.A_RECEIVE}Response", req.message_id, inner, extra_headers=robust)
+
+    def _receive_response(
+        self, shell: Shell, psrp: PSRPShell, req: Request, command_id: str | None, stream_name: str
+    ) -> str:
         if command_id is not None and command_id not in psrp.commands:
             raise wsfaults.command_not_found()
         budget = max((self._max_envelope(req) - ENVELOPE_OVERHEAD) * 3 // 4, 1024)
@@ -457,11 +478,7 @@ class WSManService:
                 f'<rsp:CommandState CommandId="{command_id}" State="{ns.COMMAND_STATE_DONE}">'
                 "<rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>"
             )
-        return envelope(
-            f"{ns.A_RECEIVE}Response",
-            req.message_id,
-            f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>",
-        )
+        return f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>"
 
     def _check_alive(self, shell: Shell, command_id: str | None) -> None:
         if self.shells.get(shell.shell_id) is not shell or shell.backend.closed:
@@ -525,6 +542,12 @@ class WSManService:
                     shell.idle_timeout = min(parse_duration(idle_el.text), MAX_IDLE_TIMEOUT_S)
                 except ValueError:
                     raise wsfaults.invalid_parameter(f"Invalid IdleTimeOut {idle_el.text}.") from None
+            mode_el = disc.find(q(ns.NS_SHELL, "BufferMode"))
+            if mode_el is not None and mode_el.text:
+                mode = mode_el.text.strip()
+                if mode not in BUFFER_MODES:
+                    raise wsfaults.invalid_parameter(f"Invalid BufferMode {mode}.")
+                psrp.buffer_mode = mode
         psrp.disconnect()
         shell.state = "Disconnected"
         return envelope(f"{ns.A_DISCONNECT}Response", req.message_id, "")

@@ -82,6 +82,9 @@ class Shell:
     receivers: int = 0
     #: Recently finished/terminated command ids, so a late ctrl_c Signal is still answered.
     recent_commands: dict[str, float] = field(default_factory=dict)
+    #: Last Receive answer per CommandId ("" for the shell) of a robust-connection client:
+    #: (OperationID, ReceiveResponse XML), sent again for a retransmission (MS-WSMV 3.1.4.1.39).
+    receive_cache: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.created = self.last_activity = self.clock()

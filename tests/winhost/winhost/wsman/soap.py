@@ -66,6 +66,10 @@ class Request:
     options: dict[str, str] = field(default_factory=dict)
     body: ET.Element | None = None
     session_id: str = ""
+    #: wsmv:OperationID ([MS-WSMV] 3.1.4.1.39 Robust Connection Support): "" when the client
+    #: does not ask for robust connections; ``retransmission`` is its mustUnderstand="true".
+    operation_id: str = ""
+    retransmission: bool = False
 
     @property
     def shell_id(self) -> str | None:
@@ -138,6 +142,8 @@ def parse_request(data: bytes) -> Request:
     selectors = _named_values(header, "SelectorSet", "Selector")
     options = _named_values(header, "OptionSet", "Option")
     max_envelope_size = _int_or_none(text(ns.NS_WSMAN, "MaxEnvelopeSize"))
+    operation_el = header.find(q(ns.NS_WSMV, "OperationID"))
+    must_understand = "" if operation_el is None else operation_el.get(q(ns.NS_SOAP, "mustUnderstand"), "")
     return Request(
         action=action,
         resource_uri=resource_uri,
@@ -150,6 +156,8 @@ def parse_request(data: bytes) -> Request:
         options=options,
         body=body,
         session_id=text(ns.NS_WSMV, "SessionId") or "",
+        operation_id=text(ns.NS_WSMV, "OperationID") or "",
+        retransmission=must_understand.strip().lower() in ("true", "1"),
     )
 
 
@@ -157,8 +165,11 @@ def new_uuid() -> str:
     return str(uuid.uuid4()).upper()
 
 
-def envelope(action: str, relates_to: str, body: str, activity_id: str | None = None) -> bytes:
-    """A response envelope with the header layout of a Windows WinRM service."""
+def envelope(
+    action: str, relates_to: str, body: str, activity_id: str | None = None, extra_headers: str = ""
+) -> bytes:
+    """A response envelope with the header layout of a Windows WinRM service (``extra_headers``:
+    serialized header elements added after RelatesTo, e.g. wsmv:OperationID)."""
     activity = activity_id or new_uuid()
     return (
         f"<s:Envelope {ns.RESPONSE_NAMESPACES}><s:Header>"
@@ -166,7 +177,7 @@ def envelope(action: str, relates_to: str, body: str, activity_id: str | None = 
         f"<a:MessageID>uuid:{new_uuid()}</a:MessageID>"
         f"<p:ActivityId>{activity}</p:ActivityId>"
         f"<a:To>{ns.ANONYMOUS}</a:To>"
-        f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>"
+        f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo>{extra_headers}"
         f"</s:Header><s:Body>{body}</s:Body></s:Envelope>"
     ).encode()
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import types
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+import spnego
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.serializer import Serializer
+from pypsrp.wsman import WSMan
+from spnego import _ntlm as spnego_ntlm
+from spnego._ntlm_raw.crypto import lmowfv1
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
@@ -19,6 +25,10 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters imp
     PSRemotingSerializer,
     adapt_pool,
     install_deferred_text,
+    install_namespace_guard,
+    install_ntlm_key_cache,
+    new_wsman,
+    register_namespace_in_place,
 )
 
 # pypsrp renders every deserialized element back to text; our serializer defers that until it is read.
@@ -86,11 +96,11 @@ def test_importing_the_client_patches_nothing() -> None:
     """No pypsrp class or module attribute changes at import (the adapters run per pool): checked
     in a fresh interpreter, where nothing has opened a pool yet."""
     code = (
-        "import pypsrp.serializer as m\n"
-        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string)\n"
+        "import pypsrp.serializer as m, pypsrp.wsman as w, spnego._ntlm as n\n"
+        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client, _adapters\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files\n"
-        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string)\n"
+        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
         "assert before == after, 'pypsrp was patched at import'\n"
     )
     root = str(Path(_adapters.__file__).absolute().parents[6])
@@ -103,3 +113,233 @@ def test_adapt_pool_gives_the_pool_and_its_fragmenter_one_serializer() -> None:
     adapt_pool(pool)
     assert isinstance(pool._serializer, PSRemotingSerializer)
     assert pool._fragmenter.serializer is pool._serializer
+
+
+# -- RobustReceive (MS-WSMV 3.1.4.1.39) ------------------------------------------------------------
+RECEIVE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
+WSMV = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+
+
+class _FakeWSMan:
+    """pypsrp's WSMan.invoke/_create_header shape: invoke builds the header, then 'sends' it."""
+
+    def __init__(self, answers: list[Any], echo: bool) -> None:
+        self.answers = answers  # each: an exception to raise, or None for an answer
+        self.echo = echo
+        self.sent: list[tuple[str | None, str | None, int | None]] = []
+
+    def _create_header(self, action: str, *args: Any) -> tuple[str, Any]:
+        import xml.etree.ElementTree as ET
+
+        return "MSG", ET.Element(f"{{{SOAP}}}Header")
+
+    def invoke(self, action: str, *args: Any, retries_on_read_timeout: int = 0) -> Any:
+        import xml.etree.ElementTree as ET
+
+        _, header = self._create_header(action)
+        op = header.find(f"{{{WSMV}}}OperationID")
+        self.sent.append(
+            (
+                None if op is None else op.text,
+                None if op is None else op.get(f"{{{SOAP}}}mustUnderstand"),
+                retries_on_read_timeout,
+            )
+        )
+        outcome = self.answers.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        root = ET.Element(f"{{{SOAP}}}Envelope")
+        head = ET.SubElement(root, f"{{{SOAP}}}Header")
+        if self.echo and op is not None:
+            ET.SubElement(head, f"{{{WSMV}}}OperationID").text = op.text
+        return root
+
+
+def test_robust_receive_retransmits_the_operation_whose_answer_was_lost() -> None:
+    wsman = _FakeWSMan([None, ConnectionResetError("cut"), None, None], echo=True)
+    robust = _adapters.robust_receive(wsman)
+    wsman.invoke(RECEIVE)
+    with pytest.raises(OSError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    (op1, mu1, r1), (op2, mu2, _), (op3, mu3, _), (op4, mu4, _) = wsman.sent
+    assert r1 == 0  # pypsrp's own resend (without the retransmission mark) is off
+    assert (mu1, mu2, mu3, mu4) == ("false", "false", "true", "false")
+    assert op3 == op2 and len({op1, op2, op4}) == 3  # the lost operation, asked for again
+    assert (robust.retransmitted, robust.lost_answers, robust.server_robust) == (1, 0, True)
+
+
+def test_robust_receive_counts_a_loss_when_the_server_keeps_nothing() -> None:
+    """A server that never echoes OperationID (no robust connections) cannot answer a lost
+    Receive again: the loss is counted, never silent."""
+    wsman = _FakeWSMan([ConnectionResetError("cut"), None], echo=False)
+    robust = _adapters.robust_receive(wsman)
+    with pytest.raises(OSError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    assert (robust.retransmitted, robust.lost_answers, robust.server_robust) == (1, 1, False)
+
+
+def test_robust_receive_a_fault_answer_loses_nothing_and_other_actions_are_untouched() -> None:
+    wsman = _FakeWSMan([RuntimeError("WSMan fault"), None, None], echo=True)
+    robust = _adapters.robust_receive(wsman)
+    with pytest.raises(RuntimeError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command")
+    wsman.invoke(RECEIVE)
+    assert [mu for _, mu, _ in wsman.sent] == ["false", None, "false"]
+    assert robust.retransmitted == 0
+
+
+# --- WSMan construction vs. ElementTree's process-wide prefix map (broker fan-out threads) ---
+
+XML_URI = "http://www.w3.org/XML/1998/namespace"
+WSMAN_KWARGS: dict[str, Any] = {"server": "h", "auth": "basic", "username": "u", "password": "p"}
+
+
+def _request_xml(wsman: Any) -> str:
+    """A real pypsrp request envelope (its header carries xml:lang), rendered as pypsrp sends it."""
+    _, header = wsman._create_header("http://schemas.xmlsoap.org/ws/2004/09/transfer/Get", "wmi/x")
+    envelope = ET.Element("{http://www.w3.org/2003/05/soap-envelope}Envelope")
+    envelope.append(header)
+    return ET.tostring(envelope, encoding="utf-8", method="xml").decode("utf-8")
+
+
+class _SerializeOnEveryChange(dict):  # type: ignore[type-arg]
+    """ElementTree's prefix map that renders a request at each moment an entry is removed: what
+    another thread sending at that instant would send. Deterministic stand-in for the race."""
+
+    def __init__(self, source: dict[str, str], wsman: Any) -> None:
+        super().__init__(source)
+        self.wsman = wsman
+        self.sent: list[str] = []
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.sent.append(_request_xml(self.wsman))
+
+
+def _watch_namespace_map(monkeypatch: pytest.MonkeyPatch) -> _SerializeOnEveryChange:
+    sender = WSMan(**WSMAN_KWARGS)  # registers pypsrp's prefixes (whatever else ran before)
+    watching = _SerializeOnEveryChange(ET._namespace_map, sender)  # type: ignore[attr-defined]
+    monkeypatch.setattr(ET, "_namespace_map", watching)
+    return watching
+
+
+def test_elementtree_register_namespace_has_the_window_windows_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The premise: ElementTree's own register_namespace (what pypsrp's WSMan() calls for each of
+    its prefixes) drops the mapping before adding it again; a request rendered then binds the xml
+    namespace to an invented prefix, which Windows refuses ("prefix must not be bound to one of the
+    reserved namespace names"; XML Namespaces 1.0 section 3, reserved prefixes)."""
+    watching = _watch_namespace_map(monkeypatch)
+    ET.register_namespace("xml", XML_URI)
+    assert watching.sent, "ElementTree removed the mapping before re-adding it"
+    assert any(f'="{XML_URI}"' in sent and "xmlns:ns" in sent for sent in watching.sent)
+    assert watching.get(XML_URI) == "xml"
+
+
+def test_new_wsman_never_leaves_a_namespace_without_its_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building a WSMan while others send: with the guard, no mapping pypsrp uses ever disappears,
+    so every request rendered meanwhile keeps xml:lang and pypsrp's short prefixes."""
+    assert install_namespace_guard(), "the guard is installed for this pypsrp"
+    watching = _watch_namespace_map(monkeypatch)
+    wsman = new_wsman(**WSMAN_KWARGS)
+    assert watching.sent == [], "no mapping was removed while building a WSMan"
+    sent = _request_xml(wsman)
+    assert "xml:lang=" in sent and "xmlns:ns" not in sent and sent.startswith("<s:Envelope")
+
+
+def test_register_namespace_in_place_gives_elementtree_s_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same map as ET.register_namespace: the URI takes the prefix, whoever held it loses it; bad
+    prefixes are refused the same way."""
+    monkeypatch.setattr(ET, "_namespace_map", {"urn:a": "p", "urn:b": "q"})
+    register_namespace_in_place("p", "urn:c")
+    assert ET._namespace_map == {"urn:c": "p", "urn:b": "q"}  # type: ignore[attr-defined]
+    register_namespace_in_place("r", "urn:b")
+    assert ET._namespace_map == {"urn:c": "p", "urn:b": "r"}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="reserved"):
+        register_namespace_in_place("ns3", "urn:d")
+
+
+def test_threads_building_wsman_while_others_send_keep_every_request_valid() -> None:
+    """The broker's situation with real threads: sessions being opened (WSMan built) while other
+    sessions render requests. Every rendered request must keep the xml prefix."""
+    install_namespace_guard()
+    sender = new_wsman(**WSMAN_KWARGS)
+    stop = threading.Event()
+    bad: list[str] = []
+
+    def build() -> None:
+        for _ in range(150):
+            new_wsman(**WSMAN_KWARGS)
+
+    def send() -> None:
+        while not stop.is_set():
+            sent = _request_xml(sender)
+            if "xmlns:ns" in sent:
+                bad.append(sent)
+
+    senders = [threading.Thread(target=send) for _ in range(3)]
+    builders = [threading.Thread(target=build) for _ in range(3)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can: widens the race
+    try:
+        for thread in senders + builders:
+            thread.start()
+        for thread in builders:
+            thread.join()
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+        for thread in senders:
+            thread.join()
+    assert bad == []
+
+
+# --- NTLM: the password's LM key, derived once per process ---
+
+
+def test_lm_key_is_derived_once_per_password_and_equals_pyspnego_s() -> None:
+    calls: list[str] = []
+
+    def derive(password: str) -> bytes:
+        calls.append("x")
+        return lmowfv1(password)
+
+    cache = _adapters._KeyCache(derive)
+    assert cache("Secr3t!") == lmowfv1("Secr3t!") and cache("Secr3t!") == lmowfv1("Secr3t!")
+    assert cache("other") == lmowfv1("other")
+    assert len(calls) == 2, "one derivation per distinct password"
+    # Kept under a salted digest: the password itself is nowhere in the cache.
+    assert all(b"Secr3t!" not in key and len(key) == 32 for key in cache.keys)
+
+
+def test_lm_key_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_adapters, "NTLM_KEY_CACHE", 3)
+    cache = _adapters._KeyCache(lmowfv1)
+    for index in range(10):
+        cache(f"pw{index}")
+    assert len(cache.keys) == 3
+
+
+def test_ntlm_authentication_still_completes_with_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full NTLM exchange (pyspnego client against pyspnego server) after the cache is in place,
+    twice with the same password: what every new broker connection does."""
+    assert install_ntlm_key_cache(), "the cache is installed for this pyspnego"
+    assert isinstance(spnego_ntlm.lmowfv1, _adapters._KeyCache)
+    users = tmp_path / "ntlm-users"
+    users.write_text("WINHOST:vagrant:Vagrant!1\n", encoding="utf-8")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    for _ in range(2):
+        client = spnego.client("WINHOST\\vagrant", "Vagrant!1", protocol="ntlm")
+        server = spnego.server(protocol="ntlm")
+        challenge = server.step(client.step())
+        server.step(client.step(challenge))
+        assert client.complete and server.complete
+        assert server.unwrap(client.wrap(b"ping").data).data == b"ping"
