@@ -88,6 +88,7 @@ _MODULE_FILES = (
     "setup",
     "slurp",
     "win_powershell",
+    "win_whoami",
 )
 _REGISTRY: dict[str, ModuleSpec] | None = None
 
