@@ -55,7 +55,11 @@ def bootstrap_script() -> str:
 
 
 def module_payload(
-    leaf: str, args: dict[str, Any], environment: dict[str, str] | None = None, become: Any = None
+    leaf: str,
+    args: dict[str, Any],
+    environment: dict[str, str] | None = None,
+    become: Any = None,
+    async_timeout: int = 0,
 ) -> list[str]:
     source = importlib.resources.files(WINDOWS_MODULES).joinpath(f"{leaf}.ps1")
     data = source.read_bytes()
@@ -66,7 +70,7 @@ def module_payload(
         module_path=str(source),
         module_args=module_args,
         environment=environment or {},
-        async_timeout=0,
+        async_timeout=async_timeout,
         become_plugin=become,
         substyle="powershell",
         task_vars={},
@@ -392,6 +396,60 @@ def test_become_refuses_an_unknown_user_and_a_wrong_password(runspace: Runspace)
     password = runspace.machine.accounts["Administrator"].password
     result, _ = run_module(runspace, "win_whoami", become=runas(".\\Administrator", password))
     assert result["account"]["account_name"] == "Administrator"
+
+
+# -- async (async_wrapper.ps1, async_watchdog.ps1) and async_status ------------------------------
+
+
+def _async(runspace: Runspace, leaf: str, timeout: int, **args: Any) -> dict[str, Any]:
+    host = FakeHost()
+    env = {"ANSIBLE_ASYNC_DIR": "%USERPROFILE%\\.ansible_async"}
+    payload = module_payload(leaf, args, environment=env, async_timeout=timeout)
+    runspace.invoke([Command(bootstrap_script(), is_script=True)], iter(payload), host)
+    return host.result()
+
+
+def _wait_finished(runspace: Runspace, jid: str) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        status, _ = run_module(runspace, "async_status", jid=jid, _async_dir="%USERPROFILE%\\.ansible_async")
+        if status.get("finished") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def test_async_task_runs_as_a_job_that_async_status_reports(runspace: Runspace) -> None:
+    """ansible-core's connection_psrp target ("test out async with psrp"): the wrapper returns
+    at once with the job id and results file (async_wrapper.ps1); the job's module result lands
+    in the file, which ansible.windows.async_status reads."""
+    started = _async(runspace, "win_shell", 10, _raw_params="Start-Sleep -Seconds 1; Write-Output abc")
+    assert (started["started"], started["finished"]) == (True, False)
+    jid = started["ansible_job_id"]
+    assert started["results_file"] == f"C:\\Users\\Administrator\\.ansible_async\\{jid}"
+    status = _wait_finished(runspace, jid)
+    assert status["finished"] is True and status["stdout"] == "abc\r\n" and status["rc"] == 0
+    assert status["ansible_job_id"] == jid
+    # the results file is written as Set-Content -Encoding UTF8 does in Windows PowerShell: a BOM
+    assert win(runspace, started["results_file"]).read_bytes().startswith(b"\xef\xbb\xbf")
+    erased, _ = run_module(
+        runspace, "async_status", jid=jid, mode="cleanup", _async_dir="%USERPROFILE%\\.ansible_async"
+    )
+    # _async_dir is a "path" option: Get-AnsibleParam expands its environment variables
+    assert erased["erased"] == f"C:\\Users\\Administrator\\.ansible_async\\{jid}"
+    missing, _ = run_module(runspace, "async_status", jid=jid, _async_dir="%USERPROFILE%\\.ansible_async")
+    assert (
+        missing["failed"] is True
+        and missing["msg"] == "could not find job at 'C:\\Users\\Administrator\\.ansible_async'"
+    )
+
+
+def test_async_task_past_its_timeout_fails_in_the_watchdog(runspace: Runspace) -> None:
+    started = _async(runspace, "win_shell", 1, _raw_params="Start-Sleep -Seconds 5; 'late'")
+    status = _wait_finished(runspace, started["ansible_job_id"])
+    assert status["failed"] is True
+    assert status["msg"] == "failure during async watchdog: timed out waiting for module completion"
 
 
 # -- put_file / fetch_file -----------------------------------------------------------------------

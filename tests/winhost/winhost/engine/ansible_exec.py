@@ -56,6 +56,7 @@ from typing import Any
 from psrpcore import Command
 from psrpcore.types import ErrorCategory
 
+from winhost.engine import ansible_async
 from winhost.engine.ansible_modules import (
     ModuleContext,
     ModuleCrash,
@@ -66,7 +67,7 @@ from winhost.engine.ansible_modules import (
     invocation,
     validate,
 )
-from winhost.engine.ansible_modules._capture import run_script
+from winhost.engine.ansible_modules._capture import new_session, run_script
 from winhost.engine.ansible_modules._winpath import WinFS, WinPathError, user_environment, user_profile
 from winhost.engine.ansible_modules.win_whoami import resolve_account
 from winhost.engine.errors import PSRuntimeError, make_error_record
@@ -323,7 +324,8 @@ def _script_text(manifest: dict[str, Any], name: str) -> str:
 
 
 def _run_actions(session: _Session, manifest: dict[str, Any], lines: Iterator[str]) -> None:
-    for action in manifest.get("actions", []):
+    actions = list(manifest.get("actions", []))
+    for index, action in enumerate(actions):
         name = str(action.get("name", ""))
         params = dict(action.get("params") or {})
         if name == "become_wrapper.ps1":
@@ -332,15 +334,33 @@ def _run_actions(session: _Session, manifest: dict[str, Any], lines: Iterator[st
             continue
         if name == "coverage_wrapper.ps1":
             continue
-        if name in ("async_wrapper.ps1", "async_watchdog.ps1"):
-            session.output(
-                _json({"failed": True, "msg": "winhost does not emulate async tasks (async_wrapper.ps1)"})
-            )
-            session.exit(1)
+        if name == "async_wrapper.ps1":
+            _start_async(session, manifest, params, actions[index + 1 :])
             return
         _run_action(session, manifest, name, params, lines)
         return
     session.wrapper_error("no action left in the exec manifest")
+
+
+def _start_async(
+    session: _Session, manifest: dict[str, Any], params: dict[str, Any], rest: list[dict[str, Any]]
+) -> None:
+    """async_wrapper.ps1: the rest of the manifest (async_watchdog.ps1, then the module) runs as a
+    job in a new process (winhost.engine.ansible_async)."""
+    timeout = 0
+    if rest and rest[0].get("name") == "async_watchdog.ps1":
+        timeout = int((rest[0].get("params") or {}).get("Timeout", 0))
+        rest = rest[1:]
+    user = session.user
+
+    def job(host: Any) -> None:
+        child = _Session(new_session(session.runspace), host)
+        child.user = user
+        _run_actions(child, {**manifest, "actions": rest}, iter(()))
+
+    result = ansible_async.start_job(session.fs, session.env, params, timeout, job)
+    session.output(_json(result))
+    session.exit(0)
 
 
 def _run_action(

@@ -89,6 +89,7 @@ _MODULE_FILES = (
     "slurp",
     "win_powershell",
     "win_whoami",
+    "async_status",
 )
 _REGISTRY: dict[str, ModuleSpec] | None = None
 
