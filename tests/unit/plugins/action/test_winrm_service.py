@@ -181,7 +181,10 @@ def test_settings_dictionary_is_the_same_as_the_options() -> None:
 
 def test_settings_dictionary_refusals_change_nothing() -> None:
     cases = {
-        "unknown": ({"settings": {"auth_basik": True}}, "unknown setting(s) auth_basik; allowed: auth_basic,"),
+        "unknown": (
+            {"settings": {"auth_basik": True}},
+            "unknown setting(s) auth_basik; allowed: auth_basic,",
+        ),
         "twice": ({"auth_basic": True, "settings": {"auth_basic": False}}, "auth_basic also given as option"),
         "not a dict": ({"settings": "auth_basic=true"}, "expected a dictionary"),
         "bad value": ({"settings": {"max_envelope_size_kb": 0}}, "max_envelope_size_kb"),
@@ -190,5 +193,8 @@ def test_settings_dictionary_refusals_change_nothing() -> None:
         host = FakeWindows()
         result = run_action(ActionModule, args, host)
         assert result["failed"] is True, name
-        assert result["msg"].startswith("web01: winrm_service") and text in result["msg"], (name, result["msg"])
+        assert result["msg"].startswith("web01: winrm_service") and text in result["msg"], (
+            name,
+            result["msg"],
+        )
         assert host.changes() == [], name
