@@ -9,13 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+    ModuleAction,
     PipelineRunner,
     TaskContext,
-    WinRMActionBase,
-    WinRMConfigError,
-    command,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import WinRMConfigError, command
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
     apply_settings,
     read_policies,
@@ -82,7 +81,7 @@ def disconnect_problems(
     return problems
 
 
-class ActionModule(WinRMActionBase[ServiceRequest]):
+class ActionModule(ModuleAction[ServiceRequest]):
     MODULE = "winrm_service"
     ARGUMENT_SPEC = {
         **argument_spec(SERVICE_SETTINGS),

@@ -65,6 +65,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors impor
     classify,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import session_key
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellListing
 
 log = logging.getLogger("psremoting.broker")
 # Seconds the broker gives its sessions to end when the run is over (each one: stop + delete).
@@ -169,6 +170,9 @@ class Broker:
         notices = session.take_notices() if hasattr(session, "take_notices") else []
         if notices:
             reply["notices"] = notices  # shown at -v by the worker
+        warnings = session.take_warnings() if hasattr(session, "take_warnings") else []
+        if warnings:
+            reply["warnings"] = warnings  # shown as warnings by the worker
         return reply, after
 
     def _dispatch(
@@ -225,6 +229,8 @@ class Broker:
             if op == "pipeline":
                 res = session.invoke_pipeline(args["request"], **live_output(args, host, emit))
                 return {"ok": True, "result": res}, session.close_pending
+            if op in ("list_shells", "remove_shells"):
+                return {"ok": True, "result": self._shells(op, session, args)}, None
             return {"ok": False, "error": {"kind": ERROR, "message": f"broker: unknown op {op!r}"}}, None
         except SessionError as exc:
             return {"ok": False, "error": exc.info.to_dict()}, None
@@ -299,6 +305,20 @@ class Broker:
             write_record(self.record_path, os.getpid(), self.start_time, shells)
         except OSError as exc:
             log.warning("could not write %s: %s", self.record_path, exc)
+
+    def _shells(self, op: str, session: Any, args: dict[str, Any]) -> Any:
+        """Get-PSSession (list_shells: the user's shells, and the ones this broker holds) and
+        Remove-PSSession by id (remove_shells: never a shell this broker holds)."""
+        if op == "list_shells":
+            return ShellListing(tuple(session.shells()), frozenset(self.own_shell_ids())).to_wire()
+        removals = session.remove_shells(list(args.get("shells") or ()), self.own_shell_ids())
+        return [r.to_wire() for r in removals]
+
+    def own_shell_ids(self) -> set[str]:
+        """The ShellIds of every shell this broker holds (never removed by ``remove_shells``)."""
+        with self._lock:
+            entries = list(self._sessions.values())
+        return {i for e in entries for i in e.session.own_shell_ids()}
 
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()

@@ -35,6 +35,9 @@ it creates, before the pool sends or reads anything:
   code outside a pool) sees unchanged behaviour. It is installed on first use, not at import,
   and leaves pypsrp alone when it is not the 0.9 layout it was written for.
 
+- :class:`RobustReceive` (installed on each session's ``WSMan`` by :func:`robust_receive`):
+  Receive requests carry ``wsmv:OperationID`` so that an answer lost in a network cut can be
+  asked for again (MS-WSMV 3.1.4.1.39); see the class.
 - :func:`new_wsman` is how the collection constructs every ``WSMan``. pypsrp's ``WSMan.__init__``
   calls ``ET.register_namespace`` for each of its prefixes on every construction, and ElementTree's
   version first deletes the URI from its process-wide prefix map and then adds it back. A thread
@@ -54,6 +57,7 @@ import re
 import sys
 import threading
 import types
+import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -155,6 +159,81 @@ def adapt_pool(pool: Any) -> None:
     fragmenter = getattr(pool, "_fragmenter", None)
     if fragmenter is not None:
         fragmenter.serializer = serializer
+
+
+# -- robust Receive --------------------------------------------------------------------------------
+_RECEIVE_ACTION = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
+_WSMV = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
+_SOAP = "http://www.w3.org/2003/05/soap-envelope"
+
+
+class RobustReceive:
+    """Receive with ``wsmv:OperationID`` ([MS-WSMV] 3.1.4.1.39 Robust Connection Support), which
+    pypsrp 0.9 does not send.
+
+    Why: a Receive answer lost on the network (a cut while it travels) takes its output with it;
+    a server keeps nothing for a client that did not ask for robust connections. Each Receive
+    here carries a new OperationID; when its answer never arrives (a network error), the next
+    Receive repeats that OperationID with ``mustUnderstand="true"`` (a retransmission) and a
+    robust server answers with the same output again. A server that never echoed OperationID
+    cannot do that: each such loss is counted in ``lost_answers`` so the session can say that
+    output may be missing (never silently).
+
+    pypsrp's own resend of a Receive after a read timeout (``retries_on_read_timeout=5``) would
+    send the operation again *without* the retransmission mark, so it is turned off: the session
+    reconnects and retransmits instead (``PSRPSession.wait``).
+    """
+
+    def __init__(self, wsman: Any) -> None:
+        self.pending: str | None = None  # OperationID of a Receive whose answer never arrived
+        self.server_robust = False  # the server echoed OperationID at least once
+        self.retransmitted = 0
+        self.lost_answers = 0
+        self._current: tuple[str, bool] | None = None
+        self._invoke = wsman.invoke
+        self._create_header = wsman._create_header
+        wsman.invoke = self.invoke
+        wsman._create_header = self.create_header
+
+    def create_header(self, *args: Any, **kwargs: Any) -> Any:
+        message_id, header = self._create_header(*args, **kwargs)
+        if self._current is not None:
+            operation_id, retransmit = self._current
+            element = ET.SubElement(header, f"{{{_WSMV}}}OperationID")
+            element.set(f"{{{_SOAP}}}mustUnderstand", "true" if retransmit else "false")
+            element.text = operation_id
+        return message_id, header
+
+    def invoke(self, action: str, *args: Any, **kwargs: Any) -> Any:
+        if action != _RECEIVE_ACTION:
+            return self._invoke(action, *args, **kwargs)
+        retransmit = self.pending is not None
+        operation_id = self.pending or f"uuid:{str(uuid.uuid4()).upper()}"
+        self._current = (operation_id, retransmit)
+        self.pending = operation_id  # until an answer arrives
+        kwargs["retries_on_read_timeout"] = 0
+        try:
+            response = self._invoke(action, *args, **kwargs)
+        except OSError:  # requests' network errors: the answer may be lost on the way
+            raise
+        except BaseException:  # the server answered (a fault): nothing was lost
+            self.pending = None
+            raise
+        finally:
+            self._current = None
+        self.pending = None
+        echoed = response.find(f"{{{_SOAP}}}Header/{{{_WSMV}}}OperationID") is not None
+        self.server_robust = self.server_robust or echoed
+        if retransmit:
+            self.retransmitted += 1
+            if not echoed:
+                self.lost_answers += 1
+        return response
+
+
+def robust_receive(wsman: Any) -> RobustReceive:
+    """Install :class:`RobustReceive` on a pypsrp ``WSMan`` (before its pool opens)."""
+    return RobustReceive(wsman)
 
 
 def register_namespace_in_place(prefix: str, uri: str) -> None:

@@ -224,12 +224,14 @@ def test_using_values_from_invoke_command(engine: Engine) -> None:
 
 def test_jea_visible_providers_and_statement_by_statement_no_language(machine: Machine) -> None:
     """pypsrp's test_psrp_with_jea_configuration recording: on a RestrictedRemoteServer endpoint
-    whose VisibleProviders is WSMan, ``Get-Item C:\\Windows`` writes ProviderNotFound (the pipeline
+    whose VisibleProviders is WSMan (and VisibleCmdlets Get-Item: a RestrictedRemoteServer session
+    has only its default commands otherwise), ``Get-Item C:\\Windows`` writes ProviderNotFound (the pipeline
     goes on), and the following script statement then fails the pipeline (NoLanguage)."""
     setup = Engine(machine)
     setup.ok(
         "New-PSSessionConfigurationFile -Path C:\\ProgramData\\r.pssc -SessionType RestrictedRemoteServer "
-        "-VisibleProviders WSMan\nRegister-PSSessionConfiguration -Name Restricted -Path C:\\ProgramData\\r.pssc"
+        "-VisibleCmdlets Get-Item, Get-Date -VisibleProviders WSMan\n"
+        "Register-PSSessionConfiguration -Name Restricted -Path C:\\ProgramData\\r.pssc"
     )
     assert machine.session_configurations["Restricted"].visible_providers == ["WSMan"]
     rs = Runspace(machine, "Administrator", "http://schemas.microsoft.com/powershell/Restricted")

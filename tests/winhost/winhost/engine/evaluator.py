@@ -124,6 +124,9 @@ class Evaluator:
         position: CommandPosition | None = None,
     ) -> Iterator[Any]:
         if isinstance(name, ScriptBlockValue):
+            answered = self.ctx.foreign_block(name.text, input_iter) if self.ctx.foreign_block else None
+            if answered is not None:
+                return iter(answered)
             return self.invoke_block(name, params, input_iter, scope=scope if dot_source else None)
         cmd_name = to_string(name)
         func = scope.find_function(cmd_name)

@@ -431,6 +431,8 @@ class SessionConfiguration:
     uri: str = ""
     #: VisibleProviders of a JEA endpoint's .pssc (empty: every provider is visible).
     visible_providers: list[str] = dataclasses.field(default_factory=list)
+    #: The .pssc it was registered from, parsed (winhost/engine/jea.py); None: not file-based.
+    config_file: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.uri:

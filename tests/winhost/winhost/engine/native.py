@@ -162,6 +162,8 @@ def _hostname(ctx: ProcessContext, command_line: str, rest: list[str], stdin: st
 
 
 def _whoami(ctx: ProcessContext, command_line: str, rest: list[str], stdin: str | None) -> Result:
+    if ctx.user.lower().startswith("winrm virtual users\\"):  # a JEA virtual account
+        return f"{ctx.user.lower()}\r\n", "", 0
     return f"{ctx.machine.computer_name.lower()}\\{ctx.user.split(chr(92))[-1].lower()}\r\n", "", 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from psrpcore import Command
 from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
+from winhost.engine.ansible_exec import run_block as ansible_exec_block
 from winhost.engine.ansible_exec import try_invoke as ansible_exec_invoke
 from winhost.engine.catalogue import lookup
 from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
@@ -24,6 +25,7 @@ from winhost.engine.context import ExecutionContext, PipelineHost, Scope, initia
 from winhost.engine.errors import ExitSignal, FlowControl, PipelineStopped, PSRuntimeError, make_error_record
 from winhost.engine.evaluator import Evaluator
 from winhost.engine.hostui import set_current
+from winhost.engine.jea_session import jea_session_for
 from winhost.engine.merge import merge_targets, merged_stream, restore_host_for
 from winhost.engine.metadata import command_metadata
 from winhost.engine.model import CIDict, Machine, SessionConfiguration
@@ -38,8 +40,12 @@ class Runspace:
 
     def __init__(self, machine: Machine, user: str, configuration_name: str) -> None:
         self.machine = machine
-        self.user = user
         self.configuration_name = configuration_name
+        #: A JEA endpoint's session (visible commands, identity, transcript); None elsewhere.
+        self.jea = jea_session_for(machine, user, self.session_configuration)
+        self.connected_user = user
+        self.user = self.jea.run_as if self.jea is not None and self.jea.config.virtual_account else user
+        user = self.user
         self.global_scope = Scope()
         self.reset()
         ensure_standard_dirs(machine, user)
@@ -134,11 +140,13 @@ class Runspace:
         A terminating error ends the pipeline: it is written to the error stream and
         PSRuntimeError is raised so the caller can report PipelineState Failed with it.
         """
-        if ansible_exec_invoke(self, commands, input, host):
+        # Ansible's exec wrapper and file transfer are script text: NoLanguage refuses them below.
+        if self.language_mode != "NoLanguage" and ansible_exec_invoke(self, commands, input, host):
             return
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
         ctx.checkpoint = self._run_nested_jobs
         ctx.new_runspace = lambda: Runspace(self.machine, self.user, "Microsoft.PowerShell")
+        ctx.foreign_block = lambda text, items: ansible_exec_block(self, text, items, host)
         previous_ctx = set_current(ctx)  # $Host.UI forwards to this pipeline's host
         try:
             self._run_statements(ctx, commands, input, host)
@@ -158,18 +166,7 @@ class Runspace:
         input_iter: Iterator[Any] | None = iter(input) if input is not None else None
         try:
             for index, statement in enumerate(statements):
-                if self.language_mode == "NoLanguage" and any(c.is_script for c in statement):
-                    # JEA RestrictedRemoteServer endpoints run in NoLanguage mode
-                    # (about_Language_Modes): script text fails when its statement is reached.
-                    raise PSRuntimeError(
-                        make_error_record(
-                            "The syntax is not supported by this runspace. This can occur if the runspace is in "
-                            "no-language mode.",
-                            "ScriptsNotAllowed",
-                            ErrorCategory.ParserError,
-                            exception_type="System.Management.Automation.ParseException",
-                        )
-                    )
+                self._check_statement(statement)
                 if not self._providers_visible(ctx, statement):
                     continue
                 stream = self._statement_stream(evaluator, statement, input_iter if index == 0 else None)
@@ -188,6 +185,24 @@ class Runspace:
             raise
         finally:
             self.global_scope.set("__location", ctx.location)
+
+    def _check_statement(self, statement: list[Command]) -> None:
+        """What the endpoint refuses before a statement runs: script text in NoLanguage mode, and on
+        a JEA endpoint a command that is not visible or an argument a role does not allow."""
+        if self.language_mode == "NoLanguage" and any(c.is_script for c in statement):
+            # JEA RestrictedRemoteServer endpoints run in NoLanguage mode
+            # (about_Language_Modes): script text fails when its statement is reached.
+            raise PSRuntimeError(
+                make_error_record(
+                    "The syntax is not supported by this runspace. This can occur if the runspace is in "
+                    "no-language mode.",
+                    "ScriptsNotAllowed",
+                    ErrorCategory.ParserError,
+                    exception_type="System.Management.Automation.ParseException",
+                )
+            )
+        if self.jea is not None:
+            self.jea.check_statement(statement)
 
     def _providers_visible(self, ctx: ExecutionContext, statement: list[Command]) -> bool:
         """A JEA endpoint's VisibleProviders: a command given a path on a hidden provider writes
@@ -234,6 +249,8 @@ class Runspace:
                 stream = evaluator.script_stream(
                     command.command_text, params, stream, local_scope=local, expecting_input=expecting
                 )
+            elif self.jea is not None and self.jea.is_get_command(command.command_text):
+                stream = self.jea.get_command(params)
             else:
                 spec = lookup(command.command_text)
                 if spec is not None:

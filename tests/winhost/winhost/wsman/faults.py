@@ -205,6 +205,18 @@ def resource_not_found(resource_uri: str) -> WSManFault:
     )
 
 
+def configuration_not_found(configuration: str, computer: str) -> WSManFault:
+    """Create on a resource URI whose session configuration is not registered. The text is the one
+    PowerShell clients show inside "Connecting to remote server ... failed with the following error
+    message : ..." (PowerShell/PowerShell issues, PowerShell-Docs "PowerShell remoting over SSH/WSMan"
+    troubleshooting); the computer is the name the client addressed."""
+    text = (
+        f"The WS-Management service cannot process the request. Cannot find the {configuration} session "
+        f"configuration in the WSMan: drive on the {computer} computer. "
+    )
+    return WSManFault(ERROR_WSMAN_RESOURCE_NOT_FOUND, "w:DestinationUnreachable", text)
+
+
 def invalid_parameter(detail: str = "") -> WSManFault:
     return WSManFault(
         ERROR_INVALID_PARAMETER,

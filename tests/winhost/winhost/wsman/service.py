@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 from winhost.wsman import faults as wsfaults
 from winhost.wsman import namespaces as ns
 from winhost.wsman.cmdshell import CmdShellRequests
+from winhost.wsman.endpoints import addressed_host, check_endpoint
 from winhost.wsman.faults import WSManFault
 from winhost.wsman.psrp import (
     BUFFER_MODES,
@@ -280,6 +281,7 @@ class WSManService:
                 except ValueError:
                     raise wsfaults.invalid_parameter(f"Invalid IdleTimeOut {idle_text}.") from None
             configuration = req.resource_uri[len(ns.R_POWERSHELL_PREFIX) :] or ns.DEFAULT_CONFIGURATION
+            check_endpoint(self.machine, user, configuration, addressed_host(req.to) or self.computer_name)
             psrp = PSRPShell(
                 shell_id,
                 user,

@@ -111,6 +111,84 @@ def test_adapt_pool_gives_the_pool_and_its_fragmenter_one_serializer() -> None:
     assert pool._fragmenter.serializer is pool._serializer
 
 
+# -- RobustReceive (MS-WSMV 3.1.4.1.39) ------------------------------------------------------------
+RECEIVE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
+WSMV = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+
+
+class _FakeWSMan:
+    """pypsrp's WSMan.invoke/_create_header shape: invoke builds the header, then 'sends' it."""
+
+    def __init__(self, answers: list[Any], echo: bool) -> None:
+        self.answers = answers  # each: an exception to raise, or None for an answer
+        self.echo = echo
+        self.sent: list[tuple[str | None, str | None, int | None]] = []
+
+    def _create_header(self, action: str, *args: Any) -> tuple[str, Any]:
+        import xml.etree.ElementTree as ET
+
+        return "MSG", ET.Element(f"{{{SOAP}}}Header")
+
+    def invoke(self, action: str, *args: Any, retries_on_read_timeout: int = 0) -> Any:
+        import xml.etree.ElementTree as ET
+
+        _, header = self._create_header(action)
+        op = header.find(f"{{{WSMV}}}OperationID")
+        self.sent.append(
+            (
+                None if op is None else op.text,
+                None if op is None else op.get(f"{{{SOAP}}}mustUnderstand"),
+                retries_on_read_timeout,
+            )
+        )
+        outcome = self.answers.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        root = ET.Element(f"{{{SOAP}}}Envelope")
+        head = ET.SubElement(root, f"{{{SOAP}}}Header")
+        if self.echo and op is not None:
+            ET.SubElement(head, f"{{{WSMV}}}OperationID").text = op.text
+        return root
+
+
+def test_robust_receive_retransmits_the_operation_whose_answer_was_lost() -> None:
+    wsman = _FakeWSMan([None, ConnectionResetError("cut"), None, None], echo=True)
+    robust = _adapters.robust_receive(wsman)
+    wsman.invoke(RECEIVE)
+    with pytest.raises(OSError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    (op1, mu1, r1), (op2, mu2, _), (op3, mu3, _), (op4, mu4, _) = wsman.sent
+    assert r1 == 0  # pypsrp's own resend (without the retransmission mark) is off
+    assert (mu1, mu2, mu3, mu4) == ("false", "false", "true", "false")
+    assert op3 == op2 and len({op1, op2, op4}) == 3  # the lost operation, asked for again
+    assert (robust.retransmitted, robust.lost_answers, robust.server_robust) == (1, 0, True)
+
+
+def test_robust_receive_counts_a_loss_when_the_server_keeps_nothing() -> None:
+    """A server that never echoes OperationID (no robust connections) cannot answer a lost
+    Receive again: the loss is counted, never silent."""
+    wsman = _FakeWSMan([ConnectionResetError("cut"), None], echo=False)
+    robust = _adapters.robust_receive(wsman)
+    with pytest.raises(OSError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    assert (robust.retransmitted, robust.lost_answers, robust.server_robust) == (1, 1, False)
+
+
+def test_robust_receive_a_fault_answer_loses_nothing_and_other_actions_are_untouched() -> None:
+    wsman = _FakeWSMan([RuntimeError("WSMan fault"), None, None], echo=True)
+    robust = _adapters.robust_receive(wsman)
+    with pytest.raises(RuntimeError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command")
+    wsman.invoke(RECEIVE)
+    assert [mu for _, mu, _ in wsman.sent] == ["false", None, "false"]
+    assert robust.retransmitted == 0
+
+
 # --- WSMan construction vs. ElementTree's process-wide prefix map (broker fan-out threads) ---
 
 XML_URI = "http://www.w3.org/XML/1998/namespace"

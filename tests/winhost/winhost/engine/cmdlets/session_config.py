@@ -14,12 +14,12 @@ configurations and leaves WinRM running.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from psrpcore.types import ErrorCategory
 
+from winhost.engine import jea
 from winhost.engine.cmdlets.filesystem import real_path
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.cmdlets.services import start_service
@@ -72,9 +72,23 @@ def config_object(sc: SessionConfiguration) -> Any:
             "ProcessIdleTimeoutSec": "0",
             "MaxMemoryPerShellMB": "2147483647",
             "MaxConcurrentUsers": "2147483647",
+            **_file_properties(sc),
         },
         to_string_value=sc.name,
     )
+
+
+def _file_properties(sc: SessionConfiguration) -> dict[str, Any]:
+    """A file-based (JEA) configuration also shows its file's settings (audit-and-report.md reads
+    RoleDefinitions and TranscriptDirectory from Get-PSSessionConfiguration)."""
+    if sc.config_file is None:
+        return {}
+    config = jea.JeaConfiguration(sc.config_file)
+    return {
+        "RunAsVirtualAccount": config.virtual_account,
+        "TranscriptDirectory": config.transcript_directory or None,
+        "RoleDefinitions": config.role_definitions,
+    }
 
 
 def _select(call: CommandCall) -> list[SessionConfiguration]:
@@ -100,6 +114,44 @@ def _select(call: CommandCall) -> list[SessionConfiguration]:
     return list(select_by_wildcard(configs, patterns, lambda c: c.name, not_found, unique=True))
 
 
+def _load_config_file(call: CommandCall, sc: SessionConfiguration, name: str) -> None:
+    """-Path: the .pssc is read (a PowerShell data file) and kept with the registration, as Windows
+    copies it into the plugin's configuration; role capabilities are read when a session opens
+    (winhost/engine/jea.py)."""
+    pssc = real_path(call, call.string("Path") or "")
+    if not pssc.is_file():
+        raise call.fail(
+            f"Cannot find path '{call.string('Path')}' because it does not exist.",
+            "PathNotFound",
+            ErrorCategory.ObjectNotFound,
+            exception_type="System.Management.Automation.ItemNotFoundException",
+        )
+    text = pssc.read_text(encoding="utf-8-sig", errors="replace")
+    try:
+        table = jea.parse_data_file(text)
+    except jea.DataFileError:
+        raise call.fail(
+            f"The configuration file '{call.string('Path')}' is not valid: it is not a valid PowerShell "
+            "data file.",
+            "InvalidPSSessionConfigurationFile",
+            ErrorCategory.InvalidArgument,
+            exception_type="System.InvalidOperationException",
+        ) from None
+    config = jea.JeaConfiguration(table)
+    sc.path = call.string("Path") or ""
+    sc.config_file = table
+    sc.session_type = (
+        "RestrictedRemoteServer" if config.restricted else str(jea.get(table, "SessionType", "Default"))
+    )
+    sc.language_mode = config.language_mode
+    sc.visible_providers = [str(p) for p in jea.as_list(jea.get(table, "VisibleProviders"))]
+    if config.virtual_account:
+        sc.run_as_user = "WinRM Virtual Users\\WinRM VA_1_" + name
+    permission = config.permission()
+    if permission is not None:
+        sc.permission = permission
+
+
 def _require_admin(call: CommandCall) -> None:
     account = call.ctx.machine.accounts.get(call.ctx.user.split("\\")[-1])
     if account is not None and not account.is_admin:
@@ -116,6 +168,33 @@ def _require_admin(call: CommandCall) -> None:
 def get_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     _require_admin(call)
     yield from (config_object(c) for c in _select(call))
+
+
+@cmdlet(
+    "Get-PSSessionCapability",
+    [Param("ConfigurationName", position=0), Param("Username", position=1), Param("Full", switch=True)],
+    module=CORE,
+)
+def get_pssessioncapability(call: CommandCall) -> Iterator[Any]:
+    """The commands a user can run on an endpoint: what ``Get-Command`` shows in their session
+    (PowerShell-Docs jea/audit-and-report.md "Check effective rights for a specific user")."""
+    _require_admin(call)
+    machine = call.ctx.machine
+    name = call.string("ConfigurationName") or ""
+    with machine.lock:
+        sc = machine.session_configurations.get(name)
+    if sc is None:
+        raise call.fail(
+            f'No session configuration matches criteria "{name}".',
+            "Microsoft.PowerShell.Commands.WriteErrorException",
+            ErrorCategory.ObjectNotFound,
+            exception_type="Microsoft.PowerShell.Commands.WriteErrorException",
+        )
+    if sc.config_file is None:
+        return
+    caps = jea.capabilities_for(jea.JeaConfiguration(sc.config_file), machine, call.string("Username") or "")
+    for command in caps.visible_names():
+        yield jea.command_info(command, caps.command(command))
 
 
 @cmdlet(
@@ -150,25 +229,7 @@ def register_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
         )
     sc = SessionConfiguration(name)
     if call.has("Path"):
-        pssc = real_path(call, call.string("Path") or "")
-        if not pssc.is_file():
-            raise call.fail(
-                f"Cannot find path '{call.string('Path')}' because it does not exist.",
-                "PathNotFound",
-                ErrorCategory.ObjectNotFound,
-                exception_type="System.Management.Automation.ItemNotFoundException",
-            )
-        text = pssc.read_text(encoding="utf-8", errors="replace")
-        sc.path = call.string("Path") or ""
-        if "RestrictedRemoteServer" in text:
-            sc.session_type = "RestrictedRemoteServer"
-            sc.language_mode = "NoLanguage"
-        providers = re.search(r"^\s*VisibleProviders\s*=\s*(.+)$", text, re.IGNORECASE | re.MULTILINE)
-        if providers:
-            quoted = re.findall(r"'([^']+)'|\"([^\"]+)\"", providers.group(1))
-            sc.visible_providers = [single or double for single, double in quoted]
-        if "RunAsVirtualAccount" in text and "$true" in text.lower():
-            sc.run_as_user = "WinRM Virtual Users\\WinRM VA_1_" + name
+        _load_config_file(call, sc, name)
     cred = call.get("RunAsCredential")
     if cred is not None:
         sc.run_as_user = to_string(getattr(cred, "UserName", cred))
@@ -262,6 +323,7 @@ def disable_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
         Param("NoServiceRestart", switch=True),
         Param("MaximumReceivedDataSizePerCommandMB"),
         Param("MaximumReceivedObjectSizeMB"),
+        Param("Path"),
     ],
     module=CORE,
 )
@@ -269,6 +331,9 @@ def set_pssessionconfiguration(call: CommandCall) -> Iterator[Any]:
     _require_admin(call)
     machine = call.ctx.machine
     configs = _select(call)
+    for sc in configs:
+        if call.has("Path"):
+            _load_config_file(call, sc, sc.name)
     with machine.lock:
         for sc in configs:
             if call.has("SecurityDescriptorSddl"):

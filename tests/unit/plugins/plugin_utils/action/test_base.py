@@ -10,7 +10,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import connection_loader
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
     ConnectionFacts,
     connection_facts,
     require_pipeline,

@@ -1,0 +1,278 @@
+"""JEA in winhost: the HelpDesk endpoint of issue 20 (winhost/jea_fixture.py).
+
+Each test names the Microsoft document it follows (MicrosoftDocs/PowerShell-Docs,
+reference/docs-conceptual/security/remoting/jea/ unless said otherwise).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from psrpcore import Command
+
+from winhost import jea_fixture as fx
+from winhost.engine import jea
+from winhost.engine.errors import PSRuntimeError
+from winhost.engine.model import Machine
+from winhost.engine.runspace import Runspace
+
+from .helpers import Engine, RecordingHost
+
+ENDPOINT_URI = f"http://schemas.microsoft.com/powershell/{fx.ENDPOINT}"
+
+
+@pytest.fixture
+def helpdesk(machine: Machine) -> Machine:
+    """The admin's setup: accounts, the role capability file, the .pssc, registration."""
+    fx.add_accounts(machine)
+    write(machine, fx.PSRC_PATH, fx.PSRC)
+    write(machine, fx.PSSC_PATH, fx.pssc(machine.computer_name))
+    result = Engine(machine).command(
+        "Register-PSSessionConfiguration", Name=fx.ENDPOINT, Path=fx.PSSC_PATH, Force=True
+    )
+    assert result.failure is None and result.errors == []
+    return machine
+
+
+def write(machine: Machine, path: str, text: str) -> None:
+    parent = path.rsplit("\\", 1)[0]
+    Engine(machine).command("New-Item", Path=parent, ItemType="Directory", Force=True)
+    result = Engine(machine).command("Set-Content", Path=path, Value=text, Force=True)
+    assert result.failure is None and result.errors == []
+
+
+def read(machine: Machine, path: str) -> str:
+    result = Engine(machine).command("Get-Content", Path=path, Raw=True)
+    assert result.failure is None and result.errors == []
+    return str(result.output[0])
+
+
+def session(machine: Machine, user: str = fx.MEMBER) -> Runspace:
+    return Runspace(machine, user, ENDPOINT_URI)
+
+
+def run(rs: Runspace, name: str, **params: Any) -> tuple[RecordingHost, Any]:
+    cmd = Command(name)
+    for key, value in params.items():
+        cmd.add_parameter(key, value)
+    host = RecordingHost()
+    try:
+        rs.invoke([cmd], None, host)
+    except PSRuntimeError as exc:
+        return host, exc.record
+    return host, None
+
+
+def test_validate_set_refuses_an_argument_outside_the_set(helpdesk: Machine) -> None:
+    """role-capabilities.md: Parameters = @{ Name = 'Name'; ValidateSet = ... } limits the values;
+    the proxy's ValidateSetAttribute gives PowerShell's ParameterArgumentValidationError."""
+    rs = session(helpdesk)
+    _host, error = run(rs, "Restart-Service", Name="W32Time")
+    assert error is not None
+    assert str(error.Exception.Message) == (
+        "Cannot validate argument on parameter 'Name'. The argument \"W32Time\" does not belong to the set "
+        '"Spooler" specified by the ValidateSet attribute. Supply an argument that is in the set and then '
+        "try the command again."
+    )
+    assert error.FullyQualifiedErrorId == "ParameterArgumentValidationError,Restart-Service"
+    assert helpdesk.services["W32Time"].status == "Running"  # nothing ran
+    host, error = run(rs, "Restart-Service", Name="Spooler")
+    assert error is None and host.errors == []
+
+
+def test_a_parameter_left_out_of_parameters_does_not_exist(helpdesk: Machine) -> None:
+    """role-capabilities.md: only the listed parameters (and the common ones) are visible."""
+    rs = session(helpdesk)
+    _host, error = run(rs, "Restart-Service", Name="Spooler", Force=True)
+    assert error is not None
+    assert str(error.Exception.Message) == "A parameter cannot be found that matches parameter name 'Force'."
+    _host, error = run(rs, "Restart-Service", Name="Spooler", Verbose=True)
+    assert error is None
+
+
+def test_a_command_that_is_not_visible_is_not_recognized(helpdesk: Machine) -> None:
+    """session-configurations.md: a RestrictedRemoteServer session only has the default commands
+    and what the roles make visible; anything else is CommandNotFoundException."""
+    rs = session(helpdesk)
+    _host, error = run(rs, "Stop-Service", Name="Spooler")
+    assert error is not None
+    assert str(error.Exception.Message) == (
+        "The term 'Stop-Service' is not recognized as the name of a cmdlet, function, script file, or operable "
+        "program. Check the spelling of the name, or if a path was included, verify that the path is correct and "
+        "try again."
+    )
+    assert error.FullyQualifiedErrorId == "CommandNotFoundException"
+    assert helpdesk.services["Spooler"].status == "Running"
+
+
+def test_external_programs_are_not_visible_by_default(helpdesk: Machine) -> None:
+    """session-configurations.md: "No PowerShell providers are available, nor are any external
+    programs (executables or scripts)."""
+    _host, error = run(session(helpdesk), "whoami")
+    assert error is not None
+    assert str(error.Exception.Message).startswith("The term 'whoami' is not recognized")
+
+
+def test_virtual_account_identity(helpdesk: Machine) -> None:
+    """security-considerations.md / audit-and-report.md: the session runs as
+    WinRM Virtual Users\\WinRM VA_<n>_<DOMAIN>_<user>; VisibleExternalCommands makes whoami.exe runnable."""
+    psrc = fx.PSRC.replace(
+        "GUID =", "VisibleExternalCommands = 'C:\\Windows\\System32\\whoami.exe'\n    GUID ="
+    )
+    write(helpdesk, fx.PSRC_PATH, psrc)
+    rs = session(helpdesk)
+    assert re.fullmatch(r"WinRM Virtual Users\\WinRM VA_\d+_WINHOST_helpdesk1", rs.user)
+    host, error = run(rs, "whoami")
+    assert error is None
+    assert host.output == [rs.user.lower()]
+
+
+def test_get_command_lists_the_visible_commands_only(helpdesk: Machine) -> None:
+    """session-configurations.md (the default commands) and audit-and-report.md (what
+    Get-Command shows in the session is what Get-PSSessionCapability reports)."""
+    host, error = run(session(helpdesk), "Get-Command")
+    assert error is None
+    names = [str(o.Name) for o in host.output]
+    assert names == [*jea.DEFAULT_COMMANDS, "Get-Service", "Restart-Service"]
+    assert "Invoke-Expression" not in names
+    capability = Engine(helpdesk).ok(
+        f"Get-PSSessionCapability -ConfigurationName {fx.ENDPOINT} -Username {helpdesk.computer_name}\\{fx.MEMBER}"
+    )
+    assert [str(o.Name) for o in capability] == names
+
+
+def test_script_text_and_the_exec_wrapper_are_refused(helpdesk: Machine) -> None:
+    """about_Language_Modes (NoLanguage): script text cannot run, so Ansible's exec wrapper
+    (a script) fails with the parser error before doing anything."""
+    rs = session(helpdesk)
+    host = RecordingHost()
+    wrapper = Command("& $([scriptblock]::Create($input | Out-String))", is_script=True)  # bootstrap_wrapper
+    with pytest.raises(PSRuntimeError) as info:
+        rs.invoke([wrapper], ["{}"], host)
+    assert info.value.record.FullyQualifiedErrorId == "ScriptsNotAllowed"
+    assert str(info.value.record.Exception.Message) == (
+        "The syntax is not supported by this runspace. This can occur if the runspace is in no-language mode."
+    )
+
+
+def test_transcript_records_the_user_the_identity_and_the_commands(helpdesk: Machine) -> None:
+    """audit-and-report.md "Session transcripts": header with Username and RunAs User, then a
+    CommandInvocation and ParameterBinding lines per command (refused ones included)."""
+    rs = session(helpdesk)
+    run(rs, "Get-Service", Name="Spooler")
+    run(rs, "Stop-Service", Name="Spooler")
+    assert rs.jea is not None and rs.jea.transcript is not None
+    path = rs.jea.transcript
+    assert re.fullmatch(
+        r"C:\\ProgramData\\JEA\\Transcripts\\\d{8}\\PowerShell_transcript\.WINHOST\.\w{8}\.\d{14}\.txt", path
+    )
+    text = read(helpdesk, path)
+    assert "Windows PowerShell transcript start" in text
+    assert "Username: WINHOST\\helpdesk1" in text
+    assert f"RunAs User: {rs.user}" in text
+    assert 'PS>CommandInvocation(Get-Service): "Get-Service"' in text
+    assert '>> ParameterBinding(Get-Service): name="Name"; value="Spooler"' in text
+    assert "The term 'Stop-Service' is not recognized" in text
+
+
+def test_registration_grants_the_role_definitions_and_shows_them(helpdesk: Machine) -> None:
+    """security-considerations.md "WinRM Endpoint ACL": Permission lists the RoleDefinitions
+    principals; audit-and-report.md reads RoleDefinitions and TranscriptDirectory."""
+    (config,) = Engine(helpdesk).ok(f"Get-PSSessionConfiguration -Name {fx.ENDPOINT}")
+    assert config.Permission == "WINHOST\\HelpDesk AccessAllowed"
+    assert config.SessionType == "RestrictedRemoteServer"
+    assert config.LanguageMode == "NoLanguage"
+    assert config.TranscriptDirectory == fx.TRANSCRIPTS
+    assert config.RunAsVirtualAccount is True
+
+
+def test_a_user_without_a_role_has_only_the_default_commands(helpdesk: Machine) -> None:
+    """security-considerations.md: a user with access but no role "only [has] access to the default cmdlets"."""
+    host, error = run(session(helpdesk, fx.OUTSIDER), "Get-Command")
+    assert error is None
+    assert [str(o.Name) for o in host.output] == list(jea.DEFAULT_COMMANDS)
+
+
+def test_role_merge_rules() -> None:
+    """role-capabilities.md "How role capabilities are merged", the example of roles A and B."""
+    caps = jea.Capabilities()
+    caps.add(
+        {
+            "VisibleCmdlets": [
+                "Get-Service",
+                {
+                    "Name": "Restart-Service",
+                    "Parameters": {"Name": "DisplayName", "ValidateSet": "DNS Client"},
+                },
+            ]
+        }
+    )
+    caps.add(
+        {
+            "VisibleCmdlets": [
+                {"Name": "Get-Service", "Parameters": {"Name": "DisplayName", "ValidatePattern": "DNS.*"}},
+                {
+                    "Name": "Restart-Service",
+                    "Parameters": {"Name": "DisplayName", "ValidateSet": "DNS Server"},
+                },
+            ]
+        }
+    )
+    get_service = caps.command("Get-Service")
+    assert get_service is not None and get_service.parameters is None  # rule 3/4: unconstrained wins
+    restart = caps.command("Restart-Service")
+    assert restart is not None and restart.parameters is not None
+    assert restart.parameters["displayname"].validate_set == ["DNS Client", "DNS Server"]  # rule 5
+    patterns = jea.Capabilities()
+    patterns.add(
+        {"VisibleCmdlets": {"Name": "Restart-Service", "Parameters": {"Name": "Name", "ValidateSet": "A"}}}
+    )
+    patterns.add(
+        {
+            "VisibleCmdlets": {
+                "Name": "Restart-Service",
+                "Parameters": {"Name": "Name", "ValidatePattern": "^B"},
+            }
+        }
+    )
+    rule = patterns.command("Restart-Service")
+    assert rule is not None and rule.parameters is not None
+    assert rule.parameters["name"].validate_pattern == ["^B"]  # rule 7: the set is ignored
+
+
+def test_validate_pattern_text() -> None:
+    """role-capabilities.md (ValidatePattern); the text of PowerShell's ValidatePatternAttribute."""
+    visible = jea.VisibleCommand(
+        "Start-Website", {"name": jea.ParameterRule("Name", validate_pattern=["HR_*"])}
+    )
+    assert jea.check_parameters(visible, [("Name", "HR_payroll")]) is None
+    error = jea.check_parameters(visible, [("Name", "Finance")])
+    assert error is not None
+    assert str(error.Exception.Message) == (
+        'Cannot validate argument on parameter \'Name\'. The argument "Finance" does not match the "HR_*" '
+        'pattern. Supply an argument that matches "HR_*" and try the command again.'
+    )
+
+
+def test_data_file_parser_reads_the_documented_shapes() -> None:
+    """about_Session_Configuration_Files / New-PSRoleCapabilityFile output: comments, nested
+    hashtables, arrays, strings of both quotes, booleans, script blocks (kept as text)."""
+    text = """# comment
+@{
+<# block
+comment #>
+SessionType = 'RestrictedRemoteServer'
+RunAsVirtualAccount = $true
+RoleDefinitions = @{ 'CONTOSO\\A' = @{ RoleCapabilities = 'One', 'Two' } }
+VisibleCmdlets = @(@{ Name = "Restart-Service"; Parameters = @{ Name = 'Name'; ValidateSet = @('Dns', 'Spooler') } })
+FunctionDefinitions = @{ Name = 'Get-X'; ScriptBlock = { param($a) Get-Process } }
+}
+"""
+    table = jea.parse_data_file(text)
+    assert table["RunAsVirtualAccount"] is True
+    assert table["RoleDefinitions"] == {"CONTOSO\\A": {"RoleCapabilities": ["One", "Two"]}}
+    assert table["VisibleCmdlets"][0]["Parameters"]["ValidateSet"] == ["Dns", "Spooler"]
+    with pytest.raises(jea.DataFileError):
+        jea.parse_data_file("Get-Process")
