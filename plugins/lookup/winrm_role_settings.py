@@ -5,13 +5,6 @@ manages, from their one declaration (plugins/plugin_utils/winrm/_settings.py).""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
-
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import role_settings
-
 DOCUMENTATION = r"""
 name: winrm_role_settings
 author: psremoting.core contributors (@psremoting-core)
@@ -56,6 +49,15 @@ _raw:
       type: str
       sample: bool
 """
+
+
+# ansible-test's validate-modules wants DOCUMENTATION/EXAMPLES/RETURN before any import.
+from typing import Any  # noqa: E402
+
+from ansible.errors import AnsibleLookupError  # noqa: E402
+from ansible.plugins.lookup import LookupBase  # noqa: E402
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import role_settings  # noqa: E402
 
 
 class LookupModule(LookupBase):
