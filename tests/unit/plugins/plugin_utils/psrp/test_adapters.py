@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import spnego
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
+from spnego import _ntlm as spnego_ntlm
+from spnego._ntlm_raw.crypto import lmowfv1
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
@@ -23,6 +26,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters imp
     adapt_pool,
     install_deferred_text,
     install_namespace_guard,
+    install_ntlm_key_cache,
     new_wsman,
     register_namespace_in_place,
 )
@@ -92,11 +96,11 @@ def test_importing_the_client_patches_nothing() -> None:
     """No pypsrp class or module attribute changes at import (the adapters run per pool): checked
     in a fresh interpreter, where nothing has opened a pool yet."""
     code = (
-        "import pypsrp.serializer as m, pypsrp.wsman as w\n"
-        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET)\n"
+        "import pypsrp.serializer as m, pypsrp.wsman as w, spnego._ntlm as n\n"
+        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client, _adapters\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files\n"
-        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET)\n"
+        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
         "assert before == after, 'pypsrp was patched at import'\n"
     )
     root = str(Path(_adapters.__file__).absolute().parents[6])
@@ -294,3 +298,48 @@ def test_threads_building_wsman_while_others_send_keep_every_request_valid() -> 
         for thread in senders:
             thread.join()
     assert bad == []
+
+
+# --- NTLM: the password's LM key, derived once per process ---
+
+
+def test_lm_key_is_derived_once_per_password_and_equals_pyspnego_s() -> None:
+    calls: list[str] = []
+
+    def derive(password: str) -> bytes:
+        calls.append("x")
+        return lmowfv1(password)
+
+    cache = _adapters._KeyCache(derive)
+    assert cache("Secr3t!") == lmowfv1("Secr3t!") and cache("Secr3t!") == lmowfv1("Secr3t!")
+    assert cache("other") == lmowfv1("other")
+    assert len(calls) == 2, "one derivation per distinct password"
+    # Kept under a salted digest: the password itself is nowhere in the cache.
+    assert all(b"Secr3t!" not in key and len(key) == 32 for key in cache.keys)
+
+
+def test_lm_key_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_adapters, "NTLM_KEY_CACHE", 3)
+    cache = _adapters._KeyCache(lmowfv1)
+    for index in range(10):
+        cache(f"pw{index}")
+    assert len(cache.keys) == 3
+
+
+def test_ntlm_authentication_still_completes_with_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full NTLM exchange (pyspnego client against pyspnego server) after the cache is in place,
+    twice with the same password: what every new broker connection does."""
+    assert install_ntlm_key_cache(), "the cache is installed for this pyspnego"
+    assert isinstance(spnego_ntlm.lmowfv1, _adapters._KeyCache)
+    users = tmp_path / "ntlm-users"
+    users.write_text("WINHOST:vagrant:Vagrant!1\n", encoding="utf-8")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    for _ in range(2):
+        client = spnego.client("WINHOST\\vagrant", "Vagrant!1", protocol="ntlm")
+        server = spnego.server(protocol="ntlm")
+        challenge = server.step(client.step())
+        server.step(client.step(challenge))
+        assert client.complete and server.complete
+        assert server.unwrap(client.wrap(b"ping").data).data == b"ping"
