@@ -49,33 +49,49 @@ def play(
     return [task["hosts"].get(HOST, {}) for task in report["plays"][0]["tasks"]], output
 
 
-def register_task(computer: str) -> dict[str, Any]:
-    return {
-        "psremoting.core.session_configuration": {
-            "name": fx.ENDPOINT,
-            "path": fx.PSSC_PATH,
-            "content": fx.pssc(computer),
-            "files": [{"path": fx.PSRC_PATH, "content": fx.PSRC}],
-        },
-        "diff": True,
-    }
+REPO = Path(__file__).resolve().parents[2]
+
+
+def docs_plays() -> list[list[dict[str, Any]]]:
+    """The two playbooks of docs/getting-started.md's JEA section (admin, then help desk member)."""
+    text = (REPO / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    section = text[text.index("## JEA") :]
+    section = section[: section.index("\n## ", 1)]
+    plays = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)]
+    assert len(plays) == 2
+    for playbook in plays:
+        for one in playbook:
+            one["hosts"] = HOST
+    return plays
+
+
+def run_plays(
+    winhost: Any, tmp_path: Path, plays: list[dict[str, Any]], *extra: str
+) -> tuple[list[dict[str, Any]], str]:
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump(plays))
+    env = playbook_env(winhost.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    _rc, report, output = run_playbook(
+        winhost.inventory_path, playbook, "-e", "ansible_connection=psremoting.core.psrp", *extra, env=env,
+        program=ANSIBLE_PLAYBOOK,
+    )  # fmt: skip
+    assert report, output
+    return [task["hosts"].get(HOST, {}) for task in report["plays"][0]["tasks"]], output
 
 
 @pytest.fixture(scope="module")
 def helpdesk(winhost: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The admin registers HelpDesk with the module (check mode first, then for real, then again)."""
+    """The admin registers HelpDesk with the docs' playbook: --check --diff first, then for real,
+    then again (idempotent)."""
     machine = winhost.machine(HOST)
     fx.add_accounts(machine)
-    check = {**register_task(machine.computer_name), "check_mode": True}
-    results, output = play(winhost, tmp_path_factory.mktemp("register"), [check, register_task(machine.computer_name),
-                                                                        register_task(machine.computer_name)])  # fmt: skip
-    return {
-        "check": results[0],
-        "first": results[1],
-        "again": results[2],
-        "output": output,
-        "machine": machine,
-    }
+    admin = docs_plays()[0]
+    runs = {}
+    for label, extra in (("check", ("--check", "--diff")), ("first", ("--diff",)), ("again", ())):
+        results, output = run_plays(winhost, tmp_path_factory.mktemp(label), admin, *extra)
+        runs[label] = results
+        runs[f"{label}_output"] = output
+    return {**runs, "machine": machine}
 
 
 def member_session(winhost: Any, user: str = fx.MEMBER, configuration: str = fx.ENDPOINT) -> PSRPSession:
@@ -90,15 +106,18 @@ def command(name: str, **parameters: Any) -> PipelineRequest:
 
 def test_registration_with_the_module_is_idempotent_and_diffs(helpdesk: dict[str, Any]) -> None:
     """session_configuration registers from the .pssc (Register-PSSessionConfiguration -Path) and
-    writes the role capability; a second run changes nothing."""
-    first, again = helpdesk["first"], helpdesk["again"]
-    assert not first.get("failed"), helpdesk["output"]
-    assert first["changed"] and first["steps"] == ["register"]
-    assert sorted(first["files_changed"]) == sorted([fx.PSRC_PATH, fx.PSSC_PATH])
-    assert first["session_configuration"]["config_file_path"] == fx.PSSC_PATH
-    assert not again["changed"] and again["steps"] == [] and again["files_changed"] == []
+    writes the role capability; the capability report asserts what the role gives; a second run
+    changes nothing."""
+    register, report, check = helpdesk["first"][0], helpdesk["first"][1:], helpdesk["again"][0]
+    assert not register.get("failed"), helpdesk["first_output"]
+    assert register["changed"] and register["steps"] == ["register"]
+    assert sorted(register["files_changed"]) == sorted([fx.PSRC_PATH, fx.PSSC_PATH])
+    assert register["session_configuration"]["config_file_path"] == fx.PSSC_PATH
+    assert all(not r.get("failed") for r in report), helpdesk["first_output"]
+    assert not check["changed"] and check["steps"] == [] and check["files_changed"] == []
     sc = helpdesk["machine"].session_configurations[fx.ENDPOINT]
     assert sc.session_type == "RestrictedRemoteServer" and sc.language_mode == "NoLanguage"
+    assert sc.permission == f"{helpdesk['machine'].computer_name}\\{fx.GROUP} AccessAllowed"
 
 
 def test_row_restart_service_outside_the_validate_set_is_refused(
@@ -226,11 +245,11 @@ def test_a_non_member_is_denied(winhost: Any, helpdesk: dict[str, Any]) -> None:
 
 
 def test_playbook_on_the_endpoint(winhost: Any, helpdesk: dict[str, Any], tmp_path: Path) -> None:
-    """The scenario of docs/getting-started.md "JEA": command: works, refused commands and arguments
-    fail with Windows' error record, script:/raw/win_ping fail up front with the guiding message."""
-    tasks: list[dict[str, Any]] = [
-        {"psremoting.core.invoke_command": {"command": "Get-Service", "parameters": {"Name": "Spooler"}}},
-        {"psremoting.core.invoke_command": {"command": "Restart-Service", "parameters": {"Name": "Spooler"}}},
+    """The member's playbook of docs/getting-started.md "JEA", then what its table says is refused:
+    refused commands and arguments fail with Windows' error record, script:/raw/win_ping fail up
+    front with the guiding message."""
+    member = docs_plays()[1]
+    member[0]["tasks"] += [
         {"psremoting.core.invoke_command": {"command": "Restart-Service", "parameters": {"Name": "W32Time"}},
          "ignore_errors": True},
         {"psremoting.core.invoke_command": {"command": "Stop-Service", "parameters": {"Name": "Spooler"}},
@@ -239,10 +258,7 @@ def test_playbook_on_the_endpoint(winhost: Any, helpdesk: dict[str, Any], tmp_pa
         {"ansible.builtin.raw": "Get-Service Spooler", "ignore_errors": True},
         {"ansible.windows.win_ping": {}, "ignore_errors": True},
     ]  # fmt: skip
-    results, output = play(
-        winhost, tmp_path, tasks, "-e", f"ansible_user={fx.MEMBER}", "-e", f"ansible_password={fx.PASSWORD}",
-        "-e", f"ansible_psrp_configuration_name={fx.ENDPOINT}",
-    )  # fmt: skip
+    results, output = run_plays(winhost, tmp_path, member, "-e", f"helpdesk_password={fx.PASSWORD}")
     get, restart, refused_arg, hidden, script, raw, ping = results
     assert not get.get("failed"), output
     assert get["output"][0]["Name"] == "Spooler" and get["output"][0]["Status"] is not None
@@ -259,40 +275,41 @@ def test_playbook_on_the_endpoint(winhost: Any, helpdesk: dict[str, Any], tmp_pa
         assert "command:" in refused["msg"]
 
 
-def test_capability_report_and_check_mode(winhost: Any, helpdesk: dict[str, Any], tmp_path: Path) -> None:
-    """winrm_info jea_capabilities (Get-PSSessionCapability, audit-and-report.md) lists what a user can
-    run, so a playbook can assert it; session_configuration in check mode reports the registration
-    it would make (the .pssc path and both files in its diff) without making it."""
-    check = helpdesk["check"]
-    assert check["changed"] and check["steps"] == ["register"]
+def test_check_mode_diff_and_capability_report(helpdesk: dict[str, Any]) -> None:
+    """session_configuration --check --diff reports the registration it would make (the .pssc path,
+    both files' content in the diff) without making it; winrm_info jea_capabilities
+    (Get-PSSessionCapability, audit-and-report.md) lists what a member can run."""
+    check = helpdesk["check"][0]
+    assert check["changed"] and check["steps"] == ["register"], helpdesk["check_output"]
     assert check["session_configuration"]["config_file_path"] == fx.PSSC_PATH
     diffs = {d.get("after_header"): d for d in check["diff"][1:]}
-    assert diffs[fx.PSSC_PATH]["after"] == helpdesk_pssc(helpdesk) and diffs[fx.PSSC_PATH]["before"] == ""
-    computer = helpdesk["machine"].computer_name
-    results, output = play(
-        winhost,
-        tmp_path,
-        [
-            {
-                "psremoting.core.winrm_info": {
-                    "gather": ["session_configurations"],
-                    "jea_capabilities": [
-                        {"configuration": fx.ENDPOINT, "username": f"{computer}\\{fx.MEMBER}"},
-                        {"configuration": fx.ENDPOINT, "username": f"{computer}\\{fx.OUTSIDER}"},
-                    ],
-                }
-            }
-        ],
-    )
-    (info,) = results
-    member, outsider = info["winrm"]["jea_capabilities"]
-    names = [c["name"] for c in member["commands"]]
-    assert "Restart-Service" in names and "Get-Service" in names and "Stop-Service" not in names, output
+    assert diffs[fx.PSSC_PATH]["before"] == "" and "RestrictedRemoteServer" in diffs[fx.PSSC_PATH]["after"]
+    assert "ValidateSet = 'Spooler'" in diffs[fx.PSRC_PATH]["after"]
+    info = helpdesk["first"][1]
+    (member,) = info["winrm"]["jea_capabilities"]
     assert {"name": "Restart-Service", "command_type": "Function"} in member["commands"]
-    assert "Restart-Service" not in [c["name"] for c in outsider["commands"]]
+    assert {"name": "Get-Service", "command_type": "Cmdlet"} in member["commands"]
+    assert "Stop-Service" not in [c["name"] for c in member["commands"]]
     (endpoint,) = [s for s in info["winrm"]["session_configurations"] if s["name"] == fx.ENDPOINT]
     assert endpoint["config_file_path"] == fx.PSSC_PATH
 
 
-def helpdesk_pssc(helpdesk: dict[str, Any]) -> str:
-    return fx.pssc(helpdesk["machine"].computer_name)
+def test_outsider_has_no_capabilities(winhost: Any, helpdesk: dict[str, Any]) -> None:
+    """Get-PSSessionCapability for a user outside RoleDefinitions: the default commands only."""
+    session = winhost_session(winhost, HOST)
+    try:
+        result = session.invoke_pipeline(
+            PipelineRequest(
+                commands=[
+                    PipelineCommand(
+                        name="Get-PSSessionCapability",
+                        parameters={"ConfigurationName": fx.ENDPOINT, "Username": f"WEB01\\{fx.OUTSIDER}"},
+                    )
+                ],
+                depth=1,
+            )
+        )
+        assert "Restart-Service" not in [o["Name"] for o in result["output"]]
+        assert "Get-Command" in [o["Name"] for o in result["output"]]
+    finally:
+        session.close()
