@@ -103,6 +103,7 @@ TRANSFER = "plugins/plugin_utils/transfer/_scripts.py"
 INVOKE = "plugins/plugin_utils/invoke/_command.py"
 INVOKE_SESSION = "plugins/plugin_utils/invoke/_session.py"
 CONNECTION = "plugins/plugin_utils/psrp/_command_line.py"
+PAYLOAD = "plugins/plugin_utils/psrp/_payload.py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +132,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("invoke_command.postlude", "constant", INVOKE, "POSTLUDE"),
     Entry("invoke_command.session_runspace", "constant", INVOKE_SESSION, "SESSION_RUNSPACE_SCRIPT"),
     Entry("connection.run_file", "constant", CONNECTION, "RUN_FILE_SCRIPT"),
+    Entry("connection.payload_cache", "constant", PAYLOAD, "PAYLOAD_DEFINITION"),
     Entry(
         "connection.raw_command",
         "fstring",

@@ -5,17 +5,13 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from ansible.errors import (
-    AnsibleActionFail,
-    AnsibleError,
-)
-from ansible.module_utils.common.parameters import remove_values
-from ansible.plugins.action import ActionBase
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.utils.display import Display
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import ModuleAction, TaskContext
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import dispatch
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
     ERROR_ACTIONS,
@@ -34,18 +30,13 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live impor
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._run import run_on_host
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._targets import TargetReader
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
-    PipelineRequest,
-    PipelineResult,
     ps_credential,
     secure_string,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import require_pipeline
 
 __all__ = ["ARGUMENT_SPEC", "ActionModule", "run_on_host"]
 
 display = Display()
-
-Invoke = Callable[[PipelineRequest], PipelineResult]
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "script": {"type": "str"},
@@ -83,27 +74,32 @@ MUTUALLY_EXCLUSIVE = [("script", "path", "command")]
 REQUIRED_ONE_OF = [("script", "path", "command")]
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = True
-    _supports_check_mode = True
-    _supports_async = False
+@dataclass(frozen=True)
+class InvokeRequest:
+    """invoke_command's typed request: the pipeline (``InvokeSpec``) and the options that decide
+    where and whether it runs (creates/removes, targets, throttle)."""
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        task_vars = task_vars or {}
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        del tmp
-        validation, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC,
-            mutually_exclusive=MUTUALLY_EXCLUSIVE,
-            required_one_of=REQUIRED_ONE_OF,
-        )
-        no_log_values = set(getattr(validation, "_no_log_values", set()))
-        try:
-            result.update(self._run(args, task_vars))
-        except (InvokeError, AnsibleActionFail) as exc:
-            result.update(failed=True, changed=False, msg=str(exc))
-        return remove_values(result, no_log_values) if no_log_values else result
+    spec: InvokeSpec
+    args: dict[str, Any]
+
+
+class ActionModule(ModuleAction[InvokeRequest]):
+    MODULE = "invoke_command"
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    MUTUALLY_EXCLUSIVE = MUTUALLY_EXCLUSIVE
+    REQUIRED_ONE_OF = REQUIRED_ONE_OF
+    TASK_ERRORS = (InvokeError,)
+
+    def request(self, args: dict[str, Any]) -> InvokeRequest:
+        return InvokeRequest(self._spec(args), args)
+
+    def perform(self, request: InvokeRequest, context: TaskContext) -> dict[str, Any]:
+        args = request.args
+        if args["computer_name"]:
+            return self._run_many(args, request.spec, self.task_vars)
+        # Connection errors propagate: Ansible marks the host unreachable.
+        invoke = self.psrp_connection(context).invoke_pipeline
+        return run_on_host(invoke, args, request.spec, context.host)
 
     # ------------------------------------------------------------------------------------------
 
@@ -147,17 +143,6 @@ class ActionModule(ActionBase):
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise AnsibleActionFail(f"script {path} is not UTF-8: {exc}") from exc
-
-    def _run(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        spec = self._spec(args)
-        if args["computer_name"]:
-            return self._run_many(args, spec, task_vars)
-        # Connection errors propagate: Ansible marks the host unreachable.
-        host = task_vars.get("inventory_hostname")
-        return run_on_host(self._invoke_of(self._connection, host), args, spec, host)
-
-    def _invoke_of(self, connection: Any, host: str | None) -> Invoke:
-        return require_pipeline(connection, host or "host", "invoke_command")  # type: ignore[return-value]
 
     def _run_many(self, args: dict[str, Any], spec: InvokeSpec, task_vars: dict[str, Any]) -> dict[str, Any]:
         """One-to-many (``invoke._fanout``): each target reached with its own inventory settings,

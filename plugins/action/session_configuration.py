@@ -18,14 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+    ModuleAction,
     PipelineRunner,
     TaskContext,
-    WinRMActionBase,
-    WinRMConfigError,
-    command,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import WinRMConfigError, command
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._sddl import sddl as sddl_checker
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._session_config import (
     build_sddl,
@@ -62,7 +61,7 @@ class SessionRequest:
     allow_disconnect: bool
 
 
-class ActionModule(WinRMActionBase[SessionRequest]):
+class ActionModule(ModuleAction[SessionRequest]):
     MODULE = "session_configuration"
     ARGUMENT_SPEC = {
         "name": {"type": "str", "required": True},

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+    ModuleAction,
     PipelineRunner,
     TaskContext,
-    WinRMActionBase,
-    WinRMConfigError,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import WinRMConfigError
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
     apply_settings,
     read_policies,
@@ -37,7 +37,7 @@ class ClientRequest:
     trusted_hosts_mode: str
 
 
-class ActionModule(WinRMActionBase[ClientRequest]):
+class ActionModule(ModuleAction[ClientRequest]):
     MODULE = "winrm_client"
     ARGUMENT_SPEC = {
         **argument_spec(CLIENT_SETTINGS),

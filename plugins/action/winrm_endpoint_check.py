@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import http.client
 import ssl
+from dataclasses import dataclass
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import ModuleAction, TaskContext
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._endpoint import probe, probe_problems
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems
 
 
 def looks_dropped(exc: BaseException) -> bool:
@@ -34,12 +33,27 @@ CHECKS: dict[str, Any] = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
+@dataclass(frozen=True)
+class ProbeRequest:
+    scheme: str
+    address: str
+    port: int
+    server_name: str | None
+    ca_pem: str | None
+    ca_path: str | None
+    require_auth: list[str]
+    require_any_auth: list[str]
+    forbid_auth: list[str]
+    timeout: int
 
-    ARGUMENT_SPEC: dict[str, Any] = {
+
+class ActionModule(ModuleAction[ProbeRequest]):
+    _requires_connection = False  # the probe runs on the controller
+
+    MODULE = "winrm_endpoint_check"
+    CHECKS = CHECKS
+    REQUEST = ProbeRequest
+    ARGUMENT_SPEC = {
         "scheme": {"type": "str", "choices": ["http", "https"], "default": "https"},
         "address": {"type": "str", "required": True},
         "port": {"type": "int", "required": True},
@@ -52,36 +66,27 @@ class ActionModule(ActionBase):
         "timeout": {"type": "int", "default": 10},
     }
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
-        host = (task_vars or {}).get("inventory_hostname", "host")
-        refusal = Problems(host=str(host), module="winrm_endpoint_check")
-        for option, checker in CHECKS.items():
-            refusal.check(option, args[option], checker)
-        if refusal.items:
-            return dict(result, failed=True, changed=False, msg=refusal.message())
-        where = f"{host}: {args['scheme']}://{args['address']}:{args['port']}/wsman"
+    def perform(self, request: ProbeRequest, context: TaskContext) -> dict[str, Any]:
+        where = f"{context.host}: {request.scheme}://{request.address}:{request.port}/wsman"
         try:
             probed = probe(
-                args["scheme"],
-                args["address"],
-                args["port"],
-                server_name=args["server_name"],
-                ca_pem=args["ca_pem"],
-                ca_path=args["ca_path"],
-                timeout=args["timeout"],
+                request.scheme,
+                request.address,
+                request.port,
+                server_name=request.server_name,
+                ca_pem=request.ca_pem,
+                ca_path=request.ca_path,
+                timeout=request.timeout,
             )
         except ssl.SSLCertVerificationError as exc:
-            return dict(
-                result,
-                failed=True,
-                changed=False,
-                msg=(
+            return {
+                "failed": True,
+                "changed": False,
+                "msg": (
                     f"{where}: the certificate does not validate for "
-                    f"'{args['server_name'] or args['address']}': {exc.verify_message or exc}"
+                    f"'{request.server_name or request.address}': {exc.verify_message or exc}"
                 ),
-            )
+            }
         except (OSError, http.client.HTTPException) as exc:
             hint = (
                 " (refused or dropped: is a listener on that port, and does the firewall allow it? "
@@ -89,7 +94,7 @@ class ActionModule(ActionBase):
                 if looks_dropped(exc)
                 else ""
             )
-            return dict(result, failed=True, changed=False, msg=f"{where} does not answer: {exc}{hint}")
+            return {"failed": True, "changed": False, "msg": f"{where} does not answer: {exc}{hint}"}
         data = {
             "status": probed.status,
             "auth_methods": probed.auth_methods,
@@ -98,10 +103,10 @@ class ActionModule(ActionBase):
         }
         problems = probe_problems(
             probed,
-            require_auth=args["require_auth"],
-            require_any_auth=args["require_any_auth"],
-            forbid_auth=args["forbid_auth"],
+            require_auth=request.require_auth,
+            require_any_auth=request.require_any_auth,
+            forbid_auth=request.forbid_auth,
         )
         if problems:
-            return dict(result, failed=True, msg=f"{where}: " + "; ".join(problems), **data)
-        return dict(result, **data)
+            return dict(failed=True, msg=f"{where}: " + "; ".join(problems), **data)
+        return data

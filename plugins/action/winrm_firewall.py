@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+    ModuleAction,
     PipelineRunner,
     TaskContext,
-    WinRMActionBase,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
     WinRMConfigError,
     command,
     statements,
@@ -88,7 +90,7 @@ class FirewallRequest:
     allow_disconnect: bool
 
 
-class ActionModule(WinRMActionBase[FirewallRequest]):
+class ActionModule(ModuleAction[FirewallRequest]):
     MODULE = "winrm_firewall"
     ARGUMENT_SPEC = {
         "transport": {"type": "str", "default": "http", "choices": ["http", "https"]},

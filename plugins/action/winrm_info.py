@@ -11,12 +11,12 @@ from typing import Any
 
 from ansible_collections.psremoting.core.plugins.action.winrm_firewall import read_rule
 from ansible_collections.psremoting.core.plugins.action.winrm_service import service_state
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+    ModuleAction,
     PipelineRunner,
     TaskContext,
-    WinRMActionBase,
-    command,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import command
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._firewall import rule_name
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._listener import (
     certificate_from_ps,
@@ -130,7 +130,7 @@ class InfoRequest:
     jea_capabilities: list[dict[str, str]]
 
 
-class ActionModule(WinRMActionBase[InfoRequest]):
+class ActionModule(ModuleAction[InfoRequest]):
     MODULE = "winrm_info"
     ARGUMENT_SPEC = {
         "gather": {"type": "list", "elements": "str", "default": list(SECTIONS), "choices": list(SECTIONS)},

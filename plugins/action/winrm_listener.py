@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+    ModuleAction,
     PipelineRunner,
     TaskContext,
-    WinRMActionBase,
-    WinRMConfigError,
-    command,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm import _validate as validate
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import WinRMConfigError, command
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._listener import (
     DEFAULT_PORTS,
     Certificate,
@@ -97,7 +96,7 @@ def _updated(current: Listener, changes: dict[str, Any]) -> Listener:
     )
 
 
-class ActionModule(WinRMActionBase[ListenerRequest]):
+class ActionModule(ModuleAction[ListenerRequest]):
     MODULE = "winrm_listener"
     ARGUMENT_SPEC = {
         "transport": {"type": "str", "required": True, "choices": ["http", "https"]},

@@ -9,13 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+    ModuleAction,
     PipelineRunner,
     TaskContext,
-    WinRMActionBase,
-    WinRMConfigError,
-    command,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import WinRMConfigError, command
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote import (
     apply_settings,
     read_policies,
@@ -25,8 +24,10 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote impo
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._safety import service_change_problems
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     SERVICE_SETTINGS,
+    SETTINGS_OPTION,
     SettingsPlan,
     argument_spec,
+    expand_settings_option,
     plan_settings,
 )
 
@@ -80,15 +81,28 @@ def disconnect_problems(
     return problems
 
 
-class ActionModule(WinRMActionBase[ServiceRequest]):
+class ActionModule(ModuleAction[ServiceRequest]):
     MODULE = "winrm_service"
     ARGUMENT_SPEC = {
         **argument_spec(SERVICE_SETTINGS),
+        SETTINGS_OPTION: {"type": "dict"},
         "start_mode": {"type": "str", "choices": list(START_MODES)},
         "state": {"type": "str", "choices": ["started", "stopped", "restarted"]},
         "allow_disconnect": {"type": "bool", "default": False},
     }
     CHECKS = {s.option: s.check for s in SERVICE_SETTINGS if s.check is not None}
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        # `settings` is spread into the options of the same names first, so that its values get the
+        # same type conversion, checks and refusals as options given one by one.
+        try:
+            self._task.args = expand_settings_option(self._task.args, SERVICE_SETTINGS)
+        except ValueError as exc:
+            host = str(
+                (task_vars or {}).get("inventory_hostname") or self._play_context.remote_addr or "host"
+            )
+            return {"failed": True, "changed": False, "msg": f"{host}: {self.MODULE}: {exc}"}
+        return super().run(tmp, task_vars)
 
     def request(self, args: dict[str, Any]) -> ServiceRequest:
         return ServiceRequest(

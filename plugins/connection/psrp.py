@@ -54,6 +54,11 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     PipelineResult,
     validate_request,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    Removal,
+    ShellInfo,
+    ShellListing,
+)
 
 display = Display()
 
@@ -238,3 +243,13 @@ class Connection(ConnectionBase):
         except PipelineRequestError as exc:
             raise AnsibleError(f"psrp invoke_pipeline: {exc}") from None
         return t.cast(PipelineResult, self._run(lambda b: b.pipeline(request)))
+
+    # -- shells of the user on the host (pssession / pssession_info) --------------------------------
+    def list_shells(self) -> ShellListing:
+        """The user's WSMan shells on the host (Get-PSSession), and the ones this connection's
+        backend holds itself, listed over the backend's session connection."""
+        return t.cast(ShellListing, self._run(lambda b: b.list_shells()))
+
+    def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]:
+        """Remove shells by id (Remove-PSSession); never one the backend holds itself."""
+        return t.cast(list[Removal], self._run(lambda b: b.remove_shells(shells)))

@@ -13,7 +13,8 @@ description:
     disconnected sessions or sessions older than an hour, freeing their C(wsmprovhost.exe) and the per-user shell
     quota.
   - Lists the shells like M(psremoting.core.pssession_info) (WS-Management Enumerate) and removes each selected one
-    with a WS-Management Delete, which is what C(Remove-PSSession) sends.
+    with a WS-Management Delete, which is what C(Remove-PSSession) sends. Both are sent by the task's
+    P(psremoting.core.psrp#connection) connection over its session's connection to the host.
   - The play's own session is never removed (see RV(protection)).
   - With no filter every PowerShell session the connection user may see is removed, except the play's own.
 options:

@@ -11,21 +11,22 @@ author: psremoting.core contributors (@psremoting-core)
 description:
   - Lists the PowerShell Remoting sessions (WinRM shells) on the host, with the fields Windows reports for them.
   - Like C(Get-PSSession -ComputerName), it sends a WS-Management Enumerate of the shell resource
-    C(http://schemas.microsoft.com/wbem/wsman/1/windows/shell) from the controller and keeps the shells of
+    C(http://schemas.microsoft.com/wbem/wsman/1/windows/shell) and keeps the shells of
     PowerShell endpoints (C(http://schemas.microsoft.com/powershell/<ConfigurationName>)). No PowerShell runs on
-    the host for this.
-  - The request uses the host's connection variables (C(ansible_host), C(ansible_user), C(ansible_psrp_*)), so it
-    works with the C(psremoting.core.psrp) and C(ansible.builtin.psrp) connection plugins.
+    the host for this, and no shell is created for it.
+  - The request is sent by the task's P(psremoting.core.psrp#connection) connection, over its session's connection
+    to the host (the session broker's, or the task's own with C(ansible_psrp_session_persist=false)); hosts that
+    use another connection plugin are refused with a message saying so.
   - Windows shows an administrator every user's shells and other users only their own.
 extends_documentation_fragment:
   - psremoting.core.pssession_selection
   - psremoting.core.attributes.info_module
   - psremoting.core.attributes.platform_wsman
 notes:
-  - C(Protected) marks the play's own session, which M(psremoting.core.pssession) never removes. The ShellId of
-    that session is taken from the connection or the session broker when they report it; otherwise every session
-    owned by the connection user and created since the playbook run started counts as the play's own (see
-    RV(protection)).
+  - C(Protected) marks the play's own session, which M(psremoting.core.pssession) never removes. The ShellIds of
+    the sessions the session broker (or the task's own session) holds are exact; when it holds none, every
+    connected session owned by the connection user and created since the playbook run started counts as the
+    play's own (see RV(protection)).
 seealso:
   - module: psremoting.core.pssession
 """

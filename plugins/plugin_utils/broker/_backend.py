@@ -27,6 +27,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     PipelineRequest,
     PipelineResult,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    Removal,
+    ShellInfo,
+    ShellListing,
+    shell_targets,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._mode import fetched_file_mode
 
 display = Display()
@@ -45,6 +51,8 @@ class BrokerBackend:
         reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}}, on_event=on_event)
         for notice in reply.get("notices") or ():
             display.v(str(notice), host=str(self._conn.get("host") or ""))
+        for warning in reply.get("warnings") or ():
+            display.warning(str(warning))
         if not reply.get("ok"):
             raise_ansible(reply.get("error") or {})
         return reply
@@ -84,6 +92,13 @@ class BrokerBackend:
         # Live output (progress, information at -v) is printed while the pipeline runs.
         args = {"request": request, "live": display.verbosity}
         return t.cast(PipelineResult, self._call("pipeline", args, lambda event: show_event(event, display)))
+
+    def list_shells(self) -> ShellListing:
+        return ShellListing.from_wire(self._call("list_shells"))
+
+    def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]:
+        result = self._call("remove_shells", {"shells": shell_targets(shells)})
+        return [Removal.from_wire(r) for r in result or ()]
 
     def reset(self) -> None:
         if self._client.ping():  # never start a broker only to reset nothing

@@ -39,11 +39,11 @@ from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
     IDENTITY,
+    RecordWriter,
     record_path,
     shell_name,
     stale_shells,
     take_orphans,
-    write_record,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     PROTOCOL_VERSION,
@@ -65,6 +65,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors impor
     classify,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import session_key
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import ShellListing
 
 log = logging.getLogger("psremoting.broker")
 # Seconds the broker gives its sessions to end when the run is over (each one: stop + delete).
@@ -99,6 +100,7 @@ class Broker:
         self.start_time = process_start_time(os.getpid())
         self.shell_name = shell_name(os.getpid(), self.start_time)
         self._swept: set[tuple[str, ...]] = set()  # (host, port, user) checked for idle orphans
+        self._record = RecordWriter(self.record_path, os.getpid(), self.start_time, self._record_shells)
 
     # session table
     def _entry(self, conn: dict[str, Any]) -> tuple[str, Entry]:
@@ -169,6 +171,9 @@ class Broker:
         notices = session.take_notices() if hasattr(session, "take_notices") else []
         if notices:
             reply["notices"] = notices  # shown at -v by the worker
+        warnings = session.take_warnings() if hasattr(session, "take_warnings") else []
+        if warnings:
+            reply["warnings"] = warnings  # shown as warnings by the worker
         return reply, after
 
     def _dispatch(
@@ -225,6 +230,8 @@ class Broker:
             if op == "pipeline":
                 res = session.invoke_pipeline(args["request"], **live_output(args, host, emit))
                 return {"ok": True, "result": res}, session.close_pending
+            if op in ("list_shells", "remove_shells"):
+                return {"ok": True, "result": self._shells(op, session, args)}, None
             return {"ok": False, "error": {"kind": ERROR, "message": f"broker: unknown op {op!r}"}}, None
         except SessionError as exc:
             return {"ok": False, "error": exc.info.to_dict()}, None
@@ -252,7 +259,7 @@ class Broker:
                 log.info("could not remove shell %s left on %s: %s", orphan.get("shell_id"),
                          entry.identity.get("host"), type(exc).__name__)  # fmt: skip
         self._sweep_idle(entry)
-        self._write_record()
+        self._write_record(wait=False)  # a burst of opens (one-to-many) shares the writes
 
     def _sweep_idle(self, entry: Entry) -> None:
         """Once per host and user per broker: remove our named shells that have been idle longer
@@ -281,7 +288,10 @@ class Broker:
                 "could not check %s for orphaned shells: %s", entry.identity.get("host"), type(exc).__name__
             )
 
-    def _write_record(self) -> None:
+    def _write_record(self, wait: bool = True) -> None:
+        self._record.changed(wait=wait)
+
+    def _record_shells(self) -> list[dict[str, Any]]:
         with self._lock:
             entries = list(self._sessions.values())
         shells = []
@@ -295,10 +305,21 @@ class Broker:
                         "resource_uri": str(getattr(getattr(pool, "shell", None), "resource_uri", "")),
                     }
                 )
-        try:
-            write_record(self.record_path, os.getpid(), self.start_time, shells)
-        except OSError as exc:
-            log.warning("could not write %s: %s", self.record_path, exc)
+        return shells
+
+    def _shells(self, op: str, session: Any, args: dict[str, Any]) -> Any:
+        """Get-PSSession (list_shells: the user's shells, and the ones this broker holds) and
+        Remove-PSSession by id (remove_shells: never a shell this broker holds)."""
+        if op == "list_shells":
+            return ShellListing(tuple(session.shells()), frozenset(self.own_shell_ids())).to_wire()
+        removals = session.remove_shells(list(args.get("shells") or ()), self.own_shell_ids())
+        return [r.to_wire() for r in removals]
+
+    def own_shell_ids(self) -> set[str]:
+        """The ShellIds of every shell this broker holds (never removed by ``remove_shells``)."""
+        with self._lock:
+            entries = list(self._sessions.values())
+        return {i for e in entries for i in e.session.own_shell_ids()}
 
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleError
+from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
@@ -26,8 +27,15 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     PipelineResult,
     plain_request,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    Removal,
+    ShellInfo,
+    ShellListing,
+    shell_targets,
+)
 
 ExecResult = tuple[int, bytes, bytes]
+display = Display()
 T = t.TypeVar("T")
 
 
@@ -45,6 +53,8 @@ class Backend(t.Protocol):
     def put(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
     def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]: ...
     def pipeline(self, request: PipelineRequest) -> PipelineResult: ...
+    def list_shells(self) -> ShellListing: ...
+    def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
 
@@ -76,6 +86,11 @@ class LocalBackend:
             raise_ansible(exc.info)
         except TransferError as exc:
             raise AnsibleError(str(exc)) from None
+        finally:
+            for notice in self._session.take_notices():
+                display.v(notice, host=self._session.host_label)
+            for warning in self._session.take_warnings():
+                display.warning(warning)
 
     def exec(
         self,
@@ -111,6 +126,14 @@ class LocalBackend:
     def pipeline(self, request: PipelineRequest) -> PipelineResult:
         plain = plain_request(request)  # tagged 2.19 values become what pypsrp serializes
         return self._guard(lambda: self._session.invoke_pipeline(plain))
+
+    def list_shells(self) -> ShellListing:
+        shells = self._guard(self._session.shells)
+        return ShellListing(tuple(shells), frozenset(self._session.own_shell_ids()))
+
+    def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]:
+        keep = self._session.own_shell_ids()
+        return self._guard(lambda: self._session.remove_shells(shell_targets(shells), keep))
 
     def reset(self) -> None:
         self._session.close()

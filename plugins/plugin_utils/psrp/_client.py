@@ -12,9 +12,12 @@ Script execution mirrors ansible.builtin.psrp's ``_exec_psrp_script`` and
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import random
 import threading
 import time
+import typing as t
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -23,12 +26,25 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
     to_jsonable,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool, new_wsman
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
+    RobustReceive,
+    adapt_pool,
+    new_wsman,
+    robust_receive,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
     UNREACHABLE,
     ErrorInfo,
     classify,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._payload import (
+    Payload,
+    PayloadState,
+    is_full,
+    missed,
+    payload_commands,
+    plan_payload,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineCommand,
@@ -65,6 +81,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._restricted i
     what_needs_scripts,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    FAILED,
+    GONE,
+    KEPT,
+    REMOVED,
+    SKIPPED,
+    Removal,
     ShellInfo,
     delete_shell,
     enumerate_shells,
@@ -241,6 +263,11 @@ class PSRPSession:
         self.no_profile = no_profile
         self.max_output_bytes = max_output_bytes
         self.guard: _TransportGuard | None = None
+        self.robust: RobustReceive | None = None
+        # Output that may be missing (a Receive answer lost in a network cut, from a server
+        # without robust connections): shown as a warning; consumed by take_warnings().
+        self.warnings: list[str] = []
+        self._control: Any = None  # WSMan for shell listing/removal while no pool is open
         # Why the last pool was replaced (shown to the user at -v); consumed by take_notices().
         self.notices: list[str] = []
         self.configuration_name = configuration_name
@@ -264,6 +291,9 @@ class PSRPSession:
         self.needs_reset = False  # a task may have changed env vars / location
         # The endpoint's language mode once known (psrp/_restricted.py); None: not learnt yet.
         self.language_mode: str | None = None
+        # Module payload cache (``_payload``): allowed at all, and what this pool's runspace holds.
+        self.payload_cache = True
+        self.payload_state = PayloadState()
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -294,9 +324,11 @@ class PSRPSession:
                              info.message, attempt, retries)  # fmt: skip
                     time.sleep(delay)
             self.pool = pool
+            self._close_control()  # the pool's connection serves shell listing from now on
             self.broken = False
             self.baseline_taken = False
             self.needs_reset = False
+            self.payload_state.reset()
             self.opened += 1
             self.last_used = time.monotonic()
             if self.on_open is not None:
@@ -314,6 +346,7 @@ class PSRPSession:
             float(self._wsman_kwargs.get("reconnection_backoff") or 0),
             self.host_label,
         )
+        self.robust = robust_receive(wsman)
         self.ui = _AnswerUI()
         self.host = PSHost(None, None, False, "Ansible PSRP Host", None, self.ui, None)  # type: ignore[arg-type]
         pool = RunspacePool(
@@ -338,6 +371,10 @@ class PSRPSession:
         notices, self.notices = self.notices, []
         return notices
 
+    def take_warnings(self) -> list[str]:
+        warnings, self.warnings = self.warnings, []
+        return warnings
+
     def _discard(self) -> None:
         """Forget a pool that failed; try to delete its shell in case the server still has it."""
         pool, self.pool = self.pool, None
@@ -350,8 +387,9 @@ class PSRPSession:
                 pool.connection.close()
 
     def close(self) -> None:
-        """Delete the server shell (WSMan Delete) and drop the HTTP connection."""
+        """Delete the server shell (WSMan Delete) and drop the HTTP connection(s)."""
         with self.lock:
+            self._close_control()
             pool, self.pool = self.pool, None
             self.pending = []
             if pool is None:
@@ -365,19 +403,80 @@ class PSRPSession:
                 with contextlib.suppress(Exception):
                     pool.connection.close()
 
+    # -- other shells of the user: list, remove by id (Get-/Remove-PSSession) ----------------------
+    def _shell_connection(self) -> Any:
+        """The WSMan connection for shell listing/removal: the pool's while it is open, otherwise
+        one kept for that alone until a pool opens. Listing creates no shell (Get-PSSession
+        -ComputerName creates none either), so it neither opens this session nor records one."""
+        if self.pool is not None and not self.broken:
+            return self.pool.connection
+        if self._control is None:
+            require()
+            wsman = new_wsman(**self._wsman_kwargs)
+            retries = int(self._wsman_kwargs.get("reconnection_retries") or 0)
+            backoff = float(self._wsman_kwargs.get("reconnection_backoff") or 0)
+            _TransportGuard(wsman.transport, retries, backoff, self.host_label)
+            self._control = wsman
+        return self._control
+
+    def _close_control(self) -> None:
+        control, self._control = self._control, None
+        if control is not None:
+            with contextlib.suppress(Exception):
+                control.transport.close()
+
+    def own_shell_ids(self) -> set[str]:
+        """The ShellId of this session's shell, when one is open."""
+        pool = self.pool
+        return {str(pool.id).upper()} if pool is not None and getattr(pool, "id", None) else set()
+
     def delete_shell(self, shell_id: str, resource_uri: str) -> bool:
-        """WSMan Delete of another shell of this user on the same endpoint (a dead broker's),
-        over this session's connection; False when the host no longer has it."""
-        if self.pool is None:
-            return False
+        """WSMan Delete of another shell of this user on the same endpoint; False when the host
+        no longer has it. Raises what pypsrp raises."""
         shell = ShellInfo(shell_id.upper(), None, resource_uri, None, None, None, None, None, None, None)
-        return delete_shell(self.pool.connection, shell)
+        with self.lock:
+            self.last_used = time.monotonic()
+            return delete_shell(self._shell_connection(), shell)
 
     def list_shells(self) -> list[ShellInfo]:
-        """WSMan Enumerate of this user's shells on the host, over this session's connection."""
-        if self.pool is None:
-            return []
-        return enumerate_shells(self.pool.connection)
+        """WSMan Enumerate of this user's shells on the host. Raises what pypsrp raises."""
+        with self.lock:
+            self.last_used = time.monotonic()
+            return enumerate_shells(self._shell_connection())
+
+    def shells(self) -> list[ShellInfo]:
+        """:meth:`list_shells` with failures as ``SessionError``."""
+        try:
+            return self.list_shells()
+        except Exception as exc:
+            info = classify(exc, self.host_label, self.port, stage="open")
+            message = f"listing sessions on {self.host_label}: {info.message}"
+            raise SessionError(ErrorInfo(info.kind, message)) from None
+
+    def remove_shells(self, targets: list[dict[str, Any]], keep: set[str]) -> list[Removal]:
+        """WSMan Delete of each ``{"shell_id", "resource_uri"}`` in turn, never one in ``keep``.
+        After a Delete finds the host unreachable (or refuses the credentials) the rest are
+        skipped: every one would fail the same way."""
+        out: list[Removal] = []
+        stop: ErrorInfo | None = None
+        for target in targets:
+            shell_id = str(target.get("shell_id") or "").upper()
+            if shell_id in keep:
+                out.append(Removal(shell_id, KEPT))
+                continue
+            if stop is not None:
+                out.append(Removal(shell_id, SKIPPED, stop.kind, stop.message))
+                continue
+            try:
+                gone = self.delete_shell(shell_id, str(target.get("resource_uri") or ""))
+            except Exception as exc:
+                info = classify(exc, self.host_label, self.port)
+                out.append(Removal(shell_id, FAILED, info.kind, info.message))
+                if info.kind != ERROR:
+                    stop = info
+                continue
+            out.append(Removal(shell_id, REMOVED if gone else GONE))
+        return out
 
     def end(self, wait: float = 0.5) -> str:
         """End the session for good (the run is over): a normal close when the session is idle,
@@ -518,9 +617,21 @@ class PSRPSession:
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
         output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
+        lost_before = self.robust.lost_answers if self.robust is not None else 0
+        failures = 0
         try:
             while ps.state == PSInvocationState.RUNNING:
-                ps.poll_invoke()
+                try:
+                    ps.poll_invoke()
+                except OSError as exc:  # the network dropped: same shell, same pipeline
+                    failures = self._reconnect(exc, failures)
+                    continue
+                if failures:
+                    self.notices.append(
+                        f"psrp: reconnected to {self.host_label} after {failures} attempt(s); the "
+                        "command kept running on the host and its output continued"
+                    )
+                    failures = 0
                 if on_poll is not None:
                     on_poll(ps)
                 if self.guard is not None and self.guard.received - start > self.max_output_bytes:
@@ -548,6 +659,48 @@ class PSRPSession:
                     retry_safe=True,
                 )
             raise SessionError(info) from None
+        finally:
+            lost = (self.robust.lost_answers if self.robust is not None else 0) - lost_before
+            if lost:
+                self.warnings.append(
+                    f"psrp: {lost} answer(s) of {self.host_label} to a Receive were lost in a network "
+                    "cut and the host does not keep them (no robust connection support, MS-WSMV "
+                    "3.1.4.1.39): the output of this task may be incomplete"
+                )
+
+    def _reconnect(self, exc: OSError, failures: int) -> int:
+        """A Receive failed on the network while the command runs on the host: wait (capped,
+        jittered exponential backoff: ``reconnection_backoff`` * 2**n, at most MAX_BACKOFF, times
+        0.5-1.0), then continue on a new HTTP connection to the same shell and pipeline. The
+        command is never sent again; the Receive whose answer was lost is retransmitted
+        (``RobustReceive``). Raises ``exc`` once ``reconnection_retries`` are used up."""
+        retries = int(self._wsman_kwargs.get("reconnection_retries") or 0)
+        if failures >= retries:
+            raise exc
+        backoff = float(self._wsman_kwargs.get("reconnection_backoff") or 0)
+        delay = min(MAX_BACKOFF, backoff * (2**failures)) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+        reason = classify(exc, self.host_label, self.port, stage="receive").message
+        if failures == 0:
+            self.notices.append(
+                f"psrp: the connection to {self.host_label} dropped while a command ran ({reason}); "
+                "reconnecting to the same shell (the command is not sent again)"
+            )
+        log.info("%s; reconnect %d/%d in %.1fs", reason, failures + 1, retries, delay)
+        time.sleep(delay)
+        self._new_http_connection()
+        return failures + 1
+
+    def _new_http_connection(self) -> None:
+        """Drop the pool's HTTP connection; pypsrp opens (and authenticates) a new one on the next
+        request. Message encryption restarts with the new security context."""
+        transport = getattr(getattr(self.pool, "connection", None), "transport", None)
+        if transport is None:
+            return
+        session, transport.session = transport.session, None
+        transport.encryption = None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.close()
 
     def _stop(self, ps: PowerShell) -> None:
         with contextlib.suppress(Exception):
@@ -624,30 +777,69 @@ class PSRPSession:
         """
 
         what = EXEC_NEEDS
+        payload = plan_payload(script, input_data) if self.payload_cache_allowed() else None
+
+        def build(ps: PowerShell) -> None:
+            ps.add_script(script, use_local_scope=use_local_scope)
+            for arg in arguments or ():
+                ps.add_argument(arg)
 
         def work(pool: RunspacePool) -> tuple[int, bytes, bytes]:
             self.require_script_text(pool, what)
             if may_change_state and not self.baseline_taken:
                 self._run_state_script(pool)
                 self.baseline_taken = True
-            self.reset_host()
-            ps = self.new_pipeline(pool)
-            ps.add_script(script, use_local_scope=use_local_scope)
-            for arg in arguments or ():
-                ps.add_argument(arg)
-            self.start(ps, input_data)
-            stdout = StdoutBuffer(output_text)
-            self.wait(ps, lambda running: stdout.drain(running.output))
-            result = parse_pipeline_result(
-                ps, self.host, verbosity, joined_stderr=joined_stderr, stdout=stdout
-            )
-            self.finish(ps)
-            if result[0] != 0 and self._refused_scripts([str(e.fq_error) for e in ps.streams.error]):
-                self.require_script_text(pool, what)
+            if payload is not None:
+                result = self._exec_payload(pool, payload, verbosity, joined_stderr)
+            else:
+                result, errors = self._exec_pipeline(pool, build, input_data, verbosity, joined_stderr)
+                if result[0] != 0 and self._refused_scripts([str(e.fq_error) for e in errors]):
+                    self.require_script_text(pool, what)  # refused by the endpoint: say why and how
             self.needs_reset = self.needs_reset or may_change_state
             return result
 
         return self.run(work)
+
+    def payload_cache_allowed(self) -> bool:
+        """Whether module payloads may be cached in this session's runspace (``_payload``): the
+        one switch for it (an endpoint that refuses script text cannot define the function)."""
+        return self.payload_cache and not self.restricted
+
+    def _exec_pipeline(
+        self,
+        pool: RunspacePool,
+        build: Callable[[PowerShell], None],
+        input_data: Any,
+        verbosity: int,
+        joined_stderr: bool,
+    ) -> tuple[tuple[int, bytes, bytes], list[Any]]:
+        """Run one exec pipeline; its rc/stdout/stderr and its error records."""
+        self.reset_host()
+        ps = self.new_pipeline(pool)
+        build(ps)
+        self.start(ps, input_data)
+        stdout = StdoutBuffer(output_text)
+        self.wait(ps, lambda running: stdout.drain(running.output))
+        result = parse_pipeline_result(ps, self.host, verbosity, joined_stderr=joined_stderr, stdout=stdout)
+        self.finish(ps)
+        return result, list(ps.streams.error)
+
+    def _exec_payload(
+        self, pool: RunspacePool, payload: Payload, verbosity: int, joined_stderr: bool
+    ) -> tuple[int, bytes, bytes]:
+        """An exec-wrapper command through the payload cache; a miss sends everything again."""
+        while True:
+            full = is_full(payload, self.payload_state)
+            commands = t.cast(list[PipelineCommand], payload_commands(payload, self.payload_state))
+            result, errors = self._exec_pipeline(
+                pool, functools.partial(add_commands, commands=commands), None, verbosity, joined_stderr
+            )
+            if not full and missed(result[1], errors):
+                self.payload_state.misses += 1
+                self.payload_state.reset()
+                continue
+            self.payload_state.remember(payload)
+            return result
 
     def invoke_pipeline(
         self, request: PipelineRequest, on_poll: Callable[[PowerShell], None] | None = None

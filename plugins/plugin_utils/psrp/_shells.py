@@ -246,6 +246,55 @@ def delete_shell(wsman: WSManLike, shell: ShellInfo) -> bool:
     return True
 
 
+# -- the connection's shell operations (list, remove by id) ---------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ShellListing:
+    """What a connection's backend lists: every shell of the user on the host, and the ShellIds the
+    backend holds itself (the session broker's or this worker's sessions), which it never removes."""
+
+    shells: tuple[ShellInfo, ...]
+    own: frozenset[str] = frozenset()
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"shells": [dataclasses.asdict(s) for s in self.shells], "own": sorted(self.own)}
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ShellListing:
+        return cls(
+            shells=tuple(ShellInfo(**dict(s)) for s in data.get("shells") or ()),
+            own=frozenset(str(i).upper() for i in data.get("own") or ()),
+        )
+
+
+REMOVED = "removed"  # WSMan Delete succeeded
+GONE = "gone"  # the host no longer had it (ERROR_WSMAN_SHELL_NOT_FOUND)
+KEPT = "kept"  # the backend holds it itself: never removed
+FAILED = "failed"  # the Delete failed (``kind``/``message`` from _errors.classify)
+SKIPPED = "skipped"  # not attempted: an earlier Delete found the host unreachable
+
+
+@dataclasses.dataclass(frozen=True)
+class Removal:
+    """The outcome of removing one shell by id."""
+
+    shell_id: str
+    outcome: str
+    kind: str | None = None
+    message: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Removal:
+        return cls(**{f.name: data.get(f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
+def shell_targets(shells: Iterable[ShellInfo]) -> list[dict[str, str]]:
+    """The wire form of a removal request: each shell's id and resource URI (Delete's address)."""
+    return [{"shell_id": s.shell_id, "resource_uri": s.resource_uri} for s in shells]
+
+
 # -- selection ------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Selection:

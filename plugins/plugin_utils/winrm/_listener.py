@@ -24,10 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
-    ConnectionFacts,
-    WinRMConfigError,
-)
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import ConnectionFacts
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import WinRMConfigError
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import to_bool
 
 DEFAULT_PORTS = {"HTTP": 5985, "HTTPS": 5986}

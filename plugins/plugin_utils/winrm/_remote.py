@@ -21,11 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import (
-    PipelineRunner,
-    command,
-    statements,
-)
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import PipelineRunner
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import command, statements
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     LeafValue,
     SettingChange,

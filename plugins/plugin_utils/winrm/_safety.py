@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import ConnectionFacts
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import ConnectionFacts
 
 # auth in use -> the service options of which at least one must stay true
 AUTH_NEEDS: dict[str, tuple[str, ...]] = {

@@ -25,6 +25,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    GONE,
+    KEPT,
+    REMOVED,
+    Removal,
+    ShellInfo,
+    ShellListing,
+)
+
 SERVICE_DEFAULTS = {
     "WSMan:\\localhost\\Service\\Auth\\Basic": "false",
     "WSMan:\\localhost\\Service\\Auth\\Kerberos": "true",
@@ -144,6 +153,29 @@ class FakeWindows:
     )
     log: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # WSMan shells of the user (pssession / pssession_info) and the ones the connection holds
+    shells: list[ShellInfo] = field(default_factory=list)
+    own_shells: set[str] = field(default_factory=set)
+    shell_requests: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    # --- the connection's shell operations (list, remove by id) -----------------------------
+    def list_shells(self) -> ShellListing:
+        self.shell_requests.append(("list", []))
+        return ShellListing(tuple(self.shells), frozenset(self.own_shells))
+
+    def remove_shells(self, shells: list[ShellInfo]) -> list[Removal]:
+        ids = [s.shell_id for s in shells]
+        self.shell_requests.append(("remove", ids))
+        out = []
+        for shell_id in ids:
+            if shell_id in self.own_shells:
+                out.append(Removal(shell_id, KEPT))
+            elif any(s.shell_id == shell_id for s in self.shells):
+                self.shells = [s for s in self.shells if s.shell_id != shell_id]
+                out.append(Removal(shell_id, REMOVED))
+            else:
+                out.append(Removal(shell_id, GONE))
+        return out
 
     # --- the Pipeline API ------------------------------------------------------------------
     def invoke_pipeline(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -485,6 +517,8 @@ def run_action(
     task.async_val = 0
     connection = MagicMock()
     connection.invoke_pipeline = host.invoke_pipeline
+    connection.list_shells = host.list_shells
+    connection.remove_shells = host.remove_shells
     # A complete, valid connection: the actions resolve it with the connection plugin's own reader.
     opts = {
         "remote_addr": "web01",

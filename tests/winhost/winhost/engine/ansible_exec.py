@@ -186,6 +186,37 @@ def try_invoke(runspace: Any, commands: list[Command], input: Iterable[Any] | No
     return True
 
 
+class _CollectingHost:
+    """The pipeline's host, except that output is collected: a script block's output flows on
+    through the pipeline of the script that invoked it."""
+
+    def __init__(self, host: Any) -> None:
+        self._host = host
+        self.output: list[Any] = []
+
+    def write_output(self, value: Any) -> None:
+        self.output.append(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._host, name)
+
+
+def run_block(runspace: Any, text: str, input: Iterable[Any] | None, host: Any) -> list[Any] | None:
+    """A script block invoked from script (``$lines | & $bootstrap``): when its text is Ansible's
+    bootstrap wrapper, answer it as :func:`try_invoke` answers the same script sent as a pipeline
+    (the exec wrapper is emulated, not evaluated) and return its output; otherwise ``None``."""
+    n = _norm(text)
+    if not (_is_bootstrap_v2(n) or _is_bootstrap_v1(n)):
+        return None
+    collector = _CollectingHost(host)
+    session = _Session(runspace, collector)
+    if _is_bootstrap_v2(n):
+        _bootstrap_v2(session, _lines(input))
+    else:
+        _bootstrap_v1(session, _lines(input))
+    return collector.output
+
+
 def _plain(value: Any) -> Any:
     """psrpcore may hand primitives wrapped as PSObject subclasses of str/int; keep them as is."""
     return value

@@ -182,6 +182,10 @@ class ExecutionContext:
         #: Makes a new runspace in this session's process ([RunspaceFactory]::CreateRunspace); set by
         #: the runspace that runs this pipeline, so engine modules need not import runspace.py.
         self.new_runspace: Callable[[], Any] | None = None
+        #: Answers a script block the engine does not evaluate itself: given its text and its
+        #: pipeline input, returns its output, or None to let the engine evaluate it. The runspace
+        #: sets it (Ansible's bootstrap wrapper invoked from script: ansible_exec.run_block).
+        self.foreign_block: Callable[[str, Iterator[Any] | None], list[Any] | None] | None = None
         #: Errors whose catch blocks are running, innermost last (what a bare ``throw`` rethrows).
         self.handling: list[ErrorRecord] = []
         self._finally_depth = 0  # finally blocks running after a stop (see stopping_finally)

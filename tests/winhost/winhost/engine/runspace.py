@@ -16,6 +16,7 @@ from typing import Any
 from psrpcore import Command
 from psrpcore.types import ErrorCategory, ErrorRecord, PSObject
 
+from winhost.engine.ansible_exec import run_block as ansible_exec_block
 from winhost.engine.ansible_exec import try_invoke as ansible_exec_invoke
 from winhost.engine.catalogue import lookup
 from winhost.engine.cmdlets.filesystem import ensure_standard_dirs
@@ -145,6 +146,7 @@ class Runspace:
         ctx = ExecutionContext(self.machine, self.user, host, self.global_scope, self.process_env)
         ctx.checkpoint = self._run_nested_jobs
         ctx.new_runspace = lambda: Runspace(self.machine, self.user, "Microsoft.PowerShell")
+        ctx.foreign_block = lambda text, items: ansible_exec_block(self, text, items, host)
         previous_ctx = set_current(ctx)  # $Host.UI forwards to this pipeline's host
         try:
             self._run_statements(ctx, commands, input, host)

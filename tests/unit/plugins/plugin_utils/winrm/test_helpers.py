@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import ConnectionFacts
+from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import ConnectionFacts
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._firewall import (
     desired_rules,
     parse_profiles,

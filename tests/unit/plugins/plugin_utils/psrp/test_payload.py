@@ -1,0 +1,162 @@
+"""The exec-wrapper payload split (plugins/plugin_utils/psrp/_payload.py): exact, arguments never cached."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._payload import (
+    MISS_MARKER,
+    NUL_LINE,
+    PAYLOAD_DEFINITION,
+    PAYLOAD_FUNCTION,
+    Payload,
+    PayloadState,
+    is_full,
+    missed,
+    payload_commands,
+    plan_payload,
+)
+
+module_manifest = pytest.importorskip("ansible.executor.powershell.module_manifest")
+if not hasattr(module_manifest, "_create_powershell_wrapper"):  # pragma: no cover - ansible-core < 2.19
+    pytest.skip("ansible-core < 2.19 sends the exec manifest in one string", allow_module_level=True)
+
+SECRET = "S3cret-Argument-Value"
+
+
+def _command(
+    module_args: dict[str, Any], substyle: str = "powershell", module: str = "win_ping"
+) -> tuple[str, list[str]]:
+    from ansible_collections.ansible import windows
+
+    path = f"{windows.__path__[0]}/plugins/modules/{module}.ps1"
+    data = module_manifest._create_powershell_wrapper(
+        name=f"ansible_collections.ansible.windows.plugins.modules.{module}",
+        module_data=Path(path).read_bytes()
+        if substyle == "powershell"
+        else b"& 'C:\\x.ps1' -Secret " + SECRET.encode(),
+        module_path=path,
+        module_args=module_args,
+        environment={"TASK_ENV": SECRET},
+        async_timeout=0,
+        become_plugin=None,
+        substyle=substyle,
+        task_vars={},
+        profile="legacy",
+    )
+    return module_manifest._get_powershell_script(
+        "bootstrap_wrapper.ps1"
+    ).decode(), data.decode().splitlines()
+
+
+def _rebuild(payload: Payload) -> list[str]:
+    """What the host's function rebuilds from the Lines parameter."""
+    out = []
+    for line in payload.lines:
+        if isinstance(line, str):
+            out.append(line)
+        else:
+            out.append("".join(payload.texts[payload.hashes[p]] if isinstance(p, int) else p for p in line))
+    return out
+
+
+def _literal_text(payload: Payload) -> str:
+    return json.dumps(payload.lines)
+
+
+def test_the_split_rebuilds_every_line_exactly() -> None:
+    script, lines = _command({"data": SECRET, "_ansible_no_log": True})
+    payload = plan_payload(script, lines)
+    assert payload is not None
+    assert _rebuild(payload) == lines
+    assert payload.texts[payload.hashes[payload.script]] == script
+    # exec wrapper + bootstrap + module_wrapper + win_ping + Ansible.Basic.cs + AddType.psm1
+    assert len(payload.hashes) == 6
+    assert sum(len(x) for x in lines) - len(_literal_text(payload)) > 150_000
+
+
+def test_arguments_and_environment_are_literal_never_pieces() -> None:
+    script, lines = _command({"data": SECRET, "_ansible_no_log": True})
+    payload = plan_payload(script, lines)
+    assert payload is not None
+    assert all(SECRET not in text for text in payload.texts.values())
+    assert SECRET in _literal_text(payload)  # sent with the task, every time
+
+
+def test_a_script_tasks_text_is_not_cached() -> None:
+    """``script`` tasks (substyle script): the module text is the command line, with values."""
+    script, lines = _command({}, substyle="script")
+    payload = plan_payload(script, lines)
+    assert payload is not None
+    assert _rebuild(payload) == lines
+    assert all(SECRET not in text for text in payload.texts.values())
+
+
+def test_same_code_same_hashes_across_modules() -> None:
+    script, ping = _command({"data": "a"})
+    _, other = _command({"data": "b"})
+    first, second = plan_payload(script, ping), plan_payload(script, other)
+    assert first is not None and second is not None
+    assert first.hashes == second.hashes and first.lines != second.lines
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "raw text",
+        ["only", "two"],
+        ["{}", "x", "{}"],  # no NUL line
+        ["not json", NUL_LINE, "{}"],
+        [json.dumps({"name": "other", "script": "x"}), NUL_LINE, json.dumps({"scripts": {}})],
+        # valid, but not json.dumps' own spacing: the split would not rebuild it
+        ['{"name":"exec_wrapper","script":"x"}', NUL_LINE, '{"scripts":{}}'],
+    ],
+)
+def test_anything_else_is_sent_as_it_is(data: Any) -> None:
+    assert plan_payload("script", data) is None
+
+
+def test_commands_define_once_and_send_only_missing_pieces() -> None:
+    script, lines = _command({"data": "x"})
+    payload = plan_payload(script, lines)
+    assert payload is not None
+    state = PayloadState()
+    assert is_full(payload, state)
+    first = payload_commands(payload, state)
+    assert [c["name"] for c in first] == [PAYLOAD_DEFINITION, PAYLOAD_FUNCTION]
+    assert set(first[1]["parameters"]["Add"]) == set(payload.hashes)
+    state.remember(payload)
+    warm = payload_commands(payload, state)
+    assert [c["name"] for c in warm] == [PAYLOAD_FUNCTION]
+    assert "Add" not in warm[0]["parameters"] and not is_full(payload, state)
+    assert warm[0]["parameters"]["Hashes"] == payload.hashes
+    state.reset()
+    assert is_full(payload, state)
+
+
+class _Record:
+    def __init__(self, fq_error: str, text: str) -> None:
+        self.fq_error = fq_error
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text
+
+
+def test_miss_detection() -> None:
+    assert missed(f"{MISS_MARKER}: abc".encode(), [])
+    assert not missed(f'{{"x": "{MISS_MARKER}: abc"}}'.encode(), [])
+    assert not missed(f"{MISS_MARKER}: abc\r\nmore".encode(), [])
+    not_found = _Record(
+        "CommandNotFoundException",
+        f"The term '{PAYLOAD_FUNCTION}' is not recognized as the name of a cmdlet, function, script file, or "
+        "operable program.",
+    )
+    assert missed(b"", [not_found])
+    assert not missed(b"{}", [not_found])  # something ran
+    assert not missed(b"", [_Record("CommandNotFoundException", "The term 'Get-Foo' is not recognized")])
