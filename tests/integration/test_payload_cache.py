@@ -123,7 +123,7 @@ def test_lost_cache_is_resent_and_arguments_are_never_cached(winhost: Any, tmp_p
     assert results[2]["ping"] == "pong"
     assert not any(r.get("failed") for r in results)
     cached = results[3]["stdout"]
-    assert "Get-NextAnsibleAction" in cached and "win_ping" in cached  # the code is there
+    assert "begin {" in cached  # the exec wrapper's code is there (every ansible-core)
     assert SECRET not in cached and "complex_args" not in cached
     # exec wrapper, bootstrap wrapper, module_wrapper, win_ping, Ansible.Basic, AddType
     assert int(results[4]["stdout_lines"][0]) == 6
