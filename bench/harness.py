@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bench/run: psremoting.core.psrp against ansible.builtin.psrp, side by side, in one run.
 
-    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4]
+    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4,s6]
 
 Starts its own winhost servers, runs the scenarios (see bench/README.md), writes DIR/latest.md,
 DIR/latest.png and DIR/latest.json (default DIR: bench/results).
@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--full", action="store_const", const="full", dest="mode")
     parser.set_defaults(mode="full")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    parser.add_argument("--only", default="s1,s2,s3,s4", help="comma-separated scenarios (s5 comes with s1)")
+    parser.add_argument(
+        "--only", default="s1,s2,s3,s4,s6", help="comma-separated scenarios (s5 comes with s1)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, logs)")
     parser.add_argument(
         "--merge",
@@ -121,7 +123,7 @@ def _run_scenarios(
     fleet_size = max(mode.fleet_hosts if "s2" in only else 0, mode.session_hosts if "s4" in only else 0)
     fleet = Fleet(workdir, fleet_size, "fleet") if fleet_size else None
     try:
-        if only & {"s1", "s3"}:
+        if only & {"s1", "s3", "s6"}:
             one.start(env)
         if fleet is not None:
             fleet.start(env)
@@ -134,6 +136,8 @@ def _run_scenarios(
             results["s5"] = scenarios.payload(results.get("s1_flat") or {})
         if "s3" in only:
             _step(results, "s3", "3 file transfer", lambda: scenarios.file_transfer(workdir, mode, one))
+        if "s6" in only:
+            _step(results, "s6", "6 C# compiles", lambda: scenarios.csharp_compiles(workdir, mode, one))
         if "s2" in only and fleet is not None:
             _step(
                 results,

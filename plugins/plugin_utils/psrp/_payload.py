@@ -233,8 +233,10 @@ def _joined(segments: list[Segment]) -> str:
 # ansible-core 2.16-2.18: manifest keys holding (base64) executor scripts.
 _V1_EXEC_SCRIPTS = frozenset(
     {
+        "module_wrapper",
         "module_powershell_wrapper",
         "module_script_wrapper",
+        "bootstrap_wrapper",
         "exec_wrapper",
         "become_wrapper",
         "async_wrapper",

@@ -30,7 +30,7 @@ def _command(
     from ansible_collections.ansible import windows
 
     module_manifest = pytest.importorskip("ansible.executor.powershell.module_manifest")
-    if not hasattr(module_manifest, "_create_powershell_wrapper"):  # ansible-core < 2.19
+    if not hasattr(module_manifest, "_bootstrap_powershell_script"):  # ansible-core < 2.19
         pytest.skip("ansible-core < 2.19 builds the manifest as one string (see the _v1 tests below)")
 
     path = f"{windows.__path__[0]}/plugins/modules/{module}.ps1"
