@@ -17,7 +17,7 @@ export PATH := $(VBIN):$(PATH)
 
 help:
 	@echo "make demo   - start simulated Windows hosts dc01, sql02, web01 and run the one-to-many demo"
-	@echo "make test   - the whole test suite: lint, mypy, ansible-lint, sanity, .ps1 syntax, pytest, ansible-core's psrp target"
+	@echo "make test   - the whole test suite: lint, mypy, ansible-lint, sanity, .ps1 syntax, pytest, ansible-core's psrp target, matrix"
 	@echo "make test-matrix - a test subset against the oldest and newest supported ansible-core"
 	@echo "make bench  - benchmarks against ansible.builtin.psrp (bench/run)"
 
@@ -99,7 +99,7 @@ integration: venv
 core-target: venv
 	tools/ansible-core-psrp-target.sh
 
-test: venv lint sanity pytest core-target
+test: venv lint sanity pytest core-target test-matrix
 
 ## The oldest and newest ansible-core lines meta/runtime.yml claims, each in its own venv under
 ## .build/matrix (tools/version-matrix.sh; PSREMOTING_MATRIX="2.20:3.12" picks others).

@@ -49,6 +49,9 @@ class RunResult:
     cleanup_seconds: float = 0.0
     tasks: list[dict[str, Any]] = field(default_factory=list)
     output: str = ""
+    #: epoch seconds: when ansible-playbook was started, and when each task started (callback)
+    started_at: float = 0.0
+    task_starts: list[float] = field(default_factory=list)
 
     @property
     def failed_tasks(self) -> list[dict[str, Any]]:
@@ -112,6 +115,7 @@ def run_measured(
     sampler = MemorySampler(tag).start()
     server_before = {pid: cpu_seconds(pid) or 0.0 for pid in server_pids}
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started_at = time.time()
     start = time.perf_counter()
     try:
         proc = subprocess.run(
@@ -142,6 +146,8 @@ def run_measured(
         cleanup_seconds=cleanup,
         tasks=[t for t in tasks if t.get("event") == "result"],
         output=(proc.stdout + proc.stderr)[-4000:],
+        started_at=started_at,
+        task_starts=[float(t["t"]) for t in tasks if t.get("event") == "task_start"],
     )
 
 

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bench/run: psremoting.core.psrp against ansible.builtin.psrp, side by side, in one run.
 
-    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4,s6]
+    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4,s6,s7]
 
 Starts its own winhost servers, runs the scenarios (see bench/README.md), writes DIR/latest.md,
 DIR/latest.png and DIR/latest.json (default DIR: bench/results).
@@ -29,8 +29,8 @@ from winhost_server import Fleet, WinhostServer
 
 NOTES = {
     "quick": "smoke test of the harness: few tasks and hosts, 1 MB transfers; not the results",
-    "medium": "100 hosts, 200 sessions, 1 and 20 MB transfers (full run did not fit the time box)",
-    "full": "20 tasks, 100-host fleet, 500 sessions, 1 and 100 MB transfers",
+    "medium": "100 hosts, 200 sessions, 1,000-host one-to-many, 1 and 20 MB transfers",
+    "full": "20 tasks, 100-host fleet, 500 sessions, 1,000-host one-to-many, 1 and 100 MB transfers",
 }
 
 
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(mode="full")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument(
-        "--only", default="s1,s2,s3,s4,s6", help="comma-separated scenarios (s5 comes with s1)"
+        "--only", default="s1,s2,s3,s4,s6,s7", help="comma-separated scenarios (s5 comes with s1)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, logs)")
     parser.add_argument(
@@ -120,10 +120,14 @@ def _run_scenarios(
     workdir: Path, mode: Any, only: set[str], env: dict[str, str], results: dict[str, Any]
 ) -> None:
     one = WinhostServer(workdir, ["host001"], "127.0.9.2", "single")
-    fleet_size = max(mode.fleet_hosts if "s2" in only else 0, mode.session_hosts if "s4" in only else 0)
+    fleet_size = max(
+        mode.fleet_hosts if "s2" in only else 0,
+        mode.session_hosts if "s4" in only else 0,
+        mode.scale_hosts if "s6" in only else 0,
+    )
     fleet = Fleet(workdir, fleet_size, "fleet") if fleet_size else None
     try:
-        if only & {"s1", "s3", "s6"}:
+        if only & {"s1", "s3", "s7"}:
             one.start(env)
         if fleet is not None:
             fleet.start(env)
@@ -136,8 +140,8 @@ def _run_scenarios(
             results["s5"] = scenarios.payload(results.get("s1_flat") or {})
         if "s3" in only:
             _step(results, "s3", "3 file transfer", lambda: scenarios.file_transfer(workdir, mode, one))
-        if "s6" in only:
-            _step(results, "s6", "6 C# compiles", lambda: scenarios.csharp_compiles(workdir, mode, one))
+        if "s7" in only:
+            _step(results, "s7", "7 C# compiles", lambda: scenarios.csharp_compiles(workdir, mode, one))
         if "s2" in only and fleet is not None:
             _step(
                 results,
@@ -148,6 +152,9 @@ def _run_scenarios(
         if "s4" in only and fleet is not None:
             _step(results, "s4", f"4 session scale ({mode.session_hosts} hosts)",
                   lambda: scenarios.session_scale(workdir, mode, fleet))  # fmt: skip
+        if "s6" in only and fleet is not None:
+            _step(results, "s6", f"6 one-to-many at scale ({mode.scale_hosts} hosts)",
+                  lambda: scenarios.fleet_scale(workdir, mode, fleet))  # fmt: skip
     finally:
         one.stop()
         if fleet is not None:

@@ -286,10 +286,10 @@ def payload_table(s5: dict[str, Any]) -> list[str]:
     ]
 
 
-def csharp_table(s6: dict[str, Any]) -> list[str]:
-    """Scenario 6: Add-CSharpType compiles (winhost counts them; it compiles nothing itself)."""
+def csharp_table(s7: dict[str, Any]) -> list[str]:
+    """Scenario 7: Add-CSharpType compiles (winhost counts them; it compiles nothing itself)."""
     lines = [
-        f"{s6.get('tasks')} `win_ping` tasks (Ansible.Basic.cs) per plugin, forks=1. Ansible's "
+        f"{s7.get('tasks')} `win_ping` tasks (Ansible.Basic.cs) per plugin, forks=1. Ansible's "
         "Add-CSharpType compiles on every module run and a loaded assembly cannot be unloaded, so "
         "a process holds one more assembly per module task it ran. winhost counts the compiles "
         "and the assemblies per shell process; it does not compile, so memory and compile time are "
@@ -299,7 +299,7 @@ def csharp_table(s6: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for label, name in (("builtin", "ansible.builtin.psrp"), ("ours", "psremoting.core.psrp")):
-        r = s6.get(label) or {}
+        r = s7.get(label) or {}
         lines.append(
             _row(
                 name,
@@ -366,6 +366,7 @@ def goals(res: dict[str, Any]) -> list[Goal]:
         ratio if ok_run else None,
         lambda v: v >= 3,
     )
+    out += cpu_goals(s2)
     if s2.get("ours_one_to_many_latency"):
         ratio = _ratio(
             _get(s2, "builtin_forks32_latency", "wall_seconds"),
@@ -445,7 +446,168 @@ def goals(res: dict[str, Any]) -> list[Goal]:
             lambda v: v < 1024,
             ".0f",
         )
+    out += scale_goals(res.get("s6") or {})
     return out
+
+
+def cpu_goals(s2: dict[str, Any]) -> list[Goal]:
+    """Scenario 2: controller CPU per host-task (one task on the same hosts: totals compare)."""
+    if not s2.get("ours_one_to_many"):
+        return []
+    ratio = _ratio(
+        _get(s2, "builtin_forks32", "controller_cpu_seconds"),
+        _get(s2, "ours_one_to_many", "controller_cpu_seconds"),
+    )
+    ratio = ratio if _get(s2, "ours_one_to_many", "rc") == 0 else None
+    return [
+        Goal(
+            f"{s2.get('hosts', '?')} hosts, one task: controller CPU per host-task, builtin forks=32 / "
+            "one-to-many >= 5x (ansible-playbook + forks + brokers)",
+            _fmt(ratio, ".2f"),
+            None if ratio is None else ratio >= 5,
+        )
+    ]
+
+
+def scale_goals(s6: dict[str, Any]) -> list[Goal]:
+    """Scenario 6: every host ok, memory per live session."""
+    if not s6:
+        return []
+    ok6 = s6.get("rc") == 0 and not s6.get("failed")
+    per_session = _get(s6, "per_session_pss_kib")
+    shells = float(s6.get("peak_shells_open") or 0) if ok6 else 0.0
+    memory = per_session / 1024 if ok6 and isinstance(per_session, float) else None
+    return [
+        Goal(
+            f"{s6['hosts']} hosts, one-to-many throttle_limit={s6.get('throttle_limit')}: every host ok "
+            "(measured: open shells seen)",
+            _fmt(shells, ".0f"),
+            shells >= s6["hosts"],
+        ),
+        Goal(
+            f"{s6['hosts']} live sessions: controller memory per live session <= 1 MiB (PSS sum, a "
+            f"{s6.get('small_run_hosts', 1)}-host run subtracted)",
+            _fmt(memory, ".2f"),
+            None if memory is None else memory <= 1,
+        ),
+    ]
+
+
+def where_time_goes_table(res: dict[str, Any]) -> list[str]:
+    """Wall and CPU of each fleet run split into what ansible-playbook does anyway (its start-up,
+    inventory and exit: the no-op baseline run), Ansible's own per-task work (forks, templating,
+    results, our action plugin), the session brokers, and the simulated hosts."""
+    lines = [
+        "Wall: start-up = ansible-playbook start to the first task start; tasks = first task start to "
+        "last result; exit = last result to process exit. CPU: baseline = ansible-playbook alone "
+        "(a no-op play on the same inventory: Python and Ansible start-up, inventory parsing, exit); "
+        "Ansible per-task = ansible-playbook and its forks minus that baseline (worker forks, "
+        "templating, task results, the action and connection plugins in the workers); brokers = the "
+        "session brokers; hosts = the winhost processes (on a real fleet that CPU is the Windows "
+        "machines', here it competes for the same CPUs).",
+        "",
+        _row(
+            "run",
+            "latency",
+            "wall (s)",
+            "start-up (s)",
+            "tasks (s)",
+            "exit (s)",
+            "CPU baseline (s)",
+            "CPU Ansible per-task (s)",
+            "CPU brokers (s)",
+            "CPU hosts (s)",
+            "hosts",
+        ),
+        "| --- | --- |" + " ---: |" * 9,
+    ]
+    rows: list[tuple[str, str, dict[str, Any], dict[str, Any], Any]] = []
+    s2 = res.get("s2") or {}
+    latency = f"{s2.get('latency_ms', 20)} ms + {s2.get('shell_create_ms', 800)} ms create"
+    for suffix, label in (("", "none"), ("_latency", latency)):
+        for key, name in FLEET_RUNS.items():
+            if s2.get(key + suffix):
+                rows.append(
+                    (name, label, s2[key + suffix], s2.get("ansible_baseline") or {}, s2.get("hosts"))
+                )
+    s6 = res.get("s6") or {}
+    if s6:
+        name = f"psremoting.core.invoke_command one-to-many, throttle_limit={s6.get('throttle_limit')}"
+        rows.append((name, "none", s6, s2.get("ansible_baseline") or {}, s6.get("hosts")))
+    for name, label, r, base, hosts in rows:
+        base_cpu = base.get("controller_cpu_seconds")
+        ansible_cpu = None
+        if isinstance(r.get("controller_cpu_seconds"), float) and isinstance(base_cpu, float):
+            ansible_cpu = r["controller_cpu_seconds"] - (r.get("broker_cpu_seconds") or 0.0) - base_cpu
+        lines.append(
+            _row(
+                name,
+                label,
+                _fmt(r.get("wall_seconds"), ".1f"),
+                _fmt(r.get("startup_seconds"), ".1f"),
+                _fmt(r.get("task_seconds"), ".1f"),
+                _fmt(r.get("teardown_seconds"), ".1f"),
+                _fmt(base_cpu, ".1f"),
+                _fmt(ansible_cpu, ".1f"),
+                _fmt(r.get("broker_cpu_seconds"), ".1f"),
+                _fmt(r.get("server_cpu_seconds"), ".1f"),
+                hosts,
+            )
+        )
+    if s2.get("ansible_baseline"):
+        b = s2["ansible_baseline"]
+        lines.append(
+            "\nansible-playbook alone (no-op play, same inventory): "
+            f"wall {_fmt(b.get('wall_seconds'), '.1f')} s, "
+            f"CPU {_fmt(b.get('controller_cpu_seconds'), '.1f')} s."
+        )
+    return lines
+
+
+def scale_table(s6: dict[str, Any]) -> list[str]:
+    one = s6.get("small_run") or {}
+    base = s6.get("small_run_hosts", 1)
+    return [
+        f"One `invoke_command` task from localhost with `computer_name` = {s6['hosts']} hosts, "
+        f"`throttle_limit: {s6.get('throttle_limit')}`; every session stays open in the brokers until "
+        f"the run ends. Memory per live session = (peak PSS sum of this run - that of the same task "
+        f"over {base} hosts, which already pays for every broker process) / (hosts - {base}); the same "
+        "for the brokers' RSS.",
+        "",
+        _row(
+            "hosts",
+            "wall (s)",
+            "task (s)",
+            "controller CPU (s)",
+            "of which brokers (s)",
+            "simulated hosts CPU (s)",
+            "controller CPU per host (ms)",
+            "peak PSS sum (MiB)",
+            "peak broker RSS (MiB)",
+            "small run PSS (MiB)",
+            "per live session PSS (KiB)",
+            "per live session broker RSS (KiB)",
+            "open shells seen",
+            "failed",
+        ),
+        "| ---: |" + " ---: |" * 12 + " --- |",
+        _row(
+            s6["hosts"],
+            _fmt(s6.get("wall_seconds"), ".1f"),
+            _fmt(s6.get("task_seconds"), ".1f"),
+            _fmt(s6.get("controller_cpu_seconds"), ".1f"),
+            _fmt(s6.get("broker_cpu_seconds"), ".1f"),
+            _fmt(s6.get("server_cpu_seconds"), ".1f"),
+            _fmt(s6.get("controller_cpu_ms_per_host"), ".1f"),
+            _fmt(s6.get("peak_pss_mib"), ".0f"),
+            _fmt(s6.get("peak_broker_rss_mib"), ".0f"),
+            _fmt(one.get("peak_pss_mib"), ".0f"),
+            _fmt(s6.get("per_session_pss_kib"), ".0f"),
+            _fmt(s6.get("per_session_broker_rss_kib"), ".0f"),
+            s6.get("peak_shells_open"),
+            _failed(s6),
+        ),
+    ]
 
 
 def anchor_table(res: dict[str, Any]) -> list[str]:
@@ -562,7 +724,11 @@ def write_markdown(res: dict[str, Any], path: Path, chart: str | None) -> None:
     if res.get("s5"):
         lines += ["", "## 5. Payload", "", *payload_table(res["s5"])]
     if res.get("s6"):
-        lines += ["", "## 6. C# compiles", "", *csharp_table(res["s6"])]
+        lines += ["", "## 6. One-to-many at scale", "", *scale_table(res["s6"])]
+    if res.get("s7"):
+        lines += ["", "## 7. C# compiles", "", *csharp_table(res["s7"])]
+    if res.get("s2") or res.get("s6"):
+        lines += ["", "## Where the time goes", "", *where_time_goes_table(res)]
     if res.get("errors"):
         lines += ["", "## Scenario errors", ""] + [f"- {e}" for e in res["errors"]]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,6 +1,6 @@
 # Copyright (c) psremoting.core contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The six benchmark scenarios. Each returns a JSON-ready dict; report.py turns them into tables.
+"""The benchmark scenarios. Each returns a JSON-ready dict; report.py turns them into tables.
 
 All comparisons are made inside one bench/run invocation, on the same winhost processes, so
 ratios are meaningful even when absolute times on a shared machine are not.
@@ -38,6 +38,8 @@ class Mode:
     tasks: int  # scenario 1 playbook length
     fleet_hosts: int
     session_hosts: int
+    #: scenario 6: one-to-many over this many hosts (throttle_limit ``scale_throttle``)
+    scale_hosts: int
     transfer_sizes_mb: tuple[int, ...]
     latency_ms: int = 20
     shell_create_ms: int = 800
@@ -62,7 +64,8 @@ class Mode:
     fleet_repeats: int = 3
     #: each transfer (put + fetch, per plugin) is repeated; the median of each throughput is reported
     transfer_repeats: int = 3
-    #: scenario 6: module tasks per plugin run (C# compiles and assemblies per process)
+    scale_throttle: int = 100
+    #: scenario 7: module tasks per plugin run (C# compiles and assemblies per process)
     csharp_tasks: int = 200
 
 
@@ -72,6 +75,7 @@ MODES = {
         tasks=3,
         fleet_hosts=3,
         session_hosts=4,
+        scale_hosts=4,
         transfer_sizes_mb=(1,),
         latency_run=False,
         fleet_runs=("builtin_forks32", "winrm_forks32", "ours_one_to_many"),
@@ -80,8 +84,12 @@ MODES = {
         transfer_repeats=1,
         csharp_tasks=4,
     ),
-    "medium": Mode("medium", tasks=20, fleet_hosts=100, session_hosts=200, transfer_sizes_mb=(1, 20)),
-    "full": Mode("full", tasks=20, fleet_hosts=100, session_hosts=500, transfer_sizes_mb=(1, 100)),
+    "medium": Mode(
+        "medium", tasks=20, fleet_hosts=100, session_hosts=200, scale_hosts=1000, transfer_sizes_mb=(1, 20)
+    ),
+    "full": Mode(
+        "full", tasks=20, fleet_hosts=100, session_hosts=500, scale_hosts=1000, transfer_sizes_mb=(1, 100)
+    ),
 }
 
 
@@ -239,6 +247,12 @@ def _run_dict(run: RunResult, totals: dict[str, int]) -> dict[str, Any]:
         "broker_cpu_seconds": run.broker_cpu_seconds,
         "server_cpu_seconds": run.server_cpu_seconds,
         "cleanup_seconds": run.cleanup_seconds,
+        # where the wall time goes: ansible-playbook start-up (process start to first task start),
+        # then the tasks, then its exit (last result to process exit)
+        "startup_seconds": (min(run.task_starts) - run.started_at) if run.task_starts else None,
+        "teardown_seconds": (run.started_at + run.wall_seconds - max(r["t"] for r in results))
+        if results
+        else None,
         "results": len(results),
         "failed": len(run.failed_tasks),
         "errors": sorted({str(r.get("msg", "")) for r in run.failed_tasks})[:3],
@@ -266,15 +280,7 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
 
     def one_to_many(throttle: int) -> str:
         # From the controller (a play on localhost): each target with its own inventory settings.
-        return (
-            "- psremoting.core.invoke_command:\n"
-            f"    script: '{SCRIPT}'\n"
-            f"    computer_name: \"{{{{ groups['windows'][:{count}] }}}}\"\n"
-            f"    throttle_limit: {throttle}\n"
-            "  register: r\n"
-            "- assert:\n"
-            f"    that: r.hosts | length == {count}\n"
-        )
+        return one_to_many_tasks(count, throttle)
 
     runs = {
         "builtin_forks32": (BUILTIN, raw, "windows", 32, limit),
@@ -292,6 +298,7 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
         "hosts": count,
         "latency_ms": mode.latency_ms,
         "shell_create_ms": mode.shell_create_ms,
+        "ansible_baseline": ansible_baseline(workdir, hosts),
     }
     plan = [(key, key, False) for key in mode.fleet_runs]
     plan += [(f"{key}_latency", key, True) for key in mode.fleet_latency_runs]
@@ -319,6 +326,73 @@ def fleet(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
                 hosts.set_latency(0, 0)
     for label, results in attempts.items():
         out[label] = _median_run(results)
+    return out
+
+
+def ansible_baseline(workdir: Path, hosts: Fleet) -> dict[str, Any]:
+    """ansible-playbook alone on the same inventory (one no-op task on localhost): its start-up,
+    inventory parsing and exit, the part of every run that no connection plugin changes."""
+    pb = write_playbook(
+        workdir / "s-baseline.yml", "localhost", "- meta: noop\n- debug:\n    msg: baseline\n"
+    )
+    return _run_dict(run_measured(playbook_cmd(hosts.inventory, pb, OURS, forks=1), workdir), {})
+
+
+def one_to_many_tasks(count: int, throttle: int) -> str:
+    """A one-to-many invoke_command from the controller over the first ``count`` hosts."""
+    return (
+        "- psremoting.core.invoke_command:\n"
+        f"    script: '{SCRIPT}'\n"
+        f"    computer_name: \"{{{{ groups['windows'][:{count}] }}}}\"\n"
+        f"    throttle_limit: {throttle}\n"
+        "  register: r\n"
+        "- assert:\n"
+        f"    that: r.hosts | length == {count}\n"
+    )
+
+
+def fleet_scale(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
+    """Scenario 6: one-to-many over ``mode.scale_hosts`` hosts from one controller: wall, CPU,
+    peak memory, and memory per live session (the same run over a few hosts subtracted)."""
+    count, throttle = mode.scale_hosts, mode.scale_throttle
+    peak_open = [0]
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.5):
+            with contextlib.suppress(Exception):  # a missed poll only lowers the reading
+                peak_open[0] = max(peak_open[0], hosts.totals()["shells_open"])
+
+    def run(size: int) -> dict[str, Any]:
+        pb = write_playbook(workdir / f"s6-{size}.yml", "localhost", one_to_many_tasks(size, throttle))
+        hosts.reset_stats()
+        return _run_dict(
+            run_measured(playbook_cmd(hosts.inventory, pb, OURS, forks=1), workdir, server_pids=hosts.pids),
+            hosts.totals(),
+        )
+
+    # a small run over ``base`` hosts is subtracted: it already pays for every broker process
+    # (one per shard) and for ansible-playbook, so what is left is the cost of more sessions
+    base = max(1, min(10, count // 2))
+    one = run(base)
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        out = run(count)
+    finally:
+        stop.set()
+        poller.join(timeout=5)
+    out.update(hosts=count, throttle_limit=throttle, peak_shells_open=peak_open[0], small_run=one)
+    out["small_run_hosts"] = base
+    if count > base and out["rc"] == 0:
+        extra = count - base
+        out["per_session_pss_kib"] = (out["peak_pss_mib"] - one["peak_pss_mib"]) * 1024 / extra
+        out["per_session_broker_rss_kib"] = (
+            (out["peak_broker_rss_mib"] - one["peak_broker_rss_mib"]) * 1024 / extra
+        )
+        out["controller_cpu_ms_per_host"] = 1000 * out["controller_cpu_seconds"] / count
+        out["broker_cpu_ms_per_host"] = 1000 * out["broker_cpu_seconds"] / count
+        out["server_cpu_ms_per_host"] = 1000 * out["server_cpu_seconds"] / count
     return out
 
 
@@ -496,7 +570,7 @@ def payload(s1: dict[str, Any]) -> dict[str, Any]:
 
 
 def csharp_compiles(workdir: Path, mode: Mode, server: WinhostServer) -> dict[str, Any]:
-    """Scenario 6: ``mode.csharp_tasks`` win_ping tasks (Ansible.Basic.cs) per psrp plugin: the
+    """Scenario 7: ``mode.csharp_tasks`` win_ping tasks (Ansible.Basic.cs) per psrp plugin: the
     C# compiles of Ansible's Add-CSharpType that winhost counts, and the most compiled assemblies
     one shell process held (they cannot be unloaded). The builtin's process is new per task;
     ours replaces its shell every MODULE_TASKS_PER_SHELL module tasks."""
@@ -506,7 +580,7 @@ def csharp_compiles(workdir: Path, mode: Mode, server: WinhostServer) -> dict[st
     task = "- name: module {:03d}\n  ansible.windows.win_ping:\n"
     tasks = "".join(task.format(i) for i in range(mode.csharp_tasks))
     for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
-        pb = write_playbook(workdir / f"s6-{label}.yml", host, tasks)
+        pb = write_playbook(workdir / f"s7-{label}.yml", host, tasks)
         server.reset_stats()
         run = run_measured(playbook_cmd(server.inventory, pb, connection, forks=1), workdir, {})
         snap = server.stats(host).get(host, {})

@@ -24,8 +24,10 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._remote impo
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._safety import service_change_problems
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings import (
     SERVICE_SETTINGS,
+    SETTINGS_OPTION,
     SettingsPlan,
     argument_spec,
+    expand_settings_option,
     plan_settings,
 )
 
@@ -83,11 +85,24 @@ class ActionModule(ModuleAction[ServiceRequest]):
     MODULE = "winrm_service"
     ARGUMENT_SPEC = {
         **argument_spec(SERVICE_SETTINGS),
+        SETTINGS_OPTION: {"type": "dict"},
         "start_mode": {"type": "str", "choices": list(START_MODES)},
         "state": {"type": "str", "choices": ["started", "stopped", "restarted"]},
         "allow_disconnect": {"type": "bool", "default": False},
     }
     CHECKS = {s.option: s.check for s in SERVICE_SETTINGS if s.check is not None}
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        # `settings` is spread into the options of the same names first, so that its values get the
+        # same type conversion, checks and refusals as options given one by one.
+        try:
+            self._task.args = expand_settings_option(self._task.args, SERVICE_SETTINGS)
+        except ValueError as exc:
+            host = str(
+                (task_vars or {}).get("inventory_hostname") or self._play_context.remote_addr or "host"
+            )
+            return {"failed": True, "changed": False, "msg": f"{host}: {self.MODULE}: {exc}"}
+        return super().run(tmp, task_vars)
 
     def request(self, args: dict[str, Any]) -> ServiceRequest:
         return ServiceRequest(

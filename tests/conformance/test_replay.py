@@ -27,7 +27,7 @@ KNOWN_GAPS: dict[str, str] = {
     ),
     "test_client_execute_ps_environment": (
         "host-specific: the output is the recorded host's environment block (cmd.exe /c set, one line per "
-        "variable); winhost's model has other variables, and winhost's cmd.exe knows echo and exit only"
+        "variable); winhost's model has other variables"
     ),
     "test_psrp_multiple_commands": (
         "not replayable: the recorded client encrypted its SecureString with the session key Windows made in "

@@ -100,11 +100,11 @@ def test_script_parses_and_runs_only_template_commands(rendered: dict[str, bytes
 def test_variants_differ_where_they_should(rendered: dict[str, bytes]) -> None:
     default = rendered["defaults"].decode()
     assert "New-SelfSignedCertificate" in default and "-KeyLength 4096" in default
-    assert "'WSMan:\\localhost\\Service\\Auth\\Basic'             = $false" in default
+    assert "'WSMan:\\localhost\\Service\\Auth\\Basic' = $false" in default
     assert "MaxEnvelopeSizekb" not in default
     thumb = rendered["thumbprint_no_http_quotas"].decode()
     assert "'" + "AB" * 20 + "'" in thumb
-    assert "'WSMan:\\localhost\\MaxEnvelopeSizekb'              = 8192" in thumb
+    assert "'WSMan:\\localhost\\MaxEnvelopeSizekb' = 8192" in thumb
     assert "Remove-WSManInstance -ResourceURI winrm/config/Listener -SelectorSet $httpSelector" in thumb
     assert "WINRM-HTTPS-In-TCP-PUBLIC" not in thumb
     pfx = rendered["pfx_basic_trusted_hosts"].decode()

@@ -40,7 +40,7 @@ def test_every_phony_target_has_a_rule() -> None:
 
 def test_make_test_runs_lint_sanity_pytest_and_the_core_target() -> None:
     rules = _rules()
-    assert {"lint", "sanity", "pytest", "core-target"} <= set(rules["test"][0])
+    assert {"lint", "sanity", "pytest", "core-target", "test-matrix"} <= set(rules["test"][0])
     recipe = "\n".join(rules["lint"][1])
     for check in (
         "ruff check .",

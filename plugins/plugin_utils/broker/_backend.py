@@ -51,6 +51,8 @@ class BrokerBackend:
         reply = self._client.request({"op": op, "conn": self._conn, "args": args or {}}, on_event=on_event)
         for notice in reply.get("notices") or ():
             display.v(str(notice), host=str(self._conn.get("host") or ""))
+        for warning in reply.get("warnings") or ():
+            display.warning(str(warning))
         if not reply.get("ok"):
             raise_ansible(reply.get("error") or {})
         return reply

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import pid_alive
+
+log = logging.getLogger("psremoting.broker")
 
 SUFFIX = ".shells.json"
 NAME_PREFIX = "psremoting.core"
@@ -51,12 +55,69 @@ def write_record(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         return
-    data = json.dumps({"broker_pid": broker_pid, "broker_start": broker_start, "shells": entries}, indent=1)
+    data = json.dumps({"broker_pid": broker_pid, "broker_start": broker_start, "shells": entries})
     tmp = f"{path}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(data)
     os.replace(tmp, path)
+
+
+class RecordWriter:
+    """Keeps one broker's record current without rewriting it once per change.
+
+    ``changed()`` asks for the record to show the broker's shells as they are now. When another
+    thread is already writing, the call only marks the record stale and returns (``wait=False``)
+    or waits for a write that started after it (``wait=True``); the writing thread goes round
+    again until the record is current. A burst of N session opens (one-to-many) so costs a few
+    writes instead of N writes of up to N shells each, and the record lags such a burst by at
+    most one write.
+    """
+
+    def __init__(
+        self, path: str, broker_pid: int, broker_start: str | None, shells: Callable[[], list[dict[str, Any]]]
+    ) -> None:
+        self.path = path
+        self.broker_pid = broker_pid
+        self.broker_start = broker_start
+        self.shells = shells
+        self.writes = 0
+        self._cond = threading.Condition()
+        self._wanted = 0  # changes announced
+        self._written = 0  # changes the record on disk reflects
+        self._writing = False
+
+    def changed(self, wait: bool = False) -> None:
+        with self._cond:
+            self._wanted += 1
+            mine = self._wanted
+            if self._writing:
+                while wait and self._written < mine and self._writing:
+                    self._cond.wait()
+                if not wait or self._written >= mine:
+                    return
+            self._writing = True
+        try:
+            self._write_until_current()
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+    def _write_until_current(self) -> None:
+        while True:
+            with self._cond:
+                if self._written >= self._wanted:
+                    return
+                target = self._wanted
+            try:
+                write_record(self.path, self.broker_pid, self.broker_start, self.shells())
+                self.writes += 1
+            except OSError as exc:
+                log.warning("could not write %s: %s", self.path, exc)
+            with self._cond:
+                self._written = target
+                self._cond.notify_all()
 
 
 def read_record(path: str) -> dict[str, Any] | None:

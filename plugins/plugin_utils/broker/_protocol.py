@@ -16,9 +16,9 @@ Request: ``{"op": <op>, "conn": {...connection settings...}, "args": {...}}``; o
 ``stats``, ``shutdown``, ``reset``, ``connect``, ``exec``, ``put``, ``fetch``, ``pipeline``,
 ``fanout`` (``broker/_fanout.py``: no ``conn``, ``args.targets`` holds one per host).
 Reply: ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": {"kind": ..., "message": ...}}``,
-optionally ``"notices": [str]`` (shown at -v). Frames before the reply: ``{"event": {...}}``
-(live output, ``invoke/_live.py``) and ``{"progress": "started"}``. ``docs/connection.md`` has the
-table.
+optionally ``"notices": [str]`` (shown at -v) and ``"warnings": [str]`` (shown as warnings).
+Frames before the reply: ``{"event": {...}}`` (live output, ``invoke/_live.py``) and
+``{"progress": "started"}``. ``docs/connection.md`` has the table.
 A reply with ``"raw_bytes": N`` is followed on the socket by N bytes that are not JSON: an exec
 result's stdout (``send_reply`` / ``recv_reply``), so a large output travels once, as it is,
 without base64 or a JSON copy, and the worker receives it into one buffer of its final size.

@@ -39,11 +39,11 @@ from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
     IDENTITY,
+    RecordWriter,
     record_path,
     shell_name,
     stale_shells,
     take_orphans,
-    write_record,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     PROTOCOL_VERSION,
@@ -100,6 +100,7 @@ class Broker:
         self.start_time = process_start_time(os.getpid())
         self.shell_name = shell_name(os.getpid(), self.start_time)
         self._swept: set[tuple[str, ...]] = set()  # (host, port, user) checked for idle orphans
+        self._record = RecordWriter(self.record_path, os.getpid(), self.start_time, self._record_shells)
 
     # session table
     def _entry(self, conn: dict[str, Any]) -> tuple[str, Entry]:
@@ -170,6 +171,9 @@ class Broker:
         notices = session.take_notices() if hasattr(session, "take_notices") else []
         if notices:
             reply["notices"] = notices  # shown at -v by the worker
+        warnings = session.take_warnings() if hasattr(session, "take_warnings") else []
+        if warnings:
+            reply["warnings"] = warnings  # shown as warnings by the worker
         return reply, after
 
     def _dispatch(
@@ -255,7 +259,7 @@ class Broker:
                 log.info("could not remove shell %s left on %s: %s", orphan.get("shell_id"),
                          entry.identity.get("host"), type(exc).__name__)  # fmt: skip
         self._sweep_idle(entry)
-        self._write_record()
+        self._write_record(wait=False)  # a burst of opens (one-to-many) shares the writes
 
     def _sweep_idle(self, entry: Entry) -> None:
         """Once per host and user per broker: remove our named shells that have been idle longer
@@ -284,7 +288,10 @@ class Broker:
                 "could not check %s for orphaned shells: %s", entry.identity.get("host"), type(exc).__name__
             )
 
-    def _write_record(self) -> None:
+    def _write_record(self, wait: bool = True) -> None:
+        self._record.changed(wait=wait)
+
+    def _record_shells(self) -> list[dict[str, Any]]:
         with self._lock:
             entries = list(self._sessions.values())
         shells = []
@@ -298,10 +305,7 @@ class Broker:
                         "resource_uri": str(getattr(getattr(pool, "shell", None), "resource_uri", "")),
                     }
                 )
-        try:
-            write_record(self.record_path, os.getpid(), self.start_time, shells)
-        except OSError as exc:
-            log.warning("could not write %s: %s", self.record_path, exc)
+        return shells
 
     def _shells(self, op: str, session: Any, args: dict[str, Any]) -> Any:
         """Get-PSSession (list_shells: the user's shells, and the ones this broker holds) and

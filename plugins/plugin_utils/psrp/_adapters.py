@@ -35,6 +35,9 @@ it creates, before the pool sends or reads anything:
   code outside a pool) sees unchanged behaviour. It is installed on first use, not at import,
   and leaves pypsrp alone when it is not the 0.9 layout it was written for.
 
+- :class:`RobustReceive` (installed on each session's ``WSMan`` by :func:`robust_receive`):
+  Receive requests carry ``wsmv:OperationID`` so that an answer lost in a network cut can be
+  asked for again (MS-WSMV 3.1.4.1.39); see the class.
 - :func:`new_wsman` is how the collection constructs every ``WSMan``. pypsrp's ``WSMan.__init__``
   calls ``ET.register_namespace`` for each of its prefixes on every construction, and ElementTree's
   version first deletes the URI from its process-wide prefix map and then adds it back. A thread
@@ -46,14 +49,25 @@ it creates, before the pool sends or reads anything:
   mapping before removing any conflicting one, under a lock, and leaves a mapping that is already
   in place untouched; so after the first ``WSMan`` no construction touches the map at all. Every
   other ``ET`` function is ElementTree's own.
+
+- :func:`new_wsman` also installs :func:`install_ntlm_key_cache`: every new NTLM context of
+  pyspnego (one per HTTP connection, so one per host in a one-to-many run) derives the LM key of
+  the password with a pure-Python DES (``lmowfv1``), about 8 ms of CPU each time on the test
+  machine, a quarter of the broker's CPU per host; NTLMv2 never even sends it. The adapter
+  computes it once per distinct password for the process: the result is kept under a salted
+  SHA-256 of the password (never the password itself), at most ``NTLM_KEY_CACHE`` of them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import os
 import re
 import sys
 import threading
 import types
+import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -66,6 +80,8 @@ _install_lock = threading.Lock()
 _installed: list[bool] = []
 _namespace_lock = threading.Lock()
 _guarded: list[bool] = []
+_ntlm_cached: list[bool] = []
+NTLM_KEY_CACHE = 64  # distinct passwords whose LM key is kept (oldest dropped first)
 
 
 class DeferredXml:
@@ -157,6 +173,81 @@ def adapt_pool(pool: Any) -> None:
         fragmenter.serializer = serializer
 
 
+# -- robust Receive --------------------------------------------------------------------------------
+_RECEIVE_ACTION = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
+_WSMV = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
+_SOAP = "http://www.w3.org/2003/05/soap-envelope"
+
+
+class RobustReceive:
+    """Receive with ``wsmv:OperationID`` ([MS-WSMV] 3.1.4.1.39 Robust Connection Support), which
+    pypsrp 0.9 does not send.
+
+    Why: a Receive answer lost on the network (a cut while it travels) takes its output with it;
+    a server keeps nothing for a client that did not ask for robust connections. Each Receive
+    here carries a new OperationID; when its answer never arrives (a network error), the next
+    Receive repeats that OperationID with ``mustUnderstand="true"`` (a retransmission) and a
+    robust server answers with the same output again. A server that never echoed OperationID
+    cannot do that: each such loss is counted in ``lost_answers`` so the session can say that
+    output may be missing (never silently).
+
+    pypsrp's own resend of a Receive after a read timeout (``retries_on_read_timeout=5``) would
+    send the operation again *without* the retransmission mark, so it is turned off: the session
+    reconnects and retransmits instead (``PSRPSession.wait``).
+    """
+
+    def __init__(self, wsman: Any) -> None:
+        self.pending: str | None = None  # OperationID of a Receive whose answer never arrived
+        self.server_robust = False  # the server echoed OperationID at least once
+        self.retransmitted = 0
+        self.lost_answers = 0
+        self._current: tuple[str, bool] | None = None
+        self._invoke = wsman.invoke
+        self._create_header = wsman._create_header
+        wsman.invoke = self.invoke
+        wsman._create_header = self.create_header
+
+    def create_header(self, *args: Any, **kwargs: Any) -> Any:
+        message_id, header = self._create_header(*args, **kwargs)
+        if self._current is not None:
+            operation_id, retransmit = self._current
+            element = ET.SubElement(header, f"{{{_WSMV}}}OperationID")
+            element.set(f"{{{_SOAP}}}mustUnderstand", "true" if retransmit else "false")
+            element.text = operation_id
+        return message_id, header
+
+    def invoke(self, action: str, *args: Any, **kwargs: Any) -> Any:
+        if action != _RECEIVE_ACTION:
+            return self._invoke(action, *args, **kwargs)
+        retransmit = self.pending is not None
+        operation_id = self.pending or f"uuid:{str(uuid.uuid4()).upper()}"
+        self._current = (operation_id, retransmit)
+        self.pending = operation_id  # until an answer arrives
+        kwargs["retries_on_read_timeout"] = 0
+        try:
+            response = self._invoke(action, *args, **kwargs)
+        except OSError:  # requests' network errors: the answer may be lost on the way
+            raise
+        except BaseException:  # the server answered (a fault): nothing was lost
+            self.pending = None
+            raise
+        finally:
+            self._current = None
+        self.pending = None
+        echoed = response.find(f"{{{_SOAP}}}Header/{{{_WSMV}}}OperationID") is not None
+        self.server_robust = self.server_robust or echoed
+        if retransmit:
+            self.retransmitted += 1
+            if not echoed:
+                self.lost_answers += 1
+        return response
+
+
+def robust_receive(wsman: Any) -> RobustReceive:
+    """Install :class:`RobustReceive` on a pypsrp ``WSMan`` (before its pool opens)."""
+    return RobustReceive(wsman)
+
+
 def register_namespace_in_place(prefix: str, uri: str) -> None:
     """``ET.register_namespace`` without the moment where ``uri`` has no prefix at all.
 
@@ -197,7 +288,52 @@ def install_namespace_guard() -> bool:
         return bool(ok)
 
 
+class _KeyCache:
+    """``lmowfv1(password)``, computed once per password (keyed by a salted digest)."""
+
+    def __init__(self, derive: Any) -> None:
+        self.derive = derive
+        self.salt = os.urandom(16)
+        self.keys: dict[bytes, Any] = {}
+        self.lock = threading.Lock()
+        self.__wrapped__ = derive
+
+    def __call__(self, password: str) -> Any:
+        digest = hashlib.sha256(self.salt + password.encode("utf-8", "surrogatepass")).digest()
+        with self.lock:
+            key = self.keys.get(digest)
+        if key is None:
+            key = self.derive(password)
+            with self.lock:
+                if len(self.keys) >= NTLM_KEY_CACHE:
+                    self.keys.pop(next(iter(self.keys)))
+                self.keys[digest] = key
+        return key
+
+
+def install_ntlm_key_cache() -> bool:
+    """Give pyspnego's NTLM context a once-per-password LM key derivation (once per process).
+
+    Returns whether it is installed (False: not the pyspnego layout this was written for).
+    """
+    with _install_lock:
+        if _ntlm_cached:
+            return _ntlm_cached[0]
+        try:
+            module: Any = importlib.import_module("spnego._ntlm")
+        except ImportError:
+            module = None
+        derive = getattr(module, "lmowfv1", None)
+        ok = callable(derive) and getattr(derive, "__module__", "") == "spnego._ntlm_raw.crypto"
+        if ok:
+            module.lmowfv1 = _KeyCache(derive)
+        _ntlm_cached.append(bool(ok))
+        return bool(ok)
+
+
 def new_wsman(**kwargs: Any) -> WSMan:
-    """A pypsrp ``WSMan`` built without disturbing ElementTree's map for other threads."""
+    """A pypsrp ``WSMan`` built without disturbing ElementTree's map for other threads, whose
+    NTLM contexts derive the password's LM key once per process."""
     install_namespace_guard()
+    install_ntlm_key_cache()
     return WSMan(**kwargs)

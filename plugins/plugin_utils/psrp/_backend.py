@@ -18,6 +18,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleError
+from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
@@ -34,6 +35,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells impor
 )
 
 ExecResult = tuple[int, bytes, bytes]
+display = Display()
 T = t.TypeVar("T")
 
 
@@ -84,6 +86,11 @@ class LocalBackend:
             raise_ansible(exc.info)
         except TransferError as exc:
             raise AnsibleError(str(exc)) from None
+        finally:
+            for notice in self._session.take_notices():
+                display.v(notice, host=self._session.host_label)
+            for warning in self._session.take_warnings():
+                display.warning(warning)
 
     def exec(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import random
 import threading
 import time
 import typing as t
@@ -25,7 +26,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
     to_jsonable,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool, new_wsman
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
+    RobustReceive,
+    adapt_pool,
+    new_wsman,
+    robust_receive,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     ERROR,
     UNREACHABLE,
@@ -249,6 +255,10 @@ class PSRPSession:
         self.no_profile = no_profile
         self.max_output_bytes = max_output_bytes
         self.guard: _TransportGuard | None = None
+        self.robust: RobustReceive | None = None
+        # Output that may be missing (a Receive answer lost in a network cut, from a server
+        # without robust connections): shown as a warning; consumed by take_warnings().
+        self.warnings: list[str] = []
         self._control: Any = None  # WSMan for shell listing/removal while no pool is open
         # Why the last pool was replaced (shown to the user at -v); consumed by take_notices().
         self.notices: list[str] = []
@@ -332,6 +342,7 @@ class PSRPSession:
             float(self._wsman_kwargs.get("reconnection_backoff") or 0),
             self.host_label,
         )
+        self.robust = robust_receive(wsman)
         self.ui = _AnswerUI()
         self.host = PSHost(None, None, False, "Ansible PSRP Host", None, self.ui, None)  # type: ignore[arg-type]
         pool = RunspacePool(
@@ -355,6 +366,10 @@ class PSRPSession:
     def take_notices(self) -> list[str]:
         notices, self.notices = self.notices, []
         return notices
+
+    def take_warnings(self) -> list[str]:
+        warnings, self.warnings = self.warnings, []
+        return warnings
 
     def _discard(self) -> None:
         """Forget a pool that failed; try to delete its shell in case the server still has it."""
@@ -604,9 +619,21 @@ class PSRPSession:
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
         output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
+        lost_before = self.robust.lost_answers if self.robust is not None else 0
+        failures = 0
         try:
             while ps.state == PSInvocationState.RUNNING:
-                ps.poll_invoke()
+                try:
+                    ps.poll_invoke()
+                except OSError as exc:  # the network dropped: same shell, same pipeline
+                    failures = self._reconnect(exc, failures)
+                    continue
+                if failures:
+                    self.notices.append(
+                        f"psrp: reconnected to {self.host_label} after {failures} attempt(s); the "
+                        "command kept running on the host and its output continued"
+                    )
+                    failures = 0
                 if on_poll is not None:
                     on_poll(ps)
                 if self.guard is not None and self.guard.received - start > self.max_output_bytes:
@@ -634,6 +661,48 @@ class PSRPSession:
                     retry_safe=True,
                 )
             raise SessionError(info) from None
+        finally:
+            lost = (self.robust.lost_answers if self.robust is not None else 0) - lost_before
+            if lost:
+                self.warnings.append(
+                    f"psrp: {lost} answer(s) of {self.host_label} to a Receive were lost in a network "
+                    "cut and the host does not keep them (no robust connection support, MS-WSMV "
+                    "3.1.4.1.39): the output of this task may be incomplete"
+                )
+
+    def _reconnect(self, exc: OSError, failures: int) -> int:
+        """A Receive failed on the network while the command runs on the host: wait (capped,
+        jittered exponential backoff: ``reconnection_backoff`` * 2**n, at most MAX_BACKOFF, times
+        0.5-1.0), then continue on a new HTTP connection to the same shell and pipeline. The
+        command is never sent again; the Receive whose answer was lost is retransmitted
+        (``RobustReceive``). Raises ``exc`` once ``reconnection_retries`` are used up."""
+        retries = int(self._wsman_kwargs.get("reconnection_retries") or 0)
+        if failures >= retries:
+            raise exc
+        backoff = float(self._wsman_kwargs.get("reconnection_backoff") or 0)
+        delay = min(MAX_BACKOFF, backoff * (2**failures)) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+        reason = classify(exc, self.host_label, self.port, stage="receive").message
+        if failures == 0:
+            self.notices.append(
+                f"psrp: the connection to {self.host_label} dropped while a command ran ({reason}); "
+                "reconnecting to the same shell (the command is not sent again)"
+            )
+        log.info("%s; reconnect %d/%d in %.1fs", reason, failures + 1, retries, delay)
+        time.sleep(delay)
+        self._new_http_connection()
+        return failures + 1
+
+    def _new_http_connection(self) -> None:
+        """Drop the pool's HTTP connection; pypsrp opens (and authenticates) a new one on the next
+        request. Message encryption restarts with the new security context."""
+        transport = getattr(getattr(self.pool, "connection", None), "transport", None)
+        if transport is None:
+            return
+        session, transport.session = transport.session, None
+        transport.encryption = None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.close()
 
     def _stop(self, ps: PowerShell) -> None:
         with contextlib.suppress(Exception):

@@ -303,6 +303,35 @@ def test_win_shell_runs_script_in_engine(runspace: Runspace) -> None:
     assert result["stdout"] == "a\r\nb\r\n" and result["rc"] == 0 and host.exit_code == 0
 
 
+def test_win_command_powershell_with_execution_policy_and_write_host(runspace: Runspace) -> None:
+    """ansible-core's connection_psrp target ("Output unicode characters from Powershell using
+    PSRP"): ``-ExecutionPolicy ByPass`` takes a value (about_PowerShell_exe); Write-Host to a
+    redirected stdout ends the line with LF."""
+    line = "powershell.exe -ExecutionPolicy ByPass -Command \"Write-Host '\U0001f4a9'\""
+    result, _ = run_module(runspace, "win_command", _raw_params=line)
+    assert (result["rc"], result["stdout"], result["stderr"]) == (0, "\U0001f4a9\n", "")
+    result, _ = run_module(runspace, "win_shell", _raw_params="Write-Host '\U0001f4a9'")
+    assert (result["rc"], result["stdout"], result["stderr"]) == (0, "\U0001f4a9\n", "")
+
+
+def test_win_shell_stderr_is_format_stderr_of_the_clixml(runspace: Runspace) -> None:
+    """win_shell runs powershell.exe -EncodedCommand, whose errors reach stderr as CLIXML; the
+    module's Format-Stderr keeps the Error strings (ansible.windows win_shell.ps1)."""
+    result, _ = run_module(runspace, "win_shell", _raw_params="$host.UI.WriteErrorLine('bad thing'); exit 4")
+    assert (result["rc"], result["stderr"]) == (4, "bad thing")
+
+
+def test_win_shell_cmd_unknown_command_is_errorlevel_9009(runspace: Runspace) -> None:
+    """cmd.exe: a command that is no built-in and no program prints "is not recognized as an
+    internal or external command" and sets errorlevel 9009 (one cmd.exe emulation for WinRS,
+    win_shell and pipelines)."""
+    result, _ = run_module(runspace, "win_shell", _raw_params="nosuch arg", executable="cmd")
+    assert result["rc"] == 9009
+    assert result["stderr"] == (
+        "'nosuch' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+    )
+
+
 # -- put_file / fetch_file -----------------------------------------------------------------------
 
 

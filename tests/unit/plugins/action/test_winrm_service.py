@@ -163,3 +163,38 @@ def test_refuses_an_ip_filter_that_leaves_out_the_address_in_use() -> None:
     )
     by_name = run_action(ActionModule, {"ipv4_filter": "10.9.0.1"}, host, options={"remote_addr": "web01"})
     assert by_name["changed"] is True  # a host name cannot be checked from the controller
+
+
+def test_settings_dictionary_is_the_same_as_the_options() -> None:
+    """`settings` (a dictionary, e.g. from a group variable or the role) gets the options' type
+    conversion and checks; a null value leaves the setting alone."""
+    by_option, by_dict = FakeWindows(), FakeWindows()
+    run_action(ActionModule, {"auth_basic": True, "max_envelope_size_kb": 8192}, by_option)
+    result = run_action(
+        ActionModule,
+        {"settings": {"auth_basic": "yes", "max_envelope_size_kb": "8192", "idle_timeout_ms": None}},
+        by_dict,
+    )
+    assert result["changed"] is True and sorted(result["changes"]) == ["auth_basic", "max_envelope_size_kb"]
+    assert by_dict.changes() == by_option.changes()
+
+
+def test_settings_dictionary_refusals_change_nothing() -> None:
+    cases = {
+        "unknown": (
+            {"settings": {"auth_basik": True}},
+            "unknown setting(s) auth_basik; allowed: auth_basic,",
+        ),
+        "twice": ({"auth_basic": True, "settings": {"auth_basic": False}}, "auth_basic also given as option"),
+        "not a dict": ({"settings": "auth_basic=true"}, "expected a dictionary"),
+        "bad value": ({"settings": {"max_envelope_size_kb": 0}}, "max_envelope_size_kb"),
+    }
+    for name, (args, text) in cases.items():
+        host = FakeWindows()
+        result = run_action(ActionModule, args, host)
+        assert result["failed"] is True, name
+        assert result["msg"].startswith("web01: winrm_service") and text in result["msg"], (
+            name,
+            result["msg"],
+        )
+        assert host.changes() == [], name

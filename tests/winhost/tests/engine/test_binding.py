@@ -56,3 +56,16 @@ def test_splatting_and_switch_arguments(run: Callable[[str], list[Any]]) -> None
         "f @h; f @l; f -S:$false 5\n"
     )
     assert run(script) == ["1--True", "7-8-False", "5--False"]
+
+
+def test_method_call_on_a_parenthesized_argument_is_one_value(run: Callable[[str], list[Any]]) -> None:
+    """about_Parsing: an argument that starts with ``(`` is an expression, member access and
+    method call included: ``-NotAfter (Get-Date).AddDays(730)`` binds the method's result (the
+    enable_psremoting bootstrap template passes it so); ``(x).M (y)`` with a space stays two."""
+    assert run(
+        "function f { param($When) $When -is [datetime]; ($When - (Get-Date)).Days }; f -When (Get-Date).AddDays(800)"
+    ) == [True, 799]
+    (cert,) = run("New-SelfSignedCertificate -DnsName web -NotAfter (Get-Date).AddDays(730)")
+    assert 729 <= (cert.NotAfter - cert.NotBefore).days <= 730
+    assert run("Write-Output ('a-b').Split('-') 'c'") == ["a", "b", "c"]
+    assert run("function f { $args.Count }; f ('x').ToUpper() ('y')") == [2]

@@ -38,6 +38,18 @@ def test_service_controller_properties(run: Callable[[str], list[Any]]) -> None:
     assert [s.Name for s in svc.RequiredServices] == ["RpcSs", "HTTP"]
 
 
+def test_service_controller_to_string_is_the_name_it_was_opened_with(run: Callable[[str], list[Any]]) -> None:
+    """ToString is the ScriptMethod ``$this.ServiceName`` of PowerShell's type data
+    (TypeTable_Types_Ps1Xml.cs); Get-Service -Name without wildcards opens the service by the name
+    as given (ansible-core's connection_psrp target: ``Get-Service -Name winrm`` prints ``winrm``),
+    a wildcard lists it by its own name."""
+    (typed,) = run("Get-Service -Name winrm")
+    assert typed.ServiceName == "winrm" and typed.PSObject.to_string == "winrm"
+    assert run('$s = Get-Service -Name winrm; $s.ToString(); "$s"') == ["winrm", "winrm"]
+    (listed,) = run("Get-Service -Name winr*")
+    assert listed.ServiceName == "WinRM" and listed.PSObject.to_string == "WinRM"
+
+
 def test_get_service_wildcard_and_display_name(run: Callable[[str], list[Any]]) -> None:
     assert run("(Get-Service -Name 'Lanman*').Name") == ["LanmanServer", "LanmanWorkstation"]
     assert run("(Get-Service -DisplayName 'Windows Time').Name") == ["W32Time"]

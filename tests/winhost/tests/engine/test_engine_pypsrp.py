@@ -63,9 +63,11 @@ def test_get_service_deserializes_like_windows(wsman: WSMan) -> None:
     assert ps.state == PSInvocationState.COMPLETED
     assert svc.types[:2] == ["System.ServiceProcess.ServiceController", "System.ComponentModel.Component"]
     assert svc.adapted_properties["DisplayName"] == "Windows Time"
-    assert svc.adapted_properties["ServiceName"] == "W32Time"
+    # the name as Get-Service -Name was given it (new ServiceController(name)); its ToString too
+    assert svc.adapted_properties["ServiceName"] == "W32time"
     assert str(svc.adapted_properties["Status"]) == "Running"
-    assert svc.extended_properties["Name"] == "W32Time"
+    assert svc.extended_properties["Name"] == "W32time"
+    assert str(svc) == "W32time"
 
 
 def test_script_changes_machine_and_reports_errors(wsman: WSMan, host_machine: Machine) -> None:

@@ -29,6 +29,42 @@ def test_native_program_as_a_pipeline_command(engine: Engine) -> None:
     assert host.output == ["hi"]
 
 
+def test_powershell_exe_from_a_pipeline(engine: Engine) -> None:
+    """ansible-core's connection_psrp target ("test subprocess stderr and rc"): a child
+    powershell.exe's stderr lines become NativeCommandError records in a remote session, its
+    exit code $LASTEXITCODE (about_Automatic_Variables)."""
+    host = RecordingHost()
+    script = (
+        "powershell.exe -command '$host.UI.WriteErrorLine(''stderr 1''); $host.UI.WriteErrorLine(''stderr 2''); exit 2'\n"
+        "$LASTEXITCODE"
+    )
+    engine.runspace.invoke([Command(script, is_script=True)], None, host)
+    assert host.output == [2]
+    assert [(str(e.Exception.Message), e.FullyQualifiedErrorId) for e in host.errors] == [
+        ("stderr 1", "NativeCommandError"),
+        ("stderr 2", "NativeCommandError"),
+    ]
+
+
+def test_native_parameters_reach_the_program(run: Callable[[str], list[Any]]) -> None:
+    """A native command gets ``-Name value`` as written (about_Parsing): powershell.exe skips
+    -ExecutionPolicy's value and runs -Command."""
+    assert run("powershell.exe -NoProfile -ExecutionPolicy ByPass -Command \"'a' + 'b'\"; $LASTEXITCODE") == [
+        "ab",
+        0,
+    ]
+
+
+def test_cmd_unknown_command_from_a_pipeline(engine: Engine) -> None:
+    host = RecordingHost()
+    engine.runspace.invoke([Command("cmd.exe /c nosuch; $LASTEXITCODE", is_script=True)], None, host)
+    assert host.output == [9009]
+    assert (
+        str(host.errors[0].Exception.Message)
+        == "'nosuch' is not recognized as an internal or external command,"
+    )
+
+
 def test_unknown_native_program_is_not_emulated(engine: Engine) -> None:
     host = RecordingHost()
     try:

@@ -22,7 +22,7 @@ def test_get_service_command_with_named_parameter(engine: Engine) -> None:
     assert result.failure is None
     (svc,) = result.output
     assert svc.PSObject.type_names[0] == "System.ServiceProcess.ServiceController"
-    assert svc.Name == "W32Time"
+    assert svc.Name == "W32time"  # as given to -Name (new ServiceController(name))
     assert svc.DisplayName == "Windows Time"
     assert str(svc.Status) == "Running"
 

@@ -21,7 +21,7 @@ from psrpcore.types import ErrorCategory
 from winhost.engine.cmdlets.registry import CmdletSpec, common_parameter
 from winhost.engine.context import ExecutionContext, Scope
 from winhost.engine.errors import PSRuntimeError, not_emulated, terminating
-from winhost.engine.syntax import Node, generic_token, named, text_of
+from winhost.engine.syntax import Node, generic_token, named, parse_expression, text_of
 from winhost.engine.types import cast_value
 from winhost.engine.values import as_list, new_object, to_bool, to_number, to_string
 
@@ -247,6 +247,14 @@ def _is_colon(items: list[Node], i: int) -> bool:
     return i < len(items) and items[i].type == "command_argument_sep" and text_of(items[i]).strip() == ":"
 
 
+def _is_member_access(node: Node | None) -> bool:
+    """``(Get-Date).AddDays`` / ``$x.Split``: an expression ending in a member name (not a
+    bareword such as ``New-Object Type('a')``'s type name)."""
+    while node is not None and node.type != "member_access" and node.named_child_count == 1:
+        node = node.named_children[0]
+    return node is not None and node.type == "member_access"
+
+
 class _ArgumentReader:
     """Walks a command's elements: ``-Name value``, ``-Name:value``, switches, splats, values."""
 
@@ -275,9 +283,25 @@ class _ArgumentReader:
         self.arguments.append((self.pending, value))
         self.pending = None
 
+    def method_call(self, target: Node, argument_list: Node) -> None:
+        """``(Get-Date).AddDays(2)`` as an argument is one value, the method's result
+        (about_Parsing: a value that starts with ``(`` is an expression); the grammar reads the
+        ``(2)`` as an element of its own, right after the member access."""
+        name, _ = self.arguments.pop()
+        value = self.evaluate(parse_expression(text_of(target) + text_of(argument_list)), self.scope)
+        self.arguments.append((name, value))
+
     def read(self, items: list[Node]) -> Arguments:
         for i, item in enumerate(items, start=1):
-            if item.type == "command_parameter":
+            previous = items[i - 2] if i >= 2 else None
+            if (
+                item.type == "argument_list"
+                and previous is not None
+                and _is_member_access(previous)
+                and self.arguments
+            ):
+                self.method_call(previous, item)
+            elif item.type == "command_parameter":
                 self.parameter(item, items, i)
             elif item.type == "redirection":
                 _check_redirection(item)

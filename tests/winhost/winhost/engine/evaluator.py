@@ -136,7 +136,7 @@ class Evaluator:
         spec = lookup(cmd_name)
         if spec is None:
             if program_name(cmd_name) is not None:
-                return run_native(self.ctx, scope, cmd_name, [value for _, value in params])
+                return run_native(self.ctx, scope, cmd_name, params)
             raise command_not_found(cmd_name)
         return self._run_cmdlet(spec, params, input_iter, scope, expecting_input, position=position)
 
@@ -343,8 +343,7 @@ class Evaluator:
         if isinstance(target, str) and is_program_path(target):
             if program_name(target) is None:
                 raise not_emulated("running native programs and script files", target)
-            args = [value for _, value in command_arguments(elements, scope, None, self.eval)]
-            return run_native(self.ctx, scope, target, args)
+            return run_native(self.ctx, scope, target, command_arguments(elements, scope, None, self.eval))
         spec = lookup(target) if isinstance(target, str) and scope.find_function(target) is None else None
         params = command_arguments(elements, scope, spec, self.eval)
         position = command_position(node, target, where) if isinstance(target, str) else None

@@ -33,7 +33,7 @@ from winhost.engine.dotnet import (
     hash_algorithm_name,
     new_stream,
 )
-from winhost.engine.errors import not_emulated, terminating
+from winhost.engine.errors import exception_type_name, new_exception, not_emulated, terminating
 from winhost.engine.formatting import composite_format
 from winhost.engine.methods import EncodingValue, GenericList, to_bytes
 from winhost.engine.nested import NOT_HANDLED
@@ -471,6 +471,9 @@ def _construct(full: str, args: list[Any]) -> Any:
         return items
     if full in ("system.collections.hashtable", "system.collections.specialized.ordereddictionary"):
         return {}
+    exception = exception_type_name(full)
+    if exception is not None:
+        return new_exception(exception, args)
     return new_stream(full, args)
 
 

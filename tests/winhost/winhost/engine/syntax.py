@@ -139,6 +139,18 @@ def _first_error(node: Node) -> Node | None:
     return None
 
 
+def parse_expression(text: str) -> Node:
+    """The expression ``text`` (parsed as the right-hand side of an assignment)."""
+    statement = parse(f"$__expression = {text}")
+    assignment = statement
+    while assignment.type != "assignment_expression":
+        child = assignment.named_children[0] if assignment.named_children else None
+        if child is None:
+            raise ValueError(f"not an expression: {text}")
+        assignment = child
+    return assignment.named_children[-1]
+
+
 def text_of(node: Node) -> str:
     return (node.text or b"").decode("utf-8")
 

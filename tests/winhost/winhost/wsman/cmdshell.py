@@ -10,11 +10,11 @@ from winhost.wsman import faults as wsfaults
 from winhost.wsman import namespaces as ns
 from winhost.wsman.psrp import b64
 from winhost.wsman.shells import (
-    DEFAULT_IDLE_TIMEOUT_MS,
     DEFAULT_MAX_OPERATIONS_PER_USER,
     DEFAULT_MAX_SHELLS_PER_USER,
     MAX_IDLE_TIMEOUT_S,
     Shell,
+    idle_timeout_ms,
 )
 from winhost.wsman.soap import (
     Request,
@@ -79,7 +79,7 @@ class CmdShellRequests:
             var.get("Name", ""): var.text or ""
             for var in shell_el.findall(f"{q(ns.NS_SHELL, 'Environment')}/{q(ns.NS_SHELL, 'Variable')}")
         }
-        idle = service._setting("idle_timeout_ms", DEFAULT_IDLE_TIMEOUT_MS) / 1000.0
+        idle = idle_timeout_ms(service.machine) / 1000.0
         if text("IdleTimeOut"):
             try:
                 idle = min(parse_duration(text("IdleTimeOut")), MAX_IDLE_TIMEOUT_S)

@@ -38,7 +38,6 @@ import psrpcore
 from psrpcore._payload import PSRPMessage, create_fragment, unpack_message
 from psrpcore.types import (
     ErrorCategory,
-    ErrorCategoryInfo,
     ErrorRecord,
     HostMethodIdentifier,
     NETException,
@@ -48,6 +47,8 @@ from psrpcore.types import (
     PSVersion,
     RunspacePoolState,
 )
+
+from winhost.engine.errors import CategoryInfo
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def error_record(
     exc.PSObject.type_names = [exception_type, "System.SystemException", "System.Exception", "System.Object"]
     return ErrorRecord(
         Exception=exc,
-        CategoryInfo=ErrorCategoryInfo(Category=category, Reason=exception_type.rsplit(".", 1)[-1]),
+        CategoryInfo=CategoryInfo(Category=category, Reason=exception_type.rsplit(".", 1)[-1]),
         FullyQualifiedErrorId=error_id,
         TargetObject=target,
     )

@@ -39,7 +39,6 @@ from winhost.wsman.psrp import (
     default_private_data,
 )
 from winhost.wsman.shells import (
-    DEFAULT_IDLE_TIMEOUT_MS,
     DEFAULT_MAX_ENVELOPE_SIZE_KB,
     DEFAULT_MAX_OPERATIONS_PER_USER,
     DEFAULT_MAX_SHELLS_PER_USER,
@@ -47,6 +46,7 @@ from winhost.wsman.shells import (
     MAX_IDLE_TIMEOUT_S,
     Shell,
     ShellRegistry,
+    idle_timeout_ms,
     setting,
 )
 from winhost.wsman.soap import (
@@ -274,7 +274,7 @@ class WSManService:
                 child = shell_el.find(q(ns.NS_SHELL, name))
                 return (child.text or "").strip() if child is not None and child.text else default
 
-            idle = self._setting("idle_timeout_ms", DEFAULT_IDLE_TIMEOUT_MS) / 1000.0
+            idle = idle_timeout_ms(self.machine) / 1000.0
             idle_text = text("IdleTimeOut", "")
             if idle_text:
                 try:

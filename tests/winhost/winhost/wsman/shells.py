@@ -26,6 +26,9 @@ from winhost.wsman.psrp import PSRPShell
 from winhost.wsman.winrs import WinRSShell
 
 DEFAULT_IDLE_TIMEOUT_MS = 7_200_000
+# Group Policy "Specify idle Timeout" (WindowsRemoteShell.admx): "A minimum of 60000 milliseconds
+# (1 minute) is used for smaller values" of Shell\IdleTimeout.
+MIN_IDLE_TIMEOUT_MS = 60_000
 DEFAULT_MAX_SHELLS_PER_USER = 2_147_483_647
 DEFAULT_MAX_OPERATIONS_PER_USER = 1500
 DEFAULT_MAX_ENVELOPE_SIZE_KB = 500
@@ -55,6 +58,11 @@ def setting(machine: Any, name: str, default: int) -> int:
         return int(value) if value is not None else default
     except (TypeError, ValueError):
         return default
+
+
+def idle_timeout_ms(machine: Any) -> int:
+    """The shell idle time-out the service applies: Shell\\IdleTimeout, at least 60000 ms."""
+    return max(MIN_IDLE_TIMEOUT_MS, setting(machine, "idle_timeout_ms", DEFAULT_IDLE_TIMEOUT_MS))
 
 
 @dataclass

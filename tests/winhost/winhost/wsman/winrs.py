@@ -11,7 +11,7 @@ test_winrs_*.yml): a cmd shell's Create answer lists fewer properties than a Pow
 a finished command's last Receive carries empty ``End="true"`` streams before CommandState Done,
 and a Receive without a CommandId is refused by the cmd plugin with error 87.
 
-Each command runs in a worker thread (winhost.processes): its stdout/stderr are kept as bytes in
+Each command runs in a worker thread (winhost.engine.native): its stdout/stderr are kept as bytes in
 the shell's code page until a Receive takes them.
 """
 
@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from winhost import processes
+from winhost.engine import native as processes
+from winhost.engine.runspace import Runspace
 from winhost.wsman import faults as wsfaults
 from winhost.wsman import namespaces as ns
 from winhost.wsman.faults import WSManFault
@@ -139,7 +140,13 @@ class WinRSShell:
         cmd = WinRSCommand(command_id, processes.Stdin(console_stdin, self.decode))
         env = processes.process_environment(self.machine, self.user, self.environment, self.no_profile)
         process = processes.Process(
-            self.machine, self.user, env, self.working_directory, _CommandIO(self, cmd), cmd.stdin
+            self.machine,
+            self.user,
+            env,
+            self.working_directory,
+            _CommandIO(self, cmd),
+            cmd.stdin,
+            lambda: Runspace(self.machine, self.user, "Microsoft.PowerShell"),
         )
         try:
             run = processes.start(process, command, arguments, skip_cmd_shell)

@@ -80,3 +80,43 @@ def test_one_connection_check_names_host_module_and_plugin() -> None:
         require_pipeline(Ssh(), "web01", "winrm_info")
     assert str(exc.value).startswith("web01: winrm_info needs the psremoting.core.psrp connection plugin")
     assert "'ssh'" in str(exc.value)
+
+
+def test_every_module_action_is_a_module_action() -> None:
+    """One base for every action of the collection (issue 16): no parallel base classes."""
+    import importlib
+    from pathlib import Path
+
+    from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import ModuleAction
+
+    actions = Path(__file__).resolve().parents[5] / "plugins" / "action"
+    names = sorted(p.stem for p in actions.glob("*.py") if not p.stem.startswith("_"))
+    assert len(names) >= 10, names
+    for name in names:
+        module = importlib.import_module(f"ansible_collections.psremoting.core.plugins.action.{name}")
+        cls = module.ActionModule
+        assert issubclass(cls, ModuleAction), name
+        assert name == cls.MODULE, name
+        # no action re-implements the steps of the base
+        assert "run" not in vars(cls), f"{name} overrides run()"
+
+
+def test_connection_settings_are_read_once_per_task() -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import TaskContext
+
+    reads: list[int] = []
+    opts = _Options({"remote_addr": "web01", "remote_user": "a", "port": 5985})
+
+    def read() -> Any:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
+            connection_settings,
+        )
+
+        reads.append(1)
+        return connection_settings(opts, "web01")
+
+    context = TaskContext(host="web01", check_mode=False, diff=False, read=read)
+    assert reads == []  # nothing read until an action needs it (winrm_endpoint_check never does)
+    assert (context.connection.transport, context.connection.port) == ("http", 5985)
+    assert context.settings.user == "a"
+    assert reads == [1]

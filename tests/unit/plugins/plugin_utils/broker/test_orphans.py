@@ -6,9 +6,11 @@ import json
 import os
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
+    RecordWriter,
     broker_state,
     parse_name,
     read_record,
@@ -119,3 +121,56 @@ def test_stale_shells_are_ours_idle_beyond_the_threshold_and_not_held_by_a_live_
     assert [s.shell_id for s in stale_shells(shells, ["mine"], 600)] == ["OLD"]
     assert [s.shell_id for s in stale_shells(shells, ["mine"], 1200)] == []  # exactly 20 min: not beyond
     assert [s.shell_id for s in stale_shells(shells, [], 10)] == ["OLD", "RECENT", "MINE"]
+
+
+def _recorded_shell(index: int) -> dict[str, object]:
+    return {**WIN1, "host": f"win{index}", "shell_id": f"ID{index}", "resource_uri": "uri"}
+
+
+def test_record_writer_keeps_the_record_current(tmp_path: Path) -> None:
+    path = str(tmp_path / "broker-1-0.shells.json")
+    shells: list[dict[str, object]] = [_recorded_shell(1)]
+    writer = RecordWriter(path, os.getpid(), None, lambda: list(shells))
+    writer.changed()
+    record = read_record(path)
+    assert record is not None and [s["shell_id"] for s in record["shells"]] == ["ID1"]
+    shells.append(_recorded_shell(2))
+    writer.changed(wait=False)  # nobody else writing: this call writes
+    record = read_record(path)
+    assert record is not None and [s["shell_id"] for s in record["shells"]] == ["ID1", "ID2"]
+    shells.clear()
+    writer.changed()
+    assert not os.path.exists(path), "no shells left: the record goes"
+
+
+def test_a_burst_of_changes_shares_writes_and_ends_current(tmp_path: Path) -> None:
+    """While one thread writes, 50 session opens only mark the record stale and return at once;
+    the writing thread then writes the latest state (one-to-many opening many shells at once)."""
+    path = str(tmp_path / "broker-1-0.shells.json")
+    shells: list[dict[str, object]] = [_recorded_shell(0)]
+    first_write_started, release = threading.Event(), threading.Event()
+
+    def snapshot() -> list[dict[str, object]]:
+        if not first_write_started.is_set():
+            first_write_started.set()
+            assert release.wait(30)
+        return list(shells)
+
+    writer = RecordWriter(path, os.getpid(), None, snapshot)
+    first = threading.Thread(target=writer.changed, kwargs={"wait": False})
+    first.start()
+    assert first_write_started.wait(30)
+    for index in range(1, 51):
+        shells.append(_recorded_shell(index))
+        writer.changed(wait=False)  # returns although the first write is still going on
+    waiter = threading.Thread(target=writer.changed, kwargs={"wait": True})
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive(), "wait=True waits for a write that shows its change"
+    release.set()
+    first.join(30)
+    waiter.join(30)
+    assert not first.is_alive() and not waiter.is_alive()
+    record = read_record(path)
+    assert record is not None and len(record["shells"]) == 51
+    assert writer.writes == 2, "the first write, then one for the whole burst"

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import spnego
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
+from spnego import _ntlm as spnego_ntlm
+from spnego._ntlm_raw.crypto import lmowfv1
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
@@ -23,6 +26,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters imp
     adapt_pool,
     install_deferred_text,
     install_namespace_guard,
+    install_ntlm_key_cache,
     new_wsman,
     register_namespace_in_place,
 )
@@ -92,11 +96,11 @@ def test_importing_the_client_patches_nothing() -> None:
     """No pypsrp class or module attribute changes at import (the adapters run per pool): checked
     in a fresh interpreter, where nothing has opened a pool yet."""
     code = (
-        "import pypsrp.serializer as m, pypsrp.wsman as w\n"
-        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET)\n"
+        "import pypsrp.serializer as m, pypsrp.wsman as w, spnego._ntlm as n\n"
+        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client, _adapters\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files\n"
-        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET)\n"
+        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
         "assert before == after, 'pypsrp was patched at import'\n"
     )
     root = str(Path(_adapters.__file__).absolute().parents[6])
@@ -109,6 +113,84 @@ def test_adapt_pool_gives_the_pool_and_its_fragmenter_one_serializer() -> None:
     adapt_pool(pool)
     assert isinstance(pool._serializer, PSRemotingSerializer)
     assert pool._fragmenter.serializer is pool._serializer
+
+
+# -- RobustReceive (MS-WSMV 3.1.4.1.39) ------------------------------------------------------------
+RECEIVE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive"
+WSMV = "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+
+
+class _FakeWSMan:
+    """pypsrp's WSMan.invoke/_create_header shape: invoke builds the header, then 'sends' it."""
+
+    def __init__(self, answers: list[Any], echo: bool) -> None:
+        self.answers = answers  # each: an exception to raise, or None for an answer
+        self.echo = echo
+        self.sent: list[tuple[str | None, str | None, int | None]] = []
+
+    def _create_header(self, action: str, *args: Any) -> tuple[str, Any]:
+        import xml.etree.ElementTree as ET
+
+        return "MSG", ET.Element(f"{{{SOAP}}}Header")
+
+    def invoke(self, action: str, *args: Any, retries_on_read_timeout: int = 0) -> Any:
+        import xml.etree.ElementTree as ET
+
+        _, header = self._create_header(action)
+        op = header.find(f"{{{WSMV}}}OperationID")
+        self.sent.append(
+            (
+                None if op is None else op.text,
+                None if op is None else op.get(f"{{{SOAP}}}mustUnderstand"),
+                retries_on_read_timeout,
+            )
+        )
+        outcome = self.answers.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        root = ET.Element(f"{{{SOAP}}}Envelope")
+        head = ET.SubElement(root, f"{{{SOAP}}}Header")
+        if self.echo and op is not None:
+            ET.SubElement(head, f"{{{WSMV}}}OperationID").text = op.text
+        return root
+
+
+def test_robust_receive_retransmits_the_operation_whose_answer_was_lost() -> None:
+    wsman = _FakeWSMan([None, ConnectionResetError("cut"), None, None], echo=True)
+    robust = _adapters.robust_receive(wsman)
+    wsman.invoke(RECEIVE)
+    with pytest.raises(OSError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    (op1, mu1, r1), (op2, mu2, _), (op3, mu3, _), (op4, mu4, _) = wsman.sent
+    assert r1 == 0  # pypsrp's own resend (without the retransmission mark) is off
+    assert (mu1, mu2, mu3, mu4) == ("false", "false", "true", "false")
+    assert op3 == op2 and len({op1, op2, op4}) == 3  # the lost operation, asked for again
+    assert (robust.retransmitted, robust.lost_answers, robust.server_robust) == (1, 0, True)
+
+
+def test_robust_receive_counts_a_loss_when_the_server_keeps_nothing() -> None:
+    """A server that never echoes OperationID (no robust connections) cannot answer a lost
+    Receive again: the loss is counted, never silent."""
+    wsman = _FakeWSMan([ConnectionResetError("cut"), None], echo=False)
+    robust = _adapters.robust_receive(wsman)
+    with pytest.raises(OSError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke(RECEIVE)
+    assert (robust.retransmitted, robust.lost_answers, robust.server_robust) == (1, 1, False)
+
+
+def test_robust_receive_a_fault_answer_loses_nothing_and_other_actions_are_untouched() -> None:
+    wsman = _FakeWSMan([RuntimeError("WSMan fault"), None, None], echo=True)
+    robust = _adapters.robust_receive(wsman)
+    with pytest.raises(RuntimeError):
+        wsman.invoke(RECEIVE)
+    wsman.invoke("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command")
+    wsman.invoke(RECEIVE)
+    assert [mu for _, mu, _ in wsman.sent] == ["false", None, "false"]
+    assert robust.retransmitted == 0
 
 
 # --- WSMan construction vs. ElementTree's process-wide prefix map (broker fan-out threads) ---
@@ -216,3 +298,48 @@ def test_threads_building_wsman_while_others_send_keep_every_request_valid() -> 
         for thread in senders:
             thread.join()
     assert bad == []
+
+
+# --- NTLM: the password's LM key, derived once per process ---
+
+
+def test_lm_key_is_derived_once_per_password_and_equals_pyspnego_s() -> None:
+    calls: list[str] = []
+
+    def derive(password: str) -> bytes:
+        calls.append("x")
+        return lmowfv1(password)
+
+    cache = _adapters._KeyCache(derive)
+    assert cache("Secr3t!") == lmowfv1("Secr3t!") and cache("Secr3t!") == lmowfv1("Secr3t!")
+    assert cache("other") == lmowfv1("other")
+    assert len(calls) == 2, "one derivation per distinct password"
+    # Kept under a salted digest: the password itself is nowhere in the cache.
+    assert all(b"Secr3t!" not in key and len(key) == 32 for key in cache.keys)
+
+
+def test_lm_key_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_adapters, "NTLM_KEY_CACHE", 3)
+    cache = _adapters._KeyCache(lmowfv1)
+    for index in range(10):
+        cache(f"pw{index}")
+    assert len(cache.keys) == 3
+
+
+def test_ntlm_authentication_still_completes_with_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full NTLM exchange (pyspnego client against pyspnego server) after the cache is in place,
+    twice with the same password: what every new broker connection does."""
+    assert install_ntlm_key_cache(), "the cache is installed for this pyspnego"
+    assert isinstance(spnego_ntlm.lmowfv1, _adapters._KeyCache)
+    users = tmp_path / "ntlm-users"
+    users.write_text("WINHOST:vagrant:Vagrant!1\n", encoding="utf-8")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    for _ in range(2):
+        client = spnego.client("WINHOST\\vagrant", "Vagrant!1", protocol="ntlm")
+        server = spnego.server(protocol="ntlm")
+        challenge = server.step(client.step())
+        server.step(client.step(challenge))
+        assert client.complete and server.complete
+        assert server.unwrap(client.wrap(b"ping").data).data == b"ping"

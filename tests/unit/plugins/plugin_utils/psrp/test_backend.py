@@ -25,9 +25,21 @@ class RecordingSession:
     def __init__(self) -> None:
         self.requests: list[Any] = []
 
+        self.host_label = "h"
+        self.notices = ["psrp: reconnected to h"]
+        self.warnings = ["psrp: output may be incomplete"]
+
     def invoke_pipeline(self, request: Any) -> dict[str, Any]:
         self.requests.append(request)
         return {"output": [], "streams": {}, "had_errors": False}
+
+    def take_notices(self) -> list[str]:
+        notices, self.notices = self.notices, []
+        return notices
+
+    def take_warnings(self) -> list[str]:
+        warnings, self.warnings = self.warnings, []
+        return warnings
 
 
 def _backend() -> tuple[LocalBackend, RecordingSession]:
@@ -57,3 +69,15 @@ def test_pypsrp_serializer_refuses_int_subclasses() -> None:
     with pytest.raises(AttributeError, match="decode"):
         Serializer().serialize(TaggedInt(5))
     assert Serializer().serialize(int(TaggedInt(5))) is not None
+
+
+def test_notices_and_warnings_of_the_session_are_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _backend as backend_module
+
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(backend_module.display, "v", lambda msg, host=None: shown.append(("v", msg)))
+    monkeypatch.setattr(backend_module.display, "warning", lambda msg: shown.append(("warning", msg)))
+    backend, session = _backend()
+    backend.pipeline({"commands": [{"name": "Get-Date"}]})
+    assert shown == [("v", "psrp: reconnected to h"), ("warning", "psrp: output may be incomplete")]
+    assert session.notices == [] and session.warnings == []

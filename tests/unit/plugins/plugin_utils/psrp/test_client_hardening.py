@@ -103,3 +103,106 @@ def test_text_of_objects_whose_str_and_repr_raise() -> None:
 
     assert _simple_text(Bad()) == "<Bad that cannot be shown as text>"
     assert _simple_text(HalfBad()) == "<HalfBad>"
+
+
+# -- reconnect to the same pipeline after a network error -------------------------------------------
+def _reconnecting_session(monkeypatch: pytest.MonkeyPatch, retries: int, backoff: int) -> Any:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession
+
+    session = PSRPSession(
+        {"server": "h", "reconnection_retries": retries, "reconnection_backoff": backoff},
+        "Microsoft.PowerShell",
+        None,
+        "h",
+    )
+    closed: list[bool] = []
+    transport = types.SimpleNamespace(
+        session=types.SimpleNamespace(close=lambda: closed.append(True)), encryption="ctx"
+    )
+    session.pool = types.SimpleNamespace(connection=types.SimpleNamespace(transport=transport))  # type: ignore[assignment]
+    session.transport_closed = closed  # type: ignore[attr-defined]
+    return session
+
+
+class _Pipeline:
+    """A running pipeline whose Receives fail ``failures`` times on the network, then finish."""
+
+    def __init__(self, failures: int, session: Any = None) -> None:
+        self.failures = failures
+        self.polls = 0
+        self.new_connections = 0
+        self.state = _client.PSInvocationState.RUNNING
+        self.transport = None if session is None else session.pool.connection.transport
+
+    def poll_invoke(self) -> None:
+        self.polls += 1
+        if self.transport is not None and self.transport.session is None:  # as pypsrp: connect again
+            assert self.transport.encryption is None  # a new security context for the new connection
+            self.new_connections += 1
+            self.transport.session = types.SimpleNamespace(close=lambda: None)
+            self.transport.encryption = "ctx"
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionResetError("connection reset by peer")
+        self.state = _client.PSInvocationState.COMPLETED
+
+
+def test_network_error_while_running_reconnects_with_capped_jittered_backoff(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    monkeypatch.setattr(_client.random, "uniform", lambda low, high: high)  # no jitter: the cap shows
+    session = _reconnecting_session(monkeypatch, retries=8, backoff=4)
+    ps = _Pipeline(failures=5, session=session)
+    session.wait(ps)
+    assert ps.polls == 6 and ps.state == _client.PSInvocationState.COMPLETED
+    assert sleeps == [4.0, 8.0, 16.0, 30.0, 30.0]  # 4 * 2**n, capped at MAX_BACKOFF
+    assert ps.new_connections == 5 and len(session.transport_closed) == 1  # a new HTTP connection each time
+    notices = " ".join(session.take_notices())
+    assert "dropped while a command ran" in notices and "after 5 attempt(s)" in notices
+
+
+def test_backoff_is_jittered(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> None:
+    monkeypatch.setattr(_client.random, "uniform", lambda low, high: low)
+    session = _reconnecting_session(monkeypatch, retries=2, backoff=2)
+    session.wait(_Pipeline(failures=2))
+    assert sleeps == [1.0, 2.0]  # half of 2 and 4
+
+
+def test_reconnect_gives_up_after_the_retries_and_says_the_command_is_not_sent_again(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    session = _reconnecting_session(monkeypatch, retries=2, backoff=0)
+    ps = _Pipeline(failures=3)
+    with pytest.raises(_client.SessionError) as err:
+        session.wait(ps)
+    assert ps.polls == 3
+    assert "not sent again" in err.value.info.message
+
+
+def test_no_reconnect_by_default(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> None:
+    """reconnection_retries defaults to 0, as in ansible.builtin.psrp: the first error is final."""
+    session = _reconnecting_session(monkeypatch, retries=0, backoff=2)
+    ps = _Pipeline(failures=1)
+    with pytest.raises(_client.SessionError):
+        session.wait(ps)
+    assert (ps.polls, sleeps) == (1, [])
+
+
+def test_output_lost_by_a_server_without_robust_connections_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    session = _reconnecting_session(monkeypatch, retries=3, backoff=0)
+    session.robust = types.SimpleNamespace(lost_answers=0)
+    ps = _Pipeline(failures=1)
+    real_poll = ps.poll_invoke
+
+    def poll() -> None:
+        if ps.polls == 1:  # the retransmitted Receive came back without OperationID
+            session.robust.lost_answers += 1
+        real_poll()
+
+    ps.poll_invoke = poll  # type: ignore[method-assign]
+    session.wait(ps)
+    (warning,) = session.take_warnings()
+    assert "1 answer(s) of h" in warning and "may be incomplete" in warning
+    assert session.take_warnings() == []

@@ -15,6 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from psrpcore.types import ErrorCategoryInfo
+
+from winhost.engine.errors import category_message
 from winhost.engine.formatting import format_objects, is_structured, render
 from winhost.engine.hosts import RecordingHost
 
@@ -66,15 +69,10 @@ def bind_command_line(args: list[str], switches: set[str] | None = None) -> list
 
 
 def render_error(record: Any) -> str:
-    message = str(getattr(getattr(record, "Exception", None), "Message", "") or record)
+    details = getattr(getattr(record, "ErrorDetails", None), "Message", None)
+    message = str(details or getattr(getattr(record, "Exception", None), "Message", "") or record)
     info = getattr(record, "CategoryInfo", None)
-    category = ""
-    if info is not None:
-        category = (
-            f"{getattr(info, 'Category', '')}: ({getattr(info, 'TargetName', '')}:"
-            f"{getattr(info, 'TargetType', '')}) [{getattr(info, 'Activity', '')}], "
-            f"{getattr(info, 'Reason', '')}"
-        )
+    category = category_message(info) if isinstance(info, ErrorCategoryInfo) else ""
     fqid = getattr(record, "FullyQualifiedErrorId", "") or ""
     return f"{message}\r\n    + CategoryInfo          : {category}\r\n    + FullyQualifiedErrorId : {fqid}\r\n \r\n"
 

@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import base64
 import datetime
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 from winhost.engine.ansible_modules import ModuleContext, ModuleFail, ModuleSpec
 from winhost.engine.native import exe_stem, run_command_line
 
 
-def _timed(ctx: ModuleContext, command_line: str, stdin: str | None, result: dict[str, Any]) -> None:
+def _timed(
+    ctx: ModuleContext,
+    command_line: str,
+    stdin: str | None,
+    result: dict[str, Any],
+    clean_stderr: Callable[[str], str] | None = None,
+) -> None:
     start = datetime.datetime.now(datetime.UTC)
     try:
         stdout, stderr, rc = run_command_line(ctx, command_line, stdin)
@@ -32,7 +41,7 @@ def _timed(ctx: ModuleContext, command_line: str, stdin: str | None, result: dic
     minutes, seconds = divmod(remainder, 60)
     result.update(
         stdout=stdout,
-        stderr=stderr,
+        stderr=clean_stderr(stderr) if clean_stderr is not None else stderr,
         rc=rc,
         start=start.strftime("%Y-%m-%d %H:%M:%S.%f"),
         end=end.strftime("%Y-%m-%d %H:%M:%S.%f"),
@@ -40,6 +49,30 @@ def _timed(ctx: ModuleContext, command_line: str, stdin: str | None, result: dic
     )
     if rc != 0:
         raise ModuleFail("non-zero return code", **result)
+
+
+_CLIXML = re.compile(r"(?s)(?P<pre1>.*)#< CLIXML(?P<pre2>.*)(?P<clixml><Objs.+</Objs>)(?P<post>.*)")
+
+
+def format_stderr(raw: str) -> str:
+    """win_shell.ps1's Format-Stderr: the Error strings of a CLIXML stderr (what powershell.exe
+    writes for -EncodedCommand) with their ``_x000D__x000A_`` removed, between the text around it,
+    trimmed; any other stderr as it is."""
+    match = _CLIXML.match(raw)
+    if match is None:
+        return raw
+    try:
+        root = ET.fromstring(match.group("clixml"))
+    except ET.ParseError as exc:
+        return f"***EXCEPTION PARSING CLIXML: {exc}***{raw}"
+    errors = [
+        (node.text or "").replace("_x000D__x000A_", "")
+        for node in root
+        if node.tag.rsplit("}", 1)[-1] == "S" and node.get("S") == "Error"
+    ]
+    filtered = "".join(f"{text}\r\n" for text in errors)  # Out-String: one line each
+    merged = f"{match.group('pre1')}{match.group('pre2')}{filtered}{match.group('post')}\r\n"
+    return merged.strip()
 
 
 def _skip(ctx: ModuleContext, cmd: str) -> dict[str, Any] | None:
@@ -76,7 +109,7 @@ def run_shell(ctx: ModuleContext) -> dict[str, Any]:
     else:
         exe = executable if executable.lower().endswith(".exe") else executable + ".exe"
         line = f'"{exe}" /c {raw}'
-    _timed(ctx, line, ctx.params.get("stdin"), result)
+    _timed(ctx, line, ctx.params.get("stdin"), result, format_stderr)
     return result
 
 

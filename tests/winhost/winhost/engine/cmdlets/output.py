@@ -17,6 +17,7 @@ from psrpcore.types import (
     ConsoleColor,
     ControlKeyStates,
     ErrorCategory,
+    ErrorDetails,
     ErrorRecord,
     ReadKeyOptions,
 )
@@ -108,25 +109,49 @@ def write_host(call: CommandCall) -> Iterator[Any]:
     module=UTILITY,
 )
 def write_error(call: CommandCall) -> Iterator[Any]:
+    """WriteErrorCommand.ProcessRecord (PowerShell source, WriteErrorCommand): the -Exception or a
+    WriteErrorException of -Message; the id -ErrorId or the exception's type name; -Message as
+    ErrorDetails when an -Exception was given; the Category* parameters set CategoryInfo; the
+    activity is the command, Write-Error."""
     record = call.get("ErrorRecord")
     if not isinstance(record, ErrorRecord):
-        message = call.string("Message")
-        if message is None and call.has("Exception"):
-            exc = call.get("Exception")
-            message = to_string(getattr(exc, "Message", exc))
-        category = ErrorCategory.NotSpecified
-        if call.has("Category"):
-            name = to_string(call.get("Category"))
-            category = next((c for c in ErrorCategory if c.name.lower() == name.lower()), category)
-        record = make_error_record(
-            message or "",
-            (call.string("ErrorId") or "Microsoft.PowerShell.Commands.WriteErrorException"),
-            category,
-            target=call.get("TargetObject"),
-            exception_type="Microsoft.PowerShell.Commands.WriteErrorException",
-        )
+        record = _new_error_record(call)
     call.ctx.write_error(record, call.scope, call.error_action)
     return iter(())
+
+
+def _new_error_record(call: CommandCall) -> ErrorRecord:
+    message = call.string("Message")
+    exception = call.get("Exception") if call.has("Exception") else None
+    names = list(getattr(getattr(exception, "PSObject", None), "type_names", None) or [])
+    exception_type = names[0] if names else "Microsoft.PowerShell.Commands.WriteErrorException"
+    category = ErrorCategory.NotSpecified
+    if call.has("Category"):
+        name = to_string(call.get("Category"))
+        category = next((c for c in ErrorCategory if c.name.lower() == name.lower()), category)
+    text = message if exception is None else to_string(getattr(exception, "Message", exception))
+    record = make_error_record(
+        text or "",
+        call.string("ErrorId") or exception_type,
+        category,
+        target=call.get("TargetObject"),
+        exception_type=exception_type,
+        activity="Write-Error",
+    )
+    if exception is not None and hasattr(exception, "Message"):
+        record.Exception = exception
+    if exception is not None and message:
+        record.ErrorDetails = ErrorDetails(Message=message)
+    info = record.CategoryInfo
+    for parameter, attribute in (
+        ("CategoryActivity", "Activity"),
+        ("CategoryReason", "Reason"),
+        ("CategoryTargetName", "TargetName"),
+        ("CategoryTargetType", "TargetType"),
+    ):
+        if call.string(parameter):
+            setattr(info, attribute, call.string(parameter))
+    return record
 
 
 @cmdlet("Write-Warning", [Param("Message", position=0, aliases=("Msg",))], module=UTILITY)

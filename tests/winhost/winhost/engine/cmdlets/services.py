@@ -21,7 +21,7 @@ from winhost.engine.context import CommandCall
 from winhost.engine.methods import register_enum
 from winhost.engine.model import TOPIC_SERVICES, Machine, Service
 from winhost.engine.values import NetEnum, NetFlags, new_object, to_string
-from winhost.engine.wildcards import select_by_wildcard
+from winhost.engine.wildcards import contains_wildcards, select_by_wildcard
 
 
 @PSType(["System.ServiceProcess.ServiceControllerStatus"])
@@ -77,7 +77,14 @@ def _dependents(machine: Machine, name: str) -> list[Service]:
     return [s for s in machine.services.values() if any(d.lower() == name.lower() for d in s.depends_on)]
 
 
-def service_object(machine: Machine, svc: Service, depth: int = 1) -> PSObject:
+def service_object(machine: Machine, svc: Service, depth: int = 1, name: str | None = None) -> PSObject:
+    """A ServiceController; ``name`` is the name it was opened with (``ServiceName`` keeps the
+    caller's spelling, as ``new ServiceController(name)`` does for Get-Service -Name without
+    wildcards: ansible-core's connection_psrp target expects ``Get-Service -Name winrm`` to print
+    ``winrm``). Its ToString is ``$this.ServiceName`` (the ScriptMethod PowerShell's type data adds
+    for System.ServiceProcess.ServiceController, src/System.Management.Automation/engine/
+    TypeTable_Types_Ps1Xml.cs)."""
+    service_name = name or svc.name
     deps: list[Any] = []
     required: list[Any] = []
     if depth > 0:
@@ -96,7 +103,7 @@ def service_object(machine: Machine, svc: Service, depth: int = 1) -> PSObject:
             "DisplayName": svc.display_name,
             "DependentServices": deps,
             "MachineName": ".",
-            "ServiceName": svc.name,
+            "ServiceName": service_name,
             "ServicesDependedOn": required,
             "ServiceHandle": None,
             "Status": ServiceControllerStatus[svc.status],
@@ -105,7 +112,7 @@ def service_object(machine: Machine, svc: Service, depth: int = 1) -> PSObject:
             "Site": None,
             "Container": None,
         },
-        to_string_value="System.ServiceProcess.ServiceController",
+        to_string_value=service_name,
     )
     obj.PSObject.extended_properties.append(PSAliasProperty("Name", "ServiceName"))
     obj.PSObject.extended_properties.append(PSAliasProperty("RequiredServices", "ServicesDependedOn"))
@@ -233,6 +240,7 @@ def get_service(call: CommandCall) -> Iterator[Any]:
         services = list(_targets(call))
     else:
         services = list(_match_services(call, call.strings("Name"), call.strings("DisplayName")))
+    typed = {n.lower(): n for n in call.strings("Name") or [] if not contains_wildcards(n)}
     for svc in services:
         if call.switch("DependentServices"):
             for dep in _dependents(machine, svc.name):
@@ -241,7 +249,7 @@ def get_service(call: CommandCall) -> Iterator[Any]:
             for name in svc.depends_on:
                 yield service_object(machine, machine.services[name])
         else:
-            yield service_object(machine, svc)
+            yield service_object(machine, svc, name=typed.get(svc.name.lower()))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 from psrpcore.types import ErrorCategory
 
+from winhost.engine.cmdlets import wsman_values
 from winhost.engine.cmdlets.items import ItemNotFound, Provider, register_provider
 from winhost.engine.cmdlets.registry import Param, cmdlet
 from winhost.engine.context import CommandCall
@@ -437,6 +438,7 @@ class WSManProvider(Provider):
             )
         if leaf.name == "TrustedHosts" and not call.switch("Force") and False:
             return
+        _refuse_value(call, container, leaf.name, value)
         try:
             converted = _convert(leaf, value, path)
         except ValueError as exc:
@@ -446,14 +448,6 @@ class WSManProvider(Provider):
                 ErrorCategory.InvalidOperation,
                 exception_type="System.InvalidOperationException",
             ) from exc
-        if leaf.name == "MaxEnvelopeSizekb" and not 32 <= converted <= 4294967295:
-            raise call.fail(
-                "The WS-Management service cannot process the request. The MaxEnvelopeSizekb value "
-                "must be between 32 and 4294967295.",
-                "System.InvalidOperationException",
-                ErrorCategory.InvalidOperation,
-                exception_type="System.InvalidOperationException",
-            )
         with machine.lock:
             leaf.write(machine, converted)
         machine.notify(TOPIC_WSMAN)
@@ -487,6 +481,14 @@ class WSManProvider(Provider):
             machine.notify(TOPIC_LISTENERS)
             return
         raise not_emulated("Remove-Item on WSMan: outside WSMan:\\localhost\\Listener\\<listener>")
+
+
+def _refuse_value(call: CommandCall, container: str, name: str, value: Any) -> None:
+    """The WinRM service's refusal of a numeric setting's value (``wsman_values``), as PowerShell's
+    WSMan provider reports a failed Put: a terminating InvalidOperationException, id WsManError."""
+    refused = wsman_values.refusal(container, name, value)
+    if refused is not None:
+        raise call.fail(refused[1], "WsManError", ErrorCategory.InvalidOperation)
 
 
 def _canonical(name: str) -> str:
@@ -751,6 +753,8 @@ def set_wsman_instance(call: CommandCall) -> Iterator[Any]:
         yield _listener_xml(listener)
         return
     base = "WSMan:\\localhost" + ("\\" + key if key else "")
+    for name, value in values.items():  # one Put on Windows: a bad value changes nothing
+        _refuse_value(call, key, name, value)
     for name, value in values.items():
         provider.set_item(call, f"{base}\\{name}", value)
     yield _config_xml(machine, key)

@@ -1,4 +1,5 @@
-"""winhost.processes: cmd.exe /c and powershell.exe as WinRS starts them, without the WSMan layer.
+"""winhost.engine.native (with cmdexe and console): cmd.exe /c and powershell.exe as WinRS starts
+them, without the WSMan layer.
 
 cmd.exe behaviour follows Microsoft's Windows Commands reference (cmd, echo, set, exit, "Command
 redirection operators"); powershell.exe's arguments follow about_PowerShell_exe."""
@@ -10,8 +11,10 @@ import threading
 
 import pytest
 
-from winhost import processes
+from winhost.engine import console
+from winhost.engine import native as processes
 from winhost.engine.model import configured
+from winhost.engine.runspace import Runspace
 
 
 class Output:
@@ -38,7 +41,15 @@ def process(machine, stdin: bytes | None = None) -> tuple[processes.Process, Out
     if stdin is not None:
         pipe.feed(stdin, end=True)
     env = processes.process_environment(machine, "WINHOST\\vagrant", {"GREETING": "hello"}, no_profile=False)
-    return processes.Process(machine, "WINHOST\\vagrant", env, "C:\\Users\\vagrant", out, pipe), out
+    return processes.Process(
+        machine,
+        "WINHOST\\vagrant",
+        env,
+        "C:\\Users\\vagrant",
+        out,
+        pipe,
+        lambda: Runspace(machine, "WINHOST\\vagrant", "Microsoft.PowerShell"),
+    ), out
 
 
 def cmd(machine, line: str, stdin: bytes | None = None) -> tuple[str, str, int]:
@@ -86,7 +97,7 @@ def test_file_redirection_and_type(machine):
 def test_powershell_arguments():
     encoded = base64.b64encode("Write-Output 1".encode("utf-16-le")).decode()
     read = lambda: "from stdin"  # noqa: E731
-    assert processes.parse_powershell_args(
+    assert console.parse_powershell_args(
         ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded], read
     ) == (
         "Write-Output 1",
@@ -94,20 +105,20 @@ def test_powershell_arguments():
         True,
         "command",
     )
-    assert processes.parse_powershell_args(["-nop", "-c", "Get-Date;", "1"], read) == (
+    assert console.parse_powershell_args(["-nop", "-c", "Get-Date;", "1"], read) == (
         "Get-Date; 1",
         [],
         False,
         "command",
     )
-    assert processes.parse_powershell_args(["-"], read) == ("from stdin", [], False, "stdin")
-    assert processes.parse_powershell_args(["-File", "x.ps1", "-a", "b"], read) == (
+    assert console.parse_powershell_args(["-"], read) == ("from stdin", [], False, "stdin")
+    assert console.parse_powershell_args(["-File", "x.ps1", "-a", "b"], read) == (
         "",
         ["x.ps1", "-a", "b"],
         False,
         "file",
     )
-    assert processes.parse_powershell_args(["Write-Host", "hi"], read) == (
+    assert console.parse_powershell_args(["Write-Host", "hi"], read) == (
         "Write-Host hi",
         [],
         False,

@@ -1,0 +1,153 @@
+"""A network cut while a command runs: the client reconnects to the same shell and pipeline.
+
+The command runs once (its side effect is counted on the host model) and its output arrives
+complete, including the output of a Receive answer lost in the cut: the client marks each Receive
+with wsmv:OperationID and retransmits the lost one (MS-WSMV 3.1.4.1.39), and winhost, like a
+robust-connection server, answers it again.
+
+Scaling (as the suite's other long tests): a 3-minute command with a 60 s cut becomes a ~4 s
+command with a 1.5-2 s cut; reconnection_backoff 1 s (attempts after 0.5-1, 1-2, 2-4 s...).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reliability_faults import _fault_task, _playbook, _read_counter, _results, _run
+from winhost_session import winhost_session
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import SessionError
+
+pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
+
+HOST = "dc01"
+RETRIES = {"reconnection_retries": 6, "reconnection_backoff": 1}
+
+
+@pytest.fixture(autouse=True)
+def _clean_host(winhost: Any) -> Any:
+    winhost.clear_faults(HOST)
+    winhost.reset_stats(HOST)
+    yield
+    winhost.clear_faults(HOST)
+
+
+@pytest.fixture
+def session_dir() -> str:
+    return tempfile.mkdtemp(prefix="psrprec-", dir="/tmp")  # short: Unix socket path limit
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_cut_while_the_command_runs_reconnects_to_the_same_pipeline(winhost: Any) -> None:
+    session = winhost_session(winhost, HOST, **RETRIES)
+    try:
+        session.open()
+        commands_before = winhost.stats(HOST)["wsman_requests"].get("Command", 0)
+        receives_before = winhost.stats(HOST)["wsman_requests"].get("Receive", 0)
+
+        def cut_when_running() -> None:
+            # the command is running and its output flowing: the third Receive has arrived
+            _wait_for(
+                lambda: winhost.stats(HOST)["wsman_requests"].get("Receive", 0) >= receives_before + 3, 30
+            )
+            winhost.cut_network(HOST, 2000)
+
+        cutter = threading.Thread(target=cut_when_running)
+        cutter.start()
+        ticks = [f"t{i}" for i in range(1, 11)]  # output every 0.4 s, some of it during the cut
+        script = "; ".join(f"Write-Output {t}; Start-Sleep -Milliseconds 400" for t in ticks)
+        rc, out, err = session.exec_script(f"{script}; Add-Content -Path C:\\counter-cut.txt -Value run")
+        cutter.join()
+        assert (rc, out.decode().split(), err) == (0, ticks, b"")
+        stats = winhost.stats(HOST)
+        assert stats["wsman_requests"]["Command"] == commands_before + 1  # sent once
+        assert stats["wsman_requests"]["Create"] == 1  # the same shell throughout
+        notices = " ".join(session.take_notices())
+        assert "dropped while a command ran" in notices and "reconnected" in notices
+        assert session.take_warnings() == []
+        rc, out, _ = session.exec_script("Get-Content -Path C:\\counter-cut.txt")
+        assert out.decode().split() == ["run"]  # ran once
+    finally:
+        session.close()
+
+
+def test_cut_during_a_receive_answer_loses_no_output(winhost: Any) -> None:
+    """The answer carrying ``first`` is lost on the network (the cut starts as it is sent): the
+    reconnected client retransmits that Receive and gets it again; nothing is duplicated."""
+    session = winhost_session(winhost, HOST, **RETRIES)
+    try:
+        session.open()
+        winhost.cut_on_output(HOST, 1500)
+        rc, out, _ = session.exec_script(
+            "Write-Output first; Start-Sleep -Seconds 2; Write-Output second; "
+            "Add-Content -Path C:\\counter-lost.txt -Value run"
+        )
+        assert rc == 0
+        assert out.decode().split() == ["first", "second"]
+        assert session.robust is not None and session.robust.retransmitted >= 1
+        assert session.robust.lost_answers == 0
+        assert winhost.hostset.host(HOST).faults.snapshot()["cut_on_output_ms"] == 0  # it fired
+        assert session.take_warnings() == []
+        _, out, _ = session.exec_script("Get-Content -Path C:\\counter-lost.txt")
+        assert out.decode().split() == ["run"]
+    finally:
+        session.close()
+
+
+def test_a_cut_longer_than_the_retries_fails_clearly_and_is_not_rerun(winhost: Any) -> None:
+    session = winhost_session(winhost, HOST, reconnection_retries=1, reconnection_backoff=0)
+    try:
+        session.open()
+        winhost.cut_on_output(HOST, 4000)
+        with pytest.raises(SessionError) as err:
+            session.exec_script("Write-Output first; Add-Content -Path C:\\counter-long.txt -Value run")
+        assert "not sent again" in err.value.info.message
+        assert winhost.stats(HOST)["wsman_requests"]["Command"] == 1
+    finally:
+        session.close()
+
+
+def test_playbook_task_survives_a_cut_and_says_so_at_v(
+    winhost: Any, session_dir: str, tmp_path: Path
+) -> None:
+    """Through ansible-playbook and the session broker: the answer carrying the long task's first
+    output is lost in a 2 s cut (injected between the tasks, fired by that answer); the task ends
+    ok with all its output, its side effect happened once, and -v tells that the connection
+    dropped and came back."""
+    pb = _playbook(
+        tmp_path,
+        "- raw: Write-Output warm\n"
+        + _fault_task(winhost, "cut-on-output", 2000)
+        + "- raw: Write-Output one; Start-Sleep -Seconds 1; Write-Output two; "
+        "Add-Content -Path C:\\counter-pb.txt -Value run\n"
+        "  register: long\n",
+    )
+    rc, data, out = _run(
+        winhost,
+        session_dir,
+        pb,
+        "-v",
+        "-e",
+        "ansible_psrp_reconnection_retries=6",
+        "-e",
+        "ansible_psrp_reconnection_backoff=1",
+    )
+    assert rc == 0, out
+    assert _results(data)[2]["stdout_lines"] == ["one", "two"]
+    assert "dropped while a command ran" in out and "reconnected to" in out
+    assert "WARNING" not in out
+    assert _read_counter(winhost, session_dir, tmp_path, "pb") == ["run"]
