@@ -106,7 +106,7 @@ options:
       - Idle time-out of shells in milliseconds.
       - WSMan path C(WSMan:\localhost\Shell\IdleTimeout).
       - 'Allowed: 60000 to 2147483647 (Group Policy ''Specify idle Timeout'' (WindowsRemoteShell.admx): up to 0x7FFFFFFF,
-        and smaller values than 60000 are raised to 60000, so they would not read back as set).'
+        and smaller values than 60000 are used as 60000, so the shells would not time out when the setting says).'
     type: int
   ipv4_filter:
     description:

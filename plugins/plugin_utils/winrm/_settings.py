@@ -221,7 +221,7 @@ SERVICE_SETTINGS: tuple[WSManSetting, ...] = (
         "WSMan:\\localhost\\Shell\\IdleTimeout",
         (60000, _INT32),
         "Group Policy 'Specify idle Timeout' (WindowsRemoteShell.admx): up to 0x7FFFFFFF, and smaller "
-        "values than 60000 are raised to 60000, so they would not read back as set",
+        "values than 60000 are used as 60000, so the shells would not time out when the setting says",
         "Idle time-out of shells in milliseconds.",
     ),
     WSManSetting(
