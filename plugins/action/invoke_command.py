@@ -18,6 +18,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command im
     SESSION_STATES,
     InvokeError,
     InvokeSpec,
+    build_plan,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import (
     DEFAULT_THROTTLE_LIMIT,
@@ -69,6 +70,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "computer_name": {"type": "list", "elements": "str"},
     "throttle_limit": {"type": "int", "default": DEFAULT_THROTTLE_LIMIT},
     "fail_on": {"type": "str", "default": "any", "choices": list(FAIL_ON)},
+    "disconnected": {"type": "bool", "default": False},
 }
 MUTUALLY_EXCLUSIVE = [("script", "path", "command")]
 REQUIRED_ONE_OF = [("script", "path", "command")]
@@ -95,6 +97,8 @@ class ActionModule(ModuleAction[InvokeRequest]):
 
     def perform(self, request: InvokeRequest, context: TaskContext) -> dict[str, Any]:
         args = request.args
+        if args["disconnected"]:
+            return self._start_disconnected(args, request.spec, context)
         if args["computer_name"]:
             return self._run_many(args, request.spec, self.task_vars)
         # Connection errors propagate: Ansible marks the host unreachable.
@@ -129,6 +133,40 @@ class ActionModule(ModuleAction[InvokeRequest]):
             check_mode=bool(self._task.check_mode),
             verbosity=display.verbosity,
         )
+
+    def _start_disconnected(
+        self, args: dict[str, Any], spec: InvokeSpec, context: TaskContext
+    ) -> dict[str, Any]:
+        """Invoke-Command -InDisconnectedSession: a new session on the host runs the command and
+        is disconnected at once; ``pssession`` (state=received/stopped) gets its output later."""
+        unsupported = [name for name in ("computer_name", "creates", "removes", "chdir") if args[name]]
+        if args["path"] and args["remote_src"]:
+            unsupported.append("remote_src")
+        if args["error_action"] != "continue":
+            unsupported.append("error_action")
+        if unsupported:
+            raise InvokeError(
+                f"disconnected=true starts the command in a new session of {context.host} and returns at "
+                f"once; it cannot be combined with {', '.join(unsupported)}"
+            )
+        if spec.check_mode:
+            return {"changed": True, "skipped": True, "msg": "skipped, running in check mode (a "
+                    "disconnected command is not started)"}  # fmt: skip
+        spec.session_state = "temporary"
+        plan = build_plan(spec)
+        if plan.uses_state:
+            raise InvokeError(
+                "disconnected=true runs the script as it is in a new session: a script that uses "
+                "$Ansible cannot run disconnected"
+            )
+        ids = self.psrp_connection(context).start_disconnected(plan.request)
+        return {
+            "changed": True,
+            **ids,
+            "computer_name": context.host,
+            "msg": f"started in disconnected session {ids['session_id']}: receive or stop it with "
+            "psremoting.core.pssession (state=received or stopped, session_id)",
+        }
 
     def _read_local_script(self, path: str) -> str:
         try:

@@ -253,3 +253,17 @@ class Connection(ConnectionBase):
     def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]:
         """Remove shells by id (Remove-PSSession); never one the backend holds itself."""
         return t.cast(list[Removal], self._run(lambda b: b.remove_shells(shells)))
+
+    # -- disconnected sessions (invoke_command disconnected=true, pssession received/stopped) ------
+    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
+        """Invoke-Command -InDisconnectedSession: start ``request`` in a new shell, disconnect, and
+        return its ``session_id`` / ``pipeline_id`` (psrp/_disconnected.py)."""
+        try:
+            validate_request(request)
+        except PipelineRequestError as exc:
+            raise AnsibleError(f"psrp start_disconnected: {exc}") from None
+        return t.cast(dict[str, t.Any], self._run(lambda b: b.start_disconnected(request)))
+
+    def receive_disconnected(self, session_id: str, stop: bool = False, depth: int = 2) -> PipelineResult:
+        """Receive-PSSession (or stop) of a disconnected session's command, then remove the session."""
+        return t.cast(PipelineResult, self._run(lambda b: b.receive_disconnected(session_id, stop, depth)))

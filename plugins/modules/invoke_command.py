@@ -135,6 +135,20 @@ options:
     type: str
     choices: [any, all, never]
     default: any
+  disconnected:
+    description:
+      - Like C(Invoke-Command -InDisconnectedSession). Start the command in a B(new) session on the host,
+        disconnect from it and return at once with RV(session_id) and RV(pipeline_id). The command keeps
+        running on the host; M(psremoting.core.pssession) with O(psremoting.core.pssession#module:state=received)
+        and that O(psremoting.core.pssession#module:session_id) gets its output later (another task, play or
+        run), O(psremoting.core.pssession#module:state=stopped) stops it.
+      - The new session does not share the state of the play's session. While nobody receives, the host keeps
+        the output and pauses the command when its buffer is full (C(OutputBufferingMode) C(Block)); it deletes
+        a session nobody receives after the idle timeout of its session configuration (two hours by default).
+      - Cannot be combined with I(computer_name), I(creates), I(removes), I(chdir), I(remote_src), a non-default
+        I(error_action), nor with a script that uses C($Ansible).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: partial
@@ -203,6 +217,17 @@ EXAMPLES = r"""
     fail_on: all
   register: services
 
+- name: Start a long installation and return at once (Invoke-Command -InDisconnectedSession)
+  psremoting.core.invoke_command:
+    script: C:\temp\install.ps1
+    disconnected: true
+  register: started
+
+- name: Later (another play or run), get its output (Receive-PSSession)
+  psremoting.core.pssession:
+    state: received
+    session_id: "{{ started.session_id }}"
+
 - name: Show them as a table
   ansible.builtin.debug:
     msg: "{{ services.output | psremoting.core.format_table(['Name', 'Status']) }}"
@@ -270,6 +295,16 @@ rc:
   description: The exit code the script set with C(exit), when it did.
   returned: when set
   type: int
+session_id:
+  description: With I(disconnected=true), the id of the new disconnected session (its ShellId).
+  returned: when disconnected is true
+  type: str
+  sample: 5A1E0C29-8D6B-4B8C-9E2A-3F0D7C1B2A44
+pipeline_id:
+  description: With I(disconnected=true), the id of the command running in it (the WSMan CommandId).
+  returned: when disconnected is true
+  type: str
+  sample: 0D5C4D1F-5F3E-4C4B-9D6F-1B2A3C4D5E6F
 hosts:
   description:
     - With I(computer_name), per-host results keyed by inventory name.

@@ -100,6 +100,13 @@ class BrokerBackend:
         result = self._call("remove_shells", {"shells": shell_targets(shells)})
         return [Removal.from_wire(r) for r in result or ()]
 
+    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
+        return t.cast(dict[str, t.Any], self._call("start_disconnected", {"request": request}))
+
+    def receive_disconnected(self, session_id: str, stop: bool, depth: int) -> PipelineResult:
+        args = {"session_id": session_id, "stop": stop, "depth": depth}
+        return t.cast(PipelineResult, self._call("receive_disconnected", args))
+
     def reset(self) -> None:
         if self._client.ping():  # never start a broker only to reset nothing
             self._call("reset")

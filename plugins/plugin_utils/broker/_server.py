@@ -230,7 +230,7 @@ class Broker:
             if op == "pipeline":
                 res = session.invoke_pipeline(args["request"], **live_output(args, host, emit))
                 return {"ok": True, "result": res}, session.close_pending
-            if op in ("list_shells", "remove_shells"):
+            if op in ("list_shells", "remove_shells", "start_disconnected", "receive_disconnected"):
                 return {"ok": True, "result": self._shells(op, session, args)}, None
             return {"ok": False, "error": {"kind": ERROR, "message": f"broker: unknown op {op!r}"}}, None
         except SessionError as exc:
@@ -309,7 +309,14 @@ class Broker:
 
     def _shells(self, op: str, session: Any, args: dict[str, Any]) -> Any:
         """Get-PSSession (list_shells: the user's shells, and the ones this broker holds) and
-        Remove-PSSession by id (remove_shells: never a shell this broker holds)."""
+        Remove-PSSession by id (remove_shells: never a shell this broker holds); commands in
+        disconnected sessions of their own (start_/receive_disconnected, psrp/_disconnected.py)."""
+        if op.endswith("_disconnected"):
+            from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._disconnected import (  # noqa: PLC0415
+                disconnected_op,
+            )
+
+            return disconnected_op(op, session, args)
         if op == "list_shells":
             return ShellListing(tuple(session.shells()), frozenset(self.own_shell_ids())).to_wire()
         removals = session.remove_shells(list(args.get("shells") or ()), self.own_shell_ids())

@@ -23,6 +23,8 @@ from ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fa
         (pssession_info, {"idle_minutes": float("nan")}, "option 'idle_minutes' = nan"),
         (pssession, {"state": "absent", "owner": ["a\nb"]}, "option 'owner[0]'"),
         (pssession, {"state": "absent", "configuration_name": [" "]}, "option 'configuration_name[0]' = ' '"),
+        (pssession, {"state": "received", "session_id": "nope"}, "option 'session_id' = 'nope'"),
+        (pssession, {"state": "stopped", "session_id": "{1234}"}, "option 'session_id' = '{1234}'"),
     ],
 )
 def test_bad_selection_refused_before_any_request(action: Any, args: dict[str, Any], named: str) -> None:
@@ -33,3 +35,15 @@ def test_bad_selection_refused_before_any_request(action: Any, args: dict[str, A
     message = result["msg"]
     assert message.startswith(f"web01: {action.__name__.rsplit('.', 1)[-1]} refuses the task"), message
     assert named in message
+
+
+@pytest.mark.parametrize("state", ["received", "stopped"])
+def test_receive_and_stop_need_a_session_id(state: str) -> None:
+    from ansible.errors import AnsibleActionFail
+
+    host = FakeWindows()
+    with pytest.raises(
+        AnsibleActionFail, match=f"state is {state} but all of the following are missing: session_id"
+    ):
+        run_action(pssession.ActionModule, {"state": state}, host)
+    assert host.shell_requests == [] and host.requests == []

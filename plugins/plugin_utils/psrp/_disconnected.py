@@ -1,0 +1,175 @@
+# for internal use by psremoting.core only; not a public API
+"""Commands in disconnected sessions: ``Invoke-Command -InDisconnectedSession`` and
+``Receive-PSSession`` / stop, over pypsrp's disconnect/connect support.
+
+- :func:`start` opens a **new** shell on the host (never the run's session: its state is not
+  shared, as with ``-InDisconnectedSession``), starts the pipeline, sends WSMan ``Disconnect``
+  (MS-PSRP 3.1.5.3.16; ``BufferMode`` Block: the host pauses the command rather than drop output
+  when nobody receives it) and drops the HTTP connection. The command keeps running on the host;
+  the shell outlives this run and is deleted by the host after its idle timeout (the session
+  configuration's, two hours by default) if nobody receives it.
+- :func:`receive` finds that shell again by id from any later task, play or run (WSMan
+  Enumerate, only the user's own shells), connects as a new client (WSMan ``Connect`` with the
+  PSRP connect sequence, MS-PSRP 3.1.4.11), connects to its command, waits for it to end and
+  returns its output, then deletes the shell (received sessions are removed, as
+  ``Receive-PSSession`` of a ``-InDisconnectedSession`` job leaves nothing to reuse here). With
+  ``stop`` it stops the command first (WSMan Signal ``powershell/signal/ctrl_c``).
+
+Both use their own WSMan connection with the session's settings; the session's own shell is
+never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool, new_wsman
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
+    PSRPSession,
+    SessionError,
+    _AnswerUI,
+    _TransportGuard,
+    add_commands,
+    build_pipeline_result,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import ERROR, ErrorInfo, classify
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+    PipelineRequest,
+    PipelineResult,
+    to_pypsrp_value,
+    validate_request,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
+    PowerShell,
+    PSHost,
+    PSInvocationState,
+    RunspacePool,
+    require,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import enumerate_shells
+
+#: rsp:Name of the shells started here (pssession_info shows it).
+SHELL_NAME = "psremoting.core disconnected"
+
+
+def _wsman(session: PSRPSession) -> Any:
+    require()
+    wsman = new_wsman(**session._wsman_kwargs)
+    retries = int(session._wsman_kwargs.get("reconnection_retries") or 0)
+    backoff = float(session._wsman_kwargs.get("reconnection_backoff") or 0)
+    _TransportGuard(wsman.transport, retries, backoff, session.host_label)
+    return wsman
+
+
+def start(session: PSRPSession, request: PipelineRequest) -> dict[str, Any]:
+    """Start ``request`` in a new shell and disconnect from it; returns its ids."""
+    needs_keys = validate_request(request)
+    wsman = _wsman(session)
+    pool = RunspacePool(wsman, configuration_name=session.configuration_name)
+    adapt_pool(pool)
+    pool.shell.name = SHELL_NAME
+    started = False
+    try:
+        pool.open()
+        if needs_keys:
+            pool.exchange_keys()
+        ps = PowerShell(pool)
+        add_commands(ps, request["commands"])
+        raw_input = request.get("input")
+        ps.begin_invoke([to_pypsrp_value(v) for v in raw_input] if raw_input else None)  # type: ignore[arg-type]
+        started = True
+        pool.disconnect()
+    except Exception as exc:
+        info = classify(exc, session.host_label, session.port, stage="disconnected command")
+        if not started:
+            with contextlib.suppress(Exception):
+                pool.close()  # nothing runs in it: do not leave the shell behind
+            raise SessionError(info) from None
+        raise SessionError(
+            ErrorInfo(
+                info.kind,
+                f"{info.message}; the command had started in session {str(pool.id).upper()} on the host "
+                "and was not sent again (receive or stop it with psremoting.core.pssession)",
+            )
+        ) from None
+    finally:
+        with contextlib.suppress(Exception):
+            wsman.transport.close()
+    return {
+        "session_id": str(pool.id).upper(),
+        "pipeline_id": str(ps.id).upper(),
+        "configuration_name": session.configuration_name,
+        "state": "Disconnected",
+    }
+
+
+def receive(session: PSRPSession, session_id: str, *, stop: bool = False, depth: int = 2) -> PipelineResult:
+    """Connect to the disconnected session ``session_id``, receive (or stop) its command, wait
+    for it to end, delete the shell; the command's output and state."""
+    wanted = session_id.strip().upper()
+    wsman = _wsman(session)
+    try:
+        return _receive(session, wsman, wanted, stop, depth)
+    except SessionError:
+        raise
+    except Exception as exc:
+        info = classify(exc, session.host_label, session.port, stage="receive session")
+        raise SessionError(ErrorInfo(info.kind, f"session {wanted}: {info.message}")) from None
+    finally:
+        with contextlib.suppress(Exception):
+            wsman.transport.close()
+
+
+def _receive(session: PSRPSession, wsman: Any, wanted: str, stop: bool, depth: int) -> PipelineResult:
+    shell = next((s for s in enumerate_shells(wsman) if s.shell_id == wanted), None)
+    if shell is None:
+        raise SessionError(
+            ErrorInfo(
+                ERROR,
+                f"{session.host_label} has no session {wanted} of this user: it was received or removed "
+                "already, or the host deleted it after its idle timeout",
+            )
+        )
+    if (shell.state or "").lower() != "disconnected":
+        raise SessionError(
+            ErrorInfo(
+                ERROR,
+                f"session {wanted} on {session.host_label} is {shell.state or 'not disconnected'}: a client "
+                "is connected to it; only disconnected sessions are received here",
+            )
+        )
+    pool = next(p for p in RunspacePool.get_runspace_pools(wsman) if str(p.id).upper() == wanted)
+    adapt_pool(pool)
+    ui = _AnswerUI()
+    host = PSHost(None, None, False, "Ansible PSRP Host", None, ui, None)  # type: ignore[arg-type]
+    pool.connect()
+    commands = pool.create_disconnected_power_shells()
+    if not commands:
+        raise SessionError(ErrorInfo(ERROR, f"session {wanted} on {session.host_label} has no command"))
+    ps = commands[0]
+    ps.connect_async()
+    if stop:
+        ps.stop()
+    else:
+        ps.end_invoke()
+    result = build_pipeline_result(ps, host, ui, depth)
+    if stop:
+        result["state"] = "Stopped"
+    elif ps.state == PSInvocationState.RUNNING:  # pragma: no cover - end_invoke returns at the end
+        result["state"] = "Running"
+    with contextlib.suppress(Exception):
+        pool.close()  # received: the session is removed
+    return result
+
+
+def disconnected_op(op: str, session: PSRPSession, args: dict[str, Any]) -> Any:
+    """The broker's ``start_disconnected`` / ``receive_disconnected`` ops."""
+    if op == "start_disconnected":
+        return start(session, args["request"])
+    return receive(
+        session,
+        str(args.get("session_id") or ""),
+        stop=bool(args.get("stop")),
+        depth=int(args.get("depth", 2)),
+    )

@@ -1,0 +1,137 @@
+"""Commands in disconnected sessions (Invoke-Command -InDisconnectedSession, Receive-PSSession),
+against winhost: started by one client, received or stopped by another one later."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reliability_faults import _playbook, _results, _run
+from winhost_session import winhost_session
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _disconnected
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import SessionError
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import PipelineRequest
+
+pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
+
+HOST = "dc01"
+
+
+def _script(text: str) -> PipelineRequest:
+    return PipelineRequest(commands=[{"name": text, "is_script": True}])
+
+
+def _shell_state(winhost: Any, shell_id: str) -> str | None:
+    shell = winhost.hostset.host(HOST).handler.shells.get(shell_id)
+    return None if shell is None else str(shell.state)
+
+
+def test_start_returns_at_once_and_a_later_client_receives_everything(winhost: Any) -> None:
+    starter = winhost_session(winhost, HOST)
+    ids = _disconnected.start(
+        starter,
+        _script(
+            "Write-Output one; Start-Sleep -Seconds 2; Write-Output two; "
+            "Add-Content -Path C:\\counter-disc.txt -Value run"
+        ),
+    )
+    shell = winhost.hostset.host(HOST).handler.shells.get(ids["session_id"])
+    assert shell is not None and list(shell.psrp.commands) == [ids["pipeline_id"]]
+    assert ids["state"] == "Disconnected" and len(ids["session_id"]) == 36 and len(ids["pipeline_id"]) == 36
+    assert _shell_state(winhost, ids["session_id"]) == "Disconnected"
+    starter.close()
+
+    receiver = winhost_session(winhost, HOST)  # another run: a new client, nothing shared
+    result = _disconnected.receive(receiver, ids["session_id"].lower())
+    assert result["output"] == ["one", "two"] and result["state"] == "Completed"
+    assert _shell_state(winhost, ids["session_id"]) is None  # received: removed
+    with pytest.raises(SessionError) as err:
+        _disconnected.receive(receiver, ids["session_id"])
+    assert "received or removed already" in err.value.info.message
+    check = winhost_session(winhost, HOST)
+    try:
+        _rc, out, _ = check.exec_script("Get-Content -Path C:\\counter-disc.txt")
+        assert out.decode().split() == ["run"]
+    finally:
+        check.close()
+
+
+def test_stop_a_disconnected_command(winhost: Any) -> None:
+    starter = winhost_session(winhost, HOST)
+    ids = _disconnected.start(
+        starter, _script("Start-Sleep -Seconds 30; Add-Content -Path C:\\counter-stop.txt -Value run")
+    )
+    result = _disconnected.receive(winhost_session(winhost, HOST), ids["session_id"], stop=True)
+    assert result["state"] == "Stopped"
+    assert _shell_state(winhost, ids["session_id"]) is None
+    check = winhost_session(winhost, HOST)
+    try:
+        _rc, out, _ = check.exec_script("Test-Path -Path C:\\counter-stop.txt")
+        assert out.decode().split() == ["False"]  # stopped before its side effect
+    finally:
+        check.close()
+
+
+def test_playbook_disconnected_start_end_of_run_later_receive(winhost: Any, tmp_path: Path) -> None:
+    """Run 1 starts the command disconnected and ends (its broker deletes every shell it holds,
+    not this one); pssession_info lists it as Disconnected; run 2 (a new broker, as another AWX
+    job) receives its output; the session is then gone."""
+    session_dir = tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp")
+    start = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        "    script: Write-Output started; Start-Sleep -Seconds 2; Write-Output finished\n"
+        "    disconnected: true\n"
+        "  register: started\n",
+    )
+    rc, data, out = _run(winhost, session_dir, start)
+    assert rc == 0, out
+    started = _results(data)[0]
+    session_id = started["session_id"]
+    assert started["changed"] is True and started["pipeline_id"] and "Traceback" not in out
+
+    listing = tmp_path / "list.yml"
+    listing.write_text(
+        "- hosts: dc01\n  gather_facts: false\n  tasks:\n"
+        "    - psremoting.core.pssession_info:\n        session_state: [Disconnected]\n",
+        encoding="utf-8",
+    )
+    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), listing)
+    assert rc == 0, out
+    rows = _results(data)[0]["sessions"]
+    (row,) = [r for r in rows if r["ShellId"] == session_id]
+    assert row["State"] == "Disconnected" and row["Owner"] and "ShellInactivity" in row
+
+    receive = tmp_path / "receive.yml"
+    receive.write_text(
+        "- hosts: dc01\n  gather_facts: false\n  tasks:\n"
+        "    - psremoting.core.pssession:\n        state: received\n        session_id: '{{ sid }}'\n"
+        "      register: got\n",
+        encoding="utf-8",
+    )
+    rc, data, out = _run(
+        winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), receive, "-e", f"sid={session_id}"
+    )
+    assert rc == 0, out
+    got = _results(data)[0]
+    assert got["output"] == ["started", "finished"] and got["state"] == "Completed"
+    assert _shell_state(winhost, session_id) is None
+    rc, data, out = _run(
+        winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), receive, "-e", f"sid={session_id}"
+    )
+    assert rc != 0 and "received or removed already" in out
+
+
+def test_disconnected_refuses_options_it_cannot_honour(winhost: Any, tmp_path: Path) -> None:
+    pb = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        "    script: Write-Output x\n    disconnected: true\n    chdir: C:\\\\temp\n"
+        "  ignore_errors: true\n  register: refused\n",
+    )
+    _rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    refused = _results(data)[0]
+    assert refused.get("failed") is True and "cannot be combined with chdir" in refused["msg"], out
