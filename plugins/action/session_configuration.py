@@ -37,6 +37,11 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate im
 CONNECTED_DEFAULT = "microsoft.powershell"
 
 
+def _normalized(text: str) -> str:
+    """File text compared without line-ending differences."""
+    return text.replace("\r\n", "\n").rstrip("\n")
+
+
 def _sid_value(value: Any) -> str:
     if isinstance(value, Mapping):
         return str(value.get("Value") or "")
@@ -113,11 +118,8 @@ class ActionModule(ModuleAction[SessionRequest]):
         name = request.name
         current = self._read(runner, name)
         self._refuse_own_configuration(request, current, context)
-        files_changed: list[str] = []
-        if request.state == "present":
-            files_changed = [
-                path for path, content in request.files if self._file_differs(runner, path, content)
-            ]
+        file_diffs = self._file_changes(runner, request) if request.state == "present" else []
+        files_changed = [d["after_header"] for d in file_diffs]
         sddl = request.sddl
         if request.allow is not None:
             sddl = build_sddl(
@@ -141,13 +143,7 @@ class ActionModule(ModuleAction[SessionRequest]):
                     self._write_file(runner, path, content)
             for step in steps:
                 self._run_step(runner, step, name, request.path, sddl)
-        after: dict[str, Any] = {}
-        if request.state == "present":
-            after = dict(current or {"name": name, "enabled": True, "sddl": "", "config_file_path": ""})
-            if request.enabled is not None:
-                after["enabled"] = request.enabled
-            if sddl is not None:
-                after["sddl"] = sddl
+        after = self._after(current, request, sddl, steps)
         result: dict[str, Any] = {
             "changed": bool(steps) or bool(files_changed),
             "steps": steps,
@@ -156,8 +152,36 @@ class ActionModule(ModuleAction[SessionRequest]):
             "session_configuration": after,
         }
         if context.diff:
-            result["diff"] = {"before": current or {}, "after": after}
+            # The registered properties, then each .pssc/.psrc whose content changes.
+            result["diff"] = [{"before": current or {}, "after": after}, *file_diffs]
         return result
+
+    def _file_changes(self, runner: PipelineRunner, request: SessionRequest) -> list[dict[str, Any]]:
+        """A diff entry for each file whose content differs from what the host has."""
+        changes = []
+        for path, content in request.files:
+            have = self._read_file(runner, path)
+            if _normalized(have) != _normalized(content):
+                changes.append(
+                    {"before_header": path, "after_header": path, "before": have, "after": content}
+                )
+        return changes
+
+    @staticmethod
+    def _after(
+        current: dict[str, Any] | None, request: SessionRequest, sddl: str | None, steps: list[str]
+    ) -> dict[str, Any]:
+        """The registered properties after the task (empty when it is absent)."""
+        if request.state != "present":
+            return {}
+        after = dict(current or {"name": request.name, "enabled": True, "sddl": "", "config_file_path": ""})
+        if request.enabled is not None:
+            after["enabled"] = request.enabled
+        if sddl is not None:
+            after["sddl"] = sddl
+        if request.path and ({"register", "set_path"} & set(steps) or not after.get("config_file_path")):
+            after["config_file_path"] = request.path
+        return after
 
     @staticmethod
     def _read(runner: PipelineRunner, name: str) -> dict[str, Any] | None:
@@ -190,14 +214,13 @@ class ActionModule(ModuleAction[SessionRequest]):
             )
 
     @staticmethod
-    def _file_differs(runner: PipelineRunner, path: str, content: str) -> bool:
+    def _read_file(runner: PipelineRunner, path: str) -> str:
         output = runner.run(
             f"read {path}",
             [command("Get-Content", Path=path, Raw=True, ErrorAction="SilentlyContinue")],
             ignore_errors=True,
         )
-        have = "".join(str(o) for o in output if o is not None)
-        return have.replace("\r\n", "\n").rstrip("\n") != content.replace("\r\n", "\n").rstrip("\n")
+        return "".join(str(o) for o in output if o is not None)
 
     @staticmethod
     def _write_file(runner: PipelineRunner, path: str, content: str) -> None:

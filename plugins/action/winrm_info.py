@@ -87,15 +87,62 @@ def _session_configurations(runner: PipelineRunner) -> list[dict[str, Any]]:
     return [session_from_ps(o) for o in output if isinstance(o, Mapping)]
 
 
+def _jea_capabilities(runner: PipelineRunner, queries: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """What each user can run on each endpoint: Get-PSSessionCapability (PowerShell-Docs
+    jea/audit-and-report.md "Check effective rights for a specific user": the same as the user
+    running Get-Command in their JEA session)."""
+    reports = []
+    for query in queries:
+        output = runner.run(
+            f"read the capabilities of {query['username']} on {query['configuration']}",
+            [
+                command(
+                    "Get-PSSessionCapability",
+                    ConfigurationName=query["configuration"],
+                    Username=query["username"],
+                )
+            ],
+            depth=1,
+        )
+        commands = [
+            {"name": str(o.get("Name")), "command_type": _command_type(o.get("CommandType"))}
+            for o in output
+            if isinstance(o, Mapping)
+        ]
+        reports.append({**query, "commands": commands})
+    return reports
+
+
+def _command_type(value: Any) -> str:
+    """CommandTypes (System.Management.Automation.CommandTypes) by name."""
+    names = {1: "Alias", 2: "Function", 4: "Filter", 8: "Cmdlet", 16: "ExternalScript", 32: "Application"}
+    if isinstance(value, Mapping):
+        value = value.get("Value", value.get("ToString"))
+    try:
+        return names.get(int(str(value)), str(value))
+    except ValueError:
+        return str(value)
+
+
 @dataclass(frozen=True)
 class InfoRequest:
     gather: list[str]
+    jea_capabilities: list[dict[str, str]]
 
 
 class ActionModule(ModuleAction[InfoRequest]):
     MODULE = "winrm_info"
     ARGUMENT_SPEC = {
         "gather": {"type": "list", "elements": "str", "default": list(SECTIONS), "choices": list(SECTIONS)},
+        "jea_capabilities": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "configuration": {"type": "str", "required": True},
+                "username": {"type": "str", "required": True},
+            },
+        },
     }
     REQUEST = InfoRequest
 
@@ -120,4 +167,6 @@ class ActionModule(ModuleAction[InfoRequest]):
         for section, reader in readers.items():
             if section in gather:
                 info[section] = reader(runner)
+        if request.jea_capabilities:
+            info["jea_capabilities"] = _jea_capabilities(runner, request.jea_capabilities)
         return {"changed": False, "winrm": info}

@@ -20,6 +20,23 @@ options:
     elements: str
     choices: [service, client, listeners, firewall, session_configurations, policies]
     default: [service, client, listeners, firewall, session_configurations, policies]
+  jea_capabilities:
+    description:
+      - Users whose effective rights on a JEA endpoint to report with C(Get-PSSessionCapability), that is the
+        commands each can run there, as C(Get-Command) lists them in that user's JEA session.
+      - Needs an administrator's connection (not the JEA endpoint itself).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      configuration:
+        description: Name of the session configuration (JEA endpoint).
+        type: str
+        required: true
+      username:
+        description: The user, as C(DOMAIN\user) or C(COMPUTER\user).
+        type: str
+        required: true
 extends_documentation_fragment:
   - psremoting.core.attributes.info_module
   - psremoting.core.attributes.platform
@@ -33,6 +50,20 @@ EXAMPLES = r"""
 - name: Show the HTTPS listener certificate expiry
   ansible.builtin.debug:
     msg: "{{ winrm.winrm.listeners | selectattr('transport', 'eq', 'HTTPS') | map(attribute='certificate.not_after') }}"
+
+- name: What can the help desk run on the HelpDesk endpoint?
+  psremoting.core.winrm_info:
+    gather: [session_configurations]
+    jea_capabilities:
+      - configuration: HelpDesk
+        username: WEB01\helpdesk1
+  register: jea
+
+- name: Restart-Service is there, Stop-Service is not
+  ansible.builtin.assert:
+    that:
+      - "'Restart-Service' in (jea.winrm.jea_capabilities[0].commands | map(attribute='name'))"
+      - "'Stop-Service' not in (jea.winrm.jea_capabilities[0].commands | map(attribute='name'))"
 """
 
 RETURN = r"""
@@ -69,4 +100,10 @@ winrm:
       description: Values under the WinRM Service and Client policy keys.
       type: dict
       returned: when gathered
+    jea_capabilities:
+      description: One entry per I(jea_capabilities) query, with C(configuration), C(username) and
+        C(commands) (each C(name) and C(command_type), C(Cmdlet) or C(Function)).
+      type: list
+      elements: dict
+      returned: when I(jea_capabilities) is given
 """

@@ -15,7 +15,8 @@ the broker's session table (``Broker._entry``, keyed on every setting including 
 a later per-host task on that host reuses it, and a session opened earlier by a per-host task is
 used here. At most ``throttle_limit`` hosts run at once, in threads. While they run the broker
 sends event frames (``{"event": {...}}``, ``invoke._live``) before the final reply, which holds
-every host's outcome in target order.
+every host's outcome in target order. The finished pipelines are released (Signal terminate)
+after that reply has been sent, as after a per-host task.
 """
 
 from __future__ import annotations
@@ -66,30 +67,44 @@ def conn_message(settings: ConnectionSettings, become: Any = None) -> dict[str, 
 # -- broker side ------------------------------------------------------------------------------
 def serve_fanout(
     broker: Any, request: Mapping[str, Any], emit: Callable[[dict[str, Any]], None]
-) -> dict[str, Any]:
-    """Run a ``fanout`` request in ``broker`` (a ``_server.Broker``); return the final reply."""
+) -> tuple[dict[str, Any], Callable[[], None] | None]:
+    """Run a ``fanout`` request in ``broker`` (a ``_server.Broker``); return the final reply and
+    what to do once it has been sent: release every host's finished pipelines (Signal terminate,
+    and the session-state reset when a host needs one), as a per-host task does after its reply,
+    so none of it delays the task's result."""
     args = request.get("args") or {}
     try:
         job = Job.from_dict(args["job"])
         conns = {str(t["name"]): dict(t["conn"]) for t in args["targets"]}
         throttle = max(1, int(args.get("throttle_limit") or DEFAULT_THROTTLE_LIMIT))
     except (KeyError, TypeError, ValueError) as exc:
-        return {"ok": False, "error": {"kind": "error", "message": f"broker: bad fanout request ({exc})"}}
+        return {
+            "ok": False,
+            "error": {"kind": "error", "message": f"broker: bad fanout request ({exc})"},
+        }, None
     send = LockedEmit(lambda event: emit({"event": event}))
+    used: list[Any] = []
 
     def work(name: str) -> HostOutcome:
         _key, entry = broker._entry(conns[name])
-        session = entry.session
-        try:
-            return run_target(session, name, job, send)
-        finally:
-            try:
-                session.close_pending()  # Signal terminate of the finished pipelines
-            except Exception:
-                log.debug("post-run cleanup failed for %s", name, exc_info=True)
+        used.append(entry.session)
+        return run_target(entry.session, name, job, send)
 
     outcomes = run_throttled(list(conns), work, throttle)
-    return {"ok": True, "result": {"outcomes": [o.to_dict() for o in outcomes]}}
+
+    def release() -> None:
+        def one(session: Any) -> None:
+            try:
+                session.close_pending()
+            except Exception:
+                log.debug("post-run cleanup failed for %s", session.host_label, exc_info=True)
+
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(throttle, len(used))), thread_name_prefix="psremoting-release"
+        ) as pool:
+            list(pool.map(one, used))
+
+    return {"ok": True, "result": {"outcomes": [o.to_dict() for o in outcomes]}}, (release if used else None)
 
 
 # -- worker side ------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ class Broker:
                 serve_fanout,
             )
 
-            return serve_fanout(self, request, emit or (lambda _frame: None)), None
+            return serve_fanout(self, request, emit or (lambda _frame: None))
         if op == "ping":
             return {"ok": True, "pid": os.getpid(), "version": PROTOCOL_VERSION}, None
         if op == "stats":

@@ -69,6 +69,17 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     WinRS,
     require,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._restricted import (
+    LANGUAGE_PROBE,
+    RESTRICTED_MODES,
+    SCRIPTS_NOT_ALLOWED,
+    for_restricted,
+    has_script,
+    is_default_configuration,
+    mode_from_probe,
+    refusal,
+    what_needs_scripts,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
     FAILED,
     GONE,
@@ -101,6 +112,10 @@ MAX_BACKOFF = 30.0
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
 # Seconds the second connection of PSRPSession.abort waits for connect / each response.
 ABORT_TIMEOUT = 4
+# How an exec (raw, script, module) task is named when a restricted endpoint refuses it.
+EXEC_NEEDS = (
+    "this task (raw, script and modules send PowerShell script text; modules run in Ansible's exec wrapper)"
+)
 # Smallest cap on one HTTP response body (see _TransportGuard._cap_response).
 MIN_RESPONSE_LIMIT = 16 * 1024 * 1024
 
@@ -274,6 +289,8 @@ class PSRPSession:
         self.broken = False
         self.baseline_taken = False  # SESSION_STATE_SCRIPT ran once in this pool
         self.needs_reset = False  # a task may have changed env vars / location
+        # The endpoint's language mode once known (psrp/_restricted.py); None: not learnt yet.
+        self.language_mode: str | None = None
         # Module payload cache (``_payload``): allowed at all, and what this pool's runspace holds.
         self.payload_cache = True
         self.payload_state = PayloadState()
@@ -702,6 +719,44 @@ class PSRPSession:
         self.ui.stderr = []
         self.ui.answers = []
 
+    # -- restricted endpoints (JEA) ----------------------------------------------------------
+    @property
+    def restricted(self) -> bool:
+        """The endpoint refuses script text (NoLanguage / RestrictedLanguage: JEA). The one fact
+        every sender of script text checks (see :meth:`require_script_text`)."""
+        return self.language_mode in RESTRICTED_MODES
+
+    def require_script_text(self, pool: RunspacePool, what: str) -> None:
+        """Before script text is sent: learn a custom endpoint's language mode (once per session)
+        and refuse, naming ``what``, when it is restricted. Nothing of the task is sent."""
+        if self.language_mode is None and not is_default_configuration(self.configuration_name):
+            self.language_mode = self._probe_language(pool)
+        if self.restricted:
+            raise SessionError(
+                ErrorInfo(
+                    ERROR, refusal(self.host_label, self.configuration_name, str(self.language_mode), what)
+                )
+            )
+
+    def _probe_language(self, pool: RunspacePool) -> str:
+        ps = self.new_pipeline(pool)
+        ps.add_script(LANGUAGE_PROBE)
+        try:
+            ps.invoke()
+        except Exception as exc:
+            raise SessionError(
+                classify(exc, self.host_label, self.port, stage="command"), not_started=True
+            ) from None
+        self.pending.append(ps)
+        return mode_from_probe(list(ps.output), [str(e.fq_error) for e in ps.streams.error])
+
+    def _refused_scripts(self, errors: list[str]) -> bool:
+        """A script came back ScriptsNotAllowed (nothing ran): the endpoint is NoLanguage."""
+        if any(SCRIPTS_NOT_ALLOWED in str(e) for e in errors):
+            self.language_mode = "NoLanguage"
+            return True
+        return False
+
     # -- operations ------------------------------------------------------------------------
     def exec_script(
         self,
@@ -721,6 +776,7 @@ class PSRPSession:
         ``joined_stderr``: stderr as ansible-core 2.16-2.18 build it (see parse_pipeline_result).
         """
 
+        what = EXEC_NEEDS
         payload = plan_payload(script, input_data) if self.payload_cache_allowed() else None
 
         def build(ps: PowerShell) -> None:
@@ -729,13 +785,16 @@ class PSRPSession:
                 ps.add_argument(arg)
 
         def work(pool: RunspacePool) -> tuple[int, bytes, bytes]:
+            self.require_script_text(pool, what)
             if may_change_state and not self.baseline_taken:
                 self._run_state_script(pool)
                 self.baseline_taken = True
             if payload is not None:
                 result = self._exec_payload(pool, payload, verbosity, joined_stderr)
             else:
-                result = self._exec_pipeline(pool, build, input_data, verbosity, joined_stderr)[0]
+                result, errors = self._exec_pipeline(pool, build, input_data, verbosity, joined_stderr)
+                if result[0] != 0 and self._refused_scripts([str(e.fq_error) for e in errors]):
+                    self.require_script_text(pool, what)  # refused by the endpoint: say why and how
             self.needs_reset = self.needs_reset or may_change_state
             return result
 
@@ -744,7 +803,7 @@ class PSRPSession:
     def payload_cache_allowed(self) -> bool:
         """Whether module payloads may be cached in this session's runspace (``_payload``): the
         one switch for it (an endpoint that refuses script text cannot define the function)."""
-        return self.payload_cache
+        return self.payload_cache and not self.restricted
 
     def _exec_pipeline(
         self,
@@ -788,28 +847,59 @@ class PSRPSession:
         needs_keys = validate_request(request)
 
         def work(pool: RunspacePool) -> PipelineResult:
-            self.reset_host()
-            if self.ui is None:
-                raise RuntimeError("internal error: self.ui not set")
-            if needs_keys and not getattr(pool, "_key_exchanged", False):
-                try:
-                    pool.exchange_keys()
-                except Exception as exc:
-                    raise SessionError(
-                        classify(exc, self.host_label, self.port, stage="key exchange"), not_started=True
-                    ) from None
-            self.ui.answers = list(request.get("host_input", []))
-            ps = self.new_pipeline(pool)
-            add_commands(ps, request["commands"])
-            raw_input = request.get("input")
-            input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
-            self.start(ps, input_data)
-            self.wait(ps, on_poll)
-            result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
-            self.finish(ps)
+            sent = self._restricted_form(pool, request)
+            result = self._invoke_once(pool, sent, needs_keys, on_poll)
+            if has_script(sent) and self._refused_scripts(
+                [str(e.get("fully_qualified_error_id")) for e in result["error"]]
+            ):
+                # Refused before it ran (a parse error): send it again in the form the endpoint runs.
+                result = self._invoke_once(pool, self._restricted_form(pool, request), needs_keys, on_poll)
             return result
 
         return self.run(work)
+
+    def _restricted_form(self, pool: RunspacePool, request: PipelineRequest) -> PipelineRequest:
+        """``request`` as this endpoint can run it: unchanged, or (restricted endpoint) without the
+        session wrapper; refused, naming endpoint and fix, when it needs script text."""
+        if not has_script(request):
+            return request
+        if self.language_mode is None and not is_default_configuration(self.configuration_name):
+            self.language_mode = self._probe_language(pool)
+        if not self.restricted:
+            return request
+        converted = for_restricted(request)
+        if converted is None:
+            self.require_script_text(pool, what_needs_scripts(request))
+        assert converted is not None
+        return converted
+
+    def _invoke_once(
+        self,
+        pool: RunspacePool,
+        request: PipelineRequest,
+        needs_keys: bool,
+        on_poll: Callable[[PowerShell], None] | None,
+    ) -> PipelineResult:
+        self.reset_host()
+        if self.ui is None:
+            raise RuntimeError("internal error: self.ui not set")
+        if needs_keys and not getattr(pool, "_key_exchanged", False):
+            try:
+                pool.exchange_keys()
+            except Exception as exc:
+                raise SessionError(
+                    classify(exc, self.host_label, self.port, stage="key exchange"), not_started=True
+                ) from None
+        self.ui.answers = list(request.get("host_input", []))
+        ps = self.new_pipeline(pool)
+        add_commands(ps, request["commands"])
+        raw_input = request.get("input")
+        input_data = [to_pypsrp_value(v) for v in raw_input] if raw_input else None
+        self.start(ps, input_data)
+        self.wait(ps, on_poll)
+        result = build_pipeline_result(ps, self.host, self.ui, int(request.get("depth", 2)))
+        self.finish(ps)
+        return result
 
 
 def _abort_kwargs(wsman_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -80,6 +80,7 @@ def put_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, Any
         raise FileNotFoundError(f'file or module does not exist: "{in_path}"')
 
     def work(pool: RunspacePool) -> dict[str, Any]:
+        session.require_script_text(pool, "file transfer (put_file sends a PowerShell script)")
         session.reset_host()
         digest = hashlib.sha256()
         chunker = PutChunker(input_chunk_size(pool.connection.max_payload_size))
@@ -171,6 +172,7 @@ def fetch_file(session: PSRPSession, in_path: str, out_path: str, mode: int | No
     """Stream ``in_path`` to ``out_path``; write to a temp file, rename on hash match."""
 
     def work(pool: RunspacePool) -> dict[str, Any]:
+        session.require_script_text(pool, "file transfer (fetch_file sends a PowerShell script)")
         session.reset_host()
         buffer_size = output_chunk_size(pool.connection.max_payload_size)
         ps = session.new_pipeline(pool)

@@ -81,7 +81,7 @@ def test_serve_fanout_runs_throttled_on_the_table_sessions_and_streams_events() 
             "targets": [{"name": n, "conn": conn_message(settings(f"addr-{n}"))} for n in names],
         },
     }
-    reply = serve_fanout(broker, json.loads(json.dumps(request)), frames.append)
+    reply, release = serve_fanout(broker, json.loads(json.dumps(request)), frames.append)
     assert reply["ok"] is True
     outcomes = [HostOutcome.from_dict(o) for o in reply["result"]["outcomes"]]
     assert [o.name for o in outcomes] == names and {o.status for o in outcomes} == {"ok"}, outcomes
@@ -90,14 +90,19 @@ def test_serve_fanout_runs_throttled_on_the_table_sessions_and_streams_events() 
     ]
     assert sorted(f["event"]["host"] for f in frames) == names
     assert all(f["event"]["type"] == "done" for f in frames)
+    # the finished pipelines are released after the reply (off the task's critical path)
+    assert all(s.closed_pending == 0 for s in broker.sessions.values())
+    assert release is not None
+    release()
     assert all(s.closed_pending == 1 for s in broker.sessions.values())
     # the same broker, a second run: the same sessions (a per-host task would find them too)
-    again = serve_fanout(broker, request, frames.append)
+    again, _release = serve_fanout(broker, request, frames.append)
     assert again["ok"] and len(broker.sessions) == 6
 
 
 def test_serve_fanout_refuses_a_malformed_request() -> None:
-    reply = serve_fanout(FakeBroker(), {"op": "fanout", "args": {"targets": []}}, lambda _f: None)
+    reply, release = serve_fanout(FakeBroker(), {"op": "fanout", "args": {"targets": []}}, lambda _f: None)
+    assert release is None
     assert reply["ok"] is False and "bad fanout request" in reply["error"]["message"]
 
 
