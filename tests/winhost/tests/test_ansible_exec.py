@@ -481,3 +481,30 @@ def test_raw_command_is_left_to_the_engine(runspace: Runspace) -> None:
         runspace, [Command("Get-Service\nexit $LASTEXITCODE", is_script=True)], None, host
     )
     assert handled is False and host.output == []
+
+
+def test_each_module_run_compiles_its_csharp_utils_into_another_assembly(runspace: Runspace) -> None:
+    """Add-CSharpType (Ansible.ModuleUtils.AddType.psm1) compiles on every call and a loaded
+    assembly stays: win_ping (Ansible.Basic.cs) run three times in one runspace leaves three
+    assemblies in its process; the host's counters see every compile."""
+    seen: list[int] = []
+    runspace.on_compile = seen.append
+    for _ in range(3):
+        result, _host = run_module(runspace, "win_ping")
+        assert result["ping"] == "pong"
+    assert runspace.assemblies == 3 and seen == [1, 2, 3]
+    other = Runspace(runspace.machine, "Administrator", "Microsoft.PowerShell")
+    run_module(other, "win_ping")
+    assert other.assemblies == 1  # another process (shell) starts with none
+
+
+def test_host_counters_report_compiles_and_the_peak_per_process() -> None:
+    from winhost.stats import HostStats
+
+    stats = HostStats()
+    for loaded in (1, 2, 1, 3):
+        stats.csharp_compiled(loaded)
+    snap = stats.snapshot()
+    assert (snap["csharp_compiles"], snap["assemblies_per_process_peak"]) == (4, 3)
+    stats.reset()
+    assert stats.snapshot()["csharp_compiles"] == 0

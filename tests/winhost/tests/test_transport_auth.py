@@ -10,12 +10,17 @@ from __future__ import annotations
 import base64
 import http.client
 import ssl
+import types
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import spnego
 from pypsrp.exceptions import AuthenticationError
+from spnego.exceptions import SpnegoError
 
 from winhost.hostset import HostSet
+from winhost.transport.auth import NtlmStore, _ntlm_file
 from winhost.transport.kdc import kerberos_missing_reason
 from winhost.transport.testing import RecordingService, configure, envelope, service_of, transport
 
@@ -248,3 +253,24 @@ def test_kerberos_follows_a_new_account(khs: HostSet) -> None:
         negotiate_hostname_override=fqdn,
     )  # fmt: skip
     assert b"<user>WINHOST\\kuser</user>" in client.send(envelope("Create"))
+
+
+def test_ntlm_store_keeps_hashes_not_passwords(tmp_path: Any) -> None:
+    """The per-host NTLM user file holds each account's LM/NT hashes (smbpasswd form, computed once
+    per change), never the password; pyspnego's acceptor authenticates against it."""
+    store = NtlmStore(tmp_path / "ntlm_users")
+    config = types.SimpleNamespace(accounts={"vagrant": "Secr3t:pass"}, computer_name="DC01")
+    store.update(config)  # type: ignore[arg-type]
+    text = (tmp_path / "ntlm_users").read_text(encoding="utf-8")
+    assert "Secr3t" not in text
+    assert [line.split(":")[0] for line in text.splitlines()] == ["vagrant", ".\\vagrant", "DC01\\vagrant"]
+    with _ntlm_file(store.path):
+        for user in ("vagrant", "DC01\\vagrant"):
+            client = spnego.client(user, "Secr3t:pass", protocol="ntlm")
+            server = spnego.server(protocol="ntlm")
+            server.step(client.step(server.step(client.step())))
+            assert client.complete and server.complete
+        wrong = spnego.client("vagrant", "nope", protocol="ntlm")
+        server = spnego.server(protocol="ntlm")
+        with pytest.raises(SpnegoError):
+            server.step(wrong.step(server.step(wrong.step())))

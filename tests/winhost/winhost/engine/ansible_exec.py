@@ -321,12 +321,27 @@ def _script_text(manifest: dict[str, Any], name: str) -> str:
     return base64.b64decode(info["script"]).decode("utf-8", errors="replace")
 
 
+def add_csharp_type(session: _Session) -> None:
+    """``Add-CSharpType`` (Ansible.ModuleUtils.AddType.psm1, 2.16-2.21): every call compiles its
+    references into a new assembly (CodeDom on Windows PowerShell, Roslyn on PowerShell 7) and
+    loads it into the process; it never looks for an assembly of the same source, and a loaded
+    assembly cannot be unloaded. The exec wrapper calls it once per module with C# utils, and
+    once more in become_wrapper.ps1. winhost compiles nothing; it counts."""
+    runspace = session.runspace
+    runspace.assemblies = getattr(runspace, "assemblies", 0) + 1
+    hook = getattr(runspace, "on_compile", None)
+    if hook is not None:
+        hook(runspace.assemblies)
+
+
 def _run_actions(session: _Session, manifest: dict[str, Any], lines: Iterator[str]) -> None:
     for action in manifest.get("actions", []):
         name = str(action.get("name", ""))
         params = dict(action.get("params") or {})
         if name == "become_wrapper.ps1":
-            # runas: winhost runs the module as the connection user (become is not emulated).
+            # runas: winhost runs the module as the connection user (become is not emulated);
+            # the wrapper's Import-CSharpUtil (AccessToken, Become, Process) still compiles.
+            add_csharp_type(session)
             continue
         if name == "coverage_wrapper.ps1":
             continue
@@ -363,6 +378,8 @@ def _module_wrapper_v2(session: _Session, manifest: dict[str, Any], params: dict
         if str(variable.get("Name", "")).lower() == "complex_args":
             module_args = dict(variable.get("Value") or {})
     environment = {str(k): str(v) for k, v in (params.get("Environment") or {}).items()}
+    if params.get("CSharpModules"):
+        add_csharp_type(session)  # module_wrapper.ps1: Import-CSharpUtil -Name $CSharpModules
     if not params.get("ForModule"):
         # The ``script`` action (substyle script): the script runs in a new PowerShell instance.
         try:
@@ -405,6 +422,10 @@ def _bootstrap_v1(session: _Session, lines: Iterator[str]) -> None:
         session.output(_json({"failed": True, "msg": "winhost does not emulate async tasks (async_wrapper)"}))
         session.exit(1)
         return
+    if "become_wrapper" in actions:
+        add_csharp_type(session)  # become_wrapper.ps1: Add-CSharpType AccessToken, Become, Process
+    if manifest.get("csharp_utils_module"):
+        add_csharp_type(session)  # module_powershell_wrapper.ps1: Add-CSharpType -References
     source = base64.b64decode(manifest.get("module_entry", "")).decode("utf-8", errors="replace")
     module_args = dict(manifest.get("module_args") or {})
     environment = {str(k): str(v) for k, v in (manifest.get("environment") or {}).items()}

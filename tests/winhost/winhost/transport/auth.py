@@ -107,9 +107,15 @@ class NtlmStore:
     def update(self, config: HostConfig) -> None:
         lines: list[str] = []
         for name, password in config.accounts.items():
+            # The smbpasswd form (user:uid:LM:NT:flags:time) with the hashes computed here, once
+            # per change: in the "domain:user:password" form pyspnego would derive the LM hash
+            # (a pure-Python DES, ~8 ms) again for every connection a client opens.
+            lm_hash = spnego._ntlm.lmowfv1(password).hex().upper()
+            nt_hash = spnego._ntlm.ntowfv1(password).hex().upper()
             # Accept "user", ".\user" and "COMPUTER\user" as Windows does for local accounts.
             for domain in ("", ".", config.computer_name):
-                lines.append(f"{domain}:{name}:{password}")
+                user = f"{domain}\\{name}" if domain else name
+                lines.append(f"{user}:0:{lm_hash}:{nt_hash}:[U          ]:LCT-00000000")
         text = "\n".join(lines) + "\n"
         digest = hashlib.sha256(text.encode()).digest()
         with self._lock:
