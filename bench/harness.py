@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bench/run: psremoting.core.psrp against ansible.builtin.psrp, side by side, in one run.
 
-    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4,s6]
+    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4,s6,s7]
 
 Starts its own winhost servers, runs the scenarios (see bench/README.md), writes DIR/latest.md,
 DIR/latest.png and DIR/latest.json (default DIR: bench/results).
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(mode="full")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument(
-        "--only", default="s1,s2,s3,s4,s6", help="comma-separated scenarios (s5 comes with s1)"
+        "--only", default="s1,s2,s3,s4,s6,s7", help="comma-separated scenarios (s5 comes with s1)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, logs)")
     parser.add_argument(
@@ -127,7 +127,7 @@ def _run_scenarios(
     )
     fleet = Fleet(workdir, fleet_size, "fleet") if fleet_size else None
     try:
-        if only & {"s1", "s3"}:
+        if only & {"s1", "s3", "s7"}:
             one.start(env)
         if fleet is not None:
             fleet.start(env)
@@ -140,6 +140,8 @@ def _run_scenarios(
             results["s5"] = scenarios.payload(results.get("s1_flat") or {})
         if "s3" in only:
             _step(results, "s3", "3 file transfer", lambda: scenarios.file_transfer(workdir, mode, one))
+        if "s7" in only:
+            _step(results, "s7", "7 C# compiles", lambda: scenarios.csharp_compiles(workdir, mode, one))
         if "s2" in only and fleet is not None:
             _step(
                 results,

@@ -286,6 +286,33 @@ def payload_table(s5: dict[str, Any]) -> list[str]:
     ]
 
 
+def csharp_table(s7: dict[str, Any]) -> list[str]:
+    """Scenario 7: Add-CSharpType compiles (winhost counts them; it compiles nothing itself)."""
+    lines = [
+        f"{s7.get('tasks')} `win_ping` tasks (Ansible.Basic.cs) per plugin, forks=1. Ansible's "
+        "Add-CSharpType compiles on every module run and a loaded assembly cannot be unloaded, so "
+        "a process holds one more assembly per module task it ran. winhost counts the compiles "
+        "and the assemblies per shell process; it does not compile, so memory and compile time are "
+        "Windows' (not measured here).",
+        "",
+        "| plugin | compiles | per task | most assemblies in one process | shells created | wall s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, name in (("builtin", "ansible.builtin.psrp"), ("ours", "psremoting.core.psrp")):
+        r = s7.get(label) or {}
+        lines.append(
+            _row(
+                name,
+                _fmt(r.get("csharp_compiles"), "d"),
+                _fmt(r.get("compiles_per_task"), ".2f"),
+                _fmt(r.get("assemblies_per_process_peak"), "d"),
+                _fmt(r.get("shells_created"), "d"),
+                _fmt(r.get("wall_seconds"), ".1f"),
+            )
+        )
+    return lines
+
+
 def goals(res: dict[str, Any]) -> list[Goal]:
     out: list[Goal] = []
     s1 = res.get("s1_flat") or {}
@@ -705,6 +732,8 @@ def write_markdown(res: dict[str, Any], path: Path, chart: str | None) -> None:
         lines += ["", "## 5. Payload", "", *payload_table(res["s5"])]
     if res.get("s6"):
         lines += ["", "## 6. One-to-many at scale", "", *scale_table(res["s6"])]
+    if res.get("s7"):
+        lines += ["", "## 7. C# compiles", "", *csharp_table(res["s7"])]
     if res.get("s2") or res.get("s6"):
         lines += ["", "## Where the time goes", "", *where_time_goes_table(res)]
     if res.get("errors"):

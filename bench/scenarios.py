@@ -65,6 +65,8 @@ class Mode:
     #: each transfer (put + fetch, per plugin) is repeated; the median of each throughput is reported
     transfer_repeats: int = 3
     scale_throttle: int = 100
+    #: scenario 7: module tasks per plugin run (C# compiles and assemblies per process)
+    csharp_tasks: int = 200
 
 
 MODES = {
@@ -80,6 +82,7 @@ MODES = {
         fleet_latency_runs=(),
         fleet_repeats=1,
         transfer_repeats=1,
+        csharp_tasks=4,
     ),
     "medium": Mode(
         "medium", tasks=20, fleet_hosts=100, session_hosts=200, scale_hosts=1000, transfer_sizes_mb=(1, 20)
@@ -564,3 +567,30 @@ def payload(s1: dict[str, Any]) -> dict[str, Any]:
         "builtin_script": b.get("script", {}).get("bytes_in"),
         "builtin_script_module": s1.get("builtin_script_module"),
     }
+
+
+def csharp_compiles(workdir: Path, mode: Mode, server: WinhostServer) -> dict[str, Any]:
+    """Scenario 7: ``mode.csharp_tasks`` win_ping tasks (Ansible.Basic.cs) per psrp plugin: the
+    C# compiles of Ansible's Add-CSharpType that winhost counts, and the most compiled assemblies
+    one shell process held (they cannot be unloaded). The builtin's process is new per task;
+    ours replaces its shell every MODULE_TASKS_PER_SHELL module tasks."""
+    host = server.names[0]
+    server.set_latency(0, 0)
+    result: dict[str, Any] = {"tasks": mode.csharp_tasks}
+    task = "- name: module {:03d}\n  ansible.windows.win_ping:\n"
+    tasks = "".join(task.format(i) for i in range(mode.csharp_tasks))
+    for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
+        pb = write_playbook(workdir / f"s7-{label}.yml", host, tasks)
+        server.reset_stats()
+        run = run_measured(playbook_cmd(server.inventory, pb, connection, forks=1), workdir, {})
+        snap = server.stats(host).get(host, {})
+        compiles = int(snap.get("csharp_compiles", 0))
+        result[label] = {
+            "rc": run.rc,
+            "wall_seconds": run.wall_seconds,
+            "csharp_compiles": compiles,
+            "compiles_per_task": compiles / mode.csharp_tasks if mode.csharp_tasks else None,
+            "assemblies_per_process_peak": int(snap.get("assemblies_per_process_peak", 0)),
+            "shells_created": int(snap.get("shells_created", 0)),
+        }
+    return result

@@ -41,6 +41,7 @@ UNIT_TESTS=(
     tests/unit/plugins/action
     tests/unit/plugins/plugin_utils/invoke/test_fanout.py
     tests/unit/plugins/plugin_utils/psrp/test_client.py
+    tests/unit/plugins/plugin_utils/psrp/test_payload.py
     tests/unit/plugins/plugin_utils/broker/test_server.py
     tests/unit/plugins/plugin_utils/psrp/test_command_line.py
     tests/unit/plugins/plugin_utils/invoke
@@ -57,6 +58,7 @@ PLAYBOOK_TESTS=(
     tests/integration/test_invoke_command.py::test_one_to_many
     tests/integration/test_invoke_command.py::test_output_objects_and_service_methods
     tests/integration/test_winrm_modules.py::test_winrm_service_four_steps
+    tests/integration/test_payload_cache.py
 )
 
 find_python() {  # the base interpreter (not a venv's, e.g. .venv/bin on make's PATH)

@@ -92,17 +92,13 @@ class ActionModule(ModuleAction[ServiceRequest]):
     }
     CHECKS = {s.option: s.check for s in SERVICE_SETTINGS if s.check is not None}
 
-    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    def task_args(self, args: dict[str, Any], host: str) -> dict[str, Any]:
         # `settings` is spread into the options of the same names first, so that its values get the
         # same type conversion, checks and refusals as options given one by one.
         try:
-            self._task.args = expand_settings_option(self._task.args, SERVICE_SETTINGS)
+            return expand_settings_option(args, SERVICE_SETTINGS)
         except ValueError as exc:
-            host = str(
-                (task_vars or {}).get("inventory_hostname") or self._play_context.remote_addr or "host"
-            )
-            return {"failed": True, "changed": False, "msg": f"{host}: {self.MODULE}: {exc}"}
-        return super().run(tmp, task_vars)
+            raise WinRMConfigError(f"{host}: {self.MODULE}: {exc}") from None
 
     def request(self, args: dict[str, Any]) -> ServiceRequest:
         return ServiceRequest(

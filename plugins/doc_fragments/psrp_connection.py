@@ -102,13 +102,17 @@ options:
       - name: ansible_winrm_read_timeout_sec
       - name: ansible_psrp_read_timeout
   reconnection_retries:
-    description: Retries on connection errors.
+    description:
+      - Retries on connection errors (HTTP 503/429/425, a refused or dropped connection).
+      - A connection that drops while a command runs is reopened this many times to receive the rest of
+        the output from the same shell and pipeline; the command is never sent again (see docs/connection.md).
     type: int
     default: 0
     vars:
       - name: ansible_psrp_reconnection_retries
   reconnection_backoff:
-    description: Seconds of backoff between reconnection attempts (doubles each time).
+    description: Seconds of backoff between reconnection attempts (doubles each time, at most 30; reconnecting
+      to a running command waits a random 50-100% of that).
     type: int
     default: 2
     vars:

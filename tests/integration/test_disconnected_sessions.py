@@ -135,3 +135,57 @@ def test_disconnected_refuses_options_it_cannot_honour(winhost: Any, tmp_path: P
     _rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
     refused = _results(data)[0]
     assert refused.get("failed") is True and "cannot be combined with chdir" in refused["msg"], out
+
+
+def test_run_summary_lists_the_sessions_left_running(winhost: Any, tmp_path: Path) -> None:
+    """With the psremoting.core.disconnected_sessions callback enabled, the end of the run lists
+    the disconnected session the run left running (and the session is still on the host)."""
+    pb = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        "    script: Start-Sleep -Seconds 1; Write-Output late\n"
+        "    disconnected: true\n",
+    )
+    _rc, _data, out = _run(
+        winhost,
+        tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"),
+        pb,
+        ANSIBLE_STDOUT_CALLBACK="default",
+        ANSIBLE_CALLBACKS_ENABLED="psremoting.core.disconnected_sessions",
+    )
+    assert "DISCONNECTED SESSIONS LEFT RUNNING" in out, out
+    line = next(x for x in out.splitlines() if x.startswith("dc01: session "))
+    session_id = line.split()[2]
+    assert _shell_state(winhost, session_id) == "Disconnected"
+    result = _disconnected.receive(winhost_session(winhost, HOST), session_id)
+    assert result["output"] == ["late"]
+
+
+def test_playbook_stop_of_a_disconnected_command_and_check_mode(winhost: Any, tmp_path: Path) -> None:
+    """Check mode starts nothing; a started command is stopped by pssession state=stopped in the
+    next play before its side effect; the session is removed."""
+    shells_before = {s.shell_id for s in winhost.hostset.host(HOST).handler.shells.all()}
+    pb = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        "    script: Start-Sleep -Seconds 1\n    disconnected: true\n"
+        "  check_mode: true\n  register: checked\n"
+        "- psremoting.core.invoke_command:\n"
+        "    script: Start-Sleep -Seconds 30; Add-Content -Path C:\\\\counter-pbstop.txt -Value run\n"
+        "    disconnected: true\n"
+        "  register: started\n",
+        "- psremoting.core.pssession:\n"
+        "    state: stopped\n    session_id: '{{ started.session_id }}'\n"
+        "  register: stopped\n"
+        "- psremoting.core.invoke_command:\n"
+        "    script: Test-Path -Path C:\\\\counter-pbstop.txt\n",
+    )
+    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    assert rc == 0, out
+    checked, started, stopped, probe = _results(data)
+    assert checked["skipped"] is True and "session_id" not in checked
+    assert stopped["state"] == "Stopped" and stopped["session_id"] == started["session_id"]
+    assert probe["output"] == [False]
+    assert _shell_state(winhost, started["session_id"]) is None
+    left = {s.shell_id for s in winhost.hostset.host(HOST).handler.shells.all()} - shells_before
+    assert started["session_id"] not in left

@@ -123,10 +123,13 @@ def test_lost_cache_is_resent_and_arguments_are_never_cached(winhost: Any, tmp_p
     assert results[2]["ping"] == "pong"
     assert not any(r.get("failed") for r in results)
     cached = results[3]["stdout"]
-    assert "Get-NextAnsibleAction" in cached and "win_ping" in cached  # the code is there
+    assert "begin {" in cached  # the exec wrapper's code is there (every ansible-core)
     assert SECRET not in cached and "complex_args" not in cached
-    # exec wrapper, bootstrap wrapper, module_wrapper, win_ping, Ansible.Basic, AddType
-    assert int(results[4]["stdout_lines"][0]) == 6
+    # exec wrapper, bootstrap wrapper, module_wrapper, win_ping, Ansible.Basic, AddType; 2.16-2.18
+    # also send module_powershell_wrapper
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._command_line import MANIFEST_AS_LINES
+
+    assert int(results[4]["stdout_lines"][0]) == (6 if MANIFEST_AS_LINES else 7)
     # 5 tasks + one resend after the loss
     assert stats["wsman_requests"]["Command"] == 5 + 1
 
@@ -134,7 +137,7 @@ def test_lost_cache_is_resent_and_arguments_are_never_cached(winhost: Any, tmp_p
 def _win_ping_command(data: str) -> tuple[str, list[str]]:
     """The bootstrap script and input lines ansible-core (2.19+) sends for win_ping."""
     module_manifest = pytest.importorskip("ansible.executor.powershell.module_manifest")
-    if not hasattr(module_manifest, "_create_powershell_wrapper"):
+    if not hasattr(module_manifest, "_bootstrap_powershell_script"):
         pytest.skip("ansible-core < 2.19 builds the exec manifest in one string (no cacheable lines yet)")
     from ansible_collections.ansible import windows
 
@@ -178,3 +181,31 @@ def test_reset_runspace_and_new_shell_fall_back_to_a_full_send(winhost: Any) -> 
         assert session.opened == opened + 1 and session.payload_state.misses == 1
     finally:
         session.close()
+
+
+def test_shell_is_replaced_after_module_tasks_bounding_loaded_assemblies(
+    winhost: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each module task compiles its C# utils into another assembly of the shell's process
+    (winhost counts Add-CSharpType compiles); after MODULE_TASKS_PER_SHELL module tasks the
+    session replaces its shell once the reply is out, so no process holds more than that."""
+    from winhost_session import winhost_session
+
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
+
+    monkeypatch.setattr(_client, "MODULE_TASKS_PER_SHELL", 3)
+    winhost.reset_stats("dc01")
+    session = winhost_session(winhost, "dc01")
+    try:
+        for index in range(7):
+            rc, out, _ = session.exec_script(*_win_ping_command(str(index)))
+            assert (rc, json.loads(out)["ping"]) == (0, str(index))
+            session.close_pending()  # what the broker does after each reply
+        rc, out, _ = session.exec_script("Write-Output raw")  # raw tasks do not count
+        assert (rc, out) == (0, b"raw")
+        assert session.opened == 3 and session.take_notices() == []  # no "session failed" notice
+    finally:
+        session.close()
+    stats = winhost.stats("dc01")
+    assert stats["csharp_compiles"] == 7 and stats["assemblies_per_process_peak"] == 3
+    assert stats["wsman_requests"]["Create"] == 3

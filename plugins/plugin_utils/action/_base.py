@@ -8,7 +8,8 @@ without notice.
 Every action of a module (invoke_command, pssession, pssession_info, winrm_endpoint_check and the
 WinRM modules) runs the same steps in ``ModuleAction.run``:
 
-1. the argument spec (``ARGUMENT_SPEC`` and the validator keywords), as Ansible validates it;
+1. the argument spec (``ARGUMENT_SPEC`` and the validator keywords), as Ansible validates it,
+   on the arguments ``task_args`` gives (a dictionary option spread into options, for example);
 2. every value checked (``CHECKS``, ``check_values``) before anything is sent: a task with a bad
    value sends nothing and names every bad value, with the host and what is allowed;
 3. the checked values become the typed request (``REQUEST``, a frozen dataclass, or ``request``);
@@ -231,6 +232,11 @@ class ModuleAction(ActionBase, Generic[R]):
         self.task_vars = task_vars or {}
         result: dict[str, Any] = super().run(tmp, self.task_vars)
         del tmp
+        host = self.host_name()
+        try:
+            self._task.args = self.task_args(dict(self._task.args), host)
+        except TaskError as exc:
+            return dict(result, failed=True, changed=False, msg=str(exc))
         validation, args = self.validate_argument_spec(
             argument_spec=self.ARGUMENT_SPEC,
             mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
@@ -239,7 +245,6 @@ class ModuleAction(ActionBase, Generic[R]):
             required_together=self.REQUIRED_TOGETHER,
         )
         no_log_values = set(getattr(validation, "_no_log_values", set()))
-        host = self.host_name()
         context = TaskContext(
             host=host,
             check_mode=bool(self._task.check_mode),
@@ -261,6 +266,11 @@ class ModuleAction(ActionBase, Generic[R]):
         return str(self.task_vars.get("inventory_hostname") or self._play_context.remote_addr or "host")
 
     # -- values ---------------------------------------------------------------------------------
+    def task_args(self, args: dict[str, Any], host: str) -> dict[str, Any]:
+        """The task's arguments as the argument spec is to see them (default: as given); raise
+        ``TaskError`` to refuse the task before anything is read."""
+        return args
+
     def checked(self, args: dict[str, Any], host: str) -> dict[str, Any]:
         """``args`` with every value checked and normalized; raises naming every bad value."""
         problems = Problems(host=host, module=self.MODULE)

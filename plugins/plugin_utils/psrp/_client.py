@@ -112,6 +112,13 @@ MAX_BACKOFF = 30.0
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
 # Seconds the second connection of PSRPSession.abort waits for connect / each response.
 ABORT_TIMEOUT = 4
+# Module tasks one shell runs before it is replaced (after the reply; the next task opens a new
+# one). ansible-core's Add-CSharpType compiles a module's C# utils into a new assembly on every
+# run and a .NET assembly cannot be unloaded, so a shell's process grows by one assembly per
+# module task (winhost counts them: csharp_compiles, assemblies_per_process_peak). Windows
+# creates a shell in about 0.5-1.5 s: replacing it every 100 module tasks costs about 1% of
+# them and keeps at most 100 such assemblies in one process (docs/connection.md).
+MODULE_TASKS_PER_SHELL = 100
 # How an exec (raw, script, module) task is named when a restricted endpoint refuses it.
 EXEC_NEEDS = (
     "this task (raw, script and modules send PowerShell script text; modules run in Ansible's exec wrapper)"
@@ -294,6 +301,10 @@ class PSRPSession:
         # Module payload cache (``_payload``): allowed at all, and what this pool's runspace holds.
         self.payload_cache = True
         self.payload_state = PayloadState()
+        # Exec-wrapper (module) tasks run in this pool: each leaves a compiled C# assembly in the
+        # session's process (see MODULE_TASKS_PER_SHELL); recycled marks a pool closed for that.
+        self.module_tasks = 0
+        self.recycled = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -329,6 +340,8 @@ class PSRPSession:
             self.baseline_taken = False
             self.needs_reset = False
             self.payload_state.reset()
+            self.module_tasks = 0
+            self.recycled = False
             self.opened += 1
             self.last_used = time.monotonic()
             if self.on_open is not None:
@@ -555,6 +568,12 @@ class PSRPSession:
                         self.broken = True  # the server dropped the shell: reopen on next use
                     log.debug("closing pipeline failed: %s", info.message)
                     break
+            if self.module_tasks >= MODULE_TASKS_PER_SHELL and self.pool is not None and not self.broken:
+                log.debug(
+                    "recycling the shell of %s after %d module tasks", self.host_label, self.module_tasks
+                )
+                self.close()
+                self.recycled = True
 
     def is_open(self) -> bool:
         return self.pool is not None and not self.broken
@@ -568,7 +587,7 @@ class PSRPSession:
             if not defer_close:
                 self.close_pending()
             for attempt in (0, 1):
-                if attempt == 0 and self.opened and (self.pool is None or self.broken):
+                if attempt == 0 and self.opened and (self.pool is None or self.broken) and not self.recycled:
                     self.notices.append(
                         f"psrp: the previous session to {self.host_label} failed; opening a new one"
                     )
@@ -777,7 +796,8 @@ class PSRPSession:
         """
 
         what = EXEC_NEEDS
-        payload = plan_payload(script, input_data) if self.payload_cache_allowed() else None
+        module = plan_payload(script, input_data)  # an exec-wrapper payload (module task)
+        payload = module if self.payload_cache_allowed() else None
 
         def build(ps: PowerShell) -> None:
             ps.add_script(script, use_local_scope=use_local_scope)
@@ -790,12 +810,13 @@ class PSRPSession:
                 self._run_state_script(pool)
                 self.baseline_taken = True
             if payload is not None:
-                result = self._exec_payload(pool, payload, verbosity, joined_stderr)
+                result, errors = self._exec_payload(pool, payload, verbosity, joined_stderr)
             else:
                 result, errors = self._exec_pipeline(pool, build, input_data, verbosity, joined_stderr)
-                if result[0] != 0 and self._refused_scripts([str(e.fq_error) for e in errors]):
-                    self.require_script_text(pool, what)  # refused by the endpoint: say why and how
+            if result[0] != 0 and self._refused_scripts([str(e.fq_error) for e in errors]):
+                self.require_script_text(pool, what)  # refused by the endpoint: say why and how
             self.needs_reset = self.needs_reset or may_change_state
+            self.module_tasks += module is not None
             return result
 
         return self.run(work)
@@ -826,7 +847,7 @@ class PSRPSession:
 
     def _exec_payload(
         self, pool: RunspacePool, payload: Payload, verbosity: int, joined_stderr: bool
-    ) -> tuple[int, bytes, bytes]:
+    ) -> tuple[tuple[int, bytes, bytes], list[Any]]:
         """An exec-wrapper command through the payload cache; a miss sends everything again."""
         while True:
             full = is_full(payload, self.payload_state)
@@ -839,7 +860,7 @@ class PSRPSession:
                 self.payload_state.reset()
                 continue
             self.payload_state.remember(payload)
-            return result
+            return result, errors
 
     def invoke_pipeline(
         self, request: PipelineRequest, on_poll: Callable[[PowerShell], None] | None = None
@@ -869,8 +890,17 @@ class PSRPSession:
             return request
         converted = for_restricted(request)
         if converted is None:
-            self.require_script_text(pool, what_needs_scripts(request))
-        assert converted is not None
+            raise SessionError(
+                ErrorInfo(
+                    ERROR,
+                    refusal(
+                        self.host_label,
+                        self.configuration_name,
+                        str(self.language_mode),
+                        what_needs_scripts(request),
+                    ),
+                )
+            )
         return converted
 
     def _invoke_once(

@@ -230,10 +230,58 @@ def _joined(segments: list[Segment]) -> str:
     return "".join(s.text if isinstance(s, Piece) else s for s in segments)
 
 
-def plan_payload(script: str, input_data: t.Any) -> Payload | None:
-    """The cacheable form of an exec command (ansible-core 2.19+: the input is a list of lines:
-    bootstrap JSON, NULs, exec manifest, [NULs, action input...]); ``None`` when ``input_data``
-    is not that, or when the split would not rebuild every line exactly."""
+# ansible-core 2.16-2.18: manifest keys holding (base64) executor scripts.
+_V1_EXEC_SCRIPTS = frozenset(
+    {
+        "module_wrapper",
+        "module_powershell_wrapper",
+        "module_script_wrapper",
+        "bootstrap_wrapper",
+        "exec_wrapper",
+        "become_wrapper",
+        "async_wrapper",
+        "async_watchdog",
+        "coverage_wrapper",
+    }
+)
+
+
+def _v1_manifest_segments(body: str) -> list[Segment] | None:
+    """2.16-2.18's manifest: ``module_entry`` (the module, or a ``script`` task's command line),
+    ``powershell_modules`` and ``csharp_utils`` (name -> base64), executor scripts under their
+    names, and values (``module_args``, ``environment``, ``become_password``...)."""
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("actions"), list):
+        return None
+    module_is_code = "module_powershell_wrapper" in manifest["actions"]
+
+    def pieces(key: str, value: t.Any) -> list[Segment] | None:
+        if key in ("powershell_modules", "csharp_utils") and isinstance(value, dict):
+            out: list[Segment] = ["{"]
+            for index, (name, data) in enumerate(value.items()):
+                if index:
+                    out.append(", ")
+                out.append(_piece_or_text(f"{_dumps(name)}: {_dumps(data)}"))
+            out.append("}")
+            return out
+        if key in _V1_EXEC_SCRIPTS or (key == "module_entry" and module_is_code):
+            return [_piece_or_text(_dumps(value))]
+        return None
+
+    return _dict_segments(manifest, pieces)
+
+
+def _segments_of(input_data: t.Any) -> list[tuple[str, list[Segment] | None]] | None:
+    """Each input line with its segments (``None``: sent as it is), by ansible-core family."""
+    if isinstance(input_data, str):  # 2.16-2.18: exec_wrapper + NULs + manifest, one string
+        head, sep, body = input_data.partition(NUL_LINE)
+        manifest = _v1_manifest_segments(body) if sep and head else None
+        if manifest is None:
+            return None
+        return [(input_data, [_piece_or_text(head), NUL_LINE, *manifest])]
     if not isinstance(input_data, list) or len(input_data) < 3 or input_data[1] != NUL_LINE:
         return None
     if not all(isinstance(line, str) for line in input_data):
@@ -242,7 +290,21 @@ def plan_payload(script: str, input_data: t.Any) -> Payload | None:
     manifest = _manifest_segments(input_data[2])
     if first is None or manifest is None:
         return None
-    if _joined(first) != input_data[0] or _joined(manifest) != input_data[2]:
+    rest: list[tuple[str, list[Segment] | None]] = [(line, None) for line in input_data[3:]]
+    return [(input_data[0], first), (NUL_LINE, None), (input_data[2], manifest), *rest]
+
+
+def plan_payload(script: str, input_data: t.Any) -> Payload | None:
+    """The cacheable form of an exec command; ``None`` when ``input_data`` is not an exec-wrapper
+    payload, or when the split would not rebuild it exactly.
+
+    ansible-core 2.19+: the input is a list of lines (bootstrap JSON, NULs, exec manifest [, NULs,
+    action input...]); 2.16-2.18: one string (exec_wrapper.ps1, NULs, manifest JSON).
+    """
+    lines_segments = _segments_of(input_data)
+    if lines_segments is None:
+        return None
+    if any(segments is not None and _joined(segments) != line for line, segments in lines_segments):
         return None  # not json.dumps' own text: send it as it is
     hashes: list[str] = []
     texts: dict[str, str] = {}
@@ -256,7 +318,7 @@ def plan_payload(script: str, input_data: t.Any) -> Payload | None:
 
     script_index = index_of(Piece(script))
     lines: list[t.Any] = []
-    for line, segments in ((input_data[0], first), (NUL_LINE, None), (input_data[2], manifest)):
+    for line, segments in lines_segments:
         if segments is None or not any(isinstance(s, Piece) for s in segments):
             lines.append(line)
             continue
@@ -269,7 +331,6 @@ def plan_payload(script: str, input_data: t.Any) -> Payload | None:
             else:
                 parts.append(segment)
         lines.append(parts)
-    lines.extend(input_data[3:])
     return Payload(hashes=hashes, texts=texts, lines=lines, script=script_index)
 
 

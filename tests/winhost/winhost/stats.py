@@ -57,6 +57,10 @@ class HostStats:
         self._shells_open = 0
         self._operations_open = 0
         self._operations_started = 0
+        # C# compiles of Ansible's Add-CSharpType (ansible_exec) and the most assemblies they
+        # left loaded in one session process (a .NET assembly cannot be unloaded).
+        self._csharp_compiles = 0
+        self._assemblies_peak = 0
 
     # transport side -------------------------------------------------------------------------
     def record_wsman_action(self, action: str) -> None:
@@ -116,6 +120,12 @@ class HostStats:
         with self._lock:
             self._operations_open = max(0, self._operations_open - count)
 
+    def csharp_compiled(self, assemblies_in_process: int) -> None:
+        """One Add-CSharpType compile; the process that ran it now holds that many assemblies."""
+        with self._lock:
+            self._csharp_compiles += 1
+            self._assemblies_peak = max(self._assemblies_peak, assemblies_in_process)
+
     # reading --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready copy of every counter."""
@@ -137,6 +147,8 @@ class HostStats:
                 "shells_open": self._shells_open,
                 "operations_started": self._operations_started,
                 "operations_open": self._operations_open,
+                "csharp_compiles": self._csharp_compiles,
+                "assemblies_per_process_peak": self._assemblies_peak,
             }
 
     def reset(self) -> None:
@@ -152,3 +164,5 @@ class HostStats:
             self._auth_failures = 0
             self._shells_created = 0
             self._operations_started = 0
+            self._csharp_compiles = 0
+            self._assemblies_peak = 0

@@ -51,6 +51,10 @@ class Runspace:
         ensure_standard_dirs(machine, user)
         # The session's process environment (wsmprovhost.exe): $env: changes stay in this session.
         self.process_env: CIDict[str] = initial_environment(machine, user)
+        # Assemblies Ansible's Add-CSharpType compiled into this session's process (they cannot be
+        # unloaded), and who to tell about each compile (the host's counters).
+        self.assemblies = 0
+        self.on_compile: Callable[[int], None] | None = None
         # Nested pipelines (MS-PSRP 2.2.3.11 IsNested) run in the thread of the pipeline that is
         # running, between its statements, as PowerShell runs them; see invoke_nested.
         self._nested_lock = threading.Lock()

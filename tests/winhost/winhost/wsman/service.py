@@ -105,13 +105,14 @@ class _EngineMissingRunspace:
         pass
 
 
-def _default_runspace_factory(machine: Any) -> RunspaceFactory:
+def _default_runspace_factory(machine: Any, stats: Any = None) -> RunspaceFactory:
     def factory(user: str, configuration_name: str) -> RunspaceLike:
         try:
             from winhost.engine.runspace import Runspace
         except ImportError:
             return _EngineMissingRunspace()
-        runspace: RunspaceLike = Runspace(machine, user, configuration_name)
+        runspace = Runspace(machine, user, configuration_name)
+        runspace.on_compile = getattr(stats, "csharp_compiled", None)  # C# compiles are counted
         return runspace
 
     return factory
@@ -133,7 +134,7 @@ class WSManService:
         self.machine = machine
         self.stats: StatsLike = stats if stats is not None else _NullStats()
         self.faults = faults
-        self.runspace_factory = runspace_factory or _default_runspace_factory(machine)
+        self.runspace_factory = runspace_factory or _default_runspace_factory(machine, self.stats)
         self.computer_name = computer_name or str(
             getattr(machine, "computer_name", None) or getattr(machine, "hostname", None) or "WINHOST"
         )

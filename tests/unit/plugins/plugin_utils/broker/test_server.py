@@ -22,6 +22,13 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _pro
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _server as _broker
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+    KEPT,
+    REMOVED,
+    Removal,
+    ShellInfo,
+    ShellListing,
+)
 
 
 class FakeSession:
@@ -49,7 +56,23 @@ class FakeSession:
         self.closed = 0
         self.pending_closed = 0
         self.exec_delay = float(wsman.get("delay", 0))
+        self.shell_id = f"00000000-0000-4000-8000-{len(FakeSession.instances):012d}"
+        self.removed: list[tuple[str, frozenset[str]]] = []
         FakeSession.instances.append(self)
+
+    # the shell operations (pssession / pssession_info through the broker)
+    def own_shell_ids(self) -> set[str]:
+        return {self.shell_id}
+
+    def shells(self) -> list[Any]:
+        return [_shell(s.shell_id) for s in FakeSession.instances] + [_shell(LEFTOVER)]
+
+    def remove_shells(self, targets: list[dict[str, Any]], keep: set[str]) -> list[Any]:
+        out = []
+        for target in targets:
+            self.removed.append((target["shell_id"], frozenset(keep)))
+            out.append(Removal(target["shell_id"], KEPT if target["shell_id"] in keep else REMOVED))
+        return out
 
     def is_open(self) -> bool:
         return self.closed == 0
@@ -70,6 +93,14 @@ class FakeSession:
     def end(self) -> str:
         self.close()
         return "closed"
+
+
+LEFTOVER = "0000000F-0000-4000-8000-000000000000"
+
+
+def _shell(shell_id: str) -> ShellInfo:
+    uri = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
+    return ShellInfo(shell_id, None, uri, "DOM\\admin", None, None, "Connected", None, None, None)
 
 
 @pytest.fixture
@@ -264,3 +295,24 @@ def test_a_broker_dying_mid_task_says_whether_the_command_had_started(
     else:
         assert "before the command started on the host: nothing ran there" in message
     assert client.log_path in message
+
+
+def test_shell_ops_list_all_and_never_remove_a_shell_the_broker_holds(
+    broker: tuple[_broker.Broker, BrokerClient],
+) -> None:
+    """list_shells / remove_shells (pssession_info, pssession): the broker's own shells, of every
+    session it holds, are named in the listing and kept by a removal."""
+    _, client = broker
+    _exec(client, _conn("win1"))
+    _exec(client, _conn("win2"))
+    reply = client.request({"op": "list_shells", "conn": _conn("win1"), "args": {}})
+    assert reply["ok"], reply
+    listing = ShellListing.from_wire(reply["result"])
+    own = {s.shell_id for s in FakeSession.instances}
+    assert listing.own == own and len(own) == 2
+    assert {s.shell_id for s in listing.shells} == own | {LEFTOVER}
+    targets = [{"shell_id": i, "resource_uri": "u"} for i in sorted(own | {LEFTOVER})]
+    reply = client.request({"op": "remove_shells", "conn": _conn("win1"), "args": {"shells": targets}})
+    outcomes = {r["shell_id"]: r["outcome"] for r in reply["result"]}
+    assert outcomes == {**dict.fromkeys(own, KEPT), LEFTOVER: REMOVED}
+    assert len(FakeSession.instances) == 2  # no session opened for the listing or the removal

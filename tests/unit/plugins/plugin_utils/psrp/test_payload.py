@@ -21,10 +21,6 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._payload impo
     plan_payload,
 )
 
-module_manifest = pytest.importorskip("ansible.executor.powershell.module_manifest")
-if not hasattr(module_manifest, "_create_powershell_wrapper"):  # pragma: no cover - ansible-core < 2.19
-    pytest.skip("ansible-core < 2.19 sends the exec manifest in one string", allow_module_level=True)
-
 SECRET = "S3cret-Argument-Value"
 
 
@@ -32,6 +28,10 @@ def _command(
     module_args: dict[str, Any], substyle: str = "powershell", module: str = "win_ping"
 ) -> tuple[str, list[str]]:
     from ansible_collections.ansible import windows
+
+    module_manifest = pytest.importorskip("ansible.executor.powershell.module_manifest")
+    if not hasattr(module_manifest, "_bootstrap_powershell_script"):  # ansible-core < 2.19
+        pytest.skip("ansible-core < 2.19 builds the manifest as one string (see the _v1 tests below)")
 
     path = f"{windows.__path__[0]}/plugins/modules/{module}.ps1"
     data = module_manifest._create_powershell_wrapper(
@@ -160,3 +160,51 @@ def test_miss_detection() -> None:
     assert missed(b"", [not_found])
     assert not missed(b"{}", [not_found])  # something ran
     assert not missed(b"", [_Record("CommandNotFoundException", "The term 'Get-Foo' is not recognized")])
+
+
+def _v1_input(module_source: str, module_args: dict[str, Any], actions: list[str]) -> str:
+    """The input ansible-core 2.16-2.18 send (module_manifest._create_powershell_wrapper there):
+    exec_wrapper.ps1 + two newlines, four NULs, then ``json.dumps(exec_manifest)``."""
+    import base64
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    manifest = {
+        "module_entry": b64(module_source),
+        "powershell_modules": {"Ansible.ModuleUtils.AddType": b64("# AddType\n" * 200)},
+        "csharp_utils": {"Ansible.Basic": b64("// Basic\n" * 2000)},
+        "csharp_utils_module": ["Ansible.Basic"],
+        "module_args": module_args,
+        "actions": actions,
+        "environment": {"TASK_ENV": SECRET},
+        "become_password": SECRET,
+        "min_ps_version": None,
+        "module_powershell_wrapper": b64("# module wrapper\n" * 100),
+    }
+    return "# exec wrapper\n" * 300 + "\n\n" + NUL_LINE + json.dumps(manifest)
+
+
+def test_pre_2_19_manifest_string_is_split_exactly() -> None:
+    bootstrap_v1 = "$exec_wrapper_str = $input | Out-String\n# (2.16-2.18 bootstrap_wrapper.ps1)"
+    data = _v1_input(
+        "# win_ping\n" * 100, {"data": SECRET, "_ansible_no_log": True}, ["module_powershell_wrapper"]
+    )
+    payload = plan_payload(bootstrap_v1, data)
+    assert payload is not None
+    assert _rebuild(payload) == [data]  # one input object, as ansible.builtin.psrp sends it
+    # bootstrap, exec wrapper, module, AddType, Ansible.Basic, module wrapper
+    assert len(payload.hashes) == 6
+    assert all(SECRET not in text for text in payload.texts.values())
+    assert SECRET in _literal_text(payload)
+
+
+def test_pre_2_19_script_task_text_is_not_cached() -> None:
+    import base64
+
+    command = f"& 'C:\\x.ps1' -Secret {SECRET}; exit $LASTEXITCODE" + " " * 600
+    data = _v1_input(command, {}, ["module_script_wrapper"])
+    payload = plan_payload("bootstrap", data)
+    assert payload is not None and _rebuild(payload) == [data]
+    encoded = base64.b64encode(command.encode()).decode()
+    assert all(encoded not in text for text in payload.texts.values())
