@@ -276,3 +276,11 @@ FunctionDefinitions = @{ Name = 'Get-X'; ScriptBlock = { param($a) Get-Process }
     assert table["VisibleCmdlets"][0]["Parameters"]["ValidateSet"] == ["Dns", "Spooler"]
     with pytest.raises(jea.DataFileError):
         jea.parse_data_file("Get-Process")
+
+
+def test_default_commands_winhost_lacks_say_so(helpdesk: Machine) -> None:
+    """Get-Help is visible in every RestrictedRemoteServer session (session-configurations.md); winhost
+    has no Get-Help, so it says it does not emulate it instead of "not recognized"."""
+    _host, error = run(session(helpdesk), "Get-Help")
+    assert error is not None
+    assert str(error.Exception.Message) == "winhost does not emulate the JEA session command Get-Help"
