@@ -484,14 +484,14 @@ def scale_goals(s6: dict[str, Any]) -> list[Goal]:
         return []
     ok6 = s6.get("rc") == 0 and not s6.get("failed")
     per_session = _get(s6, "per_session_pss_kib")
-    shells = float(s6.get("peak_shells_open") or 0) if ok6 else 0.0
+    created = _get(s6, "totals", "shells_created")
     memory = per_session / 1024 if ok6 and isinstance(per_session, float) else None
     return [
         Goal(
-            f"{s6['hosts']} hosts, one-to-many throttle_limit={s6.get('throttle_limit')}: every host ok "
-            "(measured: open shells seen)",
-            _fmt(shells, ".0f"),
-            shells >= s6["hosts"],
+            f"{s6['hosts']} hosts, one-to-many throttle_limit={s6.get('throttle_limit')}: every host ok, "
+            "one shell each (measured: shells created, winhost's count; the task and its assert passed)",
+            _fmt(created, ".0f"),
+            ok6 and created == s6["hosts"],
         ),
         Goal(
             f"{s6['hosts']} live sessions: controller memory per live session <= 1 MiB (PSS sum, a "
@@ -513,7 +513,8 @@ def where_time_goes_table(res: dict[str, Any]) -> list[str]:
         "Ansible per-task = ansible-playbook and its forks minus that baseline (worker forks, "
         "templating, task results, the action and connection plugins in the workers); brokers = the "
         "session brokers; hosts = the winhost processes (on a real fleet that CPU is the Windows "
-        "machines', here it competes for the same CPUs).",
+        "machines', here it competes for the same CPUs). Scenario 6 has its own 1,000-host inventory: "
+        "its baseline is ansible-playbook's CPU in the same task over 10 hosts (scenario 6's small run).",
         "",
         _row(
             "run",
@@ -542,7 +543,11 @@ def where_time_goes_table(res: dict[str, Any]) -> list[str]:
     s6 = res.get("s6") or {}
     if s6:
         name = f"psremoting.core.invoke_command one-to-many, throttle_limit={s6.get('throttle_limit')}"
-        rows.append((name, "none", s6, s2.get("ansible_baseline") or {}, s6.get("hosts")))
+        # its inventory has 1,000 hosts: the small run over 10 of them (same inventory) is its baseline
+        small = dict(s6.get("small_run") or {})
+        if isinstance(small.get("controller_cpu_seconds"), float):
+            small["controller_cpu_seconds"] -= small.get("broker_cpu_seconds") or 0.0
+        rows.append((name, "none", s6, small, s6.get("hosts")))
     for name, label, r, base, hosts in rows:
         base_cpu = base.get("controller_cpu_seconds")
         ansible_cpu = None
@@ -596,10 +601,11 @@ def scale_table(s6: dict[str, Any]) -> list[str]:
             "small run PSS (MiB)",
             "per live session PSS (KiB)",
             "per live session broker RSS (KiB)",
-            "open shells seen",
+            "shells created",
+            "open shells seen (sampled every 0.5 s)",
             "failed",
         ),
-        "| ---: |" + " ---: |" * 12 + " --- |",
+        "| ---: |" + " ---: |" * 13 + " --- |",
         _row(
             s6["hosts"],
             _fmt(s6.get("wall_seconds"), ".1f"),
@@ -613,6 +619,7 @@ def scale_table(s6: dict[str, Any]) -> list[str]:
             _fmt(one.get("peak_pss_mib"), ".0f"),
             _fmt(s6.get("per_session_pss_kib"), ".0f"),
             _fmt(s6.get("per_session_broker_rss_kib"), ".0f"),
+            _get(s6, "totals", "shells_created"),
             s6.get("peak_shells_open"),
             _failed(s6),
         ),

@@ -183,7 +183,7 @@ def test_invoke_command_job_runs_under_ansible_runner(winhost: Any, tmp_path: Pa
     for host, res in results.items():
         assert [o["PSComputerName"] for o in res["output"]] == [host]
         # Enums convert to {Type, String, Value} (plugin_utils/output/_clixml.py).
-        assert [(o["Name"], o["Status"]["String"]) for o in res["output"]] == [("W32Time", "Running")]
+        assert [(o["Name"], o["Status"]["String"]) for o in res["output"]] == [("W32time", "Running")]
     # The credential's password came in as an extra var; it must not show in job output or events.
     password = winhost.hostvars(HOSTS[0])["ansible_password"]
     assert password not in (artifacts / "stdout").read_text(encoding="utf-8")

@@ -57,10 +57,10 @@ def test_quick_mode_writes_table_chart_and_counts(tmp_path: Path) -> None:
     assert "| 1 MB | random | ansible.builtin.winrm |" in table
     assert results["s4"]["peak_shells_open"] == results["s4"]["hosts"]
     assert results["s4"]["peak_rss_mib"] > 0
-    # scenario 6 (one-to-many at scale, here a handful of hosts): every session was live at once
+    # scenario 6 (one-to-many at scale, here a handful of hosts): one shell per host (exact count)
     s6 = results["s6"]
     assert s6["rc"] == 0 and s6["failed"] == 0, s6.get("output")
-    assert s6["peak_shells_open"] == s6["hosts"]
+    assert s6["totals"]["shells_created"] == s6["hosts"]
     assert s6["per_session_pss_kib"] is not None and s6["small_run"]["rc"] == 0
     # where the time goes: every fleet run is split into start-up, tasks and exit
     assert "## Where the time goes" in table and "## 6. One-to-many at scale" in table

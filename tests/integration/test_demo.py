@@ -17,7 +17,7 @@ def test_demo_runs_end_to_end_and_reads_like_powershell() -> None:
     assert proc.returncode == 0, out[-4000:] + proc.stderr[-2000:]
     # Get-Service through PowerShell's default view of ServiceController, plus PSComputerName
     assert out.count("Status  Name    DisplayName  PSComputerName") == 2
-    assert out.count("Stopped W32Time Windows Time") == 3 and out.count("Running W32Time Windows Time") == 3
+    assert out.count("Stopped W32time Windows Time") == 3 and out.count("Running W32time Windows Time") == 3
     assert out.count("shells_open=0") == 3
     # durations in seconds, never as xs:duration
     assert "RunTime(s) Idle(s)" in out and not re.search(r"P\d+DT\d+H", out)

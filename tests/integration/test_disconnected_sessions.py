@@ -159,3 +159,33 @@ def test_run_summary_lists_the_sessions_left_running(winhost: Any, tmp_path: Pat
     assert _shell_state(winhost, session_id) == "Disconnected"
     result = _disconnected.receive(winhost_session(winhost, HOST), session_id)
     assert result["output"] == ["late"]
+
+
+def test_playbook_stop_of_a_disconnected_command_and_check_mode(winhost: Any, tmp_path: Path) -> None:
+    """Check mode starts nothing; a started command is stopped by pssession state=stopped in the
+    next play before its side effect; the session is removed."""
+    shells_before = {s.shell_id for s in winhost.hostset.host(HOST).handler.shells.all()}
+    pb = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        "    script: Start-Sleep -Seconds 1\n    disconnected: true\n"
+        "  check_mode: true\n  register: checked\n"
+        "- psremoting.core.invoke_command:\n"
+        "    script: Start-Sleep -Seconds 30; Add-Content -Path C:\\\\counter-pbstop.txt -Value run\n"
+        "    disconnected: true\n"
+        "  register: started\n",
+        "- psremoting.core.pssession:\n"
+        "    state: stopped\n    session_id: '{{ started.session_id }}'\n"
+        "  register: stopped\n"
+        "- psremoting.core.invoke_command:\n"
+        "    script: Test-Path -Path C:\\\\counter-pbstop.txt\n",
+    )
+    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    assert rc == 0, out
+    checked, started, stopped, probe = _results(data)
+    assert checked["skipped"] is True and "session_id" not in checked
+    assert stopped["state"] == "Stopped" and stopped["session_id"] == started["session_id"]
+    assert probe["output"] == [False]
+    assert _shell_state(winhost, started["session_id"]) is None
+    left = {s.shell_id for s in winhost.hostset.host(HOST).handler.shells.all()} - shells_before
+    assert started["session_id"] not in left

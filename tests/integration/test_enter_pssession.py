@@ -63,7 +63,7 @@ def test_session_state_output_ctrl_c_and_exit(winhost: Any, tmp_path: Path) -> N
     table = run(child, "Get-Service W32time").splitlines()
     header = next(i for i, line in enumerate(table) if line.split() == ["Status", "Name", "DisplayName"])
     assert table[header + 1].split() == ["------", "----", "-----------"]
-    assert table[header + 2].split()[:2] in (["Running", "W32Time"], ["Stopped", "W32Time"])
+    assert table[header + 2].split()[:2] in (["Running", "W32time"], ["Stopped", "W32time"])
 
     run(child, "$x = 5")
     assert run(child, "$x").split("\n")[-2:] == ["5", ""]

@@ -62,7 +62,7 @@ def test_one_to_many_over_a_thousand_hosts(winhost_factory: Any, tmp_path: Path)
     assert len(statuses) == HOSTS
     assert set(statuses.values()) == {"ok"}, {n: s for n, s in statuses.items() if s != "ok"}
     assert sorted(o["PSComputerName"] for o in result["output"]) == sorted(statuses)
-    assert all(o["Name"] == "W32Time" for o in result["output"])
+    assert all(o["Name"] == "W32time" for o in result["output"])  # the name as given
     # Each host's completion was printed as it happened.
     printed = proc.stdout[: proc.stdout.index("{\n")]
     assert printed.count(": ok, 1 object, ") == HOSTS

@@ -159,7 +159,7 @@ def test_output_objects_and_service_methods(winhost: Any, tmp_path: Path) -> Non
     for name in ("dc01", "sql02", "web01"):
         r = results[name]
         service = r["get"]["output"][0]
-        assert service["Name"] == "W32Time"
+        assert service["Name"] == "W32time"  # Get-Service -Name keeps the name as given
         # The broker keeps one pool per host across tasks: its id tags every task's output.
         assert is_guid(service["RunspaceId"]), service
         assert r["stopped"]["output"][0]["RunspaceId"] == service["RunspaceId"]
@@ -392,7 +392,7 @@ def test_warm_session_cost_and_cleanup_in_always(winhost: Any, tmp_path: Path) -
     ]
     results = results_by_task(run_playbook(winhost, tmp_path, [play("dc01", tasks)]))
     r = results["dc01"]
-    assert r["measured"]["output"][0]["Name"] == "W32Time"
+    assert r["measured"]["output"][0]["Name"] == "W32time"
     before = r["before"]["json"]["dc01"]
     after = r["after"]["json"]["dc01"]
     delta = {

@@ -891,8 +891,17 @@ class PSRPSession:
             return request
         converted = for_restricted(request)
         if converted is None:
-            self.require_script_text(pool, what_needs_scripts(request))
-        assert converted is not None
+            raise SessionError(
+                ErrorInfo(
+                    ERROR,
+                    refusal(
+                        self.host_label,
+                        self.configuration_name,
+                        str(self.language_mode),
+                        what_needs_scripts(request),
+                    ),
+                )
+            )
         return converted
 
     def _invoke_once(

@@ -22,7 +22,7 @@ from psrpcore import Command
 pytest.importorskip("ansible", reason="ansible-core builds the payloads under test")
 
 from ansible.executor.powershell import module_manifest
-from ansible.plugins.loader import shell_loader
+from ansible.plugins.loader import become_loader, shell_loader
 
 from winhost.engine import ansible_exec
 from winhost.engine.hosts import RecordingHost
@@ -54,7 +54,13 @@ def bootstrap_script() -> str:
     return base64.b64decode(cmd.split(" ")[-1]).decode("utf-16-le")
 
 
-def module_payload(leaf: str, args: dict[str, Any], environment: dict[str, str] | None = None) -> list[str]:
+def module_payload(
+    leaf: str,
+    args: dict[str, Any],
+    environment: dict[str, str] | None = None,
+    become: Any = None,
+    async_timeout: int = 0,
+) -> list[str]:
     source = importlib.resources.files(WINDOWS_MODULES).joinpath(f"{leaf}.ps1")
     data = source.read_bytes()
     module_args = {"_ansible_module_name": f"ansible.windows.{leaf}", **args}
@@ -64,8 +70,8 @@ def module_payload(leaf: str, args: dict[str, Any], environment: dict[str, str] 
         module_path=str(source),
         module_args=module_args,
         environment=environment or {},
-        async_timeout=0,
-        become_plugin=None,
+        async_timeout=async_timeout,
+        become_plugin=become,
         substyle="powershell",
         task_vars={},
         profile="legacy",
@@ -73,10 +79,20 @@ def module_payload(leaf: str, args: dict[str, Any], environment: dict[str, str] 
     return payload.decode().splitlines()
 
 
-def run_module(runspace: Runspace, leaf: str, **args: Any) -> tuple[dict[str, Any], FakeHost]:
+def run_module(
+    runspace: Runspace, leaf: str, become: Any = None, **args: Any
+) -> tuple[dict[str, Any], FakeHost]:
     host = FakeHost()
-    runspace.invoke([Command(bootstrap_script(), is_script=True)], iter(module_payload(leaf, args)), host)
+    payload = module_payload(leaf, args, become=become)
+    runspace.invoke([Command(bootstrap_script(), is_script=True)], iter(payload), host)
     return host.result(), host
+
+
+def runas(user: str, password: str | None = None) -> Any:
+    """ansible-core's runas become plugin with its options set (as a task's become_user/pass)."""
+    plugin = become_loader.get("runas")
+    plugin.set_options(direct={"become_user": user, "become_pass": password})
+    return plugin
 
 
 def win(runspace: Runspace, path: str) -> Path:
@@ -330,6 +346,110 @@ def test_win_shell_cmd_unknown_command_is_errorlevel_9009(runspace: Runspace) ->
     assert result["stderr"] == (
         "'nosuch' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
     )
+
+
+# -- become (runas) and win_whoami ---------------------------------------------------------------
+
+
+def test_win_whoami_as_the_connection_user(runspace: Runspace) -> None:
+    """win_whoami.ps1 (Ansible.SessionInfo) over a network logon of the local Administrator."""
+    result, _ = run_module(runspace, "win_whoami")
+    assert result["account"] == {
+        "sid": "S-1-5-21-1004336348-1177238915-682003330-500",
+        "account_name": "Administrator",
+        "domain_name": "WIN01",
+        "type": "User",
+    }
+    assert result["logon_type"] == "Network"
+    assert result["label"]["sid"] == "S-1-16-12288"  # High Mandatory Level: an elevated admin
+    assert {g["account_name"] for g in result["groups"]} >= {"Everyone", "Administrators", "NETWORK"}
+
+
+def test_become_system_runs_the_module_as_system(runspace: Runspace) -> None:
+    """ansible-core's connection_psrp target ("test out become with psrp"): become_user SYSTEM
+    (become_wrapper.ps1, Ansible.Become) makes win_whoami report S-1-5-18."""
+    result, _ = run_module(runspace, "win_whoami", become=runas("SYSTEM"))
+    assert result["account"] == {
+        "sid": "S-1-5-18",
+        "account_name": "SYSTEM",
+        "domain_name": "NT AUTHORITY",
+        "type": "WellKnownGroup",
+    }
+    assert (result["logon_type"], result["label"]["sid"]) == ("System", "S-1-16-16384")
+
+
+def test_become_refuses_an_unknown_user_and_a_wrong_password(runspace: Runspace) -> None:
+    """Ansible.Become: NTAccount.Translate fails for an unknown name, LogonUser for a wrong
+    password (Win32 error 1326); the exec wrapper reports the CreateProcessAsUser exception."""
+    result, _ = run_module(runspace, "win_whoami", become=runas("nosuchuser"))
+    assert result["failed"] is True
+    assert result["msg"] == (
+        'failure during exec_wrapper: Exception calling "CreateProcessAsUser" with "9" argument(s): '
+        '"Some or all identity references could not be translated."'
+    )
+    result, _ = run_module(runspace, "win_whoami", become=runas("Administrator", "wrong"))
+    assert result["failed"] is True
+    assert (
+        "Failed to logon WIN01\\Administrator (The user name or password is incorrect, Win32ErrorCode 1326"
+        in (result["msg"])
+    )
+    password = runspace.machine.accounts["Administrator"].password
+    result, _ = run_module(runspace, "win_whoami", become=runas(".\\Administrator", password))
+    assert result["account"]["account_name"] == "Administrator"
+
+
+# -- async (async_wrapper.ps1, async_watchdog.ps1) and async_status ------------------------------
+
+
+def _async(runspace: Runspace, leaf: str, timeout: int, **args: Any) -> dict[str, Any]:
+    host = FakeHost()
+    env = {"ANSIBLE_ASYNC_DIR": "%USERPROFILE%\\.ansible_async"}
+    payload = module_payload(leaf, args, environment=env, async_timeout=timeout)
+    runspace.invoke([Command(bootstrap_script(), is_script=True)], iter(payload), host)
+    return host.result()
+
+
+def _wait_finished(runspace: Runspace, jid: str) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        status, _ = run_module(runspace, "async_status", jid=jid, _async_dir="%USERPROFILE%\\.ansible_async")
+        if status.get("finished") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def test_async_task_runs_as_a_job_that_async_status_reports(runspace: Runspace) -> None:
+    """ansible-core's connection_psrp target ("test out async with psrp"): the wrapper returns
+    at once with the job id and results file (async_wrapper.ps1); the job's module result lands
+    in the file, which ansible.windows.async_status reads."""
+    started = _async(runspace, "win_shell", 10, _raw_params="Start-Sleep -Seconds 1; Write-Output abc")
+    assert (started["started"], started["finished"]) == (True, False)
+    jid = started["ansible_job_id"]
+    assert started["results_file"] == f"C:\\Users\\Administrator\\.ansible_async\\{jid}"
+    status = _wait_finished(runspace, jid)
+    assert status["finished"] is True and status["stdout"] == "abc\r\n" and status["rc"] == 0
+    assert status["ansible_job_id"] == jid
+    # the results file is written as Set-Content -Encoding UTF8 does in Windows PowerShell: a BOM
+    assert win(runspace, started["results_file"]).read_bytes().startswith(b"\xef\xbb\xbf")
+    erased, _ = run_module(
+        runspace, "async_status", jid=jid, mode="cleanup", _async_dir="%USERPROFILE%\\.ansible_async"
+    )
+    # _async_dir is a "path" option: Get-AnsibleParam expands its environment variables
+    assert erased["erased"] == f"C:\\Users\\Administrator\\.ansible_async\\{jid}"
+    missing, _ = run_module(runspace, "async_status", jid=jid, _async_dir="%USERPROFILE%\\.ansible_async")
+    assert (
+        missing["failed"] is True
+        and missing["msg"] == "could not find job at 'C:\\Users\\Administrator\\.ansible_async'"
+    )
+
+
+def test_async_task_past_its_timeout_fails_in_the_watchdog(runspace: Runspace) -> None:
+    started = _async(runspace, "win_shell", 1, _raw_params="Start-Sleep -Seconds 5; 'late'")
+    status = _wait_finished(runspace, started["ansible_job_id"])
+    assert status["failed"] is True
+    assert status["msg"] == "failure during async watchdog: timed out waiting for module completion"
 
 
 # -- put_file / fetch_file -----------------------------------------------------------------------

@@ -92,3 +92,30 @@ def test_disable_then_unregister() -> None:
     assert host.sessions["Ops"]["Enabled"] == "false"
     assert run_action(ActionModule, {"name": "Ops", "state": "absent"}, host)["steps"] == ["unregister"]
     assert run_action(ActionModule, {"name": "Ops", "state": "absent"}, host)["changed"] is False
+
+
+def test_diff_shows_file_contents_and_the_path_on_first_registration() -> None:
+    """--diff: the registered properties (config_file_path set on the first registration, it was
+    empty), then one entry per .pssc/.psrc whose content changes (issue 20)."""
+    host = FakeWindows()
+    psrc_path = "C:\\Program Files\\WindowsPowerShell\\Modules\\M\\RoleCapabilities\\Ops.psrc"
+    args = {
+        "name": "Maintenance",
+        "path": PSSC_PATH,
+        "content": PSSC,
+        "files": [{"path": psrc_path, "content": "@{ VisibleCmdlets = 'Restart-Service' }"}],
+    }
+    first = run_action(ActionModule, args, host, check_mode=True)
+    properties, *files = first["diff"]
+    assert properties["before"] == {} and properties["after"]["config_file_path"] == PSSC_PATH
+    assert [(f["after_header"], f["before"], f["after"]) for f in files] == [
+        (psrc_path, "", "@{ VisibleCmdlets = 'Restart-Service' }"),
+        (PSSC_PATH, "", PSSC),
+    ]
+    run_action(ActionModule, args, host)
+    changed_role = dict(args, files=[{"path": psrc_path, "content": "@{ VisibleCmdlets = 'Get-Service' }"}])
+    second = run_action(ActionModule, changed_role, host, check_mode=True)
+    assert second["changed"] and second["files_changed"] == [psrc_path]
+    (_, role) = second["diff"]
+    assert role["before"] == "@{ VisibleCmdlets = 'Restart-Service' }"
+    assert role["after"] == "@{ VisibleCmdlets = 'Get-Service' }"

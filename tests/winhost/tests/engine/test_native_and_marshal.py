@@ -85,3 +85,51 @@ def test_securestring_to_bstr_round_trip(run: Callable[[str], list[Any]]) -> Non
         "$null -eq [Runtime.InteropServices.Marshal]::PtrToStringAuto($p)"
     )
     assert run(script) == ["abc", True, True]
+
+
+_BOOT = (
+    "(Get-CimInstance -ClassName Win32_OperatingSystem -Property LastBootUpTime).LastBootUpTime.ToFileTime()"
+)
+_LOGON_UI_KEY = r"HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Winlogon\AutoLogonChecked"
+
+
+def test_shutdown_restart_as_win_reboot_drives_it(engine: Engine, run: Callable[[str], list[Any]]) -> None:
+    """ansible.windows win_reboot (plugin_utils/_reboot.py, ansible-core's connection_psrp target
+    "reboot the host"): the boot time from Get-CimInstance -Property LastBootUpTime, the LogonUI
+    key removed, ``shutdown.exe /r /t N`` run in a dot-sourced block piped to Set-Variable, then a
+    new boot time and the key back once the machine is up. Get-CimInstance -Property leaves the
+    other non-key properties null (learn.microsoft.com, Get-CimInstance -Property)."""
+    import time
+
+    [before] = run(_BOOT)
+    assert run(
+        "$o = Get-CimInstance -ClassName Win32_OperatingSystem -Property LastBootUpTime; $null -eq $o.Caption; $o.CSName"
+    ) == [True, "WINHOST"]
+    script = (
+        f"Remove-Item -LiteralPath '{_LOGON_UI_KEY}' -Force -ErrorAction SilentlyContinue\n"
+        "$stdout = $null\n"
+        "$stderr = . { C:\\Windows\\System32\\shutdown.exe /r /t 1 /c 'Reboot initiated by Ansible' | Set-Variable stdout } 2>&1 | ForEach-Object ToString\n"
+        'ConvertTo-Json -Compress -InputObject ([ordered]@{ stdout = (@($stdout) -join "`n"); stderr = (@($stderr) -join "`n"); rc = $LASTEXITCODE })'
+    )
+    assert run(script) == ['{"stdout":"","stderr":"","rc":0}']
+    assert run(f"Test-Path -LiteralPath '{_LOGON_UI_KEY}'") == [False]
+    # a second restart while one is pending is refused; /a cancels it and then has nothing to abort
+    pending = engine.script("shutdown.exe /r /t 1; $LASTEXITCODE")
+    assert pending.output == [1190]
+    assert [str(e.Exception.Message) for e in pending.errors] == [
+        "A system shutdown has already been scheduled.(1190)"
+    ]
+    deadline = time.monotonic() + 30
+    while run(_BOOT) == [before] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [after] = run(_BOOT)
+    assert after > before
+    assert run(f"Test-Path -LiteralPath '{_LOGON_UI_KEY}'") == [True]
+    aborted = engine.script(
+        "shutdown.exe /r /t 600; shutdown.exe /a; $LASTEXITCODE; shutdown /a; $LASTEXITCODE"
+    )
+    assert aborted.output == [0, 1116]
+    assert [str(e.Exception.Message) for e in aborted.errors] == [
+        "Unable to abort the system shutdown because no shutdown was in progress.(1116)"
+    ]
+    assert run(_BOOT) == [after]

@@ -56,6 +56,7 @@ from typing import Any
 from psrpcore import Command
 from psrpcore.types import ErrorCategory
 
+from winhost.engine import ansible_async
 from winhost.engine.ansible_modules import (
     ModuleContext,
     ModuleCrash,
@@ -66,8 +67,9 @@ from winhost.engine.ansible_modules import (
     invocation,
     validate,
 )
-from winhost.engine.ansible_modules._capture import run_script
+from winhost.engine.ansible_modules._capture import new_session, run_script
 from winhost.engine.ansible_modules._winpath import WinFS, WinPathError, user_environment, user_profile
+from winhost.engine.ansible_modules.win_whoami import resolve_account
 from winhost.engine.errors import PSRuntimeError, make_error_record
 from winhost.engine.native import split_command_line
 
@@ -335,40 +337,98 @@ def add_csharp_type(session: _Session) -> None:
 
 
 def _run_actions(session: _Session, manifest: dict[str, Any], lines: Iterator[str]) -> None:
-    for action in manifest.get("actions", []):
+    actions = list(manifest.get("actions", []))
+    for index, action in enumerate(actions):
         name = str(action.get("name", ""))
         params = dict(action.get("params") or {})
         if name == "become_wrapper.ps1":
-            # runas: winhost runs the module as the connection user (become is not emulated);
-            # the wrapper's Import-CSharpUtil (AccessToken, Become, Process) still compiles.
+            # the wrapper's Import-CSharpUtil (AccessToken, Become, Process) compiles first
             add_csharp_type(session)
+            if not _become(session, params, dict(action.get("secure_params") or {})):
+                return
             continue
         if name == "coverage_wrapper.ps1":
             continue
-        if name in ("async_wrapper.ps1", "async_watchdog.ps1"):
-            session.output(
-                _json({"failed": True, "msg": "winhost does not emulate async tasks (async_wrapper.ps1)"})
-            )
-            session.exit(1)
+        if name == "async_wrapper.ps1":
+            _start_async(session, manifest, params, actions[index + 1 :])
             return
-        if name == "module_wrapper.ps1":
-            _module_wrapper_v2(session, manifest, params)
-        elif name == "psrp_put_file.ps1":
-            _put_file(session, str(params.get("Path", "")), lines, wrapper_errors=True)
-        elif name == "psrp_fetch_file.ps1":
-            _fetch_v2(session, str(params.get("Path", "")), int(params.get("BufferSize", 65536)))
-        elif name == "winrm_put_file.ps1":  # ansible.builtin.winrm: the same contract over stdin
-            _put_file(session, str(params.get("Path", "")), lines, wrapper_errors=True)
-        elif name == "winrm_fetch_file.ps1":
-            _fetch_winrm(session, str(params.get("Path", "")), params)
-        elif name == "powershell_mkdtemp.ps1":
-            _mkdtemp(session, str(params.get("Directory", "")), str(params.get("Name", "")))
-        elif name == "powershell_expand_user.ps1":
-            session.output(_expand_user(session, str(params.get("Path", ""))))
-        else:
-            session.wrapper_error(f"winhost does not emulate the exec wrapper action '{name}'")
+        _run_action(session, manifest, name, params, lines)
         return
     session.wrapper_error("no action left in the exec manifest")
+
+
+def _start_async(
+    session: _Session, manifest: dict[str, Any], params: dict[str, Any], rest: list[dict[str, Any]]
+) -> None:
+    """async_wrapper.ps1: the rest of the manifest (async_watchdog.ps1, then the module) runs as a
+    job in a new process (winhost.engine.ansible_async)."""
+    timeout = 0
+    if rest and rest[0].get("name") == "async_watchdog.ps1":
+        timeout = int((rest[0].get("params") or {}).get("Timeout", 0))
+        rest = rest[1:]
+    user = session.user
+
+    def job(host: Any) -> None:
+        child = _Session(new_session(session.runspace), host)
+        child.user = user
+        _run_actions(child, {**manifest, "actions": rest}, iter(()))
+
+    result = ansible_async.start_job(session.fs, session.env, params, timeout, job)
+    session.output(_json(result))
+    session.exit(0)
+
+
+def _run_action(
+    session: _Session, manifest: dict[str, Any], name: str, params: dict[str, Any], lines: Iterator[str]
+) -> None:
+    """The manifest's last action: the module, a file transfer or a shell helper."""
+    if name == "module_wrapper.ps1":
+        _module_wrapper_v2(session, manifest, params)
+    elif name == "psrp_put_file.ps1":
+        _put_file(session, str(params.get("Path", "")), lines, wrapper_errors=True)
+    elif name == "psrp_fetch_file.ps1":
+        _fetch_v2(session, str(params.get("Path", "")), int(params.get("BufferSize", 65536)))
+    elif name == "winrm_put_file.ps1":  # ansible.builtin.winrm: the same contract over stdin
+        _put_file(session, str(params.get("Path", "")), lines, wrapper_errors=True)
+    elif name == "winrm_fetch_file.ps1":
+        _fetch_winrm(session, str(params.get("Path", "")), params)
+    elif name == "powershell_mkdtemp.ps1":
+        _mkdtemp(session, str(params.get("Directory", "")), str(params.get("Name", "")))
+    elif name == "powershell_expand_user.ps1":
+        session.output(_expand_user(session, str(params.get("Path", ""))))
+    else:
+        session.wrapper_error(f"winhost does not emulate the exec wrapper action '{name}'")
+
+
+def _become(session: _Session, params: dict[str, Any], secure: dict[str, Any]) -> bool:
+    """become_wrapper.ps1 (runas): the next actions run as ``BecomeUser``. Ansible.Become
+    translates the name to a SID (NTAccount.Translate) and, given a password, logs the account on
+    (LogonUser); a failure reaches Ansible as the exec wrapper's error for the
+    CreateProcessAsUser call."""
+    call = 'Exception calling "CreateProcessAsUser" with "9" argument(s): '
+    user = str(params.get("BecomeUser") or "")
+    account = resolve_account(session.machine, user)
+    if account is None:
+        session.wrapper_error(call + '"Some or all identity references could not be translated."')
+        return False
+    password = secure.get("BecomePassword")
+    local = session.machine.accounts.get(account["account_name"])
+    if (
+        account["type"] == "User"
+        and password is not None
+        and local is not None
+        and password != local.password
+    ):
+        session.wrapper_error(
+            call + f'"Failed to logon {account["domain_name"]}\\{account["account_name"]} (The user name or '
+            'password is incorrect, Win32ErrorCode 1326 - 0x0000052E)"'
+        )
+        return False
+    if account["type"] == "User":
+        session.user = account["account_name"]
+    else:
+        session.user = f"{account['domain_name']}\\{account['account_name']}"
+    return True
 
 
 def _module_wrapper_v2(session: _Session, manifest: dict[str, Any], params: dict[str, Any]) -> None:
@@ -424,6 +484,10 @@ def _bootstrap_v1(session: _Session, lines: Iterator[str]) -> None:
         return
     if "become_wrapper" in actions:
         add_csharp_type(session)  # become_wrapper.ps1: Add-CSharpType AccessToken, Become, Process
+        # 2.16-2.18: become_user/become_password in the manifest
+        become = {"BecomeUser": manifest.get("become_user")}
+        if not _become(session, become, {"BecomePassword": manifest.get("become_password")}):
+            return
     if manifest.get("csharp_utils_module"):
         add_csharp_type(session)  # module_powershell_wrapper.ps1: Add-CSharpType -References
     source = base64.b64decode(manifest.get("module_entry", "")).decode("utf-8", errors="replace")

@@ -24,7 +24,7 @@ from psrpcore.types import ErrorRecord
 
 from winhost.engine import jea
 from winhost.engine.catalogue import lookup
-from winhost.engine.errors import PSRuntimeError, command_not_found
+from winhost.engine.errors import PSRuntimeError, command_not_found, not_emulated
 from winhost.engine.native import exe_stem, program_name
 from winhost.engine.wildcards import wildcard_match
 
@@ -79,6 +79,10 @@ class JeaSession:
         visible = self.capabilities.command(name)
         if visible is None:
             return command_not_found(name).record
+        if lookup(visible.name) is None:
+            # Visible (a RestrictedRemoteServer default such as Get-Help, or a role's function)
+            # but not in winhost's catalogue: say so rather than pretend it does not exist.
+            return not_emulated(f"the JEA session command {visible.name}").record
         return jea.check_parameters(visible, parameters)
 
     def get_command(self, parameters: list[tuple[str | None, Any]]) -> Iterator[Any]:

@@ -33,6 +33,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 import typing
 import zlib
 from collections.abc import Callable, Iterator, MutableMapping
@@ -473,6 +474,26 @@ class Machine:
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
         self._subscribers: list[Callback] = []
+        #: A restart shutdown.exe /r scheduled (shutdown.exe /a cancels it).
+        self.pending_restart: threading.Timer | None = None
+
+    # -- boot ---------------------------------------------------------------------------------
+    def last_boot(self) -> float:
+        """When the machine last booted (epoch seconds); three hours ago for a machine that has
+        not recorded it."""
+        with self.lock:
+            if not self.boot_time:
+                self.boot_time = time.time() - 3 * 3600
+            return self.boot_time
+
+    def restart(self) -> None:
+        """The machine boots again: a new boot time and, once LogonUI is up, its
+        AutoLogonChecked key. winhost keeps its services' state and open shells."""
+        with self.lock:
+            self.pending_restart = None
+            self.boot_time = time.time()
+            self.registry[normalize_registry_path(AUTOLOGON_CHECKED_KEY)] = CIDict()
+        self.notify(TOPIC_REGISTRY)
 
     # -- change notification ------------------------------------------------------------------
     def subscribe(self, callback: Callback) -> Callable[[], None]:
@@ -579,6 +600,9 @@ class Machine:
 
 
 GPO_WINRM_SERVICE = "HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows\\WinRM\\Service"
+#: The volatile key LogonUI creates when it is about to show the logon screen after a boot (what
+#: ansible.windows' win_reboot waits for, plugin_utils/_reboot.py _LOGON_UI_KEY).
+AUTOLOGON_CHECKED_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Winlogon\\AutoLogonChecked"
 LOCAL_ACCOUNT_TOKEN_KEY = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System"
 
 
@@ -754,6 +778,7 @@ def fresh(computer_name: str = "WINHOST") -> Machine:
         }
     )
     m.registry["HKLM:\\SOFTWARE\\Policies\\Microsoft\\Windows"] = CIDict()
+    m.registry[AUTOLOGON_CHECKED_KEY] = CIDict()
     m.environment = CIDict(
         {
             "COMPUTERNAME": m.computer_name,

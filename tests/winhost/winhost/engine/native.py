@@ -7,7 +7,10 @@ Processes are not simulated. A command line is read as ``CreateProcess`` reads i
 * ``cmd.exe /c``: the interpreter in :mod:`winhost.engine.cmdexe`;
 * ``powershell.exe``/``pwsh.exe``: :mod:`winhost.engine.console` (a new runspace, like a new
   process, with the process's environment and working directory);
-* ``hostname.exe`` and ``whoami.exe`` answer from the model.
+* ``hostname.exe`` and ``whoami.exe`` answer from the model;
+* ``shutdown.exe /r [/t N]`` restarts the machine model after N seconds (``Machine.restart``),
+  ``/a`` aborts a pending restart (Windows Commands reference: shutdown; system error codes
+  1190 ERROR_SHUTDOWN_IS_SCHEDULED and 1116 ERROR_NO_SHUTDOWN_IN_PROGRESS).
 
 Any other executable fails the way a missing one does on Windows: WinRS faults with
 0x80070002 (:class:`ProgramNotFound`), win_command reports "Could not find file", cmd.exe prints
@@ -42,13 +45,14 @@ from winhost.engine.errors import make_error_record
 from winhost.engine.values import to_string
 
 #: The programs winhost runs (by name from a pipeline or cmd.exe, by full path from WinRS).
-KNOWN_PROGRAMS = ("cmd", "powershell", "pwsh", "hostname", "whoami")
+KNOWN_PROGRAMS = ("cmd", "powershell", "pwsh", "hostname", "whoami", "shutdown")
 SYSTEM32 = "C:\\Windows\\system32"
 PROGRAM_PATHS = {
     "cmd": f"{SYSTEM32}\\cmd.exe",
     "powershell": f"{SYSTEM32}\\WindowsPowerShell\\v1.0\\powershell.exe",
     "hostname": f"{SYSTEM32}\\hostname.exe",
     "whoami": f"{SYSTEM32}\\whoami.exe",
+    "shutdown": f"{SYSTEM32}\\shutdown.exe",
 }
 #: cmd.exe's errorlevel for a command it cannot find.
 NOT_RECOGNIZED = cmdexe.NOT_RECOGNIZED
@@ -260,11 +264,42 @@ def run_program(process: Process, name: str, command_line: str) -> int:
     if name == "hostname":
         process.out(f"{process.machine.computer_name}\r\n")
         return 0
+    if name == "shutdown":
+        return _shutdown(process, args)
     if process.user.lower().startswith("winrm virtual users\\"):  # a JEA virtual account
         process.out(f"{process.user.lower()}\r\n")
         return 0
     short = process.user.rsplit("\\", 1)[-1].lower()
     process.out(f"{process.machine.computer_name.lower()}\\{short}\r\n")
+    return 0
+
+
+def _shutdown(process: Process, args: list[str]) -> int:
+    """shutdown.exe: ``/r`` (restart, after ``/t`` seconds, 30 by default; ``/c`` comment) and
+    ``/a`` (abort); the messages are the system error texts shutdown.exe prints with the code."""
+    flags = [a.lower().replace("-", "/", 1) for a in args]
+    machine = process.machine
+    if "/a" in flags:
+        with machine.lock:
+            timer, machine.pending_restart = machine.pending_restart, None
+        if timer is None:
+            process.err("Unable to abort the system shutdown because no shutdown was in progress.(1116)\r\n")
+            return 1116
+        timer.cancel()
+        return 0
+    if "/r" not in flags:
+        process.err("winhost: shutdown.exe emulates /r and /a only\r\n")
+        return 1
+    delay = 30
+    if "/t" in flags and flags.index("/t") + 1 < len(args):
+        delay = int(args[flags.index("/t") + 1])
+    with machine.lock:
+        if machine.pending_restart is not None:
+            process.err("A system shutdown has already been scheduled.(1190)\r\n")
+            return 1190
+        machine.pending_restart = threading.Timer(delay, machine.restart)
+        machine.pending_restart.daemon = True
+        machine.pending_restart.start()
     return 0
 
 

@@ -88,6 +88,8 @@ _MODULE_FILES = (
     "setup",
     "slurp",
     "win_powershell",
+    "win_whoami",
+    "async_status",
 )
 _REGISTRY: dict[str, ModuleSpec] | None = None
 

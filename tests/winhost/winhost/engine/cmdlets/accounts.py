@@ -40,7 +40,8 @@ BUILTIN_GROUPS = {
 }
 
 
-def _sid(machine: Machine, account: Account) -> str:
+def account_sid(machine: Machine, account: Account) -> str:
+    """The account's SID: the model's, or a RID from 1000 in name order."""
     if account.sid:
         return account.sid
     rid = 1000 + sorted(a.name.lower() for a in machine.accounts.values()).index(account.name.lower())
@@ -68,7 +69,7 @@ def user_object(machine: Machine, account: Account) -> Any:
             "PasswordLastSet": None,
             "LastLogon": None,
             "Name": account.name,
-            "SID": _sid(machine, account),
+            "SID": account_sid(machine, account),
             "PrincipalSource": "Local",
             "ObjectClass": "User",
         },
@@ -254,7 +255,7 @@ def get_local_group_member(call: CommandCall) -> Iterator[Any]:
             ["Microsoft.PowerShell.Commands.LocalPrincipal", "System.Object"],
             {
                 "Name": f"{machine.computer_name}\\{account.name}",
-                "SID": _sid(machine, account),
+                "SID": account_sid(machine, account),
                 "PrincipalSource": "Local",
                 "ObjectClass": "User",
             },

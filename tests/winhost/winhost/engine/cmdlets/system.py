@@ -176,10 +176,15 @@ def _cim(cls: str, parents: list[str], props: dict[str, Any]) -> Any:
     return new_object(names, props, to_string_value=cls)
 
 
+#: Key properties of the emulated classes (returned whatever -Property names): Win32_OperatingSystem
+#: (CSCreationClassName, CSName, CreationClassName, Name), Win32_ComputerSystem and Win32_Service (Name).
+_CIM_KEYS = {"name", "csname"}
+
+
 def cim_instances(machine: Machine, class_name: str) -> list[Any]:
     low = class_name.lower()
     if low == "win32_operatingsystem":
-        boot = datetime.datetime.now().astimezone() - datetime.timedelta(hours=3)
+        boot = datetime.datetime.fromtimestamp(machine.last_boot()).astimezone()
         return [
             _cim(
                 "Win32_OperatingSystem",
@@ -250,15 +255,29 @@ def cim_instances(machine: Machine, class_name: str) -> list[Any]:
         Param("Filter"),
         Param("ComputerName"),
         Param("Query"),
+        Param("Property"),
     ],
     module="CimCmdlets",
     dotnet_class="Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand",
     aliases=("gcim",),
 )
 def get_ciminstance(call: CommandCall) -> Iterator[Any]:
+    """-Property (learn.microsoft.com .../cimcmdlets/get-ciminstance): only the named properties
+    (and the class's key properties) are retrieved; the others are present and null."""
     if call.has("Query"):
         raise not_emulated("Get-CimInstance -Query")
-    yield from cim_instances(call.ctx.machine, call.string("ClassName") or "")
+    wanted = {p.lower() for p in call.strings("Property") or []}
+    for instance in cim_instances(call.ctx.machine, call.string("ClassName") or ""):
+        if wanted:
+            for prop in instance.PSObject.adapted_properties:
+                name = prop.name.lower()
+                if (
+                    name not in wanted
+                    and name not in _CIM_KEYS
+                    and name not in ("cimclass", "pscomputername")
+                ):
+                    setattr(instance, prop.name, None)
+        yield instance
 
 
 @cmdlet(

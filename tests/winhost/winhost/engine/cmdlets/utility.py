@@ -758,9 +758,15 @@ def get_variable(call: CommandCall) -> Iterator[Any]:
     aliases=("set",),
 )
 def set_variable(call: CommandCall) -> Iterator[Any]:
+    """-Value is ValueFromPipeline (about_Variables, Set-Variable): piped objects become the
+    value, one object as itself, several as an array."""
     target = call.scope.root() if (call.string("Scope") or "").lower() in ("global", "script") else call.scope
+    value = call.get("Value")
+    if not call.has("Value") and call.expecting_input:
+        piped = list(call.input())
+        value = piped[0] if len(piped) == 1 else (piped or None)
     for name in call.strings("Name") or []:
-        target.set(name, call.get("Value"))
+        target.set(name, value)
     return iter(())
 
 
