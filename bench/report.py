@@ -263,13 +263,22 @@ def session_table(s4: dict[str, Any]) -> list[str]:
 def payload_table(s5: dict[str, Any]) -> list[str]:
     script = f"`{s5.get('builtin_script_module')}` over ansible.builtin.psrp"
     return [
-        "Bytes sent by the controller (winhost bytes in) for one warm task.",
+        "Bytes sent by the controller (winhost bytes in) for one warm task (mean over the tasks of "
+        "that kind after the playbook's first task).",
         "",
         "| task | bytes sent |",
         "| --- | ---: |",
         _row("win_ping over ansible.builtin.psrp (exec wrapper)", _fmt(s5.get("builtin_win_ping"), ",.0f")),
         _row("win_ping over ansible.builtin.winrm (exec wrapper)", _fmt(s5.get("winrm_win_ping"), ",.0f")),
         _row("win_ping over psremoting.core.psrp (exec wrapper)", _fmt(s5.get("ours_win_ping"), ",.0f")),
+        _row(
+            "- of which the session's first module task (sends the module code)",
+            _fmt(s5.get("ours_win_ping_first"), ",.0f"),
+        ),
+        _row(
+            "- each later module task (code cached in the session: hashes + arguments)",
+            _fmt(s5.get("ours_win_ping_cached"), ",.0f"),
+        ),
         _row(script, _fmt(s5.get("builtin_script"), ",.0f")),
         _row(
             f"`{s5.get('builtin_script_module')}` over ansible.builtin.winrm",

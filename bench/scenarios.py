@@ -558,11 +558,18 @@ def payload(s1: dict[str, Any]) -> dict[str, Any]:
     b = s1.get("builtin", {}).get("summary", {})
     w = s1.get("winrm", {}).get("summary", {})
     o = s1.get("ours", {}).get("summary", {})
+    ours_modules = [r for r in s1.get("ours", {}).get("rows", []) if r.get("kind") == "module"]
     return {
         "builtin_win_ping": b.get("module", {}).get("bytes_in"),
         "winrm_win_ping": w.get("module", {}).get("bytes_in"),
         "winrm_script": w.get("script", {}).get("bytes_in"),
         "ours_win_ping": o.get("module", {}).get("bytes_in"),
+        # ours caches the module code in the session (psrp/_payload.py): the first module task of
+        # a session sends it, the later ones send hashes plus arguments
+        "ours_win_ping_first": ours_modules[0]["bytes_in"] if ours_modules else None,
+        "ours_win_ping_cached": (
+            statistics.mean(r["bytes_in"] for r in ours_modules[1:]) if len(ours_modules) > 1 else None
+        ),
         "ours_invoke_command": o.get("script", {}).get("bytes_in"),
         "builtin_script": b.get("script", {}).get("bytes_in"),
         "builtin_script_module": s1.get("builtin_script_module"),

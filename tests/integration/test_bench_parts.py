@@ -63,8 +63,8 @@ def test_goal_verdicts_follow_thresholds() -> None:
         },
         "s2": {
             "hosts": 100,
-            "builtin_forks32": {"wall_seconds": 20.0},
-            "ours_one_to_many": {"wall_seconds": 10.0, "rc": 0},
+            "builtin_forks32": {"wall_seconds": 20.0, "controller_cpu_seconds": 10.0},
+            "ours_one_to_many": {"wall_seconds": 10.0, "rc": 0, "controller_cpu_seconds": 2.5},
         },
         "s3": {
             "sizes_mb": [1, 100],
@@ -84,6 +84,7 @@ def test_goal_verdicts_follow_thresholds() -> None:
         ("7.00", "PASS"),  # builtin module >= 7
         ("3.00", "PASS"),  # latency ratio >= 3
         ("2.00", "FAIL"),  # fleet ratio >= 3
+        ("4.00", "FAIL"),  # controller CPU per host-task: builtin / ours >= 5
         ("3.00", "PASS"),  # put throughput >= 1.5
         ("80", "FAIL"),  # memory growth < 50 MiB
         ("900", "PASS"),  # 500 sessions < 1 GiB

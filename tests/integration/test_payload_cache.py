@@ -9,14 +9,13 @@ between runs that differ only by their last tasks, so the cold start cancels out
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playbook_runner import playbook_env, run_playbook
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
 
@@ -36,32 +35,10 @@ def _run(winhost: Any, tmp_path: Path, tasks: str, name: str) -> tuple[list[dict
         "- hosts: dc01\n  gather_facts: false\n  tasks:\n" + textwrap.indent(textwrap.dedent(tasks), "    "),
         encoding="utf-8",
     )
-    env = dict(winhost.env)
-    env.update(
-        {
-            "ANSIBLE_PSRP_SESSION_DIR": tempfile.mkdtemp(prefix="psrpit-", dir="/tmp"),
-            "ANSIBLE_STDOUT_CALLBACK": "json",
-            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-            "ANSIBLE_NOCOLOR": "1",
-        }
+    rc, data, out = run_playbook(
+        winhost.inventory_path, playbook, "-e", f"ansible_connection={OURS}", env=playbook_env(winhost.env)
     )
-    proc = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(winhost.inventory_path),
-            str(playbook),
-            "-e",
-            f"ansible_connection={OURS}",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert rc == 0, out
     results = [task["hosts"]["dc01"] for play in data["plays"] for task in play["tasks"]]
     deadline = time.monotonic() + 15
     while winhost.stats("dc01")["shells_open"] and time.monotonic() < deadline:

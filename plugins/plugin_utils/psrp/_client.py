@@ -796,7 +796,8 @@ class PSRPSession:
         """
 
         what = EXEC_NEEDS
-        module = plan_payload(script, input_data)  # an exec-wrapper payload (module task)
+        # an exec-wrapper payload (module task); a command with arguments is sent as it is
+        module = None if arguments else plan_payload(script, input_data)
         payload = module if self.payload_cache_allowed() else None
 
         def build(ps: PowerShell) -> None:

@@ -56,8 +56,9 @@ def test_session_configuration_needs_admin(machine: Machine) -> None:
 
 def test_enable_psremoting_repairs_a_broken_host(engine: Engine, machine: Machine) -> None:
     engine.ok(
-        "Stop-Service WinRM; Set-Service WinRM -StartupType Manual\n"
+        # the listeners go first: the WSMan: drive needs the running service (as on Windows)
         "Remove-Item WSMan:\\localhost\\Listener\\* -Recurse\n"
+        "Stop-Service WinRM; Set-Service WinRM -StartupType Manual\n"
         "Disable-NetFirewallRule -DisplayGroup 'Windows Remote Management'"
     )
     assert not machine.winrm_running
@@ -283,3 +284,20 @@ def test_push_and_pop_location_with_named_stacks(engine: Engine) -> None:
     )
     bad = engine.script("Push-Location C:\\NoSuchDir; 'after'")
     assert bad.failure is not None and "Cannot find path" in str(bad.failure.Exception.Message)
+
+
+def test_get_variable_lists_and_matches_wildcards(engine: Engine) -> None:
+    """Get-Variable (learn.microsoft.com .../microsoft.powershell.utility/get-variable): without
+    -Name it lists the visible variables sorted by name; -Name takes wildcards; a plain name that
+    matches nothing is an ObjectNotFound error."""
+    result = engine.script(
+        "$zeta = 1; $alpha = 2; $alphabet = 3\n"
+        "$all = Get-Variable; $all.Count -gt 3; ($all | Where-Object Name -eq zeta).Value\n"
+        "(Get-Variable alpha*).Name\n"
+        "$names = $all.Name; ($names -join ',') -eq (($names | Sort-Object) -join ',')\n"
+        "Get-Variable -Name nope"
+    )
+    assert result.output == [True, 1, "alpha", "alphabet", True]
+    [error] = result.errors
+    assert str(error.Exception.Message) == "Cannot find a variable with the name 'nope'."
+    assert error.FullyQualifiedErrorId == "VariableNotFound,Microsoft.PowerShell.Commands.GetVariableCommand"

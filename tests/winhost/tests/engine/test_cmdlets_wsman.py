@@ -231,3 +231,29 @@ def test_enumerate_without_a_match_is_not_an_error(engine: Engine) -> None:
         "Where-Object { $_.Transport -eq 'HTTPS' }).Count"
     )
     assert engine.ok(script) == [0]
+
+
+def test_drive_below_localhost_needs_the_winrm_service(engine: Engine, machine: Machine) -> None:
+    """The WSMan: provider reads below ``localhost`` from the local WinRM service; while it is
+    stopped the WSMan client fails with WSManFault 0x80338012 (the text ``winrm get
+    winrm/config`` prints), which WSManHelper.AssertError throws as a terminating "WsManError".
+    The drive's root still lists ``localhost``."""
+    machine.set_service_status("WinRM", "Stopped")
+    try:
+        assert engine.ok("(Get-ChildItem WSMan:\\).Name") == ["localhost"]
+        for script in ("Get-ChildItem WSMan:\\localhost", "Get-Item WSMan:\\localhost\\MaxEnvelopeSizekb"):
+            failure = engine.script(script).failure
+            assert failure is not None, script
+            assert str(failure.Exception.Message).startswith(
+                "The client cannot connect to the destination specified in the request. Verify that the service "
+                "on the destination is running and is accepting requests."
+            )
+            assert str(failure.Exception.Message).endswith(
+                "run the following command on the destination to "
+                'analyze and configure the WinRM service: "winrm quickconfig".'
+            )
+            assert failure.FullyQualifiedErrorId.startswith("WsManError,")
+            assert failure.CategoryInfo.Category == ErrorCategory.InvalidOperation
+    finally:
+        machine.set_service_status("WinRM", "Running")
+    assert engine.ok("(Get-Item WSMan:\\localhost\\MaxEnvelopeSizekb).Value") == ["500"]

@@ -284,3 +284,24 @@ def test_default_commands_winhost_lacks_say_so(helpdesk: Machine) -> None:
     _host, error = run(session(helpdesk), "Get-Help")
     assert error is not None
     assert str(error.Exception.Message) == "winhost does not emulate the JEA session command Get-Help"
+
+
+def test_providers_and_aliases_are_hidden_unless_visible(helpdesk: Machine) -> None:
+    """session-configurations.md: "No PowerShell providers are available"; role-capabilities.md:
+    VisibleProviders and VisibleAliases are unions across roles."""
+    write(
+        helpdesk,
+        fx.PSRC_PATH,
+        fx.PSRC.replace("VisibleCmdlets = 'Get-Service',", "VisibleCmdlets = 'Get-Service', 'Get-Item',"),
+    )
+    rs = session(helpdesk)
+    host, error = run(rs, "Get-Item", Path="C:\\Windows")
+    assert error is None and host.output == []
+    assert str(host.errors[0].Exception.Message) == "Cannot find a provider with the name 'FileSystem'."
+    _host, error = run(rs, "gi", Path="WSMan:\\localhost")
+    assert error is not None and str(error.Exception.Message).startswith("The term 'gi' is not recognized")
+    psrc = fx.PSRC.replace("VisibleCmdlets = 'Get-Service',", "VisibleCmdlets = 'Get-Service', 'Get-Item',")
+    psrc = psrc.replace("GUID =", "VisibleAliases = 'gi'\n    VisibleProviders = 'WSMan'\n    GUID =")
+    write(helpdesk, fx.PSRC_PATH, psrc)
+    host, error = run(session(helpdesk), "gi", Path="WSMan:\\localhost\\Service\\AllowUnencrypted")
+    assert error is None and host.errors == [] and len(host.output) == 1

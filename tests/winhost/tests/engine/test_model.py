@@ -139,10 +139,11 @@ def test_subscribe_fires_for_configuration_changes(machine: Machine) -> None:
     unsubscribe = machine.subscribe(topics.append)
     engine = Engine(machine)
     engine.ok("Set-Item -Path WSMan:\\localhost\\Service\\AllowUnencrypted -Value $true")
+    # the WSMan: drive needs the running service: the listeners go before the service stops
+    engine.ok("Remove-Item -Path WSMan:\\localhost\\Listener\\* -Recurse")
     engine.ok("Stop-Service -Name WinRM")
     engine.ok("Disable-NetFirewallRule -Name WINRM-HTTP-In-TCP-PUBLIC")
-    engine.ok("Remove-Item -Path WSMan:\\localhost\\Listener\\* -Recurse")
-    assert topics == [TOPIC_WSMAN, TOPIC_SERVICES, TOPIC_FIREWALL, TOPIC_LISTENERS]
+    assert topics == [TOPIC_WSMAN, TOPIC_LISTENERS, TOPIC_SERVICES, TOPIC_FIREWALL]
     assert machine.wsman.service.allow_unencrypted is True
     assert not machine.winrm_running
     assert machine.wsman.listeners == []

@@ -70,3 +70,27 @@ class RecordingHost:
 
     def read_line(self, prompt: str, secure: bool = False) -> Any:
         raise RuntimeError("winhost: this host cannot read input (no interactive user)")
+
+
+class HostUIForwarder:
+    """The host UI calls (Write-Host, the exit code, Read-Host) passed on to ``ui_host``: for
+    hosts that reshape the data streams of a pipeline but not what its user sees
+    (:class:`winhost.engine.merge.MergingHost`, the nested runspace's inner host)."""
+
+    ui_host: Any
+
+    def write_host(
+        self,
+        text: str,
+        newline: bool = True,
+        is_error: bool = False,
+        foreground: int | None = None,
+        background: int | None = None,
+    ) -> None:
+        self.ui_host.write_host(text, newline, is_error, foreground, background)
+
+    def set_should_exit(self, code: int) -> None:
+        self.ui_host.set_should_exit(code)
+
+    def read_line(self, prompt: str, secure: bool = False) -> Any:
+        return self.ui_host.read_line(prompt, secure)

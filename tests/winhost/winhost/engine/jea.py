@@ -321,6 +321,10 @@ class Capabilities:
         """The visible entry for a command name (cmdlet or function), or None when hidden."""
         bare = name.rsplit("\\", 1)[-1]
         target = DEFAULT_ALIASES.get(bare.lower(), bare)
+        if any(bare.lower() == a.lower() for a in self.aliases):
+            # A VisibleAliases entry runs its command when that command is visible too.
+            spec = lookup(bare)
+            target = spec.name if spec is not None else bare
         if any(target.lower() == d.lower() for d in DEFAULT_COMMANDS):
             return VisibleCommand(target)
         found = [e for e in self.cmdlets + self.functions if e.matches(target)]

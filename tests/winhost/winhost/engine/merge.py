@@ -21,6 +21,7 @@ from psrpcore import Command
 from psrpcore.types import DebugRecord, ErrorRecord, InformationRecord, VerboseRecord, WarningRecord
 
 from winhost.engine.context import ExecutionContext, PipelineHost
+from winhost.engine.hosts import HostUIForwarder
 
 OUTPUT = 1
 NULL = 8
@@ -43,11 +44,12 @@ def merge_targets(command: Command) -> dict[str, int]:
     return targets
 
 
-class MergingHost:
+class MergingHost(HostUIForwarder):
     """A PipelineHost that diverts the merged streams into a queue and forwards the rest."""
 
     def __init__(self, base: PipelineHost, targets: dict[str, int], pending: deque[Any]) -> None:
         self.base = base
+        self.ui_host = base
         self.targets = targets
         self.pending = pending
 
@@ -96,22 +98,6 @@ class MergingHost:
 
     def write_progress(self, activity: str, status: str, percent: int = -1) -> None:
         self.base.write_progress(activity, status, percent)
-
-    def write_host(
-        self,
-        text: str,
-        newline: bool = True,
-        is_error: bool = False,
-        foreground: int | None = None,
-        background: int | None = None,
-    ) -> None:
-        self.base.write_host(text, newline, is_error, foreground, background)
-
-    def set_should_exit(self, code: int) -> None:
-        self.base.set_should_exit(code)
-
-    def read_line(self, prompt: str, secure: bool = False) -> Any:
-        return self.base.read_line(prompt, secure)
 
     def __getattr__(self, name: str) -> Any:  # has_host(), has_host_ui(), exit_code, ...
         return getattr(self.base, name)

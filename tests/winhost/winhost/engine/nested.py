@@ -34,6 +34,7 @@ from psrpcore import Command
 from psrpcore.types import ErrorRecord
 
 from winhost.engine.errors import PipelineStopped, PSRuntimeError, not_emulated
+from winhost.engine.hosts import HostUIForwarder
 from winhost.engine.values import new_object, to_bool, to_number, to_string
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class NestedRunspaceValue:
         return False
 
 
-class _InnerHost:
+class _InnerHost(HostUIForwarder):
     """The PipelineHost of a pipeline run by [PowerShell]: streams into the PowerShell's
     collections, host calls (Write-Host, Read-Host, SetShouldExit) to the waiting pipeline's host."""
 
@@ -150,6 +151,7 @@ class _InnerHost:
         self, outer: Any, output: DataCollectionValue, streams: dict[str, DataCollectionValue]
     ) -> None:
         self.outer = outer
+        self.ui_host = outer
         self.output = output
         self.streams = streams
         self.stop_requested = threading.Event()
@@ -197,22 +199,6 @@ class _InnerHost:
                 {"Activity": activity, "StatusDescription": status, "PercentComplete": percent},
             )
         )
-
-    def write_host(
-        self,
-        text: str,
-        newline: bool = True,
-        is_error: bool = False,
-        foreground: int | None = None,
-        background: int | None = None,
-    ) -> None:
-        self.outer.write_host(text, newline, is_error, foreground, background)
-
-    def set_should_exit(self, code: int) -> None:
-        self.outer.set_should_exit(code)
-
-    def read_line(self, prompt: str, secure: bool = False) -> Any:
-        return self.outer.read_line(prompt, secure)
 
 
 class AsyncResultValue:

@@ -213,7 +213,10 @@ class Runspace:
         ProviderNotFound ("Cannot find a provider with the name 'FileSystem'.") and does not run."""
         sc = self.session_configuration
         visible = {p.lower() for p in (sc.visible_providers if sc is not None else [])}
-        if not visible:
+        if self.jea is not None and self.jea.restricted:
+            # RestrictedRemoteServer: no provider unless the session or a role makes it visible.
+            visible = {p.lower() for p in self.jea.capabilities.providers}
+        elif not visible:
             return True
         for command in statement:
             if command.is_script:

@@ -10,7 +10,6 @@ from winhost.wsman import faults as wsfaults
 from winhost.wsman import namespaces as ns
 from winhost.wsman.psrp import b64
 from winhost.wsman.shells import (
-    DEFAULT_MAX_OPERATIONS_PER_USER,
     DEFAULT_MAX_SHELLS_PER_USER,
     MAX_IDLE_TIMEOUT_S,
     Shell,
@@ -18,6 +17,7 @@ from winhost.wsman.shells import (
 )
 from winhost.wsman.soap import (
     Request,
+    command_response,
     el,
     envelope,
     format_duration,
@@ -25,6 +25,8 @@ from winhost.wsman.soap import (
     new_uuid,
     parse_duration,
     q,
+    send_response,
+    shell_body,
     stream_bytes,
 )
 from winhost.wsman.winrs import DEFAULT_CODEPAGE, WinRSShell, option_flag, receive_needs_command
@@ -67,9 +69,7 @@ class CmdShellRequests:
     # ----------------------------------------------------------------------------- Create
     def _create(self, user: str, req: Request) -> bytes:
         service = self.service
-        shell_el = req.body.find(q(ns.NS_SHELL, "Shell")) if req.body is not None else None
-        if shell_el is None:
-            raise wsfaults.invalid_parameter("The Create body must contain rsp:Shell.")
+        shell_el = shell_body(req, "Shell", "Create")
 
         def text(name: str) -> str:
             child = shell_el.find(q(ns.NS_SHELL, name))
@@ -156,20 +156,11 @@ class CmdShellRequests:
 
     # ---------------------------------------------------------------------------- Command
     def _command(self, user: str, req: Request) -> bytes:
-        service = self.service
         _shell, winrs = self._winrs_shell(user, req)
-        line = req.body.find(q(ns.NS_SHELL, "CommandLine")) if req.body is not None else None
-        if line is None:
-            raise wsfaults.invalid_parameter("The Command body must contain rsp:CommandLine.")
+        line = shell_body(req, "CommandLine", "Command")
         command = line.findtext(q(ns.NS_SHELL, "Command")) or ""
         arguments = [a.text or "" for a in line.findall(q(ns.NS_SHELL, "Arguments"))]
-        limit = service._setting("max_concurrent_operations_per_user", DEFAULT_MAX_OPERATIONS_PER_USER)
-        with service.shells.lock:
-            if limit > 0 and service.shells.operations_of(user) >= limit:
-                raise wsfaults.max_operations_per_user(limit)
-            command_id = (line.get("CommandId") or new_uuid()).upper()
-            if command_id in winrs.commands:
-                raise wsfaults.invalid_parameter(f"A command with CommandId {command_id} already exists.")
+        with self.service.command_slot(user, line, winrs.commands) as command_id:
             winrs.start_command(
                 command_id,
                 command.strip(),
@@ -177,24 +168,17 @@ class CmdShellRequests:
                 skip_cmd_shell=option_flag(req.options, "WINRS_SKIP_CMD_SHELL"),
                 console_stdin=option_flag(req.options, "WINRS_CONSOLEMODE_STDIN"),
             )
-        service.stats.operation_started()
-        return envelope(
-            f"{ns.A_COMMAND}Response",
-            req.message_id,
-            f"<rsp:CommandResponse>{el('rsp:CommandId', command_id)}</rsp:CommandResponse>",
-        )
+        return command_response(req, command_id)
 
     # ------------------------------------------------------------------------------- Send
     def _send(self, user: str, req: Request) -> bytes:
         _, winrs = self._winrs_shell(user, req)
-        send = req.body.find(q(ns.NS_SHELL, "Send")) if req.body is not None else None
-        if send is None:
-            raise wsfaults.invalid_parameter("The Send body must contain rsp:Send.")
+        send = shell_body(req, "Send", "Send")
         for stream in send.findall(q(ns.NS_SHELL, "Stream")):
             command_id = (stream.get("CommandId") or "").upper()
             end = (stream.get("End") or "").strip().lower() == "true"
             winrs.feed(command_id, stream_bytes(stream.text), end)
-        return envelope(f"{ns.A_SEND}Response", req.message_id, "<rsp:SendResponse/>")
+        return send_response(req)
 
     # ---------------------------------------------------------------------------- Receive
     def _receive(self, user: str, req: Request) -> bytes:
@@ -240,9 +224,7 @@ class CmdShellRequests:
     # ----------------------------------------------------------------------------- Signal
     def _signal(self, user: str, req: Request) -> bytes:
         shell, winrs = self._winrs_shell(user, req)
-        sig = req.body.find(q(ns.NS_SHELL, "Signal")) if req.body is not None else None
-        if sig is None:
-            raise wsfaults.invalid_parameter("The Signal body must contain rsp:Signal.")
+        sig = shell_body(req, "Signal", "Signal")
         command_id = (sig.get("CommandId") or "").upper()
         code = (sig.findtext(q(ns.NS_SHELL, "Code")) or "").strip()
         now = self.service.clock()

@@ -15,12 +15,14 @@ exchanges recorded in pypsrp's source distribution (tests/tests_pypsrp/responses
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Container, Iterator
 from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
@@ -51,6 +53,7 @@ from winhost.wsman.shells import (
 )
 from winhost.wsman.soap import (
     Request,
+    command_response,
     el,
     envelope,
     fault_envelope,
@@ -60,6 +63,8 @@ from winhost.wsman.soap import (
     parse_duration,
     parse_request,
     q,
+    send_response,
+    shell_body,
     stream_bytes,
 )
 from winhost.wsman.winrs import shell_resource as winrs_resource
@@ -258,10 +263,7 @@ class WSManService:
 
     # ----------------------------------------------------------------------------- Create
     def _create(self, user: str, req: Request) -> bytes:
-        body = req.body
-        shell_el = body.find(q(ns.NS_SHELL, "Shell")) if body is not None else None
-        if shell_el is None:
-            raise wsfaults.invalid_parameter("The Create body must contain rsp:Shell.")
+        shell_el = shell_body(req, "Shell", "Create")
         limit = self._setting("max_shells_per_user", DEFAULT_MAX_SHELLS_PER_USER)
         with self.shells.lock:
             if limit > 0 and len(self.shells.owned_by(user)) >= limit:
@@ -368,38 +370,36 @@ class WSManService:
         return "".join(parts)
 
     # ---------------------------------------------------------------------------- Command
-    def _command(self, user: str, req: Request) -> bytes:
-        _shell, psrp = self._ps_shell_for(user, req)
-        body = req.body
-        cmd_el = body.find(q(ns.NS_SHELL, "CommandLine")) if body is not None else None
-        if cmd_el is None:
-            raise wsfaults.invalid_parameter("The Command body must contain rsp:CommandLine.")
+    @contextlib.contextmanager
+    def command_slot(self, user: str, line: ET.Element, existing: Container[str]) -> Iterator[str]:
+        """A new command's id (the client's CommandId or a new one), under the shells lock while
+        the caller starts it: MaxConcurrentOperationsPerUser and duplicate ids are refused first
+        (PowerShell and WinRS commands alike)."""
         limit = self._setting("max_concurrent_operations_per_user", DEFAULT_MAX_OPERATIONS_PER_USER)
         with self.shells.lock:
             if limit > 0 and self.shells.operations_of(user) >= limit:
                 raise wsfaults.max_operations_per_user(limit)
-            command_id = (cmd_el.get("CommandId") or new_uuid()).upper()
-            if command_id in psrp.commands:
+            command_id = (line.get("CommandId") or new_uuid()).upper()
+            if command_id in existing:
                 raise wsfaults.invalid_parameter(f"A command with CommandId {command_id} already exists.")
+            yield command_id
+        self.stats.operation_started()
+
+    def _command(self, user: str, req: Request) -> bytes:
+        _shell, psrp = self._ps_shell_for(user, req)
+        cmd_el = shell_body(req, "CommandLine", "Command")
+        with self.command_slot(user, cmd_el, psrp.commands) as command_id:
             data = b"".join(stream_bytes(a.text) for a in cmd_el.findall(q(ns.NS_SHELL, "Arguments")))
             try:
                 psrp.create_command(command_id, data)
             except Exception as exc:
                 raise wsfaults.invalid_parameter(f"Arguments: {exc}") from None
-        self.stats.operation_started()
-        return envelope(
-            f"{ns.A_COMMAND}Response",
-            req.message_id,
-            f"<rsp:CommandResponse>{el('rsp:CommandId', command_id)}</rsp:CommandResponse>",
-        )
+        return command_response(req, command_id)
 
     # ------------------------------------------------------------------------------- Send
     def _send(self, user: str, req: Request) -> bytes:
         _shell, psrp = self._ps_shell_for(user, req)
-        body = req.body
-        send_el = body.find(q(ns.NS_SHELL, "Send")) if body is not None else None
-        if send_el is None:
-            raise wsfaults.invalid_parameter("The Send body must contain rsp:Send.")
+        send_el = shell_body(req, "Send", "Send")
         for stream in send_el.findall(q(ns.NS_SHELL, "Stream")):
             command_id = stream.get("CommandId")
             data = stream_bytes(stream.text)
@@ -415,7 +415,7 @@ class WSManService:
                 raise
             except Exception as exc:
                 raise wsfaults.invalid_parameter(f"Send: {exc}") from None
-        return envelope(f"{ns.A_SEND}Response", req.message_id, "<rsp:SendResponse/>")
+        return send_response(req)
 
     # ---------------------------------------------------------------------------- Receive
     def _receive(self, user: str, req: Request) -> bytes:
@@ -490,10 +490,7 @@ class WSManService:
     # ----------------------------------------------------------------------------- Signal
     def _signal(self, user: str, req: Request) -> bytes:
         shell, psrp = self._ps_shell_for(user, req)
-        body = req.body
-        sig = body.find(q(ns.NS_SHELL, "Signal")) if body is not None else None
-        if sig is None:
-            raise wsfaults.invalid_parameter("The Signal body must contain rsp:Signal.")
+        sig = shell_body(req, "Signal", "Signal")
         command_id = (sig.get("CommandId") or "").upper()
         code_el = sig.find(q(ns.NS_SHELL, "Code"))
         code = (code_el.text or "").strip() if code_el is not None else ""
@@ -561,10 +558,7 @@ class WSManService:
 
     def _connect(self, user: str, req: Request) -> bytes:
         shell, psrp = self._ps_shell_for(user, req)
-        body = req.body
-        conn = body.find(q(ns.NS_SHELL, "Connect")) if body is not None else None
-        if conn is None:
-            raise wsfaults.invalid_parameter("The Connect body must contain rsp:Connect.")
+        conn = shell_body(req, "Connect", "Connect")
         command_id = conn.get("CommandId")
         if command_id:
             if command_id.upper() not in psrp.commands:

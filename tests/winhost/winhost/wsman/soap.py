@@ -217,3 +217,23 @@ def stream_bytes(text: str | None) -> bytes:
         return base64.b64decode(text.strip())
     except (binascii.Error, ValueError):
         raise invalid_parameter("The stream data is not valid base64.") from None
+
+
+def shell_body(req: Request, name: str, operation: str) -> ET.Element:
+    """The ``rsp:<name>`` element of a shell operation's body; a fault naming it when absent."""
+    found = req.body.find(q(ns.NS_SHELL, name)) if req.body is not None else None
+    if found is None:
+        raise invalid_parameter(f"The {operation} body must contain rsp:{name}.")
+    return found
+
+
+def command_response(req: Request, command_id: str) -> bytes:
+    return envelope(
+        f"{ns.A_COMMAND}Response",
+        req.message_id,
+        f"<rsp:CommandResponse>{el('rsp:CommandId', command_id)}</rsp:CommandResponse>",
+    )
+
+
+def send_response(req: Request) -> bytes:
+    return envelope(f"{ns.A_SEND}Response", req.message_id, "<rsp:SendResponse/>")

@@ -44,7 +44,7 @@ from winhost.engine.values import (
     to_string,
     type_names,
 )
-from winhost.engine.wildcards import contains_wildcards
+from winhost.engine.wildcards import contains_wildcards, wildcard_match
 
 CORE = "Microsoft.PowerShell.Core"
 UTILITY = "Microsoft.PowerShell.Utility"
@@ -725,24 +725,35 @@ def get_member(call: CommandCall) -> Iterator[Any]:
     aliases=("gv",),
 )
 def get_variable(call: CommandCall) -> Iterator[Any]:
-    for name in call.strings("Name") or []:
-        found, value = call.scope.lookup(name)
-        if not found:
+    """Get-Variable (learn.microsoft.com .../microsoft.powershell.utility/get-variable): -Name
+    takes wildcards and defaults to ``*``; the variables visible in the scope, sorted by name;
+    a name without wildcards that matches nothing is an error."""
+    visible: dict[str, tuple[str, Any]] = {}
+    scope: Any = call.scope
+    while scope is not None:
+        for name, value in scope.variables.items():
+            if not name.startswith("__"):  # winhost's own bookkeeping, not PowerShell variables
+                visible.setdefault(name.lower(), (name, value))
+        scope = scope.parent
+    ordered = sorted(visible.values(), key=lambda item: item[0].lower())
+    for pattern in call.strings("Name") or ["*"]:
+        matches = [item for item in ordered if wildcard_match(item[0], pattern)]
+        if not matches and not contains_wildcards(pattern):
             call.error(
-                f"Cannot find a variable with the name '{name}'.",
+                f"Cannot find a variable with the name '{pattern}'.",
                 "VariableNotFound",
                 ErrorCategory.ObjectNotFound,
-                target=name,
+                target=pattern,
                 exception_type="System.Management.Automation.ItemNotFoundException",
             )
-            continue
-        if call.switch("ValueOnly"):
-            yield value
-        else:
-            yield new_object(
-                ["System.Management.Automation.PSVariable", "System.Object"],
-                {"Name": name, "Value": value, "Description": "", "Options": "None"},
-            )
+        for name, value in matches:
+            if call.switch("ValueOnly"):
+                yield value
+            else:
+                yield new_object(
+                    ["System.Management.Automation.PSVariable", "System.Object"],
+                    {"Name": name, "Value": value, "Description": "", "Options": "None"},
+                )
 
 
 @cmdlet(

@@ -252,16 +252,32 @@ _LISTENER_SETTABLE = {
 }
 
 
+#: The WSMan client's message for a destination without a running WinRM service (0x80338012).
+WINRM_NOT_RUNNING = (
+    "The client cannot connect to the destination specified in the request. Verify that the service on the "
+    "destination is running and is accepting requests. Consult the logs and documentation for the "
+    "WS-Management service running on the destination, most commonly IIS or WinRM. If the destination is the "
+    "WinRM service, run the following command on the destination to analyze and configure the WinRM service: "
+    '"winrm quickconfig".'
+)
+
+
 class WSManProvider(Provider):
     name = "WSMan"
     module = WSMAN_MODULE
     drives = ("WSMan",)
 
-    def _split(self, path: str) -> list[str]:
+    def _split(self, call: CommandCall, path: str) -> list[str]:
+        """The path below ``localhost``. Anything below the drive's root is read from the local
+        WinRM service, so it fails as the WSMan client does while the service is stopped
+        (WSManFault 0x80338012, as ``winrm get winrm/config`` prints it)."""
         rest = self.provider_path(path)
         parts = [p for p in rest.split("\\") if p]
         if parts and parts[0].lower() not in ("localhost", "."):
             raise not_emulated("the WSMan: drive of a remote computer")
+        if parts and not call.ctx.machine.winrm_running:
+            # WSManHelper.AssertError: a terminating "WsManError" (InvalidOperationException)
+            raise call.fail(WINRM_NOT_RUNNING, "WsManError", ErrorCategory.InvalidOperation)
         return parts[1:] if parts else []
 
     def _is_root(self, path: str) -> bool:
@@ -276,7 +292,7 @@ class WSManProvider(Provider):
     def is_container(self, call: CommandCall, path: str) -> bool:
         if self._is_root(path):
             return True
-        parts = self._split(path)
+        parts = self._split(call, path)
         key = "\\".join(parts).lower()
         if key in TREE or key in ("listener", "plugin", "clientcertificate"):
             return True
@@ -286,7 +302,7 @@ class WSManProvider(Provider):
         machine = call.ctx.machine
         if self._is_root(path):
             return _container_item("", "localhost")
-        parts = self._split(path)
+        parts = self._split(call, path)
         if not parts:
             return _container_item("", "localhost")
         key = "\\".join(parts).lower()
@@ -334,7 +350,7 @@ class WSManProvider(Provider):
         machine = call.ctx.machine
         if self._is_root(path):
             return [self.decorate(_container_item("", "localhost"), "WSMan:\\localhost", True, "WSMan")]
-        parts = self._split(path)
+        parts = self._split(call, path)
         key = "\\".join(parts).lower()
         display = "localhost" + ("\\" + "\\".join(_canonical(p) for p in parts) if parts else "")
         base = "WSMan:\\" + display
@@ -383,7 +399,7 @@ class WSManProvider(Provider):
 
     def set_item(self, call: CommandCall, path: str, value: Any) -> None:
         machine = call.ctx.machine
-        parts = self._split(path)
+        parts = self._split(call, path)
         if parts and parts[0].lower() == "listener" and len(parts) == 3:
             listener = self._listener(machine, parts[1])
             attr = _LISTENER_SETTABLE.get(parts[2].lower())
@@ -453,7 +469,7 @@ class WSManProvider(Provider):
         machine.notify(TOPIC_WSMAN)
 
     def new_item(self, call: CommandCall, path: str, item_type: str | None, value: Any) -> Any:
-        parts = self._split(path)
+        parts = self._split(call, path)
         if [p.lower() for p in parts[:1]] != ["listener"] or len(parts) > 2:
             raise not_emulated("New-Item on WSMan: outside WSMan:\\localhost\\Listener")
         values = {
@@ -473,7 +489,7 @@ class WSManProvider(Provider):
 
     def remove_item(self, call: CommandCall, path: str, recurse: bool) -> None:
         machine = call.ctx.machine
-        parts = self._split(path)
+        parts = self._split(call, path)
         if len(parts) == 2 and parts[0].lower() == "listener":
             listener = self._listener(machine, parts[1])
             with machine.lock:
