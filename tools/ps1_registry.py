@@ -104,6 +104,7 @@ INVOKE = "plugins/plugin_utils/invoke/_command.py"
 INVOKE_SESSION = "plugins/plugin_utils/invoke/_session.py"
 CONNECTION = "plugins/plugin_utils/psrp/_command_line.py"
 PAYLOAD = "plugins/plugin_utils/psrp/_payload.py"
+RESTRICTED = "plugins/plugin_utils/psrp/_restricted.py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +134,7 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("invoke_command.session_runspace", "constant", INVOKE_SESSION, "SESSION_RUNSPACE_SCRIPT"),
     Entry("connection.run_file", "constant", CONNECTION, "RUN_FILE_SCRIPT"),
     Entry("connection.payload_cache", "constant", PAYLOAD, "PAYLOAD_DEFINITION"),
+    Entry("connection.language_probe", "constant", RESTRICTED, "LANGUAGE_PROBE"),
     Entry(
         "connection.raw_command",
         "fstring",
@@ -264,7 +266,11 @@ def texts(items: tuple[Entry, ...] = REGISTRY) -> dict[str, str]:
 SCRIPT_SUFFIXES = (".ps1", ".psm1", ".psd1", ".ps1.j2", ".psm1.j2")
 _VARIABLE = re.compile(r"(?<![\\\w$])\$(?:global:|script:|env:|using:)?[A-Za-z_]\w*")
 _PS_SHAPE = re.compile(
-    r"\n|\bparam\s*\(|\bexit\b|\b(?:Get|Set|New|Remove|Write|Select|Where|ForEach)-[A-Z][A-Za-z]+", re.I
+    r"\n|\bparam\s*\(|\bexit\b|\b(?:Get|Set|New|Remove|Write|Select|Where|ForEach)-[A-Z][A-Za-z]+"
+    # a whole string that is one member-access expression ($ExecutionContext.SessionState...),
+    # as the language probe is; prose mentioning "$Ansible.Failed" is not
+    r"|\A\s*\$[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\s*\Z",
+    re.I,
 )
 _DOC_NAMES = {"DOCUMENTATION", "EXAMPLES", "RETURN"}
 SCANNED_DIRS = ("plugins", "roles", "playbooks")

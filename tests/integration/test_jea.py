@@ -212,6 +212,7 @@ def test_row_exec_wrapper_raw_and_script_fail_before_sending(winhost: Any, helpd
         session.close()
 
 
+@pytest.mark.runs_ps1("connection.language_probe")
 def test_language_probe_tells_full_from_no_language(winhost: Any, helpdesk: dict[str, Any]) -> None:
     """psrp/_restricted.LANGUAGE_PROBE: FullLanguage on the default endpoint, NoLanguage (the
     probe's own ScriptsNotAllowed refusal) on the JEA endpoint (about_Language_Modes)."""
