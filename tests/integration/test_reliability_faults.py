@@ -338,6 +338,6 @@ def test_expired_authentication_between_tasks_reopens_the_session_and_says_so(
     rc, data, out = _run(winhost, session_dir, pb, "-v")
     assert rc == 0, out
     assert _results(data)[2]["stdout_lines"] == ["counted"]
-    assert _read_counter(winhost, session_dir, tmp_path, "reauth") == ["run"]
     assert winhost.stats(HOST)["wsman_requests"]["Create"] == 2
+    assert _read_counter(winhost, session_dir, tmp_path, "reauth") == ["run"]
     assert "was lost" in out and "HTTP 401" in out and "opened a new one" in out, "no -v notice"
