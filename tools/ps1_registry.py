@@ -89,6 +89,18 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
         "enable_psremoting_https_certificate_subject": "CN=web01.contoso.test",
         "enable_psremoting_firewall_profiles": ["domain", "private"],
     },
+    # The certificate of tests/integration/files/bootstrap-https-listener.pfx, by thumbprint
+    # (written as a user might copy it: lower case, spaces) and imported from the PFX.
+    "thumbprint_run": {
+        "enable_psremoting_https_certificate_source": "thumbprint",
+        "enable_psremoting_https_certificate_thumbprint": (
+            "83 11 69 d2 c6 bf a0 17 a3 95 10 05 df 24 41 0d 85 ab e1 39"
+        ),
+    },
+    "pfx_run": {
+        "enable_psremoting_https_certificate_source": "pfx",
+        "enable_psremoting_https_pfx_file": "tests/integration/files/bootstrap-https-listener.pfx",
+    },
     # Hostile values where the host accepts any text (so the script runs to its end on winhost).
     "hostile_values_run": {
         "enable_psremoting_self_signed_dns_names": ["web01", HOSTILE],
@@ -145,7 +157,14 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("role.local_account_token_filter_policy", "file", LATFP_SCRIPT),
     *(
         Entry(f"bootstrap.{variant}", "template", BOOTSTRAP_TEMPLATE, variant=variant)
-        for variant in ("defaults", "like_enable_psremoting", "hostile_values_run", "subject_run")
+        for variant in (
+            "defaults",
+            "like_enable_psremoting",
+            "hostile_values_run",
+            "subject_run",
+            "thumbprint_run",
+            "pfx_run",
+        )
     ),
 )
 
