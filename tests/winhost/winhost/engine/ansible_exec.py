@@ -1,7 +1,7 @@
 """Answer what Ansible's ``ansible.builtin.psrp`` connection sends, without running its PowerShell.
 
 ``Runspace.invoke`` calls :func:`try_invoke` first. It recognises, by structure (not by a hash
-of one version's text), the scripts ansible-core 2.16-2.21 sends over PSRP and answers them from
+of one version's text), the scripts ansible-core 2.16-2.22 sends over PSRP and answers them from
 the machine model; anything else returns False and the engine evaluates it as a script.
 
 What ansible-core sends (``lib/ansible/plugins/connection/psrp.py``, ``plugins/shell/powershell.py``
@@ -15,6 +15,8 @@ and ``executor/powershell/``; versions read at their release tags):
   (``Script``: ``ansible_collections.ansible.windows.plugins.modules.win_ping.ps1``) and carry the
   arguments (``Variables[0]`` = ``complex_args``) and the task ``Environment``. Further NUL lines
   separate input for the action (``psrp_put_file.ps1`` receives base64 chunks that way).
+  2.22 gzips the manifest JSON and sends it as one base64 line when that is shorter, with the
+  bootstrap param ``DecompressInput`` true; exec_wrapper.ps1 expands it line by line.
 * Modules, 2.16-2.18: ``bootstrap_wrapper.ps1`` does ``$input | Out-String`` and splits on the
   NULs: input is ``exec_wrapper.ps1`` + NULs + manifest JSON ``{"module_entry": base64 source,
   "module_args", "actions": ["module_powershell_wrapper"], "environment", ...}``; the module is
@@ -45,10 +47,12 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import gzip
 import hashlib
 import json
 import re
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -307,13 +311,66 @@ def _bootstrap_v2(session: _Session, lines: Iterator[str]) -> None:
         )
         session.exit(1)
         return
-    manifest_json, _ = _read_until_nul(lines)
+    params = code.get("params") if isinstance(code.get("params"), dict) else {}
+    try:
+        manifest_json = _manifest_text(lines, params)
+    except _WrapperError as exc:
+        session.wrapper_error(str(exc))
+        return
     try:
         manifest = json.loads(manifest_json)
     except ValueError as exc:
         session.wrapper_error(f"Conversion from JSON failed with error: {exc}")
         return
     _run_actions(session, manifest, lines)
+
+
+class _WrapperError(Exception):
+    """A .NET exception exec_wrapper.ps1's process block reports through Write-AnsibleErrorJson."""
+
+
+def _manifest_text(lines: Iterator[str], params: dict[str, Any]) -> str:
+    """The exec manifest JSON as exec_wrapper.ps1's process block feeds it to ConvertFrom-Json.
+
+    Each input line up to the NUL line is decoded on its own: with ``-EncodeInputOutput`` it is
+    base64 of UTF-8; with ``-DecompressInput`` (ansible-core 2.22+, module_manifest.py
+    ``_get_bootstrap_input``: ``gzip.compress`` then base64, when that is shorter) it is base64 of
+    a gzip stream that ``[GZipStream]::new(..., [CompressionMode]::Decompress)`` expands to UTF-8.
+    """
+    parts: list[str] = []
+    for line in lines:
+        if line == NUL_LINE:
+            break
+        if params.get("EncodeInputOutput"):
+            parts.append(_from_base64(line).decode("utf-8", errors="replace"))
+        elif params.get("DecompressInput"):
+            parts.append(_gunzip(_from_base64(line)).decode("utf-8", errors="replace"))
+        else:
+            parts.append(line)
+    return "\n".join(parts)
+
+
+def _from_base64(text: str) -> bytes:
+    """[Convert]::FromBase64String, which ignores white space and refuses anything else."""
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise _WrapperError(
+            'Exception calling "FromBase64String" with "1" argument(s): "The input is not a valid '
+            "Base-64 string as it contains a non-base 64 character, more than two padding "
+            'characters, or an illegal character among the padding characters. "'
+        ) from None
+
+
+def _gunzip(data: bytes) -> bytes:
+    """GZipStream.CopyTo over a MemoryStream of ``data``."""
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        raise _WrapperError(
+            'Exception calling "CopyTo" with "1" argument(s): "The magic number in GZip header is '
+            'not correct. Make sure you are passing in a GZip stream."'
+        ) from None
 
 
 def _script_text(manifest: dict[str, Any], name: str) -> str:
@@ -431,12 +488,26 @@ def _become(session: _Session, params: dict[str, Any], secure: dict[str, Any]) -
     return True
 
 
-def _module_wrapper_v2(session: _Session, manifest: dict[str, Any], params: dict[str, Any]) -> None:
-    script_name = str(params.get("Script", ""))
+def _module_args(params: dict[str, Any]) -> dict[str, Any]:
+    """``complex_args`` as module_wrapper.ps1 sets it: from ``Variables`` (2.19-2.21, a list of
+    Set-Variable splats) or, on 2.22+, by parsing ``ArgumentJSON`` with ConvertFrom-Json."""
+    if params.get("ArgumentJSON"):
+        value = json.loads(str(params["ArgumentJSON"]))
+        return dict(value) if isinstance(value, dict) else {}
     module_args: dict[str, Any] = {}
     for variable in params.get("Variables") or []:
         if str(variable.get("Name", "")).lower() == "complex_args":
             module_args = dict(variable.get("Value") or {})
+    return module_args
+
+
+def _module_wrapper_v2(session: _Session, manifest: dict[str, Any], params: dict[str, Any]) -> None:
+    script_name = str(params.get("Script", ""))
+    try:
+        module_args = _module_args(params)
+    except ValueError as exc:
+        session.wrapper_error(f"Conversion from JSON failed with error: {exc}")
+        return
     environment = {str(k): str(v) for k, v in (params.get("Environment") or {}).items()}
     if params.get("CSharpModules"):
         add_csharp_type(session)  # module_wrapper.ps1: Import-CSharpUtil -Name $CSharpModules
