@@ -89,6 +89,18 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
         "enable_psremoting_https_certificate_subject": "CN=web01.contoso.test",
         "enable_psremoting_firewall_profiles": ["domain", "private"],
     },
+    # The certificate of tests/integration/files/bootstrap-https-listener.pfx, by thumbprint
+    # (written as a user might copy it: lower case, spaces) and imported from the PFX.
+    "thumbprint_run": {
+        "enable_psremoting_https_certificate_source": "thumbprint",
+        "enable_psremoting_https_certificate_thumbprint": (
+            "83 11 69 d2 c6 bf a0 17 a3 95 10 05 df 24 41 0d 85 ab e1 39"
+        ),
+    },
+    "pfx_run": {
+        "enable_psremoting_https_certificate_source": "pfx",
+        "enable_psremoting_https_pfx_file": "tests/integration/files/bootstrap-https-listener.pfx",
+    },
     # Hostile values where the host accepts any text (so the script runs to its end on winhost).
     "hostile_values_run": {
         "enable_psremoting_self_signed_dns_names": ["web01", HOSTILE],
@@ -104,6 +116,7 @@ INVOKE = "plugins/plugin_utils/invoke/_command.py"
 INVOKE_SESSION = "plugins/plugin_utils/invoke/_session.py"
 CONNECTION = "plugins/plugin_utils/psrp/_command_line.py"
 PAYLOAD = "plugins/plugin_utils/psrp/_payload.py"
+RESTRICTED = "plugins/plugin_utils/psrp/_restricted.py"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +154,7 @@ REGISTRY: tuple[Entry, ...] = (
     ),
     Entry("connection.run_file", "constant", CONNECTION, "RUN_FILE_SCRIPT"),
     Entry("connection.payload_cache", "constant", PAYLOAD, "PAYLOAD_DEFINITION"),
+    Entry("connection.language_probe", "constant", RESTRICTED, "LANGUAGE_PROBE"),
     Entry(
         "connection.raw_command",
         "fstring",
@@ -151,7 +165,14 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("role.local_account_token_filter_policy", "file", LATFP_SCRIPT),
     *(
         Entry(f"bootstrap.{variant}", "template", BOOTSTRAP_TEMPLATE, variant=variant)
-        for variant in ("defaults", "like_enable_psremoting", "hostile_values_run", "subject_run")
+        for variant in (
+            "defaults",
+            "like_enable_psremoting",
+            "hostile_values_run",
+            "subject_run",
+            "thumbprint_run",
+            "pfx_run",
+        )
     ),
 )
 
@@ -272,7 +293,11 @@ def texts(items: tuple[Entry, ...] = REGISTRY) -> dict[str, str]:
 SCRIPT_SUFFIXES = (".ps1", ".psm1", ".psd1", ".ps1.j2", ".psm1.j2")
 _VARIABLE = re.compile(r"(?<![\\\w$])\$(?:global:|script:|env:|using:)?[A-Za-z_]\w*")
 _PS_SHAPE = re.compile(
-    r"\n|\bparam\s*\(|\bexit\b|\b(?:Get|Set|New|Remove|Write|Select|Where|ForEach)-[A-Z][A-Za-z]+", re.I
+    r"\n|\bparam\s*\(|\bexit\b|\b(?:Get|Set|New|Remove|Write|Select|Where|ForEach)-[A-Z][A-Za-z]+"
+    # a whole string that is one member-access expression ($ExecutionContext.SessionState...),
+    # as the language probe is; prose mentioning "$Ansible.Failed" is not
+    r"|\A\s*\$[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\s*\Z",
+    re.I,
 )
 _DOC_NAMES = {"DOCUMENTATION", "EXAMPLES", "RETURN"}
 SCANNED_DIRS = ("plugins", "roles", "playbooks")

@@ -20,6 +20,7 @@ import pytest
 import tree_sitter
 import tree_sitter_powershell
 from cryptography import x509
+from psrpcore.types import PSSecureString
 from winhost_local import LocalRun, run_local
 
 from winhost.engine.model import Machine, configured, fresh
@@ -297,3 +298,69 @@ def test_certificate_chosen_by_subject(rendered: dict[str, bytes], tmp_path: Pat
         "changed: firewall rule WINRM-HTTPS-In-TCP created",
     ]
     _assert_second_run_changes_nothing(machine, rendered["subject_run"])
+
+
+PFX = Path(__file__).parent / "files" / "bootstrap-https-listener.pfx"
+PFX_PASSWORD = "Winhost!Pfx1"  # test PKI only
+PFX_THUMBPRINT = "831169D2C6BFA017A3951005DF24410D85ABE139"
+
+
+def _copy_pfx(machine: Machine) -> str:
+    target = machine.sandbox() / "Windows" / "Temp" / "listener.pfx"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(PFX.read_bytes())
+    return "C:\\Windows\\Temp\\listener.pfx"
+
+
+@pytest.mark.runs_ps1("bootstrap.thumbprint_run")
+def test_certificate_chosen_by_thumbprint(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    """enable_psremoting_https_certificate_source: thumbprint (given in lower case with spaces,
+    as copied from certlm.msc): the certificate already in Cert:\\LocalMachine\\My becomes the
+    HTTPS listener's, its hostname the certificate's first DNS name; a second run changes nothing.
+    A thumbprint not in the store stops the script (Get-Item's ItemNotFound under
+    $ErrorActionPreference = 'Stop') before any listener exists."""
+    machine = _machine("fresh", tmp_path)
+    missing = run_local(machine, rendered["thumbprint_run"].decode("utf-8"))
+    assert missing.failure is not None
+    assert str(missing.failure.Exception.Message) == (
+        f"Cannot find path 'Cert:\\LocalMachine\\My\\{PFX_THUMBPRINT}' because it does not exist."
+    )
+    assert machine.wsman.find_listener("*", "HTTPS") is None
+    path = _copy_pfx(machine)
+    imported = run_local(
+        machine,
+        "param($Path, $Password) Import-PfxCertificate -FilePath $Path -CertStoreLocation Cert:\\LocalMachine\\My "
+        "-Password (ConvertTo-SecureString -String $Password -AsPlainText -Force) | ForEach-Object Thumbprint",
+        {"Path": path, "Password": PFX_PASSWORD},
+    )
+    assert imported.failure is None, imported.failure_text()
+    assert imported.lines == [PFX_THUMBPRINT]
+    first = _run(machine, rendered["thumbprint_run"])
+    listener = machine.wsman.find_listener("*", "HTTPS")
+    assert listener is not None and listener.certificate_thumbprint == PFX_THUMBPRINT
+    assert listener.hostname == "web01.contoso.test"
+    assert "changed: HTTPS listener created" in first.changes
+    _assert_second_run_changes_nothing(machine, rendered["thumbprint_run"])
+
+
+@pytest.mark.runs_ps1("bootstrap.pfx_run")
+def test_certificate_imported_from_pfx(rendered: dict[str, bytes], tmp_path: Path) -> None:
+    """enable_psremoting_https_certificate_source: pfx: the script takes -PfxPath and a
+    SecureString -PfxPassword, imports the PFX into Cert:\\LocalMachine\\My (Import-PfxCertificate)
+    and binds the HTTPS listener to it; a second run imports again and changes nothing else. A
+    wrong password stops the script before any listener exists."""
+    machine = _machine("fresh", tmp_path)
+    path = _copy_pfx(machine)
+    script = rendered["pfx_run"].decode("utf-8")
+    wrong = run_local(machine, script, {"PfxPath": path, "PfxPassword": PSSecureString("wrong")})
+    assert wrong.failure is not None
+    assert machine.wsman.find_listener("*", "HTTPS") is None and PFX_THUMBPRINT not in machine.cert_store
+    first = run_local(machine, script, {"PfxPath": path, "PfxPassword": PSSecureString(PFX_PASSWORD)})
+    assert first.failure is None, first.failure_text()
+    listener = machine.wsman.find_listener("*", "HTTPS")
+    assert listener is not None and listener.certificate_thumbprint == PFX_THUMBPRINT
+    assert machine.cert_store[PFX_THUMBPRINT].key_pem  # imported with its private key
+    assert "changed: HTTPS listener created" in first.changes
+    again = run_local(machine, script, {"PfxPath": path, "PfxPassword": PSSecureString(PFX_PASSWORD)})
+    assert again.failure is None, again.failure_text()
+    assert again.changes == [] and not again.winrm_restarted

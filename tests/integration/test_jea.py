@@ -192,6 +192,25 @@ def test_row_get_command_lists_the_visible_commands(winhost: Any, helpdesk: dict
         session.close()
 
 
+def test_listed_default_commands_run_over_psrp(winhost: Any, helpdesk: dict[str, Any]) -> None:
+    """The defaults Get-Command lists run (Get-FormatData: an ExtendedTypeDefinition per formatted
+    type, learn.microsoft.com .../get-formatdata; Exit-PSSession: nothing without a client host,
+    ServerRemoteHost.PopRunspace) rather than answering "not emulated"."""
+    session = member_session(winhost)
+    try:
+        result = session.invoke_pipeline(
+            command("Get-FormatData", TypeName="System.ServiceProcess.ServiceController")
+        )
+        assert result["state"] == "Completed" and result["error"] == []
+        assert [o["TypeName"] for o in result["output"]] == ["System.ServiceProcess.ServiceController"]
+        unknown = session.invoke_pipeline(command("Get-FormatData", TypeName="Contoso.NoSuchType"))
+        assert unknown["state"] == "Completed" and unknown["output"] == [] and unknown["error"] == []
+        leave = session.invoke_pipeline(command("Exit-PSSession"))
+        assert leave["state"] == "Completed" and leave["output"] == [] and leave["error"] == []
+    finally:
+        session.close()
+
+
 def test_row_exec_wrapper_raw_and_script_fail_before_sending(winhost: Any, helpdesk: dict[str, Any]) -> None:
     """Rows 5 and 7: the exec wrapper, raw and script are script text (about_Language_Modes:
     NoLanguage refuses it); the collection refuses them before sending, naming the endpoint, the
@@ -212,6 +231,7 @@ def test_row_exec_wrapper_raw_and_script_fail_before_sending(winhost: Any, helpd
         session.close()
 
 
+@pytest.mark.runs_ps1("connection.language_probe")
 def test_language_probe_tells_full_from_no_language(winhost: Any, helpdesk: dict[str, Any]) -> None:
     """psrp/_restricted.LANGUAGE_PROBE: FullLanguage on the default endpoint, NoLanguage (the
     probe's own ScriptsNotAllowed refusal) on the JEA endpoint (about_Language_Modes)."""

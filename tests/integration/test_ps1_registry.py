@@ -147,3 +147,10 @@ def test_session_runspace_script_keeps_state_apart(tmp_path: Path) -> None:
         machine, "[bool](Get-Variable -Name suite -ErrorAction Ignore)", runspace=pool_runspace
     )
     assert outside.output == [False]
+
+
+def test_a_lone_member_expression_is_powershell_but_prose_naming_one_is_not() -> None:
+    """The scan sees the language probe (one member-access expression, no cmdlet or newline)
+    and still skips an error message that mentions a variable's property."""
+    assert ps1_registry.is_powershell("$ExecutionContext.SessionState.LanguageMode")
+    assert not ps1_registry.is_powershell("the script set $Ansible.Failed")

@@ -323,3 +323,21 @@ def _seconds(stamp: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_expired_authentication_between_tasks_reopens_the_session_and_says_so(
+    winhost: Any, session_dir: str, tmp_path: Path
+) -> None:
+    """The host stops accepting the session's authentication (a Kerberos ticket past its lifetime,
+    a rotated password: WinRM answers 401 to the next request): the next task reopens the session
+    with the inventory's credentials, says so at -v, and runs once."""
+    pb = _playbook(
+        tmp_path,
+        "- raw: Write-Output before\n" + _fault_task(winhost, "http-error", 401) + _count_task("reauth"),
+    )
+    rc, data, out = _run(winhost, session_dir, pb, "-v")
+    assert rc == 0, out
+    assert _results(data)[2]["stdout_lines"] == ["counted"]
+    assert winhost.stats(HOST)["wsman_requests"]["Create"] == 2
+    assert _read_counter(winhost, session_dir, tmp_path, "reauth") == ["run"]
+    assert "was lost" in out and "HTTP 401" in out and "opened a new one" in out, "no -v notice"

@@ -35,6 +35,16 @@ def test_binding_order_prefix_positional_and_defaults(run: Callable[[str], list[
     assert run(script + "f 7") == ["7|d|False|0"]
 
 
+def test_parenthesized_function_parameters_bind_like_a_param_block(run: Callable[[str], list[Any]]) -> None:
+    """about_Functions: "function <name> [([type]$parameter1[,[type]$parameter2])] { ... }" declares
+    the same parameters a param() block would: positional, named, typed, with defaults."""
+    script = "function f([int]$Count, $Name = 'd') { \"$Count|$Name|$($args.Count)\" }\n"
+    assert run(script + "f 1 x y") == ["1|x|1"]
+    assert run(script + "f -Name n -Count '2'") == ["2|n|0"]
+    assert run(script + "f 7") == ["7|d|0"]
+    assert run("function h([int]$a, $b = 2) { $a + $b }; h 3") == [5]
+
+
 def test_common_parameters_are_accepted_by_a_function(engine: Engine) -> None:
     """Every common parameter (about_CommonParameters) binds; -ErrorAction sets the function's
     $ErrorActionPreference."""

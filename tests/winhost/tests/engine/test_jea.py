@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from psrpcore import Command
+from psrpcore.types import ConsoleColor, Coordinates, HostDefaultData, Size
 
 from winhost import jea_fixture as fx
 from winhost.engine import jea
@@ -305,3 +306,94 @@ def test_providers_and_aliases_are_hidden_unless_visible(helpdesk: Machine) -> N
     write(helpdesk, fx.PSRC_PATH, psrc)
     host, error = run(session(helpdesk), "gi", Path="WSMan:\\localhost\\Service\\AllowUnencrypted")
     assert error is None and host.errors == [] and len(host.output) == 1
+
+
+class _ClientHost(RecordingHost):
+    """The client's host as the WSMan runner shows it (winhost/wsman/psrp.py): host calls are
+    recorded, RawUI reads come from its HostDefaultData."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, list[Any], bool]] = []
+
+    def has_host(self) -> bool:
+        return True
+
+    def host_call(self, method: str, params: list[Any] | None = None, wait: bool = False) -> Any:
+        self.calls.append((method, list(params or []), wait))
+        return None
+
+    def host_default_data(self) -> Any:
+        return HostDefaultData(
+            ForegroundColor=ConsoleColor.Gray,
+            BackgroundColor=ConsoleColor.DarkBlue,
+            CursorPosition=Coordinates(X=4, Y=9),
+            WindowPosition=Coordinates(X=0, Y=0),
+            CursorSize=25,
+            BufferSize=Size(Width=120, Height=3000),
+            WindowSize=Size(Width=120, Height=30),
+            MaxWindowSize=Size(Width=120, Height=50),
+            MaxPhysicalWindowSize=Size(Width=200, Height=60),
+            WindowTitle="Windows PowerShell",
+        )
+
+
+def run_with(rs: Runspace, host: RecordingHost, name: str, **params: Any) -> Any:
+    cmd = Command(name)
+    for key, value in params.items():
+        cmd.add_parameter(key, value)
+    try:
+        rs.invoke([cmd], None, host)
+    except PSRuntimeError as exc:
+        return exc.record
+    return None
+
+
+def test_clear_host_clears_the_client_screen_and_writes_no_output(helpdesk: Machine) -> None:
+    """Clear-Host is a function in every session (InitialSessionState's BuiltInFunctions,
+    PowerShell/PowerShell): CursorPosition = 0,0, then SetBufferContents(-1,-1,-1,-1, a blank cell
+    in the current colours); in a remote session both are host calls (MS-PSRP 2.2.3.17)."""
+    host = _ClientHost()
+    assert run_with(session(helpdesk), host, "Clear-Host") is None
+    assert host.output == [] and host.errors == []
+    assert [(m, w) for m, _, w in host.calls] == [("SetCursorPosition", False), ("SetBufferContents1", False)]
+    position = host.calls[0][1][0]
+    assert (position.X, position.Y) == (0, 0)
+    rectangle, cell = host.calls[1][1]
+    assert (rectangle.Left, rectangle.Top, rectangle.Right, rectangle.Bottom) == (-1, -1, -1, -1)
+    assert cell.Character == ord(" ")  # psrpcore keeps a System.Char as its code point
+    assert (cell.ForegroundColor, cell.BackgroundColor) == (ConsoleColor.Gray, ConsoleColor.DarkBlue)
+
+
+def test_exit_pssession_pops_the_client_runspace_and_writes_no_output(helpdesk: Machine) -> None:
+    """ExitPSSessionCommand.cs calls PopRunspace on the host; on the server that is
+    ServerRemoteHost.PopRunspace, a void host call to the client (ServerRemoteHost.cs). The
+    RestrictedRemoteServer proxy takes no parameters (CommandMetadata.GetRestrictedExitPSSession)."""
+    host = _ClientHost()
+    assert run_with(session(helpdesk), host, "Exit-PSSession") is None
+    assert host.output == [] and host.errors == []
+    assert host.calls == [("PopRunspace", [], False)]
+    without_host = RecordingHost()
+    assert run_with(session(helpdesk), without_host, "Exit-PSSession") is None
+    assert without_host.output == [] and without_host.errors == []
+
+
+def test_get_format_data_returns_type_definitions_of_formatted_types_only(helpdesk: Machine) -> None:
+    """Get-FormatData (learn.microsoft.com/powershell/module/microsoft.powershell.utility/get-formatdata):
+    an ExtendedTypeDefinition per formatted type matching -TypeName; nothing for a type without
+    formatting data. View names as DotNetTypes.format.ps1xml gives them."""
+    rs = session(helpdesk)
+    host, error = run(rs, "Get-FormatData", TypeName="System.ServiceProcess.ServiceController")
+    assert error is None and host.errors == []
+    (definition,) = host.output
+    assert definition.PSObject.type_names[0] == "System.Management.Automation.ExtendedTypeDefinition"
+    assert definition.TypeName == "System.ServiceProcess.ServiceController"
+    assert definition.TypeNames == ["System.ServiceProcess.ServiceController"]
+    (view,) = definition.FormatViewDefinition
+    assert view.Name == "service"
+    assert [c.DisplayEntry.Value for c in view.Control.Rows[0].Columns] == ["Status", "Name", "DisplayName"]
+    host, _ = run(rs, "Get-FormatData", TypeName="System.Diagnostics.*")
+    assert [d.TypeName for d in host.output] == ["System.Diagnostics.Process"]
+    assert host.output[0].FormatViewDefinition[0].Name == "process"
+    host, error = run(rs, "Get-FormatData", TypeName="Contoso.NoSuchType")
+    assert error is None and host.output == [] and host.errors == []

@@ -11,6 +11,7 @@ from winhost.engine.cmdlets import (  # noqa: F401  (each module registers its c
     items,
     output,
     registry_items,
+    remote_defaults,
     services,
     session_config,
     system,

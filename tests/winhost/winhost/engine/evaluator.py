@@ -71,10 +71,13 @@ from winhost.engine.variables import read_variable, write_variable
 
 
 class FunctionDef:
-    def __init__(self, name: str, body: Node, filter_: bool = False) -> None:
+    def __init__(self, name: str, body: Node, filter_: bool = False, parameters: Node | None = None) -> None:
         self.name = name
         self.body = body
         self.filter = filter_
+        #: ``function f($a, [int]$b = 2) {...}``: the parenthesized declaration (about_Functions),
+        #: used when the body has no param() block of its own
+        self.parameters = parameters
 
 
 class Evaluator:
@@ -132,7 +135,9 @@ class Evaluator:
         func = scope.find_function(cmd_name)
         if isinstance(func, FunctionDef):
             block = ScriptBlockValue(text_of(func.body), func.body, scope, self)
-            return self.invoke_block(block, params, input_iter, scope=scope if dot_source else None)
+            return self.invoke_block(
+                block, params, input_iter, scope=scope if dot_source else None, parameters=func.parameters
+            )
         spec = lookup(cmd_name)
         if spec is None:
             if program_name(cmd_name) is not None:
@@ -182,12 +187,14 @@ class Evaluator:
         scope: Scope | None = None,
         dollar_under: Any = None,
         set_under: bool = False,
+        parameters: Node | None = None,
     ) -> Iterator[Any]:
-        """Run a script block (or whole script) with arguments; ``scope`` given means dot-sourcing."""
+        """Run a script block (or whole script) with arguments; ``scope`` given means dot-sourcing;
+        ``parameters``: a function's parenthesized parameter declaration."""
         run_scope = scope if scope is not None else Scope(block.scope)
         node = block.node
         parts = named(node) if node.type in {"script_block_expression", "program", "script_block"} else [node]
-        param_block: Node | None = None
+        param_block: Node | None = parameters
         body: list[Node] = []
         for part in parts:
             if part.type == "param_block":
@@ -609,6 +616,7 @@ class Evaluator:
             else None
         )
         is_filter = any(not c.is_named and c.type == "filter" for c in node.children)
+        declaration = next((c for c in named(node) if c.type == "function_parameter_declaration"), None)
         if body is None:
             body = parse("")
         target = scope
@@ -616,7 +624,7 @@ class Evaluator:
             prefix, name = name.split(":", 1)
             if prefix.lower() in ("global", "script"):
                 target = scope.root()
-        target.functions[name] = FunctionDef(name, body, is_filter)
+        target.functions[name] = FunctionDef(name, body, is_filter, declaration)
         return iter(())
 
     def _stmt_trap_statement(self, node: Node, scope: Scope) -> Iterator[Any]:
