@@ -144,6 +144,14 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("invoke_command.prelude_piped", "constant", INVOKE, "PRELUDE_PIPED"),
     Entry("invoke_command.postlude", "constant", INVOKE, "POSTLUDE"),
     Entry("invoke_command.session_runspace", "constant", INVOKE_SESSION, "SESSION_RUNSPACE_SCRIPT"),
+    # the script above wrapped as a function (built from it: covers nothing of its own)
+    Entry(
+        "invoke_command.session_function",
+        "constant",
+        INVOKE_SESSION,
+        "SESSION_DEFINITION",
+        covers=(f"{INVOKE_SESSION}::SESSION_RUNSPACE_SCRIPT",),
+    ),
     Entry("connection.run_file", "constant", CONNECTION, "RUN_FILE_SCRIPT"),
     Entry("connection.payload_cache", "constant", PAYLOAD, "PAYLOAD_DEFINITION"),
     Entry("connection.language_probe", "constant", RESTRICTED, "LANGUAGE_PROBE"),

@@ -30,15 +30,26 @@ this one pipeline, disposed of afterwards; the persistent session runspace is le
 
 Values never enter the script text: the user's script text, parameters, arguments and input are
 values inside the ``Commands``/``InputObjects`` parameters (typed PSRP values).
+
+Sent once per runspace (issue 18): where the connection may cache code in the pool's runspace
+(``PSRPSession.payload_cache_allowed``: not on restricted/JEA endpoints), :func:`cached_form`
+sends the script once as :data:`SESSION_DEFINITION`, which defines :data:`SESSION_FUNCTION` (its
+name carries the script's content hash, so a changed script never meets an old definition) in the
+runspace's global scope, and later tasks call that function with the same typed parameters. When
+the function is missing (new shell, reset runspace, host restart) the call fails with
+CommandNotFoundException before anything ran (:func:`function_missing`) and the caller sends the
+task again with the definition.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, cast
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineCommand,
     PipelineRequest,
+    PipelineResult,
 )
 
 SESSION_MARKER = "# psremoting.core invoke_command session v1"
@@ -192,6 +203,18 @@ finally {
 """
 )
 
+# The script above as a global function of the pool's runspace, named by its content hash.
+SESSION_FUNCTION = (
+    "Invoke-PSRemotingCoreSession_" + hashlib.sha256(SESSION_RUNSPACE_SCRIPT.encode("utf-8")).hexdigest()[:16]
+)
+SESSION_DEFINITION = (
+    "# psremoting.core invoke_command session definition v1\nfunction global:"
+    + SESSION_FUNCTION
+    + " {\n"
+    + SESSION_RUNSPACE_SCRIPT
+    + "\n}\n"
+)
+
 
 def session_commands(commands: list[PipelineCommand]) -> list[dict[str, Any]]:
     """The ``Commands`` parameter value for the PipelineCommands of one request (ordered)."""
@@ -230,3 +253,38 @@ def in_session(request: PipelineRequest, *, temporary: bool = False) -> Pipeline
         }
     ]
     return cast(PipelineRequest, wrapped)
+
+
+def cached_form(request: PipelineRequest, *, defined: bool) -> PipelineRequest | None:
+    """``request`` (an :func:`in_session` request) calling :data:`SESSION_FUNCTION`, preceded by
+    :data:`SESSION_DEFINITION` unless the runspace is believed to hold it (``defined``); None
+    when ``request`` is not a session wrapper. The parameters are the wrapper's own, unchanged."""
+    commands = request.get("commands") or []
+    if len(commands) != 1 or commands[0].get("name") != SESSION_RUNSPACE_SCRIPT:
+        return None
+    sent: list[PipelineCommand] = []
+    if not defined:
+        sent.append(
+            PipelineCommand(
+                name=SESSION_DEFINITION, is_script=True, use_local_scope=True, end_of_statement=True
+            )
+        )
+    sent.append(
+        PipelineCommand(
+            name=SESSION_FUNCTION, is_script=False, parameters=dict(commands[0].get("parameters") or {})
+        )
+    )
+    cached: dict[str, Any] = {key: value for key, value in request.items() if key != "commands"}
+    cached["commands"] = sent
+    return cast(PipelineRequest, cached)
+
+
+def function_missing(result: PipelineResult) -> bool:
+    """Whether a :func:`cached_form` call found no :data:`SESSION_FUNCTION` in the runspace:
+    nothing ran (no output), and the task must be sent again with the definition."""
+    return not result.get("output") and any(
+        str(error.get("fully_qualified_error_id", "")).startswith("CommandNotFoundException")
+        and SESSION_FUNCTION.lower()
+        in (str(error.get("target_object", "")) + str(error.get("message", ""))).lower()
+        for error in result.get("error") or []
+    )

@@ -21,6 +21,10 @@ import typing as t
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
+    cached_form,
+    function_missing,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml import (
     error_record_to_dict,
     to_jsonable,
@@ -870,7 +874,9 @@ class PSRPSession:
 
         def work(pool: RunspacePool) -> PipelineResult:
             sent = self._restricted_form(pool, request)
-            result = self._invoke_once(pool, sent, needs_keys, on_poll)
+            result = self._invoke_session_cached(pool, sent, needs_keys, on_poll)
+            if result is None:
+                result = self._invoke_once(pool, sent, needs_keys, on_poll)
             if has_script(sent) and self._refused_scripts(
                 [str(e.get("fully_qualified_error_id")) for e in result["error"]]
             ):
@@ -879,6 +885,32 @@ class PSRPSession:
             return result
 
         return self.run(work)
+
+    def _invoke_session_cached(
+        self,
+        pool: RunspacePool,
+        request: PipelineRequest,
+        needs_keys: bool,
+        on_poll: Callable[[PowerShell], None] | None,
+    ) -> PipelineResult | None:
+        """An invoke_command session wrapper (invoke/_session.py) as a call of the function the
+        runspace already holds (defined by the first one); None when ``request`` is not one or
+        code may not be cached here. A missing function costs one resend, never a failed task."""
+        if not self.payload_cache_allowed():
+            return None
+        state = self.payload_state
+        sent = cached_form(request, defined=state.session_defined)
+        if sent is None:
+            return None
+        result = self._invoke_once(pool, sent, needs_keys, on_poll)
+        if state.session_defined and function_missing(result):
+            state.misses += 1
+            state.session_defined = False
+            sent = t.cast(PipelineRequest, cached_form(request, defined=False))
+            result = self._invoke_once(pool, sent, needs_keys, on_poll)
+        # After a run that defined it, the function exists unless the pipeline failed to start.
+        state.session_defined = not function_missing(result)
+        return result
 
     def _restricted_form(self, pool: RunspacePool, request: PipelineRequest) -> PipelineRequest:
         """``request`` as this endpoint can run it: unchanged, or (restricted endpoint) without the

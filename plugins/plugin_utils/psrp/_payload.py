@@ -143,10 +143,13 @@ class PayloadState:
     defined: bool = False  # PAYLOAD_FUNCTION is defined
     known: set[str] = dataclasses.field(default_factory=set)
     misses: int = 0  # how many times the host did not have what we believed (for tests / -vvv)
+    # invoke/_session.SESSION_FUNCTION (invoke_command's session script) is defined
+    session_defined: bool = False
 
     def reset(self) -> None:
         self.defined = False
         self.known = set()
+        self.session_defined = False
 
     def remember(self, payload: Payload) -> None:
         self.defined = True

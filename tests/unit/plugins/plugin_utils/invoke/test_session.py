@@ -61,3 +61,43 @@ def test_temporary_session_switch() -> None:
 def test_parameter_order_is_kept() -> None:
     (cmd,) = session_commands([{"name": "x", "parameters": {"b": 1, "a": 2, "c": 3}}])
     assert [p["Name"] for p in cmd["Parameters"]] == ["b", "a", "c"]
+
+
+def test_cached_form_defines_once_then_calls_with_the_same_typed_parameters() -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
+        SESSION_DEFINITION,
+        SESSION_FUNCTION,
+        cached_form,
+    )
+
+    user = "'; Remove-Item C:\\ -Recurse #"
+    wrapped = in_session({"commands": [{"name": user, "is_script": True}], "input": [1], "depth": 3})
+    cold = cached_form(wrapped, defined=False)
+    warm = cached_form(wrapped, defined=True)
+    assert cold is not None and warm is not None
+    definition, call = cold["commands"]
+    assert definition == {
+        "name": SESSION_DEFINITION,
+        "is_script": True,
+        "use_local_scope": True,
+        "end_of_statement": True,
+    }
+    assert SESSION_RUNSPACE_SCRIPT in SESSION_DEFINITION and SESSION_FUNCTION in SESSION_DEFINITION
+    assert warm["commands"] == [call]
+    assert call["name"] == SESSION_FUNCTION and not call["is_script"]
+    assert call["parameters"] == wrapped["commands"][0]["parameters"]  # values stay parameters
+    assert user not in SESSION_DEFINITION and warm["depth"] == 3
+    assert cached_form({"commands": [{"name": "Get-Date"}]}, defined=True) is None
+
+
+def test_function_missing_only_for_our_function_when_nothing_ran() -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
+        SESSION_FUNCTION,
+        function_missing,
+    )
+
+    ours = {"fully_qualified_error_id": "CommandNotFoundException", "target_object": SESSION_FUNCTION}
+    other = {"fully_qualified_error_id": "CommandNotFoundException", "target_object": "Get-Nothing"}
+    assert function_missing({"output": [], "error": [ours]})  # type: ignore[typeddict-item]
+    assert not function_missing({"output": [1], "error": [ours]})  # type: ignore[typeddict-item]
+    assert not function_missing({"output": [], "error": [other]})  # type: ignore[typeddict-item]
