@@ -33,10 +33,13 @@ The module has no Ansible import (the session broker uses it).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import gzip
 import hashlib
 import json
 import typing as t
+import zlib
 
 NUL_LINE = "\0\0\0\0"
 PAYLOAD_FUNCTION = "Invoke-PSRemotingCorePayload"
@@ -297,14 +300,45 @@ def _segments_of(input_data: t.Any) -> list[tuple[str, list[Segment] | None]] | 
     return [(input_data[0], first), (NUL_LINE, None), (input_data[2], manifest), *rest]
 
 
+def _decompressed(input_data: t.Any) -> t.Any:
+    """ansible-core 2.22+ input with its manifest expanded, as ansible-core itself sends it when
+    compression would not make it shorter (module_manifest.py ``_get_bootstrap_input``).
+
+    2.22 gzips the exec manifest JSON and sends it base64-encoded as one line, with the bootstrap
+    param ``DecompressInput`` true; exec_wrapper.ps1 then decodes and gunzips each line before
+    ConvertFrom-Json. Compressed bytes change with any argument, so nothing in them can be cached:
+    the cache sends the same manifest JSON uncompressed with ``DecompressInput`` false, the other
+    branch of the same exec_wrapper.ps1, which parses the same JSON text. Anything that does not
+    decode exactly is returned unchanged (and then sent as it is).
+    """
+    if not isinstance(input_data, list) or len(input_data) < 3 or not isinstance(input_data[0], str):
+        return input_data
+    try:
+        code = json.loads(input_data[0])
+    except ValueError:
+        return input_data
+    params = code.get("params") if isinstance(code, dict) else None
+    if not isinstance(params, dict) or params.get("DecompressInput") is not True:
+        return input_data
+    if _dumps(code) != input_data[0] or not isinstance(input_data[2], str):
+        return input_data
+    try:
+        manifest = gzip.decompress(base64.b64decode(input_data[2], validate=True)).decode("utf-8")
+    except (ValueError, OSError, EOFError, zlib.error):
+        return input_data
+    params["DecompressInput"] = False
+    return [_dumps(code), input_data[1], manifest, *input_data[3:]]
+
+
 def plan_payload(script: str, input_data: t.Any) -> Payload | None:
     """The cacheable form of an exec command; ``None`` when ``input_data`` is not an exec-wrapper
     payload, or when the split would not rebuild it exactly.
 
     ansible-core 2.19+: the input is a list of lines (bootstrap JSON, NULs, exec manifest [, NULs,
-    action input...]); 2.16-2.18: one string (exec_wrapper.ps1, NULs, manifest JSON).
+    action input...]; 2.22+ compressed manifests are expanded first, see :func:`_decompressed`);
+    2.16-2.18: one string (exec_wrapper.ps1, NULs, manifest JSON).
     """
-    lines_segments = _segments_of(input_data)
+    lines_segments = _segments_of(_decompressed(input_data))
     if lines_segments is None:
         return None
     if any(segments is not None and _joined(segments) != line for line, segments in lines_segments):

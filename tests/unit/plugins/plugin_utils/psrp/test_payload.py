@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,25 @@ def _rebuild(payload: Payload) -> list[str]:
     return out
 
 
+def _sent(lines: list[str]) -> list[str]:
+    """The input the cache has the host run: ansible-core 2.22's gzip+base64 manifest
+    (module_manifest.py ``_get_bootstrap_input``, bootstrap param ``DecompressInput`` true) goes
+    as the plain JSON it decompresses to, with ``DecompressInput`` false (exec_wrapper.ps1's
+    other branch); every other input exactly as ansible-core built it."""
+    code = json.loads(lines[0])
+    if not code.get("params", {}).get("DecompressInput"):
+        return lines
+    code["params"]["DecompressInput"] = False
+    return [json.dumps(code), lines[1], gzip.decompress(base64.b64decode(lines[2])).decode(), *lines[3:]]
+
+
+def _compressed(lines: list[str]) -> list[str]:
+    """``lines`` in 2.22's compressed form, built the way 2.22's module_manifest.py builds it."""
+    code = json.loads(lines[0])
+    code["params"]["DecompressInput"] = True
+    return [json.dumps(code), lines[1], base64.b64encode(gzip.compress(lines[2].encode())).decode()]
+
+
 def _literal_text(payload: Payload) -> str:
     return json.dumps(payload.lines)
 
@@ -72,11 +93,14 @@ def test_the_split_rebuilds_every_line_exactly() -> None:
     script, lines = _command({"data": SECRET, "_ansible_no_log": True})
     payload = plan_payload(script, lines)
     assert payload is not None
-    assert _rebuild(payload) == lines
+    assert _rebuild(payload) == _sent(lines)
     assert payload.texts[payload.hashes[payload.script]] == script
-    # exec wrapper + bootstrap + module_wrapper + win_ping + Ansible.Basic.cs + AddType.psm1
-    assert len(payload.hashes) == 6
-    assert sum(len(x) for x in lines) - len(_literal_text(payload)) > 150_000
+    # bootstrap + exec wrapper + each script of the manifest: module_wrapper, win_ping,
+    # Ansible.Basic.cs, AddType.psm1 (and Ansible.Secrets.cs from 2.22)
+    scripts = json.loads(_sent(lines)[2])["scripts"]
+    assert {"module_wrapper.ps1", "Ansible.Basic.cs"} <= set(scripts)
+    assert len(payload.hashes) == 2 + len(scripts)
+    assert sum(len(x) for x in _sent(lines)) - len(_literal_text(payload)) > 150_000
 
 
 def test_arguments_and_environment_are_literal_never_pieces() -> None:
@@ -92,7 +116,7 @@ def test_a_script_tasks_text_is_not_cached() -> None:
     script, lines = _command({}, substyle="script")
     payload = plan_payload(script, lines)
     assert payload is not None
-    assert _rebuild(payload) == lines
+    assert _rebuild(payload) == _sent(lines)
     assert all(SECRET not in text for text in payload.texts.values())
 
 
@@ -102,6 +126,27 @@ def test_same_code_same_hashes_across_modules() -> None:
     first, second = plan_payload(script, ping), plan_payload(script, other)
     assert first is not None and second is not None
     assert first.hashes == second.hashes and first.lines != second.lines
+
+
+def test_a_compressed_manifest_is_split_as_the_json_it_expands_to() -> None:
+    script, lines = _command({"data": SECRET, "_ansible_no_log": True})
+    plain = _sent(lines)
+    packed = _compressed(plain)
+    payload, from_plain = plan_payload(script, packed), plan_payload(script, plain)
+    assert payload is not None and from_plain is not None
+    rebuilt = _rebuild(payload)
+    assert json.loads(rebuilt[0])["params"]["DecompressInput"] is False
+    assert rebuilt == _sent(packed)
+    assert rebuilt[2] == plain[2]  # the manifest JSON byte for byte
+    assert (payload.hashes, payload.texts) == (from_plain.hashes, from_plain.texts)  # same pieces
+    assert all(SECRET not in text for text in payload.texts.values())
+
+
+@pytest.mark.parametrize("manifest", ["not base64!", base64.b64encode(b"not gzip").decode()])
+def test_a_compressed_manifest_that_does_not_expand_is_sent_as_it_is(manifest: str) -> None:
+    script, lines = _command({"data": "x"})
+    packed = _compressed(_sent(lines))
+    assert plan_payload(script, [packed[0], packed[1], manifest]) is None
 
 
 @pytest.mark.parametrize(
