@@ -14,7 +14,8 @@
 # MATRIX entries are <ansible-core line>:<Python>; pip installs the latest patch of the line
 # (an exact version such as 2.22.0rc1 is installed as it is).
 # Python versions follow each line's Requires-Python: 2.16 supports 3.10-3.12 on the controller,
-# 2.21 supports 3.12-3.14 (2.20 and 2.21 need >= 3.12; 2.22, still a pre-release, needs >= 3.13).
+# 2.21 supports 3.12-3.14 (2.20 and 2.21 need >= 3.12; 2.22, still a pre-release tested as
+# 2.22.0rc1, needs >= 3.13).
 # An interpreter is found as python<X.Y> on PATH or under pyenv's versions directory.
 #
 # Venvs live in $PSREMOTING_MATRIX_DIR (default .build/matrix), are reused while the requirement
@@ -27,7 +28,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/tools/$(basename "$0")"
 cd "$root"
 
-MATRIX=${PSREMOTING_MATRIX:-"2.16:3.11 2.21:3.13"}
+MATRIX=${PSREMOTING_MATRIX:-"2.16:3.11 2.21:3.13 2.22.0rc1:3.13"}
 MATRIX_DIR=${PSREMOTING_MATRIX_DIR:-$root/.build/matrix}
 WORKERS=${PYTEST_WORKERS:-2}
 MAIN_VENV=${PSREMOTING_MAIN_VENV:-$root/.venv}

@@ -116,8 +116,8 @@ def test_top_level_ee_pins_base_image_and_ansible_versions() -> None:
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text(encoding="utf-8"))
     minimum = runtime["requires_ansible"].removeprefix(">=")
     assert LooseVersion(version) >= LooseVersion(minimum), (version, runtime["requires_ansible"])
-    # the support matrix the README states (2.16 to 2.21) contains it
-    assert LooseVersion(version) < LooseVersion("2.22"), version
+    # the support matrix the README states (2.16 to 2.22) contains it
+    assert LooseVersion(version) < LooseVersion("2.23"), version
 
 
 @needs_builder

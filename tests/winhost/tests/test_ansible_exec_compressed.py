@@ -32,7 +32,21 @@ pytest.importorskip("ansible", reason="ansible-core builds the payloads under te
 from winhost.engine.model import fresh
 from winhost.engine.runspace import Runspace
 
-from .test_ansible_exec import FakeHost, bootstrap_script, module_payload
+from .test_ansible_exec import FakeHost, module_payload
+
+
+def bootstrap_script() -> str:
+    """bootstrap_wrapper.ps1 as ansible-core 2.19+ ships it (2.16-2.18 send another form)."""
+    from ansible.executor.powershell import module_manifest
+
+    if not hasattr(module_manifest, "_bootstrap_powershell_script"):
+        pytest.skip("ansible-core < 2.19 sends the exec manifest in one string, not as lines")
+    return str(module_manifest._get_powershell_script("bootstrap_wrapper.ps1").decode())
+
+
+@pytest.fixture(autouse=True)
+def _lines_form() -> None:
+    bootstrap_script()  # skips before 2.19
 
 
 @pytest.fixture
@@ -47,6 +61,8 @@ def as_222(lines: list[str], compress: bool = True) -> list[str]:
     text = "\n".join(lines)
     head, manifest_json = text.split("\n\0\0\0\0\n", 1)
     bootstrap = json.loads(head)
+    if bootstrap["params"].get("DecompressInput"):  # 2.22+ built it compressed already
+        manifest_json = gzip.decompress(base64.b64decode(manifest_json)).decode()
     manifest = json.loads(manifest_json)
     for action in manifest["actions"]:
         params = action["params"]
