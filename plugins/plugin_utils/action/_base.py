@@ -149,8 +149,7 @@ def connection_settings(connection: Any, host: str) -> ConnectionSettings:
         raise TaskError(str(exc)) from None
 
 
-def connection_facts(connection: Any, host: str) -> ConnectionFacts:
-    settings = connection_settings(connection, host)
+def facts_of(settings: ConnectionSettings) -> ConnectionFacts:
     return ConnectionFacts(
         transport=settings.protocol,
         port=int(settings.port),
@@ -158,6 +157,10 @@ def connection_facts(connection: Any, host: str) -> ConnectionFacts:
         address=settings.host,
         configuration=settings.configuration_name,
     )
+
+
+def connection_facts(connection: Any, host: str) -> ConnectionFacts:
+    return facts_of(connection_settings(connection, host))
 
 
 def require_pipeline(connection: Any, host: str, module: str) -> Any:
@@ -187,14 +190,7 @@ class TaskContext:
 
     @functools.cached_property
     def connection(self) -> ConnectionFacts:
-        settings = self.settings
-        return ConnectionFacts(
-            transport=settings.protocol,
-            port=int(settings.port),
-            auth=settings.auth,
-            address=settings.host,
-            configuration=settings.configuration_name,
-        )
+        return facts_of(self.settings)
 
 
 R = TypeVar("R")

@@ -85,13 +85,7 @@ def recv_raw(sock: socket.socket, size: int) -> bytes:
     data = sock.recv(size, socket.MSG_WAITALL)
     if len(data) == size:
         return data
-    buf = bytearray(data)
-    while len(buf) < size:
-        chunk = sock.recv(min(size - len(buf), 1024 * 1024))
-        if not chunk:
-            raise ConnectionError("peer closed the connection")
-        buf += chunk
-    return bytes(buf)
+    return data + _recv_exact(sock, size - len(data))
 
 
 def recv_reply(sock: socket.socket) -> tuple[dict[str, Any], bytes | None]:
