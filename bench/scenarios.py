@@ -24,6 +24,31 @@ from ansible_runs import BUILTIN, OURS, WINRM, RunResult, playbook_cmd, run_meas
 from memory import mib
 from winhost_server import Fleet, WinhostServer
 
+
+class PeakShells:
+    """The most shells open at once on ``hosts`` while the ``with`` block runs (polled every
+    0.5 s from a thread; a missed poll only lowers the reading)."""
+
+    def __init__(self, hosts: Fleet) -> None:
+        self.hosts = hosts
+        self.value = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            with contextlib.suppress(Exception):
+                self.value = max(self.value, self.hosts.totals()["shells_open"])
+
+    def __enter__(self) -> PeakShells:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 SCRIPT = "Get-Service -Name WinRM"
 #: Every per-task and transfer figure is measured for each of these, in the same run: the two
 #: anchors (ansible-core's psrp and winrm plugins) and ours.
@@ -355,13 +380,6 @@ def fleet_scale(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
     """Scenario 6: one-to-many over ``mode.scale_hosts`` hosts from one controller: wall, CPU,
     peak memory, and memory per live session (the same run over a few hosts subtracted)."""
     count, throttle = mode.scale_hosts, mode.scale_throttle
-    peak_open = [0]
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.wait(0.5):
-            with contextlib.suppress(Exception):  # a missed poll only lowers the reading
-                peak_open[0] = max(peak_open[0], hosts.totals()["shells_open"])
 
     def run(size: int) -> dict[str, Any]:
         pb = write_playbook(workdir / f"s6-{size}.yml", "localhost", one_to_many_tasks(size, throttle))
@@ -375,14 +393,9 @@ def fleet_scale(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
     # (one per shard) and for ansible-playbook, so what is left is the cost of more sessions
     base = max(1, min(10, count // 2))
     one = run(base)
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    try:
+    with PeakShells(hosts) as peak:
         out = run(count)
-    finally:
-        stop.set()
-        poller.join(timeout=5)
-    out.update(hosts=count, throttle_limit=throttle, peak_shells_open=peak_open[0], small_run=one)
+    out.update(hosts=count, throttle_limit=throttle, peak_shells_open=peak.value, small_run=one)
     out["small_run_hosts"] = base
     if count > base and out["rc"] == 0:
         extra = count - base
@@ -523,17 +536,7 @@ def session_scale(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
     )
     pb = write_playbook(workdir / "s4.yml", "windows", tasks)
     hosts.reset_stats()
-    peak_open = [0]
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.wait(0.5):
-            with contextlib.suppress(Exception):  # a missed poll only lowers the reading
-                peak_open[0] = max(peak_open[0], hosts.totals()["shells_open"])
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    try:
+    with PeakShells(hosts) as peak:
         run = run_measured(
             playbook_cmd(
                 hosts.inventory,
@@ -544,12 +547,9 @@ def session_scale(workdir: Path, mode: Mode, hosts: Fleet) -> dict[str, Any]:
             ),
             workdir,
         )
-    finally:
-        stop.set()
-        poller.join(timeout=5)
     out = _run_dict(run, hosts.totals())
     out["hosts"] = count
-    out["peak_shells_open"] = peak_open[0]
+    out["peak_shells_open"] = peak.value
     return out
 
 
