@@ -62,8 +62,8 @@ def _runner(service, pool: RunspacePool):
     return shell.psrp, runner
 
 
-def test_block_mode_pauses_the_pipeline_until_a_client_connects(service, monkeypatch):
-    monkeypatch.setattr(wsman_psrp, "DISCONNECTED_BUFFER_BYTES", 4000)
+def _start_hundred_lines(service):
+    """A pool running a command that sleeps 0.3 s, then writes 100 lines of ~90 characters."""
     pool = RunspacePool(make_wsman(service))
     pool.open()
     values = [f"line {i:03d} " + "x" * 80 for i in range(100)]
@@ -73,6 +73,12 @@ def test_block_mode_pauses_the_pipeline_until_a_client_connects(service, monkeyp
     for value in values:
         ps.add_argument(value)
     ps.begin_invoke()
+    return pool, values
+
+
+def test_block_mode_pauses_the_pipeline_until_a_client_connects(service, monkeypatch):
+    monkeypatch.setattr(wsman_psrp, "DISCONNECTED_BUFFER_BYTES", 4000)
+    pool, values = _start_hundred_lines(service)
     _disconnect(pool)  # Block is the default
     psrp, runner = _runner(service, pool)
     deadline = time.monotonic() + 30
@@ -87,15 +93,7 @@ def test_block_mode_pauses_the_pipeline_until_a_client_connects(service, monkeyp
 
 def test_drop_mode_keeps_running_and_discards_the_oldest_output(service, monkeypatch):
     monkeypatch.setattr(wsman_psrp, "DISCONNECTED_BUFFER_BYTES", 4000)
-    pool = RunspacePool(make_wsman(service))
-    pool.open()
-    values = [f"line {i:03d} " + "x" * 80 for i in range(100)]
-    ps = PowerShell(pool)
-    ps.add_cmdlet("Start-Sleep").add_argument(0.3).add_statement()
-    ps.add_cmdlet("Write-Output")
-    for value in values:
-        ps.add_argument(value)
-    ps.begin_invoke()
+    pool, values = _start_hundred_lines(service)
     _disconnect(pool, buffer_mode="Drop")
     psrp, runner = _runner(service, pool)
     assert runner.finished.wait(30)  # never blocked
