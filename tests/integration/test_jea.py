@@ -38,15 +38,7 @@ NOT_RECOGNIZED = (
 def play(
     winhost: Any, tmp_path: Path, tasks: list[dict[str, Any]], *extra: str
 ) -> tuple[list[dict[str, Any]], str]:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([{"hosts": HOST, "gather_facts": False, "tasks": tasks}]))
-    env = playbook_env(winhost.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    _rc, report, output = run_playbook(
-        winhost.inventory_path, playbook, "-e", "ansible_connection=psremoting.core.psrp", *extra, env=env,
-        program=ANSIBLE_PLAYBOOK,
-    )  # fmt: skip
-    assert report, output
-    return [task["hosts"].get(HOST, {}) for task in report["plays"][0]["tasks"]], output
+    return run_plays(winhost, tmp_path, [{"hosts": HOST, "gather_facts": False, "tasks": tasks}], *extra)
 
 
 REPO = Path(__file__).resolve().parents[2]
