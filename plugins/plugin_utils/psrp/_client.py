@@ -384,6 +384,18 @@ class PSRPSession:
             raise
         return pool
 
+    def around(self, pool: RunspacePool, guard: _TransportGuard, robust: RobustReceive) -> PSRPSession:
+        """A session with this one's settings around ``pool``, a disconnected session's pool that
+        psrp/_disconnected connected again: its :meth:`wait` is the same robust, reconnecting
+        Receive loop (OperationID retransmission, ``reconnection_retries`` / ``_backoff``). Its
+        notices and warnings are passed on to this session by the caller."""
+        other = PSRPSession(
+            self._wsman_kwargs, self.configuration_name, None, self.host_label,
+            max_output_bytes=self.max_output_bytes,
+        )  # fmt: skip
+        other.pool, other.guard, other.robust = pool, guard, robust
+        return other
+
     def take_notices(self) -> list[str]:
         notices, self.notices = self.notices, []
         return notices
