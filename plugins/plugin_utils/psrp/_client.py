@@ -6,7 +6,11 @@ Used by the session broker (persistent sessions) and in-process by the connectio
 dicts and errors are ``SessionError`` carrying an ``ErrorInfo`` from ``_errors.classify``.
 
 Script execution mirrors ansible.builtin.psrp's ``_exec_psrp_script`` and
-``_parse_pipeline_result`` (ansible-core 2.16-2.21): the same rc/stdout/stderr rules.
+``_parse_pipeline_result`` (ansible-core 2.16-2.22): the same rc/stdout/stderr rules, with one
+deliberate exception on 2.22: 2.22 dropped the Windows Server 2016 rule (a
+``NativeCommandErrorMessage`` record without ``target_name`` is a raw stderr chunk, kept without
+an added CRLF); :func:`parse_pipeline_result` keeps it, so Server 2016's stderr is not broken into
+lines, as on 2.16-2.21.
 """
 
 from __future__ import annotations
