@@ -5,7 +5,8 @@
 # The project venv (.venv) has one ansible-core; this runs a focused subset against the others:
 # the connection plugin unit tests, the option-table diff against that ansible-core's own
 # ansible.builtin.psrp DOCUMENTATION, the action/plugin_utils unit tests that touch ansible-core
-# APIs, and winhost-backed ansible-playbook runs (raw, win_ping, script, put/fetch, invoke_command
+# APIs, winhost answering the module payloads that ansible-core builds itself
+# (tests/winhost/tests/test_ansible_exec*.py), and winhost-backed ansible-playbook runs (raw, win_ping, script, put/fetch, invoke_command
 # one-to-many, a winrm_* module in check/diff mode).
 #
 #   tools/version-matrix.sh                      # every entry of MATRIX below
@@ -53,6 +54,8 @@ UNIT_TESTS=(
     tests/unit/plugins/plugin_utils/broker/test_server.py
     tests/unit/plugins/plugin_utils/psrp/test_command_line.py
     tests/unit/plugins/plugin_utils/invoke
+    tests/winhost/tests/test_ansible_exec.py
+    tests/winhost/tests/test_ansible_exec_compressed.py
 )
 PLAYBOOK_TESTS=(
     tests/integration/test_connection_winhost.py::test_raw_module_and_rc

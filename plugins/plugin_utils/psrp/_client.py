@@ -6,7 +6,11 @@ Used by the session broker (persistent sessions) and in-process by the connectio
 dicts and errors are ``SessionError`` carrying an ``ErrorInfo`` from ``_errors.classify``.
 
 Script execution mirrors ansible.builtin.psrp's ``_exec_psrp_script`` and
-``_parse_pipeline_result`` (ansible-core 2.16-2.21): the same rc/stdout/stderr rules.
+``_parse_pipeline_result`` (ansible-core 2.16-2.22): the same rc/stdout/stderr rules, with one
+deliberate exception on 2.22: 2.22 dropped the Windows Server 2016 rule (a
+``NativeCommandErrorMessage`` record without ``target_name`` is a raw stderr chunk, kept without
+an added CRLF); :func:`parse_pipeline_result` keeps it, so Server 2016's stderr is not broken into
+lines, as on 2.16-2.21.
 """
 
 from __future__ import annotations
@@ -383,6 +387,18 @@ class PSRPSession:
                 wsman.transport.close()
             raise
         return pool
+
+    def around(self, pool: RunspacePool, guard: _TransportGuard, robust: RobustReceive) -> PSRPSession:
+        """A session with this one's settings around ``pool``, a disconnected session's pool that
+        psrp/_disconnected connected again: its :meth:`wait` is the same robust, reconnecting
+        Receive loop (OperationID retransmission, ``reconnection_retries`` / ``_backoff``). Its
+        notices and warnings are passed on to this session by the caller."""
+        other = PSRPSession(
+            self._wsman_kwargs, self.configuration_name, None, self.host_label,
+            max_output_bytes=self.max_output_bytes,
+        )  # fmt: skip
+        other.pool, other.guard, other.robust = pool, guard, robust
+        return other
 
     def take_notices(self) -> list[str]:
         notices, self.notices = self.notices, []
