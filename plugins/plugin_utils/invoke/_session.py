@@ -366,7 +366,7 @@ def cached_form(request: PipelineRequest, *, defined: bool) -> PipelineRequest |
 
 def _as_part(entry: dict[str, Any]) -> dict[str, Any]:
     """A ``Commands`` entry whose script is one of :data:`PARTS`, naming it instead of sending it."""
-    name = _PART_NAMES.get(entry.get("Name")) if entry.get("IsScript") else None
+    name = _PART_NAMES.get(str(entry.get("Name"))) if entry.get("IsScript") else None
     if name is None:
         return entry
     return {**entry, "Name": "", "Part": name}
