@@ -651,8 +651,11 @@ class PSRPSession:
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
-        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
+    def wait(
+        self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None, *, capped: bool = True
+    ) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``
+        (unless not ``capped``: fetch_file streams its output to a file).
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
         output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
@@ -673,7 +676,7 @@ class PSRPSession:
                     failures = 0
                 if on_poll is not None:
                     on_poll(ps)
-                if self.guard is not None and self.guard.received - start > self.max_output_bytes:
+                if capped and self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
         except OutputLimitExceeded:
