@@ -5,7 +5,7 @@ ansible-core hands the connection a command line written for ``powershell.exe`` 
 ``-EncodedCommand`` with optional ``-EncodedArguments``, a ``-File`` script, or raw text) plus
 optional stdin. ansible.builtin.psrp never starts powershell.exe for those: it decodes the
 command and runs the script in the runspace pool. :func:`parse_command` makes the same decisions
-as the builtin of the installed ansible-core (2.16-2.21) and returns everything the backends need
+as the builtin of the installed ansible-core (2.16-2.22) and returns everything the backends need
 in one :class:`ParsedCommand`, so the command line is split exactly once.
 """
 
@@ -98,7 +98,7 @@ def _clixml_strings(clixml: str) -> list[str]:
 
 def parse_encoded_cmdline(cmd: str) -> tuple[str, list[str]] | None:
     """Script and arguments of a ``... -EncodedCommand <b64> [-EncodedArguments <b64>]`` command
-    line, as ansible-core 2.21's ``_powershell._script.parse_encoded_cmdline`` reads it; ``None``
+    line, as ansible-core 2.21+'s ``_powershell._script.parse_encoded_cmdline`` reads it; ``None``
     when ``cmd`` is not one (or cannot be split: it is then run as a raw command)."""
     try:
         parts = shlex.split(cmd)
@@ -179,7 +179,7 @@ def _encoded(
 
 
 def parse_command(cmd: str, in_data: bytes | None, shell: t.Any) -> ParsedCommand:
-    """Same decisions as ansible.builtin.psrp's exec_command (ansible-core 2.16-2.21).
+    """Same decisions as ansible.builtin.psrp's exec_command (ansible-core 2.16-2.22).
 
     ``shell`` is the connection's PowerShell shell plugin (to recognise the bootstrap wrapper).
     """

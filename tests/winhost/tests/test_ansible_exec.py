@@ -2,9 +2,14 @@
 
 The payloads are made by ansible-core itself: the module manifest by
 ``ansible.executor.powershell.module_manifest._create_powershell_wrapper`` (what ``modify_module``
-calls for a ``.ps1`` module), the script by the powershell shell plugin's
-``build_module_command('', '', '')`` decoded the way ``psrp.py`` ``exec_command`` decodes it, and
-the input split into lines as ``exec_command`` does (``pwsh_in_data.splitlines()``).
+calls for a ``.ps1`` module), the script from the command line ansible-core builds for a pipelined
+module, decoded the way that release's ``psrp.py`` ``exec_command`` decodes it (see
+:func:`bootstrap_script`), and the input passed as that ``exec_command`` passes it: split into
+lines on 2.19+ (``pwsh_in_data.splitlines()``), one string on 2.16-2.18.
+
+The module tests run on every supported ansible-core (the version matrix runs this file); tests of
+the 2.19+ helper scripts (``psrp_put_file.ps1``, ``psrp_fetch_file.ps1``, mkdtemp/expand_user
+through ``_bootstrap_powershell_script``) skip before 2.19, whose shapes the ``v1`` tests cover.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ pytest.importorskip("ansible", reason="ansible-core builds the payloads under te
 
 from ansible.executor.powershell import module_manifest
 from ansible.plugins.loader import become_loader, shell_loader
+
+try:  # ansible-core 2.21+: module_common builds the command line, psrp.py parses it
+    from ansible._internal._powershell import _script as pwsh_script
+except ImportError:  # 2.16-2.20: the shell plugin's build_module_command('', '', '')
+    pwsh_script = None
 
 from winhost.engine import ansible_exec
 from winhost.engine.hosts import RecordingHost
@@ -47,9 +57,34 @@ def runspace(tmp_path: Path) -> Runspace:
     return Runspace(machine, "Administrator", "Microsoft.PowerShell")
 
 
+V2_PAYLOAD = hasattr(module_manifest, "_bootstrap_powershell_script")  # 2.19+
+needs_v2 = pytest.mark.skipif(
+    not V2_PAYLOAD, reason="2.16-2.18 have no _bootstrap_powershell_script (the v1 tests cover them)"
+)
+async_v2 = pytest.mark.skipif(
+    not V2_PAYLOAD, reason="winhost emulates the async_wrapper.ps1 of 2.19+ only (engine/ansible_async.py)"
+)
+
+
 def bootstrap_script() -> str:
-    """The script psrp.py sends for modules: the shell plugin's -EncodedCommand, decoded."""
+    """The script psrp.py runs for a pipelined module, from the command line ansible-core builds.
+
+    2.21+: ``module_common`` builds the arguments with ``_script.get_pwsh_encoded_cmdline(
+    bootstrap_wrapper.ps1, override_execution_policy=True)``, the action plugin joins them with the
+    shell plugin's ``join`` and ``psrp.py`` takes the script back with
+    ``_script.parse_encoded_cmdline`` (``build_module_command('', '', '')`` no longer has a
+    pipelining case and raises IndexError). 2.16-2.20: ``build_module_command('', '', '')`` is the
+    command and ``psrp.py`` decodes its last word as UTF-16-LE base64.
+    """
     shell = shell_loader.get("powershell")
+    if pwsh_script is not None:
+        wrapper = module_manifest._get_powershell_script("bootstrap_wrapper.ps1").decode()
+        cmd = shell.join(pwsh_script.get_pwsh_encoded_cmdline(wrapper, override_execution_policy=True))
+        parsed = pwsh_script.parse_encoded_cmdline(cmd)
+        assert parsed is not None, cmd
+        script, script_args = parsed
+        assert not script_args
+        return str(script)
     cmd = shell.build_module_command("", "", "")
     return base64.b64decode(cmd.split(" ")[-1]).decode("utf-16-le")
 
@@ -61,9 +96,22 @@ def module_payload(
     become: Any = None,
     async_timeout: int = 0,
 ) -> list[str]:
+    """The pipeline input psrp.py sends for the module: lines (2.19+) or one string (2.16-2.18)."""
     source = importlib.resources.files(WINDOWS_MODULES).joinpath(f"{leaf}.ps1")
     data = source.read_bytes()
     module_args = {"_ansible_module_name": f"ansible.windows.{leaf}", **args}
+    if not V2_PAYLOAD:
+        return [
+            _v1_wrapper(
+                leaf,
+                data,
+                str(source),
+                module_args=module_args,
+                environment=environment or {},
+                become=become,
+                async_timeout=async_timeout,
+            )
+        ]
     payload = module_manifest._create_powershell_wrapper(
         name=f"{WINDOWS_MODULES}.{leaf}",
         module_data=data,
@@ -77,6 +125,36 @@ def module_payload(
         profile="legacy",
     )
     return payload.decode().splitlines()
+
+
+def _v1_wrapper(
+    leaf: str,
+    data: bytes,
+    path: str,
+    *,
+    module_args: dict[str, Any],
+    environment: dict[str, str],
+    become: Any,
+    async_timeout: int,
+) -> str:
+    """2.16-2.18 module_common: positional become fields from the play context, one input string."""
+    become_fields: list[Any] = [False, None, None, None, None]
+    if become is not None:
+        become_fields = [True, "runas"] + [
+            become.get_option(name) for name in ("become_user", "become_pass", "become_flags")
+        ]
+    payload = module_manifest._create_powershell_wrapper(
+        data,
+        path,
+        module_args,
+        environment,
+        async_timeout,
+        *become_fields,
+        "powershell",
+        {},
+        f"{WINDOWS_MODULES}.{leaf}",
+    )
+    return str(payload.decode())
 
 
 def run_module(
@@ -420,6 +498,7 @@ def _wait_finished(runspace: Runspace, jid: str) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+@async_v2
 def test_async_task_runs_as_a_job_that_async_status_reports(runspace: Runspace) -> None:
     """ansible-core's connection_psrp target ("test out async with psrp"): the wrapper returns
     at once with the job id and results file (async_wrapper.ps1); the job's module result lands
@@ -445,6 +524,7 @@ def test_async_task_runs_as_a_job_that_async_status_reports(runspace: Runspace) 
     )
 
 
+@async_v2
 def test_async_task_past_its_timeout_fails_in_the_watchdog(runspace: Runspace) -> None:
     started = _async(runspace, "win_shell", 1, _raw_params="Start-Sleep -Seconds 5; 'late'")
     status = _wait_finished(runspace, started["ansible_job_id"])
@@ -472,6 +552,7 @@ def put(runspace: Runspace, path: str, data: bytes, chunk: int = 5) -> FakeHost:
     return host
 
 
+@needs_v2
 @pytest.mark.parametrize("data", [b"", b"x", bytes(range(256)) * 40])
 def test_put_file_v2_hash_and_content(runspace: Runspace, data: bytes) -> None:
     path = "C:\\Users\\Administrator\\dir with spaces\\fïle ü.bin"
@@ -482,6 +563,7 @@ def test_put_file_v2_hash_and_content(runspace: Runspace, data: bytes) -> None:
     assert host.exit_code in (None, 0)
 
 
+@needs_v2
 def test_put_file_v2_long_path_and_missing_parent(runspace: Runspace) -> None:
     long_dir = "C:\\" + "\\".join(["d" * 50] * 6)
     win(runspace, long_dir).mkdir(parents=True)
@@ -502,6 +584,7 @@ def fetch(runspace: Runspace, path: str, buffer_size: int = 4) -> FakeHost:
     return host
 
 
+@needs_v2
 def test_fetch_file_v2(runspace: Runspace) -> None:
     win(runspace, "C:\\f.txt").write_bytes(b"0123456789")
     host = fetch(runspace, "C:\\F.TXT")
@@ -514,6 +597,7 @@ def test_fetch_file_v2(runspace: Runspace) -> None:
     assert str(host.errors[0].Exception.Message) == "C:\\none.txt does not exist"
 
 
+@needs_v2
 def test_mkdtemp_and_expand_user_v2(runspace: Runspace) -> None:
     shell = shell_loader.get("powershell")
     cmd = shell._mkdtemp2("ansible-tmp-123", tmpdir="%TEMP%")

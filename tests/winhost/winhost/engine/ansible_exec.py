@@ -381,7 +381,7 @@ def _script_text(manifest: dict[str, Any], name: str) -> str:
 
 
 def add_csharp_type(session: _Session) -> None:
-    """``Add-CSharpType`` (Ansible.ModuleUtils.AddType.psm1, 2.16-2.21): every call compiles its
+    """``Add-CSharpType`` (Ansible.ModuleUtils.AddType.psm1, 2.16-2.22): every call compiles its
     references into a new assembly (CodeDom on Windows PowerShell, Roslyn on PowerShell 7) and
     loads it into the process; it never looks for an assembly of the same source, and a loaded
     assembly cannot be unloaded. The exec wrapper calls it once per module with C# utils, and

@@ -73,6 +73,9 @@ def test_stack_trace_only_at_verbosity_3() -> None:
 
 
 def test_native_command_errors_are_raw() -> None:
+    """NativeCommandError(Message) records are their text plus CRLF, but a NativeCommandErrorMessage
+    without target_name (PS 5.1 on Server 2016: a raw stderr chunk) gets none: the rule of 2.16-2.21,
+    kept on 2.22 although 2.22's builtin dropped it (_client.py's docstring says why)."""
     errs = [
         _error(fq_error="NativeCommandError", target_name="x"),
         _error(fq_error="NativeCommandErrorMessage"),
