@@ -152,10 +152,17 @@ def run_measured(
 
 
 def playbook_cmd(
-    inventory: Path, playbook: Path, connection: str, forks: int = 5, extra: list[str] | None = None
+    inventory: Path,
+    playbook: Path,
+    connection: str,
+    forks: int = 5,
+    extra: list[str] | None = None,
+    *,
+    bin_dir: Path | None = None,
 ) -> list[str]:
+    """``bin_dir``: the venv whose ansible-playbook runs (default: bench/run's own, see cores.py)."""
     return [
-        str(Path(sys.executable).with_name("ansible-playbook")),
+        str((bin_dir or Path(sys.executable).parent) / "ansible-playbook"),
         "-i",
         str(inventory),
         str(playbook),

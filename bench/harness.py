@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """bench/run: psremoting.core.psrp against ansible.builtin.psrp, side by side, in one run.
 
-    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4,s6,s7]
+    bench/run [--quick | --medium] [--out DIR] [--only s1,s2,s3,s4,s6,s7] [--core 2.21 ...]
 
 Starts its own winhost servers, runs the scenarios (see bench/README.md), writes DIR/latest.md,
 DIR/latest.png and DIR/latest.json (default DIR: bench/results).
@@ -22,6 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import cores
 import scenarios
 from ansible_runs import base_env
 from report import write_chart, write_markdown
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     parser.add_argument(
         "--only", default="s1,s2,s3,s4,s6,s7", help="comma-separated scenarios (s5 comes with s1)"
+    )
+    parser.add_argument(
+        "--core",
+        action="append",
+        metavar="LINE",
+        help="scenario 1 also under this ansible-core of the version matrix (repeatable; built when "
+        "missing); default: every matrix venv that exists; 'none': the main venv only",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (playbooks, logs)")
     parser.add_argument(
@@ -78,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     results = _previous_results(args.out / "latest.json", mode.name, only) if args.merge else {"errors": []}
-    _run_scenarios(workdir, mode, only, base_env(), results)
+    extra = tuple(cores.select(args.core, _versions()[0])) if "s1" in only else ()
+    _run_scenarios(workdir, mode, only, base_env(), results, extra_cores=extra)
     merged_seconds = float(results.get("meta", {}).get("seconds", 0)) if args.merge else 0.0
     results["meta"] = _meta(mode.name, time.perf_counter() - started + merged_seconds)
+    if isinstance(results.get("s1_flat"), dict) and "s1" in only:
+        results["s1_flat"]["cores_not_run"] = cores.not_run(extra, results["meta"]["ansible"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     chart = "latest.png" if write_chart(results, args.out / "latest.png") else None
@@ -117,7 +128,13 @@ def _step(results: dict[str, Any], key: str, label: str, fn: Any) -> None:
 
 
 def _run_scenarios(
-    workdir: Path, mode: Any, only: set[str], env: dict[str, str], results: dict[str, Any]
+    workdir: Path,
+    mode: Any,
+    only: set[str],
+    env: dict[str, str],
+    results: dict[str, Any],
+    *,
+    extra_cores: tuple[cores.Core, ...] = (),
 ) -> None:
     one = WinhostServer(workdir, ["host001"], "127.0.9.2", "single")
     fleet_size = max(
@@ -133,10 +150,10 @@ def _run_scenarios(
             fleet.start(env)
         if "s1" in only:
             _step(results, "s1_flat", "1a per-task cost, no latency",
-                  lambda: scenarios.per_task_cost(workdir, mode, one, False))  # fmt: skip
+                  lambda: scenarios.per_task_cost(workdir, mode, one, False, extra_cores))  # fmt: skip
             if mode.latency_run:
                 _step(results, "s1_latency", "1b per-task cost, injected latency",
-                      lambda: scenarios.per_task_cost(workdir, mode, one, True))  # fmt: skip
+                      lambda: scenarios.per_task_cost(workdir, mode, one, True, extra_cores))  # fmt: skip
             results["s5"] = scenarios.payload(results.get("s1_flat") or {})
         if "s3" in only:
             _step(results, "s3", "3 file transfer", lambda: scenarios.file_transfer(workdir, mode, one))

@@ -456,7 +456,9 @@ def goals(res: dict[str, Any]) -> list[Goal]:
             ".0f",
         )
     out += scale_goals(res.get("s6") or {})
-    return out
+    from report_cores import cores_goals  # noqa: PLC0415 - it imports this module
+
+    return out + cores_goals(res)
 
 
 def cpu_goals(s2: dict[str, Any]) -> list[Goal]:
@@ -699,6 +701,20 @@ def anchor_table(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _per_task_sections(res: dict[str, Any]) -> list[str]:
+    """Scenario 1: 1a (no latency), 1b (latency), 1c (per ansible-core version)."""
+    lines: list[str] = []
+    if res.get("s1_flat"):
+        lines += ["", "## 1a. Per-task cost, no injected latency", "", *per_task_table(res["s1_flat"])]
+    if res.get("s1_latency"):
+        lines += ["", "## 1b. Per-task cost, injected latency", "", *per_task_table(res["s1_latency"])]
+    if res.get("s1_flat"):
+        from report_cores import cores_table  # noqa: PLC0415 - it imports this module
+
+        lines += ["", "## 1c. Per warm task by ansible-core version", "", *cores_table(res)]
+    return lines
+
+
 def write_markdown(res: dict[str, Any], path: Path, chart: str | None) -> None:
     meta = res["meta"]
     lines = [
@@ -727,10 +743,7 @@ def write_markdown(res: dict[str, Any], path: Path, chart: str | None) -> None:
     lines += ["", "## Anchors: the two builtin plugins and ours, same run", "", *anchor_table(res)]
     if chart:
         lines += ["", f"![chart]({chart})"]
-    if res.get("s1_flat"):
-        lines += ["", "## 1a. Per-task cost, no injected latency", "", *per_task_table(res["s1_flat"])]
-    if res.get("s1_latency"):
-        lines += ["", "## 1b. Per-task cost, injected latency", "", *per_task_table(res["s1_latency"])]
+    lines += _per_task_sections(res)
     if res.get("s2"):
         lines += ["", "## 2. Fleet", "", *fleet_table(res["s2"])]
     if res.get("s3"):

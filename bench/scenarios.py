@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_runs import BUILTIN, OURS, WINRM, RunResult, playbook_cmd, run_measured, write_playbook
+from cores import Core
 from memory import mib
 from winhost_server import Fleet, WinhostServer
 
@@ -176,8 +177,11 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per kind, mean over warm tasks (every task but the first of the playbook)."""
     out: dict[str, Any] = {}
     warm = rows[1:]
-    for kind in ("raw", "module", "script"):
-        sel = [r for r in warm if r["kind"] == kind]
+    modules = [r for r in rows if r["kind"] == "module"]
+    # module_cached: every module task but the session's first (which, with ours, sends the code)
+    for kind, sel in [(k, [r for r in warm if r["kind"] == k]) for k in ("raw", "module", "script")] + [
+        ("module_cached", modules[1:])
+    ]:
         if not sel:
             continue
         out[kind] = {key: statistics.mean(r[key] for r in sel) for key in (*COUNTERS, *DERIVED, "seconds")}
@@ -192,9 +196,11 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def per_task_cost(workdir: Path, mode: Mode, server: WinhostServer, latency: bool) -> dict[str, Any]:
-    """Scenario 1: a playbook of raw, win_ping and script tasks on one host, each plugin of PLUGINS."""
-    host = server.names[0]
+def per_task_cost(
+    workdir: Path, mode: Mode, server: WinhostServer, latency: bool, cores: tuple[Core, ...] = ()
+) -> dict[str, Any]:
+    """Scenario 1: a playbook of raw, win_ping and script tasks on one host, each plugin of PLUGINS;
+    then both psrp plugins again under each other ansible-core of ``cores`` (``cores`` key)."""
     if latency:
         server.set_latency(mode.latency_ms, mode.shell_create_ms)
     else:
@@ -207,30 +213,47 @@ def per_task_cost(workdir: Path, mode: Mode, server: WinhostServer, latency: boo
     }
     try:
         for label, connection in PLUGINS:
-            tasks = "".join(_task_yaml(k, connection, i) for i, k in enumerate(_kinds(mode.tasks), 1))
-            pb = write_playbook(workdir / f"s1-{label}-{int(latency)}.yml", host, tasks)
-            run = run_measured(
-                playbook_cmd(server.inventory, pb, connection, forks=1),
-                workdir,
-                {"BENCH_STATS_HOST": host, "BENCH_WINHOST_CONTROL": str(server.control_path)},
-                server_pids=server.pids,
-            )
-            rows = _per_task(run.tasks)
-            result[label] = {
-                "rc": run.rc,
-                "wall_seconds": run.wall_seconds,
-                "controller_cpu_seconds": run.controller_cpu_seconds,
-                "server_cpu_seconds": run.server_cpu_seconds,
-                "peak_rss_mib": mib(run.peak_rss_kib),
-                "rows": rows,
-                "summary": _summary(rows),
-                "errors": sorted({r["msg"] for r in rows if r["status"] != "ok"})[:3],
-            }
-            if run.rc != 0 and not rows:
-                result[label]["output"] = run.output[-1500:]
+            result[label] = _per_task_run(workdir, mode, server, latency, connection=connection, core=None)
+        for core in cores:
+            entry: dict[str, Any] = {"ansible": core.version(), "python": core.python, "venv": str(core.venv)}
+            for label, connection in (("builtin", BUILTIN), ("ours", OURS)):
+                entry[label] = _per_task_run(workdir, mode, server, latency, connection=connection, core=core)
+            result.setdefault("cores", {})[core.line] = entry
     finally:
         server.set_latency(0, 0)
     return result
+
+
+def _per_task_run(
+    workdir: Path, mode: Mode, server: WinhostServer, latency: bool, *, connection: str, core: Core | None
+) -> dict[str, Any]:
+    """One scenario-1 playbook over ``connection``, from the main venv or ``core``'s."""
+    host = server.names[0]
+    tasks = "".join(_task_yaml(k, connection, i) for i, k in enumerate(_kinds(mode.tasks), 1))
+    name = connection.replace(".", "-") + (f"-{core.line}" if core else "")
+    pb = write_playbook(workdir / f"s1-{name}-{int(latency)}.yml", host, tasks)
+    env = {"BENCH_STATS_HOST": host, "BENCH_WINHOST_CONTROL": str(server.control_path)}
+    env.update(core.env() if core else {})
+    run = run_measured(
+        playbook_cmd(server.inventory, pb, connection, forks=1, bin_dir=core.bin if core else None),
+        workdir,
+        env,
+        server_pids=server.pids,
+    )
+    rows = _per_task(run.tasks)
+    out: dict[str, Any] = {
+        "rc": run.rc,
+        "wall_seconds": run.wall_seconds,
+        "controller_cpu_seconds": run.controller_cpu_seconds,
+        "server_cpu_seconds": run.server_cpu_seconds,
+        "peak_rss_mib": mib(run.peak_rss_kib),
+        "rows": rows,
+        "summary": _summary(rows),
+        "errors": sorted({r["msg"] for r in rows if r["status"] != "ok"})[:3],
+    }
+    if run.rc != 0 and not rows:
+        out["output"] = run.output[-1500:]
+    return out
 
 
 def _fleet_run(

@@ -112,7 +112,6 @@ BOOTSTRAP_VARIANTS: dict[str, dict[str, Any]] = {
 BOOTSTRAP_TEMPLATE = "roles/enable_psremoting/templates/Enable-PSRemoting.ps1.j2"
 LATFP_SCRIPT = "roles/enable_psremoting/files/Set-LocalAccountTokenFilterPolicy.ps1"
 TRANSFER = "plugins/plugin_utils/transfer/_scripts.py"
-INVOKE = "plugins/plugin_utils/invoke/_command.py"
 INVOKE_SESSION = "plugins/plugin_utils/invoke/_session.py"
 CONNECTION = "plugins/plugin_utils/psrp/_command_line.py"
 PAYLOAD = "plugins/plugin_utils/psrp/_payload.py"
@@ -131,26 +130,33 @@ class Entry:
 
 
 REGISTRY: tuple[Entry, ...] = (
+    Entry("transfer.put_probe", "constant", TRANSFER, "PUT_PROBE_SCRIPT"),
     Entry("transfer.put_file", "constant", TRANSFER, "PUT_FILE_SCRIPT"),
     Entry("transfer.fetch_file", "constant", TRANSFER, "FETCH_FILE_SCRIPT"),
     Entry("transfer.session_state", "constant", TRANSFER, "SESSION_STATE_SCRIPT"),
     Entry(
         "invoke_command.prelude",
         "constant",
-        INVOKE,
+        INVOKE_SESSION,
         "PRELUDE",
-        covers=(f"{INVOKE}::_PRELUDE_PARAMS", f"{INVOKE}::_PRELUDE_BODY"),
+        covers=(f"{INVOKE_SESSION}::_PRELUDE_PARAMS", f"{INVOKE_SESSION}::_PRELUDE_BODY"),
     ),
-    Entry("invoke_command.prelude_piped", "constant", INVOKE, "PRELUDE_PIPED"),
-    Entry("invoke_command.postlude", "constant", INVOKE, "POSTLUDE"),
-    Entry("invoke_command.session_runspace", "constant", INVOKE_SESSION, "SESSION_RUNSPACE_SCRIPT"),
-    # the script above wrapped as a function (built from it: covers nothing of its own)
+    Entry("invoke_command.prelude_piped", "constant", INVOKE_SESSION, "PRELUDE_PIPED"),
+    Entry("invoke_command.postlude", "constant", INVOKE_SESSION, "POSTLUDE"),
+    Entry(
+        "invoke_command.session_runspace",
+        "constant",
+        INVOKE_SESSION,
+        "SESSION_RUNSPACE_SCRIPT",
+        covers=(f"{INVOKE_SESSION}::_SESSION_HEAD", f"{INVOKE_SESSION}::_SESSION_BODY"),
+    ),
+    # the script above wrapped as a function, with the prelude/postlude table (SESSION_PARTS)
     Entry(
         "invoke_command.session_function",
         "constant",
         INVOKE_SESSION,
         "SESSION_DEFINITION",
-        covers=(f"{INVOKE_SESSION}::SESSION_RUNSPACE_SCRIPT",),
+        covers=(f"{INVOKE_SESSION}::SESSION_PARTS",),
     ),
     Entry("connection.run_file", "constant", CONNECTION, "RUN_FILE_SCRIPT"),
     Entry("connection.payload_cache", "constant", PAYLOAD, "PAYLOAD_DEFINITION"),

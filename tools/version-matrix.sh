@@ -11,6 +11,8 @@
 #
 #   tools/version-matrix.sh                      # every entry of MATRIX below
 #   PSREMOTING_MATRIX="2.20:3.12" tools/version-matrix.sh
+#   tools/version-matrix.sh --build-only         # build (or reuse) the venvs, run no test
+#                                                # (bench/run --core uses them; bench/README.md)
 #
 # MATRIX entries are <ansible-core line>:<Python>; pip installs the latest patch of the line
 # (an exact version such as 2.22.0rc1 is installed as it is).
@@ -28,6 +30,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/tools/$(basename "$0")"
 cd "$root"
+
+BUILD_ONLY=0
+if [ "${1:-}" = "--build-only" ]; then
+    BUILD_ONLY=1
+fi
 
 MATRIX=${PSREMOTING_MATRIX:-"2.16:3.11 2.21:3.13 2.22.0rc1:3.13"}
 MATRIX_DIR=${PSREMOTING_MATRIX_DIR:-$root/.build/matrix}
@@ -146,6 +153,10 @@ for entry in $MATRIX; do
     build_venv "$line" "$python" "$venv"
     version=$("$venv/bin/python" -c 'from ansible.release import __version__; print(__version__)')
     setup=$((SECONDS - start))
+    if [ "$BUILD_ONLY" -eq 1 ]; then
+        summary+=("ansible-core $version / Python $pyver: built in ${setup}s ($venv)")
+        continue
+    fi
     log="$venv/pytest.log"
     set +e
     "$venv/bin/python" -m pytest -n "$WORKERS" -q -p no:randomly "${UNIT_TESTS[@]}" "${PLAYBOOK_TESTS[@]}" \

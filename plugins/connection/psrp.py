@@ -226,14 +226,24 @@ class Connection(ConnectionBase):
         if not os.path.exists(to_bytes(in_path, errors="surrogate_or_strict")):
             raise AnsibleFileNotFound(f'file or module does not exist: "{to_native(in_path)}"')
         local = os.path.abspath(in_path)
-        self._run(lambda b: b.put(local, out_path))
+        self._said_resumed("PUT", out_path, self._run(lambda b: b.put(local, out_path)))
 
     def fetch_file(self, in_path: str, out_path: str) -> None:
         super().fetch_file(in_path, out_path)
         display.vvv(f"FETCH {in_path} TO {out_path}", host=self._host_label())
         in_path = self._unquote(in_path)
         local = os.path.abspath(out_path.replace("\\", "/"))
-        self._run(lambda b: b.fetch(in_path, local))
+        self._said_resumed("FETCH", local, self._run(lambda b: b.fetch(in_path, local)))
+
+    def _said_resumed(self, what: str, dest: str, result: t.Any) -> None:
+        """Say at -vv when a transfer continued from the partial file of an interrupted one."""
+        offset = result.get("resumed_from") if isinstance(result, dict) else None
+        if offset:
+            display.vv(
+                f"{what} {dest}: resumed after the {offset} bytes an interrupted transfer left in "
+                "its .psrp-partial file (verified by hash)",
+                host=self._host_label(),
+            )
 
     # -- Pipeline API for action plugins ------------------------------------------------------------
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:

@@ -48,6 +48,14 @@ def test_quick_mode_writes_table_chart_and_counts(tmp_path: Path) -> None:
     assert sum(r["shells_created"] for r in winrm_rows) == 3
     assert sum(r["shells_created"] for r in our_rows) == 1
     rows = builtin_rows + winrm_rows + our_rows
+    # scenario 1 again under each other ansible-core whose version-matrix venv exists (bench/cores.py;
+    # nothing is built in quick mode, so a fresh clone has none): the same tasks pass, same shells
+    assert "## 1c. Per warm task by ansible-core version" in table
+    for line, entry in (flat.get("cores") or {}).items():
+        for label, shells in (("builtin", 3), ("ours", 1)):
+            core_rows = entry[label]["rows"]
+            assert [r["status"] for r in core_rows] == ["ok"] * 3, (line, label, entry[label].get("errors"))
+            assert sum(r["shells_created"] for r in core_rows) == shells, (line, label)
     assert all(r["wsman_requests_total"] > 0 and r["http_requests"] > 0 for r in rows)
     # the second anchor is in every figure of the run: fleet and transfer too
     assert results["s2"]["winrm_forks32"]["failed"] == 0

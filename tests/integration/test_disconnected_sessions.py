@@ -4,6 +4,8 @@ against winhost: started by one client, received or stopped by another one later
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,83 @@ def test_playbook_stop_of_a_disconnected_command_and_check_mode(winhost: Any, tm
     assert _shell_state(winhost, started["session_id"]) is None
     left = {s.shell_id for s in winhost.hostset.host(HOST).handler.shells.all()} - shells_before
     assert started["session_id"] not in left
+
+
+def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_path: Path) -> None:
+    """Run 1 starts a command disconnected (invoke_command disconnected: true); run 2 receives it
+    (pssession state: received) and the network is cut for 2 s in the middle of that wait. The
+    receive goes through the session's robust, reconnecting Receive loop (reconnection_retries 6,
+    reconnection_backoff 1 s; the Receive whose answer the cut lost is retransmitted with its
+    wsmv:OperationID, MS-WSMV 3.1.4.1.39): all output arrives once, the command ran once (its side
+    effect is counted on the host), -v says the connection dropped and came back, and the shell
+    is removed after."""
+    ticks = [f"t{i:02d}" for i in range(1, 21)]  # one a second: the receive starts part-way
+    script = "; ".join(f"Write-Output {t}; Start-Sleep -Seconds 1" for t in ticks)
+    start = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        f"    script: {script}; Add-Content -Path C:\\\\counter-disc-cut.txt -Value run\n"
+        "    disconnected: true\n"
+        "  register: started\n",
+    )
+    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), start)
+    assert rc == 0, out
+    session_id = _results(data)[0]["session_id"]
+
+    cut = threading.Event()
+
+    def cut_in_the_middle() -> None:
+        # the receiving client has connected and the command's output is flowing to it
+        if not _wait_until(lambda: _shell_state(winhost, session_id) == "Connected", 120):
+            return
+        receives = winhost.stats(HOST)["wsman_requests"].get("Receive", 0)
+        _wait_until(lambda: winhost.stats(HOST)["wsman_requests"].get("Receive", 0) >= receives + 2, 30)
+        winhost.cut_network(HOST, 2000)
+        cut.set()
+
+    cutter = threading.Thread(target=cut_in_the_middle, daemon=True)
+    cutter.start()
+    receive = tmp_path / "receive.yml"
+    receive.write_text(
+        "- hosts: dc01\n  gather_facts: false\n  tasks:\n"
+        "    - psremoting.core.pssession:\n        state: received\n        session_id: '{{ sid }}'\n"
+        "      register: got\n",
+        encoding="utf-8",
+    )
+    try:
+        rc, data, out = _run(
+            winhost,
+            tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"),
+            receive,
+            "-v",
+            "-e",
+            f"sid={session_id}",
+            "-e",
+            "ansible_psrp_reconnection_retries=6",
+            "-e",
+            "ansible_psrp_reconnection_backoff=1",
+        )
+        cutter.join(5)
+    finally:
+        winhost.clear_faults(HOST)
+    assert cut.is_set(), "the network was not cut while the receive waited"
+    assert rc == 0, out
+    got = _results(data)[0]
+    assert got["output"] == ticks and got["state"] == "Completed", out
+    assert "dropped while a command ran" in out and "reconnected to" in out
+    assert _shell_state(winhost, session_id) is None  # received: removed
+    check = winhost_session(winhost, HOST)
+    try:
+        _rc, counted, _ = check.exec_script("Get-Content -Path C:\\counter-disc-cut.txt")
+        assert counted.decode().split() == ["run"]  # the command ran once
+    finally:
+        check.close()
+
+
+def _wait_until(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())

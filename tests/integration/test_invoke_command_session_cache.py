@@ -98,3 +98,56 @@ def test_missing_function_is_defined_again_without_a_failed_task(winhost: Any) -
         assert probe["error"] == [] and len(probe["output"]) == 1
     finally:
         session.close()
+
+
+def _warm_state_task(winhost: Any, parts: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, Any]:
+    """Bytes sent and waited-for requests of one warm invoke_command task that needs the $Ansible
+    prelude and postlude (chdir + $Ansible); ``parts`` off sends their text as before issue 18's
+    second step (the function form is the same)."""
+    from winhost_session import winhost_session
+
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke import _session
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
+        InvokeSpec,
+        build_plan,
+        read_result,
+    )
+
+    if not parts:
+        monkeypatch.setattr(_session, "_as_part", lambda entry: entry)
+    spec = InvokeSpec(
+        script="$Ansible.Changed = $false; $Ansible.Result = @{ where = (Get-Location).Path }; 'ran'",
+        chdir="C:\\Windows",
+    )
+    session = winhost_session(winhost, "dc01")
+    try:
+        plan = build_plan(spec)
+        assert read_result(plan, session.invoke_pipeline(plan.wire_request()), "continue")["output"] == [
+            "ran"
+        ]
+        before = winhost.stats("dc01")
+        plan = build_plan(spec)
+        fields = read_result(plan, session.invoke_pipeline(plan.wire_request()), "continue")
+        after = winhost.stats("dc01")
+        sent = int(after["bytes_in"]) - int(before["bytes_in"])
+        waited = _critical(after["wsman_requests"]) - _critical(before["wsman_requests"])
+        return sent, waited, fields
+    finally:
+        session.close()
+        monkeypatch.undo()
+
+
+@pytest.mark.runs_ps1("invoke_command.session_function")
+def test_warm_task_names_the_prelude_and_postlude(winhost: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function form holds the $Ansible prelude/postlude: a warm task with chdir and $Ansible
+    names them (Part) and gets the same result with the same requests, their text less on the wire."""
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import POSTLUDE, PRELUDE
+
+    named_bytes, named_requests, named = _warm_state_task(winhost, True, monkeypatch)
+    sent_bytes, sent_requests, sent = _warm_state_task(winhost, False, monkeypatch)
+    print(f"warm invoke_command with chdir + $Ansible: parts named {named_bytes} B, sent {sent_bytes} B")
+    for fields in (named, sent):
+        assert (fields["failed"], fields["changed"], fields["output"]) == (False, False, ["ran"])
+        assert fields["result"] == {"where": "C:\\Windows"} and fields["error"] == []
+    assert named_requests == sent_requests == 2  # Command + Receive
+    assert sent_bytes - named_bytes >= len((PRELUDE + POSTLUDE).encode("utf-8")), (sent_bytes, named_bytes)

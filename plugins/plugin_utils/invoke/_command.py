@@ -20,7 +20,8 @@ How values reach the remote script (never by building script text from values):
   location, error action) sets ``$global:Ansible`` before it and a constant postlude script
   restores the session and writes ``$Ansible``'s final state as the last three output objects
   (state marker, ``Result``, ``Diff``). Both are only added when the script needs them, so a
-  plain script is a single command: one WSMan Command + one Receive on a warm session.
+  plain script is a single command: one WSMan Command + one Receive on a warm session. Their
+  text lives in ``_session.py``: a warm task names them instead of sending them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import in_session
+from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
+    POSTLUDE,
+    PRELUDE,
+    PRELUDE_PIPED,
+    in_session,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
     PipelineCommand,
     PipelineRequest,
@@ -48,67 +54,6 @@ ERROR_ACTIONS = {
     "stop": "Stop",
     "silently_continue": "SilentlyContinue",
 }
-
-_PRELUDE_PARAMS = r"""param(
-    [bool]$CheckMode,
-    [int]$Verbosity,
-    [string]$Tmpdir,
-    [string]$Location,
-    [string]$ErrorActionName
-)
-"""
-_PRELUDE_BODY = r"""
-$global:__psremoting_invoke = @{
-    ErrorActionPreference = $global:ErrorActionPreference
-    Location = $Location
-    Tmpdir = $Tmpdir
-}
-if ($Location) {
-    Push-Location -LiteralPath $Location -StackName PSRemotingCore
-}
-if ($Tmpdir) {
-    $null = New-Item -Path $Tmpdir -ItemType Directory -Force
-}
-if ($ErrorActionName) {
-    $global:ErrorActionPreference = $ErrorActionName
-}
-$global:Ansible = [PSCustomObject]@{
-    PSTypeName = 'PSRemoting.Core.InvokeCommand.Ansible'
-    CheckMode = $CheckMode
-    Verbosity = $Verbosity
-    Tmpdir = $Tmpdir
-    Changed = $true
-    Failed = $false
-    Result = @{}
-    Diff = @{}
-}
-"""
-# Runs as its own statement before the user's script.
-PRELUDE = _PRELUDE_PARAMS + _PRELUDE_BODY
-# With pipeline input the prelude is the first command of the user's statement instead, passing
-# the input objects through, so they reach the user's script.
-PRELUDE_PIPED = _PRELUDE_PARAMS + "begin {" + _PRELUDE_BODY + "}\nprocess {\n    $_\n}\n"
-
-POSTLUDE = r"""$state = $global:Ansible
-$saved = $global:__psremoting_invoke
-if ($saved) {
-    $global:ErrorActionPreference = $saved.ErrorActionPreference
-    if ($saved.Location) {
-        Pop-Location -StackName PSRemotingCore
-    }
-    if ($saved.Tmpdir) {
-        Remove-Item -LiteralPath $saved.Tmpdir -Recurse -Force -ErrorAction SilentlyContinue
-    }
-}
-Remove-Variable -Name @('Ansible', '__psremoting_invoke') -Scope Global -ErrorAction SilentlyContinue
-[PSCustomObject]@{
-    PSTypeName = 'PSRemoting.Core.InvokeCommand.State'
-    Changed = $state.Changed
-    Failed = $state.Failed
-}
-Write-Output -InputObject $state.Result -NoEnumerate
-Write-Output -InputObject $state.Diff -NoEnumerate
-"""
 
 # Cmdlet verbs that only read (https://learn.microsoft.com/powershell/scripting/developer/cmdlet/approved-verbs-for-windows-powershell-commands)
 READ_ONLY_VERBS = frozenset(

@@ -39,6 +39,12 @@ runspace's global scope, and later tasks call that function with the same typed 
 the function is missing (new shell, reset runspace, host restart) the call fails with
 CommandNotFoundException before anything ran (:func:`function_missing`) and the caller sends the
 task again with the definition.
+
+The ``$Ansible`` prelude and postlude (:data:`PRELUDE`, :data:`PRELUDE_PIPED`, :data:`POSTLUDE`,
+used by ``_command.py`` around a script that needs them) are cached the same way: the function
+form holds their text in a table (:data:`SESSION_PARTS`, covered by the function's content hash),
+and :func:`cached_form` sends a command entry ``Part = <name>`` with the same typed parameters in
+place of the text. The plain form (no cache, restricted endpoints) keeps the text in ``Name``.
 """
 
 from __future__ import annotations
@@ -52,12 +58,74 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     PipelineResult,
 )
 
+_PRELUDE_PARAMS = r"""param(
+    [bool]$CheckMode,
+    [int]$Verbosity,
+    [string]$Tmpdir,
+    [string]$Location,
+    [string]$ErrorActionName
+)
+"""
+_PRELUDE_BODY = r"""
+$global:__psremoting_invoke = @{
+    ErrorActionPreference = $global:ErrorActionPreference
+    Location = $Location
+    Tmpdir = $Tmpdir
+}
+if ($Location) {
+    Push-Location -LiteralPath $Location -StackName PSRemotingCore
+}
+if ($Tmpdir) {
+    $null = New-Item -Path $Tmpdir -ItemType Directory -Force
+}
+if ($ErrorActionName) {
+    $global:ErrorActionPreference = $ErrorActionName
+}
+$global:Ansible = [PSCustomObject]@{
+    PSTypeName = 'PSRemoting.Core.InvokeCommand.Ansible'
+    CheckMode = $CheckMode
+    Verbosity = $Verbosity
+    Tmpdir = $Tmpdir
+    Changed = $true
+    Failed = $false
+    Result = @{}
+    Diff = @{}
+}
+"""
+# The $Ansible prelude: runs in the session runspace as its own statement before the user's script.
+PRELUDE = _PRELUDE_PARAMS + _PRELUDE_BODY
+# With pipeline input the prelude is the first command of the user's statement instead, passing
+# the input objects through, so they reach the user's script.
+PRELUDE_PIPED = _PRELUDE_PARAMS + "begin {" + _PRELUDE_BODY + "}\nprocess {\n    $_\n}\n"
+
+POSTLUDE = r"""$state = $global:Ansible
+$saved = $global:__psremoting_invoke
+if ($saved) {
+    $global:ErrorActionPreference = $saved.ErrorActionPreference
+    if ($saved.Location) {
+        Pop-Location -StackName PSRemotingCore
+    }
+    if ($saved.Tmpdir) {
+        Remove-Item -LiteralPath $saved.Tmpdir -Recurse -Force -ErrorAction SilentlyContinue
+    }
+}
+Remove-Variable -Name @('Ansible', '__psremoting_invoke') -Scope Global -ErrorAction SilentlyContinue
+[PSCustomObject]@{
+    PSTypeName = 'PSRemoting.Core.InvokeCommand.State'
+    Changed = $state.Changed
+    Failed = $state.Failed
+}
+Write-Output -InputObject $state.Result -NoEnumerate
+Write-Output -InputObject $state.Diff -NoEnumerate
+"""
+
 SESSION_MARKER = "# psremoting.core invoke_command session v1"
 
 # Parameters: Commands (one hashtable per PSRP command: Name, IsScript, UseLocalScope,
-# Parameters = list of @{ Name; Value } in order, Arguments = list, EndOfStatement),
+# Parameters = list of @{ Name; Value } in order, Arguments = list, EndOfStatement; in the function
+# form, Part = a name of PARTS in place of the script text),
 # InputObjects (pipeline input for the first command), switch Temporary.
-SESSION_RUNSPACE_SCRIPT = (
+_SESSION_HEAD = (
     SESSION_MARKER
     + r"""
 [CmdletBinding()]
@@ -66,7 +134,9 @@ param (
     [object[]] $InputObjects = @(),
     [switch] $Temporary
 )
-# Relay every record the session runspace writes, whatever this runspace's preferences say.
+"""
+)
+_SESSION_BODY = r"""# Relay every record of the session runspace, whatever this runspace's preferences say.
 $VerbosePreference = 'Continue'
 $DebugPreference = 'Continue'
 
@@ -113,11 +183,16 @@ $async = $null
 try {
     $ps.Runspace = $session.Runspace
     foreach ($command in $Commands) {
+        # Part: a script of the function form's $parts table, named instead of sent (cached_form)
+        $text = [string]$command.Name
+        if ($command.Part) {
+            $text = $parts[[string]$command.Part]
+        }
         if ($command.IsScript) {
-            $null = $ps.AddScript([string]$command.Name, [bool]$command.UseLocalScope)
+            $null = $ps.AddScript($text, [bool]$command.UseLocalScope)
         }
         else {
-            $null = $ps.AddCommand([string]$command.Name, [bool]$command.UseLocalScope)
+            $null = $ps.AddCommand($text, [bool]$command.UseLocalScope)
         }
         foreach ($parameter in $command.Parameters) {
             $null = $ps.AddParameter([string]$parameter.Name, $parameter.Value)
@@ -201,17 +276,28 @@ finally {
     [Environment]::CurrentDirectory = $outerDirectory
 }
 """
-)
+SESSION_RUNSPACE_SCRIPT = _SESSION_HEAD + _SESSION_BODY
 
-# The script above as a global function of the pool's runspace, named by its content hash.
+#: The scripts the function form holds, by the name a ``Part`` entry gives (single-quoted here-strings:
+#: none of them has a line starting with ``'@``).
+PARTS = {"Prelude": PRELUDE, "PreludePiped": PRELUDE_PIPED, "Postlude": POSTLUDE}
+_PART_NAMES = {text: name for name, text in PARTS.items()}
+SESSION_PARTS = (
+    "$parts = @{\n"
+    + "".join(f"    {name} = @'\n{text.rstrip(chr(10))}\n'@\n" for name, text in PARTS.items())
+    + "}\n"
+)
+# The script above, with the parts, as a global function of the pool's runspace, named by its
+# content hash.
+_SESSION_FUNCTION_BODY = _SESSION_HEAD + SESSION_PARTS + _SESSION_BODY
 SESSION_FUNCTION = (
-    "Invoke-PSRemotingCoreSession_" + hashlib.sha256(SESSION_RUNSPACE_SCRIPT.encode("utf-8")).hexdigest()[:16]
+    "Invoke-PSRemotingCoreSession_" + hashlib.sha256(_SESSION_FUNCTION_BODY.encode("utf-8")).hexdigest()[:16]
 )
 SESSION_DEFINITION = (
-    "# psremoting.core invoke_command session definition v1\nfunction global:"
+    "# psremoting.core invoke_command session definition v2\nfunction global:"
     + SESSION_FUNCTION
     + " {\n"
-    + SESSION_RUNSPACE_SCRIPT
+    + _SESSION_FUNCTION_BODY
     + "\n}\n"
 )
 
@@ -258,7 +344,8 @@ def in_session(request: PipelineRequest, *, temporary: bool = False) -> Pipeline
 def cached_form(request: PipelineRequest, *, defined: bool) -> PipelineRequest | None:
     """``request`` (an :func:`in_session` request) calling :data:`SESSION_FUNCTION`, preceded by
     :data:`SESSION_DEFINITION` unless the runspace is believed to hold it (``defined``); None
-    when ``request`` is not a session wrapper. The parameters are the wrapper's own, unchanged."""
+    when ``request`` is not a session wrapper. The parameters are the wrapper's own, except that a
+    prelude/postlude entry names its :data:`PARTS` script instead of carrying the text."""
     commands = request.get("commands") or []
     if len(commands) != 1 or commands[0].get("name") != SESSION_RUNSPACE_SCRIPT:
         return None
@@ -269,14 +356,20 @@ def cached_form(request: PipelineRequest, *, defined: bool) -> PipelineRequest |
                 name=SESSION_DEFINITION, is_script=True, use_local_scope=True, end_of_statement=True
             )
         )
-    sent.append(
-        PipelineCommand(
-            name=SESSION_FUNCTION, is_script=False, parameters=dict(commands[0].get("parameters") or {})
-        )
-    )
+    parameters = dict(commands[0].get("parameters") or {})
+    parameters["Commands"] = [_as_part(entry) for entry in parameters.get("Commands") or []]
+    sent.append(PipelineCommand(name=SESSION_FUNCTION, is_script=False, parameters=parameters))
     cached: dict[str, Any] = {key: value for key, value in request.items() if key != "commands"}
     cached["commands"] = sent
     return cast(PipelineRequest, cached)
+
+
+def _as_part(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ``Commands`` entry whose script is one of :data:`PARTS`, naming it instead of sending it."""
+    name = _PART_NAMES.get(str(entry.get("Name"))) if entry.get("IsScript") else None
+    if name is None:
+        return entry
+    return {**entry, "Name": "", "Part": name}
 
 
 def function_missing(result: PipelineResult) -> bool:

@@ -388,6 +388,18 @@ class PSRPSession:
             raise
         return pool
 
+    def around(self, pool: RunspacePool, guard: _TransportGuard, robust: RobustReceive) -> PSRPSession:
+        """A session with this one's settings around ``pool``, a disconnected session's pool that
+        psrp/_disconnected connected again: its :meth:`wait` is the same robust, reconnecting
+        Receive loop (OperationID retransmission, ``reconnection_retries`` / ``_backoff``). Its
+        notices and warnings are passed on to this session by the caller."""
+        other = PSRPSession(
+            self._wsman_kwargs, self.configuration_name, None, self.host_label,
+            max_output_bytes=self.max_output_bytes,
+        )  # fmt: skip
+        other.pool, other.guard, other.robust = pool, guard, robust
+        return other
+
     def take_notices(self) -> list[str]:
         notices, self.notices = self.notices, []
         return notices
@@ -639,8 +651,11 @@ class PSRPSession:
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
-        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
+    def wait(
+        self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None, *, capped: bool = True
+    ) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``
+        (unless not ``capped``: fetch_file streams its output to a file).
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
         output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
@@ -661,7 +676,7 @@ class PSRPSession:
                     failures = 0
                 if on_poll is not None:
                     on_poll(ps)
-                if self.guard is not None and self.guard.received - start > self.max_output_bytes:
+                if capped and self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
         except OutputLimitExceeded:

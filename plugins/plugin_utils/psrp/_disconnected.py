@@ -13,7 +13,11 @@
   PSRP connect sequence, MS-PSRP 3.1.4.11), connects to its command, waits for it to end and
   returns its output, then deletes the shell (received sessions are removed, as
   ``Receive-PSSession`` of a ``-InDisconnectedSession`` job leaves nothing to reuse here). With
-  ``stop`` it stops the command first (WSMan Signal ``powershell/signal/ctrl_c``).
+  ``stop`` it stops the command first (WSMan Signal ``powershell/signal/ctrl_c``). The wait is
+  the session's own Receive loop (``PSRPSession.wait``): a network cut part-way reconnects to
+  the same shell and command with capped, jittered backoff (``reconnection_retries`` /
+  ``reconnection_backoff``) and retransmits the Receive whose answer was lost
+  (``wsmv:OperationID``), so the output arrives whole and once.
 
 Both use their own WSMan connection with the session's settings; the session's own shell is
 never touched.
@@ -24,7 +28,12 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import adapt_pool, new_wsman
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
+    RobustReceive,
+    adapt_pool,
+    new_wsman,
+    robust_receive,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
     PSRPSession,
     SessionError,
@@ -53,20 +62,28 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells impor
 SHELL_NAME = "psremoting.core disconnected"
 
 
-def _wsman(session: PSRPSession) -> Any:
-    require()
-    wsman = new_wsman(**session._wsman_kwargs)
-    retries = int(session._wsman_kwargs.get("reconnection_retries") or 0)
-    backoff = float(session._wsman_kwargs.get("reconnection_backoff") or 0)
-    _TransportGuard(wsman.transport, retries, backoff, session.host_label)
-    return wsman
+class _Connection:
+    """A WSMan connection of its own with the session's settings: 503/429 retries and the
+    response cap (``_TransportGuard``), Receive with ``wsmv:OperationID`` (``RobustReceive``)."""
+
+    def __init__(self, session: PSRPSession) -> None:
+        require()
+        self.wsman = new_wsman(**session._wsman_kwargs)
+        retries = int(session._wsman_kwargs.get("reconnection_retries") or 0)
+        backoff = float(session._wsman_kwargs.get("reconnection_backoff") or 0)
+        self.guard = _TransportGuard(self.wsman.transport, retries, backoff, session.host_label)
+        self.robust: RobustReceive = robust_receive(self.wsman)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.wsman.transport.close()
 
 
 def start(session: PSRPSession, request: PipelineRequest) -> dict[str, Any]:
     """Start ``request`` in a new shell and disconnect from it; returns its ids."""
     needs_keys = validate_request(request)
-    wsman = _wsman(session)
-    pool = RunspacePool(wsman, configuration_name=session.configuration_name)
+    connection = _Connection(session)
+    pool = RunspacePool(connection.wsman, configuration_name=session.configuration_name)
     adapt_pool(pool)
     pool.shell.name = SHELL_NAME
     started = False
@@ -94,8 +111,7 @@ def start(session: PSRPSession, request: PipelineRequest) -> dict[str, Any]:
             )
         ) from None
     finally:
-        with contextlib.suppress(Exception):
-            wsman.transport.close()
+        connection.close()
     return {
         "session_id": str(pool.id).upper(),
         "pipeline_id": str(ps.id).upper(),
@@ -108,20 +124,22 @@ def receive(session: PSRPSession, session_id: str, *, stop: bool = False, depth:
     """Connect to the disconnected session ``session_id``, receive (or stop) its command, wait
     for it to end, delete the shell; the command's output and state."""
     wanted = session_id.strip().upper()
-    wsman = _wsman(session)
+    connection = _Connection(session)
     try:
-        return _receive(session, wsman, wanted, stop, depth)
+        return _receive(session, connection, wanted, stop, depth)
     except SessionError:
         raise
     except Exception as exc:
         info = classify(exc, session.host_label, session.port, stage="receive session")
         raise SessionError(ErrorInfo(info.kind, f"session {wanted}: {info.message}")) from None
     finally:
-        with contextlib.suppress(Exception):
-            wsman.transport.close()
+        connection.close()
 
 
-def _receive(session: PSRPSession, wsman: Any, wanted: str, stop: bool, depth: int) -> PipelineResult:
+def _receive(
+    session: PSRPSession, connection: _Connection, wanted: str, stop: bool, depth: int
+) -> PipelineResult:
+    wsman = connection.wsman
     shell = next((s for s in enumerate_shells(wsman) if s.shell_id == wanted), None)
     if shell is None:
         raise SessionError(
@@ -152,7 +170,7 @@ def _receive(session: PSRPSession, wsman: Any, wanted: str, stop: bool, depth: i
     if stop:
         ps.stop()
     else:
-        ps.end_invoke()
+        _wait(session, session.around(pool, connection.guard, connection.robust), ps)
     result = build_pipeline_result(ps, host, ui, depth)
     if stop:
         result["state"] = "Stopped"
@@ -161,6 +179,17 @@ def _receive(session: PSRPSession, wsman: Any, wanted: str, stop: bool, depth: i
     with contextlib.suppress(Exception):
         pool.close()  # received: the session is removed
     return result
+
+
+def _wait(session: PSRPSession, receiver: PSRPSession, ps: PowerShell) -> None:
+    """Receive until the command ends through the session's robust, reconnecting loop: a
+    network cut part-way reconnects to the same shell and command and retransmits the Receive
+    whose answer was lost (nothing lost, nothing twice); what it did is told at -v."""
+    try:
+        receiver.wait(ps)
+    finally:
+        session.notices.extend(receiver.take_notices())
+        session.warnings.extend(receiver.take_warnings())
 
 
 def disconnected_op(op: str, session: PSRPSession, args: dict[str, Any]) -> Any:

@@ -67,6 +67,7 @@ def test_cached_form_defines_once_then_calls_with_the_same_typed_parameters() ->
     from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
         SESSION_DEFINITION,
         SESSION_FUNCTION,
+        SESSION_PARTS,
         cached_form,
     )
 
@@ -82,7 +83,10 @@ def test_cached_form_defines_once_then_calls_with_the_same_typed_parameters() ->
         "use_local_scope": True,
         "end_of_statement": True,
     }
-    assert SESSION_RUNSPACE_SCRIPT in SESSION_DEFINITION and SESSION_FUNCTION in SESSION_DEFINITION
+    # the function form is the script with the prelude/postlude table after its param block
+    head, body = SESSION_RUNSPACE_SCRIPT.split("# Relay every record", 1)
+    assert head + SESSION_PARTS + "# Relay every record" + body in SESSION_DEFINITION
+    assert SESSION_FUNCTION in SESSION_DEFINITION
     assert warm["commands"] == [call]
     assert call["name"] == SESSION_FUNCTION and not call["is_script"]
     assert call["parameters"] == wrapped["commands"][0]["parameters"]  # values stay parameters
@@ -101,3 +105,44 @@ def test_function_missing_only_for_our_function_when_nothing_ran() -> None:
     assert function_missing({"output": [], "error": [ours]})  # type: ignore[typeddict-item]
     assert not function_missing({"output": [1], "error": [ours]})  # type: ignore[typeddict-item]
     assert not function_missing({"output": [], "error": [other]})  # type: ignore[typeddict-item]
+
+
+def test_cached_form_names_the_prelude_and_postlude_instead_of_sending_them() -> None:
+    """A script that needs $Ansible: the warm call carries Part names, the same typed prelude
+    parameters, and none of the prelude/postlude text (the function form holds it)."""
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
+        InvokeSpec,
+        build_plan,
+    )
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._session import (
+        PARTS,
+        POSTLUDE,
+        PRELUDE,
+        PRELUDE_PIPED,
+        SESSION_DEFINITION,
+        cached_form,
+    )
+
+    for piped, prelude in ((False, "Prelude"), (True, "PreludePiped")):
+        spec = InvokeSpec(script="$Ansible.Changed = $false", chdir="C:\\temp", input=[1] if piped else None)
+        wrapped = build_plan(spec).wire_request()
+        plain = wrapped["commands"][0]["parameters"]["Commands"]
+        warm = cached_form(wrapped, defined=True)
+        assert warm is not None
+        (call,) = warm["commands"]
+        sent = call["parameters"]["Commands"]
+        assert [c.get("Part") for c in sent] == [prelude, None, "Postlude"]
+        assert [c["Name"] for c in sent] == ["", spec.script, ""]
+        # everything else of each entry (typed parameters included) is the plain form's
+        for entry, original in zip(sent, plain, strict=True):
+            assert {k: v for k, v in entry.items() if k not in ("Name", "Part")} == {
+                k: v for k, v in original.items() if k != "Name"
+            }
+        assert sent[0]["Parameters"][3] == {"Name": "Location", "Value": "C:\\temp"}
+        text = repr(warm)
+        assert PRELUDE not in text and PRELUDE_PIPED not in text and POSTLUDE not in text
+    assert set(PARTS.values()) == {PRELUDE, PRELUDE_PIPED, POSTLUDE}
+    for name, part in PARTS.items():
+        # single-quoted here-strings in the function form: no line of a part may end one early
+        assert not any(line.startswith("'@") for line in part.splitlines())
+        assert f"    {name} = @'\n{part.rstrip()}\n'@\n" in SESSION_DEFINITION

@@ -1,0 +1,137 @@
+# Copyright (c) psremoting.core contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scenario 1 per ansible-core version: the main venv's and each matrix venv's (cores.py) figures
+for a warm task of each kind, both psrp plugins side by side, and the issue 18 goals per version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from report import Goal, _fmt, _get, _ratio, _row, _x
+
+#: (summary kind, label): win_ping is shown once the session holds its code (ours: hashes only)
+KINDS = (("raw", "raw"), ("module_cached", "win_ping (exec wrapper)"), ("script", "script task"))
+#: issue 18: a warm win_ping costs at most a warm raw task plus this many bytes on the wire
+MODULE_OVER_RAW_BYTES = 4096
+
+
+def versions(s1: dict[str, Any], main_version: str) -> list[tuple[str, dict[str, Any]]]:
+    """(ansible-core version, {"builtin": run, "ours": run}) for the main venv, then each core."""
+    out = [(main_version, {"builtin": s1.get("builtin") or {}, "ours": s1.get("ours") or {}})]
+    for entry in (s1.get("cores") or {}).values():
+        out.append((str(entry.get("ansible", "?")), entry))
+    return out
+
+
+def _requests(summary: dict[str, Any]) -> str:
+    """All WSMan requests / those the task waited for."""
+    total, waited = summary.get("wsman_requests_total"), summary.get("wsman_critical_path")
+    return f"{_fmt(total, '.2f')} / {_fmt(waited, '.2f')}"
+
+
+def cores_table(res: dict[str, Any]) -> list[str]:
+    flat, lat = res.get("s1_flat") or {}, res.get("s1_latency") or {}
+    main = str(_get(res, "meta", "ansible") or "?")
+    lat_runs = dict(versions(lat, main)) if lat else {}
+    not_run = flat.get("cores_not_run") or []
+    lines = [
+        "Scenario 1 again with ansible-playbook from each ansible-core of the version matrix "
+        "(tools/version-matrix.sh venvs, same winhost, same run): means over warm tasks; win_ping "
+        "without the session's first module task (ours sends the module code once, then hashes and "
+        "arguments). Requests: all / waited for (ours releases the pipeline after the reply). Wall "
+        "ratios without latency (1a)"
+        + (
+            f" and with {lat.get('latency_ms')} ms + {lat.get('shell_create_ms')} ms create (1b)."
+            if lat
+            else "; 1b did not run in this mode."
+        )
+        + (
+            f" Not run: ansible-core {', '.join(not_run)} (no venv; `bench/run --core <line>` or "
+            "`make test-matrix` builds it)."
+            if not_run
+            else ""
+        ),
+        "",
+        _row(
+            "ansible-core",
+            "task kind",
+            "builtin requests",
+            "ours requests",
+            "builtin bytes",
+            "ours bytes",
+            "bytes builtin / ours",
+            "wall builtin / ours",
+            "wall builtin / ours, latency",
+        ),
+        "| --- | --- |" + " ---: |" * 7,
+    ]
+    for version, runs in versions(flat, main):
+        for kind, label in KINDS:
+            b = _get(runs, "builtin", "summary", kind) or {}
+            o = _get(runs, "ours", "summary", kind) or {}
+            lb = _get(lat_runs, version, "builtin", "summary", kind, "seconds")
+            lo = _get(lat_runs, version, "ours", "summary", kind, "seconds")
+            lines.append(
+                _row(
+                    version,
+                    label,
+                    _requests(b),
+                    _requests(o),
+                    _fmt(b.get("bytes"), ",.0f"),
+                    _fmt(o.get("bytes"), ",.0f"),
+                    _x(_ratio(b.get("bytes"), o.get("bytes"))),
+                    _x(_ratio(b.get("seconds"), o.get("seconds"))),
+                    _x(_ratio(lb, lo)),
+                )
+            )
+        for label in ("builtin", "ours"):
+            errs = _get(runs, label, "errors")
+            if errs:
+                lines.append(f"\nansible-core {version}, {label}: failed tasks: {'; '.join(errs)}")
+    return lines
+
+
+def cores_goals(res: dict[str, Any]) -> list[Goal]:
+    """Per ansible-core version: warm win_ping bytes over raw, its waited-for requests, and the
+    module wall ratio with latency (issue 18's targets)."""
+    flat, lat = res.get("s1_flat") or {}, res.get("s1_latency") or {}
+    if not flat:
+        return []
+    main = str(_get(res, "meta", "ansible") or "?")
+    lat_runs = dict(versions(lat, main)) if lat else {}
+    out: list[Goal] = []
+    for version, runs in versions(flat, main):
+        module = _get(runs, "ours", "summary", "module_cached", "bytes")
+        raw = _get(runs, "ours", "summary", "raw", "bytes")
+        over = module - raw if isinstance(module, int | float) and isinstance(raw, int | float) else None
+        out.append(
+            Goal(
+                f"ansible-core {version}: ours, warm win_ping (code cached) bytes on the wire - warm raw "
+                f"bytes <= {MODULE_OVER_RAW_BYTES:,}",
+                _fmt(over, ",.0f"),
+                None if over is None else over <= MODULE_OVER_RAW_BYTES,
+            )
+        )
+        waited = _get(runs, "ours", "summary", "module_cached", "wsman_critical_path")
+        out.append(
+            Goal(
+                f"ansible-core {version}: ours, warm win_ping (code cached) WSMan requests waited for <= 3",
+                _fmt(waited, ".2f"),
+                None if waited is None else waited <= 3,
+            )
+        )
+        if lat_runs:
+            ratio = _ratio(
+                _get(lat_runs, version, "builtin", "summary", "module_cached", "seconds"),
+                _get(lat_runs, version, "ours", "summary", "module_cached", "seconds"),
+            )
+            out.append(
+                Goal(
+                    f"ansible-core {version}: wall per warm win_ping task with latency "
+                    f"{lat.get('latency_ms')} ms + shell create {lat.get('shell_create_ms')} ms: "
+                    "builtin / ours >= 6x",
+                    _fmt(ratio, ".2f"),
+                    None if ratio is None else ratio >= 6,
+                )
+            )
+    return out
