@@ -265,14 +265,19 @@ class Connection(ConnectionBase):
         return t.cast(list[Removal], self._run(lambda b: b.remove_shells(shells)))
 
     # -- disconnected sessions (invoke_command disconnected=true, pssession received/stopped) ------
-    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
-        """Invoke-Command -InDisconnectedSession: start ``request`` in a new shell, disconnect, and
+    def start_disconnected(
+        self, request: PipelineRequest, idle_timeout: int | None = None, buffer_mode: str | None = None
+    ) -> dict[str, t.Any]:
+        """Invoke-Command -InDisconnectedSession: start ``request`` in a new shell, disconnect (with
+        the IdleTimeOut seconds / BufferMode Block|Drop given, else the host's defaults), and
         return its ``session_id`` / ``pipeline_id`` (psrp/_disconnected.py)."""
         try:
             validate_request(request)
         except PipelineRequestError as exc:
             raise AnsibleError(f"psrp start_disconnected: {exc}") from None
-        return t.cast(dict[str, t.Any], self._run(lambda b: b.start_disconnected(request)))
+        return t.cast(
+            dict[str, t.Any], self._run(lambda b: b.start_disconnected(request, idle_timeout, buffer_mode))
+        )
 
     def receive_disconnected(self, session_id: str, stop: bool = False, depth: int = 2) -> PipelineResult:
         """Receive-PSSession (or stop) of a disconnected session's command, then remove the session."""

@@ -38,6 +38,15 @@ it creates, before the pool sends or reads anything:
 - :class:`RobustReceive` (installed on each session's ``WSMan`` by :func:`robust_receive`):
   Receive requests carry ``wsmv:OperationID`` so that an answer lost in a network cut can be
   asked for again (MS-WSMV 3.1.4.1.39); see the class.
+- :func:`disconnect` sends WSMan ``Disconnect`` with the optional body elements pypsrp 0.9's
+  ``RunspacePool.disconnect`` cannot send: ``rsp:IdleTimeOut`` (how long the host keeps the
+  disconnected shell, overriding the Create's) and ``rsp:BufferMode`` (``Block`` / ``Drop``),
+  [MS-PSRP] 3.1.5.3.16; what PowerShell sends from ``-IdleTimeoutSec`` / ``-OutputBufferingMode``
+  (WSManDisconnectShellEx's WSMAN_SHELL_DISCONNECT_INFO and buffering-mode flags).
+  :class:`ShellLimits` (installed on a ``WSMan`` by :func:`shell_limits`) keeps the
+  ``rsp:MaxIdleTimeOut`` of the Create answer (the session configuration's MaxIdleTimeoutms),
+  which pypsrp does not read: PowerShell checks an idle timeout against it before it
+  disconnects (DisconnectPSSession.cs ``ValidateIdleTimeout``), and so does the collection.
 - :func:`new_wsman` is how the collection constructs every ``WSMan``. pypsrp's ``WSMan.__init__``
   calls ``ET.register_namespace`` for each of its prefixes on every construction, and ElementTree's
   version first deletes the URI from its process-wide prefix map and then adds it back. A thread
@@ -78,7 +87,13 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import Serializer, WSMan
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
+    PSInvocationState,
+    RunspacePoolState,
+    SelectorSet,
+    Serializer,
+    WSMan,
+)
 
 SECURE_STRING_TEXT = "System.Security.SecureString"
 _ESCAPED_UNIT = re.compile(b"\\x00_\\x00x((?:\\x00[0-9A-Fa-f]){4})\\x00_")
@@ -253,6 +268,64 @@ class RobustReceive:
 def robust_receive(wsman: Any) -> RobustReceive:
     """Install :class:`RobustReceive` on a pypsrp ``WSMan`` (before its pool opens)."""
     return RobustReceive(wsman)
+
+
+_RSP = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+BUFFER_MODES = ("Block", "Drop")  # [MS-WSMV] 2.2.5.10 OutputBufferingModeEnumeration
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as the xs:duration Windows writes for IdleTimeOut (``PT7200.000S``)."""
+    return f"PT{seconds:.3f}S"
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds of a ``PT<n>[.<ms>]S`` duration (the form Windows writes), None otherwise."""
+    match = re.fullmatch(r"PT(\d+(?:\.\d+)?)S", (text or "").strip())
+    return float(match.group(1)) if match else None
+
+
+class ShellLimits:
+    """Keeps ``rsp:MaxIdleTimeOut`` of the last Create answer on this ``WSMan`` (seconds; None
+    when the server did not say)."""
+
+    def __init__(self, wsman: Any) -> None:
+        self.max_idle_timeout: float | None = None
+        self._create = wsman.create
+        wsman.create = self.create
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        body = self._create(*args, **kwargs)
+        element = body.find(f".//{{{_RSP}}}MaxIdleTimeOut") if body is not None else None
+        self.max_idle_timeout = parse_duration(element.text if element is not None else None)
+        return body
+
+
+def shell_limits(wsman: Any) -> ShellLimits:
+    """Install :class:`ShellLimits` on a pypsrp ``WSMan`` (before its pool opens)."""
+    return ShellLimits(wsman)
+
+
+def disconnect(pool: Any, idle_timeout: int | None = None, buffer_mode: str | None = None) -> None:
+    """``RunspacePool.disconnect`` with ``rsp:IdleTimeOut`` (seconds) and ``rsp:BufferMode`` in the
+    Disconnect body when given ([MS-PSRP] 3.1.5.3.16); the pool and its pipelines become
+    Disconnected, as pypsrp's own method leaves them."""
+    if idle_timeout is None and buffer_mode is None:
+        pool.disconnect()
+        return
+    if buffer_mode is not None and buffer_mode not in BUFFER_MODES:
+        raise ValueError(f"BufferMode must be one of {BUFFER_MODES}, not {buffer_mode!r}")
+    body = ET.Element(f"{{{_RSP}}}Disconnect")
+    if idle_timeout is not None:
+        ET.SubElement(body, f"{{{_RSP}}}IdleTimeOut").text = duration(idle_timeout)
+    if buffer_mode is not None:
+        ET.SubElement(body, f"{{{_RSP}}}BufferMode").text = buffer_mode
+    selectors = SelectorSet()
+    selectors.add_option("ShellId", pool.shell.id or "")
+    pool.connection.disconnect(pool.shell.resource_uri, body, selector_set=selectors)
+    pool.state = RunspacePoolState.DISCONNECTED
+    for pipeline in pool.pipelines.values():
+        pipeline.state = PSInvocationState.DISCONNECTED
 
 
 def register_namespace_in_place(prefix: str, uri: str) -> None:

@@ -194,6 +194,59 @@ def test_robust_receive_a_fault_answer_loses_nothing_and_other_actions_are_untou
     assert robust.retransmitted == 0
 
 
+# --- Disconnect with IdleTimeOut / BufferMode; the Create answer's MaxIdleTimeOut ---
+
+RSP = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+
+
+class _DisconnectingWSMan:
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+
+    def disconnect(self, resource_uri: str, body: Any, selector_set: Any = None) -> None:
+        self.bodies.append((resource_uri, body, selector_set))
+
+
+def _pool(wsman: Any) -> Any:
+    pipeline = types.SimpleNamespace(state=None)
+    shell = types.SimpleNamespace(id="ABC", resource_uri="http://schemas.microsoft.com/powershell/x")
+    return types.SimpleNamespace(connection=wsman, shell=shell, pipelines={"P": pipeline}, state=None)
+
+
+def test_disconnect_sends_idle_timeout_and_buffer_mode_in_the_body() -> None:
+    """[MS-PSRP] 3.1.5.3.16: the Disconnect body's IdleTimeout and BufferMode (Drop / Block)."""
+    from pypsrp.powershell import PSInvocationState, RunspacePoolState
+
+    wsman = _DisconnectingWSMan()
+    pool = _pool(wsman)
+    _adapters.disconnect(pool, 3600, "Drop")
+    ((uri, body, selectors),) = wsman.bodies
+    assert uri == pool.shell.resource_uri and body.tag == f"{{{RSP}}}Disconnect"
+    assert [(c.tag, c.text) for c in body] == [
+        (f"{{{RSP}}}IdleTimeOut", "PT3600.000S"),
+        (f"{{{RSP}}}BufferMode", "Drop"),
+    ]
+    assert "ABC" in ET.tostring(selectors.pack()).decode()
+    assert pool.state == RunspacePoolState.DISCONNECTED
+    assert pool.pipelines["P"].state == PSInvocationState.DISCONNECTED
+    with pytest.raises(ValueError):
+        _adapters.disconnect(_pool(wsman), None, "Keep")
+
+
+def test_shell_limits_keeps_the_create_answer_s_max_idle_timeout() -> None:
+    body = ET.fromstring(
+        f'<s:Body xmlns:s="{SOAP}" xmlns:rsp="{RSP}"><rsp:Shell><rsp:ShellId>X</rsp:ShellId>'
+        "<rsp:MaxIdleTimeOut>PT43200.000S</rsp:MaxIdleTimeOut></rsp:Shell></s:Body>"
+    )
+    wsman = types.SimpleNamespace(create=lambda *a, **k: body)
+    limits = _adapters.shell_limits(wsman)
+    assert limits.max_idle_timeout is None
+    assert wsman.create("uri", None) is body
+    assert limits.max_idle_timeout == 43200.0
+    assert _adapters.parse_duration("PT2147483.647S") == 2147483.647
+    assert _adapters.parse_duration("P1D") is None and _adapters.duration(60) == "PT60.000S"
+
+
 # --- WSMan construction vs. ElementTree's process-wide prefix map (broker fan-out threads) ---
 
 XML_URI = "http://www.w3.org/XML/1998/namespace"
