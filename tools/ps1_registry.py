@@ -130,6 +130,7 @@ class Entry:
 
 
 REGISTRY: tuple[Entry, ...] = (
+    Entry("transfer.put_probe", "constant", TRANSFER, "PUT_PROBE_SCRIPT"),
     Entry("transfer.put_file", "constant", TRANSFER, "PUT_FILE_SCRIPT"),
     Entry("transfer.fetch_file", "constant", TRANSFER, "FETCH_FILE_SCRIPT"),
     Entry("transfer.session_state", "constant", TRANSFER, "SESSION_STATE_SCRIPT"),

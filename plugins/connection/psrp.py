@@ -229,14 +229,24 @@ class Connection(ConnectionBase):
         if not os.path.exists(to_bytes(in_path, errors="surrogate_or_strict")):
             raise AnsibleFileNotFound(f'file or module does not exist: "{to_native(in_path)}"')
         local = os.path.abspath(in_path)
-        self._run(lambda b: b.put(local, out_path))
+        self._said_resumed("PUT", out_path, self._run(lambda b: b.put(local, out_path)))
 
     def fetch_file(self, in_path: str, out_path: str) -> None:
         super().fetch_file(in_path, out_path)
         display.vvv(f"FETCH {in_path} TO {out_path}", host=self._host_label())
         in_path = self._unquote(in_path)
         local = os.path.abspath(out_path.replace("\\", "/"))
-        self._run(lambda b: b.fetch(in_path, local))
+        self._said_resumed("FETCH", local, self._run(lambda b: b.fetch(in_path, local)))
+
+    def _said_resumed(self, what: str, dest: str, result: t.Any) -> None:
+        """Say at -vv when a transfer continued from the partial file of an interrupted one."""
+        offset = result.get("resumed_from") if isinstance(result, dict) else None
+        if offset:
+            display.vv(
+                f"{what} {dest}: resumed after the {offset} bytes an interrupted transfer left in "
+                "its .psrp-partial file (verified by hash)",
+                host=self._host_label(),
+            )
 
     # -- Pipeline API for action plugins ------------------------------------------------------------
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
@@ -263,8 +273,11 @@ class Connection(ConnectionBase):
         return t.cast("list[Removal]", self._run(lambda b: b.remove_shells(shells)))
 
     # -- disconnected sessions (invoke_command disconnected=true, pssession received/stopped) ------
-    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
-        """Invoke-Command -InDisconnectedSession: start ``request`` in a new shell, disconnect, and
+    def start_disconnected(
+        self, request: PipelineRequest, idle_timeout: int | None = None, buffer_mode: str | None = None
+    ) -> dict[str, t.Any]:
+        """Invoke-Command -InDisconnectedSession: start ``request`` in a new shell, disconnect (with
+        the IdleTimeOut seconds / BufferMode Block|Drop given, else the host's defaults), and
         return its ``session_id`` / ``pipeline_id`` (psrp/_disconnected.py)."""
         from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (  # noqa: PLC0415
             PipelineRequestError,
@@ -275,7 +288,9 @@ class Connection(ConnectionBase):
             validate_request(request)
         except PipelineRequestError as exc:
             raise AnsibleError(f"psrp start_disconnected: {exc}") from None
-        return t.cast(dict[str, t.Any], self._run(lambda b: b.start_disconnected(request)))
+        return t.cast(
+            dict[str, t.Any], self._run(lambda b: b.start_disconnected(request, idle_timeout, buffer_mode))
+        )
 
     def receive_disconnected(self, session_id: str, stop: bool = False, depth: int = 2) -> PipelineResult:
         """Receive-PSSession (or stop) of a disconnected session's command, then remove the session."""

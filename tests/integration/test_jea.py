@@ -203,6 +203,32 @@ def test_listed_default_commands_run_over_psrp(winhost: Any, helpdesk: dict[str,
         session.close()
 
 
+def test_get_help_answers_as_windows_powershell_5_1_over_psrp(winhost: Any, helpdesk: dict[str, Any]) -> None:
+    """Get-Help, a default command of the session (session-configurations.md), answers through PSRP
+    as it does on Windows PowerShell 5.1 (PowerShell/PowerShell issue 4092): a visible command's
+    help fails with ItemNotFoundException (no provider is visible), a hidden one is HelpNotFound."""
+    session = member_session(winhost)
+    try:
+        visible = session.invoke_pipeline(command("Get-Help", Name="Get-Service"))
+        assert visible["state"] == "Failed"
+        (error,) = visible["error"]
+        assert error["exception"]["message"] == "Cannot find path '' because it does not exist."
+        assert (
+            error["fully_qualified_error_id"] == "PathNotFound,Microsoft.PowerShell.Commands.GetHelpCommand"
+        )
+        hidden = session.invoke_pipeline(command("Get-Help", Name="Stop-Service"))
+        assert hidden["state"] == "Completed" and hidden["output"] == []
+        (missing,) = hidden["error"]
+        assert (
+            missing["fully_qualified_error_id"] == "HelpNotFound,Microsoft.PowerShell.Commands.GetHelpCommand"
+        )
+        assert missing["exception"]["message"].startswith(
+            "Get-Help could not find Stop-Service in a help file"
+        )
+    finally:
+        session.close()
+
+
 def test_row_exec_wrapper_raw_and_script_fail_before_sending(winhost: Any, helpdesk: dict[str, Any]) -> None:
     """Rows 5 and 7: the exec wrapper, raw and script are script text (about_Language_Modes:
     NoLanguage refuses it); the collection refuses them before sending, naming the endpoint, the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files im
     input_chunk_size,
     put_file,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import PARTIAL_SUFFIX
 
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="fs01")]
 
@@ -167,3 +169,174 @@ def test_put_and_fetch_compress_what_compresses(winhost: Any, tmp_path: Path, ki
     else:
         assert result["compressed_chunks"] >= 1 and result["plain_chunks"] >= 1
         assert wire["bytes"] < size * 1.7 * 0.75
+
+
+# -- resume of a dropped transfer (issue 18) ------------------------------------------------------
+RESUME_SIZE = 6 * 1024 * 1024
+
+
+def _host_file(winhost: Any, windows_path: str) -> Path:
+    return Path(winhost.machine(HOST).sandbox()) / windows_path[3:].replace("\\", "/")
+
+
+def _traffic(winhost: Any) -> tuple[int, int]:
+    """(request bytes, Send requests) the host received since the last reset."""
+    snap = winhost.stats(HOST)
+    return int(snap["bytes_in"]), int(snap["wsman_requests"]["Send"])
+
+
+def _cut_put(winhost: Any, src: Path, dest: str) -> int:
+    """A put of ``src`` whose link dies after about 5 MB (of ~11 MB): it fails, the destination
+    does not exist, the host keeps ``<dest>.psrp-partial``; returns the partial's length."""
+    session = _session(winhost)
+    try:
+        session.exec_script("Write-Output warm")
+        winhost.cut_after_bytes(HOST, 5_000_000, 1000)
+        with pytest.raises(SessionError):
+            put_file(session, str(src), dest)
+    finally:
+        winhost.clear_faults(HOST)
+        session.close()
+    assert not _host_file(winhost, dest).exists()
+    partial = _host_file(winhost, dest + PARTIAL_SUFFIX)
+    assert 0 < partial.stat().st_size < RESUME_SIZE
+    return partial.stat().st_size
+
+
+@pytest.mark.runs_ps1("transfer.put_probe", "transfer.put_file")
+def test_put_cut_off_by_the_network_resumes_and_sends_only_the_rest(winhost: Any, tmp_path: Path) -> None:
+    """The retried put (a task retry: a new session) finds the host's partial file, checks its
+    length and hash against the source and sends only the rest: the host receives fewer bytes and
+    Sends than the rest would need uncompressed plus a margin, the file is byte-identical and
+    both ends checked the hash of the whole file."""
+    data = os.urandom(RESUME_SIZE)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    dest = "C:\\Windows\\Temp\\resume.bin"
+    have = _cut_put(winhost, src, dest)
+    session = _session(winhost)
+    try:
+        session.exec_script("Write-Output warm")
+        assert session.pool is not None
+        budget = input_chunk_size(session.pool.connection.max_payload_size)
+        winhost.reset_stats(HOST)
+        result = put_file(session, str(src), dest)
+        wire, sends = _traffic(winhost)
+    finally:
+        session.close()
+    rest = RESUME_SIZE - have
+    assert result["resumed_from"] == have and result["bytes"] == RESUME_SIZE
+    assert result["sha256"] == hashlib.sha256(data).hexdigest()
+    assert sends <= -(-rest // budget) + 1  # + the digest with the end of input
+    assert wire < rest * 1.85 + 100_000  # the probe and the pipeline's own messages
+    assert _host_file(winhost, dest).read_bytes() == data
+    assert not _host_file(winhost, dest + PARTIAL_SUFFIX).exists()
+
+
+@pytest.mark.parametrize("what", ["corrupted-partial", "changed-source"])
+def test_put_restarts_from_zero_when_the_partial_is_not_the_sources_prefix(
+    winhost: Any, tmp_path: Path, what: str
+) -> None:
+    """A partial whose bytes were damaged on the host, or a source changed since the cut: the
+    probe's hash does not match the source's prefix, so everything is sent again and the result
+    is the current source."""
+    data = os.urandom(RESUME_SIZE)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    dest = f"C:\\Windows\\Temp\\restart-{what}.bin"
+    have = _cut_put(winhost, src, dest)
+    if what == "corrupted-partial":
+        partial = _host_file(winhost, dest + PARTIAL_SUFFIX)
+        damaged = bytearray(partial.read_bytes())
+        damaged[have // 2] ^= 0xFF
+        partial.write_bytes(bytes(damaged))
+    else:
+        data = data[:100] + b"changed" + data[107:]
+        src.write_bytes(data)
+    session = _session(winhost)
+    try:
+        session.exec_script("Write-Output warm")
+        winhost.reset_stats(HOST)
+        result = put_file(session, str(src), dest)
+        wire, _sends = _traffic(winhost)
+    finally:
+        session.close()
+    assert result["resumed_from"] == 0 and result["sha256"] == hashlib.sha256(data).hexdigest()
+    assert wire > RESUME_SIZE * 1.7  # all of it again
+    assert _host_file(winhost, dest).read_bytes() == data
+    assert not _host_file(winhost, dest + PARTIAL_SUFFIX).exists()
+
+
+@pytest.mark.runs_ps1("transfer.fetch_file")
+def test_fetch_cut_off_by_the_network_resumes_and_receives_only_the_rest(
+    winhost: Any, tmp_path: Path
+) -> None:
+    """The link dies after about 5 MB of a 6 MiB fetch (no reconnect attempts): the controller
+    keeps ``<dest>.psrp-partial`` beside the destination, which does not exist; the retried fetch
+    hands its length and hash to the host and gets only the rest; a damaged partial is noticed by
+    the host, which sends everything."""
+    data = os.urandom(RESUME_SIZE)
+    remote = "C:\\Windows\\Temp\\down.bin"
+    _host_file(winhost, remote).write_bytes(data)
+    out = tmp_path / "down.bin"
+    partial = tmp_path / ("down.bin" + PARTIAL_SUFFIX)
+    session = winhost_session(winhost, HOST, reconnection_retries=0)
+    try:
+        session.exec_script("Write-Output warm")
+        winhost.cut_after_bytes(HOST, 5_000_000, 1000)
+        with pytest.raises(SessionError):
+            fetch_file(session, remote, str(out))
+    finally:
+        winhost.clear_faults(HOST)
+        session.close()
+    assert not out.exists()
+    have = partial.stat().st_size
+    assert 0 < have < RESUME_SIZE and partial.read_bytes() == data[:have]
+    assert stat.S_IMODE(partial.stat().st_mode) == stat.S_IMODE(0o666 & ~_umask())
+
+    session = _session(winhost)
+    try:
+        session.exec_script("Write-Output warm")
+        winhost.reset_stats(HOST)
+        result = fetch_file(session, remote, str(out))
+        received = int(winhost.stats(HOST)["bytes_out"])
+        assert result == {
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": RESUME_SIZE,
+            "resumed_from": have,
+        }
+        assert received < (RESUME_SIZE - have) * 1.85 + 100_000
+        assert out.read_bytes() == data and not partial.exists()
+
+        partial.write_bytes(b"\0" * have)  # a damaged partial of the same length
+        out.unlink()
+        result = fetch_file(session, remote, str(out))
+        assert result["resumed_from"] == 0 and out.read_bytes() == data and not partial.exists()
+    finally:
+        session.close()
+
+
+def test_fetch_cut_off_reconnects_in_place(winhost: Any, tmp_path: Path) -> None:
+    """With reconnection_retries (our reconnect), a fetch whose link dies part-way continues the
+    same pipeline on a new connection and says so; the file is complete."""
+    data = os.urandom(RESUME_SIZE)
+    remote = "C:\\Windows\\Temp\\down-reconnect.bin"
+    _host_file(winhost, remote).write_bytes(data)
+    out = tmp_path / "down.bin"
+    session = winhost_session(winhost, HOST, reconnection_retries=5, reconnection_backoff=1)
+    try:
+        session.exec_script("Write-Output warm")
+        winhost.cut_after_bytes(HOST, 5_000_000, 500)
+        result = fetch_file(session, remote, str(out))
+        notices = " ".join(session.take_notices())
+    finally:
+        winhost.clear_faults(HOST)
+        session.close()
+    assert out.read_bytes() == data and result["resumed_from"] == 0
+    assert "dropped while a command ran" in notices and "reconnected" in notices
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -125,8 +125,11 @@ class BrokerBackend:
         result = self._call("remove_shells", {"shells": shell_targets(shells)})
         return [Removal.from_wire(r) for r in result or ()]
 
-    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
-        return t.cast(dict[str, t.Any], self._call("start_disconnected", {"request": request}))
+    def start_disconnected(
+        self, request: PipelineRequest, idle_timeout: int | None, buffer_mode: str | None
+    ) -> dict[str, t.Any]:
+        args = {"request": request, "idle_timeout": idle_timeout, "buffer_mode": buffer_mode}
+        return t.cast(dict[str, t.Any], self._call("start_disconnected", args))
 
     def receive_disconnected(self, session_id: str, stop: bool, depth: int) -> PipelineResult:
         args = {"session_id": session_id, "stop": stop, "depth": depth}

@@ -36,6 +36,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
     RobustReceive,
+    SendBehind,
     adapt_pool,
     new_wsman,
     robust_receive,
@@ -638,10 +639,16 @@ class PSRPSession:
         """A pipeline in ``pool`` (every pipeline of the session is created here)."""
         return PowerShell(pool)
 
-    def start(self, ps: PowerShell, input_data: Any) -> None:
+    def start(self, ps: PowerShell, input_data: Any, *, send_behind: bool = False) -> None:
+        """Start ``ps`` with ``input_data``; ``send_behind``: prepare each input Send while the
+        previous one is in flight (``_adapters.SendBehind``, put_file)."""
         self.running = ps
         try:
-            ps.begin_invoke(input_data)
+            if send_behind and input_data is not None:
+                with SendBehind(ps.runspace_pool.shell):
+                    ps.begin_invoke(input_data)
+            else:
+                ps.begin_invoke(input_data)
             _command_started()
         except Exception as exc:
             not_started = ps.state == PSInvocationState.NOT_STARTED
@@ -651,8 +658,11 @@ class PSRPSession:
                 classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
             ) from None
 
-    def wait(self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None) -> None:
-        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``.
+    def wait(
+        self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None, *, capped: bool = True
+    ) -> None:
+        """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``
+        (unless not ``capped``: fetch_file streams its output to a file).
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
         output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0
@@ -673,7 +683,7 @@ class PSRPSession:
                     failures = 0
                 if on_poll is not None:
                     on_poll(ps)
-                if self.guard is not None and self.guard.received - start > self.max_output_bytes:
+                if capped and self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
         except OutputLimitExceeded:

@@ -3,12 +3,16 @@
 
 - put: the local file is cut into pipeline input objects that each fill one WSMan Send
   (``_chunks.PutChunker``: deflate where it pays, raw bytes where not), the SHA256 of the file
-  goes last, and ``PUT_FILE_SCRIPT`` writes a temporary file it renames only when its own hash of
-  what it received matches;
+  goes last, and ``PUT_FILE_SCRIPT`` appends to ``<dest>.psrp-partial`` on the host and renames
+  it only when its own hash of the whole file matches. A file of ``RESUME_MIN_CHUNKS`` Sends or
+  more is preceded by ``PUT_PROBE_SCRIPT``: when the host holds a partial file whose length and
+  hash match the start of the local file (a put of it was cut off), only the rest is sent;
 - fetch: ``FETCH_FILE_SCRIPT`` streams the remote file as chunks of about one Receive each
-  (``@{Deflate = byte[]}`` when compressed), then ``SHA256:<hex>``; the controller writes to a
-  temporary file in the destination folder and renames it only when the hashes match, so a
-  failed or interrupted fetch never replaces the previous copy.
+  (``@{Deflate = byte[]}`` when compressed), then ``SHA256:<hex>``; the controller appends to
+  ``<dest>.psrp-partial`` and renames it only when the hashes match, so a failed or interrupted
+  fetch never replaces the previous copy. A fetch that lost its connection keeps the partial file;
+  the next fetch to the same destination hands its length and hash to the host, which sends only
+  the rest when its file starts with those bytes.
 
 Both run in the session's runspace pool through ``PSRPSession.run`` (one transparent reopen if
 the shell was gone before the command started) and raise ``TransferError`` for a task failure.
@@ -16,11 +20,9 @@ the shell was gone before the command started) and raise ``TransferError`` for a
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import os
-import tempfile
 from typing import IO, Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
@@ -29,11 +31,10 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client impor
     TransferError,
     parse_pipeline_result,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import classify
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
     PowerShell,
-    PSInvocationState,
     RunspacePool,
+    TaggedValue,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks import (
     CorruptChunk,
@@ -42,14 +43,23 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks i
     put_input,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._mode import fetched_file_mode
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._partial import (
+    FetchPartial,
+    open_fetch_partial,
+    prefix_digest,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
     FETCH_FILE_SCRIPT,
     PUT_FILE_SCRIPT,
+    PUT_PROBE_SCRIPT,
 )
 
 # Bytes of CLIXML/PSRP message overhead around one pipeline-input byte[] object (<BA> element,
 # PipelineInput message header, fragment header), with margin.
 _INPUT_OVERHEAD = 256
+#: A put of at least this many Sends first asks the host for a partial file to resume from (one
+#: more pipeline); a smaller file is simply sent again.
+RESUME_MIN_CHUNKS = 4
 
 
 def input_chunk_size(max_payload_size: int) -> int:
@@ -74,36 +84,80 @@ def _prop(obj: Any, name: str) -> Any:
 
 
 # -- put ------------------------------------------------------------------------------------------
+def _probe_partial(session: PSRPSession, pool: RunspacePool, out_path: str) -> tuple[int, str] | None:
+    """(length, sha256) of the host's partial file of ``out_path``, or None (none, or unreadable:
+    the put then starts from 0 and reports any real problem itself)."""
+    session.reset_host()
+    ps = session.new_pipeline(pool)
+    ps.add_script(PUT_PROBE_SCRIPT, use_local_scope=True)
+    ps.add_parameter("Path", out_path)
+    session.start(ps, None)
+    session.wait(ps)
+    rc, _out, _err = parse_pipeline_result(ps, session.host, 0)
+    session.finish(ps)
+    if rc != 0 or not ps.output:
+        return None
+    length, sha256 = _prop(ps.output[-1], "length"), _prop(ps.output[-1], "sha256")
+    if not isinstance(length, int) or not isinstance(sha256, str):
+        return None
+    return length, sha256
+
+
+def _resume_point(src: IO[bytes], size: int, partial: tuple[int, str] | None) -> tuple[Any, int]:
+    """(running sha256, offset): where the put continues; 0 with a fresh hash when the host's
+    partial file is not the start of ``src`` (a changed source or a damaged partial)."""
+    if partial is not None and 0 < partial[0] <= size:
+        digest = prefix_digest(src, partial[0], partial[1])
+        if digest is not None:
+            return digest, partial[0]
+    return hashlib.sha256(), 0
+
+
+def _send_put(
+    session: PSRPSession, pool: RunspacePool, in_path: str, out_path: str, partial: tuple[int, str] | None
+) -> dict[str, Any]:
+    chunker = PutChunker(input_chunk_size(pool.connection.max_payload_size))
+    session.reset_host()
+    ps = session.new_pipeline(pool)
+    ps.add_script(PUT_FILE_SCRIPT, use_local_scope=True)
+    ps.add_parameter("Path", out_path)
+    with open(in_path, "rb") as src:
+        digest, offset = _resume_point(src, os.fstat(src.fileno()).st_size, partial)
+        if offset:
+            ps.add_parameter("Offset", TaggedValue("I64", offset))
+            ps.add_parameter("PrefixSha256", digest.hexdigest())
+        session.start(ps, put_input(src, chunker, digest), send_behind=True)
+    session.wait(ps)
+    rc, _out, stderr = parse_pipeline_result(ps, session.host, 0)
+    session.finish(ps)
+    if rc != 0 or not ps.output:
+        raise TransferError(stderr.decode("utf-8", "replace") or f"put_file to '{out_path}' failed")
+    remote = _prop(ps.output[-1], "sha256")
+    if remote != digest.hexdigest():
+        raise TransferError(f"remote SHA256 {remote} does not match local SHA256 {digest.hexdigest()}")
+    return {
+        "sha256": remote,
+        "bytes": offset + chunker.stats.raw_bytes,
+        "resumed_from": offset,
+        "compressed_chunks": chunker.stats.compressed_chunks,
+        "plain_chunks": chunker.stats.plain_chunks,
+        "payload_bytes": chunker.stats.sent_bytes,
+    }
+
+
 def put_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, Any]:
-    """Copy the local ``in_path`` to ``out_path`` on the host; the remote hash must match."""
+    """Copy the local ``in_path`` to ``out_path`` on the host; the remote hash must match. A put
+    that was cut off before continues from the host's verified partial file."""
     if not os.path.exists(in_path):
         raise FileNotFoundError(f'file or module does not exist: "{in_path}"')
 
     def work(pool: RunspacePool) -> dict[str, Any]:
         session.require_script_text(pool, "file transfer (put_file sends a PowerShell script)")
-        session.reset_host()
-        digest = hashlib.sha256()
-        chunker = PutChunker(input_chunk_size(pool.connection.max_payload_size))
-        ps = session.new_pipeline(pool)
-        ps.add_script(PUT_FILE_SCRIPT, use_local_scope=True)
-        ps.add_parameter("Path", out_path)
-        with open(in_path, "rb") as src:
-            session.start(ps, put_input(src, chunker, digest))
-        session.wait(ps)
-        rc, _out, stderr = parse_pipeline_result(ps, session.host, 0)
-        session.finish(ps)
-        if rc != 0 or not ps.output:
-            raise TransferError(stderr.decode("utf-8", "replace") or f"put_file to '{out_path}' failed")
-        remote = _prop(ps.output[-1], "sha256")
-        if remote != digest.hexdigest():
-            raise TransferError(f"remote SHA256 {remote} does not match local SHA256 {digest.hexdigest()}")
-        return {
-            "sha256": remote,
-            "bytes": chunker.stats.raw_bytes,
-            "compressed_chunks": chunker.stats.compressed_chunks,
-            "plain_chunks": chunker.stats.plain_chunks,
-            "payload_bytes": chunker.stats.sent_bytes,
-        }
+        budget = input_chunk_size(pool.connection.max_payload_size)
+        partial = None
+        if os.path.getsize(in_path) >= RESUME_MIN_CHUNKS * budget:
+            partial = _probe_partial(session, pool, out_path)
+        return _send_put(session, pool, in_path, out_path, partial)
 
     return session.run(work)
 
@@ -111,16 +165,16 @@ def put_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, Any
 # -- fetch ----------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class _Received:
-    """What the fetch script sent so far."""
+    """What the fetch script sent so far, appended to the partial file."""
 
     in_path: str
     buffer_size: int
-    digest: Any = dataclasses.field(default_factory=hashlib.sha256)
-    size: int = 0
+    partial: FetchPartial
+    resumed_from: int = 0
     kind: str | None = None  # "[FILE]" or "[DIR]"
     remote_hash: str | None = None
 
-    def take(self, item: Any, dst: IO[bytes]) -> None:
+    def take(self, item: Any) -> None:
         """One output object of the fetch script."""
         if isinstance(item, dict) and set(item) == {"Deflate"}:
             try:
@@ -128,26 +182,21 @@ class _Received:
             except CorruptChunk as exc:
                 raise TransferError(f"fetch of '{self.in_path}': {exc}") from None
         if isinstance(item, bytes):
-            self.digest.update(item)
-            self.size += len(item)
-            dst.write(item)
+            self.partial.digest.update(item)
+            self.partial.size += len(item)
+            self.partial.file.write(item)
         elif item in ("[DIR]", "[FILE]"):
             self.kind = item
+        elif isinstance(item, str) and item.startswith("RESUME:"):
+            self.resumed_from = int(item[7:])
+            if self.resumed_from != self.partial.size:
+                self.partial.restart()
         elif isinstance(item, str) and item.startswith("SHA256:"):
             self.remote_hash = item[7:]
 
-
-def _stream(session: PSRPSession, ps: PowerShell, received: _Received, dst: IO[bytes]) -> None:
-    """Write the output of the running fetch script to ``dst`` as it arrives."""
-    while True:
+    def drain(self, ps: PowerShell) -> None:
         while ps.output:
-            received.take(ps.output.pop(0), dst)
-        if ps.state != PSInvocationState.RUNNING:
-            return
-        try:
-            ps.poll_invoke()
-        except Exception as exc:
-            raise SessionError(classify(exc, session.host_label, session.port, stage="receive")) from None
+            self.take(ps.output.pop(0))
 
 
 def _verdict(
@@ -160,44 +209,59 @@ def _verdict(
         return {"directory": True}
     if rc != 0 or received.kind != "[FILE]":
         raise TransferError(f"failed to transfer file to '{out_path}': {stderr.decode('utf-8', 'replace')}")
-    if received.remote_hash != received.digest.hexdigest():
+    actual = received.partial.digest.hexdigest()
+    if received.remote_hash != actual:
         raise TransferError(
             f"fetch of '{received.in_path}': remote SHA256 {received.remote_hash} does not match received "
-            f"data {received.digest.hexdigest()}"
+            f"data {actual}"
         )
     return None
 
 
+def _fetch_into(
+    session: PSRPSession, pool: RunspacePool, in_path: str, out_path: str, partial: FetchPartial
+) -> dict[str, Any]:
+    session.reset_host()
+    buffer_size = output_chunk_size(pool.connection.max_payload_size)
+    ps = session.new_pipeline(pool)
+    ps.add_script(FETCH_FILE_SCRIPT, use_local_scope=True)
+    ps.add_parameter("Path", in_path)
+    ps.add_parameter("BufferSize", buffer_size)
+    ps.add_parameter("Compress", True)
+    if partial.size:
+        ps.add_parameter("Offset", TaggedValue("I64", partial.size))
+        ps.add_parameter("PrefixSha256", partial.digest.hexdigest())
+    received = _Received(in_path, buffer_size, partial)
+    session.start(ps, None)
+    received.drain(ps)
+    session.wait(ps, received.drain, capped=False)
+    received.drain(ps)
+    verdict = _verdict(session, ps, received, out_path)
+    if verdict is not None:
+        return verdict
+    partial.file.close()
+    os.replace(partial.path, out_path)
+    return {"sha256": received.remote_hash, "bytes": partial.size, "resumed_from": received.resumed_from}
+
+
 def fetch_file(session: PSRPSession, in_path: str, out_path: str, mode: int | None = None) -> dict[str, Any]:
-    """Stream ``in_path`` to ``out_path``; write to a temp file, rename on hash match."""
+    """Stream ``in_path`` to ``out_path`` through ``<out_path>.psrp-partial``, renamed on a hash
+    match. A fetch that lost its connection keeps the partial file for the next one to resume."""
 
     def work(pool: RunspacePool) -> dict[str, Any]:
         session.require_script_text(pool, "file transfer (fetch_file sends a PowerShell script)")
-        session.reset_host()
-        buffer_size = output_chunk_size(pool.connection.max_payload_size)
-        ps = session.new_pipeline(pool)
-        ps.add_script(FETCH_FILE_SCRIPT, use_local_scope=True)
-        ps.add_parameter("Path", in_path)
-        ps.add_parameter("BufferSize", buffer_size)
-        ps.add_parameter("Compress", True)
-        session.start(ps, None)
-        received = _Received(in_path, buffer_size)
-        fd, tmp = tempfile.mkstemp(
-            prefix=".psrp-fetch-", suffix=".partial", dir=os.path.dirname(out_path) or "."
-        )
+        partial = open_fetch_partial(out_path, fetched_file_mode(out_path) if mode is None else mode)
+        keep = False
         try:
-            os.fchmod(fd, fetched_file_mode(out_path) if mode is None else mode)
-            with os.fdopen(fd, "wb") as dst:
-                _stream(session, ps, received, dst)
-            verdict = _verdict(session, ps, received, out_path)
-            if verdict is not None:
-                return verdict
-            os.replace(tmp, out_path)
-            tmp = ""
-            return {"sha256": received.remote_hash, "bytes": received.size}
+            result = _fetch_into(session, pool, in_path, out_path, partial)
+        except SessionError as exc:
+            keep = exc.info.retry_safe and partial.size > 0  # the connection dropped: resume next time
+            raise
         finally:
-            if tmp:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            if not keep:
+                partial.discard()
+            else:
+                partial.file.close()
+        return result
 
     return session.run(work)

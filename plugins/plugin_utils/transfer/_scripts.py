@@ -5,42 +5,118 @@ Values (paths, buffer size, data, hashes) always travel as typed parameters or p
 never inside the script text. The first line of each script is a version marker; tests/winhost
 can import these constants to recognise and emulate them.
 
-put_file v2 -- parameters: ``Path``. Pipeline input: chunks, then one string, the SHA256 hex
-digest of the file. A chunk is either a ``byte[]`` (the bytes as they are) or a hashtable
-``@{ Deflate = byte[] }`` holding the next bytes compressed as raw deflate (RFC 1951), which the
-script inflates with ``System.IO.Compression.DeflateStream``; the controller compresses only the
-chunks that shrink. Writes ``<Path>.<guid>.partial``, compares the digest of the bytes written
-and only then replaces ``Path``; on a mismatch or error the temporary file is deleted and an error
-is thrown. Output: one object ``{sha256, length}``.
+Resume: the host keeps what arrived in ``<Path>.psrp-partial`` (``PARTIAL_SUFFIX``), the
+controller in ``<dest>.psrp-partial``; a retried transfer whose partial file is a verified prefix
+of the source sends only the rest, and the target is replaced only when the hash of the whole
+file matches on both ends.
 
-fetch_file v2 -- parameters: ``Path``, ``BufferSize``, switch ``Compress``. Output: ``'[DIR]'``
-for a directory, else ``'[FILE]'``, then one chunk per read of at most ``BufferSize`` bytes, then
-``'SHA256:<hex>'`` of the file. A chunk is a ``byte[]``, or with ``-Compress``, when deflate
-(``CompressionLevel.Fastest``) shrinks that read by at least 10%, ``@{ Deflate = byte[] }``
-(raw deflate, RFC 1951); after a read that does not shrink the next 15 are not tried. A missing
-file is a terminating error. The controller inflates, writes to a temporary file and renames it
-only when its own digest matches.
+put_file probe v1 -- parameters: ``Path``. Output: nothing when ``<Path>.psrp-partial`` does not
+exist, else one object ``{length, sha256}`` of it. The controller resumes only when its source's
+first ``length`` bytes have that hash, and starts from 0 otherwise.
+
+put_file v3 -- parameters: ``Path``, ``Offset`` (long, default 0), ``PrefixSha256``. Pipeline
+input: chunks, then one string, the SHA256 hex digest of the whole file. A chunk is either a
+``byte[]`` (the bytes as they are) or a hashtable ``@{ Deflate = byte[] }`` holding the next bytes
+compressed as raw deflate (RFC 1951), which the script inflates with
+``System.IO.Compression.DeflateStream``; the controller compresses only the chunks that shrink.
+With ``Offset`` 0 the partial file is created empty; with ``Offset`` N it must still hold exactly N
+bytes whose SHA256 is ``PrefixSha256`` (else the error says ``resume refused``: it changed since
+the probe). Each chunk is appended to the partial file (opened per chunk, so a put cut
+off by the network holds no handle on it); at the end the digest of the whole partial file is
+compared and only then replaces ``Path``. A chunk that cannot be read or a digest mismatch
+deletes the partial file and throws. Output: one object ``{sha256, length}``.
+
+fetch_file v3 -- parameters: ``Path``, ``BufferSize``, switch ``Compress``, ``Offset`` (long,
+default 0), ``PrefixSha256``. Output: ``'[DIR]'`` for a directory, else ``'[FILE]'``, then
+``'RESUME:<n>'``: n is ``Offset`` when the file's first ``Offset`` bytes hash to ``PrefixSha256``
+(the controller's partial file is a prefix: only the rest follows), else 0 (everything follows).
+Then one chunk per read of at most ``BufferSize`` bytes, then ``'SHA256:<hex>'`` of the whole
+file. A chunk is a ``byte[]``, or with ``-Compress``, when deflate (``CompressionLevel.Fastest``)
+shrinks that read by at least 10%, ``@{ Deflate = byte[] }`` (raw deflate, RFC 1951); after a
+read that does not shrink the next 15 are not tried. A missing file is a terminating error. The
+controller inflates, appends to its partial file and renames it only when its own digest of the
+whole file matches.
 """
 
 from __future__ import annotations
 
 # Remote scripts: constant text, values always travel as typed parameters / pipeline input.
 # The first line is a marker that tests/winhost can use to recognise them.
-PUT_FILE_SCRIPT = r"""# psremoting.core put_file v2
+#: Suffix of the partial file beside a transfer's destination (on the host for put, on the
+#: controller for fetch); a retried transfer resumes from it.
+PARTIAL_SUFFIX = ".psrp-partial"
+
+PUT_PROBE_SCRIPT = r"""# psremoting.core put_file probe v1
+[CmdletBinding()]
+param (
+    [Parameter(Mandatory = $true)] [string] $Path
+)
+$ErrorActionPreference = 'Stop'
+$partial = $Path + '.psrp-partial'
+if (-not [System.IO.File]::Exists($partial)) {
+    return
+}
+$fs = [System.IO.File]::OpenRead($partial)
+try {
+    $algo = [System.Security.Cryptography.SHA256]::Create()
+    $buffer = [byte[]]::new(1048576)
+    while (($read = $fs.Read($buffer, 0, $buffer.Length)) -gt 0) {
+        $null = $algo.TransformBlock($buffer, 0, $read, $null, 0)
+    }
+    $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
+    [PSCustomObject]@{
+        length = [long]$fs.Length
+        sha256 = [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
+    }
+}
+finally {
+    $fs.Dispose()
+}
+"""
+
+PUT_FILE_SCRIPT = r"""# psremoting.core put_file v3
 [CmdletBinding()]
 param (
     [Parameter(Mandatory = $true)] [string] $Path,
+    [long] $Offset = 0,
+    [string] $PrefixSha256 = '',
     [Parameter(ValueFromPipeline = $true)] [AllowNull()] [object] $InputObject
 )
 begin {
     $ErrorActionPreference = 'Stop'
-    # Write to a temporary name beside the target; rename only when the hash matches.
-    $tmp = '{0}.{1}.partial' -f $Path, [Guid]::NewGuid().ToString('N')
-    $fs = [System.IO.File]::Create($tmp)
+    # What arrived is kept beside the target; the target is replaced only when the hash matches.
+    $partial = $Path + '.psrp-partial'
     $algo = [System.Security.Cryptography.SHA256]::Create()
     $expected = $null
     $length = [long]0
     $inflateLoaded = $false
+    if ($Offset -gt 0) {
+        # Resume: the partial file must be the first $Offset bytes of the source.
+        $prefix = [System.Security.Cryptography.SHA256]::Create()
+        $fs = [System.IO.File]::OpenRead($partial)
+        try {
+            if ($fs.Length -ne $Offset) {
+                throw "put_file: resume refused: $partial holds $($fs.Length) bytes, not $Offset"
+            }
+            $buffer = [byte[]]::new(1048576)
+            while (($read = $fs.Read($buffer, 0, $buffer.Length)) -gt 0) {
+                $null = $algo.TransformBlock($buffer, 0, $read, $null, 0)
+                $null = $prefix.TransformBlock($buffer, 0, $read, $null, 0)
+            }
+        }
+        finally {
+            $fs.Dispose()
+        }
+        $null = $prefix.TransformFinalBlock([byte[]]::new(0), 0, 0)
+        $have = [BitConverter]::ToString($prefix.Hash).Replace('-', '').ToLowerInvariant()
+        if ($have -ne $PrefixSha256) {
+            throw "put_file: resume refused: $partial is not a prefix of the source (SHA256 $have)"
+        }
+        $length = $Offset
+    }
+    else {
+        [System.IO.File]::Create($partial).Dispose()
+    }
 }
 process {
     try {
@@ -66,7 +142,15 @@ process {
         }
         if ($data -is [byte[]]) {
             $null = $algo.TransformBlock($data, 0, $data.Length, $null, 0)
-            $fs.Write($data, 0, $data.Length)
+            # Opened per chunk: a put cut off by the network leaves no handle on the partial file.
+            $fs = [System.IO.File]::OpenWrite($partial)
+            try {
+                $null = $fs.Seek(0, [System.IO.SeekOrigin]::End)
+                $fs.Write($data, 0, $data.Length)
+            }
+            finally {
+                $fs.Dispose()
+            }
             $length += $data.Length
         }
         elseif ($data -is [string]) {
@@ -74,31 +158,31 @@ process {
         }
     }
     catch {
-        $fs.Dispose()
-        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        Remove-Item -LiteralPath $partial -Force -ErrorAction SilentlyContinue
         throw
     }
 }
 end {
-    $fs.Dispose()
     $null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)
     $actual = [BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()
     if ($actual -ne $expected) {
-        Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue
+        Remove-Item -LiteralPath $partial -Force -ErrorAction SilentlyContinue
         throw "put_file: SHA256 of received data $actual does not match the sent $expected"
     }
     if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
-    [System.IO.File]::Move($tmp, $Path)
+    [System.IO.File]::Move($partial, $Path)
     [PSCustomObject]@{ sha256 = $actual; length = $length }
 }
 """
 
-FETCH_FILE_SCRIPT = r"""# psremoting.core fetch_file v2
+FETCH_FILE_SCRIPT = r"""# psremoting.core fetch_file v3
 [CmdletBinding()]
 param (
     [Parameter(Mandatory = $true)] [string] $Path,
     [Parameter(Mandatory = $true)] [int] $BufferSize,
-    [switch] $Compress
+    [switch] $Compress,
+    [long] $Offset = 0,
+    [string] $PrefixSha256 = ''
 )
 $ErrorActionPreference = 'Stop'
 if ([System.IO.Directory]::Exists($Path)) {
@@ -110,6 +194,27 @@ try {
     '[FILE]'
     $algo = [System.Security.Cryptography.SHA256]::Create()
     $buffer = [byte[]]::new($BufferSize)
+    $start = [long]0
+    if ($Offset -gt 0 -and $Offset -le $fs.Length) {
+        # Resume: the controller holds $Offset bytes; only the rest follows if they match.
+        $prefix = [System.Security.Cryptography.SHA256]::Create()
+        $left = $Offset
+        while ($left -gt 0 -and ($read = $fs.Read($buffer, 0, [Math]::Min($BufferSize, $left))) -gt 0) {
+            $null = $algo.TransformBlock($buffer, 0, $read, $null, 0)
+            $null = $prefix.TransformBlock($buffer, 0, $read, $null, 0)
+            $left -= $read
+        }
+        $null = $prefix.TransformFinalBlock([byte[]]::new(0), 0, 0)
+        $have = [BitConverter]::ToString($prefix.Hash).Replace('-', '').ToLowerInvariant()
+        if ($left -eq 0 -and $have -eq $PrefixSha256) {
+            $start = $Offset
+        }
+        else {
+            $null = $fs.Seek(0, [System.IO.SeekOrigin]::Begin)
+            $algo = [System.Security.Cryptography.SHA256]::Create()
+        }
+    }
+    'RESUME:' + $start
     $skip = 0
     if ($Compress) {
         # DeflateStream: System.dll on .NET Framework, System.IO.Compression on .NET.

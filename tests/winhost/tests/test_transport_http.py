@@ -194,6 +194,29 @@ def test_cut_network_loses_requests_until_it_ends(hostset: HostSet, restore: Non
     assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Receive"))
 
 
+def test_cut_after_bytes_loses_the_request_that_crosses_the_mark(hostset: HostSet, restore: None) -> None:
+    """``cut-after-bytes``: requests pass until the armed byte count is used up; the one that
+    crosses it never reaches the WSMan layer and the network stays cut for the given time."""
+    service = service_of(hostset, "sql02")
+    client = transport(hostset, "sql02", auth="ntlm")
+    client.send(envelope("Command"))
+    hostset.fault("sql02", "cut-after-bytes", 600, count=200_000)
+    assert hostset.host("sql02").faults.snapshot()["cut_after_bytes"] == 200_000
+    calls = len(service.calls)
+    client.send(envelope("Command"))  # far fewer than 200,000 bytes (request and answer)
+    assert len(service.calls) == calls + 1
+    assert 0 < hostset.host("sql02").faults.snapshot()["cut_after_bytes"] < 200_000
+    big = envelope("Command").replace(b"</s:Body>", b"<x>" + b"a" * 250_000 + b"</x></s:Body>")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.send(big)
+    assert len(service.calls) == calls + 1  # the crossing request was lost unhandled
+    assert hostset.host("sql02").faults.snapshot()["network_cut_ms"] > 0
+    deadline = time.monotonic() + 30
+    while hostset.host("sql02").faults.network_cut() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Receive"))
+
+
 def test_kill_shells_and_restart(hostset: HostSet) -> None:
     service = service_of(hostset, "sql02")
     assert hostset.fault("sql02", "kill-shells")["killed"] == 3

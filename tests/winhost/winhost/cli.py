@@ -24,7 +24,14 @@ from typing import Any
 from winhost.hostset import HostSet, control_file_for, expand_host_names
 from winhost.transport.control import ControlError, call
 
-FAULTS_WITH_VALUE = {"latency", "shell-create", "http-error", "cut-network", "cut-on-output"}
+FAULTS_WITH_VALUE = {
+    "latency",
+    "shell-create",
+    "http-error",
+    "cut-network",
+    "cut-on-output",
+    "cut-after-bytes",
+}
 FAULTS = (
     "latency",
     "shell-create",
@@ -32,6 +39,7 @@ FAULTS = (
     "http-error",
     "cut-network",
     "cut-on-output",
+    "cut-after-bytes",
     "kill-shells",
     "restart",
     "clear",
@@ -75,10 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         "value",
         nargs="?",
         type=int,
-        help="ms for latency/shell-create/cut-network/cut-on-output, status for http-error",
+        help="ms for latency/shell-create/cut-network/cut-on-output/cut-after-bytes, status for http-error",
     )
     fault.add_argument(
-        "--count", type=int, default=1, help="how many requests http-error/drop-next-receive hit"
+        "--count",
+        type=int,
+        default=1,
+        help="how many requests http-error/drop-next-receive hit; request bytes before cut-after-bytes",
     )
     return parser
 

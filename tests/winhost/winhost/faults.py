@@ -1,7 +1,7 @@
 """Injected faults of one simulated host.
 
 The transport applies every fault here (request latency, the shell-creation delay on a WSMan
-``Create``, dropped Receive connections, HTTP error bursts, network cuts); the WSMan service receives the
+``Create``, dropped Receive connections, HTTP error bursts, network cuts, a cut after so many bytes); the WSMan service receives the
 object too but must not apply the delays a second time. ``kill-shells`` and ``restart`` are
 actions, not state: :class:`winhost.hostset.HostSet` carries them out.
 """
@@ -25,6 +25,8 @@ class HostFaults:
         self._http_error_count = 0
         self._cut_until = 0.0
         self._cut_on_output_ms = 0
+        self._cut_after_bytes = 0
+        self._cut_after_ms = 0
 
     def set_latency(self, ms: int) -> None:
         with self._lock:
@@ -58,6 +60,27 @@ class HostFaults:
         with self._lock:
             self._cut_on_output_ms = max(1, ms)
 
+    def cut_after_bytes(self, count: int, ms: int) -> None:
+        """Arm a cut of ``ms`` milliseconds that starts once ``count`` more bytes of request and
+        answer bodies have passed: the request (never handled) or answer (never delivered) that
+        crosses the mark is lost, like a link that dies in the middle of an upload or download."""
+        with self._lock:
+            self._cut_after_bytes = max(1, count)
+            self._cut_after_ms = max(1, ms)
+
+    def count_traffic(self, size: int) -> bool:
+        """Count one request or answer body; True (and the cut starts) when it crosses an armed
+        mark."""
+        with self._lock:
+            if not self._cut_after_bytes:
+                return False
+            self._cut_after_bytes -= min(size, self._cut_after_bytes)
+            if self._cut_after_bytes:
+                return False
+            ms, self._cut_after_ms = self._cut_after_ms, 0
+        self.cut_network(ms)
+        return True
+
     def network_cut(self) -> bool:
         with self._lock:
             return time.monotonic() < self._cut_until
@@ -79,6 +102,8 @@ class HostFaults:
             self._http_error_count = 0
             self._cut_until = 0.0
             self._cut_on_output_ms = 0
+            self._cut_after_bytes = 0
+            self._cut_after_ms = 0
 
     def take_drop_receive(self) -> bool:
         """True once per requested drop: the transport closes the connection of that Receive."""
@@ -106,4 +131,5 @@ class HostFaults:
                 "http_errors_pending": self._http_error_count,
                 "network_cut_ms": max(0, int((self._cut_until - time.monotonic()) * 1000)),
                 "cut_on_output_ms": self._cut_on_output_ms,
+                "cut_after_bytes": self._cut_after_bytes,
             }

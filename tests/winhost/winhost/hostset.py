@@ -424,6 +424,8 @@ class HostSet:
             host.faults.cut_network(int(value or 0))
         elif kind == "cut-on-output":
             host.faults.cut_on_output(int(value or 0))
+        elif kind == "cut-after-bytes":
+            host.faults.cut_after_bytes(count, int(value or 0))
         elif kind == "http-error":
             host.faults.http_error(int(value or 500), count)
         elif kind == "kill-shells":

@@ -116,6 +116,10 @@ class WinhostHosts:
         """Cut the network for ``ms`` milliseconds from the next Receive answer with output (lost)."""
         self.fault(host, "cut-on-output", ms)
 
+    def cut_after_bytes(self, host: str, count: int, ms: int) -> None:
+        """Cut the network for ``ms`` milliseconds once ``count`` more request bytes arrived."""
+        self.fault(host, "cut-after-bytes", ms, count)
+
     def kill_shells(self, host: str) -> int:
         return int(self.fault(host, "kill-shells").get("killed", 0))
 

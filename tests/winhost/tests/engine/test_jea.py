@@ -280,9 +280,109 @@ FunctionDefinitions = @{ Name = 'Get-X'; ScriptBlock = { param($a) Get-Process }
 
 
 def test_default_commands_winhost_lacks_say_so(helpdesk: Machine) -> None:
-    """Get-Help is visible in every RestrictedRemoteServer session (session-configurations.md); winhost
-    has no Get-Help, so it says it does not emulate it instead of "not recognized"."""
+    """Get-Help is visible in every RestrictedRemoteServer session (session-configurations.md); without
+    a name it fails on Windows PowerShell 5.1 too (PowerShell/PowerShell issue 8900) but how is not
+    written down, so winhost says it does not emulate that instead of "not recognized"."""
     _host, error = run(session(helpdesk), "Get-Help")
+    assert error is not None
+    assert str(error.Exception.Message) == "winhost does not emulate the JEA session command Get-Help"
+
+
+def get_help(rs: Runspace, *positional: Any, **params: Any) -> tuple[RecordingHost, Any]:
+    cmd = Command("Get-Help")
+    for value in positional:
+        cmd.add_argument(value)
+    for key, value in params.items():
+        cmd.add_parameter(key, value)
+    host = RecordingHost()
+    try:
+        rs.invoke([cmd], None, host)
+    except PSRuntimeError as exc:
+        return host, exc.record
+    return host, None
+
+
+@pytest.mark.parametrize(
+    "name", ["Get-Service", "Select-Object", "gcm", "Microsoft.PowerShell.Management\\Get-Service"]
+)
+def test_get_help_of_a_visible_command_fails_as_on_windows_powershell_5_1(
+    helpdesk: Machine, name: str
+) -> None:
+    """PowerShell/PowerShell issue 4092 "Get-Help does not work in JEA sessions" (5.1.15063, Windows
+    bug 9314110; issue 8900 again on 5.1.17763): in a RestrictedRemoteServer session (no provider
+    visible, session-configurations.md) ``Get-Help Select-Object`` fails with ItemNotFoundException
+    from help/ProviderContext.cs (fixed only in PowerShell 6+, pull request 2988). The same happens
+    for a role's cmdlet and a default alias: their help is forwarded to the provider context too."""
+    _host, error = get_help(session(helpdesk), name)
+    assert error is not None
+    assert str(error.Exception.Message) == "Cannot find path '' because it does not exist."
+    assert error.FullyQualifiedErrorId == "PathNotFound,Microsoft.PowerShell.Commands.GetHelpCommand"
+    assert str(error.CategoryInfo) == "ObjectNotFound: (:) [Get-Help], ItemNotFoundException"
+    _named, named_error = get_help(session(helpdesk), Name=name)
+    assert named_error is not None and named_error.FullyQualifiedErrorId == error.FullyQualifiedErrorId
+
+
+def test_get_help_of_a_hidden_command_is_help_not_found(helpdesk: Machine) -> None:
+    """help/CommandHelpProvider.cs ExactMatchHelp skips a command not visible from the caller's
+    CommandOrigin, so nothing reaches the provider context: GetHelpCommand writes the help system's
+    HelpNotFoundException (non-terminating; Windows PowerShell 5.1's text, "https:/" and all)."""
+    host, error = get_help(session(helpdesk), "Stop-Service")
+    assert error is None and host.output == []
+    (record,) = host.errors
+    assert str(record.Exception.Message) == (
+        "Get-Help could not find Stop-Service in a help file in this session. To download updated help "
+        'topics type: "Update-Help". To get help online, search for the help topic in the TechNet library '
+        "at https:/go.microsoft.com/fwlink/?LinkID=107116."
+    )
+    assert record.FullyQualifiedErrorId == "HelpNotFound,Microsoft.PowerShell.Commands.GetHelpCommand"
+    assert str(record.CategoryInfo) == "ResourceUnavailable: (:) [Get-Help], HelpNotFoundException"
+    quiet, quiet_error = get_help(session(helpdesk), "Stop-Service", ErrorAction="SilentlyContinue")
+    assert quiet_error is None and quiet.errors == []
+    _host, stop_error = get_help(session(helpdesk), "Stop-Service", ErrorAction="Stop")
+    assert stop_error is not None and stop_error.FullyQualifiedErrorId == record.FullyQualifiedErrorId
+
+
+def test_get_help_is_the_restricted_proxy_with_name_and_category_only(helpdesk: Machine) -> None:
+    """PowerShell/PowerShell engine/CommandMetadata.cs GetRestrictedGetHelp: the session's Get-Help
+    proxies the cmdlet with Name (ValidatePattern isSafeNameOrIdentifierRegex) and Category
+    (ValidateSet of the HelpCategory names), bound by position, plus the common parameters."""
+    rs = session(helpdesk)
+    _host, error = get_help(rs, "Get-Service", Full=True)
+    assert error is not None and error.FullyQualifiedErrorId == "NamedParameterNotFound,Get-Help"
+    assert str(error.Exception.Message) == "A parameter cannot be found that matches parameter name 'Full'."
+    _host, error = get_help(rs, "Get-*")
+    assert error is not None and error.FullyQualifiedErrorId == "ParameterArgumentValidationError,Get-Help"
+    pattern = r"^[-._:\\\p{Ll}\p{Lu}\p{Lt}\p{Lo}\p{Nd}\p{Lm}]{1,100}$"
+    assert str(error.Exception.Message) == (
+        f'Cannot validate argument on parameter \'Name\'. The argument "Get-*" does not match the "{pattern}" '
+        f'pattern. Supply an argument that matches "{pattern}" and try the command again.'
+    )
+    _host, error = get_help(rs, "Get-Service", "Bogus")
+    assert error is not None and error.FullyQualifiedErrorId == "ParameterArgumentValidationError,Get-Help"
+    assert str(error.Exception.Message).startswith(
+        "Cannot validate argument on parameter 'Category'. The argument \"Bogus\" does not belong to the set "
+        '"None,Alias,Cmdlet,Provider,General,FAQ,Glossary,HelpFile,ScriptCommand,Function,Filter,'
+    )
+    _host, error = get_help(rs, "Get-Service", "Cmdlet", "extra")
+    assert error is not None and error.FullyQualifiedErrorId == "PositionalParameterNotFound,Get-Help"
+    _host, error = get_help(rs, "Get-Service", Category="Cmdlet")
+    assert error is not None and str(error.Exception.Message) == (
+        "winhost does not emulate the JEA session command Get-Help"
+    )
+
+
+def test_get_help_with_a_visible_provider_is_not_emulated(helpdesk: Machine) -> None:
+    """With a provider visible (role-capabilities.md VisibleProviders) the location resolves and
+    Windows returns real help content, which winhost does not have: it says so."""
+    write(
+        helpdesk,
+        fx.PSRC_PATH,
+        fx.PSRC.replace(
+            "VisibleCmdlets = 'Get-Service',",
+            "VisibleProviders = 'FileSystem'\n    VisibleCmdlets = 'Get-Service',",
+        ),
+    )
+    _host, error = get_help(session(helpdesk), "Get-Service")
     assert error is not None
     assert str(error.Exception.Message) == "winhost does not emulate the JEA session command Get-Help"
 

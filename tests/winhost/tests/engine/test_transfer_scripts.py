@@ -62,7 +62,7 @@ def _deflate_chunk(data: bytes) -> object:
 
 
 def test_put_file_v2_deflate_chunks(engine: Engine, machine: Machine, scripts: ModuleType) -> None:
-    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v2")
+    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v3")
     payload = (b"compressible " * 5000) + bytes(range(256)) * 40
     pieces = [payload[i : i + 16384] for i in range(0, len(payload), 16384)]
     chunks = [_deflate_chunk(p) if i % 2 == 0 else p for i, p in enumerate(pieces)]
@@ -98,9 +98,9 @@ def test_fetch_file(engine: Engine, machine: Machine, scripts: ModuleType) -> No
     result = engine.commands([cmd])
     assert result.failure is None, result.failure and result.failure.Exception.Message
     out = result.output
-    assert out[0] == "[FILE]"
-    assert b"".join(out[1:-1]) == payload
-    assert [len(c) for c in out[1:-1]] == [4096, 4096, 1808]
+    assert out[:2] == ["[FILE]", "RESUME:0"]
+    assert b"".join(out[2:-1]) == payload
+    assert [len(c) for c in out[2:-1]] == [4096, 4096, 1808]
     assert out[-1] == "SHA256:" + hashlib.sha256(payload).hexdigest()
 
 
@@ -112,3 +112,82 @@ def test_fetch_directory_and_missing(engine: Engine, scripts: ModuleType) -> Non
     result = engine.commands([missing])
     assert result.failure is not None
     assert "Could not find file" in str(result.failure.Exception.Message)
+
+
+def _partial_dir(machine: Machine) -> Path:
+    return Path(machine.sandbox_dir) / "Windows" / "Temp"
+
+
+def test_put_file_resumes_from_a_verified_partial(
+    engine: Engine, machine: Machine, scripts: ModuleType
+) -> None:
+    """A put cut off after 30,000 bytes left ``up.bin.psrp-partial``: the probe reports its
+    length and hash, put_file v3 with that Offset/PrefixSha256 takes only the rest and checks the
+    hash of the whole file."""
+    payload = bytes(range(256)) * 300
+    (_partial_dir(machine) / "up.bin.psrp-partial").write_bytes(payload[:30000])
+    probe = Command(scripts.PUT_PROBE_SCRIPT, is_script=True).add_parameter(
+        "Path", "C:\\Windows\\Temp\\up.bin"
+    )
+    (found,) = engine.commands([probe]).output
+    assert (found.length, found.sha256) == (30000, hashlib.sha256(payload[:30000]).hexdigest())
+    cmd = (
+        Command(scripts.PUT_FILE_SCRIPT, is_script=True)
+        .add_parameter("Path", "C:\\Windows\\Temp\\up.bin")
+        .add_parameter("Offset", 30000)
+        .add_parameter("PrefixSha256", found.sha256)
+    )
+    rest = payload[30000:]
+    result = engine.commands(
+        [cmd], input=iter([rest[:20000], rest[20000:], hashlib.sha256(payload).hexdigest()])
+    )
+    assert result.failure is None, result.failure and result.failure.Exception.Message
+    (summary,) = result.output
+    assert (summary.sha256, summary.length) == (hashlib.sha256(payload).hexdigest(), len(payload))
+    assert sorted(p.name for p in _partial_dir(machine).iterdir()) == ["up.bin"]
+    assert (_partial_dir(machine) / "up.bin").read_bytes() == payload
+
+
+def test_put_file_refuses_a_partial_that_changed_since_the_probe(
+    engine: Engine, machine: Machine, scripts: ModuleType
+) -> None:
+    (_partial_dir(machine) / "up.bin.psrp-partial").write_bytes(b"x" * 100)
+    cmd = (
+        Command(scripts.PUT_FILE_SCRIPT, is_script=True)
+        .add_parameter("Path", "C:\\Windows\\Temp\\up.bin")
+        .add_parameter("Offset", 100)
+        .add_parameter("PrefixSha256", hashlib.sha256(b"y" * 100).hexdigest())
+    )
+    result = engine.commands([cmd], input=iter([b"more", "0" * 64]))
+    assert result.failure is not None
+    assert "resume refused" in str(result.failure.Exception.Message)
+    assert not (_partial_dir(machine) / "up.bin").exists()
+
+
+def test_put_probe_without_a_partial_says_nothing(engine: Engine, scripts: ModuleType) -> None:
+    probe = Command(scripts.PUT_PROBE_SCRIPT, is_script=True).add_parameter(
+        "Path", "C:\\Windows\\Temp\\no.bin"
+    )
+    result = engine.commands([probe])
+    assert result.failure is None and result.output == []
+
+
+@pytest.mark.parametrize(("prefix", "resumed"), [(b"0123456789" * 500, 5000), (b"changed!!!" * 500, 0)])
+def test_fetch_file_resumes_only_from_a_matching_prefix(
+    engine: Engine, machine: Machine, scripts: ModuleType, prefix: bytes, resumed: int
+) -> None:
+    payload = b"0123456789" * 1000
+    (Path(machine.sandbox()) / "down.bin").write_bytes(payload)
+    cmd = (
+        Command(scripts.FETCH_FILE_SCRIPT, is_script=True)
+        .add_parameter("Path", "C:\\down.bin")
+        .add_parameter("BufferSize", 4096)
+        .add_parameter("Offset", len(prefix))
+        .add_parameter("PrefixSha256", hashlib.sha256(prefix).hexdigest())
+    )
+    result = engine.commands([cmd])
+    assert result.failure is None, result.failure and result.failure.Exception.Message
+    out = result.output
+    assert out[:2] == ["[FILE]", f"RESUME:{resumed}"]
+    assert b"".join(out[2:-1]) == payload[resumed:]
+    assert out[-1] == "SHA256:" + hashlib.sha256(payload).hexdigest()

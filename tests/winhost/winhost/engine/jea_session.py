@@ -8,6 +8,8 @@ command of a pipeline runs it answers as the JEA session would (Microsoft docs c
 - an argument a role's parameter restriction refuses: ParameterArgumentValidationError / a
   parameter the proxy does not have: NamedParameterNotFound;
 - ``Get-Command``: the visible commands only (the RestrictedRemoteServer proxy);
+- ``Get-Help``: the RestrictedRemoteServer proxy's parameters, then what Windows PowerShell 5.1
+  answers without a visible provider (:mod:`winhost.engine.jea_help`);
 - every command is written to the session's transcript (TranscriptDirectory).
 
 Nothing here runs when the endpoint is not file-based (no JEA settings).
@@ -17,12 +19,12 @@ from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from psrpcore.types import ErrorRecord
 
-from winhost.engine import jea
+from winhost.engine import jea, jea_help
 from winhost.engine.catalogue import lookup
 from winhost.engine.errors import PSRuntimeError, command_not_found, not_emulated
 from winhost.engine.native import exe_stem, program_name
@@ -55,6 +57,22 @@ class JeaSession:
         bare = name.rsplit("\\", 1)[-1].lower()
         return self.restricted and bare in ("get-command", "gcm")
 
+    def is_get_help(self, name: str) -> bool:
+        return self.restricted and jea_help.is_get_help(name)
+
+    def get_help(
+        self,
+        parameters: list[tuple[str | None, Any]],
+        write_error: Callable[[ErrorRecord, str | None], None],
+    ) -> Iterator[Any]:
+        """The Get-Help proxy of a RestrictedRemoteServer session (jea_help.py says what Windows does)."""
+        return jea_help.answer(
+            parameters,
+            lambda name: self.capabilities.command(name) is not None,
+            bool(self.capabilities.providers),
+            write_error,
+        )
+
     def check_statement(self, statement: list[Any]) -> None:
         """Before a statement runs: each command is transcribed, and the first one the session
         refuses ends the pipeline with its error record (a terminating error, as on Windows)."""
@@ -79,9 +97,11 @@ class JeaSession:
         visible = self.capabilities.command(name)
         if visible is None:
             return command_not_found(name).record
+        if jea_help.is_get_help(visible.name):
+            return jea_help.refusal(parameters)
         if lookup(visible.name) is None:
-            # Visible (a RestrictedRemoteServer default such as Get-Help, or a role's function)
-            # but not in winhost's catalogue: say so rather than pretend it does not exist.
+            # Visible (a role's function, say) but not in winhost's catalogue: say so rather than
+            # pretend it does not exist.
             return not_emulated(f"the JEA session command {visible.name}").record
         return jea.check_parameters(visible, parameters)
 

@@ -258,6 +258,10 @@ class Runspace:
                 )
             elif self.jea is not None and self.jea.is_get_command(command.command_text):
                 stream = self.jea.get_command(params)
+            elif self.jea is not None and self.jea.is_get_help(command.command_text):
+                stream = self.jea.get_help(
+                    params, lambda record, action: ctx.write_error(record, self.global_scope, action)
+                )
             else:
                 spec = lookup(command.command_text)
                 if spec is not None:

@@ -439,6 +439,7 @@ class HostTransport:
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000.0)
         _check_route(request, spec)
+        self.faults.count_traffic(len(request.body))
         outcome = self._authenticate(request, auth)
         auth_headers = [("WWW-Authenticate", value) for value in outcome.www_authenticate]
         content_type = request.header("Content-Type")
@@ -459,6 +460,7 @@ class HostTransport:
             raise _Reply(500, auth_headers, keep) from None
         if action == "Receive" and status == 200 and b"<rsp:Stream" in response:
             self.faults.take_cut_on_output()
+        self.faults.count_traffic(len(response))
         if self.faults.network_cut():
             _abort(sock)  # the answer is lost on the way: the client never sees it
             return False

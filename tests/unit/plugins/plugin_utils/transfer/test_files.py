@@ -37,6 +37,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files im
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
     FETCH_FILE_SCRIPT,
+    PARTIAL_SUFFIX,
     PUT_FILE_SCRIPT,
 )
 
@@ -56,6 +57,7 @@ class _FakePS:
         self.streams = types.SimpleNamespace(error=[])
         self.params: dict[str, Any] = {}
         self._stages = list(type(self).stages)
+        self.runspace_pool = types.SimpleNamespace(shell=types.SimpleNamespace(send=None))
 
     def add_script(self, script: str, use_local_scope: bool = True) -> None:
         self.script = script
@@ -138,16 +140,52 @@ def test_failed_fetch_keeps_the_previous_copy(monkeypatch: pytest.MonkeyPatch, t
     assert _leftovers(tmp_path) == ["fetched.bin"]
 
 
-def test_fetch_interrupted_by_a_dropped_connection_leaves_nothing(
+def test_fetch_interrupted_by_a_dropped_connection_keeps_a_partial_the_next_fetch_resumes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """(Changed on purpose: a dropped fetch used to delete what it had.) The connection drops
+    after 1,000 bytes: the destination is not created, ``fetched.bin.psrp-partial`` keeps those
+    bytes; the next fetch hands their length and hash to the host and appends only the rest."""
+    data = bytes(range(256)) * 20
     drop = ConnectionResetError(104, "Connection reset by peer")
-    s = _session(monkeypatch, [["[FILE]", b"x" * 1000], drop])
+    s = _session(monkeypatch, [["[FILE]", "RESUME:0", data[:1000]], drop])
     out = tmp_path / "fetched.bin"
     with pytest.raises(SessionError) as info:
         fetch_file(s, "C:\\data.bin", str(out))
     assert "closed the connection" in info.value.info.message
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(tmp_path) == ["fetched.bin" + PARTIAL_SUFFIX]
+    assert (tmp_path / ("fetched.bin" + PARTIAL_SUFFIX)).read_bytes() == data[:1000]
+
+    s = _session(monkeypatch, [["[FILE]", "RESUME:1000", data[1000:]], ["SHA256:" + _sha(data)]])
+    result = fetch_file(s, "C:\\data.bin", str(out))
+    assert out.read_bytes() == data and result == {"sha256": _sha(data), "bytes": len(data), "resumed_from": 1000}
+    assert _leftovers(tmp_path) == ["fetched.bin"]
+
+
+def test_fetch_restarts_when_the_host_file_does_not_start_with_the_partial(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The partial holds bytes the host's file does not start with (the file changed, or the
+    partial is damaged): the host answers ``RESUME:0`` and sends everything; the partial is
+    emptied first, so the result is the host's file."""
+    data = b"new content " * 500
+    out = tmp_path / "fetched.bin"
+    (tmp_path / ("fetched.bin" + PARTIAL_SUFFIX)).write_bytes(b"stale bytes " * 10)
+    s = _session(monkeypatch, [["[FILE]", "RESUME:0", data[:3000]], [data[3000:]], ["SHA256:" + _sha(data)]])
+    result = fetch_file(s, "C:\\data.bin", str(out))
+    assert out.read_bytes() == data and result["resumed_from"] == 0
+    assert _leftovers(tmp_path) == ["fetched.bin"]
+
+
+def test_fetch_never_resumes_through_a_symlinked_partial(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A symbolic link planted at the partial name is replaced, not written through."""
+    target = tmp_path / "elsewhere.txt"
+    target.write_bytes(b"do not touch")
+    (tmp_path / ("fetched.bin" + PARTIAL_SUFFIX)).symlink_to(target)
+    s = _session(monkeypatch, [["[FILE]", "RESUME:0", b"data"], ["SHA256:" + _sha(b"data")]])
+    fetch_file(s, "C:\\data.bin", str(tmp_path / "fetched.bin"))
+    assert target.read_bytes() == b"do not touch"
+    assert (tmp_path / "fetched.bin").read_bytes() == b"data"
 
 
 @pytest.mark.parametrize(
@@ -193,15 +231,14 @@ def test_put_sends_the_digest_last_and_checks_the_remote_hash(
 
 
 def test_put_script_only_renames_a_verified_temporary_file() -> None:
-    """The remote script writes ``<Path>.<guid>.partial`` and moves it onto ``Path`` only after
-    the hash matched; an interrupted upload leaves at most a ``.partial`` file, never a
-    complete-looking one. (Run for real by the winhost test in
-    tests/integration/test_reliability_files.py once winhost emulates the script.)"""
-    create = PUT_FILE_SCRIPT.index("[System.IO.File]::Create($tmp)")
+    """The remote script writes ``<Path>.psrp-partial`` and moves it onto ``Path`` only after
+    the hash matched; an interrupted upload leaves at most a ``.psrp-partial`` file, never a
+    complete-looking one (run for real in tests/integration/test_reliability_files.py)."""
+    create = PUT_FILE_SCRIPT.index("[System.IO.File]::Create($partial)")
     compare = PUT_FILE_SCRIPT.index("if ($actual -ne $expected)")
-    move = PUT_FILE_SCRIPT.index("[System.IO.File]::Move($tmp, $Path)")
+    move = PUT_FILE_SCRIPT.index("[System.IO.File]::Move($partial, $Path)")
     assert create < compare < move
-    assert "::Create($Path)" not in PUT_FILE_SCRIPT and ".partial" in PUT_FILE_SCRIPT
+    assert "::Create($Path)" not in PUT_FILE_SCRIPT and f"'{PARTIAL_SUFFIX}'" in PUT_FILE_SCRIPT
 
 
 def _deflate(data: bytes) -> bytes:
@@ -272,7 +309,7 @@ def test_transfer_scripts_take_values_only_as_parameters() -> None:
     for script in (PUT_FILE_SCRIPT, FETCH_FILE_SCRIPT):
         assert script.startswith("# psremoting.core ")
         assert "{" in script and "%s" not in script and "{path}" not in script.lower()
-    assert ".partial" in PUT_FILE_SCRIPT and "SHA256" in PUT_FILE_SCRIPT
+    assert PARTIAL_SUFFIX in PUT_FILE_SCRIPT and "SHA256" in PUT_FILE_SCRIPT
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])

@@ -1,0 +1,118 @@
+# for internal use by psremoting.core only; not a public API
+"""The partial files that let a dropped transfer resume (stdlib only).
+
+- fetch: the controller writes ``<dest>.psrp-partial`` beside the destination
+  (:func:`open_fetch_partial`); a retried fetch of the same destination hands the host its length
+  and SHA256, and the host sends only the rest when its file starts with those bytes.
+- put: the host keeps ``<dest>.psrp-partial``; :func:`prefix_digest` checks a partial's length and
+  hash against the local source before a put resumes from it.
+
+A partial file is reused only when it is a regular file owned by the controller's user (never
+through a symbolic link); anything else at that name is replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from typing import IO, Any
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import PARTIAL_SUFFIX
+
+#: Bytes read at a time when hashing a partial file or a source prefix.
+HASH_BLOCK = 1024 * 1024
+#: Longest file name component (NAME_MAX on Linux and macOS).
+NAME_MAX = 255
+
+
+def partial_path(dest: str) -> str:
+    """``<dest>.psrp-partial``; a hashed name in the same folder when that name is too long."""
+    folder, name = os.path.split(dest)
+    if len(os.fsencode(name + PARTIAL_SUFFIX)) > NAME_MAX:
+        name = "." + hashlib.sha256(os.fsencode(name)).hexdigest()[:32]
+    return os.path.join(folder, name + PARTIAL_SUFFIX)
+
+
+def hash_stream(stream: IO[bytes], length: int | None = None) -> tuple[Any, int]:
+    """(sha256 object, bytes read) of the next ``length`` bytes of ``stream`` (all when None)."""
+    digest = hashlib.sha256()
+    done = 0
+    while length is None or done < length:
+        want = HASH_BLOCK if length is None else min(HASH_BLOCK, length - done)
+        block = stream.read(want)
+        if not block:
+            break
+        digest.update(block)
+        done += len(block)
+    return digest, done
+
+
+def prefix_digest(source: IO[bytes], length: int, sha256: str) -> Any | None:
+    """The running sha256 of ``source``'s first ``length`` bytes when they hash to ``sha256``
+    (the put may resume after them, ``source`` is then positioned there), else None (``source``
+    is back at 0)."""
+    if length > 0:
+        digest, done = hash_stream(source, length)
+        if done == length and digest.hexdigest() == sha256:
+            return digest
+    source.seek(0)
+    return None
+
+
+@dataclass
+class FetchPartial:
+    """The controller's partial file of one fetch: an open file positioned at its end."""
+
+    path: str
+    file: IO[bytes]
+    size: int
+    digest: Any
+
+    def restart(self) -> None:
+        """The host's file does not start with these bytes: empty the partial file."""
+        self.file.seek(0)
+        self.file.truncate()
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def _owned_regular(fd: int) -> bool:
+    st = os.fstat(fd)
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+
+
+def open_fetch_partial(dest: str, mode: int) -> FetchPartial:
+    """Reuse ``dest``'s partial file (hashed, positioned at its end), or create it empty with
+    ``mode``. Never follows a symbolic link; a partial owned by another user is replaced."""
+    path = partial_path(dest)
+    nofollow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, os.O_RDWR | nofollow)
+    except FileNotFoundError:
+        fd = -1
+    except OSError:  # a symbolic link (ELOOP) or not openable: replace it
+        os.unlink(path)
+        fd = -1
+    if fd >= 0 and not _owned_regular(fd):
+        os.close(fd)
+        os.unlink(path)
+        fd = -1
+    if fd < 0:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
+    try:
+        os.fchmod(fd, mode)
+        stream = os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
+    digest, size = hash_stream(stream)
+    return FetchPartial(path, stream, size, digest)
