@@ -65,6 +65,12 @@ it creates, before the pool sends or reads anything:
   machine, a quarter of the broker's CPU per host; NTLMv2 never even sends it. The adapter
   computes it once per distinct password for the process: the result is kept under a salted
   SHA-256 of the password (never the password itself), at most ``NTLM_KEY_CACHE`` of them.
+
+- :class:`SendBehind` (put_file's input): pypsrp's ``begin_invoke(input)`` serializes input object
+  N+1 only after the Send of object N has come back, so the controller and the host take turns and
+  one of them always idles. Within ``with SendBehind(shell):`` the shell's ``send`` hands each
+  fragment to one sender thread, in order, and returns at once, so the next object is read,
+  hashed, compressed and serialized while the host handles the previous Send.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import queue
 import re
 import sys
 import threading
@@ -410,3 +417,54 @@ def new_wsman(**kwargs: Any) -> WSMan:
     install_namespace_guard()
     install_ntlm_key_cache()
     return WSMan(**kwargs)
+
+
+class SendBehind:
+    """Within the block, ``shell.send(stream, data, command_id=..., end=...)`` queues the fragment
+    (at most ``AHEAD`` waiting, about one envelope each) for one sender thread that sends them in
+    order through the shell's own ``send``; the caller goes on preparing the next one. A failed
+    Send stops the sending: its exception is raised by the next ``send`` call or when the block
+    ends, and nothing queued after it goes out. pypsrp's input loop ignores ``send``'s answer."""
+
+    AHEAD = 2
+
+    def __init__(self, shell: Any) -> None:
+        self._shell = shell
+        self._send = shell.send
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(self.AHEAD)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="psrp-send-behind", daemon=True)
+
+    def __enter__(self) -> SendBehind:
+        self._shell.send = self.send
+        self._thread.start()
+        return self
+
+    def send(self, stream: str, data: bytes, command_id: str | None = None, end: bool | None = None) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put((stream, data, command_id, end), timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain: nothing after a failed Send
+            stream, data, command_id, end = item
+            try:
+                self._send(stream, data, command_id=command_id, end=end)
+            except BaseException as exc:  # handed to the caller's thread
+                self._error = exc
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._shell.send = self._send
+        if exc_type is not None:
+            self._error = self._error or exc  # stop sending what is still queued
+        self._queue.put(None)
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error

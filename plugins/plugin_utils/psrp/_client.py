@@ -36,6 +36,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
     RobustReceive,
+    SendBehind,
     adapt_pool,
     new_wsman,
     robust_receive,
@@ -638,10 +639,16 @@ class PSRPSession:
         """A pipeline in ``pool`` (every pipeline of the session is created here)."""
         return PowerShell(pool)
 
-    def start(self, ps: PowerShell, input_data: Any) -> None:
+    def start(self, ps: PowerShell, input_data: Any, *, send_behind: bool = False) -> None:
+        """Start ``ps`` with ``input_data``; ``send_behind``: prepare each input Send while the
+        previous one is in flight (``_adapters.SendBehind``, put_file)."""
         self.running = ps
         try:
-            ps.begin_invoke(input_data)
+            if send_behind and input_data is not None:
+                with SendBehind(ps.runspace_pool.shell):
+                    ps.begin_invoke(input_data)
+            else:
+                ps.begin_invoke(input_data)
             _command_started()
         except Exception as exc:
             not_started = ps.state == PSInvocationState.NOT_STARTED

@@ -126,7 +126,7 @@ def _send_put(
         if offset:
             ps.add_parameter("Offset", TaggedValue("I64", offset))
             ps.add_parameter("PrefixSha256", digest.hexdigest())
-        session.start(ps, put_input(src, chunker, digest))
+        session.start(ps, put_input(src, chunker, digest), send_behind=True)
     session.wait(ps)
     rc, _out, stderr = parse_pipeline_result(ps, session.host, 0)
     session.finish(ps)

@@ -23,6 +23,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapt
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
     DeferredXml,
     PSRemotingSerializer,
+    SendBehind,
     adapt_pool,
     install_deferred_text,
     install_namespace_guard,
@@ -396,3 +397,76 @@ def test_ntlm_authentication_still_completes_with_the_cache(
         server.step(client.step(challenge))
         assert client.complete and server.complete
         assert server.unwrap(client.wrap(b"ping").data).data == b"ping"
+
+
+class _HostShell:
+    """A shell whose ``send`` waits for ``gate`` (the host handling a Send) and records what it
+    sent; ``fail_at``: that send raises a dropped connection."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.sent: list[tuple[str, bytes, str | None, bool | None]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail_at = fail_at
+
+    def send(self, stream: str, data: bytes, command_id: str | None = None, end: bool | None = None) -> None:
+        assert self.gate.wait(30)
+        if self.fail_at is not None and len(self.sent) == self.fail_at:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        self.sent.append((stream, data, command_id, end))
+
+
+def test_send_behind_returns_before_the_host_answered_and_sends_in_order() -> None:
+    """With the host still busy with the first Send, the caller hands over the next fragments
+    (``AHEAD`` of them) and goes on; when the host answers, all of them go out in order."""
+    shell = _HostShell()
+    original = shell.send
+    shell.gate.clear()
+    fragments = [bytes([i]) * 10 for i in range(1 + SendBehind.AHEAD)]
+    with SendBehind(shell):
+        assert shell.send != original
+        for fragment in fragments:
+            shell.send("stdin", fragment, command_id="C1")
+        assert shell.sent == []  # every call returned while the first Send was in flight
+        shell.gate.set()
+    assert shell.send == original
+    assert [item[1] for item in shell.sent] == fragments and {item[2] for item in shell.sent} == {"C1"}
+
+
+def test_send_behind_keeps_the_order_of_many_fragments() -> None:
+    shell = _HostShell()
+    fragments = [bytes([i]) * 1000 for i in range(200)]
+    with SendBehind(shell):
+        for i, fragment in enumerate(fragments):
+            shell.send("stdin", fragment, command_id="C1", end=i == len(fragments) - 1)
+    assert [item[1] for item in shell.sent] == fragments and shell.sent[-1][3] is True
+
+
+def test_send_behind_raises_the_failed_send_and_sends_nothing_after_it() -> None:
+    shell = _HostShell(fail_at=3)
+    with pytest.raises(ConnectionResetError), SendBehind(shell):
+        for i in range(20):
+            shell.send("stdin", bytes([i]), command_id="C1")
+    assert [item[1] for item in shell.sent] == [b"\x00", b"\x01", b"\x02"]
+
+
+def test_send_behind_stops_sending_when_the_caller_fails() -> None:
+    """The caller fails (reading the file) while the host still handles the first Send: the
+    fragment queued behind it is never sent."""
+    shell = _HostShell()
+    shell.gate.clear()
+    behind = SendBehind(shell)
+
+    def release_once_stopped() -> None:  # the host answers only after the failure is known
+        while behind._error is None:
+            threading.Event().wait(0.01)
+        shell.gate.set()
+
+    releaser = threading.Thread(target=release_once_stopped)
+    releaser.start()
+    with pytest.raises(ValueError, match="reading the file failed"), behind:
+        shell.send("stdin", b"first", command_id="C1")
+        shell.send("stdin", b"second", command_id="C1")
+        raise ValueError("reading the file failed")
+    releaser.join()
+    assert [item[1] for item in shell.sent] in ([], [b"first"])
