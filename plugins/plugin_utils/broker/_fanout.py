@@ -29,6 +29,7 @@ from typing import Any
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (
     BrokerClient,
     BrokerUnavailable,
+    conn_message,
     shard_for,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import (
@@ -48,30 +49,15 @@ OP = "fanout"
 LOCAL = ("", -1)  # the group of hosts that run in the worker
 
 
-def conn_message(settings: ConnectionSettings, become: Any = None) -> dict[str, Any]:
-    """The ``conn`` of a broker request for ``settings`` (what ``BrokerBackend`` sends)."""
-    return {
-        "host": settings.host,
-        "identity": settings.identity(),
-        "wsman": dict(settings.wsman_kwargs),
-        "configuration_name": settings.configuration_name,
-        "no_profile": settings.no_profile,
-        "become": become,
-        "idle_timeout": settings.session.idle_timeout,
-        "shell_idle_timeout": settings.session.shell_idle_timeout,
-        "max_output_size": settings.max_output_size,
-        "orphan_idle": settings.orphan_idle,
-    }
-
-
 # -- broker side ------------------------------------------------------------------------------
 def serve_fanout(
     broker: Any, request: Mapping[str, Any], emit: Callable[[dict[str, Any]], None]
 ) -> tuple[dict[str, Any], Callable[[], None] | None]:
     """Run a ``fanout`` request in ``broker`` (a ``_server.Broker``); return the final reply and
     what to do once it has been sent: release every host's finished pipelines (Signal terminate,
-    and the session-state reset when a host needs one), as a per-host task does after its reply,
-    so none of it delays the task's result."""
+    and the session-state reset when a host needs one) and check each newly opened host for idle
+    orphans (``Broker.then_sweep``), as a per-host task does after its reply, so none of it delays
+    the task's result."""
     args = request.get("args") or {}
     try:
         job = Job.from_dict(args["job"])
@@ -83,21 +69,23 @@ def serve_fanout(
             "error": {"kind": "error", "message": f"broker: bad fanout request ({exc})"},
         }, None
     send = LockedEmit(lambda event: emit({"event": event}))
-    used: list[Any] = []
+    used: list[Any] = []  # broker entries
 
     def work(name: str) -> HostOutcome:
         _key, entry = broker._entry(conns[name])
-        used.append(entry.session)
+        used.append(entry)
         return run_target(entry.session, name, job, send)
 
     outcomes = run_throttled(list(conns), work, throttle)
 
     def release() -> None:
-        def one(session: Any) -> None:
+        def one(entry: Any) -> None:
+            # the pipeline's release, then the host's idle-orphan check when its shell just opened
+            after = broker.then_sweep(entry, entry.session.close_pending)
             try:
-                session.close_pending()
+                after()
             except Exception:
-                log.debug("post-run cleanup failed for %s", session.host_label, exc_info=True)
+                log.debug("post-run cleanup failed for %s", entry.session.host_label, exc_info=True)
 
         with ThreadPoolExecutor(
             max_workers=max(1, min(throttle, len(used))), thread_name_prefix="psremoting-release"

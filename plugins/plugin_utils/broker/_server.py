@@ -10,7 +10,8 @@ Life cycle:
 - sessions are keyed by an HMAC (random in-memory salt) of every connection setting including
   the credentials (``_options.session_key``); different credentials never share a session;
 - after each reply the finished pipeline is closed (WSMan Signal terminate) in the handler thread,
-  i.e. after the worker already has its result;
+  i.e. after the worker already has its result; so is the once-per-host check for shells idle
+  brokers left (``_sweep_idle``: a WSMan Enumerate), which never delays a session's first command;
 - a reaper thread closes sessions idle longer than their ``session_idle_timeout`` and watches
   the controller process: when it is gone (normal end, Ctrl-C, SIGTERM, kill -9) the broker
   deletes every shell (RunspacePool.close -> WSMan Delete) and exits;
@@ -70,6 +71,8 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells impor
 log = logging.getLogger("psremoting.broker")
 # Seconds the broker gives its sessions to end when the run is over (each one: stop + delete).
 END_TIMEOUT = 8.0
+# Seconds an idle-orphan check already under way (one Enumerate, a Delete per orphan) may delay that.
+SWEEP_GRACE = 2.0
 
 
 # -- the broker ----------------------------------------------------------------------------------
@@ -82,6 +85,7 @@ class Entry:
     requests: int = 0
     orphan_idle: int = 0  # seconds; 0: no idle-orphan check (_sweep_idle)
     shell_idle_timeout: int = 0
+    sweep_due: bool = False  # a shell opened: check for idle orphans once the reply is sent
 
 
 class Broker:
@@ -100,6 +104,8 @@ class Broker:
         self.start_time = process_start_time(os.getpid())
         self.shell_name = shell_name(os.getpid(), self.start_time)
         self._swept: set[tuple[str, ...]] = set()  # (host, port, user) checked for idle orphans
+        self._sweeps = 0  # idle-orphan checks running (close_all lets them finish)
+        self._sweeps_done = threading.Condition(self._lock)
         self._record = RecordWriter(self.record_path, os.getpid(), self.start_time, self._record_shells)
 
     # session table
@@ -168,6 +174,7 @@ class Broker:
         key, entry = self._entry(conn)
         session = entry.session
         reply, after = self._dispatch(op, request, key, session, host, emit=emit)
+        after = self.then_sweep(entry, after)
         notices = session.take_notices() if hasattr(session, "take_notices") else []
         if notices:
             reply["notices"] = notices  # shown at -v by the worker
@@ -258,24 +265,50 @@ class Broker:
             except Exception as exc:
                 log.info("could not remove shell %s left on %s: %s", orphan.get("shell_id"),
                          entry.identity.get("host"), type(exc).__name__)  # fmt: skip
-        self._sweep_idle(entry)
+        entry.sweep_due = entry.orphan_idle > 0  # after the reply (then_sweep)
         self._write_record(wait=False)  # a burst of opens (one-to-many) shares the writes
 
+    def then_sweep(self, entry: Entry, after: Callable[[], None] | None) -> Callable[[], None] | None:
+        """``after`` (what runs once the reply is sent), followed by the idle-orphan check when a
+        shell of ``entry`` has opened since the last one."""
+        if not entry.sweep_due:
+            return after
+
+        def run() -> None:
+            try:
+                if after is not None:
+                    after()
+            finally:
+                self._sweep_idle(entry)
+
+        return run
+
     def _sweep_idle(self, entry: Entry) -> None:
-        """Once per host and user per broker: remove our named shells that have been idle longer
-        than ``orphan_idle`` (never below this run's shell idle timeout) and that this broker does
-        not hold; their broker is gone (``_orphans.stale_shells``). One WSMan Enumerate, plus one
-        Delete per shell found; works without the session directory of the broker that left them."""
-        if entry.orphan_idle <= 0:
-            return
+        """Once per host and user per broker, after the reply to the request that opened the
+        host's shell: remove our named shells that have been idle longer than ``orphan_idle``
+        (never below this run's shell idle timeout) and that this broker does not hold; their
+        broker is gone (``_orphans.stale_shells``). One WSMan Enumerate, plus one Delete per shell
+        found; works without the session directory of the broker that left them."""
         key = tuple(str(entry.identity.get(k) or "").lower() for k in ("host", "port", "user"))
         with self._lock:
-            if key in self._swept:
+            if not entry.sweep_due:
+                return
+            entry.sweep_due = False
+            if key in self._swept or self._stopping.is_set():
                 return
             self._swept.add(key)
+            self._sweeps += 1
             own = [
                 str(e.session.pool.id) for e in self._sessions.values() if getattr(e.session.pool, "id", None)
             ]
+        try:
+            self._remove_stale(entry, own)
+        finally:
+            with self._lock:
+                self._sweeps -= 1
+                self._sweeps_done.notify_all()
+
+    def _remove_stale(self, entry: Entry, own: list[str]) -> None:
         threshold = max(entry.orphan_idle, entry.shell_idle_timeout)
         try:
             for shell in stale_shells(entry.session.list_shells(), own, threshold):
@@ -384,8 +417,10 @@ class Broker:
     def close_all(self, timeout: float = END_TIMEOUT) -> None:
         """End every session at once, in parallel: an idle one is closed (WSMan Delete), one with a
         command running is aborted over a second connection (Signal stop, then Delete) without
-        waiting for the lock or the Receive that command's thread holds."""
+        waiting for the lock or the Receive that command's thread holds. An idle-orphan check
+        that has started (after a reply) is given up to ``SWEEP_GRACE`` seconds to finish first."""
         with self._lock:
+            self._sweeps_done.wait_for(lambda: self._sweeps == 0, timeout=SWEEP_GRACE)
             entries = list(self._sessions.values())
             self._sessions.clear()
 

@@ -274,3 +274,30 @@ def test_ntlm_store_keeps_hashes_not_passwords(tmp_path: Any) -> None:
         server = spnego.server(protocol="ntlm")
         with pytest.raises(SpnegoError):
             server.step(wrong.step(server.step(wrong.step())))
+
+
+def test_ntlm_store_derives_the_hashes_once_per_change(tmp_path: Any, monkeypatch: Any) -> None:
+    """update() runs on every authentication leg; the LM hash (a pure-Python DES) is derived again
+    only when the host's accounts change, and the file then holds the new hash."""
+    derived: list[str] = []
+    original = spnego._ntlm.lmowfv1
+
+    def counting(password: str) -> bytes:
+        derived.append(password)
+        return original(password)
+
+    monkeypatch.setattr(spnego._ntlm, "lmowfv1", counting)
+    store = NtlmStore(tmp_path / "ntlm_users")
+    config = types.SimpleNamespace(accounts={"vagrant": "Secr3t:pass"}, computer_name="DC01")
+    for _leg in range(3):
+        store.update(config)  # type: ignore[arg-type]
+    assert len(derived) == 1
+    before = (tmp_path / "ntlm_users").read_text(encoding="utf-8")
+    config.accounts = {"vagrant": "0ther:pass"}
+    store.update(config)  # type: ignore[arg-type]
+    store.update(config)  # type: ignore[arg-type]
+    assert len(derived) == 2
+    assert (tmp_path / "ntlm_users").read_text(encoding="utf-8") != before
+    (tmp_path / "ntlm_users").unlink()  # the file went: written again
+    store.update(config)  # type: ignore[arg-type]
+    assert (tmp_path / "ntlm_users").exists()

@@ -102,9 +102,17 @@ class NtlmStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._digest = b""
+        self._inputs = b""  # digest of the accounts the file was written for
         _install_ntlm_store_hook()
 
     def update(self, config: HostConfig) -> None:
+        # Called for every authentication leg: the hashes are derived only when the accounts
+        # changed (inputs compared by digest; the passwords themselves are not kept here).
+        accounts = sorted(config.accounts.items())
+        inputs = hashlib.sha256(repr((accounts, config.computer_name)).encode()).digest()
+        with self._lock:
+            if inputs == self._inputs and self.path.exists():
+                return
         lines: list[str] = []
         for name, password in config.accounts.items():
             # The smbpasswd form (user:uid:LM:NT:flags:time) with the hashes computed here, once
@@ -120,6 +128,7 @@ class NtlmStore:
         digest = hashlib.sha256(text.encode()).digest()
         with self._lock:
             if digest == self._digest and self.path.exists():
+                self._inputs = inputs
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
@@ -128,6 +137,7 @@ class NtlmStore:
                 handle.write(text)
             os.replace(tmp, self.path)
             self._digest = digest
+            self._inputs = inputs
 
 
 # --------------------------------------------------------------------------------------------

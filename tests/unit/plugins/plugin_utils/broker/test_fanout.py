@@ -44,6 +44,7 @@ class FakeSession:
         self.host = host
         self.delay = delay
         self.closed_pending = 0
+        self.swept_after: int | None = None  # closed_pending when the orphan check ran
 
     def invoke_pipeline(self, request: dict[str, Any], on_poll: Any = None) -> dict[str, Any]:
         time.sleep(self.delay)
@@ -67,6 +68,15 @@ class FakeBroker:
         with self.lock:
             session = self.sessions.setdefault(conn["host"], FakeSession(conn["host"], self.delay))
         return conn["host"], SimpleNamespace(session=session)
+
+    def then_sweep(self, entry: Any, after: Any) -> Any:
+        """As ``Broker.then_sweep``: ``after``, then the host's idle-orphan check."""
+
+        def run() -> None:
+            after()
+            entry.session.swept_after = entry.session.closed_pending
+
+        return run
 
 
 def test_serve_fanout_runs_throttled_on_the_table_sessions_and_streams_events() -> None:
@@ -95,6 +105,8 @@ def test_serve_fanout_runs_throttled_on_the_table_sessions_and_streams_events() 
     assert release is not None
     release()
     assert all(s.closed_pending == 1 for s in broker.sessions.values())
+    # and each host's idle-orphan check (an Enumerate) follows its release, after the reply too
+    assert all(s.swept_after == 1 for s in broker.sessions.values())
     # the same broker, a second run: the same sessions (a per-host task would find them too)
     again, _release = serve_fanout(broker, request, frames.append)
     assert again["ok"] and len(broker.sessions) == 6

@@ -13,12 +13,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _client as _client_mod
-from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _protocol
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _orphans, _protocol
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _server as _broker
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client
@@ -316,3 +317,62 @@ def test_shell_ops_list_all_and_never_remove_a_shell_the_broker_holds(
     outcomes = {r["shell_id"]: r["outcome"] for r in reply["result"]}
     assert outcomes == {**dict.fromkeys(own, KEPT), LEFTOVER: REMOVED}
     assert len(FakeSession.instances) == 2  # no session opened for the listing or the removal
+
+
+class OpeningSession(FakeSession):
+    """Opens its shell on the first command (``on_open``, as PSRPSession.open does) and lists the
+    user's shells: one of ours that a gone broker left idle. ``list_shells`` waits (bounded) until
+    the test has the reply, and records whether it had."""
+
+    replied = threading.Event()
+    listed: list[bool] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_open: Any = None
+        self.deleted: list[str] = []
+
+    def exec_script(self, script: str, input_data: Any, arguments: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            if self.pool is None:
+                self.pool = SimpleNamespace(id=self.shell_id, shell=SimpleNamespace(resource_uri="u"))
+                if self.on_open is not None:
+                    self.on_open(self)
+        return super().exec_script(script, input_data, arguments, **kwargs)
+
+    def list_shells(self) -> list[ShellInfo]:
+        OpeningSession.listed.append(OpeningSession.replied.wait(10))
+        gone = f"{_orphans.shell_name(999_999_999, '1')}"  # no such pid on this machine
+        return [ShellInfo(ORPHAN, gone, "u", "DOM\\admin", None, None, "Connected", None, None, "PT3600S")]
+
+    def delete_shell(self, shell_id: str, resource_uri: str) -> bool:
+        self.deleted.append(shell_id)
+        return True
+
+
+ORPHAN = "0000000E-0000-4000-8000-000000000000"
+
+
+def test_the_idle_orphan_check_runs_after_the_reply_once_per_host(
+    monkeypatch: pytest.MonkeyPatch, broker: tuple[_broker.Broker, BrokerClient]
+) -> None:
+    """The WSMan Enumerate of the user's shells never delays a host's first command: it runs once
+    the reply has been sent, once per host, and still deletes the orphan it finds."""
+    b, client = broker
+    monkeypatch.setattr(_client, "PSRPSession", OpeningSession)
+    OpeningSession.replied.clear()
+    OpeningSession.listed = []
+    conn = dict(_conn("win1"), orphan_idle=600)
+    assert _exec(client, conn)["ok"]
+    OpeningSession.replied.set()
+    (session,) = [s for s in FakeSession.instances if isinstance(s, OpeningSession)]
+    deadline = time.monotonic() + 10
+    while not session.deleted:
+        assert time.monotonic() < deadline, "the orphan was not removed after the reply"
+        time.sleep(0.01)
+    assert OpeningSession.listed == [True], "the Enumerate ran before the reply was sent"
+    assert session.deleted == [ORPHAN]
+    assert _exec(client, conn)["ok"]  # the same host again: no second check
+    assert _exec(client, dict(_conn("win2"), orphan_idle=0))["ok"]  # orphan_idle 0: none at all
+    b.close_all()  # lets a check under way finish first
+    assert OpeningSession.listed == [True]

@@ -334,7 +334,9 @@ def ensure_standard_dirs(machine: Machine, user: str) -> None:
         "Program Files",
         "ProgramData",
     ):
-        (root / rel).mkdir(parents=True, exist_ok=True)
+        folder = root / rel
+        if not folder.is_dir():  # a stat; most runspaces find them all (mkdir raises and catches)
+            folder.mkdir(parents=True, exist_ok=True)
 
 
 @cmdlet(
