@@ -214,6 +214,7 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
     assert rc == 0, out
     session_id = _results(data)[0]["session_id"]
 
+    retransmissions = winhost.stats(HOST)["receive_retransmissions"]
     cut = threading.Event()
 
     def cut_in_the_middle() -> None:
@@ -255,6 +256,9 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
     got = _results(data)[0]
     assert got["output"] == ticks and got["state"] == "Completed", out
     assert "dropped while a command ran" in out and "reconnected to" in out
+    # the answer in flight when the cut started was lost and asked for again (OperationID)
+    assert winhost.stats(HOST)["receive_retransmissions"] > retransmissions
+    assert "WARNING" not in out  # nothing reported lost
     assert _shell_state(winhost, session_id) is None  # received: removed
     check = winhost_session(winhost, HOST)
     try:

@@ -224,6 +224,7 @@ def test_robust_receive_retransmission_gets_the_lost_answer_again(service):
     # The answer was lost on the network: the client sends the same operation again.
     _, again = _receive(service, wsman, pool, command_id, "uuid:OP-1", retransmit=True)
     assert again == first
+    assert service.stats.snapshot()["receive_retransmissions"] == 1  # counted (observability)
     # The next operation acknowledges it: nothing is sent twice.
     root, after = _receive(service, wsman, pool, command_id, "uuid:OP-2", retransmit=False)
     assert [m for m in after if m[0].name == "PipelineOutput"] == []

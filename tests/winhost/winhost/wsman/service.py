@@ -84,6 +84,7 @@ class StatsLike(Protocol):
     def shell_closed(self, count: int = 1) -> None: ...
     def operation_started(self) -> None: ...
     def operation_finished(self, count: int = 1) -> None: ...
+    def receive_retransmitted(self) -> None: ...
 
 
 class _NullStats:
@@ -97,6 +98,9 @@ class _NullStats:
         pass
 
     def operation_finished(self, count: int = 1) -> None:
+        pass
+
+    def receive_retransmitted(self) -> None:
         pass
 
 
@@ -435,6 +439,7 @@ class WSManService:
             robust = f"{el('p:OperationID', req.operation_id)}{el('p:SequenceID', '1')}"
             cached = shell.receive_cache.get(command_id or "")
             if req.retransmission and cached is not None and cached[0] == req.operation_id:
+                self.stats.receive_retransmitted()
                 return envelope(f"{ns.A_RECEIVE}Response", req.message_id, cached[1], extra_headers=robust)
         inner = self._receive_response(shell, psrp, req, command_id, stream_name)
         if req.operation_id:
