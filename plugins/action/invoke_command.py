@@ -34,6 +34,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
     ps_credential,
     secure_string,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems, int_range
 
 __all__ = ["ARGUMENT_SPEC", "ActionModule", "run_on_host"]
 
@@ -71,7 +72,13 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "throttle_limit": {"type": "int", "default": DEFAULT_THROTTLE_LIMIT},
     "fail_on": {"type": "str", "default": "any", "choices": list(FAIL_ON)},
     "disconnected": {"type": "bool", "default": False},
+    "disconnected_idle_timeout": {"type": "int"},
+    "output_buffering_mode": {"type": "str", "choices": ["block", "drop"]},
 }
+# Disconnect-PSSession -IdleTimeoutSec / New-PSTransportOption -IdleTimeoutSec: ValidateRange(60,
+# 2147483) seconds; MS-WSMV's IdleTimeoutms quota: 60000 to 2147483647 ms.
+IDLE_TIMEOUT_RANGE = (60, 2147483)
+DISCONNECT_OPTIONS = ("disconnected_idle_timeout", "output_buffering_mode")
 MUTUALLY_EXCLUSIVE = [("script", "path", "command")]
 REQUIRED_ONE_OF = [("script", "path", "command")]
 
@@ -91,6 +98,21 @@ class ActionModule(ModuleAction[InvokeRequest]):
     MUTUALLY_EXCLUSIVE = MUTUALLY_EXCLUSIVE
     REQUIRED_ONE_OF = REQUIRED_ONE_OF
     TASK_ERRORS = (InvokeError,)
+    CHECKS = {
+        "disconnected_idle_timeout": int_range(
+            *IDLE_TIMEOUT_RANGE,
+            "seconds, as Disconnect-PSSession -IdleTimeoutSec; at most the session "
+            "configuration's MaxIdleTimeoutms",
+        ),
+    }
+
+    def check_values(self, args: dict[str, Any], problems: Problems) -> None:
+        if args["disconnected"]:
+            return
+        for name in DISCONNECT_OPTIONS:
+            if args.get(name) is not None:
+                problems.add(name, args[name], "only with disconnected=true (it sets how the host keeps a "
+                             "disconnected session); set disconnected: true or remove it")  # fmt: skip
 
     def request(self, args: dict[str, Any]) -> InvokeRequest:
         return InvokeRequest(self._spec(args), args)
@@ -159,7 +181,12 @@ class ActionModule(ModuleAction[InvokeRequest]):
                 "disconnected=true runs the script as it is in a new session: a script that uses "
                 "$Ansible cannot run disconnected"
             )
-        ids = self.psrp_connection(context).start_disconnected(plan.request)
+        mode = args["output_buffering_mode"]
+        ids = self.psrp_connection(context).start_disconnected(
+            plan.request,
+            idle_timeout=args["disconnected_idle_timeout"],
+            buffer_mode=mode.capitalize() if mode else None,  # the wire's Block / Drop
+        )
         return {
             "changed": True,
             **ids,

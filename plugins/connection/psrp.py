@@ -34,11 +34,6 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._backend import (
-    Backend,
-    ExecResult,
-    LocalBackend,
-)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._command_line import (
     JOINED_STDERR,
     parse_command,
@@ -48,17 +43,21 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options impo
     OptionError,
     read_plugin_settings,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
-    PipelineRequest,
-    PipelineRequestError,
-    PipelineResult,
-    validate_request,
-)
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
-    Removal,
-    ShellInfo,
-    ShellListing,
-)
+
+# Only what a task through the session broker needs is imported here: every forked worker imports
+# (and Ansible's collection loader compiles, without a bytecode cache) this plugin's modules again
+# for each task, so the in-process backend, pipelines and shell listings load on first use.
+if t.TYPE_CHECKING:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._backend import Backend, ExecResult
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+        PipelineRequest,
+        PipelineResult,
+    )
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+        Removal,
+        ShellInfo,
+        ShellListing,
+    )
 
 display = Display()
 
@@ -128,6 +127,10 @@ class Connection(ConnectionBase):
                 raise AnsibleError(f"psrp connection to {settings.host}: {exc}") from None
             except BrokerUnavailable as exc:
                 display.warning(f"psrp: persistent sessions unavailable ({exc}); using a per-task session")
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._backend import (  # noqa: PLC0415
+            LocalBackend,
+        )
+
         return LocalBackend(settings)
 
     def _host_label(self) -> str:
@@ -200,7 +203,7 @@ class Connection(ConnectionBase):
         display.vvv(command.log_line, host=self._host_label() if command.log_with_host else None)
         verbosity = display.verbosity
         return t.cast(
-            ExecResult,
+            "ExecResult",
             self._run(
                 lambda b: b.exec(
                     command.script,
@@ -248,32 +251,47 @@ class Connection(ConnectionBase):
     # -- Pipeline API for action plugins ------------------------------------------------------------
     def invoke_pipeline(self, request: PipelineRequest) -> PipelineResult:
         """Run a typed PSRP command pipeline in this host's session (see architecture.md)."""
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (  # noqa: PLC0415
+            PipelineRequestError,
+            validate_request,
+        )
+
         try:
             validate_request(request)
         except PipelineRequestError as exc:
             raise AnsibleError(f"psrp invoke_pipeline: {exc}") from None
-        return t.cast(PipelineResult, self._run(lambda b: b.pipeline(request)))
+        return t.cast("PipelineResult", self._run(lambda b: b.pipeline(request)))
 
     # -- shells of the user on the host (pssession / pssession_info) --------------------------------
     def list_shells(self) -> ShellListing:
         """The user's WSMan shells on the host (Get-PSSession), and the ones this connection's
         backend holds itself, listed over the backend's session connection."""
-        return t.cast(ShellListing, self._run(lambda b: b.list_shells()))
+        return t.cast("ShellListing", self._run(lambda b: b.list_shells()))
 
     def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]:
         """Remove shells by id (Remove-PSSession); never one the backend holds itself."""
-        return t.cast(list[Removal], self._run(lambda b: b.remove_shells(shells)))
+        return t.cast("list[Removal]", self._run(lambda b: b.remove_shells(shells)))
 
     # -- disconnected sessions (invoke_command disconnected=true, pssession received/stopped) ------
-    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
-        """Invoke-Command -InDisconnectedSession: start ``request`` in a new shell, disconnect, and
+    def start_disconnected(
+        self, request: PipelineRequest, idle_timeout: int | None = None, buffer_mode: str | None = None
+    ) -> dict[str, t.Any]:
+        """Invoke-Command -InDisconnectedSession: start ``request`` in a new shell, disconnect (with
+        the IdleTimeOut seconds / BufferMode Block|Drop given, else the host's defaults), and
         return its ``session_id`` / ``pipeline_id`` (psrp/_disconnected.py)."""
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (  # noqa: PLC0415
+            PipelineRequestError,
+            validate_request,
+        )
+
         try:
             validate_request(request)
         except PipelineRequestError as exc:
             raise AnsibleError(f"psrp start_disconnected: {exc}") from None
-        return t.cast(dict[str, t.Any], self._run(lambda b: b.start_disconnected(request)))
+        return t.cast(
+            dict[str, t.Any], self._run(lambda b: b.start_disconnected(request, idle_timeout, buffer_mode))
+        )
 
     def receive_disconnected(self, session_id: str, stop: bool = False, depth: int = 2) -> PipelineResult:
         """Receive-PSSession (or stop) of a disconnected session's command, then remove the session."""
-        return t.cast(PipelineResult, self._run(lambda b: b.receive_disconnected(session_id, stop, depth)))
+        return t.cast("PipelineResult", self._run(lambda b: b.receive_disconnected(session_id, stop, depth)))

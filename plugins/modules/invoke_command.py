@@ -149,6 +149,24 @@ options:
         I(error_action), nor with a script that uses C($Ansible).
     type: bool
     default: false
+  disconnected_idle_timeout:
+    description:
+      - With I(disconnected=true), how many seconds the host keeps the disconnected session when nobody
+        receives it, like C(Disconnect-PSSession -IdleTimeoutSec) or C(New-PSSessionOption -IdleTimeout) with
+        C(Invoke-Command -InDisconnectedSession -SessionOption). Sent in the WSMan Disconnect (C(IdleTimeOut)).
+      - From 60 to 2147483, and at most the session configuration's C(MaxIdleTimeoutms) (the task fails before
+        the command starts when the host reports a lower maximum). Default is the host's, the session
+        configuration's C(IdleTimeoutms) (two hours by default).
+    type: int
+  output_buffering_mode:
+    description:
+      - With I(disconnected=true), what the host does with the command's output when its buffer is full while
+        nobody receives it, like C(-OutputBufferingMode) of C(Disconnect-PSSession) / C(New-PSSessionOption).
+        C(block) pauses the command until a client connects; C(drop) lets it run on and discards the oldest
+        output (redirect what you need to a file). Sent in the WSMan Disconnect (C(BufferMode)).
+      - Default is the host's, the session configuration's C(OutputBufferingMode) (C(Block) by default).
+    type: str
+    choices: [block, drop]
 attributes:
   check_mode:
     support: partial
@@ -221,6 +239,7 @@ EXAMPLES = r"""
   psremoting.core.invoke_command:
     script: C:\temp\install.ps1
     disconnected: true
+    disconnected_idle_timeout: 14400  # the host keeps it 4 hours if nobody receives it
   register: started
 
 - name: Later (another play or run), get its output (Receive-PSSession)

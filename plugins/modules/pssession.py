@@ -53,6 +53,9 @@ notes:
   - A session that disappears between listing and removal is reported in RV(already_gone), not as an error.
   - O(state=received) waits until the command ends, like C(Receive-PSSession); its output is lost for good once
     received (the session is removed).
+  - A network cut while O(state=received) waits is ridden out like a cut during any task (connection options
+    C(reconnection_retries) and C(reconnection_backoff)), reconnecting to the same session and command and
+    getting the output whole and once.
 seealso:
   - module: psremoting.core.pssession_info
 """

@@ -214,6 +214,7 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
     assert rc == 0, out
     session_id = _results(data)[0]["session_id"]
 
+    retransmissions = winhost.stats(HOST)["receive_retransmissions"]
     cut = threading.Event()
 
     def cut_in_the_middle() -> None:
@@ -255,6 +256,9 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
     got = _results(data)[0]
     assert got["output"] == ticks and got["state"] == "Completed", out
     assert "dropped while a command ran" in out and "reconnected to" in out
+    # the answer in flight when the cut started was lost and asked for again (OperationID)
+    assert winhost.stats(HOST)["receive_retransmissions"] > retransmissions
+    assert "WARNING" not in out  # nothing reported lost
     assert _shell_state(winhost, session_id) is None  # received: removed
     check = winhost_session(winhost, HOST)
     try:
@@ -271,3 +275,133 @@ def _wait_until(predicate: Any, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return bool(predicate())
+
+
+# -- IdleTimeout / OutputBufferingMode of a disconnected session -------------------------------------
+def test_disconnect_options_are_checked_before_anything_starts(winhost: Any, tmp_path: Path) -> None:
+    """An idle timeout outside 60-2147483 s (Disconnect-PSSession -IdleTimeoutSec's range), the
+    options without disconnected=true, and an idle timeout above the session configuration's
+    MaxIdleTimeoutms (the server reports it; PowerShell refuses it before disconnecting,
+    Disconnect-PSSession example 4) all fail naming the host, option, value and fix; nothing runs."""
+    configuration = winhost.hostset.host(HOST).handler.machine.session_configurations["Microsoft.PowerShell"]
+    shells_before = {s.shell_id for s in winhost.hostset.host(HOST).handler.shells.all()}
+    side_effect = "Add-Content -Path C:\\\\counter-disc-opts.txt -Value run"
+    pb = _playbook(
+        tmp_path,
+        f"- psremoting.core.invoke_command:\n    script: {side_effect}\n    disconnected: true\n"
+        "    disconnected_idle_timeout: 30\n  ignore_errors: true\n"
+        f"- psremoting.core.invoke_command:\n    script: {side_effect}\n"
+        "    output_buffering_mode: drop\n  ignore_errors: true\n"
+        f"- psremoting.core.invoke_command:\n    script: {side_effect}\n    disconnected: true\n"
+        "    disconnected_idle_timeout: 7200\n  ignore_errors: true\n"
+        "- psremoting.core.invoke_command:\n    script: Test-Path -Path C:\\\\counter-disc-opts.txt\n",
+    )
+    configuration.max_idle_timeout_ms = 3_600_000  # 1 hour
+    try:
+        rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    finally:
+        configuration.max_idle_timeout_ms = 2147483647
+    assert rc == 0, out
+    too_short, not_disconnected, above_max, probe = _results(data)
+    assert too_short["failed"] is True
+    assert too_short["msg"] == (
+        "dc01: invoke_command refuses the task, nothing was changed: option 'disconnected_idle_timeout' "
+        "= 30 is not valid: a whole number from 60 to 2147483 (seconds, as Disconnect-PSSession "
+        "-IdleTimeoutSec; at most the session configuration's MaxIdleTimeoutms)"
+    )
+    assert not_disconnected["failed"] is True
+    assert "option 'output_buffering_mode' = 'drop'" in not_disconnected["msg"]
+    assert "set disconnected: true or remove it" in not_disconnected["msg"]
+    assert above_max["failed"] is True and "session_id" not in above_max
+    address = winhost.hostvars(HOST)["ansible_host"]
+    assert (
+        f"{address}: option 'disconnected_idle_timeout' = 7200 is greater than the server maximum allowed 3600"
+        in above_max["msg"]
+    )
+    assert "nothing was started" in above_max["msg"] and "MaxIdleTimeoutSec" in above_max["msg"]
+    assert probe["output"] == [False]  # no task ran its side effect
+    left = {s.shell_id for s in winhost.hostset.host(HOST).handler.shells.all()} - shells_before
+    assert not [s for s in left if _shell_state(winhost, s) == "Disconnected"]  # no shell left behind
+
+
+def test_drop_mode_session_loses_the_oldest_output_and_runs_on(
+    winhost: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """output_buffering_mode: drop (-OutputBufferingMode Drop, MS-WSMV 2.2.5.10): the host lets
+    the command run on while nobody receives and discards the oldest output once its buffer is
+    full; the receive gets the newest lines only. The Disconnect carried the idle timeout too."""
+    from winhost.wsman import psrp as wsman_psrp
+
+    monkeypatch.setattr(wsman_psrp, "DISCONNECTED_BUFFER_BYTES", 4000)  # 100 lines are ~9 KB
+    values = [f"line {i:03d} " + "x" * 80 for i in range(100)]
+    script = "Start-Sleep -Milliseconds 500; Write-Output " + " ".join(f"'{v}'" for v in values)
+    pb = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        f"    script: {script}; Add-Content -Path C:\\\\counter-disc-drop.txt -Value run\n"
+        "    disconnected: true\n    output_buffering_mode: drop\n    disconnected_idle_timeout: 600\n"
+        "  register: started\n",
+    )
+    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    assert rc == 0, out
+    session_id = _results(data)[0]["session_id"]
+    shell = winhost.hostset.host(HOST).handler.shells.get(session_id)
+    assert shell is not None and shell.psrp is not None
+    assert shell.psrp.buffer_mode == "Drop" and shell.idle_timeout == 600.0
+    (runner,) = shell.psrp.commands.values()
+    assert runner.finished.wait(60)  # ran to its end while nobody received (Block would pause it)
+    assert shell.psrp.dropped > 0
+    result = _disconnected.receive(winhost_session(winhost, HOST), session_id)
+    output = result["output"]
+    assert result["state"] == "Completed" and 0 < len(output) < len(values)
+    assert output == values[-len(output) :]  # the oldest lines are the ones lost
+    check = winhost_session(winhost, HOST)
+    try:
+        _rc, counted, _ = check.exec_script("Get-Content -Path C:\\counter-disc-drop.txt")
+        assert counted.decode().split() == ["run"]
+    finally:
+        check.close()
+
+
+def test_idle_timeout_removes_a_forgotten_disconnected_session(winhost: Any, tmp_path: Path) -> None:
+    """disconnected_idle_timeout: 60 (the minimum) goes in the Disconnect (rsp:IdleTimeOut): the
+    host deletes the session once nobody has touched it for 60 s (winhost's clock is moved on
+    rather than waited for), not after the configuration's two hours; pssession_info then no
+    longer lists it and pssession state=received says the host may have deleted it after its
+    idle timeout."""
+    pb = _playbook(
+        tmp_path,
+        "- psremoting.core.invoke_command:\n"
+        "    script: Start-Sleep -Seconds 300\n    disconnected: true\n    disconnected_idle_timeout: 60\n"
+        "  register: started\n",
+    )
+    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    assert rc == 0, out
+    session_id = _results(data)[0]["session_id"]
+    service = winhost.hostset.host(HOST).handler
+    shell = service.shells.get(session_id)
+    assert shell is not None and shell.idle_timeout == 60.0
+    shell.last_activity = service.clock() - 59  # one second short: kept
+    service.reap_idle()
+    assert _shell_state(winhost, session_id) == "Disconnected"
+    shell.last_activity = service.clock() - 61
+    service.reap_idle()
+    assert _shell_state(winhost, session_id) is None  # the host removed it
+
+    after = tmp_path / "after.yml"
+    after.write_text(
+        "- hosts: dc01\n  gather_facts: false\n  tasks:\n"
+        "    - psremoting.core.pssession_info:\n        session_state: [Disconnected]\n"
+        "      register: listed\n"
+        "    - psremoting.core.pssession:\n        state: received\n        session_id: '{{ sid }}'\n"
+        "      ignore_errors: true\n      register: got\n",
+        encoding="utf-8",
+    )
+    rc, data, out = _run(
+        winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), after, "-e", f"sid={session_id}"
+    )
+    assert rc == 0, out
+    listed, got = _results(data)
+    assert session_id not in {row["ShellId"] for row in listed["sessions"]}
+    assert got["failed"] is True
+    assert f"has no session {session_id}" in got["msg"] and "after its idle timeout" in got["msg"]

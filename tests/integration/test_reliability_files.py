@@ -233,6 +233,33 @@ def test_put_cut_off_by_the_network_resumes_and_sends_only_the_rest(winhost: Any
     assert not _host_file(winhost, dest + PARTIAL_SUFFIX).exists()
 
 
+def test_put_cut_off_reconnects_and_resumes_within_the_task(winhost: Any, tmp_path: Path) -> None:
+    """With reconnection_retries (our reconnect), a put whose link dies part-way reconnects to
+    the same shell, stops the pipeline left waiting for input and continues in a new one from the
+    host's verified partial file: one call, byte-identical result, fewer bytes than two puts."""
+    data = os.urandom(RESUME_SIZE)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    dest = "C:\\Windows\\Temp\\reconnect.bin"
+    session = winhost_session(winhost, HOST, reconnection_retries=5, reconnection_backoff=1)
+    try:
+        session.exec_script("Write-Output warm")
+        winhost.reset_stats(HOST)
+        winhost.cut_after_bytes(HOST, 5_000_000, 1000)
+        result = put_file(session, str(src), dest)
+        wire = int(winhost.stats(HOST)["bytes_in"])
+        notices = " ".join(session.take_notices())
+    finally:
+        winhost.clear_faults(HOST)
+        session.close()
+    assert 0 < result["resumed_from"] < RESUME_SIZE
+    assert result["sha256"] == hashlib.sha256(data).hexdigest()
+    assert wire < RESUME_SIZE * 1.8 * 1.5  # the rest, not the whole file again
+    assert "dropped while a file was sent" in notices and "continued after" in notices
+    assert _host_file(winhost, dest).read_bytes() == data
+    assert not _host_file(winhost, dest + PARTIAL_SUFFIX).exists()
+
+
 @pytest.mark.parametrize("what", ["corrupted-partial", "changed-source"])
 def test_put_restarts_from_zero_when_the_partial_is_not_the_sources_prefix(
     winhost: Any, tmp_path: Path, what: str

@@ -200,6 +200,7 @@ def test_playbook_task_survives_a_real_60_second_cut(winhost: Any, session_dir: 
     assert "dropped while a command ran" in out and "reconnected to" in out
     assert "WARNING" not in out
     assert winhost.hostset.host(HOST).faults.snapshot()["cut_on_output_ms"] == 0  # it fired
+    assert winhost.stats(HOST)["receive_retransmissions"] >= 1  # the lost answer, asked for again
     assert elapsed > 75  # the cut was real (60 s from t01 at 15 s), not scaled down
     requests = winhost.stats(HOST)["wsman_requests"]
     assert requests["Command"] == 2 and requests["Create"] == 1  # warm + long, once; one shell

@@ -14,26 +14,29 @@ import typing as t
 
 from ansible.utils.display import Display
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import BrokerClient, shard_for
-from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout import conn_message
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (
+    BrokerClient,
+    conn_message,
+    shard_for,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     decode_exec_result,
     encode_input,
 )
-from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import show_event
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import raise_ansible
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
-    PipelineRequest,
-    PipelineResult,
-)
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
-    Removal,
-    ShellInfo,
-    ShellListing,
-    shell_targets,
-)
-from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._mode import fetched_file_mode
+
+# A worker imports this module for every task (see connection/psrp.py): what only some operations
+# need (errors, pipelines, shell listings, fetch) loads when they run.
+if t.TYPE_CHECKING:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline import (
+        PipelineRequest,
+        PipelineResult,
+    )
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (
+        Removal,
+        ShellInfo,
+        ShellListing,
+    )
 
 display = Display()
 
@@ -54,6 +57,10 @@ class BrokerBackend:
         for warning in reply.get("warnings") or ():
             display.warning(str(warning))
         if not reply.get("ok"):
+            from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (  # noqa: PLC0415
+                raise_ansible,
+            )
+
             raise_ansible(reply.get("error") or {})
         return reply
 
@@ -85,27 +92,48 @@ class BrokerBackend:
         return t.cast(dict[str, t.Any], self._call("put", {"in_path": in_path, "out_path": out_path}))
 
     def fetch(self, in_path: str, out_path: str) -> dict[str, t.Any]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._mode import (  # noqa: PLC0415
+            fetched_file_mode,
+        )
+
         args = {"in_path": in_path, "out_path": out_path, "mode": fetched_file_mode(out_path)}
         return t.cast(dict[str, t.Any], self._call("fetch", args))
 
     def pipeline(self, request: PipelineRequest) -> PipelineResult:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._live import (  # noqa: PLC0415
+            show_event,
+        )
+
         # Live output (progress, information at -v) is printed while the pipeline runs.
         args = {"request": request, "live": display.verbosity}
-        return t.cast(PipelineResult, self._call("pipeline", args, lambda event: show_event(event, display)))
+        result = self._call("pipeline", args, lambda event: show_event(event, display))
+        return t.cast("PipelineResult", result)
 
     def list_shells(self) -> ShellListing:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (  # noqa: PLC0415
+            ShellListing,
+        )
+
         return ShellListing.from_wire(self._call("list_shells"))
 
     def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]:
+        from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._shells import (  # noqa: PLC0415
+            Removal,
+            shell_targets,
+        )
+
         result = self._call("remove_shells", {"shells": shell_targets(shells)})
         return [Removal.from_wire(r) for r in result or ()]
 
-    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
-        return t.cast(dict[str, t.Any], self._call("start_disconnected", {"request": request}))
+    def start_disconnected(
+        self, request: PipelineRequest, idle_timeout: int | None, buffer_mode: str | None
+    ) -> dict[str, t.Any]:
+        args = {"request": request, "idle_timeout": idle_timeout, "buffer_mode": buffer_mode}
+        return t.cast(dict[str, t.Any], self._call("start_disconnected", args))
 
     def receive_disconnected(self, session_id: str, stop: bool, depth: int) -> PipelineResult:
         args = {"session_id": session_id, "stop": stop, "depth": depth}
-        return t.cast(PipelineResult, self._call("receive_disconnected", args))
+        return t.cast("PipelineResult", self._call("receive_disconnected", args))
 
     def reset(self) -> None:
         if self._client.ping():  # never start a broker only to reset nothing

@@ -25,7 +25,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol import (
     peer_cred,
@@ -35,6 +35,9 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._protocol i
     recv_reply,
     send_frame,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ConnectionSettings
 
 START_TIMEOUT = 15.0
 SHELL_RECORD_SUFFIX = ".shells.json"  # broker._orphans.SUFFIX (this module stays import-light)
@@ -54,6 +57,22 @@ class SessionDirUnsafe(BrokerUnavailable):
     Nothing is sent and nothing there is followed or reused; the caller must not fall back
     silently either (the task fails with this message, which names the directory and the fix).
     """
+
+
+def conn_message(settings: ConnectionSettings, become: Any = None) -> dict[str, Any]:
+    """The ``conn`` of a broker request for ``settings`` (what ``BrokerBackend`` sends)."""
+    return {
+        "host": settings.host,
+        "identity": settings.identity(),
+        "wsman": dict(settings.wsman_kwargs),
+        "configuration_name": settings.configuration_name,
+        "no_profile": settings.no_profile,
+        "become": become,
+        "idle_timeout": settings.session.idle_timeout,
+        "shell_idle_timeout": settings.session.shell_idle_timeout,
+        "max_output_size": settings.max_output_size,
+        "orphan_idle": settings.orphan_idle,
+    }
 
 
 def _unsafe(directory: str, detail: str) -> SessionDirUnsafe:

@@ -29,6 +29,7 @@ from typing import Any
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (
     BrokerClient,
     BrokerUnavailable,
+    conn_message,
     shard_for,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import (
@@ -46,22 +47,6 @@ log = logging.getLogger("psremoting.broker")
 
 OP = "fanout"
 LOCAL = ("", -1)  # the group of hosts that run in the worker
-
-
-def conn_message(settings: ConnectionSettings, become: Any = None) -> dict[str, Any]:
-    """The ``conn`` of a broker request for ``settings`` (what ``BrokerBackend`` sends)."""
-    return {
-        "host": settings.host,
-        "identity": settings.identity(),
-        "wsman": dict(settings.wsman_kwargs),
-        "configuration_name": settings.configuration_name,
-        "no_profile": settings.no_profile,
-        "become": become,
-        "idle_timeout": settings.session.idle_timeout,
-        "shell_idle_timeout": settings.session.shell_idle_timeout,
-        "max_output_size": settings.max_output_size,
-        "orphan_idle": settings.orphan_idle,
-    }
 
 
 # -- broker side ------------------------------------------------------------------------------

@@ -38,6 +38,15 @@ it creates, before the pool sends or reads anything:
 - :class:`RobustReceive` (installed on each session's ``WSMan`` by :func:`robust_receive`):
   Receive requests carry ``wsmv:OperationID`` so that an answer lost in a network cut can be
   asked for again (MS-WSMV 3.1.4.1.39); see the class.
+- :func:`disconnect` sends WSMan ``Disconnect`` with the optional body elements pypsrp 0.9's
+  ``RunspacePool.disconnect`` cannot send: ``rsp:IdleTimeOut`` (how long the host keeps the
+  disconnected shell, overriding the Create's) and ``rsp:BufferMode`` (``Block`` / ``Drop``),
+  [MS-PSRP] 3.1.5.3.16; what PowerShell sends from ``-IdleTimeoutSec`` / ``-OutputBufferingMode``
+  (WSManDisconnectShellEx's WSMAN_SHELL_DISCONNECT_INFO and buffering-mode flags).
+  :class:`ShellLimits` (installed on a ``WSMan`` by :func:`shell_limits`) keeps the
+  ``rsp:MaxIdleTimeOut`` of the Create answer (the session configuration's MaxIdleTimeoutms),
+  which pypsrp does not read: PowerShell checks an idle timeout against it before it
+  disconnects (DisconnectPSSession.cs ``ValidateIdleTimeout``), and so does the collection.
 - :func:`new_wsman` is how the collection constructs every ``WSMan``. pypsrp's ``WSMan.__init__``
   calls ``ET.register_namespace`` for each of its prefixes on every construction, and ElementTree's
   version first deletes the URI from its process-wide prefix map and then adds it back. A thread
@@ -66,6 +75,12 @@ it creates, before the pool sends or reads anything:
   byte without the copy. For such pipelines the adapter hands the command itself to the
   serializer; any other pipeline goes through pypsrp's own method. The copies were about 15% of
   the broker's CPU for a warm invoke_command task (its one command carries every argument).
+
+- :class:`SendBehind` (put_file's input): pypsrp's ``begin_invoke(input)`` serializes input object
+  N+1 only after the Send of object N has come back, so the controller and the host take turns and
+  one of them always idles. Within ``with SendBehind(shell):`` the shell's ``send`` hands each
+  fragment to one sender thread, in order, and returns at once, so the next object is read,
+  hashed, compressed and serialized while the host handles the previous Send.
 """
 
 from __future__ import annotations
@@ -73,6 +88,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import queue
 import re
 import sys
 import threading
@@ -81,7 +97,14 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import Pipeline, Serializer, WSMan
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
+    Pipeline,
+    PSInvocationState,
+    RunspacePoolState,
+    SelectorSet,
+    Serializer,
+    WSMan,
+)
 
 SECURE_STRING_TEXT = "System.Security.SecureString"
 _ESCAPED_UNIT = re.compile(b"\\x00_\\x00x((?:\\x00[0-9A-Fa-f]){4})\\x00_")
@@ -285,6 +308,64 @@ def robust_receive(wsman: Any) -> RobustReceive:
     return RobustReceive(wsman)
 
 
+_RSP = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+BUFFER_MODES = ("Block", "Drop")  # [MS-WSMV] 2.2.5.10 OutputBufferingModeEnumeration
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as the xs:duration Windows writes for IdleTimeOut (``PT7200.000S``)."""
+    return f"PT{seconds:.3f}S"
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Seconds of a ``PT<n>[.<ms>]S`` duration (the form Windows writes), None otherwise."""
+    match = re.fullmatch(r"PT(\d+(?:\.\d+)?)S", (text or "").strip())
+    return float(match.group(1)) if match else None
+
+
+class ShellLimits:
+    """Keeps ``rsp:MaxIdleTimeOut`` of the last Create answer on this ``WSMan`` (seconds; None
+    when the server did not say)."""
+
+    def __init__(self, wsman: Any) -> None:
+        self.max_idle_timeout: float | None = None
+        self._create = wsman.create
+        wsman.create = self.create
+
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        body = self._create(*args, **kwargs)
+        element = body.find(f".//{{{_RSP}}}MaxIdleTimeOut") if body is not None else None
+        self.max_idle_timeout = parse_duration(element.text if element is not None else None)
+        return body
+
+
+def shell_limits(wsman: Any) -> ShellLimits:
+    """Install :class:`ShellLimits` on a pypsrp ``WSMan`` (before its pool opens)."""
+    return ShellLimits(wsman)
+
+
+def disconnect(pool: Any, idle_timeout: int | None = None, buffer_mode: str | None = None) -> None:
+    """``RunspacePool.disconnect`` with ``rsp:IdleTimeOut`` (seconds) and ``rsp:BufferMode`` in the
+    Disconnect body when given ([MS-PSRP] 3.1.5.3.16); the pool and its pipelines become
+    Disconnected, as pypsrp's own method leaves them."""
+    if idle_timeout is None and buffer_mode is None:
+        pool.disconnect()
+        return
+    if buffer_mode is not None and buffer_mode not in BUFFER_MODES:
+        raise ValueError(f"BufferMode must be one of {BUFFER_MODES}, not {buffer_mode!r}")
+    body = ET.Element(f"{{{_RSP}}}Disconnect")
+    if idle_timeout is not None:
+        ET.SubElement(body, f"{{{_RSP}}}IdleTimeOut").text = duration(idle_timeout)
+    if buffer_mode is not None:
+        ET.SubElement(body, f"{{{_RSP}}}BufferMode").text = buffer_mode
+    selectors = SelectorSet()
+    selectors.add_option("ShellId", pool.shell.id or "")
+    pool.connection.disconnect(pool.shell.resource_uri, body, selector_set=selectors)
+    pool.state = RunspacePoolState.DISCONNECTED
+    for pipeline in pool.pipelines.values():
+        pipeline.state = PSInvocationState.DISCONNECTED
+
+
 def register_namespace_in_place(prefix: str, uri: str) -> None:
     """``ET.register_namespace`` without the moment where ``uri`` has no prefix at all.
 
@@ -374,3 +455,54 @@ def new_wsman(**kwargs: Any) -> WSMan:
     install_namespace_guard()
     install_ntlm_key_cache()
     return WSMan(**kwargs)
+
+
+class SendBehind:
+    """Within the block, ``shell.send(stream, data, command_id=..., end=...)`` queues the fragment
+    (at most ``AHEAD`` waiting, about one envelope each) for one sender thread that sends them in
+    order through the shell's own ``send``; the caller goes on preparing the next one. A failed
+    Send stops the sending: its exception is raised by the next ``send`` call or when the block
+    ends, and nothing queued after it goes out. pypsrp's input loop ignores ``send``'s answer."""
+
+    AHEAD = 2
+
+    def __init__(self, shell: Any) -> None:
+        self._shell = shell
+        self._send = shell.send
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(self.AHEAD)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="psrp-send-behind", daemon=True)
+
+    def __enter__(self) -> SendBehind:
+        self._shell.send = self.send
+        self._thread.start()
+        return self
+
+    def send(self, stream: str, data: bytes, command_id: str | None = None, end: bool | None = None) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put((stream, data, command_id, end), timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drain: nothing after a failed Send
+            stream, data, command_id, end = item
+            try:
+                self._send(stream, data, command_id=command_id, end=end)
+            except BaseException as exc:  # handed to the caller's thread
+                self._error = exc
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._shell.send = self._send
+        if exc_type is not None:
+            self._error = self._error or exc  # stop sending what is still queued
+        self._queue.put(None)
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error

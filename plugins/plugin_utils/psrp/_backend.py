@@ -55,7 +55,11 @@ class Backend(t.Protocol):
     def pipeline(self, request: PipelineRequest) -> PipelineResult: ...
     def list_shells(self) -> ShellListing: ...
     def remove_shells(self, shells: t.Sequence[ShellInfo]) -> list[Removal]: ...
-    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]: ...
+
+    def start_disconnected(
+        self, request: PipelineRequest, idle_timeout: int | None, buffer_mode: str | None
+    ) -> dict[str, t.Any]: ...
+
     def receive_disconnected(self, session_id: str, stop: bool, depth: int) -> PipelineResult: ...
     def reset(self) -> None: ...
     def close(self) -> None: ...
@@ -137,11 +141,15 @@ class LocalBackend:
         keep = self._session.own_shell_ids()
         return self._guard(lambda: self._session.remove_shells(shell_targets(shells), keep))
 
-    def start_disconnected(self, request: PipelineRequest) -> dict[str, t.Any]:
+    def start_disconnected(
+        self, request: PipelineRequest, idle_timeout: int | None, buffer_mode: str | None
+    ) -> dict[str, t.Any]:
         from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _disconnected  # noqa: PLC0415
 
-        plain = plain_request(request)
-        return self._guard(lambda: _disconnected.start(self._session, plain))
+        plain, session = plain_request(request), self._session
+        return self._guard(
+            lambda: _disconnected.start(session, plain, idle_timeout=idle_timeout, buffer_mode=buffer_mode)
+        )
 
     def receive_disconnected(self, session_id: str, stop: bool, depth: int) -> PipelineResult:
         from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _disconnected  # noqa: PLC0415

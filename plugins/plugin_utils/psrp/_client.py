@@ -36,6 +36,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
     RobustReceive,
+    SendBehind,
     adapt_pool,
     new_wsman,
     robust_receive,
@@ -237,10 +238,11 @@ def _command_started() -> None:
 class SessionError(Exception):
     """A failure with an ``ErrorInfo`` (kind + user message) attached."""
 
-    def __init__(self, info: ErrorInfo, *, not_started: bool = False) -> None:
+    def __init__(self, info: ErrorInfo, *, not_started: bool = False, dropped: OSError | None = None) -> None:
         super().__init__(info.message)
         self.info = info
         self.not_started = not_started  # the Command was never accepted by the server
+        self.dropped = dropped  # the network error, when the connection dropped while sending input
 
 
 class TransferError(Exception):
@@ -638,17 +640,25 @@ class PSRPSession:
         """A pipeline in ``pool`` (every pipeline of the session is created here)."""
         return PowerShell(pool)
 
-    def start(self, ps: PowerShell, input_data: Any) -> None:
+    def start(self, ps: PowerShell, input_data: Any, *, send_behind: bool = False) -> None:
+        """Start ``ps`` with ``input_data``; ``send_behind``: prepare each input Send while the
+        previous one is in flight (``_adapters.SendBehind``, put_file)."""
         self.running = ps
         try:
-            ps.begin_invoke(input_data)
+            if send_behind and input_data is not None:
+                with SendBehind(ps.runspace_pool.shell):
+                    ps.begin_invoke(input_data)
+            else:
+                ps.begin_invoke(input_data)
             _command_started()
         except Exception as exc:
             not_started = ps.state == PSInvocationState.NOT_STARTED
             if not not_started:
                 _command_started()
             raise SessionError(
-                classify(exc, self.host_label, self.port, stage="command"), not_started=not_started
+                classify(exc, self.host_label, self.port, stage="command"),
+                not_started=not_started,
+                dropped=exc if isinstance(exc, OSError) and not not_started else None,
             ) from None
 
     def wait(
@@ -666,7 +676,7 @@ class PSRPSession:
                 try:
                     ps.poll_invoke()
                 except OSError as exc:  # the network dropped: same shell, same pipeline
-                    failures = self._reconnect(exc, failures)
+                    failures = self.reconnect(exc, failures)
                     continue
                 if failures:
                     self.notices.append(
@@ -710,12 +720,14 @@ class PSRPSession:
                     "3.1.4.1.39): the output of this task may be incomplete"
                 )
 
-    def _reconnect(self, exc: OSError, failures: int) -> int:
+    def reconnect(self, exc: OSError, failures: int, notice: str | None = None) -> int:
         """A Receive failed on the network while the command runs on the host: wait (capped,
         jittered exponential backoff: ``reconnection_backoff`` * 2**n, at most MAX_BACKOFF, times
         0.5-1.0), then continue on a new HTTP connection to the same shell and pipeline. The
         command is never sent again; the Receive whose answer was lost is retransmitted
-        (``RobustReceive``). Raises ``exc`` once ``reconnection_retries`` are used up."""
+        (``RobustReceive``). Raises ``exc`` once ``reconnection_retries`` are used up. (put_file
+        also reconnects this way when a Send of its input dropped, then resumes in a new
+        pipeline.)"""
         retries = int(self._wsman_kwargs.get("reconnection_retries") or 0)
         if failures >= retries:
             raise exc
@@ -724,8 +736,9 @@ class PSRPSession:
         reason = classify(exc, self.host_label, self.port, stage="receive").message
         if failures == 0:
             self.notices.append(
-                f"psrp: the connection to {self.host_label} dropped while a command ran ({reason}); "
-                "reconnecting to the same shell (the command is not sent again)"
+                f"psrp: the connection to {self.host_label} dropped while {notice or 'a command ran'} "
+                f"({reason}); reconnecting to the same shell"
+                + ("" if notice else " (the command is not sent again)")
             )
         log.info("%s; reconnect %d/%d in %.1fs", reason, failures + 1, retries, delay)
         time.sleep(delay)

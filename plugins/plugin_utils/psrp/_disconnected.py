@@ -4,10 +4,11 @@
 
 - :func:`start` opens a **new** shell on the host (never the run's session: its state is not
   shared, as with ``-InDisconnectedSession``), starts the pipeline, sends WSMan ``Disconnect``
-  (MS-PSRP 3.1.5.3.16; ``BufferMode`` Block: the host pauses the command rather than drop output
-  when nobody receives it) and drops the HTTP connection. The command keeps running on the host;
-  the shell outlives this run and is deleted by the host after its idle timeout (the session
-  configuration's, two hours by default) if nobody receives it.
+  (MS-PSRP 3.1.5.3.16, with the ``IdleTimeOut`` and ``BufferMode`` asked for; by default the
+  host's: ``Block``, the host pauses the command rather than drop output when nobody receives
+  it) and drops the HTTP connection. The command keeps running on the host; the shell outlives
+  this run and is deleted by the host after its idle timeout (the one asked for, else the
+  session configuration's, two hours by default) if nobody receives it.
 - :func:`receive` finds that shell again by id from any later task, play or run (WSMan
   Enumerate, only the user's own shells), connects as a new client (WSMan ``Connect`` with the
   PSRP connect sequence, MS-PSRP 3.1.4.11), connects to its command, waits for it to end and
@@ -30,9 +31,12 @@ from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
     RobustReceive,
+    ShellLimits,
     adapt_pool,
+    disconnect,
     new_wsman,
     robust_receive,
+    shell_limits,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
     PSRPSession,
@@ -73,14 +77,27 @@ class _Connection:
         backoff = float(session._wsman_kwargs.get("reconnection_backoff") or 0)
         self.guard = _TransportGuard(self.wsman.transport, retries, backoff, session.host_label)
         self.robust: RobustReceive = robust_receive(self.wsman)
+        self.limits: ShellLimits = shell_limits(self.wsman)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.wsman.transport.close()
 
 
-def start(session: PSRPSession, request: PipelineRequest) -> dict[str, Any]:
-    """Start ``request`` in a new shell and disconnect from it; returns its ids."""
+def start(
+    session: PSRPSession,
+    request: PipelineRequest,
+    *,
+    idle_timeout: int | None = None,
+    buffer_mode: str | None = None,
+) -> dict[str, Any]:
+    """Start ``request`` in a new shell and disconnect from it; returns its ids.
+
+    ``idle_timeout`` (seconds) and ``buffer_mode`` (``Block`` / ``Drop``) go in the Disconnect
+    body (``-IdleTimeoutSec`` / ``-OutputBufferingMode``); None leaves the host's default. An
+    idle timeout above the session configuration's maximum (``rsp:MaxIdleTimeOut`` of the Create
+    answer) is refused before the command starts, as PowerShell refuses it before it disconnects.
+    """
     needs_keys = validate_request(request)
     connection = _Connection(session)
     pool = RunspacePool(connection.wsman, configuration_name=session.configuration_name)
@@ -89,6 +106,7 @@ def start(session: PSRPSession, request: PipelineRequest) -> dict[str, Any]:
     started = False
     try:
         pool.open()
+        _check_idle_timeout(session, connection, idle_timeout)
         if needs_keys:
             pool.exchange_keys()
         ps = PowerShell(pool)
@@ -96,7 +114,11 @@ def start(session: PSRPSession, request: PipelineRequest) -> dict[str, Any]:
         raw_input = request.get("input")
         ps.begin_invoke([to_pypsrp_value(v) for v in raw_input] if raw_input else None)  # type: ignore[arg-type]
         started = True
-        pool.disconnect()
+        disconnect(pool, idle_timeout, buffer_mode)
+    except SessionError:
+        with contextlib.suppress(Exception):
+            pool.close()  # refused before the command: do not leave the shell behind
+        raise
     except Exception as exc:
         info = classify(exc, session.host_label, session.port, stage="disconnected command")
         if not started:
@@ -118,6 +140,25 @@ def start(session: PSRPSession, request: PipelineRequest) -> dict[str, Any]:
         "configuration_name": session.configuration_name,
         "state": "Disconnected",
     }
+
+
+def _check_idle_timeout(session: PSRPSession, connection: _Connection, idle_timeout: int | None) -> None:
+    """PowerShell's check before a Disconnect (DisconnectPSSession.cs ``ValidateIdleTimeout``):
+    the idle timeout may not exceed the server's maximum, the session configuration's
+    MaxIdleTimeoutms that the Create answer reported."""
+    limit = connection.limits.max_idle_timeout
+    if idle_timeout is None or limit is None or idle_timeout <= limit:
+        return
+    raise SessionError(
+        ErrorInfo(
+            ERROR,
+            f"{session.host_label}: option 'disconnected_idle_timeout' = {idle_timeout} is greater than "
+            f"the server maximum allowed {int(limit)} (seconds; MaxIdleTimeoutms of session configuration "
+            f"{session.configuration_name}); nothing was started. Choose a value from 60 to {int(limit)}, "
+            "or raise the configuration's maximum (Set-PSSessionConfiguration -TransportOption "
+            "(New-PSTransportOption -MaxIdleTimeoutSec N))",
+        )
+    )
 
 
 def receive(session: PSRPSession, session_id: str, *, stop: bool = False, depth: int = 2) -> PipelineResult:
@@ -195,7 +236,13 @@ def _wait(session: PSRPSession, receiver: PSRPSession, ps: PowerShell) -> None:
 def disconnected_op(op: str, session: PSRPSession, args: dict[str, Any]) -> Any:
     """The broker's ``start_disconnected`` / ``receive_disconnected`` ops."""
     if op == "start_disconnected":
-        return start(session, args["request"])
+        idle = args.get("idle_timeout")
+        return start(
+            session,
+            args["request"],
+            idle_timeout=int(idle) if idle is not None else None,
+            buffer_mode=args.get("buffer_mode") or None,
+        )
     return receive(
         session,
         str(args.get("session_id") or ""),

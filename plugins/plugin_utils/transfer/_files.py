@@ -20,6 +20,7 @@ the shell was gone before the command started) and raise ``TransferError`` for a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -126,7 +127,7 @@ def _send_put(
         if offset:
             ps.add_parameter("Offset", TaggedValue("I64", offset))
             ps.add_parameter("PrefixSha256", digest.hexdigest())
-        session.start(ps, put_input(src, chunker, digest))
+        session.start(ps, put_input(src, chunker, digest), send_behind=True)
     session.wait(ps)
     rc, _out, stderr = parse_pipeline_result(ps, session.host, 0)
     session.finish(ps)
@@ -145,19 +146,49 @@ def _send_put(
     }
 
 
+def _reconnect_put(session: PSRPSession, exc: SessionError, failures: int) -> int:
+    """The put's connection dropped: reconnect to the same shell (``reconnection_retries``, with
+    backoff) and stop the pipeline left waiting for input; raises ``exc`` when out of retries."""
+    orphan = session.running
+    dropped = exc.dropped or ConnectionError(exc.info.message)
+    try:
+        failures = session.reconnect(dropped, failures, notice="a file was sent")
+    except OSError:
+        raise exc from None
+    if orphan is not None:
+        with contextlib.suppress(Exception):
+            orphan.stop()
+        session.running = None
+    return failures
+
+
 def put_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, Any]:
     """Copy the local ``in_path`` to ``out_path`` on the host; the remote hash must match. A put
-    that was cut off before continues from the host's verified partial file."""
+    that was cut off before (or now: ``reconnection_retries``) continues from the host's verified
+    partial file."""
     if not os.path.exists(in_path):
         raise FileNotFoundError(f'file or module does not exist: "{in_path}"')
 
     def work(pool: RunspacePool) -> dict[str, Any]:
         session.require_script_text(pool, "file transfer (put_file sends a PowerShell script)")
         budget = input_chunk_size(pool.connection.max_payload_size)
-        partial = None
-        if os.path.getsize(in_path) >= RESUME_MIN_CHUNKS * budget:
-            partial = _probe_partial(session, pool, out_path)
-        return _send_put(session, pool, in_path, out_path, partial)
+        resumable = os.path.getsize(in_path) >= RESUME_MIN_CHUNKS * budget
+        failures = 0
+        while True:
+            try:
+                partial = _probe_partial(session, pool, out_path) if resumable else None
+                result = _send_put(session, pool, in_path, out_path, partial)
+            except SessionError as exc:
+                if not (resumable and exc.info.retry_safe and (exc.dropped or exc.not_started)):
+                    raise
+                failures = _reconnect_put(session, exc, failures)
+                continue
+            if failures:
+                session.notices.append(
+                    f"psrp: reconnected to {session.host_label}; the put of '{out_path}' continued after "
+                    f"the {result['resumed_from']} bytes the host had kept (verified by SHA256)"
+                )
+            return result
 
     return session.run(work)
 

@@ -61,6 +61,8 @@ class HostStats:
         # left loaded in one session process (a .NET assembly cannot be unloaded).
         self._csharp_compiles = 0
         self._assemblies_peak = 0
+        # Receive retransmissions answered again from the kept answer (MS-WSMV 3.1.4.1.39).
+        self._receive_retransmissions = 0
 
     # transport side -------------------------------------------------------------------------
     def record_wsman_action(self, action: str) -> None:
@@ -126,6 +128,11 @@ class HostStats:
             self._csharp_compiles += 1
             self._assemblies_peak = max(self._assemblies_peak, assemblies_in_process)
 
+    def receive_retransmitted(self) -> None:
+        """A Receive retransmission was answered again with the answer lost on the network."""
+        with self._lock:
+            self._receive_retransmissions += 1
+
     # reading --------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready copy of every counter."""
@@ -149,6 +156,7 @@ class HostStats:
                 "operations_open": self._operations_open,
                 "csharp_compiles": self._csharp_compiles,
                 "assemblies_per_process_peak": self._assemblies_peak,
+                "receive_retransmissions": self._receive_retransmissions,
             }
 
     def reset(self) -> None:
@@ -166,3 +174,4 @@ class HostStats:
             self._operations_started = 0
             self._csharp_compiles = 0
             self._assemblies_peak = 0
+            self._receive_retransmissions = 0

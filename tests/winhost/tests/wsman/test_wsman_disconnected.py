@@ -9,6 +9,7 @@ Disconnect body's IdleTimeout and BufferMode).
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -17,6 +18,7 @@ from pypsrp.exceptions import WSManFaultError
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool, RunspacePoolState
 from pypsrp.wsman import NAMESPACES, SelectorSet
 
+from winhost.engine.model import CIDict, SessionConfiguration
 from winhost.wsman import psrp as wsman_psrp
 from winhost.wsman.psrp import message_types
 
@@ -113,6 +115,30 @@ def test_unknown_buffer_mode_is_refused(service):
     pool.close()
 
 
+def test_idle_timeout_above_the_configuration_maximum_is_refused(service, machine):
+    """The session configuration's Quotas\\MaxIdleTimeoutms bounds the idle timeout a Disconnect
+    may ask for (Disconnect-PSSession, example 4: a 48-hour idle timeout against the 12-hour
+    maximum cannot disconnect; PowerShell checks it before sending, against the rsp:MaxIdleTimeOut
+    the server reports). The server reports that maximum; a Disconnect above it is refused and the
+    shell stays connected; one within it sets the shell's idle timeout."""
+    machine.lock = threading.RLock()
+    machine.accounts = {}
+    machine.session_configurations = CIDict()
+    machine.session_configurations["Microsoft.PowerShell"] = SessionConfiguration(
+        "Microsoft.PowerShell", max_idle_timeout_ms=43_200_000
+    )
+    pool = RunspacePool(make_wsman(service))
+    pool.open()
+    shell = service.shells.get(pool.shell.id)
+    assert "<rsp:MaxIdleTimeOut>PT43200.000S</rsp:MaxIdleTimeOut>" in service._shell_xml(shell)
+    with pytest.raises(WSManFaultError) as err:
+        _disconnect(pool, idle="PT172800.000S")
+    assert err.value.code == 87 and shell.state == "Connected"
+    _disconnect(pool, idle="PT43200.000S", buffer_mode="Drop")
+    assert shell.state == "Disconnected" and shell.idle_timeout == 43200.0
+    assert shell.psrp is not None and shell.psrp.buffer_mode == "Drop"
+
+
 def test_disconnected_shell_is_deleted_after_its_idle_timeout(machine, stats):
     from winhost.wsman.service import WSManService
 
@@ -198,6 +224,7 @@ def test_robust_receive_retransmission_gets_the_lost_answer_again(service):
     # The answer was lost on the network: the client sends the same operation again.
     _, again = _receive(service, wsman, pool, command_id, "uuid:OP-1", retransmit=True)
     assert again == first
+    assert service.stats.snapshot()["receive_retransmissions"] == 1  # counted (observability)
     # The next operation acknowledges it: nothing is sent twice.
     root, after = _receive(service, wsman, pool, command_id, "uuid:OP-2", retransmit=False)
     assert [m for m in after if m[0].name == "PipelineOutput"] == []

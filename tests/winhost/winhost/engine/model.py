@@ -434,6 +434,10 @@ class SessionConfiguration:
     visible_providers: list[str] = dataclasses.field(default_factory=list)
     #: The .pssc it was registered from, parsed (winhost/engine/jea.py); None: not file-based.
     config_file: dict[str, Any] | None = None
+    #: Quotas\MaxIdleTimeoutms: the longest idle timeout a session of it may ask for (Windows
+    #: reports 2147483647, rsp:MaxIdleTimeOut PT2147483.647S in pypsrp's recordings; Server 2012's
+    #: Install-PowerShellRemoting wrote 43200000).
+    max_idle_timeout_ms: int = 2147483647
 
     def __post_init__(self) -> None:
         if not self.uri:

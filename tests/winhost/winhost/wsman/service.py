@@ -84,6 +84,7 @@ class StatsLike(Protocol):
     def shell_closed(self, count: int = 1) -> None: ...
     def operation_started(self) -> None: ...
     def operation_finished(self, count: int = 1) -> None: ...
+    def receive_retransmitted(self) -> None: ...
 
 
 class _NullStats:
@@ -97,6 +98,9 @@ class _NullStats:
         pass
 
     def operation_finished(self, count: int = 1) -> None:
+        pass
+
+    def receive_retransmitted(self) -> None:
         pass
 
 
@@ -352,7 +356,7 @@ class WSManService:
             el("rsp:IdleTimeOut", format_duration(shell.idle_timeout)),
             el("rsp:InputStreams", shell.input_streams),
             el("rsp:OutputStreams", shell.output_streams),
-            el("rsp:MaxIdleTimeOut", format_duration(MAX_IDLE_TIMEOUT_S)),
+            el("rsp:MaxIdleTimeOut", format_duration(self._max_idle_timeout(shell.configuration_name))),
             el("rsp:Locale", shell.locale),
             el("rsp:DataLocale", shell.data_locale),
             el("rsp:CompressionMode", "NoCompression"),
@@ -435,6 +439,7 @@ class WSManService:
             robust = f"{el('p:OperationID', req.operation_id)}{el('p:SequenceID', '1')}"
             cached = shell.receive_cache.get(command_id or "")
             if req.retransmission and cached is not None and cached[0] == req.operation_id:
+                self.stats.receive_retransmitted()
                 return envelope(f"{ns.A_RECEIVE}Response", req.message_id, cached[1], extra_headers=robust)
         inner = self._receive_response(shell, psrp, req, command_id, stream_name)
         if req.operation_id:
@@ -537,9 +542,18 @@ class WSManService:
             idle_el = disc.find(q(ns.NS_SHELL, "IdleTimeOut"))
             if idle_el is not None and idle_el.text:
                 try:
-                    shell.idle_timeout = min(parse_duration(idle_el.text), MAX_IDLE_TIMEOUT_S)
+                    idle = parse_duration(idle_el.text)
                 except ValueError:
                     raise wsfaults.invalid_parameter(f"Invalid IdleTimeOut {idle_el.text}.") from None
+                limit = self._max_idle_timeout(shell.configuration_name)
+                if idle > limit:
+                    # above the configuration's MaxIdleTimeoutms quota (about_Remote_Disconnected_
+                    # Sessions, Disconnect-PSSession example 4: the session cannot be disconnected)
+                    raise wsfaults.invalid_parameter(
+                        f"The IdleTimeOut {idle_el.text} is greater than the maximum allowed "
+                        f"{format_duration(limit)} of the session configuration."
+                    )
+                shell.idle_timeout = idle
             mode_el = disc.find(q(ns.NS_SHELL, "BufferMode"))
             if mode_el is not None and mode_el.text:
                 mode = mode_el.text.strip()
@@ -549,6 +563,14 @@ class WSManService:
         psrp.disconnect()
         shell.state = "Disconnected"
         return envelope(f"{ns.A_DISCONNECT}Response", req.message_id, "")
+
+    def _max_idle_timeout(self, configuration: str) -> float:
+        """Seconds: the session configuration's Quotas\\MaxIdleTimeoutms (MAX_IDLE_TIMEOUT_S when
+        the machine does not model it)."""
+        configs = getattr(self.machine, "session_configurations", None)
+        sc = configs.get(configuration) if configs is not None else None
+        limit = getattr(sc, "max_idle_timeout_ms", None)
+        return min(MAX_IDLE_TIMEOUT_S, limit / 1000.0) if isinstance(limit, int) else MAX_IDLE_TIMEOUT_S
 
     def _reconnect(self, user: str, req: Request) -> bytes:
         shell, psrp = self._ps_shell_for(user, req)

@@ -23,6 +23,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapt
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
     DeferredXml,
     PSRemotingSerializer,
+    SendBehind,
     adapt_pool,
     install_deferred_text,
     install_namespace_guard,
@@ -265,6 +266,59 @@ def test_robust_receive_a_fault_answer_loses_nothing_and_other_actions_are_untou
     assert robust.retransmitted == 0
 
 
+# --- Disconnect with IdleTimeOut / BufferMode; the Create answer's MaxIdleTimeOut ---
+
+RSP = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
+
+
+class _DisconnectingWSMan:
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+
+    def disconnect(self, resource_uri: str, body: Any, selector_set: Any = None) -> None:
+        self.bodies.append((resource_uri, body, selector_set))
+
+
+def _pool(wsman: Any) -> Any:
+    pipeline = types.SimpleNamespace(state=None)
+    shell = types.SimpleNamespace(id="ABC", resource_uri="http://schemas.microsoft.com/powershell/x")
+    return types.SimpleNamespace(connection=wsman, shell=shell, pipelines={"P": pipeline}, state=None)
+
+
+def test_disconnect_sends_idle_timeout_and_buffer_mode_in_the_body() -> None:
+    """[MS-PSRP] 3.1.5.3.16: the Disconnect body's IdleTimeout and BufferMode (Drop / Block)."""
+    from pypsrp.powershell import PSInvocationState, RunspacePoolState
+
+    wsman = _DisconnectingWSMan()
+    pool = _pool(wsman)
+    _adapters.disconnect(pool, 3600, "Drop")
+    ((uri, body, selectors),) = wsman.bodies
+    assert uri == pool.shell.resource_uri and body.tag == f"{{{RSP}}}Disconnect"
+    assert [(c.tag, c.text) for c in body] == [
+        (f"{{{RSP}}}IdleTimeOut", "PT3600.000S"),
+        (f"{{{RSP}}}BufferMode", "Drop"),
+    ]
+    assert "ABC" in ET.tostring(selectors.pack()).decode()
+    assert pool.state == RunspacePoolState.DISCONNECTED
+    assert pool.pipelines["P"].state == PSInvocationState.DISCONNECTED
+    with pytest.raises(ValueError):
+        _adapters.disconnect(_pool(wsman), None, "Keep")
+
+
+def test_shell_limits_keeps_the_create_answer_s_max_idle_timeout() -> None:
+    body = ET.fromstring(
+        f'<s:Body xmlns:s="{SOAP}" xmlns:rsp="{RSP}"><rsp:Shell><rsp:ShellId>X</rsp:ShellId>'
+        "<rsp:MaxIdleTimeOut>PT43200.000S</rsp:MaxIdleTimeOut></rsp:Shell></s:Body>"
+    )
+    wsman = types.SimpleNamespace(create=lambda *a, **k: body)
+    limits = _adapters.shell_limits(wsman)
+    assert limits.max_idle_timeout is None
+    assert wsman.create("uri", None) is body
+    assert limits.max_idle_timeout == 43200.0
+    assert _adapters.parse_duration("PT2147483.647S") == 2147483.647
+    assert _adapters.parse_duration("P1D") is None and _adapters.duration(60) == "PT60.000S"
+
+
 # --- WSMan construction vs. ElementTree's process-wide prefix map (broker fan-out threads) ---
 
 XML_URI = "http://www.w3.org/XML/1998/namespace"
@@ -415,3 +469,76 @@ def test_ntlm_authentication_still_completes_with_the_cache(
         server.step(client.step(challenge))
         assert client.complete and server.complete
         assert server.unwrap(client.wrap(b"ping").data).data == b"ping"
+
+
+class _HostShell:
+    """A shell whose ``send`` waits for ``gate`` (the host handling a Send) and records what it
+    sent; ``fail_at``: that send raises a dropped connection."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.sent: list[tuple[str, bytes, str | None, bool | None]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail_at = fail_at
+
+    def send(self, stream: str, data: bytes, command_id: str | None = None, end: bool | None = None) -> None:
+        assert self.gate.wait(30)
+        if self.fail_at is not None and len(self.sent) == self.fail_at:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        self.sent.append((stream, data, command_id, end))
+
+
+def test_send_behind_returns_before_the_host_answered_and_sends_in_order() -> None:
+    """With the host still busy with the first Send, the caller hands over the next fragments
+    (``AHEAD`` of them) and goes on; when the host answers, all of them go out in order."""
+    shell = _HostShell()
+    original = shell.send
+    shell.gate.clear()
+    fragments = [bytes([i]) * 10 for i in range(1 + SendBehind.AHEAD)]
+    with SendBehind(shell):
+        assert shell.send != original
+        for fragment in fragments:
+            shell.send("stdin", fragment, command_id="C1")
+        assert shell.sent == []  # every call returned while the first Send was in flight
+        shell.gate.set()
+    assert shell.send == original
+    assert [item[1] for item in shell.sent] == fragments and {item[2] for item in shell.sent} == {"C1"}
+
+
+def test_send_behind_keeps_the_order_of_many_fragments() -> None:
+    shell = _HostShell()
+    fragments = [bytes([i]) * 1000 for i in range(200)]
+    with SendBehind(shell):
+        for i, fragment in enumerate(fragments):
+            shell.send("stdin", fragment, command_id="C1", end=i == len(fragments) - 1)
+    assert [item[1] for item in shell.sent] == fragments and shell.sent[-1][3] is True
+
+
+def test_send_behind_raises_the_failed_send_and_sends_nothing_after_it() -> None:
+    shell = _HostShell(fail_at=3)
+    with pytest.raises(ConnectionResetError), SendBehind(shell):
+        for i in range(20):
+            shell.send("stdin", bytes([i]), command_id="C1")
+    assert [item[1] for item in shell.sent] == [b"\x00", b"\x01", b"\x02"]
+
+
+def test_send_behind_stops_sending_when_the_caller_fails() -> None:
+    """The caller fails (reading the file) while the host still handles the first Send: the
+    fragment queued behind it is never sent."""
+    shell = _HostShell()
+    shell.gate.clear()
+    behind = SendBehind(shell)
+
+    def release_once_stopped() -> None:  # the host answers only after the failure is known
+        while behind._error is None:
+            threading.Event().wait(0.01)
+        shell.gate.set()
+
+    releaser = threading.Thread(target=release_once_stopped)
+    releaser.start()
+    with pytest.raises(ValueError, match="reading the file failed"), behind:
+        shell.send("stdin", b"first", command_id="C1")
+        shell.send("stdin", b"second", command_id="C1")
+        raise ValueError("reading the file failed")
+    releaser.join()
+    assert [item[1] for item in shell.sent] in ([], [b"first"])

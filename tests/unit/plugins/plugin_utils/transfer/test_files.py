@@ -57,6 +57,7 @@ class _FakePS:
         self.streams = types.SimpleNamespace(error=[])
         self.params: dict[str, Any] = {}
         self._stages = list(type(self).stages)
+        self.runspace_pool = types.SimpleNamespace(shell=types.SimpleNamespace(send=None))
 
     def add_script(self, script: str, use_local_scope: bool = True) -> None:
         self.script = script

@@ -68,6 +68,7 @@ def config_object(sc: SessionConfiguration) -> Any:
             "MaxShells": "2147483647",
             "MaxShellsPerUser": "2147483647",
             "IdleTimeoutms": "7200000",
+            "MaxIdleTimeoutms": str(sc.max_idle_timeout_ms),
             "OutputBufferingMode": "Block",
             "ProcessIdleTimeoutSec": "0",
             "MaxMemoryPerShellMB": "2147483647",
