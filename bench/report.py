@@ -709,9 +709,10 @@ def _per_task_sections(res: dict[str, Any]) -> list[str]:
     if res.get("s1_latency"):
         lines += ["", "## 1b. Per-task cost, injected latency", "", *per_task_table(res["s1_latency"])]
     if res.get("s1_flat"):
-        from report_cores import cores_table  # noqa: PLC0415 - it imports this module
+        from report_cores import cores_table, phases_table  # noqa: PLC0415 - it imports this module
 
         lines += ["", "## 1c. Per warm task by ansible-core version", "", *cores_table(res)]
+        lines += ["", "## 1d. Where a warm task's time goes", "", *phases_table(res)]
     return lines
 
 

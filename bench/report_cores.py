@@ -135,3 +135,62 @@ def cores_goals(res: dict[str, Any]) -> list[Goal]:
                 )
             )
     return out
+
+
+def _ms(value: Any) -> str:
+    return "-" if not isinstance(value, int | float) else f"{1000 * value:.0f}"
+
+
+def _phase_cells(summary: dict[str, Any]) -> list[str]:
+    """task wall, outside the worker, then wall / CPU of each worker phase and of the rest."""
+    phases = summary.get("phases") or {}
+    worker = phases.get("worker") or {}
+    parts = [phases.get(p) or {} for p in ("connection_load", "module_build", "exec")]
+    rest = {
+        key: worker[key] - sum(part.get(key, 0.0) for part in parts) if key in worker else None
+        for key in ("wall", "cpu")
+    }
+    task = summary.get("seconds")
+    outside = task - worker["wall"] if isinstance(task, int | float) and "wall" in worker else None
+    cells = [_ms(task), _ms(outside)]
+    for part in (*parts, rest):
+        cells.append(f"{_ms(part.get('wall'))} / {_ms(part.get('cpu'))}")
+    return cells
+
+
+def phases_table(res: dict[str, Any]) -> list[str]:
+    """Scenario 1 (1b when it ran): a warm raw and win_ping task split into what ansible-playbook
+    does outside the worker and the worker's phases (bench/phase_timer/sitecustomize.py)."""
+    s1 = res.get("s1_latency") or res.get("s1_flat") or {}
+    main = str(_get(res, "meta", "ansible") or "?")
+    lines = [
+        f"Mean of the warm tasks of scenario 1 with {s1.get('latency_ms', 0)} ms per request and "
+        f"{s1.get('shell_create_ms', 0)} ms per shell Create, in milliseconds: wall / CPU of the "
+        "forked worker's phases. Outside the worker = task wall - worker wall (ansible-playbook: "
+        "queueing the task, the fork, the result, callbacks). Connection load = loading the "
+        "connection plugin in the worker (a collection plugin such as ours is compiled and its "
+        "documentation parsed again in each fork; ansible-playbook preloads the builtin ones before "
+        "forking). Module build = Ansible's exec wrapper payload, the same for both plugins. "
+        "Exec = the connection's exec_command (ours: session broker, network and host; the "
+        "builtin: a shell's Create to Delete). Rest = the worker's other Ansible work (templating, "
+        "result parsing). Wall includes waiting for the machine's 2 CPUs.",
+        "",
+        _row(
+            "ansible-core",
+            "task kind",
+            "plugin",
+            "task wall",
+            "outside the worker",
+            "connection load",
+            "module build",
+            "exec",
+            "rest of the worker",
+        ),
+        "| --- | --- | --- |" + " ---: |" * 6,
+    ]
+    for version, runs in versions(s1, main):
+        for kind, label in KINDS[:2]:
+            for plugin, name in (("builtin", "ansible.builtin.psrp"), ("ours", "psremoting.core.psrp")):
+                summary = _get(runs, plugin, "summary", kind) or {}
+                lines.append(_row(version, label, name, *_phase_cells(summary)))
+    return lines

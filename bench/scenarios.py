@@ -51,6 +51,8 @@ class PeakShells:
 
 
 SCRIPT = "Get-Service -Name WinRM"
+#: sitecustomize that times the phases of each task inside ansible-playbook's worker (scenario 1)
+PHASE_TIMER = Path(__file__).resolve().parent / "phase_timer"
 #: Every per-task and transfer figure is measured for each of these, in the same run: the two
 #: anchors (ansible-core's psrp and winrm plugins) and ours.
 PLUGINS = (("builtin", BUILTIN), ("winrm", WINRM), ("ours", OURS))
@@ -155,7 +157,14 @@ def _per_task(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for rec in records:
         kind = rec["name"].split()[0]
-        row = {"kind": kind, "status": rec["status"], "seconds": rec["seconds"], "msg": rec.get("msg", "")}
+        row = {
+            "name": rec["name"],
+            "kind": kind,
+            "status": rec["status"],
+            "seconds": rec["seconds"],
+            "msg": rec.get("msg", ""),
+            "phases": rec.get("phases"),
+        }
         for key in COUNTERS:
             row[key] = _delta(rec, key)
         row["wsman_by_action"] = {
@@ -171,6 +180,27 @@ def _per_task(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["wsman_critical_path"] = row["wsman_requests_total"] - row["wsman_deferred"]
         rows.append(row)
     return rows
+
+
+def _phase_means(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean wall and CPU seconds of each worker phase (bench/phase_timer) over ``rows``."""
+    timed = [r["phases"] for r in rows if r.get("phases")]
+    names = sorted({phase for phases in timed for phase in phases})
+    return {
+        phase: {
+            "wall": statistics.mean(p.get(phase, [0.0, 0.0])[0] for p in timed),
+            "cpu": statistics.mean(p.get(phase, [0.0, 0.0])[1] for p in timed),
+        }
+        for phase in names
+    }
+
+
+def _read_phases(path: Path) -> dict[str, dict[str, list[float]]]:
+    """task name -> phase -> [wall, cpu] (one line per worker; the last of a name wins)."""
+    if not path.exists():
+        return {}
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return {str(r["task"]): r["phases"] for r in records}
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -189,6 +219,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         out[kind]["failed"] = sum(1 for r in sel if r["status"] != "ok")
         out[kind]["wsman_by_action"] = sel[-1]["wsman_by_action"]
         out[kind]["n"] = len(sel)
+        out[kind]["phases"] = _phase_means(sel)
     if rows:
         out["all"] = {key: statistics.mean(r[key] for r in rows) for key in (*COUNTERS, *DERIVED, "seconds")}
         out["all"]["bytes"] = out["all"]["bytes_in"] + out["all"]["bytes_out"]
@@ -232,7 +263,13 @@ def _per_task_run(
     tasks = "".join(_task_yaml(k, connection, i) for i, k in enumerate(_kinds(mode.tasks), 1))
     name = connection.replace(".", "-") + (f"-{core.line}" if core else "")
     pb = write_playbook(workdir / f"s1-{name}-{int(latency)}.yml", host, tasks)
-    env = {"BENCH_STATS_HOST": host, "BENCH_WINHOST_CONTROL": str(server.control_path)}
+    phase_log = workdir / f"phases-{name}-{int(latency)}.jsonl"
+    env = {
+        "BENCH_STATS_HOST": host,
+        "BENCH_WINHOST_CONTROL": str(server.control_path),
+        "BENCH_PHASE_LOG": str(phase_log),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(PHASE_TIMER), os.environ.get("PYTHONPATH", "")) if p),
+    }
     env.update(core.env() if core else {})
     run = run_measured(
         playbook_cmd(server.inventory, pb, connection, forks=1, bin_dir=core.bin if core else None),
@@ -240,6 +277,9 @@ def _per_task_run(
         env,
         server_pids=server.pids,
     )
+    phases = _read_phases(phase_log)
+    for rec in run.tasks:
+        rec["phases"] = phases.get(rec["name"])
     rows = _per_task(run.tasks)
     out: dict[str, Any] = {
         "rc": run.rc,

@@ -6,8 +6,8 @@
 # the connection plugin unit tests, the option-table diff against that ansible-core's own
 # ansible.builtin.psrp DOCUMENTATION, the action/plugin_utils unit tests that touch ansible-core
 # APIs, winhost answering the module payloads that ansible-core builds itself
-# (tests/winhost/tests/test_ansible_exec*.py), and winhost-backed ansible-playbook runs (raw, win_ping, script, put/fetch, invoke_command
-# one-to-many, a winrm_* module in check/diff mode).
+# (tests/winhost/tests/test_ansible_exec*.py), and winhost-backed ansible-playbook runs (raw,
+# win_ping, script, put/fetch, invoke_command one-to-many, a winrm_* module in check/diff mode).
 #
 #   tools/version-matrix.sh                      # every entry of MATRIX below
 #   PSREMOTING_MATRIX="2.20:3.12" tools/version-matrix.sh

@@ -30,8 +30,12 @@ options:
     keyword:
       - name: remote_user
   remote_password:
-    description: Password of O(remote_user); can be given with C(--ask-pass).
+    description:
+      - Password of O(remote_user); can be given with C(--ask-pass).
+      - Marked C(secret) as in P(ansible.builtin.psrp#connection) of ansible-core 2.22, which then
+        masks the value wherever it would appear in output; older ansible-core ignores the mark.
     type: str
+    secret: true
     vars:
       - name: ansible_password
       - name: ansible_winrm_pass
@@ -149,8 +153,9 @@ options:
     description:
       - Password of the O(certificate_key_pem) key file when it is encrypted.
       - Added to P(ansible.builtin.psrp#connection) in ansible-core 2.21; accepted here with every
-        supported ansible-core.
+        supported ansible-core. Marked C(secret) (masked in output on ansible-core 2.22+).
     type: str
+    secret: true
     vars:
       - name: ansible_psrp_certificate_key_password
   certificate_pem:

@@ -143,8 +143,9 @@ options:
         and that O(psremoting.core.pssession#module:session_id) gets its output later (another task, play or
         run), O(psremoting.core.pssession#module:state=stopped) stops it.
       - The new session does not share the state of the play's session. While nobody receives, the host keeps
-        the output and pauses the command when its buffer is full (C(OutputBufferingMode) C(Block)); it deletes
-        a session nobody receives after the idle timeout of its session configuration (two hours by default).
+        the output and pauses the command when its buffer is full (C(OutputBufferingMode) C(Block), see
+        I(output_buffering_mode)); it deletes a session nobody receives after the idle timeout of its session
+        configuration (two hours by default, see I(disconnected_idle_timeout)).
       - Cannot be combined with I(computer_name), I(creates), I(removes), I(chdir), I(remote_src), a non-default
         I(error_action), nor with a script that uses C($Ansible).
     type: bool

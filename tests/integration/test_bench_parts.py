@@ -215,3 +215,28 @@ def test_cores_table_and_goals_per_version() -> None:
         "2.00x",
         "7.00x |",
     ]
+
+
+def test_phases_table_splits_a_task_into_outside_and_worker_phases() -> None:
+    from report_cores import phases_table
+
+    phases = {
+        "worker": {"wall": 0.2, "cpu": 0.06},
+        "connection_load": {"wall": 0.03, "cpu": 0.02},
+        "module_build": {"wall": 0.01, "cpu": 0.008},
+        "exec": {"wall": 0.1, "cpu": 0.01},
+    }
+    res = {
+        "meta": {"ansible": "2.19.14"},
+        "s1_latency": {
+            "latency_ms": 20,
+            "shell_create_ms": 800,
+            "ours": {"summary": {"module_cached": {"seconds": 0.25, "phases": phases}}},
+        },
+    }
+    rows = [line for line in phases_table(res) if line.startswith("| 2.19.14 | win_ping")]
+    ours = next(r for r in rows if "psremoting.core.psrp" in r)
+    # task 250, outside 250-200, then wall / CPU: load, build, exec, rest = worker - the three
+    assert ours.split(" | ")[3:] == ["250", "50", "30 / 20", "10 / 8", "100 / 10", "60 / 22 |"]
+    builtin = next(r for r in rows if "ansible.builtin.psrp" in r)
+    assert builtin.split(" | ")[3:5] == ["-", "-"]

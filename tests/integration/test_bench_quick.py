@@ -51,6 +51,11 @@ def test_quick_mode_writes_table_chart_and_counts(tmp_path: Path) -> None:
     # scenario 1 again under each other ansible-core whose version-matrix venv exists (bench/cores.py;
     # nothing is built in quick mode, so a fresh clone has none): the same tasks pass, same shells
     assert "## 1c. Per warm task by ansible-core version" in table
+    # where a task's time goes: every worker of a raw task timed its phases (bench/phase_timer)
+    assert "## 1d. Where a warm task's time goes" in table
+    for task_rows in (builtin_rows, our_rows):
+        raw_row = next(r for r in task_rows if r["kind"] == "raw")
+        assert {"worker", "connection_load", "exec"} <= set(raw_row["phases"]), raw_row
     for line, entry in (flat.get("cores") or {}).items():
         for label, shells in (("builtin", 3), ("ours", 1)):
             core_rows = entry[label]["rows"]

@@ -122,6 +122,22 @@ class OptionError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class _Where:
+    """The host a message names, and the variable that set each option (Ansible's ``var: <name>``
+    origin), so that a message quotes the variable the user wrote (``ansible_winrm_read_timeout_sec``
+    in a winrm inventory) rather than the table's first one."""
+
+    host: str
+    set_by: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.host
+
+    def var(self, name: str) -> str:
+        return self.set_by.get(name) or OPTION_TABLE[name][3]
+
+
+@dataclasses.dataclass(frozen=True)
 class SessionSettings:
     persist: bool
     idle_timeout: int
@@ -178,8 +194,9 @@ class ConnectionSettings:
         }
 
 
-def _convert(host: str, name: str, value: Any) -> Any:
-    kind, _default, choices, var = OPTION_TABLE[name]
+def _convert(host: _Where, name: str, value: Any) -> Any:
+    kind, _default, choices, _var = OPTION_TABLE[name]
+    var = host.var(name)
     if value is None:
         return None
     where = f"psrp connection to '{host}': option '{name}' (variable {var})"
@@ -209,31 +226,30 @@ def _convert(host: str, name: str, value: Any) -> Any:
     return text
 
 
-def _fail(host: str, name: str, problem: str, fix: str) -> OptionError:
-    var = OPTION_TABLE[name][3]
+def _fail(host: _Where, name: str, problem: str, fix: str) -> OptionError:
+    var = host.var(name)
     return OptionError(f"psrp connection to '{host}': option '{name}' (variable {var}) {problem}; {fix}")
 
 
-def _read_values(get_option: Callable[[str], Any], host_hint: str) -> tuple[dict[str, Any], str]:
+def _read_values(get_option: Callable[[str], Any], host: _Where) -> tuple[dict[str, Any], _Where]:
     """Every option, converted to its type; and the host name for messages."""
     values: dict[str, Any] = {}
-    host = host_hint or "<unknown host>"
-    for name, (_kind, _default, _choices, var) in OPTION_TABLE.items():
+    for name in OPTION_TABLE:
         try:
             raw = get_option(name)
         except Exception as exc:  # ansible raises AnsibleOptionsError on type conversion
             raise OptionError(
-                f"psrp connection to '{host}': option '{name}' (variable {var}) is invalid: {exc}"
+                f"psrp connection to '{host}': option '{name}' (variable {host.var(name)}) is invalid: {exc}"
             ) from None
         values[name] = _convert(host, name, default_for(name) if raw is None else raw)
         if name == "remote_addr" and values[name]:
-            host = values[name]
+            host = dataclasses.replace(host, host=values[name])
     if not values["remote_addr"]:
         raise _fail(host, "remote_addr", "is empty", "set ansible_host to the host name or address")
     return values, host
 
 
-def _protocol_and_port(values: Mapping[str, Any], host: str) -> tuple[str, int]:
+def _protocol_and_port(values: Mapping[str, Any], host: _Where) -> tuple[str, int]:
     """Same derivation as ansible.builtin.psrp's _build_kwargs."""
     protocol, port = values["protocol"], values["port"]
     if protocol is None and port is None:
@@ -249,7 +265,7 @@ def _protocol_and_port(values: Mapping[str, Any], host: str) -> tuple[str, int]:
     return str(protocol), int(port)
 
 
-def _check_numbers(values: Mapping[str, Any], host: str) -> list[str]:
+def _check_numbers(values: Mapping[str, Any], host: _Where) -> list[str]:
     """Refuse impossible timeouts and sizes; return the warnings for dubious ones."""
     for name in ("connection_timeout", "read_timeout", "operation_timeout"):
         if values[name] <= 0:
@@ -283,7 +299,7 @@ def _check_numbers(values: Mapping[str, Any], host: str) -> list[str]:
     return []
 
 
-def _check_auth(values: Mapping[str, Any], host: str, protocol: str) -> None:
+def _check_auth(values: Mapping[str, Any], host: _Where, protocol: str) -> None:
     """Refuse auth / encryption / certificate combinations that cannot work."""
     auth = values["auth"]
     encryption = values["message_encryption"]
@@ -392,16 +408,19 @@ def read_settings(
     ``origin_of(option)`` says where an option was set (Ansible's origin: ``default``,
     ``var: <name>``, ``env: ...``); ``extras`` are the ansible_winrm_* variables the plugin received
     without an option (see _winrm_vars.py)."""
-    values, host = _read_values(get_option, host_hint)
+    origin = origin_of or (lambda name: "default")
+    set_by = {name: where[5:] for name in OPTION_TABLE if (where := origin(name)).startswith("var: ")}
+    values, at = _read_values(get_option, _Where(host_hint or "<unknown host>", set_by))
+    host = at.host
 
     def fail(name: str, problem: str, fix: str) -> OptionError:
-        return _fail(host, name, problem, fix)
+        return _fail(at, name, problem, fix)
 
-    notes = _winrm_vars.apply(values, origin_of or (lambda name: "default"), host, fail)
+    notes = _winrm_vars.apply(values, origin, host, fail)
     notes += _winrm_vars.extras_notes(extras or {}, host)
-    protocol, port = _protocol_and_port(values, host)
-    warnings = _check_numbers(values, host)
-    _check_auth(values, host, protocol)
+    protocol, port = _protocol_and_port(values, at)
+    warnings = _check_numbers(values, at)
+    _check_auth(values, at, protocol)
     return ConnectionSettings(
         host=host,
         port=port,

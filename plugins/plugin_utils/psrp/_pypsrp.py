@@ -17,6 +17,7 @@ try:
         ComplexObject,
         ErrorRecord,
         GenericComplexObject,
+        Pipeline,
         PSCredential,
         PSInvocationState,
         RunspacePoolState,
@@ -41,7 +42,7 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
             def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
                 require()
 
-        ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = _Missing
+        ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = Pipeline = _Missing
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
         Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = MessageType = _Missing
@@ -74,6 +75,7 @@ __all__ = [
     "PSHostUserInterface",
     "PSInvocationState",
     "PSRPEnum",
+    "Pipeline",
     "PowerShell",
     "RunspacePool",
     "RunspacePoolState",

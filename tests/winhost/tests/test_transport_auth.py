@@ -20,7 +20,7 @@ from pypsrp.exceptions import AuthenticationError
 from spnego.exceptions import SpnegoError
 
 from winhost.hostset import HostSet
-from winhost.transport.auth import NtlmStore, _ntlm_file
+from winhost.transport.auth import NtlmStore, _ntlm_file, _ntlm_hashes
 from winhost.transport.kdc import kerberos_missing_reason
 from winhost.transport.testing import RecordingService, configure, envelope, service_of, transport
 
@@ -287,11 +287,18 @@ def test_ntlm_store_derives_the_hashes_once_per_change(tmp_path: Any, monkeypatc
         return original(password)
 
     monkeypatch.setattr(spnego._ntlm, "lmowfv1", counting)
+    _ntlm_hashes.cache_clear()
     store = NtlmStore(tmp_path / "ntlm_users")
     config = types.SimpleNamespace(accounts={"vagrant": "Secr3t:pass"}, computer_name="DC01")
     for _leg in range(3):
         store.update(config)  # type: ignore[arg-type]
     assert len(derived) == 1
+    # another host with the same account password: its own file, the same derivation
+    other = NtlmStore(tmp_path / "ntlm_users_web01")
+    other.update(types.SimpleNamespace(accounts={"vagrant": "Secr3t:pass"}, computer_name="WEB01"))  # type: ignore[arg-type]
+    assert len(derived) == 1 and "WEB01\\vagrant" in (tmp_path / "ntlm_users_web01").read_text(
+        encoding="utf-8"
+    )
     before = (tmp_path / "ntlm_users").read_text(encoding="utf-8")
     config.accounts = {"vagrant": "0ther:pass"}
     store.update(config)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -95,6 +96,13 @@ def _ntlm_file(path: Path | None) -> Iterator[None]:
         _current_ntlm_file.path = previous
 
 
+@functools.lru_cache(maxsize=256)
+def _ntlm_hashes(password: str) -> tuple[str, str]:
+    """The LM and NT hashes of ``password`` (hex): one derivation per password for the process,
+    however many hosts share the account (a bench fleet of 1,000 hosts has one password)."""
+    return spnego._ntlm.lmowfv1(password).hex().upper(), spnego._ntlm.ntowfv1(password).hex().upper()
+
+
 class NtlmStore:
     """The NTLM user file of one host, rewritten when its accounts change."""
 
@@ -118,8 +126,7 @@ class NtlmStore:
             # The smbpasswd form (user:uid:LM:NT:flags:time) with the hashes computed here, once
             # per change: in the "domain:user:password" form pyspnego would derive the LM hash
             # (a pure-Python DES, ~8 ms) again for every connection a client opens.
-            lm_hash = spnego._ntlm.lmowfv1(password).hex().upper()
-            nt_hash = spnego._ntlm.ntowfv1(password).hex().upper()
+            lm_hash, nt_hash = _ntlm_hashes(password)
             # Accept "user", ".\user" and "COMPUTER\user" as Windows does for local accounts.
             for domain in ("", ".", config.computer_name):
                 user = f"{domain}\\{name}" if domain else name

@@ -97,11 +97,13 @@ def test_importing_the_client_patches_nothing() -> None:
     """No pypsrp class or module attribute changes at import (the adapters run per pool): checked
     in a fresh interpreter, where nothing has opened a pool yet."""
     code = (
-        "import pypsrp.serializer as m, pypsrp.wsman as w, spnego._ntlm as n\n"
-        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
+        "import pypsrp.serializer as m, pypsrp.wsman as w, spnego._ntlm as n, pypsrp.complex_objects as c\n"
+        "before = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1,\n"
+        "          c.Pipeline._get_statements)\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _client, _adapters\n"
         "from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files\n"
-        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1)\n"
+        "after = (m.ET, m.to_string, m.Serializer.deserialize, m.Serializer._deserialize_string, w.ET, n.lmowfv1,\n"
+        "         c.Pipeline._get_statements)\n"
         "assert before == after, 'pypsrp was patched at import'\n"
     )
     root = str(Path(_adapters.__file__).absolute().parents[6])
@@ -114,6 +116,76 @@ def test_adapt_pool_gives_the_pool_and_its_fragmenter_one_serializer() -> None:
     adapt_pool(pool)
     assert isinstance(pool._serializer, PSRemotingSerializer)
     assert pool._fragmenter.serializer is pool._serializer
+
+
+# -- one-command pipelines serialized without pypsrp's deep copy ----------------------------------
+# Prints the CreatePipeline XML of several pipelines, as pypsrp builds them from our typed requests
+# (psrp._client.add_commands): one command with nested arguments (invoke_command's function call),
+# a two-command statement, two statements. argv[1] == "skip": with the adapter installed first.
+_PIPELINES_SCRIPT = """
+import sys
+import xml.etree.ElementTree as ET
+from types import SimpleNamespace
+from pypsrp.messages import CreatePipeline
+from pypsrp.powershell import PowerShell
+from pypsrp.serializer import Serializer
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import add_commands
+
+if sys.argv[1] == "skip":
+    assert _adapters.install_single_command_copy_skip()
+pool = SimpleNamespace(protocol_version="2.3", shell=None, pipelines={}, id="p")
+call = {"name": "Invoke-X", "parameters": {
+    "Commands": [{"Name": "Get-Service", "IsScript": False, "Parameters": [{"Name": "Name", "Value": "W*"}],
+                  "Arguments": [1, 2.5, 2**40, None, True], "EndOfStatement": True}],
+    "InputObjects": [{"a": [1, {"b": "x"}]}, "text"], "Temporary": True}}
+requests = [
+    [call],
+    [{"name": "Get-Process", "parameters": {"Name": "a"}}, {"name": "Select-Object", "arguments": [1, 1]}],
+    [dict(call, end_of_statement=True), {"name": "$a = 1; $a", "is_script": True, "use_local_scope": False}],
+]
+for commands in requests:
+    for _again in range(2):  # a second serialization of the same pipeline (a resend) is the same too
+        ps = PowerShell.__new__(PowerShell)
+        ps.commands = []
+        ps.runspace_pool = pool
+        add_commands(ps, commands)
+        pipeline = ps.commands and __import__("pypsrp.complex_objects", fromlist=["Pipeline"]).Pipeline(
+            is_nested=False, cmds=ps.commands, history=None, redirect_err_to_out=False)
+        message = CreatePipeline(pipeline=pipeline)
+        print(ET.tostring(Serializer().serialize(message)).decode())
+"""
+
+
+def _pipelines_xml(mode: str) -> str:
+    root = str(Path(_adapters.__file__).absolute().parents[6])
+    run = subprocess.run(
+        [sys.executable, "-c", _PIPELINES_SCRIPT, mode],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    return run.stdout
+
+
+def test_one_command_pipelines_serialize_byte_for_byte_as_pypsrp_without_the_copy() -> None:
+    plain, skipped = _pipelines_xml("plain"), _pipelines_xml("skip")
+    assert plain.count("<Obj") > 30 and plain.count("\n") == 6
+    assert 'N="Cmd">Invoke-X<' in plain and "<I64>1099511627776</I64>" in plain
+    assert skipped == plain
+
+
+def test_the_copy_skip_leaves_multi_command_pipelines_to_pypsrp(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pypsrp.complex_objects import Command, Pipeline
+
+    assert _adapters.install_single_command_copy_skip()
+    one = Command(cmd="Get-Date")
+    assert Pipeline(cmds=[one])._get_statements() == [[one]] and one.end_of_statement
+    two = [Command(cmd="a"), Command(cmd="b")]
+    statements = Pipeline(cmds=two)._get_statements()
+    assert len(statements) == 1 and len(statements[0]) == 2
+    assert statements[0][0] is not two[0] and statements[0][0].cmd == "a"  # pypsrp's copies
 
 
 # -- RobustReceive (MS-WSMV 3.1.4.1.39) ------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,43 @@ def test_every_builtin_option_and_var_is_accepted(builtin_options: dict, our_opt
         assert set(ours.get("aliases", [])) >= set(spec.get("aliases", [])), f"{name}: aliases"
         kw = {k["name"] for k in spec.get("keyword", [])}
         assert kw <= {k["name"] for k in ours.get("keyword", [])}, f"{name}: keywords"
+        # ansible-core 2.22 marks the builtin's passwords `secret` and masks them in output
+        assert bool(ours.get("secret")) >= bool(spec.get("secret")), f"{name}: the builtin's is secret"
+
+
+def test_passwords_are_secret_on_every_ansible_core(our_options: dict) -> None:
+    """The options ansible.builtin.psrp of ansible-core 2.22 marks ``secret`` (its DOCUMENTATION:
+    remote_password, certificate_key_password) are marked so here whatever ansible-core is
+    installed; 2.16-2.21 ignore the key (and 2.19's ansible-test docs schema accepts it)."""
+    assert {name for name, spec in our_options.items() if spec.get("secret")} == {
+        "remote_password",
+        "certificate_key_password",
+    }
+
+
+def test_secret_options_are_masked_in_output_on_ansible_core_2_22() -> None:
+    """ansible-core 2.22's ConfigManager registers a ``secret`` option's value with the secret
+    masker when it resolves it (config/manager.py); ansible.module_utils.secrets.mask_secrets then
+    redacts it, as it does for the builtin's password."""
+    secrets = pytest.importorskip(
+        "ansible.module_utils.secrets", reason="ansible-core < 2.22 has no secret masker for options"
+    )
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    password, key_password = f"pw-{uuid.uuid4().hex}", f"keypw-{uuid.uuid4().hex}"
+    conn = connection_loader.get("psremoting.core.psrp", PlayContext(), None)
+    conn.set_options(
+        var_options={
+            "ansible_host": "win1.example.test",
+            "ansible_user": "admin",
+            "ansible_password": password,
+            "ansible_psrp_certificate_key_password": key_password,
+        }
+    )
+    assert conn.get_option("remote_password") == password
+    text = f"out {password} and {key_password} end"
+    assert secrets.mask_secrets(text) == "out $REDACTED$ and $REDACTED$ end"
 
 
 def test_option_table_matches_documentation(our_options: dict) -> None:

@@ -142,6 +142,35 @@ def test_unknown_transport_is_refused_with_the_fix() -> None:
         read_settings(_getter({"winrm_transport": ["digest"]}))
 
 
+@pytest.mark.parametrize(
+    ("option", "variable", "value", "problem"),
+    [
+        (
+            "read_timeout",
+            "ansible_winrm_read_timeout_sec",
+            -3,
+            "must be a positive number of seconds, got -3",
+        ),
+        ("operation_timeout", "ansible_winrm_operation_timeout_sec", "abc", "must be an integer, got 'abc'"),
+        ("protocol", "ansible_winrm_scheme", "ftp", "must be one of http, https, got 'ftp'"),
+    ],
+)
+def test_errors_name_the_variable_the_inventory_set(
+    option: str, variable: str, value: Any, problem: str
+) -> None:
+    """A winrm inventory's bad value is reported under the ansible_winrm_* variable it wrote (the
+    option's origin), not under the ansible_psrp_* one it never set; without an origin, the table's."""
+    with pytest.raises(OptionError) as info:
+        read_settings(_getter({option: value}), origin_of=_origins(**{option: f"var: {variable}"}))
+    assert (
+        f"psrp connection to 'win1.example.test': option '{option}' (variable {variable}) {problem}"
+        in str(info.value)
+    )
+    with pytest.raises(OptionError) as info:
+        read_settings(_getter({option: value}))
+    assert f"(variable {OPTION_TABLE[option][3]}) {problem}" in str(info.value)
+
+
 def test_connection_timeout_sets_operation_and_read_timeouts_like_the_winrm_plugin() -> None:
     s = read_settings(_getter({"winrm_connection_timeout": 45}))
     assert (s.wsman_kwargs["operation_timeout"], s.wsman_kwargs["read_timeout"]) == (45, 55)

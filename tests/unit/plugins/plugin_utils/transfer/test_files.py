@@ -158,7 +158,11 @@ def test_fetch_interrupted_by_a_dropped_connection_keeps_a_partial_the_next_fetc
 
     s = _session(monkeypatch, [["[FILE]", "RESUME:1000", data[1000:]], ["SHA256:" + _sha(data)]])
     result = fetch_file(s, "C:\\data.bin", str(out))
-    assert out.read_bytes() == data and result == {"sha256": _sha(data), "bytes": len(data), "resumed_from": 1000}
+    assert out.read_bytes() == data and result == {
+        "sha256": _sha(data),
+        "bytes": len(data),
+        "resumed_from": 1000,
+    }
     assert _leftovers(tmp_path) == ["fetched.bin"]
 
 
@@ -177,7 +181,9 @@ def test_fetch_restarts_when_the_host_file_does_not_start_with_the_partial(
     assert _leftovers(tmp_path) == ["fetched.bin"]
 
 
-def test_fetch_never_resumes_through_a_symlinked_partial(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_fetch_never_resumes_through_a_symlinked_partial(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """A symbolic link planted at the partial name is replaced, not written through."""
     target = tmp_path / "elsewhere.txt"
     target.write_bytes(b"do not touch")
