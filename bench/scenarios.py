@@ -527,6 +527,7 @@ def _transfer_once(
             str(fetched),
         ],
         workdir,
+        server_pids=server.pids,
     )
     after = _wsman_snapshot(server, host)
     entry: dict[str, Any] = {
@@ -539,6 +540,10 @@ def _transfer_once(
         "wsman_receive": after.get("wsman_Receive", 0) - before.get("wsman_Receive", 0),
         "bytes_in": after.get("bytes_in", 0) - before.get("bytes_in", 0),
         "bytes_out": after.get("bytes_out", 0) - before.get("bytes_out", 0),
+        # CPU of put and fetch together (and of starting the driver): on a loaded machine the
+        # throughput follows these more than the wall time
+        "controller_cpu_seconds": run.controller_cpu_seconds,
+        "server_cpu_seconds": run.server_cpu_seconds,
     }
     line = run.output.strip().splitlines()[-1] if run.output.strip() else ""
     if run.rc == 0 and line.startswith("{"):
