@@ -205,3 +205,30 @@ def test_playbook_task_survives_a_real_60_second_cut(winhost: Any, session_dir: 
     requests = winhost.stats(HOST)["wsman_requests"]
     assert requests["Command"] == 2 and requests["Create"] == 1  # warm + long, once; one shell
     assert _read_counter(winhost, session_dir, tmp_path, "60s") == ["run"]
+
+
+def test_playbook_fetch_cut_off_resumes_on_the_next_run(
+    winhost: Any, session_dir: str, tmp_path: Path
+) -> None:
+    """Through ansible-playbook, the broker and the fetch action: the link dies part-way through
+    a 6 MiB fetch (no reconnect attempts), the host is unreachable, and the controller keeps
+    ``<dest>.psrp-partial`` beside the destination; the next run of the play fetches only the
+    rest (-vv says so) and the file is byte-identical."""
+    data = os.urandom(6 * 1024 * 1024)
+    (Path(winhost.machine(HOST).sandbox()) / "pb-down.bin").write_bytes(data)
+    dest = tmp_path / "pb-down.bin"
+    fetch = f"- fetch:\n    src: C:\\pb-down.bin\n    dest: {dest}\n    flat: true\n"
+    pb = _playbook(
+        tmp_path,
+        "- raw: Write-Output warm\n" + _fault_task(winhost, "cut-after-bytes", 1000, 5_000_000) + fetch,
+    )
+    rc, _data, out = _run(winhost, session_dir, pb)
+    assert rc != 0, out
+    partial = tmp_path / "pb-down.bin.psrp-partial"
+    assert not dest.exists() and 0 < partial.stat().st_size < len(data), out
+    have = partial.stat().st_size
+    winhost.clear_faults(HOST)
+    rc, _data, out = _run(winhost, session_dir, _playbook(tmp_path, fetch), "-vv")
+    assert rc == 0, out
+    assert f"resumed after the {have} bytes" in out
+    assert dest.read_bytes() == data and not partial.exists()

@@ -1,0 +1,74 @@
+"""The partial files of an interrupted transfer: names, prefix checks, the controller's fetch partial."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._partial import (
+    NAME_MAX,
+    open_fetch_partial,
+    partial_path,
+    prefix_digest,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import PARTIAL_SUFFIX
+
+
+def test_partial_lives_beside_the_destination_under_a_recognisable_name(tmp_path: Path) -> None:
+    assert partial_path(str(tmp_path / "report.csv")) == str(tmp_path / ("report.csv" + PARTIAL_SUFFIX))
+
+
+def test_a_name_too_long_for_the_suffix_gets_a_hashed_partial_in_the_same_folder(tmp_path: Path) -> None:
+    long_name = "x" * (NAME_MAX - 2)
+    path = partial_path(str(tmp_path / long_name))
+    assert os.path.dirname(path) == str(tmp_path) and path.endswith(PARTIAL_SUFFIX)
+    assert len(os.path.basename(path)) <= NAME_MAX
+    assert path == partial_path(str(tmp_path / long_name))  # the same one next time
+    assert path != partial_path(str(tmp_path / ("y" * (NAME_MAX - 2))))
+
+
+def test_prefix_digest_continues_only_from_a_matching_prefix() -> None:
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    src = io.BytesIO(data)
+    digest = prefix_digest(src, 2_000_000, hashlib.sha256(data[:2_000_000]).hexdigest())
+    assert digest is not None and src.tell() == 2_000_000
+    digest.update(src.read())
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()  # the running hash of the whole file
+
+    src = io.BytesIO(data)
+    assert prefix_digest(src, 2_000_000, hashlib.sha256(b"other").hexdigest()) is None
+    assert src.tell() == 0  # starts again from zero
+    assert prefix_digest(io.BytesIO(data[:10]), 20, hashlib.sha256(data[:10]).hexdigest()) is None
+
+
+def test_fetch_partial_is_reused_hashed_and_positioned_at_its_end(tmp_path: Path) -> None:
+    dest = tmp_path / "f.bin"
+    (tmp_path / ("f.bin" + PARTIAL_SUFFIX)).write_bytes(b"abc" * 1000)
+    partial = open_fetch_partial(str(dest), 0o640)
+    try:
+        assert (
+            partial.size == 3000 and partial.digest.hexdigest() == hashlib.sha256(b"abc" * 1000).hexdigest()
+        )
+        partial.file.write(b"more")
+    finally:
+        partial.file.close()
+    assert (tmp_path / ("f.bin" + PARTIAL_SUFFIX)).read_bytes() == b"abc" * 1000 + b"more"
+    assert stat.S_IMODE(os.stat(partial.path).st_mode) == 0o640
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_partial_of_another_user_is_replaced_not_reused(tmp_path: Path) -> None:
+    planted = tmp_path / ("f.bin" + PARTIAL_SUFFIX)
+    planted.write_bytes(b"someone else's bytes")
+    os.chown(planted, 12345, 12345)
+    partial = open_fetch_partial(str(tmp_path / "f.bin"), 0o600)
+    try:
+        assert partial.size == 0 and os.fstat(partial.file.fileno()).st_uid == os.geteuid()
+    finally:
+        partial.discard()
+    assert not planted.exists()
