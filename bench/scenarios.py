@@ -175,8 +175,9 @@ def _per_task(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["wsman_by_action"] = {k: v for k, v in row["wsman_by_action"].items() if v}
         # psremoting.core.psrp releases a finished pipeline with a Signal (terminate) after the task
         # already has its reply, as PowerShell's own client and pypsrp do; ansible.builtin.psrp
-        # sends none (it deletes the shell). The task waits only for the other requests.
-        row["wsman_deferred"] = row["wsman_by_action"].get("Signal", 0)
+        # sends none (it deletes the shell). Once per host, after the first task's reply, it also
+        # looks for shells a killed broker left (one Enumerate). The task waits for the others.
+        row["wsman_deferred"] = sum(row["wsman_by_action"].get(a, 0) for a in ("Signal", "Enumerate"))
         row["wsman_critical_path"] = row["wsman_requests_total"] - row["wsman_deferred"]
         rows.append(row)
     return rows
