@@ -122,6 +122,11 @@ def find_source(
 
 
 def _is_vaulted(value: Any) -> bool:
+    """A vault-encrypted value, or a list or mapping holding one."""
+    if isinstance(value, Mapping):
+        return any(_is_vaulted(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_is_vaulted(item) for item in value)
     if type(value).__name__ in _VAULT_TYPES:
         return True
     try:  # ansible-core >= 2.19: a decrypted vault value keeps a tag with its ciphertext
@@ -150,6 +155,8 @@ def shown(value: Any, secret: bool) -> str:
     if secret:
         return f"{_a(value)} (the value of a secret option is not shown)"
     if _is_vaulted(value):
+        if isinstance(value, Mapping | list | tuple):
+            return f"{_a(value)} holding a vaulted value (not shown)"
         return "a vaulted value (not shown)"
     text = repr(str(value)) if isinstance(value, str) else f"{_a(value)} {value!r}"
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."

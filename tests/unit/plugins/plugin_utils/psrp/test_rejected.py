@@ -102,6 +102,8 @@ def test_a_vaulted_value_is_never_shown(vaulted: Any) -> None:
         assert str(value) == SECRET  # the test's premise: the value decrypts
         msg = _message("port", PORT, Source("variable", "ansible_psrp_port", value))
         assert SECRET not in msg and "got a vaulted value (not shown)" in msg, (type(value), msg)
+    msg = _message("port", PORT, Source("variable", "ansible_psrp_port", [1, {"k": vaulted}]))
+    assert SECRET not in msg and "got a list holding a vaulted value (not shown)" in msg, msg
 
 
 def test_sources_follow_configmanager_precedence() -> None:
