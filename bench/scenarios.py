@@ -175,8 +175,9 @@ def _per_task(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["wsman_by_action"] = {k: v for k, v in row["wsman_by_action"].items() if v}
         # psremoting.core.psrp releases a finished pipeline with a Signal (terminate) after the task
         # already has its reply, as PowerShell's own client and pypsrp do; ansible.builtin.psrp
-        # sends none (it deletes the shell). The task waits only for the other requests.
-        row["wsman_deferred"] = row["wsman_by_action"].get("Signal", 0)
+        # sends none (it deletes the shell). Once per host, after the first task's reply, it also
+        # looks for shells a killed broker left (one Enumerate). The task waits for the others.
+        row["wsman_deferred"] = sum(row["wsman_by_action"].get(a, 0) for a in ("Signal", "Enumerate"))
         row["wsman_critical_path"] = row["wsman_requests_total"] - row["wsman_deferred"]
         rows.append(row)
     return rows
@@ -527,6 +528,7 @@ def _transfer_once(
             str(fetched),
         ],
         workdir,
+        server_pids=server.pids,
     )
     after = _wsman_snapshot(server, host)
     entry: dict[str, Any] = {
@@ -539,6 +541,10 @@ def _transfer_once(
         "wsman_receive": after.get("wsman_Receive", 0) - before.get("wsman_Receive", 0),
         "bytes_in": after.get("bytes_in", 0) - before.get("bytes_in", 0),
         "bytes_out": after.get("bytes_out", 0) - before.get("bytes_out", 0),
+        # CPU of put and fetch together (and of starting the driver): on a loaded machine the
+        # throughput follows these more than the wall time
+        "controller_cpu_seconds": run.controller_cpu_seconds,
+        "server_cpu_seconds": run.server_cpu_seconds,
     }
     line = run.output.strip().splitlines()[-1] if run.output.strip() else ""
     if run.rc == 0 and line.startswith("{"):

@@ -151,3 +151,35 @@ def test_warm_task_names_the_prelude_and_postlude(winhost: Any, monkeypatch: pyt
         assert fields["result"] == {"where": "C:\\Windows"} and fields["error"] == []
     assert named_requests == sent_requests == 2  # Command + Receive
     assert sent_bytes - named_bytes >= len((PRELUDE + POSTLUDE).encode("utf-8")), (sent_bytes, named_bytes)
+
+
+@pytest.mark.runs_ps1("invoke_command.session_function")
+def test_a_task_naming_the_prelude_survives_a_reset_runspace(winhost: Any) -> None:
+    """The parts live in the function: when a reset runspace lost it, the task that names the
+    prelude/postlude is sent again with the definition (one miss) and runs as the plain form."""
+    from winhost_session import winhost_session
+
+    from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import (
+        InvokeSpec,
+        build_plan,
+        read_result,
+    )
+
+    spec = InvokeSpec(script="$Ansible.Result = @{ where = (Get-Location).Path }; 'ran'", chdir="C:\\Windows")
+    session = winhost_session(winhost, "dc01")
+    try:
+        for _ in range(2):
+            plan = build_plan(spec)
+            fields = read_result(plan, session.invoke_pipeline(plan.wire_request()), "continue")
+            assert (fields["output"], fields["result"]) == (["ran"], {"where": "C:\\Windows"})
+        session.pool.reset_runspace_state()
+        plan = build_plan(spec)
+        fields = read_result(plan, session.invoke_pipeline(plan.wire_request()), "continue")
+        assert (fields["failed"], fields["output"], fields["result"]) == (
+            False,
+            ["ran"],
+            {"where": "C:\\Windows"},
+        )
+        assert session.payload_state.misses == 1 and session.payload_state.session_defined
+    finally:
+        session.close()

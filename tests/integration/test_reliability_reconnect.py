@@ -14,6 +14,7 @@ in the middle of a 90 s command, with the settings docs/connection.md gives for 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 import time
@@ -232,3 +233,38 @@ def test_playbook_fetch_cut_off_resumes_on_the_next_run(
     assert rc == 0, out
     assert f"resumed after the {have} bytes" in out
     assert dest.read_bytes() == data and not partial.exists()
+
+
+def test_playbook_win_copy_cut_off_resumes_within_the_task(
+    winhost: Any, session_dir: str, tmp_path: Path
+) -> None:
+    """win_copy puts into a new temporary directory of each task, so its resume happens within
+    the task: with reconnection_retries, the link dying part-way through a 6 MiB put reconnects,
+    continues from the host's verified partial file, and -v says so; the copy is byte-identical
+    and far fewer bytes than two full puts reached the host."""
+    data = os.urandom(6 * 1024 * 1024)
+    src = tmp_path / "up.bin"
+    src.write_bytes(data)
+    copy = f"- ansible.windows.win_copy:\n    src: {src}\n    dest: C:\\pb-up.bin\n"
+    pb = _playbook(
+        tmp_path,
+        "- raw: Write-Output warm\n" + _fault_task(winhost, "cut-after-bytes", 1000, 5_000_000) + copy,
+    )
+    winhost.reset_stats(HOST)
+    rc, _data, out = _run(
+        winhost,
+        session_dir,
+        pb,
+        "-v",
+        "-e",
+        "ansible_psrp_reconnection_retries=6",
+        "-e",
+        "ansible_psrp_reconnection_backoff=1",
+    )
+    assert rc == 0, out
+    assert "dropped while a file was sent" in out
+    resumed = re.search(r"continued after the (\d+) bytes", out)
+    assert resumed is not None and 0 < int(resumed.group(1)) < len(data), out
+    assert (Path(winhost.machine(HOST).sandbox()) / "pb-up.bin").read_bytes() == data
+    # the part before the cut once, the rest once, the module: not a second full put (~1.8 x 2)
+    assert int(winhost.stats(HOST)["bytes_in"]) < len(data) * 1.8 * 1.2
