@@ -47,6 +47,8 @@ TEST_PACKAGES=(pytest pytest-xdist pytest-timeout pytest-ansible hypothesis psrp
 UNIT_TESTS=(
     tests/unit/plugins/connection
     tests/unit/plugins/plugin_utils/psrp/test_options.py
+    tests/unit/plugins/plugin_utils/psrp/test_rejected.py
+    tests/unit/plugins/plugin_utils/psrp/test_winrm_vars.py
     tests/unit/plugins/action
     tests/unit/plugins/plugin_utils/invoke/test_fanout.py
     tests/unit/plugins/plugin_utils/psrp/test_client.py
@@ -66,6 +68,7 @@ PLAYBOOK_TESTS=(
     tests/integration/test_connection_winhost.py::test_environment_and_location_do_not_leak_between_tasks
     tests/integration/test_connection_winhost.py::test_no_profile_option_of_ansible_core_2_21
     tests/integration/test_connection_winhost.py::test_bad_option_fails_before_connecting
+    tests/integration/test_connection_bad_values.py
     tests/integration/test_invoke_command.py::test_one_to_many
     tests/integration/test_invoke_command.py::test_output_objects_and_service_methods
     tests/integration/test_winrm_modules.py::test_winrm_service_four_steps

@@ -86,9 +86,31 @@ class Connection(ConnectionBase):
         self._shell_type = "powershell"
         self._backend: Backend | None = None
         self._settings: ConnectionSettings | None = None
+        self._option_inputs: tuple[t.Any, ...] | None = None
         super().__init__(*args, **kwargs)
 
     # -- options and backend --------------------------------------------------------------------
+    def set_options(
+        self,
+        task_keys: dict[str, t.Any] | None = None,
+        var_options: dict[str, t.Any] | None = None,
+        direct: dict[str, t.Any] | None = None,
+    ) -> None:
+        # ansible-core converts each option to its type and checks its choices here; its errors name
+        # no host, variable or fix (and quote passwords): say it as our own checks do (psrp/_rejected.py)
+        try:
+            super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        except Exception as exc:
+            from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _rejected  # noqa: PLC0415
+
+            host = str(getattr(self._play_context, "remote_addr", "") or "")
+            msg = _rejected.explain(
+                self._load_name, host, exc, variables=var_options, keys=task_keys, direct=direct
+            )
+            raise AnsibleError(msg) from None
+        # where each option was set, which ansible-core 2.16 does not record (_options.read_plugin_settings)
+        self._option_inputs = (task_keys, var_options, direct)
+
     def _read_settings(self) -> ConnectionSettings:
         host_hint = getattr(self._play_context, "remote_addr", "") or ""
         try:

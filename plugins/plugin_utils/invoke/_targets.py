@@ -32,6 +32,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import connection_loader
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _rejected
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     ConnectionSettings,
     OptionError,
@@ -127,11 +128,15 @@ def psrp_settings(
     var_names: list[str] | None = None,
 ) -> ConnectionSettings:
     """One host's ``psremoting.core.psrp`` settings from its variables (validated by
-    ``read_settings``; raises ``OptionError`` or ``AnsibleError``)."""
+    ``read_settings``, or ``_rejected.explain`` for a value ansible-core refuses; raises ``OptionError``
+    or ``AnsibleError``)."""
     load_name = load_name or plugin_load_name()
     names = var_names if var_names is not None else C.config.get_plugin_vars("connection", load_name)
     variables = connection_var_options(host_vars, names, host_name, render)
-    options, origins = _options_and_origins(load_name, variables)
+    try:
+        options, origins = _options_and_origins(load_name, variables)
+    except Exception as exc:  # ansible-core refused a type or choice: name host, variable and fix
+        raise OptionError(_rejected.explain(load_name, host_name, exc, variables=variables)) from None
     # TaskExecutor hands variables with the plugin's extras prefix that are no option as _extras.
     extras = {
         k: render(host_vars[k]) for k in host_vars if k.startswith(EXTRAS_PREFIX) and k not in variables

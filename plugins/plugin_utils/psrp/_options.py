@@ -384,6 +384,11 @@ def read_plugin_settings(plugin: Any, host_hint: str = "") -> ConnectionSettings
     ansible_psrp_* wins over translated ansible_winrm_* variables) and its ansible_winrm_* extras."""
 
     def origin_of(name: str) -> str:
+        inputs = getattr(plugin, "_option_inputs", None)
+        if getattr(plugin, "_origins", None) is None and inputs:  # ansible-core 2.16 records none
+            from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _rejected  # noqa: PLC0415
+
+            return _rejected.origin(name, plugin.option_definitions.get(name, {}), *inputs)
         try:
             return str(plugin.get_option_and_origin(name)[1])
         except (KeyError, AttributeError):

@@ -134,3 +134,23 @@ def test_target_reader_reads_a_winrm_inventory_like_the_connection() -> None:
     assert (w1.host, w1.port, w1.protocol, w1.auth) == ("127.0.0.9", 5985, "http", "ntlm")
     w2 = reader.read("w2").settings
     assert w2 is not None and (w2.host, w2.port) == ("w2", 45985)
+
+
+def test_a_value_ansible_core_refuses_is_a_problem_naming_host_variable_and_fix() -> None:
+    """ConfigManager refuses a type or a choice before our checks run: the target's problem is the
+    connection's message (psrp/_rejected.py), never ansible-core's, and shows no password."""
+    account = {"ansible_connection": PSRP, "ansible_user": "vagrant", "ansible_password": "pw-77c1"}
+    hostvars: dict[str, Any] = {
+        "scheme": {**account, "ansible_winrm_scheme": "ftp"},
+        "pwlist": {**account, "ansible_password": ["pw-77c1"]},
+    }
+    reader = TargetReader(hostvars)
+    scheme = reader.read("scheme")
+    assert scheme.settings is None and scheme.status == "failed"
+    assert scheme.problem == (
+        "psrp connection to 'scheme': option 'protocol' (variable ansible_winrm_scheme) must be one of "
+        "http, https, got 'ftp'; set ansible_winrm_scheme to one of these"
+    )
+    pwlist = reader.read("pwlist").problem
+    assert pwlist is not None and "(variable ansible_password) must be a string" in pwlist
+    assert "pw-77c1" not in pwlist

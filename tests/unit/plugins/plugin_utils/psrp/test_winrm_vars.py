@@ -202,9 +202,19 @@ def test_ignored_extras_are_noted_with_their_reason() -> None:
 
 
 def _plugin(variables: dict[str, Any]) -> Any:
-    """The real plugin with options set from inventory variables, as TaskExecutor sets them."""
+    """The real plugin with options set from inventory variables, as TaskExecutor sets them
+    (``_resolve_option_variables`` is ansible-core 2.17+; 2.16's TaskExecutor does the same inline)."""
     conn = connection_loader.get("psremoting.core.psrp", PlayContext(), None)
-    var_options = conn._resolve_option_variables(variables, templar=_Templar())
+    if hasattr(conn, "_resolve_option_variables"):
+        var_options = conn._resolve_option_variables(variables, templar=_Templar())
+    else:
+        from ansible import constants as C
+
+        names = C.config.get_plugin_vars("connection", conn._load_name)
+        var_options = {k: v for k, v in variables.items() if k in names}
+        var_options["_extras"] = {
+            k: v for k, v in variables.items() if k.startswith("ansible_winrm_") and k not in names
+        }
     conn.set_options(var_options=var_options)
     return conn
 
