@@ -270,8 +270,7 @@ def _fetch_into(
     verdict = _verdict(session, ps, received, out_path)
     if verdict is not None:
         return verdict
-    partial.file.close()
-    os.replace(partial.path, out_path)
+    partial.commit(out_path)
     return {"sha256": received.remote_hash, "bytes": partial.size, "resumed_from": received.resumed_from}
 
 
@@ -286,13 +285,14 @@ def fetch_file(session: PSRPSession, in_path: str, out_path: str, mode: int | No
         try:
             result = _fetch_into(session, pool, in_path, out_path, partial)
         except SessionError as exc:
-            keep = exc.info.retry_safe and partial.size > 0  # the connection dropped: resume next time
+            # the connection dropped: the next fetch to this destination resumes
+            keep = partial.shared and exc.info.retry_safe and partial.size > 0
             raise
         finally:
-            if not keep:
-                partial.discard()
+            if keep:
+                partial.keep()
             else:
-                partial.file.close()
+                partial.discard()
         return result
 
     return session.run(work)

@@ -8,15 +8,21 @@
   hash against the local source before a put resumes from it.
 
 A partial file is reused only when it is a regular file owned by the controller's user (never
-through a symbolic link); anything else at that name is replaced.
+through a symbolic link); anything else at that name is replaced. A fetch holds an exclusive
+``flock`` on its partial file until it renamed it onto the destination or gave up: another
+fetch to the same destination at the same time (``fetch flat=yes`` from several hosts) writes to
+a private temporary file beside it instead (no resume for that one), so two fetches never write
+into, truncate or rename each other's bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -70,6 +76,8 @@ class FetchPartial:
     file: IO[bytes]
     size: int
     digest: Any
+    shared: bool = True  # the destination's own partial (a later fetch may resume from it)
+    committed: bool = False
 
     def restart(self) -> None:
         """The host's file does not start with these bytes: empty the partial file."""
@@ -78,11 +86,26 @@ class FetchPartial:
         self.size = 0
         self.digest = hashlib.sha256()
 
+    def commit(self, dest: str) -> None:
+        """Rename the (verified) partial file onto ``dest``, still holding its lock, so that no
+        other fetch takes the file between the rename and the close."""
+        self.file.flush()
+        os.replace(self.path, dest)
+        self.committed = True
+        self.file.close()
+
+    def keep(self) -> None:
+        """Leave the partial file for a later fetch to resume from (releases the lock)."""
+        self.file.close()
+
     def discard(self) -> None:
+        """Delete the partial file (while still locked: never another fetch's file) and close it;
+        after :meth:`commit` only closes."""
+        if not self.committed:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         with contextlib.suppress(OSError):
             self.file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
 
 
 def _owned_regular(fd: int) -> bool:
@@ -90,9 +113,38 @@ def _owned_regular(fd: int) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
 
 
+def _locked_here(fd: int, path: str) -> bool:
+    """Whether this process now holds the exclusive lock of ``fd`` and ``path`` still names it
+    (a fetch that finished renames its partial away, still locked)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # another fetch to the same destination holds it
+        return False
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _private_partial(dest: str, mode: int) -> FetchPartial:
+    """An empty temporary file beside ``dest`` that no other fetch can find (no resume)."""
+    fd, path = tempfile.mkstemp(prefix=".psrp-fetch-", suffix=".partial", dir=os.path.dirname(dest) or ".")
+    try:
+        os.fchmod(fd, mode)
+        stream = os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    return FetchPartial(path, stream, 0, hashlib.sha256(), shared=False)
+
+
 def open_fetch_partial(dest: str, mode: int) -> FetchPartial:
     """Reuse ``dest``'s partial file (hashed, positioned at its end), or create it empty with
-    ``mode``. Never follows a symbolic link; a partial owned by another user is replaced."""
+    ``mode``; locked (see the module docstring), else a private one. Never follows a symbolic
+    link; a partial owned by another user is replaced."""
     path = partial_path(dest)
     nofollow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -108,6 +160,9 @@ def open_fetch_partial(dest: str, mode: int) -> FetchPartial:
         fd = -1
     if fd < 0:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
+    if not _locked_here(fd, path):
+        os.close(fd)
+        return _private_partial(dest, mode)
     try:
         os.fchmod(fd, mode)
         stream = os.fdopen(fd, "r+b")

@@ -35,6 +35,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files im
     output_chunk_size,
     put_file,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._partial import open_fetch_partial
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._scripts import (
     FETCH_FILE_SCRIPT,
     PARTIAL_SUFFIX,
@@ -338,3 +339,28 @@ def test_fetched_file_gets_the_builtins_mode(
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == mode
     assert stat.S_IMODE(existing.stat().st_mode) == 0o640 and existing.read_bytes() == data
+
+
+def test_a_fetch_cut_while_another_fetch_holds_the_partial_leaves_it_alone(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another fetch to the same destination is under way (it holds the locked partial): this one
+    writes to a private file, which it deletes when its own connection drops (nobody could resume
+    from it), and the other fetch's partial keeps its bytes."""
+    out = tmp_path / "fetched.bin"
+    other = open_fetch_partial(str(out), 0o600)
+    try:
+        other.file.write(b"the other host's bytes")
+        other.file.flush()
+        drop = ConnectionResetError(104, "Connection reset by peer")
+        s = _session(monkeypatch, [["[FILE]", "RESUME:0", b"x" * 1000], drop])
+        with pytest.raises(SessionError):
+            fetch_file(s, "C:\\data.bin", str(out))
+        assert _leftovers(tmp_path) == ["fetched.bin" + PARTIAL_SUFFIX]
+        assert (tmp_path / ("fetched.bin" + PARTIAL_SUFFIX)).read_bytes() == b"the other host's bytes"
+        data = b"complete"
+        s = _session(monkeypatch, [["[FILE]", "RESUME:0", data], ["SHA256:" + _sha(data)]])
+        assert fetch_file(s, "C:\\data.bin", str(out))["resumed_from"] == 0
+        assert out.read_bytes() == data
+    finally:
+        other.discard()

@@ -72,3 +72,57 @@ def test_a_partial_of_another_user_is_replaced_not_reused(tmp_path: Path) -> Non
     finally:
         partial.discard()
     assert not planted.exists()
+
+
+def test_a_second_fetch_to_the_same_destination_gets_a_private_partial(tmp_path: Path) -> None:
+    """Two fetches to one destination at the same time (fetch flat=yes from several hosts): the
+    first holds the destination's partial (locked), the second writes to a private file beside
+    it, so neither resumes from, truncates nor renames the other's bytes."""
+    dest = tmp_path / "f.bin"
+    first = open_fetch_partial(str(dest), 0o600)
+    second = open_fetch_partial(str(dest), 0o600)
+    try:
+        assert first.shared and first.path == partial_path(str(dest))
+        assert not second.shared and second.path != first.path
+        assert os.path.dirname(second.path) == str(tmp_path) and second.size == 0
+        first.file.write(b"host one")
+        second.file.write(b"host two, longer")
+        second.restart()  # the host's file differs: empties only its own file
+        second.file.write(b"host two")
+        second.commit(str(dest))
+        assert dest.read_bytes() == b"host two"
+        first.commit(str(dest))
+        assert dest.read_bytes() == b"host one"  # each renamed its own whole file
+    finally:
+        first.discard()
+        second.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+
+
+def test_a_finished_fetch_never_deletes_the_partial_of_the_next_one(tmp_path: Path) -> None:
+    """After its rename a fetch only closes: the partial a later fetch created under the same
+    name is left alone (it used to be unlinked by the first fetch's clean-up)."""
+    dest = tmp_path / "f.bin"
+    done = open_fetch_partial(str(dest), 0o600)
+    done.file.write(b"whole")
+    done.commit(str(dest))
+    later = open_fetch_partial(str(dest), 0o600)
+    try:
+        assert later.shared and later.size == 0
+        done.discard()
+        assert os.path.exists(later.path)
+    finally:
+        later.discard()
+    assert dest.read_bytes() == b"whole" and not os.path.exists(later.path)
+
+
+def test_a_partial_kept_for_resume_is_unlocked_for_the_next_fetch(tmp_path: Path) -> None:
+    dest = tmp_path / "f.bin"
+    cut = open_fetch_partial(str(dest), 0o600)
+    cut.file.write(b"first half")
+    cut.keep()
+    again = open_fetch_partial(str(dest), 0o600)
+    try:
+        assert again.shared and again.size == len(b"first half")
+    finally:
+        again.discard()
