@@ -54,8 +54,10 @@ def session(machine: Machine, user: str = fx.MEMBER) -> Runspace:
     return Runspace(machine, user, ENDPOINT_URI)
 
 
-def run(rs: Runspace, name: str, **params: Any) -> tuple[RecordingHost, Any]:
+def run(rs: Runspace, name: str, *positional: Any, **params: Any) -> tuple[RecordingHost, Any]:
     cmd = Command(name)
+    for value in positional:
+        cmd.add_argument(value)
     for key, value in params.items():
         cmd.add_parameter(key, value)
     host = RecordingHost()
@@ -289,17 +291,7 @@ def test_default_commands_winhost_lacks_say_so(helpdesk: Machine) -> None:
 
 
 def get_help(rs: Runspace, *positional: Any, **params: Any) -> tuple[RecordingHost, Any]:
-    cmd = Command("Get-Help")
-    for value in positional:
-        cmd.add_argument(value)
-    for key, value in params.items():
-        cmd.add_parameter(key, value)
-    host = RecordingHost()
-    try:
-        rs.invoke([cmd], None, host)
-    except PSRuntimeError as exc:
-        return host, exc.record
-    return host, None
+    return run(rs, "Get-Help", *positional, **params)
 
 
 @pytest.mark.parametrize(
