@@ -32,6 +32,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
 
 HOST = "dc01"
 RETRIES = {"reconnection_retries": 6, "reconnection_backoff": 1}
+# RETRIES as ansible-playbook arguments, at -v (which shows the reconnect notices)
+PLAYBOOK_RETRIES = (
+    "-v",
+    *(arg for name, value in RETRIES.items() for arg in ("-e", f"ansible_psrp_{name}={value}")),
+)
 RUN_SLOW = bool(os.environ.get("PSREMOTING_RUN_SLOW"))
 
 
@@ -145,11 +150,7 @@ def test_playbook_task_survives_a_cut_and_says_so_at_v(
         winhost,
         session_dir,
         pb,
-        "-v",
-        "-e",
-        "ansible_psrp_reconnection_retries=6",
-        "-e",
-        "ansible_psrp_reconnection_backoff=1",
+        *PLAYBOOK_RETRIES,
     )
     assert rc == 0, out
     assert _results(data)[2]["stdout_lines"] == ["one", "two"]
@@ -255,11 +256,7 @@ def test_playbook_win_copy_cut_off_resumes_within_the_task(
         winhost,
         session_dir,
         pb,
-        "-v",
-        "-e",
-        "ansible_psrp_reconnection_retries=6",
-        "-e",
-        "ansible_psrp_reconnection_backoff=1",
+        *PLAYBOOK_RETRIES,
     )
     assert rc == 0, out
     assert "dropped while a file was sent" in out
