@@ -20,6 +20,12 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01")]
 
 HOST = "dc01"
+# pssession state=received of the session id given as the extra variable sid
+RECEIVE_PLAY = (
+    "- hosts: dc01\n  gather_facts: false\n  tasks:\n"
+    "    - psremoting.core.pssession:\n        state: received\n        session_id: '{{ sid }}'\n"
+    "      register: got\n"
+)
 
 
 def _script(text: str) -> PipelineRequest:
@@ -101,7 +107,7 @@ def test_playbook_disconnected_start_end_of_run_later_receive(winhost: Any, tmp_
         "    - psremoting.core.pssession_info:\n        session_state: [Disconnected]\n",
         encoding="utf-8",
     )
-    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), listing)
+    rc, data, out = _another_run(winhost, listing)
     assert rc == 0, out
     rows = _results(data)[0]["sessions"]
     (row,) = [r for r in rows if r["ShellId"] == session_id]
@@ -109,21 +115,15 @@ def test_playbook_disconnected_start_end_of_run_later_receive(winhost: Any, tmp_
 
     receive = tmp_path / "receive.yml"
     receive.write_text(
-        "- hosts: dc01\n  gather_facts: false\n  tasks:\n"
-        "    - psremoting.core.pssession:\n        state: received\n        session_id: '{{ sid }}'\n"
-        "      register: got\n",
+        RECEIVE_PLAY,
         encoding="utf-8",
     )
-    rc, data, out = _run(
-        winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), receive, "-e", f"sid={session_id}"
-    )
+    rc, data, out = _another_run(winhost, receive, "-e", f"sid={session_id}")
     assert rc == 0, out
     got = _results(data)[0]
     assert got["output"] == ["started", "finished"] and got["state"] == "Completed"
     assert _shell_state(winhost, session_id) is None
-    rc, data, out = _run(
-        winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), receive, "-e", f"sid={session_id}"
-    )
+    rc, data, out = _another_run(winhost, receive, "-e", f"sid={session_id}")
     assert rc != 0 and "received or removed already" in out
 
 
@@ -134,7 +134,7 @@ def test_disconnected_refuses_options_it_cannot_honour(winhost: Any, tmp_path: P
         "    script: Write-Output x\n    disconnected: true\n    chdir: C:\\\\temp\n"
         "  ignore_errors: true\n  register: refused\n",
     )
-    _rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    _rc, data, out = _another_run(winhost, pb)
     refused = _results(data)[0]
     assert refused.get("failed") is True and "cannot be combined with chdir" in refused["msg"], out
 
@@ -148,9 +148,8 @@ def test_run_summary_lists_the_sessions_left_running(winhost: Any, tmp_path: Pat
         "    script: Start-Sleep -Seconds 1; Write-Output late\n"
         "    disconnected: true\n",
     )
-    _rc, _data, out = _run(
+    _rc, _data, out = _another_run(
         winhost,
-        tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"),
         pb,
         ANSIBLE_STDOUT_CALLBACK="default",
         ANSIBLE_CALLBACKS_ENABLED="psremoting.core.disconnected_sessions",
@@ -182,7 +181,7 @@ def test_playbook_stop_of_a_disconnected_command_and_check_mode(winhost: Any, tm
         "- psremoting.core.invoke_command:\n"
         "    script: Test-Path -Path C:\\\\counter-pbstop.txt\n",
     )
-    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    rc, data, out = _another_run(winhost, pb)
     assert rc == 0, out
     checked, started, stopped, probe = _results(data)
     assert checked["skipped"] is True and "session_id" not in checked
@@ -210,7 +209,7 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
         "    disconnected: true\n"
         "  register: started\n",
     )
-    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), start)
+    rc, data, out = _another_run(winhost, start)
     assert rc == 0, out
     session_id = _results(data)[0]["session_id"]
 
@@ -230,15 +229,12 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
     cutter.start()
     receive = tmp_path / "receive.yml"
     receive.write_text(
-        "- hosts: dc01\n  gather_facts: false\n  tasks:\n"
-        "    - psremoting.core.pssession:\n        state: received\n        session_id: '{{ sid }}'\n"
-        "      register: got\n",
+        RECEIVE_PLAY,
         encoding="utf-8",
     )
     try:
-        rc, data, out = _run(
+        rc, data, out = _another_run(
             winhost,
-            tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"),
             receive,
             "-v",
             "-e",
@@ -266,6 +262,11 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
         assert counted.decode().split() == ["run"]  # the command ran once
     finally:
         check.close()
+
+
+def _another_run(winhost: Any, playbook: Path, *args: str, **env: str) -> tuple[int, dict[str, Any], str]:
+    """ansible-playbook as another run would start it: a session directory (broker) of its own."""
+    return _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), playbook, *args, **env)
 
 
 def _wait_until(predicate: Any, timeout: float) -> bool:
@@ -298,7 +299,7 @@ def test_disconnect_options_are_checked_before_anything_starts(winhost: Any, tmp
     )
     configuration.max_idle_timeout_ms = 3_600_000  # 1 hour
     try:
-        rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+        rc, data, out = _another_run(winhost, pb)
     finally:
         configuration.max_idle_timeout_ms = 2147483647
     assert rc == 0, out
@@ -342,7 +343,7 @@ def test_drop_mode_session_loses_the_oldest_output_and_runs_on(
         "    disconnected: true\n    output_buffering_mode: drop\n    disconnected_idle_timeout: 600\n"
         "  register: started\n",
     )
-    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    rc, data, out = _another_run(winhost, pb)
     assert rc == 0, out
     session_id = _results(data)[0]["session_id"]
     shell = winhost.hostset.host(HOST).handler.shells.get(session_id)
@@ -375,7 +376,7 @@ def test_idle_timeout_removes_a_forgotten_disconnected_session(winhost: Any, tmp
         "    script: Start-Sleep -Seconds 300\n    disconnected: true\n    disconnected_idle_timeout: 60\n"
         "  register: started\n",
     )
-    rc, data, out = _run(winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), pb)
+    rc, data, out = _another_run(winhost, pb)
     assert rc == 0, out
     session_id = _results(data)[0]["session_id"]
     service = winhost.hostset.host(HOST).handler
@@ -397,9 +398,7 @@ def test_idle_timeout_removes_a_forgotten_disconnected_session(winhost: Any, tmp
         "      ignore_errors: true\n      register: got\n",
         encoding="utf-8",
     )
-    rc, data, out = _run(
-        winhost, tempfile.mkdtemp(prefix="psrpdis-", dir="/tmp"), after, "-e", f"sid={session_id}"
-    )
+    rc, data, out = _another_run(winhost, after, "-e", f"sid={session_id}")
     assert rc == 0, out
     listed, got = _results(data)
     assert session_id not in {row["ShellId"] for row in listed["sessions"]}
