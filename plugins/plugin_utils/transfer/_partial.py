@@ -141,27 +141,40 @@ def _private_partial(dest: str, mode: int) -> FetchPartial:
     return FetchPartial(path, stream, 0, hashlib.sha256(), shared=False)
 
 
-def open_fetch_partial(dest: str, mode: int) -> FetchPartial:
-    """Reuse ``dest``'s partial file (hashed, positioned at its end), or create it empty with
-    ``mode``; locked (see the module docstring), else a private one. Never follows a symbolic
-    link; a partial owned by another user is replaced."""
-    path = partial_path(dest)
+def _shared_fd(path: str) -> int:
+    """The destination's partial file: reused when it is ours, else replaced by a new one; -1
+    when neither can be done (a file another user left in a sticky folder such as /tmp, or one
+    another fetch created at the same moment)."""
     nofollow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, os.O_RDWR | nofollow)
     except FileNotFoundError:
         fd = -1
     except OSError:  # a symbolic link (ELOOP) or not openable: replace it
-        os.unlink(path)
-        fd = -1
+        fd = -2
     if fd >= 0 and not _owned_regular(fd):
         os.close(fd)
-        os.unlink(path)
-        fd = -1
-    if fd < 0:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
-    if not _locked_here(fd, path):
-        os.close(fd)
+        fd = -2
+    try:
+        if fd == -2:
+            os.unlink(path)
+        if fd < 0:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o600)
+    except OSError:
+        return -1
+    return fd
+
+
+def open_fetch_partial(dest: str, mode: int) -> FetchPartial:
+    """Reuse ``dest``'s partial file (hashed, positioned at its end), or create it empty with
+    ``mode``; locked (see the module docstring), else a private one. Never follows a symbolic
+    link; a partial owned by another user is replaced (or, where it cannot be removed, left
+    alone for a private one)."""
+    path = partial_path(dest)
+    fd = _shared_fd(path)
+    if fd < 0 or not _locked_here(fd, path):
+        if fd >= 0:
+            os.close(fd)
         return _private_partial(dest, mode)
     try:
         os.fchmod(fd, mode)

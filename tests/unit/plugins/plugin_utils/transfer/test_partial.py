@@ -126,3 +126,48 @@ def test_a_partial_kept_for_resume_is_unlocked_for_the_next_fetch(tmp_path: Path
         assert again.shared and again.size == len(b"first half")
     finally:
         again.discard()
+
+
+def test_a_partial_that_cannot_be_replaced_is_left_alone_for_a_private_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Another user's file at the partial name in a sticky folder (/tmp) cannot be removed: the
+    fetch neither fails nor writes through it, it uses a private file."""
+    planted = tmp_path / ("f.bin" + PARTIAL_SUFFIX)
+    planted.symlink_to(tmp_path / "elsewhere")
+    real_unlink = os.unlink
+
+    def sticky_unlink(path: str, *args: object, **kwargs: object) -> None:
+        if os.path.basename(path) == planted.name:
+            raise PermissionError(1, "Operation not permitted", path)
+        real_unlink(path)
+
+    monkeypatch.setattr(os, "unlink", sticky_unlink)
+    partial = open_fetch_partial(str(tmp_path / "f.bin"), 0o600)
+    try:
+        assert not partial.shared and partial.path != str(planted) and planted.is_symlink()
+        assert not (tmp_path / "elsewhere").exists()
+    finally:
+        partial.discard()
+
+
+def test_two_fetches_creating_the_partial_at_the_same_moment_both_go_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The partial did not exist when this fetch looked, and another fetch created it first
+    (O_EXCL fails): this one goes on with a private file instead of failing."""
+    dest = tmp_path / "f.bin"
+    real_open = os.open
+
+    def racing_open(path: str, flags: int, *args: int) -> int:
+        if flags & os.O_EXCL and str(path).endswith(PARTIAL_SUFFIX):
+            (tmp_path / ("f.bin" + PARTIAL_SUFFIX)).write_bytes(b"the other fetch")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", racing_open)
+    partial = open_fetch_partial(str(dest), 0o600)
+    try:
+        assert not partial.shared and partial.size == 0
+    finally:
+        partial.discard()
+    assert (tmp_path / ("f.bin" + PARTIAL_SUFFIX)).read_bytes() == b"the other fetch"
