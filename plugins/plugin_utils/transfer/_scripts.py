@@ -22,9 +22,11 @@ compressed as raw deflate (RFC 1951), which the script inflates with
 With ``Offset`` 0 the partial file is created empty; with ``Offset`` N it must still hold exactly N
 bytes whose SHA256 is ``PrefixSha256`` (else the error says ``resume refused``: it changed since
 the probe). Each chunk is appended to the partial file (opened per chunk, so a put cut
-off by the network holds no handle on it); at the end the digest of the whole partial file is
-compared and only then replaces ``Path``. A chunk that cannot be read or a digest mismatch
-deletes the partial file and throws. Output: one object ``{sha256, length}``.
+off by the network holds no handle on it); at the end the digest of the verified prefix and the
+chunks it appended (the partial file, unless something else wrote to it meanwhile: concurrent
+puts to one path are not kept apart) is compared and only then the partial file replaces
+``Path``. A chunk that cannot be read or a digest mismatch deletes the partial file and throws.
+Output: one object ``{sha256, length}``.
 
 fetch_file v3 -- parameters: ``Path``, ``BufferSize``, switch ``Compress``, ``Offset`` (long,
 default 0), ``PrefixSha256``. Output: ``'[DIR]'`` for a directory, else ``'[FILE]'``, then
