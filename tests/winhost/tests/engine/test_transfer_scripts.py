@@ -34,6 +34,14 @@ def scripts() -> ModuleType:
     return module
 
 
+def _command(script: str, **params: object) -> Command:
+    """One transfer script with its parameters, in order."""
+    cmd = Command(script, is_script=True)
+    for name, value in params.items():
+        cmd.add_parameter(name, value)
+    return cmd
+
+
 def test_put_file(engine: Engine, machine: Machine, scripts: ModuleType) -> None:
     payload = bytes(range(256)) * 300
     chunks = [payload[i : i + 20000] for i in range(0, len(payload), 20000)]
@@ -90,11 +98,7 @@ def test_put_file_v2_corrupt_chunk_leaves_nothing(
 def test_fetch_file(engine: Engine, machine: Machine, scripts: ModuleType) -> None:
     payload = b"0123456789" * 1000
     (Path(machine.sandbox()) / "down.bin").write_bytes(payload)
-    cmd = (
-        Command(scripts.FETCH_FILE_SCRIPT, is_script=True)
-        .add_parameter("Path", "C:\\down.bin")
-        .add_parameter("BufferSize", 4096)
-    )
+    cmd = _command(scripts.FETCH_FILE_SCRIPT, Path="C:\\down.bin", BufferSize=4096)
     result = engine.commands([cmd])
     assert result.failure is None, result.failure and result.failure.Exception.Message
     out = result.output
@@ -126,16 +130,11 @@ def test_put_file_resumes_from_a_verified_partial(
     hash of the whole file."""
     payload = bytes(range(256)) * 300
     (_partial_dir(machine) / "up.bin.psrp-partial").write_bytes(payload[:30000])
-    probe = Command(scripts.PUT_PROBE_SCRIPT, is_script=True).add_parameter(
-        "Path", "C:\\Windows\\Temp\\up.bin"
-    )
+    probe = _command(scripts.PUT_PROBE_SCRIPT, Path="C:\\Windows\\Temp\\up.bin")
     (found,) = engine.commands([probe]).output
     assert (found.length, found.sha256) == (30000, hashlib.sha256(payload[:30000]).hexdigest())
-    cmd = (
-        Command(scripts.PUT_FILE_SCRIPT, is_script=True)
-        .add_parameter("Path", "C:\\Windows\\Temp\\up.bin")
-        .add_parameter("Offset", 30000)
-        .add_parameter("PrefixSha256", found.sha256)
+    cmd = _command(
+        scripts.PUT_FILE_SCRIPT, Path="C:\\Windows\\Temp\\up.bin", Offset=30000, PrefixSha256=found.sha256
     )
     rest = payload[30000:]
     result = engine.commands(
@@ -152,11 +151,11 @@ def test_put_file_refuses_a_partial_that_changed_since_the_probe(
     engine: Engine, machine: Machine, scripts: ModuleType
 ) -> None:
     (_partial_dir(machine) / "up.bin.psrp-partial").write_bytes(b"x" * 100)
-    cmd = (
-        Command(scripts.PUT_FILE_SCRIPT, is_script=True)
-        .add_parameter("Path", "C:\\Windows\\Temp\\up.bin")
-        .add_parameter("Offset", 100)
-        .add_parameter("PrefixSha256", hashlib.sha256(b"y" * 100).hexdigest())
+    cmd = _command(
+        scripts.PUT_FILE_SCRIPT,
+        Path="C:\\Windows\\Temp\\up.bin",
+        Offset=100,
+        PrefixSha256=hashlib.sha256(b"y" * 100).hexdigest(),
     )
     result = engine.commands([cmd], input=iter([b"more", "0" * 64]))
     assert result.failure is not None
@@ -165,9 +164,7 @@ def test_put_file_refuses_a_partial_that_changed_since_the_probe(
 
 
 def test_put_probe_without_a_partial_says_nothing(engine: Engine, scripts: ModuleType) -> None:
-    probe = Command(scripts.PUT_PROBE_SCRIPT, is_script=True).add_parameter(
-        "Path", "C:\\Windows\\Temp\\no.bin"
-    )
+    probe = _command(scripts.PUT_PROBE_SCRIPT, Path="C:\\Windows\\Temp\\no.bin")
     result = engine.commands([probe])
     assert result.failure is None and result.output == []
 
@@ -178,12 +175,12 @@ def test_fetch_file_resumes_only_from_a_matching_prefix(
 ) -> None:
     payload = b"0123456789" * 1000
     (Path(machine.sandbox()) / "down.bin").write_bytes(payload)
-    cmd = (
-        Command(scripts.FETCH_FILE_SCRIPT, is_script=True)
-        .add_parameter("Path", "C:\\down.bin")
-        .add_parameter("BufferSize", 4096)
-        .add_parameter("Offset", len(prefix))
-        .add_parameter("PrefixSha256", hashlib.sha256(prefix).hexdigest())
+    cmd = _command(
+        scripts.FETCH_FILE_SCRIPT,
+        Path="C:\\down.bin",
+        BufferSize=4096,
+        Offset=len(prefix),
+        PrefixSha256=hashlib.sha256(prefix).hexdigest(),
     )
     result = engine.commands([cmd])
     assert result.failure is None, result.failure and result.failure.Exception.Message
