@@ -34,6 +34,13 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._worker_gc import freeze_inherited_objects
+
+# A forked worker loads this plugin before its task's own work. Before anything else is imported
+# (compiling the modules below allocates enough to start a full collection), the cyclic garbage
+# collector is told to leave the heap inherited from ansible-playbook shared (see _worker_gc).
+freeze_inherited_objects()
+
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._command_line import (
     JOINED_STDERR,
     parse_command,
