@@ -67,6 +67,20 @@ def test_start_returns_at_once_and_a_later_client_receives_everything(winhost: A
         check.close()
 
 
+def test_receive_returns_everything_the_host_kept_beyond_the_output_limit(winhost: Any) -> None:
+    """Receive-PSSession has no output limit: the receive gets every line even when they exceed
+    the session's max_output_size (a capped wait would stop the command and leave the session,
+    its output lost, on the host); the session is removed."""
+    starter = winhost_session(winhost, HOST)
+    ids = _disconnected.start(starter, _script("1..40 | ForEach-Object { 'x' * 10000 }"))
+    starter.close()
+    receiver = winhost_session(winhost, HOST)
+    receiver.max_output_bytes = 100_000
+    result = _disconnected.receive(receiver, ids["session_id"])
+    assert result["state"] == "Completed" and result["output"] == ["x" * 10000] * 40
+    assert _shell_state(winhost, ids["session_id"]) is None
+
+
 def test_stop_a_disconnected_command(winhost: Any) -> None:
     starter = winhost_session(winhost, HOST)
     ids = _disconnected.start(

@@ -665,7 +665,8 @@ class PSRPSession:
         self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None, *, capped: bool = True
     ) -> None:
         """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``
-        (unless not ``capped``: fetch_file streams its output to a file).
+        (unless not ``capped``: fetch_file streams its output to a file; a disconnected session's
+        receive returns what the host kept, as Receive-PSSession).
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
         output objects out as they come)."""
         start = self.guard.received if self.guard is not None else 0

@@ -225,9 +225,11 @@ def _receive(
 def _wait(session: PSRPSession, receiver: PSRPSession, ps: PowerShell) -> None:
     """Receive until the command ends through the session's robust, reconnecting loop: a
     network cut part-way reconnects to the same shell and command and retransmits the Receive
-    whose answer was lost (nothing lost, nothing twice); what it did is told at -v."""
+    whose answer was lost (nothing lost, nothing twice); what it did is told at -v. Not capped
+    by ``max_output_size``, as Receive-PSSession: the output the host kept is returned whole
+    (the cap would stop the command and leave the session, its output lost, on the host)."""
     try:
-        receiver.wait(ps)
+        receiver.wait(ps, capped=False)
     finally:
         session.notices.extend(receiver.take_notices())
         session.warnings.extend(receiver.take_warnings())

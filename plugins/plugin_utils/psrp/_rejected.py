@@ -250,7 +250,28 @@ def explain(
 ) -> str:
     """The message to raise instead of ``error``, which ansible-core raised resolving the options
     of connection plugin ``load_name`` from these ``variables`` (var_options), ``keys``
-    (task_keys) and ``direct`` values."""
+    (task_keys) and ``direct`` values. Never raises: the callers raise the message ``from None``
+    inside their ``except``, and an exception here would show ``error`` (which may quote a
+    password) as the context of a traceback."""
+    try:
+        return _explain(load_name, host_hint, error, variables=variables, keys=keys, direct=direct)
+    except Exception as failure:
+        return (
+            f"psrp connection to '{host_hint or '<unknown host>'}': ansible-core refused a connection "
+            f"option value (not shown; {type(error).__name__}, and reading which one failed: "
+            f"{type(failure).__name__}); check this host's ansible_psrp_* and ansible_winrm_* variables"
+        )
+
+
+def _explain(
+    load_name: str,
+    host_hint: str,
+    error: BaseException,
+    *,
+    variables: Mapping[str, Any] | None = None,
+    keys: Mapping[str, Any] | None = None,
+    direct: Mapping[str, Any] | None = None,
+) -> str:
     from ansible import constants as C  # noqa: PLC0415 - only when reporting
     from ansible.config.manager import ensure_type  # noqa: PLC0415
 

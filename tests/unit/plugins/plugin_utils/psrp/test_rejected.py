@@ -205,6 +205,24 @@ def test_an_error_no_option_explains_is_reported_without_secrets() -> None:
     )
 
 
+def test_a_failure_while_explaining_gives_a_message_without_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """explain never raises: the connection raises its message inside the ``except`` of
+    ansible-core's error, whose text may quote a password; an exception here would show it as the
+    context of a traceback."""
+    from ansible import constants as C
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("key")
+
+    monkeypatch.setattr(C.config, "get_configuration_definitions", broken)
+    error = RuntimeError(f"Invalid value {SECRET} for option remote_password")
+    out = _rejected.explain("psremoting.core.psrp", "win1", error, variables={"ansible_password": SECRET})
+    assert SECRET not in out
+    assert out.startswith("psrp connection to 'win1': ansible-core refused a connection option value")
+
+
 @pytest.mark.parametrize(
     ("source", "origin"),
     [
