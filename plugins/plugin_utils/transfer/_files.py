@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+from collections.abc import Iterator
 from typing import IO, Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
@@ -114,6 +115,33 @@ def _resume_point(src: IO[bytes], size: int, partial: tuple[int, str] | None) ->
     return hashlib.sha256(), 0
 
 
+class _SourceUnreadable(Exception):
+    """Raised inside the put's input generator for a local read error, so that ``start`` does not
+    take the ``OSError`` for a dropped connection (which would reconnect and send again)."""
+
+
+def _local_reads(chunks: Iterator[list[Any]], failed: list[OSError]) -> Iterator[list[Any]]:
+    """``chunks``; a local ``OSError`` (reading the controller's source file) is kept in ``failed``
+    and ends the input as ``_SourceUnreadable``."""
+    try:
+        yield from chunks
+    except OSError as exc:
+        failed.append(exc)
+        raise _SourceUnreadable(str(exc)) from None
+
+
+def _abandon_put(session: PSRPSession, ps: PowerShell, in_path: str, error: OSError) -> TransferError:
+    """Stop the put pipeline still waiting for input (the host keeps the verified partial file,
+    released after each chunk, for the next put to resume) and name the unreadable local file."""
+    with contextlib.suppress(Exception):
+        ps.stop()
+    session.running = None
+    reason = error.strerror or str(error)
+    return TransferError(
+        f"put_file: cannot read the local file '{in_path}': {reason}; nothing was replaced on the host"
+    )
+
+
 def _send_put(
     session: PSRPSession, pool: RunspacePool, in_path: str, out_path: str, partial: tuple[int, str] | None
 ) -> dict[str, Any]:
@@ -127,7 +155,13 @@ def _send_put(
         if offset:
             ps.add_parameter("Offset", TaggedValue("I64", offset))
             ps.add_parameter("PrefixSha256", digest.hexdigest())
-        session.start(ps, put_input(src, chunker, digest), send_behind=True)
+        failed: list[OSError] = []
+        try:
+            session.start(ps, _local_reads(put_input(src, chunker, digest), failed), send_behind=True)
+        except SessionError:
+            if failed:
+                raise _abandon_put(session, ps, in_path, failed[0]) from None
+            raise
     session.wait(ps)
     rc, _out, stderr = parse_pipeline_result(ps, session.host, 0)
     session.finish(ps)

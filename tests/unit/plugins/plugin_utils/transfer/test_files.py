@@ -29,6 +29,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client impor
     SessionError,
     TransferError,
 )
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files import (
     fetch_file,
     input_chunk_size,
@@ -364,3 +365,71 @@ def test_a_fetch_cut_while_another_fetch_holds_the_partial_leaves_it_alone(
         assert out.read_bytes() == data
     finally:
         other.discard()
+
+
+class _FailingRead:
+    """The controller's source file: reads fail with EIO after ``good`` bytes."""
+
+    def __init__(self, real: Any, good: int) -> None:
+        self._real = real
+        self._good = good
+
+    def read(self, size: int = -1) -> bytes:
+        if self._real.tell() >= self._good:
+            raise OSError(5, "Input/output error")
+        return bytes(self._real.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def __enter__(self) -> _FailingRead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._real.close()
+
+
+class _StartedPS(_FakePS):
+    """As pypsrp: the pipeline is running on the host before its input is sent."""
+
+    stopped = 0
+
+    def begin_invoke(self, data: Any = None) -> None:
+        self.state = PSInvocationState.RUNNING
+        super().begin_invoke(data)
+
+    def stop(self) -> None:
+        type(self).stopped += 1
+        self.state = PSInvocationState.STOPPED
+
+
+def test_put_reports_a_local_read_error_and_does_not_reconnect(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    src = tmp_path / "source.bin"
+    src.write_bytes(os.urandom(1_000_000))
+    s = _session(monkeypatch, [[]])
+    monkeypatch.setattr(_client, "PowerShell", _StartedPS)
+    _StartedPS.stopped = 0
+    reconnects: list[Any] = []
+
+    def reconnect(*args: Any, **kwargs: Any) -> int:
+        reconnects.append(args)
+        raise OSError("out of reconnection_retries")
+
+    monkeypatch.setattr(s, "reconnect", reconnect)
+    real_open = open
+
+    def failing_open(path: Any, mode: str = "r", *a: Any, **k: Any) -> Any:
+        handle = real_open(path, mode, *a, **k)
+        return _FailingRead(handle, 300_000) if str(path) == str(src) else handle
+
+    monkeypatch.setattr(_files, "open", failing_open, raising=False)
+    with pytest.raises(
+        TransferError, match=r"cannot read the local file '.*source\.bin': Input/output error"
+    ):
+        put_file(s, str(src), "C:\\dest.bin")
+    assert reconnects == []
+    assert _StartedPS.stopped == 1
+    assert s.running is None
+    assert not s.notices
