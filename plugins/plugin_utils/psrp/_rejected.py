@@ -163,7 +163,9 @@ def shown(value: Any, secret: bool) -> str:
 
 
 def is_secret(name: str, definition: Definition) -> bool:
-    return bool(definition.get("secret")) or "password" in name
+    """Options whose value is never shown: marked secret, named like a password, or a proxy (its
+    URL may carry ``user:password@``)."""
+    return bool(definition.get("secret")) or "password" in name or "proxy" in name
 
 
 def message(

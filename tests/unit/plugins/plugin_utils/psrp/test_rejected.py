@@ -74,6 +74,13 @@ def test_an_option_named_password_is_secret_even_unmarked() -> None:
     assert SECRET not in msg and "not shown" in msg
 
 
+def test_a_proxy_url_is_never_shown_it_may_carry_credentials() -> None:
+    value = [f"http://admin:{SECRET}@proxy.example:3128"]
+    msg = _message("proxy", {"type": "str"}, Source("variable", "ansible_psrp_proxy", value))
+    assert "option 'proxy' (variable ansible_psrp_proxy)" in msg
+    assert SECRET not in msg and "not shown" in msg
+
+
 VAULT_SECRET = VaultSecret(b"unit-vault-password")
 
 
