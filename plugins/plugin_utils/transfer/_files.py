@@ -143,8 +143,16 @@ def _abandon_put(session: PSRPSession, ps: PowerShell, in_path: str, error: OSEr
 
 
 def _send_put(
-    session: PSRPSession, pool: RunspacePool, in_path: str, out_path: str, partial: tuple[int, str] | None
+    session: PSRPSession,
+    pool: RunspacePool,
+    in_path: str,
+    out_path: str,
+    partial: tuple[int, str] | None,
+    *,
+    resumed: list[int],
 ) -> dict[str, Any]:
+    """One put pipeline; the offset it starts from (0, or the verified partial's length) is
+    appended to ``resumed`` before anything is sent."""
     chunker = PutChunker(input_chunk_size(pool.connection.max_payload_size))
     session.reset_host()
     ps = session.new_pipeline(pool)
@@ -152,6 +160,7 @@ def _send_put(
     ps.add_parameter("Path", out_path)
     with open(in_path, "rb") as src:
         digest, offset = _resume_point(src, os.fstat(src.fileno()).st_size, partial)
+        resumed.append(offset)
         if offset:
             ps.add_parameter("Offset", TaggedValue("I64", offset))
             ps.add_parameter("PrefixSha256", digest.hexdigest())
@@ -207,17 +216,23 @@ def put_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, Any
         session.require_script_text(pool, "file transfer (put_file sends a PowerShell script)")
         budget = input_chunk_size(pool.connection.max_payload_size)
         resumable = os.path.getsize(in_path) >= RESUME_MIN_CHUNKS * budget
-        failures = 0
+        failures = 0  # consecutive cuts without progress, as ``PSRPSession.wait`` counts them
+        reached = 0  # the furthest offset a put pipeline of this task started from
+        reconnected = False
         while True:
+            resumed: list[int] = []
             try:
                 partial = _probe_partial(session, pool, out_path) if resumable else None
-                result = _send_put(session, pool, in_path, out_path, partial)
+                result = _send_put(session, pool, in_path, out_path, partial, resumed=resumed)
             except SessionError as exc:
                 if not (resumable and exc.info.retry_safe and (exc.dropped or exc.not_started)):
                     raise
+                if resumed and resumed[0] > reached:
+                    reached, failures = resumed[0], 0  # this resume got further: a new cut
                 failures = _reconnect_put(session, exc, failures)
+                reconnected = True
                 continue
-            if failures:
+            if reconnected:
                 session.notices.append(
                     f"psrp: reconnected to {session.host_label}; the put of '{out_path}' continued after "
                     f"the {result['resumed_from']} bytes the host had kept (verified by SHA256)"

@@ -433,3 +433,69 @@ def test_put_reports_a_local_read_error_and_does_not_reconnect(
     assert _StartedPS.stopped == 1
     assert s.running is None
     assert not s.notices
+
+
+class _CutHost:
+    """A host whose put pipelines are cut after taking ``cuts[i]`` input objects (one cut per put
+    pipeline, then the put completes); its partial file grows by what arrived."""
+
+    cuts: list[int] = []
+    partial = bytearray()
+
+
+class _CutPS(_FakePS):
+    def begin_invoke(self, data: Any = None) -> None:
+        self.state = PSInvocationState.RUNNING
+        host = _CutHost
+        if data is None:  # PUT_PROBE_SCRIPT
+            if host.partial:
+                self.output = [{"length": len(host.partial), "sha256": _sha(bytes(host.partial))}]
+            self.state = PSInvocationState.COMPLETED
+            return
+        assert self.script == PUT_FILE_SCRIPT
+        offset = int(getattr(self.params.get("Offset"), "value", 0) or 0)
+        del host.partial[offset:]
+        taken = 0
+        for batch in data:
+            if host.cuts and taken >= host.cuts[0]:
+                host.cuts.pop(0)
+                raise ConnectionResetError(104, "Connection reset by peer")
+            for item in batch:
+                if isinstance(item, str):
+                    self.output = [{"sha256": _sha(bytes(host.partial)), "length": len(host.partial)}]
+                    self.state = PSInvocationState.COMPLETED
+                    return
+                host.partial += zlib.decompress(item["Deflate"], -15) if isinstance(item, dict) else item
+                taken += 1
+
+    def stop(self) -> None:
+        self.state = PSInvocationState.STOPPED
+
+
+@pytest.mark.parametrize(
+    ("cuts", "completes"),
+    [
+        ([2, 2], True),  # two cuts, each after progress: retries=1 covers each one
+        ([2, 0, 0], False),  # the second and third cut came with no progress: two in a row
+    ],
+)
+def test_put_reconnection_retries_count_consecutive_cuts_not_all_of_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cuts: list[int], completes: bool
+) -> None:
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(1_000_000))
+    s = _session(monkeypatch, [])
+    s._wsman_kwargs.update(reconnection_retries=1, reconnection_backoff=0)
+    monkeypatch.setattr(_client, "PowerShell", _CutPS)
+    _CutHost.cuts = list(cuts)
+    _CutHost.partial = bytearray()
+    if completes:
+        result = put_file(s, str(src), "C:\\dest.bin")
+        assert result["sha256"] == _sha(src.read_bytes())
+        assert bytes(_CutHost.partial) == src.read_bytes()
+        assert result["resumed_from"] > 0
+        assert _CutHost.cuts == []
+    else:
+        with pytest.raises(SessionError):
+            put_file(s, str(src), "C:\\dest.bin")
+        assert _CutHost.cuts == []
