@@ -14,7 +14,7 @@ put_file probe v1 -- parameters: ``Path``. Output: nothing when ``<Path>.psrp-pa
 exist, else one object ``{length, sha256}`` of it. The controller resumes only when its source's
 first ``length`` bytes have that hash, and starts from 0 otherwise.
 
-put_file v3 -- parameters: ``Path``, ``Offset`` (long, default 0), ``PrefixSha256``. Pipeline
+put_file v4 -- parameters: ``Path``, ``Offset`` (long, default 0), ``PrefixSha256``. Pipeline
 input: chunks, then one string, the SHA256 hex digest of the whole file. A chunk is either a
 ``byte[]`` (the bytes as they are) or a hashtable ``@{ Deflate = byte[] }`` holding the next bytes
 compressed as raw deflate (RFC 1951), which the script inflates with
@@ -23,9 +23,10 @@ With ``Offset`` 0 the partial file is created empty; with ``Offset`` N it must s
 bytes whose SHA256 is ``PrefixSha256`` (else the error says ``resume refused``: it changed since
 the probe). Each chunk is appended to the partial file (opened per chunk, so a put cut
 off by the network holds no handle on it); at the end the digest of the verified prefix and the
-chunks it appended (the partial file, unless something else wrote to it meanwhile: concurrent
-puts to one path are not kept apart) is compared and only then the partial file replaces
-``Path``. A chunk that cannot be read or a digest mismatch deletes the partial file and throws.
+chunks it appended is compared with the sent one, then the partial file as it is on disk is
+hashed again (v4): when something else wrote to it meanwhile (another put to the same path) the
+put is refused, and only a file whose own hash matches replaces ``Path``. A chunk that cannot
+be read or a digest mismatch deletes the partial file and throws.
 Output: one object ``{sha256, length}``.
 
 fetch_file v3 -- parameters: ``Path``, ``BufferSize``, switch ``Compress``, ``Offset`` (long,
@@ -76,7 +77,7 @@ finally {
 }
 """
 
-PUT_FILE_SCRIPT = r"""# psremoting.core put_file v3
+PUT_FILE_SCRIPT = r"""# psremoting.core put_file v4
 [CmdletBinding()]
 param (
     [Parameter(Mandatory = $true)] [string] $Path,
@@ -170,6 +171,26 @@ end {
     if ($actual -ne $expected) {
         Remove-Item -LiteralPath $partial -Force -ErrorAction SilentlyContinue
         throw "put_file: SHA256 of received data $actual does not match the sent $expected"
+    }
+    # The file renamed must be the one hashed: another put to the same path shares the partial
+    # name and may have appended between our chunks.
+    $disk = [System.Security.Cryptography.SHA256]::Create()
+    $fs = [System.IO.File]::OpenRead($partial)
+    try {
+        $buffer = [byte[]]::new(1048576)
+        while (($read = $fs.Read($buffer, 0, $buffer.Length)) -gt 0) {
+            $null = $disk.TransformBlock($buffer, 0, $read, $null, 0)
+        }
+    }
+    finally {
+        $fs.Dispose()
+    }
+    $null = $disk.TransformFinalBlock([byte[]]::new(0), 0, 0)
+    $stored = [BitConverter]::ToString($disk.Hash).Replace('-', '').ToLowerInvariant()
+    if ($stored -ne $actual) {
+        Remove-Item -LiteralPath $partial -Force -ErrorAction SilentlyContinue
+        $why = "SHA256 $stored, sent $actual; another put to $Path at the same time?"
+        throw "put_file: $partial changed on the host while it was written ($why); $Path was not replaced"
     }
     if ([System.IO.File]::Exists($Path)) { [System.IO.File]::Delete($Path) }
     [System.IO.File]::Move($partial, $Path)

@@ -70,7 +70,7 @@ def _deflate_chunk(data: bytes) -> object:
 
 
 def test_put_file_v2_deflate_chunks(engine: Engine, machine: Machine, scripts: ModuleType) -> None:
-    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v3")
+    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v4")
     payload = (b"compressible " * 5000) + bytes(range(256)) * 40
     pieces = [payload[i : i + 16384] for i in range(0, len(payload), 16384)]
     chunks = [_deflate_chunk(p) if i % 2 == 0 else p for i, p in enumerate(pieces)]
@@ -188,3 +188,28 @@ def test_fetch_file_resumes_only_from_a_matching_prefix(
     assert out[:2] == ["[FILE]", f"RESUME:{resumed}"]
     assert b"".join(out[2:-1]) == payload[resumed:]
     assert out[-1] == "SHA256:" + hashlib.sha256(payload).hexdigest()
+
+
+def test_put_file_refuses_a_partial_another_put_wrote_to(
+    engine: Engine, machine: Machine, scripts: ModuleType
+) -> None:
+    """Two puts to one path share ``<Path>.psrp-partial``: bytes another put appends between this
+    put's chunks make the file on disk differ from the stream this put hashed, so the put is
+    refused and the partial deleted instead of renaming a mixed file as verified."""
+    payload = bytes(range(256)) * 300
+    partial = _partial_dir(machine) / "up.bin.psrp-partial"
+
+    def chunks_with_an_intruder() -> object:
+        yield payload[:20000]
+        with partial.open("ab") as other_put:
+            other_put.write(b"another put's chunk")
+        yield payload[20000:]
+        yield hashlib.sha256(payload).hexdigest()
+
+    cmd = _command(scripts.PUT_FILE_SCRIPT, Path="C:\\Windows\\Temp\\up.bin")
+    result = engine.commands([cmd], input=chunks_with_an_intruder())
+    assert result.failure is not None
+    message = str(result.failure.Exception.Message)
+    assert "up.bin.psrp-partial changed on the host while it was written" in message
+    assert "C:\\Windows\\Temp\\up.bin was not replaced" in message
+    assert list(_partial_dir(machine).iterdir()) == []
