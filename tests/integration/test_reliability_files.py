@@ -18,7 +18,12 @@ import pytest
 from playbook_runner import run_tasks
 from winhost_session import winhost_session
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import PSRPSession, SessionError
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._client import (
+    PSRPSession,
+    SessionError,
+    TransferError,
+)
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _files
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._files import (
     fetch_file,
     input_chunk_size,
@@ -367,3 +372,55 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+class _ReadFailsAfter:
+    """The controller's source file: reads fail with EIO once ``good`` bytes were read."""
+
+    def __init__(self, real: Any, good: int) -> None:
+        self._real = real
+        self._good = good
+
+    def read(self, size: int = -1) -> bytes:
+        if self._real.tell() >= self._good:
+            raise OSError(5, "Input/output error")
+        return bytes(self._real.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def __enter__(self) -> _ReadFailsAfter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._real.close()
+
+
+def test_put_whose_local_source_fails_to_read_fails_at_once_and_leaves_the_session_usable(
+    winhost: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local read error part-way through a put is not a network drop: no reconnect, no retry,
+    an error naming the local file, the pipeline waiting for input is stopped, nothing replaces
+    the destination and the session runs the next command."""
+    src = tmp_path / "unreadable.bin"
+    src.write_bytes(os.urandom(RESUME_SIZE))
+    real_open = open
+    monkeypatch.setattr(
+        _files,
+        "open",
+        lambda path, *a, **k: _ReadFailsAfter(real_open(path, *a, **k), 2_000_000),
+        raising=False,
+    )
+    dest = "C:\\Windows\\Temp\\unreadable.bin"
+    session = winhost_session(winhost, HOST, reconnection_retries=5, reconnection_backoff=1)
+    try:
+        session.exec_script("Write-Output warm")
+        with pytest.raises(TransferError, match=r"cannot read the local file '.*unreadable\.bin'"):
+            put_file(session, str(src), dest)
+        notices = " ".join(session.take_notices())
+        _rc, out, _err = session.exec_script("Write-Output still-here")
+    finally:
+        session.close()
+    assert "dropped" not in notices and "reconnect" not in notices
+    assert out.strip() == b"still-here"
+    assert not _host_file(winhost, dest).exists()
