@@ -424,3 +424,84 @@ def test_put_whose_local_source_fails_to_read_fails_at_once_and_leaves_the_sessi
     assert "dropped" not in notices and "reconnect" not in notices
     assert out.strip() == b"still-here"
     assert not _host_file(winhost, dest).exists()
+
+
+class _ReadHook:
+    """The controller's source file: ``hook`` runs once, when ``after`` bytes were read."""
+
+    def __init__(self, real: Any, after: int, hook: Any) -> None:
+        self._real = real
+        self._after = after
+        self._hook = hook
+
+    def read(self, size: int = -1) -> bytes:
+        if self._hook is not None and self._real.tell() >= self._after:
+            hook, self._hook = self._hook, None
+            hook()
+        return bytes(self._real.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def __enter__(self) -> _ReadHook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._real.close()
+
+
+def _put_outcome(session: PSRPSession, src: Path, dest: str) -> str:
+    """ "verified" or the refusal of the host."""
+    try:
+        put_file(session, str(src), dest)
+    except TransferError as exc:
+        return str(exc)
+    return "verified"
+
+
+@pytest.mark.runs_ps1("transfer.put_file")
+def test_two_puts_to_one_path_at_once_never_leave_a_mixed_file_reported_as_verified(
+    winhost: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Put A is part-way when put B (another session) puts to the same path: they share
+    ``<dest>.psrp-partial`` (B restarts it, A's chunks still in flight land in it, A's later ones
+    in a new one). Whichever of them renames, only a file whose hash on disk is its own stream's:
+    at least one is refused ("changed on the host"), a put reported as verified left exactly its
+    source, and no partial stays."""
+    sources = {"A": os.urandom(RESUME_SIZE), "B": os.urandom(300_000)}
+    paths = {name: tmp_path / f"{name}.bin" for name in sources}
+    for name, data in sources.items():
+        paths[name].write_bytes(data)
+    dest = "C:\\Windows\\Temp\\shared.bin"
+    session_a, session_b = _session(winhost), _session(winhost)
+    outcomes: dict[str, str] = {}
+    real_open = open
+
+    def opened(path: Any, *a: Any, **k: Any) -> Any:
+        handle = real_open(path, *a, **k)
+        if str(path) != str(paths["A"]):
+            return handle
+        return _ReadHook(
+            handle, 2_000_000, lambda: outcomes.update(B=_put_outcome(session_b, paths["B"], dest))
+        )
+
+    monkeypatch.setattr(_files, "open", opened, raising=False)
+    try:
+        session_a.exec_script("Write-Output warm")
+        session_b.exec_script("Write-Output warm")
+        outcomes["A"] = _put_outcome(session_a, paths["A"], dest)
+    finally:
+        session_a.close()
+        session_b.close()
+    assert set(outcomes) == {"A", "B"}
+    refused = {name: text for name, text in outcomes.items() if text != "verified"}
+    assert refused, "two interleaved puts were both reported as verified"
+    for text in refused.values():
+        assert "shared.bin.psrp-partial changed on the host while it was written" in text
+    verified = [name for name in outcomes if name not in refused]
+    host_file = _host_file(winhost, dest)
+    if verified:
+        assert host_file.read_bytes() == sources[verified[0]]
+    else:
+        assert not host_file.exists()
+    assert not _host_file(winhost, dest + PARTIAL_SUFFIX).exists()
