@@ -181,7 +181,11 @@ RESUME_SIZE = 6 * 1024 * 1024
 
 
 def _host_file(winhost: Any, windows_path: str) -> Path:
-    return Path(winhost.machine(HOST).sandbox()) / windows_path[3:].replace("\\", "/")
+    """The sandbox path of ``windows_path`` on the host; its directory exists (a fresh host has
+    no ``C:\\Windows\\Temp`` until something writes there, so a test run alone needs it)."""
+    path = Path(winhost.machine(HOST).sandbox()) / windows_path[3:].replace("\\", "/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _traffic(winhost: Any) -> tuple[int, int]:
