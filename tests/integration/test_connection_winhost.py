@@ -97,6 +97,29 @@ def _process_report(pid: int) -> str:
     return "\n".join([*lines, children.stdout])
 
 
+def _kill_leftover_workers(playbook: Path) -> list[int]:
+    """SIGKILL the processes still running ``playbook`` after its ansible-playbook died. ansible-core's
+    workers start their own session (os.setsid), and a worker in ``pause`` waits forever on the
+    prompt queue of a controller killed with -9 (ansible-core's behaviour, not the connection's);
+    the test must not leave it behind."""
+    killed = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if os.fsencode(str(playbook)) in argv:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed.append(int(entry))
+            except ProcessLookupError:
+                pass
+    return killed
+
+
 def _shells_open(winhost: Any) -> int:
     return int(winhost.stats("dc01")["shells_open"])
 
@@ -342,6 +365,7 @@ def test_interrupted_run_leaves_no_shell(winhost: Any, session_dir: str, tmp_pat
     finally:
         if proc.poll() is None:
             proc.kill()
+        _kill_leftover_workers(pb)
     assert _wait_for(lambda: not [p for p in os.listdir(session_dir) if p.endswith(".sock")], 10)
 
 
