@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from failing_source import ReadFailsAfter
 from playbook_runner import run_tasks
 from winhost_session import winhost_session
 
@@ -378,28 +379,6 @@ def _umask() -> int:
     return mask
 
 
-class _ReadFailsAfter:
-    """The controller's source file: reads fail with EIO once ``good`` bytes were read."""
-
-    def __init__(self, real: Any, good: int) -> None:
-        self._real = real
-        self._good = good
-
-    def read(self, size: int = -1) -> bytes:
-        if self._real.tell() >= self._good:
-            raise OSError(5, "Input/output error")
-        return bytes(self._real.read(size))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def __enter__(self) -> _ReadFailsAfter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._real.close()
-
-
 def test_put_whose_local_source_fails_to_read_fails_at_once_and_leaves_the_session_usable(
     winhost: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -412,7 +391,7 @@ def test_put_whose_local_source_fails_to_read_fails_at_once_and_leaves_the_sessi
     monkeypatch.setattr(
         _files,
         "open",
-        lambda path, *a, **k: _ReadFailsAfter(real_open(path, *a, **k), 2_000_000),
+        lambda path, *a, **k: ReadFailsAfter(real_open(path, *a, **k), 2_000_000),
         raising=False,
     )
     dest = "C:\\Windows\\Temp\\unreadable.bin"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from failing_source import ReadFailsAfter
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.messages import PipelineInput
 from pypsrp.powershell import Fragmenter
@@ -367,28 +368,6 @@ def test_a_fetch_cut_while_another_fetch_holds_the_partial_leaves_it_alone(
         other.discard()
 
 
-class _FailingRead:
-    """The controller's source file: reads fail with EIO after ``good`` bytes."""
-
-    def __init__(self, real: Any, good: int) -> None:
-        self._real = real
-        self._good = good
-
-    def read(self, size: int = -1) -> bytes:
-        if self._real.tell() >= self._good:
-            raise OSError(5, "Input/output error")
-        return bytes(self._real.read(size))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def __enter__(self) -> _FailingRead:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._real.close()
-
-
 class _StartedPS(_FakePS):
     """As pypsrp: the pipeline is running on the host before its input is sent."""
 
@@ -422,7 +401,7 @@ def test_put_reports_a_local_read_error_and_does_not_reconnect(
 
     def failing_open(path: Any, mode: str = "r", *a: Any, **k: Any) -> Any:
         handle = real_open(path, mode, *a, **k)
-        return _FailingRead(handle, 300_000) if str(path) == str(src) else handle
+        return ReadFailsAfter(handle, 300_000) if str(path) == str(src) else handle
 
     monkeypatch.setattr(_files, "open", failing_open, raising=False)
     with pytest.raises(
