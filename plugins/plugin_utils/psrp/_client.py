@@ -209,6 +209,14 @@ class ResponseTooLarge(Exception):
     """An HTTP response body is far larger than any WSMan envelope may be."""
 
 
+class _CallerFailed(Exception):
+    """Carries what ``PSRPSession.wait``'s ``on_poll`` raised past the connection's error handling."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class OutputLimitExceeded(Exception):
     """A pipeline returned more than ``max_output_bytes``; it was stopped."""
 
@@ -668,7 +676,9 @@ class PSRPSession:
         (unless not ``capped``: fetch_file streams its output to a file; a disconnected session's
         receive returns what the host kept, as Receive-PSSession).
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
-        output objects out as they come)."""
+        output objects out as they come); what it raises is the caller's own failure (fetch_file
+        cannot write its local file) and is raised as it is, never taken for a dropped
+        connection."""
         start = self.guard.received if self.guard is not None else 0
         lost_before = self.robust.lost_answers if self.robust is not None else 0
         failures = 0
@@ -686,10 +696,15 @@ class PSRPSession:
                     )
                     failures = 0
                 if on_poll is not None:
-                    on_poll(ps)
+                    try:
+                        on_poll(ps)
+                    except Exception as exc:  # the caller's own failure, never the connection's
+                        raise _CallerFailed(exc) from exc
                 if capped and self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
+        except _CallerFailed as failed:
+            raise failed.error from None
         except OutputLimitExceeded:
             raise SessionError(
                 ErrorInfo(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from failing_source import ReadFailsAfter
+from failing_source import ReadFailsAfter, WriteFailsAfter
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.messages import PipelineInput
 from pypsrp.powershell import Fragmenter
@@ -412,6 +412,46 @@ def test_put_reports_a_local_read_error_and_does_not_reconnect(
     assert _StartedPS.stopped == 1
     assert s.running is None
     assert not s.notices
+
+
+def test_fetch_reports_a_local_write_error_and_does_not_reconnect(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The partial file cannot take the second chunk (a full disk) while the wait's Receives go
+    on: the error names the local file, the pipeline is stopped, nothing reconnects, the session
+    is not marked broken and no file is left."""
+    data = os.urandom(3 * 4096)
+    chunks = [data[:4096], data[4096:8192], data[8192:]]
+    stages: list[Stage] = [
+        ["[FILE]", "RESUME:0", chunks[0]],
+        [chunks[1]],
+        [chunks[2]],
+        ["SHA256:" + _sha(data)],
+    ]
+    s = _session(monkeypatch, stages)
+    monkeypatch.setattr(_client, "PowerShell", _StartedPS)
+    _StartedPS.stopped = 0
+    reconnects: list[Any] = []
+
+    def reconnect(*args: Any, **kwargs: Any) -> int:
+        reconnects.append(args)
+        raise OSError("out of reconnection_retries")
+
+    monkeypatch.setattr(s, "reconnect", reconnect)
+    real_open = _files.open_fetch_partial
+
+    def failing(dest: str, mode: int) -> Any:
+        partial = real_open(dest, mode)
+        partial.file = WriteFailsAfter(partial.file, 5000)
+        return partial
+
+    monkeypatch.setattr(_files, "open_fetch_partial", failing)
+    out = tmp_path / "fetched.bin"
+    with pytest.raises(TransferError, match=r"cannot write the local file '.*fetched\.bin'.*No space left"):
+        fetch_file(s, "C:\\data.bin", str(out))
+    assert reconnects == [] and _StartedPS.stopped == 1
+    assert s.running is None and not s.broken and not s.notices
+    assert _leftovers(tmp_path) == []
 
 
 class _CutHost:
