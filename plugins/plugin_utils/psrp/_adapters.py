@@ -81,6 +81,11 @@ it creates, before the pool sends or reads anything:
   one of them always idles. Within ``with SendBehind(shell):`` the shell's ``send`` hands each
   fragment to one sender thread, in order, and returns at once, so the next object is read,
   hashed, compressed and serialized while the host handles the previous Send.
+- :class:`ReceiveAhead` (fetch_file's output): pypsrp's ``poll_invoke`` sends the next Receive
+  only after the previous answer has been decoded (and fetch_file has hashed and written it), so
+  the host builds no answer while the controller decodes. With it, one receiver thread sends the
+  next Receive as soon as the previous answer has arrived; the caller decodes that answer
+  meanwhile.
 """
 
 from __future__ import annotations
@@ -98,12 +103,14 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
+    MessageType,
     Pipeline,
     PSInvocationState,
     RunspacePoolState,
     SelectorSet,
     Serializer,
     WSMan,
+    WSManFaultError,
 )
 
 SECURE_STRING_TEXT = "System.Security.SecureString"
@@ -506,3 +513,100 @@ class SendBehind:
         self._thread.join()
         if exc_type is None and self._error is not None:
             raise self._error
+
+
+# -- receive ahead -----------------------------------------------------------------------------
+_COMMAND_DONE = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Done"
+#: WSMan fault of a Receive that waited the whole OperationTimeout for output: receive again.
+_OPERATION_TIMEOUT = 2150858793
+_FRAGMENT_HEADER = 21  # [MS-PSRP] 2.2.4: ObjectId (8), FragmentId (8), flags (1), BlobLength (4)
+
+
+def _hands_over(stream: bytes) -> bool:
+    """Whether a Receive answer's PSRP fragments start a message after which the receiver must
+    stop: the pipeline's final state (nothing follows), or a host call (the caller may answer it
+    with a Send on the same connection)."""
+    offset = 0
+    while offset + _FRAGMENT_HEADER <= len(stream):
+        length = int.from_bytes(stream[offset + 17 : offset + 21], "big")
+        start = stream[offset + 16] & 0x1
+        blob = offset + _FRAGMENT_HEADER
+        if start and length >= 8:
+            kind = int.from_bytes(stream[blob + 4 : blob + 8], "little")
+            if kind in (
+                MessageType.PIPELINE_STATE,
+                MessageType.PIPELINE_HOST_CALL,
+                MessageType.RUNSPACEPOOL_HOST_CALL,
+            ):
+                return True
+        offset = blob + length
+    return False
+
+
+class ReceiveAhead:
+    """Within the block, :meth:`poll` replaces ``ps.poll_invoke()``: one receiver thread sends
+    each next Receive of ``ps``'s command as soon as the previous answer has arrived (and been
+    decrypted), and hands the answer's PSRP stream to the caller, which decodes it (pypsrp's
+    ``_parse_responses``: defragment, deserialize, pipeline state) while the host builds the next
+    answer. Receives stay one at a time and in order, as pypsrp sends them.
+
+    Bounded: at most ``DEPTH`` answers wait to be decoded (one envelope each). The receiver stops
+    after an answer whose CommandState is Done, after one that carries the pipeline's state or a
+    host call (the caller handles it; the next :meth:`poll` starts a new receiver), and after a
+    failure, which :meth:`poll` raises in the caller's thread (``PSRPSession.wait`` then
+    reconnects as for ``poll_invoke``; RobustReceive retransmits the lost operation). Leaving the
+    block stops the receiver and waits for its Receive in flight, so nothing else uses the
+    connection meanwhile (a stopped pipeline, the next command)."""
+
+    DEPTH = 2
+
+    def __init__(self, ps: Any) -> None:
+        self._ps = ps
+        self._pool = ps.runspace_pool
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(self.DEPTH)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ReceiveAhead:
+        return self
+
+    def poll(self) -> None:
+        """One Receive's worth of the pipeline's messages, as ``ps.poll_invoke()``."""
+        if self._thread is None or (not self._thread.is_alive() and self._queue.empty()):
+            self._thread = threading.Thread(target=self._run, name="psrp-receive-ahead", daemon=True)
+            self._thread.start()
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        for kind, message in self._pool._parse_responses(item, self._ps):
+            if kind == MessageType.PIPELINE_OUTPUT:
+                self._ps.output.append(message.data.data)
+
+    def _receive(self) -> tuple[bytes | BaseException, bool]:
+        try:
+            state, _rc, streams = self._pool.shell.receive("stdout", command_id=self._ps._command_id)
+        except WSManFaultError as exc:
+            if exc.code == _OPERATION_TIMEOUT:  # no output within OperationTimeout, as poll_invoke
+                return b"", False
+            return exc, True
+        except BaseException as exc:  # handed to the caller's thread
+            return exc, True
+        stream = streams["stdout"]
+        return stream, state == _COMMAND_DONE or _hands_over(stream)
+
+    def _run(self) -> None:
+        last = False
+        while not last and not self._stop.is_set():
+            item, last = self._receive()
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join()

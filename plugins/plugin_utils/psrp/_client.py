@@ -35,6 +35,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
+    ReceiveAhead,
     RobustReceive,
     SendBehind,
     adapt_pool,
@@ -670,7 +671,12 @@ class PSRPSession:
             ) from None
 
     def wait(
-        self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None, *, capped: bool = True
+        self,
+        ps: PowerShell,
+        on_poll: Callable[[PowerShell], None] | None = None,
+        *,
+        capped: bool = True,
+        ahead: bool = False,
     ) -> None:
         """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``
         (unless not ``capped``: fetch_file streams its output to a file; a disconnected session's
@@ -678,14 +684,27 @@ class PSRPSession:
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
         output objects out as they come); what it raises is the caller's own failure (fetch_file
         cannot write its local file) and is raised as it is, never taken for a dropped
-        connection."""
+        connection. ``ahead`` (fetch_file, not ``capped``): the next Receive is in flight while
+        ``on_poll`` handles the previous answer (``_adapters.ReceiveAhead``)."""
+        if ahead and capped:
+            raise ValueError("internal error: a capped wait cannot receive ahead")
+        with ReceiveAhead(ps) if ahead else contextlib.nullcontext() as receiver:
+            self._wait(ps, receiver.poll if receiver is not None else ps.poll_invoke, on_poll, capped)
+
+    def _wait(
+        self,
+        ps: PowerShell,
+        poll: Callable[[], None],
+        on_poll: Callable[[PowerShell], None] | None,
+        capped: bool,
+    ) -> None:
         start = self.guard.received if self.guard is not None else 0
         lost_before = self.robust.lost_answers if self.robust is not None else 0
         failures = 0
         try:
             while ps.state == PSInvocationState.RUNNING:
                 try:
-                    ps.poll_invoke()
+                    poll()
                 except OSError as exc:  # the network dropped: same shell, same pipeline
                     failures = self.reconnect(exc, failures)
                     continue

@@ -342,7 +342,7 @@ def _fetch_into(
     session.start(ps, None)
     try:
         received.drain(ps)
-        session.wait(ps, received.drain, capped=False)
+        session.wait(ps, received.drain, capped=False, ahead=True)
         received.drain(ps)
     except _LocalWriteFailed as failed:
         raise _abandon_fetch(session, ps, out_path, partial, failed.error) from None

@@ -94,6 +94,20 @@ class _FakePS:
         pass
 
 
+class _PollDirect:
+    """Stands in for ``_adapters.ReceiveAhead`` (tested in test_adapters.py): the fake pipelines
+    here answer ``poll_invoke`` from their stages."""
+
+    def __init__(self, ps: Any) -> None:
+        self.poll = ps.poll_invoke
+
+    def __enter__(self) -> _PollDirect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def _session(monkeypatch: pytest.MonkeyPatch, stages: list[Stage]) -> PSRPSession:
     s = PSRPSession({"server": "h", "port": 5985}, "Microsoft.PowerShell", 90, "h")
     pool = types.SimpleNamespace(connection=types.SimpleNamespace(max_payload_size=153600), state=None)
@@ -109,6 +123,7 @@ def _session(monkeypatch: pytest.MonkeyPatch, stages: list[Stage]) -> PSRPSessio
     monkeypatch.setattr(s, "open", fake_open)
     _FakePS.stages = stages
     monkeypatch.setattr(_client, "PowerShell", _FakePS)
+    monkeypatch.setattr(_client, "ReceiveAhead", _PollDirect)
     return s
 
 
