@@ -29,6 +29,17 @@ OURS = "psremoting.core.psrp"
 BUILTIN = "ansible.builtin.psrp"
 #: The second anchor: pywinrm over WinRS cmd shells (most Windows inventories use it).
 WINRM = "ansible.builtin.winrm"
+#: Runs over our plugin enable the vars plugin psremoting.core.psrp_preload, as docs/connection.md
+#: recommends (ansible-playbook loads the connection plugin once instead of in every worker);
+#: BENCH_PSRP_PRELOAD=0 measures without it.
+PRELOAD_VARS_ENABLED = "host_group_vars,psremoting.core.psrp_preload"
+
+
+def preload_env(cmd: list[str]) -> dict[str, str]:
+    """ANSIBLE_VARS_ENABLED for a run of ``cmd`` over our connection plugin (else nothing)."""
+    if f"ansible_connection={OURS}" not in cmd or os.environ.get("BENCH_PSRP_PRELOAD", "1") == "0":
+        return {}
+    return {"ANSIBLE_VARS_ENABLED": PRELOAD_VARS_ENABLED}
 
 
 @dataclass
@@ -111,6 +122,7 @@ def run_measured(
             "BENCH_TASK_LOG": str(log),
         }
     )
+    env.update(preload_env(cmd))
     env.update(env_extra or {})
     sampler = MemorySampler(tag).start()
     server_before = {pid: cpu_seconds(pid) or 0.0 for pid in server_pids}

@@ -168,9 +168,10 @@ def phases_table(res: dict[str, Any]) -> list[str]:
         f"{s1.get('shell_create_ms', 0)} ms per shell Create, in milliseconds: wall / CPU of the "
         "forked worker's phases. Outside the worker = task wall - worker wall (ansible-playbook: "
         "queueing the task, the fork, the result, callbacks). Connection load = loading the "
-        "connection plugin in the worker (a collection plugin such as ours is compiled and its "
-        "documentation parsed again in each fork; ansible-playbook preloads the builtin ones before "
-        "forking). Module build = Ansible's exec wrapper payload, the same for both plugins. "
+        "connection plugin in the worker (ansible-playbook loads the builtin ones before forking; a "
+        "collection plugin is compiled and its documentation parsed again in each fork, unless, as "
+        "bench runs ours, the vars plugin psremoting.core.psrp_preload loads it before forking). "
+        "Module build = Ansible's exec wrapper payload, the same for both plugins. "
         "Exec = the connection's exec_command (ours: session broker, network and host; the "
         "builtin: a shell's Create to Delete). Rest = the worker's other Ansible work (templating, "
         "result parsing). Wall includes waiting for the machine's 2 CPUs.",

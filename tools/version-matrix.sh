@@ -46,6 +46,7 @@ TEST_PACKAGES=(pytest pytest-xdist pytest-timeout pytest-ansible hypothesis psrp
 
 UNIT_TESTS=(
     tests/unit/plugins/connection
+    tests/unit/plugins/vars
     tests/unit/plugins/plugin_utils/psrp/test_options.py
     tests/unit/plugins/plugin_utils/psrp/test_rejected.py
     tests/unit/plugins/plugin_utils/psrp/test_winrm_vars.py
@@ -73,6 +74,7 @@ PLAYBOOK_TESTS=(
     tests/integration/test_invoke_command.py::test_output_objects_and_service_methods
     tests/integration/test_winrm_modules.py::test_winrm_service_four_steps
     tests/integration/test_payload_cache.py
+    tests/integration/test_connection_preload.py
 )
 
 find_python() {  # the base interpreter (not a venv's, e.g. .venv/bin on make's PATH)

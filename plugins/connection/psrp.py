@@ -88,6 +88,9 @@ class Connection(ConnectionBase):
     _extras_prefix = "winrm"
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # a worker that inherited this module from ansible-playbook (vars plugin psrp_preload) did
+        # not run the call at import above
+        freeze_inherited_objects()
         self.always_pipeline_modules = True
         self.has_native_async = True
         self._shell_type = "powershell"

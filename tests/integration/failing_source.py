@@ -1,4 +1,5 @@
-"""A controller source file whose reads fail part-way, for put_file tests (unit and winhost-backed)."""
+"""Controller files that fail part-way: a put's source whose reads fail, a fetch's partial file
+whose writes fail (unit and winhost-backed transfer tests)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,23 @@ class ReadFailsAfter:
 
     def __exit__(self, *exc: object) -> None:
         self._real.close()
+
+
+class WriteFailsAfter:
+    """Wraps an open file: writes fail with ``error`` (default ENOSPC, a full disk) once ``good``
+    bytes were written."""
+
+    def __init__(self, real: Any, good: int, error: OSError | None = None) -> None:
+        self._real = real
+        self._good = good
+        self._error = error or OSError(28, "No space left on device")
+        self.failed = 0
+
+    def write(self, data: bytes) -> int:
+        if self._real.tell() + len(data) > self._good:
+            self.failed += 1
+            raise self._error
+        return int(self._real.write(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from failing_source import ReadFailsAfter
+from failing_source import ReadFailsAfter, WriteFailsAfter
 from playbook_runner import run_tasks
 from winhost_session import winhost_session
 
@@ -407,6 +407,51 @@ def test_put_whose_local_source_fails_to_read_fails_at_once_and_leaves_the_sessi
     assert "dropped" not in notices and "reconnect" not in notices
     assert out.strip() == b"still-here"
     assert not _host_file(winhost, dest).exists()
+
+
+@pytest.mark.runs_ps1("transfer.fetch_file")
+@pytest.mark.parametrize(
+    "error",
+    [OSError(28, "No space left on device"), PermissionError(13, "Permission denied")],
+    ids=["disk-full", "eacces"],
+)
+def test_fetch_whose_local_file_fails_to_write_fails_at_once_and_leaves_the_session_usable(
+    winhost: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError
+) -> None:
+    """A local write error part-way through a fetch (a full disk, a partial file that may not be
+    written) is not a network drop: no reconnect, no retry, an error naming the local file, the
+    fetch pipeline is stopped, neither the destination nor a partial file is left, and the
+    session fetches again at once."""
+    data = os.urandom(RESUME_SIZE)
+    remote = "C:\\Windows\\Temp\\full.bin"
+    _host_file(winhost, remote).write_bytes(data)
+    out = tmp_path / "full.bin"
+    real_open = _files.open_fetch_partial
+    doubles: list[WriteFailsAfter] = []
+
+    def failing(dest: str, mode: int) -> Any:
+        partial = real_open(dest, mode)
+        doubles.append(WriteFailsAfter(partial.file, 2_000_000, error))
+        partial.file = doubles[-1]
+        return partial
+
+    monkeypatch.setattr(_files, "open_fetch_partial", failing)
+    session = winhost_session(winhost, HOST, reconnection_retries=5, reconnection_backoff=1)
+    try:
+        session.exec_script("Write-Output warm")
+        with pytest.raises(TransferError, match=r"cannot write the local file '.*full\.bin"):
+            fetch_file(session, remote, str(out))
+        notices = " ".join(session.take_notices())
+        assert doubles[0].failed == 1
+        assert not out.exists() and not list(tmp_path.glob("*partial*"))
+        _rc, said, _err = session.exec_script("Write-Output still-here")
+        monkeypatch.setattr(_files, "open_fetch_partial", real_open)
+        fetch_file(session, remote, str(out))
+    finally:
+        session.close()
+    assert "dropped" not in notices and "reconnect" not in notices
+    assert said.strip() == b"still-here"
+    assert out.read_bytes() == data
 
 
 class _ReadHook:

@@ -27,12 +27,11 @@ without base64 or a JSON copy, and the worker receives it into one buffer of its
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import os
 import socket
 import struct
-from typing import Any
+from typing import Any, NamedTuple
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 512 * 1024 * 1024
@@ -150,8 +149,7 @@ def decode_exec_result(result: dict[str, Any], stdout: bytes | None) -> tuple[in
 _UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;} (socket(7), unix(7))
 
 
-@dataclasses.dataclass(frozen=True)
-class PeerCred:
+class PeerCred(NamedTuple):  # not a dataclass: a worker defines it for every task
     pid: int
     uid: int
     gid: int

@@ -152,6 +152,7 @@ if ($Temporary -or $null -eq $session -or $session.Runspace.RunspaceStateInfo.St
     $session = @{
         Runspace = $runspace
         Environment = $null
+        EnvironmentText = $null
         Directory = $null
     }
     if (-not $Temporary) {
@@ -160,21 +161,28 @@ if ($Temporary -or $null -eq $session -or $session.Runspace.RunspaceStateInfo.St
 }
 
 # Environment variables belong to the process: swap the session's in, and back out in finally
-# (only .NET calls there: a finally block that runs after a stop cannot invoke commands).
+# (only .NET calls and operators there: a finally block that runs after a stop cannot invoke
+# commands). Each side's set is also kept as one text, its names then its values joined by NUL
+# (no name or value holds one, and Keys and Values enumerate in the same order), so when the
+# sets are equal, as they are unless a task changed one, no variable is visited one by one.
 $outerEnvironment = [Environment]::GetEnvironmentVariables()
+$outerText = ([string[]]$outerEnvironment.Keys -join "`0") + "`0`0" +
+    ([string[]]$outerEnvironment.Values -join "`0")
 $outerDirectory = [Environment]::CurrentDirectory
 $target = $session.Environment
-if ($null -ne $target) {
-    foreach ($name in @($outerEnvironment.Keys)) {
+if ($null -ne $target -and $session.EnvironmentText -cne $outerText) {
+    foreach ($name in $outerEnvironment.Keys) {
         if (-not $target.Contains($name)) {
             [Environment]::SetEnvironmentVariable($name, $null)
         }
     }
-    foreach ($name in @($target.Keys)) {
-        if ([Environment]::GetEnvironmentVariable($name) -cne $target[$name]) {
+    foreach ($name in $target.Keys) {
+        if ($outerEnvironment[$name] -cne $target[$name]) {
             [Environment]::SetEnvironmentVariable($name, $target[$name])
         }
     }
+}
+if ($null -ne $session.Directory -and $session.Directory -cne $outerDirectory) {
     [Environment]::CurrentDirectory = $session.Directory
 }
 
@@ -259,18 +267,24 @@ finally {
     if ($Temporary) {
         $session.Runspace.Dispose()
     }
-    else {
-        $session.Environment = [Environment]::GetEnvironmentVariables()
+    $sessionEnvironment = [Environment]::GetEnvironmentVariables()
+    $sessionText = ([string[]]$sessionEnvironment.Keys -join "`0") + "`0`0" +
+        ([string[]]$sessionEnvironment.Values -join "`0")
+    if (-not $Temporary) {
+        $session.Environment = $sessionEnvironment
+        $session.EnvironmentText = $sessionText
         $session.Directory = [Environment]::CurrentDirectory
     }
-    foreach ($name in @([Environment]::GetEnvironmentVariables().Keys)) {
-        if (-not $outerEnvironment.Contains($name)) {
-            [Environment]::SetEnvironmentVariable($name, $null)
+    if ($sessionText -cne $outerText) {
+        foreach ($name in $sessionEnvironment.Keys) {
+            if (-not $outerEnvironment.Contains($name)) {
+                [Environment]::SetEnvironmentVariable($name, $null)
+            }
         }
-    }
-    foreach ($name in @($outerEnvironment.Keys)) {
-        if ([Environment]::GetEnvironmentVariable($name) -cne $outerEnvironment[$name]) {
-            [Environment]::SetEnvironmentVariable($name, $outerEnvironment[$name])
+        foreach ($name in $outerEnvironment.Keys) {
+            if ($sessionEnvironment[$name] -cne $outerEnvironment[$name]) {
+                [Environment]::SetEnvironmentVariable($name, $outerEnvironment[$name])
+            }
         }
     }
     [Environment]::CurrentDirectory = $outerDirectory

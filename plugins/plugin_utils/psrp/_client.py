@@ -35,9 +35,11 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.output._clixml imp
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.output._stdout import StdoutBuffer
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters import (
+    ReceiveAhead,
     RobustReceive,
     SendBehind,
     adapt_pool,
+    fast_unwrap,
     new_wsman,
     robust_receive,
 )
@@ -187,6 +189,9 @@ class _TransportGuard:
                 time.sleep(delay)
                 continue
             self.received += len(response or b"")
+            encryption = getattr(self._transport, "encryption", None)
+            if encryption is not None:
+                fast_unwrap(encryption)
             return response
 
     def _cap_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -207,6 +212,14 @@ class _TransportGuard:
 
 class ResponseTooLarge(Exception):
     """An HTTP response body is far larger than any WSMan envelope may be."""
+
+
+class _CallerFailed(Exception):
+    """Carries what ``PSRPSession.wait``'s ``on_poll`` raised past the connection's error handling."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class OutputLimitExceeded(Exception):
@@ -662,20 +675,40 @@ class PSRPSession:
             ) from None
 
     def wait(
-        self, ps: PowerShell, on_poll: Callable[[PowerShell], None] | None = None, *, capped: bool = True
+        self,
+        ps: PowerShell,
+        on_poll: Callable[[PowerShell], None] | None = None,
+        *,
+        capped: bool = True,
+        ahead: bool = False,
     ) -> None:
         """Poll until the pipeline ends; stop it if its output exceeds ``max_output_bytes``
         (unless not ``capped``: fetch_file streams its output to a file; a disconnected session's
         receive returns what the host kept, as Receive-PSSession).
         ``on_poll(ps)`` runs after each Receive (live output: ``invoke._live``; exec takes the
-        output objects out as they come)."""
+        output objects out as they come); what it raises is the caller's own failure (fetch_file
+        cannot write its local file) and is raised as it is, never taken for a dropped
+        connection. ``ahead`` (fetch_file, not ``capped``): the next Receive is in flight while
+        ``on_poll`` handles the previous answer (``_adapters.ReceiveAhead``)."""
+        if ahead and capped:
+            raise ValueError("internal error: a capped wait cannot receive ahead")
+        with ReceiveAhead(ps) if ahead else contextlib.nullcontext() as receiver:
+            self._wait(ps, receiver.poll if receiver is not None else ps.poll_invoke, on_poll, capped)
+
+    def _wait(
+        self,
+        ps: PowerShell,
+        poll: Callable[[], None],
+        on_poll: Callable[[PowerShell], None] | None,
+        capped: bool,
+    ) -> None:
         start = self.guard.received if self.guard is not None else 0
         lost_before = self.robust.lost_answers if self.robust is not None else 0
         failures = 0
         try:
             while ps.state == PSInvocationState.RUNNING:
                 try:
-                    ps.poll_invoke()
+                    poll()
                 except OSError as exc:  # the network dropped: same shell, same pipeline
                     failures = self.reconnect(exc, failures)
                     continue
@@ -686,10 +719,15 @@ class PSRPSession:
                     )
                     failures = 0
                 if on_poll is not None:
-                    on_poll(ps)
+                    try:
+                        on_poll(ps)
+                    except Exception as exc:  # the caller's own failure, never the connection's
+                        raise _CallerFailed(exc) from exc
                 if capped and self.guard is not None and self.guard.received - start > self.max_output_bytes:
                     self._stop(ps)
                     raise OutputLimitExceeded()
+        except _CallerFailed as failed:
+            raise failed.error from None
         except OutputLimitExceeded:
             raise SessionError(
                 ErrorInfo(

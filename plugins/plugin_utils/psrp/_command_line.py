@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
+import functools
 import re
 import shlex
 import typing as t
@@ -31,12 +31,18 @@ try:  # ansible-core >= 2.19 feeds the exec manifest as lines; older versions as
 except ImportError:  # pragma: no cover - ansible-core < 2.19
     MANIFEST_AS_LINES = False
 
-try:  # ansible-core >= 2.19
-    from ansible.executor.powershell.module_manifest import _get_powershell_script
 
-    BOOTSTRAP_WRAPPER: str | None = _get_powershell_script("bootstrap_wrapper.ps1").decode("utf-8")
-except Exception:  # pragma: no cover - ansible-core < 2.19 (build_module_command tells it there)
-    BOOTSTRAP_WRAPPER = None
+@functools.cache
+def bootstrap_wrapper() -> str | None:
+    """ansible-core's bootstrap_wrapper.ps1 (2.19+; None before, where build_module_command tells
+    it). Read on first use: a worker runs one command, and only 2.21+ needs it to recognise one."""
+    try:
+        from ansible.executor.powershell.module_manifest import _get_powershell_script  # noqa: PLC0415
+
+        return str(_get_powershell_script("bootstrap_wrapper.ps1").decode("utf-8"))
+    except Exception:  # pragma: no cover - ansible-core < 2.19
+        return None
+
 
 # ansible-core >= 2.21 writes encoded commands as ``powershell -NoProfile ... -EncodedCommand '<b64>'
 # [-EncodedArguments '<b64 CLIXML>']`` and its psrp plugin decodes any command line holding
@@ -59,20 +65,22 @@ ENCODED = "encoded"
 FILE = "file"
 RAW = "raw"
 
+# The patterns are compiled on first use (``re``'s cache): a forked worker runs one command and
+# needs at most one of them.
 # A raw command that may change process environment variables or the runspace location.
-_STATE_CHANGE = re.compile(
+_STATE_CHANGE = (
     r"(?i)\$env:|env:\\|environment\]::set|currentdirectory|\b(set-location|push-location|pop-location|"
     r"cd|sl|chdir|pushd|popd)\b"
 )
 # A module manifest whose task sets ``environment:`` (module_wrapper.ps1 applies it process-wide).
-_MANIFEST_ENV = re.compile(r'"[Ee]nvironment"\s*:\s*\{\s*"')
+_MANIFEST_ENV = r'"[Ee]nvironment"\s*:\s*\{\s*"'
 # CLIXML escapes control characters and surrogate pairs as _xHHHH_ (UTF-16 code units)
-_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+_CLIXML_ESCAPE = r"_x([0-9A-Fa-f]{4})_"
 
 
-@dataclasses.dataclass(frozen=True)
-class ParsedCommand:
-    """One exec_command, ready for a backend."""
+class ParsedCommand(t.NamedTuple):
+    """One exec_command, ready for a backend (a NamedTuple: cheaper to define than a dataclass in
+    every forked worker)."""
 
     kind: str  # ENCODED, FILE or RAW
     script: str
@@ -89,8 +97,10 @@ def _clixml_strings(clixml: str) -> list[str]:
     values = []
     for element in root.iter():
         if element.tag.rsplit("}", 1)[-1] == "S":
-            units = _CLIXML_ESCAPE.sub(
-                lambda m: bytes.fromhex(m.group(1)).decode("utf-16-be", "surrogatepass"), element.text or ""
+            units = re.sub(
+                _CLIXML_ESCAPE,
+                lambda m: bytes.fromhex(m.group(1)).decode("utf-16-be", "surrogatepass"),
+                element.text or "",
             )
             values.append(units.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "surrogatepass"))
     return values
@@ -151,9 +161,10 @@ def may_change_state(kind: str, cmd: str, input_data: t.Any) -> bool:
         return True
     if kind == ENCODED:
         if isinstance(input_data, list):
-            return any(isinstance(x, str) and _MANIFEST_ENV.search(x) for x in input_data)
-        return isinstance(input_data, str | bytes) and bool(_MANIFEST_ENV.search(to_text(input_data)))
-    return bool(_STATE_CHANGE.search(cmd))
+            pattern = re.compile(_MANIFEST_ENV)
+            return any(isinstance(x, str) and pattern.search(x) for x in input_data)
+        return isinstance(input_data, str | bytes) and bool(re.search(_MANIFEST_ENV, to_text(input_data)))
+    return bool(re.search(_STATE_CHANGE, cmd))
 
 
 def is_bootstrap_wrapper(shell: t.Any, cmd: str, script: str) -> bool:
@@ -161,7 +172,8 @@ def is_bootstrap_wrapper(shell: t.Any, cmd: str, script: str) -> bool:
     try:
         return bool(shell.build_module_command("", "", "") == cmd)
     except Exception:  # ansible-core 2.21+: it needs a command; compare the decoded script
-        return BOOTSTRAP_WRAPPER is not None and script == BOOTSTRAP_WRAPPER
+        wrapper = bootstrap_wrapper()
+        return wrapper is not None and script == wrapper
 
 
 def _encoded(

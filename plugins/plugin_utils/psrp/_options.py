@@ -17,14 +17,13 @@ ansible-core's DOCUMENTATION.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _winrm_vars
 
@@ -121,14 +120,19 @@ class OptionError(ValueError):
     """An option has a bad type or value; the message names host, option, variable and fix."""
 
 
-@dataclasses.dataclass(frozen=True)
+# Every forked worker defines the classes below again for its task (the collection's modules are
+# compiled and run in each fork), so they are plain classes and NamedTuples: a dataclass costs
+# about 0.5 ms of CPU to define.
 class _Where:
     """The host a message names, and the variable that set each option (Ansible's ``var: <name>``
     origin), so that a message quotes the variable the user wrote (``ansible_winrm_read_timeout_sec``
     in a winrm inventory) rather than the table's first one."""
 
-    host: str
-    set_by: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    __slots__ = ("host", "set_by")
+
+    def __init__(self, host: str, set_by: Mapping[str, str] | None = None) -> None:
+        self.host = host
+        self.set_by: Mapping[str, str] = set_by or {}
 
     def __str__(self) -> str:
         return self.host
@@ -137,8 +141,7 @@ class _Where:
         return self.set_by.get(name) or OPTION_TABLE[name][3]
 
 
-@dataclasses.dataclass(frozen=True)
-class SessionSettings:
+class SessionSettings(NamedTuple):
     persist: bool
     idle_timeout: int
     directory: str
@@ -154,8 +157,7 @@ class SessionSettings:
         return max(MIN_SHELL_IDLE_TIMEOUT, self.idle_timeout + 30)
 
 
-@dataclasses.dataclass(frozen=True)
-class ConnectionSettings:
+class ConnectionSettings(NamedTuple):
     host: str
     port: int
     protocol: str
@@ -163,7 +165,7 @@ class ConnectionSettings:
     auth: str
     configuration_name: str
     # pypsrp WSMan(**kwargs); holds the password: kept out of repr() so it never reaches a log
-    wsman_kwargs: Mapping[str, Any] = dataclasses.field(repr=False)
+    wsman_kwargs: Mapping[str, Any]
     session: SessionSettings
     warnings: tuple[str, ...] = ()
     #: -v notes: ansible_winrm_* variables translated or ignored (never secrets)
@@ -174,6 +176,12 @@ class ConnectionSettings:
     max_output_size: int = 512 * 1024 * 1024
     # seconds of ShellInactivity after which a psremoting.core shell no live broker holds is removed
     orphan_idle: int = 600
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self._fields if name != "wsman_kwargs"
+        )
+        return f"ConnectionSettings({shown})"
 
     def describe(self) -> str:
         """A log-safe one-line description (no secrets)."""
@@ -243,7 +251,7 @@ def _read_values(get_option: Callable[[str], Any], host: _Where) -> tuple[dict[s
             ) from None
         values[name] = _convert(host, name, default_for(name) if raw is None else raw)
         if name == "remote_addr" and values[name]:
-            host = dataclasses.replace(host, host=values[name])
+            host = _Where(values[name], host.set_by)
     if not values["remote_addr"]:
         raise _fail(host, "remote_addr", "is empty", "set ansible_host to the host name or address")
     return values, host

@@ -243,6 +243,30 @@ def put_file(session: PSRPSession, in_path: str, out_path: str) -> dict[str, Any
 
 
 # -- fetch ----------------------------------------------------------------------------------------
+class _LocalWriteFailed(Exception):
+    """Raised by ``_Received.take`` for a local write error (a full disk, a partial file that may
+    not be written), so that nothing takes the ``OSError`` for a dropped connection."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _abandon_fetch(
+    session: PSRPSession, ps: PowerShell, out_path: str, partial: FetchPartial, error: OSError
+) -> TransferError:
+    """Stop the fetch pipeline (terminated after the reply, like every finished pipeline) and name
+    the local file that cannot be written; the session stays usable."""
+    with contextlib.suppress(Exception):
+        ps.stop()
+    session.finish(ps)
+    reason = error.strerror or str(error)
+    return TransferError(
+        f"fetch_file: cannot write the local file '{out_path}' (through '{partial.path}'): {reason}; "
+        "nothing was replaced"
+    )
+
+
 @dataclasses.dataclass
 class _Received:
     """What the fetch script sent so far, appended to the partial file."""
@@ -264,7 +288,10 @@ class _Received:
         if isinstance(item, bytes):
             self.partial.digest.update(item)
             self.partial.size += len(item)
-            self.partial.file.write(item)
+            try:
+                self.partial.file.write(item)
+            except OSError as exc:
+                raise _LocalWriteFailed(exc) from None
         elif item in ("[DIR]", "[FILE]"):
             self.kind = item
         elif isinstance(item, str) and item.startswith("RESUME:"):
@@ -313,9 +340,12 @@ def _fetch_into(
         ps.add_parameter("PrefixSha256", partial.digest.hexdigest())
     received = _Received(in_path, buffer_size, partial)
     session.start(ps, None)
-    received.drain(ps)
-    session.wait(ps, received.drain, capped=False)
-    received.drain(ps)
+    try:
+        received.drain(ps)
+        session.wait(ps, received.drain, capped=False, ahead=True)
+        received.drain(ps)
+    except _LocalWriteFailed as failed:
+        raise _abandon_fetch(session, ps, out_path, partial, failed.error) from None
     verdict = _verdict(session, ps, received, out_path)
     if verdict is not None:
         return verdict

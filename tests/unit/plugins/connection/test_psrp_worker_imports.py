@@ -59,3 +59,23 @@ def test_the_broker_path_imports_a_small_fixed_set_of_modules() -> None:
         timeout=120,
     )
     assert json.loads(libs.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_broker_path_defines_no_dataclass() -> None:
+    """Defining a dataclass costs about 0.5 ms of CPU (it generates and compiles its methods), paid
+    again in every forked worker: the modules a warm task loads use plain classes and NamedTuples."""
+    root = Path(next(iter(collection.__path__))).parents[2]
+    probe = (
+        "import dataclasses, json, sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        "import ansible_collections.psremoting.core.plugins.connection.psrp\n"
+        "import ansible_collections.psremoting.core.plugins.plugin_utils.broker._backend\n"
+        "found = sorted(f'{m}.{k}' for m, mod in list(sys.modules.items()) if m.startswith("
+        f"{PREFIX!r}) for k, v in vars(mod).items() if isinstance(v, type) and v.__module__ == m "
+        "and dataclasses.is_dataclass(v))\n"
+        "print(json.dumps(found))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

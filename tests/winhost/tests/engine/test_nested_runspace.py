@@ -96,6 +96,40 @@ def test_environment_is_swapped_with_the_pool_runspace(engine: Engine, session: 
     assert engine.ok('"[$env:SESSION_VAR][$env:POOL_VAR]"') == ["[][pool]"]
 
 
+def test_pool_changes_after_an_unchanged_session_stay_out_of_it(engine: Engine, session: ModuleType) -> None:
+    """A session whose environment still equals the pool's (no swap was needed) keeps the set it
+    had when the pool's runspace later adds, changes or removes a variable: a session is a
+    process of its own on Windows (about_PSSessions)."""
+    assert _ok(engine, session, '"[$env:TEMP][$env:OS]"') == [
+        "[C:\\Users\\Administrator\\AppData\\Local\\Temp][Windows_NT]"
+    ]
+    engine.ok("$env:POOL_VAR = 'pool'; $env:OS = 'changed'; $env:TEMP = $null")
+    assert _ok(engine, session, '"[$env:POOL_VAR][$env:OS][$env:TEMP]"') == [
+        "[][Windows_NT][C:\\Users\\Administrator\\AppData\\Local\\Temp]"
+    ]
+    assert engine.ok('"[$env:POOL_VAR][$env:OS][$env:TEMP]"') == ["[pool][changed][]"]
+
+
+def test_session_changes_and_removals_stay_in_the_session(engine: Engine, session: ModuleType) -> None:
+    """A value the session changes and a variable it removes are so in its next task only; a
+    variable spelled in another case replaces the process's one (names are case-insensitive).
+    The script compares the two sets as texts built from Hashtable.Keys and Hashtable.Values,
+    which enumerate in the same order (Hashtable.Values remarks), of
+    [Environment]::GetEnvironmentVariables(), and sets only the variables that differ:
+    https://learn.microsoft.com/dotnet/api/system.collections.hashtable.values
+    https://learn.microsoft.com/dotnet/api/system.environment.getenvironmentvariables"""
+    _ok(engine, session, "$env:OS = 'session'; [Environment]::SetEnvironmentVariable('TEMP', $null)")
+    assert engine.ok('"[$env:OS][$env:TEMP]"') == [
+        "[Windows_NT][C:\\Users\\Administrator\\AppData\\Local\\Temp]"
+    ]
+    assert _ok(engine, session, '"[$env:OS][$env:TEMP]"') == ["[session][]"]
+    _ok(engine, session, "$env:os = 'lower'")
+    assert _ok(engine, session, '"[$env:OS]"') == ["[lower]"]
+    assert engine.ok('"[$env:OS][$env:TEMP]"') == [
+        "[Windows_NT][C:\\Users\\Administrator\\AppData\\Local\\Temp]"
+    ]
+
+
 def test_temporary_session_is_fresh_and_leaves_the_session_alone(engine: Engine, session: ModuleType) -> None:
     _ok(engine, session, "$x = 'persistent'")
     assert _ok(engine, session, '"x=$x"; $x = "temporary"', temporary=True) == ["x="]

@@ -669,14 +669,10 @@ class Evaluator:
         return inner
 
     def eval(self, node: Node, scope: Scope) -> Any:
+        node = unwrap(node)
         kind = node.type
-        while kind in PASS_THROUGH:
-            if node.child_count != 1:
-                return self._eval_operator(node, scope)
-            child = node.child(0)
-            assert child is not None
-            node = child
-            kind = node.type
+        if kind in PASS_THROUGH:
+            return self._eval_operator(node, scope)
         handler: Callable[[Node, Scope], Any] | None = getattr(self, f"_ex_{kind}", None)
         if handler is None:
             raise not_emulated(f"the expression '{kind.replace('_', ' ')}'", text_of(node)[:60])

@@ -14,7 +14,6 @@ from winhost.engine.context import CommandPosition
 from winhost.engine.errors import PSRuntimeError, make_error_record
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_powershell.language())
-Node = tree_sitter.Node
 
 PASS_THROUGH = {
     "logical_expression",
@@ -40,27 +39,114 @@ PASS_THROUGH = {
     "pipeline_chain",
 }
 
-_PARSE_CACHE: dict[str, Any] = {}
+
+class Node:
+    """A node of a parsed script: the tree-sitter node's fields the evaluator reads, kept as plain
+    attributes. A tree-sitter ``Node`` makes a new Python object (and a new list of them) at each
+    ``children`` access; the evaluator walks the same trees once per task, so the syntax tree of a
+    script is read from tree-sitter once, one level at a time as it is first visited, and kept
+    with the script text in the parse cache."""
+
+    __slots__ = (
+        "_children",
+        "_descent",
+        "_named",
+        "_named_children",
+        "_source",
+        "_str",
+        "_text",
+        "_ts",
+        "end_byte",
+        "is_named",
+        "parent",
+        "start_byte",
+        "type",
+    )
+
+    def __init__(self, ts: tree_sitter.Node, parent: Node | None, source: bytes) -> None:
+        self.type: str = ts.type
+        self.is_named: bool = ts.is_named
+        self.start_byte: int = ts.start_byte
+        self.end_byte: int = ts.end_byte
+        self.parent = parent
+        self._ts = ts
+        self._source = source
+        self._children: list[Node] | None = None
+        self._named_children: list[Node] | None = None
+        self._named: list[Node] | None = None
+        self._text: bytes | None = None
+        self._str: str | None = None
+        self._descent: Node | None = None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.type} {self.start_byte}-{self.end_byte}>"
+
+    @property
+    def children(self) -> list[Node]:
+        kids = self._children
+        if kids is None:
+            kids = self._children = [Node(child, self, self._source) for child in self._ts.children]
+        return kids
+
+    @property
+    def named_children(self) -> list[Node]:
+        kids = self._named_children
+        if kids is None:
+            kids = self._named_children = [child for child in self.children if child.is_named]
+        return kids
+
+    @property
+    def child_count(self) -> int:
+        return len(self.children)
+
+    @property
+    def named_child_count(self) -> int:
+        return len(self.named_children)
+
+    def child(self, index: int) -> Node | None:
+        kids = self.children
+        return kids[index] if 0 <= index < len(kids) else None
+
+    @property
+    def text(self) -> bytes:
+        text = self._text
+        if text is None:
+            text = self._text = self._source[self.start_byte : self.end_byte]
+        return text
+
+    @property
+    def start_point(self) -> tuple[int, int]:
+        row, column = self._ts.start_point
+        return row, column
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self._ts.has_error)
+
+    @property
+    def is_missing(self) -> bool:
+        return bool(self._ts.is_missing)
+
+
+_PARSE_CACHE: dict[str, Node] = {}
 
 
 def parse(text: str) -> Node:
     """Parse script text; syntax errors become a ParserError record."""
-    tree = _PARSE_CACHE.get(text)
-    if tree is None:
-        parser = tree_sitter.Parser(_LANGUAGE)
-        tree = parser.parse(text.encode("utf-8"))
-        if len(_PARSE_CACHE) > 256:
-            _PARSE_CACHE.clear()
-        _PARSE_CACHE[text] = tree
-    root: Node = tree.root_node
-    if root.has_error:
+    root = _PARSE_CACHE.get(text)
+    if root is not None:
+        return root
+    source = text.encode("utf-8")
+    tree = tree_sitter.Parser(_LANGUAGE).parse(source)
+    ts_root = tree.root_node
+    if ts_root.has_error:
         repaired = _repair(text)
         if repaired != text:
-            retry = tree_sitter.Parser(_LANGUAGE).parse(repaired.encode("utf-8"))
-            if not retry.root_node.has_error:
-                _PARSE_CACHE[text] = retry
-                return retry.root_node
-        bad = _first_error(root)
+            repaired_source = repaired.encode("utf-8")
+            retry = tree_sitter.Parser(_LANGUAGE).parse(repaired_source).root_node
+            if not retry.has_error:
+                return _cached(text, Node(retry, None, repaired_source))
+        bad = _first_error(ts_root)
         where = "" if bad is None else f" at line {bad.start_point[0] + 1}, column {bad.start_point[1] + 1}"
         raise PSRuntimeError(
             make_error_record(
@@ -71,6 +157,13 @@ def parse(text: str) -> Node:
                 exception_type="System.Management.Automation.ParseException",
             )
         )
+    return _cached(text, Node(ts_root, None, source))
+
+
+def _cached(text: str, root: Node) -> Node:
+    if len(_PARSE_CACHE) > 256:
+        _PARSE_CACHE.clear()
+    _PARSE_CACHE[text] = root
     return root
 
 
@@ -129,7 +222,7 @@ def _repair(text: str) -> str:
     return "".join(out)
 
 
-def _first_error(node: Node) -> Node | None:
+def _first_error(node: tree_sitter.Node) -> tree_sitter.Node | None:
     if node.type == "ERROR" or node.is_missing:
         return node
     for child in node.children:
@@ -152,12 +245,18 @@ def parse_expression(text: str) -> Node:
 
 
 def text_of(node: Node) -> str:
-    return (node.text or b"").decode("utf-8")
+    text = node._str
+    if text is None:
+        text = node._str = node.text.decode("utf-8")
+    return text
 
 
 def named(node: Node) -> list[Node]:
-    # named_children: the named ones, listed by tree-sitter itself (cheaper than testing each child)
-    return [c for c in node.named_children if c.type != "comment"]
+    """The named children but comments (a list kept by the node: callers must not change it)."""
+    kids = node._named
+    if kids is None:
+        kids = node._named = [c for c in node.named_children if c.type != "comment"]
+    return kids
 
 
 def command_position(node: Node, name: str, where: tuple[int, int]) -> CommandPosition:
@@ -254,13 +353,18 @@ def here_body(raw: str) -> str:
 
 
 def unwrap(node: Node) -> Node:
-    """The node under single-child pass-through wrappers (``(1)`` parses as several levels)."""
-    while node.type in PASS_THROUGH and node.child_count == 1:
-        child = node.child(0)
-        if child is None:  # pragma: no cover - child_count said there is one
-            break
-        node = child
-    return node
+    """The node under single-child pass-through wrappers (``(1)`` parses as several levels):
+    a node whose type is not one of them, or one with several children (an operator)."""
+    found = node._descent
+    if found is None:
+        found = node
+        while found.type in PASS_THROUGH:
+            kids = found.children
+            if len(kids) != 1:
+                break
+            found = kids[0]
+        node._descent = found
+    return found
 
 
 _BLOCK_NAMES = ("begin", "process", "end", "dynamicparam")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from failing_source import ReadFailsAfter
+from failing_source import ReadFailsAfter, WriteFailsAfter
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.messages import PipelineInput
 from pypsrp.powershell import Fragmenter
@@ -94,6 +94,20 @@ class _FakePS:
         pass
 
 
+class _PollDirect:
+    """Stands in for ``_adapters.ReceiveAhead`` (tested in test_adapters.py): the fake pipelines
+    here answer ``poll_invoke`` from their stages."""
+
+    def __init__(self, ps: Any) -> None:
+        self.poll = ps.poll_invoke
+
+    def __enter__(self) -> _PollDirect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def _session(monkeypatch: pytest.MonkeyPatch, stages: list[Stage]) -> PSRPSession:
     s = PSRPSession({"server": "h", "port": 5985}, "Microsoft.PowerShell", 90, "h")
     pool = types.SimpleNamespace(connection=types.SimpleNamespace(max_payload_size=153600), state=None)
@@ -109,6 +123,7 @@ def _session(monkeypatch: pytest.MonkeyPatch, stages: list[Stage]) -> PSRPSessio
     monkeypatch.setattr(s, "open", fake_open)
     _FakePS.stages = stages
     monkeypatch.setattr(_client, "PowerShell", _FakePS)
+    monkeypatch.setattr(_client, "ReceiveAhead", _PollDirect)
     return s
 
 
@@ -412,6 +427,46 @@ def test_put_reports_a_local_read_error_and_does_not_reconnect(
     assert _StartedPS.stopped == 1
     assert s.running is None
     assert not s.notices
+
+
+def test_fetch_reports_a_local_write_error_and_does_not_reconnect(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The partial file cannot take the second chunk (a full disk) while the wait's Receives go
+    on: the error names the local file, the pipeline is stopped, nothing reconnects, the session
+    is not marked broken and no file is left."""
+    data = os.urandom(3 * 4096)
+    chunks = [data[:4096], data[4096:8192], data[8192:]]
+    stages: list[Stage] = [
+        ["[FILE]", "RESUME:0", chunks[0]],
+        [chunks[1]],
+        [chunks[2]],
+        ["SHA256:" + _sha(data)],
+    ]
+    s = _session(monkeypatch, stages)
+    monkeypatch.setattr(_client, "PowerShell", _StartedPS)
+    _StartedPS.stopped = 0
+    reconnects: list[Any] = []
+
+    def reconnect(*args: Any, **kwargs: Any) -> int:
+        reconnects.append(args)
+        raise OSError("out of reconnection_retries")
+
+    monkeypatch.setattr(s, "reconnect", reconnect)
+    real_open = _files.open_fetch_partial
+
+    def failing(dest: str, mode: int) -> Any:
+        partial = real_open(dest, mode)
+        partial.file = WriteFailsAfter(partial.file, 5000)
+        return partial
+
+    monkeypatch.setattr(_files, "open_fetch_partial", failing)
+    out = tmp_path / "fetched.bin"
+    with pytest.raises(TransferError, match=r"cannot write the local file '.*fetched\.bin'.*No space left"):
+        fetch_file(s, "C:\\data.bin", str(out))
+    assert reconnects == [] and _StartedPS.stopped == 1
+    assert s.running is None and not s.broken and not s.notices
+    assert _leftovers(tmp_path) == []
 
 
 class _CutHost:
