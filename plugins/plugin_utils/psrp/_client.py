@@ -39,6 +39,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters imp
     RobustReceive,
     SendBehind,
     adapt_pool,
+    fast_unwrap,
     new_wsman,
     robust_receive,
 )
@@ -188,6 +189,9 @@ class _TransportGuard:
                 time.sleep(delay)
                 continue
             self.received += len(response or b"")
+            encryption = getattr(self._transport, "encryption", None)
+            if encryption is not None:
+                fast_unwrap(encryption)
             return response
 
     def _cap_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:

@@ -23,7 +23,7 @@ try:
         RunspacePoolState,
     )
     from pypsrp.complex_objects import Enum as PSRPEnum
-    from pypsrp.exceptions import WinRMTransportError, WSManFaultError
+    from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
     from pypsrp.host import PSHost, PSHostUserInterface
     from pypsrp.messages import MessageType
     from pypsrp.powershell import PowerShell, RunspacePool
@@ -46,6 +46,9 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
         Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = MessageType = _Missing
+
+        class WinRMError(Exception):
+            """Placeholder: never raised without pypsrp."""
 
         class WinRMTransportError(Exception):
             """Placeholder: never raised without pypsrp."""
@@ -85,6 +88,7 @@ __all__ = [
     "TaggedValue",
     "WSMan",
     "WSManFaultError",
+    "WinRMError",
     "WinRMTransportError",
     "WinRS",
     "require",

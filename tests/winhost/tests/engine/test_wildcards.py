@@ -67,6 +67,18 @@ def test_select_by_wildcard_reports_only_literal_misses() -> None:
     assert unique == ["alpha", "beta", "gamma"]
 
 
+@pytest.mark.parametrize(
+    "pattern",
+    ["BETA", "beta", "a.b", "a`*", "Straße", "STRASSE", "", "b?ta", "a]"],
+)
+def test_select_by_wildcard_takes_what_the_pattern_matches(pattern: str) -> None:
+    """A plain ASCII name is compared without a regex: the same items as wildcard_match."""
+    names = ["alpha", "beta", "Beta", "a.b", "axb", "a*", "straße", "", "a]"]
+    expected = [name for name in names if wildcard_match(name, pattern)]
+    assert list(select_by_wildcard(names, [pattern], str, lambda _: None)) == expected
+    assert expected or pattern == "STRASSE"
+
+
 def test_like_operator_and_cmdlets_use_the_same_wildcards(
     run: Callable[[str], list[Any]], engine: Engine
 ) -> None:

@@ -86,10 +86,12 @@ class Scope:
         self.functions: CIDict[Any] = CIDict()
 
     def lookup(self, name: str) -> tuple[bool, Any]:
+        key = name.lower()
         scope: Scope | None = self
         while scope is not None:
-            if name in scope.variables:
-                return True, scope.variables[name]
+            entry = scope.variables.entry(key)
+            if entry is not None:
+                return True, entry[1]
             scope = scope.parent
         return False, None
 
@@ -101,10 +103,12 @@ class Scope:
         self.variables[name] = value
 
     def find_function(self, name: str) -> Any:
+        key = name.lower()
         scope: Scope | None = self
         while scope is not None:
-            if name in scope.functions:
-                return scope.functions[name]
+            entry = scope.functions.entry(key)
+            if entry is not None:
+                return entry[1]
             scope = scope.parent
         return None
 

@@ -82,6 +82,14 @@ class CIDict(MutableMapping[str, V], Generic[V]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._d
 
+    def get(self, key: str, default: Any = None) -> Any:
+        entry = self._d.get(key.lower()) if isinstance(key, str) else None
+        return default if entry is None else entry[1]
+
+    def entry(self, lowered: str) -> tuple[str, V] | None:
+        """(spelling, value) under an already lower-cased key, else None (one dict lookup)."""
+        return self._d.get(lowered)
+
     def __repr__(self) -> str:
         return f"CIDict({dict(self.items())!r})"
 
@@ -556,7 +564,8 @@ class Machine:
         if not self.sandbox_dir:
             self.sandbox_dir = tempfile.mkdtemp(prefix=f"winhost-{self.computer_name.lower()}-C-")
         path = Path(self.sandbox_dir)
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir():  # one stat; mkdir(exist_ok=True) raises and catches when it exists
+            path.mkdir(parents=True, exist_ok=True)
         return path
 
     # -- persistence ----------------------------------------------------------------------------

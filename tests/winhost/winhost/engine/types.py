@@ -226,6 +226,10 @@ def cast_value(type_name: str | Any, value: Any) -> Any:
     if cast is not None:
         return cast(value, full)
     if low.endswith("[]"):
+        element = low[:-2]
+        element_cast = _CASTS.get(element) if element not in ENUM_TYPES else None
+        if element_cast is not None:  # the element type resolved once, not once per element
+            return [element_cast(v, full[:-2]) for v in as_list(value)]
         return [cast_value(full[:-2], v) for v in as_list(value)]
     if isinstance(value, PSObject) and any(n.lower() == low for n in value.PSObject.type_names):
         return value

@@ -436,13 +436,17 @@ def new_object(
 ) -> PSObject:
     """A .NET-typed object with adapted properties (serialized in ``<Props>`` like Windows)."""
     obj = PSObject()
-    obj.PSObject.type_names = list(type_names)
+    meta = obj.PSObject  # read once: each attribute read of a psrpcore PSObject walks its properties
+    meta.type_names = list(type_names)
+    adapted = meta.adapted_properties
     for name, value in props.items():
-        obj.PSObject.adapted_properties.append(PSNoteProperty(name, value=value))
-    for name, value in (extended or {}).items():
-        obj.PSObject.extended_properties.append(PSNoteProperty(name, value=value))
+        adapted.append(PSNoteProperty(name, value=value))
+    if extended:
+        extended_properties = meta.extended_properties
+        for name, value in extended.items():
+            extended_properties.append(PSNoteProperty(name, value=value))
     if to_string_value is not None:
-        obj.PSObject.to_string = to_string_value
+        meta.to_string = to_string_value
     return obj
 
 

@@ -89,6 +89,14 @@ def wildcard_match(text: str, pattern: str, case_sensitive: bool = False) -> boo
     return wildcard_regex(pattern, case_sensitive).match(text) is not None
 
 
+def _matches(text: str, pattern: str) -> bool:
+    """wildcard_match, case-insensitive; an ASCII pattern without wildcard or escape characters
+    against an ASCII text is a comparison of the lower-cased strings (what its regex matches)."""
+    if text.isascii() and pattern.isascii() and not any(ch in pattern for ch in "*?[]`"):
+        return text.lower() == pattern.lower()
+    return wildcard_match(text, pattern)
+
+
 def select_by_wildcard(
     items: Iterable[T],
     patterns: Iterable[str],
@@ -102,7 +110,7 @@ def select_by_wildcard(
     pool = list(items)
     seen: list[T] = []
     for pattern in patterns:
-        found = [item for item in pool if wildcard_match(name(item), pattern)]
+        found = [item for item in pool if _matches(name(item), pattern)]
         if not found and not contains_wildcards(pattern):
             not_found(pattern)
         for item in found:
