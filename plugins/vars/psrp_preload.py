@@ -43,7 +43,11 @@ display = Display()
 CONNECTION = "psremoting.core.psrp"
 # What a warm task through the session broker imports besides the plugin (connection/psrp.py
 # loads it on first use; tests/unit/plugins/connection/test_psrp_worker_imports.py pins the set).
-WARM_PATH_MODULES = ("ansible_collections.psremoting.core.plugins.plugin_utils.broker._backend",)
+WARM_PATH_MODULES = (
+    "ansible_collections.psremoting.core.plugins.plugin_utils.broker._backend",
+    # ansible-core 2.16 records no option origins: reading the settings asks _rejected for them
+    "ansible_collections.psremoting.core.plugins.plugin_utils.psrp._rejected",
+)
 
 _preloaded: bool | None = None
 

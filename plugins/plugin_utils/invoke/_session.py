@@ -317,19 +317,23 @@ SESSION_DEFINITION = (
 
 
 def session_commands(commands: list[PipelineCommand]) -> list[dict[str, Any]]:
-    """The ``Commands`` parameter value for the PipelineCommands of one request (ordered)."""
+    """The ``Commands`` parameter value for the PipelineCommands of one request (ordered). A key
+    whose value would be false or empty is left out (the script reads a missing key as $null:
+    false, no parameters, no arguments): each entry costs the host a deserialized object pair."""
     out: list[dict[str, Any]] = []
     for cmd in commands:
-        out.append(
-            {
-                "Name": cmd["name"],
-                "IsScript": bool(cmd.get("is_script", False)),
-                "UseLocalScope": bool(cmd.get("use_local_scope", False)),
-                "Parameters": [{"Name": k, "Value": v} for k, v in (cmd.get("parameters") or {}).items()],
-                "Arguments": list(cmd.get("arguments") or []),
-                "EndOfStatement": bool(cmd.get("end_of_statement", False)),
-            }
-        )
+        entry: dict[str, Any] = {"Name": cmd["name"]}
+        if cmd.get("is_script"):
+            entry["IsScript"] = True
+        if cmd.get("use_local_scope"):
+            entry["UseLocalScope"] = True
+        if cmd.get("parameters"):
+            entry["Parameters"] = [{"Name": k, "Value": v} for k, v in (cmd.get("parameters") or {}).items()]
+        if cmd.get("arguments"):
+            entry["Arguments"] = list(cmd.get("arguments") or [])
+        if cmd.get("end_of_statement"):
+            entry["EndOfStatement"] = True
+        out.append(entry)
     return out
 
 

@@ -30,6 +30,11 @@ it creates, before the pool sends or reads anything:
     ``"System.Security.SecureString"`` instead (what ``[string]$secureString`` gives in
     PowerShell); sending secrets (serialization) is unchanged.
 
+  * CREATE_PIPELINE messages are serialized once per content for the process
+    (``psrp/_message_cache.py``): the same pipeline sent to many hosts (one-to-many, a task over
+    a batch of hosts) is built once and its bytes reused, byte for byte what pypsrp writes;
+    messages holding a secret (SecureString, PSCredential) are always serialized afresh.
+
 - Why the deferred text still needs one patch: pypsrp renders that text inside
   ``Serializer.deserialize`` through its module's own ``ET`` and ``to_string`` names, with no
   hook a subclass could override short of copying the whole method. :func:`install_deferred_text`
@@ -118,7 +123,12 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._message_cache import (
+    packing_accepts_bytes,
+    serialized,
+)
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
+    CreatePipeline,
     MessageType,
     Pipeline,
     PSInvocationState,
@@ -214,6 +224,16 @@ def _byte_array(clixml: str) -> bytes | None:
 
 class PSRemotingSerializer(Serializer):
     """pypsrp's serializer with the adaptations described in the module docstring."""
+
+    def serialize(self, value: Any, metadata: Any = None, parent: Any = None, clear: bool = True) -> Any:
+        # A whole CREATE_PIPELINE message (Message.pack's call): its bytes, serialized once per
+        # content (psrp/_message_cache.py); Message.pack sends bytes as they are.
+        whole = clear and metadata is None and parent is None and type(value) is CreatePipeline
+        if whole and packing_accepts_bytes():
+            data = serialized(value, super().serialize)
+            if data is not None:
+                return data
+        return super().serialize(value, metadata, parent, clear)
 
     def deserialize(self, element: Any, metadata: Any = None, clear: bool = True) -> Any:
         if isinstance(element, DeferredXml):  # pypsrp re-deserializes ComplexObject._xml in one path

@@ -391,12 +391,16 @@ def read_plugin_settings(plugin: Any, host_hint: str = "") -> ConnectionSettings
     """Read the settings of a loaded connection plugin: its options, where each was set (so that
     ansible_psrp_* wins over translated ansible_winrm_* variables) and its ansible_winrm_* extras."""
 
+    ini: list[Callable[[str, str], str | None]] = []  # ansible.cfg, read once for all options
+
     def origin_of(name: str) -> str:
         inputs = getattr(plugin, "_option_inputs", None)
         if getattr(plugin, "_origins", None) is None and inputs:  # ansible-core 2.16 records none
             from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _rejected  # noqa: PLC0415
 
-            return _rejected.origin(name, plugin.option_definitions.get(name, {}), *inputs)
+            if not ini:
+                ini.append(_rejected.ini_reader())
+            return _rejected.origin(name, plugin.option_definitions.get(name, {}), *inputs, ini=ini[0])
         try:
             return str(plugin.get_option_and_origin(name)[1])
         except (KeyError, AttributeError):

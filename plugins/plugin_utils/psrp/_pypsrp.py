@@ -14,18 +14,25 @@ import typing as t
 PYPSRP_IMPORT_ERROR: ImportError | None
 try:
     from pypsrp.complex_objects import (
+        ApartmentState,
+        Command,
+        CommandParameter,
         ComplexObject,
         ErrorRecord,
         GenericComplexObject,
+        HostInfo,
+        ObjectMeta,
         Pipeline,
+        PipelineResultTypes,
         PSCredential,
         PSInvocationState,
+        RemoteStreamOptions,
         RunspacePoolState,
     )
     from pypsrp.complex_objects import Enum as PSRPEnum
     from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
     from pypsrp.host import PSHost, PSHostUserInterface
-    from pypsrp.messages import MessageType
+    from pypsrp.messages import CreatePipeline, Destination, Message, MessageType
     from pypsrp.powershell import PowerShell, RunspacePool
     from pypsrp.serializer import Serializer, TaggedValue
     from pypsrp.shell import SignalCode, WinRS
@@ -43,6 +50,8 @@ except ImportError as exc:  # pragma: no cover - exercised by ansible-test's imp
                 require()
 
         ComplexObject = ErrorRecord = GenericComplexObject = PSCredential = Pipeline = _Missing
+        ApartmentState = Command = CommandParameter = HostInfo = ObjectMeta = _Missing
+        PipelineResultTypes = RemoteStreamOptions = CreatePipeline = Destination = Message = _Missing
         PSInvocationState = RunspacePoolState = PSRPEnum = _Missing
         PSHost = PSHostUserInterface = PowerShell = RunspacePool = _Missing
         Serializer = TaggedValue = WSMan = SelectorSet = SignalCode = WinRS = MessageType = _Missing
@@ -69,17 +78,27 @@ def require() -> None:
 
 __all__ = [
     "PYPSRP_IMPORT_ERROR",
+    "ApartmentState",
+    "Command",
+    "CommandParameter",
     "ComplexObject",
+    "CreatePipeline",
+    "Destination",
     "ErrorRecord",
     "GenericComplexObject",
+    "HostInfo",
+    "Message",
     "MessageType",
+    "ObjectMeta",
     "PSCredential",
     "PSHost",
     "PSHostUserInterface",
     "PSInvocationState",
     "PSRPEnum",
     "Pipeline",
+    "PipelineResultTypes",
     "PowerShell",
+    "RemoteStreamOptions",
     "RunspacePool",
     "RunspacePoolState",
     "SelectorSet",

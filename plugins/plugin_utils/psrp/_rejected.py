@@ -216,7 +216,8 @@ def _scrubbed(text: str, secrets: Iterable[Any]) -> str:
     return text
 
 
-def _ini_reader() -> Callable[[str, str], str | None]:
+def ini_reader() -> Callable[[str, str], str | None]:
+    """``(section, key) -> value`` of the ansible.cfg in use, read once (build one per task)."""
     from ansible import constants as C  # noqa: PLC0415 - only when reporting
 
     path = getattr(C, "CONFIG_FILE", None)
@@ -232,11 +233,14 @@ def origin(
     task_keys: Mapping[str, Any] | None,
     var_options: Mapping[str, Any] | None,
     direct: Mapping[str, Any] | None,
+    *,
+    ini: Callable[[str, str], str | None] | None = None,
 ) -> str:
     """Where option ``name`` was set, as ansible-core >= 2.17 records it; ansible-core 2.16 keeps no
-    origins (its ``get_option_and_origin`` resolves the option again without the variables)."""
+    origins (its ``get_option_and_origin`` resolves the option again without the variables).
+    ``ini``: an :func:`ini_reader` to reuse across options (else ansible.cfg is read for this one)."""
     source = find_source(
-        name, definition, variables=var_options, keys=task_keys, direct=direct, ini=_ini_reader()
+        name, definition, variables=var_options, keys=task_keys, direct=direct, ini=ini or ini_reader()
     )
     return source.origin if source else "default"
 
@@ -291,7 +295,7 @@ def _explain(
             )
         except Exception:
             source = find_source(
-                name, definition, variables=variables, keys=keys, direct=direct, ini=_ini_reader()
+                name, definition, variables=variables, keys=keys, direct=direct, ini=ini_reader()
             )
             return message(host, name, definition, source, ensure_type)
     secrets = [

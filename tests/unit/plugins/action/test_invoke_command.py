@@ -44,14 +44,15 @@ def unwrap(request: dict[str, Any]) -> dict[str, Any]:
     inner["session"] = "temporary" if params.get("Temporary") else "persistent"
     inner["commands"] = []
     for cmd in params["Commands"]:
-        out: dict[str, Any] = {"name": cmd["Name"], "is_script": cmd["IsScript"]}
-        if cmd["IsScript"]:
-            out["use_local_scope"] = cmd["UseLocalScope"]
-        if cmd["Parameters"]:
+        # session_commands leaves out keys whose value is false or empty
+        out: dict[str, Any] = {"name": cmd["Name"], "is_script": cmd.get("IsScript", False)}
+        if cmd.get("IsScript"):
+            out["use_local_scope"] = cmd.get("UseLocalScope", False)
+        if cmd.get("Parameters"):
             out["parameters"] = {p["Name"]: p["Value"] for p in cmd["Parameters"]}
-        if cmd["Arguments"]:
+        if cmd.get("Arguments"):
             out["arguments"] = cmd["Arguments"]
-        if cmd["EndOfStatement"]:
+        if cmd.get("EndOfStatement"):
             out["end_of_statement"] = True
         inner["commands"].append(out)
     if "InputObjects" in params:

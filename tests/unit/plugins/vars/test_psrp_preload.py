@@ -50,7 +50,8 @@ def test_enabled_it_loads_the_connection_plugin_its_options_and_the_broker_clien
     )
     assert not [m for m in found["before"] if m.startswith(PREFIX + "connection")]
     loaded = {name.removeprefix(PREFIX) for name in found["after"]}
-    assert {"connection.psrp", "plugin_utils.broker._backend", "plugin_utils.broker._client"} <= loaded
+    expected = {"connection.psrp", "plugin_utils.broker._backend", "plugin_utils.broker._client"}
+    assert expected | {"plugin_utils.psrp._rejected"} <= loaded
     # a worker's connection_loader.get finds the module and its option definitions already there
     assert found["defs"] is True and found["cached"] is True
     assert found["vars"] == {}

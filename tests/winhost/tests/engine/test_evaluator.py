@@ -70,6 +70,10 @@ CASES: list[tuple[str, list[Any]]] = [
     # control flow (about_If, about_Foreach, about_For, about_While, about_Switch)
     ("if (0) { 'a' } elseif ('') { 'b' } else { 'c' }", ["c"]),
     ("foreach ($i in 1..5) { if ($i -eq 2) { continue }; if ($i -eq 4) { break }; $i }", [1, 3]),
+    # foreach does not enumerate a $null collection, but does a collection holding $null
+    # (learn.microsoft.com/powershell/scripting/learn/deep-dives/everything-about-null, "foreach")
+    ("foreach ($i in $null) { 'ran' }; $h = @{}; foreach ($i in $h.Missing) { 'ran' }", []),
+    ("foreach ($i in @($null)) { '[' + $i + ']' }; foreach ($i in $null, $null) { 'n' }", ["[]", "n", "n"]),
     ("for ($i = 0; $i -lt 3; $i++) { $i * 10 }", [0, 10, 20]),
     ("$n = 3; while ($n -gt 0) { $n; $n-- }", [3, 2, 1]),
     ("$n = 0; do { $n++ } while ($n -lt 5); $n", [5]),

@@ -390,7 +390,14 @@ class Evaluator:
         var = next(p for p in parts if p.type == "variable")
         source = next(p for p in parts if p.type == "pipeline")
         block = next(p for p in parts if p.type == "statement_block")
-        values = list(self.exec_pipeline(source, scope))
+        single = self._single_expression(source)
+        if single is not None:
+            # foreach does not enumerate a $null collection (PowerShell 3.0+): `foreach ($x in
+            # $null)` runs no iteration, `foreach ($x in @($null))` runs one.
+            collection = self.eval(single, scope)
+            values = [] if collection is None else list(enumerate_value(collection))
+        else:
+            values = list(self.exec_pipeline(source, scope))
         for value in values:
             self.ctx.check_stop()
             scope.set(text_of(var)[1:], value)

@@ -36,20 +36,14 @@ def test_pipeline_becomes_one_constant_script_with_typed_parameters() -> None:
     assert "input" not in wrapped
     assert (wrapped["depth"], wrapped["host_input"]) == (3, ["answer"])
     first, second = command["parameters"]["Commands"]
-    assert first == {
-        "Name": "$x = 42",
-        "IsScript": True,
-        "UseLocalScope": False,
-        "Parameters": [],
-        "Arguments": [],
-        "EndOfStatement": True,
-    }
+    # keys whose value is false or empty are left out (the script reads them as $null)
+    assert first == {"Name": "$x = 42", "IsScript": True, "EndOfStatement": True}
     assert second["Parameters"] == [
         {"Name": "Path", "Value": "C:\\"},
         {"Name": "Credential", "Value": secret},
     ]
     assert second["Arguments"] == [1, [2, 3]]
-    assert second["IsScript"] is False
+    assert "IsScript" not in second and "UseLocalScope" not in second and "EndOfStatement" not in second
 
 
 def test_temporary_session_switch() -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import shlex
 from typing import Any
 
 import pytest
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import shell_loader
 from ansible.plugins.shell.powershell import _common_args
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _command_line as cl
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import ansible_core_version
@@ -154,3 +157,34 @@ def test_parse_command_reports_state_and_log_line() -> None:
     assert raw.kind == cl.RAW and raw.may_change_state and raw.log_line == f"PSRP: EXEC {raw.script}"
     module = cl.parse_command(_encoded("bootstrap"), b'{"x":1}\n{"Environment": {"A": "1"}}', _shell())
     assert module.kind == cl.ENCODED and module.may_change_state and module.log_with_host
+
+
+# -- split_words: shlex.split's words without its per-character loop ------------------------------
+_LINE_CHARS = st.sampled_from(list("ab-=$ \t\r\n'\"\\#;|é"))
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(_LINE_CHARS, max_size=30))
+def test_split_words_gives_shlex_words_for_any_line(line: str) -> None:
+    try:
+        expected: list[str] | type[ValueError] = shlex.split(line)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: list[str] | type[ValueError] = cl.split_words(line)
+    except ValueError:
+        got = ValueError
+    assert got == expected
+
+
+def test_split_words_reads_the_2_21_command_line_without_shlex(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line ansible-core 2.21+ builds for a module (single-quoted base64 words) never reaches
+    shlex; a line with double quotes or backslashes still does."""
+    script = base64.b64encode(("Write-Output 'x'\n" * 300).encode("utf-16-le")).decode()
+    line = f"powershell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand '{script}'"
+    expected = shlex.split(line)
+    monkeypatch.setattr(cl.shlex, "split", lambda *_a, **_k: pytest.fail("shlex.split was used"))
+    assert cl.split_words(line) == expected
+    assert cl.parse_encoded_cmdline(line) == ("Write-Output 'x'\n" * 300, [])
+    with pytest.raises(pytest.fail.Exception):
+        cl.split_words('powershell -Command "Write-Output x"')

@@ -257,3 +257,22 @@ def test_our_own_checks_name_the_variable_the_inventory_set_on_every_ansible_cor
     both = {"ansible_psrp_auth": "kerberos", "ansible_winrm_transport": "ntlm", "_extras": {}}
     conn.set_options(var_options={**BASE, **both})
     assert read_plugin_settings(conn, "win1").auth == "kerberos"
+
+
+def test_without_recorded_origins_ansible_cfg_is_read_once_per_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On ansible-core 2.16 (no origins recorded) every option's origin is looked up again: the
+    ansible.cfg reader is built once for all of them, not once per option (39 file reads a task)."""
+    built: list[int] = []
+    real = _rejected.ini_reader
+
+    def counting() -> Any:
+        built.append(1)
+        return real()
+
+    monkeypatch.setattr(_rejected, "ini_reader", counting)
+    conn = _plugin()
+    both = {"ansible_psrp_auth": "kerberos", "ansible_winrm_transport": "ntlm", "_extras": {}}
+    conn.set_options(var_options={**BASE, **both})
+    monkeypatch.setattr(conn, "_origins", None, raising=False)  # as on ansible-core 2.16
+    assert read_plugin_settings(conn, "win1").auth == "kerberos"  # the psrp variable still wins
+    assert built == [1]
