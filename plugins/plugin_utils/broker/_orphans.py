@@ -122,31 +122,78 @@ class RecordWriter:
 
 def read_record(path: str) -> dict[str, Any] | None:
     """A record (only one of the user's own regular files), None when unreadable."""
+    return _read_record(path)[0]
+
+
+def _read_record(path: str) -> tuple[dict[str, Any] | None, tuple[int, ...] | None]:
+    """:func:`read_record` and the identity of the file it read (device, inode, mtime, size)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return None
+        return None, None
     with os.fdopen(fd, "r", encoding="utf-8") as fh:
-        if os.fstat(fh.fileno()).st_uid != os.getuid():
-            return None
+        st = os.fstat(fh.fileno())
+        if st.st_uid != os.getuid():
+            return None, None
         try:
             data = json.load(fh)
         except ValueError:
-            return None
-    return data if isinstance(data, dict) and isinstance(data.get("shells"), list) else None
+            return None, None
+    if not (isinstance(data, dict) and isinstance(data.get("shells"), list)):
+        return None, None
+    return data, _stamp(st)
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+# The broker each record file names, by path: (stamp of the file read, broker pid, broker start).
+# A record is written by replacing the file (write_record), so an unchanged stamp is an unchanged
+# record: every session open checks the records of the run's live brokers without reading and
+# parsing them again (each lists every shell its broker holds: up to N shells, N opens).
+_brokers: dict[str, tuple[tuple[int, ...], Any, Any]] = {}
+_brokers_lock = threading.Lock()
+
+
+def _forget_missing(directory: str, names: list[str]) -> None:
+    listed = {os.path.join(directory, name) for name in names}
+    with _brokers_lock:
+        for path in [p for p in _brokers if os.path.dirname(p) == directory and p not in listed]:
+            del _brokers[path]
+
+
+def _known_alive(path: str) -> bool:
+    """The record at ``path`` is the one read before, and its broker is still running."""
+    with _brokers_lock:
+        known = _brokers.get(path)
+    if known is None:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    stamp, pid, start = known
+    return _stamp(st) == stamp and isinstance(pid, int) and pid_alive(pid, start)
 
 
 def dead_records(directory: str) -> list[tuple[str, dict[str, Any]]]:
     """Records of brokers that are no longer running."""
     found = []
-    for name in sorted(os.listdir(directory)):
+    names = sorted(os.listdir(directory))
+    _forget_missing(directory, names)
+    for name in names:
         if not (name.startswith("broker-") and name.endswith(SUFFIX)):
             continue
         path = os.path.join(directory, name)
-        record = read_record(path)
-        if record is None:
+        if _known_alive(path):
+            continue
+        record, stamp = _read_record(path)
+        if record is None or stamp is None:
             continue
         pid = record.get("broker_pid")
+        with _brokers_lock:
+            _brokers[path] = (stamp, pid, record.get("broker_start"))
         if isinstance(pid, int) and pid_alive(pid, record.get("broker_start")):
             continue
         found.append((path, record))

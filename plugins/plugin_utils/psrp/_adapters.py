@@ -96,7 +96,11 @@ it creates, before the pool sends or reads anything:
   N+1 only after the Send of object N has come back, so the controller and the host take turns and
   one of them always idles. Within ``with SendBehind(shell):`` the shell's ``send`` hands each
   fragment to one sender thread, in order, and returns at once, so the next object is read,
-  hashed, compressed and serialized while the host handles the previous Send.
+  hashed, compressed and serialized while the host handles the previous Send. The caller's
+  thread also renders the whole WSMan Send (:func:`render_send`: base64 and envelope XML, byte
+  for byte what ``WinRS.send`` builds); the sender thread only encrypts and posts it
+  (:func:`post_send`, which checks the answer as ``WSMan.invoke`` does), so less of the
+  controller's work sits between two Sends.
 - :class:`ReceiveAhead` (fetch_file's output): pypsrp's ``poll_invoke`` sends the next Receive
   only after the previous answer has been decoded (and fetch_file has hashed and written it), so
   the host builds no answer while the controller decodes. With it, one receiver thread sends the
@@ -132,6 +136,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp impor
     SelectorSet,
     Serializer,
     WinRMError,
+    WinRMTransportError,
     WSMan,
     WSManFaultError,
 )
@@ -519,18 +524,88 @@ def new_wsman(**kwargs: Any) -> WSMan:
     return WSMan(**kwargs)
 
 
+_SEND_ACTION = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Send"
+_WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+
+
+def _renders(shell: Any) -> bool:
+    """Whether ``shell`` has pypsrp 0.9's WinRS/WSMan layout that :func:`render_send` and
+    :func:`post_send` were written for."""
+    wsman = getattr(shell, "wsman", None)
+    return (
+        wsman is not None
+        and callable(getattr(wsman, "_create_header", None))
+        and callable(getattr(wsman, "_parse_wsman_fault", None))
+        and getattr(wsman, "transport", None) is not None
+        and hasattr(shell, "resource_uri")
+        and hasattr(shell, "_selector_set")
+    )
+
+
+def render_send(
+    shell: Any, stream: str, data: bytes, command_id: str | None, end: bool | None
+) -> tuple[str, bytes]:
+    """(MessageID, envelope) of the WSMan Send that pypsrp's ``WinRS.send`` would send for
+    ``data``: the same body ([MS-WSMV] 2.2.4.31 rsp:Send, the data base64-encoded) inside the
+    same envelope ``WSMan.invoke`` builds (its own header, a new MessageID)."""
+    send = ET.Element(f"{{{_RSP}}}Send")
+    element = ET.SubElement(send, f"{{{_RSP}}}Stream", Name=stream)
+    if end is not None:
+        element.attrib["End"] = str(end)
+    if command_id is not None:
+        element.attrib["CommandId"] = command_id
+    element.text = binascii.b2a_base64(data, newline=False).decode("ascii")
+    wsman = shell.wsman
+    envelope = ET.Element(f"{{{_SOAP}}}Envelope")
+    message_id, header = wsman._create_header(
+        _SEND_ACTION, shell.resource_uri, None, shell._selector_set, None
+    )
+    envelope.append(header)
+    ET.SubElement(envelope, f"{{{_SOAP}}}Body").append(send)
+    return f"uuid:{message_id}", ET.tostring(envelope, encoding="utf-8", method="xml")
+
+
+def post_send(shell: Any, message_id: str, envelope: bytes) -> None:
+    """Send a rendered envelope and check the answer as ``WSMan.invoke`` does: a WSMan fault is
+    raised as pypsrp's ``WSManFaultError``, an answer to another message as ``WinRMError``."""
+    wsman = shell.wsman
+    try:
+        response = wsman.transport.send(envelope, retries_on_read_timeout=0, timeout=None)
+    except WinRMTransportError as exc:
+        try:
+            fault = wsman._parse_wsman_fault(exc.response_text)
+        except ET.ParseError:
+            raise exc from None
+        raise fault from None
+    # the host's answer, as pypsrp's WSMan.invoke parses every answer (the same parser)
+    answer = ET.fromstring(response)  # noqa: S314
+    relates_to = answer.find(f"{{{_SOAP}}}Header/{{{_WSA}}}RelatesTo")
+    text = relates_to.text if relates_to is not None else ""
+    if text != message_id:
+        raise WinRMError(
+            f"Received related id does not match related expected message id: Sent: {message_id}, "
+            f"Received: {text}"
+        )
+
+
 class SendBehind:
-    """Within the block, ``shell.send(stream, data, command_id=..., end=...)`` queues the fragment
-    (at most ``AHEAD`` waiting, about one envelope each) for one sender thread that sends them in
-    order through the shell's own ``send``; the caller goes on preparing the next one. A failed
-    Send stops the sending: its exception is raised by the next ``send`` call or when the block
-    ends, and nothing queued after it goes out. pypsrp's input loop ignores ``send``'s answer."""
+    """Within the block, ``shell.send(stream, data, command_id=..., end=...)`` renders the whole
+    WSMan Send for the fragment in the caller's thread (:func:`render_send`: base64, envelope
+    XML) and queues it (at most ``AHEAD`` waiting, about one envelope each) for one sender thread
+    that sends them in order (:func:`post_send`: encryption, HTTP, the answer's check); the
+    caller goes on preparing the next one. So while the host handles Send N, the controller
+    reads, hashes, serializes and renders N+1, and the sender's part between two Sends is only
+    the encryption and the HTTP exchange. (A shell without pypsrp 0.9's layout is sent through
+    its own ``send`` in the sender thread instead.) A failed Send stops the sending: its
+    exception is raised by the next ``send`` call or when the block ends, and nothing queued
+    after it goes out. pypsrp's input loop ignores ``send``'s answer."""
 
     AHEAD = 2
 
     def __init__(self, shell: Any) -> None:
         self._shell = shell
         self._send = shell.send
+        self._render = _renders(shell)
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(self.AHEAD)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="psrp-send-behind", daemon=True)
@@ -541,11 +616,12 @@ class SendBehind:
         return self
 
     def send(self, stream: str, data: bytes, command_id: str | None = None, end: bool | None = None) -> None:
+        item = render_send(self._shell, stream, data, command_id, end) if self._render else None
         while True:
             if self._error is not None:
                 raise self._error
             try:
-                self._queue.put((stream, data, command_id, end), timeout=0.05)
+                self._queue.put((item, stream, data, command_id, end), timeout=0.05)
                 return
             except queue.Full:
                 continue
@@ -554,9 +630,12 @@ class SendBehind:
         while (item := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # drain: nothing after a failed Send
-            stream, data, command_id, end = item
+            rendered, stream, data, command_id, end = item
             try:
-                self._send(stream, data, command_id=command_id, end=end)
+                if rendered is not None:
+                    post_send(self._shell, *rendered)
+                else:
+                    self._send(stream, data, command_id=command_id, end=end)
             except BaseException as exc:  # handed to the caller's thread
                 self._error = exc
 

@@ -8,7 +8,11 @@ import socket
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker import _orphans
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
     RecordWriter,
     broker_state,
@@ -174,3 +178,60 @@ def test_a_burst_of_changes_shares_writes_and_ends_current(tmp_path: Path) -> No
     record = read_record(path)
     assert record is not None and len(record["shells"]) == 51
     assert writer.writes == 2, "the first write, then one for the whole burst"
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    real = _orphans._read_record
+
+    def counting(path: str) -> Any:
+        reads.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(_orphans, "_read_record", counting)
+    return reads
+
+
+def test_a_live_brokers_unchanged_record_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each session open looks for dead brokers' records: a live broker's record (every shell it
+    holds) is parsed again only once it has been rewritten."""
+    live = str(tmp_path / "broker-2-0.shells.json")
+    me = (os.getpid(), process_start_time(os.getpid()))
+    write_record(live, *me, [dict(WIN1, shell_id="C", resource_uri="r")])
+    reads = _count_reads(monkeypatch)
+    for _ in range(3):
+        assert take_orphans(str(tmp_path), WIN1) == []
+    assert reads == ["broker-2-0.shells.json"]
+    write_record(live, *me, [dict(WIN1, shell_id="C", resource_uri="r"), dict(WIN1, shell_id="D")])
+    assert take_orphans(str(tmp_path), WIN1) == []
+    assert reads == ["broker-2-0.shells.json"] * 2  # rewritten: read again
+
+
+def test_a_broker_that_died_since_its_record_was_read_leaves_orphans(tmp_path: Path) -> None:
+    """The remembered record names its broker; once that broker is gone its shells are taken,
+    as when every record was read on every open."""
+    path = str(tmp_path / "broker-4-0.shells.json")
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        write_record(
+            path, child.pid, process_start_time(child.pid), [dict(WIN1, shell_id="E", resource_uri="r")]
+        )
+        assert take_orphans(str(tmp_path), WIN1) == []  # alive: remembered
+    finally:
+        child.kill()
+        child.wait()
+    assert [s["shell_id"] for s in take_orphans(str(tmp_path), WIN1)] == ["E"]
+    assert not os.path.exists(path)
+
+
+def test_a_record_replaced_by_a_link_is_not_trusted_from_memory(tmp_path: Path) -> None:
+    path = tmp_path / "broker-5-0.shells.json"
+    write_record(str(path), os.getpid(), process_start_time(os.getpid()), [dict(WIN1, shell_id="F")])
+    assert take_orphans(str(tmp_path), WIN1) == []
+    target = tmp_path / "elsewhere.json"
+    target.write_text(json.dumps({"broker_pid": _dead_pid(), "shells": [dict(WIN1, shell_id="X")]}))
+    path.unlink()
+    os.symlink(target, path)
+    assert take_orphans(str(tmp_path), WIN1) == []  # a link is never followed

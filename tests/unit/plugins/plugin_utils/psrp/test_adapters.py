@@ -16,7 +16,7 @@ import pytest
 import spnego
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.encryption import WinRMEncryption
-from pypsrp.exceptions import WinRMError, WSManFaultError
+from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
 from pypsrp.serializer import Serializer
 from pypsrp.wsman import WSMan
 from spnego import _ntlm as spnego_ntlm
@@ -36,7 +36,9 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._adapters imp
     install_namespace_guard,
     install_ntlm_key_cache,
     new_wsman,
+    post_send,
     register_namespace_in_place,
+    render_send,
 )
 
 # pypsrp renders every deserialized element back to text; our serializer defers that until it is read.
@@ -739,3 +741,102 @@ def test_fast_unwrap_leaves_other_layouts_to_pypsrp() -> None:
     body = body.replace(b"--Encrypted Boundary", b"-- Encrypted Boundary")
     fast_unwrap(spaced)
     assert spaced.unwrap_message(body, "Encrypted Boundary") == message
+
+
+# -- rendered Sends --------------------------------------------------------------------------------
+_ANSWER = (
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Header>'
+    "<a:RelatesTo>{relates}</a:RelatesTo></s:Header><s:Body><SendResponse/></s:Body></s:Envelope>"
+)
+
+
+class _Wire:
+    """A transport: records each envelope sent and answers with RelatesTo the MessageID it
+    carried (or ``relates``), or raises ``error``."""
+
+    endpoint = "http://host.example:5985/wsman"
+
+    def __init__(self, relates: str | None = None, error: BaseException | None = None) -> None:
+        self.sent: list[bytes] = []
+        self.relates = relates
+        self.error = error
+
+    def send(self, message: bytes, **kwargs: Any) -> bytes:
+        assert kwargs == {"retries_on_read_timeout": 0, "timeout": None}
+        self.sent.append(message)
+        if self.error is not None:
+            raise self.error
+        found = ET.fromstring(message).find(
+            "{http://www.w3.org/2003/05/soap-envelope}Header/{http://schemas.xmlsoap.org/ws/2004/08/addressing}MessageID"
+        )
+        assert found is not None
+        return _ANSWER.format(relates=self.relates or found.text).encode()
+
+
+def _winrs(wire: _Wire) -> Any:
+    from pypsrp.shell import WinRS
+    from pypsrp.wsman import SelectorSet
+
+    wsman = new_wsman(server="host.example", username="u", password="p", ssl=False, auth="ntlm")
+    wsman.transport = wire
+    shell = WinRS(wsman, resource_uri="http://schemas.microsoft.com/powershell/Microsoft.PowerShell")
+    shell._selector_set = SelectorSet()
+    shell._selector_set.add_option("ShellId", "9A1D3F9B-5C5E-4C1E-8A59-0D5B6C4F2E11")
+    return shell
+
+
+@pytest.mark.parametrize("end", [None, True, False])
+def test_a_rendered_send_is_byte_for_byte_what_pypsrp_sends(
+    monkeypatch: pytest.MonkeyPatch, end: Any
+) -> None:
+    import uuid
+
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=1))  # the same MessageID for both
+    data = os.urandom(70_000)
+    theirs = _winrs(_Wire())
+    theirs.send("stdin", data, command_id="C1", end=end)
+    ours = _winrs(_Wire())
+    message_id, envelope = render_send(ours, "stdin", data, "C1", end)
+    assert envelope == theirs.wsman.transport.sent[0]
+    assert message_id == "uuid:00000000-0000-0000-0000-000000000001"
+    post_send(ours, message_id, envelope)
+    assert ours.wsman.transport.sent == [envelope]
+
+
+def test_post_send_checks_the_answer_as_pypsrp_does() -> None:
+    shell = _winrs(_Wire(relates="uuid:SOMETHING-ELSE"))
+    with pytest.raises(WinRMError, match="does not match"):
+        post_send(shell, *render_send(shell, "stdin", b"x", "C1", None))
+    fault = (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+        'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Body><s:Fault><s:Code>'
+        "<s:Value>s:Receiver</s:Value><s:Subcode><s:Value>w:InternalError</s:Value></s:Subcode></s:Code>"
+        '<s:Reason><s:Text xml:lang="en-US">The request was refused</s:Text></s:Reason>'
+        "</s:Fault></s:Body></s:Envelope>"
+    )
+    shell = _winrs(_Wire(error=WinRMTransportError("http", 500, fault)))
+    with pytest.raises(WSManFaultError, match="The request was refused"):
+        post_send(shell, *render_send(shell, "stdin", b"x", "C1", None))
+    shell = _winrs(_Wire(error=WinRMTransportError("http", 503, "busy")))
+    with pytest.raises(WinRMTransportError):
+        post_send(shell, *render_send(shell, "stdin", b"x", "C1", None))
+
+
+def test_send_behind_renders_in_the_callers_thread_and_posts_in_order() -> None:
+    """With a pypsrp shell, the caller's thread renders each Send and the sender thread only
+    posts it: the envelopes go out in order, each with the fragment it was given."""
+    shell = _winrs(_Wire())
+    fragments = [bytes([i]) * 3000 for i in range(12)]
+    rendered_in: set[str] = set()
+    with SendBehind(shell):
+        for i, fragment in enumerate(fragments):
+            shell.send("stdin", fragment, command_id="C1", end=i == len(fragments) - 1)
+            rendered_in.add(threading.current_thread().name)
+    bodies = [
+        ET.fromstring(m).find(".//{http://schemas.microsoft.com/wbem/wsman/1/windows/shell}Stream")
+        for m in shell.wsman.transport.sent
+    ]
+    assert [base64.b64decode(b.text or "") for b in bodies if b is not None] == fragments
+    assert bodies[-1] is not None and bodies[-1].get("End") == "True"
+    assert rendered_in == {threading.current_thread().name}
