@@ -70,7 +70,7 @@ def preload() -> bool:
 
 
 class VarsModule(BaseVarsPlugin):
-    REQUIRES_ENABLED = True
+    # a collection's vars plugin runs only when enabled (ansible-core warns about REQUIRES_ENABLED)
     is_stateless = True
 
     def __init__(self) -> None:

@@ -65,6 +65,7 @@ def test_enabled_every_worker_finds_the_plugin_loaded(winhost: Any, tmp_path: Pa
     assert loads.count("(found_in_cache=False, class_only=True)") == 1, loads
     assert loads.count("(found_in_cache=True, class_only=False)") == 4, loads
     assert "" not in loads, loads  # no worker loaded (compiled) it itself
+    assert "[WARNING]" not in out, out[-3000:]
 
 
 def test_not_enabled_each_worker_loads_the_plugin_itself(winhost: Any, tmp_path: Path) -> None:

@@ -656,25 +656,36 @@ _OPERATION_TIMEOUT = 2150858793
 _FRAGMENT_HEADER = 21  # [MS-PSRP] 2.2.4: ObjectId (8), FragmentId (8), flags (1), BlobLength (4)
 
 
-def _hands_over(stream: bytes) -> bool:
-    """Whether a Receive answer's PSRP fragments start a message after which the receiver must
+def _hands_over(stream: bytes, pending: set[bytes] | None = None) -> bool:
+    """Whether a Receive answer's PSRP fragments hold a message after which the receiver must
     stop: the pipeline's final state (nothing follows), or a host call (the caller may answer it
-    with a Send on the same connection)."""
+    with a Send on the same connection). Only a message's first fragment says its type: a
+    hand-over message whose first fragment arrived without its last one is remembered in
+    ``pending`` (by ObjectId), so the receiver also stops after the answer that ends it (the
+    caller handles the message only once it is whole)."""
+    found = False
     offset = 0
     while offset + _FRAGMENT_HEADER <= len(stream):
+        object_id = stream[offset : offset + 8]
+        flags = stream[offset + 16]
         length = int.from_bytes(stream[offset + 17 : offset + 21], "big")
-        start = stream[offset + 16] & 0x1
         blob = offset + _FRAGMENT_HEADER
-        if start and length >= 8:
-            kind = int.from_bytes(stream[blob + 4 : blob + 8], "little")
+        if flags & 0x1:
+            kind = int.from_bytes(stream[blob + 4 : blob + 8], "little") if length >= 8 else None
             if kind in (
                 MessageType.PIPELINE_STATE,
                 MessageType.PIPELINE_HOST_CALL,
                 MessageType.RUNSPACEPOOL_HOST_CALL,
             ):
-                return True
+                found = True
+                if not flags & 0x2 and pending is not None:
+                    pending.add(object_id)
+        elif pending is not None and object_id in pending:
+            found = True
+            if flags & 0x2:
+                pending.discard(object_id)
         offset = blob + length
-    return False
+    return found
 
 
 class ReceiveAhead:
@@ -685,31 +696,37 @@ class ReceiveAhead:
     answer. Receives stay one at a time and in order, as pypsrp sends them.
 
     Bounded: at most ``DEPTH`` answers wait to be decoded (one envelope each). The receiver stops
-    after an answer whose CommandState is Done, after one that carries the pipeline's state or a
-    host call (the caller handles it; the next :meth:`poll` starts a new receiver), and after a
-    failure, which :meth:`poll` raises in the caller's thread (``PSRPSession.wait`` then
-    reconnects as for ``poll_invoke``; RobustReceive retransmits the lost operation). Leaving the
-    block stops the receiver and waits for its Receive in flight, so nothing else uses the
-    connection meanwhile (a stopped pipeline, the next command)."""
+    after an answer whose CommandState is Done, after one that carries (the first or last
+    fragment of) the pipeline's state or a host call (the caller handles it; the next
+    :meth:`poll` starts a new receiver once the old one has ended), and after a failure, which
+    :meth:`poll` raises in the caller's thread (``PSRPSession.wait`` then reconnects as for
+    ``poll_invoke``; RobustReceive retransmits the lost operation). Leaving the block stops the
+    receiver and waits for its Receive in flight, so nothing else uses the connection meanwhile
+    (a stopped pipeline, the next command)."""
 
     DEPTH = 2
 
     def __init__(self, ps: Any) -> None:
         self._ps = ps
         self._pool = ps.runspace_pool
-        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(self.DEPTH)
+        # (answer or failure, whether the receiver ends after it)
+        self._queue: queue.Queue[tuple[bytes | BaseException, bool]] = queue.Queue(self.DEPTH)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pending: set[bytes] = set()  # hand-over messages begun, not ended (_hands_over)
 
     def __enter__(self) -> ReceiveAhead:
         return self
 
     def poll(self) -> None:
         """One Receive's worth of the pipeline's messages, as ``ps.poll_invoke()``."""
-        if self._thread is None or (not self._thread.is_alive() and self._queue.empty()):
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="psrp-receive-ahead", daemon=True)
             self._thread.start()
-        item = self._queue.get()
+        item, last = self._queue.get()
+        if last:  # the receiver ends after handing this over: the next poll starts a new one
+            self._thread.join()
+            self._thread = None
         if isinstance(item, BaseException):
             raise item
         for kind, message in self._pool._parse_responses(item, self._ps):
@@ -726,7 +743,8 @@ class ReceiveAhead:
         except BaseException as exc:  # handed to the caller's thread
             return exc, True
         stream = streams["stdout"]
-        return stream, state == _COMMAND_DONE or _hands_over(stream)
+        handed_over = _hands_over(stream, self._pending)
+        return stream, state == _COMMAND_DONE or handed_over
 
     def _run(self) -> None:
         last = False
@@ -734,7 +752,7 @@ class ReceiveAhead:
             item, last = self._receive()
             while not self._stop.is_set():
                 try:
-                    self._queue.put(item, timeout=0.05)
+                    self._queue.put((item, last), timeout=0.05)
                     break
                 except queue.Full:
                     continue

@@ -669,6 +669,57 @@ def test_leaving_receive_ahead_waits_for_the_receive_in_flight() -> None:
     assert pool.receives <= 1 + ReceiveAhead.DEPTH + 1
 
 
+def test_the_receiver_also_stops_after_the_answer_that_ends_a_split_host_call() -> None:
+    """A host call whose fragments straddle two answers: only the first says its type. The
+    caller answers the call (a Send on the same connection) once it is whole, after the second
+    answer, so the receiver must not send a Receive after that answer either."""
+    call = (2).to_bytes(4, "little") + _HOST_CALL.to_bytes(4, "little") + bytes(32) + b"<Obj/>" * 10
+    first = _fragment(7, None, call[:30], end=False)
+    second = _fragment(7, None, call[30:], start=False)
+    pending: set[bytes] = set()
+    assert _hands_over(first, pending) and pending
+    assert _hands_over(_fragment(8, _OUTPUT, b"<S>x</S>") + second, pending) and not pending
+    assert not _hands_over(_fragment(9, _OUTPUT, b"<S>y</S>"), pending)
+
+    pool = _AnswersPool([(_RUNNING, first), (_RUNNING, second), (_RUNNING, b"o"), (_DONE, b"d")])
+    ps = _pipeline(pool)
+    with ReceiveAhead(ps) as ahead:
+        ahead.poll()
+        threading.Event().wait(0.3)
+        assert pool.receives == 1
+        ahead.poll()  # the caller would answer the host call now
+        threading.Event().wait(0.3)
+        assert pool.receives == 2
+        ahead.poll()
+        ahead.poll()
+    assert pool.receives == 4
+
+
+def test_the_next_poll_after_a_hand_over_never_waits_on_the_ended_receiver() -> None:
+    """The receiver that handed over its last answer may still be running (ending) when the
+    caller polls again: the poll waits for it to end and starts a new one."""
+
+    class LingeringReceiver(ReceiveAhead):
+        def _run(self) -> None:
+            super()._run()
+            threading.Event().wait(0.2)  # still alive after its last answer was taken
+
+    state = (2).to_bytes(4, "little") + _HOST_CALL.to_bytes(4, "little") + bytes(32)
+    pool = _AnswersPool([(_RUNNING, _fragment(1, None, state)), (_DONE, b"d")])
+    ps = _pipeline(pool)
+    ahead = LingeringReceiver(ps)
+
+    def polls() -> None:
+        with ahead:
+            ahead.poll()
+            ahead.poll()
+
+    runner = threading.Thread(target=polls, daemon=True)
+    runner.start()
+    runner.join(10)
+    assert not runner.is_alive() and pool.receives == 2
+
+
 # -- byte arrays and encrypted answers -------------------------------------------------------------
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 1000, 300_000])
 def test_a_byte_array_output_decodes_to_the_bytes_pypsrp_gives(size: int) -> None:

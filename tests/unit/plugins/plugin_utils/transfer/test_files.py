@@ -397,6 +397,18 @@ class _StartedPS(_FakePS):
         self.state = PSInvocationState.STOPPED
 
 
+def _refuse_reconnects(monkeypatch: pytest.MonkeyPatch, s: Any) -> list[Any]:
+    """Make the session's reconnect fail at once; the returned list records every attempt."""
+    reconnects: list[Any] = []
+
+    def reconnect(*args: Any, **kwargs: Any) -> int:
+        reconnects.append(args)
+        raise OSError("out of reconnection_retries")
+
+    monkeypatch.setattr(s, "reconnect", reconnect)
+    return reconnects
+
+
 def test_put_reports_a_local_read_error_and_does_not_reconnect(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -405,13 +417,7 @@ def test_put_reports_a_local_read_error_and_does_not_reconnect(
     s = _session(monkeypatch, [[]])
     monkeypatch.setattr(_client, "PowerShell", _StartedPS)
     _StartedPS.stopped = 0
-    reconnects: list[Any] = []
-
-    def reconnect(*args: Any, **kwargs: Any) -> int:
-        reconnects.append(args)
-        raise OSError("out of reconnection_retries")
-
-    monkeypatch.setattr(s, "reconnect", reconnect)
+    reconnects = _refuse_reconnects(monkeypatch, s)
     real_open = open
 
     def failing_open(path: Any, mode: str = "r", *a: Any, **k: Any) -> Any:
@@ -446,13 +452,7 @@ def test_fetch_reports_a_local_write_error_and_does_not_reconnect(
     s = _session(monkeypatch, stages)
     monkeypatch.setattr(_client, "PowerShell", _StartedPS)
     _StartedPS.stopped = 0
-    reconnects: list[Any] = []
-
-    def reconnect(*args: Any, **kwargs: Any) -> int:
-        reconnects.append(args)
-        raise OSError("out of reconnection_retries")
-
-    monkeypatch.setattr(s, "reconnect", reconnect)
+    reconnects = _refuse_reconnects(monkeypatch, s)
     real_open = _files.open_fetch_partial
 
     def failing(dest: str, mode: int) -> Any:
