@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -122,78 +123,62 @@ class RecordWriter:
 
 def read_record(path: str) -> dict[str, Any] | None:
     """A record (only one of the user's own regular files), None when unreadable."""
-    return _read_record(path)[0]
-
-
-def _read_record(path: str) -> tuple[dict[str, Any] | None, tuple[int, ...] | None]:
-    """:func:`read_record` and the identity of the file it read (device, inode, mtime, size)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return None, None
+        return None
     with os.fdopen(fd, "r", encoding="utf-8") as fh:
-        st = os.fstat(fh.fileno())
-        if st.st_uid != os.getuid():
-            return None, None
+        if os.fstat(fh.fileno()).st_uid != os.getuid():
+            return None
         try:
             data = json.load(fh)
         except ValueError:
-            return None, None
-    if not (isinstance(data, dict) and isinstance(data.get("shells"), list)):
-        return None, None
-    return data, _stamp(st)
+            return None
+    return data if isinstance(data, dict) and isinstance(data.get("shells"), list) else None
 
 
-def _stamp(st: os.stat_result) -> tuple[int, ...]:
-    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+# How write_record's JSON begins: the broker's pid and start time, then its shells.
+_HEAD = re.compile(rb'\{"broker_pid": (\d+), "broker_start": (null|"(?:[^"\\]|\\.)*"), "shells": \[')
+HEAD_BYTES = 256
 
 
-# The broker each record file names, by path: (stamp of the file read, broker pid, broker start).
-# A record is written by replacing the file (write_record), so an unchanged stamp is an unchanged
-# record: every session open checks the records of the run's live brokers without reading and
-# parsing them again (each lists every shell its broker holds: up to N shells, N opens).
-_brokers: dict[str, tuple[tuple[int, ...], Any, Any]] = {}
-_brokers_lock = threading.Lock()
-
-
-def _forget_missing(directory: str, names: list[str]) -> None:
-    listed = {os.path.join(directory, name) for name in names}
-    with _brokers_lock:
-        for path in [p for p in _brokers if os.path.dirname(p) == directory and p not in listed]:
-            del _brokers[path]
-
-
-def _known_alive(path: str) -> bool:
-    """The record at ``path`` is the one read before, and its broker is still running."""
-    with _brokers_lock:
-        known = _brokers.get(path)
-    if known is None:
-        return False
+def record_broker(path: str) -> tuple[int, str | None] | None:
+    """The broker pid and start time a record begins with, read from its first bytes (only one
+    of the user's own regular files); None when it does not begin as :func:`write_record` writes."""
     try:
-        st = os.lstat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return False
-    stamp, pid, start = known
-    return _stamp(st) == stamp and isinstance(pid, int) and pid_alive(pid, start)
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if os.fstat(fh.fileno()).st_uid != os.getuid():
+            return None
+        head = fh.read(HEAD_BYTES)
+    match = _HEAD.match(head)
+    if match is None:
+        return None
+    try:
+        start = json.loads(match.group(2))
+    except ValueError:
+        return None
+    return int(match.group(1)), start if isinstance(start, str) else None
 
 
 def dead_records(directory: str) -> list[tuple[str, dict[str, Any]]]:
-    """Records of brokers that are no longer running."""
+    """Records of brokers that are no longer running. A live broker's record is recognised from
+    its first bytes (:func:`record_broker`): every session open looks at the records of the run's
+    brokers, each listing every shell its broker holds, and only a dead broker's is parsed."""
     found = []
-    names = sorted(os.listdir(directory))
-    _forget_missing(directory, names)
-    for name in names:
+    for name in sorted(os.listdir(directory)):
         if not (name.startswith("broker-") and name.endswith(SUFFIX)):
             continue
         path = os.path.join(directory, name)
-        if _known_alive(path):
+        head = record_broker(path)
+        if head is not None and pid_alive(*head):
             continue
-        record, stamp = _read_record(path)
-        if record is None or stamp is None:
+        record = read_record(path)
+        if record is None:
             continue
         pid = record.get("broker_pid")
-        with _brokers_lock:
-            _brokers[path] = (stamp, pid, record.get("broker_start"))
         if isinstance(pid, int) and pid_alive(pid, record.get("broker_start")):
             continue
         found.append((path, record))

@@ -18,6 +18,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans im
     broker_state,
     parse_name,
     read_record,
+    record_broker,
     record_path,
     recorded_shells,
     shell_name,
@@ -181,44 +182,60 @@ def test_a_burst_of_changes_shares_writes_and_ends_current(tmp_path: Path) -> No
 
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The records read in full (parsed with every shell they list)."""
     reads: list[str] = []
-    real = _orphans._read_record
+    real = _orphans.read_record
 
     def counting(path: str) -> Any:
         reads.append(os.path.basename(path))
         return real(path)
 
-    monkeypatch.setattr(_orphans, "_read_record", counting)
+    monkeypatch.setattr(_orphans, "read_record", counting)
     return reads
 
 
-def test_a_live_brokers_unchanged_record_is_not_read_again(
+def test_a_live_brokers_record_is_recognised_from_its_first_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each session open looks for dead brokers' records: a live broker's record (every shell it
-    holds) is parsed again only once it has been rewritten."""
+    holds, up to one per host) is never parsed in full, however often it is rewritten; a dead
+    broker's is."""
     live = str(tmp_path / "broker-2-0.shells.json")
     me = (os.getpid(), process_start_time(os.getpid()))
-    write_record(live, *me, [dict(WIN1, shell_id="C", resource_uri="r")])
+    many = [dict(WIN1, host=f"h{i}", shell_id=f"S{i}", resource_uri="r") for i in range(500)]
+    write_record(live, *me, many)
+    dead = str(tmp_path / "broker-3-0.shells.json")
+    write_record(dead, _dead_pid(), "123", [dict(WIN1, host="other", shell_id="D", resource_uri="r")])
+    assert record_broker(live) == me and record_broker(dead) is not None
     reads = _count_reads(monkeypatch)
     for _ in range(3):
         assert take_orphans(str(tmp_path), WIN1) == []
-    assert reads == ["broker-2-0.shells.json"]
-    write_record(live, *me, [dict(WIN1, shell_id="C", resource_uri="r"), dict(WIN1, shell_id="D")])
-    assert take_orphans(str(tmp_path), WIN1) == []
-    assert reads == ["broker-2-0.shells.json"] * 2  # rewritten: read again
+        write_record(live, *me, many[:-1])
+    assert reads == ["broker-3-0.shells.json"] * 3
 
 
-def test_a_broker_that_died_since_its_record_was_read_leaves_orphans(tmp_path: Path) -> None:
-    """The remembered record names its broker; once that broker is gone its shells are taken,
-    as when every record was read on every open."""
+def test_a_record_that_does_not_begin_as_written_is_read_in_full(tmp_path: Path) -> None:
+    """Any other layout (another version, a hand edit) falls back to parsing the whole record,
+    with the same outcome as before: a dead broker's shells are taken, a live one's are not."""
+    me = {"broker_pid": os.getpid(), "broker_start": process_start_time(os.getpid())}
+    other = tmp_path / "broker-6-0.shells.json"
+    other.write_text(json.dumps({"shells": [dict(WIN1, shell_id="G")], **me}))
+    dead = tmp_path / "broker-7-0.shells.json"
+    dead.write_text(json.dumps({"shells": [dict(WIN1, shell_id="H")], "broker_pid": _dead_pid()}))
+    for path in (other, dead):
+        os.chmod(path, 0o600)
+        assert record_broker(str(path)) is None
+    assert [s["shell_id"] for s in take_orphans(str(tmp_path), WIN1)] == ["H"]
+
+
+def test_a_broker_that_died_since_leaves_its_orphans(tmp_path: Path) -> None:
     path = str(tmp_path / "broker-4-0.shells.json")
     child = subprocess.Popen(["sleep", "30"])
     try:
         write_record(
             path, child.pid, process_start_time(child.pid), [dict(WIN1, shell_id="E", resource_uri="r")]
         )
-        assert take_orphans(str(tmp_path), WIN1) == []  # alive: remembered
+        assert take_orphans(str(tmp_path), WIN1) == []  # alive
     finally:
         child.kill()
         child.wait()
@@ -226,12 +243,8 @@ def test_a_broker_that_died_since_its_record_was_read_leaves_orphans(tmp_path: P
     assert not os.path.exists(path)
 
 
-def test_a_record_replaced_by_a_link_is_not_trusted_from_memory(tmp_path: Path) -> None:
-    path = tmp_path / "broker-5-0.shells.json"
-    write_record(str(path), os.getpid(), process_start_time(os.getpid()), [dict(WIN1, shell_id="F")])
-    assert take_orphans(str(tmp_path), WIN1) == []
+def test_a_linked_record_head_is_not_read(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere.json"
-    target.write_text(json.dumps({"broker_pid": _dead_pid(), "shells": [dict(WIN1, shell_id="X")]}))
-    path.unlink()
-    os.symlink(target, path)
-    assert take_orphans(str(tmp_path), WIN1) == []  # a link is never followed
+    write_record(str(target), os.getpid(), process_start_time(os.getpid()), [dict(WIN1, shell_id="F")])
+    os.symlink(target, tmp_path / "broker-5-0.shells.json")
+    assert record_broker(str(tmp_path / "broker-5-0.shells.json")) is None
