@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import http.client
+import random
+import re
 import socket
 import ssl
 from typing import Any
@@ -196,3 +198,21 @@ def test_every_mapped_port_listens_on_loopback(hostset: HostSet) -> None:
         for real in host.transport.port_map().values():
             with socket.create_connection((host.address, real), timeout=5):
                 pass
+
+
+@pytest.mark.parametrize("boundary", [b"Encrypted Boundary", b"Bd", b"a b", b"-odd", b" lead", b"x\r\ny"])
+def test_multipart_framing_matches_the_delimiter_regex(boundary: bytes) -> None:
+    """The body is split at ``--\\s*<boundary>\\r\\n`` and the closing ``--\\s*<boundary>--\\r\\n``
+    at the end (or before a final newline) is dropped, exactly as the regex says (RFC 2046
+    section 5.1.1 delimiters; the fast path finds them with bytes.find): random bodies made of
+    delimiter-like pieces give what re.split / re.sub give."""
+
+    rng = random.Random(boundary)
+    pieces = [b"-", b"--", b" ", b"\t", b"\r", b"\n", b"\r\n", b"x", boundary, boundary + b"\r\n"]
+    pieces += [b"--" + boundary + b"\r\n", b"-- " + boundary + b"\r\n", boundary + b"--\r\n"]
+    split_re = rb"--\s*" + re.escape(boundary) + rb"\r\n"
+    close_re = rb"--\s*" + re.escape(boundary) + rb"--\r\n$"
+    for _ in range(3000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
+        assert encryption._split_parts(data, boundary) == re.split(split_re, data), data
+        assert encryption._strip_closing(data, boundary) == re.sub(close_re, b"", data), data
