@@ -68,9 +68,11 @@ def test_goal_verdicts_follow_thresholds() -> None:
         },
         "s3": {
             "sizes_mb": [1, 100],
-            "ours_100": {"put_mb_s": 30.0, "peak_rss_mib": 200.0},
+            "ours_100": {"put_mb_s": 30.0, "fetch_mb_s": 14.0, "peak_rss_mib": 200.0},
             "ours_1": {"put_mb_s": 10.0, "peak_rss_mib": 120.0},
-            "builtin_100": {"put_mb_s": 10.0},
+            "builtin_100": {"put_mb_s": 10.0, "fetch_mb_s": 10.0},
+            "ours_100_text": {"put_mb_s": 50.0, "fetch_mb_s": 40.0},
+            "builtin_100_text": {"put_mb_s": 10.0, "fetch_mb_s": 10.0},
         },
         "s4": {"hosts": 500, "rc": 0, "peak_rss_mib": 2900.0, "peak_pss_mib": 900.0, "peak_shells_open": 500},
     }
@@ -86,7 +88,10 @@ def test_goal_verdicts_follow_thresholds() -> None:
         ("3.00", "PASS"),  # latency ratio >= 3
         ("2.00", "FAIL"),  # fleet ratio >= 3
         ("4.00", "FAIL"),  # controller CPU per host-task: builtin / ours >= 5
-        ("3.00", "PASS"),  # put throughput >= 1.5
+        ("3.00", "PASS"),  # random put throughput >= 1.5
+        ("1.40", "FAIL"),  # random fetch throughput >= 1.5
+        ("5.00", "PASS"),  # text put throughput >= 5
+        ("4.00", "FAIL"),  # text fetch throughput >= 5
         ("80", "FAIL"),  # memory growth < 50 MiB
         ("900", "PASS"),  # 500 sessions < 1 GiB
     ]
