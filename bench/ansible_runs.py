@@ -35,9 +35,14 @@ WINRM = "ansible.builtin.winrm"
 PRELOAD_VARS_ENABLED = "host_group_vars,psremoting.core.psrp_preload"
 
 
+def preloading() -> bool:
+    """Whether runs over our plugin enable psremoting.core.psrp_preload (BENCH_PSRP_PRELOAD)."""
+    return os.environ.get("BENCH_PSRP_PRELOAD", "1") != "0"
+
+
 def preload_env(cmd: list[str]) -> dict[str, str]:
     """ANSIBLE_VARS_ENABLED for a run of ``cmd`` over our connection plugin (else nothing)."""
-    if f"ansible_connection={OURS}" not in cmd or os.environ.get("BENCH_PSRP_PRELOAD", "1") == "0":
+    if f"ansible_connection={OURS}" not in cmd or not preloading():
         return {}
     return {"ANSIBLE_VARS_ENABLED": PRELOAD_VARS_ENABLED}
 

@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_runs import BUILTIN, OURS, WINRM, RunResult, playbook_cmd, run_measured, write_playbook
+from ansible_runs import (
+    BUILTIN,
+    OURS,
+    WINRM,
+    RunResult,
+    playbook_cmd,
+    preloading,
+    run_measured,
+    write_playbook,
+)
 from cores import Core
 from memory import mib
 from winhost_server import Fleet, WinhostServer
@@ -242,6 +251,7 @@ def per_task_cost(
         "shell_create_ms": mode.shell_create_ms if latency else 0,
         "tasks": mode.tasks,
         "builtin_script_module": builtin_script_module(),
+        "psrp_preload": preloading(),
     }
     try:
         for label, connection in PLUGINS:

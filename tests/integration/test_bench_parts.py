@@ -202,6 +202,15 @@ def test_cores_table_and_goals_per_version() -> None:
         ("ansible-core 2.21.5", "2.00", "PASS"),
         ("ansible-core 2.21.5", "7.00", "PASS"),
     ]
+    # the wall-ratio goals say how our runs loaded the plugin, once the run recorded it
+    assert not any("psrp_preload" in g.text for g in cores_goals(res))
+    for preload, said in (
+        (True, "ours with the opt-in vars plugin psrp_preload"),
+        (False, "ours without psrp_preload"),
+    ):
+        latency = {**res["s1_latency"], "psrp_preload": preload}  # type: ignore[dict-item]
+        texts = [g.text for g in cores_goals({**res, "s1_latency": latency}) if ">= 6x" in g.text]
+        assert len(texts) == 2 and all(said in t for t in texts), texts
     rows = [line for line in cores_table(res) if line.startswith("| 2.")]
     assert [r.split(" | ")[:2] for r in rows] == [
         ["| 2.19.14", "raw"],
