@@ -76,7 +76,13 @@ def serve_fanout(
         used.append(entry)
         return run_target(entry.session, name, job, send)
 
-    outcomes = run_throttled(list(conns), work, throttle)
+    # The broker's side only (the worker imports this module too and must not load pypsrp).
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._message_cache import (  # noqa: PLC0415
+        caching,
+    )
+
+    with caching():  # one serialization of the pipeline for every host, forgotten after the run
+        outcomes = run_throttled(list(conns), work, throttle)
 
     def release() -> None:
         def one(entry: Any) -> None:

@@ -30,9 +30,9 @@ it creates, before the pool sends or reads anything:
     ``"System.Security.SecureString"`` instead (what ``[string]$secureString`` gives in
     PowerShell); sending secrets (serialization) is unchanged.
 
-  * CREATE_PIPELINE messages are serialized once per content for the process
-    (``psrp/_message_cache.py``): the same pipeline sent to many hosts (one-to-many, a task over
-    a batch of hosts) is built once and its bytes reused, byte for byte what pypsrp writes;
+  * CREATE_PIPELINE messages are serialized once per content while a one-to-many run is under
+    way (``psrp/_message_cache.py``): the same pipeline sent to many hosts is built once and its
+    bytes reused, byte for byte what pypsrp writes; the cache is emptied when the run ends, and
     messages holding a secret (SecureString, PSCredential) are always serialized afresh.
 
 - Why the deferred text still needs one patch: pypsrp renders that text inside
@@ -124,6 +124,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._message_cache import (
+    caching_on,
     packing_accepts_bytes,
     serialized,
 )
@@ -227,9 +228,10 @@ class PSRemotingSerializer(Serializer):
 
     def serialize(self, value: Any, metadata: Any = None, parent: Any = None, clear: bool = True) -> Any:
         # A whole CREATE_PIPELINE message (Message.pack's call): its bytes, serialized once per
-        # content (psrp/_message_cache.py); Message.pack sends bytes as they are.
+        # content while a one-to-many run is under way (psrp/_message_cache.py); Message.pack
+        # sends bytes as they are.
         whole = clear and metadata is None and parent is None and type(value) is CreatePipeline
-        if whole and packing_accepts_bytes():
+        if whole and caching_on() and packing_accepts_bytes():
             data = serialized(value, super().serialize)
             if data is not None:
                 return data

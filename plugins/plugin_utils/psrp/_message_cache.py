@@ -1,8 +1,8 @@
 # for internal use by psremoting.core only; not a public API
-"""CREATE_PIPELINE messages serialized once per content, for the whole process.
+"""CREATE_PIPELINE messages serialized once per content while a one-to-many task runs.
 
 A one-to-many task sends the same pipeline to every host (invoke_command's session function and
-its typed parameters), and a play sends the same task to every host of its batch; pypsrp builds
+its typed parameters); pypsrp builds
 the CLIXML of each CREATE_PIPELINE message from scratch: the deep copies of the commands
 (``Pipeline._get_statements``), an ElementTree of every property and parameter, the string
 escaping of the script text (one Python callback per line break), then the text. That was about
@@ -21,6 +21,11 @@ the host, its UI and its raw UI are null). Anything else stops caching for that 
 secret (``SecureString`` and ``PSCredential`` are encrypted with the session key and a fresh IV
 each time) or a host with a raw UI (its current size and colours are serialized).
 
+Only within :func:`caching` (the broker's one-to-many run, ``broker/_fanout.py``) are messages
+cached, and the cache is emptied when the last such run ends: a pipeline carries the task's
+arguments (no_log values among them), which must not stay in the broker's memory after the task
+that sent them (issue 18: arguments and anything marked no_log are never cached).
+
 The cache keeps at most :data:`MAX_ENTRIES` messages and :data:`MAX_BYTES` bytes (least recently
 used first out) and never a message above :data:`MAX_ENTRY_BYTES`. ``PSRemotingSerializer``
 (``_adapters``) uses it only after :func:`packing_accepts_bytes` has checked, once per process,
@@ -30,11 +35,12 @@ from (pypsrp 0.9's layout).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pypsrp import (
@@ -181,6 +187,30 @@ class MessageCache:
 
 
 CACHE = MessageCache()
+
+_runs = 0  # one-to-many runs under way in this process
+_runs_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def caching() -> Iterator[None]:
+    """Cache CREATE_PIPELINE messages for the block (a one-to-many run); when the last block of the
+    process ends, empty the cache."""
+    global _runs
+    with _runs_lock:
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _runs_lock:
+            _runs -= 1
+            if _runs == 0:
+                CACHE.clear()
+
+
+def caching_on() -> bool:
+    """Whether a one-to-many run is under way (``PSRemotingSerializer`` uses the cache then only)."""
+    return _runs > 0
 
 
 def serialized(message: Any, serialize: Callable[[Any], Any], cache: MessageCache = CACHE) -> bytes | None:

@@ -25,6 +25,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.broker._fanout imp
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._command import InvokeSpec
 from ansible_collections.psremoting.core.plugins.plugin_utils.invoke._fanout import HostOutcome, Job
+from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _message_cache
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     OPTION_TABLE,
     ConnectionSettings,
@@ -45,8 +46,10 @@ class FakeSession:
         self.delay = delay
         self.closed_pending = 0
         self.swept_after: int | None = None  # closed_pending when the orphan check ran
+        self.cached: bool | None = None  # whether the pipeline was built with the message cache on
 
     def invoke_pipeline(self, request: dict[str, Any], on_poll: Any = None) -> dict[str, Any]:
+        self.cached = _message_cache.caching_on()
         time.sleep(self.delay)
         result = dict(empty_result())
         result.update(output=[{"Host": self.host}], state="Completed")
@@ -100,6 +103,8 @@ def test_serve_fanout_runs_throttled_on_the_table_sessions_and_streams_events() 
     ]
     assert sorted(f["event"]["host"] for f in frames) == names
     assert all(f["event"]["type"] == "done" for f in frames)
+    # every host's pipeline was built with the message cache on, which the run's end switched off
+    assert all(s.cached for s in broker.sessions.values()) and not _message_cache.caching_on()
     # the finished pipelines are released after the reply (off the task's critical path)
     assert all(s.closed_pending == 0 for s in broker.sessions.values())
     assert release is not None

@@ -98,12 +98,14 @@ def message(commands, no_input):
                           HostInfo(host=host), pipeline, False)
 
 out = []
-for commands in cases:
-    for no_input in (True, False):
-        for _time in range(2 if mode == "cached" else 1):
-            out.append(Message(Destination.SERVER, rpid, pid, message(commands, no_input), serializer).pack().hex())
-if mode == "cached":
-    out.append([_message_cache.CACHE.hits, _message_cache.CACHE.misses])
+import contextlib
+with (_message_cache.caching() if mode == "cached" else contextlib.nullcontext()):
+    for commands in cases:
+        for no_input in (True, False):
+            for _time in range(2 if mode == "cached" else 1):
+                out.append(Message(Destination.SERVER, rpid, pid, message(commands, no_input), serializer).pack().hex())
+    if mode == "cached":
+        out.append([_message_cache.CACHE.hits, _message_cache.CACHE.misses])
 json.dump(out, sys.stdout)
 """
 
@@ -283,3 +285,21 @@ def test_without_the_packing_layout_the_serializer_does_what_pypsrp_does(
 
 def test_pypsrp_0_9_packs_bytes_as_it_packs_elements() -> None:
     assert packing_accepts_bytes()
+
+
+def test_only_a_one_to_many_run_caches_and_its_end_empties_the_cache() -> None:
+    """A pipeline carries the task's arguments (no_log values among them): outside a one-to-many
+    run nothing is cached, and when the last run of the process ends nothing stays cached."""
+    serializer = PSRemotingSerializer()
+    commands = _call("no_log value 5f3c")
+    _message_cache.CACHE.clear()
+    assert isinstance(serializer.serialize(_message(commands)), ET.Element)  # no run: pypsrp's path
+    assert len(_message_cache.CACHE) == 0
+    with _message_cache.caching():
+        with _message_cache.caching():  # two runs at once in one broker
+            first = serializer.serialize(_message(commands))
+            assert serializer.serialize(_message(commands)) == first and isinstance(first, bytes)
+            assert len(_message_cache.CACHE) == 1
+        assert len(_message_cache.CACHE) == 1  # the other run still uses it
+    assert len(_message_cache.CACHE) == 0 and not _message_cache.caching_on()
+    assert first == ET.tostring(Serializer().serialize(_message(commands)), encoding="utf-8", method="xml")
