@@ -518,10 +518,95 @@ def install_ntlm_key_cache() -> bool:
         return bool(ok)
 
 
+# -- answers with large streams ---------------------------------------------------------------------
+_SHELL_STREAM = f"{{{_RSP}}}Stream"
+#: An rsp:Stream start tag (any prefix); its text is cut out before expat parses the answer.
+_STREAM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?Stream(?=[\s/>])[^<>]*>")
+#: Answers shorter than this are parsed by ElementTree as they are.
+STREAM_PARSE_MIN = 65536
+
+
+def _stream_texts(text: bytes) -> tuple[bytes, list[memoryview | None]] | None:
+    """``text`` without the content of its Stream elements, and those contents in order (None for
+    an empty-element tag); None when a Stream's content is anything but plain characters up to
+    its end tag (a child, a comment, CDATA, an entity or character reference, a carriage return
+    expat would normalize)."""
+    pieces: list[bytes] = []
+    contents: list[memoryview | None] = []
+    view = memoryview(text)
+    position = 0
+    while (match := _STREAM_START.search(text, position)) is not None:
+        pieces.append(text[position : match.end()])
+        position = match.end()
+        if match.group().endswith(b"/>"):
+            contents.append(None)
+            continue
+        end = text.find(b"<", position)
+        if end < 0 or not text.startswith(b"</", end):
+            return None
+        if text.find(b"&", position, end) >= 0 or text.find(b"\r", position, end) >= 0:
+            return None
+        contents.append(view[position:end])
+        position = end
+    pieces.append(text[position:])
+    return b"".join(pieces), contents
+
+
+def _parse(text: bytes) -> Any:
+    """What pypsrp's wsman module does with a WinRM answer (it parses the same bytes)."""
+    return ET.fromstring(text)  # noqa: S314 - the answer pypsrp parses with ElementTree anyway
+
+
+def fromstring_streams(text: Any, parser: Any = None) -> Any:
+    """``ET.fromstring`` for pypsrp's wsman module: the same element tree, but a large answer's
+    ``rsp:Stream`` contents (the base64 of a Receive answer, nearly all of its bytes) are cut out
+    before expat runs and set as those elements' text afterwards, so expat parses only the
+    envelope around them. Anything else, or anything unexpected, is parsed as it is."""
+    if parser is not None or not isinstance(text, bytes) or len(text) < STREAM_PARSE_MIN:
+        return ET.fromstring(text, parser)  # noqa: S314 - pypsrp's own call, unchanged
+    if not text.startswith(b"<"):  # a byte order mark (UTF-16), leading white space
+        return _parse(text)
+    head = text[:200]
+    if b"encoding=" in head and not re.search(rb"""encoding=["'](?i:utf-8|us-ascii)["']""", head):
+        return _parse(text)
+    cut = _stream_texts(text)
+    if cut is None or not cut[1]:
+        return _parse(text)
+    skeleton, contents = cut
+    try:
+        root = _parse(skeleton)
+    except ET.ParseError:
+        return _parse(text)
+    streams = [e for e in root.iter() if isinstance(e.tag, str) and e.tag.rpartition("}")[2] == "Stream"]
+    if len(streams) != len(contents):
+        return _parse(text)
+    for element, content in zip(streams, contents, strict=True):
+        if element.tag != _SHELL_STREAM or element.text is not None or len(element):
+            return _parse(text)
+        try:
+            element.text = str(content, "ascii") if content else None
+        except UnicodeDecodeError:
+            return _parse(text)
+    return root
+
+
+def install_stream_parse() -> bool:
+    """Give pypsrp's wsman module :func:`fromstring_streams` as its ``ET.fromstring`` (once; it
+    goes into the stand-in ``ET`` of :func:`install_namespace_guard`). Returns whether it is
+    installed."""
+    if not install_namespace_guard():
+        return False
+    module = sys.modules[WSMan.__module__]
+    module.ET.fromstring = fromstring_streams  # type: ignore[attr-defined]
+    return True
+
+
 def new_wsman(**kwargs: Any) -> WSMan:
     """A pypsrp ``WSMan`` built without disturbing ElementTree's map for other threads, whose
-    NTLM contexts derive the password's LM key once per process."""
+    NTLM contexts derive the password's LM key once per process, and which parses large Receive
+    answers without running expat over their base64."""
     install_namespace_guard()
+    install_stream_parse()
     install_ntlm_key_cache()
     return WSMan(**kwargs)
 
