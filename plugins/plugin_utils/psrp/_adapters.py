@@ -92,6 +92,14 @@ it creates, before the pool sends or reads anything:
   one-part layout every WinRM server sends ([MS-WSMV] 2.2.9.1) is cut out with ``bytes.find``
   and handed to the same ``unwrap_winrm`` with the same length check; any other layout
   (CredSSP's several parts, a non-compliant boundary) still takes pypsrp's code.
+- :func:`fromstring_streams` (installed by :func:`new_wsman` as the ``fromstring`` of the stand-in
+  ``ET`` of pypsrp's wsman module, :func:`install_stream_parse`): ``WSMan.invoke`` parses every
+  answer with ElementTree, and for a 500 KB Receive answer expat spends 1.8 of 2 ms scanning the
+  base64 of its ``rsp:Stream``. An answer of 64 KiB or more has those contents cut out with
+  ``bytes.find`` before expat runs and set as the elements' text afterwards: the same element
+  tree. A Stream whose content is not plain text up to its end tag (a child, a comment, CDATA,
+  a reference, a carriage return), an encoding other than UTF-8, or any mismatch is parsed by
+  ElementTree as it is.
 - :class:`SendBehind` (put_file's input): pypsrp's ``begin_invoke(input)`` serializes input object
   N+1 only after the Send of object N has come back, so the controller and the host take turns and
   one of them always idles. Within ``with SendBehind(shell):`` the shell's ``send`` hands each
