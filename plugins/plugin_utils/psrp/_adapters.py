@@ -22,7 +22,8 @@ it creates, before the pool sends or reads anything:
 
   * byte arrays: a top-level ``<BA>`` (fetch_file's chunks, about 370 KB of base64 each) is
     decoded straight from the message text; pypsrp parses it into an XML tree first, a third of
-    the cost of decoding it.
+    the cost of decoding it. So is fetch_file's compressed chunk, a hashtable ``@{ Deflate =
+    byte[] }`` in exactly the form PowerShell serializes it (anything else takes pypsrp's path).
 
   * SecureString output is never decrypted: once the session key has been exchanged (any task
     that sent a SecureString/PSCredential) pypsrp would decrypt every ``<SS>`` the host sends into
@@ -215,6 +216,16 @@ def install_deferred_text() -> bool:
         return bool(ok)
 
 
+def _base64_text(text: str) -> bytes | None:
+    """The bytes of the text of a ``<BA>`` element: None when it holds markup or a reference."""
+    if "<" in text or "&" in text:
+        return None
+    try:
+        return binascii.a2b_base64(text)
+    except (ValueError, binascii.Error):
+        return None
+
+
 def _byte_array(clixml: str) -> bytes | None:
     """The bytes of a top-level ``<BA>base64</BA>`` (a ``byte[]`` output object, [MS-PSRP]
     2.2.5.1.17: fetch_file's chunks), decoded without building an XML tree for the one text node
@@ -222,13 +233,26 @@ def _byte_array(clixml: str) -> bytes | None:
     None for anything else, which takes pypsrp's path."""
     if not (clixml.startswith("<BA>") and clixml.endswith("</BA>")):
         return None
-    text = clixml[4:-5]
-    if "<" in text or "&" in text:
+    return _base64_text(clixml[4:-5])
+
+
+#: A top-level hashtable of one key ``Deflate`` holding a ``byte[]``, as PowerShell serializes
+#: fetch_file's ``@{ Deflate = byte[] }`` ([MS-PSRP] 2.2.5.2.6 dictionary).
+_DEFLATE_HEAD = re.compile(
+    r'<Obj RefId="\d+"><TN RefId="\d+"><T>System\.Collections\.Hashtable</T><T>System\.Object</T></TN>'
+    r'<DCT><En><S N="Key">Deflate</S><BA N="Value">'
+)
+_DEFLATE_TAIL = "</BA></En></DCT></Obj>"
+
+
+def _deflate_chunk(clixml: str) -> dict[str, bytes] | None:
+    """``{"Deflate": bytes}`` of fetch_file's compressed chunk, decoded without an XML tree (what
+    pypsrp's ``deserialize`` gives for it); None for anything else."""
+    head = _DEFLATE_HEAD.match(clixml) if clixml.endswith(_DEFLATE_TAIL) else None
+    if head is None:
         return None
-    try:
-        return binascii.a2b_base64(text)
-    except (ValueError, binascii.Error):
-        return None
+    data = _base64_text(clixml[head.end() : -len(_DEFLATE_TAIL)])
+    return None if data is None else {"Deflate": data}
 
 
 class PSRemotingSerializer(Serializer):
@@ -249,7 +273,9 @@ class PSRemotingSerializer(Serializer):
         if isinstance(element, DeferredXml):  # pypsrp re-deserializes ComplexObject._xml in one path
             element = str(element)
         if metadata is None and isinstance(element, str):
-            data = _byte_array(element)
+            data: Any = _byte_array(element)
+            if data is None and clear:
+                data = _deflate_chunk(element)
             if data is not None:
                 if clear:
                     self._clear()

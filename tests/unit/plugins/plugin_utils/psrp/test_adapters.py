@@ -974,3 +974,38 @@ def test_new_wsman_gives_pypsrp_the_stream_parse() -> None:
     new_wsman(server="h", auth="basic", username="u", password="p")
     assert pypsrp_wsman.ET.fromstring is _adapters.fromstring_streams
     assert pypsrp_wsman.ET.ParseError is ET.ParseError
+
+
+def _hashtable(key: str, value_xml: str, ref: int = 0) -> str:
+    return (
+        f'<Obj RefId="{ref}"><TN RefId="{ref}"><T>System.Collections.Hashtable</T><T>System.Object</T></TN>'
+        f'<DCT><En><S N="Key">{key}</S>{value_xml}</En></DCT></Obj>'
+    )
+
+
+@pytest.mark.parametrize("size", [1, 1000, 300_000])
+def test_a_compressed_fetch_chunk_decodes_to_what_pypsrp_gives(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fetch_file's ``@{ Deflate = byte[] }`` as PowerShell serializes it: pypsrp's dict, without
+    an XML tree being built."""
+    raw = os.urandom(size)
+    clixml = _hashtable("Deflate", '<BA N="Value">' + base64.b64encode(raw).decode() + "</BA>", ref=3)
+    theirs = Serializer().deserialize(clixml)
+    monkeypatch.setattr(ET, "fromstring", lambda *_a, **_k: pytest.fail("an XML tree was built"))
+    ours = PSRemotingSerializer().deserialize(clixml)
+    assert ours == theirs == {"Deflate": raw} and type(ours) is dict
+
+
+@pytest.mark.parametrize(
+    "clixml",
+    [
+        _hashtable("Other", '<BA N="Value">AAEC</BA>'),
+        _hashtable("Deflate", '<S N="Value">AAEC</S>'),
+        _hashtable("Deflate", '<BA N="Value">AA&#x45;C</BA>'),
+        _hashtable("Deflate", '<BA N="Value">AAEC</BA></En><En><S N="Key">More</S><I32 N="Value">1</I32>'),
+    ],
+)
+def test_any_other_hashtable_takes_pypsrps_path(clixml: str) -> None:
+    assert _adapters._deflate_chunk(clixml) is None
+    assert PSRemotingSerializer().deserialize(clixml) == Serializer().deserialize(clixml)
