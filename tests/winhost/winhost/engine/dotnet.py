@@ -379,8 +379,9 @@ class FileStreamValue(StreamValue):
                 chunk = self._file().read(count)
                 buffer[offset : offset + len(chunk)] = chunk
                 return len(chunk)
+            reader: Any = self._file()  # a buffered binary file: readinto fills the window in place
             with memoryview(buffer) as view:
-                return self._file().readinto(view[offset : offset + count]) or 0
+                return int(reader.readinto(view[offset : offset + count]) or 0)
         if low == "flush":
             self._file().flush()
             return None
