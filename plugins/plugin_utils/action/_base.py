@@ -25,13 +25,16 @@ WinRM modules) runs the same steps in ``ModuleAction.run``:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator, ValidationResult
 from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import NoLogError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
@@ -149,6 +152,22 @@ def connection_settings(connection: Any, host: str) -> ConnectionSettings:
         raise TaskError(str(exc)) from None
 
 
+def _unsupported(spec: Mapping[str, Any], where: str | tuple[str, ...]) -> str:
+    """``'name'`` of an unknown option (``'parent.name'`` in a suboption), with the closest known
+    option of the same level when there is one: ``'sensitive_parameter' (did you mean
+    'sensitive_parameters'?)``."""
+    path = (where,) if isinstance(where, str) else tuple(str(p) for p in where)
+    level: Mapping[str, Any] = spec
+    for parent in path[:-1]:
+        level = (level.get(parent) or {}).get("options") or {}
+    known = list(level)
+    for option in level.values():
+        known.extend(option.get("aliases") or ())
+    close = difflib.get_close_matches(path[-1], known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"'{'.'.join(path)}'{hint}"
+
+
 def facts_of(settings: ConnectionSettings) -> ConnectionFacts:
     return ConnectionFacts(
         transport=settings.protocol,
@@ -233,13 +252,10 @@ class ModuleAction(ActionBase, Generic[R]):
             self._task.args = self.task_args(dict(self._task.args), host)
         except TaskError as exc:
             return dict(result, failed=True, changed=False, msg=str(exc))
-        validation, args = self.validate_argument_spec(
-            argument_spec=self.ARGUMENT_SPEC,
-            mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
-            required_one_of=self.REQUIRED_ONE_OF,
-            required_if=self.REQUIRED_IF,
-            required_together=self.REQUIRED_TOGETHER,
-        )
+        try:
+            validation, args = self.validated_args(host)
+        except TaskError as exc:
+            return dict(result, failed=True, changed=False, msg=str(exc))
         no_log_values = set(getattr(validation, "_no_log_values", set()))
         context = TaskContext(
             host=host,
@@ -266,6 +282,42 @@ class ModuleAction(ActionBase, Generic[R]):
         """The task's arguments as the argument spec is to see them (default: as given); raise
         ``TaskError`` to refuse the task before anything is read."""
         return args
+
+    def validated_args(self, host: str) -> tuple[ValidationResult, dict[str, Any]]:
+        """The task's arguments validated against the argument spec, as Ansible validates them.
+
+        A bad argument fails the task with a message naming the host, the module, the option and
+        the fix, and never with the arguments themselves: ActionBase.validate_argument_spec
+        attaches them to its error, which Ansible then prints (a typo'd option holding a password
+        included), so the spec is applied here instead.
+        """
+        validator = ArgumentSpecValidator(
+            self.ARGUMENT_SPEC,
+            mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
+            required_one_of=self.REQUIRED_ONE_OF,
+            required_if=self.REQUIRED_IF,
+            required_together=self.REQUIRED_TOGETHER,
+        )
+        args = dict(self._task.args)
+        validation = validator.validate(args)
+        args.update(validation.validated_parameters)
+        errors = list(validation.errors.errors)  # (the container has no length or truth value)
+        if not errors:
+            return validation, args
+        module = f"psremoting.core.{self.MODULE}"
+        if validation.unsupported_parameters:
+            unknown = validation.unsupported_parameters
+            named = ", ".join(sorted(_unsupported(self.ARGUMENT_SPEC, p) for p in unknown))
+            message = f"{host}: {module} has no option {named}; nothing was sent (ansible-doc {module})"
+        else:
+            # every problem, each naming its option (Ansible's first one is often the no_log
+            # scan's, which names none: "dictionary requested, could not parse JSON ...")
+            problems = [str(e.error_message) for e in errors if not isinstance(e, NoLogError)]
+            message = f"{host}: {module} refuses the task, nothing was sent: " + "; ".join(
+                problems or [str(errors[0].error_message)]
+            )
+        no_log_values = set(getattr(validation, "_no_log_values", set()))
+        raise TaskError(remove_values(message, no_log_values) if no_log_values else message)
 
     def checked(self, args: dict[str, Any], host: str) -> dict[str, Any]:
         """``args`` with every value checked and normalized; raises naming every bad value."""

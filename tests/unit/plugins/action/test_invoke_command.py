@@ -346,3 +346,46 @@ def test_helper_requests_run_in_the_pool_runspace() -> None:
     conn = FakeConnection(lambda r: ok([False]) if r["commands"][0]["name"] == "Test-Path" else ok(["ran"]))
     run({"script": "New-Item C:\\x", "creates": "C:\\x"}, conn)
     assert [r.get("session") for r in conn.requests] == [None, "persistent"]
+
+
+def test_a_typo_in_an_option_names_it_and_never_shows_the_arguments() -> None:
+    """A misspelt option holding a password: the task fails naming the host, the module, the
+    option and the one it resembles, and the arguments (the password among them) are not in the
+    error; ActionBase.validate_argument_spec attaches them to its error, which Ansible prints."""
+    conn = FakeConnection()
+    result = run(
+        {
+            "script": "param($Cred) 'x'",
+            "sensitive_parameter": [{"name": "Cred", "username": "admin", "password": "typo-s3cret"}],
+        },
+        conn,
+    )
+    assert result["failed"] is True and conn.sent == []
+    assert result["msg"] == (
+        "dc01: psremoting.core.invoke_command has no option 'sensitive_parameter' "
+        "(did you mean 'sensitive_parameters'?); nothing was sent (ansible-doc psremoting.core.invoke_command)"
+    )
+
+
+def test_a_typo_in_a_suboption_names_its_path() -> None:
+    result = run(
+        {
+            "script": "'x'",
+            "sensitive_parameters": [{"name": "Cred", "username": "a", "pasword": "sub-s3cret"}],
+        },
+        FakeConnection(),
+    )
+    assert "has no option 'sensitive_parameters.pasword' (did you mean 'password'?)" in result["msg"]
+    assert "sub-s3cret" not in json.dumps(result)
+
+
+def test_a_bad_value_fails_the_task_without_the_arguments() -> None:
+    result = run(
+        {"script": "'x'", "sensitive_parameters": ["Cred"], "parameters": {"Key": "in-parameters-s3cret"}},
+        FakeConnection(),
+    )
+    assert result["failed"] is True
+    assert result["msg"].startswith(
+        "dc01: psremoting.core.invoke_command refuses the task, nothing was sent: "
+    )
+    assert "sensitive_parameters" in result["msg"] and "in-parameters-s3cret" not in json.dumps(result)

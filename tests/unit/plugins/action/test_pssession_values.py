@@ -39,11 +39,8 @@ def test_bad_selection_refused_before_any_request(action: Any, args: dict[str, A
 
 @pytest.mark.parametrize("state", ["received", "stopped"])
 def test_receive_and_stop_need_a_session_id(state: str) -> None:
-    from ansible.errors import AnsibleActionFail
-
     host = FakeWindows()
-    with pytest.raises(
-        AnsibleActionFail, match=f"state is {state} but all of the following are missing: session_id"
-    ):
-        run_action(pssession.ActionModule, {"state": state}, host)
+    result = run_action(pssession.ActionModule, {"state": state}, host)
+    assert result["failed"] is True
+    assert f"state is {state} but all of the following are missing: session_id" in result["msg"]
     assert host.shell_requests == [] and host.requests == []
