@@ -8,6 +8,7 @@ Each test names the Microsoft document its expected values follow; .NET exceptio
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from typing import Any
 
@@ -190,6 +191,40 @@ def test_memory_stream_copy_to_and_new_object(engine: Engine) -> None:
     ]
 
 
+def test_memory_stream_capacity_grows_like_dotnet(engine: Engine) -> None:
+    """MemoryStream.Capacity (learn.microsoft.com/dotnet/api/system.io.memorystream.capacity) is
+    the length of the array GetBuffer returns (learn.microsoft.com/dotnet/api/
+    system.io.memorystream.getbuffer); an expandable stream grows it to at least 256 bytes and at
+    least double (.NET Framework reference source MemoryStream.EnsureCapacity);
+    MemoryStream(Int32) starts at that capacity. Length and ToArray stay the bytes written."""
+    out = engine.ok(
+        "$m = [System.IO.MemoryStream]::new(); $m.Capacity\n"
+        "$m.WriteByte(1); $m.Capacity; $m.Length\n"
+        "$m.Write([byte[]]::new(300), 0, 300); $m.Capacity; $m.Length\n"
+        "$m.GetBuffer().Length; $m.ToArray().Length\n"
+        "$m.Position = 2000; $m.WriteByte(5); $m.Capacity; $m.Length\n"
+        ", $m.ToArray()\n"
+        "$c = [System.IO.MemoryStream]::new(100); $c.Capacity; $c.Length\n"
+        "$c.Write([byte[]]::new(100), 0, 100); $c.Capacity; $c.WriteByte(1); $c.Capacity"
+    )
+    assert out == [
+        0,
+        256,
+        1,
+        512,
+        301,
+        512,
+        301,
+        2001,
+        2001,
+        b"\x01" + bytes(1999) + b"\x05",
+        100,
+        0,
+        100,
+        256,
+    ]
+
+
 # -- DeflateStream ---------------------------------------------------------------------------------
 
 INFLATE = (
@@ -230,6 +265,27 @@ def test_deflate_stream_read_into_a_buffer(engine: Engine) -> None:
         Packed=raw_deflate(data),
     )
     assert out == [True, 3, len(data), True, data]
+
+
+def test_deflate_stream_small_reads_of_a_long_stream(engine: Engine) -> None:
+    """DeflateStream.Read returns at most ``count`` bytes and keeps the rest for the next Read,
+    also when a few bytes of input inflate to far more than one Read takes (here the whole input
+    fits one read of the inner stream), until 0 at the end; the bytes read are the data
+    (learn.microsoft.com/dotnet/api/system.io.compression.deflatestream.read)."""
+    data = b"a" * 300_000 + bytes(range(256)) * 20 + b"z" * 100_000
+    packed = raw_deflate(data, 9)
+    assert len(packed) < 8192
+    out = engine.ok(
+        "param($Packed)\n"
+        "$inflater = [IO.Compression.DeflateStream]::new([IO.MemoryStream]::new([byte[]]$Packed), 'Decompress')\n"
+        "$buffer = [byte[]]::new(65536); $all = [IO.MemoryStream]::new(); $most = 0\n"
+        "while (($n = $inflater.Read($buffer, 0, $buffer.Length)) -gt 0) {\n"
+        "    $all.Write($buffer, 0, $n); if ($n -gt $most) { $most = $n } }\n"
+        "$inflater.Read($buffer, 0, 10); $most\n"
+        ", $all.ToArray()",
+        Packed=packed,
+    )
+    assert out == [0, 65536, data]
 
 
 @pytest.mark.parametrize(
@@ -384,3 +440,23 @@ def test_throw_without_expression_rethrows_in_catch(engine: Engine) -> None:
         "try { throw } catch { $_.Exception.Message }"
     )
     assert out == ["ArgumentNullException", "first", "ScriptHalted"]
+
+
+def test_hash_and_file_stream_take_a_window_of_an_array(engine: Engine) -> None:
+    """HashAlgorithm.TransformBlock(inputBuffer, inputOffset, inputCount, ...)
+    (learn.microsoft.com/dotnet/api/system.security.cryptography.hashalgorithm.transformblock)
+    hashes only that window and returns inputCount; FileStream.Write(array, offset, count) writes
+    only that window and FileStream.Read(array, offset, count) fills it from ``offset``
+    (learn.microsoft.com/dotnet/api/system.io.filestream.read), returning how many bytes it read."""
+    out = engine.ok(
+        "$data = [byte[]](0, 1, 2, 3, 4, 5, 6, 7, 8, 9)\n"
+        "$algo = [System.Security.Cryptography.SHA256]::Create()\n"
+        "$algo.TransformBlock($data, 2, 5, $null, 0)\n"
+        "$null = $algo.TransformFinalBlock([byte[]]::new(0), 0, 0)\n"
+        "[BitConverter]::ToString($algo.Hash).Replace('-', '').ToLowerInvariant()\n"
+        "$fs = [System.IO.File]::Create('C:\\Windows\\Temp\\w.bin'); $fs.Write($data, 3, 4); $fs.Dispose()\n"
+        "$fs = [System.IO.File]::OpenRead('C:\\Windows\\Temp\\w.bin')\n"
+        "$into = [byte[]]::new(8); $fs.Read($into, 2, 6); $fs.Read($into, 0, 8); $fs.Dispose()\n"
+        "[BitConverter]::ToString($into)"
+    )
+    assert out == [5, hashlib.sha256(bytes([2, 3, 4, 5, 6])).hexdigest(), 4, 0, "00-00-03-04-05-06-00-00"]

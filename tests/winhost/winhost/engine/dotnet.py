@@ -305,6 +305,17 @@ def is_byte_array(value: Any) -> bool:
     return isinstance(value, (bytes, bytearray))
 
 
+def _window(data: Any, offset: int, count: int) -> Any:
+    """``data[offset:offset + count]`` of a byte[] for a method that only reads it (a hash, a
+    file write) without copying it: the array itself when that is all of it, else a view (dropped
+    as soon as the call returns, so the script's array stays resizable)."""
+    if isinstance(data, bytes) and offset == 0 and count == len(data):
+        return data
+    if isinstance(data, (bytes, bytearray)):
+        return memoryview(data)[offset : offset + count]
+    return bytes(data[offset : offset + count])
+
+
 class FileStreamValue(StreamValue):
     """An open file in the sandbox."""
 
@@ -358,15 +369,19 @@ class FileStreamValue(StreamValue):
     def invoke(self, low: str, args: list[Any]) -> Any:
         if low == "write":
             data, offset, count = args[0], int(args[1]), int(args[2])
-            self._file().write(bytes(data[offset : offset + count]))
+            self._file().write(_window(data, offset, count))
             return None
         if low == "read":
             buffer, offset, count = args[0], int(args[1]), int(args[2])
             if not isinstance(buffer, bytearray):
                 raise not_emulated("FileStream.Read into a read-only byte[]")
-            chunk = self._file().read(count)
-            buffer[offset : offset + len(chunk)] = chunk
-            return len(chunk)
+            if count <= 0 or offset + count > len(buffer):
+                chunk = self._file().read(count)
+                buffer[offset : offset + len(chunk)] = chunk
+                return len(chunk)
+            reader: Any = self._file()  # a buffered binary file: readinto fills the window in place
+            with memoryview(buffer) as view:
+                return int(reader.readinto(view[offset : offset + count]) or 0)
         if low == "flush":
             self._file().flush()
             return None
@@ -418,7 +433,12 @@ class MemoryStreamValue(StreamValue):
     def __init__(self, buffer: bytearray | None = None, *, writable: bool = True, capacity: int = 0) -> None:
         self._expandable = buffer is None
         self._exposable = buffer is None
+        # ``_buffer`` holds at least the stream's bytes; ``_capacity`` is .NET's Capacity (the
+        # length of its array). Growing the capacity only records the new number: the bytearray
+        # grows as bytes are written (GetBuffer pads it to the capacity), so a stream that doubles
+        # its way to megabytes costs no zero-filled arrays and copies.
         self._buffer = buffer if buffer is not None else bytearray(capacity)
+        self._capacity = len(self._buffer)
         self._length = len(self._buffer) if buffer is not None else 0
         self._position = 0
         self._open = True
@@ -443,9 +463,14 @@ class MemoryStreamValue(StreamValue):
         end = min(self._length, self._position + count)
         if end <= self._position:
             return b""
-        data = bytes(self._buffer[self._position : end])
+        data = self._copy(self._position, end)
         self._position = end
         return data
+
+    def _copy(self, start: int, end: int) -> bytes:
+        """The bytes ``start:end`` of the buffer, copied once."""
+        with memoryview(self._buffer) as view:
+            return bytes(view[start:end])
 
     def write_bytes(self, data: bytes) -> None:
         self._ensure_open()
@@ -457,17 +482,17 @@ class MemoryStreamValue(StreamValue):
             if self._position > self._length:  # writing past the end: the gap reads as zeros
                 self._buffer[self._length : self._position] = bytes(self._position - self._length)
             self._length = end
+        # (len(_buffer) >= _length >= _position here: the slice grows the buffer when needed)
         self._buffer[self._position : end] = data
         self._position = end
 
     def _ensure_capacity(self, value: int) -> None:
-        capacity = len(self._buffer)
-        if value <= capacity:
+        if value <= self._capacity:
             return
         if not self._expandable:
             raise DotNetError("Memory stream is not expandable.", "System.NotSupportedException")
         # MemoryStream.EnsureCapacity: at least 256 bytes, at least double.
-        self._buffer.extend(bytes(max(value, 256, capacity * 2) - capacity))
+        self._capacity = max(value, 256, self._capacity * 2)
 
     def dispose(self) -> None:
         # Dispose keeps the buffer: ToArray and GetBuffer still work.
@@ -512,13 +537,15 @@ class MemoryStreamValue(StreamValue):
         return None
 
     def _call_toarray(self, args: list[Any]) -> Any:
-        return bytes(self._buffer[: self._length])
+        return self._copy(0, self._length)
 
     def _call_getbuffer(self, args: list[Any]) -> Any:
         if not self._exposable:
             raise DotNetError(
                 "MemoryStream's internal buffer cannot be accessed.", "System.UnauthorizedAccessException"
             )
+        if len(self._buffer) < self._capacity:  # the array .NET hands out is Capacity bytes long
+            self._buffer.extend(bytes(self._capacity - len(self._buffer)))
         return self._buffer
 
     def _call_writeto(self, args: list[Any]) -> Any:
@@ -530,7 +557,7 @@ class MemoryStreamValue(StreamValue):
         if not isinstance(target, StreamValue):
             raise _conversion_error(target, "stream", "WriteTo", "System.IO.Stream")
         self._ensure_open()
-        target.write_bytes(bytes(self._buffer[: self._length]))
+        target.write_bytes(self._copy(0, self._length))
         return None
 
     def _call_seek(self, args: list[Any]) -> Any:
@@ -575,7 +602,7 @@ class MemoryStreamValue(StreamValue):
             return True, self._position
         if low == "capacity":
             self._ensure_open()
-            return True, len(self._buffer)
+            return True, self._capacity
         return super().property(low)
 
     def set_property(self, low: str, value: Any) -> bool:
@@ -658,7 +685,6 @@ class DeflateStreamValue(StreamValue):
         self._inner: StreamValue | None = inner
         self.mode = mode
         self.leave_open = leave_open
-        self._pending = bytearray()
         self._input_done = False
         self._wrote_bytes = False
         if mode == CompressionMode.Decompress:
@@ -685,19 +711,27 @@ class DeflateStreamValue(StreamValue):
                 "Reading from the compression stream is not supported.", "System.InvalidOperationException"
             )
         inner = self._ensure_open()
-        while len(self._pending) < count and not self._input_done and not self._inflater.eof:
-            data = inner.read_bytes(self.BUFFER_SIZE)
-            if not data:
+        # Never more than ``count`` is inflated: what zlib has not used yet stays in its
+        # unconsumed_tail (like the input buffer .NET's inflater keeps), so each byte is copied
+        # once into the answer.
+        pieces: list[bytes] = []
+        have = 0
+        while have < count and not self._inflater.eof:
+            data = self._inflater.unconsumed_tail
+            if not data and not self._input_done:
+                data = inner.read_bytes(self.BUFFER_SIZE)
                 # Truncated input is not an error: Read returns what was inflated, then 0.
-                self._input_done = True
-                break
+                self._input_done = not data
             try:
-                self._pending += self._inflater.decompress(data)
+                piece = self._inflater.decompress(data, count - have)
             except zlib.error:
                 raise DotNetError(CORRUPT_DEFLATE_MESSAGE, "System.IO.InvalidDataException") from None
-        out = bytes(self._pending[:count])
-        del self._pending[:count]
-        return out
+            if piece:
+                pieces.append(piece)
+                have += len(piece)
+            elif not data:
+                break
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def write_bytes(self, data: bytes) -> None:
         if self.mode != CompressionMode.Compress:
@@ -865,7 +899,7 @@ class HashAlgorithmValue:
     def call(self, low: str, args: list[Any]) -> Any:
         if low == "transformblock":
             data, offset, count = args[0], int(args[1]), int(args[2])
-            self._hash.update(bytes(data[offset : offset + count]))
+            self._hash.update(_window(data, offset, count))
             return count
         if low == "transformfinalblock":
             data, offset, count = args[0], int(args[1]), int(args[2])

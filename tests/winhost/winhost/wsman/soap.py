@@ -111,7 +111,7 @@ def _int_or_none(text: str | None) -> int | None:
 
 #: The base64 alphabet (RFC 4648 section 4) with its pad character.
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-#: Element texts at least this long are lifted out before parsing (see _parse_lifting_base64).
+#: Element texts at least this long are lifted out before parsing (see parse_lifting_base64).
 _LIFT_MIN_TEXT = 4096
 _LIFT_MARKER = b"winhost-lifted-text-"
 
@@ -135,7 +135,7 @@ def _lift_long_base64(data: bytes) -> tuple[bytes, dict[str, str]]:
     return (b"<".join(pieces) if runs else data), runs
 
 
-def _parse_lifting_base64(data: bytes) -> ET.Element | None:
+def parse_lifting_base64(data: bytes) -> ET.Element | None:
     """Parse ``data`` with its long base64 texts lifted out before expat sees them.
 
     expat tokenizes and tracks line/column positions over every character of a text, which for
@@ -173,7 +173,7 @@ def _parse_lifting_base64(data: bytes) -> ET.Element | None:
 
 def _envelope(data: bytes) -> tuple[ET.Element, ET.Element | None]:
     """The envelope's Header and Body (a missing Header, bad XML: malformed request)."""
-    root = _parse_lifting_base64(data)
+    root = parse_lifting_base64(data)
     if root is None:
         try:
             root = ET.fromstring(data)
@@ -268,6 +268,7 @@ __all__ = [
     "format_elapsed",
     "new_uuid",
     "parse_duration",
+    "parse_lifting_base64",
     "parse_request",
     "q",
 ]
