@@ -96,12 +96,24 @@ def command(name: str, **parameters: Any) -> PipelineRequest:
     return PipelineRequest(commands=[PipelineCommand(name=name, parameters=parameters)], depth=1)
 
 
+def task_result(helpdesk: dict[str, Any], run: str, index: int, *keys: str) -> dict[str, Any]:
+    """Task `index`'s result in the fixture's `run` ("check", "first", "again"); a failed or
+    unreachable task, or a result without `keys`, fails the test with that run's whole output."""
+    result: dict[str, Any] = helpdesk[run][index]
+    missing = [key for key in keys if key not in result]
+    assert not (missing or result.get("failed") or result.get("unreachable")), (
+        f"the {run!r} run's task {index} failed or lacks {missing}: {result}\n{helpdesk[f'{run}_output']}"
+    )
+    return result
+
+
 def test_registration_with_the_module_is_idempotent_and_diffs(helpdesk: dict[str, Any]) -> None:
     """session_configuration registers from the .pssc (Register-PSSessionConfiguration -Path) and
     writes the role capability; the capability report asserts what the role gives; a second run
     changes nothing."""
-    register, report, check = helpdesk["first"][0], helpdesk["first"][1:], helpdesk["again"][0]
-    assert not register.get("failed"), helpdesk["first_output"]
+    register = task_result(helpdesk, "first", 0, "steps", "files_changed", "session_configuration")
+    report = helpdesk["first"][1:]
+    check = task_result(helpdesk, "again", 0, "steps", "files_changed")
     assert register["changed"] and register["steps"] == ["register"]
     assert sorted(register["files_changed"]) == sorted([fx.PSRC_PATH, fx.PSSC_PATH])
     assert register["session_configuration"]["config_file_path"] == fx.PSSC_PATH
@@ -317,13 +329,13 @@ def test_check_mode_diff_and_capability_report(helpdesk: dict[str, Any]) -> None
     """session_configuration --check --diff reports the registration it would make (the .pssc path,
     both files' content in the diff) without making it; winrm_info jea_capabilities
     (Get-PSSessionCapability, audit-and-report.md) lists what a member can run."""
-    check = helpdesk["check"][0]
+    check = task_result(helpdesk, "check", 0, "steps", "session_configuration", "diff")
     assert check["changed"] and check["steps"] == ["register"], helpdesk["check_output"]
     assert check["session_configuration"]["config_file_path"] == fx.PSSC_PATH
     diffs = {d.get("after_header"): d for d in check["diff"][1:]}
     assert diffs[fx.PSSC_PATH]["before"] == "" and "RestrictedRemoteServer" in diffs[fx.PSSC_PATH]["after"]
     assert "ValidateSet = 'Spooler'" in diffs[fx.PSRC_PATH]["after"]
-    info = helpdesk["first"][1]
+    info = task_result(helpdesk, "first", 1, "winrm")
     (member,) = info["winrm"]["jea_capabilities"]
     assert {"name": "Restart-Service", "command_type": "Function"} in member["commands"]
     assert {"name": "Get-Service", "command_type": "Cmdlet"} in member["commands"]

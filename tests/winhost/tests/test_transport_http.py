@@ -7,6 +7,7 @@ import socket
 import ssl
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,6 +295,38 @@ def test_listener_disable_and_service_stop_close_the_port(hostset: HostSet) -> N
     finally:
         machine.set_service_status("WinRM", "Running")
     assert b"SQL02\\vagrant" in transport(hostset, "sql02", auth="ntlm").send(envelope("Create"))
+
+
+def test_service_restart_listens_again_when_the_acceptor_thread_is_starved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restart-Service WinRM (stop, then start at once) on a loaded machine: the acceptor thread
+    that closes the old listening socket runs 6 s late, longer than the 5 s winhost once waited
+    for it. The start must bind the port only once the old socket is closed, or the bind fails
+    (EADDRINUSE) and the host stays unreachable: the likely cause of a CI run whose third JEA
+    playbook (after the first one's Restart WinRM handler) found web01 unreachable.
+    A fresh host: its one listener (HTTP) is the only socket the stop closes."""
+    from winhost.engine.cmdlets.services import start_service, stop_service
+    from winhost.transport.server import Acceptor
+
+    apply_pending = Acceptor._apply_pending
+    starved = {"once": True}
+
+    def late(self: Acceptor) -> None:
+        if starved["once"] and any(op == "remove" for op, _, _ in self._pending):
+            starved["once"] = False
+            time.sleep(6)
+        apply_pending(self)
+
+    with HostSet("web07", state_dir=tmp_path / "state", preset="fresh") as hs:
+        host = hs.host("web07")
+        port = host.transport.real_port(5985)
+        assert port is not None and not _refused(host.address, port)
+        monkeypatch.setattr(Acceptor, "_apply_pending", late)
+        stop_service(host.machine, "WinRM")
+        start_service(host.machine, "WinRM")
+        assert not starved["once"]  # the acceptor was late
+        assert not _refused(host.address, port)  # answers HTTP on the same port again
 
 
 def test_firewall_block_rule_resets_connections(hostset: HostSet) -> None:

@@ -198,7 +198,7 @@ class KDC:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # generous: a loaded CI machine starts processes slowly
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(

@@ -83,13 +83,22 @@ class Acceptor:
         self._wake()
 
     def unregister(self, sock: socket.socket) -> None:
+        """Stop accepting on ``sock`` and close it; returns once it is closed, however long a
+        loaded machine keeps the acceptor thread waiting for a CPU. A restarted WinRM service
+        binds the same port again right after (``HostTransport.apply_config``): with the old
+        socket still listening that bind fails (EADDRINUSE) and the host stays unreachable."""
         done = threading.Event()
         with self._lock:
             self._pending.append(("remove", sock, None))
             self._pending.append(("event", sock, lambda s, a: done.set()))
         self._wake()
-        if threading.current_thread() is not self._thread:
-            done.wait(5)
+        if threading.current_thread() is self._thread:
+            return
+        while not done.wait(1.0):
+            if not self._thread.is_alive():  # closed: nothing accepts on it any more
+                with contextlib.suppress(OSError):
+                    sock.close()
+                return
 
     def close(self) -> None:
         self._stopped = True
