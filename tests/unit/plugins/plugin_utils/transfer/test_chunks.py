@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _chunks as _transfer_chunks
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks import (
     HASHTABLE_OVERHEAD,
     MAX_RAW_CHUNK,
