@@ -430,3 +430,14 @@ def cleanup_stale(directory: str) -> int:
             os.unlink(os.path.join(directory, name))
             removed += 1
     return removed
+
+
+def remove_run_files(sock_path: str) -> None:
+    """What a broker that ends with its run (the controller is gone) removes besides its socket:
+    the run's lock and pid record. Its log stays for the user to read until the next run removes
+    it (:func:`cleanup_stale`), and so does a record of shells it could not delete (the next
+    broker deletes those shells, broker._orphans)."""
+    stem = sock_path[: -len(".sock")] if sock_path.endswith(".sock") else sock_path
+    for suffix in (".pid", ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stem + suffix)
