@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import random
 import zlib
 from pathlib import Path
 from types import ModuleType
@@ -70,7 +71,7 @@ def _deflate_chunk(data: bytes) -> object:
 
 
 def test_put_file_v2_deflate_chunks(engine: Engine, machine: Machine, scripts: ModuleType) -> None:
-    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v4")
+    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v5")
     payload = (b"compressible " * 5000) + bytes(range(256)) * 40
     pieces = [payload[i : i + 16384] for i in range(0, len(payload), 16384)]
     chunks = [_deflate_chunk(p) if i % 2 == 0 else p for i, p in enumerate(pieces)]
@@ -106,6 +107,72 @@ def test_fetch_file(engine: Engine, machine: Machine, scripts: ModuleType) -> No
     assert b"".join(out[2:-1]) == payload
     assert [len(c) for c in out[2:-1]] == [4096, 4096, 1808]
     assert out[-1] == "SHA256:" + hashlib.sha256(payload).hexdigest()
+
+
+def _fetched(out: list[object]) -> tuple[bytes, list[str]]:
+    """The bytes a fetch's chunks carry, and each chunk's kind ("plain" or "deflate")."""
+    data, kinds = b"", []
+    for chunk in out:
+        if isinstance(chunk, dict):
+            data += zlib.decompress(chunk["Deflate"], -15)
+            kinds.append("deflate")
+        else:
+            assert isinstance(chunk, bytes)
+            data += chunk
+            kinds.append("plain")
+    return data, kinds
+
+
+def test_fetch_file_v4_reads_compressible_data_in_larger_reads(
+    engine: Engine, machine: Machine, scripts: ModuleType
+) -> None:
+    """With -Compress, the read after one that compressed is CompressedReadSize long: 200 KB of
+    text in 16 KiB / 64 KiB reads is one 16 KiB chunk, then 64 KiB chunks, all deflated."""
+    assert scripts.FETCH_FILE_SCRIPT.startswith("# psremoting.core fetch_file v4")
+    payload = b"".join(b"2026-11-22T10:%02d:00 service %d started ok\r\n" % (i % 60, i) for i in range(5000))
+    (Path(machine.sandbox()) / "log.txt").write_bytes(payload)
+    cmd = _command(
+        scripts.FETCH_FILE_SCRIPT,
+        Path="C:\\log.txt",
+        BufferSize=16384,
+        Compress=True,
+        CompressedReadSize=65536,
+    )
+    result = engine.commands([cmd])
+    assert result.failure is None, result.failure and result.failure.Exception.Message
+    out = result.output
+    data, kinds = _fetched(out[2:-1])
+    assert data == payload
+    assert kinds == ["deflate"] * len(kinds)
+    sizes = [len(zlib.decompress(c["Deflate"], -15)) for c in out[2:-1]]
+    assert sizes[0] == 16384 and set(sizes[1:-1]) == {65536} and sizes[-1] <= 65536
+    assert out[-1] == "SHA256:" + hashlib.sha256(payload).hexdigest()
+
+
+def test_fetch_file_v4_sends_incompressible_data_plain_and_probes_a_sample(
+    engine: Engine, machine: Machine, scripts: ModuleType
+) -> None:
+    """Random bytes never shrink: the first read's 64 KiB sample does not, so it and the next 15
+    are BufferSize byte[]s; the 17th read (text) is tried again, a sample first, and compresses:
+    the rest follows deflated, in larger reads."""
+    noise = random.Random(7).randbytes(16 * 131072)
+    text = b"log line that repeats and repeats\r\n" * 20000
+    (Path(machine.sandbox()) / "mixed.bin").write_bytes(noise + text)
+    cmd = _command(
+        scripts.FETCH_FILE_SCRIPT,
+        Path="C:\\mixed.bin",
+        BufferSize=131072,
+        Compress=True,
+        CompressedReadSize=524288,
+    )
+    result = engine.commands([cmd])
+    assert result.failure is None, result.failure and result.failure.Exception.Message
+    data, kinds = _fetched(result.output[2:-1])
+    assert data == noise + text
+    assert kinds[:16] == ["plain"] * 16
+    assert kinds[16:] == ["deflate"] * 3  # 131072 bytes, then 524288, then the last 64,640
+    assert [len(c) for c in result.output[2:18]] == [131072] * 16
+    assert result.output[-1] == "SHA256:" + hashlib.sha256(noise + text).hexdigest()
 
 
 def test_fetch_directory_and_missing(engine: Engine, scripts: ModuleType) -> None:

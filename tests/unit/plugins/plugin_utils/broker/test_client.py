@@ -61,6 +61,9 @@ def test_broker_starts_on_demand_and_exits_with_its_controller(
     controller.wait()
     assert _wait(lambda: not os.path.exists(client.sock_path)), "broker socket still there"
     assert _wait(lambda: not Path(f"/proc/{broker_pid}").exists() or _zombie(broker_pid))
+    # of the finished run only its log stays (for the user to read; the next run removes it)
+    log_name = os.path.basename(client.log_path)
+    assert _wait(lambda: os.listdir(client.dir) == [log_name]), os.listdir(client.dir)
 
 
 def _zombie(pid: int) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import spnego
+from pypsrp import wsman as pypsrp_wsman
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.encryption import WinRMEncryption
 from pypsrp.exceptions import WinRMError, WinRMTransportError, WSManFaultError
@@ -855,6 +856,26 @@ def test_a_rendered_send_is_byte_for_byte_what_pypsrp_sends(
     assert ours.wsman.transport.sent == [envelope]
 
 
+def test_a_rendered_send_is_pypsrps_even_with_its_data_marker_in_the_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """render_send serializes the envelope around a marker that the base64 data replaces: a
+    header that holds the same text (here the endpoint's name) is left as it is."""
+    import uuid
+
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
+
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=2))
+    data = os.urandom(5000)
+    shells = [_winrs(_Wire()), _winrs(_Wire())]
+    for shell in shells:
+        shell.resource_uri += "/" + _adapters._SEND_MARK
+    shells[0].send("stdin", data, command_id="C1")
+    _message_id, envelope = render_send(shells[1], "stdin", data, "C1", None)
+    assert envelope == shells[0].wsman.transport.sent[0]
+    assert envelope.count(_adapters._SEND_MARK_BYTES) == 1
+
+
 def test_post_send_checks_the_answer_as_pypsrp_does() -> None:
     shell = _winrs(_Wire(relates="uuid:SOMETHING-ELSE"))
     with pytest.raises(WinRMError, match="does not match"):
@@ -891,3 +912,120 @@ def test_send_behind_renders_in_the_callers_thread_and_posts_in_order() -> None:
     assert [base64.b64decode(b.text or "") for b in bodies if b is not None] == fragments
     assert bodies[-1] is not None and bodies[-1].get("End") == "True"
     assert rendered_in == {threading.current_thread().name}
+
+
+# -- answers with large streams ----------------------------------------------------------------------
+_ENVELOPE = (
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Header><a:RelatesTo>uuid:1</a:RelatesTo>'
+    "</s:Header><s:Body><rsp:ReceiveResponse>{streams}"
+    '<rsp:CommandState CommandId="C1" State="http://schemas.microsoft.com/wbem/wsman/1/windows/shell/'
+    'CommandState/Running"/></rsp:ReceiveResponse></s:Body></s:Envelope>'
+)
+
+
+def _answer(*contents: str, prefix: str = "rsp") -> bytes:
+    streams = "".join(
+        f'<{prefix}:Stream Name="stdout" CommandId="C1">{content}</{prefix}:Stream>' for content in contents
+    )
+    return _ENVELOPE.format(streams=streams).encode()
+
+
+def _same_tree(text: bytes) -> None:
+    ours, theirs = _adapters.fromstring_streams(text), ET.fromstring(text)
+    assert ET.tostring(ours) == ET.tostring(theirs)
+    assert [(e.tag, e.attrib, e.text, e.tail) for e in ours.iter()] == [
+        (e.tag, e.attrib, e.text, e.tail) for e in theirs.iter()
+    ]
+
+
+def test_a_large_receive_answer_parses_to_elementtree_s_tree_without_expat_reading_the_base64(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two streams of 300 KB base64 and an empty one: the same element tree as ET.fromstring, and
+    expat only ever sees the envelope around the streams."""
+    big = [base64.b64encode(os.urandom(225_000)).decode() for _ in range(2)]
+    text = _answer(big[0], "", big[1])
+    _same_tree(text)
+    parsed: list[int] = []
+    real = _adapters._parse
+    monkeypatch.setattr(_adapters, "_parse", lambda data: parsed.append(len(data)) or real(data))
+    root = _adapters.fromstring_streams(text)
+    assert parsed and max(parsed) < 2000
+    streams = root.findall(".//{http://schemas.microsoft.com/wbem/wsman/1/windows/shell}Stream")
+    assert [s.text for s in streams] == [big[0], None, big[1]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _answer("A" * 70_000 + "&#x41;"),  # a character reference: expat resolves it
+        _answer("A" * 70_000 + "\r\nB"),  # expat turns CR LF into LF
+        _answer("A" * 70_000 + "<![CDATA[x]]>"),
+        _answer("A" * 70_000 + "<!-- c -->B"),
+        _answer("A" * 70_000, prefix="s"),  # a Stream of another namespace
+        _answer("A" * 70_000).replace(
+            b"<rsp:ReceiveResponse>", b"<rsp:ReceiveResponse><!-- <rsp:Stream> -->"
+        ),
+        _answer("A" * 70_000).replace(b'Name="stdout"', b'Name="a>b"'),
+        _answer("A" * 70_000).replace(
+            b"</rsp:ReceiveResponse>", b'<rsp:Stream Name="stderr"/></rsp:ReceiveResponse>'
+        ),
+        b'<?xml version="1.0" encoding="utf-8"?>' + _answer("A" * 70_000),
+        b"<r>" + b"x" * 70_000 + b"</r>",  # no Stream at all
+    ],
+)
+def test_anything_unusual_in_a_large_answer_still_parses_as_elementtree_parses_it(text: bytes) -> None:
+    _same_tree(text)
+
+
+def test_a_utf16_or_small_answer_is_parsed_by_elementtree_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    utf16 = ('<?xml version="1.0" encoding="utf-16"?>' + _answer("A" * 70_000).decode()).encode("utf-16")
+    _same_tree(utf16)
+    cut: list[bytes] = []
+    monkeypatch.setattr(_adapters, "_stream_texts", cut.append)
+    _adapters.fromstring_streams(utf16)
+    _adapters.fromstring_streams(_answer("QUJD"))
+    assert cut == []
+
+
+def test_new_wsman_gives_pypsrp_the_stream_parse() -> None:
+    new_wsman(server="h", auth="basic", username="u", password="p")
+    assert pypsrp_wsman.ET.fromstring is _adapters.fromstring_streams
+    assert pypsrp_wsman.ET.ParseError is ET.ParseError
+
+
+def _hashtable(key: str, value_xml: str, ref: int = 0) -> str:
+    return (
+        f'<Obj RefId="{ref}"><TN RefId="{ref}"><T>System.Collections.Hashtable</T><T>System.Object</T></TN>'
+        f'<DCT><En><S N="Key">{key}</S>{value_xml}</En></DCT></Obj>'
+    )
+
+
+@pytest.mark.parametrize("size", [1, 1000, 300_000])
+def test_a_compressed_fetch_chunk_decodes_to_what_pypsrp_gives(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fetch_file's ``@{ Deflate = byte[] }`` as PowerShell serializes it: pypsrp's dict, without
+    an XML tree being built."""
+    raw = os.urandom(size)
+    clixml = _hashtable("Deflate", '<BA N="Value">' + base64.b64encode(raw).decode() + "</BA>", ref=3)
+    theirs = Serializer().deserialize(clixml)
+    monkeypatch.setattr(ET, "fromstring", lambda *_a, **_k: pytest.fail("an XML tree was built"))
+    ours = PSRemotingSerializer().deserialize(clixml)
+    assert ours == theirs == {"Deflate": raw} and type(ours) is dict
+
+
+@pytest.mark.parametrize(
+    "clixml",
+    [
+        _hashtable("Other", '<BA N="Value">AAEC</BA>'),
+        _hashtable("Deflate", '<S N="Value">AAEC</S>'),
+        _hashtable("Deflate", '<BA N="Value">AA&#x45;C</BA>'),
+        _hashtable("Deflate", '<BA N="Value">AAEC</BA></En><En><S N="Key">More</S><I32 N="Value">1</I32>'),
+    ],
+)
+def test_any_other_hashtable_takes_pypsrps_path(clixml: str) -> None:
+    assert _adapters._deflate_chunk(clixml) is None
+    assert PSRemotingSerializer().deserialize(clixml) == Serializer().deserialize(clixml)

@@ -52,6 +52,7 @@ class _FakePS:
 
     stages: list[Stage] = []
     sent: list[Any] = []
+    last: _FakePS | None = None
 
     def __init__(self, pool: Any) -> None:
         self.output: list[Any] = []
@@ -61,6 +62,7 @@ class _FakePS:
         self.params: dict[str, Any] = {}
         self._stages = list(type(self).stages)
         self.runspace_pool = types.SimpleNamespace(shell=types.SimpleNamespace(send=None))
+        type(self).last = self
 
     def add_script(self, script: str, use_local_scope: bool = True) -> None:
         self.script = script
@@ -304,6 +306,28 @@ def test_fetch_refuses_a_bad_compressed_chunk_and_leaves_nothing(
     with pytest.raises(TransferError, match=message):
         fetch_file(s, "C:\\a.bin", str(tmp_path / "a.bin"))
     assert _leftovers(tmp_path) == []
+
+
+def test_fetch_asks_for_larger_compressed_reads_and_inflates_up_to_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """fetch_file v4: the script reads CompressedReadSize (8 Receives' worth) after a read that
+    compressed; the controller accepts a chunk that inflates to that much and no more."""
+    read = 8 * output_chunk_size(153600)
+    text = (b"2026-11-22 service started ok\r\n" * (read // 31 + 1))[:read]
+    s = _session(monkeypatch, [["[FILE]", {"Deflate": _deflate(text)}], ["SHA256:" + _sha(text)]])
+    out = tmp_path / "big.log"
+    assert fetch_file(s, "C:\\big.log", str(out))["bytes"] == read
+    assert out.read_bytes() == text
+    assert _FakePS.last is not None
+    params = _FakePS.last.params
+    assert (params["BufferSize"], params["CompressedReadSize"]) == (output_chunk_size(153600), read)
+    assert params["Compress"] is True
+    more = text + b"x"
+    s = _session(monkeypatch, [["[FILE]", {"Deflate": _deflate(more)}], ["SHA256:" + _sha(more)]])
+    with pytest.raises(TransferError, match=f"inflates to more than {read} bytes"):
+        fetch_file(s, "C:\\big.log", str(tmp_path / "more.log"))
+    assert not (tmp_path / "more.log").exists()
 
 
 @pytest.mark.parametrize("envelope", [153600, 512000])
