@@ -631,7 +631,7 @@ def install_stream_parse() -> bool:
     if not install_namespace_guard():
         return False
     module = sys.modules[WSMan.__module__]
-    module.ET.fromstring = fromstring_streams  # type: ignore[attr-defined]
+    module.ET.fromstring = fromstring_streams
     return True
 
 
