@@ -276,6 +276,9 @@ options:
   session_dir:
     description:
       - Directory of the broker's Unix socket (created with mode 0700). Holds no secrets.
+      - It must be this user's own, not a shared sticky directory such as C(/tmp) (use a directory
+        inside it), and below directories only this user or root can change. A path that cannot
+        be created gives a warning and a per-task session.
     type: path
     default: ~/.ansible/psrp_sessions
     env:

@@ -85,24 +85,42 @@ def _unsafe(directory: str, detail: str) -> SessionDirUnsafe:
 
 def open_private(path: str, flags: int) -> int:
     """``os.open`` of a file in the session directory that never follows a symbolic link and
-    refuses a file another user owns (the descriptor is 0600 when created)."""
+    refuses anything but a regular file of this user with one link (the descriptor is 0600 when
+    created). A hard link another user planted to one of this user's files (possible where
+    ``fs.protected_hardlinks`` is off) is refused before a byte of it is changed: ``O_TRUNC`` is
+    applied only after the check, and ``O_NONBLOCK`` keeps a planted FIFO from blocking the open."""
     directory, name = os.path.split(path)
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, (flags & ~os.O_TRUNC) | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise _unsafe(directory, f"{name} is a symbolic link") from None
         raise
     st = os.fstat(fd)
-    if st.st_uid != os.getuid():
+    problem = _not_private(st)
+    if problem:
         os.close(fd)
-        raise _unsafe(directory, f"{name} belongs to uid {st.st_uid}, not to you (uid {os.getuid()})")
+        raise _unsafe(directory, f"{name} {problem}")
+    if flags & os.O_TRUNC:
+        os.ftruncate(fd, 0)
     return fd
+
+
+def _not_private(st: os.stat_result) -> str:
+    """Why a broker file with this ``lstat``/``fstat`` is not this user's own ('' when it is)."""
+    if st.st_uid != os.getuid():
+        return f"belongs to uid {st.st_uid}, not to you (uid {os.getuid()})"
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link"
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+        return "is neither a regular file nor a socket"
+    if st.st_nlink != 1:
+        return f"has {st.st_nlink} hard links (a file planted as a link to another)"
+    return ""
 
 
 def check_entries(directory: str) -> None:
     """Refuse broker files (sockets, locks, logs, pid records) that are not the user's own."""
-    uid = os.getuid()
     for name in os.listdir(directory):
         if not name.startswith("broker-"):
             continue
@@ -110,10 +128,9 @@ def check_entries(directory: str) -> None:
             st = os.lstat(os.path.join(directory, name))
         except FileNotFoundError:
             continue
-        if st.st_uid != uid:
-            raise _unsafe(directory, f"{name} belongs to uid {st.st_uid}, not to you (uid {uid})")
-        if stat.S_ISLNK(st.st_mode):
-            raise _unsafe(directory, f"{name} is a symbolic link")
+        problem = _not_private(st)
+        if problem:
+            raise _unsafe(directory, f"{name} {problem}")
 
 
 def controller_pid() -> int:
@@ -134,19 +151,64 @@ def collection_root() -> str:
 
 
 def prepare_dir(path: str) -> str:
-    """The session directory, created 0700, tightened to 0700, checked (:func:`check_entries`)."""
-    path = os.path.abspath(os.path.expanduser(path))
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    st = os.stat(path)
+    """The session directory, created 0700, tightened to 0700, checked (:func:`check_entries`).
+
+    The path is resolved once (a symbolic link another user planted as the directory is not
+    followed again later) and every directory above it must belong to this user or root and be
+    writable by nobody else unless sticky (as ``/tmp`` is), so that no other user can swap the
+    directory for one of theirs. A shared sticky directory (``/tmp`` itself) is refused, never
+    tightened. An unusable path raises :class:`BrokerUnavailable` naming the option."""
+    given = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.makedirs(given, mode=0o700, exist_ok=True)
+        path = os.path.realpath(given)
+        st = os.stat(path)
+    except OSError as exc:
+        why = "it exists and is not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise BrokerUnavailable(
+            f"session directory {given} (ansible_psrp_session_dir) cannot be used: "
+            f"{why}; set ansible_psrp_session_dir to a directory you can create and write"
+        ) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise BrokerUnavailable(
+            f"session directory {given} (ansible_psrp_session_dir) is not a directory; "
+            "set ansible_psrp_session_dir to a directory you can create and write"
+        )
     if st.st_uid != os.getuid():
         raise SessionDirUnsafe(
             f"session directory {path} is not owned by the current user (uid {st.st_uid}, you are "
             f"uid {os.getuid()}); set ansible_psrp_session_dir to a directory of your own"
         )
+    if st.st_mode & stat.S_ISVTX:
+        private = os.path.join(path, f"psrp-{os.getuid()}")
+        raise SessionDirUnsafe(
+            f"session directory {path} is a shared directory (mode {stat.S_IMODE(st.st_mode):04o}, "
+            "sticky like /tmp): its mode is left alone and it is not used; set "
+            f"ansible_psrp_session_dir to a directory of your own, e.g. {private}"
+        )
+    _check_ancestors(path)
     if st.st_mode & 0o077:
         os.chmod(path, 0o700)
     check_entries(path)
     return path
+
+
+def _check_ancestors(path: str) -> None:
+    """Refuse a session directory inside a directory another user could change entries of."""
+    parent = os.path.dirname(path)
+    while True:
+        st = os.stat(parent)
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_uid not in (0, os.getuid()) or (mode & 0o002 and not mode & stat.S_ISVTX):
+            who = f"uid {st.st_uid}" if st.st_uid not in (0, os.getuid()) else f"everyone (mode {mode:04o})"
+            raise SessionDirUnsafe(
+                f"session directory {path} is inside {parent}, which {who} can change (and so replace the "
+                "session directory); set ansible_psrp_session_dir to a directory under one only you "
+                "(or root) can write"
+            )
+        if parent == os.path.dirname(parent):
+            return
+        parent = os.path.dirname(parent)
 
 
 BROKER_SHARDS = max(1, min(4, os.cpu_count() or 1))
@@ -368,3 +430,14 @@ def cleanup_stale(directory: str) -> int:
             os.unlink(os.path.join(directory, name))
             removed += 1
     return removed
+
+
+def remove_run_files(sock_path: str) -> None:
+    """What a broker that ends with its run (the controller is gone) removes besides its socket:
+    the run's lock and pid record. Its log stays for the user to read until the next run removes
+    it (:func:`cleanup_stale`), and so does a record of shells it could not delete (the next
+    broker deletes those shells, broker._orphans)."""
+    stem = sock_path[: -len(".sock")] if sock_path.endswith(".sock") else sock_path
+    for suffix in (".pid", ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stem + suffix)

@@ -58,7 +58,10 @@ def write_record(
         return
     data = json.dumps({"broker_pid": broker_pid, "broker_start": broker_start, "shells": entries})
     tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)  # a leftover, or a link someone planted: only the name goes
+    # O_EXCL: a file created now, by this process, never an existing one (or what it links to)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(data)
     os.replace(tmp, path)

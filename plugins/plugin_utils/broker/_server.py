@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import remove_run_files
 from ansible_collections.psremoting.core.plugins.plugin_utils.broker._orphans import (
     IDENTITY,
     RecordWriter,
@@ -539,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # another broker won the race for the socket
         log.info("broker could not serve %s: %s", ns.socket, exc)
         return 1
+    if not pid_alive(broker.controller_pid, broker.controller_start):  # the run is over
+        remove_run_files(ns.socket)
     return 0
 
 

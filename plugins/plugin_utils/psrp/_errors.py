@@ -228,7 +228,7 @@ def _http_status(f: _Failure) -> ErrorInfo | None:
         if code == 413:
             return ErrorInfo(
                 UNREACHABLE,
-                f"{f.where}: the server rejected a message as too large (HTTP 413): f.lower "
+                f"{f.where}: the server rejected a message as too large (HTTP 413): lower "
                 "ansible_psrp_max_envelope_size to the server's MaxEnvelopeSizekb * 1024, or raise it on "
                 "the server (Set-Item WSMan:\\localhost\\MaxEnvelopeSizekb 512)",
             )
@@ -279,6 +279,13 @@ def _wsman_fault(f: _Failure) -> ErrorInfo | None:
                 f"{f.where}: WinRM quota reached (MaxShellsPerUser / MaxConcurrentOperationsPerUser): "
                 f"{_short(str(reason))}",
             )
+        if "session configuration in the WSMan: drive" in str(reason):
+            return ErrorInfo(
+                UNREACHABLE,
+                f"{f.where}: WSMan fault {fcode}: {_short(str(reason))} Fix ansible_psrp_configuration_name: "
+                "it names an endpoint this host does not have (list them with Get-PSSessionConfiguration "
+                "or psremoting.core.winrm_info; register one with psremoting.core.session_configuration)",
+            )
         return ErrorInfo(UNREACHABLE, f"{f.where}: WSMan fault {fcode}: {_short(str(reason))}")
 
     return None
@@ -298,6 +305,17 @@ def _network(f: _Failure) -> ErrorInfo | None:
             UNREACHABLE,
             f"{f.where}: HTTP read timeout waiting for the server; raise ansible_psrp_read_timeout "
             "(must exceed ansible_psrp_operation_timeout)",
+        )
+    if "ProxyError" in f.names or "Unable to connect to proxy" in f.text:
+        m = re.search(
+            r"Unable to connect to proxy', \w+\(\"\w+\(host='([^']*)', port=(\d+)\): ([^\"]+)", f.text
+        )
+        why = f"proxy {m.group(1)}:{m.group(2)}: {m.group(3)}" if m else _short(f.text, 200)
+        return ErrorInfo(
+            UNREACHABLE,
+            f"{f.where}: cannot connect through the HTTP proxy ({why}); check ansible_psrp_proxy, or the "
+            "HTTP(S)_PROXY environment unless ansible_psrp_ignore_proxy is true",
+            retry_safe=True,
         )
     for e in f.chain:
         if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:

@@ -14,11 +14,13 @@ put_file probe v1 -- parameters: ``Path``. Output: nothing when ``<Path>.psrp-pa
 exist, else one object ``{length, sha256}`` of it. The controller resumes only when its source's
 first ``length`` bytes have that hash, and starts from 0 otherwise.
 
-put_file v4 -- parameters: ``Path``, ``Offset`` (long, default 0), ``PrefixSha256``. Pipeline
+put_file v5 -- parameters: ``Path``, ``Offset`` (long, default 0), ``PrefixSha256``. Pipeline
 input: chunks, then one string, the SHA256 hex digest of the whole file. A chunk is either a
 ``byte[]`` (the bytes as they are) or a hashtable ``@{ Deflate = byte[] }`` holding the next bytes
 compressed as raw deflate (RFC 1951), which the script inflates with
-``System.IO.Compression.DeflateStream``; the controller compresses only the chunks that shrink.
+``System.IO.Compression.DeflateStream`` through a 1 MiB buffer straight into the partial file,
+hashing each piece on the way (v5; before, the whole chunk was inflated into a MemoryStream and
+copied out); the controller compresses only the chunks that shrink.
 With ``Offset`` 0 the partial file is created empty; with ``Offset`` N it must still hold exactly N
 bytes whose SHA256 is ``PrefixSha256`` (else the error says ``resume refused``: it changed since
 the probe). Each chunk is appended to the partial file (opened per chunk, so a put cut
@@ -38,12 +40,12 @@ whole file. A chunk is a ``byte[]``, or with ``-Compress``, when deflate
 (``CompressionLevel.Fastest``) shrinks that read by at least 10%, ``@{ Deflate = byte[] }`` (raw
 deflate, RFC 1951). A read is ``BufferSize`` bytes at most, or after a read that compressed,
 ``max(BufferSize, CompressedReadSize)`` (v4: a compressible file travels in fewer, larger
-objects, each costing the host and the controller less per byte). After a read that does not shrink the next 15 are sent as they are;
-the read after those, and the first, first deflate a 64 KiB sample and compress the whole read
-only when the sample shrinks (v4: an incompressible file costs little deflate). A missing file
-is a terminating error. The controller inflates (refusing a chunk that inflates to more than
-the largest read), appends to its partial file and renames it only when its own digest of the
-whole file matches.
+objects, each costing the host and the controller less per byte). After a read that does not
+shrink the next 15 are sent as they are; the read after those, and the first, first deflate a
+64 KiB sample and compress the whole read only when the sample shrinks (v4: an incompressible
+file costs little deflate). A missing file is a terminating error. The controller inflates
+(refusing a chunk that inflates to more than the largest read), appends to its partial file and
+renames it only when its own digest of the whole file matches.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ finally {
 }
 """
 
-PUT_FILE_SCRIPT = r"""# psremoting.core put_file v4
+PUT_FILE_SCRIPT = r"""# psremoting.core put_file v5
 [CmdletBinding()]
 param (
     [Parameter(Mandatory = $true)] [string] $Path,
@@ -97,7 +99,7 @@ begin {
     $algo = [System.Security.Cryptography.SHA256]::Create()
     $expected = $null
     $length = [long]0
-    $inflateLoaded = $false
+    $buffer = $null
     if ($Offset -gt 0) {
         # Resume: the partial file must be the first $Offset bytes of the source.
         $prefix = [System.Security.Cryptography.SHA256]::Create()
@@ -128,41 +130,51 @@ begin {
 }
 process {
     try {
-        $data = $InputObject
         if ($InputObject -is [System.Collections.IDictionary]) {
-            # A chunk the controller compressed: raw deflate (RFC 1951) under the key Deflate.
-            if (-not $inflateLoaded) {
+            # A chunk the controller compressed: raw deflate (RFC 1951) under the key Deflate,
+            # inflated through a buffer straight into the partial file, hashed on the way (v5:
+            # no MemoryStream of the whole chunk).
+            if ($null -eq $buffer) {
                 # DeflateStream: System.dll on .NET Framework, System.IO.Compression on .NET.
                 Add-Type -AssemblyName System.IO.Compression
-                $inflateLoaded = $true
+                $buffer = [byte[]]::new(1048576)
             }
-            $packed = [System.IO.MemoryStream]::new([byte[]]$InputObject['Deflate'])
             $inflater = [System.IO.Compression.DeflateStream]::new(
-                $packed, [System.IO.Compression.CompressionMode]::Decompress)
-            $plain = [System.IO.MemoryStream]::new()
+                [System.IO.MemoryStream]::new([byte[]]$InputObject['Deflate']),
+                [System.IO.Compression.CompressionMode]::Decompress)
             try {
-                $inflater.CopyTo($plain)
+                # Opened per chunk: a put cut off by the network leaves no handle on the partial file.
+                $fs = [System.IO.File]::OpenWrite($partial)
+                try {
+                    $null = $fs.Seek(0, [System.IO.SeekOrigin]::End)
+                    while (($read = $inflater.Read($buffer, 0, $buffer.Length)) -gt 0) {
+                        $null = $algo.TransformBlock($buffer, 0, $read, $null, 0)
+                        $fs.Write($buffer, 0, $read)
+                        $length += $read
+                    }
+                }
+                finally {
+                    $fs.Dispose()
+                }
             }
             finally {
                 $inflater.Dispose()
             }
-            $data = $plain.ToArray()
         }
-        if ($data -is [byte[]]) {
-            $null = $algo.TransformBlock($data, 0, $data.Length, $null, 0)
-            # Opened per chunk: a put cut off by the network leaves no handle on the partial file.
+        elseif ($InputObject -is [byte[]]) {
+            $null = $algo.TransformBlock($InputObject, 0, $InputObject.Length, $null, 0)
             $fs = [System.IO.File]::OpenWrite($partial)
             try {
                 $null = $fs.Seek(0, [System.IO.SeekOrigin]::End)
-                $fs.Write($data, 0, $data.Length)
+                $fs.Write($InputObject, 0, $InputObject.Length)
             }
             finally {
                 $fs.Dispose()
             }
-            $length += $data.Length
+            $length += $InputObject.Length
         }
-        elseif ($data -is [string]) {
-            $expected = $data
+        elseif ($InputObject -is [string]) {
+            $expected = $InputObject
         }
     }
     catch {
@@ -270,7 +282,8 @@ try {
         }
         elseif ($Compress) {
             # After a read that did not shrink (and at the start) a sample decides first.
-            if (-not $probe -or $read -le $sample -or (Get-Deflated $buffer $sample).Length -le $sample * 0.9) {
+            if (-not $probe -or $read -le $sample -or
+                (Get-Deflated $buffer $sample).Length -le $sample * 0.9) {
                 $packed = Get-Deflated $buffer $read
                 if ($packed.Length -gt $read * 0.9) {
                     $packed = $null

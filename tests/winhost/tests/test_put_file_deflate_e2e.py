@@ -39,7 +39,7 @@ def scripts() -> ModuleType:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v4")
+    assert module.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v5")
     return module
 
 

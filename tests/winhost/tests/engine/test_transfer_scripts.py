@@ -71,7 +71,7 @@ def _deflate_chunk(data: bytes) -> object:
 
 
 def test_put_file_v2_deflate_chunks(engine: Engine, machine: Machine, scripts: ModuleType) -> None:
-    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v4")
+    assert scripts.PUT_FILE_SCRIPT.startswith("# psremoting.core put_file v5")
     payload = (b"compressible " * 5000) + bytes(range(256)) * 40
     pieces = [payload[i : i + 16384] for i in range(0, len(payload), 16384)]
     chunks = [_deflate_chunk(p) if i % 2 == 0 else p for i, p in enumerate(pieces)]
@@ -132,7 +132,11 @@ def test_fetch_file_v4_reads_compressible_data_in_larger_reads(
     payload = b"".join(b"2026-11-22T10:%02d:00 service %d started ok\r\n" % (i % 60, i) for i in range(5000))
     (Path(machine.sandbox()) / "log.txt").write_bytes(payload)
     cmd = _command(
-        scripts.FETCH_FILE_SCRIPT, Path="C:\\log.txt", BufferSize=16384, Compress=True, CompressedReadSize=65536
+        scripts.FETCH_FILE_SCRIPT,
+        Path="C:\\log.txt",
+        BufferSize=16384,
+        Compress=True,
+        CompressedReadSize=65536,
     )
     result = engine.commands([cmd])
     assert result.failure is None, result.failure and result.failure.Exception.Message
@@ -155,7 +159,11 @@ def test_fetch_file_v4_sends_incompressible_data_plain_and_probes_a_sample(
     text = b"log line that repeats and repeats\r\n" * 20000
     (Path(machine.sandbox()) / "mixed.bin").write_bytes(noise + text)
     cmd = _command(
-        scripts.FETCH_FILE_SCRIPT, Path="C:\\mixed.bin", BufferSize=131072, Compress=True, CompressedReadSize=524288
+        scripts.FETCH_FILE_SCRIPT,
+        Path="C:\\mixed.bin",
+        BufferSize=131072,
+        Compress=True,
+        CompressedReadSize=524288,
     )
     result = engine.commands([cmd])
     assert result.failure is None, result.failure and result.failure.Exception.Message

@@ -36,7 +36,7 @@ def session_dir() -> str:
     return os.path.join(tempfile.mkdtemp(prefix="psrps-", dir="/tmp"), "sessions")
 
 
-def _wait(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -61,6 +61,9 @@ def test_broker_starts_on_demand_and_exits_with_its_controller(
     controller.wait()
     assert _wait(lambda: not os.path.exists(client.sock_path)), "broker socket still there"
     assert _wait(lambda: not Path(f"/proc/{broker_pid}").exists() or _zombie(broker_pid))
+    # of the finished run only its log stays (for the user to read; the next run removes it)
+    log_name = os.path.basename(client.log_path)
+    assert _wait(lambda: os.listdir(client.dir) == [log_name]), os.listdir(client.dir)
 
 
 def _zombie(pid: int) -> bool:

@@ -75,6 +75,21 @@ def test_another_users_or_linked_record_is_ignored(tmp_path: Path) -> None:
     assert take_orphans(str(tmp_path), WIN1) == []
 
 
+def test_writing_the_record_never_writes_through_a_planted_link(tmp_path: Path) -> None:
+    """The record is written to ``<record>.<pid>.tmp`` and renamed: a hard or symbolic link
+    planted under that name loses its name, and what it points to is not written."""
+    record = str(tmp_path / "broker-4-0.shells.json")
+    for kind in ("hard", "symbolic"):
+        victim = tmp_path / f"victim-{kind}.txt"
+        victim.write_text("keep")
+        tmp = f"{record}.{os.getpid()}.tmp"
+        (os.link if kind == "hard" else os.symlink)(victim, tmp)
+        write_record(record, os.getpid(), None, [dict(WIN1, shell_id="D", resource_uri="r")])
+        assert victim.read_text() == "keep"
+        assert not os.path.lexists(tmp)
+        assert [s["shell_id"] for s in read_record(record)["shells"]] == ["D"]  # type: ignore[index]
+
+
 def test_names_and_paths() -> None:
     assert record_path("/d/broker-7-1.sock") == "/d/broker-7-1.shells.json"
     name = shell_name(123, "456")

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -157,3 +158,72 @@ def test_a_symlinked_lock_file_is_never_followed(loose_dir: str, tmp_path: Any) 
     with pytest.raises(SessionDirUnsafe, match="is a symbolic link"):
         client.ensure_broker()
     assert target.read_text() == "keep"
+
+
+def test_a_hard_link_planted_as_a_broker_file_is_refused_before_it_is_written(
+    loose_dir: str, tmp_path: Any
+) -> None:
+    """Where fs.protected_hardlinks is off, another user can link one of this user's files into a
+    directory that is (or was) open to them, under a broker file's name: the pid record is opened
+    with O_TRUNC and the log with O_APPEND, so following it would truncate or append to the
+    victim. (Played with this user's own file: the kernel setting decides only who can plant it.)"""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    client = BrokerClient(loose_dir, controller=os.getpid(), shard=0)
+    os.link(victim, client.pid_path)
+    with pytest.raises(SessionDirUnsafe, match=r"\.pid has 2 hard links"):
+        client.record_broker(os.getpid())
+    assert victim.read_text() == "keep"
+    with pytest.raises(SessionDirUnsafe, match="has 2 hard links"):
+        BrokerClient(loose_dir, controller=os.getpid(), shard=0)  # the directory check sees it too
+    assert victim.read_text() == "keep"
+
+
+def test_a_fifo_planted_as_the_pid_record_does_not_block(loose_dir: str) -> None:
+    client = BrokerClient(loose_dir, controller=os.getpid(), shard=0)
+    os.mkfifo(client.pid_path, 0o600)
+    outcome: list[BaseException | int | None] = []
+
+    def read() -> None:
+        try:
+            outcome.append(client._recorded_broker_pid())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():  # blocked in open(): release it with a writer, then fail
+        os.close(os.open(client.pid_path, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+        pytest.fail("reading a FIFO planted as the pid record blocked")
+    assert isinstance(outcome[0], SessionDirUnsafe)
+    assert "is neither a regular file nor a socket" in str(outcome[0])
+
+
+def test_a_directory_planted_by_another_user_is_refused_through_a_symlink_too(
+    attacker: pwd.struct_passwd, tmp_path: Any
+) -> None:
+    """The attacker pre-creates the session directory, or a symbolic link with its name pointing
+    to a directory of theirs: both are refused, and nothing is created in them."""
+    base = tempfile.mkdtemp(prefix="psrpatk-", dir="/tmp")
+    try:
+        theirs = os.path.join(base, "theirs")
+        os.mkdir(theirs, 0o777)
+        os.chown(theirs, attacker.pw_uid, attacker.pw_gid)
+        link = os.path.join(base, "link")
+        os.symlink(theirs, link)
+        os.lchown(link, attacker.pw_uid, attacker.pw_gid)
+        for planted in (theirs, link):
+            with pytest.raises(
+                SessionDirUnsafe, match=f"is not owned by the current user \\(uid {attacker.pw_uid}"
+            ):
+                BrokerClient(planted, controller=os.getpid(), shard=0)
+        assert os.listdir(theirs) == []
+        inside = os.path.join(theirs, "mine")  # a directory of ours inside theirs: they can swap it
+        with pytest.raises(
+            SessionDirUnsafe, match=f"is inside {theirs}, which uid {attacker.pw_uid} can change"
+        ):
+            BrokerClient(inside, controller=os.getpid(), shard=0)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -55,7 +55,7 @@ def running_broker() -> Iterator[tuple[str, Broker]]:
     broker = Broker(sock_path, os.getpid(), process_start_time(os.getpid()))
     thread = threading.Thread(target=broker.serve, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not os.path.exists(sock_path) and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
@@ -128,6 +128,59 @@ def test_session_dir_mode_is_tightened(tmp_path: Path) -> None:
     os.chmod(loose, 0o777)
     prepare_dir(str(loose))
     assert loose.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_shared_sticky_directory_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """``ansible_psrp_session_dir: /tmp`` must not chmod /tmp to 0700 (which broke every other
+    user of the machine): a sticky directory is a shared one and is refused as it is."""
+    from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import SessionDirUnsafe
+
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    with pytest.raises(
+        SessionDirUnsafe, match=r"is a shared directory \(mode 1777, sticky like /tmp\)"
+    ) as refused:
+        prepare_dir(str(shared))
+    assert "ansible_psrp_session_dir" in str(refused.value) and f"psrp-{os.getuid()}" in str(refused.value)
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+
+
+def test_a_directory_inside_a_world_writable_one_is_refused(tmp_path: Path) -> None:
+    """Anyone could rename the session directory away and put their own in its place."""
+    from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import SessionDirUnsafe
+
+    opened = tmp_path / "open"
+    opened.mkdir()
+    os.chmod(opened, 0o777)
+    with pytest.raises(SessionDirUnsafe, match=r"is inside .*/open, which everyone \(mode 0777\) can change"):
+        prepare_dir(str(opened / "sessions"))
+
+
+def test_an_unusable_path_names_the_option_and_falls_back(tmp_path: Path) -> None:
+    """Not a refusal (SessionDirUnsafe) but BrokerUnavailable, which the connection turns into its
+    documented warning and a per-task session; the message names the option and the fix."""
+    from ansible_collections.psremoting.core.plugins.plugin_utils.broker._client import (
+        BrokerUnavailable,
+        SessionDirUnsafe,
+    )
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for bad in (a_file, a_file / "below", Path("/proc/no-such-dir")):
+        with pytest.raises(BrokerUnavailable) as exc:
+            prepare_dir(str(bad))
+        assert not isinstance(exc.value, SessionDirUnsafe)
+        assert f"session directory {bad} (ansible_psrp_session_dir)" in str(exc.value)
+        assert "set ansible_psrp_session_dir to a directory you can create and write" in str(exc.value)
+
+
+def test_a_symlinked_session_directory_is_resolved_once(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    link = tmp_path / "link"
+    real.mkdir(mode=0o700)
+    link.symlink_to(real)
+    assert prepare_dir(str(link)) == str(real)
 
 
 def test_broker_requests_carry_no_secret_on_disk(tmp_path: Path) -> None:

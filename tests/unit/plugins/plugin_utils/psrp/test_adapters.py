@@ -856,6 +856,26 @@ def test_a_rendered_send_is_byte_for_byte_what_pypsrp_sends(
     assert ours.wsman.transport.sent == [envelope]
 
 
+def test_a_rendered_send_is_pypsrps_even_with_its_data_marker_in_the_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """render_send serializes the envelope around a marker that the base64 data replaces: a
+    header that holds the same text (here the endpoint's name) is left as it is."""
+    import uuid
+
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _adapters
+
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=2))
+    data = os.urandom(5000)
+    shells = [_winrs(_Wire()), _winrs(_Wire())]
+    for shell in shells:
+        shell.resource_uri += "/" + _adapters._SEND_MARK
+    shells[0].send("stdin", data, command_id="C1")
+    _message_id, envelope = render_send(shells[1], "stdin", data, "C1", None)
+    assert envelope == shells[0].wsman.transport.sent[0]
+    assert envelope.count(_adapters._SEND_MARK_BYTES) == 1
+
+
 def test_post_send_checks_the_answer_as_pypsrp_does() -> None:
     shell = _winrs(_Wire(relates="uuid:SOMETHING-ELSE"))
     with pytest.raises(WinRMError, match="does not match"):

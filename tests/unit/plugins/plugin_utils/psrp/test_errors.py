@@ -91,6 +91,7 @@ def test_envelope_too_large_names_the_option() -> None:
     info = classify(WinRMTransportError("http", 413, ""), "win1", 5985)
     assert info.kind == UNREACHABLE
     assert "413" in info.message and "ansible_psrp_max_envelope_size" in info.message
+    assert "(HTTP 413): lower ansible_psrp_max_envelope_size to the server's" in info.message
 
 
 def test_unknown_shell_fault_is_retry_safe() -> None:
@@ -114,6 +115,36 @@ def test_other_fault_is_not_retry_safe() -> None:
     )
     info = classify(fault, "win1", 5985)
     assert not info.retry_safe and "2150858770" in info.message
+
+
+def test_unknown_configuration_name_names_the_option_and_the_fix() -> None:
+    """The fault Windows returns for a configuration that is not registered (docs/getting-started.md
+    quotes it): the message keeps Windows' text and says which variable to fix and how."""
+    fault = WSManFaultError(
+        2150858752,
+        "win1",
+        "The WS-Management service cannot process the request. Cannot find the Nope session "
+        "configuration in the WSMan: drive on the win1 computer.",
+        None,
+        None,
+        None,
+    )
+    info = classify(fault, "win1", 5986, stage="open")
+    assert info.kind == UNREACHABLE
+    assert "Cannot find the Nope session configuration in the WSMan: drive" in info.message
+    assert "Fix ansible_psrp_configuration_name: it names an endpoint this host does not have" in info.message
+
+
+def test_a_proxy_that_cannot_be_reached_is_named_as_the_proxy() -> None:
+    """Not "cannot resolve host name '<the Windows host>'" or a page of urllib3 text: the proxy's
+    address and what failed, and the options that set it."""
+    with pytest.raises(requests.exceptions.RequestException) as raised:
+        requests.get("http://win1.invalid:5985/wsman", proxies={"http": "http://127.0.0.1:1"}, timeout=10)
+    info = classify(raised.value, "win1.invalid", 5985)
+    assert info.kind == UNREACHABLE
+    assert "cannot connect through the HTTP proxy (proxy 127.0.0.1:1: " in info.message
+    assert "Connection refused" in info.message and "ansible_psrp_proxy" in info.message
+    assert "win1.invalid'" not in info.message and len(info.message) < 400
 
 
 def test_read_timeout() -> None:

@@ -1,4 +1,5 @@
-"""put_file's chunking: every chunk fits one Send, compressed chunks inflate back to the file."""
+"""put_file's chunking: every chunk fits one Send (compressed ones fill it), compressed chunks
+inflate back to the file."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _chunks as _transfer_chunks
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks import (
     HASHTABLE_OVERHEAD,
     MAX_RAW_CHUNK,
+    MIN_ROOM,
     PROBE_EVERY,
     PutChunker,
     put_input,
@@ -52,7 +53,7 @@ def feed(chunker: PutChunker, data: bytes) -> list[Any]:
         piece = data[offset : offset + chunker.read_size]
         offset += len(piece)
         objects += chunker.encode(piece)
-    return objects
+    return objects + chunker.flush()
 
 
 def check_sizes(objects: list[Any]) -> None:
@@ -65,8 +66,10 @@ def check_sizes(objects: list[Any]) -> None:
 
 def test_incompressible_data_goes_as_it_is_and_is_probed_rarely(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = _transfer_chunks.deflate
-    monkeypatch.setattr(_transfer_chunks, "deflate", lambda d: calls.append(len(d)) or real(d))
+    real = PutChunker._pack
+    monkeypatch.setattr(
+        PutChunker, "_pack", lambda self, buf, pos, final: calls.append(pos) or real(self, buf, pos, final)
+    )
     data = os.urandom(BUDGET * 40)
     chunker = PutChunker(BUDGET)
     objects = feed(chunker, data)
@@ -89,7 +92,54 @@ def test_text_is_compressed_and_read_in_larger_pieces() -> None:
     # each Send now carries several budgets' worth of the file
     assert len(objects) <= 60 / 3
     assert chunker.stats.sent_bytes < len(data) / 3
-    assert BUDGET < chunker.read_size <= MAX_RAW_CHUNK
+    assert BUDGET < chunker.read_size <= MAX_RAW_CHUNK * 5 // 4
+
+
+def test_compressed_chunks_fill_their_send() -> None:
+    """Each compressed chunk but the file's last is closed only when less than MIN_ROOM (plus
+    the final block) is left of its Send: a text file takes as few Sends as its deflate allows."""
+    data = text(BUDGET * 80, seed=4)
+    objects = feed(PutChunker(BUDGET), data)
+    check_sizes(objects)
+    assert rebuild(objects) == data
+    limit = BUDGET - HASHTABLE_OVERHEAD
+    sizes = [len(o["Deflate"]) for o in objects]
+    assert all(size > limit - MIN_ROOM - 64 for size in sizes[:-1]), sizes
+
+
+def test_data_that_compresses_worse_than_the_last_chunk_still_fits() -> None:
+    """After text (the chunker reads several budgets at once), half-random data and then random
+    data: no chunk exceeds its Send, whatever the bytes; the file round-trips."""
+    chunker = PutChunker(BUDGET)
+    data = text(BUDGET * 8)
+    block = b"".join(os.urandom(512) + bytes(512) for _ in range(chunker.read_size // 512))
+    data += block + os.urandom(BUDGET * 3) + text(BUDGET * 4, seed=5)
+    objects = feed(chunker, data)
+    check_sizes(objects)
+    assert rebuild(objects) == data
+    assert any(isinstance(o, bytes) for o in objects)
+
+
+def test_a_compressed_chunk_inflates_to_at_most_max_raw_chunk() -> None:
+    """Zeros deflate about 1000x: a chunk still carries at most MAX_RAW_CHUNK bytes, the memory
+    the host's script holds to inflate it."""
+    data = bytes(MAX_RAW_CHUNK * 2 + 5000)
+    objects = feed(PutChunker(BUDGET), data)
+    check_sizes(objects)
+    assert [len(zlib.decompress(o["Deflate"], -15)) for o in objects] == [MAX_RAW_CHUNK, MAX_RAW_CHUNK, 5000]
+
+
+def test_a_small_budget_still_fits_every_chunk() -> None:
+    """The smallest input chunk (1024 bytes, input_chunk_size's floor) holds a compressed chunk
+    too."""
+    chunker = PutChunker(1024)
+    data = text(50_000, seed=6) + os.urandom(3000)
+    objects = feed(chunker, data)
+    assert rebuild(objects) == data
+    for obj in objects:
+        size = len(obj["Deflate"]) if isinstance(obj, dict) else len(obj)
+        assert size <= (1024 - HASHTABLE_OVERHEAD if isinstance(obj, dict) else 1024)
+    assert chunker.stats.compressed_chunks > 0
 
 
 def test_mixed_file_round_trips_and_every_chunk_fits() -> None:
@@ -98,19 +148,6 @@ def test_mixed_file_round_trips_and_every_chunk_fits() -> None:
     check_sizes(objects)
     assert rebuild(objects) == data
     assert any(isinstance(o, dict) for o in objects) and any(isinstance(o, bytes) for o in objects)
-
-
-def test_a_large_read_that_compresses_too_little_for_one_send_is_split() -> None:
-    chunker = PutChunker(BUDGET)
-    feed(chunker, text(BUDGET * 8))  # the chunker now reads several budgets at once
-    want = chunker.read_size
-    assert want > 2 * BUDGET
-    # half random, half zeros: compresses to about half, more than one Send
-    block = b"".join(os.urandom(512) + bytes(512) for _ in range(want // 1024))
-    objects = chunker.encode(block)
-    check_sizes(objects)
-    assert len(objects) > 1
-    assert rebuild(objects) == block
 
 
 def test_compression_can_be_turned_off() -> None:
