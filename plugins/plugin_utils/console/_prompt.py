@@ -238,6 +238,8 @@ class Console:
         if self.history is not None:
             for entry in self.history.load():
                 readline.add_history(entry)
+            if self.history.problem:
+                self.terminal.write(stream_line("warning", self.history.problem), YELLOW)
 
     def _remember(self, entry: str) -> None:
         keep = self.history.add(entry) if self.history is not None else Keep.MEMORY

@@ -64,3 +64,40 @@ def test_trimmed_to_limit(tmp_path: Path) -> None:
         history.add(f"Write-Output {i}")
     assert history.load() == ["Write-Output 7", "Write-Output 8", "Write-Output 9"]
     assert len(path.read_text().splitlines()) == 3  # rewritten once it grew past twice the limit
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give the file to another user (chown)")
+def test_another_users_file_is_never_read_or_written(tmp_path: Path) -> None:
+    """A history file another user planted where the path points (a shared directory): what this
+    user types must not land in a file that user can read."""
+    path = tmp_path / "hist"
+    path.write_text(json.dumps("planted") + "\n")
+    os.chmod(path, 0o666)
+    os.chown(path, 65534, 65534)
+    history = History(str(path))
+    assert history.load() == []
+    assert "belongs to uid 65534" in history.problem and "--no-history" in history.problem
+    assert history.add("Get-Date") is Keep.FILE  # kept in memory; the file is left alone
+    assert path.read_text() == json.dumps("planted") + "\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666
+
+
+def test_a_hard_link_to_another_file_is_never_written(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    path = tmp_path / "hist"
+    os.link(victim, path)
+    history = History(str(path))
+    assert history.load() == [] and "not a regular file with one link" in history.problem
+    history.add("Get-Date")
+    assert victim.read_text() == "keep\n"
+
+
+def test_an_unusable_path_is_a_warning_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for path in (blocker / "hist", Path("/proc/no-such-dir/hist")):
+        history = History(str(path))
+        assert history.load() == []
+        assert history.problem.startswith(f"history file {path} cannot be used (")
+        history.add("Get-Date")  # no exception either
