@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from ansible_collections.psremoting.core.plugins.plugin_utils.action._base import (
     ModuleAction,
     PipelineRunner,
+    RemoteCommandError,
     TaskContext,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._action import WinRMConfigError, command
@@ -30,6 +32,10 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._settings im
     expand_settings_option,
     plan_settings,
 )
+
+# Seconds a restart that cut the session off waits for WinRM to answer again, and between tries.
+RESTART_WAIT = 180
+RESTART_POLL = 2.0
 
 # Get-Service StartType (System.ServiceProcess.ServiceStartMode) -> Set-Service -StartupType value.
 START_MODES = {"automatic": "Automatic", "manual": "Manual", "disabled": "Disabled"}
@@ -158,15 +164,41 @@ class ActionModule(ModuleAction[ServiceRequest]):
         return {}
 
     def _restart(self, runner: PipelineRunner) -> bool:
-        """Restart-Service WinRM. The session runs inside WinRM, so the reply may never come."""
+        """Restart-Service WinRM. The session runs inside WinRM, so the reply may never come: then
+        the task waits until WinRM answers again, so that the next task finds it listening."""
         try:
             runner.run("restart WinRM", [command("Restart-Service", Name="WinRM", Force=True)])
         except WinRMConfigError:
             raise
         except Exception:  # any transport error here means the restart cut us off
-            reset = getattr(self._connection, "reset", None)
-            if callable(reset):
-                with contextlib.suppress(Exception):  # the next task reconnects anyway
-                    reset()
+            self._reset_connection()
+            self._wait_for_winrm(runner)
             return True
         return False
+
+    def _reset_connection(self) -> None:
+        reset = getattr(self._connection, "reset", None)
+        if callable(reset):
+            with contextlib.suppress(Exception):  # the session is gone; the next request opens one
+                reset()
+
+    def _wait_for_winrm(self, runner: PipelineRunner) -> None:
+        """Until a new session answers (Get-Service WinRM), for up to RESTART_WAIT seconds: WinRM
+        stops at once and may take a while to listen again on a slow or busy host."""
+        deadline = time.monotonic() + RESTART_WAIT
+        while True:
+            try:
+                runner.run(
+                    "check that WinRM answers after its restart", [command("Get-Service", Name="WinRM")]
+                )
+                return
+            except RemoteCommandError:  # an answer (an error record): WinRM is listening
+                return
+            except Exception as exc:  # not listening yet: refused, reset or timed out
+                if time.monotonic() >= deadline:
+                    raise WinRMConfigError(
+                        f"{runner.host}: winrm_service restarted WinRM, which did not answer again within "
+                        f"{RESTART_WAIT} s ({type(exc).__name__}: {exc}); check the WinRM service on the host"
+                    ) from None
+                self._reset_connection()
+                time.sleep(RESTART_POLL)

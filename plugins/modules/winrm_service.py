@@ -137,7 +137,9 @@ options:
   state:
     description:
       - State of the WinRM service. C(restarted) always restarts; the session this task runs in ends with the
-        restart, which the task tolerates (C(connection_lost)).
+        restart, which the task tolerates (C(connection_lost)). It then waits, for up to 180 seconds, until a
+        new session answers (C(Get-Service WinRM)), so that the next task finds WinRM listening even on a slow
+        host; the task fails if WinRM does not answer again by then.
     type: str
     choices: [started, stopped, restarted]
   allow_disconnect:

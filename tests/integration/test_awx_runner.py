@@ -110,7 +110,7 @@ def job_kwargs(pdd: Path, ident: str, limit: str | None = None) -> dict[str, Any
         "inventory": str(pdd / "inventory" / "hosts"),
         "ident": ident,
         "quiet": True,
-        "timeout": 120,
+        "timeout": 600,  # ansible-runner ends a job after this: generous for a loaded machine
     }
     if limit:
         kwargs["limit"] = limit
@@ -121,7 +121,7 @@ def run_job(pdd: Path, ident: str, limit: str | None = None) -> Any:
     return ansible_runner.run(**job_kwargs(pdd, ident, limit))
 
 
-def wait_sessions_closed(winhost: Any, timeout: float = 20.0) -> float:
+def wait_sessions_closed(winhost: Any, timeout: float = 120.0) -> float:
     """Seconds until no host has an open shell: each job's session broker closes its sessions when
     the job's ansible-playbook process is gone (AWX runs every job as its own process)."""
     start = time.monotonic()

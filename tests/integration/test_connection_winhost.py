@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,27 @@ def _run_playbook(
         *extra,
         env=_env(winhost, session_dir, **env),
     )
+
+
+def _gate(tmp_path: Path, name: str) -> tuple[Path, Path, str]:
+    """Tasks (YAML) that tell the test the play got here (file `reached`) and then wait until the
+    test says go (file `go`): a play pauses exactly as long as the test needs, however slow the
+    machine, instead of for a fixed time. Controller-side only (debug, a lookup, `until`): no task
+    uses the connection, so the session idles meanwhile."""
+    slug = name.replace(" ", "-")
+    reached, go = tmp_path / f"{slug}.reached", tmp_path / f"{slug}.go"
+    tasks = f"""
+- name: {name} reached
+  ansible.builtin.debug:
+    msg: "{{{{ lookup('ansible.builtin.pipe', 'touch {reached}') }}}}"
+- name: {name}, waiting for the test
+  ansible.builtin.debug:
+    msg: waiting
+  until: "'{go}' is exists"
+  retries: 600
+  delay: 1
+"""
+    return reached, go, tasks
 
 
 def _task_results(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -127,7 +149,7 @@ def _shells_open(winhost: Any) -> int:
 @pytest.fixture(autouse=True)
 def _quiet_host(winhost: Any) -> None:
     """Counters start at zero after the brokers of earlier tests have deleted their shells."""
-    _wait_for(lambda: _shells_open(winhost) == 0, 15)
+    _wait_for(lambda: _shells_open(winhost) == 0, 120)
     winhost.reset_stats("dc01")
 
 
@@ -221,12 +243,12 @@ def test_twenty_tasks_reuse_one_shell(winhost: Any, session_dir: str, tmp_path: 
 
     counts: dict[str, dict[str, Any]] = {}
     for connection in (BUILTIN, OURS):
-        assert _wait_for(lambda: _shells_open(winhost) == 0, 10)  # brokers of earlier tests are done
+        assert _wait_for(lambda: _shells_open(winhost) == 0, 120)  # brokers of earlier tests are done
         time.sleep(0.5)
         winhost.reset_stats("dc01")
         rc, _data, out = _run_playbook(winhost, session_dir, pb, connection)
         assert rc == 0, out
-        assert _wait_for(lambda: _shells_open(winhost) == 0, 10), "shells left open after the run"
+        assert _wait_for(lambda: _shells_open(winhost) == 0, 120), "shells left open after the run"
         counts[connection] = winhost.stats("dc01")
 
     ours, builtin = counts[OURS]["wsman_requests"], counts[BUILTIN]["wsman_requests"]
@@ -268,7 +290,7 @@ def test_reset_connection_recreates_the_session(winhost: Any, session_dir: str, 
     assert rc == 0, out
     assert winhost.stats("dc01")["wsman_requests"]["Create"] == 2
     # reset deleted the first shell at once; the broker deletes the second when the run ends
-    assert _wait_for(lambda: winhost.stats("dc01")["wsman_requests"]["Delete"] == 2, 10)
+    assert _wait_for(lambda: winhost.stats("dc01")["wsman_requests"]["Delete"] == 2, 120)
 
 
 def test_persist_false_behaves_like_builtin(winhost: Any, session_dir: str, tmp_path: Path) -> None:
@@ -303,15 +325,10 @@ def test_no_profile_option_of_ansible_core_2_21(winhost: Any, session_dir: str, 
 def test_server_dropped_shell_is_recreated_transparently(
     winhost: Any, session_dir: str, tmp_path: Path
 ) -> None:
+    reached, go, gate = _gate(tmp_path, "first task done")
     pb = _playbook(
         tmp_path,
-        """
-        - raw: Write-Output first
-        - pause:
-            seconds: 3
-        - raw: Write-Output second
-          register: second
-        """,
+        "- raw: Write-Output first\n" + gate + "- raw: Write-Output second\n  register: second\n",
     )
     winhost.reset_stats("dc01")
     proc = subprocess.Popen(
@@ -322,10 +339,10 @@ def test_server_dropped_shell_is_recreated_transparently(
         text=True,
     )
     try:
-        assert _wait_for(lambda: winhost.stats("dc01")["wsman_requests"]["Command"] >= 1, 60)
-        time.sleep(0.5)
+        assert _wait_for(reached.exists, 300), "the first task did not finish"
         assert winhost.kill_shells("dc01") == 1
-        out, _ = proc.communicate(timeout=120)
+        go.touch()
+        out, _ = proc.communicate(timeout=600)
     finally:
         proc.kill()
     assert proc.returncode == 0, out
@@ -333,7 +350,7 @@ def test_server_dropped_shell_is_recreated_transparently(
     assert stats["Create"] == 2
     assert stats["Command"] == 2 + 1 or stats["Command"] == 2  # never the task twice
     data = json.loads(out[out.index("{") :])
-    assert _task_results(data)[2]["stdout_lines"] == ["second"]
+    assert _task_results(data)[-1]["stdout_lines"] == ["second"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
@@ -342,7 +359,7 @@ def test_interrupted_run_leaves_no_shell(winhost: Any, session_dir: str, tmp_pat
     winhost.reset_stats("dc01")
     proc = subprocess.Popen(
         ["ansible-playbook", "-i", str(winhost.inventory_path), str(pb), "-e", f"ansible_connection={OURS}"],
-        env=_env(winhost, session_dir, ANSIBLE_PSRP_SESSION_IDLE_TIMEOUT="60"),
+        env=_env(winhost, session_dir, ANSIBLE_PSRP_SESSION_IDLE_TIMEOUT="600"),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -359,24 +376,35 @@ def test_interrupted_run_leaves_no_shell(winhost: Any, session_dir: str, tmp_pat
             pytest.fail(
                 f"ansible-playbook still running 90 s after {signal.Signals(sig).name}:\n{_process_report(proc.pid)}"
             )
-        # far below the 60 s idle timeout: the broker noticed its controller was gone
-        assert _wait_for(lambda: _shells_open(winhost) == 0, 10), "shell still open after the run died"
+        # far below the 600 s idle timeout: the broker noticed its controller was gone
+        assert _wait_for(lambda: _shells_open(winhost) == 0, 120), "shell still open after the run died"
         assert winhost.stats("dc01")["wsman_requests"]["Delete"] == 1
     finally:
         if proc.poll() is None:
             proc.kill()
         _kill_leftover_workers(pb)
-    assert _wait_for(lambda: not [p for p in os.listdir(session_dir) if p.endswith(".sock")], 10)
+    assert _wait_for(lambda: not [p for p in os.listdir(session_dir) if p.endswith(".sock")], 120)
 
 
 def test_idle_timeout_closes_the_session(winhost: Any, session_dir: str, tmp_path: Path) -> None:
-    pb = _playbook(tmp_path, "- raw: Write-Output 1\n- pause:\n    seconds: 4\n- raw: Write-Output 2\n")
+    """session_idle_timeout=1: the play pauses (until the test has seen the first shell deleted)
+    and the next task opens a new session."""
+    _reached, go, gate = _gate(tmp_path, "idle")
+    pb = _playbook(tmp_path, "- raw: Write-Output 1\n" + gate + "- raw: Write-Output 2\n")
     winhost.reset_stats("dc01")
+    closer = threading.Thread(  # go once the idle timer deleted the first shell (or after 300 s)
+        target=lambda: (
+            _wait_for(lambda: winhost.stats("dc01")["wsman_requests"].get("Delete", 0) >= 1, 300),
+            go.touch(),
+        ),
+        daemon=True,
+    )
+    closer.start()
     rc, _data, out = _run_playbook(winhost, session_dir, pb, OURS, ANSIBLE_PSRP_SESSION_IDLE_TIMEOUT="1")
     assert rc == 0, out
     # the first session was closed by the idle timer during the pause, the second at the end
     assert winhost.stats("dc01")["wsman_requests"]["Create"] == 2
-    assert _wait_for(lambda: winhost.stats("dc01")["wsman_requests"]["Delete"] == 2, 10)
+    assert _wait_for(lambda: winhost.stats("dc01")["wsman_requests"]["Delete"] == 2, 120)
 
 
 def test_wrong_password_is_unreachable_with_a_clear_message(

@@ -235,7 +235,7 @@ def test_receive_through_a_network_cut_gets_everything_once(winhost: Any, tmp_pa
         if not _wait_until(lambda: _shell_state(winhost, session_id) == "Connected", 120):
             return
         receives = winhost.stats(HOST)["wsman_requests"].get("Receive", 0)
-        _wait_until(lambda: winhost.stats(HOST)["wsman_requests"].get("Receive", 0) >= receives + 2, 30)
+        _wait_until(lambda: winhost.stats(HOST)["wsman_requests"].get("Receive", 0) >= receives + 2, 120)
         winhost.cut_network(HOST, 2000)
         cut.set()
 

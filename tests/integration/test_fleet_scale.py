@@ -5,6 +5,13 @@ task on the controller: every host answers ok, each object is tagged with its ho
 leaves one shell per host (closed when the run ends). winhost serves the 1,000 hosts in the test
 process (one acceptor thread, lazy per-host work); the controller is one ansible-playbook and its
 session brokers. Slow (about 2-3 minutes on a loaded 2-CPU machine): PSREMOTING_RUN_SLOW=1.
+
+Marked ``serial``: ``make test`` runs it after the parallel phase, alone. Its hosts get HTTP
+timeouts that suit a starved simulator (``FLEET_TIMEOUTS``): one Python process answers 100
+hosts' requests at a time, and a CI machine 3-4x slower than ours kept 181 of the 1,000 waiting
+past the default 30 s read timeout (each then reported unreachable with "HTTP read timeout ...;
+raise ansible_psrp_read_timeout"). What is asserted (every host ok, its object, one shell each)
+is unchanged; how long it takes is not asserted.
 """
 
 from __future__ import annotations
@@ -23,9 +30,12 @@ import pytest
 RUN_SLOW = bool(os.environ.get("PSREMOTING_RUN_SLOW"))
 HOSTS = 1000
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
+# Seconds (the defaults: 30, 30; operation_timeout stays 20, below the read timeout).
+FLEET_TIMEOUTS = {"ansible_psrp_connection_timeout": 120, "ansible_psrp_read_timeout": 180}
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.integration
 @pytest.mark.skipif(
     not RUN_SLOW, reason="about 2-3 minutes with 1,000 simulated hosts; set PSREMOTING_RUN_SLOW=1"
@@ -51,10 +61,11 @@ def test_one_to_many_over_a_thousand_hosts(winhost_factory: Any, tmp_path: Path)
     )
     started = time.monotonic()
     proc = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", str(hosts.inventory_path), str(playbook)],
+        [ANSIBLE_PLAYBOOK, "-i", str(hosts.inventory_path), str(playbook), "-e", json.dumps(FLEET_TIMEOUTS)],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     took = time.monotonic() - started
+    assert "{\n" in proc.stdout, (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
     report = json.loads(proc.stdout[proc.stdout.index("{\n") :])
     result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
     assert proc.returncode == 0, (took, result.get("msg"))

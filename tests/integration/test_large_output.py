@@ -68,7 +68,7 @@ def run_measured(
     - ansible.builtin.raw: Write-Output warm
     - ansible.builtin.copy: {{dest: "{ready}", content: x}}
       delegate_to: localhost
-    - ansible.builtin.wait_for: {{path: "{go}", timeout: 120}}
+    - ansible.builtin.wait_for: {{path: "{go}", timeout: 600}}
       delegate_to: localhost
     - name: big
       ansible.builtin.raw: {json.dumps(script)}
@@ -76,7 +76,7 @@ def run_measured(
       ignore_errors: true
     - ansible.builtin.copy: {{dest: "{done}", content: "{{{{ big | to_json }}}}"}}
       delegate_to: localhost
-    - ansible.builtin.wait_for: {{path: "{finish}", timeout: 120}}
+    - ansible.builtin.wait_for: {{path: "{finish}", timeout: 600}}
       delegate_to: localhost
 """
     pb = tmp_path / "pb.yml"
@@ -95,7 +95,7 @@ def run_measured(
         _wait_for(done, timeout=600)
         after = _status(pid)
         finish.touch()
-        out, _ = proc.communicate(timeout=120)
+        out, _ = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()

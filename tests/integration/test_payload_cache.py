@@ -27,7 +27,7 @@ SECRET = "Payload-Secret-4711"
 def _run(winhost: Any, tmp_path: Path, tasks: str, name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run ``tasks`` with our plugin; the task results and the host's counters for the run
     (read once the broker has deleted its shell)."""
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 120
     while winhost.stats("dc01")["shells_open"] and time.monotonic() < deadline:
         time.sleep(0.1)
     winhost.reset_stats("dc01")
@@ -41,7 +41,7 @@ def _run(winhost: Any, tmp_path: Path, tasks: str, name: str) -> tuple[list[dict
     )
     assert rc == 0, out
     results = [task["hosts"]["dc01"] for play in data["plays"] for task in play["tasks"]]
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 120
     while winhost.stats("dc01")["shells_open"] and time.monotonic() < deadline:
         time.sleep(0.1)
     return results, winhost.stats("dc01")

@@ -1,11 +1,13 @@
 """An interrupted run stops its remote work: issue 15's "nothing left running after an interrupt".
 
-ansible-playbook runs a ``raw`` task ``Start-Sleep -Seconds 12; Add-Content C:\\after.txt x`` on a
+ansible-playbook runs a ``raw`` task ``Start-Sleep -Seconds 24; Add-Content C:\\after.txt x`` on a
 winhost over HTTP with NTLM and message encryption, the default operation timeout (20 s: a Receive
 is in flight the whole time) and the default idle timeout. A few seconds in, the run is interrupted
-(Ctrl-C to its process group, SIGTERM as an AWX/AAP job cancel sends, or SIGKILL). Within 10 s the
-host must have no open shell and no open operation, and the statement after the interruption
-point must never run: ``C:\\after.txt`` does not exist after the 12 s the sleep would have taken.
+(Ctrl-C to its process group, SIGTERM as an AWX/AAP job cancel sends, or SIGKILL). Soon after, the
+host must have no open shell and no open operation (each test prints how soon: about 1-2 s on a
+quiet machine; it allows 20 s, as a CI machine 3-4x slower and loaded needs), and the statement
+after the interruption point must never run: ``C:\\after.txt`` does not exist after the 24 s the
+sleep would have taken.
 """
 
 from __future__ import annotations
@@ -27,15 +29,15 @@ from winhost_session import winhost_session
 pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="dc01", mode="thread")]
 
 OURS = "psremoting.core.psrp"
-SLEEP = 12
-BOUND = 10.0  # seconds from the interrupt (or from the broker noticing) to no shell, no operation
+SLEEP = 24
+BOUND = 20.0  # seconds from the interrupt (or from the broker noticing) to no shell, no operation
 TASKS = f"""
 - raw: Write-Output warm
 - raw: Start-Sleep -Seconds {SLEEP}; Add-Content -Path C:\\after.txt -Value x
 """
 # The broker-kill case waits for a second ansible-playbook run (its start-up alone takes seconds on a
 # loaded machine): a longer sleep keeps the "never runs" check meaningful.
-LONG_SLEEP = 40
+LONG_SLEEP = 90
 LONG_TASKS = TASKS.replace(f"-Seconds {SLEEP};", f"-Seconds {LONG_SLEEP};")
 
 
@@ -160,7 +162,7 @@ def test_abort_stops_a_command_whose_receive_is_in_flight(winhost: Any) -> None:
     winhost.reset_stats("dc01")
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    assert _wait_for(lambda: winhost.stats("dc01")["wsman_requests"].get("Receive", 0) >= 2, 30)
+    assert _wait_for(lambda: winhost.stats("dc01")["wsman_requests"].get("Receive", 0) >= 2, 120)
     started = time.monotonic()
     time.sleep(1)
     aborted = time.monotonic()
@@ -201,7 +203,7 @@ def test_a_killed_broker_leaves_a_record_and_the_next_run_removes_its_shell(
         (broker,) = _broker_pids(session_dir)
         os.kill(broker, signal.SIGKILL)
         killed = time.monotonic()
-        first.wait(60)
+        first.wait(120)
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
@@ -220,11 +222,11 @@ def test_a_killed_broker_leaves_a_record_and_the_next_run_removes_its_shell(
     second_run = time.monotonic()
     second = _start_run(winhost, tmp_path, session_dir, tasks="- raw: Write-Output next-run\n")
     try:
-        assert second.wait(60) == 0
+        assert second.wait(120) == 0
     finally:
         if second.poll() is None:
             os.killpg(second.pid, signal.SIGKILL)
-    cleanup = _assert_stopped(winhost, started, second_run, bound=30, sleep=LONG_SLEEP)
+    cleanup = _assert_stopped(winhost, started, second_run, bound=75, sleep=LONG_SLEEP)
     assert not [p for p in os.listdir(session_dir) if p.endswith(".shells.json")]
     print(
         f"broker SIGKILL: second run started {second_run - killed:.1f}s after the kill; no shell and "

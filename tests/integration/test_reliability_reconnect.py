@@ -72,13 +72,14 @@ def test_cut_while_the_command_runs_reconnects_to_the_same_pipeline(winhost: Any
         def cut_when_running() -> None:
             # the command is running and its output flowing: the third Receive has arrived
             _wait_for(
-                lambda: winhost.stats(HOST)["wsman_requests"].get("Receive", 0) >= receives_before + 3, 30
+                lambda: winhost.stats(HOST)["wsman_requests"].get("Receive", 0) >= receives_before + 3, 120
             )
             winhost.cut_network(HOST, 2000)
 
         cutter = threading.Thread(target=cut_when_running)
         cutter.start()
-        ticks = [f"t{i}" for i in range(1, 11)]  # output every 0.4 s, some of it during the cut
+        # output every 0.4 s for 8 s, some of it during the cut (a slow machine's Receives included)
+        ticks = [f"t{i}" for i in range(1, 21)]
         script = "; ".join(f"Write-Output {t}; Start-Sleep -Milliseconds 400" for t in ticks)
         rc, out, err = session.exec_script(f"{script}; Add-Content -Path C:\\counter-cut.txt -Value run")
         cutter.join()

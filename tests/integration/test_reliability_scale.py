@@ -130,6 +130,7 @@ def test_twenty_forks_share_one_session(winhost: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.skipif(
     not RUN_SLOW,
     reason="about 2.5 minutes on a loaded 4-core machine (over the 60 s default-run budget); "

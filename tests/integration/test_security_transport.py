@@ -68,7 +68,7 @@ def _result(data: dict[str, Any]) -> dict[str, Any]:
 
 def _quiet(winhost: Any) -> None:
     """Wait until earlier runs' brokers have deleted their shells, then zero the counters."""
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 120
     while int(winhost.stats(HOST)["shells_open"]) and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.3)

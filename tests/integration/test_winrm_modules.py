@@ -81,6 +81,34 @@ def test_winrm_service_four_steps(winhost: Any, tmp_path: Path) -> None:
     assert (before["max_timeout_ms"], after["max_timeout_ms"]) == (60000, 90000)
 
 
+def test_restart_on_a_slow_host_waits_until_winrm_answers_again(winhost: Any, tmp_path: Path) -> None:
+    """winrm_service state=restarted where WinRM takes 5 s to start again (a slow Windows host):
+    the restart ends the task's session at once; the task returns once a new session answers, so
+    the next task finds WinRM listening instead of the host unreachable (Restart-Service waits for
+    the service to run: learn.microsoft.com/powershell/module/microsoft.powershell.management/restart-service)."""
+    machine = winhost.machine("web01")
+    machine.service_start_seconds["winrm"] = 5.0
+    try:
+        restart, after = play(
+            winhost,
+            tmp_path,
+            [
+                {"psremoting.core.winrm_service": {"state": "restarted"}},
+                {
+                    "psremoting.core.invoke_command": {
+                        "command": "Get-Service",
+                        "parameters": {"Name": "WinRM"},
+                    }
+                },
+            ],
+        )
+    finally:
+        machine.service_start_seconds.clear()
+    assert restart.get("changed") is True and restart.get("connection_lost") is True, restart
+    assert not after.get("unreachable") and not after.get("failed"), after
+    assert after["output"][0]["Name"] == "WinRM"
+
+
 def test_winrm_listener_https_four_steps_and_certificate_validates(winhost: Any, tmp_path: Path) -> None:
     hostvars = winhost.hostvars("web01")
     tasks = four_steps(

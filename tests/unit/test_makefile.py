@@ -51,3 +51,27 @@ def test_make_test_runs_lint_sanity_pytest_and_the_core_target() -> None:
         "antsibull-changelog lint",
     ):
         assert check in recipe, f"make lint no longer runs {check!r}"
+
+
+def test_pytest_runs_the_serial_tests_alone_after_the_parallel_phase() -> None:
+    """The tests that load the machine themselves (1,000 and 200 simulated hosts) starved the
+    parallel phase on a 2-CPU CI machine and were starved by it: `make pytest` runs them after it,
+    one at a time, and no test is left out of both phases."""
+    recipe = _rules()["pytest"][1]
+    assert len(recipe) == 2, recipe
+    parallel, serial = recipe
+    assert "-n $(PYTEST_WORKERS)" in parallel and '-m "not serial"' in parallel
+    assert "--dist loadgroup" in parallel  # test_jea.py's module fixture once, on one worker
+    assert "-n 0" in serial and "-m serial" in serial
+    repo = MAKEFILE.parent
+    assert '"serial: ' in (repo / "pyproject.toml").read_text(encoding="utf-8")
+    for path, test in (
+        ("tests/integration/test_fleet_scale.py", "def test_one_to_many_over_a_thousand_hosts("),
+        (
+            "tests/integration/test_reliability_scale.py",
+            "def test_two_hundred_hosts_with_five_percent_unreachable(",
+        ),
+    ):
+        text = (repo / path).read_text(encoding="utf-8")
+        decorators = text[: text.index(test)].rsplit("\n\n\n", 1)[-1]
+        assert "@pytest.mark.serial" in decorators, path

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from ansible_collections.psremoting.core.plugins.action import winrm_service
 from ansible_collections.psremoting.core.plugins.action.winrm_service import ActionModule
 from ansible_collections.psremoting.core.tests.unit.plugins.action.test_winrm_fakes import (
     FakeWindows,
@@ -140,6 +143,47 @@ def test_restart_survives_lost_connection() -> None:
     result = run_action(ActionModule, {"state": "restarted"}, host)
     assert result["changed"] is True
     assert result["connection_lost"] is True
+
+
+def _restarting_host(answers_after: int) -> tuple[FakeWindows, list[str]]:
+    """A host whose Restart-Service WinRM cuts the session off and whose WinRM then refuses
+    `answers_after` connections before it answers again; the list records each request."""
+    host = FakeWindows()
+    real = host.invoke_pipeline
+    sent: list[str] = []
+
+    def restarting(request: dict) -> dict:
+        name = request["commands"][0]["name"]
+        sent.append(name)
+        if name == "Restart-Service":
+            raise ConnectionResetError("connection reset by peer")
+        tries = len(sent) - sent.index("Restart-Service") - 1 if "Restart-Service" in sent else 0
+        if name == "Get-Service" and 0 < tries <= answers_after:
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        return real(request)
+
+    host.invoke_pipeline = restarting  # type: ignore[method-assign]
+    return host, sent
+
+
+def test_restart_waits_until_winrm_answers_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WinRM stops at once and starts later (on a slow host, seconds later): the task returns
+    only once a new session answers, so the next task does not find the host unreachable."""
+    monkeypatch.setattr(winrm_service, "RESTART_POLL", 0.0)
+    host, sent = _restarting_host(answers_after=3)
+    result = run_action(ActionModule, {"state": "restarted"}, host)
+    assert result["changed"] is True and result["connection_lost"] is True, result
+    assert sent[sent.index("Restart-Service") :] == ["Restart-Service"] + ["Get-Service"] * 4
+
+
+def test_restart_fails_clearly_when_winrm_does_not_answer_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(winrm_service, "RESTART_POLL", 0.0)
+    monkeypatch.setattr(winrm_service, "RESTART_WAIT", 0)
+    host, _sent = _restarting_host(answers_after=1000)
+    result = run_action(ActionModule, {"state": "restarted"}, host)
+    assert result["failed"] is True
+    assert "restarted WinRM, which did not answer again within 0 s" in result["msg"], result
+    assert "ConnectionRefusedError" in result["msg"]
 
 
 def test_missing_setting_is_reported() -> None:

@@ -488,6 +488,10 @@ class Machine:
         self._subscribers: list[Callback] = []
         #: A restart shutdown.exe /r scheduled (shutdown.exe /a cancels it).
         self.pending_restart: threading.Timer | None = None
+        #: Seconds a service (lower-case name) takes to start, as on a slow host: Start-Service
+        #: and Restart-Service return once it runs; meanwhile it is stopped (a stopped WinRM does
+        #: not listen). Tests set it; not saved with the machine.
+        self.service_start_seconds: dict[str, float] = {}
 
     # -- boot ---------------------------------------------------------------------------------
     def last_boot(self) -> float:

@@ -36,7 +36,7 @@ def session_dir() -> str:
     return os.path.join(tempfile.mkdtemp(prefix="psrps-", dir="/tmp"), "sessions")
 
 
-def _wait(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -83,7 +83,7 @@ def test_a_killed_unreaped_process_is_not_alive() -> None:
         assert start is not None and pid_alive(child.pid, start)
         assert not pid_alive(child.pid, str(int(start) + 1))  # same pid, another process
         child.kill()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while pid_alive(child.pid, start) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert os.path.exists(f"/proc/{child.pid}"), "still a zombie (not reaped yet)"

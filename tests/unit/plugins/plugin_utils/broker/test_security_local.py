@@ -55,7 +55,7 @@ def running_broker() -> Iterator[tuple[str, Broker]]:
     broker = Broker(sock_path, os.getpid(), process_start_time(os.getpid()))
     thread = threading.Thread(target=broker.serve, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not os.path.exists(sock_path) and time.monotonic() < deadline:
         time.sleep(0.02)
     try:

@@ -114,7 +114,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_broker.Broker, Br
     client.record_broker(os.getpid())  # the broker runs in this process here
     thread = threading.Thread(target=b.serve, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while not client.ping():
         assert time.monotonic() < deadline, "broker did not start"
         time.sleep(0.01)

@@ -79,7 +79,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, str]]:
 
 def test_validated_probe_reads_offered_methods(server: tuple[int, str]) -> None:
     port, pem = server
-    result = probe("https", "127.0.0.1", port, server_name="web01", ca_pem=pem, timeout=5)
+    result = probe("https", "127.0.0.1", port, server_name="web01", ca_pem=pem, timeout=60)
     assert result.status == 401
     assert result.auth_methods == ["Negotiate", "Kerberos", "Basic"]
     assert len(result.peer_certificate_sha1) == 40
@@ -91,10 +91,10 @@ def test_validated_probe_reads_offered_methods(server: tuple[int, str]) -> None:
 def test_wrong_name_or_untrusted_certificate_fails(server: tuple[int, str], tmp_path: Path) -> None:
     port, pem = server
     with pytest.raises(ssl.SSLCertVerificationError):
-        probe("https", "127.0.0.1", port, server_name="web02", ca_pem=pem, timeout=5)
+        probe("https", "127.0.0.1", port, server_name="web02", ca_pem=pem, timeout=60)
     other_pem, _, _ = _cert(tmp_path, "other")
     with pytest.raises(ssl.SSLCertVerificationError):
-        probe("https", "127.0.0.1", port, server_name="web01", ca_pem=other_pem, timeout=5)
+        probe("https", "127.0.0.1", port, server_name="web01", ca_pem=other_pem, timeout=60)
 
 
 def test_closed_port_raises_oserror() -> None:

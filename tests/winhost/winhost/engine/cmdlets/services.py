@@ -11,6 +11,7 @@ https://learn.microsoft.com/en-us/powershell/module/microsoft.powershell.managem
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -148,6 +149,9 @@ def stop_service(machine: Machine, name: str) -> None:
 
 
 def start_service(machine: Machine, name: str) -> None:
+    delay = machine.service_start_seconds.get(name.lower(), 0.0)
+    if delay:  # a slow start: the service stays stopped until then (outside the lock)
+        time.sleep(delay)
     with machine.lock:
         svc = machine.services[name]
         if svc.start_type == "Disabled":
