@@ -277,7 +277,7 @@ options:
     description:
       - Directory of the broker's Unix socket (created with mode 0700). Holds no secrets.
       - It must be this user's own, not a shared sticky directory such as C(/tmp) (use a directory
-        inside it), and below directories only this user or root can change. A path that cannot
+        inside it), and not below a directory everyone can write that is not sticky. A path that cannot
         be created gives a warning and a per-task session.
     type: path
     default: ~/.ansible/psrp_sessions

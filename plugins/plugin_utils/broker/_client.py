@@ -154,10 +154,10 @@ def prepare_dir(path: str) -> str:
     """The session directory, created 0700, tightened to 0700, checked (:func:`check_entries`).
 
     The path is resolved once (a symbolic link another user planted as the directory is not
-    followed again later) and every directory above it must belong to this user or root and be
-    writable by nobody else unless sticky (as ``/tmp`` is), so that no other user can swap the
-    directory for one of theirs. A shared sticky directory (``/tmp`` itself) is refused, never
-    tightened. An unusable path raises :class:`BrokerUnavailable` naming the option."""
+    followed again later) and no directory above it may be writable by everyone unless sticky (as
+    ``/tmp`` is: :func:`_check_ancestors`). A shared sticky directory (``/tmp`` itself) is
+    refused, never tightened. An unusable path raises :class:`BrokerUnavailable` naming the
+    option."""
     given = os.path.abspath(os.path.expanduser(path))
     try:
         os.makedirs(given, mode=0o700, exist_ok=True)
@@ -194,17 +194,19 @@ def prepare_dir(path: str) -> str:
 
 
 def _check_ancestors(path: str) -> None:
-    """Refuse a session directory inside a directory another user could change entries of."""
+    """Refuse a session directory inside a directory that everyone can change entries of (writable
+    by others and not sticky): anyone could rename it away and put a directory or a symbolic link
+    of theirs in its place. A directory of another user above it is accepted (``sudo`` keeping
+    ``HOME``): that user can only delete what the broker writes, never read it or make it follow a
+    link (:func:`open_private`, the broker's peer check)."""
     parent = os.path.dirname(path)
     while True:
-        st = os.stat(parent)
-        mode = stat.S_IMODE(st.st_mode)
-        if st.st_uid not in (0, os.getuid()) or (mode & 0o002 and not mode & stat.S_ISVTX):
-            who = f"uid {st.st_uid}" if st.st_uid not in (0, os.getuid()) else f"everyone (mode {mode:04o})"
+        mode = stat.S_IMODE(os.stat(parent).st_mode)
+        if mode & 0o002 and not mode & stat.S_ISVTX:
             raise SessionDirUnsafe(
-                f"session directory {path} is inside {parent}, which {who} can change (and so replace the "
-                "session directory); set ansible_psrp_session_dir to a directory under one only you "
-                "(or root) can write"
+                f"session directory {path} is inside {parent}, which everyone (mode {mode:04o}) can "
+                "change (and so replace the session directory); set ansible_psrp_session_dir to a "
+                "directory under one only you (or root) can write"
             )
         if parent == os.path.dirname(parent):
             return

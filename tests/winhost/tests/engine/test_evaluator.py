@@ -8,7 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from psrpcore import Command
 from psrpcore.types import ErrorCategory
+
+from winhost.engine.hosts import RecordingHost
 
 from .helpers import Engine
 
@@ -361,3 +364,45 @@ def test_single_quoted_string_escapes_every_single_quote_character(
     """about_Quoting_Rules; PowerShell's tokenizer (ScanStringLiteral, CharExtensions.IsSingleQuote)
     takes ' and U+2018..U+201B as single quotes: two in a row stand for the second one."""
     assert run(literal) == [value]
+
+
+class _EventHost(RecordingHost):
+    """Records output and Write-Host in one list, in the order the pipeline writes them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+
+    def write_output(self, value: Any) -> None:
+        super().write_output(value)
+        self.events.append(f"out:{value}")
+
+    def write_host(self, text: str, *args: Any, **kwargs: Any) -> None:
+        super().write_host(text, *args, **kwargs)
+        self.events.append(f"host:{text}")
+
+
+@pytest.mark.parametrize(
+    ("script", "events"),
+    [
+        (
+            "try { 'a'; Write-Host 'h'; 'b' } finally { Write-Host 'f' }",
+            ["out:a", "host:h", "out:b", "host:f"],
+        ),
+        (
+            "try { 'a'; Write-Host 'h'; throw 'x' } catch { 'caught' }",
+            ["out:a", "host:h", "out:caught"],
+        ),
+        ("while ($true) { try { 'a'; Write-Host 'h'; break } finally { } }", ["out:a", "host:h"]),
+    ],
+)
+def test_output_inside_try_goes_down_the_pipeline_as_it_is_written(
+    engine: Engine, script: str, events: list[str]
+) -> None:
+    """about_Pipelines: "objects sent down the pipeline are delivered one at a time". Output
+    written in a try block reaches the pipeline when it is written, before what the block does
+    next (fetch_file's chunks leave the host while it reads the rest of the file), not when the
+    block ends."""
+    host = _EventHost()
+    engine.runspace.invoke([Command(script, is_script=True)], None, host)
+    assert host.events == events

@@ -523,13 +523,10 @@ class Evaluator:
         finally_block = next((named(p)[0] for p in parts[1:] if p.type == "finally_clause"), None)
         pending: BaseException | None = None
         try:
-            # Materialize so that a terminating error raised while streaming is caught here.
-            output: list[Any] = []
-            try:
-                for value in self.exec_node(body, scope):
-                    output.append(value)
-            finally:
-                yield from output
+            # Output goes down the pipeline as the body writes it, one object at a time
+            # (about_Pipelines), not when the try block ends; an error the body raises while
+            # streaming is still raised in this frame and caught below.
+            yield from self.exec_node(body, scope)
         except PSRuntimeError as exc:
             handler = next(
                 (

@@ -220,10 +220,5 @@ def test_a_directory_planted_by_another_user_is_refused_through_a_symlink_too(
             ):
                 BrokerClient(planted, controller=os.getpid(), shard=0)
         assert os.listdir(theirs) == []
-        inside = os.path.join(theirs, "mine")  # a directory of ours inside theirs: they can swap it
-        with pytest.raises(
-            SessionDirUnsafe, match=f"is inside {theirs}, which uid {attacker.pw_uid} can change"
-        ):
-            BrokerClient(inside, controller=os.getpid(), shard=0)
     finally:
         shutil.rmtree(base, ignore_errors=True)
