@@ -88,12 +88,11 @@ sanity: venv
 ## Two phases: everything but the `serial` tests in parallel, then those one at a time. The serial
 ## ones (1,000 and 200 simulated hosts) load every CPU themselves: beside the parallel phase on a
 ## 2-CPU CI machine they starved it and were starved (read timeouts, a 3-5x slower suite).
-## --dist loadgroup: the tests of one xdist_group (test_jea.py's) run on one worker, so that a costly
-## module fixture runs once. With PYTEST_ARGS naming some tests, a phase may find none of them
-## (pytest's exit code 5): fine then; without PYTEST_ARGS exit code 5 fails as any other.
+## With PYTEST_ARGS naming some tests, a phase may find none of them (pytest's exit code 5): fine
+## then; without PYTEST_ARGS exit code 5 fails as any other.
 NO_TESTS_OK := { rc=$$?; [ $$rc -eq 5 ] && [ -n "$(strip $(PYTEST_ARGS))" ] || exit $$rc; }
 pytest: venv
-	$(VBIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS) || $(NO_TESTS_OK)
+	$(VBIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not serial" $(PYTEST_ARGS) || $(NO_TESTS_OK)
 	$(VBIN)/python -m pytest -n 0 -m serial $(PYTEST_ARGS) || $(NO_TESTS_OK)
 
 unit: venv

@@ -25,13 +25,7 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._pipeline imp
 )
 from winhost import jea_fixture as fx
 
-# One worker runs the whole module (make test: --dist loadgroup), so that its costly module fixture
-# (three playbook runs) runs once, not once per worker its tests were spread over.
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.winhost(hosts="web01", preset="fresh"),
-    pytest.mark.xdist_group("jea"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.winhost(hosts="web01", preset="fresh")]
 
 HOST = "web01"
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))

@@ -72,6 +72,8 @@ PASSWORD_LABELS = {
     "ntlm": "NTLM password",
     "kerberos": "Kerberos password",
     "credssp": "CredSSP (delegated) password",
+    "negotiate": "Negotiate password",
+    "basic": "Basic password",
 }
 # How the host with the wrong password fails, per auth method: unreachable, except Kerberos, where
 # the ticket request fails before any WinRM traffic and ansible.builtin.psrp fails the task (FAILED,
@@ -80,6 +82,8 @@ WRONG_PASSWORD_MESSAGES = {
     "ntlm": "authentication failed (HTTP 401)",
     "kerberos": "authentication failed: Kerberos could not get a ticket",
     "credssp": "authentication negotiation failed",
+    "negotiate": "authentication failed (HTTP 401)",
+    "basic": "authentication failed (HTTP 401)",
 }
 # First bytes of MIT/Heimdal credential caches (file format versions 1-4) and keytabs (0x0501,
 # 0x0502): a file that starts so is a ticket cache or a keytab, whatever its name.
@@ -111,7 +115,8 @@ def _set_auth(hosts: Any, name: str, **schemes: bool) -> dict[str, bool]:
 def auth_hosts(
     request: pytest.FixtureRequest, winhost: Any, winhost_factory: Any
 ) -> Iterator[tuple[str, Any]]:
-    """(auth method, running hosts): NTLM and CredSSP on the module's host, Kerberos on its own."""
+    """(auth method, running hosts): NTLM, Negotiate and CredSSP on the module's host, Kerberos
+    and Basic (HTTPS) on their own."""
     auth = str(request.param)
     if auth == "kerberos":
         reason = kerberos_missing_reason()
@@ -129,6 +134,15 @@ def auth_hosts(
             yield auth, winhost
         finally:
             _set_auth(winhost, "dc01", **previous)
+    elif auth == "basic":
+        # A host with an HTTPS listener (the configured preset), Basic on, Negotiate and Kerberos
+        # off: the password itself is in every request's Authorization header, inside TLS.
+        hosts = winhost_factory.start(hosts="dc01", preset="configured", mode="thread")
+        try:
+            _set_auth(hosts, "dc01", basic=True, negotiate=False, kerberos=False)
+            yield auth, hosts
+        finally:
+            hosts.close()
     else:
         yield auth, winhost
 
@@ -166,6 +180,8 @@ def test_secrets_never_leak_at_maximum_verbosity(auth_hosts: tuple[str, Any], tm
     base = dict(hosts["dc01"])
     base.pop("ansible_password")
     base["ansible_psrp_auth"] = auth
+    if auth == "basic":  # only over TLS (message encryption needs a negotiated key)
+        assert base["ansible_psrp_protocol"] == "https", "the configured preset should serve HTTPS"
     user = f"sec-user@{REALM}" if auth == "kerberos" else "sec-user"
     hosts.clear()
     hosts["good"] = dict(base, ansible_user=user)

@@ -61,7 +61,6 @@ def test_pytest_runs_the_serial_tests_alone_after_the_parallel_phase() -> None:
     assert len(recipe) == 2, recipe
     parallel, serial = recipe
     assert "-n $(PYTEST_WORKERS)" in parallel and '-m "not serial"' in parallel
-    assert "--dist loadgroup" in parallel  # test_jea.py's module fixture once, on one worker
     assert "-n 0" in serial and "-m serial" in serial
     repo = MAKEFILE.parent
     assert '"serial: ' in (repo / "pyproject.toml").read_text(encoding="utf-8")

@@ -161,6 +161,21 @@ def _tls(f: _Failure) -> ErrorInfo | None:
                 "for a test host",
                 retry_safe=False,
             )
+        if "WRONG_VERSION_NUMBER" in f.text or "wrong version number" in f.low:
+            # The port answered in plain text: an HTTP listener (5985) asked for TLS.
+            return ErrorInfo(
+                UNREACHABLE,
+                f"{f.where}: the port answered without TLS (SSL wrong version number), so it is "
+                f"probably an HTTP listener: set ansible_psrp_protocol=http for port {f.port}, or "
+                "ansible_port to the HTTPS listener's port (5986 by default)",
+                retry_safe=True,
+            )
+        if "NO_CERTIFICATE_OR_CRL_FOUND" in f.text:
+            return ErrorInfo(
+                UNREACHABLE,
+                f"{f.where}: the CA file holds no PEM certificate (X509: no certificate or crl found): "
+                "point ansible_psrp_ca_cert at the issuing CA's certificate in PEM form",
+            )
         return ErrorInfo(UNREACHABLE, f"{f.where}: TLS handshake failed: {_short(f.text)}")
 
     return None
@@ -330,13 +345,35 @@ def _network(f: _Failure) -> ErrorInfo | None:
     if "NewConnectionError" in f.names:
         return ErrorInfo(UNREACHABLE, f"{f.where}: cannot connect: {_short(f.text)}", retry_safe=True)
     if f.names & {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError", "ProtocolError"}:
-        # The server closed the (kept-alive) connection; the request was not processed.
+        # The server closed the (kept-alive) connection; the request was not processed. On the
+        # first request of a session that is what an HTTPS listener does with plain HTTP.
+        hint = (
+            f"; if port {f.port} is an HTTPS listener (5986 by default), set ansible_psrp_protocol=https"
+            if f.where.endswith("(open)")
+            else ""
+        )
         return ErrorInfo(
-            UNREACHABLE, f"{f.where}: the server closed the connection: {_short(f.text)}", retry_safe=True
+            UNREACHABLE,
+            f"{f.where}: the server closed the connection: {_short(_innermost(f), 200)}{hint}",
+            retry_safe=True,
         )
     if "ConnectionError" in f.names:
         return ErrorInfo(UNREACHABLE, f"{f.where}: connection failed: {_short(f.text)}")
     return None
+
+
+def _innermost(f: _Failure) -> str:
+    """The text of the innermost exception (``[Errno 104] Connection reset by peer``), not the
+    chain of wrappers around it."""
+    cur: BaseException = f.exc
+    for _ in range(10):
+        inner = [a for a in getattr(cur, "args", ()) if isinstance(a, BaseException)]
+        reason = getattr(cur, "reason", None)
+        nxt = inner[0] if inner else reason if isinstance(reason, BaseException) else cur.__cause__
+        if nxt is None:
+            break
+        cur = nxt
+    return str(cur)
 
 
 def _other(f: _Failure) -> ErrorInfo:

@@ -15,7 +15,7 @@ from ansible.errors import (
     AnsibleFileNotFound,
 )
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._errors import (
     AUTH,
@@ -145,6 +145,57 @@ def test_a_proxy_that_cannot_be_reached_is_named_as_the_proxy() -> None:
     assert "cannot connect through the HTTP proxy (proxy 127.0.0.1:1: " in info.message
     assert "Connection refused" in info.message and "ansible_psrp_proxy" in info.message
     assert "win1.invalid'" not in info.message and len(info.message) < 400
+
+
+@pytest.fixture
+def http_port() -> Any:
+    """A plain-HTTP listener on loopback (what a WinRM HTTP listener is to a TLS client)."""
+    import http.server
+    import threading
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_to_an_http_listener_says_so(http_port: int) -> None:
+    with pytest.raises(requests.exceptions.SSLError) as raised:
+        requests.get(f"https://127.0.0.1:{http_port}/wsman", verify=False, timeout=10)
+    info = classify(raised.value, "127.0.0.1", http_port, stage="open")
+    assert info.message == (
+        f"psrp connection to 127.0.0.1:{http_port} (open): the port answered without TLS (SSL wrong "
+        f"version number), so it is probably an HTTP listener: set ansible_psrp_protocol=http for port "
+        f"{http_port}, or ansible_port to the HTTPS listener's port (5986 by default)"
+    )
+
+
+def test_a_ca_file_without_a_certificate_names_ansible_psrp_ca_cert(http_port: int, tmp_path: Any) -> None:
+    empty = tmp_path / "ca.pem"
+    empty.write_text("not a certificate\n")
+    with pytest.raises(requests.exceptions.SSLError) as raised:
+        requests.get(f"https://127.0.0.1:{http_port}/wsman", verify=str(empty), timeout=10)
+    info = classify(raised.value, "127.0.0.1", http_port, stage="open")
+    assert "the CA file holds no PEM certificate" in info.message
+    assert "point ansible_psrp_ca_cert at the issuing CA's certificate in PEM form" in info.message
+
+
+def test_http_to_an_https_listener_hints_at_the_protocol_when_opening() -> None:
+    """What the first request gets from an HTTPS listener spoken to in plain HTTP (winhost, as
+    Windows, resets the connection): the reason, not urllib3's wrappers, and the likely fix."""
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    exc = requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", reset))
+    opening = classify(exc, "win1", 5986, stage="open")
+    assert opening.message == (
+        "psrp connection to win1:5986 (open): the server closed the connection: [Errno 104] Connection "
+        "reset by peer; if port 5986 is an HTTPS listener (5986 by default), set ansible_psrp_protocol=https"
+    )
+    later = classify(exc, "win1", 5986, stage="command")  # a dropped keep-alive: no protocol hint
+    assert later.retry_safe and "ansible_psrp_protocol" not in later.message
 
 
 def test_read_timeout() -> None:
