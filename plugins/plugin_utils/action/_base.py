@@ -36,12 +36,14 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator, Validati
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import NoLogError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import (
     OPTION_TABLE,
     ConnectionSettings,
     OptionError,
     read_settings,
+    unknown_psrp_variables,
 )
 from ansible_collections.psremoting.core.plugins.plugin_utils.winrm._validate import Problems
 
@@ -248,6 +250,11 @@ class ModuleAction(ActionBase, Generic[R]):
         result: dict[str, Any] = super().run(tmp, self.task_vars)
         del tmp
         host = self.host_name()
+        for variable in unknown_psrp_variables(self.task_vars):
+            Display().warning(
+                f"{host}: {variable} is not a variable of the psremoting.core.psrp connection and is "
+                "ignored (ansible-doc -t connection psremoting.core.psrp lists them)"
+            )
         try:
             self._task.args = self.task_args(dict(self._task.args), host)
         except TaskError as exc:

@@ -17,12 +17,14 @@ ansible-core's DOCUMENTATION.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import hashlib
 import hmac
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.psrp import _winrm_vars
@@ -411,6 +413,41 @@ def read_plugin_settings(plugin: Any, host_hint: str = "") -> ConnectionSettings
     except KeyError:
         extras = {}
     return read_settings(plugin.get_option, host_hint, origin_of=origin_of, extras=extras)
+
+
+# The variable each option is first documented under (most inventories use only these).
+_FIRST_VARIABLES = frozenset(entry[3] for entry in OPTION_TABLE.values())
+
+
+@functools.lru_cache(maxsize=1)
+def _documented_variables() -> frozenset[str]:
+    """Every ``vars`` name of the connection plugin's options, aliases included (its doc fragment)."""
+    import yaml  # noqa: PLC0415 - only when a variable is not one of the first names
+
+    from ansible_collections.psremoting.core.plugins.doc_fragments.psrp_connection import (  # noqa: PLC0415
+        ModuleDocFragment,
+    )
+
+    options = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    return frozenset(v["name"] for option in options.values() for v in option.get("vars") or ())
+
+
+def unknown_psrp_variables(names: Iterable[str]) -> list[str]:
+    """The ``ansible_psrp_*`` names among ``names`` that no option reads, each with the closest
+    one that is read: a misspelt variable (``ansible_psrp_operaton_timeout``) is otherwise
+    ignored without a word, by this plugin as by ansible.builtin.psrp."""
+    candidates = sorted(n for n in names if n.startswith("ansible_psrp_") and n not in _FIRST_VARIABLES)
+    if not candidates:
+        return []
+    known = _documented_variables()
+    prefix = len("ansible_psrp_")
+    tails = sorted(k[prefix:] for k in known if k.startswith("ansible_psrp_"))
+    out = []
+    for name in candidates:
+        if name not in known:  # compared without the common prefix, which would match anything
+            close = difflib.get_close_matches(name[prefix:], tails, n=1)
+            out.append(name + (f" (did you mean ansible_psrp_{close[0]}?)" if close else ""))
+    return out
 
 
 def read_settings(

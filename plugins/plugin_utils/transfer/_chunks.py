@@ -1,6 +1,6 @@
 # for internal use by psremoting.core only; not a public API
 """How put_file cuts a local file into pipeline input for the put_file v2 script, and how
-fetch_file inflates the compressed chunks of the fetch_file v2 script (stdlib only).
+fetch_file inflates the compressed chunks of the fetch_file v2 script (deflate: ``_deflate``).
 
 Every chunk must fit one WSMan Send (``budget`` raw bytes, see ``_client.input_chunk_size``):
 PSRP allows nothing but pipeline objects there, serialized as base64 inside CLIXML inside the
@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _deflate
+
 #: Most raw bytes in one compressed chunk: bounds the memory each side holds for a chunk (the
 #: script inflates a chunk into a MemoryStream before writing it).
 MAX_RAW_CHUNK = 8 * 1024 * 1024
@@ -29,8 +31,6 @@ MAX_RAW_CHUNK = 8 * 1024 * 1024
 MIN_SAVING = 0.9
 #: After a chunk that did not compress, the next PROBE_EVERY - 1 chunks are sent as they are.
 PROBE_EVERY = 16
-#: zlib level 1: several hundred MB/s on text, far faster than the link it saves.
-LEVEL = 1
 #: Raw bytes deflated (and sync-flushed) at a time while a compressed chunk fills up.
 SUB_BLOCK = 64 * 1024
 #: A compressed chunk is closed when less room than this is left in its Send.
@@ -137,7 +137,7 @@ class PutChunker:
         before the chunk is full and more of the file follows (the ratio seen so far then sizes
         the next read)."""
         view = memoryview(buf)
-        packer = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+        packer = _deflate.compressor()
         start, end = pos, min(len(buf), pos + MAX_RAW_CHUNK)
         parts: list[bytes] = []
         size = 0
@@ -147,7 +147,7 @@ class PutChunker:
             # of n bytes is at most n + n/2048 + 64 (stored blocks of at most 16K symbols, 5
             # header bytes each, and the flush's empty block)
             take = min(SUB_BLOCK, end - pos, max(1, (room - 64) * 2047 // 2048))
-            parts += (packer.compress(view[pos : pos + take]), packer.flush(zlib.Z_SYNC_FLUSH))
+            parts += (packer.compress(view[pos : pos + take]), packer.flush(_deflate.SYNC_FLUSH))
             size += len(parts[-2]) + len(parts[-1])
             if pos == start and size > take * MIN_SAVING:
                 return "plain"

@@ -389,3 +389,21 @@ def test_a_bad_value_fails_the_task_without_the_arguments() -> None:
         "dc01: psremoting.core.invoke_command refuses the task, nothing was sent: "
     )
     assert "sensitive_parameters" in result["msg"] and "in-parameters-s3cret" not in json.dumps(result)
+
+
+def test_a_misspelt_connection_variable_is_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ansible ignores an ansible_psrp_* variable no option declares; the module's task says so."""
+    from ansible.utils.display import Display
+
+    warnings: list[str] = []
+    monkeypatch.setattr(Display, "warning", lambda self, msg, *a, **k: warnings.append(msg))
+    run(
+        {"script": "'x'"},
+        FakeConnection(),
+        task_vars={"inventory_hostname": "dc01", "ansible_psrp_oepration_timeout": 5},
+    )
+    assert warnings == [
+        "dc01: ansible_psrp_oepration_timeout (did you mean ansible_psrp_operation_timeout?) is not a variable "
+        "of the psremoting.core.psrp connection and is ignored (ansible-doc -t connection psremoting.core.psrp "
+        "lists them)"
+    ]

@@ -289,3 +289,20 @@ def test_options_added_in_ansible_core_2_21() -> None:
 def test_max_output_size_reaches_the_settings() -> None:
     assert read_settings(_getter()).max_output_size == 512 * 1024 * 1024
     assert read_settings(_getter({"max_output_size": 4 * 1024 * 1024})).max_output_size == 4 * 1024 * 1024
+
+
+def test_misspelt_psrp_variables_are_named_with_the_closest_one() -> None:
+    from ansible_collections.psremoting.core.plugins.plugin_utils.psrp._options import unknown_psrp_variables
+
+    names = {
+        "ansible_psrp_operaton_timeout": 5,  # typo
+        "ansible_psrp_bogus": 1,  # nothing close
+        "ansible_psrp_operation_timeout": 5,  # the first variable of an option
+        "ansible_psrp_host": "h",  # an alias the doc fragment declares
+        "ansible_user": "u",  # not ours
+    }
+    assert unknown_psrp_variables(names) == [
+        "ansible_psrp_bogus",
+        "ansible_psrp_operaton_timeout (did you mean ansible_psrp_operation_timeout?)",
+    ]
+    assert unknown_psrp_variables({"ansible_psrp_auth": "ntlm", "ansible_port": 1}) == []
