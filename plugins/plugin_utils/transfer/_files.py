@@ -7,8 +7,9 @@
   it only when its own hash of the whole file matches. A file of ``RESUME_MIN_CHUNKS`` Sends or
   more is preceded by ``PUT_PROBE_SCRIPT``: when the host holds a partial file whose length and
   hash match the start of the local file (a put of it was cut off), only the rest is sent;
-- fetch: ``FETCH_FILE_SCRIPT`` streams the remote file as chunks of about one Receive each
-  (``@{Deflate = byte[]}`` when compressed), then ``SHA256:<hex>``; the controller appends to
+- fetch: ``FETCH_FILE_SCRIPT`` streams the remote file as chunks of about one Receive each, or
+  of ``COMPRESSED_READ_CHUNKS`` times that many file bytes once a read compressed
+  (``@{Deflate = byte[]}``), then ``SHA256:<hex>``; the controller appends to
   ``<dest>.psrp-partial`` and renames it only when the hashes match, so a failed or interrupted
   fetch never replaces the previous copy. A fetch that lost its connection keeps the partial file;
   the next fetch to the same destination hands its length and hash to the host, which sends only
