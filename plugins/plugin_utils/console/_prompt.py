@@ -9,7 +9,7 @@ Like ``Enter-PSSession`` (about_Remote, Enter-PSSession docs): one runspace pool
 console; every typed input runs as one script with ``use_local_scope=False``, so variables,
 functions, the location and imported modules persist between lines; the prompt is
 ``[host]: PS <remote location>>`` (or ``[host]: <output of the remote prompt function>``); Ctrl-C
-stops the running pipeline (WSMan Signal ``powershell/signal/crtl_c``) and keeps the session;
+stops the running pipeline (WSMan Signal ``powershell/signal/ctrl_c``, pypsrp's stop) and keeps the session;
 ``exit``/``Exit-PSSession``/Ctrl-D leave and delete the session on the server (WSMan Delete).
 
 A running pipeline is polled with a 1-second WSMan OperationTimeout (``poll_invoke(timeout=1)``),

@@ -17,7 +17,6 @@ chunks, so an already compressed file (zip, msi, media) costs almost no extra CP
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -185,10 +184,10 @@ class CorruptChunk(ValueError):
 def inflate_chunk(packed: bytes, limit: int) -> bytes:
     """Inflate one fetch_file chunk: raw deflate of at most ``limit`` bytes (the script's
     BufferSize). More than that is refused rather than held in memory (a deflate bomb)."""
-    inflater = zlib.decompressobj(-15)
+    inflater = _deflate.decompressor()
     try:
         data = inflater.decompress(bytes(packed), limit + 1)
-    except zlib.error as exc:
+    except _deflate.INFLATE_ERRORS as exc:
         raise CorruptChunk(f"a compressed chunk from the host is not valid deflate data ({exc})") from None
     if len(data) > limit or inflater.unconsumed_tail:
         raise CorruptChunk(f"a compressed chunk from the host inflates to more than {limit} bytes")

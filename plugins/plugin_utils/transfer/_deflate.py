@@ -1,8 +1,9 @@
 # for internal use by psremoting.core only; not a public API
-"""The raw deflate (RFC 1951) compressor put_file uses: ISA-L (the optional ``isal`` package,
-Intel's Intelligent Storage Acceleration Library) when it is installed, else the standard
-library's zlib. Both write what .NET's ``DeflateStream`` reads; ISA-L's level 1 takes about a
-third of zlib level 1's CPU on text and compresses it as well.
+"""The raw deflate (RFC 1951) compressor put_file uses and the decompressor fetch_file uses:
+ISA-L (the optional ``isal`` package, Intel's Intelligent Storage Acceleration Library) when it
+is installed, else the standard library's zlib. Both write what .NET's ``DeflateStream`` reads;
+ISA-L's level 1 takes about a third of zlib level 1's CPU on text and compresses it as well,
+and its inflate under half of zlib's.
 
 The chunker's Send budget relies on a bound both keep under sync flushes, for any bytes: the
 deflate of ``n`` bytes ended with ``Z_SYNC_FLUSH`` is at most ``n + n // 2048 + 64`` bytes (zlib
@@ -37,3 +38,13 @@ IMPLEMENTATION: ModuleType = _isal_zlib if _isal_zlib is not None else zlib
 def compressor() -> Any:
     """A new raw deflate compressor (``compress(data)``, ``flush(SYNC_FLUSH)``, ``flush()``)."""
     return IMPLEMENTATION.compressobj(LEVEL, IMPLEMENTATION.DEFLATED, -15)
+
+
+#: What a decompressor raises for data that is not valid deflate (zlib's and ISA-L's errors).
+INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,) + ((_isal_zlib.error,) if _isal_zlib else ())
+
+
+def decompressor() -> Any:
+    """A new raw deflate decompressor (``decompress(data, max_length)``, ``unconsumed_tail``,
+    ``eof``), like ``zlib.decompressobj(-15)``."""
+    return IMPLEMENTATION.decompressobj(-15)

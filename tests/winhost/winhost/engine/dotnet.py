@@ -657,6 +657,18 @@ def new_memory_stream(args: list[Any]) -> MemoryStreamValue:
 # the zlib-path message for every kind of corruption.
 CORRUPT_DEFLATE_MESSAGE = "The archive entry was compressed using an unsupported compression method."
 
+# Inflating: .NET's DeflateStream runs a native zlib (PowerShell 7's .NET bundles zlib-ng, which
+# inflates about twice as fast as stock zlib). winhost takes ISA-L's inflate (the optional ``isal``
+# package, the same raw deflate format and the same max_length/unconsumed_tail/eof behaviour) when
+# it is installed, so the simulated host's inflate costs about what a native one does; stock zlib
+# otherwise. Corrupt data is the same InvalidDataException either way.
+_INFLATE: Any
+try:
+    from isal import isal_zlib as _INFLATE
+except ImportError:  # optional
+    _INFLATE = zlib
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _INFLATE.error)
+
 #: CompressionLevel -> (zlib level, memLevel), as DeflaterZLib sets them (.NET Framework reference
 #: source System/sys/system/IO/compression/DeflaterZLib.cs; SmallestSize is zlib's best, 9).
 _ZLIB_LEVELS = {
@@ -688,7 +700,7 @@ class DeflateStreamValue(StreamValue):
         self._input_done = False
         self._wrote_bytes = False
         if mode == CompressionMode.Decompress:
-            self._inflater: Any = zlib.decompressobj(-15)
+            self._inflater: Any = _INFLATE.decompressobj(-15)
         else:
             zlib_level, mem_level = _ZLIB_LEVELS[level]
             self._deflater: Any = zlib.compressobj(zlib_level, zlib.DEFLATED, -15, mem_level)
@@ -724,7 +736,7 @@ class DeflateStreamValue(StreamValue):
                 self._input_done = not data
             try:
                 piece = self._inflater.decompress(data, count - have)
-            except zlib.error:
+            except _INFLATE_ERRORS:
                 raise DotNetError(CORRUPT_DEFLATE_MESSAGE, "System.IO.InvalidDataException") from None
             if piece:
                 pieces.append(piece)

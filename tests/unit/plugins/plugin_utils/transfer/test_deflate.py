@@ -1,6 +1,7 @@
 """put_file's deflate: ISA-L when ``isal`` is installed, zlib otherwise; either keeps the size
 bound the chunker's Send budget relies on, for any bytes, and writes raw deflate that inflates
-(as .NET's DeflateStream does) to the same bytes."""
+(as .NET's DeflateStream does) to the same bytes. fetch_file's inflate refuses bad chunks the
+same way with either."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks i
     END_RESERVE,
     HASHTABLE_OVERHEAD,
     SUB_BLOCK,
+    CorruptChunk,
     PutChunker,
+    inflate_chunk,
 )
 
 try:
@@ -137,3 +140,27 @@ def test_chunks_fit_their_send_and_round_trip(
             rebuilt += obj
     assert bytes(rebuilt) == data
     assert chunker.stats.compressed_chunks >= 1 and chunker.stats.plain_chunks >= 1
+
+
+def _zlib_deflate(data: bytes) -> bytes:
+    """What the fetch script's DeflateStream sends (winhost models it with zlib)."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize("module", IMPLEMENTATIONS)
+def test_inflate_chunk_with_either_decompressor(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> None:
+    """fetch's inflate: a chunk inflates to its bytes up to the limit; more than the limit
+    (a deflate bomb), data that is not deflate and a cut chunk are refused as CorruptChunk."""
+    monkeypatch.setattr(_deflate, "IMPLEMENTATION", module)
+    text = _text(1_000_000, random.Random(5))
+    assert inflate_chunk(_zlib_deflate(text), len(text)) == text
+    assert inflate_chunk(bytearray(_zlib_deflate(b"")), 10) == b""
+    with pytest.raises(CorruptChunk, match="inflates to more than 999999 bytes"):
+        inflate_chunk(_zlib_deflate(text), len(text) - 1)
+    with pytest.raises(CorruptChunk, match="inflates to more than"):
+        inflate_chunk(_zlib_deflate(bytes(20_000_000)), 1_000_000)
+    with pytest.raises(CorruptChunk, match="not valid deflate data"):
+        inflate_chunk(b"\xff\xff\xff\xff not deflate", 1000)
+    with pytest.raises(CorruptChunk, match="truncated"):
+        inflate_chunk(_zlib_deflate(text)[:-40], len(text))
