@@ -309,10 +309,15 @@ def test_deflate_stream_small_reads_of_a_long_stream(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("level", "zlib_level"), [("Optimal", 6), ("Fastest", 1), ("NoCompression", 0), ("SmallestSize", 9)]
 )
-def test_deflate_stream_compresses(engine: Engine, level: str, zlib_level: int) -> None:
+def test_deflate_stream_compresses(
+    engine: Engine, level: str, zlib_level: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """DeflateStream(Stream, CompressionLevel, Boolean leaveOpen): Write then Dispose writes raw
     deflate to the inner stream (CompressionLevel: learn.microsoft.com/dotnet/api/
-    system.io.compression.compressionlevel; zlib levels as .NET's DeflaterZLib sets them)."""
+    system.io.compression.compressionlevel; zlib levels as .NET's DeflaterZLib sets them). Without
+    the optional isal package every level is stock zlib (test_deflate_stream_fastest_uses_isal:
+    Fastest with it)."""
+    monkeypatch.setattr(dotnet, "_INFLATE", zlib)
     data = TEXT.encode()
     out = engine.ok(
         "param($Data, $Level)\n"
@@ -480,3 +485,24 @@ def test_hash_and_file_stream_take_a_window_of_an_array(engine: Engine) -> None:
         "[BitConverter]::ToString($into)"
     )
     assert out == [5, hashlib.sha256(bytes([2, 3, 4, 5, 6])).hexdigest(), 4, 0, "00-00-03-04-05-06-00-00"]
+
+
+def test_deflate_stream_fastest_uses_isal_level_1_when_installed(engine: Engine) -> None:
+    """CompressionLevel.Fastest with the optional isal package: ISA-L's level 1 (PowerShell 7's
+    .NET compresses Fastest with zlib-ng, several times faster than stock zlib), still raw
+    deflate that any inflater reads; Optimal stays stock zlib."""
+    isal_zlib = pytest.importorskip("isal.isal_zlib", reason="the optional isal package is not installed")
+    data = TEXT.encode() * 50
+    script = (
+        "param($Data, $Level)\n"
+        "$packed = [IO.MemoryStream]::new()\n"
+        "$deflater = [IO.Compression.DeflateStream]::new($packed, [IO.Compression.CompressionLevel]$Level, $true)\n"
+        "$deflater.Write($Data, 0, $Data.Length); $deflater.Dispose()\n"
+        ", $packed.ToArray()"
+    )
+    (fastest,) = engine.ok(script, Data=data, Level="Fastest")
+    packer = isal_zlib.compressobj(1, zlib.DEFLATED, -15, 8)
+    assert fastest == packer.compress(data) + packer.flush()
+    assert zlib.decompress(fastest, -15) == data
+    (optimal,) = engine.ok(script, Data=data, Level="Optimal")
+    assert optimal == raw_deflate(data, 6)
