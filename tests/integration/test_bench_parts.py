@@ -97,6 +97,20 @@ def test_goal_verdicts_follow_thresholds() -> None:
     ]
 
 
+def test_post_reply_goal_counts_warm_tasks_not_the_first_tasks_orphan_check() -> None:
+    """The first task's once-per-host orphan-shell Enumerate (the "all" row: 21 deferred requests
+    over 20 tasks) does not fail the per-warm-task goal; a warm kind sending two does."""
+
+    def verdict(deferred: dict[str, float]) -> tuple[str, bool | None]:
+        summary = {kind: {"wsman_deferred": value} for kind, value in deferred.items()}
+        (goal,) = [g for g in goals({"s1_flat": {"ours": {"summary": summary}}}) if "post-reply" in g.text]
+        return goal.measured, goal.passed
+
+    assert verdict({"raw": 1, "module": 1, "script": 1, "all": 1.05}) == ("1.00", True)
+    assert verdict({"raw": 1, "module": 2, "script": 1, "all": 1.05}) == ("2.00", False)
+    assert verdict({"raw": 1, "module": 1, "all": 1}) == ("-", None)
+
+
 def test_goals_without_data_are_not_measured() -> None:
     assert {g.verdict for g in goals({})} == {"n/a"}
 
