@@ -123,6 +123,23 @@ def _fetched(out: list[object]) -> tuple[bytes, list[str]]:
     return data, kinds
 
 
+def _fetch_compressed(
+    engine: Engine, machine: Machine, scripts: ModuleType, content: bytes, *, buffer_size: int, read_size: int
+) -> list[object]:
+    """The fetch script's output for ``content`` (as C:\\fetched.bin) with -Compress."""
+    (Path(machine.sandbox()) / "fetched.bin").write_bytes(content)
+    cmd = _command(
+        scripts.FETCH_FILE_SCRIPT,
+        Path="C:\\fetched.bin",
+        BufferSize=buffer_size,
+        Compress=True,
+        CompressedReadSize=read_size,
+    )
+    result = engine.commands([cmd])
+    assert result.failure is None, result.failure and result.failure.Exception.Message
+    return list(result.output)
+
+
 def test_fetch_file_v4_reads_compressible_data_in_larger_reads(
     engine: Engine, machine: Machine, scripts: ModuleType
 ) -> None:
@@ -130,17 +147,7 @@ def test_fetch_file_v4_reads_compressible_data_in_larger_reads(
     text in 16 KiB / 64 KiB reads is one 16 KiB chunk, then 64 KiB chunks, all deflated."""
     assert scripts.FETCH_FILE_SCRIPT.startswith("# psremoting.core fetch_file v4")
     payload = b"".join(b"2026-11-22T10:%02d:00 service %d started ok\r\n" % (i % 60, i) for i in range(5000))
-    (Path(machine.sandbox()) / "log.txt").write_bytes(payload)
-    cmd = _command(
-        scripts.FETCH_FILE_SCRIPT,
-        Path="C:\\log.txt",
-        BufferSize=16384,
-        Compress=True,
-        CompressedReadSize=65536,
-    )
-    result = engine.commands([cmd])
-    assert result.failure is None, result.failure and result.failure.Exception.Message
-    out = result.output
+    out = _fetch_compressed(engine, machine, scripts, payload, buffer_size=16384, read_size=65536)
     data, kinds = _fetched(out[2:-1])
     assert data == payload
     assert kinds == ["deflate"] * len(kinds)
@@ -157,22 +164,13 @@ def test_fetch_file_v4_sends_incompressible_data_plain_and_probes_a_sample(
     the rest follows deflated, in larger reads."""
     noise = random.Random(7).randbytes(16 * 131072)
     text = b"log line that repeats and repeats\r\n" * 20000
-    (Path(machine.sandbox()) / "mixed.bin").write_bytes(noise + text)
-    cmd = _command(
-        scripts.FETCH_FILE_SCRIPT,
-        Path="C:\\mixed.bin",
-        BufferSize=131072,
-        Compress=True,
-        CompressedReadSize=524288,
-    )
-    result = engine.commands([cmd])
-    assert result.failure is None, result.failure and result.failure.Exception.Message
-    data, kinds = _fetched(result.output[2:-1])
+    out = _fetch_compressed(engine, machine, scripts, noise + text, buffer_size=131072, read_size=524288)
+    data, kinds = _fetched(out[2:-1])
     assert data == noise + text
     assert kinds[:16] == ["plain"] * 16
     assert kinds[16:] == ["deflate"] * 3  # 131072 bytes, then 524288, then the last 64,640
-    assert [len(c) for c in result.output[2:18]] == [131072] * 16
-    assert result.output[-1] == "SHA256:" + hashlib.sha256(noise + text).hexdigest()
+    assert [len(c) for c in out[2:18]] == [131072] * 16
+    assert out[-1] == "SHA256:" + hashlib.sha256(noise + text).hexdigest()
 
 
 def test_fetch_directory_and_missing(engine: Engine, scripts: ModuleType) -> None:

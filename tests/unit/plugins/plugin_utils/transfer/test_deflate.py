@@ -18,11 +18,15 @@ import pytest
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _chunks, _deflate
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer._chunks import (
     END_RESERVE,
-    HASHTABLE_OVERHEAD,
     SUB_BLOCK,
     CorruptChunk,
     PutChunker,
     inflate_chunk,
+)
+from ansible_collections.psremoting.core.tests.unit.plugins.plugin_utils.transfer.test_chunks import (
+    check_sizes,
+    feed,
+    rebuild,
 )
 
 try:
@@ -123,22 +127,9 @@ def test_chunks_fit_their_send_and_round_trip(
     rng = random.Random(budget)
     data = _text(2_000_000, rng) + os.urandom(300_000) + _mixed(700_000, rng) + _text(500_000, rng)
     chunker = PutChunker(budget)
-    objects: list[object] = []
-    offset = 0
-    while offset < len(data):
-        piece = data[offset : offset + chunker.read_size]
-        offset += len(piece)
-        objects += chunker.encode(piece)
-    objects += chunker.flush()
-    rebuilt = bytearray()
-    for obj in objects:
-        if isinstance(obj, dict):
-            assert len(obj["Deflate"]) <= budget - HASHTABLE_OVERHEAD
-            rebuilt += zlib.decompress(obj["Deflate"], -15)
-        else:
-            assert isinstance(obj, bytes) and 0 < len(obj) <= budget
-            rebuilt += obj
-    assert bytes(rebuilt) == data
+    objects = feed(chunker, data)
+    check_sizes(objects, budget)
+    assert rebuild(objects) == data
     assert chunker.stats.compressed_chunks >= 1 and chunker.stats.plain_chunks >= 1
 
 
