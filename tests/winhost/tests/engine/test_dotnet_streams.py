@@ -37,8 +37,8 @@ def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         module: Any = isal_zlib
     else:
         module = zlib
-    monkeypatch.setattr(dotnet, "_INFLATE", module)
-    monkeypatch.setattr(dotnet, "_INFLATE_ERRORS", (zlib.error, module.error))
+    monkeypatch.setattr(dotnet, "_NATIVE_ZLIB", module)
+    monkeypatch.setattr(dotnet, "_NATIVE_ZLIB_ERRORS", (zlib.error, module.error))
     return str(request.param)
 
 
@@ -317,7 +317,7 @@ def test_deflate_stream_compresses(
     system.io.compression.compressionlevel; zlib levels as .NET's DeflaterZLib sets them). Without
     the optional isal package every level is stock zlib (test_deflate_stream_fastest_uses_isal:
     Fastest with it)."""
-    monkeypatch.setattr(dotnet, "_INFLATE", zlib)
+    monkeypatch.setattr(dotnet, "_NATIVE_ZLIB", zlib)
     data = TEXT.encode()
     out = engine.ok(
         "param($Data, $Level)\n"

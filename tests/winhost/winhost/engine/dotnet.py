@@ -657,17 +657,18 @@ def new_memory_stream(args: list[Any]) -> MemoryStreamValue:
 # the zlib-path message for every kind of corruption.
 CORRUPT_DEFLATE_MESSAGE = "The archive entry was compressed using an unsupported compression method."
 
-# Inflating: .NET's DeflateStream runs a native zlib (PowerShell 7's .NET bundles zlib-ng, which
-# inflates about twice as fast as stock zlib). winhost takes ISA-L's inflate (the optional ``isal``
-# package, the same raw deflate format and the same max_length/unconsumed_tail/eof behaviour) when
-# it is installed, so the simulated host's inflate costs about what a native one does; stock zlib
-# otherwise. Corrupt data is the same InvalidDataException either way.
-_INFLATE: Any
+# .NET's DeflateStream runs a native zlib (PowerShell 7's .NET bundles zlib-ng, which inflates about
+# twice as fast as stock zlib). winhost inflates, and deflates at CompressionLevel.Fastest (see
+# _deflater), with ISA-L (the optional ``isal`` package: the same raw deflate format and the same
+# max_length/unconsumed_tail/eof behaviour) when it is installed, so the simulated host's work
+# costs about what a native one does; stock zlib otherwise. Corrupt data is the same
+# InvalidDataException either way.
+_NATIVE_ZLIB: Any
 try:
-    from isal import isal_zlib as _INFLATE
+    from isal import isal_zlib as _NATIVE_ZLIB
 except ImportError:  # optional
-    _INFLATE = zlib
-_INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _INFLATE.error)
+    _NATIVE_ZLIB = zlib
+_NATIVE_ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _NATIVE_ZLIB.error)
 
 #: CompressionLevel -> (zlib level, memLevel), as DeflaterZLib sets them (.NET Framework reference
 #: source System/sys/system/IO/compression/DeflaterZLib.cs; SmallestSize is zlib's best, 9).
@@ -686,8 +687,8 @@ def _deflater(level: CompressionLevel) -> Any:
     3.7x faster measured) when the optional ``isal`` package is installed, as for inflating; every
     other level, and Fastest without isal, is stock zlib as DeflaterZLib sets it."""
     zlib_level, mem_level = _ZLIB_LEVELS[level]
-    if level == CompressionLevel.Fastest and _INFLATE is not zlib:
-        return _INFLATE.compressobj(1, zlib.DEFLATED, -15, mem_level)
+    if level == CompressionLevel.Fastest and _NATIVE_ZLIB is not zlib:
+        return _NATIVE_ZLIB.compressobj(1, zlib.DEFLATED, -15, mem_level)
     return zlib.compressobj(zlib_level, zlib.DEFLATED, -15, mem_level)
 
 
@@ -713,7 +714,7 @@ class DeflateStreamValue(StreamValue):
         self._input_done = False
         self._wrote_bytes = False
         if mode == CompressionMode.Decompress:
-            self._inflater: Any = _INFLATE.decompressobj(-15)
+            self._inflater: Any = _NATIVE_ZLIB.decompressobj(-15)
         else:
             self._deflater: Any = _deflater(level)
 
@@ -748,7 +749,7 @@ class DeflateStreamValue(StreamValue):
                 self._input_done = not data
             try:
                 piece = self._inflater.decompress(data, count - have)
-            except _INFLATE_ERRORS:
+            except _NATIVE_ZLIB_ERRORS:
                 raise DotNetError(CORRUPT_DEFLATE_MESSAGE, "System.IO.InvalidDataException") from None
             if piece:
                 pieces.append(piece)
