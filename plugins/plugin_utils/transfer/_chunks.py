@@ -23,8 +23,8 @@ from typing import IO, Any
 
 from ansible_collections.psremoting.core.plugins.plugin_utils.transfer import _deflate
 
-#: Most raw bytes in one compressed chunk: bounds the memory each side holds for a chunk (the
-#: script inflates a chunk into a MemoryStream before writing it).
+#: Most raw bytes in one compressed chunk: bounds the memory the controller holds for a chunk
+#: (the put_file v5 script inflates a chunk through a 1 MiB buffer, whatever its size).
 MAX_RAW_CHUNK = 8 * 1024 * 1024
 #: A chunk is sent compressed only when its first piece shrinks by at least 10%.
 MIN_SAVING = 0.9
